@@ -1,0 +1,50 @@
+// Local inputs for `mailkeep import`: Maildir (cur/ and new/, Maildir++
+// sub-folders), mbox files (mboxrd and mboxo quoting; plain, .gz or .zst),
+// directories of .eml files, and single message files.
+//
+// Messages are produced one at a time through a callback, so memory stays
+// bounded by the largest single message, never by the size of the input.
+//
+// Thread-safety: none needed; each call is independent.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "store/raw_message.h"
+#include "store/util/status.h"
+
+namespace mailkeep::local {
+
+enum class InputKind { kMaildir, kMbox, kEmlDirectory, kMessageFile, kUnknown };
+
+// Looks at `path`: a directory with cur/ or new/ (or Maildir++ ".Sub"
+// folders holding them) is a Maildir; another directory is a directory of
+// message files (searched recursively, every regular file); a file starting
+// with "From " (after decompression) is an mbox; any other file is a single
+// message. Returns kUnknown with `why` set for a path that does not exist
+// or cannot be read.
+InputKind DetectInput(const std::string& path, std::string* why);
+
+using MessageSink = std::function<Status(RawMessage&&)>;
+// Called for a message or file that could not be read; reading goes on.
+using ProblemSink = std::function<void(const std::string& where, const std::string& why)>;
+
+// Reads every message under `path` into `sink`. A sink error stops the walk
+// and is returned. Origins: source "maildir"/"mbox"/"eml", account "local",
+// folder = absolute path of the Maildir folder / mbox file / directory,
+// key = Maildir unique name (before ":2,") / decimal byte offset of the
+// "From " line in the uncompressed mbox / path relative to the directory.
+// Maildir flags (letters after ":2,") become IMAP flags (S→\Seen,
+// R→\Answered, F→\Flagged, T→\Deleted, D→\Draft); new/ messages get \Recent
+// no flag. internal_date: Maildir/eml file mtime; mbox From_ line date when it parses.
+Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem);
+
+// Splits an mbox stream that is already in memory (tests, fuzzing). Removes
+// mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also
+// undoes mboxo quoting of ">From " — and the blank line that separates
+// messages. Separator: a line starting with "From " that is at the start
+// of input or follows an empty line.
+Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink);
+
+}  // namespace mailkeep::local
