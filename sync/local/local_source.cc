@@ -1,1 +1,425 @@
-// placeholder
+#include "sync/local/local_source.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "store/util/files.h"
+#include "sync/local/decoded_file.h"
+#include "sync/local/mbox_splitter.h"
+
+namespace mailkeep::local {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 18;
+
+struct Entry {
+  std::string name;
+  bool is_dir = false;
+  bool is_file = false;
+  int64_t mtime = 0;
+};
+
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string Join(const std::string& dir, const std::string& name) {
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+// The entries of `dir` (without "." and ".."), sorted by name so that every
+// walk visits files in the same order. Symbolic links are followed;
+// dangling links are neither directories nor files.
+Result<std::vector<Entry>> ListDir(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) return MakeError(ErrorCode::kIoError, ErrnoText(errno));
+  std::vector<Entry> out;
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(d.get());
+    if (e == nullptr) {
+      if (errno != 0) return MakeError(ErrorCode::kIoError, ErrnoText(errno));
+      break;
+    }
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    Entry entry;
+    entry.name = std::move(name);
+    struct stat st {};
+    if (::stat(Join(dir, entry.name).c_str(), &st) == 0) {
+      entry.is_dir = S_ISDIR(st.st_mode);
+      entry.is_file = S_ISREG(st.st_mode);
+      entry.mtime = st.st_mtim.tv_sec;
+    }
+    out.push_back(std::move(entry));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  return out;
+}
+
+// A Maildir folder: a directory with a cur/ or new/ directory in it.
+bool IsMaildirFolder(const std::string& dir) {
+  return IsDirectory(Join(dir, "cur")) || IsDirectory(Join(dir, "new"));
+}
+
+bool IsMaildirPart(const std::string& name) {
+  return name == "cur" || name == "new" || name == "tmp";
+}
+
+// Maildir flag letters (the part after ":2,") as IMAP flags, in sorted order.
+std::string MaildirFlags(std::string_view letters) {
+  static constexpr std::pair<char, const char*> kFlags[] = {
+      {'R', "\\Answered"}, {'T', "\\Deleted"}, {'D', "\\Draft"},
+      {'F', "\\Flagged"},  {'S', "\\Seen"},
+  };
+  std::string out;
+  for (const auto& [letter, flag] : kFlags) {
+    if (letters.find(letter) == std::string_view::npos) continue;
+    if (!out.empty()) out += ' ';
+    out += flag;
+  }
+  return out;
+}
+
+// Splits a Maildir file name into the unique name and the flag letters.
+void SplitMaildirName(const std::string& name, std::string* key, std::string* letters) {
+  size_t info = name.rfind(":2,");
+  if (info == std::string::npos) info = name.rfind("!2,");
+  if (info == std::string::npos || info == 0) {
+    *key = name;
+    letters->clear();
+    return;
+  }
+  *key = name.substr(0, info);
+  *letters = name.substr(info + 3);
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Result<std::string> AbsolutePath(const std::string& path) {
+  std::unique_ptr<char, void (*)(void*)> abs(::realpath(path.c_str(), nullptr), std::free);
+  if (!abs) {
+    int e = errno;
+    return MakeError(e == ENOENT || e == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kIoError,
+                     path + ": " + ErrnoText(e));
+  }
+  return std::string(abs.get());
+}
+
+// State of one ReadInput call.
+class Reader {
+ public:
+  Reader(const MessageSink& sink, const ProblemSink& on_problem)
+      : sink_(sink), on_problem_(on_problem) {}
+
+  void Problem(const std::string& where, const std::string& why) {
+    if (on_problem_) on_problem_(where, why);
+  }
+
+  // False when `dir` was seen before in this walk (a symlink loop).
+  bool FirstVisit(const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return true;
+    return visited_.emplace(st.st_dev, st.st_ino).second;
+  }
+
+  // True when `dir` is a Maildir folder or holds one somewhere below it.
+  bool ContainsMaildir(const std::string& dir) {
+    if (IsMaildirFolder(dir)) return true;
+    if (!FirstVisit(dir)) return false;
+    auto entries = ListDir(dir);
+    if (!entries) return false;
+    for (const Entry& e : *entries) {
+      if (!e.is_dir) continue;
+      std::string child = Join(dir, e.name);
+      if (e.name[0] == '.' ? IsMaildirFolder(child) : ContainsMaildir(child)) return true;
+    }
+    return false;
+  }
+
+  // Reads a file that may be compressed: an mbox when its data starts with
+  // "From ", else one message with the given folder and key.
+  Status ReadFileInput(const std::string& path, const std::string& folder, const std::string& key,
+                       int64_t mtime) {
+    auto file = DecodedFile::Open(path);
+    if (!file) {
+      Problem(path, file.error().message());
+      return OkStatus();
+    }
+    std::string head;
+    std::string buf(kReadChunk, '\0');
+    while (head.size() < 5) {
+      auto n = (*file)->Read(buf.data(), buf.size());
+      if (!n) {
+        Problem(path, n.error().message());
+        return OkStatus();
+      }
+      if (*n == 0) break;
+      head.append(buf.data(), *n);
+    }
+    if (head.empty()) {
+      Problem(path, "empty file");
+      return OkStatus();
+    }
+    if (head.starts_with("From ")) return ReadMboxStream(path, **file, head, buf);
+
+    std::string bytes = std::move(head);
+    for (;;) {
+      auto n = (*file)->Read(buf.data(), buf.size());
+      if (!n) {
+        Problem(path, n.error().message());
+        return OkStatus();
+      }
+      if (*n == 0) break;
+      bytes.append(buf.data(), *n);
+    }
+    RawMessage m;
+    m.bytes = std::move(bytes);
+    m.origin.source = "eml";
+    m.origin.account = "local";
+    m.origin.folder = folder;
+    m.origin.key = key;
+    m.origin.internal_date = mtime;
+    return sink_(std::move(m));
+  }
+
+  // Splits an mbox as it is decoded; `head` is what was already read.
+  Status ReadMboxStream(const std::string& path, DecodedFile& file, std::string_view head,
+                        std::string& buf) {
+    MboxSplitter splitter(path, sink_, &on_problem_);
+    MK_RETURN_IF_ERROR(splitter.Feed(head));
+    for (;;) {
+      auto n = file.Read(buf.data(), buf.size());
+      if (!n) {
+        std::string why = n.error().message();
+        if (auto dropped = splitter.Abandon()) {
+          why += "; the message at byte " + std::to_string(*dropped) + " and any after it were not read";
+        }
+        Problem(path, why);
+        return OkStatus();
+      }
+      if (*n == 0) break;
+      MK_RETURN_IF_ERROR(splitter.Feed(std::string_view(buf.data(), *n)));
+    }
+    return splitter.Finish();
+  }
+
+  // One Maildir folder: the files in cur/ and new/ (tmp/ holds deliveries
+  // in progress and is skipped, as are dot files).
+  Status ReadMaildirFolder(const std::string& dir) {
+    std::unordered_set<std::string> keys;
+    for (const char* sub : {"cur", "new"}) {
+      std::string subdir = Join(dir, sub);
+      if (!IsDirectory(subdir)) continue;
+      auto entries = ListDir(subdir);
+      if (!entries) {
+        Problem(subdir, entries.error().message());
+        continue;
+      }
+      for (const Entry& e : *entries) {
+        if (e.name[0] == '.' || !e.is_file) continue;
+        std::string path = Join(subdir, e.name);
+        std::string key, letters;
+        SplitMaildirName(e.name, &key, &letters);
+        // Two files with one unique name (a client crashed mid-rename):
+        // keep both, the second under its whole file name.
+        if (!keys.insert(key).second) key = e.name;
+        auto bytes = ReadWhole(path);
+        if (!bytes) continue;
+        RawMessage m;
+        m.bytes = std::move(*bytes);
+        m.origin.source = "maildir";
+        m.origin.account = "local";
+        m.origin.folder = dir;
+        m.origin.key = std::move(key);
+        m.origin.flags = MaildirFlags(letters);
+        m.origin.internal_date = e.mtime;
+        MK_RETURN_IF_ERROR(sink_(std::move(m)));
+      }
+    }
+    return OkStatus();
+  }
+
+  // A Maildir, its Maildir++ ".Sub" folders, and nested Maildirs below it
+  // (mutt style). Other files are not messages here (dovecot-uidlist,
+  // maildirfolder, subscriptions, ...) and are skipped.
+  Status WalkMaildirTree(const std::string& dir) {
+    if (!FirstVisit(dir)) return OkStatus();
+    if (IsMaildirFolder(dir)) MK_RETURN_IF_ERROR(ReadMaildirFolder(dir));
+    auto entries = ListDir(dir);
+    if (!entries) {
+      Problem(dir, entries.error().message());
+      return OkStatus();
+    }
+    for (const Entry& e : *entries) {
+      if (!e.is_dir || IsMaildirPart(e.name)) continue;
+      std::string child = Join(dir, e.name);
+      if (e.name[0] == '.') {
+        // Maildir++ folders are flat siblings; other dot directories
+        // (.notmuch, .git) are not mail.
+        if (IsMaildirFolder(child) && FirstVisit(child)) {
+          MK_RETURN_IF_ERROR(ReadMaildirFolder(child));
+        }
+        continue;
+      }
+      MK_RETURN_IF_ERROR(WalkMaildirTree(child));
+    }
+    return OkStatus();
+  }
+
+  // Every regular, non-hidden file below `root`, recursively.
+  Status WalkFileTree(const std::string& root, const std::string& rel) {
+    std::string dir = rel.empty() ? root : Join(root, rel);
+    if (!FirstVisit(dir)) return OkStatus();
+    auto entries = ListDir(dir);
+    if (!entries) {
+      Problem(dir, entries.error().message());
+      return OkStatus();
+    }
+    for (const Entry& e : *entries) {
+      if (e.name[0] == '.') continue;
+      std::string child_rel = rel.empty() ? e.name : Join(rel, e.name);
+      if (e.is_dir) {
+        MK_RETURN_IF_ERROR(WalkFileTree(root, child_rel));
+      } else if (e.is_file) {
+        MK_RETURN_IF_ERROR(ReadFileInput(Join(root, child_rel), root, child_rel, e.mtime));
+      }
+    }
+    return OkStatus();
+  }
+
+ private:
+  // A whole message file (decompressed if it is gzip or zstd); problems are
+  // reported and give an error.
+  Result<std::string> ReadWhole(const std::string& path) {
+    auto file = DecodedFile::Open(path);
+    if (!file) {
+      Problem(path, file.error().message());
+      return std::unexpected(file.error());
+    }
+    std::string out;
+    std::string buf(kReadChunk, '\0');
+    for (;;) {
+      auto n = (*file)->Read(buf.data(), buf.size());
+      if (!n) {
+        Problem(path, n.error().message());
+        return std::unexpected(n.error());
+      }
+      if (*n == 0) break;
+      out.append(buf.data(), *n);
+    }
+    if (out.empty()) {
+      Problem(path, "empty file");
+      return MakeError(ErrorCode::kInvalidArgument, "empty file");
+    }
+    return out;
+  }
+
+  const MessageSink& sink_;
+  const ProblemSink& on_problem_;
+  std::set<std::pair<dev_t, ino_t>> visited_;
+};
+
+InputKind DetectFile(const std::string& path, std::string* why) {
+  auto file = DecodedFile::Open(path);
+  if (!file) {
+    if (why) *why = path + ": " + file.error().message();
+    return InputKind::kUnknown;
+  }
+  char head[5];
+  size_t have = 0;
+  while (have < sizeof head) {
+    auto n = (*file)->Read(head + have, sizeof head - have);
+    if (!n) {
+      if (why) *why = path + ": " + n.error().message();
+      return InputKind::kUnknown;
+    }
+    if (*n == 0) break;
+    have += *n;
+  }
+  if (have == sizeof head && std::string_view(head, have) == "From ") return InputKind::kMbox;
+  return InputKind::kMessageFile;
+}
+
+}  // namespace
+
+InputKind DetectInput(const std::string& path, std::string* why) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (why) *why = path + ": " + ErrnoText(errno);
+    return InputKind::kUnknown;
+  }
+  if (S_ISREG(st.st_mode)) return DetectFile(path, why);
+  if (!S_ISDIR(st.st_mode)) {
+    if (why) *why = path + ": not a file or directory";
+    return InputKind::kUnknown;
+  }
+  auto entries = ListDir(path);
+  if (!entries) {
+    if (why) *why = path + ": " + entries.error().message();
+    return InputKind::kUnknown;
+  }
+  MessageSink no_sink;
+  ProblemSink no_problems;
+  Reader reader(no_sink, no_problems);
+  return reader.ContainsMaildir(path) ? InputKind::kMaildir : InputKind::kEmlDirectory;
+}
+
+Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem) {
+  Reader reader(sink, on_problem);
+  auto resolved = AbsolutePath(path);
+  if (!resolved) {
+    if (resolved.error().code() == ErrorCode::kNotFound) return std::unexpected(resolved.error());
+    reader.Problem(path, resolved.error().message());
+    return OkStatus();
+  }
+  const std::string& abs = *resolved;
+  struct stat st {};
+  if (::stat(abs.c_str(), &st) != 0) {
+    reader.Problem(abs, ErrnoText(errno));
+    return OkStatus();
+  }
+  if (S_ISREG(st.st_mode)) {
+    return reader.ReadFileInput(abs, DirName(abs), BaseName(abs), st.st_mtim.tv_sec);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    reader.Problem(abs, "not a file or directory");
+    return OkStatus();
+  }
+  if (reader.ContainsMaildir(abs)) {
+    Reader walker(sink, on_problem);  // a fresh visited set
+    return walker.WalkMaildirTree(abs);
+  }
+  return Reader(sink, on_problem).WalkFileTree(abs, "");
+}
+
+Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink) {
+  MboxSplitter splitter(folder, sink, nullptr);
+  MK_RETURN_IF_ERROR(splitter.Feed(data));
+  return splitter.Finish();
+}
+
+}  // namespace mailkeep::local

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "store/raw_message.h"
 #include "store/util/status.h"
@@ -35,16 +36,39 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 // folder = absolute path of the Maildir folder / mbox file / directory,
 // key = Maildir unique name (before ":2,") / decimal byte offset of the
 // "From " line in the uncompressed mbox / path relative to the directory.
-// Maildir flags (letters after ":2,") become IMAP flags (S→\Seen,
-// R→\Answered, F→\Flagged, T→\Deleted, D→\Draft); new/ messages get \Recent
-// no flag. internal_date: Maildir/eml file mtime; mbox From_ line date when it parses.
+// Maildir flags (letters after ":2," or "!2,") become IMAP flags (S→\Seen,
+// R→\Answered, F→\Flagged, T→\Deleted, D→\Draft; other letters ignored),
+// in sorted order; new/ messages get no flag (not \Recent).
+// internal_date: Maildir/eml file mtime; mbox From_ line date when it parses
+// (a 1970-01-01 date counts as absent).
+//
+// Walks: a Maildir input reads the folder itself, its Maildir++ ".Sub"
+// folders (each its own folder) and, recursively, nested Maildirs in plain
+// sub-directories; files outside cur/ and new/ are skipped, as are tmp/ and
+// dot files. A message directory reads every regular non-hidden file below
+// it (hidden directories skipped); a file in it whose data starts with
+// "From " is read as an mbox. Files are detected as gzip or zstd by their
+// magic bytes, not their names, and decompressed as they are read. A single
+// message file gets folder = its directory and key = its file name, the
+// same origin as when its directory is imported.
+// Files and directories are visited in name order, so reading the same
+// input twice gives the same origins.
+//
+// Errors: kNotFound when `path` does not exist (nothing is read); otherwise
+// only an error returned by `sink`. Everything else — unreadable files or
+// directories, empty files ("empty file"), corrupt or truncated gzip/zstd
+// data (messages before the damage are kept, the one in progress is
+// dropped), empty mbox messages — goes to `on_problem` (may be empty) and
+// reading continues.
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem);
 
 // Splits an mbox stream that is already in memory (tests, fuzzing). Removes
 // mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also
 // undoes mboxo quoting of ">From " — and the blank line that separates
 // messages. Separator: a line starting with "From " that is at the start
-// of input or follows an empty line.
+// of input or follows an empty line. Same splitter as ReadInput uses for
+// mbox files; empty messages and text before the first separator are
+// skipped. Returns only a `sink` error.
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink);
 
 }  // namespace mailkeep::local

@@ -1,1 +1,549 @@
+#include "sync/local/local_source.h"
+
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/util/files.h"
+#include "sync/local/mbox_splitter.h"
+
+namespace mailkeep::local {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LocalSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/local_source_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    // Canonical, so it compares equal to the folder names ReadInput makes.
+    dir_ = fs::canonical(tmpl).string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    // Give back permissions a test took away so that removal works.
+    for (auto& p : fs::recursive_directory_iterator(dir_, ec)) {
+      fs::permissions(p.path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  void Write(const std::string& rel, std::string_view data) {
+    std::string p = Path(rel);
+    ASSERT_TRUE(MakeDirs(p.substr(0, p.rfind('/'))));
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0) << p;
+    ASSERT_TRUE(WriteAll(fd, data, p));
+    ::close(fd);
+  }
+  void Mkdir(const std::string& rel) { ASSERT_TRUE(MakeDirs(Path(rel))); }
+
+  struct Run {
+    Status status;
+    std::vector<RawMessage> messages;
+    std::vector<std::pair<std::string, std::string>> problems;
+  };
+  Run Read(const std::string& rel) {
+    Run run;
+    run.status = ReadInput(
+        rel.empty() ? dir_ : Path(rel),
+        [&](RawMessage&& m) {
+          run.messages.push_back(std::move(m));
+          return OkStatus();
+        },
+        [&](const std::string& where, const std::string& why) {
+          run.problems.emplace_back(where, why);
+        });
+    return run;
+  }
+
+  std::string dir_;
+};
+
+std::vector<RawMessage> Split(std::string_view data) {
+  std::vector<RawMessage> out;
+  Status s = SplitMbox(data, "/f", [&](RawMessage&& m) {
+    out.push_back(std::move(m));
+    return OkStatus();
+  });
+  EXPECT_TRUE(s);
+  return out;
+}
+
+std::string Gzip(std::string_view data, const std::string& path) {
+  gzFile gz = gzopen(path.c_str(), "wb");
+  EXPECT_NE(gz, nullptr);
+  EXPECT_EQ(gzwrite(gz, data.data(), static_cast<unsigned>(data.size())),
+            static_cast<int>(data.size()));
+  EXPECT_EQ(gzclose(gz), Z_OK);
+  auto bytes = ReadFile(path);
+  return bytes ? *bytes : std::string();
+}
+
+// Compresses through the streaming API, in small pieces, so that the
+// result has several blocks.
+std::string Zstd(std::string_view data) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::string out;
+  std::string buf(ZSTD_CStreamOutSize(), '\0');
+  size_t pos = 0;
+  for (;;) {
+    size_t take = std::min<size_t>(1000, data.size() - pos);
+    bool last = pos + take == data.size();
+    ZSTD_inBuffer in{data.data() + pos, take, 0};
+    size_t remaining;
+    do {
+      ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+      remaining = ZSTD_compressStream2(cctx, &o, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      EXPECT_FALSE(ZSTD_isError(remaining));
+      out.append(buf.data(), o.pos);
+    } while (last ? remaining != 0 : in.pos != in.size);
+    pos += take;
+    if (last) break;
+  }
+  ZSTD_freeCCtx(cctx);
+  return out;
+}
+
+// ---------- mbox splitting ----------
+
+TEST(SplitMboxTest, TwoMessagesWithBlankLineRemoved) {
+  auto msgs = Split(
+      "From a@b Thu Jan  1 00:00:00 1970\nSubject: one\n\nbody1\n\n"
+      "From c@d Sat Mar  2 10:11:12 2024\nSubject: two\n\nbody2\n\n");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].bytes, "Subject: one\n\nbody1\n");
+  EXPECT_EQ(msgs[1].bytes, "Subject: two\n\nbody2\n");
+  EXPECT_EQ(msgs[0].origin.key, "0");
+  EXPECT_EQ(msgs[1].origin.key, "55");
+  EXPECT_EQ(msgs[0].origin.source, "mbox");
+  EXPECT_EQ(msgs[0].origin.account, "local");
+  EXPECT_EQ(msgs[0].origin.folder, "/f");
+  EXPECT_FALSE(msgs[0].origin.internal_date.has_value());  // 1970-01-01
+  ASSERT_TRUE(msgs[1].origin.internal_date.has_value());
+  EXPECT_EQ(*msgs[1].origin.internal_date, 1709374272);  // 2024-03-02T10:11:12Z
+}
+
+TEST(SplitMboxTest, MboxrdUnquoting) {
+  auto msgs = Split(
+      "From x Mon Jan  1 00:00:00 2001\n"
+      "Subject: q\n\n>From here\n>>From there\n>>>From deep\n> From not\n>Fromage\nFrom mid\n\n");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].bytes,
+            "Subject: q\n\nFrom here\n>From there\n>>From deep\n> From not\n>Fromage\nFrom mid\n");
+}
+
+TEST(SplitMboxTest, MboxoQuotedFromIsUnquoted) {
+  // mboxo writers quote only "From " lines; the reader removes that '>'.
+  auto msgs = Split("From x\nA: b\n\nline\n>From the start\n\nFrom y\nC: d\n\nz\n");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\n\nline\nFrom the start\n");
+  EXPECT_EQ(msgs[1].bytes, "C: d\n\nz\n");
+  EXPECT_EQ(msgs[1].origin.key, "35");
+}
+
+TEST(SplitMboxTest, FromInsideBodyWithoutBlankLineIsNotASeparator) {
+  auto msgs = Split("From x\nA: b\n\ntext\nFrom me to you\nmore\n");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\n\ntext\nFrom me to you\nmore\n");
+}
+
+TEST(SplitMboxTest, CrlfMbox) {
+  auto msgs = Split(
+      "From x Tue Feb  3 04:05:06 2015\r\nA: b\r\n\r\nbody\r\n\r\n"
+      "From y\r\nC: d\r\n\r\nz\r\n\r\n");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\r\n\r\nbody\r\n");
+  EXPECT_EQ(msgs[1].bytes, "C: d\r\n\r\nz\r\n");
+  EXPECT_EQ(msgs[1].origin.key, "49");
+  ASSERT_TRUE(msgs[0].origin.internal_date.has_value());
+  EXPECT_EQ(*msgs[0].origin.internal_date, 1422936306);
+}
+
+TEST(SplitMboxTest, LastMessageWithoutTrailingNewline) {
+  auto msgs = Split("From x\nA: b\n\nfirst\n\nFrom y\nC: d\n\nno newline");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\n\nfirst\n");
+  EXPECT_EQ(msgs[1].bytes, "C: d\n\nno newline");
+}
+
+TEST(SplitMboxTest, MessageNotEndingInBlankLineKeepsItsBytes) {
+  auto msgs = Split("From x\nA: b\n\nlast line\n");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\n\nlast line\n");
+}
+
+TEST(SplitMboxTest, ChunkBoundariesDoNotMatter) {
+  std::string data =
+      "From a Wed Dec 31 23:59:59 2003\nA: 1\n\n>From x\n\nFrom b\r\nB: 2\r\n\r\n\r\n"
+      "From c\nC: 3\n\nFrom not sep\n\n";
+  auto whole = Split(data);
+  ASSERT_EQ(whole.size(), 3u);
+  for (size_t chunk = 1; chunk <= 7; ++chunk) {
+    std::vector<RawMessage> got;
+    MessageSink sink = [&](RawMessage&& m) {
+      got.push_back(std::move(m));
+      return OkStatus();
+    };
+    MboxSplitter splitter("/f", sink, nullptr);
+    for (size_t i = 0; i < data.size(); i += chunk) {
+      ASSERT_TRUE(splitter.Feed(std::string_view(data).substr(i, chunk)));
+    }
+    ASSERT_TRUE(splitter.Finish());
+    ASSERT_EQ(got.size(), whole.size()) << chunk;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].bytes, whole[i].bytes);
+      EXPECT_EQ(got[i].origin.key, whole[i].origin.key);
+      EXPECT_EQ(got[i].origin.internal_date, whole[i].origin.internal_date);
+    }
+  }
+}
+
+TEST(SplitMboxTest, SinkErrorStops) {
+  int calls = 0;
+  Status s = SplitMbox("From a\nA: 1\n\nFrom b\nB: 2\n", "/f", [&](RawMessage&&) -> Status {
+    ++calls;
+    return MakeError(ErrorCode::kIoError, "disk full");
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "disk full");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(SplitMboxTest, FromLineDates) {
+  EXPECT_EQ(ParseFromLineDate("From a Thu Jan  1 00:00:00 1970"), std::nullopt);
+  EXPECT_EQ(ParseFromLineDate("From a Thu Jan  1 12:00:00 1970"), std::nullopt);
+  EXPECT_EQ(ParseFromLineDate("From a Fri Jan  2 00:00:00 1970\n"), 86400);
+  EXPECT_EQ(ParseFromLineDate("From a@b Sat Mar  2 10:11:12 2024 +0100"), 1709374272 - 3600);
+  EXPECT_EQ(ParseFromLineDate("From a@b Sat Mar  2 10:11:12 PST 2024"), 1709374272);
+  EXPECT_EQ(ParseFromLineDate("From a@b"), std::nullopt);
+  EXPECT_EQ(ParseFromLineDate("From a@b Sat Foo  2 10:11:12 2024"), std::nullopt);
+}
+
+// ---------- files on disk ----------
+
+TEST_F(LocalSourceTest, MaildirCurNewAndFlags) {
+  Write("md/cur/1000.a.host:2,SR", "Subject: a\n\nA\n");
+  Write("md/cur/1001.b.host:2,FTDxS", "Subject: b\n\nB\n");
+  Write("md/cur/1002.c.host!2,S", "Subject: c\n\nC\n");
+  Write("md/new/1003.d.host", "Subject: d\n\nD\n");
+  Write("md/tmp/1004.e.host", "Subject: e\n\nE\n");
+  Write("md/cur/.hidden", "x");
+  Write("md/dovecot-uidlist", "3 V1 N5\n");
+  EXPECT_EQ(DetectInput(Path("md"), nullptr), InputKind::kMaildir);
+  Run run = Read("md");
+  ASSERT_TRUE(run.status);
+  EXPECT_TRUE(run.problems.empty());
+  ASSERT_EQ(run.messages.size(), 4u);
+  const auto& m = run.messages;
+  EXPECT_EQ(m[0].origin.key, "1000.a.host");
+  EXPECT_EQ(m[0].origin.flags, "\\Answered \\Seen");
+  EXPECT_EQ(m[0].bytes, "Subject: a\n\nA\n");
+  EXPECT_EQ(m[1].origin.key, "1001.b.host");
+  EXPECT_EQ(m[1].origin.flags, "\\Deleted \\Draft \\Flagged \\Seen");
+  EXPECT_EQ(m[2].origin.key, "1002.c.host");
+  EXPECT_EQ(m[2].origin.flags, "\\Seen");
+  EXPECT_EQ(m[3].origin.key, "1003.d.host");
+  EXPECT_EQ(m[3].origin.flags, "");
+  for (const auto& msg : m) {
+    EXPECT_EQ(msg.origin.source, "maildir");
+    EXPECT_EQ(msg.origin.account, "local");
+    EXPECT_EQ(msg.origin.folder, Path("md"));
+    EXPECT_TRUE(msg.origin.internal_date.has_value());
+  }
+}
+
+TEST_F(LocalSourceTest, MaildirPlusPlusSubFolders) {
+  Write("md/cur/1:2,S", "A: inbox\n\n");
+  Write("md/.Sent/cur/2:2,S", "A: sent\n\n");
+  Write("md/.Lists.foo/new/3", "A: lists\n\n");
+  Write("md/.Lists.foo/maildirfolder", "");
+  Write("md/.notmuch/xapian/postlist.glass", "not mail");
+  Run run = Read("md");
+  ASSERT_TRUE(run.status);
+  EXPECT_TRUE(run.problems.empty());
+  ASSERT_EQ(run.messages.size(), 3u);
+  EXPECT_EQ(run.messages[0].origin.folder, Path("md"));
+  EXPECT_EQ(run.messages[1].origin.folder, Path("md/.Lists.foo"));
+  EXPECT_EQ(run.messages[1].bytes, "A: lists\n\n");
+  EXPECT_EQ(run.messages[2].origin.folder, Path("md/.Sent"));
+  EXPECT_EQ(run.messages[2].origin.key, "2");
+}
+
+TEST_F(LocalSourceTest, NestedMaildirs) {
+  Write("tree/work/cur/1:2,", "A: 1\n\n");
+  Write("tree/work/projects/x/new/2", "A: 2\n\n");
+  Write("tree/personal/cur/3:2,F", "A: 3\n\n");
+  Write("tree/notes.txt", "loose file, not in a maildir");
+  EXPECT_EQ(DetectInput(Path("tree"), nullptr), InputKind::kMaildir);
+  Run run = Read("tree");
+  ASSERT_TRUE(run.status);
+  ASSERT_EQ(run.messages.size(), 3u);
+  EXPECT_EQ(run.messages[0].origin.folder, Path("tree/personal"));
+  EXPECT_EQ(run.messages[0].origin.flags, "\\Flagged");
+  EXPECT_EQ(run.messages[1].origin.folder, Path("tree/work"));
+  EXPECT_EQ(run.messages[2].origin.folder, Path("tree/work/projects/x"));
+}
+
+TEST_F(LocalSourceTest, MboxFileOnDisk) {
+  Write("box.mbox", "From a Sat Mar  2 10:11:12 2024\nA: 1\n\n>From q\n\nFrom b\nB: 2\n\nx\n\n");
+  EXPECT_EQ(DetectInput(Path("box.mbox"), nullptr), InputKind::kMbox);
+  Run run = Read("box.mbox");
+  ASSERT_TRUE(run.status);
+  EXPECT_TRUE(run.problems.empty());
+  ASSERT_EQ(run.messages.size(), 2u);
+  EXPECT_EQ(run.messages[0].bytes, "A: 1\n\nFrom q\n");
+  EXPECT_EQ(run.messages[0].origin.folder, Path("box.mbox"));
+  EXPECT_EQ(run.messages[0].origin.key, "0");
+  EXPECT_EQ(run.messages[1].origin.key, "47");
+  EXPECT_EQ(run.messages[1].bytes, "B: 2\n\nx\n");
+}
+
+// A bigger mbox, so that compressed reads cross many chunk boundaries.
+std::string BigMbox(std::vector<std::string>* expected) {
+  std::string mbox;
+  for (int i = 0; i < 300; ++i) {
+    std::string body = "Subject: m" + std::to_string(i) + "\n\n";
+    for (int j = 0; j < 100 + i * 7; ++j) body += "line " + std::to_string(j) + " of message\n";
+    body += ">From quoted\n";
+    std::string raw = body;
+    raw.replace(raw.size() - 13, 13, "From quoted\n");
+    expected->push_back(raw);
+    mbox += "From sender Mon Jun  3 12:00:00 2019\n" + body + "\n";
+  }
+  return mbox;
+}
+
+TEST_F(LocalSourceTest, GzipAndZstdMboxes) {
+  std::vector<std::string> expected;
+  std::string mbox = BigMbox(&expected);
+  Gzip(mbox, Path("a.mbox.gz"));
+  Write("b.mbox.zst", Zstd(mbox));
+  // Detection is by magic bytes: a gzip file without the extension.
+  Gzip(mbox, Path("c"));
+  Write("d.mbox", mbox);
+  std::vector<std::string> plain_keys;
+  for (const char* name : {"d.mbox", "a.mbox.gz", "b.mbox.zst", "c"}) {
+    EXPECT_EQ(DetectInput(Path(name), nullptr), InputKind::kMbox) << name;
+    Run run = Read(name);
+    ASSERT_TRUE(run.status) << name;
+    EXPECT_TRUE(run.problems.empty()) << name;
+    ASSERT_EQ(run.messages.size(), expected.size()) << name;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_EQ(run.messages[i].bytes, expected[i]) << name << " " << i;
+      EXPECT_EQ(run.messages[i].origin.folder, Path(name));
+    }
+    std::vector<std::string> keys;
+    for (const auto& m : run.messages) keys.push_back(m.origin.key);
+    if (plain_keys.empty()) plain_keys = keys;
+    EXPECT_EQ(keys, plain_keys) << "keys are offsets in the uncompressed stream";
+  }
+}
+
+TEST_F(LocalSourceTest, EmlDirectoryRecursion) {
+  Write("eml/a.eml", "Subject: a\n\n");
+  Write("eml/sub/b.eml", "Subject: b\n\n");
+  Write("eml/sub/deeper/c", "Subject: c\n\n");
+  Write("eml/.hidden.eml", "Subject: hidden\n\n");
+  Write("eml/.git/config", "[core]\n");
+  Write("eml/sub/d.eml.zst", Zstd("Subject: d\n\n"));
+  EXPECT_EQ(DetectInput(Path("eml"), nullptr), InputKind::kEmlDirectory);
+  Run run = Read("eml");
+  ASSERT_TRUE(run.status);
+  EXPECT_TRUE(run.problems.empty());
+  ASSERT_EQ(run.messages.size(), 4u);
+  EXPECT_EQ(run.messages[0].origin.key, "a.eml");
+  EXPECT_EQ(run.messages[1].origin.key, "sub/b.eml");
+  EXPECT_EQ(run.messages[2].origin.key, "sub/d.eml.zst");
+  EXPECT_EQ(run.messages[2].bytes, "Subject: d\n\n");
+  EXPECT_EQ(run.messages[3].origin.key, "sub/deeper/c");
+  for (const auto& m : run.messages) {
+    EXPECT_EQ(m.origin.source, "eml");
+    EXPECT_EQ(m.origin.folder, Path("eml"));
+  }
+}
+
+TEST_F(LocalSourceTest, SingleMessageFileHasSameOriginAsInItsDirectory) {
+  Write("one/msg.eml", "Subject: x\n\nbody");
+  EXPECT_EQ(DetectInput(Path("one/msg.eml"), nullptr), InputKind::kMessageFile);
+  Run single = Read("one/msg.eml");
+  Run dir = Read("one");
+  ASSERT_TRUE(single.status);
+  ASSERT_EQ(single.messages.size(), 1u);
+  ASSERT_EQ(dir.messages.size(), 1u);
+  EXPECT_EQ(single.messages[0].bytes, "Subject: x\n\nbody");
+  EXPECT_EQ(single.messages[0].origin.folder, dir.messages[0].origin.folder);
+  EXPECT_EQ(single.messages[0].origin.key, dir.messages[0].origin.key);
+}
+
+TEST_F(LocalSourceTest, SameInputTwiceGivesSameOrigins) {
+  Write("in/md/cur/1:2,S", "A: 1\n\n");
+  Write("in/md/.Sub/new/2", "A: 2\n\n");
+  Write("box", "From a\nA: 1\n\nFrom b\nB: 2\n");
+  for (const std::string rel : {"in", "box"}) {
+    Run first = Read(rel);
+    // A relative spelling of the same path must not change the folder names.
+    std::string cwd = fs::current_path().string();
+    fs::current_path(dir_);
+    Run second = Read("./" + rel);
+    Run via_relative;
+    via_relative.status = ReadInput(
+        rel,
+        [&](RawMessage&& m) {
+          via_relative.messages.push_back(std::move(m));
+          return OkStatus();
+        },
+        nullptr);
+    fs::current_path(cwd);
+    ASSERT_TRUE(first.status);
+    ASSERT_TRUE(via_relative.status);
+    ASSERT_EQ(first.messages.size(), 2u);
+    ASSERT_EQ(via_relative.messages.size(), first.messages.size());
+    for (size_t i = 0; i < first.messages.size(); ++i) {
+      const Origin& a = first.messages[i].origin;
+      const Origin& b = via_relative.messages[i].origin;
+      EXPECT_EQ(a.source, b.source);
+      EXPECT_EQ(a.folder, b.folder);
+      EXPECT_EQ(a.key, b.key);
+      EXPECT_EQ(first.messages[i].bytes, via_relative.messages[i].bytes);
+    }
+  }
+}
+
+TEST_F(LocalSourceTest, EmptyFileIsAProblemNotAMessage) {
+  Write("eml/empty.eml", "");
+  Write("eml/ok.eml", "A: b\n\n");
+  Write("md/cur/1:2,S", "");
+  Run run = Read("eml");
+  ASSERT_TRUE(run.status);
+  ASSERT_EQ(run.messages.size(), 1u);
+  ASSERT_EQ(run.problems.size(), 1u);
+  EXPECT_EQ(run.problems[0].first, Path("eml/empty.eml"));
+  EXPECT_EQ(run.problems[0].second, "empty file");
+  Run md = Read("md");
+  ASSERT_TRUE(md.status);
+  EXPECT_TRUE(md.messages.empty());
+  ASSERT_EQ(md.problems.size(), 1u);
+  EXPECT_EQ(md.problems[0].second, "empty file");
+}
+
+TEST_F(LocalSourceTest, UnreadableFileIsReportedAndReadingGoesOn) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root can read a mode 000 file";
+  Write("eml/a.eml", "A: 1\n\n");
+  Write("eml/b.eml", "A: 2\n\n");
+  Write("eml/c.eml", "A: 3\n\n");
+  ASSERT_EQ(::chmod(Path("eml/b.eml").c_str(), 0), 0);
+  Run run = Read("eml");
+  ASSERT_TRUE(run.status);
+  ASSERT_EQ(run.messages.size(), 2u);
+  EXPECT_EQ(run.messages[1].origin.key, "c.eml");
+  ASSERT_EQ(run.problems.size(), 1u);
+  EXPECT_EQ(run.problems[0].first, Path("eml/b.eml"));
+  EXPECT_NE(run.problems[0].second.find("ermission denied"), std::string::npos)
+      << run.problems[0].second;
+}
+
+TEST_F(LocalSourceTest, CorruptAndTruncatedCompressedFiles) {
+  std::vector<std::string> expected;
+  std::string mbox = BigMbox(&expected);
+  std::string gz = Gzip(mbox, Path("good.gz"));
+  ASSERT_GT(gz.size(), 1000u);
+  // Gzip magic followed by garbage.
+  Write("dir/bad.gz", std::string("\x1f\x8b\x08\x00", 4) + std::string(200, 'x'));
+  // A gzip stream cut in half.
+  Write("dir/cut.gz", gz.substr(0, gz.size() / 2));
+  // A zstd stream cut in half.
+  std::string zst = Zstd(mbox);
+  Write("dir/cut.zst", zst.substr(0, zst.size() / 2));
+  // Zstd magic followed by garbage.
+  Write("dir/bad.zst", std::string("\x28\xb5\x2f\xfd", 4) + std::string(200, 'y'));
+  Write("dir/fine.eml", "A: b\n\n");
+  Run run = Read("dir");
+  ASSERT_TRUE(run.status);
+  std::vector<std::string> where;
+  for (const auto& [w, why] : run.problems) where.push_back(w);
+  EXPECT_EQ(where, (std::vector<std::string>{Path("dir/bad.gz"), Path("dir/bad.zst"),
+                                             Path("dir/cut.gz"), Path("dir/cut.zst")}));
+  for (const auto& [w, why] : run.problems) {
+    EXPECT_TRUE(why.find("gzip") != std::string::npos || why.find("zstd") != std::string::npos)
+        << w << ": " << why;
+  }
+  // The messages before the damage are kept, each one complete; the one
+  // in progress when the data broke off is dropped.
+  size_t from_cut = 0;
+  for (const auto& m : run.messages) {
+    if (m.origin.source != "mbox") continue;
+    ++from_cut;
+    size_t index = std::stoul(m.bytes.substr(10, m.bytes.find('\n') - 10));
+    ASSERT_LT(index, expected.size());
+    EXPECT_EQ(m.bytes, expected[index]);
+  }
+  EXPECT_GT(from_cut, 0u);
+  EXPECT_LT(from_cut, 2 * expected.size());
+  EXPECT_EQ(run.messages.back().origin.key, "fine.eml");
+}
+
+TEST_F(LocalSourceTest, SinkErrorStopsTheWalk) {
+  Write("eml/a", "A: 1\n\n");
+  Write("eml/b", "A: 2\n\n");
+  int calls = 0;
+  Status s = ReadInput(
+      Path("eml"),
+      [&](RawMessage&&) -> Status {
+        ++calls;
+        return MakeError(ErrorCode::kIoError, "archive full");
+      },
+      nullptr);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "archive full");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(LocalSourceTest, MissingPathIsNotFound) {
+  Run run = Read("does-not-exist");
+  ASSERT_FALSE(run.status);
+  EXPECT_EQ(run.status.error().code(), ErrorCode::kNotFound);
+  std::string why;
+  EXPECT_EQ(DetectInput(Path("does-not-exist"), &why), InputKind::kUnknown);
+  EXPECT_FALSE(why.empty());
+}
+
+// mu's test maildirs, when the shared corpus is present.
+TEST(CorpusTest, MuTestdata) {
+  const std::string root = "/work/shared/corpus/mu-testdata/testdir";
+  if (!fs::exists(root)) GTEST_SKIP() << root << " not present";
+  std::vector<RawMessage> got;
+  std::vector<std::string> problems;
+  Status s = ReadInput(
+      root,
+      [&](RawMessage&& m) {
+        got.push_back(std::move(m));
+        return OkStatus();
+      },
+      [&](const std::string& where, const std::string& why) { problems.push_back(where + why); });
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_FALSE(got.empty());
+  bool saw_special = false;
+  for (const auto& m : got) {
+    if (m.origin.key == "special") {
+      saw_special = true;
+      EXPECT_EQ(m.origin.flags, "\\Seen");  // "!2,Sabc": lower-case letters ignored
+    }
+  }
+  EXPECT_TRUE(saw_special);
+}
+
+}  // namespace
+}  // namespace mailkeep::local

@@ -1,0 +1,75 @@
+// Internal to sync/local: the one mbox splitter, fed in chunks of any size
+// (a whole file for SplitMbox, decompressed blocks for files on disk).
+//
+// Rules:
+//  - A separator is a line starting with "From " at the start of the input
+//    or right after an empty line ("\n" or "\r\n").
+//  - A message is everything after its separator line up to the next
+//    separator, minus the empty line in front of that separator (at the end
+//    of the input: minus a final empty line, when there is one). A message
+//    that does not end with an empty line keeps its bytes as they are.
+//  - Lines matching ^>+From  lose one '>' (mboxrd; this also undoes the
+//    mboxo quoting of "From " lines at the cost of mboxo's ">From " lines).
+//  - Origin key = decimal byte offset of the separator line in the stream;
+//    internal_date = the asctime date on the separator line, when it parses
+//    and is not 1970-01-01.
+// Memory: one message plus one line.
+//
+// Thread-safety: one object per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/raw_message.h"
+#include "store/util/status.h"
+#include "sync/local/local_source.h"
+
+namespace mailkeep::local {
+
+class MboxSplitter {
+ public:
+  // `sink` and `on_problem` (may be null) must outlive the splitter. Empty
+  // messages and bytes before the first separator are reported to
+  // `on_problem` and skipped.
+  MboxSplitter(std::string folder, const MessageSink& sink, const ProblemSink* on_problem);
+
+  // Feeds the next bytes of the stream. A sink error is returned as is.
+  Status Feed(std::string_view chunk);
+  // Ends the stream and hands over the last message.
+  Status Finish();
+  // Ends the stream without handing over the message in progress (the input
+  // broke off); returns the offset of that message's separator, if any.
+  std::optional<uint64_t> Abandon();
+
+  uint64_t messages() const { return messages_; }
+
+ private:
+  Status Line(std::string_view line);
+  Status Emit(bool strip_last_empty_line);
+  void Problem(uint64_t offset, const std::string& why);
+
+  std::string folder_;
+  const MessageSink& sink_;
+  const ProblemSink* on_problem_;
+
+  std::string partial_;        // a line not yet ended by '\n'
+  uint64_t offset_ = 0;        // stream offset of the next line to process
+  bool prev_empty_ = true;     // previous line was empty (true at start)
+  bool in_message_ = false;
+  bool reported_preamble_ = false;
+  std::string msg_;            // the message so far, unquoted
+  size_t last_line_start_ = 0; // where the last line appended to msg_ begins
+  uint64_t msg_offset_ = 0;
+  std::optional<int64_t> msg_date_;
+  uint64_t messages_ = 0;
+};
+
+// Parses the date of a From_ line ("From sender Thu Jan  1 00:00:00 1970",
+// optionally with a zone before or after the year) as Unix seconds UTC.
+// Returns nothing for lines without a date and for 1970-01-01.
+std::optional<int64_t> ParseFromLineDate(std::string_view line);
+
+}  // namespace mailkeep::local
