@@ -1,1 +1,530 @@
-// placeholder
+#include "store/archive.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+#include <unordered_map>
+
+#include "store/blobs/pack_store.h"
+#include "store/catalog/catalog.h"
+#include "store/mime/message.h"
+#include "store/util/files.h"
+#include "store/util/sha256.h"
+
+namespace mailkeep {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kCatalogFile[] = "catalog.sqlite";
+constexpr char kPacksDir[] = "packs";
+constexpr char kLockFile[] = "lock";
+// A dictionary is trained from at most this many bytes of samples, each
+// sample cut to kMaxSampleBytes (zstd wants ~100x the dictionary size).
+constexpr size_t kMaxSampleBytes = 64 * 1024;
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int WorkerCount(int requested) {
+  if (requested > 0) return requested;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 2 : static_cast<int>(hw);
+}
+
+// Runs fn(i) for i in [0, n) on up to `workers` threads.
+template <typename Fn>
+void ParallelFor(size_t n, int workers, Fn fn) {
+  if (n == 0) return;
+  size_t threads = std::min<size_t>(static_cast<size_t>(workers), n);
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  auto loop = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  loop();
+  for (auto& t : pool) t.join();
+}
+
+std::string AddressText(const mime::Address& a) {
+  if (a.name.empty()) return a.address;
+  if (a.address.empty()) return a.name;
+  return a.name + " <" + a.address + ">";
+}
+
+// The catalog's view of a parsed message.
+catalog::MessageRow RowFromParsed(const mime::Message& m) {
+  catalog::MessageRow row;
+  row.message_id = m.message_id;
+  row.subject = m.subject;
+  row.date = m.date;
+  if (!m.from.empty()) row.from_text = AddressText(m.from.front());
+  row.in_reply_to = m.in_reply_to;
+  row.references = m.references;
+  row.defects = m.defects;
+  auto add = [&](catalog::AddressRole role, const std::vector<mime::Address>& list) {
+    for (const auto& a : list) row.addresses.push_back({role, a.name, a.address});
+  };
+  add(catalog::AddressRole::kFrom, m.from);
+  add(catalog::AddressRole::kSender, m.sender);
+  add(catalog::AddressRole::kReplyTo, m.reply_to);
+  add(catalog::AddressRole::kTo, m.to);
+  add(catalog::AddressRole::kCc, m.cc);
+  add(catalog::AddressRole::kBcc, m.bcc);
+  for (const auto& p : m.parts) {
+    row.parts.push_back({p.path, p.content_type, p.charset, p.disposition, p.filename, p.size});
+    if (p.is_attachment) row.has_attachments = true;
+  }
+  if (!m.attachments.empty()) row.has_attachments = true;
+  return row;
+}
+
+class LockFile {
+ public:
+  ~LockFile() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+  }
+  Status Acquire(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return MakeError(ErrorCode::kIoError, path + ": " + ErrnoText(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return MakeError(ErrorCode::kUnavailable,
+                         "archive is locked by another mailkeep process (" + path + "); wait for it to finish");
+      }
+      return MakeError(ErrorCode::kIoError, path + ": lock failed: " + ErrnoText(errno));
+    }
+    return OkStatus();
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+struct Archive::Impl {
+  std::string dir;
+  ArchiveOptions options;
+  OpenMode mode = OpenMode::kReadOnly;
+  LockFile lock;
+  std::unique_ptr<catalog::Catalog> catalog;
+  std::unique_ptr<blobs::PackStore> packs;
+  int workers = 1;
+  // Dictionary training: samples gathered since the current dictionary.
+  std::vector<std::string> samples;
+  size_t sample_bytes = 0;
+  int64_t since_dictionary = 0;  // messages stored with the current dictionary
+  int commits = 0;
+  // Set when a batch failed after a dictionary was added in memory: the
+  // writer's state no longer matches the catalog, so it must be reopened.
+  bool needs_reopen = false;
+
+  Status MaybeTrainDictionary(catalog::Catalog& cat);
+  void GatherSample(std::string_view raw);
+};
+
+Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Archive::~Archive() = default;
+const std::string& Archive::dir() const { return impl_->dir; }
+
+Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const ArchiveOptions& options) {
+  MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  std::string cat_path = dir + "/" + kCatalogFile;
+  if (::access(cat_path.c_str(), F_OK) == 0) {
+    return MakeError(ErrorCode::kFailedPrecondition, "an archive already exists in " + dir);
+  }
+  {
+    LockFile lock;
+    MK_RETURN_IF_ERROR(lock.Acquire(dir + "/" + kLockFile));
+    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, /*create=*/true, /*read_only=*/false));
+    MK_RETURN_IF_ERROR(MakeDirs(dir + "/" + kPacksDir, 0700));
+    MK_RETURN_IF_ERROR(SyncDir(dir));
+  }
+  return Open(dir, OpenMode::kReadWrite, options);
+}
+
+Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode mode, const ArchiveOptions& options) {
+  std::string cat_path = dir + "/" + kCatalogFile;
+  if (::access(cat_path.c_str(), F_OK) != 0) {
+    return MakeError(ErrorCode::kNotFound, "no archive in " + dir + "; create one with `mailkeep init`");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+  impl->mode = mode;
+  impl->workers = WorkerCount(options.workers);
+  bool writable = mode == OpenMode::kReadWrite;
+  if (writable) MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile));
+  // A read-only open of a WAL database still needs write access to the
+  // -shm file; open read-write but never write from this handle.
+  MK_ASSIGN_OR_RETURN(impl->catalog, catalog::Catalog::Open(cat_path, false, /*read_only=*/false));
+
+  blobs::PackStoreOptions popts;
+  popts.compression_level = options.compression_level;
+  if (writable) {
+    MK_ASSIGN_OR_RETURN(auto end, impl->catalog->CommittedPackEnd());
+    MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::Open(dir + "/" + kPacksDir, popts, end.first, end.second));
+  } else {
+    MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::OpenReadOnly(dir + "/" + kPacksDir, popts));
+  }
+  MK_ASSIGN_OR_RETURN(auto dicts, impl->catalog->Dictionaries());
+  for (const auto& d : dicts) MK_RETURN_IF_ERROR(impl->packs->LoadDictionary(d.id, d.bytes));
+  if (writable) {
+    MK_ASSIGN_OR_RETURN(impl->since_dictionary, impl->catalog->CountBlobsWithDict(impl->packs->current_dictionary()));
+  }
+  return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+}
+
+void Archive::Impl::GatherSample(std::string_view raw) {
+  size_t budget = options.dictionary_size * 100;
+  if (sample_bytes >= budget) return;
+  std::string_view s = raw.substr(0, kMaxSampleBytes);
+  samples.emplace_back(s);
+  sample_bytes += s.size();
+}
+
+Status Archive::Impl::MaybeTrainDictionary(catalog::Catalog& cat) {
+  if (options.dictionary_after == 0) return OkStatus();
+  size_t threshold = packs->current_dictionary() == 0 ? options.dictionary_after : options.dictionary_retrain_after;
+  if (threshold == 0 || static_cast<size_t>(since_dictionary) < threshold || samples.size() < 64) return OkStatus();
+  std::vector<std::string_view> views(samples.begin(), samples.end());
+  auto dict = blobs::PackStore::TrainDictionary(views, options.dictionary_size);
+  samples.clear();
+  sample_bytes = 0;
+  since_dictionary = 0;
+  if (!dict) return OkStatus();  // training can fail on odd samples; keep going without
+  MK_ASSIGN_OR_RETURN(auto added, packs->AddDictionary(*dict));
+  catalog::DictionaryRow row;
+  row.id = added.first;
+  row.pack = added.second.pack;
+  row.offset = added.second.offset;
+  row.bytes = std::move(*dict);
+  return cat.AddDictionary(row);
+}
+
+Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& batch) {
+  Impl& s = *impl_;
+  if (s.mode != OpenMode::kReadWrite) {
+    return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  }
+  if (s.needs_reopen) {
+    return MakeError(ErrorCode::kFailedPrecondition, "an earlier batch failed; reopen the archive");
+  }
+  const size_t n = batch.size();
+  std::vector<IngestOutcome> out(n);
+  if (n == 0) return out;
+
+  // 1. Hash everything (workers).
+  std::vector<Sha256Digest> sha(n);
+  ParallelFor(n, s.workers, [&](size_t i) { sha[i] = Sha256(batch[i].bytes); });
+
+  // 2. Classify: known blob, first copy in this batch, or repeat in batch.
+  enum class Kind { kNew, kKnown, kRepeat };
+  std::vector<Kind> kind(n, Kind::kNew);
+  std::vector<size_t> first_of(n);
+  std::unordered_map<std::string, size_t> seen;
+  std::vector<size_t> fresh;
+  for (size_t i = 0; i < n; ++i) {
+    std::string key(reinterpret_cast<const char*>(sha[i].data()), sha[i].size());
+    if (auto it = seen.find(key); it != seen.end()) {
+      kind[i] = Kind::kRepeat;
+      first_of[i] = it->second;
+      continue;
+    }
+    seen.emplace(key, i);
+    MK_ASSIGN_OR_RETURN(auto existing, s.catalog->FindBySha(sha[i]));
+    if (existing) {
+      kind[i] = Kind::kKnown;
+      out[i].id = *existing;
+    } else {
+      fresh.push_back(i);
+    }
+  }
+
+  MK_RETURN_IF_ERROR(s.catalog->Begin());
+  const uint32_t dictionary_before = s.packs->current_dictionary();
+  auto fail = [&](const Error& e) -> Result<std::vector<IngestOutcome>> {
+    s.catalog->Rollback();
+    if (s.packs->current_dictionary() != dictionary_before) s.needs_reopen = true;
+    return std::unexpected(e);
+  };
+
+  // 3. Train a dictionary when enough messages have gone by; its record is
+  // made durable together with this batch's frames.
+  if (s.options.dictionary_after > 0) {
+    for (size_t i : fresh) s.GatherSample(batch[i].bytes);
+    s.since_dictionary += static_cast<int64_t>(fresh.size());
+    if (auto st = s.MaybeTrainDictionary(*s.catalog); !st) return fail(st.error());
+  }
+
+  // 4. Parse and compress the new messages (workers).
+  std::vector<catalog::MessageRow> rows(fresh.size());
+  std::vector<Result<blobs::CompressedBlob>> frames(fresh.size(), MakeError(ErrorCode::kInternal, "not run"));
+  mime::ParseLimits limits;
+  limits.extract_text = false;
+  ParallelFor(fresh.size(), s.workers, [&](size_t j) {
+    size_t i = fresh[j];
+    rows[j] = RowFromParsed(mime::ParseMessage(batch[i].bytes, limits));
+    frames[j] = s.packs->Compress(batch[i].bytes, sha[i]);
+  });
+
+  // 5. Append frames, then make them durable before the catalog points at them.
+  for (size_t j = 0; j < fresh.size(); ++j) {
+    size_t i = fresh[j];
+    if (!frames[j]) {
+      out[i].status = IngestStatus::kFailed;
+      out[i].error = frames[j].error().message();
+      continue;
+    }
+    auto loc = s.packs->Append(*frames[j]);
+    if (!loc) return fail(loc.error());
+    auto& b = rows[j].blob;
+    b.sha256 = sha[i];
+    b.pack = loc->pack;
+    b.offset = loc->offset;
+    b.stored_len = loc->stored_len;
+    b.raw_len = loc->raw_len;
+    b.dict = loc->dict_id;
+    frames[j] = MakeError(ErrorCode::kInternal, "appended");  // free the frame
+  }
+  if (auto st = s.packs->Sync(); !st) return fail(st.error());
+
+  // 6. One transaction: blobs, messages, locations, committed pack end.
+  const int64_t now = NowSeconds();
+  for (size_t j = 0; j < fresh.size(); ++j) {
+    size_t i = fresh[j];
+    if (out[i].status == IngestStatus::kFailed && !out[i].error.empty()) continue;
+    rows[j].added_at = now;
+    auto id = s.catalog->InsertMessage(rows[j]);
+    if (!id) return fail(id.error());
+    out[i].id = *id;
+    out[i].status = IngestStatus::kStored;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (kind[i] == Kind::kRepeat) {
+      const IngestOutcome& first = out[first_of[i]];
+      if (first.status == IngestStatus::kFailed) {
+        out[i] = first;
+        continue;
+      }
+      out[i].id = first.id;
+    }
+    if (out[i].status == IngestStatus::kFailed && kind[i] == Kind::kNew) continue;
+    auto added = s.catalog->AddLocation(out[i].id, batch[i].origin, now);
+    if (!added) return fail(added.error());
+    if (kind[i] != Kind::kNew) out[i].status = *added ? IngestStatus::kDuplicate : IngestStatus::kKnownLocation;
+  }
+  if (auto st = s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()); !st) {
+    return fail(st.error());
+  }
+  if (auto st = s.catalog->Commit(); !st) return fail(st.error());
+  if (s.options.debug_crash_after_commits > 0 && ++s.commits >= s.options.debug_crash_after_commits) {
+    std::abort();
+  }
+  return out;
+}
+
+Result<std::string> Archive::ReadRaw(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto row, impl_->catalog->GetMessage(id));
+  if (!row) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
+  blobs::BlobLocation loc{row->blob.pack, row->blob.offset, row->blob.stored_len, row->blob.raw_len, row->blob.dict};
+  MK_ASSIGN_OR_RETURN(std::string raw, impl_->packs->Read(loc, /*verify_hash=*/false));
+  if (Sha256(raw) != row->blob.sha256) {
+    return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": stored bytes do not match their SHA-256");
+  }
+  return raw;
+}
+
+Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto row, impl_->catalog->GetMessage(id));
+  if (!row) return std::optional<MessageInfo>();
+  MessageInfo info;
+  info.id = row->id;
+  info.sha256 = ToHex(row->blob.sha256);
+  info.size = row->blob.raw_len;
+  info.message_id = row->message_id;
+  info.subject = row->subject;
+  info.date = row->date;
+  info.from_text = row->from_text;
+  info.in_reply_to = row->in_reply_to;
+  info.references = row->references;
+  info.has_attachments = row->has_attachments;
+  info.defects = row->defects;
+  for (const auto& a : row->addresses) {
+    mime::Address addr{a.name, a.address, {}};
+    switch (a.role) {
+      case catalog::AddressRole::kFrom: info.from.push_back(addr); break;
+      case catalog::AddressRole::kSender: info.sender.push_back(addr); break;
+      case catalog::AddressRole::kReplyTo: info.reply_to.push_back(addr); break;
+      case catalog::AddressRole::kTo: info.to.push_back(addr); break;
+      case catalog::AddressRole::kCc: info.cc.push_back(addr); break;
+      case catalog::AddressRole::kBcc: info.bcc.push_back(addr); break;
+    }
+  }
+  for (const auto& p : row->parts) info.parts.push_back({p.path, p.content_type, p.charset, p.disposition, p.filename, p.size});
+  MK_ASSIGN_OR_RETURN(auto locs, impl_->catalog->GetLocations(id));
+  for (auto& l : locs) {
+    info.locations.push_back({l.source, l.account, l.folder, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at,
+                              l.deleted_at});
+  }
+  return std::optional<MessageInfo>(std::move(info));
+}
+
+Result<std::vector<int64_t>> Archive::FindByMessageId(const std::string& message_id) {
+  std::string mid = message_id;
+  if (mid.size() >= 2 && mid.front() == '<' && mid.back() == '>') mid = mid.substr(1, mid.size() - 2);
+  return impl_->catalog->FindByMessageId(mid);
+}
+
+Result<std::vector<int64_t>> Archive::AllIds() { return impl_->catalog->AllIds(); }
+
+static uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+Result<ArchiveStats> Archive::Stats() {
+  MK_ASSIGN_OR_RETURN(auto cs, impl_->catalog->Stats());
+  ArchiveStats s;
+  s.messages = cs.messages;
+  s.locations = cs.locations;
+  s.raw_bytes = cs.raw_bytes;
+  s.dictionaries = cs.dictionaries;
+  MK_ASSIGN_OR_RETURN(s.pack_bytes, impl_->packs->TotalBytes());
+  std::string cat = impl_->dir + "/" + kCatalogFile;
+  s.catalog_bytes = FileSize(cat) + FileSize(cat + "-wal");
+  s.stored_bytes = s.pack_bytes + s.catalog_bytes;
+  for (const auto& p : cs.per_source) s.per_source.push_back({p.source, p.account, p.locations, p.messages});
+  return s;
+}
+
+Result<int64_t> Archive::Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
+                                const std::function<void(int64_t, int64_t)>& on_progress) {
+  Impl& s = *impl_;
+  MK_ASSIGN_OR_RETURN(std::string integrity, s.catalog->CheckIntegrity());
+  if (!integrity.empty()) on_problem({0, "", "catalog integrity check failed: " + integrity});
+
+  std::vector<int64_t> ids;
+  MK_ASSIGN_OR_RETURN(auto blobs, s.catalog->AllBlobs(&ids));
+  const size_t n = blobs.size();
+  std::vector<std::string> problems(n);
+  std::atomic<int64_t> done{0};
+  const size_t chunk = 256;
+  for (size_t start = 0; start < n; start += chunk) {
+    size_t end = std::min(n, start + chunk);
+    ParallelFor(end - start, s.workers, [&](size_t k) {
+      size_t i = start + k;
+      const auto& b = blobs[i];
+      blobs::BlobLocation loc{b.pack, b.offset, b.stored_len, b.raw_len, b.dict};
+      auto raw = s.packs->Read(loc, /*verify_hash=*/false);
+      if (!raw) {
+        problems[i] = raw.error().message();
+      } else if (Sha256(*raw) != b.sha256) {
+        problems[i] = "stored bytes do not match the catalog's SHA-256 " + ToHex(b.sha256);
+      } else if (deep) {
+        mime::Message m = mime::ParseMessage(*raw);
+        (void)m;  // parsing must not crash or hang; defects are normal for real mail
+      }
+      ++done;
+    });
+    if (on_progress) on_progress(done.load(), static_cast<int64_t>(n));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (problems[i].empty()) continue;
+    VerifyProblem p{ids[i], "", problems[i]};
+    if (auto row = s.catalog->GetMessage(ids[i]); row && *row) p.message_id = (*row)->message_id;
+    on_problem(p);
+  }
+  return static_cast<int64_t>(n);
+}
+
+Result<int64_t> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {
+  std::string cat_path = dir + "/" + kCatalogFile;
+  std::string packs_dir = dir + "/" + kPacksDir;
+  if (::access(packs_dir.c_str(), F_OK) != 0) {
+    return MakeError(ErrorCode::kNotFound, "no packs in " + dir + "; nothing to rebuild from");
+  }
+  LockFile lock;
+  MK_RETURN_IF_ERROR(lock.Acquire(dir + "/" + kLockFile));
+  if (::access(cat_path.c_str(), F_OK) == 0) {
+    std::string aside;
+    for (int i = 1;; ++i) {
+      aside = cat_path + ".old-" + std::to_string(i);
+      if (::access(aside.c_str(), F_OK) != 0) break;
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::string from = cat_path + suffix;
+      if (::access(from.c_str(), F_OK) == 0 && ::rename(from.c_str(), (aside + suffix).c_str()) != 0) {
+        return MakeError(ErrorCode::kIoError, from + ": cannot move aside: " + ErrnoText(errno));
+      }
+    }
+  }
+  MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, true, false));
+  blobs::PackStoreOptions popts;
+  popts.compression_level = options.compression_level;
+  MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, popts));
+
+  int64_t stored = 0;
+  uint32_t last_pack = 0;
+  uint64_t last_end = 0;
+  const int64_t now = NowSeconds();
+  MK_RETURN_IF_ERROR(cat->Begin());
+  auto scanned = packs->Scan(
+      [&](const blobs::ScannedRecord& rec) -> Status {
+        if (rec.location.pack > last_pack || (rec.location.pack == last_pack && rec.end > last_end)) {
+          last_pack = rec.location.pack;
+          last_end = rec.end;
+        }
+        if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) {
+          MK_ASSIGN_OR_RETURN(std::string bytes, packs->ReadDictionary(rec.location));
+          MK_RETURN_IF_ERROR(packs->LoadDictionary(rec.location.dict_id, bytes));
+          catalog::DictionaryRow row{rec.location.dict_id, rec.location.pack, rec.location.offset, std::move(bytes)};
+          return cat->AddDictionary(row);
+        }
+        MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
+        if (existing) return OkStatus();
+        auto raw = packs->Read(rec.location, /*verify_hash=*/true);
+        if (!raw) return OkStatus();  // a damaged record is skipped; verify of the old catalog names it
+        mime::ParseLimits limits;
+        limits.extract_text = false;
+        catalog::MessageRow row = RowFromParsed(mime::ParseMessage(*raw, limits));
+        row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len, rec.location.raw_len,
+                    rec.location.dict_id};
+        row.added_at = now;
+        MK_RETURN_IF_ERROR(cat->InsertMessage(row));
+        ++stored;
+        if (stored % 5000 == 0) {
+          MK_RETURN_IF_ERROR(cat->Commit());
+          MK_RETURN_IF_ERROR(cat->Begin());
+        }
+        return OkStatus();
+      },
+      [](uint32_t, uint64_t, const std::string&) {});
+  if (!scanned) {
+    cat->Rollback();
+    return std::unexpected(scanned.error());
+  }
+  if (last_pack > 0) MK_RETURN_IF_ERROR(cat->SetPackCommitted(last_pack, last_end));
+  MK_RETURN_IF_ERROR(cat->Commit());
+  return stored;
+}
+
+}  // namespace mailkeep

@@ -10,12 +10,16 @@
 // sync. Sync() fsyncs every pack written since the last Sync (and the packs
 // directory when a pack was created). Only after Sync() returns ok may a
 // catalog row point at the appended records. After a crash, bytes past the
-// last committed end are garbage: OpenForWriting() truncates the pack to the
-// end the caller says was committed.
+// last committed end are garbage: Open() cuts the pack back to the end the
+// caller says was committed — but moves the cut bytes (and any later packs)
+// into packs/orphans/ instead of destroying them, in case the caller was wrong.
 //
-// Thread-safety: Compress() and Read() are safe to call from many threads at
-// once (each call uses its own or a thread-local zstd context). Append, Sync,
-// AddDictionary and Roll need external serialization (one writer).
+// Thread-safety: Compress(), Read(), ReadRecordHash(), ReadDictionary(),
+// current_dictionary() and LoadDictionary() are safe to call from many threads
+// at once, also while the writer appends (each call uses its own or a
+// thread-local zstd context). Append, Sync, AddDictionary and Roll need
+// external serialization (one writer). Scan() and TotalBytes() are safe at any
+// time but see a record that is being appended as a torn tail.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +33,10 @@
 #include "store/util/status.h"
 
 namespace mailkeep::blobs {
+
+// Every record starts with a header of this many bytes; a record occupies
+// kRecordHeaderSize + stored_len bytes of its pack (store/PACK_FORMAT.md).
+inline constexpr uint64_t kRecordHeaderSize = 64;
 
 // Where a record lives. `offset` is the record's first header byte.
 struct BlobLocation {
@@ -51,7 +59,7 @@ struct CompressedBlob {
 struct PackStoreOptions {
   int compression_level = 9;                 // zstd level for blobs
   uint64_t pack_size_limit = 1ull << 30;     // roll to a new pack past this size
-  uint64_t max_raw_len = 1ull << 31;         // refuse to decompress past this
+  uint64_t max_raw_len = 1ull << 31;         // refuse to compress or decompress past this
 };
 
 // A record found by Scan().
@@ -59,19 +67,27 @@ struct ScannedRecord {
   enum class Kind { kBlob, kDictionary } kind = Kind::kBlob;
   Sha256Digest sha256{};
   BlobLocation location;
+  uint64_t end = 0;  // offset just past this record in its pack
 };
 
 class PackStore {
  public:
   // Opens `dir` (the archive's packs/ directory, created 0700 if missing).
-  // `committed_end` is (pack number, byte length) the catalog last
-  // committed; a longer current pack is truncated to it, and appends
-  // continue there. {0,0} for an empty archive.
+  // (committed_pack, committed_len) is the end the catalog last committed
+  // (current_pack()/current_pack_len() after a successful Sync); {0,0} for an
+  // empty archive. Bytes of committed_pack past committed_len and all packs
+  // numbered above committed_pack were never referenced by the catalog: they
+  // are moved into dir/orphans/ (see quarantined_bytes()) and appends continue
+  // at the committed end. Nothing below the committed end is ever modified.
+  // Errors: kCorruption when committed_pack is shorter than committed_len or
+  // missing (the catalog points at data that is not there; nothing is
+  // changed), kInvalidArgument for bad options, kIoError from the OS.
   static Result<std::unique_ptr<PackStore>> Open(const std::string& dir,
                                                  const PackStoreOptions& options,
                                                  uint32_t committed_pack,
                                                  uint64_t committed_len);
-  // Opens for reading only: Append/Sync/AddDictionary fail.
+  // Opens for reading only: never writes, truncates or moves anything;
+  // Append/Sync/AddDictionary/Roll fail with kFailedPrecondition.
   static Result<std::unique_ptr<PackStore>> OpenReadOnly(const std::string& dir,
                                                          const PackStoreOptions& options);
   ~PackStore();
@@ -80,44 +96,69 @@ class PackStore {
 
   // Makes a dictionary known for compression (if it is the newest) and
   // decompression. Used when opening an archive with dictionaries from the
-  // catalog. REQUIRES: id > 0.
+  // catalog. REQUIRES: id > 0. Loading the same id again with the same bytes
+  // is a no-op; with other bytes it is kInvalidArgument.
   Status LoadDictionary(uint32_t id, std::string_view bytes);
   // Trains a dictionary of about `dict_size` bytes from `samples`. Pure.
+  // kFailedPrecondition when zstd cannot train (e.g. too few samples).
   static Result<std::string> TrainDictionary(const std::vector<std::string_view>& samples,
                                              size_t dict_size);
-  // Appends a dictionary record with the next id, loads it and makes it the
-  // one new blobs use. Returns its id and location.
+  // Appends a dictionary record with the next id (highest known + 1, so load
+  // the catalog's dictionaries first), loads it and makes it the one new
+  // blobs use. Returns its id and location. Not durable until Sync().
   Result<std::pair<uint32_t, BlobLocation>> AddDictionary(std::string_view bytes);
   // Id of the dictionary Compress() uses now (0 = none).
   uint32_t current_dictionary() const;
 
-  // Compresses one raw message with the current dictionary. Thread-safe.
+  // Compresses one raw message with the current dictionary. `sha` must be
+  // Sha256(raw) (not recomputed). kInvalidArgument if raw is longer than
+  // options.max_raw_len. Thread-safe.
   Result<CompressedBlob> Compress(std::string_view raw, const Sha256Digest& sha) const;
-  // Appends a record; not durable until Sync().
+  // Appends a record; not durable until Sync(). Rolls to a new pack first
+  // when the record would take the current pack past pack_size_limit.
+  // After a write or fsync error the store refuses further writes (the
+  // error is sticky): reopen it at the committed end.
   Result<BlobLocation> Append(const CompressedBlob& blob);
-  // Makes every appended byte durable.
+  // Makes every appended byte durable: fsyncs each pack written since the
+  // last Sync and the directory if a pack was created. Never forgets an
+  // fsync error (sticky, as above).
   Status Sync();
+  // Starts a new (empty) pack now; later appends go there.
+  Status Roll();
   // End of the current pack after the last append: what the caller commits.
   uint32_t current_pack() const;
   uint64_t current_pack_len() const;
 
-  // Reads and decompresses one blob, checking header CRC, raw length and
-  // (when verify_hash) the SHA-256 against the record's. Thread-safe.
+  // Reads and decompresses one blob, checking header CRC, payload CRC, raw
+  // length and (when verify_hash) the SHA-256 against the record's.
+  // REQUIRES: loc as returned by Append()/Scan() (all fields; they are
+  // checked against the header). Any failed check is kCorruption naming the
+  // pack and offset; a dictionary that was never loaded is
+  // kFailedPrecondition. Thread-safe.
   Result<std::string> Read(const BlobLocation& loc, bool verify_hash = true) const;
   // Reads the header at loc and returns its SHA-256 (cheap integrity check).
   Result<Sha256Digest> ReadRecordHash(const BlobLocation& loc) const;
 
-  // Walks every record of every pack in order. Stops at the first torn or
-  // corrupt record of a pack (reported through `on_error`, then the next
-  // pack). For rebuilding the catalog and for verify.
+  // Walks every record of every pack in order (not packs/orphans/). Checks
+  // header and payload CRCs (does not decompress). A damaged region is
+  // reported once through `on_error` (pack, offset, one-line reason) and
+  // skipped: past a record whose header is valid but payload CRC is not, or
+  // by searching for the next offset holding a fully valid record
+  // (store/PACK_FORMAT.md, "Resync"). A torn tail ends the pack. Returns the
+  // first error of on_record (which stops the walk) or an I/O error.
+  // For rebuilding the catalog and for verify.
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
   // Reads a dictionary record's bytes (for rebuild).
   Result<std::string> ReadDictionary(const BlobLocation& loc) const;
 
-  // Total bytes of all pack files.
+  // Total bytes of all pack files (not counting packs/orphans/).
   Result<uint64_t> TotalBytes() const;
+
+  // Bytes Open() moved into packs/orphans/ (an uncommitted tail after a
+  // crash, or packs the catalog never referenced). Worth a log line.
+  uint64_t quarantined_bytes() const;
 
  private:
   struct Impl;

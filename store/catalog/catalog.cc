@@ -1,1 +1,540 @@
-// placeholder
+#include "store/catalog/catalog.h"
+
+#include <map>
+#include <string_view>
+
+#include "store/catalog/sqlite.h"
+
+namespace mailkeep::catalog {
+namespace {
+
+// Forward-only migrations: kMigrations[i] takes user_version i to i + 1.
+const char* const kMigrations[] = {
+    // 0 → 1: the initial schema.
+    R"sql(
+CREATE TABLE blobs(
+  id INTEGER PRIMARY KEY,
+  sha256 BLOB NOT NULL UNIQUE,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  stored_len INTEGER NOT NULL,
+  raw_len INTEGER NOT NULL,
+  dict INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY REFERENCES blobs(id),
+  message_id TEXT,
+  subject TEXT,
+  date INTEGER,
+  from_text TEXT,
+  in_reply_to TEXT,
+  refs TEXT,
+  thread INTEGER,
+  has_attachments INTEGER NOT NULL DEFAULT 0,
+  defects INTEGER NOT NULL DEFAULT 0,
+  added_at INTEGER NOT NULL);
+CREATE INDEX messages_by_message_id ON messages(message_id);
+CREATE TABLE addresses(
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL,
+  name TEXT NOT NULL,
+  UNIQUE(address, name));
+CREATE TABLE message_addresses(
+  message INTEGER NOT NULL REFERENCES messages(id),
+  role INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  address INTEGER NOT NULL REFERENCES addresses(id),
+  PRIMARY KEY(message, role, position)) WITHOUT ROWID;
+CREATE TABLE parts(
+  message INTEGER NOT NULL REFERENCES messages(id),
+  path TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  charset TEXT,
+  disposition TEXT,
+  filename TEXT,
+  size INTEGER NOT NULL,
+  PRIMARY KEY(message, path)) WITHOUT ROWID;
+CREATE TABLE accounts(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE);
+CREATE TABLE folders(
+  id INTEGER PRIMARY KEY,
+  account INTEGER NOT NULL REFERENCES accounts(id),
+  source TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uidvalidity INTEGER,
+  uidnext INTEGER,
+  highestmodseq INTEGER,
+  gone_at INTEGER,
+  UNIQUE(account, source, name));
+CREATE TABLE locations(
+  message INTEGER NOT NULL REFERENCES messages(id),
+  folder INTEGER NOT NULL REFERENCES folders(id),
+  uidvalidity INTEGER NOT NULL DEFAULT 0,
+  key TEXT NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  internal_date INTEGER,
+  seen_at INTEGER NOT NULL,
+  deleted_at INTEGER,
+  PRIMARY KEY(folder, uidvalidity, key)) WITHOUT ROWID;
+CREATE INDEX locations_by_message ON locations(message);
+CREATE TABLE packs(
+  id INTEGER PRIMARY KEY,
+  committed_len INTEGER NOT NULL);
+CREATE TABLE dictionaries(
+  id INTEGER PRIMARY KEY,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  bytes BLOB NOT NULL);
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY,
+  started INTEGER NOT NULL,
+  finished INTEGER,
+  account TEXT NOT NULL,
+  fetched INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0);
+)sql",
+};
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kSchemaVersion);
+
+std::string_view DigestView(const Sha256Digest& d) {
+  return {reinterpret_cast<const char*>(d.data()), d.size()};
+}
+
+std::string JoinRefs(const std::vector<std::string>& refs) {
+  std::string out;
+  for (const auto& r : refs) {
+    if (!out.empty()) out += ' ';
+    out += r;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitRefs(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(' ', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Catalog::Cache {
+  Statement find_sha, insert_blob, insert_message, find_address, insert_address,
+      insert_message_address, insert_part, insert_location, find_folder, insert_folder,
+      find_account, insert_account;
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> folders;
+};
+
+Catalog::Catalog(std::unique_ptr<Db> db) : db_(std::move(db)), cache_(std::make_unique<Cache>()) {}
+Catalog::~Catalog() = default;
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only) {
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only));
+  std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
+  if (!read_only) {
+    MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_mode=WAL"));
+    MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA synchronous=FULL"));
+  }
+  MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA foreign_keys=ON"));
+  MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA cache_size=-65536"));
+  if (read_only) {
+    MK_ASSIGN_OR_RETURN(auto st, cat->db_->Prepare("PRAGMA user_version"));
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    int64_t version = row ? st.ColumnInt(0) : 0;
+    if (version != kSchemaVersion) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       path + ": catalog schema version " + std::to_string(version) + ", this mailkeep reads " +
+                           std::to_string(kSchemaVersion) + "; run a writing command (e.g. import) with a matching mailkeep");
+    }
+  } else {
+    MK_RETURN_IF_ERROR(cat->Migrate());
+  }
+  return cat;
+}
+
+Status Catalog::Migrate() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA user_version"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  int64_t version = row ? st.ColumnInt(0) : 0;
+  st.Reset();
+  if (version > kSchemaVersion) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     db_->path() + ": catalog schema version " + std::to_string(version) +
+                         " is newer than this mailkeep understands (" + std::to_string(kSchemaVersion) +
+                         "); upgrade mailkeep");
+  }
+  for (int64_t v = version; v < kSchemaVersion; ++v) {
+    MK_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+    auto s = db_->Exec(kMigrations[v]);
+    if (s) s = db_->Exec("PRAGMA user_version=" + std::to_string(v + 1));
+    if (!s) {
+      (void)db_->Exec("ROLLBACK");
+      return s;
+    }
+    MK_RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  }
+  return OkStatus();
+}
+
+Status Catalog::Begin() { return db_->Exec("BEGIN IMMEDIATE"); }
+Status Catalog::Commit() { return db_->Exec("COMMIT"); }
+void Catalog::Rollback() {
+  (void)db_->Exec("ROLLBACK");
+  cache_->folders.clear();  // ids created in the rolled-back transaction are gone
+}
+
+// Returns the cached statement in `slot`, preparing it on first use. The
+// statement is reset on return, ready for binding.
+static Result<Statement*> Cached(Db& db, Statement& slot, std::string_view sql) {
+  if (!slot.valid()) {
+    MK_ASSIGN_OR_RETURN(slot, db.Prepare(sql));
+  } else {
+    slot.Reset();
+  }
+  return &slot;
+}
+
+Result<std::optional<int64_t>> Catalog::FindBySha(const Sha256Digest& sha) {
+  MK_ASSIGN_OR_RETURN(Statement * st, Cached(*db_, cache_->find_sha, "SELECT id FROM blobs WHERE sha256 = ?"));
+  st->BindBlob(1, DigestView(sha));
+  MK_ASSIGN_OR_RETURN(bool row, st->Step());
+  std::optional<int64_t> id;
+  if (row) id = st->ColumnInt(0);
+  st->Reset();
+  return id;
+}
+
+Result<int64_t> Catalog::AddressId(const std::string& address, const std::string& name) {
+  MK_ASSIGN_OR_RETURN(Statement * find,
+                      Cached(*db_, cache_->find_address, "SELECT id FROM addresses WHERE address = ? AND name = ?"));
+  find->Bind(1, address).Bind(2, name);
+  MK_ASSIGN_OR_RETURN(bool row, find->Step());
+  if (row) {
+    int64_t id = find->ColumnInt(0);
+    find->Reset();
+    return id;
+  }
+  find->Reset();
+  MK_ASSIGN_OR_RETURN(Statement * ins,
+                      Cached(*db_, cache_->insert_address, "INSERT INTO addresses(address, name) VALUES(?, ?)"));
+  ins->Bind(1, address).Bind(2, name);
+  MK_RETURN_IF_ERROR(ins->Run());
+  return db_->LastInsertId();
+}
+
+Result<int64_t> Catalog::InsertMessage(const MessageRow& row) {
+  MK_ASSIGN_OR_RETURN(Statement * blob,
+                      Cached(*db_, cache_->insert_blob,
+                             "INSERT INTO blobs(id, sha256, pack, offset, stored_len, raw_len, dict) "
+                             "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  if (row.id > 0) {
+    blob->Bind(1, row.id);
+  } else {
+    blob->BindNull(1);
+  }
+  blob->BindBlob(2, DigestView(row.blob.sha256))
+      .Bind(3, static_cast<int64_t>(row.blob.pack))
+      .Bind(4, static_cast<int64_t>(row.blob.offset))
+      .Bind(5, static_cast<int64_t>(row.blob.stored_len))
+      .Bind(6, static_cast<int64_t>(row.blob.raw_len))
+      .Bind(7, static_cast<int64_t>(row.blob.dict));
+  MK_RETURN_IF_ERROR(blob->Run());
+  int64_t id = db_->LastInsertId();
+
+  MK_ASSIGN_OR_RETURN(Statement * msg,
+                      Cached(*db_, cache_->insert_message,
+                             "INSERT INTO messages(id, message_id, subject, date, from_text, in_reply_to, refs, "
+                             "has_attachments, defects, added_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  msg->Bind(1, id).Bind(2, row.message_id).Bind(3, row.subject).Bind(4, row.date).Bind(5, row.from_text);
+  msg->Bind(6, row.in_reply_to).Bind(7, JoinRefs(row.references));
+  msg->Bind(8, int64_t{row.has_attachments}).Bind(9, int64_t{row.defects}).Bind(10, row.added_at);
+  MK_RETURN_IF_ERROR(msg->Run());
+
+  int position[7] = {};
+  for (const auto& a : row.addresses) {
+    MK_ASSIGN_OR_RETURN(int64_t addr, AddressId(a.address, a.name));
+    MK_ASSIGN_OR_RETURN(Statement * ma,
+                        Cached(*db_, cache_->insert_message_address,
+                               "INSERT INTO message_addresses(message, role, position, address) VALUES(?, ?, ?, ?)"));
+    int role = static_cast<int>(a.role);
+    ma->Bind(1, id).Bind(2, int64_t{role}).Bind(3, int64_t{position[role]++}).Bind(4, addr);
+    MK_RETURN_IF_ERROR(ma->Run());
+  }
+  for (const auto& p : row.parts) {
+    MK_ASSIGN_OR_RETURN(Statement * pt,
+                        Cached(*db_, cache_->insert_part,
+                               "INSERT OR IGNORE INTO parts(message, path, content_type, charset, disposition, "
+                               "filename, size) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+    pt->Bind(1, id).Bind(2, p.path).Bind(3, p.content_type);
+    if (p.charset.empty()) pt->BindNull(4); else pt->Bind(4, p.charset);
+    if (p.disposition.empty()) pt->BindNull(5); else pt->Bind(5, p.disposition);
+    if (p.filename.empty()) pt->BindNull(6); else pt->Bind(6, p.filename);
+    pt->Bind(7, static_cast<int64_t>(p.size));
+    MK_RETURN_IF_ERROR(pt->Run());
+  }
+  return id;
+}
+
+Result<int64_t> Catalog::FolderId(const Origin& origin) {
+  auto cache_key = std::make_tuple(origin.account, origin.source, origin.folder);
+  if (auto it = cache_->folders.find(cache_key); it != cache_->folders.end()) return it->second;
+
+  MK_ASSIGN_OR_RETURN(Statement * fa, Cached(*db_, cache_->find_account, "SELECT id FROM accounts WHERE name = ?"));
+  fa->Bind(1, origin.account);
+  MK_ASSIGN_OR_RETURN(bool have_account, fa->Step());
+  int64_t account = have_account ? fa->ColumnInt(0) : 0;
+  fa->Reset();
+  if (!have_account) {
+    MK_ASSIGN_OR_RETURN(Statement * ia, Cached(*db_, cache_->insert_account, "INSERT INTO accounts(name) VALUES(?)"));
+    ia->Bind(1, origin.account);
+    MK_RETURN_IF_ERROR(ia->Run());
+    account = db_->LastInsertId();
+  }
+  MK_ASSIGN_OR_RETURN(Statement * ff, Cached(*db_, cache_->find_folder,
+                                             "SELECT id FROM folders WHERE account = ? AND source = ? AND name = ?"));
+  ff->Bind(1, account).Bind(2, origin.source).Bind(3, origin.folder);
+  MK_ASSIGN_OR_RETURN(bool have_folder, ff->Step());
+  int64_t folder = have_folder ? ff->ColumnInt(0) : 0;
+  ff->Reset();
+  if (!have_folder) {
+    MK_ASSIGN_OR_RETURN(Statement * inf, Cached(*db_, cache_->insert_folder,
+                                                "INSERT INTO folders(account, source, name) VALUES(?, ?, ?)"));
+    inf->Bind(1, account).Bind(2, origin.source).Bind(3, origin.folder);
+    MK_RETURN_IF_ERROR(inf->Run());
+    folder = db_->LastInsertId();
+  }
+  cache_->folders.emplace(cache_key, folder);
+  return folder;
+}
+
+Result<bool> Catalog::AddLocation(int64_t message, const Origin& origin, int64_t now) {
+  MK_ASSIGN_OR_RETURN(int64_t folder, FolderId(origin));
+  MK_ASSIGN_OR_RETURN(Statement * st,
+                      Cached(*db_, cache_->insert_location,
+                             "INSERT OR IGNORE INTO locations(message, folder, uidvalidity, key, flags, internal_date, "
+                             "seen_at) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  st->Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, origin.key);
+  st->Bind(5, origin.flags).Bind(6, origin.internal_date).Bind(7, now);
+  MK_RETURN_IF_ERROR(st->Run());
+  return db_->Changes() > 0;
+}
+
+Result<std::pair<uint32_t, uint64_t>> Catalog::CommittedPackEnd() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, committed_len FROM packs ORDER BY id DESC LIMIT 1"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::make_pair(uint32_t{0}, uint64_t{0});
+  return std::make_pair(static_cast<uint32_t>(st.ColumnInt(0)), static_cast<uint64_t>(st.ColumnInt(1)));
+}
+
+Status Catalog::SetPackCommitted(uint32_t pack, uint64_t len) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO packs(id, committed_len) VALUES(?, ?) "
+                                            "ON CONFLICT(id) DO UPDATE SET committed_len = excluded.committed_len"));
+  st.Bind(1, int64_t{pack}).Bind(2, static_cast<int64_t>(len));
+  return st.Run();
+}
+
+Status Catalog::AddDictionary(const DictionaryRow& dict) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO dictionaries(id, pack, offset, bytes) VALUES(?, ?, ?, ?)"));
+  st.Bind(1, int64_t{dict.id}).Bind(2, int64_t{dict.pack}).Bind(3, static_cast<int64_t>(dict.offset));
+  st.BindBlob(4, dict.bytes);
+  return st.Run();
+}
+
+Result<std::vector<DictionaryRow>> Catalog::Dictionaries() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, pack, offset, bytes FROM dictionaries ORDER BY id"));
+  std::vector<DictionaryRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    DictionaryRow d;
+    d.id = static_cast<uint32_t>(st.ColumnInt(0));
+    d.pack = static_cast<uint32_t>(st.ColumnInt(1));
+    d.offset = static_cast<uint64_t>(st.ColumnInt(2));
+    d.bytes = st.ColumnBlob(3);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+static void ReadBlobColumns(const Statement& st, int first, BlobRow& b) {
+  std::string sha = st.ColumnBlob(first);
+  if (sha.size() == b.sha256.size()) std::copy(sha.begin(), sha.end(), b.sha256.begin());
+  b.pack = static_cast<uint32_t>(st.ColumnInt(first + 1));
+  b.offset = static_cast<uint64_t>(st.ColumnInt(first + 2));
+  b.stored_len = static_cast<uint32_t>(st.ColumnInt(first + 3));
+  b.raw_len = static_cast<uint64_t>(st.ColumnInt(first + 4));
+  b.dict = static_cast<uint32_t>(st.ColumnInt(first + 5));
+}
+
+Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT m.id, b.sha256, b.pack, b.offset, b.stored_len, b.raw_len, b.dict, m.message_id, m.subject, m.date, "
+      "m.from_text, m.in_reply_to, m.refs, m.has_attachments, m.defects, m.added_at "
+      "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
+  st.Bind(1, id);
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<MessageRow>();
+  MessageRow m;
+  m.id = st.ColumnInt(0);
+  ReadBlobColumns(st, 1, m.blob);
+  m.message_id = st.ColumnText(7);
+  m.subject = st.ColumnText(8);
+  if (!st.ColumnIsNull(9)) m.date = st.ColumnInt(9);
+  m.from_text = st.ColumnText(10);
+  m.in_reply_to = st.ColumnText(11);
+  m.references = SplitRefs(st.ColumnText(12));
+  m.has_attachments = st.ColumnInt(13) != 0;
+  m.defects = static_cast<uint32_t>(st.ColumnInt(14));
+  m.added_at = st.ColumnInt(15);
+
+  MK_ASSIGN_OR_RETURN(auto ad, db_->Prepare(
+      "SELECT ma.role, a.name, a.address FROM message_addresses ma JOIN addresses a ON a.id = ma.address "
+      "WHERE ma.message = ? ORDER BY ma.role, ma.position"));
+  ad.Bind(1, id);
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool r, ad.Step());
+    if (!r) break;
+    m.addresses.push_back({static_cast<AddressRole>(ad.ColumnInt(0)), ad.ColumnText(1), ad.ColumnText(2)});
+  }
+  MK_ASSIGN_OR_RETURN(auto pt, db_->Prepare(
+      "SELECT path, content_type, charset, disposition, filename, size FROM parts WHERE message = ?"));
+  pt.Bind(1, id);
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool r, pt.Step());
+    if (!r) break;
+    m.parts.push_back({pt.ColumnText(0), pt.ColumnText(1), pt.ColumnText(2), pt.ColumnText(3), pt.ColumnText(4),
+                       static_cast<uint64_t>(pt.ColumnInt(5))});
+  }
+  return std::optional<MessageRow>(std::move(m));
+}
+
+Result<std::vector<int64_t>> Catalog::FindByMessageId(const std::string& message_id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE message_id = ? ORDER BY id"));
+  st.Bind(1, message_id);
+  std::vector<int64_t> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt(0));
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> Catalog::AllIds() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages ORDER BY id"));
+  std::vector<int64_t> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt(0));
+  }
+  return out;
+}
+
+Result<std::vector<BlobRow>> Catalog::AllBlobs(std::vector<int64_t>* ids) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT id, sha256, pack, offset, stored_len, raw_len, dict FROM blobs ORDER BY pack, offset"));
+  std::vector<BlobRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    BlobRow b;
+    ReadBlobColumns(st, 1, b);
+    if (ids) ids->push_back(st.ColumnInt(0));
+    out.push_back(b);
+  }
+  return out;
+}
+
+Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT f.source, a.name, f.name, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at, l.deleted_at "
+      "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
+      "WHERE l.message = ? ORDER BY l.seen_at, f.name, l.key"));
+  st.Bind(1, id);
+  std::vector<LocationRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    LocationRow l;
+    l.source = st.ColumnText(0);
+    l.account = st.ColumnText(1);
+    l.folder = st.ColumnText(2);
+    l.key = st.ColumnText(3);
+    l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(4));
+    l.flags = st.ColumnText(5);
+    if (!st.ColumnIsNull(6)) l.internal_date = st.ColumnInt(6);
+    l.seen_at = st.ColumnInt(7);
+    if (!st.ColumnIsNull(8)) l.deleted_at = st.ColumnInt(8);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::CountMessages() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM messages"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : 0;
+}
+
+Result<int64_t> Catalog::CountBlobsWithDict(uint32_t dict) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM blobs WHERE dict = ?"));
+  st.Bind(1, int64_t{dict});
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : 0;
+}
+
+Result<CatalogStats> Catalog::Stats() {
+  CatalogStats s;
+  {
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*), coalesce(sum(raw_len),0), coalesce(sum(stored_len),0) FROM blobs"));
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      s.messages = st.ColumnInt(0);
+      s.raw_bytes = static_cast<uint64_t>(st.ColumnInt(1));
+      s.stored_bytes = static_cast<uint64_t>(st.ColumnInt(2));
+    }
+  }
+  {
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM locations"));
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) s.locations = st.ColumnInt(0);
+  }
+  {
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM dictionaries"));
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) s.dictionaries = st.ColumnInt(0);
+  }
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT f.source, a.name, count(*), count(DISTINCT l.message) FROM locations l "
+      "JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
+      "GROUP BY f.source, a.name ORDER BY f.source, a.name"));
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    s.per_source.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2), st.ColumnInt(3)});
+  }
+  return s;
+}
+
+Result<std::string> Catalog::CheckIntegrity() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA quick_check"));
+  std::string out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    std::string line = st.ColumnText(0);
+    if (line != "ok") out += (out.empty() ? "" : "; ") + line;
+  }
+  return out;
+}
+
+}  // namespace mailkeep::catalog

@@ -1,0 +1,147 @@
+// The Archive: the one facade over an archive directory. Callers add
+// messages, read them back byte-exact, look them up and verify them; they
+// never see SQLite, zstd or the file layout.
+//
+// Directory layout (private): catalog.sqlite, packs/, xapian/, lock.
+// Files are 0600, directories 0700.
+//
+// Durability order in Ingest: compressed frames are appended to the pack and
+// fsync'd, then ONE catalog transaction (synchronous=FULL) records blobs,
+// messages and locations. A message is reported kStored only after that
+// commit returned; a crash before it leaves bytes past the committed pack
+// end, which the next writer truncates.
+//
+// Thread-safety: one Archive per process and thread. A writable Archive
+// holds an exclusive lock on ARCHIVE/lock (flock) for its lifetime; a
+// second writer gets kUnavailable. Readers take no lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/mime/message.h"
+#include "store/raw_message.h"
+#include "store/util/status.h"
+
+namespace mailkeep {
+
+struct ArchiveOptions {
+  int compression_level = 9;            // zstd level for message frames
+  size_t dictionary_size = 256 * 1024;  // bytes of a trained dictionary
+  // Train a dictionary once this many messages have been seen since the
+  // last one (the first one after this many messages). 0 disables.
+  size_t dictionary_after = 2000;
+  size_t dictionary_retrain_after = 16000;
+  int workers = 0;                      // parse/compress threads; 0 = hardware threads
+  // For crash tests only: abort() after this many catalog commits.
+  int debug_crash_after_commits = 0;
+};
+
+enum class OpenMode { kReadOnly, kReadWrite };
+
+enum class IngestStatus { kStored, kDuplicate, kKnownLocation, kFailed };
+
+struct IngestOutcome {
+  IngestStatus status = IngestStatus::kFailed;
+  int64_t id = 0;       // catalog id (stored or duplicate)
+  std::string error;    // for kFailed
+};
+
+struct Location {
+  std::string source, account, folder, key;
+  uint64_t uidvalidity = 0;
+  std::string flags;
+  std::optional<int64_t> internal_date;
+  int64_t seen_at = 0;
+  std::optional<int64_t> deleted_at;
+};
+
+struct PartInfo {
+  std::string path, content_type, charset, disposition, filename;
+  uint64_t size = 0;
+};
+
+// What the catalog knows of one message.
+struct MessageInfo {
+  int64_t id = 0;
+  std::string sha256;  // hex
+  uint64_t size = 0;
+  std::string message_id;
+  std::string subject;
+  std::optional<int64_t> date;
+  std::string from_text;
+  std::vector<mime::Address> from, sender, reply_to, to, cc, bcc;
+  std::string in_reply_to;
+  std::vector<std::string> references;
+  bool has_attachments = false;
+  uint32_t defects = 0;
+  std::vector<PartInfo> parts;
+  std::vector<Location> locations;
+};
+
+struct ArchiveStats {
+  int64_t messages = 0;
+  int64_t locations = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;   // pack files + catalog files on disk
+  uint64_t pack_bytes = 0;
+  uint64_t catalog_bytes = 0;
+  int64_t dictionaries = 0;
+  struct Source {
+    std::string source, account;
+    int64_t locations = 0, messages = 0;
+  };
+  std::vector<Source> per_source;
+};
+
+struct VerifyProblem {
+  int64_t id = 0;           // 0 when not tied to one message
+  std::string message_id;
+  std::string what;
+};
+
+class Archive {
+ public:
+  // Creates an empty archive in `dir` (created 0700 if missing). Fails if an
+  // archive is already there.
+  static Result<std::unique_ptr<Archive>> Create(const std::string& dir, const ArchiveOptions& options = {});
+  // Opens an existing archive; kNotFound when `dir` holds none.
+  static Result<std::unique_ptr<Archive>> Open(const std::string& dir, OpenMode mode,
+                                               const ArchiveOptions& options = {});
+  // Rebuilds catalog.sqlite from packs alone (the old catalog is moved aside
+  // to catalog.sqlite.old-N). Messages, ids order, dictionaries and parsed
+  // fields come back; locations and sync state do not (they are not in packs).
+  static Result<int64_t> RebuildCatalog(const std::string& dir, const ArchiveOptions& options = {});
+  ~Archive();
+
+  // Stores a batch. Outcomes are in batch order. A message already in the
+  // archive (same SHA-256) gets only its new location (kDuplicate), or
+  // nothing when that location was known (kKnownLocation). Returns an error
+  // only when nothing of the batch could be committed.
+  Result<std::vector<IngestOutcome>> Ingest(std::vector<RawMessage>&& batch);
+
+  // The exact stored bytes.
+  Result<std::string> ReadRaw(int64_t id);
+  Result<std::optional<MessageInfo>> GetInfo(int64_t id);
+  Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);
+  Result<std::vector<int64_t>> AllIds();
+  Result<ArchiveStats> Stats();
+  // Checks every message's frame (readable, CRC, SHA-256 matches) and the
+  // catalog; `deep` also re-parses each message. Calls on_problem for each
+  // problem; returns the number of messages checked.
+  Result<int64_t> Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
+                         const std::function<void(int64_t done, int64_t total)>& on_progress = {});
+
+  const std::string& dir() const;
+
+ private:
+  struct Impl;
+  explicit Archive(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailkeep

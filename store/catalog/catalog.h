@@ -1,0 +1,157 @@
+// The SQLite catalog: what the archive holds and where each message was
+// found. Internal to store/ — callers use store/archive.h.
+//
+// Schema (version in PRAGMA user_version; migrations run forward only, each
+// in its own transaction; a catalog newer than this program is refused):
+//
+//   blobs(id, sha256 UNIQUE, pack, offset, stored_len, raw_len, dict)
+//       one row per distinct raw message; id is also the message id
+//   messages(id → blobs.id, message_id, subject, date, from_text,
+//            in_reply_to, refs, thread, has_attachments, defects, added_at)
+//   addresses(id, address, name)                   distinct (address, name)
+//   message_addresses(message, role, position, address)
+//       role: 1 from, 2 sender, 3 reply-to, 4 to, 5 cc, 6 bcc
+//   parts(message, path, content_type, charset, disposition, filename, size)
+//   accounts(id, name UNIQUE)
+//   folders(id, account, source, name, uidvalidity, uidnext, highestmodseq)
+//   locations(message, folder, uidvalidity, key, flags, internal_date,
+//             seen_at, deleted_at)       PRIMARY KEY (folder, uidvalidity, key)
+//   packs(id, committed_len)             durable end of each pack file
+//   dictionaries(id, pack, offset, bytes)
+//   runs(id, started, finished, account, fetched, bytes, deleted, errors)
+//
+// Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
+// once the transaction is on disk.
+// Thread-safety: one thread at a time per Catalog.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/raw_message.h"
+#include "store/util/sha256.h"
+#include "store/util/status.h"
+
+namespace mailkeep::catalog {
+
+class Db;
+
+inline constexpr int kSchemaVersion = 1;
+
+enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
+
+struct BlobRow {
+  Sha256Digest sha256{};
+  uint32_t pack = 0;
+  uint64_t offset = 0;
+  uint32_t stored_len = 0;
+  uint64_t raw_len = 0;
+  uint32_t dict = 0;
+};
+
+struct AddressRow {
+  AddressRole role = AddressRole::kFrom;
+  std::string name;
+  std::string address;
+};
+
+struct PartRow {
+  std::string path, content_type, charset, disposition, filename;
+  uint64_t size = 0;
+};
+
+struct MessageRow {
+  int64_t id = 0;
+  BlobRow blob;
+  std::string message_id;
+  std::string subject;
+  std::optional<int64_t> date;
+  std::string from_text;  // "Name <addr>" of the first From, for listings
+  std::string in_reply_to;
+  std::vector<std::string> references;
+  bool has_attachments = false;
+  uint32_t defects = 0;
+  int64_t added_at = 0;
+  std::vector<AddressRow> addresses;  // filled on insert; by GetAddresses on read
+  std::vector<PartRow> parts;
+};
+
+struct LocationRow {
+  std::string source, account, folder, key;
+  uint64_t uidvalidity = 0;
+  std::string flags;
+  std::optional<int64_t> internal_date;
+  int64_t seen_at = 0;
+  std::optional<int64_t> deleted_at;
+};
+
+struct DictionaryRow {
+  uint32_t id = 0;
+  uint32_t pack = 0;
+  uint64_t offset = 0;
+  std::string bytes;
+};
+
+struct SourceCount {
+  std::string source, account;
+  int64_t locations = 0;
+  int64_t messages = 0;
+};
+
+struct CatalogStats {
+  int64_t messages = 0;
+  int64_t locations = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;  // sum of stored_len (frames)
+  int64_t dictionaries = 0;
+  std::vector<SourceCount> per_source;
+};
+
+class Catalog {
+ public:
+  // Opens or creates `path` and migrates it to kSchemaVersion.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only);
+  ~Catalog();
+
+  Status Begin();
+  Status Commit();
+  void Rollback();
+
+  Result<std::optional<int64_t>> FindBySha(const Sha256Digest& sha);
+  // Inserts blob + message + addresses + parts; returns the new id.
+  Result<int64_t> InsertMessage(const MessageRow& row);
+  // row.id 0 = next id; rebuild-catalog passes ids to keep them stable.
+  // Records a location; returns false when that (folder, key) already exists.
+  Result<bool> AddLocation(int64_t message, const Origin& origin, int64_t now);
+
+  Result<std::pair<uint32_t, uint64_t>> CommittedPackEnd();
+  Status SetPackCommitted(uint32_t pack, uint64_t len);
+  Status AddDictionary(const DictionaryRow& dict);
+  Result<std::vector<DictionaryRow>> Dictionaries();
+
+  Result<std::optional<MessageRow>> GetMessage(int64_t id);  // with addresses and parts
+  Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);
+  Result<std::vector<int64_t>> AllIds();
+  Result<std::vector<BlobRow>> AllBlobs(std::vector<int64_t>* ids);
+  Result<std::vector<LocationRow>> GetLocations(int64_t id);
+  Result<int64_t> CountMessages();
+  // Messages whose frame uses dictionary `dict` (0 = none).
+  Result<int64_t> CountBlobsWithDict(uint32_t dict);
+  Result<CatalogStats> Stats();
+  // PRAGMA quick_check; "" when fine.
+  Result<std::string> CheckIntegrity();
+
+ private:
+  explicit Catalog(std::unique_ptr<Db> db);
+  Status Migrate();
+  Result<int64_t> AddressId(const std::string& address, const std::string& name);
+  Result<int64_t> FolderId(const Origin& origin);
+  std::unique_ptr<Db> db_;
+  struct Cache;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace mailkeep::catalog

@@ -1,0 +1,80 @@
+// Thin RAII layer over sqlite3 — the only place outside catalog.cc that
+// names sqlite3 types, and it stays inside store/catalog.
+//
+// Statement binds parameters by position (1-based) and resets itself when a
+// Scope ends, so a cached statement is always ready for the next use.
+// Thread-safety: a Db and its Statements belong to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/util/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mailkeep::catalog {
+
+class Statement {
+ public:
+  Statement() = default;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool valid() const { return stmt_ != nullptr; }
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, std::string_view bytes);
+  Statement& BindNull(int index);
+  Statement& Bind(int index, const std::optional<int64_t>& value) {
+    return value ? Bind(index, *value) : BindNull(index);
+  }
+
+  // Steps once: true = a row is available, false = done. Errors carry the
+  // SQLite message.
+  Result<bool> Step();
+  // Steps until done (for INSERT/UPDATE/DELETE).
+  Status Run();
+  // Clears bindings and rewinds.
+  void Reset();
+
+  int64_t ColumnInt(int col) const;
+  bool ColumnIsNull(int col) const;
+  std::string ColumnText(int col) const;
+  std::string ColumnBlob(int col) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Db {
+ public:
+  // Opens (creating when `create`) the database file with mode 0600.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create, bool read_only);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  Status Exec(const std::string& sql);
+  Result<Statement> Prepare(std::string_view sql);
+  int64_t LastInsertId() const;
+  int Changes() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace mailkeep::catalog

@@ -1,0 +1,129 @@
+// mailkeep import PATH...: Maildirs, mbox files (.gz/.zst) and message files.
+// Messages go to the Archive in batches bounded by count and bytes; a
+// message counts as imported only once its batch is committed.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "sync/local/local_source.h"
+#include "tools/command.h"
+
+namespace mailkeep::tools {
+namespace {
+
+struct Tally {
+  int64_t imported = 0;     // new messages stored
+  int64_t duplicates = 0;   // already archived, new location recorded
+  int64_t unchanged = 0;    // already archived from this very place
+  int64_t failed = 0;
+  uint64_t bytes = 0;
+  nlohmann::json failures = nlohmann::json::array();
+};
+
+}  // namespace
+
+int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description desc("import options");
+  AddCommonOptions(desc, global);
+  size_t batch_count = 1000;
+  size_t batch_mb = 64;
+  int crash_after = 0;
+  desc.add_options()
+      ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
+      ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
+      ("batch-mb", po::value<size_t>(&batch_mb)->default_value(64), "megabytes per commit")
+      ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits");
+  po::positional_options_description pos;
+  pos.add("path", -1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] import PATH...", desc, pos, vm)) return *rc;
+  if (!vm.count("path")) return FailUsage("import needs at least one PATH (a Maildir, an mbox file or message files)");
+  if (batch_count == 0 || batch_mb == 0) return FailUsage("--batch and --batch-mb must be positive");
+
+  ArchiveOptions options;
+  options.debug_crash_after_commits = crash_after;
+  auto opened = OpenArchive(global, OpenMode::kReadWrite, options);
+  if (!opened) return Fail(opened.error());
+  Archive& archive = **opened;
+
+  Tally tally;
+  Progress progress(global, "importing");
+  auto start = std::chrono::steady_clock::now();
+  std::vector<RawMessage> batch;
+  size_t batch_bytes = 0;
+  int64_t seen = 0;
+
+  auto report_failure = [&](const std::string& where, const std::string& why) {
+    ++tally.failed;
+    progress.Finish();
+    if (global.json) {
+      tally.failures.push_back({{"where", where}, {"why", why}});
+    } else {
+      std::cerr << "mailkeep: " << where << ": " << why << "\n";
+    }
+  };
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return OkStatus();
+    std::vector<Origin> origins;
+    origins.reserve(batch.size());
+    for (const auto& m : batch) origins.push_back(m.origin);
+    auto outcomes = archive.Ingest(std::move(batch));
+    batch.clear();
+    batch_bytes = 0;
+    if (!outcomes) return std::unexpected(outcomes.error());
+    for (size_t i = 0; i < outcomes->size(); ++i) {
+      const auto& o = (*outcomes)[i];
+      switch (o.status) {
+        case IngestStatus::kStored: ++tally.imported; break;
+        case IngestStatus::kDuplicate: ++tally.duplicates; break;
+        case IngestStatus::kKnownLocation: ++tally.unchanged; break;
+        case IngestStatus::kFailed:
+          report_failure(origins[i].folder + (origins[i].key.empty() ? "" : ":" + origins[i].key), o.error);
+          break;
+      }
+    }
+    return OkStatus();
+  };
+
+  for (const auto& path : vm["path"].as<std::vector<std::string>>()) {
+    auto st = local::ReadInput(
+        path,
+        [&](RawMessage&& m) -> Status {
+          ++seen;
+          tally.bytes += m.bytes.size();
+          batch_bytes += m.bytes.size();
+          batch.push_back(std::move(m));
+          if (batch.size() >= batch_count || batch_bytes >= batch_mb * 1024 * 1024) MK_RETURN_IF_ERROR(flush());
+          progress.Update(seen);
+          return OkStatus();
+        },
+        report_failure);
+    if (!st) {
+      progress.Finish();
+      return Fail(st.error().WithContext(path));
+    }
+  }
+  if (auto st = flush(); !st) {
+    progress.Finish();
+    return Fail(st.error());
+  }
+  progress.Finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (global.json) {
+    nlohmann::json j = {{"imported", tally.imported}, {"duplicates", tally.duplicates},
+                        {"unchanged", tally.unchanged}, {"failed", tally.failed},
+                        {"bytes", tally.bytes},       {"seconds", secs},
+                        {"failures", tally.failures}};
+    std::cout << j.dump(2) << "\n";
+  } else if (global.verbosity > 0) {
+    std::printf("imported %lld, duplicates %lld, already archived %lld, failed %lld (%.1f MB in %.1f s, %.0f messages/s)\n",
+                (long long)tally.imported, (long long)tally.duplicates, (long long)tally.unchanged,
+                (long long)tally.failed, static_cast<double>(tally.bytes) / 1e6, secs,
+                secs > 0 ? static_cast<double>(seen) / secs : 0.0);
+  }
+  return tally.failed > 0 ? kExitPartial : kExitOk;
+}
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,34 @@
+// mailkeep rebuild-catalog: recreate catalog.sqlite from the packs alone.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/command.h"
+
+namespace mailkeep::tools {
+
+int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description desc("rebuild-catalog options");
+  AddCommonOptions(desc, global);
+  po::positional_options_description pos;
+  po::variables_map vm;
+  if (auto rc = ParseArgs(args,
+                          "mailkeep [--archive DIR] rebuild-catalog\n\n"
+                          "Moves catalog.sqlite aside (catalog.sqlite.old-N) and recreates it from the pack files:\n"
+                          "every message and dictionary comes back; where messages were found (locations, flags,\n"
+                          "sync state) is not kept in packs and is lost until the next import or sync re-adds it.",
+                          desc, pos, vm)) {
+    return *rc;
+  }
+  std::string dir = ArchiveDir(global);
+  auto n = Archive::RebuildCatalog(dir);
+  if (!n) return Fail(n.error());
+  if (global.json) {
+    std::cout << nlohmann::json{{"archive", dir}, {"messages", *n}}.dump() << "\n";
+  } else if (global.verbosity > 0) {
+    std::cout << "rebuilt the catalog of " << dir << " from its packs: " << *n << " messages\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,138 @@
+// mailkeep show ID: one message for a person (headers and decoded text),
+// --raw for the exact stored bytes, --json for one object.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "store/mime/message.h"
+#include "tools/command.h"
+
+namespace mailkeep::tools {
+namespace {
+
+nlohmann::json AddressesJson(const std::vector<mime::Address>& list) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& x : list) a.push_back({{"name", x.name}, {"address", x.address}});
+  return a;
+}
+
+std::string AddressesText(const std::vector<mime::Address>& list) {
+  std::string out;
+  for (const auto& a : list) {
+    if (!out.empty()) out += ", ";
+    if (a.name.empty()) {
+      out += a.address;
+    } else {
+      out += a.name + (a.address.empty() ? "" : " <" + a.address + ">");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description desc("show options");
+  AddCommonOptions(desc, global);
+  desc.add_options()
+      ("id", po::value<std::string>(), "catalog id, or mid:MESSAGE-ID")
+      ("raw", "write the exact stored bytes to stdout");
+  po::positional_options_description pos;
+  pos.add("id", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] show ID|mid:MESSAGE-ID [--raw | --json]", desc, pos, vm)) {
+    return *rc;
+  }
+  if (!vm.count("id")) return FailUsage("show needs a message: a catalog id or mid:MESSAGE-ID");
+  auto opened = OpenArchive(global, OpenMode::kReadOnly);
+  if (!opened) return Fail(opened.error());
+  Archive& archive = **opened;
+  auto ids = ResolveQuery(archive, {vm["id"].as<std::string>()});
+  if (!ids) return Fail(ids.error());
+  if (ids->empty()) return Fail(Error(ErrorCode::kNotFound, "no message matches " + vm["id"].as<std::string>()));
+  if (ids->size() > 1 && global.verbosity > 0) {
+    std::cerr << "mailkeep: " << ids->size() << " messages match; showing the first (id " << ids->front() << ")\n";
+  }
+  int64_t id = ids->front();
+  auto info = archive.GetInfo(id);
+  if (!info) return Fail(info.error());
+  if (!*info) return Fail(Error(ErrorCode::kNotFound, "no message with id " + std::to_string(id)));
+  auto raw = archive.ReadRaw(id);
+  if (!raw) return Fail(raw.error());
+
+  if (vm.count("raw")) {
+    std::cout.write(raw->data(), static_cast<std::streamsize>(raw->size()));
+    std::cout.flush();
+    return std::cout ? kExitOk : kExitPartial;
+  }
+  mime::Message m = mime::ParseMessage(*raw);
+  const MessageInfo& mi = **info;
+  if (global.json) {
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& p : m.parts) {
+      parts.push_back({{"path", p.path}, {"content_type", p.content_type}, {"charset", p.charset},
+                       {"disposition", p.disposition}, {"filename", p.filename}, {"size", p.size}});
+    }
+    nlohmann::json locations = nlohmann::json::array();
+    for (const auto& l : mi.locations) {
+      nlohmann::json j = {{"source", l.source}, {"account", l.account}, {"folder", l.folder}, {"key", l.key},
+                          {"flags", l.flags}, {"seen_at", IsoDate(l.seen_at)}};
+      if (l.uidvalidity) j["uidvalidity"] = l.uidvalidity;
+      j["internal_date"] = l.internal_date ? nlohmann::json(IsoDate(*l.internal_date)) : nlohmann::json();
+      if (l.deleted_at) j["deleted_at"] = IsoDate(*l.deleted_at);
+      locations.push_back(std::move(j));
+    }
+    nlohmann::json j = {
+        {"id", mi.id},
+        {"message_id", m.message_id},
+        {"subject", m.subject},
+        {"date", m.date ? nlohmann::json(IsoDate(*m.date)) : nlohmann::json()},
+        {"from", AddressesJson(m.from)},
+        {"sender", AddressesJson(m.sender)},
+        {"reply_to", AddressesJson(m.reply_to)},
+        {"to", AddressesJson(m.to)},
+        {"cc", AddressesJson(m.cc)},
+        {"bcc", AddressesJson(m.bcc)},
+        {"in_reply_to", m.in_reply_to},
+        {"references", m.references},
+        {"size", raw->size()},
+        {"sha256", mi.sha256},
+        {"parts", parts},
+        {"attachments", m.attachments},
+        {"text", m.text},
+        {"locations", locations},
+    };
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  auto line = [](const char* name, const std::string& value) {
+    if (!value.empty()) std::cout << name << value << "\n";
+  };
+  line("Id:         ", std::to_string(mi.id));
+  line("Message-ID: ", m.message_id.empty() ? "" : "<" + m.message_id + ">");
+  line("Date:       ", m.date ? IsoDate(*m.date) : "");
+  line("From:       ", AddressesText(m.from));
+  line("Sender:     ", AddressesText(m.sender));
+  line("Reply-To:   ", AddressesText(m.reply_to));
+  line("To:         ", AddressesText(m.to));
+  line("Cc:         ", AddressesText(m.cc));
+  line("Bcc:        ", AddressesText(m.bcc));
+  line("Subject:    ", m.subject);
+  for (const auto& p : m.parts) {
+    if (p.is_multipart) continue;
+    if (!p.is_attachment && p.filename.empty()) continue;
+    std::cout << "Attachment: " << (p.filename.empty() ? "(unnamed)" : p.filename) << " (" << p.content_type << ", "
+              << p.size << " bytes)\n";
+  }
+  for (const auto& l : mi.locations) {
+    std::cout << "Found in:   " << l.source << " " << l.account << " " << l.folder << (l.key.empty() ? "" : " " + l.key)
+              << (l.flags.empty() ? "" : " [" + l.flags + "]") << "\n";
+  }
+  std::cout << "\n" << m.text;
+  if (!m.text.empty() && m.text.back() != '\n') std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,140 @@
+#include "tools/command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <set>
+
+namespace mailkeep::tools {
+
+void AddCommonOptions(po::options_description& desc, GlobalOptions& global) {
+  desc.add_options()
+      ("archive", po::value<std::string>(&global.archive), "archive directory")
+      ("json", po::bool_switch(&global.json), "print JSON on stdout")
+      ("quiet,q", "only errors")
+      ("verbose,v", "more detail")
+      ("help,h", "show this help");
+}
+
+std::optional<int> ParseArgs(const std::vector<std::string>& args, const char* usage, po::options_description& desc,
+                             const po::positional_options_description& positional, po::variables_map& vm) {
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "mailkeep: " << e.what() << "\nusage: " << usage << "\n(see --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: " << usage << "\n\n" << desc << "\n";
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
+std::string ArchiveDir(const GlobalOptions& global) {
+  if (!global.archive.empty()) return global.archive;
+  if (const char* env = std::getenv("MAILKEEP_ARCHIVE"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.local/share/mailkeep";
+}
+
+Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
+                                             const ArchiveOptions& options) {
+  return Archive::Open(ArchiveDir(global), mode, options);
+}
+
+int Fail(const Error& error) {
+  std::cerr << "mailkeep: " << error.message() << "\n";
+  switch (error.code()) {
+    case ErrorCode::kInvalidArgument: return kExitUsage;
+    case ErrorCode::kNotFound:
+      return error.message().find("no archive") != std::string::npos ? kExitArchive : kExitPartial;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kCorruption:
+    case ErrorCode::kFailedPrecondition:
+    case ErrorCode::kIoError: return kExitArchive;
+    case ErrorCode::kInternal: return kExitPartial;
+  }
+  return kExitPartial;
+}
+
+int FailUsage(const std::string& message) {
+  std::cerr << "mailkeep: " << message << "\n";
+  return kExitUsage;
+}
+
+Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<std::string>& terms) {
+  if (terms.empty() || (terms.size() == 1 && (terms[0] == "*" || terms[0].empty()))) return archive.AllIds();
+  std::vector<int64_t> out;
+  std::set<int64_t> seen;
+  auto add = [&](int64_t id) {
+    if (seen.insert(id).second) out.push_back(id);
+  };
+  for (const auto& term : terms) {
+    if (term.rfind("id:", 0) == 0 || term.rfind("mid:", 0) == 0) {
+      std::string mid = term.substr(term.find(':') + 1);
+      if (mid.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty Message-ID in '" + term + "'");
+      MK_ASSIGN_OR_RETURN(auto ids, archive.FindByMessageId(mid));
+      for (int64_t id : ids) add(id);
+      continue;
+    }
+    char* end = nullptr;
+    long long id = std::strtoll(term.c_str(), &end, 10);
+    if (term.empty() || *end != '\0' || id <= 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "cannot read query term '" + term + "': use a message id number, id:MESSAGE-ID or mid:MESSAGE-ID");
+    }
+    add(id);
+  }
+  return out;
+}
+
+std::string IsoDate(int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+static int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Progress::Progress(const GlobalOptions& global, std::string what)
+    : enabled_(global.verbosity > 0 && ::isatty(STDERR_FILENO)), what_(std::move(what)) {}
+Progress::~Progress() { Finish(); }
+
+void Progress::Update(int64_t done, int64_t total) {
+  if (!enabled_) return;
+  int64_t now = NowMs();
+  if (now - last_ms_ < 100) return;
+  last_ms_ = now;
+  shown_ = true;
+  if (total > 0) {
+    int width = 30;
+    int filled = static_cast<int>(width * done / total);
+    std::fprintf(stderr, "\r%s [%-*s] %lld/%lld", what_.c_str(), width, std::string(filled, '#').c_str(), (long long)done,
+                 (long long)total);
+  } else {
+    std::fprintf(stderr, "\r%s %lld", what_.c_str(), (long long)done);
+  }
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  if (shown_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+}
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,90 @@
+// The mailkeep command line: shared options, exit codes and helpers for the
+// commands in tools/cmd_*.cc (one command per file, listed in main.cc).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "store/archive.h"
+#include "store/util/status.h"
+
+namespace mailkeep::tools {
+
+// Exit codes, the same for every command.
+enum ExitCode : int {
+  kExitOk = 0,          // everything asked for was done
+  kExitPartial = 1,     // some messages or accounts failed (the rest done), or verify found problems
+  kExitUsage = 2,       // bad command line or configuration
+  kExitArchive = 3,     // archive missing, locked or unusable
+};
+
+struct GlobalOptions {
+  std::string archive;     // --archive, else $MAILKEEP_ARCHIVE, else ~/.local/share/mailkeep
+  std::string config;      // --config (used by sync in a later version)
+  bool json = false;       // --json: machine-readable output on stdout
+  int verbosity = 1;       // -q = 0, -v = 2
+};
+
+using CommandFn = int (*)(GlobalOptions& global, const std::vector<std::string>& args);
+
+struct Command {
+  const char* name;
+  CommandFn run;
+  const char* summary;
+};
+
+int CmdInit(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdImport(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdShow(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdExport(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdStats(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& args);
+
+namespace po = boost::program_options;
+
+// Adds --archive, --json, -q, -v and --help to a command's options.
+void AddCommonOptions(po::options_description& desc, GlobalOptions& global);
+
+// Parses a command's arguments. Returns an exit code when the command should
+// stop now (after --help, or a usage error already printed).
+std::optional<int> ParseArgs(const std::vector<std::string>& args, const char* usage,
+                             po::options_description& desc, const po::positional_options_description& positional,
+                             po::variables_map& vm);
+
+// Fills in the default archive directory.
+std::string ArchiveDir(const GlobalOptions& global);
+Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
+                                             const ArchiveOptions& options = {});
+
+// Prints "mailkeep: message" on stderr; returns the exit code for the error.
+int Fail(const Error& error);
+int FailUsage(const std::string& message);
+
+// Resolves a query of the archive core: nothing or "*" = every message;
+// a number = that catalog id; "id:X" or "mid:X" = messages with Message-ID X.
+// Several terms: the union, in the order given.
+Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<std::string>& terms);
+
+// "2024-03-01T12:00:00Z"
+std::string IsoDate(int64_t unix_seconds);
+// A progress line on stderr when it is a terminal and verbosity allows.
+class Progress {
+ public:
+  Progress(const GlobalOptions& global, std::string what);
+  ~Progress();
+  void Update(int64_t done, int64_t total = -1);
+  void Finish();
+
+ private:
+  bool enabled_;
+  std::string what_;
+  int64_t last_ms_ = 0;
+  bool shown_ = false;
+};
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,97 @@
+// mailkeep: keeps mail. The command table and global option handling; each
+// command lives in its own tools/cmd_<name>.cc.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+
+namespace mailkeep::tools {
+namespace {
+
+const Command kCommands[] = {
+    {"init", CmdInit, "create an archive"},
+    {"import", CmdImport, "import Maildirs, mbox files (.gz, .zst) or message files"},
+    {"show", CmdShow, "show one message: headers and text, --raw bytes, or --json"},
+    {"export", CmdExport, "write messages as .eml files, an mbox or a Maildir"},
+    {"stats", CmdStats, "counts, sizes and compression of the archive"},
+    {"verify", CmdVerify, "check every stored message against its SHA-256"},
+    {"rebuild-catalog", CmdRebuildCatalog, "recreate the catalog from the pack files alone"},
+};
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: mailkeep [--archive DIR] [--json] [-q|-v] COMMAND [ARGS]\n\ncommands:\n";
+  for (const auto& c : kCommands) {
+    out << "  " << c.name << std::string(18 - std::strlen(c.name), ' ') << c.summary << "\n";
+  }
+  out << "\n`mailkeep COMMAND --help` describes a command. The archive defaults to $MAILKEEP_ARCHIVE,\n"
+         "then ~/.local/share/mailkeep.\n"
+         "exit status: 0 ok, 1 some messages failed or problems found, 2 usage error, 3 archive missing,\n"
+         "locked or unusable.\n";
+}
+
+}  // namespace
+}  // namespace mailkeep::tools
+
+int main(int argc, char** argv) {
+  using namespace mailkeep::tools;
+  GlobalOptions global;
+  int i = 1;
+  // Global options come before the command.
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> std::string {
+      std::string prefix = std::string(name) + "=";
+      if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+      if (i + 1 >= argc) {
+        std::exit(FailUsage(std::string(name) + " needs a value"));
+      }
+      return argv[++i];
+    };
+    if (a == "--archive" || a.rfind("--archive=", 0) == 0) {
+      global.archive = value("--archive");
+    } else if (a == "--config" || a.rfind("--config=", 0) == 0) {
+      global.config = value("--config");
+    } else if (a == "--json") {
+      global.json = true;
+    } else if (a == "-q" || a == "--quiet") {
+      global.verbosity = 0;
+    } else if (a == "-v" || a == "--verbose") {
+      global.verbosity = 2;
+    } else if (a == "-h" || a == "--help") {
+      PrintUsage(std::cout);
+      return kExitOk;
+    } else if (a == "--version") {
+      std::cout << "mailkeep 0.1.0\n";
+      return kExitOk;
+    } else {
+      std::cerr << "mailkeep: unknown option " << a << "\n";
+      PrintUsage(std::cerr);
+      return kExitUsage;
+    }
+  }
+  if (i >= argc) {
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  std::string name = argv[i++];
+  std::vector<std::string> args(argv + i, argv + argc);
+  for (const auto& c : kCommands) {
+    if (name == c.name) {
+      for (const auto& a : args) {
+        if (a == "-q" || a == "--quiet") global.verbosity = 0;
+        if (a == "-v" || a == "--verbose") global.verbosity = 2;
+      }
+      try {
+        return c.run(global, args);
+      } catch (const std::exception& e) {
+        std::cerr << "mailkeep: " << name << ": unexpected error: " << e.what() << "\n";
+        return kExitPartial;
+      }
+    }
+  }
+  std::cerr << "mailkeep: unknown command '" << name << "'\n";
+  PrintUsage(std::cerr);
+  return kExitUsage;
+}
