@@ -75,6 +75,13 @@ bool IsMaildirFolder(const std::string& dir) {
   return IsDirectory(Join(dir, "cur")) || IsDirectory(Join(dir, "new"));
 }
 
+bool HasVisibleEntries(const std::string& dir) {
+  auto entries = ListDir(dir);
+  if (!entries) return true;  // unreadable: worth a report
+  return std::any_of(entries->begin(), entries->end(),
+                     [](const Entry& e) { return e.name[0] != '.'; });
+}
+
 bool IsMaildirPart(const std::string& name) {
   return name == "cur" || name == "new" || name == "tmp";
 }
@@ -129,6 +136,34 @@ Result<std::string> AbsolutePath(const std::string& path) {
   return std::string(abs.get());
 }
 
+using VisitedSet = std::set<std::pair<dev_t, ino_t>>;
+
+// False when `dir` was seen before in this walk (a symlink loop).
+bool FirstVisit(const std::string& dir, VisitedSet& visited) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return true;
+  return visited.emplace(st.st_dev, st.st_ino).second;
+}
+
+// True when `dir` is a Maildir folder or holds one somewhere below it.
+bool ContainsMaildir(const std::string& dir, VisitedSet& visited) {
+  if (IsMaildirFolder(dir)) return true;
+  if (!FirstVisit(dir, visited)) return false;
+  auto entries = ListDir(dir);
+  if (!entries) return false;
+  for (const Entry& e : *entries) {
+    if (!e.is_dir) continue;
+    std::string child = Join(dir, e.name);
+    if (e.name[0] == '.' ? IsMaildirFolder(child) : ContainsMaildir(child, visited)) return true;
+  }
+  return false;
+}
+
+bool ContainsMaildir(const std::string& dir) {
+  VisitedSet visited;
+  return ContainsMaildir(dir, visited);
+}
+
 // State of one ReadInput call.
 class Reader {
  public:
@@ -139,26 +174,7 @@ class Reader {
     if (on_problem_) on_problem_(where, why);
   }
 
-  // False when `dir` was seen before in this walk (a symlink loop).
-  bool FirstVisit(const std::string& dir) {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) return true;
-    return visited_.emplace(st.st_dev, st.st_ino).second;
-  }
-
-  // True when `dir` is a Maildir folder or holds one somewhere below it.
-  bool ContainsMaildir(const std::string& dir) {
-    if (IsMaildirFolder(dir)) return true;
-    if (!FirstVisit(dir)) return false;
-    auto entries = ListDir(dir);
-    if (!entries) return false;
-    for (const Entry& e : *entries) {
-      if (!e.is_dir) continue;
-      std::string child = Join(dir, e.name);
-      if (e.name[0] == '.' ? IsMaildirFolder(child) : ContainsMaildir(child)) return true;
-    }
-    return false;
-  }
+  bool FirstVisit(const std::string& dir) { return local::FirstVisit(dir, visited_); }
 
   // Reads a file that may be compressed: an mbox when its data starts with
   // "From ", else one message with the given folder and key.
@@ -216,7 +232,8 @@ class Reader {
       if (!n) {
         std::string why = n.error().message();
         if (auto dropped = splitter.Abandon()) {
-          why += "; the message at byte " + std::to_string(*dropped) + " and any after it were not read";
+          why += "; the message at byte " + std::to_string(*dropped) +
+                 " and any after it were not read";
         }
         Problem(path, why);
         return OkStatus();
@@ -285,7 +302,14 @@ class Reader {
         }
         continue;
       }
-      MK_RETURN_IF_ERROR(WalkMaildirTree(child));
+      if (ContainsMaildir(child)) {
+        MK_RETURN_IF_ERROR(WalkMaildirTree(child));
+      } else if (HasVisibleEntries(child)) {
+        // Loose files beside Maildirs: say so rather than skip them quietly.
+        Problem(child,
+                "not a Maildir and holds none; skipped (import it on its own to read its "
+                "files as messages)");
+      }
     }
     return OkStatus();
   }
@@ -340,7 +364,7 @@ class Reader {
 
   const MessageSink& sink_;
   const ProblemSink& on_problem_;
-  std::set<std::pair<dev_t, ino_t>> visited_;
+  VisitedSet visited_;
 };
 
 InputKind DetectFile(const std::string& path, std::string* why) {
@@ -382,10 +406,7 @@ InputKind DetectInput(const std::string& path, std::string* why) {
     if (why) *why = path + ": " + entries.error().message();
     return InputKind::kUnknown;
   }
-  MessageSink no_sink;
-  ProblemSink no_problems;
-  Reader reader(no_sink, no_problems);
-  return reader.ContainsMaildir(path) ? InputKind::kMaildir : InputKind::kEmlDirectory;
+  return ContainsMaildir(path) ? InputKind::kMaildir : InputKind::kEmlDirectory;
 }
 
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem) {
@@ -409,11 +430,8 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
     reader.Problem(abs, "not a file or directory");
     return OkStatus();
   }
-  if (reader.ContainsMaildir(abs)) {
-    Reader walker(sink, on_problem);  // a fresh visited set
-    return walker.WalkMaildirTree(abs);
-  }
-  return Reader(sink, on_problem).WalkFileTree(abs, "");
+  if (ContainsMaildir(abs)) return reader.WalkMaildirTree(abs);
+  return reader.WalkFileTree(abs, "");
 }
 
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink) {

@@ -20,7 +20,7 @@ namespace mailkeep::local {
 enum class InputKind { kMaildir, kMbox, kEmlDirectory, kMessageFile, kUnknown };
 
 // Looks at `path`: a directory with cur/ or new/ (or Maildir++ ".Sub"
-// folders holding them) is a Maildir; another directory is a directory of
+// folders holding them, or nested directories that are Maildirs) is a Maildir; another directory is a directory of
 // message files (searched recursively, every regular file); a file starting
 // with "From " (after decompression) is an mbox; any other file is a single
 // message. Returns kUnknown with `why` set for a path that does not exist
@@ -44,13 +44,15 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 //
 // Walks: a Maildir input reads the folder itself, its Maildir++ ".Sub"
 // folders (each its own folder) and, recursively, nested Maildirs in plain
-// sub-directories; files outside cur/ and new/ are skipped, as are tmp/ and
-// dot files. A message directory reads every regular non-hidden file below
-// it (hidden directories skipped); a file in it whose data starts with
-// "From " is read as an mbox. Files are detected as gzip or zstd by their
-// magic bytes, not their names, and decompressed as they are read. A single
-// message file gets folder = its directory and key = its file name, the
-// same origin as when its directory is imported.
+// sub-directories (mutt style); files outside cur/ and new/ are skipped, as
+// are tmp/ and dot files, and a non-empty sub-directory holding no Maildir
+// is reported to `on_problem` and skipped. A message directory reads every
+// regular non-hidden file below it (hidden directories skipped); a file in
+// it whose data starts with "From " is read as an mbox (folder = that
+// file). Files are detected as gzip or zstd by their magic bytes, not their
+// names, and decompressed as they are read. A single message file gets
+// folder = its directory and key = its file name, the same origin as when
+// its directory is imported.
 // Files and directories are visited in name order, so reading the same
 // input twice gives the same origins.
 //

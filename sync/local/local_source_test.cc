@@ -286,9 +286,14 @@ TEST_F(LocalSourceTest, NestedMaildirs) {
   Write("tree/work/projects/x/new/2", "A: 2\n\n");
   Write("tree/personal/cur/3:2,F", "A: 3\n\n");
   Write("tree/notes.txt", "loose file, not in a maildir");
+  Write("tree/loose/a.eml", "A: 4\n\n");
+  Mkdir("tree/empty");
   EXPECT_EQ(DetectInput(Path("tree"), nullptr), InputKind::kMaildir);
   Run run = Read("tree");
   ASSERT_TRUE(run.status);
+  // A directory of loose files beside Maildirs is reported, not read.
+  ASSERT_EQ(run.problems.size(), 1u);
+  EXPECT_EQ(run.problems[0].first, Path("tree/loose"));
   ASSERT_EQ(run.messages.size(), 3u);
   EXPECT_EQ(run.messages[0].origin.folder, Path("tree/personal"));
   EXPECT_EQ(run.messages[0].origin.flags, "\\Flagged");

@@ -102,7 +102,8 @@ std::optional<int64_t> ParseFromLineDate(std::string_view line) {
     }
     if (year < 1900) continue;
     if (year == 1970 && month == 0 && day == 1) return std::nullopt;
-    int64_t days = DaysFromCivil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day));
+    int64_t days =
+        DaysFromCivil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day));
     return days * 86400 + hh * 3600 + mm * 60 + ss - zone;
   }
   return std::nullopt;
