@@ -1,1 +1,1031 @@
-// placeholder
+// Pack store: see pack_store.h for the contract and store/PACK_FORMAT.md for
+// the bytes on disk. zstd and zlib stay inside this file.
+#include "store/blobs/pack_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zdict.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+
+#include "store/util/files.h"
+
+namespace mailkeep::blobs {
+namespace {
+
+// ---- Record format (store/PACK_FORMAT.md) ---------------------------------
+
+constexpr std::array<uint8_t, 4> kMagic = {0x89, 'M', 'K', 'P'};
+constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kKindBlob = 1;
+constexpr uint8_t kKindDictionary = 2;
+constexpr size_t kHeaderSize = kRecordHeaderSize;
+constexpr size_t kHeaderCrcOffset = 60;
+constexpr uint32_t kMaxPackNumber = 999999;
+constexpr const char* kOrphansDir = "orphans";
+
+struct RecordHeader {
+  uint8_t kind = kKindBlob;
+  uint32_t dict_id = 0;
+  uint32_t stored_len = 0;
+  uint64_t raw_len = 0;
+  Sha256Digest sha256{};
+  uint32_t payload_crc = 0;
+};
+
+void PutU32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void PutU64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint32_t GetU32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t GetU64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// zlib's CRC-32 (ISO-HDLC; "123456789" -> 0xCBF43926), any length.
+uint32_t Crc32(const void* data, size_t len) {
+  return static_cast<uint32_t>(
+      crc32_z(0L, static_cast<const Bytef*>(data), static_cast<z_size_t>(len)));
+}
+uint32_t Crc32(std::string_view data) { return Crc32(data.data(), data.size()); }
+
+std::array<uint8_t, kHeaderSize> EncodeHeader(const RecordHeader& h) {
+  std::array<uint8_t, kHeaderSize> b{};
+  std::copy(kMagic.begin(), kMagic.end(), b.begin());
+  b[4] = kFormatVersion;
+  b[5] = h.kind;
+  b[6] = 0;  // flags, reserved
+  b[7] = 0;
+  PutU32(&b[8], h.dict_id);
+  PutU32(&b[12], h.stored_len);
+  PutU64(&b[16], h.raw_len);
+  std::copy(h.sha256.begin(), h.sha256.end(), b.begin() + 24);
+  PutU32(&b[56], h.payload_crc);
+  PutU32(&b[kHeaderCrcOffset], Crc32(b.data(), kHeaderCrcOffset));
+  return b;
+}
+
+// Decodes and validates a header. Returns an empty string when it is good,
+// else the reason (one line).
+std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
+  if (!std::equal(kMagic.begin(), kMagic.end(), b)) return "bad record magic";
+  if (GetU32(b + kHeaderCrcOffset) != Crc32(b, kHeaderCrcOffset)) return "header CRC mismatch";
+  if (b[4] != kFormatVersion) return "unsupported record version " + std::to_string(b[4]);
+  if (b[6] != 0 || b[7] != 0) return "unknown record flags";
+  h.kind = b[5];
+  h.dict_id = GetU32(b + 8);
+  h.stored_len = GetU32(b + 12);
+  h.raw_len = GetU64(b + 16);
+  std::copy(b + 24, b + 56, h.sha256.begin());
+  h.payload_crc = GetU32(b + 56);
+  if (h.kind != kKindBlob && h.kind != kKindDictionary) {
+    return "unknown record kind " + std::to_string(h.kind);
+  }
+  if (h.stored_len == 0) return "empty payload";
+  if (h.kind == kKindDictionary && (h.dict_id == 0 || h.raw_len != h.stored_len)) {
+    return "malformed dictionary record header";
+  }
+  return {};
+}
+
+// ---- File names -------------------------------------------------------------
+
+std::string PackFileName(uint32_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%06u.pack", n);
+  return buf;
+}
+
+// "NNNNNN.pack" with exactly six digits, 1..999999.
+bool ParsePackFileName(std::string_view name, uint32_t& n) {
+  if (name.size() != 11 || name.substr(6) != ".pack") return false;
+  uint32_t v = 0;
+  for (char c : name.substr(0, 6)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (v == 0) return false;
+  n = v;
+  return true;
+}
+
+std::string Where(uint32_t pack, uint64_t offset) {
+  return "pack " + PackFileName(pack) + " offset " + std::to_string(offset);
+}
+
+// ---- POSIX helpers ------------------------------------------------------------
+
+// Move-only owner of a file descriptor. The destructor closes quietly; code
+// on a durability path calls Close() and looks at the Status.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  Status Close(const std::string& what) {
+    if (fd_ < 0) return OkStatus();
+    int rc = ::close(std::exchange(fd_, -1));
+    if (rc != 0 && errno != EINTR) {
+      return MakeError(ErrorCode::kIoError, what + ": close failed: " + ErrnoText(errno));
+    }
+    return OkStatus();
+  }
+
+ private:
+  void Reset() noexcept {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+  int fd_ = -1;
+};
+
+// Reads up to n bytes at off; stops early only at end of file.
+Result<size_t> PReadUpTo(int fd, void* buf, size_t n, uint64_t off, const std::string& what) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return MakeError(ErrorCode::kIoError, what + ": read failed: " + ErrnoText(errno));
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+Status PWriteAll(int fd, std::string_view data, uint64_t off, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t r = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return MakeError(ErrorCode::kIoError, what + ": write failed: " + ErrnoText(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(r));
+    off += static_cast<uint64_t>(r);
+  }
+  return OkStatus();
+}
+
+Status FsyncFd(int fd, const std::string& what) {
+  if (::fsync(fd) != 0) {
+    return MakeError(ErrorCode::kIoError, what + ": fsync failed: " + ErrnoText(errno));
+  }
+  return OkStatus();
+}
+
+Result<uint64_t> FileSize(int fd, const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return MakeError(ErrorCode::kIoError, what + ": stat failed: " + ErrnoText(errno));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+struct PackFile {
+  uint32_t number;
+  std::string path;
+};
+
+// The packs in `dir`, ascending by number. Other entries are ignored.
+Result<std::vector<PackFile>> ListPacks(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    int e = errno;
+    return MakeError(e == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError,
+                     dir + ": cannot list: " + ErrnoText(e));
+  }
+  std::vector<PackFile> packs;
+  errno = 0;
+  while (struct dirent* ent = ::readdir(d)) {
+    uint32_t n = 0;
+    if (ParsePackFileName(ent->d_name, n)) packs.push_back({n, dir + "/" + ent->d_name});
+    errno = 0;
+  }
+  int e = errno;
+  ::closedir(d);
+  if (e != 0) return MakeError(ErrorCode::kIoError, dir + ": cannot list: " + ErrnoText(e));
+  std::sort(packs.begin(), packs.end(),
+            [](const PackFile& a, const PackFile& b) { return a.number < b.number; });
+  return packs;
+}
+
+std::string ParentDir(const std::string& dir) {
+  auto slash = dir.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return dir.substr(0, slash);
+}
+
+// ---- zstd contexts --------------------------------------------------------------
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+};
+
+// One context per thread, reused across calls and stores. A context never
+// keeps a dictionary reference between calls (see Compress/Decompress).
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
+  return cctx.get();
+}
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
+  return dctx.get();
+}
+
+// A loaded dictionary: bytes, a DDict over them, and (built on first use by
+// Compress) a CDict at the store's level. Immutable once published, so many
+// threads share it read-only through shared_ptr.
+class Dictionary {
+ public:
+  static Result<std::shared_ptr<Dictionary>> Make(uint32_t id, std::string_view bytes, int level) {
+    auto d = std::shared_ptr<Dictionary>(new Dictionary(id, bytes, level));
+    d->ddict_ = ZSTD_createDDict(d->bytes_.data(), d->bytes_.size());
+    if (d->ddict_ == nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "dictionary " + std::to_string(id) + ": zstd rejected it");
+    }
+    return d;
+  }
+  ~Dictionary() {
+    ZSTD_freeDDict(ddict_);
+    ZSTD_freeCDict(cdict_);
+  }
+  Dictionary(const Dictionary&) = delete;
+  Dictionary& operator=(const Dictionary&) = delete;
+
+  uint32_t id() const { return id_; }
+  const std::string& bytes() const { return bytes_; }
+  const ZSTD_DDict* ddict() const { return ddict_; }
+  // Null only if zstd runs out of memory.
+  const ZSTD_CDict* cdict() const {
+    std::call_once(cdict_once_, [this] {
+      cdict_ = ZSTD_createCDict(bytes_.data(), bytes_.size(), level_);
+    });
+    return cdict_;
+  }
+
+ private:
+  Dictionary(uint32_t id, std::string_view bytes, int level)
+      : id_(id), bytes_(bytes), level_(level) {}
+  uint32_t id_;
+  std::string bytes_;
+  int level_;
+  ZSTD_DDict* ddict_ = nullptr;
+  mutable std::once_flag cdict_once_;
+  mutable ZSTD_CDict* cdict_ = nullptr;
+};
+
+// Sequential reader over one pack for Scan(): a window of the file kept in
+// memory so that small records cost no syscall each.
+class WindowReader {
+ public:
+  WindowReader(int fd, uint64_t file_size, std::string what)
+      : fd_(fd), file_size_(file_size), what_(std::move(what)) {}
+
+  // The bytes [off, off+len). REQUIRES: off + len <= file_size. The view is
+  // valid until the next call.
+  Result<std::string_view> Get(uint64_t off, size_t len) {
+    if (off >= buf_off_ && off + len <= buf_off_ + buf_.size()) {
+      return std::string_view(buf_).substr(static_cast<size_t>(off - buf_off_), len);
+    }
+    size_t want = static_cast<size_t>(
+        std::min<uint64_t>(std::max<uint64_t>(len, kWindow), file_size_ - off));
+    buf_.resize(want);
+    MK_ASSIGN_OR_RETURN(size_t got, PReadUpTo(fd_, buf_.data(), want, off, what_));
+    buf_.resize(got);
+    buf_off_ = off;
+    if (got < len) {
+      return MakeError(ErrorCode::kIoError, what_ + ": file shrank while scanning");
+    }
+    return std::string_view(buf_).substr(0, len);
+  }
+
+ private:
+  static constexpr uint64_t kWindow = 1 << 20;
+  int fd_;
+  uint64_t file_size_;
+  std::string what_;
+  std::string buf_;
+  uint64_t buf_off_ = 0;
+};
+
+// Is there a complete, CRC-valid record at `off`?
+Result<bool> ValidRecordAt(WindowReader& r, uint64_t off, uint64_t size) {
+  if (size - off < kHeaderSize) return false;
+  MK_ASSIGN_OR_RETURN(std::string_view hb, r.Get(off, kHeaderSize));
+  RecordHeader h;
+  if (!DecodeHeader(reinterpret_cast<const uint8_t*>(hb.data()), h).empty()) return false;
+  if (h.stored_len > size - off - kHeaderSize) return false;
+  MK_ASSIGN_OR_RETURN(std::string_view payload, r.Get(off + kHeaderSize, h.stored_len));
+  return Crc32(payload) == h.payload_crc;
+}
+
+// The first offset in [from, size) holding a fully valid record, or size.
+Result<uint64_t> FindNextRecord(WindowReader& r, uint64_t from, uint64_t size) {
+  constexpr uint64_t kChunk = 1 << 20;
+  const std::string_view magic(reinterpret_cast<const char*>(kMagic.data()), kMagic.size());
+  uint64_t pos = from;
+  while (pos + kHeaderSize <= size) {
+    size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, size - pos));
+    MK_ASSIGN_OR_RETURN(std::string_view chunk, r.Get(pos, len));
+    size_t hit = chunk.find(magic);
+    if (hit == std::string_view::npos) {
+      if (len < kChunk) break;  // reached the end of the pack
+      pos += len - (magic.size() - 1);
+      continue;
+    }
+    uint64_t cand = pos + hit;
+    MK_ASSIGN_OR_RETURN(bool ok, ValidRecordAt(r, cand, size));
+    if (ok) return cand;
+    pos = cand + 1;
+  }
+  return size;
+}
+
+}  // namespace
+
+// ---- Impl -----------------------------------------------------------------------
+
+struct PackStore::Impl {
+  std::string dir;
+  PackStoreOptions options;
+  bool read_only = false;
+
+  // Dictionaries, readable from any thread.
+  mutable std::shared_mutex dict_mu;
+  std::map<uint32_t, std::shared_ptr<const Dictionary>> dicts;
+  std::shared_ptr<const Dictionary> current_dict;
+
+  // Read descriptors, opened lazily, closed only by the destructor (so a
+  // descriptor fetched under the mutex stays valid for pread without it).
+  mutable std::mutex read_mu;
+  mutable std::map<uint32_t, UniqueFd> read_fds;
+
+  // Writer state (one writer, externally serialized).
+  uint32_t cur_pack = 0;
+  uint64_t cur_len = 0;
+  UniqueFd cur_fd;
+  bool cur_dirty = false;           // cur_fd has bytes not yet fsync'd
+  std::vector<std::pair<uint32_t, UniqueFd>> unsynced;  // rolled-away packs to fsync
+  bool dir_dirty = false;           // a pack was created since the last Sync
+  std::optional<Error> broken;      // sticky write/fsync error
+  uint64_t quarantined = 0;
+
+  std::string PackPath(uint32_t n) const { return dir + "/" + PackFileName(n); }
+
+  std::shared_ptr<const Dictionary> FindDict(uint32_t id) const {
+    std::shared_lock lock(dict_mu);
+    auto it = dicts.find(id);
+    return it == dicts.end() ? nullptr : it->second;
+  }
+
+  Status CheckWritable() const {
+    if (read_only) return MakeError(ErrorCode::kFailedPrecondition, dir + ": pack store is read-only");
+    if (broken) {
+      return std::unexpected(broken->WithContext(dir + ": pack store refuses writes after an earlier error"));
+    }
+    return OkStatus();
+  }
+
+  // Records a write/fsync error as sticky and returns it.
+  std::unexpected<Error> Poison(Error e) {
+    if (!broken) broken = e;
+    return std::unexpected(std::move(e));
+  }
+
+  Result<int> ReadFd(uint32_t pack, uint64_t offset) const {
+    std::lock_guard lock(read_mu);
+    auto it = read_fds.find(pack);
+    if (it != read_fds.end()) return it->second.get();
+    if (pack == 0 || pack > kMaxPackNumber) {
+      return MakeError(ErrorCode::kInvalidArgument, Where(pack, offset) + ": no such pack number");
+    }
+    int fd = ::open(PackPath(pack).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      return MakeError(e == ENOENT ? ErrorCode::kCorruption : ErrorCode::kIoError,
+                       Where(pack, offset) + ": cannot open pack: " + ErrnoText(e));
+    }
+    read_fds.emplace(pack, UniqueFd(fd));
+    return fd;
+  }
+
+  // Reads the whole record at loc (header + loc.stored_len payload bytes),
+  // checks the header, that it matches loc, its kind and the payload CRC.
+  Result<std::string> ReadRecord(const BlobLocation& loc, uint8_t kind, RecordHeader& h) const {
+    const std::string where = Where(loc.pack, loc.offset);
+    if (loc.stored_len == 0) {
+      return MakeError(ErrorCode::kInvalidArgument, where + ": location has no stored length");
+    }
+    MK_ASSIGN_OR_RETURN(int fd, ReadFd(loc.pack, loc.offset));
+    std::string buf;
+    buf.resize(kHeaderSize + loc.stored_len);
+    MK_ASSIGN_OR_RETURN(size_t got, PReadUpTo(fd, buf.data(), buf.size(), loc.offset, where));
+    if (got < kHeaderSize) {
+      return MakeError(ErrorCode::kCorruption, where + ": record header is past the end of the pack");
+    }
+    std::string why = DecodeHeader(reinterpret_cast<const uint8_t*>(buf.data()), h);
+    if (!why.empty()) return MakeError(ErrorCode::kCorruption, where + ": " + why);
+    if (h.kind != kind) {
+      return MakeError(ErrorCode::kCorruption,
+                       where + (kind == kKindBlob ? ": is a dictionary record, not a blob"
+                                                  : ": is a blob record, not a dictionary"));
+    }
+    if (h.stored_len != loc.stored_len || h.raw_len != loc.raw_len || h.dict_id != loc.dict_id) {
+      return MakeError(ErrorCode::kCorruption,
+                       where + ": record header (stored " + std::to_string(h.stored_len) + ", raw " +
+                           std::to_string(h.raw_len) + ", dict " + std::to_string(h.dict_id) +
+                           ") does not match the location (stored " + std::to_string(loc.stored_len) +
+                           ", raw " + std::to_string(loc.raw_len) + ", dict " +
+                           std::to_string(loc.dict_id) + ")");
+    }
+    if (got < buf.size()) {
+      return MakeError(ErrorCode::kCorruption, where + ": record is torn (pack ends inside it)");
+    }
+    if (Crc32(buf.data() + kHeaderSize, h.stored_len) != h.payload_crc) {
+      return MakeError(ErrorCode::kCorruption, where + ": payload CRC mismatch");
+    }
+    return buf;
+  }
+
+  Status RollLocked() {
+    if (cur_pack >= kMaxPackNumber) {
+      return MakeError(ErrorCode::kFailedPrecondition, dir + ": out of pack numbers");
+    }
+    uint32_t next = cur_pack + 1;
+    std::string path = PackPath(next);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return MakeError(ErrorCode::kIoError, path + ": cannot create pack: " + ErrnoText(errno));
+    }
+    if (cur_fd.valid()) {
+      if (cur_dirty) {
+        unsynced.emplace_back(cur_pack, std::move(cur_fd));
+      } else {
+        (void)cur_fd.Close(PackPath(cur_pack));  // nothing unsynced in it
+      }
+    }
+    cur_fd = UniqueFd(fd);
+    cur_pack = next;
+    cur_len = 0;
+    cur_dirty = false;
+    dir_dirty = true;
+    return OkStatus();
+  }
+
+  Result<BlobLocation> AppendRecord(const RecordHeader& h, std::string_view payload) {
+    const uint64_t rec_len = kHeaderSize + payload.size();
+    if (cur_pack == 0 || !cur_fd.valid() ||
+        (cur_len > 0 && cur_len + rec_len > options.pack_size_limit)) {
+      MK_RETURN_IF_ERROR(RollLocked());
+    }
+    auto hb = EncodeHeader(h);
+    const std::string what = PackPath(cur_pack);
+    auto st = PWriteAll(cur_fd.get(), {reinterpret_cast<const char*>(hb.data()), hb.size()}, cur_len, what);
+    if (st) st = PWriteAll(cur_fd.get(), payload, cur_len + kHeaderSize, what);
+    cur_dirty = true;
+    if (!st) return Poison(st.error());
+    BlobLocation loc{cur_pack, cur_len, h.stored_len, h.raw_len, h.dict_id};
+    cur_len += rec_len;
+    return loc;
+  }
+
+  // Copies bytes [from, size) of pack `n` into orphans/ and fsyncs the copy.
+  Status QuarantineTail(uint32_t n, int src_fd, uint64_t from, uint64_t size) {
+    MK_ASSIGN_OR_RETURN(std::string path, OrphanPath(n, from));
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return MakeError(ErrorCode::kIoError, path + ": cannot create: " + ErrnoText(errno));
+    UniqueFd out(fd);
+    std::string buf;
+    for (uint64_t off = from; off < size;) {
+      buf.resize(static_cast<size_t>(std::min<uint64_t>(1 << 20, size - off)));
+      MK_ASSIGN_OR_RETURN(size_t got, PReadUpTo(src_fd, buf.data(), buf.size(), off, PackPath(n)));
+      if (got == 0) break;
+      MK_RETURN_IF_ERROR(PWriteAll(out.get(), std::string_view(buf).substr(0, got), off - from, path));
+      off += got;
+    }
+    MK_RETURN_IF_ERROR(FsyncFd(out.get(), path));
+    MK_RETURN_IF_ERROR(out.Close(path));
+    MK_RETURN_IF_ERROR(SyncDir(dir + "/" + kOrphansDir));
+    quarantined += size - from;
+    return OkStatus();
+  }
+
+  // orphans/NNNNNN-from-OFFSET.orphan, or with .K before .orphan if taken.
+  Result<std::string> OrphanPath(uint32_t n, uint64_t from) const {
+    const std::string odir = dir + "/" + kOrphansDir;
+    MK_RETURN_IF_ERROR(MakeDirs(odir, 0700));
+    char stem[64];
+    std::snprintf(stem, sizeof stem, "%06u-from-%llu", n, static_cast<unsigned long long>(from));
+    for (int k = 0; k < 10000; ++k) {
+      std::string p = odir + "/" + stem + (k == 0 ? "" : "." + std::to_string(k)) + ".orphan";
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) != 0 && errno == ENOENT) return p;
+    }
+    return MakeError(ErrorCode::kFailedPrecondition, odir + ": too many orphans of pack " + PackFileName(n));
+  }
+
+  // Cuts everything past the committed end (see Open()).
+  Status RecoverToCommittedEnd(uint32_t committed_pack, uint64_t committed_len) {
+    MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(dir));
+    bool dir_changed = false;
+
+    if (committed_pack > 0) {
+      std::string path = PackPath(committed_pack);
+      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT && committed_len == 0) {
+        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        dir_changed = true;
+      } else if (fd < 0 && errno == ENOENT) {
+        return MakeError(ErrorCode::kCorruption,
+                         path + ": missing, but the catalog committed " + std::to_string(committed_len) +
+                             " bytes of it; refusing to open for writing");
+      }
+      if (fd < 0) return MakeError(ErrorCode::kIoError, path + ": cannot open: " + ErrnoText(errno));
+      UniqueFd f(fd);
+      MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(f.get(), path));
+      if (size < committed_len) {
+        return MakeError(ErrorCode::kCorruption,
+                         path + ": is " + std::to_string(size) + " bytes, shorter than the committed " +
+                             std::to_string(committed_len) + "; refusing to open for writing");
+      }
+      // The tail was never referenced: keep a copy in orphans/, then cut.
+      if (size > committed_len) {
+        MK_RETURN_IF_ERROR(QuarantineTail(committed_pack, f.get(), committed_len, size));
+        if (::ftruncate(f.get(), static_cast<off_t>(committed_len)) != 0) {
+          return MakeError(ErrorCode::kIoError, path + ": truncate failed: " + ErrnoText(errno));
+        }
+        MK_RETURN_IF_ERROR(FsyncFd(f.get(), path));
+      }
+      MK_RETURN_IF_ERROR(f.Close(path));
+    }
+
+    for (const PackFile& p : packs) {
+      if (p.number <= committed_pack) continue;
+      struct stat st {};
+      if (::stat(p.path.c_str(), &st) != 0) {
+        return MakeError(ErrorCode::kIoError, p.path + ": stat failed: " + ErrnoText(errno));
+      }
+      if (st.st_size == 0) {
+        if (::unlink(p.path.c_str()) != 0) {
+          return MakeError(ErrorCode::kIoError, p.path + ": cannot remove empty pack: " + ErrnoText(errno));
+        }
+      } else {
+        MK_ASSIGN_OR_RETURN(std::string to, OrphanPath(p.number, 0));
+        if (::rename(p.path.c_str(), to.c_str()) != 0) {
+          return MakeError(ErrorCode::kIoError, p.path + ": cannot move to " + to + ": " + ErrnoText(errno));
+        }
+        MK_RETURN_IF_ERROR(SyncDir(dir + "/" + kOrphansDir));
+        quarantined += static_cast<uint64_t>(st.st_size);
+      }
+      dir_changed = true;
+    }
+    if (dir_changed) MK_RETURN_IF_ERROR(SyncDir(dir));
+    return OkStatus();
+  }
+
+  Status Sync() {
+    MK_RETURN_IF_ERROR(CheckWritable());
+    std::optional<Error> first;
+    auto note = [&first](const Status& s) {
+      if (!s && !first) first = s.error();
+    };
+    for (auto& [n, fd] : unsynced) {
+      note(FsyncFd(fd.get(), PackPath(n)));
+      note(fd.Close(PackPath(n)));
+    }
+    unsynced.clear();
+    if (cur_dirty && cur_fd.valid()) {
+      note(FsyncFd(cur_fd.get(), PackPath(cur_pack)));
+      cur_dirty = false;
+    }
+    if (dir_dirty) {
+      note(SyncDir(dir));
+      dir_dirty = false;
+    }
+    if (first) return Poison(*first);
+    return OkStatus();
+  }
+
+  Status InsertDictionary(std::shared_ptr<const Dictionary> d) {
+    std::unique_lock lock(dict_mu);
+    auto it = dicts.find(d->id());
+    if (it != dicts.end()) {
+      if (it->second->bytes() == d->bytes()) return OkStatus();
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "dictionary " + std::to_string(d->id()) + " is already loaded with other bytes");
+    }
+    if (!current_dict || d->id() > current_dict->id()) current_dict = d;
+    dicts.emplace(d->id(), std::move(d));
+    return OkStatus();
+  }
+};
+
+// ---- PackStore --------------------------------------------------------------
+
+PackStore::PackStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PackStore::~PackStore() = default;
+
+static Status ValidateOptions(const PackStoreOptions& o) {
+  if (o.compression_level < ZSTD_minCLevel() || o.compression_level > ZSTD_maxCLevel() ||
+      o.compression_level == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "compression level " + std::to_string(o.compression_level) + " is out of range");
+  }
+  if (o.pack_size_limit < kRecordHeaderSize) {
+    return MakeError(ErrorCode::kInvalidArgument, "pack size limit is too small");
+  }
+  if (o.max_raw_len == 0) return MakeError(ErrorCode::kInvalidArgument, "max_raw_len must be positive");
+  return OkStatus();
+}
+
+Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir,
+                                                   const PackStoreOptions& options,
+                                                   uint32_t committed_pack,
+                                                   uint64_t committed_len) {
+  MK_RETURN_IF_ERROR(ValidateOptions(options));
+  if (committed_pack > kMaxPackNumber || (committed_pack == 0 && committed_len != 0)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     dir + ": bad committed end (" + std::to_string(committed_pack) + ", " +
+                         std::to_string(committed_len) + ")");
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+    MK_RETURN_IF_ERROR(SyncDir(ParentDir(dir)));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kFailedPrecondition, dir + ": exists and is not a directory");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+  MK_RETURN_IF_ERROR(impl->RecoverToCommittedEnd(committed_pack, committed_len));
+  impl->cur_pack = committed_pack;
+  impl->cur_len = committed_len;
+  if (committed_pack > 0) {
+    std::string path = impl->PackPath(committed_pack);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return MakeError(ErrorCode::kIoError, path + ": cannot open: " + ErrnoText(errno));
+    impl->cur_fd = UniqueFd(fd);
+  }
+  return std::unique_ptr<PackStore>(new PackStore(std::move(impl)));
+}
+
+Result<std::unique_ptr<PackStore>> PackStore::OpenReadOnly(const std::string& dir,
+                                                           const PackStoreOptions& options) {
+  MK_RETURN_IF_ERROR(ValidateOptions(options));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    int e = errno;
+    return MakeError(e == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, dir + ": " + ErrnoText(e));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kFailedPrecondition, dir + ": is not a directory");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+  impl->read_only = true;
+  return std::unique_ptr<PackStore>(new PackStore(std::move(impl)));
+}
+
+Status PackStore::LoadDictionary(uint32_t id, std::string_view bytes) {
+  if (id == 0) return MakeError(ErrorCode::kInvalidArgument, "dictionary id 0 is reserved");
+  if (bytes.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty dictionary");
+  MK_ASSIGN_OR_RETURN(auto d, Dictionary::Make(id, bytes, impl_->options.compression_level));
+  return impl_->InsertDictionary(std::move(d));
+}
+
+Result<std::string> PackStore::TrainDictionary(const std::vector<std::string_view>& samples,
+                                               size_t dict_size) {
+  if (dict_size < 1024) return MakeError(ErrorCode::kInvalidArgument, "dictionary size must be at least 1 KiB");
+  if (samples.empty()) return MakeError(ErrorCode::kFailedPrecondition, "no samples to train a dictionary on");
+  std::string joined;
+  std::vector<size_t> sizes;
+  sizes.reserve(samples.size());
+  size_t total = 0;
+  for (auto s : samples) total += s.size();
+  joined.reserve(total);
+  for (auto s : samples) {
+    joined.append(s);
+    sizes.push_back(s.size());
+  }
+  std::string dict(dict_size, '\0');
+  size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(), sizes.data(),
+                                   static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "dictionary training failed on " + std::to_string(samples.size()) +
+                         " samples: " + ZDICT_getErrorName(n));
+  }
+  dict.resize(n);
+  return dict;
+}
+
+Result<std::pair<uint32_t, BlobLocation>> PackStore::AddDictionary(std::string_view bytes) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  if (bytes.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty dictionary");
+  if (bytes.size() > std::numeric_limits<uint32_t>::max()) {
+    return MakeError(ErrorCode::kInvalidArgument, "dictionary is too large");
+  }
+  uint32_t id = 1;
+  {
+    std::shared_lock lock(impl_->dict_mu);
+    if (!impl_->dicts.empty()) id = impl_->dicts.rbegin()->first + 1;
+  }
+  if (id == 0) return MakeError(ErrorCode::kFailedPrecondition, "out of dictionary ids");
+  // Build the zstd objects first, so a dictionary zstd rejects is never written.
+  MK_ASSIGN_OR_RETURN(auto d, Dictionary::Make(id, bytes, impl_->options.compression_level));
+  RecordHeader h;
+  h.kind = kKindDictionary;
+  h.dict_id = id;
+  h.stored_len = static_cast<uint32_t>(bytes.size());
+  h.raw_len = bytes.size();
+  h.sha256 = Sha256(bytes);
+  h.payload_crc = Crc32(bytes);
+  MK_ASSIGN_OR_RETURN(BlobLocation loc, impl_->AppendRecord(h, bytes));
+  MK_RETURN_IF_ERROR(impl_->InsertDictionary(std::move(d)));
+  return std::make_pair(id, loc);
+}
+
+uint32_t PackStore::current_dictionary() const {
+  std::shared_lock lock(impl_->dict_mu);
+  return impl_->current_dict ? impl_->current_dict->id() : 0;
+}
+
+Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Digest& sha) const {
+  if (raw.size() > impl_->options.max_raw_len) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "message of " + std::to_string(raw.size()) + " bytes exceeds max_raw_len");
+  }
+  std::shared_ptr<const Dictionary> dict;
+  {
+    std::shared_lock lock(impl_->dict_mu);
+    dict = impl_->current_dict;
+  }
+  ZSTD_CCtx* cctx = ThreadCCtx();
+  if (cctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a compression context");
+  auto check = [](size_t rc) -> Status {
+    if (ZSTD_isError(rc)) return MakeError(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(rc));
+    return OkStatus();
+  };
+  MK_RETURN_IF_ERROR(check(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters)));
+  MK_RETURN_IF_ERROR(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel,
+                                                  impl_->options.compression_level)));
+  MK_RETURN_IF_ERROR(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)));
+  MK_RETURN_IF_ERROR(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)));  // we CRC
+  MK_RETURN_IF_ERROR(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0)));    // header has it
+  if (dict) {
+    const ZSTD_CDict* cdict = dict->cdict();
+    if (cdict == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot build a compression dictionary");
+    MK_RETURN_IF_ERROR(check(ZSTD_CCtx_refCDict(cctx, cdict)));
+  }
+  CompressedBlob out;
+  out.sha256 = sha;
+  out.raw_len = raw.size();
+  out.dict_id = dict ? dict->id() : 0;
+  size_t rc = 0;
+  out.frame.resize_and_overwrite(ZSTD_compressBound(raw.size()), [&](char* p, size_t cap) {
+    rc = ZSTD_compress2(cctx, p, cap, raw.data(), raw.size());
+    return ZSTD_isError(rc) ? 0 : rc;
+  });
+  (void)ZSTD_CCtx_refCDict(cctx, nullptr);  // keep no reference past this call
+  MK_RETURN_IF_ERROR(check(rc));
+  if (out.frame.size() > std::numeric_limits<uint32_t>::max()) {
+    return MakeError(ErrorCode::kInvalidArgument, "compressed message exceeds 4 GiB");
+  }
+  return out;
+}
+
+Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  if (blob.frame.empty() || blob.frame.size() > std::numeric_limits<uint32_t>::max()) {
+    return MakeError(ErrorCode::kInvalidArgument, "blob frame is empty or larger than 4 GiB");
+  }
+  unsigned long long content = ZSTD_getFrameContentSize(blob.frame.data(), blob.frame.size());
+  if (content != blob.raw_len) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "blob frame does not declare its raw length " + std::to_string(blob.raw_len));
+  }
+  if (blob.dict_id != 0 && !impl_->FindDict(blob.dict_id)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "blob uses dictionary " + std::to_string(blob.dict_id) + ", which is not loaded");
+  }
+  RecordHeader h;
+  h.kind = kKindBlob;
+  h.dict_id = blob.dict_id;
+  h.stored_len = static_cast<uint32_t>(blob.frame.size());
+  h.raw_len = blob.raw_len;
+  h.sha256 = blob.sha256;
+  h.payload_crc = Crc32(blob.frame);
+  return impl_->AppendRecord(h, blob.frame);
+}
+
+Status PackStore::Sync() { return impl_->Sync(); }
+
+Status PackStore::Roll() {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  return impl_->RollLocked();
+}
+
+uint32_t PackStore::current_pack() const { return impl_->cur_pack; }
+uint64_t PackStore::current_pack_len() const { return impl_->cur_len; }
+uint64_t PackStore::quarantined_bytes() const { return impl_->quarantined; }
+
+Result<std::string> PackStore::Read(const BlobLocation& loc, bool verify_hash) const {
+  const std::string where = Where(loc.pack, loc.offset);
+  if (loc.raw_len > impl_->options.max_raw_len) {
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": raw length " + std::to_string(loc.raw_len) + " exceeds max_raw_len");
+  }
+  RecordHeader h;
+  MK_ASSIGN_OR_RETURN(std::string rec, impl_->ReadRecord(loc, kKindBlob, h));
+  const char* frame = rec.data() + kHeaderSize;
+  const size_t frame_len = h.stored_len;
+
+  size_t one = ZSTD_findFrameCompressedSize(frame, frame_len);
+  if (ZSTD_isError(one) || one != frame_len) {
+    return MakeError(ErrorCode::kCorruption, where + ": payload is not exactly one zstd frame");
+  }
+  unsigned long long content = ZSTD_getFrameContentSize(frame, frame_len);
+  if (content == ZSTD_CONTENTSIZE_ERROR ||
+      (content != ZSTD_CONTENTSIZE_UNKNOWN && content != h.raw_len)) {
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": frame content size does not match raw length " + std::to_string(h.raw_len));
+  }
+  std::shared_ptr<const Dictionary> dict;
+  if (h.dict_id != 0) {
+    dict = impl_->FindDict(h.dict_id);
+    if (!dict) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       where + ": dictionary " + std::to_string(h.dict_id) + " is not loaded");
+    }
+  }
+  ZSTD_DCtx* dctx = ThreadDCtx();
+  if (dctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a decompression context");
+
+  // The output buffer is exactly raw_len: zstd fails rather than write more.
+  std::string out;
+  size_t rc = 0;
+  out.resize_and_overwrite(static_cast<size_t>(h.raw_len), [&](char* p, size_t cap) {
+    rc = dict ? ZSTD_decompress_usingDDict(dctx, p, cap, frame, frame_len, dict->ddict())
+              : ZSTD_decompressDCtx(dctx, p, cap, frame, frame_len);
+    return ZSTD_isError(rc) ? 0 : rc;
+  });
+  if (ZSTD_isError(rc)) {
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": decompression failed: " + ZSTD_getErrorName(rc));
+  }
+  if (rc != h.raw_len) {
+    return MakeError(ErrorCode::kCorruption,
+                     where + ": decompressed " + std::to_string(rc) + " bytes, expected " +
+                         std::to_string(h.raw_len));
+  }
+  if (verify_hash && Sha256(out) != h.sha256) {
+    return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the content does not match the record");
+  }
+  return out;
+}
+
+Result<Sha256Digest> PackStore::ReadRecordHash(const BlobLocation& loc) const {
+  const std::string where = Where(loc.pack, loc.offset);
+  MK_ASSIGN_OR_RETURN(int fd, impl_->ReadFd(loc.pack, loc.offset));
+  std::array<uint8_t, kHeaderSize> b{};
+  MK_ASSIGN_OR_RETURN(size_t got, PReadUpTo(fd, b.data(), b.size(), loc.offset, where));
+  if (got < kHeaderSize) {
+    return MakeError(ErrorCode::kCorruption, where + ": record header is past the end of the pack");
+  }
+  RecordHeader h;
+  std::string why = DecodeHeader(b.data(), h);
+  if (!why.empty()) return MakeError(ErrorCode::kCorruption, where + ": " + why);
+  return h.sha256;
+}
+
+Result<std::string> PackStore::ReadDictionary(const BlobLocation& loc) const {
+  const std::string where = Where(loc.pack, loc.offset);
+  RecordHeader h;
+  MK_ASSIGN_OR_RETURN(std::string rec, impl_->ReadRecord(loc, kKindDictionary, h));
+  rec.erase(0, kHeaderSize);
+  if (Sha256(rec) != h.sha256) {
+    return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the dictionary does not match the record");
+  }
+  return rec;
+}
+
+Status PackStore::Scan(
+    const std::function<Status(const ScannedRecord&)>& on_record,
+    const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const {
+  MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(impl_->dir));
+  for (const PackFile& p : packs) {
+    int raw_fd = ::open(p.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (raw_fd < 0) {
+      return MakeError(ErrorCode::kIoError, p.path + ": cannot open: " + ErrnoText(errno));
+    }
+    UniqueFd fd(raw_fd);
+    MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(fd.get(), p.path));
+    WindowReader r(fd.get(), size, p.path);
+    uint64_t off = 0;
+    while (off < size) {
+      RecordHeader h;
+      std::string why;
+      if (size - off < kHeaderSize) {
+        on_error(p.number, off,
+                 "torn record: only " + std::to_string(size - off) + " bytes left for a " +
+                     std::to_string(kHeaderSize) + "-byte header");
+        break;
+      }
+      MK_ASSIGN_OR_RETURN(std::string_view hb, r.Get(off, kHeaderSize));
+      why = DecodeHeader(reinterpret_cast<const uint8_t*>(hb.data()), h);
+      if (why.empty()) {
+        const uint64_t left = size - off - kHeaderSize;
+        if (h.stored_len > left) {
+          on_error(p.number, off,
+                   "torn record: payload of " + std::to_string(h.stored_len) + " bytes but only " +
+                       std::to_string(left) + " left in the pack");
+          break;
+        }
+        MK_ASSIGN_OR_RETURN(std::string_view payload, r.Get(off + kHeaderSize, h.stored_len));
+        const uint64_t next = off + kHeaderSize + h.stored_len;
+        if (Crc32(payload) != h.payload_crc) {
+          on_error(p.number, off, "payload CRC mismatch; skipped the record (header is intact)");
+          off = next;
+          continue;
+        }
+        ScannedRecord rec;
+        rec.kind = h.kind == kKindBlob ? ScannedRecord::Kind::kBlob : ScannedRecord::Kind::kDictionary;
+        rec.sha256 = h.sha256;
+        rec.location = BlobLocation{p.number, off, h.stored_len, h.raw_len, h.dict_id};
+        MK_RETURN_IF_ERROR(on_record(rec));
+        off = next;
+        continue;
+      }
+      MK_ASSIGN_OR_RETURN(uint64_t next, FindNextRecord(r, off + 1, size));
+      if (next >= size) {
+        on_error(p.number, off,
+                 why + "; no valid record follows (" + std::to_string(size - off) +
+                     " bytes to the end of the pack)");
+        break;
+      }
+      on_error(p.number, off,
+               why + "; skipped " + std::to_string(next - off) + " bytes to the next valid record at offset " +
+                   std::to_string(next));
+      off = next;
+    }
+  }
+  return OkStatus();
+}
+
+Result<uint64_t> PackStore::TotalBytes() const {
+  MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(impl_->dir));
+  uint64_t total = 0;
+  for (const PackFile& p : packs) {
+    struct stat st {};
+    if (::stat(p.path.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // raced with Open's recovery in another process
+      return MakeError(ErrorCode::kIoError, p.path + ": stat failed: " + ErrnoText(errno));
+    }
+    total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
+}  // namespace mailkeep::blobs

@@ -1,1 +1,798 @@
+// Tests for the pack store. Some tests write records with their own encoder,
+// built from store/PACK_FORMAT.md rather than from pack_store.cc, so the
+// document and the code are checked against each other.
+#include "store/blobs/pack_store.h"
+
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace mailkeep::blobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- helpers ------------------------------------------------------------------
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "pack_store_test.XXXXXX").string();
+    char* p = ::mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string packs() const { return path_ + "/packs"; }
+
+ private:
+  std::string path_;
+};
+
+// Mail-like text: headers plus words from a small vocabulary, deterministic.
+std::string FakeMessage(std::mt19937& rng, size_t body_words) {
+  static const char* kWords[] = {"the",    "kernel", "patch",  "mips",   "build",  "fails",
+                                 "with",   "gcc",    "please", "review", "thanks", "signed",
+                                 "off",    "by",     "cache",  "tlb",    "octeon", "ralf",
+                                 "driver", "commit", "merge",  "linux",  "arch",   "config"};
+  constexpr size_t kN = sizeof kWords / sizeof kWords[0];
+  std::uniform_int_distribution<size_t> w(0, kN - 1);
+  std::uniform_int_distribution<int> num(0, 999999);
+  std::string m;
+  m += "From: Developer " + std::to_string(num(rng)) + " <dev" + std::to_string(num(rng) % 50) +
+       "@linux-mips.org>\r\n";
+  m += "To: linux-mips@linux-mips.org\r\n";
+  m += "Subject: [PATCH " + std::to_string(num(rng) % 9) + "/9] MIPS: " + kWords[w(rng)] + " " +
+       kWords[w(rng)] + "\r\n";
+  m += "Message-ID: <" + std::to_string(num(rng)) + "." + std::to_string(num(rng)) +
+       "@mail.example.org>\r\n";
+  m += "Date: Mon, 1 Jan 2018 12:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+       "Content-Type: text/plain; charset=UTF-8\r\n\r\n";
+  for (size_t i = 0; i < body_words; ++i) {
+    m += kWords[w(rng)];
+    m += (i % 12 == 11) ? "\r\n" : " ";
+  }
+  m += "\r\n";
+  return m;
+}
+
+std::vector<std::string> FakeMessages(size_t n, size_t body_words, uint32_t seed = 1) {
+  std::mt19937 rng(seed);
+  std::vector<std::string> v;
+  for (size_t i = 0; i < n; ++i) v.push_back(FakeMessage(rng, body_words + (i * 7) % 50));
+  return v;
+}
+
+std::unique_ptr<PackStore> OpenOrDie(const std::string& dir, const PackStoreOptions& o = {},
+                                     uint32_t pack = 0, uint64_t len = 0) {
+  auto s = PackStore::Open(dir, o, pack, len);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().ToString());
+  return s ? std::move(*s) : nullptr;
+}
+
+BlobLocation AddOrDie(PackStore& s, std::string_view raw) {
+  auto c = s.Compress(raw, Sha256(raw));
+  EXPECT_TRUE(c.has_value()) << (c ? "" : c.error().ToString());
+  auto loc = s.Append(*c);
+  EXPECT_TRUE(loc.has_value()) << (loc ? "" : loc.error().ToString());
+  return *loc;
+}
+
+std::string PackPath(const std::string& dir, uint32_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "/%06u.pack", n);
+  return dir + buf;
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  unsigned char b = 0;
+  ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(offset)), 1);
+  b ^= 0x20;
+  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(offset)), 1);
+  ::close(fd);
+}
+
+mode_t Mode(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Independent encoder for PACK_FORMAT.md version 1.
+std::string EncodeRecord(uint8_t kind, uint32_t dict_id, uint64_t raw_len, const Sha256Digest& sha,
+                         std::string_view payload) {
+  std::string h(64, '\0');
+  auto put = [&h](size_t at, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) h[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  h[0] = '\x89';
+  h[1] = 'M';
+  h[2] = 'K';
+  h[3] = 'P';
+  h[4] = 1;
+  h[5] = static_cast<char>(kind);
+  put(8, dict_id, 4);
+  put(12, payload.size(), 4);
+  put(16, raw_len, 8);
+  for (int i = 0; i < 32; ++i) h[24 + i] = static_cast<char>(sha[i]);
+  put(56, crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())), 4);
+  put(60, crc32(0, reinterpret_cast<const Bytef*>(h.data()), 60), 4);
+  return h + std::string(payload);
+}
+
+void WriteFile(const std::string& path, std::string_view data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+struct ScanLog {
+  std::vector<ScannedRecord> records;
+  std::vector<std::pair<BlobLocation, std::string>> errors;
+};
+
+ScanLog ScanAll(const PackStore& s) {
+  ScanLog log;
+  auto st = s.Scan(
+      [&](const ScannedRecord& r) -> Status {
+        log.records.push_back(r);
+        return OkStatus();
+      },
+      [&](uint32_t pack, uint64_t offset, const std::string& msg) {
+        log.errors.push_back({BlobLocation{pack, offset}, msg});
+      });
+  EXPECT_TRUE(st.has_value()) << (st ? "" : st.error().ToString());
+  return log;
+}
+
+// ---- round trips --------------------------------------------------------------
+
+TEST(PackStoreTest, RoundTripWithoutDictionary) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->current_pack(), 0u);
+  EXPECT_EQ(s->current_dictionary(), 0u);
+  const std::string raw = FakeMessages(1, 300)[0];
+  auto c = s->Compress(raw, Sha256(raw));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->dict_id, 0u);
+  EXPECT_EQ(c->raw_len, raw.size());
+  EXPECT_LT(c->frame.size(), raw.size());
+  auto loc = s->Append(*c);
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->pack, 1u);
+  EXPECT_EQ(loc->offset, 0u);
+  EXPECT_EQ(loc->stored_len, c->frame.size());
+  EXPECT_EQ(loc->raw_len, raw.size());
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_EQ(s->current_pack(), 1u);
+  EXPECT_EQ(s->current_pack_len(), kRecordHeaderSize + c->frame.size());
+  auto back = s->Read(*loc);
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(*back, raw);
+  auto hash = s->ReadRecordHash(*loc);
+  ASSERT_TRUE(hash.has_value());
+  EXPECT_EQ(*hash, Sha256(raw));
+  auto total = s->TotalBytes();
+  ASSERT_TRUE(total.has_value());
+  EXPECT_EQ(*total, s->current_pack_len());
+}
+
+TEST(PackStoreTest, EmptyMessageRoundTrips) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  auto loc = AddOrDie(*s, "");
+  auto back = s->Read(loc);
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(*back, "");
+}
+
+TEST(PackStoreTest, RoundTripWithDictionary) {
+  TempDir t;
+  auto msgs = FakeMessages(600, 120);
+  std::vector<std::string_view> samples(msgs.begin(), msgs.begin() + 500);
+  auto dict = PackStore::TrainDictionary(samples, 16 * 1024);
+  ASSERT_TRUE(dict.has_value()) << dict.error().ToString();
+  EXPECT_LE(dict->size(), 16u * 1024);
+
+  auto s = OpenOrDie(t.packs());
+  const std::string& raw = msgs[550];
+  auto plain = s->Compress(raw, Sha256(raw));
+  ASSERT_TRUE(plain.has_value());
+
+  auto added = s->AddDictionary(*dict);
+  ASSERT_TRUE(added.has_value()) << added.error().ToString();
+  EXPECT_EQ(added->first, 1u);
+  EXPECT_EQ(added->second.dict_id, 1u);
+  EXPECT_EQ(s->current_dictionary(), 1u);
+
+  auto with = s->Compress(raw, Sha256(raw));
+  ASSERT_TRUE(with.has_value());
+  EXPECT_EQ(with->dict_id, 1u);
+  EXPECT_LT(with->frame.size(), plain->frame.size());
+
+  auto loc_dict = s->Append(*with);
+  auto loc_plain = s->Append(*plain);  // an old frame without dictionary still appends
+  ASSERT_TRUE(loc_dict && loc_plain);
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_EQ(*s->Read(*loc_dict), raw);
+  EXPECT_EQ(*s->Read(*loc_plain), raw);
+
+  auto d = s->ReadDictionary(added->second);
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  EXPECT_EQ(*d, *dict);
+  // A blob location is not a dictionary and vice versa.
+  EXPECT_EQ(s->ReadDictionary(*loc_dict).error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(s->Read(added->second).error().code(), ErrorCode::kCorruption);
+
+  // Reopen: without the dictionary loaded the blob cannot be read; with it, it can.
+  const uint32_t p = s->current_pack();
+  const uint64_t len = s->current_pack_len();
+  s.reset();
+  s = OpenOrDie(t.packs(), {}, p, len);
+  auto missing = s->Read(*loc_dict);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(s->LoadDictionary(1, *dict).has_value());
+  EXPECT_EQ(s->current_dictionary(), 1u);
+  EXPECT_EQ(*s->Read(*loc_dict), raw);
+}
+
+TEST(PackStoreTest, TrainDictionaryFailsOnTooFewSamples) {
+  std::vector<std::string_view> samples = {"hello", "world"};
+  auto d = PackStore::TrainDictionary(samples, 16 * 1024);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_FALSE(PackStore::TrainDictionary({}, 16 * 1024).has_value());
+}
+
+TEST(PackStoreTest, LoadDictionaryRules) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  const std::string a(2000, 'a'), b(2000, 'b'), c(2000, 'c');
+  EXPECT_EQ(s->LoadDictionary(0, a).error().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(s->LoadDictionary(3, a).has_value());
+  ASSERT_TRUE(s->LoadDictionary(1, b).has_value());
+  EXPECT_EQ(s->current_dictionary(), 3u);         // highest id wins
+  ASSERT_TRUE(s->LoadDictionary(3, a).has_value());  // same bytes: no-op
+  EXPECT_EQ(s->LoadDictionary(3, b).error().code(), ErrorCode::kInvalidArgument);
+  auto added = s->AddDictionary(c);
+  ASSERT_TRUE(added.has_value());
+  EXPECT_EQ(added->first, 4u);
+  EXPECT_EQ(s->current_dictionary(), 4u);
+  // A blob naming a dictionary this store does not know is refused.
+  auto blob = s->Compress("x", Sha256("x"));
+  blob->dict_id = 9;
+  EXPECT_EQ(s->Append(*blob).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// ---- packs, reopen, roll --------------------------------------------------------
+
+TEST(PackStoreTest, ManyBlobsAcrossPackRoll) {
+  TempDir t;
+  PackStoreOptions o;
+  o.compression_level = 3;
+  o.pack_size_limit = 8 * 1024;
+  auto s = OpenOrDie(t.packs(), o);
+  auto msgs = FakeMessages(300, 200);
+  std::vector<BlobLocation> locs;
+  for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m));
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_GT(s->current_pack(), 5u);
+  for (size_t i = 1; i < locs.size(); ++i) {
+    const auto& a = locs[i - 1];
+    const auto& b = locs[i];
+    if (a.pack == b.pack) {
+      EXPECT_EQ(b.offset, a.offset + kRecordHeaderSize + a.stored_len);
+    } else {
+      EXPECT_EQ(b.pack, a.pack + 1);
+      EXPECT_EQ(b.offset, 0u);
+    }
+  }
+  uint64_t sum = 0;
+  for (uint32_t p = 1; p <= s->current_pack(); ++p) {
+    auto size = fs::file_size(PackPath(t.packs(), p));
+    EXPECT_LE(size, o.pack_size_limit);
+    sum += size;
+  }
+  EXPECT_EQ(*s->TotalBytes(), sum);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    auto r = s->Read(locs[i]);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(*r, msgs[i]);
+  }
+}
+
+TEST(PackStoreTest, RecordLargerThanPackLimitGetsAPackOfItsOwn) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 256;
+  auto s = OpenOrDie(t.packs(), o);
+  std::mt19937 rng(7);
+  std::string big(4000, '\0');
+  for (auto& ch : big) ch = static_cast<char>(rng());  // incompressible
+  auto a = AddOrDie(*s, "small");
+  auto b = AddOrDie(*s, big);
+  auto c = AddOrDie(*s, "small again");
+  EXPECT_EQ(a.pack, 1u);
+  EXPECT_EQ(b.pack, 2u);
+  EXPECT_EQ(b.offset, 0u);
+  EXPECT_EQ(c.pack, 3u);
+  EXPECT_EQ(*s->Read(b), big);
+}
+
+TEST(PackStoreTest, ReopenAndRead) {
+  TempDir t;
+  auto msgs = FakeMessages(50, 100);
+  std::vector<BlobLocation> locs;
+  uint32_t p = 0;
+  uint64_t len = 0;
+  {
+    auto s = OpenOrDie(t.packs());
+    for (size_t i = 0; i < 25; ++i) locs.push_back(AddOrDie(*s, msgs[i]));
+    ASSERT_TRUE(s->Sync().has_value());
+    p = s->current_pack();
+    len = s->current_pack_len();
+  }
+  {
+    auto s = OpenOrDie(t.packs(), {}, p, len);
+    EXPECT_EQ(s->quarantined_bytes(), 0u);
+    EXPECT_EQ(s->current_pack(), p);
+    EXPECT_EQ(s->current_pack_len(), len);
+    for (size_t i = 25; i < 50; ++i) locs.push_back(AddOrDie(*s, msgs[i]));
+    ASSERT_TRUE(s->Sync().has_value());
+    EXPECT_EQ(locs[25].offset, len);  // appends continue at the committed end
+    p = s->current_pack();
+    len = s->current_pack_len();
+  }
+  auto ro = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(ro.has_value());
+  for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(*(*ro)->Read(locs[i]), msgs[i]);
+  auto blob = (*ro)->Compress("x", Sha256("x"));
+  ASSERT_TRUE(blob.has_value());
+  EXPECT_EQ((*ro)->Append(*blob).error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ((*ro)->Sync().error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ((*ro)->AddDictionary("dict").error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), p)), len);
+}
+
+TEST(PackStoreTest, RollStartsAnEmptyPack) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  auto a = AddOrDie(*s, "first");
+  ASSERT_TRUE(s->Roll().has_value());
+  EXPECT_EQ(s->current_pack(), 2u);
+  EXPECT_EQ(s->current_pack_len(), 0u);
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_TRUE(fs::exists(PackPath(t.packs(), 2)));
+  s.reset();
+  s = OpenOrDie(t.packs(), {}, 2, 0);
+  auto b = AddOrDie(*s, "second");
+  EXPECT_EQ(b.pack, 2u);
+  EXPECT_EQ(*s->Read(a), "first");
+  EXPECT_EQ(*s->Read(b), "second");
+}
+
+TEST(PackStoreTest, OpenRejectsACommittedEndThatIsNotThere) {
+  TempDir t;
+  uint64_t len = 0;
+  {
+    auto s = OpenOrDie(t.packs());
+    AddOrDie(*s, "hello");
+    ASSERT_TRUE(s->Sync().has_value());
+    len = s->current_pack_len();
+  }
+  auto longer = PackStore::Open(t.packs(), {}, 1, len + 1);
+  ASSERT_FALSE(longer.has_value());
+  EXPECT_EQ(longer.error().code(), ErrorCode::kCorruption);
+  auto missing = PackStore::Open(t.packs(), {}, 2, 10);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), 1)), len);  // untouched
+  EXPECT_FALSE(fs::exists(t.packs() + "/orphans"));
+  PackStoreOptions bad;
+  bad.compression_level = 99;
+  EXPECT_EQ(PackStore::Open(t.packs(), bad, 1, len).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// ---- corruption -------------------------------------------------------------------
+
+TEST(PackStoreTest, FlippedPayloadByteIsCorruption) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  AddOrDie(*s, "before");
+  const std::string raw = FakeMessages(1, 200)[0];
+  auto loc = AddOrDie(*s, raw);
+  ASSERT_TRUE(s->Sync().has_value());
+  FlipByte(PackPath(t.packs(), 1), loc.offset + kRecordHeaderSize + loc.stored_len / 2);
+  auto r = s->Read(loc);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(r.error().message().find("pack 000001.pack offset " + std::to_string(loc.offset)),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(r.error().message().find('\n'), std::string::npos);
+}
+
+TEST(PackStoreTest, EveryFlippedHeaderByteIsCorruption) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  const std::string raw = FakeMessages(1, 50)[0];
+  auto loc = AddOrDie(*s, raw);
+  ASSERT_TRUE(s->Sync().has_value());
+  const std::string path = PackPath(t.packs(), 1);
+  for (uint64_t i = 0; i < kRecordHeaderSize; ++i) {
+    FlipByte(path, i);
+    auto r = s->Read(loc);
+    ASSERT_FALSE(r.has_value()) << "byte " << i;
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << "byte " << i;
+    EXPECT_FALSE(s->ReadRecordHash(loc).has_value()) << "byte " << i;
+    FlipByte(path, i);  // restore
+  }
+  EXPECT_EQ(*s->Read(loc), raw);
+}
+
+TEST(PackStoreTest, ReadChecksTheLocationAgainstTheHeader) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  auto loc = AddOrDie(*s, "some message");
+  auto wrong = loc;
+  wrong.raw_len += 1;
+  EXPECT_EQ(s->Read(wrong).error().code(), ErrorCode::kCorruption);
+  wrong = loc;
+  wrong.offset += 1;
+  EXPECT_EQ(s->Read(wrong).error().code(), ErrorCode::kCorruption);
+  wrong = loc;
+  wrong.pack = 7;
+  EXPECT_EQ(s->Read(wrong).error().code(), ErrorCode::kCorruption);
+}
+
+TEST(PackStoreTest, DecompressionIsBoundedByTheRecordedRawLength) {
+  TempDir t;
+  ASSERT_EQ(::mkdir(t.packs().c_str(), 0700), 0);
+  const std::string raw = FakeMessages(1, 2000)[0];
+
+  // A frame without a content size, whose header claims far fewer bytes.
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+  std::string frame(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compress2(cctx, frame.data(), frame.size(), raw.data(), raw.size());
+  ASSERT_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  // And a normal frame (with content size) whose header also lies.
+  std::string sized(ZSTD_compressBound(raw.size()), '\0');
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  n = ZSTD_compress2(cctx, sized.data(), sized.size(), raw.data(), raw.size());
+  ASSERT_FALSE(ZSTD_isError(n));
+  sized.resize(n);
+  ZSTD_freeCCtx(cctx);
+
+  const auto sha = Sha256(raw);
+  std::string r1 = EncodeRecord(1, 0, 100, sha, frame);
+  std::string r2 = EncodeRecord(1, 0, 100, sha, sized);
+  std::string r3 = EncodeRecord(1, 0, 1ull << 40, sha, sized);  // past max_raw_len
+  std::string r4 = EncodeRecord(1, 0, raw.size(), sha, frame);  // honest, no content size
+  WriteFile(PackPath(t.packs(), 1), r1 + r2 + r3 + r4);
+
+  auto s = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(s.has_value());
+  uint64_t off = 0;
+  auto loc_of = [&](const std::string& rec, uint64_t raw_len) {
+    BlobLocation l{1, off, static_cast<uint32_t>(rec.size() - kRecordHeaderSize), raw_len, 0};
+    off += rec.size();
+    return l;
+  };
+  auto l1 = loc_of(r1, 100), l2 = loc_of(r2, 100), l3 = loc_of(r3, 1ull << 40), l4 = loc_of(r4, raw.size());
+  for (const auto& l : {l1, l2, l3}) {
+    auto r = (*s)->Read(l);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << r.error().ToString();
+  }
+  auto ok = (*s)->Read(l4);
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_EQ(*ok, raw);
+
+  // The hand-written records are what Scan sees, too.
+  auto log = ScanAll(**s);
+  ASSERT_EQ(log.records.size(), 4u);
+  EXPECT_TRUE(log.errors.empty());
+  EXPECT_EQ(log.records[3].location, l4);
+  EXPECT_EQ(log.records[3].sha256, sha);
+}
+
+TEST(PackStoreTest, AppendRefusesAFrameThatDisagreesWithRawLen) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  auto blob = s->Compress("hello world", Sha256("hello world"));
+  ASSERT_TRUE(blob.has_value());
+  blob->raw_len = 5;
+  EXPECT_EQ(s->Append(*blob).error().code(), ErrorCode::kInvalidArgument);
+  PackStoreOptions o;
+  o.max_raw_len = 4;
+  auto small = OpenOrDie(t.path() + "/other", o);
+  EXPECT_EQ(small->Compress("hello", Sha256("hello")).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// ---- crash recovery -----------------------------------------------------------------
+
+TEST(PackStoreTest, TornTailIsCutAtTheCommittedEndAndKept) {
+  TempDir t;
+  auto msgs = FakeMessages(4, 100);
+  std::vector<BlobLocation> locs;
+  uint64_t committed = 0;
+  uint64_t torn_size = 0;
+  {
+    auto s = OpenOrDie(t.packs());
+    locs.push_back(AddOrDie(*s, msgs[0]));
+    locs.push_back(AddOrDie(*s, msgs[1]));
+    ASSERT_TRUE(s->Sync().has_value());
+    committed = s->current_pack_len();
+    // Crash while appending the next record: half of it reaches the disk.
+    auto c = AddOrDie(*s, msgs[2]);
+    torn_size = c.offset + kRecordHeaderSize + c.stored_len / 2;
+    fs::resize_file(PackPath(t.packs(), 1), torn_size);
+  }
+  {
+    auto ro = PackStore::OpenReadOnly(t.packs(), {});
+    ASSERT_TRUE(ro.has_value());
+    auto log = ScanAll(**ro);
+    EXPECT_EQ(log.records.size(), 2u);
+    ASSERT_EQ(log.errors.size(), 1u);
+    EXPECT_EQ(log.errors[0].first.offset, committed);
+    EXPECT_NE(log.errors[0].second.find("torn"), std::string::npos) << log.errors[0].second;
+    EXPECT_EQ(fs::file_size(PackPath(t.packs(), 1)), torn_size);  // read-only changes nothing
+  }
+  auto s = OpenOrDie(t.packs(), {}, 1, committed);
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), 1)), committed);
+  EXPECT_EQ(s->quarantined_bytes(), torn_size - committed);
+  const std::string orphan = t.packs() + "/orphans/000001-from-" + std::to_string(committed) + ".orphan";
+  ASSERT_TRUE(fs::exists(orphan));
+  EXPECT_EQ(fs::file_size(orphan), torn_size - committed);
+  EXPECT_EQ(Mode(orphan), 0600u);
+  EXPECT_EQ(Mode(t.packs() + "/orphans"), 0700u);
+
+  locs.push_back(AddOrDie(*s, msgs[3]));
+  EXPECT_EQ(locs.back().offset, committed);
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_EQ(*s->Read(locs[0]), msgs[0]);
+  EXPECT_EQ(*s->Read(locs[1]), msgs[1]);
+  EXPECT_EQ(*s->Read(locs[2]), msgs[3]);
+  auto log = ScanAll(*s);
+  EXPECT_EQ(log.records.size(), 3u);
+  EXPECT_TRUE(log.errors.empty());
+}
+
+TEST(PackStoreTest, UncommittedPacksAreMovedAsideNotDeleted) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 1024;
+  auto msgs = FakeMessages(40, 150);
+  uint32_t committed_pack = 0;
+  uint64_t committed_len = 0;
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    for (size_t i = 0; i < 10; ++i) AddOrDie(*s, msgs[i]);
+    ASSERT_TRUE(s->Sync().has_value());
+    committed_pack = s->current_pack();
+    committed_len = s->current_pack_len();
+    for (size_t i = 10; i < 40; ++i) AddOrDie(*s, msgs[i]);  // crash before the catalog commit
+    ASSERT_TRUE(s->Sync().has_value());
+    ASSERT_GT(s->current_pack(), committed_pack + 1);
+  }
+  const auto before = *(*PackStore::OpenReadOnly(t.packs(), o))->TotalBytes();
+  auto s = OpenOrDie(t.packs(), o, committed_pack, committed_len);
+  const auto after = *s->TotalBytes();
+  EXPECT_EQ(before - after, s->quarantined_bytes());
+  EXPECT_FALSE(fs::exists(PackPath(t.packs(), committed_pack + 1)));
+  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/" +
+                         PackPath("", committed_pack + 1).substr(1, 6) + "-from-0.orphan"));
+  auto loc = AddOrDie(*s, "after recovery");
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_EQ(*s->Read(loc), "after recovery");
+
+  // An empty archive ({0,0}) with packs: all of them are uncommitted.
+  s.reset();
+  auto empty = OpenOrDie(t.packs(), o, 0, 0);
+  EXPECT_EQ(*empty->TotalBytes(), 0u);
+  EXPECT_GT(empty->quarantined_bytes(), 0u);
+  auto first = AddOrDie(*empty, "new first");
+  EXPECT_EQ(first.pack, 1u);
+  EXPECT_EQ(first.offset, 0u);
+  // Pack 1 was moved twice in this test; both copies are kept.
+  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/000001-from-0.orphan"));
+}
+
+// ---- scan ---------------------------------------------------------------------------
+
+TEST(PackStoreTest, ScanFindsEveryRecordAndReportsATornTail) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 4096;
+  auto msgs = FakeMessages(60, 150);
+  auto s = OpenOrDie(t.packs(), o);
+  std::vector<BlobLocation> expected;
+  for (size_t i = 0; i < 20; ++i) expected.push_back(AddOrDie(*s, msgs[i]));
+  auto d = s->AddDictionary(std::string(3000, 'd'));
+  ASSERT_TRUE(d.has_value());
+  expected.push_back(d->second);
+  for (size_t i = 20; i < 60; ++i) expected.push_back(AddOrDie(*s, msgs[i]));
+  ASSERT_TRUE(s->Sync().has_value());
+
+  auto log = ScanAll(*s);
+  EXPECT_TRUE(log.errors.empty());
+  ASSERT_EQ(log.records.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(log.records[i].location, expected[i]) << i;
+    const bool is_dict = i == 20;
+    EXPECT_EQ(log.records[i].kind,
+              is_dict ? ScannedRecord::Kind::kDictionary : ScannedRecord::Kind::kBlob);
+    if (!is_dict) {
+      EXPECT_EQ(log.records[i].sha256, Sha256(msgs[i < 20 ? i : i - 1]));
+    }
+  }
+  EXPECT_EQ(*s->ReadDictionary(log.records[20].location), std::string(3000, 'd'));
+
+  // Tear the last record of the last pack.
+  const auto& last = expected.back();
+  fs::resize_file(PackPath(t.packs(), last.pack), last.offset + 10);
+  log = ScanAll(*s);
+  EXPECT_EQ(log.records.size(), expected.size() - 1);
+  ASSERT_EQ(log.errors.size(), 1u);
+  EXPECT_EQ(log.errors[0].first.pack, last.pack);
+  EXPECT_EQ(log.errors[0].first.offset, last.offset);
+}
+
+TEST(PackStoreTest, ScanResyncsPastDamage) {
+  TempDir t;
+  auto msgs = FakeMessages(10, 150);
+  auto s = OpenOrDie(t.packs());
+  std::vector<BlobLocation> locs;
+  for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m));
+  ASSERT_TRUE(s->Sync().has_value());
+  const std::string path = PackPath(t.packs(), 1);
+
+  // Payload damage: the header still frames the record, so only it is lost.
+  FlipByte(path, locs[2].offset + kRecordHeaderSize + 3);
+  // Header damage: found again by searching for the next valid record.
+  FlipByte(path, locs[5].offset + 13);
+  auto log = ScanAll(*s);
+  ASSERT_EQ(log.errors.size(), 2u);
+  EXPECT_EQ(log.errors[0].first.offset, locs[2].offset);
+  EXPECT_NE(log.errors[0].second.find("payload CRC"), std::string::npos);
+  EXPECT_EQ(log.errors[1].first.offset, locs[5].offset);
+  EXPECT_NE(log.errors[1].second.find("skipped"), std::string::npos) << log.errors[1].second;
+  ASSERT_EQ(log.records.size(), 8u);
+  std::vector<uint64_t> got;
+  for (const auto& r : log.records) got.push_back(r.location.offset);
+  std::vector<uint64_t> want;
+  for (size_t i = 0; i < locs.size(); ++i) {
+    if (i != 2 && i != 5) want.push_back(locs[i].offset);
+  }
+  EXPECT_EQ(got, want);
+
+  // Garbage (zeros) in the middle and at the end of a pack.
+  fs::resize_file(path, fs::file_size(path) + 5000);
+  log = ScanAll(*s);
+  ASSERT_EQ(log.errors.size(), 3u);
+  EXPECT_NE(log.errors[2].second.find("no valid record follows"), std::string::npos);
+
+  // on_record's error stops the walk and is returned.
+  int seen = 0;
+  auto st = s->Scan(
+      [&](const ScannedRecord&) -> Status {
+        if (++seen == 3) return MakeError(ErrorCode::kInternal, "stop");
+        return OkStatus();
+      },
+      [](uint32_t, uint64_t, const std::string&) {});
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().message(), "stop");
+  EXPECT_EQ(seen, 3);
+}
+
+// ---- format, modes, threads --------------------------------------------------------------
+
+TEST(PackStoreTest, HeaderBytesMatchTheDocumentedFormat) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  auto d = s->AddDictionary(std::string(1500, 'q'));
+  ASSERT_TRUE(d.has_value());
+  const std::string raw = "Subject: hi\r\n\r\nhello\r\n";
+  auto blob = s->Compress(raw, Sha256(raw));
+  ASSERT_TRUE(blob.has_value());
+  auto loc = s->Append(*blob);
+  ASSERT_TRUE(loc.has_value());
+  ASSERT_TRUE(s->Sync().has_value());
+  std::ifstream f(PackPath(t.packs(), 1), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, EncodeRecord(2, 1, 1500, Sha256(std::string(1500, 'q')), std::string(1500, 'q')) +
+                       EncodeRecord(1, 1, raw.size(), Sha256(raw), blob->frame));
+  // Frames carry their content size and no dictionary id or checksum.
+  EXPECT_EQ(ZSTD_getFrameContentSize(blob->frame.data(), blob->frame.size()), raw.size());
+  EXPECT_EQ(ZSTD_getDictID_fromFrame(blob->frame.data(), blob->frame.size()), 0u);
+}
+
+TEST(PackStoreTest, FileModes) {
+  TempDir t;
+  const mode_t old = ::umask(022);
+  const std::string dir = t.path() + "/archive/packs";  // parents created too
+  {
+    auto s = OpenOrDie(dir);
+    AddOrDie(*s, "mode test");
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  ::umask(old);
+  EXPECT_EQ(Mode(dir), 0700u);
+  EXPECT_EQ(Mode(PackPath(dir, 1)), 0600u);
+}
+
+TEST(PackStoreTest, ConcurrentCompressAndReadWhileAppending) {
+  TempDir t;
+  PackStoreOptions o;
+  o.compression_level = 3;
+  o.pack_size_limit = 64 * 1024;
+  auto msgs = FakeMessages(400, 150);
+  auto s = OpenOrDie(t.packs(), o);
+  std::vector<BlobLocation> first;
+  for (size_t i = 0; i < 100; ++i) first.push_back(AddOrDie(*s, msgs[i]));
+  ASSERT_TRUE(s->Sync().has_value());
+  std::vector<std::string_view> samples(msgs.begin(), msgs.begin() + 300);
+  auto dict = PackStore::TrainDictionary(samples, 8 * 1024);
+  ASSERT_TRUE(dict.has_value()) << dict.error().ToString();
+
+  std::atomic<int> failures{0};
+  std::atomic<bool> dict_seen{false};
+  std::vector<std::vector<CompressedBlob>> produced(4);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (size_t i = 100 + w; i < 400; i += 4) {
+        auto c = s->Compress(msgs[i], Sha256(msgs[i]));
+        if (!c) {
+          ++failures;
+          continue;
+        }
+        if (c->dict_id != 0) dict_seen = true;
+        produced[w].push_back(std::move(*c));
+        const auto& loc = first[(i * 31) % first.size()];
+        auto r = s->Read(loc);
+        if (!r || *r != msgs[(i * 31) % first.size()]) ++failures;
+      }
+    });
+  }
+  // The writer switches dictionaries and appends while workers run.
+  ASSERT_TRUE(s->AddDictionary(*dict).has_value());
+  for (size_t i = 100; i < 200; ++i) AddOrDie(*s, msgs[i]);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(s->Sync().has_value());
+
+  // Every produced frame appends and reads back.
+  for (auto& v : produced) {
+    for (const auto& c : v) {
+      auto loc = s->Append(c);
+      ASSERT_TRUE(loc.has_value());
+      auto r = s->Read(*loc);
+      ASSERT_TRUE(r.has_value()) << r.error().ToString();
+      EXPECT_EQ(Sha256(*r), c.sha256);
+    }
+  }
+  ASSERT_TRUE(s->Sync().has_value());
+}
+
+}  // namespace
+}  // namespace mailkeep::blobs
