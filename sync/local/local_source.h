@@ -20,10 +20,10 @@ namespace mailkeep::local {
 enum class InputKind { kMaildir, kMbox, kEmlDirectory, kMessageFile, kUnknown };
 
 // Looks at `path`: a directory with cur/ or new/ (or Maildir++ ".Sub"
-// folders holding them, or nested directories that are Maildirs) is a Maildir; another directory is a directory of
-// message files (searched recursively, every regular file); a file starting
-// with "From " (after decompression) is an mbox; any other file is a single
-// message. Returns kUnknown with `why` set for a path that does not exist
+// folders holding them, or nested directories that are Maildirs) is a
+// Maildir; another directory is a directory of message files (searched
+// recursively, every regular non-hidden file); a file starting with "From "
+// (after decompression) is an mbox; any other file is a single message. Returns kUnknown with `why` set for a path that does not exist
 // or cannot be read.
 InputKind DetectInput(const std::string& path, std::string* why);
 
