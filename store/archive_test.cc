@@ -1,1 +1,248 @@
+#include "store/archive.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
 #include <gtest/gtest.h>
+
+#include "store/util/files.h"
+#include "store/util/sha256.h"
+
+namespace mailkeep {
+namespace {
+
+std::string MakeMessage(int n, const std::string& extra = "") {
+  std::string body;
+  for (int i = 0; i < 20; ++i) {
+    body += "Line " + std::to_string(i) + " of message " + std::to_string(n) +
+            ": the quick brown fox jumps over the lazy dog.\n";
+  }
+  return "From: Sender " + std::to_string(n % 7) + " <sender" + std::to_string(n % 7) +
+         "@example.org>\nTo: list@example.org\nSubject: Test message " + std::to_string(n) +
+         "\nDate: Mon, 1 Jan 2024 10:00:00 +0000\nMessage-ID: <msg" + std::to_string(n) +
+         "@example.org>\n" + extra + "\n" + body;
+}
+
+RawMessage Raw(const std::string& bytes, const std::string& key, const std::string& folder = "/in") {
+  RawMessage m;
+  m.bytes = bytes;
+  m.origin.source = "eml";
+  m.origin.account = "local";
+  m.origin.folder = folder;
+  m.origin.key = key;
+  return m;
+}
+
+class ArchiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mk-archive-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = std::string(tmpl) + "/archive";
+  }
+  void TearDown() override { std::filesystem::remove_all(std::filesystem::path(dir_).parent_path()); }
+  std::string dir_;
+};
+
+TEST_F(ArchiveTest, IngestStoresReadsBackExactBytesAndDedupes) {
+  auto archive = Archive::Create(dir_);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  std::string a = MakeMessage(1), b = MakeMessage(2, "X-Odd: \xff\xfe\r\n");
+  std::vector<RawMessage> batch = {Raw(a, "a"), Raw(b, "b"), Raw(a, "a-copy")};
+  auto out = (*archive)->Ingest(std::move(batch));
+  ASSERT_TRUE(out) << out.error().ToString();
+  ASSERT_EQ(out->size(), 3u);
+  EXPECT_EQ((*out)[0].status, IngestStatus::kStored);
+  EXPECT_EQ((*out)[1].status, IngestStatus::kStored);
+  EXPECT_EQ((*out)[2].status, IngestStatus::kDuplicate);
+  EXPECT_EQ((*out)[2].id, (*out)[0].id);
+
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[0].id), a);
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[1].id), b);
+  auto info = (*archive)->GetInfo((*out)[0].id);
+  ASSERT_TRUE(info && *info);
+  EXPECT_EQ((*info)->locations.size(), 2u);
+  EXPECT_EQ((*info)->subject, "Test message 1");
+  EXPECT_EQ((*info)->sha256, ToHex(Sha256(a)));
+
+  // The same input again adds nothing.
+  std::vector<RawMessage> again = {Raw(a, "a"), Raw(b, "b")};
+  out = (*archive)->Ingest(std::move(again));
+  ASSERT_TRUE(out);
+  EXPECT_EQ((*out)[0].status, IngestStatus::kKnownLocation);
+  EXPECT_EQ((*out)[1].status, IngestStatus::kKnownLocation);
+  auto stats = (*archive)->Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->messages, 2);
+  EXPECT_EQ(stats->locations, 3);
+
+  auto found = (*archive)->FindByMessageId("<msg2@example.org>");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front(), (*out)[1].id);
+}
+
+TEST_F(ArchiveTest, SecondWriterIsRefusedReadersAreNot) {
+  auto writer = Archive::Create(dir_);
+  ASSERT_TRUE(writer);
+  auto second = Archive::Open(dir_, OpenMode::kReadWrite);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable);
+  auto reader = Archive::Open(dir_, OpenMode::kReadOnly);
+  EXPECT_TRUE(reader) << reader.error().ToString();
+}
+
+TEST_F(ArchiveTest, MissingArchiveIsNotFound) {
+  auto a = Archive::Open(dir_, OpenMode::kReadOnly);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(a.error().message().find("mailkeep init"), std::string::npos);
+}
+
+TEST_F(ArchiveTest, DictionaryIsTrainedAndEveryMessageStillReads) {
+  ArchiveOptions opts;
+  opts.dictionary_after = 200;
+  opts.dictionary_size = 16 * 1024;
+  opts.dictionary_retrain_after = 400;
+  std::vector<std::string> all;
+  {
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    for (int b = 0; b < 6; ++b) {
+      std::vector<RawMessage> batch;
+      for (int i = 0; i < 100; ++i) {
+        int n = b * 100 + i;
+        all.push_back(MakeMessage(n));
+        batch.push_back(Raw(all.back(), std::to_string(n)));
+      }
+      auto out = (*archive)->Ingest(std::move(batch));
+      ASSERT_TRUE(out) << out.error().ToString();
+    }
+    auto stats = (*archive)->Stats();
+    ASSERT_TRUE(stats);
+    EXPECT_GE(stats->dictionaries, 1);
+  }
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(archive);
+  auto ids = (*archive)->AllIds();
+  ASSERT_TRUE(ids);
+  ASSERT_EQ(ids->size(), all.size());
+  std::set<std::string> stored;
+  for (int64_t id : *ids) stored.insert(*(*archive)->ReadRaw(id));
+  EXPECT_EQ(stored, std::set<std::string>(all.begin(), all.end()));
+  int problems = 0;
+  auto checked = (*archive)->Verify(true, [&](const VerifyProblem&) { ++problems; });
+  ASSERT_TRUE(checked);
+  EXPECT_EQ(*checked, static_cast<int64_t>(all.size()));
+  EXPECT_EQ(problems, 0);
+}
+
+TEST_F(ArchiveTest, FlippedByteIsReportedForExactlyThatMessage) {
+  int64_t victim = 0;
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    auto out = (*archive)->Ingest(std::move(batch));
+    ASSERT_TRUE(out);
+    victim = (*out)[11].id;
+  }
+  // Find where message 11's frame ends by reading the packs directory: the
+  // frame lies before the next record; flip a byte 10 bytes before the
+  // start of message 12's record, which is inside 11's payload.
+  std::filesystem::path pack;
+  for (auto& e : std::filesystem::directory_iterator(dir_ + "/packs")) pack = e.path();
+  auto bytes = ReadFile(pack.string());
+  ASSERT_TRUE(bytes);
+  // Records start with the pack magic; locate the 13th record (index 12).
+  std::vector<size_t> starts;
+  std::string magic = bytes->substr(0, 4);
+  for (size_t p = bytes->find(magic); p != std::string::npos; p = bytes->find(magic, p + 1)) starts.push_back(p);
+  ASSERT_GE(starts.size(), 13u);
+  std::string damaged = *bytes;
+  damaged[starts[12] - 10] ^= 0x40;
+  ASSERT_TRUE(WriteFileAtomic(pack.string(), damaged));
+
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly);
+  ASSERT_TRUE(archive);
+  std::vector<VerifyProblem> problems;
+  auto checked = (*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); });
+  ASSERT_TRUE(checked);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].id, victim);
+  EXPECT_EQ(problems[0].message_id, "msg11@example.org");
+  EXPECT_FALSE((*archive)->ReadRaw(victim));
+}
+
+TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
+  std::vector<std::string> all;
+  {
+    ArchiveOptions opts;
+    opts.dictionary_after = 100;
+    opts.dictionary_size = 8 * 1024;
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    for (int b = 0; b < 3; ++b) {
+      std::vector<RawMessage> batch;
+      for (int i = 0; i < 100; ++i) {
+        all.push_back(MakeMessage(b * 100 + i));
+        batch.push_back(Raw(all.back(), std::to_string(b * 100 + i)));
+      }
+      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+    }
+  }
+  std::filesystem::remove(dir_ + "/catalog.sqlite");
+  auto rebuilt = Archive::RebuildCatalog(dir_);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(*rebuilt, 300);
+  auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  auto found = (*archive)->FindByMessageId("msg250@example.org");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), all[250]);
+  // Appending after a rebuild continues cleanly.
+  std::vector<RawMessage> more = {Raw(MakeMessage(1000), "new")};
+  auto out = (*archive)->Ingest(std::move(more));
+  ASSERT_TRUE(out);
+  EXPECT_EQ((*out)[0].status, IngestStatus::kStored);
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[0].id), MakeMessage(1000));
+}
+
+TEST_F(ArchiveTest, UncommittedPackTailIsDiscardedOnReopen) {
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch = {Raw(MakeMessage(1), "1")};
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  // Simulate a crash after frames were appended but before the catalog
+  // commit: garbage past the committed end.
+  std::filesystem::path pack;
+  for (auto& e : std::filesystem::directory_iterator(dir_ + "/packs")) pack = e.path();
+  auto size_before = std::filesystem::file_size(pack);
+  {
+    int fd = ::open(pack.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(WriteAll(fd, std::string(777, 'x'), "pack"));
+    ::close(fd);
+  }
+  auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
+  ASSERT_TRUE(archive);
+  EXPECT_EQ(std::filesystem::file_size(pack), size_before);
+  std::vector<RawMessage> batch = {Raw(MakeMessage(2), "2")};
+  auto out = (*archive)->Ingest(std::move(batch));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[0].id), MakeMessage(2));
+  int problems = 0;
+  ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem&) { ++problems; }));
+  EXPECT_EQ(problems, 0);
+}
+
+}  // namespace
+}  // namespace mailkeep
