@@ -102,7 +102,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
         report_failure);
     if (!st) {
       progress.Finish();
-      return Fail(st.error().WithContext(path));
+      return Fail(st.error());
     }
   }
   if (auto st = flush(); !st) {
