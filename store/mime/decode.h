@@ -66,8 +66,14 @@ std::string DecodeQuotedPrintable(std::string_view in, bool header_mode = false)
 // Decodes uuencoded "begin NNN name" ... "end" blocks found in text; returns
 // (filename, bytes) pairs.
 std::vector<std::pair<std::string, std::string>> FindUuencodedBlocks(std::string_view text);
+// Like FindUuencodedBlocks, and also returns `text` with those blocks (from
+// the "begin" line through the "end" line) cut out. `blocks` may be null.
+std::string StripUuencodedBlocks(std::string_view text,
+                                 std::vector<std::pair<std::string, std::string>>* blocks);
 // Decodes the body of a part per its Content-Transfer-Encoding.
 std::string DecodeTransfer(std::string_view body, std::string_view encoding, bool* bad = nullptr);
+// The size DecodeTransfer would return, computed without decoding base64.
+size_t DecodedSize(std::string_view body, std::string_view encoding);
 
 // text/html → readable text: tags removed, script/style dropped, block
 // elements become line breaks, entities (named, &#NN;, &#xHH;) decoded.

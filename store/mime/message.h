@@ -29,6 +29,9 @@ struct Address {
 struct Part {
   std::string path;               // "1", "1.2", "2.1.3"; the root is "1" for a single-part message,
                                   // a multipart root is "" and its children "1", "2", ...
+                                  // The message inside a message/rfc822 part "P" (IMAP numbering):
+                                  // a single-part body is "P.1"; a multipart body is the container
+                                  // "P.TEXT" whose children are "P.1", "P.2", ...
   int depth = 0;                  // 0 for the root
   std::string content_type;       // lower-case "type/subtype"; "text/plain" when missing or unusable
   std::string charset;            // lower-case, as labelled ("" when none)
