@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ca-certificates pkg-config
   libpoco-dev libsqlite3-dev libzstd-dev libxapian-dev libboost-program-options-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev libssl-dev
-  zstd sqlite3 gzip
+  zstd sqlite3 gzip python3
 )
 # Fuzzing (clang + libFuzzer) is optional: pass --fuzz.
 if [[ "${1:-}" == "--fuzz" ]]; then

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Bad input gets one clear line and the documented exit status.
+source "$(dirname "$0")/lib.sh"
+expect_status 3 mk stats
+grep -q "mailkeep init" "$WORK/err" || fail "missing-archive error does not say what to do"
+[[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "error is not one line"
+
+mk init >/dev/null
+expect_status 3 mk init
+grep -q "already exists" "$WORK/err" || fail "second init does not say the archive exists"
+
+expect_status 2 mk import
+expect_status 2 mk frobnicate
+expect_status 2 mk import --no-such-option x
+expect_status 2 mk export --format zip --out "$WORK/x"
+expect_status 2 mk show abc
+expect_status 1 mk show 12345
+grep -q "no message" "$WORK/err" || fail "unknown id error unclear"
+
+expect_status 1 mk import "$WORK/does-not-exist"
+grep -q "does-not-exist" "$WORK/err" || fail "missing path not named"
+
+# A file that is not mail still imports (the archive keeps bytes), an empty
+# file is reported and skipped.
+printf 'not really mail\n' >"$WORK/garbage.eml"
+: >"$WORK/empty.eml"
+expect_status 1 mk import "$WORK/garbage.eml" "$WORK/empty.eml"
+grep -q "empty" "$WORK/err" || fail "empty file not reported"
+expect_eq "$(mk --json stats | json_field '["messages"]')" 1 "messages after importing garbage"
+
+# A second writer waits for nobody: it is refused with exit 3 while a
+# writer holds the lock.
+exec 9>"$ARCHIVE/lock"
+flock -x 9
+expect_status 3 mk import "$WORK/garbage.eml"
+grep -q "locked" "$WORK/err" || fail "lock error unclear"
+flock -u 9
+exec 9>&-
+
+for cmd in init import show export stats verify rebuild-catalog; do
+  mk "$cmd" --help >/dev/null || fail "$cmd --help failed"
+done
+echo "ok"
