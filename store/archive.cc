@@ -235,6 +235,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   // 1. Hash everything (workers).
   std::vector<Sha256Digest> sha(n);
   ParallelFor(n, s.workers, [&](size_t i) { sha[i] = Sha256(batch[i].bytes); });
+  for (size_t i = 0; i < n; ++i) out[i].sha256 = ToHex(sha[i]);
 
   // 2. Classify: known blob, first copy in this batch, or repeat in batch.
   enum class Kind { kNew, kKnown, kRepeat };

@@ -48,6 +48,7 @@ enum class IngestStatus { kStored, kDuplicate, kKnownLocation, kFailed };
 struct IngestOutcome {
   IngestStatus status = IngestStatus::kFailed;
   int64_t id = 0;       // catalog id (stored or duplicate)
+  std::string sha256;   // hex SHA-256 of the raw bytes
   std::string error;    // for kFailed
 };
 

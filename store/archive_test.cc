@@ -205,7 +205,9 @@ TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
   auto found = (*archive)->FindByMessageId("msg250@example.org");
   ASSERT_TRUE(found);
   ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), all[250]);
+  auto raw = (*archive)->ReadRaw(found->front());
+  ASSERT_TRUE(raw) << raw.error().ToString();
+  EXPECT_EQ(*raw, all[250]);
   // Appending after a rebuild continues cleanly.
   std::vector<RawMessage> more = {Raw(MakeMessage(1000), "new")};
   auto out = (*archive)->Ingest(std::move(more));

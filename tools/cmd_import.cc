@@ -75,6 +75,13 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     if (!outcomes) return std::unexpected(outcomes.error());
     for (size_t i = 0; i < outcomes->size(); ++i) {
       const auto& o = (*outcomes)[i];
+      // With -v every committed message is listed as it is committed, so a
+      // caller (or the crash test) knows exactly what is durable.
+      if (global.verbosity >= 2 && o.status != IngestStatus::kFailed) {
+        std::printf("%s %lld %s\n",
+                    o.status == IngestStatus::kStored ? "stored" : o.status == IngestStatus::kDuplicate ? "duplicate" : "known",
+                    (long long)o.id, o.sha256.c_str());
+      }
       switch (o.status) {
         case IngestStatus::kStored: ++tally.imported; break;
         case IngestStatus::kDuplicate: ++tally.duplicates; break;
@@ -84,6 +91,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
           break;
       }
     }
+    if (global.verbosity >= 2) std::fflush(stdout);
     return OkStatus();
   };
 

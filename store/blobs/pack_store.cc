@@ -994,6 +994,7 @@ Status PackStore::Scan(
         rec.kind = h.kind == kKindBlob ? ScannedRecord::Kind::kBlob : ScannedRecord::Kind::kDictionary;
         rec.sha256 = h.sha256;
         rec.location = BlobLocation{p.number, off, h.stored_len, h.raw_len, h.dict_id};
+        rec.end = next;
         MK_RETURN_IF_ERROR(on_record(rec));
         off = next;
         continue;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SIGKILLs a running import at random moments (KILLS times, default 60).
+# After every kill: the archive opens and verifies, and every message the
+# killed import had reported as committed ("stored"/"duplicate" lines of
+# import -v) is in the archive. At the end a full import completes the set
+# with no duplicates.
+# Input: linux-mips-2018 (6,182 real messages) when ../shared/corpus is
+# there, else the bundled generated sample.
+source "$(dirname "$0")/../cli/lib.sh"
+KILLS=${KILLS:-60}
+mips="${MAILKEEP_CORPUS:-}/linux-mips-list-archive/linux-mips-2018.mboxrd.zst"
+if [[ -f "$mips" ]]; then
+  INPUT=$mips
+  zstd -dc "${mips%.mboxrd.zst}.manifest.tsv.zst" | tail -n +2 | cut -f4 | sort -u >"$WORK/expected.sha"
+  BATCH=100
+else
+  echo "note: ${MAILKEEP_CORPUS:-../shared/corpus} not found; crash-testing with the generated sample instead"
+  : "${MAKE_SAMPLE_MAIL:?}"
+  "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
+  INPUT="$WORK/sample/Maildir"
+  BATCH=3
+  find "$INPUT" -type f -path '*/cur/*' -o -type f -path '*/new/*' | xargs -d '\n' sha256sum | cut -d' ' -f1 | sort -u >"$WORK/expected.sha"
+fi
+expected=$(wc -l <"$WORK/expected.sha")
+mk init >/dev/null
+: >"$WORK/reported"
+
+# Measure one full import to scale the kill delays (then start over).
+start=$(date +%s%N)
+mk -q import --batch "$BATCH" "$INPUT"
+full_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+rm -rf "$ARCHIVE"
+mk init >/dev/null
+echo "a full import takes ${full_ms} ms; killing $KILLS times"
+
+RANDOM=12345
+killed_mid_run=0
+for ((i = 1; i <= KILLS; i++)); do
+  "$MAILKEEP" --archive "$ARCHIVE" -v import --batch "$BATCH" "$INPUT" >"$WORK/log" 2>"$WORK/err" &
+  pid=$!
+  # Kill somewhere in the first ~90% of a run (which grows shorter as more
+  # is already archived, so spread over the whole range).
+  delay_ms=$(( RANDOM % (full_ms * 9 / 10 + 20) + 5 ))
+  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  if kill -9 "$pid" 2>/dev/null; then killed_mid_run=$((killed_mid_run + 1)); fi
+  wait "$pid" 2>/dev/null || true
+  grep -E '^(stored|duplicate|known) ' "$WORK/log" | cut -d' ' -f3 >>"$WORK/reported" || true
+
+  mk -q verify || fail "verify failed after kill $i"
+  sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort -u >"$WORK/have.sha"
+  lost=$(sort -u "$WORK/reported" | comm -23 - "$WORK/have.sha" | wc -l)
+  [[ $lost -eq 0 ]] || fail "after kill $i, $lost message(s) reported as stored are missing"
+done
+echo "$killed_mid_run of $KILLS kills landed while import was running"
+[[ $killed_mid_run -ge 50 ]] || fail "only $killed_mid_run kills hit a running import (need >= 50)"
+
+# A last, uninterrupted run completes the set.
+mk -q import --batch "$BATCH" "$INPUT"
+mk -q verify || fail "final verify failed"
+sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort >"$WORK/final.sha"
+[[ $(sort -u "$WORK/final.sha" | wc -l) -eq $(wc -l <"$WORK/final.sha") ]] || fail "duplicate blobs in the catalog"
+cmp -s "$WORK/final.sha" "$WORK/expected.sha" || fail "archive does not hold exactly the $expected input messages ($(wc -l <"$WORK/final.sha") held)"
+echo "ok: $expected messages complete and verified after $killed_mid_run SIGKILLs; $(sort -u "$WORK/reported" | wc -l) reported-stored messages all present"
