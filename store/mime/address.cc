@@ -204,9 +204,6 @@ class ListParser {
         name.append(j.substr(end));
       }
       a.name = DecodeHeaderText(name);
-    } else if (bare_.find(' ') == std::string::npos && !bare_.empty() && bare_[0] != '"' &&
-               bare_.find("=?") == std::string::npos) {
-      a.address = bare_;  // a local name such as "root"
     } else {
       a.name = DecodeHeaderText(phrase_);
     }
@@ -215,7 +212,11 @@ class ListParser {
     if (a.name.size() >= 2 && a.name.front() == '\'' && a.name.back() == '\'')
       a.name = a.name.substr(1, a.name.size() - 2);
     if (!a.address.empty()) a.address = ToUtf8(a.address, "");
-    if (!a.address.empty() || !a.name.empty()) out_.push_back(std::move(a));
+    bool meaningful = !a.address.empty();
+    for (char c : a.name)
+      meaningful |= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    static_cast<unsigned char>(c) >= 0x80;
+    if (meaningful) out_.push_back(std::move(a));
     Reset();
   }
 

@@ -298,8 +298,9 @@ HeaderParams ParseHeaderParams(std::string_view s) {
       if (sp < raw.size()) {
         std::string_view after = Trim(raw.substr(sp));
         const size_t eq = after.find('=');
-        if (eq != std::string_view::npos && after.substr(0, eq).find(' ') == std::string_view::npos &&
-            !after.starts_with("=?")) {
+        const bool comment = after.starts_with('(') && after.ends_with(')');
+        if (comment || (eq != std::string_view::npos && after.substr(0, eq).find(' ') == std::string_view::npos &&
+                        !after.starts_with("=?"))) {
           // "charset=x name=y" without ';': cut here and parse the rest.
           i = static_cast<size_t>(raw.data() - s.data()) + sp;
           raw = raw.substr(0, sp);

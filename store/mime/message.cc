@@ -158,7 +158,7 @@ class Parser {
       std::string value = FieldValue(f.value);
       const std::string_view n = f.name;
       if (EqualsIgnoreCase(n, "subject")) {
-        if (!have_subject) msg_.subject = DecodeHeaderText(value);
+        if (!have_subject) msg_.subject = DecodeHeaderText(f.value);  // folds seen, so collapsed
         have_subject = true;
       } else if (EqualsIgnoreCase(n, "from")) {
         if (!have_from) msg_.from = ParseAddressList(value);
@@ -268,9 +268,7 @@ class Parser {
     }
     part.path = part.is_multipart ? container_path : leaf_path;
     if (!part.is_multipart) {
-      part.is_attachment = part.disposition == "attachment" ||
-                           (!part.filename.empty() && !part.content_type.starts_with("text/") &&
-                            !part.is_message);
+      part.is_attachment = part.disposition == "attachment" || !part.filename.empty();
     }
     std::string_view body = raw_.substr(hb.body, end - hb.body);
     if (part.is_multipart || part.is_message) {
@@ -471,7 +469,7 @@ class Parser {
     const bool plain = force_text || p.content_type == "text/plain" || p.content_type == "text/enriched";
     const bool html = !force_text && p.content_type == "text/html";
     const bool may_have_uu = p.content_type == "text/plain" && body.find("begin ") != std::string_view::npos;
-    if (p.is_attachment || (!plain && !html)) return;
+    if (p.disposition == "attachment" || (!plain && !html)) return;
     if (html && skip_html) return;
     if (!lim_.extract_text && !may_have_uu) return;
     if (msg_.text.size() >= lim_.max_text_bytes && !may_have_uu) return;

@@ -1,13 +1,971 @@
+// Scenario tests for store/mime (habit 13): each test names the case it
+// pins down; the last ones feed every prefix and byte-flipped variants of a
+// complex message to shake out out-of-bounds reads (run under ASan).
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
 
 #include "store/mime/decode.h"
 #include "store/mime/message.h"
 
 namespace mailkeep::mime {
 namespace {
-TEST(Mime, Smoke) {
-  Message m = ParseMessage("Subject: hi\n\nbody\n");
-  EXPECT_EQ(m.subject, "hi");
+
+// Test messages are written with LF; CRLF variants are made by this.
+std::string Crlf(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') out.push_back('\r');
+    out.push_back(c);
+  }
+  return out;
 }
+
+int64_t Utc(int y, int mo, int d, int h, int mi, int s) {
+  // Independent of the code under test: timegm.
+  struct tm t = {};
+  t.tm_year = y - 1900;
+  t.tm_mon = mo - 1;
+  t.tm_mday = d;
+  t.tm_hour = h;
+  t.tm_min = mi;
+  t.tm_sec = s;
+  return static_cast<int64_t>(timegm(&t));
+}
+
+// ---------------------------------------------------------------- headers
+
+TEST(Header, UnfoldRemovesLineBreaks) {
+  EXPECT_EQ(Unfold("a\r\n b\n\tc"), "a b\tc");
+}
+
+TEST(Header, FoldedSubjectCollapsesToOneSpace) {
+  Message m = ParseMessage("Subject: Fwd: \n\tSaying \n Hello\n\nx\n");
+  EXPECT_EQ(m.subject, "Fwd: Saying Hello");
+}
+
+TEST(Header, HeadersKeepOrderAndCase) {
+  Message m = ParseMessage("X-A: 1\nx-b:2\nX-A: 3\n\nbody");
+  ASSERT_EQ(m.headers.size(), 3u);
+  EXPECT_EQ(m.headers[0].first, "X-A");
+  EXPECT_EQ(m.headers[1].second, "2");
+  ASSERT_NE(m.FindHeader("x-a"), nullptr);
+  EXPECT_EQ(*m.FindHeader("x-a"), "1");
+  EXPECT_EQ(m.FindHeader("nope"), nullptr);
+}
+
+TEST(Header, WhitespaceBeforeColonAccepted) {
+  Message m = ParseMessage("Subject : spaced\n\nx");
+  EXPECT_EQ(m.subject, "spaced");
+}
+
+TEST(Header, MboxFromLineSkipped) {
+  Message m = ParseMessage("From alice@example.com Mon Jan  1 00:00:00 2024\nSubject: s\n\nbody\n");
+  EXPECT_EQ(m.subject, "s");
+  EXPECT_EQ(m.text, "body");
+}
+
+TEST(Header, MissingBlankLineStartsBodyAtFirstNonHeaderLine) {
+  Message m = ParseMessage("Subject: s\nThis is the body\nmore body\n");
+  EXPECT_EQ(m.subject, "s");
+  EXPECT_EQ(m.text, "This is the body\nmore body");
+  EXPECT_TRUE(m.defects & kDefectBadHeader);
+}
+
+TEST(Header, JunkLineInsideHeaderIsSkipped) {
+  Message m = ParseMessage("From: a@b.c\nthis is junk\nSubject: kept\n\nbody");
+  EXPECT_EQ(m.subject, "kept");
+  EXPECT_TRUE(m.defects & kDefectBadHeader);
+}
+
+TEST(Header, HeaderOnlyMessageHasNoSeparatorDefect) {
+  Message m = ParseMessage("Subject: only\n");
+  EXPECT_EQ(m.subject, "only");
+  EXPECT_TRUE(m.defects & kDefectNoHeader);
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_EQ(m.parts[0].body_length, 0u);
+}
+
+TEST(Header, NulBytesTolerated) {
+  std::string raw("Subject: a\0b\n\nbo\0dy\n", 20);
+  Message m = ParseMessage(raw);
+  EXPECT_EQ(m.subject, "ab");
+  EXPECT_EQ(m.text, "body");
+}
+
+TEST(Header, MessageIdAndReferences) {
+  Message m = ParseMessage(
+      "Message-ID: <abc@example.com>\nIn-Reply-To: <x@y> (comment)\nReferences: <r1@a>\n <r2@b> <r3@c>\n\n");
+  EXPECT_EQ(m.message_id, "abc@example.com");
+  EXPECT_EQ(m.in_reply_to, "x@y");
+  EXPECT_EQ(m.references, (std::vector<std::string>{"r1@a", "r2@b", "r3@c"}));
+}
+
+TEST(Header, MessageIdWithoutBrackets) {
+  EXPECT_EQ(ParseMessageIds("abc@example.com"), (std::vector<std::string>{"abc@example.com"}));
+  EXPECT_EQ(ParseMessageIds("<a@b>,<c@d>"), (std::vector<std::string>{"a@b", "c@d"}));
+}
+
+// --------------------------------------------------------------- RFC 2047
+
+TEST(EncodedWords, QAndB) {
+  EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "André Pirard");
+  EXPECT_EQ(DecodeHeaderText("=?UTF-8?B?w6k=?="), "é");
+}
+
+TEST(EncodedWords, AdjacentAreJoined) {
+  EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?="), "ab");
+  EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?=\r\n   =?ISO-8859-2?Q?_b?="), "a b");
+  EXPECT_EQ(DecodeHeaderText(" =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
+                             "     =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n"),
+            "If you can read this you understand the example.");
+}
+
+TEST(EncodedWords, SpaceBetweenWordAndTextKept) {
+  EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?= b"), "a b");
+  EXPECT_EQ(DecodeHeaderText("a =?ISO-8859-1?Q?b?="), "a b");
+}
+
+TEST(EncodedWords, MultibyteCharacterSplitAcrossWords) {
+  // "é" (C3 A9) split over two base64 words of the same charset.
+  EXPECT_EQ(DecodeHeaderText("=?UTF-8?B?w6E=?= =?UTF-8?Q?=C3?= =?UTF-8?Q?=A9?="), "áé");
+}
+
+TEST(EncodedWords, LowercaseEncodingLetter) {
+  EXPECT_EQ(DecodeHeaderText("=?utf-8?q?caf=C3=A9?="), "café");
+  EXPECT_EQ(DecodeHeaderText("=?utf-8?b?Y2Fmw6k=?="), "café");
+}
+
+TEST(EncodedWords, GluedToText) {
+  EXPECT_EQ(DecodeHeaderText("Re:=?utf-8?q?caf=C3=A9?=!"), "Re:café!");
+}
+
+TEST(EncodedWords, SpacesInsideQText) {
+  EXPECT_EQ(DecodeHeaderText("=?iso-8859-1?q?this is some text?="), "this is some text");
+}
+
+TEST(EncodedWords, InsideQuotedStringInAddress) {
+  auto v = ParseAddressList("\"=?utf-8?Q?J=C3=BCrgen?=\" <j@example.com>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "Jürgen");
+  EXPECT_EQ(v[0].address, "j@example.com");
+}
+
+TEST(EncodedWords, UnknownCharsetIsLenient) {
+  EXPECT_EQ(DecodeHeaderText("=?x-nonsense?Q?caf=C3=A9?="), "café");          // valid UTF-8 kept
+  EXPECT_EQ(DecodeHeaderText("=?x-nonsense?Q?caf=E9?="), "café");             // else windows-1252
+}
+
+TEST(EncodedWords, MalformedLeftLiteral) {
+  EXPECT_EQ(DecodeHeaderText("=?utf-8?x?abc?="), "=?utf-8?x?abc?=");
+  EXPECT_EQ(DecodeHeaderText("=?utf-8?q?abc"), "=?utf-8?q?abc");
+  EXPECT_EQ(DecodeHeaderText("price =? 5"), "price =? 5");
+}
+
+TEST(EncodedWords, RawUtf8AndLatin1InHeader) {
+  EXPECT_EQ(DecodeHeaderText("Gr\xC3\xBC\xC3\x9F" "e"), "Grüße");
+  EXPECT_EQ(DecodeHeaderText("Gr\xFC\xDF" "e"), "Grüße");
+}
+
+TEST(EncodedWords, Rfc2231LanguageInCharset) {
+  EXPECT_EQ(DecodeHeaderText("=?US-ASCII*EN?Q?Keith_Moore?="), "Keith Moore");
+}
+
+TEST(EncodedWords, SubjectDecodedInMessage) {
+  Message m = ParseMessage("Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
+                           " =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n\n");
+  EXPECT_EQ(m.subject, "If you can read this you understand the example.");
+}
+
+// --------------------------------------------------------------- params
+
+TEST(Params, BasicAndQuoted) {
+  HeaderParams p = ParseHeaderParams("Text/PLAIN; Charset=\"ISO-8859-1\"; format=flowed");
+  EXPECT_EQ(p.value, "text/plain");
+  ASSERT_NE(p.Find("charset"), nullptr);
+  EXPECT_EQ(*p.Find("charset"), "ISO-8859-1");
+  EXPECT_EQ(*p.Find("FORMAT"), "flowed");
+}
+
+TEST(Params, MissingSemicolon) {
+  HeaderParams p = ParseHeaderParams("text/plain charset=us-ascii");
+  EXPECT_EQ(p.value, "text/plain");
+  ASSERT_NE(p.Find("charset"), nullptr);
+  EXPECT_EQ(*p.Find("charset"), "us-ascii");
+}
+
+TEST(Params, UnquotedFilenameWithSpaces) {
+  HeaderParams p = ParseHeaderParams("attachment; filename=my report.pdf");
+  EXPECT_EQ(*p.Find("filename"), "my report.pdf");
+}
+
+TEST(Params, Rfc2231Continuation) {
+  HeaderParams p = ParseHeaderParams(
+      "message/external-body; access-type=URL;\n URL*0=\"ftp://\";\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"");
+  EXPECT_EQ(*p.Find("url"), "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
+}
+
+TEST(Params, Rfc2231ContinuationWithCharset) {
+  HeaderParams p = ParseHeaderParams(
+      "attachment; filename*0*=UTF-8''T%C3%A4st%20;\n filename*1*=%C3%A4;\n filename*2=\".txt\"");
+  EXPECT_EQ(*p.Find("filename"), "Täst ä.txt");
+}
+
+TEST(Params, Rfc2231OutOfOrderSegments) {
+  HeaderParams p = ParseHeaderParams("attachment; name*1=\"b\"; name*0=\"a\"; name*2=\"c\"");
+  EXPECT_EQ(*p.Find("name"), "abc");
+}
+
+TEST(Params, Rfc2231SingleExtendedValue) {
+  HeaderParams p = ParseHeaderParams("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A");
+  EXPECT_EQ(*p.Find("title"), "This is ***fun***");
+}
+
+TEST(Params, Rfc2231Latin1Charset) {
+  HeaderParams p = ParseHeaderParams("attachment; filename*=iso-8859-1''r%E9sum%E9.doc");
+  EXPECT_EQ(*p.Find("filename"), "résumé.doc");
+}
+
+TEST(Params, Rfc2231WinsOverPlain) {
+  HeaderParams p = ParseHeaderParams("attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC.txt");
+  EXPECT_EQ(*p.Find("filename"), "€.txt");
+  EXPECT_EQ(p.params.size(), 1u);
+}
+
+TEST(Params, EncodedWordInParameter) {
+  HeaderParams p = ParseHeaderParams("attachment; filename=\"=?UTF-8?B?w6kudHh0?=\"");
+  EXPECT_EQ(*p.Find("filename"), "é.txt");
+}
+
+TEST(Params, BoundaryKeptRaw) {
+  HeaderParams p = ParseHeaderParams("multipart/mixed; boundary=\"=?weird?= b\"");
+  EXPECT_EQ(*p.Find("boundary"), "=?weird?= b");
+}
+
+TEST(Params, CommentsIgnored) {
+  HeaderParams p = ParseHeaderParams("text/plain; (a comment) charset=utf-8 (another)");
+  EXPECT_EQ(*p.Find("charset"), "utf-8");
+}
+
+// --------------------------------------------------------------- addresses
+
+TEST(Address, NameAngleAddr) {
+  auto v = ParseAddressList("John Doe <jdoe@machine.example>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@machine.example", ""}));
+}
+
+TEST(Address, QuotedNameWithSpecials) {
+  auto v = ParseAddressList("<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0], (Address{"", "boss@nil.test", ""}));
+  EXPECT_EQ(v[1], (Address{"Giant; \"Big\" Box", "sysservices@example.net", ""}));
+}
+
+TEST(Address, BareAddresses) {
+  auto v = ParseAddressList("a@x.test,b@y.test , c@z.test");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[2].address, "c@z.test");
+}
+
+TEST(Address, Groups) {
+  auto v = ParseAddressList("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, after@x.test");
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_EQ(v[0], (Address{"Ed Jones", "c@a.test", "A Group"}));
+  EXPECT_EQ(v[1], (Address{"", "joe@where.test", "A Group"}));
+  EXPECT_EQ(v[2], (Address{"John", "jdoe@one.test", "A Group"}));
+  EXPECT_EQ(v[3], (Address{"", "after@x.test", ""}));
+}
+
+TEST(Address, EmptyGroup) {
+  EXPECT_TRUE(ParseAddressList("Undisclosed recipients:;").empty());
+}
+
+TEST(Address, CommentUsedAsName) {
+  auto v = ParseAddressList("jdoe@example.org (John Doe)");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@example.org", ""}));
+}
+
+TEST(Address, CommentsInsideAngleIgnored) {
+  auto v = ParseAddressList("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "Pete");
+  EXPECT_EQ(v[0].address, "pete@silly.test");
+}
+
+TEST(Address, ObsoleteRoute) {
+  auto v = ParseAddressList("Mary <@a.test,@b.test:mary@x.test>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0], (Address{"Mary", "mary@x.test", ""}));
+}
+
+TEST(Address, ObsoleteSpacesAroundAt) {
+  auto v = ParseAddressList("john . doe @ example . com");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].address, "john.doe@example.com");
+}
+
+TEST(Address, RawUtf8Name) {
+  auto v = ParseAddressList("J\xC3\xBCrgen <j@example.com>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "Jürgen");
+}
+
+TEST(Address, Rfc2047Name) {
+  auto v = ParseAddressList("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>, =?utf-8?q?Doe,_Jane?= <j@x>");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].name, "Keld Jørn Simonsen");
+  EXPECT_EQ(v[1].name, "Doe, Jane");
+}
+
+TEST(Address, GarbageSalvaged) {
+  auto v = ParseAddressList("John Doe jdoe@example.org");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@example.org", ""}));
+  v = ParseAddressList("<unterminated@example.org, b@x.test");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].address, "unterminated@example.org");
+  EXPECT_EQ(v[1].address, "b@x.test");
+  v = ParseAddressList(",,, ;;: <>");
+  EXPECT_TRUE(v.empty());
+}
+
+TEST(Address, NameWithoutAddress) {
+  auto v = ParseAddressList("Whomever");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "Whomever");
+  EXPECT_EQ(v[0].address, "");
+}
+
+TEST(Address, MailtoInAngle) {
+  auto v = ParseAddressList("Bob <mailto:bob@example.com>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].address, "bob@example.com");
+}
+
+TEST(Address, SingleQuotedName) {
+  auto v = ParseAddressList("'Bob Smith' <bob@example.com>");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "Bob Smith");
+}
+
+TEST(Address, MessageFieldsFilled) {
+  Message m = ParseMessage("From: A <a@x>\nTo: b@x, c@x\nTo: d@x\nCc: e@x\nReply-To: r@x\nSender: s@x\n\n");
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(m.to.size(), 3u);  // both To fields
+  EXPECT_EQ(m.cc.size(), 1u);
+  EXPECT_EQ(m.reply_to[0].address, "r@x");
+  EXPECT_EQ(m.sender[0].address, "s@x");
+}
+
+// --------------------------------------------------------------- dates
+
+TEST(Date, Rfc5322) {
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 +0200"), Utc(2003, 7, 1, 8, 52, 37));
+  EXPECT_EQ(ParseDate("Tue, 30 Dec 1969 23:32:54 -0330"), Utc(1969, 12, 31, 3, 2, 54));
+}
+
+TEST(Date, ObsoleteZones) {
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 GMT"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 UT"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 EST"), Utc(1997, 11, 21, 14, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 PDT"), Utc(1997, 11, 21, 16, 55, 6));
+}
+
+TEST(Date, WithMilitaryZone) {
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 Z"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 A"), Utc(1997, 11, 21, 8, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 N"), Utc(1997, 11, 21, 10, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 m"), Utc(1997, 11, 20, 21, 55, 6));
+}
+
+TEST(Date, MissingWeekdayAndSeconds) {
+  EXPECT_EQ(ParseDate("1 Jul 2003 10:52 +0000"), Utc(2003, 7, 1, 10, 52, 0));
+}
+
+TEST(Date, TwoDigitYears) {
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 03 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+  EXPECT_EQ(ParseDate("Thu, 1 Jan 98 00:00:00 GMT"), Utc(1998, 1, 1, 0, 0, 0));
+}
+
+TEST(Date, ExtraText) {
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 +0200 (CEST) and more"), Utc(2003, 7, 1, 8, 52, 37));
+}
+
+TEST(Date, GmtPlusOffset) {
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 GMT+0100"), Utc(2003, 7, 1, 9, 52, 37));
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 GMT-05:00"), Utc(2003, 7, 1, 15, 52, 37));
+}
+
+TEST(Date, Iso8601) {
+  EXPECT_EQ(ParseDate("2003-07-01T10:52:37Z"), Utc(2003, 7, 1, 10, 52, 37));
+  EXPECT_EQ(ParseDate("2003-07-01 10:52:37+02:00"), Utc(2003, 7, 1, 8, 52, 37));
+  EXPECT_EQ(ParseDate("2003-07-01T10:52:37.123-0100"), Utc(2003, 7, 1, 11, 52, 37));
+  EXPECT_EQ(ParseDate("2003-07-01"), Utc(2003, 7, 1, 0, 0, 0));
+}
+
+TEST(Date, LowercaseMonthAndLongNames) {
+  EXPECT_EQ(ParseDate("tue, 1 jul 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+  EXPECT_EQ(ParseDate("Tuesday, 1 July 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+}
+
+TEST(Date, Dots) {
+  EXPECT_EQ(ParseDate("Tue, 1 Jul. 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+  EXPECT_EQ(ParseDate("01.07.2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+  EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10.52.37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
+}
+
+TEST(Date, Asctime) {
+  EXPECT_EQ(ParseDate("Tue Jul  1 10:52:37 2003"), Utc(2003, 7, 1, 10, 52, 37));
+}
+
+TEST(Date, DashedDate) {
+  EXPECT_EQ(ParseDate("1-Jul-2003 10:52:37 -0000"), Utc(2003, 7, 1, 10, 52, 37));
+}
+
+TEST(Date, Invalid) {
+  EXPECT_FALSE(ParseDate(""));
+  EXPECT_FALSE(ParseDate("garbage"));
+  EXPECT_FALSE(ParseDate("31 Feb 2003 10:00:00"));
+  EXPECT_FALSE(ParseDate("1 Jul 2003 25:00:00"));
+}
+
+TEST(Date, MessageDateField) {
+  Message m = ParseMessage("Date: Wed, 17 May 2000 19:58:13 -0400\n\n");
+  EXPECT_EQ(m.date, Utc(2000, 5, 17, 23, 58, 13));
+  EXPECT_FALSE(ParseMessage("Date: whenever\n\n").date.has_value());
+}
+
+// --------------------------------------------------------------- transfer
+
+TEST(Transfer, Base64SkipsJunk) {
+  bool bad = false;
+  EXPECT_EQ(DecodeBase64("aGVs\r\nbG8g*d29y!bGQ=\n", &bad), "hello world");
+  EXPECT_TRUE(bad);
+}
+
+TEST(Transfer, Base64MissingPadding) {
+  EXPECT_EQ(DecodeBase64("aGVsbG8"), "hello");
+  EXPECT_EQ(DecodeBase64("aGVsbA"), "hell");
+}
+
+TEST(Transfer, Base64ConcatenatedChunks) {
+  EXPECT_EQ(DecodeBase64("aGk=aGk="), "hihi");
+}
+
+TEST(Transfer, QuotedPrintable) {
+  EXPECT_EQ(DecodeQuotedPrintable("caf=C3=A9 =\r\nsoft=3d=\nend"), "café soft=end");
+  EXPECT_EQ(DecodeQuotedPrintable("lower =c3=a9"), "lower é");
+}
+
+TEST(Transfer, QuotedPrintableMalformedKeptLiterally) {
+  EXPECT_EQ(DecodeQuotedPrintable("a=zz b= c=4"), "a=zz b= c=4");
+  EXPECT_EQ(DecodeQuotedPrintable("trailing   \nnext"), "trailing\nnext");
+}
+
+TEST(Transfer, QuotedPrintableHeaderMode) {
+  EXPECT_EQ(DecodeQuotedPrintable("a_b=5F", true), "a b_");
+}
+
+TEST(Transfer, IdentityEncodings) {
+  EXPECT_EQ(DecodeTransfer("x=41", "7bit"), "x=41");
+  EXPECT_EQ(DecodeTransfer("x=41", "8BIT"), "x=41");
+  EXPECT_EQ(DecodeTransfer("x=41", "binary"), "x=41");
+  EXPECT_EQ(DecodeTransfer("x=41", " Quoted-Printable "), "xA");
+  EXPECT_EQ(DecodeTransfer("eA==", "BASE64"), "x");
+  EXPECT_EQ(DecodedSize("aGVsbG8gd29ybGQ=", "base64"), 11u);
+}
+
+const char kUu[] =
+    "begin 644 cat.txt\n"
+    "#0V%T\n"
+    "`\n"
+    "end\n";
+
+TEST(Transfer, UuencodedBlocks) {
+  auto blocks = FindUuencodedBlocks(std::string("Look:\n") + kUu + "bye\n");
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].first, "cat.txt");
+  EXPECT_EQ(blocks[0].second, "Cat");
+}
+
+TEST(Transfer, UuencodeInTextReportedAsAttachment) {
+  Message m = ParseMessage(std::string("Subject: uu\n\nLook:\n") + kUu + "bye\n");
+  EXPECT_EQ(m.attachments, (std::vector<std::string>{"cat.txt"}));
+  EXPECT_EQ(m.text, "Look:\nbye");
+}
+
+TEST(Transfer, XUuencodeTransferEncoding) {
+  EXPECT_EQ(DecodeTransfer(kUu, "x-uuencode"), "Cat");
+}
+
+// --------------------------------------------------------------- charsets
+
+TEST(Charset, Utf8PassesAndInvalidBecomesReplacement) {
+  EXPECT_EQ(ToUtf8("caf\xC3\xA9", "utf-8"), "café");
+  bool bad = false;
+  EXPECT_EQ(ToUtf8("a\xFF" "b", "UTF-8", &bad), "a\xEF\xBF\xBD" "b");
+  EXPECT_TRUE(bad);
+  EXPECT_EQ(SanitizeUtf8("\xC0\xAF\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(Charset, Latin1IsWindows1252) {
+  EXPECT_EQ(ToUtf8("\xE9\x80", "iso-8859-1"), "é€");
+  EXPECT_EQ(ToUtf8("\x93q\x94", "Windows-1252"), "“q”");
+}
+
+TEST(Charset, Ks_c_5601Alias) {
+  // "한국" in CP949/EUC-KR.
+  EXPECT_EQ(ToUtf8("\xC7\xD1\xB1\xB9", "ks_c_5601-1987"), "한국");
+}
+
+TEST(Charset, GbAliasesUseGb18030) {
+  // "中文" in GB2312; 0x95 0x41 is GBK-only (U+6B9F? any valid char).
+  EXPECT_EQ(ToUtf8("\xD6\xD0\xCE\xC4", "gb2312"), "中文");
+  EXPECT_EQ(ToUtf8("\xD6\xD0\xCE\xC4", "x-gbk"), "中文");
+  EXPECT_EQ(ToUtf8("\xD6\xD0\xCE\xC4", "GB_2312-80"), "中文");
+  bool bad = false;
+  const std::string gbk_only = ToUtf8("\x81\x40", "gb2312", &bad);  // 丂 U+4E02, GBK only
+  EXPECT_EQ(gbk_only, "丂");
+  EXPECT_FALSE(bad);
+}
+
+TEST(Charset, Utf7Alias) {
+  EXPECT_EQ(ToUtf8("Hi Mom -+Jjo--!", "unicode-1-1-utf-7"), "Hi Mom -☺-!");
+  EXPECT_EQ(ToUtf8("+AOk-", "utf-7"), "é");
+}
+
+TEST(Charset, Iso88598iAlias) {
+  EXPECT_EQ(ToUtf8("\xF9\xEC\xE5\xED", "iso-8859-8-i"), "שלום");
+}
+
+TEST(Charset, MacRomanAlias) {
+  EXPECT_EQ(ToUtf8("\x8E", "x-mac-roman"), "é");
+}
+
+TEST(Charset, Windows125x) {
+  EXPECT_EQ(ToUtf8("\xCF\xF0\xE8\xE2\xE5\xF2", "windows-1251"), "Привет");
+  EXPECT_EQ(ToUtf8("\xB9", "cp1250"), "ą");
+}
+
+TEST(Charset, UnlabelledUtf8OrWindows1252) {
+  for (const char* label : {"", "x-unknown", "unknown", "us-ascii"}) {
+    EXPECT_EQ(ToUtf8("caf\xC3\xA9", label), "café") << label;
+    EXPECT_EQ(ToUtf8("caf\xE9", label), "café") << label;
+  }
+}
+
+TEST(Charset, UnknownCharsetFallsBack) {
+  EXPECT_EQ(ToUtf8("caf\xE9", "x-does-not-exist"), "café");
+  EXPECT_EQ(ToUtf8("caf\xE9", "bad//TRANSLIT"), "café");
+}
+
+TEST(Charset, GarbageBecomesReplacement) {
+  bool bad = false;
+  const std::string s = ToUtf8("\xC7", "cp949", &bad);  // truncated double-byte
+  EXPECT_EQ(s, "\xEF\xBF\xBD");
+  EXPECT_TRUE(bad);
+}
+
+TEST(Charset, Iso2022Jp) {
+  EXPECT_EQ(ToUtf8("\x1B$B$3$s$K$A$O\x1B(B", "iso-2022-jp"), "こんにちは");
+}
+
+TEST(Charset, ShiftJis) {
+  EXPECT_EQ(ToUtf8("\x82\xB1\x82\xF1", "shift_jis"), "こん");
+}
+
+// --------------------------------------------------------------- html
+
+TEST(Html, TagsStrippedAndEntitiesDecoded) {
+  EXPECT_EQ(HtmlToText("<p>Hello&nbsp;<b>w&ouml;rld</b> &amp; &#233;&#x20AC;&lt;</p>"), "Hello wörld & é€<");
+}
+
+TEST(Html, DropsScriptAndStyle) {
+  EXPECT_EQ(HtmlToText("<html><head><style>p{color:red}</style><script>var x = '<p>';</script></head>"
+                       "<body>Text<SCRIPT type=x>evil()</SCRIPT> here</body></html>"),
+            "Text here");
+}
+
+TEST(Html, CommentsDropped) {
+  EXPECT_EQ(HtmlToText("a<!-- <b>hidden</b> -->b"), "ab");
+}
+
+TEST(Html, BlockElementsBreakLines) {
+  EXPECT_EQ(HtmlToText("<div>one</div><div>two<br>three</div>"), "one\ntwo\nthree");
+}
+
+TEST(Html, AttributesWithGreaterThan) {
+  EXPECT_EQ(HtmlToText("<a title=\"a > b\" href='x'>link</a>"), "link");
+}
+
+TEST(Html, LoneLessThanIsText) {
+  EXPECT_EQ(HtmlToText("1 < 2 & 3"), "1 < 2 & 3");
+}
+
+TEST(Html, HtmlOnlyMessageTextExtracted) {
+  Message m = ParseMessage("Content-Type: text/html; charset=iso-8859-1\n\n<p>caf\xE9</p>");
+  EXPECT_EQ(m.text, "café");
+}
+
+TEST(Html, MetaCharsetUsedWhenUnlabelled) {
+  Message m = ParseMessage(
+      "Content-Type: text/html\n\n<meta http-equiv=Content-Type content=\"text/html; charset=windows-1251\">"
+      "<p>\xCF\xF0\xE8\xE2\xE5\xF2</p>");
+  EXPECT_EQ(m.text, "Привет");
+}
+
+// --------------------------------------------------------------- MIME tree
+
+const char kNested[] =
+    "From: Alice <alice@example.com>\n"
+    "To: Bob <bob@example.com>\n"
+    "Subject: nested\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"outer\"\n"
+    "\n"
+    "preamble is ignored\n"
+    "--outer\n"
+    "Content-Type: multipart/alternative; boundary=inner\n"
+    "\n"
+    "--inner\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "Content-Transfer-Encoding: quoted-printable\n"
+    "\n"
+    "Plain caf=C3=A9\n"
+    "--inner\n"
+    "Content-Type: text/html; charset=utf-8\n"
+    "\n"
+    "<p>HTML version</p>\n"
+    "--inner--\n"
+    "--outer\n"
+    "Content-Type: application/pdf; name=\"doc.pdf\"\n"
+    "Content-Disposition: attachment; filename=\"C:\\\\tmp\\\\doc.pdf\"\n"
+    "Content-Transfer-Encoding: base64\n"
+    "Content-ID: <part3@x>\n"
+    "\n"
+    "aGVsbG8gd29ybGQ=\n"
+    "--outer\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "From: Carol <carol@example.com>\n"
+    "Subject: inner message\n"
+    "Content-Type: multipart/mixed; boundary=deep\n"
+    "\n"
+    "--deep\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "Forwarded text\n"
+    "--deep\n"
+    "Content-Type: image/png\n"
+    "Content-Disposition: inline; filename=pic.png\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "iVBORw0KGgo=\n"
+    "--deep--\n"
+    "--outer--\n"
+    "epilogue is ignored\n";
+
+TEST(Tree, NestedMultipartPathsAndTypes) {
+  for (const std::string& raw : {std::string(kNested), Crlf(kNested)}) {
+    Message m = ParseMessage(raw);
+    std::vector<std::string> paths, types;
+    for (const auto& p : m.parts) {
+      paths.push_back(p.path);
+      types.push_back(p.content_type);
+    }
+    EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1", "1.2", "2", "3", "3.TEXT", "3.1", "3.2"}));
+    EXPECT_EQ(types, (std::vector<std::string>{"multipart/mixed", "multipart/alternative", "text/plain",
+                                               "text/html", "application/pdf", "message/rfc822",
+                                               "multipart/mixed", "text/plain", "image/png"}));
+    EXPECT_EQ(m.parts[2].depth, 2);
+    EXPECT_EQ(m.parts[6].depth, 2);
+    EXPECT_EQ(m.parts[7].depth, 3);
+    EXPECT_TRUE(m.parts[0].is_multipart);
+    EXPECT_TRUE(m.parts[5].is_message);
+    EXPECT_EQ(m.defects, 0u);
+  }
+}
+
+TEST(Tree, AttachmentFields) {
+  Message m = ParseMessage(kNested);
+  const Part& pdf = m.parts[4];
+  EXPECT_EQ(pdf.filename, "doc.pdf");  // directory removed
+  EXPECT_EQ(pdf.disposition, "attachment");
+  EXPECT_EQ(pdf.transfer_encoding, "base64");
+  EXPECT_EQ(pdf.content_id, "part3@x");
+  EXPECT_EQ(pdf.size, 11u);
+  EXPECT_TRUE(pdf.is_attachment);
+  EXPECT_EQ(std::string_view(kNested).substr(pdf.body_offset, pdf.body_length), "aGVsbG8gd29ybGQ=");
+  EXPECT_EQ(m.attachments, (std::vector<std::string>{"doc.pdf", "pic.png"}));
+  EXPECT_EQ(m.parts[2].charset, "utf-8");
+}
+
+TEST(Tree, TextPrefersPlainAlternativeAndIncludesForwarded) {
+  Message m = ParseMessage(kNested);
+  EXPECT_EQ(m.text, "Plain café\n\nForwarded text");
+  EXPECT_EQ(m.subject, "nested");  // inner Subject does not leak
+  EXPECT_EQ(m.from[0].address, "alice@example.com");
+}
+
+TEST(Tree, HtmlUsedWhenAlternativeHasNoPlain) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n\n--b\n"
+      "Content-Type: text/html\n\n<b>only html</b>\n--b--\n");
+  EXPECT_EQ(m.text, "only html");
+}
+
+TEST(Tree, SinglePartRootIsOne) {
+  Message m = ParseMessage("Subject: x\n\nhello\n");
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_EQ(m.parts[0].path, "1");
+  EXPECT_EQ(m.parts[0].content_type, "text/plain");
+  EXPECT_EQ(m.text, "hello");
+}
+
+TEST(Tree, OffsetsPointIntoRaw) {
+  const std::string raw = "Subject: x\r\n\r\nhello\r\n";
+  Message m = ParseMessage(raw);
+  EXPECT_EQ(m.parts[0].header_offset, 0u);
+  EXPECT_EQ(m.parts[0].body_offset, 14u);
+  EXPECT_EQ(m.parts[0].body_length, 7u);
+}
+
+TEST(Tree, MultipartWithoutFinalBoundary) {
+  Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n");
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.text, "one\n\ntwo");
+  EXPECT_TRUE(m.defects & kDefectNoFinalBoundary);
+}
+
+TEST(Tree, MissingBoundaryParameterIsGuessed) {
+  Message m = ParseMessage("Content-Type: multipart/mixed\n\n--guess\n\none\n--guess\n\ntwo\n--guess--\n");
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.text, "one\n\ntwo");
+  EXPECT_TRUE(m.defects & kDefectMissingBoundary);
+}
+
+TEST(Tree, EmptyBoundaryParameter) {
+  Message m = ParseMessage("Content-Type: multipart/mixed; boundary=\"\"\n\n--x\n\none\n--x--\n");
+  EXPECT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.text, "one");
+}
+
+TEST(Tree, BoundaryNeverAppearsKeepsBodyAsText) {
+  Message m = ParseMessage("Content-Type: multipart/mixed; boundary=zzz\n\njust text\n");
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_EQ(m.text, "just text");
+  EXPECT_TRUE(m.defects & kDefectMissingBoundary);
+}
+
+TEST(Tree, DuplicateBoundaryMakesEmptyPart) {
+  Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\ntwo\n--b--\n");
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.parts[1].body_length, 0u);
+  EXPECT_EQ(m.text, "two");
+}
+
+TEST(Tree, NestedSameBoundaryDoesNotLoop) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "--b\n\ninner\n--b--\n");
+  EXPECT_GE(m.parts.size(), 2u);
+  EXPECT_LE(m.parts.size(), 4u);
+}
+
+TEST(Tree, BoundaryPrefixOfAnother) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=b-2\n\n"
+      "--b-2\n\nalt one\n--b-2--\n--b\n\nsecond\n--b--\n");
+  std::vector<std::string> paths;
+  for (const auto& p : m.parts) paths.push_back(p.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1", "2"}));
+}
+
+TEST(Tree, BoundaryWithTrailingWhitespace) {
+  Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b  \n\none\n--b-- \t\n");
+  EXPECT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.text, "one");
+}
+
+TEST(Tree, MessageRfc822SinglePart) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: in\n\nbody in\n--b--\n");
+  std::vector<std::string> paths;
+  for (const auto& p : m.parts) paths.push_back(p.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1"}));
+  EXPECT_EQ(m.text, "body in");
+}
+
+TEST(Tree, DigestDefaultsToMessage) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d\n\nSubject: two\n\nsecond\n--d--\n");
+  ASSERT_EQ(m.parts.size(), 5u);
+  EXPECT_EQ(m.parts[1].content_type, "message/rfc822");
+  EXPECT_EQ(m.text, "first\n\nsecond");
+}
+
+TEST(Tree, UnusableContentTypeDefaultsToTextPlain) {
+  EXPECT_EQ(ParseMessage("Content-Type: garbage\n\nx").parts[0].content_type, "text/plain");
+  EXPECT_EQ(ParseMessage("Content-Type: TEXT/HTML\n\nx").parts[0].content_type, "text/html");
+}
+
+TEST(Tree, NamedInlineTextIsAttachmentButIndexed) {
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\nContent-Type: text/plain; name=notes.txt\n"
+      "Content-Disposition: inline; filename=notes.txt\n\nnotes\n--b\nContent-Type: text/plain\n"
+      "Content-Disposition: attachment; filename=log.txt\n\nlog content\n--b--\n");
+  EXPECT_EQ(m.attachments, (std::vector<std::string>{"notes.txt", "log.txt"}));
+  EXPECT_EQ(m.text, "body\n\nnotes");
+}
+
+TEST(Tree, TextCharsetConverted) {
+  Message m = ParseMessage(
+      "Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: base64\n\n8NLJ18XU\n");
+  EXPECT_EQ(m.text, "Привет");
+}
+
+TEST(Tree, BadBase64FlagsDefect) {
+  Message m = ParseMessage("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n//79\n");
+  EXPECT_TRUE(m.defects & kDefectBadEncoding);
+  EXPECT_EQ(m.text, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(Tree, ExtractTextOffSkipsText) {
+  ParseLimits lim;
+  lim.extract_text = false;
+  Message m = ParseMessage(kNested, lim);
+  EXPECT_TRUE(m.text.empty());
+  EXPECT_EQ(m.parts.size(), 9u);
+  EXPECT_EQ(m.attachments.size(), 2u);
+}
+
+// --------------------------------------------------------------- limits
+
+std::string DeepMessage(int levels) {
+  std::string head, tail;
+  for (int i = 0; i < levels; ++i) {
+    head += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" + std::to_string(i) + "\n";
+    tail = "\n--b" + std::to_string(i) + "--\n" + tail;
+  }
+  return head + "Content-Type: text/plain\n\ndeepest" + tail;
+}
+
+TEST(Limits, DepthLimitKeepsRestAsBody) {
+  ParseLimits lim;
+  lim.max_depth = 3;
+  Message m = ParseMessage(DeepMessage(10), lim);
+  EXPECT_TRUE(m.defects & kDefectTooDeep);
+  EXPECT_EQ(m.parts.size(), 4u);  // depths 0..3
+  EXPECT_FALSE(m.parts.back().is_multipart);
+  EXPECT_EQ(m.parts.back().content_type, "multipart/mixed");
+  EXPECT_EQ(m.parts.back().depth, 3);
+}
+
+TEST(Limits, DeepNestingWithinLimitParsed) {
+  Message m = ParseMessage(DeepMessage(20));
+  EXPECT_EQ(m.parts.size(), 21u);
+  EXPECT_EQ(m.text, "deepest");
+  EXPECT_EQ(m.parts.back().path, "1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1");
+}
+
+TEST(Limits, PartCountLimit) {
+  std::string raw = "Content-Type: multipart/mixed; boundary=b\n\n";
+  for (int i = 0; i < 50; ++i) raw += "--b\n\npart " + std::to_string(i) + "\n";
+  raw += "--b--\n";
+  ParseLimits lim;
+  lim.max_parts = 10;
+  Message m = ParseMessage(raw, lim);
+  EXPECT_EQ(m.parts.size(), 10u);
+  EXPECT_TRUE(m.defects & kDefectTooManyParts);
+}
+
+TEST(Limits, HeaderSizeLimit) {
+  std::string raw = "Subject: s\n";
+  for (int i = 0; i < 100; ++i) raw += "X-Filler: " + std::string(100, 'x') + "\n";
+  raw += "\nbody\n";
+  ParseLimits lim;
+  lim.max_header_bytes = 1000;
+  Message m = ParseMessage(raw, lim);
+  EXPECT_TRUE(m.defects & kDefectHeaderTooLarge);
+  EXPECT_EQ(m.subject, "s");
+  EXPECT_LT(m.headers.size(), 20u);
+  EXPECT_EQ(m.parts[0].body_offset + m.parts[0].body_length, raw.size());
+}
+
+TEST(Limits, TextCapRespectsUtf8) {
+  ParseLimits lim;
+  lim.max_text_bytes = 5;
+  Message m = ParseMessage("Content-Type: text/plain; charset=utf-8\n\néééééé", lim);
+  EXPECT_EQ(m.text, "éé");
+}
+
+TEST(Limits, ZeroPartsStillHasRoot) {
+  ParseLimits lim;
+  lim.max_parts = 0;
+  lim.max_depth = 0;
+  Message m = ParseMessage(kNested, lim);
+  ASSERT_EQ(m.parts.size(), 1u);
+}
+
+// --------------------------------------------------------------- robustness
+
+TEST(Robustness, EmptyInput) {
+  Message m = ParseMessage("");
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_TRUE(m.text.empty());
+}
+
+TEST(Robustness, EveryPrefixOfComplexMessage) {
+  const std::string full = Crlf(kNested) + "\n" + std::string(kUu);
+  for (size_t n = 0; n <= full.size(); ++n) {
+    // A copy of exactly n bytes so ASan catches any read past the end.
+    std::string prefix = full.substr(0, n);
+    std::unique_ptr<char[]> buf(new char[n ? n : 1]);
+    std::memcpy(buf.get(), prefix.data(), n);
+    Message m = ParseMessage(std::string_view(buf.get(), n));
+    ASSERT_FALSE(m.parts.empty());
+    for (const auto& p : m.parts) ASSERT_LE(p.body_offset + p.body_length, n);
+  }
+}
+
+TEST(Robustness, ByteFlippedVariants) {
+  const std::string full = std::string(kNested);
+  const char replacements[] = {'\0', '\n', '\r', '-', '"', ':', ';', '=', '?', '<', '(', '\\', '\xFF', ' '};
+  for (size_t i = 0; i < full.size(); ++i) {
+    for (char r : replacements) {
+      std::string s = full;
+      s[i] = r;
+      std::unique_ptr<char[]> buf(new char[s.size()]);
+      std::memcpy(buf.get(), s.data(), s.size());
+      Message m = ParseMessage(std::string_view(buf.get(), s.size()));
+      ASSERT_FALSE(m.parts.empty());
+      ASSERT_EQ(SanitizeUtf8(m.text), m.text);
+    }
+  }
+}
+
+TEST(Robustness, BuildingBlocksOnHostileInput) {
+  const std::string hostile[] = {"=?", "=?a?b?", "=?utf-8?q?=", "=?utf-8?b?====?=", "\"", "(((", "<<<>>>",
+                                 "\\", "a*0*=x'", "%", "&#xFFFFFFFF;&#0;&#55296;", "<script", "begin 644 ",
+                                 std::string(1, '\0')};
+  for (const auto& h : hostile) {
+    EXPECT_EQ(SanitizeUtf8(DecodeHeaderText(h)), DecodeHeaderText(h));
+    ParseAddressList(h);
+    ParseDate(h);
+    ParseHeaderParams(h);
+    ParseMessageIds(h);
+    DecodeBase64(h);
+    DecodeQuotedPrintable(h);
+    FindUuencodedBlocks(h);
+    EXPECT_EQ(SanitizeUtf8(HtmlToText(h)), HtmlToText(h));
+  }
+}
+
 }  // namespace
 }  // namespace mailkeep::mime
