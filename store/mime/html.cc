@@ -167,7 +167,7 @@ std::string HtmlToText(std::string_view s) {
   auto flush_ws = [&] {
     if (pending_newlines > 0) {
       if (!out.empty()) out.append(static_cast<size_t>(pending_newlines), '\n');
-    } else if (pending_space && !out.empty()) {
+    } else if (pending_space && !out.empty() && out.back() != '\n') {
       out.push_back(' ');
     }
     pending_newlines = 0;

@@ -68,6 +68,17 @@ bool LooksLikeField(std::string_view line, size_t* colon_out) {
   return true;
 }
 
+// "name=value" (optionally with a trailing ';'): a MIME parameter.
+bool LooksLikeParameter(std::string_view line) {
+  const size_t eq = line.find('=');
+  if (eq == std::string_view::npos || eq == 0) return false;
+  for (size_t i = 0; i < eq; ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c <= 32 || c >= 127 || c == ':' || c == '"') return false;
+  }
+  return true;
+}
+
 class Parser {
  public:
   Parser(std::string_view raw, const ParseLimits& limits, Message& msg)
@@ -117,12 +128,21 @@ class Parser {
         continue;
       }
       size_t colon;
+      if (!LooksLikeField(line, &colon) && !hb.fields.empty() && LooksLikeParameter(line)) {
+        // "Content-Type: text/html;\ncharset=x": a parameter on an
+        // unindented line continues the previous field.
+        hb.bad = true;
+        hb.fields.back().value = raw_.substr(value_start, pos + line.size() - value_start);
+        pos = next;
+        continue;
+      }
       if (!LooksLikeField(line, &colon)) {
         // Skip one bad line if a field follows ("From " mbox lines, junk);
         // otherwise the body starts here (missing blank line).
         size_t after;
         std::string_view peek = Line(next, end, after);
-        hb.bad = true;
+        // An mbox "From " separator before the first field is not a defect.
+        if (!(pos == begin && line.starts_with("From "))) hb.bad = true;
         if (next < end && LooksLikeField(peek, nullptr)) {
           pos = next;
           continue;

@@ -82,6 +82,13 @@ TEST(Header, JunkLineInsideHeaderIsSkipped) {
   EXPECT_TRUE(m.defects & kDefectBadHeader);
 }
 
+TEST(Header, UnindentedParameterContinuesContentType) {
+  Message m = ParseMessage("Content-Type: text/plain;\ncharset=\"iso-8859-1\"\nSubject: s\n\ncaf\xE9");
+  EXPECT_EQ(m.parts[0].charset, "iso-8859-1");
+  EXPECT_EQ(m.subject, "s");
+  EXPECT_EQ(m.text, "café");
+}
+
 TEST(Header, HeaderOnlyMessageHasNoSeparatorDefect) {
   Message m = ParseMessage("Subject: only\n");
   EXPECT_EQ(m.subject, "only");

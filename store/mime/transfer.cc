@@ -17,10 +17,11 @@ struct Base64Table {
     for (int i = 0; i < 256; ++i) v[i] = 66;
     const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(a[i])] = static_cast<unsigned char>(i);
-    v['-'] = 62;  // base64url, seen in broken mailers
-    v['_'] = 63;
-    v['='] = 64;
-    v[' '] = v['\t'] = v['\r'] = v['\n'] = 65;
+    auto at = [](char c) { return static_cast<unsigned char>(c); };
+    v[at('-')] = 62;  // base64url, seen in broken mailers
+    v[at('_')] = 63;
+    v[at('=')] = 64;
+    v[at(' ')] = v[at('\t')] = v[at('\r')] = v[at('\n')] = 65;
   }
 };
 constexpr Base64Table kB64;
