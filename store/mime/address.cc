@@ -52,7 +52,7 @@ size_t SkipComment(std::string_view s, size_t i, std::string* text) {
 
 class ListParser {
  public:
-  explicit ListParser(std::string_view v) : v_(v) {}
+  explicit ListParser(std::string_view v) : v_(v), last_gt_(v.rfind('>')) {}
 
   std::vector<Address> Run() {
     size_t i = 0;
@@ -143,7 +143,7 @@ class ListParser {
     angle_.clear();
     has_angle_ = true;
     space_ = true;
-    const bool closed = v_.find('>', i + 1) != std::string_view::npos;
+    const bool closed = last_gt_ != std::string_view::npos && last_gt_ > i;
     size_t j = i + 1;
     while (j < v_.size()) {
       const char c = v_[j];
@@ -230,6 +230,7 @@ class ListParser {
   }
 
   std::string_view v_;
+  size_t last_gt_;  // so each '<' knows in O(1) whether a '>' follows
   std::vector<Address> out_;
   std::string group_;
   bool in_group_ = false;

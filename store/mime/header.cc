@@ -93,24 +93,29 @@ struct EncodedWord {
   size_t end;  // index just past "?="
 };
 
-// Parses "=?charset?X?text?=" at s[pos] (which is "=?").
-bool ParseEncodedWord(std::string_view s, size_t pos, EncodedWord& ew) {
+// Parses "=?charset?X?text?=" at s[pos] (which is "=?"). `next_close`
+// caches the position of the next "?=" so that scanning a hostile header
+// with many "=?" and no "?=" stays linear.
+bool ParseEncodedWord(std::string_view s, size_t pos, EncodedWord& ew, size_t& next_close) {
   size_t i = pos + 2;
   const size_t cs_start = i;
   while (i < s.size() && s[i] != '?' && !IsSpace(s[i]) && i - cs_start < 64) ++i;
-  if (i >= s.size() || s[i] != '?' || i == cs_start) return false;
+  if (i >= s.size() || s[i] != '?') return false;  // an empty charset is unlabelled
   ew.charset = s.substr(cs_start, i - cs_start);
   if (i + 2 >= s.size()) return false;
   const char enc = Lower(s[i + 1]);
   if ((enc != 'b' && enc != 'q') || s[i + 2] != '?') return false;
   ew.encoding = enc;
   const size_t text_start = i + 3;
-  const size_t close = s.find("?=", text_start);
-  if (close == std::string_view::npos) return false;
+  // Spaces and folds inside the text are a broken form we accept, within
+  // a bound.
+  if (next_close == std::string_view::npos || next_close < text_start) {
+    next_close = s.find("?=", text_start);
+    if (next_close == std::string_view::npos) next_close = s.size();
+  }
+  const size_t close = next_close;
+  if (close >= s.size() || close - text_start > 2048) return false;
   ew.text = s.substr(text_start, close - text_start);
-  // A folded line inside an encoded word is a broken form we accept, but do
-  // not let one run across a whole header.
-  if (ew.text.size() > 4096) return false;
   ew.end = close + 2;
   return true;
 }
@@ -209,11 +214,12 @@ std::string DecodeHeaderText(std::string_view v) {
   };
   size_t text_start = 0;
   size_t i = 0;
+  size_t next_close = std::string_view::npos;
   while (i < v.size()) {
     const size_t pos = v.find("=?", i);
     if (pos == std::string_view::npos) break;
     EncodedWord ew;
-    if (!ParseEncodedWord(v, pos, ew)) {
+    if (!ParseEncodedWord(v, pos, ew, next_close)) {
       i = pos + 1;
       continue;
     }

@@ -3,6 +3,7 @@
 // complex message to shake out out-of-bounds reads (run under ASan).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -954,6 +955,26 @@ TEST(Robustness, ByteFlippedVariants) {
       ASSERT_FALSE(m.parts.empty());
       ASSERT_EQ(SanitizeUtf8(m.text), m.text);
     }
+  }
+}
+
+std::string Repeat(std::string_view s, size_t n) {
+  std::string r;
+  for (size_t i = 0; i < n; ++i) r.append(s);
+  return r;
+}
+
+TEST(Robustness, HostileHeadersStayLinear) {
+  // Each would be quadratic with an unbounded search; 1 MB must be quick.
+  const size_t n = 25000;
+  const std::string cases[] = {Repeat("=?a?q?", n), Repeat("<,", n), Repeat("(", n), Repeat("\"", n),
+                               Repeat("a*1*=%; ", n / 2), Repeat("<script>", n / 2), Repeat("=?", n), Repeat("=?a?q?x ", n)};
+  for (const auto& c : cases) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ParseMessage("Subject: " + c + "\nFrom: " + c + "\nTo: " + c + "\nContent-Type: text/html; " + c +
+                 "\nDate: " + c + "\nReferences: " + c + "\n\n" + c);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    EXPECT_LT(ms.count(), 3000) << c.substr(0, 20);
   }
 }
 
