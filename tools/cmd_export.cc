@@ -97,7 +97,7 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("query", -1);
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] export [QUERY...] --format eml|mbox|maildir --out PATH",
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] export [QUERY...] --format eml|mbox|maildir --out PATH",
                           desc, pos, vm)) {
     return *rc;
   }

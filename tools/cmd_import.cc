@@ -38,7 +38,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("path", -1);
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] import PATH...", desc, pos, vm)) return *rc;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] import PATH...", desc, pos, vm)) return *rc;
   if (!vm.count("path")) return FailUsage("import needs at least one PATH (a Maildir, an mbox file or message files)");
   if (batch_count == 0 || batch_mb == 0) return FailUsage("--batch and --batch-mb must be positive");
 

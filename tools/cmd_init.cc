@@ -12,7 +12,7 @@ int CmdInit(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] init", desc, pos, vm)) return *rc;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] init", desc, pos, vm)) return *rc;
   std::string dir = ArchiveDir(global);
   auto archive = Archive::Create(dir);
   if (!archive) return Fail(archive.error());

@@ -12,7 +12,7 @@ int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& arg
   AddCommonOptions(desc, global);
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(args,
+  if (auto rc = ParseArgs(global, args,
                           "mailkeep [--archive DIR] rebuild-catalog\n\n"
                           "Moves catalog.sqlite aside (catalog.sqlite.old-N) and recreates it from the pack files:\n"
                           "every message and dictionary comes back; where messages were found (locations, flags,\n"

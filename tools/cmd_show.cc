@@ -42,7 +42,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("id", 1);
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] show ID|mid:MESSAGE-ID [--raw | --json]", desc, pos, vm)) {
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] show ID|mid:MESSAGE-ID [--raw | --json]", desc, pos, vm)) {
     return *rc;
   }
   if (!vm.count("id")) return FailUsage("show needs a message: a catalog id or mid:MESSAGE-ID");

@@ -26,7 +26,7 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] stats [--json]", desc, pos, vm)) return *rc;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] stats [--json]", desc, pos, vm)) return *rc;
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
   if (!archive) return Fail(archive.error());
   auto stats = (*archive)->Stats();

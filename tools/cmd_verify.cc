@@ -15,7 +15,7 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   desc.add_options()("deep", "also re-parse every message");
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(args, "mailkeep [--archive DIR] verify [--deep] [--json]", desc, pos, vm)) return *rc;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] verify [--deep] [--json]", desc, pos, vm)) return *rc;
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
   if (!archive) return Fail(archive.error());
   Progress progress(global, "verifying");

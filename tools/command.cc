@@ -12,16 +12,20 @@
 namespace mailkeep::tools {
 
 void AddCommonOptions(po::options_description& desc, GlobalOptions& global) {
+  // Not bound to `global` directly: a command's parse must not reset what
+  // was given before the command name (`mailkeep --json import ...`).
+  static_cast<void>(global);
   desc.add_options()
-      ("archive", po::value<std::string>(&global.archive), "archive directory")
-      ("json", po::bool_switch(&global.json), "print JSON on stdout")
+      ("archive", po::value<std::string>(), "archive directory")
+      ("json", "print JSON on stdout")
       ("quiet,q", "only errors")
       ("verbose,v", "more detail")
       ("help,h", "show this help");
 }
 
-std::optional<int> ParseArgs(const std::vector<std::string>& args, const char* usage, po::options_description& desc,
-                             const po::positional_options_description& positional, po::variables_map& vm) {
+std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::string>& args, const char* usage,
+                             po::options_description& desc, const po::positional_options_description& positional,
+                             po::variables_map& vm) {
   try {
     po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
     po::notify(vm);
@@ -33,6 +37,10 @@ std::optional<int> ParseArgs(const std::vector<std::string>& args, const char* u
     std::cout << "usage: " << usage << "\n\n" << desc << "\n";
     return kExitOk;
   }
+  if (vm.count("archive")) global.archive = vm["archive"].as<std::string>();
+  if (vm.count("json")) global.json = true;
+  if (vm.count("quiet")) global.verbosity = 0;
+  if (vm.count("verbose")) global.verbosity = 2;
   return std::nullopt;
 }
 

@@ -50,9 +50,10 @@ namespace po = boost::program_options;
 // Adds --archive, --json, -q, -v and --help to a command's options.
 void AddCommonOptions(po::options_description& desc, GlobalOptions& global);
 
-// Parses a command's arguments. Returns an exit code when the command should
+// Parses a command's arguments and applies the common options to `global`.
+// Returns an exit code when the command should
 // stop now (after --help, or a usage error already printed).
-std::optional<int> ParseArgs(const std::vector<std::string>& args, const char* usage,
+std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::string>& args, const char* usage,
                              po::options_description& desc, const po::positional_options_description& positional,
                              po::variables_map& vm);
 

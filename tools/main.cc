@@ -79,10 +79,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + i, argv + argc);
   for (const auto& c : kCommands) {
     if (name == c.name) {
-      for (const auto& a : args) {
-        if (a == "-q" || a == "--quiet") global.verbosity = 0;
-        if (a == "-v" || a == "--verbose") global.verbosity = 2;
-      }
       try {
         return c.run(global, args);
       } catch (const std::exception& e) {
