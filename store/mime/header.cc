@@ -324,9 +324,9 @@ HeaderParams ParseHeaderParams(std::string_view s) {
       std::string_view num = std::string_view(seg.name).substr(star + 1);
       int idx = 0;
       bool ok = !num.empty() && num.size() <= 4;
-      for (char c : num) {
-        if (c < '0' || c > '9') ok = false;
-        idx = idx * 10 + (c - '0');
+      for (size_t k = 0; ok && k < num.size(); ++k) {
+        if (num[k] < '0' || num[k] > '9') ok = false;
+        else idx = idx * 10 + (num[k] - '0');
       }
       if (ok) {
         seg.index = idx;
