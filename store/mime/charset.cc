@@ -295,17 +295,17 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset, bool* bad) 
   if (bytes.empty()) return out;
   out.reserve(bytes.size() + bytes.size() / 4);
   // Pure ASCII is the same in every charset mail uses except the 7-bit
-  // stateful ones (UTF-7, ISO-2022-*, HZ), which must go through iconv.
+  // stateful ones (UTF-7, ISO-2022-*, HZ) and the wide ones (UTF-16/32,
+  // UCS-2/4), which must go through iconv.
   if (IsAscii(bytes)) {
-    bool stateful = false;
-    if (charset.size() >= 4) {
+    bool special = false;
+    if (charset.size() >= 2) {
       std::string lower;
       for (char c : charset.substr(0, 24)) lower.push_back(AsciiLower(c));
-      stateful = lower.find("utf-7") != std::string::npos || lower.find("utf7") != std::string::npos ||
-                 lower.find("2022") != std::string::npos || lower.find("hz-gb") != std::string::npos ||
-                 lower.starts_with("hz");
+      for (std::string_view k : {"utf-7", "utf7", "2022", "hz", "16", "32", "ucs", "unicode"})
+        special |= lower.find(k) != std::string::npos;
     }
-    if (!stateful) {
+    if (!special) {
       out.append(bytes);
       return out;
     }

@@ -40,16 +40,16 @@ int64_t Utc(int y, int mo, int d, int h, int mi, int s) {
 
 // ---------------------------------------------------------------- headers
 
-TEST(Header, UnfoldRemovesLineBreaks) {
+TEST(MimeHeader, UnfoldRemovesLineBreaks) {
   EXPECT_EQ(Unfold("a\r\n b\n\tc"), "a b\tc");
 }
 
-TEST(Header, FoldedSubjectCollapsesToOneSpace) {
+TEST(MimeHeader, FoldedSubjectCollapsesToOneSpace) {
   Message m = ParseMessage("Subject: Fwd: \n\tSaying \n Hello\n\nx\n");
   EXPECT_EQ(m.subject, "Fwd: Saying Hello");
 }
 
-TEST(Header, HeadersKeepOrderAndCase) {
+TEST(MimeHeader, HeadersKeepOrderAndCase) {
   Message m = ParseMessage("X-A: 1\nx-b:2\nX-A: 3\n\nbody");
   ASSERT_EQ(m.headers.size(), 3u);
   EXPECT_EQ(m.headers[0].first, "X-A");
@@ -59,38 +59,38 @@ TEST(Header, HeadersKeepOrderAndCase) {
   EXPECT_EQ(m.FindHeader("nope"), nullptr);
 }
 
-TEST(Header, WhitespaceBeforeColonAccepted) {
+TEST(MimeHeader, WhitespaceBeforeColonAccepted) {
   Message m = ParseMessage("Subject : spaced\n\nx");
   EXPECT_EQ(m.subject, "spaced");
 }
 
-TEST(Header, MboxFromLineSkipped) {
+TEST(MimeHeader, MboxFromLineSkipped) {
   Message m = ParseMessage("From alice@example.com Mon Jan  1 00:00:00 2024\nSubject: s\n\nbody\n");
   EXPECT_EQ(m.subject, "s");
   EXPECT_EQ(m.text, "body");
 }
 
-TEST(Header, MissingBlankLineStartsBodyAtFirstNonHeaderLine) {
+TEST(MimeHeader, MissingBlankLineStartsBodyAtFirstNonHeaderLine) {
   Message m = ParseMessage("Subject: s\nThis is the body\nmore body\n");
   EXPECT_EQ(m.subject, "s");
   EXPECT_EQ(m.text, "This is the body\nmore body");
   EXPECT_TRUE(m.defects & kDefectBadHeader);
 }
 
-TEST(Header, JunkLineInsideHeaderIsSkipped) {
+TEST(MimeHeader, JunkLineInsideHeaderIsSkipped) {
   Message m = ParseMessage("From: a@b.c\nthis is junk\nSubject: kept\n\nbody");
   EXPECT_EQ(m.subject, "kept");
   EXPECT_TRUE(m.defects & kDefectBadHeader);
 }
 
-TEST(Header, UnindentedParameterContinuesContentType) {
+TEST(MimeHeader, UnindentedParameterContinuesContentType) {
   Message m = ParseMessage("Content-Type: text/plain;\ncharset=\"iso-8859-1\"\nSubject: s\n\ncaf\xE9");
   EXPECT_EQ(m.parts[0].charset, "iso-8859-1");
   EXPECT_EQ(m.subject, "s");
   EXPECT_EQ(m.text, "café");
 }
 
-TEST(Header, HeaderOnlyMessageHasNoSeparatorDefect) {
+TEST(MimeHeader, HeaderOnlyMessageHasNoSeparatorDefect) {
   Message m = ParseMessage("Subject: only\n");
   EXPECT_EQ(m.subject, "only");
   EXPECT_TRUE(m.defects & kDefectNoHeader);
@@ -98,14 +98,14 @@ TEST(Header, HeaderOnlyMessageHasNoSeparatorDefect) {
   EXPECT_EQ(m.parts[0].body_length, 0u);
 }
 
-TEST(Header, NulBytesTolerated) {
+TEST(MimeHeader, NulBytesTolerated) {
   std::string raw("Subject: a\0b\n\nbo\0dy\n", 20);
   Message m = ParseMessage(raw);
   EXPECT_EQ(m.subject, "ab");
   EXPECT_EQ(m.text, "body");
 }
 
-TEST(Header, MessageIdAndReferences) {
+TEST(MimeHeader, MessageIdAndReferences) {
   Message m = ParseMessage(
       "Message-ID: <abc@example.com>\nIn-Reply-To: <x@y> (comment)\nReferences: <r1@a>\n <r2@b> <r3@c>\n\n");
   EXPECT_EQ(m.message_id, "abc@example.com");
@@ -113,19 +113,19 @@ TEST(Header, MessageIdAndReferences) {
   EXPECT_EQ(m.references, (std::vector<std::string>{"r1@a", "r2@b", "r3@c"}));
 }
 
-TEST(Header, MessageIdWithoutBrackets) {
+TEST(MimeHeader, MessageIdWithoutBrackets) {
   EXPECT_EQ(ParseMessageIds("abc@example.com"), (std::vector<std::string>{"abc@example.com"}));
   EXPECT_EQ(ParseMessageIds("<a@b>,<c@d>"), (std::vector<std::string>{"a@b", "c@d"}));
 }
 
 // --------------------------------------------------------------- RFC 2047
 
-TEST(EncodedWords, QAndB) {
+TEST(MimeEncodedWords, QAndB) {
   EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "André Pirard");
   EXPECT_EQ(DecodeHeaderText("=?UTF-8?B?w6k=?="), "é");
 }
 
-TEST(EncodedWords, AdjacentAreJoined) {
+TEST(MimeEncodedWords, AdjacentAreJoined) {
   EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?="), "ab");
   EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?=\r\n   =?ISO-8859-2?Q?_b?="), "a b");
   EXPECT_EQ(DecodeHeaderText(" =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
@@ -133,57 +133,57 @@ TEST(EncodedWords, AdjacentAreJoined) {
             "If you can read this you understand the example.");
 }
 
-TEST(EncodedWords, SpaceBetweenWordAndTextKept) {
+TEST(MimeEncodedWords, SpaceBetweenWordAndTextKept) {
   EXPECT_EQ(DecodeHeaderText("=?ISO-8859-1?Q?a?= b"), "a b");
   EXPECT_EQ(DecodeHeaderText("a =?ISO-8859-1?Q?b?="), "a b");
 }
 
-TEST(EncodedWords, MultibyteCharacterSplitAcrossWords) {
+TEST(MimeEncodedWords, MultibyteCharacterSplitAcrossWords) {
   // "é" (C3 A9) split over two base64 words of the same charset.
   EXPECT_EQ(DecodeHeaderText("=?UTF-8?B?w6E=?= =?UTF-8?Q?=C3?= =?UTF-8?Q?=A9?="), "áé");
 }
 
-TEST(EncodedWords, LowercaseEncodingLetter) {
+TEST(MimeEncodedWords, LowercaseEncodingLetter) {
   EXPECT_EQ(DecodeHeaderText("=?utf-8?q?caf=C3=A9?="), "café");
   EXPECT_EQ(DecodeHeaderText("=?utf-8?b?Y2Fmw6k=?="), "café");
 }
 
-TEST(EncodedWords, GluedToText) {
+TEST(MimeEncodedWords, GluedToText) {
   EXPECT_EQ(DecodeHeaderText("Re:=?utf-8?q?caf=C3=A9?=!"), "Re:café!");
 }
 
-TEST(EncodedWords, SpacesInsideQText) {
+TEST(MimeEncodedWords, SpacesInsideQText) {
   EXPECT_EQ(DecodeHeaderText("=?iso-8859-1?q?this is some text?="), "this is some text");
 }
 
-TEST(EncodedWords, InsideQuotedStringInAddress) {
+TEST(MimeEncodedWords, InsideQuotedStringInAddress) {
   auto v = ParseAddressList("\"=?utf-8?Q?J=C3=BCrgen?=\" <j@example.com>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].name, "Jürgen");
   EXPECT_EQ(v[0].address, "j@example.com");
 }
 
-TEST(EncodedWords, UnknownCharsetIsLenient) {
+TEST(MimeEncodedWords, UnknownCharsetIsLenient) {
   EXPECT_EQ(DecodeHeaderText("=?x-nonsense?Q?caf=C3=A9?="), "café");          // valid UTF-8 kept
   EXPECT_EQ(DecodeHeaderText("=?x-nonsense?Q?caf=E9?="), "café");             // else windows-1252
 }
 
-TEST(EncodedWords, MalformedLeftLiteral) {
+TEST(MimeEncodedWords, MalformedLeftLiteral) {
   EXPECT_EQ(DecodeHeaderText("=?utf-8?x?abc?="), "=?utf-8?x?abc?=");
   EXPECT_EQ(DecodeHeaderText("=?utf-8?q?abc"), "=?utf-8?q?abc");
   EXPECT_EQ(DecodeHeaderText("price =? 5"), "price =? 5");
 }
 
-TEST(EncodedWords, RawUtf8AndLatin1InHeader) {
+TEST(MimeEncodedWords, RawUtf8AndLatin1InHeader) {
   EXPECT_EQ(DecodeHeaderText("Gr\xC3\xBC\xC3\x9F" "e"), "Grüße");
   EXPECT_EQ(DecodeHeaderText("Gr\xFC\xDF" "e"), "Grüße");
 }
 
-TEST(EncodedWords, Rfc2231LanguageInCharset) {
+TEST(MimeEncodedWords, Rfc2231LanguageInCharset) {
   EXPECT_EQ(DecodeHeaderText("=?US-ASCII*EN?Q?Keith_Moore?="), "Keith Moore");
 }
 
-TEST(EncodedWords, SubjectDecodedInMessage) {
+TEST(MimeEncodedWords, SubjectDecodedInMessage) {
   Message m = ParseMessage("Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\n"
                            " =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=\n\n");
   EXPECT_EQ(m.subject, "If you can read this you understand the example.");
@@ -191,7 +191,7 @@ TEST(EncodedWords, SubjectDecodedInMessage) {
 
 // --------------------------------------------------------------- params
 
-TEST(Params, BasicAndQuoted) {
+TEST(MimeParams, BasicAndQuoted) {
   HeaderParams p = ParseHeaderParams("Text/PLAIN; Charset=\"ISO-8859-1\"; format=flowed");
   EXPECT_EQ(p.value, "text/plain");
   ASSERT_NE(p.Find("charset"), nullptr);
@@ -199,88 +199,88 @@ TEST(Params, BasicAndQuoted) {
   EXPECT_EQ(*p.Find("FORMAT"), "flowed");
 }
 
-TEST(Params, MissingSemicolon) {
+TEST(MimeParams, MissingSemicolon) {
   HeaderParams p = ParseHeaderParams("text/plain charset=us-ascii");
   EXPECT_EQ(p.value, "text/plain");
   ASSERT_NE(p.Find("charset"), nullptr);
   EXPECT_EQ(*p.Find("charset"), "us-ascii");
 }
 
-TEST(Params, UnquotedFilenameWithSpaces) {
+TEST(MimeParams, UnquotedFilenameWithSpaces) {
   HeaderParams p = ParseHeaderParams("attachment; filename=my report.pdf");
   EXPECT_EQ(*p.Find("filename"), "my report.pdf");
 }
 
-TEST(Params, Rfc2231Continuation) {
+TEST(MimeParams, Rfc2231Continuation) {
   HeaderParams p = ParseHeaderParams(
       "message/external-body; access-type=URL;\n URL*0=\"ftp://\";\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"");
   EXPECT_EQ(*p.Find("url"), "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
 }
 
-TEST(Params, Rfc2231ContinuationWithCharset) {
+TEST(MimeParams, Rfc2231ContinuationWithCharset) {
   HeaderParams p = ParseHeaderParams(
       "attachment; filename*0*=UTF-8''T%C3%A4st%20;\n filename*1*=%C3%A4;\n filename*2=\".txt\"");
   EXPECT_EQ(*p.Find("filename"), "Täst ä.txt");
 }
 
-TEST(Params, Rfc2231OutOfOrderSegments) {
+TEST(MimeParams, Rfc2231OutOfOrderSegments) {
   HeaderParams p = ParseHeaderParams("attachment; name*1=\"b\"; name*0=\"a\"; name*2=\"c\"");
   EXPECT_EQ(*p.Find("name"), "abc");
 }
 
-TEST(Params, Rfc2231SingleExtendedValue) {
+TEST(MimeParams, Rfc2231SingleExtendedValue) {
   HeaderParams p = ParseHeaderParams("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A");
   EXPECT_EQ(*p.Find("title"), "This is ***fun***");
 }
 
-TEST(Params, Rfc2231Latin1Charset) {
+TEST(MimeParams, Rfc2231Latin1Charset) {
   HeaderParams p = ParseHeaderParams("attachment; filename*=iso-8859-1''r%E9sum%E9.doc");
   EXPECT_EQ(*p.Find("filename"), "résumé.doc");
 }
 
-TEST(Params, Rfc2231WinsOverPlain) {
+TEST(MimeParams, Rfc2231WinsOverPlain) {
   HeaderParams p = ParseHeaderParams("attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC.txt");
   EXPECT_EQ(*p.Find("filename"), "€.txt");
   EXPECT_EQ(p.params.size(), 1u);
 }
 
-TEST(Params, EncodedWordInParameter) {
+TEST(MimeParams, EncodedWordInParameter) {
   HeaderParams p = ParseHeaderParams("attachment; filename=\"=?UTF-8?B?w6kudHh0?=\"");
   EXPECT_EQ(*p.Find("filename"), "é.txt");
 }
 
-TEST(Params, BoundaryKeptRaw) {
+TEST(MimeParams, BoundaryKeptRaw) {
   HeaderParams p = ParseHeaderParams("multipart/mixed; boundary=\"=?weird?= b\"");
   EXPECT_EQ(*p.Find("boundary"), "=?weird?= b");
 }
 
-TEST(Params, CommentsIgnored) {
+TEST(MimeParams, CommentsIgnored) {
   HeaderParams p = ParseHeaderParams("text/plain; (a comment) charset=utf-8 (another)");
   EXPECT_EQ(*p.Find("charset"), "utf-8");
 }
 
 // --------------------------------------------------------------- addresses
 
-TEST(Address, NameAngleAddr) {
+TEST(MimeAddress, NameAngleAddr) {
   auto v = ParseAddressList("John Doe <jdoe@machine.example>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@machine.example", ""}));
 }
 
-TEST(Address, QuotedNameWithSpecials) {
+TEST(MimeAddress, QuotedNameWithSpecials) {
   auto v = ParseAddressList("<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>");
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0], (Address{"", "boss@nil.test", ""}));
   EXPECT_EQ(v[1], (Address{"Giant; \"Big\" Box", "sysservices@example.net", ""}));
 }
 
-TEST(Address, BareAddresses) {
+TEST(MimeAddress, BareAddresses) {
   auto v = ParseAddressList("a@x.test,b@y.test , c@z.test");
   ASSERT_EQ(v.size(), 3u);
   EXPECT_EQ(v[2].address, "c@z.test");
 }
 
-TEST(Address, Groups) {
+TEST(MimeAddress, Groups) {
   auto v = ParseAddressList("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, after@x.test");
   ASSERT_EQ(v.size(), 4u);
   EXPECT_EQ(v[0], (Address{"Ed Jones", "c@a.test", "A Group"}));
@@ -289,49 +289,49 @@ TEST(Address, Groups) {
   EXPECT_EQ(v[3], (Address{"", "after@x.test", ""}));
 }
 
-TEST(Address, EmptyGroup) {
+TEST(MimeAddress, EmptyGroup) {
   EXPECT_TRUE(ParseAddressList("Undisclosed recipients:;").empty());
 }
 
-TEST(Address, CommentUsedAsName) {
+TEST(MimeAddress, CommentUsedAsName) {
   auto v = ParseAddressList("jdoe@example.org (John Doe)");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@example.org", ""}));
 }
 
-TEST(Address, CommentsInsideAngleIgnored) {
+TEST(MimeAddress, CommentsInsideAngleIgnored) {
   auto v = ParseAddressList("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].name, "Pete");
   EXPECT_EQ(v[0].address, "pete@silly.test");
 }
 
-TEST(Address, ObsoleteRoute) {
+TEST(MimeAddress, ObsoleteRoute) {
   auto v = ParseAddressList("Mary <@a.test,@b.test:mary@x.test>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0], (Address{"Mary", "mary@x.test", ""}));
 }
 
-TEST(Address, ObsoleteSpacesAroundAt) {
+TEST(MimeAddress, ObsoleteSpacesAroundAt) {
   auto v = ParseAddressList("john . doe @ example . com");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].address, "john.doe@example.com");
 }
 
-TEST(Address, RawUtf8Name) {
+TEST(MimeAddress, RawUtf8Name) {
   auto v = ParseAddressList("J\xC3\xBCrgen <j@example.com>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].name, "Jürgen");
 }
 
-TEST(Address, Rfc2047Name) {
+TEST(MimeAddress, Rfc2047Name) {
   auto v = ParseAddressList("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>, =?utf-8?q?Doe,_Jane?= <j@x>");
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].name, "Keld Jørn Simonsen");
   EXPECT_EQ(v[1].name, "Doe, Jane");
 }
 
-TEST(Address, GarbageSalvaged) {
+TEST(MimeAddress, GarbageSalvaged) {
   auto v = ParseAddressList("John Doe jdoe@example.org");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0], (Address{"John Doe", "jdoe@example.org", ""}));
@@ -343,26 +343,26 @@ TEST(Address, GarbageSalvaged) {
   EXPECT_TRUE(v.empty());
 }
 
-TEST(Address, NameWithoutAddress) {
+TEST(MimeAddress, NameWithoutAddress) {
   auto v = ParseAddressList("Whomever");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].name, "Whomever");
   EXPECT_EQ(v[0].address, "");
 }
 
-TEST(Address, MailtoInAngle) {
+TEST(MimeAddress, MailtoInAngle) {
   auto v = ParseAddressList("Bob <mailto:bob@example.com>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].address, "bob@example.com");
 }
 
-TEST(Address, SingleQuotedName) {
+TEST(MimeAddress, SingleQuotedName) {
   auto v = ParseAddressList("'Bob Smith' <bob@example.com>");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].name, "Bob Smith");
 }
 
-TEST(Address, MessageFieldsFilled) {
+TEST(MimeAddress, MessageFieldsFilled) {
   Message m = ParseMessage("From: A <a@x>\nTo: b@x, c@x\nTo: d@x\nCc: e@x\nReply-To: r@x\nSender: s@x\n\n");
   ASSERT_EQ(m.from.size(), 1u);
   EXPECT_EQ(m.to.size(), 3u);  // both To fields
@@ -373,77 +373,77 @@ TEST(Address, MessageFieldsFilled) {
 
 // --------------------------------------------------------------- dates
 
-TEST(Date, Rfc5322) {
+TEST(MimeDate, Rfc5322) {
   EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 +0200"), Utc(2003, 7, 1, 8, 52, 37));
   EXPECT_EQ(ParseDate("Tue, 30 Dec 1969 23:32:54 -0330"), Utc(1969, 12, 31, 3, 2, 54));
 }
 
-TEST(Date, ObsoleteZones) {
+TEST(MimeDate, ObsoleteZones) {
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 GMT"), Utc(1997, 11, 21, 9, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 UT"), Utc(1997, 11, 21, 9, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 EST"), Utc(1997, 11, 21, 14, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 PDT"), Utc(1997, 11, 21, 16, 55, 6));
 }
 
-TEST(Date, WithMilitaryZone) {
+TEST(MimeDate, WithMilitaryZone) {
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 Z"), Utc(1997, 11, 21, 9, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 A"), Utc(1997, 11, 21, 8, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 N"), Utc(1997, 11, 21, 10, 55, 6));
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 m"), Utc(1997, 11, 20, 21, 55, 6));
 }
 
-TEST(Date, MissingWeekdayAndSeconds) {
+TEST(MimeDate, MissingWeekdayAndSeconds) {
   EXPECT_EQ(ParseDate("1 Jul 2003 10:52 +0000"), Utc(2003, 7, 1, 10, 52, 0));
 }
 
-TEST(Date, TwoDigitYears) {
+TEST(MimeDate, TwoDigitYears) {
   EXPECT_EQ(ParseDate("Tue, 1 Jul 03 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
   EXPECT_EQ(ParseDate("Thu, 1 Jan 98 00:00:00 GMT"), Utc(1998, 1, 1, 0, 0, 0));
 }
 
-TEST(Date, ExtraText) {
+TEST(MimeDate, ExtraText) {
   EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 +0200 (CEST) and more"), Utc(2003, 7, 1, 8, 52, 37));
 }
 
-TEST(Date, GmtPlusOffset) {
+TEST(MimeDate, GmtPlusOffset) {
   EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 GMT+0100"), Utc(2003, 7, 1, 9, 52, 37));
   EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10:52:37 GMT-05:00"), Utc(2003, 7, 1, 15, 52, 37));
 }
 
-TEST(Date, Iso8601) {
+TEST(MimeDate, Iso8601) {
   EXPECT_EQ(ParseDate("2003-07-01T10:52:37Z"), Utc(2003, 7, 1, 10, 52, 37));
   EXPECT_EQ(ParseDate("2003-07-01 10:52:37+02:00"), Utc(2003, 7, 1, 8, 52, 37));
   EXPECT_EQ(ParseDate("2003-07-01T10:52:37.123-0100"), Utc(2003, 7, 1, 11, 52, 37));
   EXPECT_EQ(ParseDate("2003-07-01"), Utc(2003, 7, 1, 0, 0, 0));
 }
 
-TEST(Date, LowercaseMonthAndLongNames) {
+TEST(MimeDate, LowercaseMonthAndLongNames) {
   EXPECT_EQ(ParseDate("tue, 1 jul 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
   EXPECT_EQ(ParseDate("Tuesday, 1 July 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
 }
 
-TEST(Date, Dots) {
+TEST(MimeDate, Dots) {
   EXPECT_EQ(ParseDate("Tue, 1 Jul. 2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
   EXPECT_EQ(ParseDate("01.07.2003 10:52:37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
   EXPECT_EQ(ParseDate("Tue, 1 Jul 2003 10.52.37 +0000"), Utc(2003, 7, 1, 10, 52, 37));
 }
 
-TEST(Date, Asctime) {
+TEST(MimeDate, Asctime) {
   EXPECT_EQ(ParseDate("Tue Jul  1 10:52:37 2003"), Utc(2003, 7, 1, 10, 52, 37));
 }
 
-TEST(Date, DashedDate) {
+TEST(MimeDate, DashedDate) {
   EXPECT_EQ(ParseDate("1-Jul-2003 10:52:37 -0000"), Utc(2003, 7, 1, 10, 52, 37));
 }
 
-TEST(Date, Invalid) {
+TEST(MimeDate, Invalid) {
   EXPECT_FALSE(ParseDate(""));
   EXPECT_FALSE(ParseDate("garbage"));
   EXPECT_FALSE(ParseDate("31 Feb 2003 10:00:00"));
   EXPECT_FALSE(ParseDate("1 Jul 2003 25:00:00"));
 }
 
-TEST(Date, MessageDateField) {
+TEST(MimeDate, MessageDateField) {
   Message m = ParseMessage("Date: Wed, 17 May 2000 19:58:13 -0400\n\n");
   EXPECT_EQ(m.date, Utc(2000, 5, 17, 23, 58, 13));
   EXPECT_FALSE(ParseMessage("Date: whenever\n\n").date.has_value());
@@ -451,36 +451,36 @@ TEST(Date, MessageDateField) {
 
 // --------------------------------------------------------------- transfer
 
-TEST(Transfer, Base64SkipsJunk) {
+TEST(MimeTransfer, Base64SkipsJunk) {
   bool bad = false;
   EXPECT_EQ(DecodeBase64("aGVs\r\nbG8g*d29y!bGQ=\n", &bad), "hello world");
   EXPECT_TRUE(bad);
 }
 
-TEST(Transfer, Base64MissingPadding) {
+TEST(MimeTransfer, Base64MissingPadding) {
   EXPECT_EQ(DecodeBase64("aGVsbG8"), "hello");
   EXPECT_EQ(DecodeBase64("aGVsbA"), "hell");
 }
 
-TEST(Transfer, Base64ConcatenatedChunks) {
+TEST(MimeTransfer, Base64ConcatenatedChunks) {
   EXPECT_EQ(DecodeBase64("aGk=aGk="), "hihi");
 }
 
-TEST(Transfer, QuotedPrintable) {
+TEST(MimeTransfer, QuotedPrintable) {
   EXPECT_EQ(DecodeQuotedPrintable("caf=C3=A9 =\r\nsoft=3d=\nend"), "café soft=end");
   EXPECT_EQ(DecodeQuotedPrintable("lower =c3=a9"), "lower é");
 }
 
-TEST(Transfer, QuotedPrintableMalformedKeptLiterally) {
+TEST(MimeTransfer, QuotedPrintableMalformedKeptLiterally) {
   EXPECT_EQ(DecodeQuotedPrintable("a=zz b= c=4"), "a=zz b= c=4");
   EXPECT_EQ(DecodeQuotedPrintable("trailing   \nnext"), "trailing\nnext");
 }
 
-TEST(Transfer, QuotedPrintableHeaderMode) {
+TEST(MimeTransfer, QuotedPrintableHeaderMode) {
   EXPECT_EQ(DecodeQuotedPrintable("a_b=5F", true), "a b_");
 }
 
-TEST(Transfer, IdentityEncodings) {
+TEST(MimeTransfer, IdentityEncodings) {
   EXPECT_EQ(DecodeTransfer("x=41", "7bit"), "x=41");
   EXPECT_EQ(DecodeTransfer("x=41", "8BIT"), "x=41");
   EXPECT_EQ(DecodeTransfer("x=41", "binary"), "x=41");
@@ -495,26 +495,26 @@ const char kUu[] =
     "`\n"
     "end\n";
 
-TEST(Transfer, UuencodedBlocks) {
+TEST(MimeTransfer, UuencodedBlocks) {
   auto blocks = FindUuencodedBlocks(std::string("Look:\n") + kUu + "bye\n");
   ASSERT_EQ(blocks.size(), 1u);
   EXPECT_EQ(blocks[0].first, "cat.txt");
   EXPECT_EQ(blocks[0].second, "Cat");
 }
 
-TEST(Transfer, UuencodeInTextReportedAsAttachment) {
+TEST(MimeTransfer, UuencodeInTextReportedAsAttachment) {
   Message m = ParseMessage(std::string("Subject: uu\n\nLook:\n") + kUu + "bye\n");
   EXPECT_EQ(m.attachments, (std::vector<std::string>{"cat.txt"}));
   EXPECT_EQ(m.text, "Look:\nbye");
 }
 
-TEST(Transfer, XUuencodeTransferEncoding) {
+TEST(MimeTransfer, XUuencodeTransferEncoding) {
   EXPECT_EQ(DecodeTransfer(kUu, "x-uuencode"), "Cat");
 }
 
 // --------------------------------------------------------------- charsets
 
-TEST(Charset, Utf8PassesAndInvalidBecomesReplacement) {
+TEST(MimeCharset, Utf8PassesAndInvalidBecomesReplacement) {
   EXPECT_EQ(ToUtf8("caf\xC3\xA9", "utf-8"), "café");
   bool bad = false;
   EXPECT_EQ(ToUtf8("a\xFF" "b", "UTF-8", &bad), "a\xEF\xBF\xBD" "b");
@@ -522,17 +522,17 @@ TEST(Charset, Utf8PassesAndInvalidBecomesReplacement) {
   EXPECT_EQ(SanitizeUtf8("\xC0\xAF\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
-TEST(Charset, Latin1IsWindows1252) {
+TEST(MimeCharset, Latin1IsWindows1252) {
   EXPECT_EQ(ToUtf8("\xE9\x80", "iso-8859-1"), "é€");
   EXPECT_EQ(ToUtf8("\x93q\x94", "Windows-1252"), "“q”");
 }
 
-TEST(Charset, Ks_c_5601Alias) {
+TEST(MimeCharset, Ks_c_5601Alias) {
   // "한국" in CP949/EUC-KR.
   EXPECT_EQ(ToUtf8("\xC7\xD1\xB1\xB9", "ks_c_5601-1987"), "한국");
 }
 
-TEST(Charset, GbAliasesUseGb18030) {
+TEST(MimeCharset, GbAliasesUseGb18030) {
   // "中文" in GB2312; 0x95 0x41 is GBK-only (U+6B9F? any valid char).
   EXPECT_EQ(ToUtf8("\xD6\xD0\xCE\xC4", "gb2312"), "中文");
   EXPECT_EQ(ToUtf8("\xD6\xD0\xCE\xC4", "x-gbk"), "中文");
@@ -543,85 +543,90 @@ TEST(Charset, GbAliasesUseGb18030) {
   EXPECT_FALSE(bad);
 }
 
-TEST(Charset, Utf7Alias) {
+TEST(MimeCharset, Utf7Alias) {
   EXPECT_EQ(ToUtf8("Hi Mom -+Jjo--!", "unicode-1-1-utf-7"), "Hi Mom -☺-!");
   EXPECT_EQ(ToUtf8("+AOk-", "utf-7"), "é");
 }
 
-TEST(Charset, Iso88598iAlias) {
+TEST(MimeCharset, Iso88598iAlias) {
   EXPECT_EQ(ToUtf8("\xF9\xEC\xE5\xED", "iso-8859-8-i"), "שלום");
 }
 
-TEST(Charset, MacRomanAlias) {
+TEST(MimeCharset, MacRomanAlias) {
   EXPECT_EQ(ToUtf8("\x8E", "x-mac-roman"), "é");
 }
 
-TEST(Charset, Windows125x) {
+TEST(MimeCharset, Windows125x) {
   EXPECT_EQ(ToUtf8("\xCF\xF0\xE8\xE2\xE5\xF2", "windows-1251"), "Привет");
   EXPECT_EQ(ToUtf8("\xB9", "cp1250"), "ą");
 }
 
-TEST(Charset, UnlabelledUtf8OrWindows1252) {
+TEST(MimeCharset, UnlabelledUtf8OrWindows1252) {
   for (const char* label : {"", "x-unknown", "unknown", "us-ascii"}) {
     EXPECT_EQ(ToUtf8("caf\xC3\xA9", label), "café") << label;
     EXPECT_EQ(ToUtf8("caf\xE9", label), "café") << label;
   }
 }
 
-TEST(Charset, UnknownCharsetFallsBack) {
+TEST(MimeCharset, UnknownCharsetFallsBack) {
   EXPECT_EQ(ToUtf8("caf\xE9", "x-does-not-exist"), "café");
   EXPECT_EQ(ToUtf8("caf\xE9", "bad//TRANSLIT"), "café");
 }
 
-TEST(Charset, GarbageBecomesReplacement) {
+TEST(MimeCharset, GarbageBecomesReplacement) {
   bool bad = false;
   const std::string s = ToUtf8("\xC7", "cp949", &bad);  // truncated double-byte
   EXPECT_EQ(s, "\xEF\xBF\xBD");
   EXPECT_TRUE(bad);
 }
 
-TEST(Charset, Iso2022Jp) {
+TEST(MimeCharset, Utf16IsNotMistakenForAscii) {
+  EXPECT_EQ(ToUtf8(std::string("h\0i\0", 4), "utf-16le"), "hi");
+  EXPECT_EQ(ToUtf8(std::string("\xFF\xFEh\0i\0", 6), "UTF-16"), "hi");
+}
+
+TEST(MimeCharset, Iso2022Jp) {
   EXPECT_EQ(ToUtf8("\x1B$B$3$s$K$A$O\x1B(B", "iso-2022-jp"), "こんにちは");
 }
 
-TEST(Charset, ShiftJis) {
+TEST(MimeCharset, ShiftJis) {
   EXPECT_EQ(ToUtf8("\x82\xB1\x82\xF1", "shift_jis"), "こん");
 }
 
 // --------------------------------------------------------------- html
 
-TEST(Html, TagsStrippedAndEntitiesDecoded) {
+TEST(MimeHtml, TagsStrippedAndEntitiesDecoded) {
   EXPECT_EQ(HtmlToText("<p>Hello&nbsp;<b>w&ouml;rld</b> &amp; &#233;&#x20AC;&lt;</p>"), "Hello wörld & é€<");
 }
 
-TEST(Html, DropsScriptAndStyle) {
+TEST(MimeHtml, DropsScriptAndStyle) {
   EXPECT_EQ(HtmlToText("<html><head><style>p{color:red}</style><script>var x = '<p>';</script></head>"
                        "<body>Text<SCRIPT type=x>evil()</SCRIPT> here</body></html>"),
             "Text here");
 }
 
-TEST(Html, CommentsDropped) {
+TEST(MimeHtml, CommentsDropped) {
   EXPECT_EQ(HtmlToText("a<!-- <b>hidden</b> -->b"), "ab");
 }
 
-TEST(Html, BlockElementsBreakLines) {
+TEST(MimeHtml, BlockElementsBreakLines) {
   EXPECT_EQ(HtmlToText("<div>one</div><div>two<br>three</div>"), "one\ntwo\nthree");
 }
 
-TEST(Html, AttributesWithGreaterThan) {
+TEST(MimeHtml, AttributesWithGreaterThan) {
   EXPECT_EQ(HtmlToText("<a title=\"a > b\" href='x'>link</a>"), "link");
 }
 
-TEST(Html, LoneLessThanIsText) {
+TEST(MimeHtml, LoneLessThanIsText) {
   EXPECT_EQ(HtmlToText("1 < 2 & 3"), "1 < 2 & 3");
 }
 
-TEST(Html, HtmlOnlyMessageTextExtracted) {
+TEST(MimeHtml, HtmlOnlyMessageTextExtracted) {
   Message m = ParseMessage("Content-Type: text/html; charset=iso-8859-1\n\n<p>caf\xE9</p>");
   EXPECT_EQ(m.text, "café");
 }
 
-TEST(Html, MetaCharsetUsedWhenUnlabelled) {
+TEST(MimeHtml, MetaCharsetUsedWhenUnlabelled) {
   Message m = ParseMessage(
       "Content-Type: text/html\n\n<meta http-equiv=Content-Type content=\"text/html; charset=windows-1251\">"
       "<p>\xCF\xF0\xE8\xE2\xE5\xF2</p>");
@@ -679,7 +684,7 @@ const char kNested[] =
     "--outer--\n"
     "epilogue is ignored\n";
 
-TEST(Tree, NestedMultipartPathsAndTypes) {
+TEST(MimeTree, NestedMultipartPathsAndTypes) {
   for (const std::string& raw : {std::string(kNested), Crlf(kNested)}) {
     Message m = ParseMessage(raw);
     std::vector<std::string> paths, types;
@@ -700,7 +705,7 @@ TEST(Tree, NestedMultipartPathsAndTypes) {
   }
 }
 
-TEST(Tree, AttachmentFields) {
+TEST(MimeTree, AttachmentFields) {
   Message m = ParseMessage(kNested);
   const Part& pdf = m.parts[4];
   EXPECT_EQ(pdf.filename, "doc.pdf");  // directory removed
@@ -714,21 +719,21 @@ TEST(Tree, AttachmentFields) {
   EXPECT_EQ(m.parts[2].charset, "utf-8");
 }
 
-TEST(Tree, TextPrefersPlainAlternativeAndIncludesForwarded) {
+TEST(MimeTree, TextPrefersPlainAlternativeAndIncludesForwarded) {
   Message m = ParseMessage(kNested);
   EXPECT_EQ(m.text, "Plain café\n\nForwarded text");
   EXPECT_EQ(m.subject, "nested");  // inner Subject does not leak
   EXPECT_EQ(m.from[0].address, "alice@example.com");
 }
 
-TEST(Tree, HtmlUsedWhenAlternativeHasNoPlain) {
+TEST(MimeTree, HtmlUsedWhenAlternativeHasNoPlain) {
   Message m = ParseMessage(
       "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n\n--b\n"
       "Content-Type: text/html\n\n<b>only html</b>\n--b--\n");
   EXPECT_EQ(m.text, "only html");
 }
 
-TEST(Tree, SinglePartRootIsOne) {
+TEST(MimeTree, SinglePartRootIsOne) {
   Message m = ParseMessage("Subject: x\n\nhello\n");
   ASSERT_EQ(m.parts.size(), 1u);
   EXPECT_EQ(m.parts[0].path, "1");
@@ -736,7 +741,7 @@ TEST(Tree, SinglePartRootIsOne) {
   EXPECT_EQ(m.text, "hello");
 }
 
-TEST(Tree, OffsetsPointIntoRaw) {
+TEST(MimeTree, OffsetsPointIntoRaw) {
   const std::string raw = "Subject: x\r\n\r\nhello\r\n";
   Message m = ParseMessage(raw);
   EXPECT_EQ(m.parts[0].header_offset, 0u);
@@ -744,41 +749,41 @@ TEST(Tree, OffsetsPointIntoRaw) {
   EXPECT_EQ(m.parts[0].body_length, 7u);
 }
 
-TEST(Tree, MultipartWithoutFinalBoundary) {
+TEST(MimeTree, MultipartWithoutFinalBoundary) {
   Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n");
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.text, "one\n\ntwo");
   EXPECT_TRUE(m.defects & kDefectNoFinalBoundary);
 }
 
-TEST(Tree, MissingBoundaryParameterIsGuessed) {
+TEST(MimeTree, MissingBoundaryParameterIsGuessed) {
   Message m = ParseMessage("Content-Type: multipart/mixed\n\n--guess\n\none\n--guess\n\ntwo\n--guess--\n");
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.text, "one\n\ntwo");
   EXPECT_TRUE(m.defects & kDefectMissingBoundary);
 }
 
-TEST(Tree, EmptyBoundaryParameter) {
+TEST(MimeTree, EmptyBoundaryParameter) {
   Message m = ParseMessage("Content-Type: multipart/mixed; boundary=\"\"\n\n--x\n\none\n--x--\n");
   EXPECT_EQ(m.parts.size(), 2u);
   EXPECT_EQ(m.text, "one");
 }
 
-TEST(Tree, BoundaryNeverAppearsKeepsBodyAsText) {
+TEST(MimeTree, BoundaryNeverAppearsKeepsBodyAsText) {
   Message m = ParseMessage("Content-Type: multipart/mixed; boundary=zzz\n\njust text\n");
   ASSERT_EQ(m.parts.size(), 1u);
   EXPECT_EQ(m.text, "just text");
   EXPECT_TRUE(m.defects & kDefectMissingBoundary);
 }
 
-TEST(Tree, DuplicateBoundaryMakesEmptyPart) {
+TEST(MimeTree, DuplicateBoundaryMakesEmptyPart) {
   Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\ntwo\n--b--\n");
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.parts[1].body_length, 0u);
   EXPECT_EQ(m.text, "two");
 }
 
-TEST(Tree, NestedSameBoundaryDoesNotLoop) {
+TEST(MimeTree, NestedSameBoundaryDoesNotLoop) {
   Message m = ParseMessage(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=b\n\n"
       "--b\n\ninner\n--b--\n");
@@ -786,7 +791,7 @@ TEST(Tree, NestedSameBoundaryDoesNotLoop) {
   EXPECT_LE(m.parts.size(), 4u);
 }
 
-TEST(Tree, BoundaryPrefixOfAnother) {
+TEST(MimeTree, BoundaryPrefixOfAnother) {
   Message m = ParseMessage(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=b-2\n\n"
       "--b-2\n\nalt one\n--b-2--\n--b\n\nsecond\n--b--\n");
@@ -795,13 +800,13 @@ TEST(Tree, BoundaryPrefixOfAnother) {
   EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1", "2"}));
 }
 
-TEST(Tree, BoundaryWithTrailingWhitespace) {
+TEST(MimeTree, BoundaryWithTrailingWhitespace) {
   Message m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b  \n\none\n--b-- \t\n");
   EXPECT_EQ(m.parts.size(), 2u);
   EXPECT_EQ(m.text, "one");
 }
 
-TEST(Tree, MessageRfc822SinglePart) {
+TEST(MimeTree, MessageRfc822SinglePart) {
   Message m = ParseMessage(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: in\n\nbody in\n--b--\n");
   std::vector<std::string> paths;
@@ -810,7 +815,7 @@ TEST(Tree, MessageRfc822SinglePart) {
   EXPECT_EQ(m.text, "body in");
 }
 
-TEST(Tree, DigestDefaultsToMessage) {
+TEST(MimeTree, DigestDefaultsToMessage) {
   Message m = ParseMessage(
       "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d\n\nSubject: two\n\nsecond\n--d--\n");
   ASSERT_EQ(m.parts.size(), 5u);
@@ -818,12 +823,12 @@ TEST(Tree, DigestDefaultsToMessage) {
   EXPECT_EQ(m.text, "first\n\nsecond");
 }
 
-TEST(Tree, UnusableContentTypeDefaultsToTextPlain) {
+TEST(MimeTree, UnusableContentTypeDefaultsToTextPlain) {
   EXPECT_EQ(ParseMessage("Content-Type: garbage\n\nx").parts[0].content_type, "text/plain");
   EXPECT_EQ(ParseMessage("Content-Type: TEXT/HTML\n\nx").parts[0].content_type, "text/html");
 }
 
-TEST(Tree, NamedInlineTextIsAttachmentButIndexed) {
+TEST(MimeTree, NamedInlineTextIsAttachmentButIndexed) {
   Message m = ParseMessage(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\nContent-Type: text/plain; name=notes.txt\n"
       "Content-Disposition: inline; filename=notes.txt\n\nnotes\n--b\nContent-Type: text/plain\n"
@@ -832,19 +837,19 @@ TEST(Tree, NamedInlineTextIsAttachmentButIndexed) {
   EXPECT_EQ(m.text, "body\n\nnotes");
 }
 
-TEST(Tree, TextCharsetConverted) {
+TEST(MimeTree, TextCharsetConverted) {
   Message m = ParseMessage(
       "Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: base64\n\n8NLJ18XU\n");
   EXPECT_EQ(m.text, "Привет");
 }
 
-TEST(Tree, BadBase64FlagsDefect) {
+TEST(MimeTree, BadBase64FlagsDefect) {
   Message m = ParseMessage("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n//79\n");
   EXPECT_TRUE(m.defects & kDefectBadEncoding);
   EXPECT_EQ(m.text, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
-TEST(Tree, ExtractTextOffSkipsText) {
+TEST(MimeTree, ExtractTextOffSkipsText) {
   ParseLimits lim;
   lim.extract_text = false;
   Message m = ParseMessage(kNested, lim);
@@ -864,7 +869,7 @@ std::string DeepMessage(int levels) {
   return head + "Content-Type: text/plain\n\ndeepest" + tail;
 }
 
-TEST(Limits, DepthLimitKeepsRestAsBody) {
+TEST(MimeLimits, DepthLimitKeepsRestAsBody) {
   ParseLimits lim;
   lim.max_depth = 3;
   Message m = ParseMessage(DeepMessage(10), lim);
@@ -875,14 +880,14 @@ TEST(Limits, DepthLimitKeepsRestAsBody) {
   EXPECT_EQ(m.parts.back().depth, 3);
 }
 
-TEST(Limits, DeepNestingWithinLimitParsed) {
+TEST(MimeLimits, DeepNestingWithinLimitParsed) {
   Message m = ParseMessage(DeepMessage(20));
   EXPECT_EQ(m.parts.size(), 21u);
   EXPECT_EQ(m.text, "deepest");
   EXPECT_EQ(m.parts.back().path, "1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1");
 }
 
-TEST(Limits, PartCountLimit) {
+TEST(MimeLimits, PartCountLimit) {
   std::string raw = "Content-Type: multipart/mixed; boundary=b\n\n";
   for (int i = 0; i < 50; ++i) raw += "--b\n\npart " + std::to_string(i) + "\n";
   raw += "--b--\n";
@@ -893,7 +898,7 @@ TEST(Limits, PartCountLimit) {
   EXPECT_TRUE(m.defects & kDefectTooManyParts);
 }
 
-TEST(Limits, HeaderSizeLimit) {
+TEST(MimeLimits, HeaderSizeLimit) {
   std::string raw = "Subject: s\n";
   for (int i = 0; i < 100; ++i) raw += "X-Filler: " + std::string(100, 'x') + "\n";
   raw += "\nbody\n";
@@ -906,14 +911,14 @@ TEST(Limits, HeaderSizeLimit) {
   EXPECT_EQ(m.parts[0].body_offset + m.parts[0].body_length, raw.size());
 }
 
-TEST(Limits, TextCapRespectsUtf8) {
+TEST(MimeLimits, TextCapRespectsUtf8) {
   ParseLimits lim;
   lim.max_text_bytes = 5;
   Message m = ParseMessage("Content-Type: text/plain; charset=utf-8\n\néééééé", lim);
   EXPECT_EQ(m.text, "éé");
 }
 
-TEST(Limits, ZeroPartsStillHasRoot) {
+TEST(MimeLimits, ZeroPartsStillHasRoot) {
   ParseLimits lim;
   lim.max_parts = 0;
   lim.max_depth = 0;
@@ -923,13 +928,13 @@ TEST(Limits, ZeroPartsStillHasRoot) {
 
 // --------------------------------------------------------------- robustness
 
-TEST(Robustness, EmptyInput) {
+TEST(MimeRobustness, EmptyInput) {
   Message m = ParseMessage("");
   ASSERT_EQ(m.parts.size(), 1u);
   EXPECT_TRUE(m.text.empty());
 }
 
-TEST(Robustness, EveryPrefixOfComplexMessage) {
+TEST(MimeRobustness, EveryPrefixOfComplexMessage) {
   const std::string full = Crlf(kNested) + "\n" + std::string(kUu);
   for (size_t n = 0; n <= full.size(); ++n) {
     // A copy of exactly n bytes so ASan catches any read past the end.
@@ -942,7 +947,7 @@ TEST(Robustness, EveryPrefixOfComplexMessage) {
   }
 }
 
-TEST(Robustness, ByteFlippedVariants) {
+TEST(MimeRobustness, ByteFlippedVariants) {
   const std::string full = std::string(kNested);
   const char replacements[] = {'\0', '\n', '\r', '-', '"', ':', ';', '=', '?', '<', '(', '\\', '\xFF', ' '};
   for (size_t i = 0; i < full.size(); ++i) {
@@ -964,7 +969,7 @@ std::string Repeat(std::string_view s, size_t n) {
   return r;
 }
 
-TEST(Robustness, HostileHeadersStayLinear) {
+TEST(MimeRobustness, HostileHeadersStayLinear) {
   // Each would be quadratic with an unbounded search; 1 MB must be quick.
   const size_t n = 25000;
   const std::string cases[] = {Repeat("=?a?q?", n), Repeat("<,", n), Repeat("(", n), Repeat("\"", n),
@@ -978,7 +983,7 @@ TEST(Robustness, HostileHeadersStayLinear) {
   }
 }
 
-TEST(Robustness, BuildingBlocksOnHostileInput) {
+TEST(MimeRobustness, BuildingBlocksOnHostileInput) {
   const std::string hostile[] = {"=?", "=?a?b?", "=?utf-8?q?=", "=?utf-8?b?====?=", "\"", "(((", "<<<>>>",
                                  "\\", "a*0*=x'", "%", "&#xFFFFFFFF;&#0;&#55296;", "<script", "begin 644 ",
                                  std::string(1, '\0')};
