@@ -456,6 +456,11 @@ struct PackStore::Impl {
     if (loc.stored_len == 0) {
       return MakeError(ErrorCode::kInvalidArgument, where + ": location has no stored length");
     }
+    // Bound the allocation by what a valid record can need.
+    if (loc.stored_len > ZSTD_compressBound(options.max_raw_len)) {
+      return MakeError(ErrorCode::kCorruption,
+                       where + ": stored length " + std::to_string(loc.stored_len) + " is impossible");
+    }
     MK_ASSIGN_OR_RETURN(int fd, ReadFd(loc.pack, loc.offset));
     std::string buf;
     buf.resize(kHeaderSize + loc.stored_len);
