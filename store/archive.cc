@@ -27,9 +27,11 @@ namespace fs = std::filesystem;
 constexpr char kCatalogFile[] = "catalog.sqlite";
 constexpr char kPacksDir[] = "packs";
 constexpr char kLockFile[] = "lock";
-// A dictionary is trained from at most this many bytes of samples, each
-// sample cut to kMaxSampleBytes (zstd wants ~100x the dictionary size).
-constexpr size_t kMaxSampleBytes = 64 * 1024;
+// Dictionary samples: a uniform reservoir of at most kMaxSamples messages
+// seen since the last dictionary, each cut to kMaxSampleBytes, so memory
+// stays bounded (≤ 64 MB) however long the import.
+constexpr size_t kMaxSamples = 2000;
+constexpr size_t kMaxSampleBytes = 32 * 1024;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -63,21 +65,12 @@ void ParallelFor(size_t n, int workers, Fn fn) {
   for (auto& t : pool) t.join();
 }
 
-std::string AddressText(const mime::Address& a) {
-  if (a.name.empty()) return a.address;
-  if (a.address.empty()) return a.name;
-  return a.name + " <" + a.address + ">";
-}
-
 // The catalog's view of a parsed message.
 catalog::MessageRow RowFromParsed(const mime::Message& m) {
   catalog::MessageRow row;
   row.message_id = m.message_id;
   row.subject = m.subject;
   row.date = m.date;
-  if (!m.from.empty()) row.from_text = AddressText(m.from.front());
-  row.in_reply_to = m.in_reply_to;
-  row.references = m.references;
   row.defects = m.defects;
   auto add = [&](catalog::AddressRole role, const std::vector<mime::Address>& list) {
     for (const auto& a : list) row.addresses.push_back({role, a.name, a.address});
@@ -128,9 +121,10 @@ struct Archive::Impl {
   std::unique_ptr<catalog::Catalog> catalog;
   std::unique_ptr<blobs::PackStore> packs;
   int workers = 1;
-  // Dictionary training: samples gathered since the current dictionary.
+  // Dictionary training: a reservoir of messages seen since the current
+  // dictionary was made.
   std::vector<std::string> samples;
-  size_t sample_bytes = 0;
+  uint64_t sample_rng = 0x9e3779b97f4a7c15ull;
   int64_t since_dictionary = 0;  // messages stored with the current dictionary
   int commits = 0;
   // Set when a batch failed after a dictionary was added in memory: the
@@ -193,12 +187,19 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
   return std::unique_ptr<Archive>(new Archive(std::move(impl)));
 }
 
+// Reservoir sampling (Algorithm R) over the messages since the last
+// dictionary; `since_dictionary` counts them, this one included.
 void Archive::Impl::GatherSample(std::string_view raw) {
-  size_t budget = options.dictionary_size * 100;
-  if (sample_bytes >= budget) return;
   std::string_view s = raw.substr(0, kMaxSampleBytes);
-  samples.emplace_back(s);
-  sample_bytes += s.size();
+  if (samples.size() < kMaxSamples) {
+    samples.emplace_back(s);
+    return;
+  }
+  sample_rng ^= sample_rng << 13;
+  sample_rng ^= sample_rng >> 7;
+  sample_rng ^= sample_rng << 17;
+  uint64_t j = sample_rng % static_cast<uint64_t>(since_dictionary);
+  if (j < kMaxSamples) samples[j].assign(s);
 }
 
 Status Archive::Impl::MaybeTrainDictionary(catalog::Catalog& cat) {
@@ -208,7 +209,6 @@ Status Archive::Impl::MaybeTrainDictionary(catalog::Catalog& cat) {
   std::vector<std::string_view> views(samples.begin(), samples.end());
   auto dict = blobs::PackStore::TrainDictionary(views, options.dictionary_size);
   samples.clear();
-  sample_bytes = 0;
   since_dictionary = 0;
   if (!dict) return OkStatus();  // training can fail on odd samples; keep going without
   MK_ASSIGN_OR_RETURN(auto added, packs->AddDictionary(*dict));
@@ -271,8 +271,10 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   // 3. Train a dictionary when enough messages have gone by; its record is
   // made durable together with this batch's frames.
   if (s.options.dictionary_after > 0) {
-    for (size_t i : fresh) s.GatherSample(batch[i].bytes);
-    s.since_dictionary += static_cast<int64_t>(fresh.size());
+    for (size_t i : fresh) {
+      ++s.since_dictionary;
+      s.GatherSample(batch[i].bytes);
+    }
     if (auto st = s.MaybeTrainDictionary(*s.catalog); !st) return fail(st.error());
   }
 
@@ -364,9 +366,6 @@ Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
   info.message_id = row->message_id;
   info.subject = row->subject;
   info.date = row->date;
-  info.from_text = row->from_text;
-  info.in_reply_to = row->in_reply_to;
-  info.references = row->references;
   info.has_attachments = row->has_attachments;
   info.defects = row->defects;
   for (const auto& a : row->addresses) {

@@ -32,10 +32,16 @@ namespace mailkeep {
 struct ArchiveOptions {
   int compression_level = 9;            // zstd level for message frames
   size_t dictionary_size = 256 * 1024;  // bytes of a trained dictionary
-  // Train a dictionary once this many messages have been seen since the
-  // last one (the first one after this many messages). 0 disables.
-  size_t dictionary_after = 2000;
-  size_t dictionary_retrain_after = 16000;
+  // The first dictionary is trained once this many messages are stored
+  // (0 disables dictionaries). The batch that crosses the threshold is
+  // itself part of the samples and is compressed with the new dictionary,
+  // so a large first import gets a dictionary from its first batch.
+  size_t dictionary_after = 1000;
+  // A new dictionary, trained on a uniform sample of the messages since the
+  // last one, every this many messages: mail drifts over the years (a
+  // dictionary from 1998 list mail fits 2018 mail poorly). Each one costs
+  // dictionary_size twice (pack record + catalog copy).
+  size_t dictionary_retrain_after = 10000;
   int workers = 0;                      // parse/compress threads; 0 = hardware threads
   // For crash tests only: abort() after this many catalog commits.
   int debug_crash_after_commits = 0;
@@ -74,10 +80,7 @@ struct MessageInfo {
   std::string message_id;
   std::string subject;
   std::optional<int64_t> date;
-  std::string from_text;
   std::vector<mime::Address> from, sender, reply_to, to, cc, bcc;
-  std::string in_reply_to;
-  std::vector<std::string> references;
   bool has_attachments = false;
   uint32_t defects = 0;
   std::vector<PartInfo> parts;

@@ -25,9 +25,6 @@ CREATE TABLE messages(
   message_id TEXT,
   subject TEXT,
   date INTEGER,
-  from_text TEXT,
-  in_reply_to TEXT,
-  refs TEXT,
   thread INTEGER,
   has_attachments INTEGER NOT NULL DEFAULT 0,
   defects INTEGER NOT NULL DEFAULT 0,
@@ -101,27 +98,6 @@ static_assert(kMigrationCount == kSchemaVersion);
 
 std::string_view DigestView(const Sha256Digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
-}
-
-std::string JoinRefs(const std::vector<std::string>& refs) {
-  std::string out;
-  for (const auto& r : refs) {
-    if (!out.empty()) out += ' ';
-    out += r;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitRefs(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(' ', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
 }
 
 }  // namespace
@@ -251,11 +227,10 @@ Result<int64_t> Catalog::InsertMessage(const MessageRow& row) {
 
   MK_ASSIGN_OR_RETURN(Statement * msg,
                       Cached(*db_, cache_->insert_message,
-                             "INSERT INTO messages(id, message_id, subject, date, from_text, in_reply_to, refs, "
-                             "has_attachments, defects, added_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  msg->Bind(1, id).Bind(2, row.message_id).Bind(3, row.subject).Bind(4, row.date).Bind(5, row.from_text);
-  msg->Bind(6, row.in_reply_to).Bind(7, JoinRefs(row.references));
-  msg->Bind(8, int64_t{row.has_attachments}).Bind(9, int64_t{row.defects}).Bind(10, row.added_at);
+                             "INSERT INTO messages(id, message_id, subject, date, has_attachments, defects, added_at) "
+                             "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  msg->Bind(1, id).Bind(2, row.message_id).Bind(3, row.subject).Bind(4, row.date);
+  msg->Bind(5, int64_t{row.has_attachments}).Bind(6, int64_t{row.defects}).Bind(7, row.added_at);
   MK_RETURN_IF_ERROR(msg->Run());
 
   int position[7] = {};
@@ -377,7 +352,7 @@ static void ReadBlobColumns(const Statement& st, int first, BlobRow& b) {
 Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT m.id, b.sha256, b.pack, b.offset, b.stored_len, b.raw_len, b.dict, m.message_id, m.subject, m.date, "
-      "m.from_text, m.in_reply_to, m.refs, m.has_attachments, m.defects, m.added_at "
+      "m.has_attachments, m.defects, m.added_at "
       "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
   st.Bind(1, id);
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -388,12 +363,9 @@ Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   m.message_id = st.ColumnText(7);
   m.subject = st.ColumnText(8);
   if (!st.ColumnIsNull(9)) m.date = st.ColumnInt(9);
-  m.from_text = st.ColumnText(10);
-  m.in_reply_to = st.ColumnText(11);
-  m.references = SplitRefs(st.ColumnText(12));
-  m.has_attachments = st.ColumnInt(13) != 0;
-  m.defects = static_cast<uint32_t>(st.ColumnInt(14));
-  m.added_at = st.ColumnInt(15);
+  m.has_attachments = st.ColumnInt(10) != 0;
+  m.defects = static_cast<uint32_t>(st.ColumnInt(11));
+  m.added_at = st.ColumnInt(12);
 
   MK_ASSIGN_OR_RETURN(auto ad, db_->Prepare(
       "SELECT ma.role, a.name, a.address FROM message_addresses ma JOIN addresses a ON a.id = ma.address "

@@ -6,8 +6,11 @@
 //
 //   blobs(id, sha256 UNIQUE, pack, offset, stored_len, raw_len, dict)
 //       one row per distinct raw message; id is also the message id
-//   messages(id → blobs.id, message_id, subject, date, from_text,
-//            in_reply_to, refs, thread, has_attachments, defects, added_at)
+//   messages(id → blobs.id, message_id, subject, date, thread,
+//            has_attachments, defects, added_at)
+//       only what listings and lookups need; everything else (In-Reply-To,
+//       References, the text) is re-derived by parsing the raw bytes, which
+//       keeps the catalog small (its size counts against the store ratio)
 //   addresses(id, address, name)                   distinct (address, name)
 //   message_addresses(message, role, position, address)
 //       role: 1 from, 2 sender, 3 reply-to, 4 to, 5 cc, 6 bcc
@@ -69,9 +72,6 @@ struct MessageRow {
   std::string message_id;
   std::string subject;
   std::optional<int64_t> date;
-  std::string from_text;  // "Name <addr>" of the first From, for listings
-  std::string in_reply_to;
-  std::vector<std::string> references;
   bool has_attachments = false;
   uint32_t defects = 0;
   int64_t added_at = 0;
