@@ -68,7 +68,8 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
 // mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also
 // undoes mboxo quoting of ">From " — and the blank line that separates
 // messages. Separator: a line starting with "From " that is at the start
-// of input or follows an empty line. Same splitter as ReadInput uses for
+// of input or follows an empty line, or a line with the full shape of a
+// From_ line ("From sender <date>", "From -") anywhere. Same splitter as ReadInput uses for
 // mbox files; empty messages and text before the first separator are
 // skipped. Returns only a `sink` error.
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink);

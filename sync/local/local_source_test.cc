@@ -187,10 +187,15 @@ TEST(SplitMboxTest, MessageNotEndingInBlankLineKeepsItsBytes) {
 TEST(SplitMboxTest, ChunkBoundariesDoNotMatter) {
   std::string data =
       "From a Wed Dec 31 23:59:59 2003\nA: 1\n\n>From x\n\nFrom b\r\nB: 2\r\n\r\n\r\n"
-      "From c\nC: 3\n\nFrom not sep\n\n";
+      "From c\nC: 3\n\nFrom not sep\n\n"
+      "From d Thu Feb  8 18:49:08 1996\nD: 4\n\nhi\nFrom the desk\nlast\n"
+      "From - \nE: 5\n\ne\r\nFrom - \r\nF: 6\r\n\r\nf";
   auto whole = Split(data);
-  ASSERT_EQ(whole.size(), 3u);
-  for (size_t chunk = 1; chunk <= 7; ++chunk) {
+  ASSERT_EQ(whole.size(), 6u);
+  EXPECT_EQ(whole[3].bytes, "D: 4\n\nhi\nFrom the desk\nlast\n");
+  EXPECT_EQ(whole[4].bytes, "E: 5\n\ne\r\n");
+  EXPECT_EQ(whole[5].bytes, "F: 6\r\n\r\nf");
+  for (size_t chunk = 1; chunk <= 41; ++chunk) {
     std::vector<RawMessage> got;
     MessageSink sink = [&](RawMessage&& m) {
       got.push_back(std::move(m));
@@ -208,6 +213,108 @@ TEST(SplitMboxTest, ChunkBoundariesDoNotMatter) {
       EXPECT_EQ(got[i].origin.internal_date, whole[i].origin.internal_date);
     }
   }
+}
+
+// Some writers (Netscape, sloppy scripts) put no empty line before the next
+// From_ line; a line with the full From_ shape still separates messages.
+TEST(SplitMboxTest, FromLineWithoutBlankLineBeforeItSplits) {
+  auto msgs = Split(
+      "From a@b Mon Aug  7 11:00:27 2017\nA: 1\n\nbody1\n"
+      "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\nB: 2\n\nbody2\n"
+      "From - \nC: 3\n\n--boundary--\n"
+      "From c@d Sat Mar  2 10:11:12 PST 2024\nD: 4\n\nx\n"
+      "From e@f Sat, 24 Mar 2007 10:00:00 +0000\nE: 5\n\ny\n\n"
+      "From g@h Tue Feb  3 04:05:06 2015 remote from uucphost\nF: 6\n\nz\n");
+  ASSERT_EQ(msgs.size(), 6u);
+  // Nothing is stripped when no empty line precedes the separator.
+  EXPECT_EQ(msgs[0].bytes, "A: 1\n\nbody1\n");
+  EXPECT_EQ(msgs[1].bytes, "B: 2\n\nbody2\n");
+  EXPECT_EQ(msgs[2].bytes, "C: 3\n\n--boundary--\n");
+  EXPECT_EQ(msgs[3].bytes, "D: 4\n\nx\n");
+  EXPECT_EQ(msgs[4].bytes, "E: 5\n\ny\n");  // the empty line rule as before
+  EXPECT_EQ(msgs[5].bytes, "F: 6\n\nz\n");
+  EXPECT_EQ(msgs[1].origin.key, "46");
+  EXPECT_FALSE(msgs[1].origin.internal_date.has_value());
+  ASSERT_TRUE(msgs[3].origin.internal_date.has_value());
+  EXPECT_EQ(*msgs[3].origin.internal_date, 1709374272);
+  ASSERT_TRUE(msgs[4].origin.internal_date.has_value());
+  EXPECT_EQ(*msgs[4].origin.internal_date, 1174730400);  // 2007-03-24T10:00:00Z
+}
+
+TEST(SplitMboxTest, CrlfFromLineWithoutBlankLineBeforeItSplits) {
+  auto msgs = Split("From - \r\nA: 1\r\n\r\none\r\nFrom - \r\nB: 2\r\n\r\ntwo\r\n");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].bytes, "A: 1\r\n\r\none\r\n");
+  EXPECT_EQ(msgs[1].bytes, "B: 2\r\n\r\ntwo\r\n");
+  EXPECT_EQ(msgs[1].origin.key, "22");
+}
+
+// Text before the first separator no longer hides a From_ line that
+// follows it directly.
+TEST(SplitMboxTest, FromLineRightAfterPreamble) {
+  std::vector<RawMessage> msgs;
+  std::vector<std::string> problems;
+  MessageSink sink = [&](RawMessage&& m) {
+    msgs.push_back(std::move(m));
+    return OkStatus();
+  };
+  ProblemSink on_problem = [&](const std::string&, const std::string& why) { problems.push_back(why); };
+  MboxSplitter splitter("/f", sink, &on_problem);
+  ASSERT_TRUE(splitter.Feed("junk\nFrom x Wed Dec 31 23:59:59 2003\nA: 1\n\nb\n"));
+  ASSERT_TRUE(splitter.Finish());
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].bytes, "A: 1\n\nb\n");
+  EXPECT_EQ(msgs[0].origin.key, "5");
+  EXPECT_EQ(problems.size(), 1u);
+}
+
+// Body lines that merely start with "From " do not split without an empty
+// line in front of them.
+TEST(SplitMboxTest, FromProseWithoutBlankLineIsNotASeparator) {
+  const std::string body =
+      "Dear all,\n"
+      "From the desk of J. Smith\n"
+      "From here to there\n"
+      "From - to\n"
+      "From -- \n"
+      "From\n"
+      "From a@b Mon\n"
+      "From a@b Mon Aug  7 11:00:27\n"
+      "From a@b Mon Aug  7 11:00:27 2017 and then some\n"
+      "From Monday Aug  7 11:00:27 2017\n"
+      "From a@b Mon Aug 32 11:00:27 2017\n"
+      "From a@b Mon Aug  7 25:00:27 2017\n"
+      "From a@b 24 Mar 2007\n"
+      "From  : John Doe <jdoe@example.com>\n"
+      "From: header-like\n"
+      "From Mon Aug  7 11:00:27 2017\n"
+      "end\n";
+  auto msgs = Split("From x\nA: b\n\n" + body);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].bytes, "A: b\n\n" + body);
+}
+
+TEST(SplitMboxTest, FromSeparatorLineShapes) {
+  EXPECT_TRUE(IsFromSeparatorLine("From - \n"));
+  EXPECT_TRUE(IsFromSeparatorLine("From -\r\n"));
+  EXPECT_TRUE(IsFromSeparatorLine("From - Mon Jun  3 12:50:27 1996\n"));
+  EXPECT_TRUE(IsFromSeparatorLine("From mboxrd@z Thu Jan  1 00:00:00 1970"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00 2017"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00:27 2017 +0200"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00:27 2017 CEST"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00:27 +0200 2017"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b\tMon Aug  7 11:00:27 2017"));
+  EXPECT_TRUE(IsFromSeparatorLine("From Customer Support Tue Jul 15 10:00:00 2003"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b Sat, 24 Mar 2007 10:00:00 +0000"));
+  EXPECT_TRUE(IsFromSeparatorLine("From a@b 24 Mar 2007 10:00:00"));
+  EXPECT_FALSE(IsFromSeparatorLine("From the desk of J. Smith"));
+  EXPECT_FALSE(IsFromSeparatorLine("From - to"));
+  EXPECT_FALSE(IsFromSeparatorLine("From a@b"));
+  EXPECT_FALSE(IsFromSeparatorLine("From Mon Aug  7 11:00:27 2017"));
+  EXPECT_FALSE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00:27 2017 and then"));
+  EXPECT_FALSE(IsFromSeparatorLine("From a@b Mon Aug  7 11:00:27 1899"));
+  EXPECT_FALSE(IsFromSeparatorLine(">From a@b Mon Aug  7 11:00:27 2017"));
+  EXPECT_FALSE(IsFromSeparatorLine("From: a@b Mon Aug  7 11:00:27 2017"));
 }
 
 TEST(SplitMboxTest, SinkErrorStops) {

@@ -62,9 +62,8 @@ bool ParseNumericZone(std::string_view s, int64_t* seconds) {
   return true;
 }
 
-}  // namespace
-
-std::optional<int64_t> ParseFromLineDate(std::string_view line) {
+// Splits a line (without its line end) at spaces and tabs.
+std::vector<std::string_view> Tokens(std::string_view line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   std::vector<std::string_view> toks;
   size_t i = 0;
@@ -75,38 +74,132 @@ std::optional<int64_t> ParseFromLineDate(std::string_view line) {
     if (j > i) toks.push_back(line.substr(i, j - i));
     i = j;
   }
-  // Look for "Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]" anywhere after "From".
-  for (size_t w = 1; w + 4 < toks.size(); ++w) {
-    if (IndexOf(toks[w], kDays, 7) < 0) continue;
-    int month = IndexOf(toks[w + 1], kMonths, 12);
-    if (month < 0) continue;
-    int64_t day = 0;
-    if (!ParseUnsigned(toks[w + 2], &day) || day < 1 || day > 31) continue;
-    std::string_view time = toks[w + 3];
-    int64_t hh = 0, mm = 0, ss = 0;
-    if (time.size() != 5 && time.size() != 8) continue;
-    if (time[2] != ':' || (time.size() == 8 && time[5] != ':')) continue;
-    if (!ParseUnsigned(time.substr(0, 2), &hh) || !ParseUnsigned(time.substr(3, 2), &mm)) continue;
-    if (time.size() == 8 && !ParseUnsigned(time.substr(6, 2), &ss)) continue;
-    if (hh > 23 || mm > 59 || ss > 60) continue;
-    size_t y = w + 4;
-    int64_t zone = 0;
-    int64_t year = 0;
-    if (!(toks[y].size() == 4 && ParseUnsigned(toks[y], &year))) {
-      // A zone name or offset before the year ("... 12:00:00 PST 1999").
-      ParseNumericZone(toks[y], &zone);
-      ++y;
-      if (y >= toks.size() || toks[y].size() != 4 || !ParseUnsigned(toks[y], &year)) continue;
-    } else if (y + 1 < toks.size()) {
-      ParseNumericZone(toks[y + 1], &zone);
-    }
-    if (year < 1900) continue;
-    if (year == 1970 && month == 0 && day == 1) return std::nullopt;
-    int64_t days =
-        DaysFromCivil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day));
-    return days * 86400 + hh * 3600 + mm * 60 + ss - zone;
+  return toks;
+}
+
+// A zone name ("PST", "CEST", "UT") or offset ("+0100").
+bool IsZone(std::string_view s) {
+  int64_t ignored = 0;
+  if (ParseNumericZone(s, &ignored)) return true;
+  if (s.size() < 1 || s.size() > 5) return false;
+  for (char c : s) {
+    if (c < 'A' || c > 'Z') return false;
+  }
+  return true;
+}
+
+// "hh:mm" or "hh:mm:ss".
+bool ParseTime(std::string_view time, int64_t* seconds) {
+  int64_t hh = 0, mm = 0, ss = 0;
+  if (time.size() != 5 && time.size() != 8) return false;
+  if (time[2] != ':' || (time.size() == 8 && time[5] != ':')) return false;
+  if (!ParseUnsigned(time.substr(0, 2), &hh) || !ParseUnsigned(time.substr(3, 2), &mm)) return false;
+  if (time.size() == 8 && !ParseUnsigned(time.substr(6, 2), &ss)) return false;
+  if (hh > 23 || mm > 59 || ss > 60) return false;
+  *seconds = hh * 3600 + mm * 60 + ss;
+  return true;
+}
+
+bool ParseYear(std::string_view s, int64_t* year) {
+  return s.size() == 4 && ParseUnsigned(s, year) && *year >= 1900;
+}
+
+struct DateMatch {
+  size_t end = 0;           // index of the first token after the date
+  int64_t seconds = 0;      // Unix seconds UTC
+  bool epoch_day = false;   // 1970-01-01, the "no date" placeholder
+};
+
+DateMatch MakeDate(size_t end, int64_t year, int month, int64_t day, int64_t time, int64_t zone) {
+  DateMatch d;
+  d.end = end;
+  d.epoch_day = year == 1970 && month == 0 && day == 1;
+  d.seconds = DaysFromCivil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day)) * 86400 +
+              time - zone;
+  return d;
+}
+
+// asctime at toks[w]: "Www Mmm dd hh:mm[:ss] [zone] yyyy [+hhmm]".
+std::optional<DateMatch> MatchAsctime(const std::vector<std::string_view>& toks, size_t w) {
+  if (w + 4 >= toks.size()) return std::nullopt;
+  if (IndexOf(toks[w], kDays, 7) < 0) return std::nullopt;
+  const int month = IndexOf(toks[w + 1], kMonths, 12);
+  if (month < 0) return std::nullopt;
+  int64_t day = 0;
+  if (!ParseUnsigned(toks[w + 2], &day) || day < 1 || day > 31) return std::nullopt;
+  int64_t time = 0;
+  if (!ParseTime(toks[w + 3], &time)) return std::nullopt;
+  size_t y = w + 4;
+  int64_t zone = 0;
+  int64_t year = 0;
+  if (!(toks[y].size() == 4 && ParseUnsigned(toks[y], &year))) {
+    // A zone name or offset before the year ("... 12:00:00 PST 1999").
+    ParseNumericZone(toks[y], &zone);
+    ++y;
+    if (y >= toks.size() || toks[y].size() != 4 || !ParseUnsigned(toks[y], &year)) return std::nullopt;
+  } else if (y + 1 < toks.size() && ParseNumericZone(toks[y + 1], &zone)) {
+    ++y;
+  }
+  if (year < 1900) return std::nullopt;
+  return MakeDate(y + 1, year, month, day, time, zone);
+}
+
+// RFC 5322 style at toks[w]: "[Www,] dd Mmm yyyy hh:mm[:ss] [zone]".
+std::optional<DateMatch> MatchRfc5322(const std::vector<std::string_view>& toks, size_t w) {
+  if (w < toks.size() && toks[w].size() == 4 && toks[w].back() == ',' &&
+      IndexOf(toks[w].substr(0, 3), kDays, 7) >= 0) {
+    ++w;
+  }
+  if (w + 3 >= toks.size()) return std::nullopt;
+  int64_t day = 0;
+  if (!ParseUnsigned(toks[w], &day) || day < 1 || day > 31) return std::nullopt;
+  const int month = IndexOf(toks[w + 1], kMonths, 12);
+  if (month < 0) return std::nullopt;
+  int64_t year = 0;
+  if (!ParseYear(toks[w + 2], &year)) return std::nullopt;
+  int64_t time = 0;
+  if (!ParseTime(toks[w + 3], &time)) return std::nullopt;
+  size_t end = w + 4;
+  int64_t zone = 0;
+  if (end < toks.size() && ParseNumericZone(toks[end], &zone)) ++end;
+  return MakeDate(end, year, month, day, time, zone);
+}
+
+// What may follow the date on a From_ line: nothing, a zone, and/or the
+// UUCP "remote from host".
+bool IsFromLineTail(const std::vector<std::string_view>& toks, size_t i) {
+  if (i < toks.size() && IsZone(toks[i])) ++i;
+  if (i + 3 == toks.size() && toks[i] == "remote" && toks[i + 1] == "from") i += 3;
+  return i == toks.size();
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseFromLineDate(std::string_view line) {
+  const std::vector<std::string_view> toks = Tokens(line);
+  for (size_t w = 1; w < toks.size(); ++w) {
+    std::optional<DateMatch> d = MatchAsctime(toks, w);
+    if (!d) d = MatchRfc5322(toks, w);
+    if (!d) continue;
+    if (d->epoch_day) return std::nullopt;
+    return d->seconds;
   }
   return std::nullopt;
+}
+
+bool IsFromSeparatorLine(std::string_view line) {
+  if (!line.starts_with("From ")) return false;
+  const std::vector<std::string_view> toks = Tokens(line);
+  if (toks.size() < 2 || toks[0] != "From") return false;
+  // Netscape / Mozilla write "From - " with no date at all.
+  if (toks.size() == 2 && toks[1] == "-") return true;
+  // The sender is toks[1] (or, rarely, several words); the date follows it.
+  for (size_t w = 2; w < toks.size(); ++w) {
+    std::optional<DateMatch> d = MatchAsctime(toks, w);
+    if (!d) d = MatchRfc5322(toks, w);
+    if (d && IsFromLineTail(toks, d->end)) return true;
+  }
+  return false;
 }
 
 MboxSplitter::MboxSplitter(std::string folder, const MessageSink& sink,
@@ -143,8 +236,9 @@ Status MboxSplitter::Feed(std::string_view chunk) {
 Status MboxSplitter::Line(std::string_view line) {
   const uint64_t at = offset_;
   offset_ += line.size();
-  if (prev_empty_ && line.starts_with("From ")) {
-    if (in_message_) MK_RETURN_IF_ERROR(Emit(/*strip_last_empty_line=*/true));
+  if (line.starts_with("From ") && (prev_empty_ || IsFromSeparatorLine(line))) {
+    // Without an empty line in front, the message simply ends here.
+    if (in_message_) MK_RETURN_IF_ERROR(Emit(/*strip_last_empty_line=*/prev_empty_));
     in_message_ = true;
     prev_empty_ = false;
     msg_offset_ = at;

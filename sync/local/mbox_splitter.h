@@ -3,11 +3,16 @@
 //
 // Rules:
 //  - A separator is a line starting with "From " at the start of the input
-//    or right after an empty line ("\n" or "\r\n").
+//    or right after an empty line ("\n" or "\r\n"); or, anywhere, a line
+//    that has the full shape of a From_ line (IsFromSeparatorLine), because
+//    some writers (Netscape, GMime's test data, ...) put no empty line
+//    between messages. Body lines such as "From the desk of ..." do not
+//    have that shape.
 //  - A message is everything after its separator line up to the next
-//    separator, minus the empty line in front of that separator (at the end
-//    of the input: minus a final empty line, when there is one). A message
-//    that does not end with an empty line keeps its bytes as they are.
+//    separator, minus the empty line in front of that separator, if there
+//    is one (at the end of the input: minus a final empty line, when there
+//    is one). A message that does not end with an empty line keeps its
+//    bytes as they are.
 //  - Lines matching ^>+From  lose one '>' (mboxrd; this also undoes the
 //    mboxo quoting of "From " lines at the cost of mboxo's ">From " lines).
 //  - Origin key = decimal byte offset of the separator line in the stream;
@@ -68,8 +73,16 @@ class MboxSplitter {
 };
 
 // Parses the date of a From_ line ("From sender Thu Jan  1 00:00:00 1970",
-// optionally with a zone before or after the year) as Unix seconds UTC.
+// optionally with a zone before or after the year; or, from some writers,
+// "From sender Sat, 24 Mar 2007 10:00:00 +0000") as Unix seconds UTC.
 // Returns nothing for lines without a date and for 1970-01-01.
 std::optional<int64_t> ParseFromLineDate(std::string_view line);
+
+// Whether `line` (line end optional) is a From_ line by its shape alone:
+// "From " sender date [zone] ["remote from" host], where the date is one of
+// the forms above (1970-01-01 included) and ends the line; or the dateless
+// "From -" that Netscape/Mozilla write. Such a line separates messages
+// even without an empty line in front of it.
+bool IsFromSeparatorLine(std::string_view line);
 
 }  // namespace mailkeep::local
