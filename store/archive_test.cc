@@ -179,6 +179,51 @@ TEST_F(ArchiveTest, FlippedByteIsReportedForExactlyThatMessage) {
   EXPECT_FALSE((*archive)->ReadRaw(victim));
 }
 
+TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedAndMessagesStillRead) {
+  ArchiveOptions opts;
+  opts.dictionary_after = 100;
+  opts.dictionary_size = 8 * 1024;
+  std::vector<std::string> all;
+  {
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 200; ++i) {
+      all.push_back(MakeMessage(i));
+      batch.push_back(Raw(all.back(), std::to_string(i)));
+    }
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+    ASSERT_EQ((*archive)->Stats()->dictionaries, 1);
+  }
+  std::filesystem::path pack;
+  for (auto& e : std::filesystem::directory_iterator(dir_ + "/packs")) {
+    if (e.is_regular_file()) pack = e.path();
+  }
+  auto bytes = ReadFile(pack.string());
+  ASSERT_TRUE(bytes);
+  // The dictionary record is the one whose kind byte (offset 5) is 2.
+  std::string magic = bytes->substr(0, 4);
+  size_t dict_at = std::string::npos;
+  for (size_t p = bytes->find(magic); p != std::string::npos; p = bytes->find(magic, p + 1)) {
+    if ((*bytes)[p + 5] == 2) dict_at = p;
+  }
+  ASSERT_NE(dict_at, std::string::npos);
+  std::string damaged = *bytes;
+  damaged[dict_at + 64 + 100] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(pack.string(), damaged));
+
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  std::vector<VerifyProblem> problems;
+  ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].id, 0);
+  EXPECT_NE(problems[0].what.find("dictionary 1"), std::string::npos) << problems[0].what;
+  auto ids = (*archive)->AllIds();
+  ASSERT_TRUE(ids);
+  for (int64_t id : *ids) EXPECT_TRUE((*archive)->ReadRaw(id)) << id;
+}
+
 TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
   std::vector<std::string> all;
   {
