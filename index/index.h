@@ -1,0 +1,81 @@
+// The full-text index: a Xapian database beside the catalog (ARCHIVE/xapian).
+// Only index/ includes Xapian headers; every Xapian::Error is caught here
+// and returned as a Status.
+//
+// Document id = catalog message id. What is indexed and under which prefix
+// lives in one table (index/schema.h), versioned in the database metadata.
+//
+// Thread-safety: an IndexWriter belongs to one thread (the archive's index
+// thread); IndexReader instances are independent and each belongs to one
+// thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/mime/message.h"
+#include "store/util/status.h"
+
+namespace mailkeep::index {
+
+// Everything the index needs about one message: the parsed message plus
+// where it was found and its catalog facts.
+struct IndexDocument {
+  int64_t id = 0;                       // catalog id = Xapian docid
+  const mime::Message* message = nullptr;  // parsed with text extraction
+  uint64_t size = 0;                    // raw bytes
+  int64_t thread = 0;                   // thread id (catalog)
+  std::vector<std::string> accounts;    // account names of all locations
+  std::vector<std::string> folders;     // folder names of all locations
+  std::vector<std::string> flags;       // IMAP flags ("\\Seen" ...), union over locations
+};
+
+struct IndexWriterOptions {
+  size_t commit_every_documents = 20000;   // commit at least this often
+  size_t commit_every_bytes = 256u << 20;  // ... or after this many bytes of text
+  size_t max_body_bytes = 64 * 1024;       // body text indexed per message
+};
+
+class IndexWriter {
+ public:
+  // Opens or creates the database in `dir`.
+  static Result<std::unique_ptr<IndexWriter>> Open(const std::string& dir, const IndexWriterOptions& options = {});
+  virtual ~IndexWriter() = default;
+  // Adds or replaces a document.
+  virtual Status Add(const IndexDocument& doc) = 0;
+  virtual Status Remove(int64_t id) = 0;
+  // Makes everything added so far durable and visible to new readers.
+  virtual Status Commit() = 0;
+  virtual Result<int64_t> DocumentCount() = 0;
+  // Highest docid in the index (0 when empty).
+  virtual Result<int64_t> LastDocId() = 0;
+};
+
+enum class SortOrder { kNewest, kOldest, kRelevance };
+
+struct SearchOptions {
+  SortOrder sort = SortOrder::kNewest;
+  size_t offset = 0;
+  size_t limit = 0;  // 0 = no limit
+  int64_t now = 0;   // Unix seconds for date:today etc.; 0 = the real clock
+};
+
+struct SearchResult {
+  std::vector<int64_t> ids;  // in the requested order
+  size_t total = 0;          // estimated matches (exact when small)
+};
+
+class IndexReader {
+ public:
+  static Result<std::unique_ptr<IndexReader>> Open(const std::string& dir);
+  virtual ~IndexReader() = default;
+  // Parses `query` (index/query.h syntax) and runs it. A syntax error is
+  // kInvalidArgument with a one-line message pointing at the problem.
+  virtual Result<SearchResult> Search(const std::string& query, const SearchOptions& options) = 0;
+  virtual Result<int64_t> DocumentCount() = 0;
+};
+
+}  // namespace mailkeep::index

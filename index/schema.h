@@ -1,0 +1,62 @@
+// The index schema: every field, its Xapian prefix and how it is indexed,
+// in one table. Bump kSchemaVersion when a prefix or its meaning changes;
+// the version is stored in the database metadata key "mailkeep.schema", and
+// a database with another version is rebuilt by `mailkeep reindex`.
+//
+//   query field      prefix  kind           indexed from
+//   (free text)      ""      text           subject, body text, from/to/cc names and addresses
+//   subject:         S       text           decoded Subject
+//   body:            B       text           Message::text (first max_body_bytes)
+//   from:            F       text+address   From and Sender: names, whole address, local part, domain
+//   to:              T       text+address   To
+//   cc:              C       text+address   Cc
+//   bcc:             BC      text+address   Bcc
+//   attachment:      A       text           attachment file names (words and the whole name)
+//   mimetype:        M       boolean        MIME type of every leaf part, lower case
+//   id: / mid:       Q       boolean        Message-ID without angle brackets
+//   thread:          G       boolean        thread id (decimal)
+//   account:         XA      boolean        account name of every location
+//   folder:          XF      boolean        folder name of every location
+//   is:              K       boolean        IMAP flags without "\", lower case: seen, flagged, answered, draft, deleted
+//   has:attachment   H       boolean        "attachment" when the message has one
+//
+//   value slot 0: date, Xapian::sortable_serialise(Unix seconds UTC)
+//   value slot 1: raw size in bytes, Xapian::sortable_serialise
+//
+// Text is lower-cased and diacritics are folded (é → e) before term
+// generation, for case- and diacritic-insensitive search; English stemming
+// adds Z-prefixed stems as Xapian's TermGenerator does.
+#pragma once
+
+#include <string_view>
+
+namespace mailkeep::index {
+
+inline constexpr int kSchemaVersion = 1;
+
+inline constexpr unsigned kValueDate = 0;
+inline constexpr unsigned kValueSize = 1;
+
+enum class FieldKind { kText, kAddress, kBoolean };
+
+struct Field {
+  std::string_view name;    // as written in queries, lower case, without ':'
+  std::string_view prefix;  // Xapian term prefix
+  FieldKind kind;
+};
+
+inline constexpr Field kFields[] = {
+    {"subject", "S", FieldKind::kText},      {"body", "B", FieldKind::kText},
+    {"from", "F", FieldKind::kAddress},      {"to", "T", FieldKind::kAddress},
+    {"cc", "C", FieldKind::kAddress},        {"bcc", "BC", FieldKind::kAddress},
+    {"attachment", "A", FieldKind::kText},   {"mimetype", "M", FieldKind::kBoolean},
+    {"id", "Q", FieldKind::kBoolean},        {"mid", "Q", FieldKind::kBoolean},
+    {"thread", "G", FieldKind::kBoolean},    {"account", "XA", FieldKind::kBoolean},
+    {"folder", "XF", FieldKind::kBoolean},   {"is", "K", FieldKind::kBoolean},
+    {"has", "H", FieldKind::kBoolean},
+};
+
+// The field for a query name (case-insensitive), or nullptr.
+const Field* FindField(std::string_view name);
+
+}  // namespace mailkeep::index
