@@ -72,6 +72,8 @@ catalog::MessageRow RowFromParsed(const mime::Message& m) {
   row.subject = m.subject;
   row.date = m.date;
   row.defects = m.defects;
+  if (!m.in_reply_to.empty()) row.thread_links.push_back(m.in_reply_to);
+  row.thread_links.insert(row.thread_links.end(), m.references.begin(), m.references.end());
   auto add = [&](catalog::AddressRole role, const std::vector<mime::Address>& list) {
     for (const auto& a : list) row.addresses.push_back({role, a.name, a.address});
   };
@@ -138,6 +140,31 @@ struct Archive::Impl {
 Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Archive::~Archive() = default;
 const std::string& Archive::dir() const { return impl_->dir; }
+
+Result<std::vector<int64_t>> Archive::PendingIndex(size_t limit) { return impl_->catalog->PendingIndex(limit); }
+Result<int64_t> Archive::PendingIndexCount() { return impl_->catalog->PendingIndexCount(); }
+
+Status Archive::MarkIndexed(const std::vector<int64_t>& ids) {
+  if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  MK_RETURN_IF_ERROR(impl_->catalog->Begin());
+  if (auto st = impl_->catalog->DequeueIndexed(ids); !st) {
+    impl_->catalog->Rollback();
+    return st;
+  }
+  return impl_->catalog->Commit();
+}
+
+Status Archive::QueueAllForIndex() {
+  if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  MK_RETURN_IF_ERROR(impl_->catalog->Begin());
+  if (auto st = impl_->catalog->QueueAllForIndex(); !st) {
+    impl_->catalog->Rollback();
+    return st;
+  }
+  return impl_->catalog->Commit();
+}
+
+Result<std::vector<int64_t>> Archive::ThreadMessages(int64_t thread) { return impl_->catalog->ThreadMessages(thread); }
 
 Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const ArchiveOptions& options) {
   MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
@@ -318,6 +345,8 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
     rows[j].added_at = now;
     auto id = s.catalog->InsertMessage(rows[j]);
     if (!id) return fail(id.error());
+    if (auto t = s.catalog->AssignThread(*id, rows[j].message_id, rows[j].thread_links); !t) return fail(t.error());
+    if (auto q = s.catalog->QueueForIndex(*id); !q) return fail(q.error());
     out[i].id = *id;
     out[i].status = IngestStatus::kStored;
   }
@@ -334,6 +363,10 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
     auto added = s.catalog->AddLocation(out[i].id, batch[i].origin, now);
     if (!added) return fail(added.error());
     if (kind[i] != Kind::kNew) out[i].status = *added ? IngestStatus::kDuplicate : IngestStatus::kKnownLocation;
+    if (kind[i] != Kind::kNew && *added) {
+      // A new place (folder, flags) changes what the index knows of it.
+      if (auto q = s.catalog->QueueForIndex(out[i].id); !q) return fail(q.error());
+    }
   }
   if (auto st = s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()); !st) {
     return fail(st.error());
@@ -367,6 +400,7 @@ Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
   info.subject = row->subject;
   info.date = row->date;
   info.has_attachments = row->has_attachments;
+  info.thread = row->thread;
   info.defects = row->defects;
   for (const auto& a : row->addresses) {
     mime::Address addr{a.name, a.address, {}};
@@ -525,7 +559,9 @@ Result<int64_t> Archive::RebuildCatalog(const std::string& dir, const ArchiveOpt
         row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len, rec.location.raw_len,
                     rec.location.dict_id};
         row.added_at = now;
-        MK_RETURN_IF_ERROR(cat->InsertMessage(row));
+        MK_ASSIGN_OR_RETURN(int64_t id, cat->InsertMessage(row));
+        MK_RETURN_IF_ERROR(cat->AssignThread(id, row.message_id, row.thread_links));
+        MK_RETURN_IF_ERROR(cat->QueueForIndex(id));
         ++stored;
         if (stored % 5000 == 0) {
           MK_RETURN_IF_ERROR(cat->Commit());

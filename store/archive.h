@@ -82,6 +82,7 @@ struct MessageInfo {
   std::optional<int64_t> date;
   std::vector<mime::Address> from, sender, reply_to, to, cc, bcc;
   bool has_attachments = false;
+  int64_t thread = 0;
   uint32_t defects = 0;
   std::vector<PartInfo> parts;
   std::vector<Location> locations;
@@ -139,6 +140,18 @@ class Archive {
   // problem; returns the number of messages checked.
   Result<int64_t> Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
                          const std::function<void(int64_t done, int64_t total)>& on_progress = {});
+
+  // The full-text index follows the catalog through a durable queue: every
+  // committed batch queues its new messages (and messages that gained a
+  // location or changed thread); the indexer drains it with MarkIndexed
+  // after its own commit, so an index that lags or is lost catches up.
+  Result<std::vector<int64_t>> PendingIndex(size_t limit);
+  Result<int64_t> PendingIndexCount();
+  Status MarkIndexed(const std::vector<int64_t>& ids);
+  // Queues every message (for `reindex`).
+  Status QueueAllForIndex();
+  // Messages of a thread, oldest first.
+  Result<std::vector<int64_t>> ThreadMessages(int64_t thread);
 
   const std::string& dir() const;
 

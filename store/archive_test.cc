@@ -224,6 +224,48 @@ TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedAndMessagesStillRead) {
   for (int64_t id : *ids) EXPECT_TRUE((*archive)->ReadRaw(id)) << id;
 }
 
+std::string Threaded(const std::string& mid, const std::string& extra) {
+  return "From: a@example.org\nSubject: t\nMessage-ID: <" + mid + ">\n" + extra + "\nbody " + mid + "\n";
+}
+
+TEST_F(ArchiveTest, ThreadsJoinMergeAndShareMissingParents) {
+  auto archive = Archive::Create(dir_);
+  ASSERT_TRUE(archive);
+  auto ingest = [&](const std::string& bytes) {
+    std::vector<RawMessage> batch = {Raw(bytes, bytes.substr(40, 20))};
+    auto out = (*archive)->Ingest(std::move(batch));
+    EXPECT_TRUE(out);
+    return (*(*archive)->GetInfo((*out)[0].id))->thread;
+  };
+  int64_t a = ingest(Threaded("a@x", ""));
+  int64_t c = ingest(Threaded("c@x", "References: <a@x> <b@x>"));
+  int64_t b = ingest(Threaded("b@x", "In-Reply-To: <b0@x>"));
+  EXPECT_EQ(c, a) << "a message joins the thread of a message it references";
+  EXPECT_EQ(b, a) << "a message referenced before it arrived joins that thread";
+
+  int64_t p1 = ingest(Threaded("p1@x", "In-Reply-To: <gone@x>"));
+  int64_t p2 = ingest(Threaded("p2@x", "References: <gone@x>"));
+  EXPECT_EQ(p1, p2) << "siblings whose common parent is missing share a thread";
+  EXPECT_NE(p1, a);
+
+  int64_t x = ingest(Threaded("x@x", ""));
+  int64_t y = ingest(Threaded("y@x", ""));
+  EXPECT_NE(x, y);
+  int64_t z = ingest(Threaded("z@x", "References: <x@x> <y@x>"));
+  EXPECT_EQ(z, std::min(x, y));
+  auto members = (*archive)->ThreadMessages(z);
+  ASSERT_TRUE(members);
+  EXPECT_EQ(members->size(), 3u) << "the two threads merged";
+  auto y_ids = (*archive)->FindByMessageId("y@x");
+  EXPECT_EQ((*(*archive)->GetInfo(y_ids->front()))->thread, z);
+  // Every message is waiting for the indexer, including the re-threaded one.
+  EXPECT_EQ(*(*archive)->PendingIndexCount(), 8);
+  auto pending = (*archive)->PendingIndex(100);
+  ASSERT_TRUE(pending);
+  ASSERT_TRUE((*archive)->MarkIndexed(*pending));
+  EXPECT_EQ(*(*archive)->PendingIndexCount(), 0);
+}
+
 TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
   std::vector<std::string> all;
   {

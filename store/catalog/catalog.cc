@@ -1,5 +1,6 @@
 #include "store/catalog/catalog.h"
 
+#include <algorithm>
 #include <map>
 #include <string_view>
 
@@ -30,6 +31,13 @@ CREATE TABLE messages(
   defects INTEGER NOT NULL DEFAULT 0,
   added_at INTEGER NOT NULL);
 CREATE INDEX messages_by_message_id ON messages(message_id);
+CREATE INDEX messages_by_thread ON messages(thread);
+CREATE TABLE thread_ids(
+  message_id TEXT PRIMARY KEY,
+  thread INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX thread_ids_by_thread ON thread_ids(thread);
+CREATE TABLE index_queue(
+  message INTEGER PRIMARY KEY);
 CREATE TABLE addresses(
   id INTEGER PRIMARY KEY,
   address TEXT NOT NULL,
@@ -103,6 +111,8 @@ std::string_view DigestView(const Sha256Digest& d) {
 }  // namespace
 
 struct Catalog::Cache {
+  Statement find_thread, move_thread_messages, move_thread_ids, queue_thread, upsert_thread_id, set_thread,
+      queue_index;
   Statement find_sha, insert_blob, insert_message, find_address, insert_address,
       insert_message_address, insert_part, insert_location, find_folder, insert_folder,
       find_account, insert_account;
@@ -302,6 +312,106 @@ Result<bool> Catalog::AddLocation(int64_t message, const Origin& origin, int64_t
   return db_->Changes() > 0;
 }
 
+Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& message_id,
+                                      const std::vector<std::string>& links) {
+  std::vector<std::string> ids;
+  if (!message_id.empty()) ids.push_back(message_id);
+  for (const auto& l : links) {
+    if (!l.empty() && std::find(ids.begin(), ids.end(), l) == ids.end()) ids.push_back(l);
+  }
+  std::vector<int64_t> threads;
+  for (const auto& mid : ids) {
+    MK_ASSIGN_OR_RETURN(Statement * st,
+                        Cached(*db_, cache_->find_thread, "SELECT thread FROM thread_ids WHERE message_id = ?"));
+    st->Bind(1, mid);
+    MK_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row) {
+      int64_t t = st->ColumnInt(0);
+      if (std::find(threads.begin(), threads.end(), t) == threads.end()) threads.push_back(t);
+    }
+    st->Reset();
+  }
+  int64_t thread = message;
+  for (int64_t t : threads) thread = std::min(thread, t);
+  for (int64_t t : threads) {
+    if (t == thread) continue;
+    // Merge thread t into `thread`: its messages change thread, so their
+    // index documents must be rewritten.
+    MK_ASSIGN_OR_RETURN(Statement * q, Cached(*db_, cache_->queue_thread,
+                                              "INSERT OR IGNORE INTO index_queue(message) "
+                                              "SELECT id FROM messages WHERE thread = ?"));
+    q->Bind(1, t);
+    MK_RETURN_IF_ERROR(q->Run());
+    MK_ASSIGN_OR_RETURN(Statement * mm, Cached(*db_, cache_->move_thread_messages,
+                                               "UPDATE messages SET thread = ? WHERE thread = ?"));
+    mm->Bind(1, thread).Bind(2, t);
+    MK_RETURN_IF_ERROR(mm->Run());
+    MK_ASSIGN_OR_RETURN(Statement * mi, Cached(*db_, cache_->move_thread_ids,
+                                               "UPDATE thread_ids SET thread = ? WHERE thread = ?"));
+    mi->Bind(1, thread).Bind(2, t);
+    MK_RETURN_IF_ERROR(mi->Run());
+  }
+  for (const auto& mid : ids) {
+    MK_ASSIGN_OR_RETURN(Statement * up, Cached(*db_, cache_->upsert_thread_id,
+                                               "INSERT INTO thread_ids(message_id, thread) VALUES(?, ?) "
+                                               "ON CONFLICT(message_id) DO UPDATE SET thread = excluded.thread"));
+    up->Bind(1, mid).Bind(2, thread);
+    MK_RETURN_IF_ERROR(up->Run());
+  }
+  MK_ASSIGN_OR_RETURN(Statement * set, Cached(*db_, cache_->set_thread, "UPDATE messages SET thread = ? WHERE id = ?"));
+  set->Bind(1, thread).Bind(2, message);
+  MK_RETURN_IF_ERROR(set->Run());
+  return thread;
+}
+
+Result<std::vector<int64_t>> Catalog::ThreadMessages(int64_t thread) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE thread = ? ORDER BY date, id"));
+  st.Bind(1, thread);
+  std::vector<int64_t> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt(0));
+  }
+  return out;
+}
+
+Status Catalog::QueueForIndex(int64_t message) {
+  MK_ASSIGN_OR_RETURN(Statement * st, Cached(*db_, cache_->queue_index,
+                                             "INSERT OR IGNORE INTO index_queue(message) VALUES(?)"));
+  st->Bind(1, message);
+  return st->Run();
+}
+
+Status Catalog::QueueAllForIndex() { return db_->Exec("INSERT OR IGNORE INTO index_queue(message) SELECT id FROM messages"); }
+
+Result<std::vector<int64_t>> Catalog::PendingIndex(size_t limit) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT message FROM index_queue ORDER BY message LIMIT ?"));
+  st.Bind(1, static_cast<int64_t>(limit));
+  std::vector<int64_t> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt(0));
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::PendingIndexCount() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM index_queue"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : 0;
+}
+
+Status Catalog::DequeueIndexed(const std::vector<int64_t>& ids) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM index_queue WHERE message = ?"));
+  for (int64_t id : ids) {
+    st.Bind(1, id);
+    MK_RETURN_IF_ERROR(st.Run());
+  }
+  return OkStatus();
+}
+
 Result<std::pair<uint32_t, uint64_t>> Catalog::CommittedPackEnd() {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, committed_len FROM packs ORDER BY id DESC LIMIT 1"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -352,7 +462,7 @@ static void ReadBlobColumns(const Statement& st, int first, BlobRow& b) {
 Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT m.id, b.sha256, b.pack, b.offset, b.stored_len, b.raw_len, b.dict, m.message_id, m.subject, m.date, "
-      "m.has_attachments, m.defects, m.added_at "
+      "m.has_attachments, m.defects, m.added_at, coalesce(m.thread, m.id) "
       "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
   st.Bind(1, id);
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -366,6 +476,7 @@ Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   m.has_attachments = st.ColumnInt(10) != 0;
   m.defects = static_cast<uint32_t>(st.ColumnInt(11));
   m.added_at = st.ColumnInt(12);
+  m.thread = st.ColumnInt(13);
 
   MK_ASSIGN_OR_RETURN(auto ad, db_->Prepare(
       "SELECT ma.role, a.name, a.address FROM message_addresses ma JOIN addresses a ON a.id = ma.address "

@@ -11,6 +11,10 @@
 //       only what listings and lookups need; everything else (In-Reply-To,
 //       References, the text) is re-derived by parsing the raw bytes, which
 //       keeps the catalog small (its size counts against the store ratio)
+//   thread_ids(message_id, thread)      every Message-ID seen, as a message's
+//       own or in its References/In-Reply-To, and the thread it belongs to
+//   index_queue(message)                 messages the full-text index has not
+//       caught up with (new, new location, thread changed); drained by the indexer
 //   addresses(id, address, name)                   distinct (address, name)
 //   message_addresses(message, role, position, address)
 //       role: 1 from, 2 sender, 3 reply-to, 4 to, 5 cc, 6 bcc
@@ -75,8 +79,11 @@ struct MessageRow {
   bool has_attachments = false;
   uint32_t defects = 0;
   int64_t added_at = 0;
+  int64_t thread = 0;                 // read back; assigned by AssignThread
   std::vector<AddressRow> addresses;  // filled on insert; by GetAddresses on read
   std::vector<PartRow> parts;
+  // Insert only: In-Reply-To and References ids, for AssignThread.
+  std::vector<std::string> thread_links;
 };
 
 struct LocationRow {
@@ -126,6 +133,22 @@ class Catalog {
   // row.id 0 = next id; rebuild-catalog passes ids to keep them stable.
   // Records a location; returns false when that (folder, key) already exists.
   Result<bool> AddLocation(int64_t message, const Origin& origin, int64_t now);
+
+  // Threads: a message joins the thread of any Message-ID it carries or
+  // references (known messages and referenced-but-missing ones alike);
+  // when it links several threads they merge into the oldest (smallest id),
+  // and every message whose thread changed is queued for re-indexing.
+  // Returns the thread id. REQUIRES: inside a transaction.
+  Result<int64_t> AssignThread(int64_t message, const std::string& message_id,
+                               const std::vector<std::string>& links);
+  Result<std::vector<int64_t>> ThreadMessages(int64_t thread);
+
+  // The index queue (see schema).
+  Status QueueForIndex(int64_t message);
+  Status QueueAllForIndex();
+  Result<std::vector<int64_t>> PendingIndex(size_t limit);
+  Result<int64_t> PendingIndexCount();
+  Status DequeueIndexed(const std::vector<int64_t>& ids);
 
   Result<std::pair<uint32_t, uint64_t>> CommittedPackEnd();
   Status SetPackCommitted(uint32_t pack, uint64_t len);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -551,19 +552,39 @@ TEST_F(LocalSourceTest, EmptyFileIsAProblemNotAMessage) {
 }
 
 TEST_F(LocalSourceTest, UnreadableFileIsReportedAndReadingGoesOn) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root can read a mode 000 file";
   Write("eml/a.eml", "A: 1\n\n");
   Write("eml/b.eml", "A: 2\n\n");
   Write("eml/c.eml", "A: 3\n\n");
   ASSERT_EQ(::chmod(Path("eml/b.eml").c_str(), 0), 0);
-  Run run = Read("eml");
-  ASSERT_TRUE(run.status);
-  ASSERT_EQ(run.messages.size(), 2u);
-  EXPECT_EQ(run.messages[1].origin.key, "c.eml");
-  ASSERT_EQ(run.problems.size(), 1u);
-  EXPECT_EQ(run.problems[0].first, Path("eml/b.eml"));
-  EXPECT_NE(run.problems[0].second.find("ermission denied"), std::string::npos)
-      << run.problems[0].second;
+  auto check = [&] {
+    Run run = Read("eml");
+    ASSERT_TRUE(run.status);
+    ASSERT_EQ(run.messages.size(), 2u);
+    EXPECT_EQ(run.messages[1].origin.key, "c.eml");
+    ASSERT_EQ(run.problems.size(), 1u);
+    EXPECT_EQ(run.problems[0].first, Path("eml/b.eml"));
+    EXPECT_NE(run.problems[0].second.find("ermission denied"), std::string::npos) << run.problems[0].second;
+  };
+  if (::geteuid() != 0) {
+    check();
+    return;
+  }
+  // Root reads a mode 000 file anyway: run the walk in a child that has
+  // dropped to the unprivileged "nobody" user (65534).
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(Path("eml").c_str(), 0755), 0);
+  for (const char* f : {"eml/a.eml", "eml/c.eml"}) ASSERT_EQ(::chmod(Path(f).c_str(), 0644), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    check();
+    ::_exit(::testing::Test::HasFailure() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the unprivileged walk failed (3 = could not drop privileges)";
 }
 
 TEST_F(LocalSourceTest, CorruptAndTruncatedCompressedFiles) {
