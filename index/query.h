@@ -1,0 +1,118 @@
+// The search query language of `mailkeep search`, parsed into a Xapian query
+// that meets the terms and values the indexer writes (index/schema.h).
+//
+// Grammar (EBNF; operators AND OR NOT are case-insensitive, so the words
+// "and", "or" and "not" must be quoted to be searched for):
+//
+//   query      = or_expr ;
+//   or_expr    = and_expr , { "OR" , and_expr } ;
+//   and_expr   = unary , { [ "AND" ] , unary } ;        (* juxtaposition = AND *)
+//   unary      = { "NOT" | "-" } , primary ;            (* "-" touches what follows *)
+//   primary    = "(" , or_expr , ")"
+//              | "*"                                    (* every message *)
+//              | field , ":" , value
+//              | phrase
+//              | word ;
+//   value      = "(" , or_expr , ")"                    (* field applies to each word inside *)
+//              | phrase
+//              | word ;
+//   field      = letter , { letter | digit | "_" } ;    (* case-insensitive *)
+//   phrase     = '"' , { any character but '"' } , '"' ;
+//   word       = { any character but space, "(", ")", '"' } ;
+//
+// A word whose text before its first ':' is a name (as `field` above) is a
+// field term; an unknown name is an error, so text such as "http://x" must be
+// quoted. A field value ends at a space, parenthesis or '"' and may contain
+// ':' (id:a:b@x).
+//
+// Precedence: NOT binds tighter than AND, AND tighter than OR. A query (or a
+// parenthesised group) made only of negated terms means "every message except
+// those": `NOT x` and `-x` match everything without x.
+//
+// Terms. Text is folded with FoldText (lower case, no diacritics) and cut into
+// words exactly as Xapian's TermGenerator does at index time.
+//   word            one word: the exact term OR its English stem ("Z" prefix),
+//                   as TermGenerator's STEM_SOME indexes them (words starting
+//                   with a digit have no stem); a word that TermGenerator
+//                   splits (foo-bar, foo.bar) becomes a phrase of its parts.
+//   "a phrase"      positional phrase of exact (unstemmed) terms; a single
+//                   quoted word is its exact term only.
+//   word*           trailing wildcard: every term starting with the word.
+//   field:*         every message with any term of that field (not body:,
+//                   whose prefix "B" is also the start of bcc's "BC").
+//   subject: body: attachment:      text of that field (prefix from schema.h).
+//   from: to: cc: bcc:   a value containing '@' or '.' (and no space) is an
+//                   address term (the whole address via AddressTerms, or a
+//                   local part or domain as written); otherwise name/address
+//                   text as for subject:.
+//   mimetype: is: has:   lower-cased boolean terms; is: takes any flag or
+//                   keyword and drops a leading '\'; has: accepts only
+//                   "attachment".
+//   id: mid:        Message-ID, surrounding <> removed, case kept.
+//   thread:         a thread number (decimal digits).
+//   account: folder:     names as written (case kept).
+//   Boolean terms and value ranges carry no weight (they filter).
+//
+// Dates (value slot 0, Unix seconds, all UTC, both ends inclusive):
+//   date:2024            2024-01-01T00:00:00 .. 2024-12-31T23:59:59
+//   date:2024-03         the month;  date:2024-3-1 / date:2024-03-01  the day
+//   date:A..B            from the start of A to the end of B, e.g.
+//                        date:2024-01-15..2024-02 = 2024-01-15T00:00:00 ..
+//                        2024-02-29T23:59:59
+//   date:A..  date:..B   open ends (Xapian VALUE_GE / VALUE_LE)
+//   date:today  date:yesterday   that UTC day
+//   date:Nu              relative to now: N units ago, an instant; alone it
+//                        means "since then" (date:7d == date:7d..). Units:
+//                        h hour hours, d day days, w week weeks (exact
+//                        seconds), m month months, y year years (calendar:
+//                        the same day and time N months/years back, clamped
+//                        to the month's last day). 1 <= digits <= 9; months
+//                        and years at most 5000 years back.
+//   Either end may be any of these forms (date:2w..yesterday). A range that
+//   ends before it starts is an error.
+//
+// Sizes (value slot 1, raw bytes, inclusive): size:N exact, size:A..B,
+//   size:A.. and size:..B; N is decimal digits with an optional
+//   case-insensitive suffix b, k/kb/kib, m/mb/mib, g/gb/gib (1024-based).
+//
+// Errors: every syntax error is kInvalidArgument with one line of the form
+//   query error at column C: <what is wrong>
+// where C counts UTF-8 characters from 1 and points at the offending token.
+//
+// Thread-safety: the functions are pure (no shared state).
+#pragma once
+
+#include <xapian.h>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "store/util/status.h"
+
+namespace mailkeep::index {
+
+// Longest query accepted, in bytes, and deepest nesting of parentheses.
+inline constexpr size_t kMaxQueryBytes = 64 * 1024;
+inline constexpr int kMaxQueryDepth = 64;
+
+// Parses `text` (grammar above). `now_unix` is the current time in Unix
+// seconds, used by date:today, date:yesterday and relative dates.
+// Errors: kInvalidArgument for any syntax error (one line, see above);
+// kInternal if Xapian throws (a bug).
+Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix);
+
+// Inclusive bounds of a value range; an empty optional is an open end.
+struct ValueBounds {
+  std::optional<int64_t> lo;
+  std::optional<int64_t> hi;
+};
+
+// The value of a date: term (without "date:"), as Unix seconds. Errors are
+// kInvalidArgument, one line without a column ("bad date ...").
+Result<ValueBounds> ParseDateValue(std::string_view value, int64_t now_unix);
+
+// The value of a size: term (without "size:"), in bytes. Errors as above.
+Result<ValueBounds> ParseSizeValue(std::string_view value);
+
+}  // namespace mailkeep::index
