@@ -1,0 +1,178 @@
+#include "index/document.h"
+
+#include <string>
+#include <vector>
+
+#include "index/schema.h"
+#include "index/text.h"
+
+namespace mailkeep::index {
+
+namespace {
+
+// Term positions left empty between two fields, so that no phrase matches
+// across a field boundary.
+constexpr Xapian::termpos kFieldGap = 100;
+// Shorter lines are never treated as encoded data.
+constexpr size_t kEncodedLineMin = 40;
+
+void AddTerm(Xapian::Document& document, const std::string& term) {
+  if (term.size() <= kMaxTermBytes) document.add_term(term);
+}
+
+void AddBooleanTerm(Xapian::Document& document, std::string_view prefix, std::string_view value) {
+  if (value.empty()) return;
+  std::string term;
+  term.reserve(prefix.size() + value.size());
+  term.append(prefix).append(value);
+  if (term.size() <= kMaxTermBytes) document.add_boolean_term(term);
+}
+
+bool IsBase64Char(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/' || c == '=';
+}
+
+bool LooksEncoded(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() < kEncodedLineMin) return false;
+  for (unsigned char c : line) {
+    if (!IsBase64Char(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string BodyForIndex(std::string_view text, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    size_t cut = max_bytes;
+    // Back up to the start of a UTF-8 sequence.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut);
+  }
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    if (!LooksEncoded(line)) {
+      out.append(line);
+      out.push_back('\n');
+    }
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+DocumentBuilder::DocumentBuilder(size_t max_body_bytes) : max_body_bytes_(max_body_bytes) {
+  generator_.set_stemmer(Xapian::Stem("english"));
+  generator_.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+}
+
+void DocumentBuilder::IndexText(std::string_view text, const std::string& prefix, bool also_free_text) {
+  if (text.empty()) return;
+  const std::string folded = FoldText(text);
+  text_bytes_ += folded.size();
+  generator_.index_text(folded, 1, prefix);
+  generator_.increase_termpos(kFieldGap);
+  if (also_free_text) {
+    generator_.index_text(folded);
+    generator_.increase_termpos(kFieldGap);
+  }
+}
+
+void DocumentBuilder::IndexAddresses(Xapian::Document& document, const std::vector<mime::Address>& addresses,
+                                     const std::string& prefix, bool also_free_text) {
+  for (const mime::Address& address : addresses) {
+    IndexText(address.name, prefix, also_free_text);
+    IndexText(address.address, prefix, also_free_text);
+    for (const std::string& term : AddressTerms(address.address)) AddTerm(document, prefix + term);
+  }
+}
+
+Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
+  const mime::Message& message = *doc.message;
+  Xapian::Document document;
+  generator_.set_document(document);
+  generator_.set_termpos(0);
+  text_bytes_ = 0;
+
+  static const std::string kSubject = "S", kBody = "B", kFrom = "F", kTo = "T", kCc = "C", kBcc = "BC",
+                           kAttachment = "A";
+
+  IndexText(message.subject, kSubject, true);
+  IndexAddresses(document, message.from, kFrom, true);
+  IndexAddresses(document, message.sender, kFrom, true);
+  IndexAddresses(document, message.to, kTo, true);
+  IndexAddresses(document, message.cc, kCc, true);
+  IndexAddresses(document, message.bcc, kBcc, false);
+
+  bool has_attachment = !message.attachments.empty();
+  for (const std::string& name : message.attachments) {
+    IndexText(name, kAttachment, false);
+    AddTerm(document, kAttachment + FoldText(name));
+  }
+  for (const mime::Part& part : message.parts) {
+    if (part.is_attachment) has_attachment = true;
+    if (!part.is_multipart && !part.is_message) AddBooleanTerm(document, "M", part.content_type);
+  }
+
+  if (!message.text.empty()) IndexText(BodyForIndex(message.text, max_body_bytes_), kBody, true);
+
+  AddBooleanTerm(document, "Q", message.message_id);
+  if (doc.thread != 0) AddBooleanTerm(document, "G", std::to_string(doc.thread));
+  for (const std::string& account : doc.accounts) AddBooleanTerm(document, "XA", account);
+  for (const std::string& folder : doc.folders) AddBooleanTerm(document, "XF", folder);
+  for (std::string_view flag : doc.flags) {
+    if (!flag.empty() && flag.front() == '\\') flag.remove_prefix(1);
+    AddBooleanTerm(document, "K", FoldText(flag));
+  }
+  if (has_attachment) AddBooleanTerm(document, "H", "attachment");
+
+  if (message.date) document.add_value(kValueDate, Xapian::sortable_serialise(static_cast<double>(*message.date)));
+  document.add_value(kValueSize, Xapian::sortable_serialise(static_cast<double>(doc.size)));
+  return document;
+}
+
+Error ErrorFromXapian(const Xapian::Error& e, std::string_view context) {
+  // Xapian 1.4's exception classes have no virtual functions, so the class
+  // is told by its name rather than by dynamic_cast.
+  const std::string_view type = e.get_type();
+  ErrorCode code = ErrorCode::kInternal;
+  if (type == "DatabaseLockError" || type == "DatabaseModifiedError") {
+    code = ErrorCode::kUnavailable;
+  } else if (type == "DatabaseNotFoundError" || type == "DocNotFoundError") {
+    code = ErrorCode::kNotFound;
+  } else if (type == "DatabaseOpeningError" || type == "DatabaseVersionError") {
+    code = ErrorCode::kFailedPrecondition;
+  } else if (type == "DatabaseCorruptError") {
+    code = ErrorCode::kCorruption;
+  } else if (type.starts_with("Database")) {  // DatabaseError, DatabaseCreateError, DatabaseClosedError
+    code = ErrorCode::kIoError;
+  } else if (type == "QueryParserError" || type == "InvalidArgumentError" || type == "RangeError" ||
+             type == "WildcardError") {
+    code = ErrorCode::kInvalidArgument;
+  }
+  std::string message(context);
+  message += ": ";
+  message += e.get_type();
+  message += ": ";
+  message += e.get_msg();
+  if (const char* detail = e.get_error_string(); detail != nullptr && *detail != '\0') {
+    message += " (";
+    message += detail;
+    message += ")";
+  }
+  for (char& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return Error(code, std::move(message));
+}
+
+Error ErrorFromException(const std::exception& e, std::string_view context) {
+  return Error(ErrorCode::kInternal, std::string(context) + ": " + e.what());
+}
+
+}  // namespace mailkeep::index

@@ -1,0 +1,93 @@
+// Internal to index/ (includes Xapian): builds the Xapian document for one
+// message following index/schema.h, and maps Xapian exceptions to Error.
+//
+// What a document holds (schema version kSchemaVersion):
+//   text fields     folded (FoldText) and fed to a TermGenerator with the
+//                   English stemmer: unstemmed terms with positions, plus
+//                   Z-prefixed stems without positions. Each field is
+//                   indexed under its prefix; subject, body and the
+//                   from/to/cc names and addresses are indexed a second time
+//                   without a prefix (the free text). Fields are separated
+//                   by a position gap so a phrase never spans two of them.
+//   address fields  names and addresses as text (above), plus the exact
+//                   AddressTerms() terms (whole address, local part, domain)
+//                   with wdf 1 and no positions.
+//   attachment (A)  each file name as text, plus the whole folded name.
+//   boolean fields  M Q G XA XF K H as boolean terms (wdf 0): the prefix
+//                   followed directly by the value, never a ':' between
+//                   them (so "XF" + "INBOX" is "XFINBOX", as index/query.cc
+//                   spells it); account and folder names and Message-IDs
+//                   keep their case, MIME types and flags are lower case.
+//   values          slot 0 date (when the message has one), slot 1 raw size,
+//                   both Xapian::sortable_serialise.
+//   data            empty: the docid is the catalog id, the catalog has the rest.
+// Terms longer than Xapian's limit (245 bytes) are left out rather than
+// failing the document.
+//
+// Thread-safety: a DocumentBuilder belongs to one thread.
+#pragma once
+
+#include <xapian.h>
+
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "index/index.h"
+#include "store/util/status.h"
+
+namespace mailkeep::index {
+
+class DocumentBuilder {
+ public:
+  // `max_body_bytes`: Message::text indexed per message (IndexWriterOptions).
+  explicit DocumentBuilder(size_t max_body_bytes);
+
+  // REQUIRES: doc.message != nullptr.
+  // May throw Xapian::Error (callers inside index/ catch and map it).
+  Xapian::Document Build(const IndexDocument& doc);
+
+  // Bytes of folded text fed to the term generator by the last Build().
+  size_t last_text_bytes() const { return text_bytes_; }
+
+ private:
+  void IndexText(std::string_view text, const std::string& prefix, bool also_free_text);
+  void IndexAddresses(Xapian::Document& document, const std::vector<mime::Address>& addresses,
+                      const std::string& prefix, bool also_free_text);
+
+  Xapian::TermGenerator generator_;
+  size_t max_body_bytes_;
+  size_t text_bytes_ = 0;
+};
+
+// The body text that is indexed: the first `max_bytes` of `text`, cut on a
+// UTF-8 character boundary, without lines that look like base64 or other
+// encoded data (40+ characters of [A-Za-z0-9+/=] and no space), which only
+// add unique junk terms. Not folded.
+std::string BodyForIndex(std::string_view text, size_t max_bytes);
+
+// Checks the schema version in the "mailkeep.schema" metadata of an open
+// database: OK when it is kSchemaVersion, or when the key is missing and
+// the database is empty (new; the writer stamps it). Otherwise
+// kFailedPrecondition "index schema N, expected M; run `mailkeep reindex`"
+// (N = 0 for a non-empty database without the key).
+Status CheckSchemaVersion(const Xapian::Database& db, const std::string& dir);
+
+// Xapian's largest term, in bytes.
+inline constexpr size_t kMaxTermBytes = 245;
+
+// Error for a Xapian exception, "context: <type>: <message>":
+//   DatabaseLockError, DatabaseModifiedError    kUnavailable
+//   DatabaseNotFoundError, DocNotFoundError     kNotFound
+//   DatabaseVersionError, DatabaseOpeningError  kFailedPrecondition (not an index we can open)
+//   DatabaseCorruptError                        kCorruption
+//   other DatabaseError (I/O, create, closed)   kIoError
+//   QueryParserError, InvalidArgumentError,
+//   RangeError, WildcardError                   kInvalidArgument
+//   anything else                               kInternal
+Error ErrorFromXapian(const Xapian::Error& e, std::string_view context);
+// Error for a std::exception (std::bad_alloc, ...) escaping Xapian: kInternal.
+Error ErrorFromException(const std::exception& e, std::string_view context);
+
+}  // namespace mailkeep::index

@@ -1,0 +1,585 @@
+// Tests for index/: text folding, the schema table, the document builder
+// (terms and values checked through Xapian directly), the writer's commit
+// policy and errors, and searches through the reader.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <xapian.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/document.h"
+#include "index/index.h"
+#include "index/schema.h"
+#include "index/text.h"
+#include "store/mime/message.h"
+
+namespace mailkeep::index {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "index_test.XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+int64_t Utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
+  struct tm t = {};
+  t.tm_year = y - 1900;
+  t.tm_mon = mo - 1;
+  t.tm_mday = d;
+  t.tm_hour = h;
+  t.tm_min = mi;
+  t.tm_sec = s;
+  return static_cast<int64_t>(timegm(&t));
+}
+
+std::set<std::string> Terms(const Xapian::Document& doc) {
+  std::set<std::string> terms;
+  for (auto it = doc.termlist_begin(); it != doc.termlist_end(); ++it) terms.insert(*it);
+  return terms;
+}
+
+// A message with every field the schema indexes.
+constexpr std::string_view kRich =
+    "From: Alice Ångström <Alice.Smith@Example.ORG>\n"
+    "To: Bob <bob@example.net>\n"
+    "Cc: carol@example.com\n"
+    "Bcc: Dave Hidden <dave@secret.example>\n"
+    "Subject: Quarterly Café reports\n"
+    "Message-ID: <Msg1@Example.org>\n"
+    "Date: Tue, 05 Mar 2024 10:00:00 +0000\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=XX\n"
+    "\n"
+    "--XX\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "\n"
+    "The numbers for Zürich are running late.\n"
+    "--XX\n"
+    "Content-Type: application/pdf; name=\"Q3-Résumé.pdf\"\n"
+    "Content-Disposition: attachment; filename=\"Q3-Résumé.pdf\"\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "JVBERi0xLjQK\n"
+    "--XX--\n";
+
+IndexDocument MakeDoc(int64_t id, const mime::Message& message, uint64_t size) {
+  IndexDocument doc;
+  doc.id = id;
+  doc.message = &message;
+  doc.size = size;
+  return doc;
+}
+
+// ---------------------------------------------------------------- text
+
+TEST(FoldText, LowerCasesAndRemovesLatinDiacritics) {
+  EXPECT_EQ(FoldText("ÉCOLE Ça Straße Ångström"), "ecole ca strasse angstrom");
+  EXPECT_EQ(FoldText("Œuvre Ærø ĳs Łódź Şişli Țară"), "oeuvre aero ijs lodz sisli tara");
+  EXPECT_EQ(FoldText("Tiếng Việt ẞ"), "tieng viet ss");
+  EXPECT_EQ(FoldText("HELLO World 123 @#"), "hello world 123 @#");
+}
+
+TEST(FoldText, DecomposedInputFoldsLikePrecomposed) {
+  EXPECT_EQ(FoldText("Cafe\xCC\x81"), "cafe");  // e + U+0301
+  EXPECT_EQ(FoldText("Café"), FoldText("Cafe\xCC\x81"));
+}
+
+TEST(FoldText, OtherScriptsKeepTheirLettersButLoseCase) {
+  EXPECT_EQ(FoldText("ΑΒΓ Москва"), "αβγ москва");
+  EXPECT_EQ(FoldText("東京 שלום"), "東京 שלום");
+  EXPECT_EQ(FoldText("× ÷"), "× ÷");
+}
+
+TEST(FoldText, InvalidUtf8PassesThrough) {
+  EXPECT_EQ(FoldText(std::string_view("A\xFF\xC3", 3)), std::string("a\xFF\xC3"));
+  EXPECT_EQ(FoldText(std::string_view("\xC0\xAF", 2)), std::string("\xC0\xAF"));  // overlong
+  EXPECT_EQ(FoldText(""), "");
+}
+
+TEST(AddressTerms, WholeLocalPartAndDomainFolded) {
+  EXPECT_EQ(AddressTerms("Alice.Smith@Example.ORG"),
+            (std::vector<std::string>{"alice.smith@example.org", "alice.smith", "example.org"}));
+  EXPECT_EQ(AddressTerms("<bob@x.net>"), (std::vector<std::string>{"bob@x.net", "bob", "x.net"}));
+  EXPECT_EQ(AddressTerms("undisclosed"), (std::vector<std::string>{"undisclosed"}));
+  EXPECT_TRUE(AddressTerms("").empty());
+}
+
+// ---------------------------------------------------------------- schema
+
+TEST(Schema, FindFieldIsCaseInsensitive) {
+  ASSERT_NE(FindField("FROM"), nullptr);
+  EXPECT_EQ(FindField("From")->prefix, "F");
+  EXPECT_EQ(FindField("mid")->prefix, "Q");
+  EXPECT_EQ(FindField("id")->prefix, "Q");
+  EXPECT_EQ(FindField("bcc")->kind, FieldKind::kAddress);
+  EXPECT_EQ(FindField("folder")->kind, FieldKind::kBoolean);
+  EXPECT_EQ(FindField("date"), nullptr);  // a value range, not a term field
+  EXPECT_EQ(FindField("nope"), nullptr);
+  EXPECT_EQ(FindField(""), nullptr);
+}
+
+// ---------------------------------------------------------------- document
+
+TEST(BodyForIndex, CutsOnACharacterBoundary) {
+  const std::string text = "ab\xC3\xA9" "cd";  // a b é c d
+  EXPECT_EQ(BodyForIndex(text, 3), "ab\n");
+  EXPECT_EQ(BodyForIndex(text, 4), "ab\xC3\xA9\n");
+  EXPECT_EQ(BodyForIndex(text, 100), text + "\n");
+}
+
+TEST(BodyForIndex, DropsEncodedLines) {
+  const std::string text =
+      "Hello there\n"
+      "iQIzBAEBCAAdFiEEx7kTpWQ0Vb9l2yQk5gq7TDd3M8oFAl9xYZ0ACgkQ5gq7TDd3\n"
+      "short+line/of=base64\n"
+      "bye\n";
+  EXPECT_EQ(BodyForIndex(text, 1000), "Hello there\nshort+line/of=base64\nbye\n");
+}
+
+TEST(DocumentBuilder, FollowsTheSchema) {
+  const mime::Message message = mime::ParseMessage(kRich);
+  IndexDocument doc = MakeDoc(7, message, 1234);
+  doc.thread = 42;
+  doc.accounts = {"work"};
+  doc.folders = {"INBOX", "archive"};
+  doc.flags = {"\\Seen", "\\Flagged", "$Label1"};
+  DocumentBuilder builder(64 * 1024);
+  const Xapian::Document document = builder.Build(doc);
+  const std::set<std::string> terms = Terms(document);
+
+  for (const char* expected : {
+           // subject, prefixed and free, with stems; folded
+           "Squarterly", "Scafe", "Sreports", "ZSreport", "cafe", "reports", "Zreport",
+           // from: names, address words and exact address terms
+           "Falice", "Fangstrom", "Falice.smith@example.org", "Falice.smith", "Fexample.org", "angstrom",
+           // to, cc, bcc
+           "Tbob", "Tbob@example.net", "Texample.net", "Ccarol@example.com", "BCdave@secret.example",
+           "BChidden",
+           // body, prefixed and free
+           "Bzurich", "zurich", "Bnumbers", "ZBnumber",
+           // attachment name words and the whole name
+           "Aq3", "Aresume", "Apdf", "Aq3-resume.pdf",
+           // booleans
+           "Mtext/plain", "Mapplication/pdf", "QMsg1@Example.org", "G42", "XAwork", "XFINBOX", "XFarchive",
+           "Kseen", "Kflagged", "K$label1", "Hattachment"}) {
+    EXPECT_TRUE(terms.contains(expected)) << expected;
+  }
+  // Bcc is searchable only with bcc:; attachment names only with attachment:;
+  // containers have no mimetype term.
+  for (const char* absent : {"dave", "hidden", "q3", "Mmultipart/mixed", "Café", "Scafé"}) {
+    EXPECT_FALSE(terms.contains(absent)) << absent;
+  }
+  EXPECT_EQ(Xapian::sortable_unserialise(document.get_value(kValueDate)), static_cast<double>(Utc(2024, 3, 5, 10)));
+  EXPECT_EQ(Xapian::sortable_unserialise(document.get_value(kValueSize)), 1234.0);
+  EXPECT_GT(builder.last_text_bytes(), 0u);
+
+  // Text terms carry positions (phrases); exact address and boolean terms do not.
+  auto positions = [&](const std::string& term) {
+    auto it = document.termlist_begin();
+    it.skip_to(term);
+    return (it != document.termlist_end() && *it == term) ? it.positionlist_count() : 0;
+  };
+  EXPECT_GT(positions("Scafe"), 0u);
+  EXPECT_GT(positions("cafe"), 0u);
+  EXPECT_EQ(positions("Falice.smith@example.org"), 0u);
+  EXPECT_EQ(positions("XFINBOX"), 0u);
+}
+
+TEST(DocumentBuilder, BodyCutAtMaxBodyBytes) {
+  const std::string raw = "Subject: s\n\nearlyword " + std::string(5000, 'x') + " lateword\n";
+  const mime::Message message = mime::ParseMessage(raw);
+  DocumentBuilder builder(100);
+  const std::set<std::string> terms = Terms(builder.Build(MakeDoc(1, message, raw.size())));
+  EXPECT_TRUE(terms.contains("earlyword"));
+  EXPECT_FALSE(terms.contains("lateword"));
+}
+
+TEST(DocumentBuilder, MissingDateLeavesSlotEmptyAndHugeTermsAreSkipped) {
+  const std::string long_id(400, 'i');
+  const std::string raw = "Subject: x\nMessage-ID: <" + long_id + "@x>\n\nbody\n";
+  const mime::Message message = mime::ParseMessage(raw);
+  DocumentBuilder builder(1024);
+  const Xapian::Document document = builder.Build(MakeDoc(1, message, raw.size()));
+  EXPECT_TRUE(document.get_value(kValueDate).empty());
+  for (const std::string& term : Terms(document)) EXPECT_LE(term.size(), kMaxTermBytes);
+  // ... and such a document can be written.
+  TempDir dir;
+  auto writer = IndexWriter::Open(dir.Sub("x"));
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  EXPECT_TRUE((*writer)->Add(MakeDoc(1, message, raw.size())));
+}
+
+// ---------------------------------------------------------------- writer
+
+std::string Raw(int n, std::string_view subject, std::string_view from, std::string_view date,
+                std::string_view body) {
+  return "From: " + std::string(from) + "\nTo: list@example.org\nSubject: " + std::string(subject) +
+         "\nMessage-ID: <m" + std::to_string(n) + "@example.org>\nDate: " + std::string(date) + "\n\n" +
+         std::string(body) + "\n";
+}
+
+TEST(IndexWriter, AddReplaceRemoveAndCount) {
+  TempDir dir;
+  auto writer = IndexWriter::Open(dir.Sub("xapian"));
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  std::vector<std::string> raws = {Raw(1, "one", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "alpha"),
+                                   Raw(2, "two", "b@x.org", "Tue, 2 Jan 2024 00:00:00 +0000", "beta"),
+                                   Raw(3, "three", "c@x.org", "Wed, 3 Jan 2024 00:00:00 +0000", "gamma")};
+  std::vector<mime::Message> messages;
+  for (const auto& raw : raws) messages.push_back(mime::ParseMessage(raw));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*writer)->Add(MakeDoc(i + 1, messages[i], raws[i].size())));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 3);
+  EXPECT_EQ((*writer)->LastDocId().value(), 3);
+
+  // Replacing keeps the count and the old terms go.
+  const std::string raw2 = Raw(2, "two again", "b@x.org", "Tue, 2 Jan 2024 00:00:00 +0000", "delta");
+  const mime::Message message2 = mime::ParseMessage(raw2);
+  ASSERT_TRUE((*writer)->Add(MakeDoc(2, message2, raw2.size())));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 3);
+  {
+    Xapian::Database db(dir.Sub("xapian"));
+    EXPECT_EQ(db.get_termfreq("Bbeta"), 0u);
+    EXPECT_EQ(db.get_termfreq("Bdelta"), 1u);
+    EXPECT_EQ(db.get_metadata("mailkeep.schema"), std::to_string(kSchemaVersion));
+  }
+
+  ASSERT_TRUE((*writer)->Remove(3));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 2);
+  auto missing = (*writer)->Remove(3);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+
+  auto bad = (*writer)->Add(MakeDoc(0, messages[0], 1));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  IndexDocument no_message;
+  no_message.id = 9;
+  EXPECT_EQ((*writer)->Add(no_message).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*writer)->Remove(int64_t{1} << 40).error().code(), ErrorCode::kInvalidArgument);
+
+  // Reopening finds everything again; the directory is private.
+  writer->reset();
+  auto again = IndexWriter::Open(dir.Sub("xapian"));
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ((*again)->DocumentCount().value(), 2);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.Sub("xapian").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(IndexWriter, CommitsByDocumentCountAndBytes) {
+  TempDir dir;
+  std::string body;
+  for (int i = 0; i < 50; ++i) body += "word" + std::to_string(i) + " ";
+  const std::string raw = Raw(1, "s", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", body);
+  const mime::Message message = mime::ParseMessage(raw);
+  auto committed = [&](const std::string& path) { return Xapian::Database(path).get_doccount(); };
+
+  IndexWriterOptions by_count;
+  by_count.commit_every_documents = 2;
+  auto writer = IndexWriter::Open(dir.Sub("a"), by_count);
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE((*writer)->Add(MakeDoc(1, message, raw.size())));
+  EXPECT_EQ(committed(dir.Sub("a")), 0u);
+  ASSERT_TRUE((*writer)->Add(MakeDoc(2, message, raw.size())));
+  EXPECT_EQ(committed(dir.Sub("a")), 2u);
+
+  IndexWriterOptions by_bytes;
+  by_bytes.commit_every_bytes = 200;
+  auto writer2 = IndexWriter::Open(dir.Sub("b"), by_bytes);
+  ASSERT_TRUE(writer2);
+  ASSERT_TRUE((*writer2)->Add(MakeDoc(1, message, raw.size())));
+  EXPECT_EQ(committed(dir.Sub("b")), 1u);
+
+  IndexWriterOptions zero;
+  zero.commit_every_documents = 0;
+  EXPECT_EQ(IndexWriter::Open(dir.Sub("c"), zero).error().code(), ErrorCode::kInvalidArgument);
+
+  // Destroying a writer commits what is pending.
+  IndexWriterOptions lazy;
+  auto writer3 = IndexWriter::Open(dir.Sub("d"), lazy);
+  ASSERT_TRUE(writer3);
+  ASSERT_TRUE((*writer3)->Add(MakeDoc(5, message, raw.size())));
+  EXPECT_EQ(committed(dir.Sub("d")), 0u);
+  writer3->reset();
+  EXPECT_EQ(committed(dir.Sub("d")), 1u);
+}
+
+TEST(IndexWriter, SchemaMismatchIsFailedPrecondition) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  {
+    Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN);
+    db.set_metadata("mailkeep.schema", "99");
+    db.commit();
+  }
+  auto writer = IndexWriter::Open(path);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(writer.error().message().find("index schema 99, expected " + std::to_string(kSchemaVersion) +
+                                          "; run `mailkeep reindex`"),
+            std::string::npos)
+      << writer.error().message();
+
+  // A non-empty database without the key is an old or foreign index.
+  const std::string foreign = dir.Sub("foreign");
+  {
+    Xapian::WritableDatabase db(foreign, Xapian::DB_CREATE_OR_OPEN);
+    db.add_document(Xapian::Document());
+    db.commit();
+  }
+  auto writer2 = IndexWriter::Open(foreign);
+  ASSERT_FALSE(writer2);
+  EXPECT_NE(writer2.error().message().find("index schema 0, expected"), std::string::npos);
+}
+
+TEST(IndexWriter, XapianErrorsBecomeStatus) {
+  TempDir dir;
+  // A second writer on the same database: the lock is held.
+  auto first = IndexWriter::Open(dir.Sub("xapian"));
+  ASSERT_TRUE(first);
+  auto second = IndexWriter::Open(dir.Sub("xapian"));
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable) << second.error().ToString();
+
+  // A path that is a regular file.
+  const std::string file = dir.Sub("file");
+  std::ofstream(file) << "not a database";
+  auto on_file = IndexWriter::Open(file);
+  ASSERT_FALSE(on_file);
+  EXPECT_NE(on_file.error().message().find(file), std::string::npos);
+
+  // A path below a missing directory cannot be created.
+  auto nested = IndexWriter::Open(dir.Sub("missing/deeper/xapian"));
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().code(), ErrorCode::kIoError) << nested.error().ToString();
+}
+
+TEST(ErrorFromXapian, MapsClasses) {
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseLockError("x"), "c").code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseModifiedError("x"), "c").code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseCorruptError("x"), "c").code(), ErrorCode::kCorruption);
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseNotFoundError("x"), "c").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseVersionError("x"), "c").code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseError("x"), "c").code(), ErrorCode::kIoError);
+  EXPECT_EQ(ErrorFromXapian(Xapian::QueryParserError("x"), "c").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ErrorFromXapian(Xapian::InternalError("x"), "c").code(), ErrorCode::kInternal);
+  const Error e = ErrorFromXapian(Xapian::DatabaseCorruptError("bad\nblock"), "index open /a");
+  EXPECT_EQ(e.message(), "index open /a: DatabaseCorruptError: bad block");
+}
+
+// ---------------------------------------------------------------- reader
+// The reader is built together with the query parser (index/CMakeLists.txt).
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+
+TEST(IndexReader, OpenErrors) {
+  TempDir dir;
+  auto missing = IndexReader::Open(dir.Sub("nothing"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+
+  // A directory that holds no database.
+  const std::string plain = dir.Sub("plain");
+  std::filesystem::create_directory(plain);
+  std::ofstream(plain + "/junk") << "x";
+  auto not_db = IndexReader::Open(plain);
+  ASSERT_FALSE(not_db);
+  EXPECT_EQ(not_db.error().code(), ErrorCode::kNotFound) << not_db.error().ToString();
+
+  // A damaged database.
+  const std::string damaged = dir.Sub("damaged");
+  {
+    auto writer = IndexWriter::Open(damaged);
+    ASSERT_TRUE(writer);
+  }
+  std::ofstream(damaged + "/iamglass", std::ios::trunc) << "garbage";
+  auto corrupt = IndexReader::Open(damaged);
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.error().code(), ErrorCode::kCorruption) << corrupt.error().ToString();
+
+  // Schema mismatch.
+  const std::string old = dir.Sub("old");
+  {
+    Xapian::WritableDatabase db(old, Xapian::DB_CREATE_OR_OPEN);
+    db.set_metadata("mailkeep.schema", "0");
+    db.add_document(Xapian::Document());
+    db.commit();
+  }
+  auto mismatch = IndexReader::Open(old);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(mismatch.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(mismatch.error().message().find("run `mailkeep reindex`"), std::string::npos);
+}
+
+// A small archive: messages 1..4 with known fields.
+class SearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    raws_ = {
+        Raw(1, "Kernel patch for MIPS", "Ralf Bächle <ralf@linux-mips.org>", "Mon, 1 Jan 2018 10:00:00 +0000",
+            "This patch fixes the cache flush on R4000."),
+        Raw(2, "Re: Kernel patch for MIPS", "Maciej <macro@mips.com>", "Fri, 15 Jun 2018 10:00:00 +0000",
+            "Looks good to me. Ça marche."),
+        Raw(3, "Holiday photos", "alice@example.org", "Sat, 1 Dec 2018 10:00:00 +0000",
+            "See the attached pictures from the café."),
+        Raw(4, "Invoice", "billing@shop.example", "Tue, 1 Jan 2019 10:00:00 +0000", "Your invoice is attached."),
+    };
+    for (const auto& raw : raws_) messages_.push_back(mime::ParseMessage(raw));
+    auto writer = IndexWriter::Open(dir_.Sub("xapian"));
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (size_t i = 0; i < raws_.size(); ++i) {
+      IndexDocument doc = MakeDoc(static_cast<int64_t>(i + 1), messages_[i], 1000 * (i + 1));
+      doc.thread = i < 2 ? 100 : static_cast<int64_t>(200 + i);
+      doc.accounts = {i < 2 ? "lists" : "home"};
+      doc.folders = {i < 2 ? "Lists/MIPS" : "INBOX"};
+      if (i % 2 == 0) doc.flags = {"\\Seen"};
+      if (i == 3) doc.flags = {"\\Flagged"};
+      ASSERT_TRUE((*writer)->Add(doc));
+    }
+    ASSERT_TRUE((*writer)->Commit());
+    auto reader = IndexReader::Open(dir_.Sub("xapian"));
+    ASSERT_TRUE(reader) << reader.error().ToString();
+    reader_ = std::move(*reader);
+  }
+
+  std::vector<int64_t> Ids(const std::string& query, SortOrder sort = SortOrder::kOldest) {
+    SearchOptions options;
+    options.sort = sort;
+    options.now = Utc(2019, 1, 2, 12);
+    auto result = reader_->Search(query, options);
+    EXPECT_TRUE(result) << query << ": " << result.error().ToString();
+    return result ? result->ids : std::vector<int64_t>{};
+  }
+
+  TempDir dir_;
+  std::vector<std::string> raws_;
+  std::vector<mime::Message> messages_;
+  std::unique_ptr<IndexReader> reader_;
+};
+
+using V = std::vector<int64_t>;
+
+TEST_F(SearchTest, FreeTextPhrasesAndStems) {
+  EXPECT_EQ(Ids("patch"), (V{1, 2}));
+  EXPECT_EQ(Ids("patches"), (V{1, 2}));  // stem
+  EXPECT_EQ(Ids("\"cache flush\""), (V{1}));
+  EXPECT_EQ(Ids("\"flush cache\""), (V{}));
+  EXPECT_EQ(Ids("ralf"), (V{1}));  // sender name is free text
+  EXPECT_EQ(Ids("*"), (V{1, 2, 3, 4}));
+}
+
+TEST_F(SearchTest, CaseAndDiacriticInsensitive) {
+  EXPECT_EQ(Ids("CAFE"), (V{3}));
+  EXPECT_EQ(Ids("café"), (V{3}));
+  EXPECT_EQ(Ids("from:bachle"), (V{1}));
+  EXPECT_EQ(Ids("from:BÄCHLE"), (V{1}));
+  EXPECT_EQ(Ids("ca"), (V{2}));  // "Ça"
+}
+
+TEST_F(SearchTest, TextFieldPrefixes) {
+  EXPECT_EQ(Ids("subject:kernel"), (V{1, 2}));
+  EXPECT_EQ(Ids("subject:cache"), (V{}));
+  EXPECT_EQ(Ids("body:cache"), (V{1}));
+  EXPECT_EQ(Ids("body:kernel"), (V{}));
+  EXPECT_EQ(Ids("from:ralf@linux-mips.org"), (V{1}));
+  EXPECT_EQ(Ids("from:linux-mips.org"), (V{1}));
+  EXPECT_EQ(Ids("from:macro"), (V{2}));
+  EXPECT_EQ(Ids("to:list@example.org"), (V{1, 2, 3, 4}));
+  EXPECT_EQ(Ids("to:ralf"), (V{}));
+}
+
+TEST_F(SearchTest, BooleanFields) {
+  EXPECT_EQ(Ids("id:m3@example.org"), (V{3}));
+  EXPECT_EQ(Ids("mid:<m4@example.org>"), (V{4}));
+  EXPECT_EQ(Ids("thread:100"), (V{1, 2}));
+  EXPECT_EQ(Ids("account:home"), (V{3, 4}));
+  EXPECT_EQ(Ids("folder:INBOX"), (V{3, 4}));
+  EXPECT_EQ(Ids("folder:Lists/MIPS"), (V{1, 2}));
+  EXPECT_EQ(Ids("is:seen"), (V{1, 3}));
+  EXPECT_EQ(Ids("is:flagged"), (V{4}));
+  EXPECT_EQ(Ids("mimetype:text/plain"), (V{1, 2, 3, 4}));
+  EXPECT_EQ(Ids("has:attachment"), (V{}));
+  EXPECT_EQ(Ids("patch AND NOT is:seen"), (V{2}));
+}
+
+TEST_F(SearchTest, DateAndSizeValues) {
+  EXPECT_EQ(Ids("date:2018"), (V{1, 2, 3}));
+  EXPECT_EQ(Ids("date:2018-06..2018-12"), (V{2, 3}));
+  EXPECT_EQ(Ids("date:2019.."), (V{4}));
+  EXPECT_EQ(Ids("date:yesterday"), (V{4}));
+  EXPECT_EQ(Ids("size:..2k"), (V{1, 2}));
+  EXPECT_EQ(Ids("size:3000"), (V{3}));
+}
+
+TEST_F(SearchTest, SortingPagingAndTotals) {
+  EXPECT_EQ(Ids("*", SortOrder::kNewest), (V{4, 3, 2, 1}));
+  EXPECT_EQ(Ids("*", SortOrder::kOldest), (V{1, 2, 3, 4}));
+  const V relevance = Ids("patch OR invoice", SortOrder::kRelevance);
+  EXPECT_EQ(std::set<int64_t>(relevance.begin(), relevance.end()), (std::set<int64_t>{1, 2, 4}));
+
+  SearchOptions options;
+  options.sort = SortOrder::kNewest;
+  options.offset = 1;
+  options.limit = 2;
+  auto page = reader_->Search("*", options);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->ids, (V{3, 2}));
+  EXPECT_EQ(page->total, 4u);
+  options.offset = 10;
+  page = reader_->Search("*", options);
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page->ids.empty());
+  EXPECT_EQ(reader_->DocumentCount().value(), 4);
+}
+
+TEST_F(SearchTest, SyntaxErrorIsInvalidArgument) {
+  auto result = reader_->Search("(unbalanced", {});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(result.error().message().find('\n'), std::string::npos);
+}
+
+TEST_F(SearchTest, ReaderSeesLaterCommits) {
+  reader_.reset();
+  auto reader = IndexReader::Open(dir_.Sub("xapian"));
+  ASSERT_TRUE(reader);
+  reader_ = std::move(*reader);
+  {
+    auto writer = IndexWriter::Open(dir_.Sub("xapian"));
+    ASSERT_TRUE(writer);
+    const std::string raw = Raw(5, "late arrival", "z@z.org", "Wed, 2 Jan 2019 10:00:00 +0000", "zebra");
+    const mime::Message message = mime::ParseMessage(raw);
+    ASSERT_TRUE((*writer)->Add(MakeDoc(5, message, raw.size())));
+    ASSERT_TRUE((*writer)->Commit());
+  }
+  EXPECT_EQ(Ids("zebra"), (V{5}));
+}
+
+#endif  // MAILKEEP_INDEX_HAVE_QUERY
+
+}  // namespace
+}  // namespace mailkeep::index
