@@ -9,6 +9,7 @@
 
 #include "sync/local/local_source.h"
 #include "tools/command.h"
+#include "tools/indexer.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -34,6 +35,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
       ("batch-mb", po::value<size_t>(&batch_mb)->default_value(64), "megabytes per commit")
+      ("no-index", "store only; the next import or `mailkeep reindex --pending` indexes them")
       ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits");
   po::positional_options_description pos;
   pos.add("path", -1);
@@ -118,11 +120,28 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     return Fail(st.error());
   }
   progress.Finish();
+
+  // The full-text index follows: everything committed above is durable
+  // whatever happens here; a failed or killed indexing run resumes later.
+  Progress index_progress(global, "indexing");
+  Result<CatchUpResult> indexed = CatchUpResult{};
+  if (!vm.count("no-index")) indexed = CatchUpIndex(
+      archive, 0, [&](int64_t d, int64_t t) { index_progress.Update(d, t); },
+      [&](int64_t id, const std::string& why) {
+        index_progress.Finish();
+        std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+      });
+  index_progress.Finish();
+  if (!indexed) {
+    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << indexed.error().message()
+              << "; the next import or `mailkeep reindex` catches up\n";
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (global.json) {
     nlohmann::json j = {{"imported", tally.imported}, {"duplicates", tally.duplicates},
                         {"unchanged", tally.unchanged}, {"failed", tally.failed},
                         {"bytes", tally.bytes},       {"seconds", secs},
+                        {"indexed", indexed ? indexed->indexed : 0},
                         {"failures", tally.failures}};
     std::cout << j.dump(2) << "\n";
   } else if (global.verbosity > 0) {
@@ -131,7 +150,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
                 (long long)tally.failed, static_cast<double>(tally.bytes) / 1e6, secs,
                 secs > 0 ? static_cast<double>(seen) / secs : 0.0);
   }
-  return tally.failed > 0 ? kExitPartial : kExitOk;
+  return tally.failed > 0 || !indexed ? kExitPartial : kExitOk;
 }
 
 }  // namespace mailkeep::tools

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "index/index.h"
 #include "tools/command.h"
+#include "tools/indexer.h"
 
 namespace mailkeep::tools {
 
@@ -37,6 +39,33 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
       [&](int64_t done, int64_t total) { progress.Update(done, total); });
   progress.Finish();
   if (!checked) return Fail(checked.error());
+
+  // Drift between the catalog and the full-text index.
+  auto report = [&](const std::string& what) {
+    ++problem_count;
+    if (global.json) {
+      problems.push_back({{"id", 0}, {"message_id", ""}, {"problem", what}});
+    } else {
+      std::cout << "index: " << what << "\n";
+    }
+  };
+  auto pending = (*archive)->PendingIndexCount();
+  auto docs = index::IndexReader::Open(IndexDir(**archive));
+  if (!pending) return Fail(pending.error());
+  if (!docs) {
+    if (*checked > 0) report(docs.error().message() + "; run `mailkeep reindex`");
+  } else {
+    auto count = (*docs)->DocumentCount();
+    if (!count) return Fail(count.error());
+    if (*count > *checked) {
+      report(std::to_string(*count) + " documents for " + std::to_string(*checked) +
+             " messages; run `mailkeep reindex`");
+    } else if (*count + *pending < *checked) {
+      report(std::to_string(*checked - *count) + " messages missing from the index and not queued; run `mailkeep reindex`");
+    } else if (*pending > 0 && global.verbosity > 0 && !global.json) {
+      std::cout << "index: " << *pending << " messages waiting to be indexed (the next import catches up)\n";
+    }
+  }
   if (global.json) {
     std::cout << nlohmann::json{{"checked", *checked}, {"problems", problems}}.dump(2) << "\n";
   } else if (global.verbosity > 0) {

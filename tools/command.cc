@@ -9,6 +9,9 @@
 #include <iostream>
 #include <set>
 
+#include "index/index.h"
+#include "tools/indexer.h"
+
 namespace mailkeep::tools {
 
 void AddCommonOptions(po::options_description& desc, GlobalOptions& global) {
@@ -78,6 +81,28 @@ int FailUsage(const std::string& message) {
 
 Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<std::string>& terms) {
   if (terms.empty() || (terms.size() == 1 && (terms[0] == "*" || terms[0].empty()))) return archive.AllIds();
+  auto is_direct = [](const std::string& t) {
+    if (t.rfind("id:", 0) == 0 || t.rfind("mid:", 0) == 0) return t.find(' ') == std::string::npos;
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  bool direct = true;
+  for (const auto& t : terms) direct = direct && is_direct(t);
+  if (!direct) {
+    // Anything else is a search query, answered by the full-text index.
+    std::string query;
+    for (const auto& t : terms) query += (query.empty() ? "" : " ") + t;
+    auto reader = index::IndexReader::Open(IndexDir(archive));
+    if (!reader) {
+      // An archive that never held a message has no index yet: nothing matches.
+      MK_ASSIGN_OR_RETURN(auto ids, archive.AllIds());
+      if (ids.empty()) return ids;
+      return std::unexpected(reader.error());
+    }
+    index::SearchOptions options;
+    options.sort = index::SortOrder::kOldest;
+    MK_ASSIGN_OR_RETURN(auto result, (*reader)->Search(query, options));
+    return result.ids;
+  }
   std::vector<int64_t> out;
   std::set<int64_t> seen;
   auto add = [&](int64_t id) {

@@ -44,6 +44,9 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdStats(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdThread(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 
@@ -66,9 +69,10 @@ Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMo
 int Fail(const Error& error);
 int FailUsage(const std::string& message);
 
-// Resolves a query of the archive core: nothing or "*" = every message;
-// a number = that catalog id; "id:X" or "mid:X" = messages with Message-ID X.
-// Several terms: the union, in the order given.
+// Resolves a query: nothing or "*" = every message; terms that are all
+// numbers (catalog ids) or id:X / mid:X (Message-IDs) are looked up in the
+// catalog (their union, in the order given); anything else is a search
+// query answered by the full-text index, oldest first.
 Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<std::string>& terms);
 
 // "2024-03-01T12:00:00Z"

@@ -13,10 +13,13 @@ namespace {
 const Command kCommands[] = {
     {"init", CmdInit, "create an archive"},
     {"import", CmdImport, "import Maildirs, mbox files (.gz, .zst) or message files"},
+    {"search", CmdSearch, "find messages: words, from: to: subject: date: size: ... (see --help)"},
+    {"thread", CmdThread, "list the messages of one thread, oldest first"},
     {"show", CmdShow, "show one message: headers and text, --raw bytes, or --json"},
     {"export", CmdExport, "write messages as .eml files, an mbox or a Maildir"},
     {"stats", CmdStats, "counts, sizes and compression of the archive"},
     {"verify", CmdVerify, "check every stored message against its SHA-256"},
+    {"reindex", CmdReindex, "rebuild the full-text index from the archive"},
     {"rebuild-catalog", CmdRebuildCatalog, "recreate the catalog from the pack files alone"},
 };
 

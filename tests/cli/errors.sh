@@ -13,7 +13,8 @@ expect_status 2 mk import
 expect_status 2 mk frobnicate
 expect_status 2 mk import --no-such-option x
 expect_status 2 mk export --format zip --out "$WORK/x"
-expect_status 2 mk show abc
+expect_status 1 mk show abc
+grep -q "no message" "$WORK/err" || fail "no-match error unclear"
 expect_status 1 mk show 12345
 grep -q "no message" "$WORK/err" || fail "unknown id error unclear"
 
@@ -27,6 +28,8 @@ printf 'not really mail\n' >"$WORK/garbage.eml"
 expect_status 1 mk import "$WORK/garbage.eml" "$WORK/empty.eml"
 grep -q "empty" "$WORK/err" || fail "empty file not reported"
 expect_eq "$(mk --json stats | json_field '["messages"]')" 1 "messages after importing garbage"
+expect_status 2 mk show 'frmo:abc'
+grep -q "query error" "$WORK/err" || fail "query syntax error unclear"
 
 # A second writer waits for nobody: it is refused with exit 3 while a
 # writer holds the lock.

@@ -9,7 +9,7 @@ mk init >/dev/null
 for f in "$dir"/*.mboxrd.zst; do
   zstd -dc "${f%.mboxrd.zst}.manifest.tsv.zst" | tail -n +2 | cut -f4
 done | sort >"$WORK/expected.sha"
-mk import "$dir"/*.mboxrd.zst
+mk import --no-index "$dir"/*.mboxrd.zst
 mk export --format eml --out "$WORK/eml" -q
 ( cd "$WORK/eml" && find . -name '*.eml' -print0 | xargs -0 sha256sum | cut -d' ' -f1 ) | sort >"$WORK/exported.sha"
 want=$(wc -l <"$WORK/expected.sha")

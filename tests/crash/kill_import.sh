@@ -27,7 +27,7 @@ mk init >/dev/null
 
 # Measure one full import to scale the kill delays (then start over).
 start=$(date +%s%N)
-mk -q import --batch "$BATCH" "$INPUT"
+mk -q import --no-index --batch "$BATCH" "$INPUT"
 full_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -rf "$ARCHIVE"
 mk init >/dev/null
@@ -45,7 +45,7 @@ completed_runs=0
 attempts=0
 while ((killed_mid_run < KILLS)); do
   ((++attempts <= KILLS * 4)) || fail "only $killed_mid_run kills hit a running import in $attempts attempts"
-  "$MAILKEEP" --archive "$ARCHIVE" -v import --batch "$BATCH" "$INPUT" >"$WORK/log" 2>"$WORK/err" &
+  "$MAILKEEP" --archive "$ARCHIVE" -v import --no-index --batch "$BATCH" "$INPUT" >"$WORK/log" 2>"$WORK/err" &
   pid=$!
   delay_ms=$(( RANDOM % (full_ms * 9 / 10 + 20) + 5 ))
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
@@ -75,8 +75,9 @@ while ((killed_mid_run < KILLS)); do
 done
 echo "$killed_mid_run SIGKILLs landed while import was running ($attempts runs started)"
 
-# A last, uninterrupted run completes the set.
+# A last, uninterrupted run completes the set (and indexes it).
 mk -q import --batch "$BATCH" "$INPUT"
+expect_eq "$(mk search --count '*')" "$expected" "messages in the index"
 mk -q verify || fail "final verify failed"
 check_complete
 echo "ok: $expected messages complete and verified after $killed_mid_run SIGKILLs; $(sort -u "$WORK/reported" | wc -l) reported-stored messages all present"

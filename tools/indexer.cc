@@ -1,0 +1,118 @@
+#include "tools/indexer.h"
+
+#include <atomic>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "index/index.h"
+#include "store/mime/message.h"
+
+namespace mailkeep::tools {
+namespace {
+
+// Messages per index commit (and per catalog MarkIndexed): big enough for
+// Xapian to write efficiently, small enough that a kill loses little work.
+constexpr size_t kChunk = 5000;
+
+struct Prepared {
+  int64_t id = 0;
+  std::string error;
+  mime::Message message;
+  index::IndexDocument doc;
+};
+
+void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
+  doc.id = info.id;
+  doc.size = info.size;
+  doc.thread = info.thread;
+  std::set<std::string> accounts, folders, flags;
+  for (const auto& l : info.locations) {
+    accounts.insert(l.account);
+    folders.insert(l.folder);
+    std::istringstream in(l.flags);
+    for (std::string f; in >> f;) flags.insert(f);
+  }
+  doc.accounts.assign(accounts.begin(), accounts.end());
+  doc.folders.assign(folders.begin(), folders.end());
+  doc.flags.assign(flags.begin(), flags.end());
+}
+
+}  // namespace
+
+std::string IndexDir(const Archive& archive) { return archive.dir() + "/xapian"; }
+
+Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
+                                   const std::function<void(int64_t, int64_t)>& on_progress,
+                                   const std::function<void(int64_t, const std::string&)>& on_problem) {
+  CatchUpResult result;
+  MK_ASSIGN_OR_RETURN(int64_t total, archive.PendingIndexCount());
+  if (total == 0) return result;
+  MK_ASSIGN_OR_RETURN(auto writer, index::IndexWriter::Open(IndexDir(archive)));
+  if (workers <= 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  int64_t done = 0;
+  std::set<int64_t> failed_ids;  // stay queued; asked for past them
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(std::vector<int64_t> pending, archive.PendingIndex(kChunk + failed_ids.size()));
+    std::vector<int64_t> ids;
+    for (int64_t id : pending) {
+      if (!failed_ids.count(id)) ids.push_back(id);
+    }
+    if (ids.empty()) break;
+    // Catalog reads stay on this thread (the Archive is single-threaded);
+    // parsing, which is the costly part, runs on the workers.
+    std::vector<Prepared> work(ids.size());
+    std::vector<std::string> raws(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      work[i].id = ids[i];
+      auto info = archive.GetInfo(ids[i]);
+      if (!info || !*info) {
+        work[i].error = info ? "no longer in the catalog" : info.error().message();
+        continue;
+      }
+      auto raw = archive.ReadRaw(ids[i]);
+      if (!raw) {
+        work[i].error = raw.error().message();
+        continue;
+      }
+      raws[i] = std::move(*raw);
+      FillFromInfo(**info, work[i].doc);
+    }
+    std::atomic<size_t> next{0};
+    auto parse = [&] {
+      for (size_t i = next++; i < work.size(); i = next++) {
+        if (!work[i].error.empty()) continue;
+        work[i].message = mime::ParseMessage(raws[i]);
+        raws[i].clear();
+        raws[i].shrink_to_fit();
+        work[i].doc.message = &work[i].message;
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < workers; ++t) pool.emplace_back(parse);
+    parse();
+    for (auto& t : pool) t.join();
+
+    std::vector<int64_t> finished;
+    for (auto& w : work) {
+      if (!w.error.empty()) {
+        // Unreadable: reported, left in the queue for verify to name and a
+        // later run to retry; never silently dropped.
+        ++result.failed;
+        failed_ids.insert(w.id);
+        if (on_problem) on_problem(w.id, w.error);
+        continue;
+      }
+      MK_RETURN_IF_ERROR(writer->Add(w.doc));
+      finished.push_back(w.id);
+    }
+    MK_RETURN_IF_ERROR(writer->Commit());
+    MK_RETURN_IF_ERROR(archive.MarkIndexed(finished));
+    result.indexed += static_cast<int64_t>(finished.size());
+    done += static_cast<int64_t>(ids.size());
+    if (on_progress) on_progress(done, total);
+  }
+  return result;
+}
+
+}  // namespace mailkeep::tools
