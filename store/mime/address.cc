@@ -30,6 +30,23 @@ size_t EncodedWordLength(std::string_view s, size_t i) {
   return 0;
 }
 
+// One unquoted word that can be a local part on its own ("foo",
+// "mailer-daemon", "j.doe"): atext and dots only, with at least one letter
+// or digit (8-bit bytes count as letters), and not an encoded word.
+bool IsBareLocalPart(std::string_view w) {
+  if (w.starts_with("=?")) return false;
+  bool alnum = false;
+  for (char ch : w) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) {
+      alnum = true;
+    } else if (c <= ' ' || c == 0x7F || std::string_view("()<>[]:;@\\,\"").find(ch) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return alnum;
+}
+
 size_t SkipComment(std::string_view s, size_t i, std::string* text) {
   int depth = 0;
   const size_t start = i + 1;
@@ -204,6 +221,10 @@ class ListParser {
         name.append(j.substr(end));
       }
       a.name = DecodeHeaderText(name);
+    } else if (IsBareLocalPart(bare_)) {
+      // "From: foo": a local mailbox of old Unix mail (CPython and GMime
+      // agree), not a display name.
+      a.address = bare_;
     } else {
       a.name = DecodeHeaderText(phrase_);
     }

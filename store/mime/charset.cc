@@ -4,7 +4,8 @@
 // iconv (they are most of real mail); everything else goes through glibc
 // iconv with descriptors cached per thread, because iconv_open costs far more
 // than converting a typical body. Names real mail uses but glibc does not know
-// are mapped first (see CanonicalCharset).
+// are mapped first (see CanonicalCharset); HZ, which glibc lacks, is decoded
+// here on top of its GB18030 converter (AppendHz).
 #include <iconv.h>
 
 #include <cerrno>
@@ -141,7 +142,7 @@ void AppendUnlabelled(std::string& out, std::string_view s) {
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-enum class Kind { kUnlabelled, kUtf8, kCp1252, kIconv };
+enum class Kind { kUnlabelled, kUtf8, kCp1252, kHz, kIconv };
 
 struct Canonical {
   Kind kind;
@@ -181,6 +182,8 @@ Canonical CanonicalCharset(std::string_view label) {
       name == "x-cp1252" || name == "iso-8859-1:1987" || name == "iso_8859-1:1987" ||
       name == "cp819" || name == "ibm819" || name == "iso-ir-100")
     return {Kind::kCp1252, {}};
+  // HZ (RFC 1843): glibc iconv has no converter, see AppendHz.
+  if (name == "hz-gb-2312" || name == "hz") return {Kind::kHz, {}};
   struct Alias {
     std::string_view from, to;
   };
@@ -281,6 +284,72 @@ void AppendIconv(std::string& out, iconv_t cd, std::string_view bytes, bool* bad
   out.append(buf, static_cast<size_t>(op - buf));
 }
 
+// HZ (RFC 1843, hz-gb-2312): 7-bit GB2312. In ASCII mode "~{" switches to
+// GB mode, "~~" is '~' and "~" + newline is a line continuation (both
+// removed); in GB mode each byte pair is a GB2312 character with the high
+// bits cleared and "~}" switches back. Lenient where RFC 1843 is strict: a
+// line break in GB mode ends it, other "~" sequences are kept as written;
+// an odd byte, a pair outside 0x21..0x7E or an 8-bit byte becomes U+FFFD.
+void AppendHz(std::string& out, std::string_view s, bool* bad) {
+  bool owned = false;
+  iconv_t cd = Cache().Get("GB18030", &owned);
+  std::string gb;  // the current GB run with the high bits set
+  auto flush = [&] {
+    if (gb.empty()) return;
+    if (cd == kNoIconv) {
+      out.append(kReplacement);
+      if (bad) *bad = true;
+    } else {
+      AppendIconv(out, cd, gb, bad);
+    }
+    gb.clear();
+  };
+  bool gb_mode = false;
+  size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    const char next = i + 1 < s.size() ? s[i + 1] : '\0';
+    if (c == '~' && gb_mode && next == '}') {
+      flush();
+      gb_mode = false;
+      i += 2;
+    } else if (c == '~' && !gb_mode && (next == '{' || next == '~' || next == '\n')) {
+      if (next == '{') gb_mode = true;
+      if (next == '~') out.push_back('~');
+      i += 2;
+    } else if (c == '~' && !gb_mode && next == '\r' && i + 2 < s.size() && s[i + 2] == '\n') {
+      i += 3;  // "~" CRLF continuation
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      flush();
+      out.append(kReplacement);
+      if (bad) *bad = true;
+      ++i;
+    } else if (!gb_mode) {
+      out.push_back(c);
+      ++i;
+    } else if (c == '\n' || c == '\r') {
+      flush();
+      gb_mode = false;
+      out.push_back(c);
+      ++i;
+    } else {
+      const auto b1 = static_cast<unsigned char>(c), b2 = static_cast<unsigned char>(next);
+      if (i + 1 < s.size() && b1 >= 0x21 && b1 <= 0x7E && b2 >= 0x21 && b2 <= 0x7E) {
+        gb.push_back(static_cast<char>(b1 | 0x80));
+        gb.push_back(static_cast<char>(b2 | 0x80));
+        i += 2;
+      } else {
+        flush();
+        out.append(kReplacement);
+        if (bad) *bad = true;
+        ++i;
+      }
+    }
+  }
+  flush();
+  if (owned) iconv_close(cd);
+}
+
 }  // namespace
 
 std::string SanitizeUtf8(std::string_view bytes) {
@@ -320,6 +389,9 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset, bool* bad) 
       return out;
     case Kind::kCp1252:
       AppendCp1252(out, bytes);
+      return out;
+    case Kind::kHz:
+      AppendHz(out, bytes, bad);
       return out;
     case Kind::kIconv:
       break;

@@ -2,9 +2,11 @@
 // what broken mailers write. The scanner picks fields by shape rather than
 // position, so missing weekdays, reordered fields and trailing junk work.
 //
-// Military zones follow their RFC 822 definitions (A = +0100 ... M = +1200,
-// N = -0100 ... Y = -1200, Z = UTC), even though RFC 1123 notes senders got
-// the sign wrong; a missing or unknown zone is UTC.
+// Single-letter military zones are all read as +0000: RFC 822 defined
+// A = +0100 ... M = +1200, N = -0100 ... Y = -1200, but senders got the sign
+// backwards so often that RFC 1123 and RFC 5322 4.3 say they SHOULD be taken
+// as -0000 (zone unknown, i.e. UTC); Z is UTC anyway. A missing or unknown
+// zone is UTC too.
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -79,20 +81,9 @@ bool ZoneFromName(std::string_view w, int& minutes) {
       minutes = z.minutes;
       return true;
     }
-  if (w.size() == 1) {
-    const char c = Lower(w[0]);
-    if (c >= 'a' && c <= 'i') {
-      minutes = (c - 'a' + 1) * 60;
-      return true;
-    }
-    if (c >= 'k' && c <= 'm') {
-      minutes = (c - 'k' + 10) * 60;
-      return true;
-    }
-    if (c >= 'n' && c <= 'y') {
-      minutes = -(c - 'n' + 1) * 60;
-      return true;
-    }
+  if (w.size() == 1 && Lower(w[0]) != 'j') {  // A..I, K..Z: military, no usable sign
+    minutes = 0;
+    return true;
   }
   return false;
 }

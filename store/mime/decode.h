@@ -36,10 +36,13 @@ std::string Unfold(std::string_view value);
 
 // Address lists (From, To, Cc, ...): groups, quoted names, comments
 // (used as the name when there is no other), obsolete routes, UTF-8 and
-// RFC 2047 names. Never fails; garbage yields what can be salvaged.
+// RFC 2047 names. A lone unquoted word without '@' or <> ("From: foo")
+// is a local address with no name, as CPython and GMime read it. Never
+// fails; garbage yields what can be salvaged.
 std::vector<Address> ParseAddressList(std::string_view value);
 
-// Dates: RFC 5322, obsolete zones (UT, GMT, EST.. PDT, military letters),
+// Dates: RFC 5322, obsolete zones (UT, GMT, EST.. PDT; military letters
+// are read as +0000 per RFC 5322 4.3),
 // missing day-of-week or seconds, two-digit years, ISO 8601, and common
 // broken forms. Returns Unix seconds UTC, or nullopt.
 std::optional<int64_t> ParseDate(std::string_view value);

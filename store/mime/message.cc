@@ -1,9 +1,12 @@
 // ParseMessage: header blocks, the MIME tree and text extraction.
 //
-// All positions are offsets into `raw`; every slice is bounds-checked by
+// All positions are offsets into the buffer a Parser walks (`raw`, or the
+// decoded body of a transfer-encoded message/rfc822 part, parsed by a
+// Parser of its own); every slice is bounds-checked by
 // construction (string_view::substr with clamped lengths, memchr/memmem over
 // [pos, end)). Limits degrade: past them the rest is body (dovecot's
 // message-parser does the same), and a Message always has its root part.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -79,20 +82,64 @@ bool LooksLikeParameter(std::string_view line) {
   return true;
 }
 
+// Where a body part stops: a delimiter line of one of the boundaries in
+// effect, or the end of the buffer.
+struct Hit {
+  size_t start = 0;  // offset of the "--boundary" line; the buffer size at the end
+  size_t after = 0;  // offset after that line (its line break included)
+  int level = -1;    // index of the matched boundary in the parser's stack; -1 at the end
+  bool final = false;
+};
+
+// Whether `line` (no line break, maybe a trailing CR) is a delimiter of
+// `boundary`: "--" boundary, "--" more for the final one, then the end of
+// the line or a blank. RFC 2046 allows only trailing blanks, but mailers put
+// text after them ("--b This is ignored", mime4j's ending-boundaries.msg),
+// so anything after a blank is ignored. "--boundaryX" is not a delimiter of
+// "boundary": it may be another, longer boundary. Returns 0 (no), 1
+// (delimiter) or 2 (final).
+int MatchBoundary(std::string_view line, std::string_view boundary) {
+  if (line.size() < 2 + boundary.size() || line.compare(2, boundary.size(), boundary) != 0) return 0;
+  size_t q = 2 + boundary.size();
+  int kind = 1;
+  if (q + 1 < line.size() && line[q] == '-' && line[q + 1] == '-') {
+    kind = 2;
+    q += 2;
+  }
+  return (q == line.size() || IsWsp(line[q]) || line[q] == '\r') ? kind : 0;
+}
+
+// The parser walks the buffer once, top to bottom, like GMime's and
+// Dovecot's: a multipart pushes its boundary on a stack, and every line
+// starting with "--" is matched against the stack innermost first, so an
+// inner boundary wins over an outer one it extends (outer "a--", inner
+// "a----": "--a----" delimits the inner part, it does not close the outer).
+// A part's body ends at the first such line; an outer boundary ends every
+// multipart inside it. Each byte is scanned once per nesting level at most
+// (a multipart/alternative also pre-reads its children's headers): memmem
+// looks for "--" plus the prefix the boundaries in effect share, and each
+// line starting with it costs one comparison per boundary in effect.
 class Parser {
  public:
-  Parser(std::string_view raw, const ParseLimits& limits, Message& msg)
-      : raw_(raw), lim_(limits), msg_(msg) {
+  // `decoded_budget` bounds the bytes of transfer-decoded message/rfc822
+  // bodies held at once; `in_decoded` marks a parser over such a body.
+  Parser(std::string_view raw, const ParseLimits& limits, Message& msg, size_t* decoded_budget, bool in_decoded)
+      : raw_(raw), lim_(limits), msg_(msg), decoded_budget_(decoded_budget), in_decoded_(in_decoded) {
     if (lim_.max_depth < 0) lim_.max_depth = 0;
   }
 
-  void Run() {
-    ParseEntity(0, raw_.size(), 0, "1", "", "", false, false, true);
+  void Run() { ParseEntity(0, 0, "1", "", "", false, false, true); }
+
+  // The message inside a transfer-encoded message/rfc822 part at `depth` - 1
+  // whose path is `prefix`.
+  void RunNested(int depth, const std::string& prefix) {
+    ParseEntity(0, depth, prefix + ".1", prefix + ".TEXT", prefix, false, false, false);
   }
 
  private:
   // Returns the line [pos, eol) without its line break and sets `next`.
-  std::string_view Line(size_t pos, size_t end, size_t& next) const {
+  std::string_view Line(size_t pos, size_t& next) const {
+    const size_t end = raw_.size();
     const void* nl = pos < end ? std::memchr(raw_.data() + pos, '\n', end - pos) : nullptr;
     size_t eol = nl ? static_cast<size_t>(static_cast<const char*>(nl) - raw_.data()) : end;
     next = nl ? eol + 1 : end;
@@ -100,16 +147,93 @@ class Parser {
     return raw_.substr(pos, eol - pos);
   }
 
-  HeaderBlock ReadHeader(size_t begin, size_t end) const {
+  // The innermost boundary in effect that `line` delimits, or -1.
+  int MatchStack(std::string_view line, bool* final) const {
+    if (line.size() < 2 || line[0] != '-' || line[1] != '-') return -1;
+    for (size_t k = stack_.size(); k-- > 0;) {
+      if (const int m = MatchBoundary(line, stack_[k])) {
+        *final = m == 2;
+        return static_cast<int>(k);
+      }
+    }
+    return -1;
+  }
+
+  // The first occurrence of `needle` at or after `pos`, or npos. memmem
+  // runs over bounded windows: sanitizers check a whole haystack per call,
+  // which would make many calls over a large body quadratic.
+  size_t Find(size_t pos, std::string_view needle) const {
+    const size_t end = raw_.size();
+    const size_t window = std::max<size_t>(size_t{1} << 16, 2 * needle.size());
+    while (pos < end && end - pos >= needle.size()) {
+      const size_t len = std::min(end - pos, window);
+      const void* f = memmem(raw_.data() + pos, len, needle.data(), needle.size());
+      if (f != nullptr) return static_cast<size_t>(static_cast<const char*>(f) - raw_.data());
+      if (len == end - pos) break;
+      pos += len - needle.size() + 1;
+    }
+    return std::string_view::npos;
+  }
+
+  void Push(const std::string& boundary) {
+    // The needle: "--" and the prefix all boundaries in effect share.
+    std::string needle = "--";
+    if (stack_.empty()) {
+      needle += boundary;
+    } else {
+      const std::string_view prev = std::string_view(needles_.back()).substr(2);
+      size_t k = 0;
+      while (k < prev.size() && k < boundary.size() && prev[k] == boundary[k]) ++k;
+      needle += prev.substr(0, k);
+    }
+    stack_.push_back(boundary);
+    needles_.push_back(std::move(needle));
+  }
+
+  void Pop() {
+    stack_.pop_back();
+    needles_.pop_back();
+  }
+
+  // The first delimiter line of a boundary in effect at or after `pos`
+  // (which is a line start or the end).
+  Hit NextBoundary(size_t pos) const {
+    const size_t end = raw_.size();
+    if (stack_.empty()) return {end, end, -1, false};
+    const char* d = raw_.data();
+    const std::string& needle = needles_.back();
+    while (pos < end) {
+      const size_t cand = Find(pos, needle);
+      if (cand == std::string_view::npos) break;
+      pos = cand + 1;
+      if (cand > 0 && d[cand - 1] != '\n') continue;
+      size_t next;
+      const std::string_view line = Line(cand, next);
+      bool final = false;
+      const int level = MatchStack(line, &final);
+      if (level >= 0) return {cand, next, level, final};
+    }
+    return {end, end, -1, false};
+  }
+
+  // The header block at `begin`. Inside a multipart it also ends at a
+  // delimiter line (a part whose header runs into the next boundary).
+  HeaderBlock ReadHeader(size_t begin) const {
+    const size_t end = raw_.size();
     HeaderBlock hb;
     size_t pos = begin;
     size_t value_start = 0;
     while (pos < end) {
       size_t next;
-      std::string_view line = Line(pos, end, next);
+      std::string_view line = Line(pos, next);
       if (line.empty()) {
         hb.separator = true;
         hb.body = next;
+        return hb;
+      }
+      bool final;
+      if (!stack_.empty() && MatchStack(line, &final) >= 0) {
+        hb.body = pos;
         return hb;
       }
       if (pos - begin > lim_.max_header_bytes) {
@@ -138,12 +262,14 @@ class Parser {
       }
       if (!LooksLikeField(line, &colon)) {
         // Skip one bad line if a field follows ("From " mbox lines, junk);
-        // otherwise the body starts here (missing blank line).
+        // otherwise the body starts here (missing blank line). A "--" line
+        // is rather the first boundary of a multipart whose header lacks
+        // the blank line, so the body starts there too.
         size_t after;
-        std::string_view peek = Line(next, end, after);
+        std::string_view peek = Line(next, after);
         // An mbox "From " separator before the first field is not a defect.
         if (!(pos == begin && line.starts_with("From "))) hb.bad = true;
-        if (next < end && LooksLikeField(peek, nullptr)) {
+        if (next < end && !line.starts_with("--") && LooksLikeField(peek, nullptr)) {
           pos = next;
           continue;
         }
@@ -228,13 +354,22 @@ class Parser {
     }
   }
 
-  // Parses the entity in raw[begin, end). `leaf_path` is its path when it
-  // is not multipart, `container_path` when it is, `child_prefix` the
-  // prefix of its children's paths.
-  void ParseEntity(size_t begin, size_t end, int depth, const std::string& leaf_path,
-                   const std::string& container_path, const std::string& child_prefix, bool digest_child,
-                   bool skip_html, bool top) {
-    HeaderBlock hb = ReadHeader(begin, end);
+  // Sets the body extent of part `index` (body_offset is set): it ends
+  // before the delimiter line `stop` (whose line break belongs to it).
+  void SetBodyEnd(size_t index, const Hit& stop) {
+    Part& p = msg_.parts[index];
+    const size_t e = stop.level >= 0 ? PartEnd(p.body_offset, stop.start) : stop.start;
+    p.body_length = e - p.body_offset;
+    if (p.is_multipart || p.is_message) p.size = p.body_length;
+  }
+
+  // Parses the entity starting at `begin` and returns the delimiter line
+  // (or the end) that ends it. `leaf_path` is its path when it is not
+  // multipart, `container_path` when it is, `child_prefix` the prefix of its
+  // children's paths.
+  Hit ParseEntity(size_t begin, int depth, const std::string& leaf_path, const std::string& container_path,
+                  const std::string& child_prefix, bool digest_child, bool skip_html, bool top) {
+    HeaderBlock hb = ReadHeader(begin);
     if (hb.too_large) msg_.defects |= kDefectHeaderTooLarge;
     if (hb.bad) msg_.defects |= kDefectBadHeader;
     if (top) {
@@ -246,7 +381,7 @@ class Parser {
     part.depth = depth;
     part.header_offset = begin;
     part.body_offset = hb.body;
-    part.body_length = end - hb.body;
+    part.in_decoded = in_decoded_;
 
     HeaderParams ct;
     if (const Field* f = FindField(hb, "content-type")) ct = ParseHeaderParams(FieldValue(f->value));
@@ -277,42 +412,69 @@ class Parser {
     if (const Field* f = FindField(hb, "content-transfer-encoding"))
       part.transfer_encoding = LowerTrimmed(FieldValue(f->value));
 
-    const bool encoded = part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable";
     part.is_multipart = part.content_type.starts_with("multipart/");
-    part.is_message = !encoded && (part.content_type == "message/rfc822" ||
-                                   part.content_type == "message/global");
-    const bool container = part.is_multipart || part.is_message;
-    if (container && depth >= lim_.max_depth) {
+    part.is_message = part.content_type == "message/rfc822" || part.content_type == "message/global";
+    if ((part.is_multipart || part.is_message) && depth >= lim_.max_depth) {
       msg_.defects |= kDefectTooDeep;
       part.is_multipart = part.is_message = false;
     }
+    // RFC 2046 allows only identity encodings on message parts; an encoded
+    // one is decoded and parsed (ParseEncodedMessage).
+    const bool encoded = part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable";
     part.path = part.is_multipart ? container_path : leaf_path;
-    if (!part.is_multipart) {
-      part.is_attachment = part.disposition == "attachment" || !part.filename.empty();
-    }
-    std::string_view body = raw_.substr(hb.body, end - hb.body);
-    if (part.is_multipart || part.is_message) {
-      part.size = body.size();
-    } else {
-      part.size = DecodedSize(body, part.transfer_encoding);
-    }
+    if (!part.is_multipart) part.is_attachment = part.disposition == "attachment" || !part.filename.empty();
     if (part.is_attachment && !part.filename.empty()) msg_.attachments.push_back(part.filename);
 
     const size_t index = msg_.parts.size();
     msg_.parts.push_back(std::move(part));
-    Part& p = msg_.parts[index];
+    const Part& p = msg_.parts[index];
 
     if (p.is_multipart) {
       const std::string* boundary = ct.Find("boundary");
-      std::string b = boundary ? *boundary : std::string();
-      ParseMultipart(index, hb.body, end, depth, child_prefix, b, skip_html);
-    } else if (p.is_message) {
+      return ParseMultipart(index, depth, child_prefix, boundary ? *boundary : std::string(), skip_html);
+    }
+    if (p.is_message && !encoded) {
+      // The inner message ends where this part does, at the next delimiter
+      // in effect (its own multiparts pop their boundaries).
       const std::string prefix = p.path;  // copy: parts_ may reallocate
-      if (TakePartSlot())
-        ParseEntity(hb.body, end, depth + 1, prefix + ".1", prefix + ".TEXT", prefix, false, false, false);
+      const Hit stop = TakePartSlot() ? ParseEntity(p.body_offset, depth + 1, prefix + ".1", prefix + ".TEXT",
+                                                    prefix, false, false, false)
+                                      : NextBoundary(p.body_offset);
+      SetBodyEnd(index, stop);
+      return stop;
+    }
+    // A leaf or an encoded message: its body runs to the next delimiter line.
+    const Hit stop = NextBoundary(p.body_offset);
+    SetBodyEnd(index, stop);
+    const std::string_view body = raw_.substr(p.body_offset, msg_.parts[index].body_length);
+    if (p.is_message) {
+      if (!ParseEncodedMessage(index, body, depth)) {
+        Part& q = msg_.parts[index];
+        q.is_message = false;
+        q.size = DecodedSize(body, q.transfer_encoding);
+      }
     } else {
+      msg_.parts[index].size = DecodedSize(body, p.transfer_encoding);
       Leaf(index, body, skip_html);
     }
+    return stop;
+  }
+
+  // message/rfc822 with a base64 or quoted-printable body (RFC 2046 forbids
+  // it, mailers do it): parsed from its decoded bytes by a parser of its
+  // own, whose parts have `in_decoded` set. False when it cannot be (part
+  // slots or the decoding budget exhausted): the part stays a leaf.
+  bool ParseEncodedMessage(size_t index, std::string_view body, int depth) {
+    if (!TakePartSlot()) return false;
+    bool bad = false;
+    std::string decoded = DecodeTransfer(body, msg_.parts[index].transfer_encoding, &bad);
+    if (decoded.size() > *decoded_budget_) return false;
+    if (bad) msg_.defects |= kDefectBadEncoding;
+    *decoded_budget_ -= decoded.size();
+    const std::string prefix = msg_.parts[index].path;
+    Parser(decoded, lim_, msg_, decoded_budget_, true).RunNested(depth + 1, prefix);
+    *decoded_budget_ += decoded.size();
+    return true;
   }
 
   bool TakePartSlot() {
@@ -323,47 +485,15 @@ class Parser {
     return true;
   }
 
-  struct Delimiter {
-    size_t start;  // offset of "--boundary"
-    size_t after;  // offset after its line
-    bool final;
-  };
-
-  // Delimiter lines for `boundary` in raw[begin, end), up to the final one.
-  std::vector<Delimiter> FindDelimiters(size_t begin, size_t end, std::string_view boundary) const {
-    std::vector<Delimiter> out;
-    std::string delim = "--";
-    delim.append(boundary);
-    size_t pos = begin;
-    while (pos < end && end - pos >= delim.size()) {
-      const void* hit = memmem(raw_.data() + pos, end - pos, delim.data(), delim.size());
-      if (!hit) break;
-      const size_t f = static_cast<size_t>(static_cast<const char*>(hit) - raw_.data());
-      pos = f + 1;
-      if (f != begin && raw_[f - 1] != '\n') continue;
-      size_t q = f + delim.size();
-      bool final = false;
-      if (q + 1 < end && raw_[q] == '-' && raw_[q + 1] == '-') {
-        final = true;
-        q += 2;
-      }
-      while (q < end && (IsWsp(raw_[q]) || raw_[q] == '\r')) ++q;
-      if (q < end && raw_[q] != '\n') continue;  // "--boundaryX": another boundary
-      out.push_back({f, q < end ? q + 1 : end, final});
-      if (final) break;
-      pos = q;
-    }
-    return out;
-  }
-
-  // A multipart without a usable boundary parameter: take the first
-  // "--token" line of the body as its boundary.
+  // A multipart without a usable boundary: the first "--token" line of
+  // [begin, end) (the body up to any outer delimiter) is taken as its
+  // boundary.
   std::string GuessBoundary(size_t begin, size_t end) const {
     size_t pos = begin;
     int lines = 0;
     while (pos < end && lines < 200) {
       size_t next;
-      std::string_view line = Line(pos, end, next);
+      std::string_view line = Line(pos, next);
       ++lines;
       if (line.size() > 2 && line.starts_with("--")) {
         std::string_view b = Trim(line.substr(2));
@@ -375,17 +505,23 @@ class Parser {
     return {};
   }
 
-  bool HasUsefulPlain(size_t end, const std::vector<Delimiter>& ds) const {
-    for (size_t k = 0; k < ds.size() && !ds[k].final; ++k) {
-      const size_t pb = ds[k].after;
-      const size_t pe = k + 1 < ds.size() ? PartEnd(pb, ds[k + 1].start) : end;
-      HeaderBlock hb = ReadHeader(pb, pe);
+  // Whether a multipart/alternative has a non-empty text/plain child;
+  // `hit` is its first delimiter (its boundary is the top of the stack).
+  bool HasUsefulPlain(Hit hit) const {
+    const int level = static_cast<int>(stack_.size()) - 1;
+    while (hit.level == level && !hit.final) {
+      HeaderBlock hb = ReadHeader(hit.after);
+      const Hit next = NextBoundary(hb.body);
       std::string type = "text/plain";
       if (const Field* f = FindField(hb, "content-type")) type = ParseHeaderParams(FieldValue(f->value)).value;
+      bool attachment = false;
       if (const Field* f = FindField(hb, "content-disposition"))
-        if (ParseHeaderParams(FieldValue(f->value)).value == "attachment") continue;
-      if (type != "text/plain") continue;
-      if (!Trim(raw_.substr(hb.body, pe - hb.body)).empty()) return true;
+        attachment = ParseHeaderParams(FieldValue(f->value)).value == "attachment";
+      if (!attachment && type == "text/plain") {
+        const size_t e = next.level >= 0 ? PartEnd(hb.body, next.start) : next.start;
+        if (!Trim(raw_.substr(hb.body, e - hb.body)).empty()) return true;
+      }
+      hit = next;
     }
     return false;
   }
@@ -398,36 +534,66 @@ class Parser {
     return e;
   }
 
-  void ParseMultipart(size_t index, size_t begin, size_t end, int depth, const std::string& prefix,
-                      std::string boundary, bool skip_html) {
-    std::vector<Delimiter> ds;
-    if (!boundary.empty()) ds = FindDelimiters(begin, end, boundary);
-    if (ds.empty()) {
+  // The body of multipart part `index`: preamble, parts, epilogue. Returns
+  // the outer delimiter (or the end) that ends it.
+  Hit ParseMultipart(size_t index, int depth, const std::string& prefix, std::string boundary, bool skip_html) {
+    const size_t body = msg_.parts[index].body_offset;
+    const int level = static_cast<int>(stack_.size());
+    Hit hit;
+    if (!boundary.empty()) {
+      Push(boundary);
+      hit = NextBoundary(body);
+      if (hit.level != level) Pop();
+    }
+    if (boundary.empty() || hit.level != level) {
       msg_.defects |= kDefectMissingBoundary;
-      boundary = GuessBoundary(begin, end);
-      if (!boundary.empty()) ds = FindDelimiters(begin, end, boundary);
+      // The preamble scan stopped at an outer delimiter or the end.
+      const Hit outer = boundary.empty() ? NextBoundary(body) : hit;
+      boundary = GuessBoundary(body, outer.start);
+      hit = outer;
+      if (!boundary.empty()) {
+        Push(boundary);
+        hit = NextBoundary(body);
+        if (hit.level != level) {
+          Pop();
+          hit = outer;
+        }
+      }
+      if (hit.level != level) {
+        // Nothing to split: keep the body as one text leaf.
+        SetBodyEnd(index, hit);
+        Leaf(index, raw_.substr(body, msg_.parts[index].body_length), skip_html, /*force_text=*/true);
+        return hit;
+      }
     }
-    if (ds.empty()) {
-      // Nothing to split: keep the body as one text leaf.
-      Leaf(index, raw_.substr(begin, end - begin), skip_html, /*force_text=*/true);
-      return;
-    }
-    if (!ds.back().final) msg_.defects |= kDefectNoFinalBoundary;
     const std::string type = msg_.parts[index].content_type;
     const bool digest = type == "multipart/digest";
     bool child_skip_html = skip_html;
-    if (type == "multipart/alternative" && lim_.extract_text && HasUsefulPlain(end, ds))
-      child_skip_html = true;
+    if (type == "multipart/alternative" && lim_.extract_text && HasUsefulPlain(hit)) child_skip_html = true;
     int n = 0;
-    for (size_t k = 0; k < ds.size(); ++k) {
-      if (ds[k].final) break;
-      const size_t pb = ds[k].after;
-      const size_t pe = k + 1 < ds.size() ? PartEnd(pb, ds[k + 1].start) : end;
-      if (!TakePartSlot()) return;
+    bool full = false;
+    while (hit.level == level && !hit.final) {
+      if (hit.after == raw_.size()) break;  // a delimiter at the very end starts no part
+      if (full || !TakePartSlot()) {
+        // Out of part slots: skip to this multipart's end.
+        full = true;
+        hit = NextBoundary(hit.after);
+        continue;
+      }
       ++n;
       std::string path = prefix.empty() ? std::to_string(n) : prefix + "." + std::to_string(n);
-      ParseEntity(pb, pe, depth + 1, path, path, path, digest, child_skip_html, false);
+      hit = ParseEntity(hit.after, depth + 1, path, path, path, digest, child_skip_html, false);
     }
+    Pop();
+    if (hit.level == level && hit.final) {
+      // The epilogue runs to an outer delimiter.
+      hit = NextBoundary(hit.after);
+    } else {
+      msg_.defects |= kDefectNoFinalBoundary;
+      if (hit.level == level) hit = {hit.after, hit.after, -1, false};  // the last line
+    }
+    SetBodyEnd(index, hit);
+    return hit;
   }
 
   void AppendText(std::string_view text) {
@@ -516,6 +682,10 @@ class Parser {
   std::string_view raw_;
   ParseLimits lim_;
   Message& msg_;
+  size_t* decoded_budget_;
+  bool in_decoded_;
+  std::vector<std::string> stack_;    // boundaries in effect, innermost last
+  std::vector<std::string> needles_;  // needles_[k]: "--" + the prefix stack_[0..k] share
 };
 
 }  // namespace
@@ -528,7 +698,9 @@ const std::string* Message::FindHeader(std::string_view name) const {
 
 Message ParseMessage(std::string_view raw, const ParseLimits& limits) {
   Message msg;
-  Parser(raw, limits, msg).Run();
+  // Decoded message/rfc822 bodies held at once: at most twice the input.
+  size_t decoded_budget = 2 * raw.size() + 4096;
+  Parser(raw, limits, msg, &decoded_budget, false).Run();
   return msg;
 }
 

@@ -3,7 +3,8 @@
 // ParseMessage() reads raw bytes and never fails: hostile or broken input
 // yields a best-effort Message with `defects` set, never an exception and
 // never a read outside `raw`. All text fields are UTF-8 (undecodable bytes
-// become U+FFFD). Offsets refer to the raw bytes passed in; the Message
+// become U+FFFD). Offsets refer to the raw bytes passed in (except inside a
+// transfer-encoded message/rfc822 part, see Part::in_decoded); the Message
 // holds no views into them, so it may outlive the buffer.
 //
 // Thread-safety: ParseMessage is reentrant; a Message is a plain value.
@@ -44,7 +45,17 @@ struct Part {
   size_t body_length = 0;         // raw (still encoded) body length
   size_t size = 0;                // decoded size in bytes (leaf parts); raw body length for containers
   bool is_multipart = false;
-  bool is_message = false;        // message/rfc822 (its inner message is parsed as children)
+  bool is_message = false;        // message/rfc822 (its inner message is parsed as children),
+                                  // also when base64/quoted-printable encoded (RFC 2046 forbids
+                                  // it; mailers do it): then the inner message is parsed from
+                                  // the decoded body
+  // Set on every part inside a transfer-encoded message/rfc822 part M (the
+  // nearest such ancestor): header_offset, body_offset and body_length are
+  // then offsets into M's decoded body, i.e. into
+  //   DecodeTransfer(raw.substr(M.body_offset, M.body_length), M.transfer_encoding)
+  // (store/mime/decode.h), not into raw. M itself and parts outside it have
+  // it false. Nested encoded messages apply the rule again, level by level.
+  bool in_decoded = false;
   bool is_attachment = false;     // disposition attachment, or a named non-text leaf
 };
 

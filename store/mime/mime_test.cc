@@ -343,11 +343,29 @@ TEST(MimeAddress, GarbageSalvaged) {
   EXPECT_TRUE(v.empty());
 }
 
-TEST(MimeAddress, NameWithoutAddress) {
+TEST(MimeAddress, BareWordIsLocalAddressNotName) {
+  // CPython msg_05.txt "From: foo" / "To: baz": a local mailbox of old Unix mail.
   auto v = ParseAddressList("Whomever");
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0].name, "Whomever");
-  EXPECT_EQ(v[0].address, "");
+  EXPECT_EQ(v[0], (Address{"", "Whomever", ""}));
+  v = ParseAddressList("foo, mailer-daemon (Mail Delivery), j.doe");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0], (Address{"", "foo", ""}));
+  EXPECT_EQ(v[1], (Address{"Mail Delivery", "mailer-daemon", ""}));
+  EXPECT_EQ(v[2].address, "j.doe");
+  Message m = ParseMessage("From: foo\nTo: baz\n\n");
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(m.from[0].address, "foo");
+  EXPECT_EQ(m.from[0].name, "");
+  ASSERT_EQ(m.to.size(), 1u);
+  EXPECT_EQ(m.to[0].address, "baz");
+}
+
+TEST(MimeAddress, SeveralWordsOrQuotedOrEncodedStayNames) {
+  EXPECT_EQ(ParseAddressList("John Doe")[0], (Address{"John Doe", "", ""}));
+  EXPECT_EQ(ParseAddressList("\"foo\"")[0], (Address{"foo", "", ""}));
+  EXPECT_EQ(ParseAddressList("=?utf-8?q?J=C3=B6rg?=")[0], (Address{"Jörg", "", ""}));
+  EXPECT_TRUE(ParseAddressList("...").empty());
 }
 
 TEST(MimeAddress, MailtoInAngle) {
@@ -385,11 +403,20 @@ TEST(MimeDate, ObsoleteZones) {
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 PDT"), Utc(1997, 11, 21, 16, 55, 6));
 }
 
-TEST(MimeDate, WithMilitaryZone) {
+TEST(MimeDate, MilitaryZoneLettersReadAsUtcPerRfc5322) {
+  // RFC 5322 4.3: their sign was historically inverted, so every letter is -0000.
   EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 Z"), Utc(1997, 11, 21, 9, 55, 6));
-  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 A"), Utc(1997, 11, 21, 8, 55, 6));
-  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 N"), Utc(1997, 11, 21, 10, 55, 6));
-  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 m"), Utc(1997, 11, 20, 21, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 A"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 N"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 m"), Utc(1997, 11, 21, 9, 55, 6));
+  EXPECT_EQ(ParseDate("Fri, 21 Nov 1997 09:55:06 Y"), Utc(1997, 11, 21, 9, 55, 6));
+}
+
+TEST(MimeDate, LetterGluedToTimeIsMilitaryZone) {
+  // stalwart malformed/019.eml: "10:00:t" is 10:00 with zone T, i.e. 10:00Z.
+  EXPECT_EQ(ParseDate("Tue, 7 Apr 2026 10:00:t"), Utc(2026, 4, 7, 10, 0, 0));
+  // A numeric zone after a letter still wins.
+  EXPECT_EQ(ParseDate("Tue, 7 Apr 2026 10:00 T +0200"), Utc(2026, 4, 7, 8, 0, 0));
 }
 
 TEST(MimeDate, MissingWeekdayAndSeconds) {
@@ -587,6 +614,31 @@ TEST(MimeCharset, Utf16IsNotMistakenForAscii) {
 
 TEST(MimeCharset, Iso2022Jp) {
   EXPECT_EQ(ToUtf8("\x1B$B$3$s$K$A$O\x1B(B", "iso-2022-jp"), "こんにちは");
+}
+
+TEST(MimeCharset, HzGb2312DecodedWithoutIconvSupport) {
+  // cpython-cjkencodings hz.txt: GB2312 with the high bits cleared between ~{ and ~}.
+  bool bad = false;
+  EXPECT_EQ(ToUtf8("The next sentence is in GB.~{<:Ky2;S{#,NpJ)l6HK!#~}Bye.\n", "hz-gb-2312", &bad),
+            "The next sentence is in GB.己所不欲，勿施於人。Bye.\n");
+  EXPECT_FALSE(bad);
+  EXPECT_EQ(ToUtf8("~{<:Ky2;~}", "HZ"), "己所不");
+  // "~~" is a tilde, "~" + newline a line continuation.
+  EXPECT_EQ(ToUtf8("a~~b~\nc~\r\nd", "hz"), "a~bcd");
+  // Pure ASCII labelled HZ still goes through the decoder.
+  EXPECT_EQ(ToUtf8("x~~y", "hz-gb-2312"), "x~y");
+}
+
+TEST(MimeCharset, HzMalformedBecomesReplacement) {
+  bool bad = false;
+  EXPECT_EQ(ToUtf8("~{<:K", "hz", &bad), "己\xEF\xBF\xBD");  // odd byte at the end of GB mode
+  EXPECT_TRUE(bad);
+  bad = false;
+  EXPECT_EQ(ToUtf8("~{<:\nok", "hz", &bad), "己\nok");  // a line break ends GB mode
+  EXPECT_FALSE(bad);
+  EXPECT_EQ(ToUtf8("~{<:", "hz"), "己");  // unterminated at the end
+  EXPECT_EQ(ToUtf8("a\xB1" "b", "hz"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToUtf8("~x", "hz"), "~x");
 }
 
 TEST(MimeCharset, ShiftJis) {
@@ -806,6 +858,212 @@ TEST(MimeTree, BoundaryWithTrailingWhitespace) {
   EXPECT_EQ(m.text, "one");
 }
 
+TEST(MimeTree, BoundaryLineWithTextAfterBlankIsDelimiter) {
+  // mime4j testmsgs/ending-boundaries.msg: text after the boundary and a blank.
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b This should be ignored\n\none\n"
+      "--b-- and so should this\nepilogue\n");
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.text, "one");
+  EXPECT_FALSE(m.defects & kDefectNoFinalBoundary);
+  // "--bX" is a longer token, not a delimiter of "b"; nor is "--b--X".
+  m = ParseMessage("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--bX\ntwo\n--b--X\n--b--\n");
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.text, "one\n--bX\ntwo\n--b--X");
+}
+
+TEST(MimeTree, InnerBoundaryExtendingOuterIsMatchedFirst) {
+  // stalwart malformed/005.eml: outer "a--", inner "a----". "--a----" is the
+  // inner delimiter (innermost boundary first), not the outer's close.
+  const std::string raw =
+      "Content-Type: multipart/mixed; boundary=\"a--\"\n\n--a--\n"
+      "Content-Type: multipart/mixed; boundary=\"a----\"\n\n--a----\nContent-Type: text/plain\n\nbody\n"
+      "--a------\nContent-Type: text/html\n\nbody2\n--a----";
+  for (const std::string& r : {raw, Crlf(raw)}) {
+    Message m = ParseMessage(r);
+    std::vector<std::string> paths, types;
+    for (const auto& p : m.parts) {
+      paths.push_back(p.path);
+      types.push_back(p.content_type);
+    }
+    EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1"}));
+    EXPECT_EQ(types, (std::vector<std::string>{"multipart/mixed", "multipart/mixed", "text/plain"}));
+    EXPECT_EQ(m.text, "body");  // the html is the inner epilogue
+    EXPECT_FALSE(m.defects & kDefectNoFinalBoundary);
+  }
+}
+
+TEST(MimeTree, OuterDelimiterEndsUnclosedInnerMultipart) {
+  // stalwart malformed/009.eml (as GMime and Dovecot read it): the inner
+  // multipart never closes; the outer "--1" ends it and starts a sibling.
+  const std::string raw =
+      "Content-Type: multipart/mixed; boundary=\"1\"\n\n--1\nContent-Type: multipart/mixed; boundary=\"2\"\n\n"
+      "--2\nContent-Type: text/plain\n\n1\n--2\nContent-Type: text/plain\n\n22\n--1\nContent-Type: text/plain\n\n333\n";
+  Message m = ParseMessage(raw);
+  std::vector<std::string> paths;
+  for (const auto& p : m.parts) paths.push_back(p.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1", "1.2", "2"}));
+  EXPECT_EQ(m.text, "1\n\n22\n\n333");
+  EXPECT_TRUE(m.defects & kDefectNoFinalBoundary);
+  // The inner container and its last part end before the outer delimiter line.
+  EXPECT_EQ(raw.substr(m.parts[1].body_offset + m.parts[1].body_length, 5), "\n--1\n");
+  EXPECT_EQ(m.parts[1].body_offset + m.parts[1].body_length, m.parts[3].body_offset + m.parts[3].body_length);
+}
+
+TEST(MimeTree, NestedSameBoundaryInnerClosesThenOuterContinues) {
+  // CPython msg_15.txt: the alternative reuses the outer boundary. Innermost
+  // first, its close pops it and the next delimiter is the outer's again,
+  // so the attachment after it is kept (GMime does the same).
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: multipart/alternative; boundary=X\n\n"
+      "--X\nContent-Type: text/plain\n\nplain\n--X\nContent-Type: text/html\n\n<p>html</p>\n--X--\n\n"
+      "--X\nContent-Type: image/gif; name=xx.gif\nContent-Transfer-Encoding: base64\n\nR0lG\n--X--\n");
+  std::vector<std::string> paths;
+  for (const auto& p : m.parts) paths.push_back(p.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "1.1", "1.2", "2"}));
+  EXPECT_EQ(m.attachments, (std::vector<std::string>{"xx.gif"}));
+  EXPECT_EQ(m.text, "plain");
+}
+
+TEST(MimeTree, DelimiterAtEndOfInputStartsNoPart) {
+  // stalwart malformed/014.eml: a last "--1" with nothing after it.
+  const std::string raw = "Content-Type: multipart/mixed; boundary=\"1\"\n\n--1\nContent-Type: text/plain\n\nhello\n--1\n";
+  Message m = ParseMessage(raw);
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.text, "hello");
+  EXPECT_TRUE(m.defects & kDefectNoFinalBoundary);
+  EXPECT_EQ(m.parts[0].body_offset + m.parts[0].body_length, raw.size());
+  EXPECT_EQ(raw.substr(m.parts[1].body_offset, m.parts[1].body_length), "hello");
+}
+
+TEST(MimeTree, BoundaryLineEndsHeaderWithoutBlankLine) {
+  // stalwart malformed/007.eml: the inner multipart's header runs straight
+  // into its first delimiter; that line is not junk to skip.
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=\"a\"\n\n--a\nContent-Type: multipart/mixed; boundary=\"ab\"\n"
+      "MIME-Version: 1.0\n--ab\nContent-Type: text/plain\n\n--ab--\n--a--\n");
+  std::vector<std::string> types;
+  for (const auto& p : m.parts) types.push_back(p.content_type);
+  EXPECT_EQ(types, (std::vector<std::string>{"multipart/mixed", "multipart/mixed", "text/plain"}));
+}
+
+TEST(MimeTree, PartHeaderStopsAtDelimiter) {
+  // A part with a header and no blank line before the next delimiter.
+  Message m = ParseMessage(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n--b\nContent-Type: text/plain\n\nx\n--b--\n");
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.parts[1].content_type, "text/html");
+  EXPECT_EQ(m.parts[1].body_length, 0u);
+  EXPECT_EQ(m.parts[2].content_type, "text/plain");
+  EXPECT_EQ(m.text, "x");
+}
+
+constexpr char kBase64Rfc822[] =
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nouter\n--b\n"
+    "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+    // "Subject: in\nContent-Type: multipart/alternative; boundary=i\n\n--i\n\ninner text\n--i\n"
+    // "Content-Type: application/pdf; name=a.pdf\n\n%PDF\n--i--\n"
+    "U3ViamVjdDogaW4KQ29udGVudC1UeXBlOiBtdWx0aXBhcnQvYWx0ZXJuYXRpdmU7IGJvdW5kYXJ5\n"
+    "PWkKCi0taQoKaW5uZXIgdGV4dAotLWkKQ29udGVudC1UeXBlOiBhcHBsaWNhdGlvbi9wZGY7IG5h\n"
+    "bWU9YS5wZGYKCiVQREYKLS1pLS0K\n"
+    "--b--\n";
+
+TEST(MimeTree, Base64MessageRfc822ParsedFromDecodedBody) {
+  // mime4j testmsgs/base64encoded-rfc822message*.msg.
+  Message m = ParseMessage(kBase64Rfc822);
+  std::vector<std::string> paths, types;
+  for (const auto& p : m.parts) {
+    paths.push_back(p.path);
+    types.push_back(p.content_type);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "1", "2", "2.TEXT", "2.1", "2.2"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"multipart/mixed", "text/plain", "message/rfc822",
+                                             "multipart/alternative", "text/plain", "application/pdf"}));
+  const Part& msg = m.parts[2];
+  EXPECT_TRUE(msg.is_message);
+  EXPECT_FALSE(msg.in_decoded);  // its own offsets are in raw
+  EXPECT_EQ(msg.size, msg.body_length);
+  EXPECT_EQ(m.text, "outer\n\ninner text");
+  EXPECT_EQ(m.attachments, (std::vector<std::string>{"a.pdf"}));
+  EXPECT_EQ(m.subject, "");  // the inner Subject does not leak
+  // Inner parts' offsets point into the container's decoded body.
+  const std::string decoded =
+      DecodeTransfer(std::string_view(kBase64Rfc822).substr(msg.body_offset, msg.body_length), msg.transfer_encoding);
+  for (size_t i = 3; i < m.parts.size(); ++i) {
+    const Part& p = m.parts[i];
+    EXPECT_TRUE(p.in_decoded) << p.path;
+    ASSERT_LE(p.body_offset + p.body_length, decoded.size());
+  }
+  EXPECT_EQ(m.parts[3].header_offset, 0u);
+  EXPECT_EQ(decoded.substr(m.parts[4].body_offset, m.parts[4].body_length), "inner text");
+  EXPECT_EQ(decoded.substr(m.parts[5].body_offset, m.parts[5].body_length), "%PDF");
+  for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(m.parts[i].in_decoded);
+}
+
+TEST(MimeTree, QuotedPrintableMessageRfc822SinglePart) {
+  Message m = ParseMessage(
+      "Content-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "Subject: x\nContent-Type: text/plain; charset=3Dutf-8\n\ncaf=C3=A9 =\nau lait\n");
+  std::vector<std::string> paths;
+  for (const auto& p : m.parts) paths.push_back(p.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"1", "1.1"}));
+  EXPECT_EQ(m.parts[1].charset, "utf-8");
+  EXPECT_EQ(m.text, "café au lait");
+}
+
+TEST(MimeTree, NestedEncodedMessagesEachDecodedOnce) {
+  // base64(message/rfc822 whose body is base64(message/rfc822 text))
+  // mime4j testmsgs/base64encoded-rfc822message-nested.msg.
+  const std::string inner = "Subject: deepest\n\ndeep text\n";
+  const std::string mid = "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
+                          std::string("U3ViamVjdDogZGVlcGVzdAoKZGVlcCB0ZXh0Cg==\n");
+  ASSERT_EQ(DecodeBase64("U3ViamVjdDogZGVlcGVzdAoKZGVlcCB0ZXh0Cg=="), inner);
+  std::string outer_b64;
+  {
+    // Encode `mid` with the decoder's inverse, checked by round trip.
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < mid.size(); i += 3) {
+      uint32_t v = static_cast<unsigned char>(mid[i]) << 16;
+      if (i + 1 < mid.size()) v |= static_cast<unsigned char>(mid[i + 1]) << 8;
+      if (i + 2 < mid.size()) v |= static_cast<unsigned char>(mid[i + 2]);
+      outer_b64 += k[(v >> 18) & 63];
+      outer_b64 += k[(v >> 12) & 63];
+      outer_b64 += i + 1 < mid.size() ? k[(v >> 6) & 63] : '=';
+      outer_b64 += i + 2 < mid.size() ? k[v & 63] : '=';
+    }
+    ASSERT_EQ(DecodeBase64(outer_b64), mid);
+  }
+  Message m = ParseMessage("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" + outer_b64 + "\n");
+  std::vector<std::string> types, paths;
+  for (const auto& p : m.parts) {
+    types.push_back(p.content_type);
+    paths.push_back(p.path);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"message/rfc822", "message/rfc822", "text/plain"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"1", "1.1", "1.1.1"}));
+  EXPECT_EQ(m.text, "deep text");
+  EXPECT_FALSE(m.parts[0].in_decoded);
+  EXPECT_TRUE(m.parts[1].in_decoded);
+  EXPECT_TRUE(m.parts[2].in_decoded);
+  // parts[2] is relative to parts[1]'s decoded body, itself inside parts[0]'s.
+  const std::string d1 = DecodeBase64(outer_b64);
+  const std::string d2 = DecodeTransfer(std::string_view(d1).substr(m.parts[1].body_offset, m.parts[1].body_length),
+                                        m.parts[1].transfer_encoding);
+  EXPECT_EQ(d2.substr(m.parts[2].body_offset, m.parts[2].body_length), "deep text\n");
+}
+
+TEST(MimeTree, EncodedMessageAtDepthLimitStaysLeaf) {
+  ParseLimits lim;
+  lim.max_depth = 0;
+  Message m = ParseMessage(std::string("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n") +
+                               "U3ViamVjdDogZGVlcGVzdAoKZGVlcCB0ZXh0Cg==\n",
+                           lim);
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_FALSE(m.parts[0].is_message);
+  EXPECT_EQ(m.parts[0].size, 28u);
+  EXPECT_TRUE(m.text.empty());
+}
+
 TEST(MimeTree, MessageRfc822SinglePart) {
   Message m = ParseMessage(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: in\n\nbody in\n--b--\n");
@@ -981,6 +1239,28 @@ TEST(MimeRobustness, HostileHeadersStayLinear) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     EXPECT_LT(ms.count(), 3000) << c.substr(0, 20);
   }
+}
+
+TEST(MimeRobustness, ManyDelimiterLikeLinesUnderDeepBoundaryStackStayLinear) {
+  // 31 nested multiparts, message/rfc822 parts and alternatives whose long
+  // boundaries share a prefix, then 15,000 "--" lines that nearly match
+  // them: every line is matched against the whole stack, once per level at
+  // most, so this stays linear (~10 ms; a quadratic walk would take minutes).
+  const std::string prefix(60, 'p');
+  std::string raw;
+  for (int i = 0; i < 31; ++i) {
+    const std::string b = prefix + std::to_string(i);
+    raw += (i % 3 == 1 ? "Content-Type: message/rfc822\n\n" : "") + std::string("Content-Type: multipart/") +
+           (i % 2 ? "alternative" : "mixed") + "; boundary=\"" + b + "\"\n\n--" + b + "\n";
+  }
+  raw += "Content-Type: text/plain\n\n";
+  for (int i = 0; i < 5000; ++i) raw += "--" + prefix + "x\n--" + prefix + "1x \n--\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  Message m = ParseMessage(raw);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_LT(ms.count(), 3000);
+  EXPECT_GE(m.parts.size(), 31u);
+  EXPECT_TRUE(m.defects & kDefectNoFinalBoundary);
 }
 
 TEST(MimeRobustness, BuildingBlocksOnHostileInput) {

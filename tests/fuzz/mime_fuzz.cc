@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/mime/decode.h"
 #include "store/mime/message.h"
@@ -28,10 +29,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_parts = 200;
   const m::Message msg = m::ParseMessage(in, limits);
   if (msg.parts.empty()) std::abort();
+  // Offsets are into `in`, or, for parts inside a transfer-encoded
+  // message/rfc822 part M (in_decoded), into M's decoded body.
+  struct Buffer {
+    int depth;  // of the encoded message part whose decoded body this is
+    std::string bytes;
+  };
+  std::vector<Buffer> buffers;  // the encoded message parts enclosing the current part
   for (const auto& p : msg.parts) {
-    if (p.body_offset > in.size() || p.body_length > in.size() - p.body_offset) std::abort();
+    while (!buffers.empty() && buffers.back().depth >= p.depth) buffers.pop_back();
+    if (p.in_decoded != !buffers.empty()) std::abort();
+    const std::string_view buf = buffers.empty() ? in : std::string_view(buffers.back().bytes);
+    if (p.body_offset > buf.size() || p.body_length > buf.size() - p.body_offset) std::abort();
     if (p.header_offset > p.body_offset) std::abort();
+    if (p.depth < 0 || p.depth > limits.max_depth) std::abort();
     CheckUtf8(p.filename);
+    if (p.is_message && (p.transfer_encoding == "base64" || p.transfer_encoding == "quoted-printable"))
+      buffers.push_back({p.depth, m::DecodeTransfer(buf.substr(p.body_offset, p.body_length), p.transfer_encoding)});
   }
   CheckUtf8(msg.subject);
   CheckUtf8(msg.text);
