@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "store/mime/decode.h"
+
 namespace mailkeep::index {
 
 namespace {
@@ -125,24 +127,6 @@ size_t DecodeUtf8(std::string_view in, size_t i, uint32_t* cp) {
   return len;
 }
 
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '<')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '>')) s.remove_suffix(1);
@@ -174,7 +158,7 @@ std::string FoldText(std::string_view utf8) {
     } else if (std::string_view folded = FoldLatin(cp); !folded.empty()) {
       out.append(folded);
     } else if (const uint32_t lower = LowerOther(cp); lower != cp) {
-      AppendUtf8(out, lower);
+      mime::AppendUtf8(out, lower);
     } else {
       out.append(utf8.substr(i, len));
     }

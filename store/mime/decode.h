@@ -21,6 +21,10 @@ namespace mailkeep::mime {
 // read as windows-1252. Invalid sequences become U+FFFD.
 std::string ToUtf8(std::string_view bytes, std::string_view charset, bool* bad = nullptr);
 
+// Appends code point `cp` as UTF-8; NUL, surrogates and values past
+// U+10FFFF become U+FFFD.
+void AppendUtf8(std::string& out, uint32_t cp);
+
 // Replaces invalid UTF-8 sequences with U+FFFD.
 std::string SanitizeUtf8(std::string_view bytes);
 

@@ -14,25 +14,6 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAlnum(char c) { return IsAlpha(c) || (c >= '0' && c <= '9'); }
 
-void AppendCodepoint(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // HTML 4 Latin-1 entity names for U+00A0..U+00FF, in code point order.
 constexpr std::string_view kLatin1Names[96] = {
     "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",    "copy",
@@ -101,7 +82,7 @@ size_t DecodeEntity(std::string_view s, size_t i, std::string& out) {
           0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
       cp = k1252[cp - 0x80];
     }
-    AppendCodepoint(out, cp);
+    AppendUtf8(out, cp);
     return j - i;
   }
   while (j < s.size() && j - i <= 10 && IsAlnum(s[j])) ++j;
@@ -126,7 +107,7 @@ size_t DecodeEntity(std::string_view s, size_t i, std::string& out) {
   }
   if (cp == 0) return 0;
   if (cp == 0xA0) cp = ' ';
-  AppendCodepoint(out, cp);
+  AppendUtf8(out, cp);
   return j - i + (semi ? 1 : 0);
 }
 
