@@ -75,13 +75,6 @@ bool IsMaildirFolder(const std::string& dir) {
   return IsDirectory(Join(dir, "cur")) || IsDirectory(Join(dir, "new"));
 }
 
-bool HasVisibleEntries(const std::string& dir) {
-  auto entries = ListDir(dir);
-  if (!entries) return true;  // unreadable: worth a report
-  return std::any_of(entries->begin(), entries->end(),
-                     [](const Entry& e) { return e.name[0] != '.'; });
-}
-
 bool IsMaildirPart(const std::string& name) {
   return name == "cur" || name == "new" || name == "tmp";
 }
@@ -281,17 +274,25 @@ class Reader {
   }
 
   // A Maildir, its Maildir++ ".Sub" folders, and nested Maildirs below it
-  // (mutt style). Other files are not messages here (dovecot-uidlist,
-  // maildirfolder, subscriptions, ...) and are skipped.
+  // (mutt style). Files beside cur/ and new/ of a Maildir folder are not
+  // messages (dovecot-uidlist, maildirfolder, subscriptions, ...) and are
+  // skipped; in a directory that only holds Maildirs further down, files
+  // are read as messages and sub-directories without a Maildir as
+  // directories of message files, so a mixed tree imports whole.
   Status WalkMaildirTree(const std::string& dir) {
     if (!FirstVisit(dir)) return OkStatus();
-    if (IsMaildirFolder(dir)) MK_RETURN_IF_ERROR(ReadMaildirFolder(dir));
+    const bool is_folder = IsMaildirFolder(dir);
+    if (is_folder) MK_RETURN_IF_ERROR(ReadMaildirFolder(dir));
     auto entries = ListDir(dir);
     if (!entries) {
       Problem(dir, entries.error().message());
       return OkStatus();
     }
     for (const Entry& e : *entries) {
+      if (e.is_file && !is_folder && e.name[0] != '.') {
+        MK_RETURN_IF_ERROR(ReadFileInput(Join(dir, e.name), dir, e.name, e.mtime));
+        continue;
+      }
       if (!e.is_dir || IsMaildirPart(e.name)) continue;
       std::string child = Join(dir, e.name);
       if (e.name[0] == '.') {
@@ -304,11 +305,8 @@ class Reader {
       }
       if (ContainsMaildir(child)) {
         MK_RETURN_IF_ERROR(WalkMaildirTree(child));
-      } else if (HasVisibleEntries(child)) {
-        // Loose files beside Maildirs: say so rather than skip them quietly.
-        Problem(child,
-                "not a Maildir and holds none; skipped (import it on its own to read its "
-                "files as messages)");
+      } else if (!is_folder) {
+        MK_RETURN_IF_ERROR(WalkFileTree(child, ""));
       }
     }
     return OkStatus();

@@ -399,14 +399,18 @@ TEST_F(LocalSourceTest, NestedMaildirs) {
   EXPECT_EQ(DetectInput(Path("tree"), nullptr), InputKind::kMaildir);
   Run run = Read("tree");
   ASSERT_TRUE(run.status);
-  // A directory of loose files beside Maildirs is reported, not read.
-  ASSERT_EQ(run.problems.size(), 1u);
-  EXPECT_EQ(run.problems[0].first, Path("tree/loose"));
-  ASSERT_EQ(run.messages.size(), 3u);
-  EXPECT_EQ(run.messages[0].origin.folder, Path("tree/personal"));
-  EXPECT_EQ(run.messages[0].origin.flags, "\\Flagged");
-  EXPECT_EQ(run.messages[1].origin.folder, Path("tree/work"));
-  EXPECT_EQ(run.messages[2].origin.folder, Path("tree/work/projects/x"));
+  // Loose files and directories of files beside Maildirs are read as
+  // message files: a mixed tree imports whole.
+  EXPECT_TRUE(run.problems.empty());
+  ASSERT_EQ(run.messages.size(), 5u);
+  EXPECT_EQ(run.messages[0].origin.source, "eml");
+  EXPECT_EQ(run.messages[0].origin.folder, Path("tree/loose"));
+  EXPECT_EQ(run.messages[1].origin.folder, Path("tree"));
+  EXPECT_EQ(run.messages[1].origin.key, "notes.txt");
+  EXPECT_EQ(run.messages[2].origin.folder, Path("tree/personal"));
+  EXPECT_EQ(run.messages[2].origin.flags, "\\Flagged");
+  EXPECT_EQ(run.messages[3].origin.folder, Path("tree/work"));
+  EXPECT_EQ(run.messages[4].origin.folder, Path("tree/work/projects/x"));
 }
 
 TEST_F(LocalSourceTest, MboxFileOnDisk) {
