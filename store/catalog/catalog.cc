@@ -34,7 +34,7 @@ CREATE INDEX messages_by_message_id ON messages(message_id);
 CREATE INDEX messages_by_thread ON messages(thread);
 CREATE TABLE thread_ids(
   message_id TEXT PRIMARY KEY,
-  thread INTEGER NOT NULL) WITHOUT ROWID;
+  thread INTEGER NOT NULL) WITHOUT ROWID;  -- ghosts only: ids referenced, never archived
 CREATE INDEX thread_ids_by_thread ON thread_ids(thread);
 CREATE TABLE index_queue(
   message INTEGER PRIMARY KEY);
@@ -111,8 +111,8 @@ std::string_view DigestView(const Sha256Digest& d) {
 }  // namespace
 
 struct Catalog::Cache {
-  Statement find_thread, move_thread_messages, move_thread_ids, queue_thread, upsert_thread_id, set_thread,
-      queue_index;
+  Statement find_thread, delete_ghost, move_thread_messages, move_thread_ids, queue_thread,
+      upsert_thread_id, set_thread, queue_index;
   Statement find_sha, insert_blob, insert_message, find_address, insert_address,
       insert_message_address, insert_part, insert_location, find_folder, insert_folder,
       find_account, insert_account;
@@ -314,19 +314,26 @@ Result<bool> Catalog::AddLocation(int64_t message, const Origin& origin, int64_t
 
 Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& message_id,
                                       const std::vector<std::string>& links) {
+  // Every Message-ID this message carries or mentions, its own first.
   std::vector<std::string> ids;
   if (!message_id.empty()) ids.push_back(message_id);
   for (const auto& l : links) {
     if (!l.empty() && std::find(ids.begin(), ids.end(), l) == ids.end()) ids.push_back(l);
   }
+  // The thread of each: an archived message's, else a ghost's (a Message-ID
+  // only ever referenced). `known[i]` says whether ids[i] is archived.
   std::vector<int64_t> threads;
-  for (const auto& mid : ids) {
+  std::vector<bool> known(ids.size(), false);
+  for (size_t i = 0; i < ids.size(); ++i) {
     MK_ASSIGN_OR_RETURN(Statement * st,
-                        Cached(*db_, cache_->find_thread, "SELECT thread FROM thread_ids WHERE message_id = ?"));
-    st->Bind(1, mid);
+                        Cached(*db_, cache_->find_thread,
+                               "SELECT coalesce(thread, id), 1 FROM messages WHERE message_id = ?1 AND id != ?2 "
+                               "UNION ALL SELECT thread, 0 FROM thread_ids WHERE message_id = ?1 LIMIT 1"));
+    st->Bind(1, ids[i]).Bind(2, message);
     MK_ASSIGN_OR_RETURN(bool row, st->Step());
     if (row) {
       int64_t t = st->ColumnInt(0);
+      known[i] = st->ColumnInt(1) != 0;
       if (std::find(threads.begin(), threads.end(), t) == threads.end()) threads.push_back(t);
     }
     st->Reset();
@@ -351,11 +358,21 @@ Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& messag
     mi->Bind(1, thread).Bind(2, t);
     MK_RETURN_IF_ERROR(mi->Run());
   }
-  for (const auto& mid : ids) {
+  // Ghosts: referenced Message-IDs not (yet) archived keep the thread, so
+  // replies to a missing parent still meet. This message's own id is no
+  // ghost any more.
+  if (!message_id.empty()) {
+    MK_ASSIGN_OR_RETURN(Statement * del, Cached(*db_, cache_->delete_ghost,
+                                                "DELETE FROM thread_ids WHERE message_id = ?"));
+    del->Bind(1, message_id);
+    MK_RETURN_IF_ERROR(del->Run());
+  }
+  for (size_t i = message_id.empty() ? 0 : 1; i < ids.size(); ++i) {
+    if (known[i]) continue;
     MK_ASSIGN_OR_RETURN(Statement * up, Cached(*db_, cache_->upsert_thread_id,
                                                "INSERT INTO thread_ids(message_id, thread) VALUES(?, ?) "
                                                "ON CONFLICT(message_id) DO UPDATE SET thread = excluded.thread"));
-    up->Bind(1, mid).Bind(2, thread);
+    up->Bind(1, ids[i]).Bind(2, thread);
     MK_RETURN_IF_ERROR(up->Run());
   }
   MK_ASSIGN_OR_RETURN(Statement * set, Cached(*db_, cache_->set_thread, "UPDATE messages SET thread = ? WHERE id = ?"));

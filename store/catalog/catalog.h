@@ -11,8 +11,9 @@
 //       only what listings and lookups need; everything else (In-Reply-To,
 //       References, the text) is re-derived by parsing the raw bytes, which
 //       keeps the catalog small (its size counts against the store ratio)
-//   thread_ids(message_id, thread)      every Message-ID seen, as a message's
-//       own or in its References/In-Reply-To, and the thread it belongs to
+//   thread_ids(message_id, thread)      "ghosts": Message-IDs referenced in
+//       References/In-Reply-To but not archived, and the thread they belong
+//       to (an archived message's thread is messages.thread)
 //   index_queue(message)                 messages the full-text index has not
 //       caught up with (new, new location, thread changed); drained by the indexer
 //   addresses(id, address, name)                   distinct (address, name)
