@@ -119,7 +119,7 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
     if (!part.is_multipart && !part.is_message) AddBooleanTerm(document, "M", part.content_type);
   }
 
-  if (!message.text.empty()) IndexText(BodyForIndex(message.text, max_body_bytes_), kBody, true);
+  if (!message.text.empty()) IndexText(BodyForIndex(message.text, max_body_bytes_), kBody, false);
 
   AddBooleanTerm(document, "Q", message.message_id);
   if (doc.thread != 0) AddBooleanTerm(document, "G", std::to_string(doc.thread));

@@ -5,9 +5,10 @@
 //   text fields     folded (FoldText) and fed to a TermGenerator with the
 //                   English stemmer: unstemmed terms with positions, plus
 //                   Z-prefixed stems without positions. Each field is
-//                   indexed under its prefix; subject, body and the
-//                   from/to/cc names and addresses are indexed a second time
-//                   without a prefix (the free text). Fields are separated
+//                   indexed under its prefix; subject and the from/to/cc
+//                   names and addresses are indexed a second time without a
+//                   prefix (the free text). The body is indexed once, under
+//                   B: free-text queries search B too (schema version 2). Fields are separated
 //                   by a position gap so a phrase never spans two of them.
 //   address fields  names and addresses as text (above), plus the exact
 //                   AddressTerms() terms (whole address, local part, domain)

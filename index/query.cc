@@ -691,14 +691,37 @@ class Parser {
     return Operand{boolean ? Filter(std::move(q)) : std::move(q), false};
   }
 
+  // The prefixes a text term is searched under: its field's, or for free
+  // text (prefix "") the unprefixed terms (subject, names) and the body's
+  // "B" terms, since the body is indexed once, under B (schema version 2).
+  static std::vector<std::string> TextPrefixes(std::string_view prefix) {
+    if (prefix.empty()) return {std::string(), std::string(kBodyPrefix)};
+    return {std::string(prefix)};
+  }
+
+  // One word in every prefix of `prefixes`, OR'ed; a single term when there
+  // is one prefix. Positional: usable inside a phrase.
+  static Query WordIn(const std::vector<std::string>& prefixes, const std::string& word) {
+    if (prefixes.size() == 1) return Query(prefixes.front() + word);
+    std::vector<Query> alternatives;
+    for (const std::string& p : prefixes) alternatives.emplace_back(p + word);
+    return Query(Query::OP_OR, alternatives.begin(), alternatives.end());
+  }
+
   Parsed<Operand> TextTerm(std::string_view prefix, std::string_view value, bool quoted, size_t offset) {
-    const std::string p(prefix);
+    const std::vector<std::string> prefixes = TextPrefixes(prefix);
     if (IsWildcard(value, quoted)) {
       const std::string_view stem = value.substr(0, value.size() - 1);
-      if (stem.empty()) return PrefixWildcard(prefix, FieldName(prefix), false, offset);
+      if (stem.empty()) {
+        if (prefix.empty()) return Operand{Query::MatchAll, false};
+        return PrefixWildcard(prefix, FieldName(prefix), false, offset);
+      }
       const std::vector<std::string> words = Words(FoldText(stem));
       if (words.size() != 1) return Fail(offset, "a wildcard applies to one word: " + Quoted(value));
-      return Operand{Query(Query::OP_WILDCARD, p + words.front()), false};
+      std::vector<Query> alternatives;
+      for (const std::string& p : prefixes) alternatives.emplace_back(Query::OP_WILDCARD, p + words.front());
+      if (alternatives.size() == 1) return Operand{std::move(alternatives.front()), false};
+      return Operand{Query(Query::OP_OR, alternatives.begin(), alternatives.end()), false};
     }
     const std::vector<std::string> words = Words(FoldText(value));
     if (words.empty()) {
@@ -707,13 +730,19 @@ class Parser {
     }
     if (words.size() == 1) {
       const std::string& w = words.front();
-      if (quoted || !ShouldStem(w)) return Operand{Query(p + w), false};
+      if (quoted || !ShouldStem(w)) return Operand{WordIn(prefixes, w), false};
       const std::string stem = stemmer_(w);
-      if (stem.empty()) return Operand{Query(p + w), false};
-      return Operand{Query(Query::OP_OR, Query(p + w), Query("Z" + p + stem)), false};
+      if (stem.empty()) return Operand{WordIn(prefixes, w), false};
+      std::vector<Query> alternatives;
+      for (const std::string& p : prefixes) alternatives.emplace_back(p + w);
+      for (const std::string& p : prefixes) alternatives.emplace_back("Z" + p + stem);
+      return Operand{Query(Query::OP_OR, alternatives.begin(), alternatives.end()), false};
     }
+    // A phrase: each position matches the word under any of the prefixes
+    // (all fields share one position space; a gap between fields keeps a
+    // phrase inside one of them).
     std::vector<Query> terms;
-    for (const std::string& w : words) terms.emplace_back(p + w);
+    for (const std::string& w : words) terms.push_back(WordIn(prefixes, w));
     return Operand{Query(Query::OP_PHRASE, terms.begin(), terms.end(), static_cast<Xapian::termcount>(terms.size())),
                    false};
   }

@@ -31,6 +31,10 @@
 //
 // Terms. Text is folded with FoldText (lower case, no diacritics) and cut into
 // words exactly as Xapian's TermGenerator does at index time.
+//   free text       (no field) searches the unprefixed terms (subject and
+//                   names) and the body's "B" terms: a word is w OR Bw (and
+//                   the stems Zs OR ZBs), a phrase position is (w OR Bw), a
+//                   wildcard is WILDCARD w OR WILDCARD Bw (schema.h, v2).
 //   word            one word: the exact term OR its English stem ("Z" prefix),
 //                   as TermGenerator's STEM_SOME indexes them (words starting
 //                   with a digit have no stem); a word that TermGenerator

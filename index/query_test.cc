@@ -67,115 +67,115 @@ Bounds Sizes(std::string_view value) {
 // --- Free text -------------------------------------------------------------
 
 TEST(QueryText, WordSearchesExactTermAndStem) {
-  EXPECT_EQ(Parse("reports"), "Query((reports OR Zreport))");
-  EXPECT_EQ(Parse("report"), "Query((report OR Zreport))");
+  EXPECT_EQ(Parse("reports"), "Query((reports OR Breports OR Zreport OR ZBreport))");
+  EXPECT_EQ(Parse("report"), "Query((report OR Breport OR Zreport OR ZBreport))");
 }
 
 TEST(QueryText, CaseFolded) {
-  EXPECT_EQ(Parse("Reports"), "Query((reports OR Zreport))");
+  EXPECT_EQ(Parse("Reports"), "Query((reports OR Breports OR Zreport OR ZBreport))");
   EXPECT_EQ(Parse("WIZARD"), Parse("wizard"));
 }
 
 TEST(QueryText, DiacriticsFolded) {
-  EXPECT_EQ(Parse("Accentué"), "Query((accentue OR Zaccentu))");
+  EXPECT_EQ(Parse("Accentué"), "Query((accentue OR Baccentue OR Zaccentu OR ZBaccentu))");
   EXPECT_EQ(Parse("ÉTÉ"), Parse("ete"));
   EXPECT_EQ(Parse("subject:café"), "Query((Scafe OR ZScafe))");
 }
 
 TEST(QueryText, WordStartingWithDigitHasNoStem) {
-  EXPECT_EQ(Parse("2024"), "Query(2024)");
-  EXPECT_EQ(Parse("3com"), "Query(3com)");
+  EXPECT_EQ(Parse("2024"), "Query((2024 OR B2024))");
+  EXPECT_EQ(Parse("3com"), "Query((3com OR B3com))");
 }
 
 TEST(QueryText, QuotedWordIsExactTerm) {
-  EXPECT_EQ(Parse("\"Reports\""), "Query(reports)");
+  EXPECT_EQ(Parse("\"Reports\""), "Query((reports OR Breports))");
 }
 
 TEST(QueryText, PhraseUsesPositions) {
-  EXPECT_EQ(Parse("\"Hello World\""), "Query((hello PHRASE 2 world))");
-  EXPECT_EQ(Parse("\"git send-email patches\""), "Query((git PHRASE 4 send PHRASE 4 email PHRASE 4 patches))");
+  EXPECT_EQ(Parse("\"Hello World\""), "Query(((hello OR Bhello) PHRASE 2 (world OR Bworld)))");
+  EXPECT_EQ(Parse("\"git send-email patches\""), "Query(((git OR Bgit) PHRASE 4 (send OR Bsend) PHRASE 4 (email OR Bemail) PHRASE 4 (patches OR Bpatches)))");
 }
 
 TEST(QueryText, WordThatTermGeneratorSplitsIsAPhrase) {
-  EXPECT_EQ(Parse("foo-bar"), "Query((foo PHRASE 2 bar))");
-  EXPECT_EQ(Parse("example.org"), "Query((example PHRASE 2 org))");
+  EXPECT_EQ(Parse("foo-bar"), "Query(((foo OR Bfoo) PHRASE 2 (bar OR Bbar)))");
+  EXPECT_EQ(Parse("example.org"), "Query(((example OR Bexample) PHRASE 2 (org OR Borg)))");
 }
 
 TEST(QueryText, TermGeneratorWordRulesKept) {
-  EXPECT_EQ(Parse("don't"), "Query((don't OR Zdon't))");
-  EXPECT_EQ(Parse("C++"), "Query((c++ OR Zc++))");
+  EXPECT_EQ(Parse("don't"), "Query((don't OR Bdon't OR Zdon't OR ZBdon't))");
+  EXPECT_EQ(Parse("C++"), "Query((c++ OR Bc++ OR Zc++ OR ZBc++))");
 }
 
 TEST(QueryText, TrailingWildcard) {
-  EXPECT_EQ(Parse("Repo*"), "Query(WILDCARD SYNONYM repo)");
+  EXPECT_EQ(Parse("Repo*"), "Query((WILDCARD SYNONYM repo OR WILDCARD SYNONYM Brepo))");
   EXPECT_EQ(Parse("subject:repo*"), "Query(WILDCARD SYNONYM Srepo)");
-  EXPECT_EQ(Parse("\"repo*\""), "Query(repo)");  // quoted: no wildcard
+  EXPECT_EQ(Parse("\"repo*\""), "Query((repo OR Brepo))");  // quoted: no wildcard
 }
 
 TEST(QueryText, StarMatchesEverything) {
   EXPECT_EQ(Parse("*"), "Query(<alldocuments>)");
-  EXPECT_EQ(Parse("* -spam"), "Query((<alldocuments> AND_NOT (spam OR Zspam)))");
+  EXPECT_EQ(Parse("* -spam"), "Query((<alldocuments> AND_NOT (spam OR Bspam OR Zspam OR ZBspam)))");
 }
 
 // --- Operators -------------------------------------------------------------
 
 TEST(QueryOperators, DefaultIsAnd) {
-  EXPECT_EQ(Parse("alpha beta"), "Query(((alpha OR Zalpha) AND (beta OR Zbeta)))");
+  EXPECT_EQ(Parse("alpha beta"), "Query(((alpha OR Balpha OR Zalpha OR ZBalpha) AND (beta OR Bbeta OR Zbeta OR ZBbeta)))");
   EXPECT_EQ(Parse("alpha AND beta"), Parse("alpha beta"));
 }
 
 TEST(QueryOperators, Or) {
-  EXPECT_EQ(Parse("alpha OR beta"), "Query(((alpha OR Zalpha) OR (beta OR Zbeta)))");
+  EXPECT_EQ(Parse("alpha OR beta"), "Query(((alpha OR Balpha OR Zalpha OR ZBalpha) OR (beta OR Bbeta OR Zbeta OR ZBbeta)))");
 }
 
 TEST(QueryOperators, OperatorsAreCaseInsensitive) {
   EXPECT_EQ(Parse("alpha or beta"), Parse("alpha OR beta"));
   EXPECT_EQ(Parse("alpha and not beta"), Parse("alpha AND NOT beta"));
-  EXPECT_EQ(Parse("\"and\""), "Query(and)");  // quoted: the word
+  EXPECT_EQ(Parse("\"and\""), "Query((and OR Band))");  // quoted: the word
 }
 
 TEST(QueryOperators, AndBindsTighterThanOr) {
-  EXPECT_EQ(Parse("a OR b c"), "Query(((a OR Za) OR ((b OR Zb) AND (c OR Zc))))");
-  EXPECT_EQ(Parse("a b OR c"), "Query((((a OR Za) AND (b OR Zb)) OR (c OR Zc)))");
-  EXPECT_EQ(Parse("a AND b OR c AND d"), "Query((((a OR Za) AND (b OR Zb)) OR ((c OR Zc) AND (d OR Zd))))");
+  EXPECT_EQ(Parse("a OR b c"), "Query(((a OR Ba OR Za OR ZBa) OR ((b OR Bb OR Zb OR ZBb) AND (c OR Bc OR Zc OR ZBc))))");
+  EXPECT_EQ(Parse("a b OR c"), "Query((((a OR Ba OR Za OR ZBa) AND (b OR Bb OR Zb OR ZBb)) OR (c OR Bc OR Zc OR ZBc)))");
+  EXPECT_EQ(Parse("a AND b OR c AND d"), "Query((((a OR Ba OR Za OR ZBa) AND (b OR Bb OR Zb OR ZBb)) OR ((c OR Bc OR Zc OR ZBc) AND (d OR Bd OR Zd OR ZBd))))");
 }
 
 TEST(QueryOperators, NotBindsTighterThanAnd) {
-  EXPECT_EQ(Parse("NOT a b"), "Query(((b OR Zb) AND_NOT (a OR Za)))");
-  EXPECT_EQ(Parse("a NOT b OR c"), "Query((((a OR Za) AND_NOT (b OR Zb)) OR (c OR Zc)))");
+  EXPECT_EQ(Parse("NOT a b"), "Query(((b OR Bb OR Zb OR ZBb) AND_NOT (a OR Ba OR Za OR ZBa)))");
+  EXPECT_EQ(Parse("a NOT b OR c"), "Query((((a OR Ba OR Za OR ZBa) AND_NOT (b OR Bb OR Zb OR ZBb)) OR (c OR Bc OR Zc OR ZBc)))");
 }
 
 TEST(QueryOperators, Parentheses) {
-  EXPECT_EQ(Parse("(a OR b) c"), "Query((((a OR Za) OR (b OR Zb)) AND (c OR Zc)))");
-  EXPECT_EQ(Parse("((a))"), "Query((a OR Za))");
+  EXPECT_EQ(Parse("(a OR b) c"), "Query((((a OR Ba OR Za OR ZBa) OR (b OR Bb OR Zb OR ZBb)) AND (c OR Bc OR Zc OR ZBc)))");
+  EXPECT_EQ(Parse("((a))"), "Query((a OR Ba OR Za OR ZBa))");
 }
 
 TEST(QueryOperators, MinusExcludes) {
-  EXPECT_EQ(Parse("a -b"), "Query(((a OR Za) AND_NOT (b OR Zb)))");
-  EXPECT_EQ(Parse("a -b -c"), "Query(((a OR Za) AND_NOT ((b OR Zb) OR (c OR Zc))))");
-  EXPECT_EQ(Parse("a -subject:b"), "Query(((a OR Za) AND_NOT (Sb OR ZSb)))");
-  EXPECT_EQ(Parse("a -\"b c\""), "Query(((a OR Za) AND_NOT (b PHRASE 2 c)))");
+  EXPECT_EQ(Parse("a -b"), "Query(((a OR Ba OR Za OR ZBa) AND_NOT (b OR Bb OR Zb OR ZBb)))");
+  EXPECT_EQ(Parse("a -b -c"), "Query(((a OR Ba OR Za OR ZBa) AND_NOT ((b OR Bb OR Zb OR ZBb) OR (c OR Bc OR Zc OR ZBc))))");
+  EXPECT_EQ(Parse("a -subject:b"), "Query(((a OR Ba OR Za OR ZBa) AND_NOT (Sb OR ZSb)))");
+  EXPECT_EQ(Parse("a -\"b c\""), "Query(((a OR Ba OR Za OR ZBa) AND_NOT ((b OR Bb) PHRASE 2 (c OR Bc))))");
 }
 
 TEST(QueryOperators, OnlyNegativeMeansEverythingElse) {
-  EXPECT_EQ(Parse("NOT x"), "Query((<alldocuments> AND_NOT (x OR Zx)))");
+  EXPECT_EQ(Parse("NOT x"), "Query((<alldocuments> AND_NOT (x OR Bx OR Zx OR ZBx)))");
   EXPECT_EQ(Parse("-x"), Parse("NOT x"));
-  EXPECT_EQ(Parse("-x -y"), "Query((<alldocuments> AND_NOT ((x OR Zx) OR (y OR Zy))))");
+  EXPECT_EQ(Parse("-x -y"), "Query((<alldocuments> AND_NOT ((x OR Bx OR Zx OR ZBx) OR (y OR By OR Zy OR ZBy))))");
   EXPECT_EQ(Parse("-is:spam"), "Query((<alldocuments> AND_NOT Kspam))");
 }
 
 TEST(QueryOperators, NegationInsideOr) {
-  EXPECT_EQ(Parse("a OR -b"), "Query(((a OR Za) OR (<alldocuments> AND_NOT (b OR Zb))))");
+  EXPECT_EQ(Parse("a OR -b"), "Query(((a OR Ba OR Za OR ZBa) OR (<alldocuments> AND_NOT (b OR Bb OR Zb OR ZBb))))");
 }
 
 TEST(QueryOperators, DoubleNegation) {
-  EXPECT_EQ(Parse("NOT NOT a"), "Query((a OR Za))");
-  EXPECT_EQ(Parse("-(-a)"), "Query((a OR Za))");
-  EXPECT_EQ(Parse("b -(-a -c)"), "Query(((b OR Zb) AND ((a OR Za) OR (c OR Zc))))");
+  EXPECT_EQ(Parse("NOT NOT a"), "Query((a OR Ba OR Za OR ZBa))");
+  EXPECT_EQ(Parse("-(-a)"), "Query((a OR Ba OR Za OR ZBa))");
+  EXPECT_EQ(Parse("b -(-a -c)"), "Query(((b OR Bb OR Zb OR ZBb) AND ((a OR Ba OR Za OR ZBa) OR (c OR Bc OR Zc OR ZBc))))");
 }
 
 TEST(QueryOperators, NegatedGroup) {
-  EXPECT_EQ(Parse("a -(b OR c)"), "Query(((a OR Za) AND_NOT ((b OR Zb) OR (c OR Zc))))");
+  EXPECT_EQ(Parse("a -(b OR c)"), "Query(((a OR Ba OR Za OR ZBa) AND_NOT ((b OR Bb OR Zb OR ZBb) OR (c OR Bc OR Zc OR ZBc))))");
 }
 
 // --- Fields ----------------------------------------------------------------
@@ -410,7 +410,7 @@ TEST(QueryErrors, UnknownFieldNamesTheFieldAndItsColumn) {
             "to, cc, bcc, attachment, mimetype, id, mid, thread, account, folder, is, has, date, size; quote text "
             "that contains \":\")");
   EXPECT_TRUE(ErrorOf("http://example.org").starts_with("query error at column 1: unknown field \"http\" (fields: "));
-  EXPECT_EQ(Parse("\"http://example.org\""), "Query((http PHRASE 3 example PHRASE 3 org))");
+  EXPECT_EQ(Parse("\"http://example.org\""), "Query(((http OR Bhttp) PHRASE 3 (example OR Bexample) PHRASE 3 (org OR Borg)))");
 }
 
 TEST(QueryErrors, ColumnsCountCharacters) {
@@ -467,7 +467,7 @@ TEST(QueryErrors, FieldValues) {
 }
 
 TEST(QueryErrors, Limits) {
-  EXPECT_EQ(Parse(std::string(kMaxQueryDepth, '(') + "a" + std::string(kMaxQueryDepth, ')')), "Query((a OR Za))");
+  EXPECT_EQ(Parse(std::string(kMaxQueryDepth, '(') + "a" + std::string(kMaxQueryDepth, ')')), "Query((a OR Ba OR Za OR ZBa))");
   EXPECT_EQ(ErrorOf(std::string(kMaxQueryDepth + 1, '(') + "a" + std::string(kMaxQueryDepth + 1, ')')),
             "query error at column " + std::to_string(kMaxQueryDepth + 1) + ": parentheses nested deeper than " +
                 std::to_string(kMaxQueryDepth));
@@ -476,7 +476,7 @@ TEST(QueryErrors, Limits) {
   // Long NOT chains do not recurse.
   std::string nots;
   for (int i = 0; i < 10000; ++i) nots += "NOT ";
-  EXPECT_EQ(Parse(nots + "a"), "Query((a OR Za))");
+  EXPECT_EQ(Parse(nots + "a"), "Query((a OR Ba OR Za OR ZBa))");
 }
 
 
@@ -493,14 +493,15 @@ class QueryMatch : public ::testing::Test {
     Add(1, "Quarterly reports attached", "Alice Müller", "alice@example.org", 1709164800 + 3600, 10240,
         {"Kseen", "Hattachment", "XFINBOX"});
     // docid 2: 2023-12-31 23:59:59, 3 MiB.
-    Add(2, "Lunch on Friday?", "Bob Smith", "bob@lists.example.com", 1704067199, 3 << 20, {"XFArchive"});
+    Add(2, "Lunch on Friday?", "Bob Smith", "bob@lists.example.com", 1704067199, 3 << 20, {"XFArchive"},
+        "Page faults in the kernel handler");
     // docid 3: 2024-03-01 00:00:00, 500 bytes, flagged.
     Add(3, "Report: the café opening", "Zoë Report", "zoe@cafe.example", 1709251200, 500, {"Kflagged"});
     db_.commit();
   }
 
   void Add(Xapian::docid id, const std::string& subject, const std::string& name, const std::string& address,
-           int64_t date, int64_t size, std::vector<std::string> booleans) {
+           int64_t date, int64_t size, std::vector<std::string> booleans, const std::string& body = "") {
     Xapian::Document doc;
     Xapian::TermGenerator tg;
     tg.set_stemmer(Xapian::Stem("english"));
@@ -513,6 +514,8 @@ class QueryMatch : public ::testing::Test {
     tg.increase_termpos();
     tg.index_text(FoldText(name));
     for (const std::string& t : AddressTerms(address)) doc.add_boolean_term("F" + t);
+    tg.increase_termpos(100);
+    tg.index_text(FoldText(body), 1, "B");  // the body once, under B only
     for (const std::string& t : booleans) doc.add_boolean_term(t);
     doc.add_value(kValueDate, Xapian::sortable_serialise(static_cast<double>(date)));
     doc.add_value(kValueSize, Xapian::sortable_serialise(static_cast<double>(size)));
@@ -548,6 +551,19 @@ TEST_F(QueryMatch, WordsStemsAndPhrases) {
   EXPECT_EQ(Match("subject:\"café opening\""), Ids({3}));
   EXPECT_EQ(Match("CAFE"), Ids({3}));
   EXPECT_EQ(Match("repo*"), Ids({1, 3}));
+}
+
+TEST_F(QueryMatch, FreeTextSearchesTheBody) {
+  EXPECT_EQ(Match("kernel"), Ids({2}));
+  EXPECT_EQ(Match("fault"), Ids({2}));  // "faults" by its B stem
+  EXPECT_EQ(Match("\"page faults\""), Ids({2}));
+  EXPECT_EQ(Match("\"faults page\""), Ids({}));
+  EXPECT_EQ(Match("kern*"), Ids({2}));
+  EXPECT_EQ(Match("\"lunch on friday\""), Ids({2}));  // subject, free
+  EXPECT_EQ(Match("\"friday page\""), Ids({}));  // no phrase across fields
+  EXPECT_EQ(Match("body:kernel"), Ids({2}));
+  EXPECT_EQ(Match("body:lunch"), Ids({}));  // subject words are not body
+  EXPECT_EQ(Match("subject:kernel"), Ids({}));
 }
 
 TEST_F(QueryMatch, Addresses) {

@@ -4,9 +4,10 @@
 // a database with another version is rebuilt by `mailkeep reindex`.
 //
 //   query field      prefix  kind           indexed from
-//   (free text)      ""      text           subject, body text, from/to/cc names and addresses
+//   (free text)      "", B   text           subject, from/to/cc names and addresses (unprefixed
+//                                           copies), and the body's B terms
 //   subject:         S       text           decoded Subject
-//   body:            B       text           Message::text (first max_body_bytes)
+//   body:            B       text           Message::text (first max_body_bytes); indexed once
 //   from:            F       text+address   From and Sender: names, whole address, local part, domain
 //   to:              T       text+address   To
 //   cc:              C       text+address   Cc
@@ -26,13 +27,24 @@
 // Text is lower-cased and diacritics are folded (é → e) before term
 // generation, for case- and diacritic-insensitive search; English stemming
 // adds Z-prefixed stems as Xapian's TermGenerator does.
+//
+// Versions:
+//   1  the body indexed twice with positions: under B and unprefixed.
+//   2  the body indexed once, under B; free text searches the unprefixed
+//      terms OR the B terms (phrases too: each phrase position is an OR of
+//      the word and "B" + word; all fields share one position space, with
+//      a gap between fields). Subject and names are still indexed both
+//      prefixed and unprefixed. Halves the index and the write time.
 #pragma once
 
 #include <string_view>
 
 namespace mailkeep::index {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// The body's prefix; free text also searches it (version 2).
+inline constexpr std::string_view kBodyPrefix = "B";
 
 inline constexpr unsigned kValueDate = 0;
 inline constexpr unsigned kValueSize = 1;
