@@ -4,10 +4,14 @@
 //
 // Document id = catalog message id. What is indexed and under which prefix
 // lives in one table (index/schema.h), versioned in the database metadata.
+// On disk the index is N shards written in parallel (index/shards.h:
+// DIR/XAPIANDB lists DIR/shard-0 .. shard-N-1); readers open them as one
+// database.
 //
 // Thread-safety: an IndexWriter belongs to one thread (the archive's index
-// thread); IndexReader instances are independent and each belongs to one
-// thread.
+// thread): Add/Remove/Commit are called from it, and the writer runs its own
+// shard threads internally. IndexReader instances are independent and each
+// belongs to one thread.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +29,11 @@ namespace mailkeep::index {
 // where it was found and its catalog facts.
 struct IndexDocument {
   int64_t id = 0;                       // catalog id = Xapian docid
-  const mime::Message* message = nullptr;  // parsed with text extraction
+  // Parsed with text extraction. Add() does not copy the message: it is
+  // read by the writer's shard threads until the next Commit() returns (or
+  // the writer is destroyed), so the caller keeps it alive and unchanged
+  // until then.
+  const mime::Message* message = nullptr;
   uint64_t size = 0;                    // raw bytes
   int64_t thread = 0;                   // thread id (catalog)
   std::vector<std::string> accounts;    // account names of all locations
@@ -37,6 +45,9 @@ struct IndexWriterOptions {
   size_t commit_every_documents = 20000;   // commit at least this often
   size_t commit_every_bytes = 256u << 20;  // ... or after this many bytes of text
   size_t max_body_bytes = 64 * 1024;       // body text indexed per message
+  // Shards (and writer threads) of a new index; 0 = the hardware threads,
+  // at least 2. An existing index keeps the number it was created with.
+  size_t shards = 0;
 };
 
 class IndexWriter {
@@ -44,10 +55,15 @@ class IndexWriter {
   // Opens or creates the database in `dir`.
   static Result<std::unique_ptr<IndexWriter>> Open(const std::string& dir, const IndexWriterOptions& options = {});
   virtual ~IndexWriter() = default;
-  // Adds or replaces a document.
+  // Adds or replaces a document: queued to the shard that owns doc.id and
+  // written there in the background (blocks while that queue is full). An
+  // error writing it is returned by a later Add() or by Commit(); after one
+  // the writer refuses further adds. `doc.message` must outlive the next
+  // Commit() (see IndexDocument).
   virtual Status Add(const IndexDocument& doc) = 0;
   virtual Status Remove(int64_t id) = 0;
-  // Makes everything added so far durable and visible to new readers.
+  // Waits for everything added so far, makes it durable in every shard and
+  // visible to new readers; the first error of any shard.
   virtual Status Commit() = 0;
   virtual Result<int64_t> DocumentCount() = 0;
   // Highest docid in the index (0 when empty).

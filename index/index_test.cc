@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -381,6 +382,101 @@ TEST(IndexWriter, XapianErrorsBecomeStatus) {
   EXPECT_EQ(nested.error().code(), ErrorCode::kIoError) << nested.error().ToString();
 }
 
+TEST(IndexWriter, ShardsInterleaveDocidsAsAddDatabaseDoes) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  constexpr int kDocs = 700;  // more than a shard's queue holds
+  std::vector<std::string> raws;
+  for (int i = 1; i <= kDocs; ++i) {
+    raws.push_back(Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body"));
+  }
+  std::vector<mime::Message> messages;
+  for (const auto& raw : raws) messages.push_back(mime::ParseMessage(raw));
+  IndexWriterOptions three;
+  three.shards = 3;
+  {
+    auto writer = IndexWriter::Open(path, three);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int i = 1; i <= kDocs; ++i) ASSERT_TRUE((*writer)->Add(MakeDoc(i, messages[i - 1], 100)));
+    ASSERT_TRUE((*writer)->Commit());
+    EXPECT_EQ((*writer)->DocumentCount().value(), kDocs);
+    EXPECT_EQ((*writer)->LastDocId().value(), kDocs);
+  }
+  {
+    std::ifstream stub(path + "/XAPIANDB");
+    std::stringstream text;
+    text << stub.rdbuf();
+    EXPECT_EQ(text.str(), "glass shard-0\nglass shard-1\nglass shard-2\n");
+  }
+  // Catalog id c is shard (c-1)%3, shard docid (c-1)/3+1 ...
+  for (int c : {1, 2, 3, 4, 5, 6, 7, 699, 700}) {
+    Xapian::Database shard(path + "/shard-" + std::to_string((c - 1) % 3));
+    const Xapian::Document doc = shard.get_document(static_cast<Xapian::docid>((c - 1) / 3 + 1));
+    EXPECT_TRUE(Terms(doc).contains("Qm" + std::to_string(c) + "@example.org")) << c;
+  }
+  // ... and the shards combined in shard order give back c as the docid.
+  Xapian::Database combined;
+  for (int k = 0; k < 3; ++k) combined.add_database(Xapian::Database(path + "/shard-" + std::to_string(k)));
+  EXPECT_EQ(combined.get_doccount(), static_cast<Xapian::doccount>(kDocs));
+  for (int c = 1; c <= kDocs; ++c) {
+    ASSERT_TRUE(Terms(combined.get_document(c)).contains("Qm" + std::to_string(c) + "@example.org")) << c;
+  }
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  EXPECT_EQ((*reader)->DocumentCount().value(), kDocs);
+  SearchOptions options;
+  options.sort = SortOrder::kOldest;
+  EXPECT_EQ((*reader)->Search("id:m599@example.org", options).value().ids, std::vector<int64_t>{599});
+  EXPECT_EQ((*reader)->Search("subject:s17", options).value().ids, std::vector<int64_t>{17});
+  EXPECT_EQ((*reader)->Search("*", options).value().ids.size(), static_cast<size_t>(kDocs));
+#endif
+
+  // A later writer keeps the index's 3 shards whatever it asks for.
+  IndexWriterOptions two;
+  two.shards = 2;
+  auto again = IndexWriter::Open(path, two);
+  ASSERT_TRUE(again) << again.error().ToString();
+  const std::string raw = Raw(701, "late", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+  const mime::Message late = mime::ParseMessage(raw);
+  ASSERT_TRUE((*again)->Add(MakeDoc(701, late, raw.size())));
+  ASSERT_TRUE((*again)->Remove(700));
+  ASSERT_TRUE((*again)->Commit());
+  EXPECT_EQ((*again)->LastDocId().value(), 701);
+  // 700 was shard 0's docid 234; 701 is shard 1's docid 234.
+  EXPECT_THROW(Xapian::Database(path + "/shard-0").get_document(234), Xapian::DocNotFoundError);
+  EXPECT_TRUE(Terms(Xapian::Database(path + "/shard-1").get_document(234)).contains("Qm701@example.org"));
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), static_cast<Xapian::doccount>(kDocs));  // the stub opens all
+}
+
+TEST(IndexWriter, UnshardedOrDamagedLayoutNeedsReindex) {
+  TempDir dir;
+  // A single database, as schema version 1 wrote (even stamped 2).
+  const std::string single = dir.Sub("single");
+  {
+    Xapian::WritableDatabase db(single, Xapian::DB_CREATE_OR_OPEN);
+    db.set_metadata("mailkeep.schema", std::to_string(kSchemaVersion));
+    db.add_document(Xapian::Document());
+    db.commit();
+  }
+  auto writer = IndexWriter::Open(single);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(writer.error().message().find("run `mailkeep reindex`"), std::string::npos) << writer.error().message();
+
+  // A stub that is not ours.
+  const std::string damaged = dir.Sub("damaged");
+  std::filesystem::create_directory(damaged);
+  std::ofstream(damaged + "/XAPIANDB") << "auto /somewhere/else\n";
+  auto bad = IndexWriter::Open(damaged);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(bad.error().message().find("run `mailkeep reindex`"), std::string::npos) << bad.error().message();
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  EXPECT_EQ(IndexReader::Open(damaged).error().code(), ErrorCode::kCorruption);
+#endif
+}
+
 TEST(ErrorFromXapian, MapsClasses) {
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseLockError("x"), "c").code(), ErrorCode::kUnavailable);
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseModifiedError("x"), "c").code(), ErrorCode::kUnavailable);
@@ -418,7 +514,7 @@ TEST(IndexReader, OpenErrors) {
     auto writer = IndexWriter::Open(damaged);
     ASSERT_TRUE(writer);
   }
-  std::ofstream(damaged + "/iamglass", std::ios::trunc) << "garbage";
+  std::ofstream(damaged + "/shard-0/iamglass", std::ios::trunc) << "garbage";
   auto corrupt = IndexReader::Open(damaged);
   ASSERT_FALSE(corrupt);
   EXPECT_EQ(corrupt.error().code(), ErrorCode::kCorruption) << corrupt.error().ToString();

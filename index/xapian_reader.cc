@@ -1,4 +1,6 @@
 // IndexReader over a Xapian database: ParseQuery (index/query.h) + Enquire.
+// The shards (index/shards.h) are opened with Database::add_database in
+// shard order, so Xapian's combined docids are the catalog ids.
 //
 // Each Search() first reopens the database, so a long-lived reader sees what
 // writers committed since; a DatabaseModifiedError (a writer committed twice
@@ -17,6 +19,7 @@
 #include "index/index.h"
 #include "index/query.h"
 #include "index/schema.h"
+#include "index/shards.h"
 
 namespace mailkeep::index {
 
@@ -117,8 +120,21 @@ Result<std::unique_ptr<IndexReader>> IndexReader::Open(const std::string& dir) {
     return MakeError(ErrorCode::kNotFound, "index " + dir + ": no index (run `mailkeep reindex`)");
   }
   try {
-    Xapian::Database db(dir);
-    MK_RETURN_IF_ERROR(CheckSchemaVersion(db, dir));
+    MK_ASSIGN_OR_RETURN(const size_t shards, ReadShardCount(dir));
+    if (shards == 0) {
+      // Not sharded: an index from schema version 1, which the schema check
+      // rejects, or not an index at all.
+      Xapian::Database db(dir);
+      MK_RETURN_IF_ERROR(CheckSchemaVersion(db, dir));
+      return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir));
+    }
+    Xapian::Database db;
+    for (size_t k = 0; k < shards; ++k) {
+      const std::string path = ShardPath(dir, k);
+      Xapian::Database shard(path);
+      MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
+      db.add_database(shard);
+    }
     return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));

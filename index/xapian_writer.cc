@@ -1,32 +1,63 @@
-// IndexWriter over a Xapian glass database.
+// IndexWriter over N glass databases (shards, index/shards.h), each written
+// by its own thread.
+//
+// Add() runs on the caller's thread: it picks the shard that owns the id and
+// hands a copy of the IndexDocument (which points at the caller's Message)
+// to that shard's bounded queue, blocking while the queue is full. The
+// shard's thread builds the Xapian document (its own DocumentBuilder and
+// TermGenerator) and writes it to its own WritableDatabase, so N documents
+// are built and written at once. Every other operation (Remove, Commit,
+// DocumentCount, LastDocId) is queued behind the adds and waited for, so
+// each shard sees its operations in the order they were made.
+//
+// Errors: a failed add is remembered by its shard and returned by the next
+// Add() or Commit(); the writer then refuses further adds (reopen it).
 //
 // Commits: Xapian keeps added documents in memory and flushes them to its
-// tables every XAPIAN_FLUSH_THRESHOLD documents (default 10,000); Commit()
-// makes them durable. The writer commits by itself after
-// commit_every_documents documents or commit_every_bytes bytes of indexed
-// text since the last commit, whichever comes first; anything after the last
-// commit is committed when the writer is destroyed (errors there are lost, so
-// callers that record progress call Commit() first).
+// tables every XAPIAN_FLUSH_THRESHOLD documents per shard; Commit() makes
+// them durable in every shard. The writer commits by itself after
+// commit_every_documents documents or about commit_every_bytes bytes of text
+// (estimated from the message before folding) since the last commit; anything
+// after the last commit is committed when the writer is destroyed (errors
+// there are lost, so callers that record progress call Commit() first). A
+// crash between two shards' commits leaves some documents of the last batch
+// indexed: the catalog still lists them as pending, and adding them again
+// replaces them.
 
 #include <sys/stat.h>
 
 #include <xapian.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
+#include <deque>
+#include <dirent.h>
+#include <functional>
+#include <future>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "index/document.h"
 #include "index/index.h"
 #include "index/schema.h"
+#include "index/shards.h"
 
 namespace mailkeep::index {
 
 namespace {
 
 constexpr const char* kSchemaKey = "mailkeep.schema";
+// Documents waiting per shard; bounds the memory held for the queue (the
+// messages themselves are the caller's).
+constexpr size_t kQueueCapacity = 256;
 
 Result<Xapian::docid> ToDocId(int64_t id) {
   if (id <= 0 || static_cast<uint64_t>(id) > std::numeric_limits<Xapian::docid>::max()) {
@@ -35,31 +66,135 @@ Result<Xapian::docid> ToDocId(int64_t id) {
   return static_cast<Xapian::docid>(id);
 }
 
-class XapianWriter final : public IndexWriter {
- public:
-  XapianWriter(Xapian::WritableDatabase db, const IndexWriterOptions& options)
-      : db_(std::move(db)), options_(options), builder_(options.max_body_bytes) {}
+// A task run on a shard's thread against its database. May throw.
+using Task = std::function<Status(Xapian::WritableDatabase&)>;
 
-  ~XapianWriter() override {
+// Runs `task`, mapping exceptions to an Error.
+Status RunTask(const Task& task, Xapian::WritableDatabase& db, std::string_view context) {
+  try {
+    return task(db);
+  } catch (const Xapian::Error& e) {
+    return std::unexpected(ErrorFromXapian(e, context));
+  } catch (const std::exception& e) {
+    return std::unexpected(ErrorFromException(e, context));
+  }
+}
+
+class Shard {
+ public:
+  Shard(Xapian::WritableDatabase db, size_t max_body_bytes)
+      : db_(std::move(db)), builder_(max_body_bytes), thread_([this] { Run(); }) {}
+
+  ~Shard() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    not_empty_.notify_one();
+    thread_.join();
     try {
       db_.close();  // commits what is pending
     } catch (const Xapian::Error&) {
-      // Nothing to report to: see Commit().
+      // Nothing to report to: see the file comment.
     }
+  }
+
+  // Queues an add; blocks while the queue is full.
+  void Add(const IndexDocument& doc, Xapian::docid docid) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [this] { return queue_.size() < kQueueCapacity; });
+    queue_.push_back(Op{doc, docid, nullptr, {}, nullptr});
+    lock.unlock();
+    not_empty_.notify_one();
+  }
+
+  // Queues `task` behind everything queued before; the future gives its result.
+  std::future<Status> Submit(Task task, std::string context) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    std::future<Status> result = promise->get_future();
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [this] { return queue_.size() < kQueueCapacity; });
+    queue_.push_back(Op{{}, 0, std::move(task), std::move(context), std::move(promise)});
+    lock.unlock();
+    not_empty_.notify_one();
+    return result;
+  }
+
+  // The first failed add, if any.
+  std::optional<Error> failure() {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+
+ private:
+  struct Op {
+    IndexDocument doc;  // an add when task is empty
+    Xapian::docid docid;
+    Task task;
+    std::string context;  // of the task's errors
+    std::shared_ptr<std::promise<Status>> done;
+  };
+
+  void Run() {
+    for (;;) {
+      Op op;
+      {
+        std::unique_lock lock(mu_);
+        not_empty_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        op = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      not_full_.notify_one();
+      if (op.task) {
+        op.done->set_value(RunTask(op.task, db_, op.context));
+        continue;
+      }
+      if (failed_) continue;  // refuses further adds; the failure is reported
+      const std::string context = "index add " + std::to_string(op.doc.id);
+      Status status = RunTask(
+          [&](Xapian::WritableDatabase& db) -> Status {
+            db.replace_document(op.docid, builder_.Build(op.doc));
+            return OkStatus();
+          },
+          db_, context);
+      if (!status) {
+        failed_ = true;
+        std::lock_guard lock(mu_);
+        failure_ = std::move(status).error();
+      }
+    }
+  }
+
+  Xapian::WritableDatabase db_;  // used only on thread_ (and after it ends)
+  DocumentBuilder builder_;      // used only on thread_
+  bool failed_ = false;          // thread_ only
+
+  std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<Op> queue_;         // guarded by mu_
+  bool stop_ = false;            // guarded by mu_
+  std::optional<Error> failure_;  // guarded by mu_
+
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+class ShardedWriter final : public IndexWriter {
+ public:
+  ShardedWriter(std::vector<Xapian::WritableDatabase> dbs, const IndexWriterOptions& options) : options_(options) {
+    for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes));
   }
 
   Status Add(const IndexDocument& doc) override {
     if (doc.message == nullptr) return MakeError(ErrorCode::kInvalidArgument, "index add: no message");
-    MK_ASSIGN_OR_RETURN(const Xapian::docid docid, ToDocId(doc.id));
-    try {
-      db_.replace_document(docid, builder_.Build(doc));
-    } catch (const Xapian::Error& e) {
-      return std::unexpected(ErrorFromXapian(e, "index add " + std::to_string(doc.id)));
-    } catch (const std::exception& e) {
-      return std::unexpected(ErrorFromException(e, "index add " + std::to_string(doc.id)));
-    }
+    MK_ASSIGN_OR_RETURN(const Xapian::docid id, ToDocId(doc.id));
+    MK_RETURN_IF_ERROR(FirstFailure());
+    const size_t n = shards_.size();
+    shards_[(id - 1) % n]->Add(doc, static_cast<Xapian::docid>((id - 1) / n + 1));
     ++pending_documents_;
-    pending_bytes_ += builder_.last_text_bytes();
+    const mime::Message& m = *doc.message;
+    pending_bytes_ += std::min(m.text.size(), options_.max_body_bytes) + m.subject.size();
     if (pending_documents_ >= options_.commit_every_documents || pending_bytes_ >= options_.commit_every_bytes) {
       return Commit();
     }
@@ -68,51 +203,119 @@ class XapianWriter final : public IndexWriter {
 
   Status Remove(int64_t id) override {
     MK_ASSIGN_OR_RETURN(const Xapian::docid docid, ToDocId(id));
-    try {
-      db_.delete_document(docid);
-    } catch (const Xapian::Error& e) {
-      return std::unexpected(ErrorFromXapian(e, "index remove " + std::to_string(id)));
-    }
+    const size_t n = shards_.size();
+    const auto shard_docid = static_cast<Xapian::docid>((docid - 1) / n + 1);
+    MK_RETURN_IF_ERROR(shards_[(docid - 1) % n]
+                           ->Submit(
+                               [shard_docid](Xapian::WritableDatabase& db) -> Status {
+                                 db.delete_document(shard_docid);
+                                 return OkStatus();
+                               },
+                               "index remove " + std::to_string(id))
+                           .get());
     ++pending_documents_;
     return OkStatus();
   }
 
   Status Commit() override {
-    try {
-      db_.commit();
-    } catch (const Xapian::Error& e) {
-      return std::unexpected(ErrorFromXapian(e, "index commit"));
-    } catch (const std::exception& e) {
-      return std::unexpected(ErrorFromException(e, "index commit"));
+    std::vector<std::future<Status>> results;
+    for (auto& shard : shards_) {
+      results.push_back(shard->Submit(
+          [](Xapian::WritableDatabase& db) -> Status {
+            db.commit();
+            return OkStatus();
+          },
+          "index commit"));
     }
+    Status first = OkStatus();
+    for (auto& result : results) {
+      Status status = result.get();  // waits for every shard, even after an error
+      if (!status && first) first = std::move(status);
+    }
+    MK_RETURN_IF_ERROR(FirstFailure());
+    MK_RETURN_IF_ERROR(first);
     pending_documents_ = 0;
     pending_bytes_ = 0;
     return OkStatus();
   }
 
   Result<int64_t> DocumentCount() override {
-    try {
-      return static_cast<int64_t>(db_.get_doccount());
-    } catch (const Xapian::Error& e) {
-      return std::unexpected(ErrorFromXapian(e, "index document count"));
-    }
+    int64_t total = 0;
+    Status status = ForEachShard("index document count", [&](size_t, Xapian::WritableDatabase& db) {
+      total += static_cast<int64_t>(db.get_doccount());
+    });
+    if (!status) return std::unexpected(std::move(status).error());
+    return total;
   }
 
   Result<int64_t> LastDocId() override {
-    try {
-      return static_cast<int64_t>(db_.get_lastdocid());
-    } catch (const Xapian::Error& e) {
-      return std::unexpected(ErrorFromXapian(e, "index last document id"));
-    }
+    int64_t last = 0;
+    const int64_t n = static_cast<int64_t>(shards_.size());
+    Status status = ForEachShard("index last document id", [&](size_t k, Xapian::WritableDatabase& db) {
+      const int64_t shard_last = db.get_lastdocid();
+      if (shard_last > 0) last = std::max(last, (shard_last - 1) * n + static_cast<int64_t>(k) + 1);
+    });
+    if (!status) return std::unexpected(std::move(status).error());
+    return last;
   }
 
  private:
-  Xapian::WritableDatabase db_;
+  Status FirstFailure() {
+    for (auto& shard : shards_) {
+      if (std::optional<Error> failure = shard->failure()) return std::unexpected(*failure);
+    }
+    return OkStatus();
+  }
+
+  // Runs `fn(k, db)` on every shard's thread, one shard at a time (so `fn`
+  // needs no locking); the first error.
+  Status ForEachShard(std::string_view context, const std::function<void(size_t, Xapian::WritableDatabase&)>& fn) {
+    for (size_t k = 0; k < shards_.size(); ++k) {
+      MK_RETURN_IF_ERROR(shards_[k]
+                             ->Submit(
+                                 [&fn, k](Xapian::WritableDatabase& db) -> Status {
+                                   fn(k, db);
+                                   return OkStatus();
+                                 },
+                                 std::string(context))
+                             .get());
+    }
+    return OkStatus();
+  }
+
   IndexWriterOptions options_;
-  DocumentBuilder builder_;
+  std::vector<std::unique_ptr<Shard>> shards_;
   size_t pending_documents_ = 0;
   size_t pending_bytes_ = 0;
 };
+
+bool DirectoryIsEmpty(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool empty = true;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
+
+// Opens (creating when missing) shard K and stamps or checks its schema.
+// Throws Xapian::Error.
+Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, size_t shard) {
+  const std::string path = ShardPath(dir, shard);
+  Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+  MK_RETURN_IF_ERROR(CheckSchemaVersion(db, path));
+  if (db.get_metadata(kSchemaKey).empty()) {
+    db.set_metadata(kSchemaKey, std::to_string(kSchemaVersion));
+    db.commit();
+  }
+  return db;
+}
 
 }  // namespace
 
@@ -130,17 +333,40 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
   if (options.commit_every_documents == 0 || options.commit_every_bytes == 0) {
     return MakeError(ErrorCode::kInvalidArgument, "index: commit_every_documents and commit_every_bytes must be > 0");
   }
+  if (options.shards > kMaxShards) {
+    return MakeError(ErrorCode::kInvalidArgument, "index: at most " + std::to_string(kMaxShards) + " shards");
+  }
   struct stat st {};
-  const bool existed = ::stat(dir.c_str(), &st) == 0;
-  try {
-    Xapian::WritableDatabase db(dir, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
-    MK_RETURN_IF_ERROR(CheckSchemaVersion(db, dir));
-    if (db.get_metadata(kSchemaKey).empty()) {
-      db.set_metadata(kSchemaKey, std::to_string(kSchemaVersion));
-      db.commit();
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+      return MakeError(ErrorCode::kIoError, "index open " + dir + ": cannot create: " + std::strerror(errno));
     }
-    if (!existed) ::chmod(dir.c_str(), 0700);  // the archive keeps its folders private
-    return std::unique_ptr<IndexWriter>(new XapianWriter(std::move(db), options));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kFailedPrecondition, "index open " + dir + ": not a directory");
+  }
+  try {
+    MK_ASSIGN_OR_RETURN(size_t shards, ReadShardCount(dir));
+    if (shards == 0) {
+      if (!DirectoryIsEmpty(dir)) {
+        // An unsharded index (schema version 1) or something else: the
+        // schema check names an old index; anything else is not ours.
+        Xapian::Database old(dir);
+        MK_RETURN_IF_ERROR(CheckSchemaVersion(old, dir));
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "index " + dir + ": an unsharded index from an older mailkeep; run `mailkeep reindex`");
+      }
+      shards = options.shards != 0 ? options.shards : std::max(2u, std::thread::hardware_concurrency());
+      shards = std::min(shards, kMaxShards);
+      // The stub first: a crash before every shard exists leaves an index
+      // whose missing shards the next writer creates.
+      MK_RETURN_IF_ERROR(WriteShardStub(dir, shards));
+    }
+    std::vector<Xapian::WritableDatabase> dbs;
+    for (size_t k = 0; k < shards; ++k) {
+      MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, k));
+      dbs.push_back(std::move(db));
+    }
+    return std::unique_ptr<IndexWriter>(new ShardedWriter(std::move(dbs), options));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {
