@@ -53,7 +53,13 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   auto docs = index::IndexReader::Open(IndexDir(**archive));
   if (!pending) return Fail(pending.error());
   if (!docs) {
-    if (*checked > 0) report(docs.error().message() + "; run `mailkeep reindex`");
+    // No index yet: fine while every message is still queued for it
+    // (import --no-index, or a run killed before its first index commit).
+    if (docs.error().code() != ErrorCode::kNotFound || *pending < *checked) {
+      report(docs.error().message());
+    } else if (*pending > 0 && global.verbosity > 0 && !global.json) {
+      std::cout << "index: " << *pending << " messages waiting to be indexed (the next import catches up)\n";
+    }
   } else {
     auto count = (*docs)->DocumentCount();
     if (!count) return Fail(count.error());
