@@ -10,7 +10,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <system_error>
 #include <thread>
+#include <tuple>
+#include <map>
+#include <set>
+#include <mutex>
 #include <unordered_map>
 
 #include "store/blobs/pack_store.h"
@@ -45,24 +50,35 @@ int WorkerCount(int requested) {
   return hw == 0 ? 2 : static_cast<int>(hw);
 }
 
-// Runs fn(i) for i in [0, n) on up to `workers` threads.
+// Runs fn(i) for i in [0, n) on up to `workers` threads. An exception in
+// any call (e.g. bad_alloc on a huge message) stops the work and comes back
+// as an error instead of terminating the process.
 template <typename Fn>
-void ParallelFor(size_t n, int workers, Fn fn) {
-  if (n == 0) return;
-  size_t threads = std::min<size_t>(static_cast<size_t>(workers), n);
-  if (threads <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
+Status ParallelFor(size_t n, int workers, Fn fn) {
+  if (n == 0) return OkStatus();
   std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  std::string error;
   auto loop = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
+    try {
+      for (size_t i = next++; i < n && !failed.load(std::memory_order_relaxed); i = next++) fn(i);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!failed.exchange(true)) error = e.what();
+    }
   };
+  size_t threads = std::min<size_t>(static_cast<size_t>(workers), n);
   std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  try {
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  } catch (const std::system_error&) {
+    // Fewer threads than asked for: the ones running (and this one) finish.
+  }
   loop();
   for (auto& t : pool) t.join();
+  if (failed) return MakeError(ErrorCode::kInternal, "worker failed: " + error);
+  return OkStatus();
 }
 
 // The catalog's view of a parsed message.
@@ -147,21 +163,19 @@ Result<int64_t> Archive::PendingIndexCount() { return impl_->catalog->PendingInd
 Status Archive::MarkIndexed(const std::vector<int64_t>& ids) {
   if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   MK_RETURN_IF_ERROR(impl_->catalog->Begin());
-  if (auto st = impl_->catalog->DequeueIndexed(ids); !st) {
-    impl_->catalog->Rollback();
-    return st;
-  }
-  return impl_->catalog->Commit();
+  auto st = impl_->catalog->DequeueIndexed(ids);
+  if (st) st = impl_->catalog->Commit();
+  if (!st) impl_->catalog->Rollback();
+  return st;
 }
 
 Status Archive::QueueAllForIndex() {
   if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   MK_RETURN_IF_ERROR(impl_->catalog->Begin());
-  if (auto st = impl_->catalog->QueueAllForIndex(); !st) {
-    impl_->catalog->Rollback();
-    return st;
-  }
-  return impl_->catalog->Commit();
+  auto st = impl_->catalog->QueueAllForIndex();
+  if (st) st = impl_->catalog->Commit();
+  if (!st) impl_->catalog->Rollback();
+  return st;
 }
 
 Result<std::vector<int64_t>> Archive::ThreadMessages(int64_t thread) { return impl_->catalog->ThreadMessages(thread); }
@@ -171,6 +185,15 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
   std::string cat_path = dir + "/" + kCatalogFile;
   if (::access(cat_path.c_str(), F_OK) == 0) {
     return MakeError(ErrorCode::kFailedPrecondition, "an archive already exists in " + dir);
+  }
+  // Packs without a catalog are an archive whose catalog was lost: a new
+  // empty catalog would disown them. Rebuild instead.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/" + kPacksDir, ec)) {
+    if (e.path().extension() == ".pack") {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       dir + " holds pack files but no catalog; run `mailkeep rebuild-catalog` to recover it");
+    }
   }
   {
     LockFile lock;
@@ -195,13 +218,27 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
   bool writable = mode == OpenMode::kReadWrite;
   if (writable) MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile));
   // A read-only open of a WAL database still needs write access to the
-  // -shm file; open read-write but never write from this handle.
-  MK_ASSIGN_OR_RETURN(impl->catalog, catalog::Catalog::Open(cat_path, false, /*read_only=*/false));
+  // -shm file; open read-write but never write from this handle, and only
+  // the writer (holding the lock) migrates.
+  MK_ASSIGN_OR_RETURN(impl->catalog, catalog::Catalog::Open(cat_path, false, /*read_only=*/false, writable));
 
   blobs::PackStoreOptions popts;
   popts.compression_level = options.compression_level;
   if (writable) {
     MK_ASSIGN_OR_RETURN(auto end, impl->catalog->CommittedPackEnd());
+    // The catalog must not point past the end it committed: if it does
+    // (a catalog from elsewhere, a half-made one), opening for writing would
+    // move referenced records aside. Refuse and change nothing.
+    MK_ASSIGN_OR_RETURN(auto referenced, impl->catalog->ReferencedPackEnds(blobs::kRecordHeaderSize));
+    for (const auto& [pack, pack_end] : referenced) {
+      if (pack > end.first || (pack == end.first && pack_end > end.second)) {
+        return MakeError(ErrorCode::kCorruption,
+                         "catalog " + cat_path + " points at pack " + std::to_string(pack) + " up to byte " +
+                             std::to_string(pack_end) + ", past its committed end (pack " + std::to_string(end.first) +
+                             ", " + std::to_string(end.second) +
+                             " bytes); nothing was changed: run `mailkeep verify`, or `mailkeep rebuild-catalog`");
+      }
+    }
     MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::Open(dir + "/" + kPacksDir, popts, end.first, end.second));
   } else {
     MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::OpenReadOnly(dir + "/" + kPacksDir, popts));
@@ -261,7 +298,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
 
   // 1. Hash everything (workers).
   std::vector<Sha256Digest> sha(n);
-  ParallelFor(n, s.workers, [&](size_t i) { sha[i] = Sha256(batch[i].bytes); });
+  MK_RETURN_IF_ERROR(ParallelFor(n, s.workers, [&](size_t i) { sha[i] = Sha256(batch[i].bytes); }));
   for (size_t i = 0; i < n; ++i) out[i].sha256 = ToHex(sha[i]);
 
   // 2. Classify: known blob, first copy in this batch, or repeat in batch.
@@ -310,11 +347,14 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   std::vector<Result<blobs::CompressedBlob>> frames(fresh.size(), MakeError(ErrorCode::kInternal, "not run"));
   mime::ParseLimits limits;
   limits.extract_text = false;
-  ParallelFor(fresh.size(), s.workers, [&](size_t j) {
-    size_t i = fresh[j];
-    rows[j] = RowFromParsed(mime::ParseMessage(batch[i].bytes, limits));
-    frames[j] = s.packs->Compress(batch[i].bytes, sha[i]);
-  });
+  if (auto st = ParallelFor(fresh.size(), s.workers, [&](size_t j) {
+        size_t i = fresh[j];
+        rows[j] = RowFromParsed(mime::ParseMessage(batch[i].bytes, limits));
+        frames[j] = s.packs->Compress(batch[i].bytes, sha[i]);
+      });
+      !st) {
+    return fail(st.error());
+  }
 
   // 5. Append frames, then make them durable before the catalog points at them.
   for (size_t j = 0; j < fresh.size(); ++j) {
@@ -371,7 +411,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   if (auto st = s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()); !st) {
     return fail(st.error());
   }
-  if (auto st = s.catalog->Commit(); !st) return fail(st.error());
+  if (auto st = s.catalog->Commit(); !st) return fail(st.error());  // fail() rolls back
   if (s.options.debug_crash_after_commits > 0 && ++s.commits >= s.options.debug_crash_after_commits) {
     std::abort();
   }
@@ -480,7 +520,7 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
   const size_t chunk = 256;
   for (size_t start = 0; start < n; start += chunk) {
     size_t end = std::min(n, start + chunk);
-    ParallelFor(end - start, s.workers, [&](size_t k) {
+    MK_RETURN_IF_ERROR(ParallelFor(end - start, s.workers, [&](size_t k) {
       size_t i = start + k;
       const auto& b = blobs[i];
       blobs::BlobLocation loc{b.pack, b.offset, b.stored_len, b.raw_len, b.dict};
@@ -494,7 +534,7 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
         (void)m;  // parsing must not crash or hang; defects are normal for real mail
       }
       ++done;
-    });
+    }));
     if (on_progress) on_progress(done.load(), static_cast<int64_t>(n));
   }
   for (size_t i = 0; i < n; ++i) {
@@ -506,7 +546,7 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
   return static_cast<int64_t>(n);
 }
 
-Result<int64_t> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {
+Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {
   std::string cat_path = dir + "/" + kCatalogFile;
   std::string packs_dir = dir + "/" + kPacksDir;
   if (::access(packs_dir.c_str(), F_OK) != 0) {
@@ -514,6 +554,98 @@ Result<int64_t> Archive::RebuildCatalog(const std::string& dir, const ArchiveOpt
   }
   LockFile lock;
   MK_RETURN_IF_ERROR(lock.Acquire(dir + "/" + kLockFile));
+
+  // Dictionaries the old catalog holds, as a second copy for records whose
+  // pack copy is damaged (each is checked against its record's SHA-256).
+  std::map<uint32_t, std::tuple<uint32_t, uint64_t, std::string>> old_dicts;  // id -> pack, offset, bytes
+  if (::access(cat_path.c_str(), F_OK) == 0) {
+    if (auto old = catalog::Catalog::Open(cat_path, false, /*read_only=*/true); old) {
+      if (auto dicts = (*old)->Dictionaries(); dicts) {
+        for (auto& d : *dicts) old_dicts[d.id] = {d.pack, d.offset, std::move(d.bytes)};
+      }
+    }
+  }
+
+  // Build beside the old catalog; only a complete rebuild replaces it, so a
+  // kill or an error here leaves the archive exactly as it was.
+  std::string tmp_path = cat_path + ".rebuild";
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((tmp_path + suffix).c_str());
+  RebuildReport report;
+  {
+    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(tmp_path, true, false));
+    blobs::PackStoreOptions popts;
+    popts.compression_level = options.compression_level;
+    MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, popts));
+
+    uint32_t last_pack = 0;
+    uint64_t last_end = 0;
+    const int64_t now = NowSeconds();
+    std::set<uint32_t> loaded;
+    auto add_dictionary = [&](uint32_t id, uint32_t pack, uint64_t offset, std::string bytes) -> Status {
+      MK_RETURN_IF_ERROR(packs->LoadDictionary(id, bytes));
+      loaded.insert(id);
+      catalog::DictionaryRow row{id, pack, offset, std::move(bytes)};
+      return cat->AddDictionary(row);
+    };
+    // A dictionary record the scan skipped as damaged: take the old
+    // catalog's copy if the record's (intact) header names the same bytes.
+    auto fall_back = [&](uint32_t id) -> Status {
+      auto it = old_dicts.find(id);
+      if (it == old_dicts.end()) return OkStatus();
+      const auto& [pack, offset, bytes] = it->second;
+      blobs::BlobLocation loc{pack, offset, static_cast<uint32_t>(bytes.size()), bytes.size(), id};
+      auto sha = packs->ReadRecordHash(loc);
+      if (!sha || *sha != Sha256(bytes)) return OkStatus();
+      report.problems.push_back("dictionary " + std::to_string(id) +
+                                ": pack copy damaged; used the old catalog's copy");
+      return add_dictionary(id, pack, offset, bytes);
+    };
+    MK_RETURN_IF_ERROR(cat->Begin());
+    auto scanned = packs->Scan(
+        [&](const blobs::ScannedRecord& rec) -> Status {
+          if (rec.location.pack > last_pack || (rec.location.pack == last_pack && rec.end > last_end)) {
+            last_pack = rec.location.pack;
+            last_end = rec.end;
+          }
+          if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) {
+            auto bytes = packs->ReadDictionary(rec.location);
+            if (!bytes) return fall_back(rec.location.dict_id);
+            return add_dictionary(rec.location.dict_id, rec.location.pack, rec.location.offset, std::move(*bytes));
+          }
+          if (rec.location.dict_id != 0 && !loaded.count(rec.location.dict_id)) {
+            MK_RETURN_IF_ERROR(fall_back(rec.location.dict_id));
+          }
+          MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
+          if (existing) return OkStatus();  // a second copy (e.g. from a rolled-back batch)
+          auto raw = packs->Read(rec.location, /*verify_hash=*/true);
+          if (!raw) {
+            report.problems.push_back("message " + ToHex(rec.sha256) + " skipped: " + raw.error().message());
+            return OkStatus();
+          }
+          mime::ParseLimits limits;
+          limits.extract_text = false;
+          catalog::MessageRow row = RowFromParsed(mime::ParseMessage(*raw, limits));
+          row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len,
+                      rec.location.raw_len, rec.location.dict_id};
+          row.added_at = now;
+          MK_ASSIGN_OR_RETURN(int64_t id, cat->InsertMessage(row));
+          MK_RETURN_IF_ERROR(cat->AssignThread(id, row.message_id, row.thread_links));
+          MK_RETURN_IF_ERROR(cat->QueueForIndex(id));
+          ++report.messages;
+          return OkStatus();
+        },
+        [&](uint32_t pack, uint64_t offset, const std::string& why) {
+          report.problems.push_back("pack " + std::to_string(pack) + " offset " + std::to_string(offset) + ": " + why);
+        });
+    if (!scanned) {
+      cat->Rollback();
+      return std::unexpected(scanned.error());
+    }
+    if (last_pack > 0) MK_RETURN_IF_ERROR(cat->SetPackCommitted(last_pack, last_end));
+    MK_RETURN_IF_ERROR(cat->Commit());
+    MK_RETURN_IF_ERROR(cat->Checkpoint());
+  }
+  // Swap: the old catalog (and its WAL) moves aside, the new one in.
   if (::access(cat_path.c_str(), F_OK) == 0) {
     std::string aside;
     for (int i = 1;; ++i) {
@@ -526,57 +658,17 @@ Result<int64_t> Archive::RebuildCatalog(const std::string& dir, const ArchiveOpt
         return MakeError(ErrorCode::kIoError, from + ": cannot move aside: " + ErrnoText(errno));
       }
     }
+    report.old_catalog = aside;
   }
-  MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, true, false));
-  blobs::PackStoreOptions popts;
-  popts.compression_level = options.compression_level;
-  MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, popts));
-
-  int64_t stored = 0;
-  uint32_t last_pack = 0;
-  uint64_t last_end = 0;
-  const int64_t now = NowSeconds();
-  MK_RETURN_IF_ERROR(cat->Begin());
-  auto scanned = packs->Scan(
-      [&](const blobs::ScannedRecord& rec) -> Status {
-        if (rec.location.pack > last_pack || (rec.location.pack == last_pack && rec.end > last_end)) {
-          last_pack = rec.location.pack;
-          last_end = rec.end;
-        }
-        if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) {
-          MK_ASSIGN_OR_RETURN(std::string bytes, packs->ReadDictionary(rec.location));
-          MK_RETURN_IF_ERROR(packs->LoadDictionary(rec.location.dict_id, bytes));
-          catalog::DictionaryRow row{rec.location.dict_id, rec.location.pack, rec.location.offset, std::move(bytes)};
-          return cat->AddDictionary(row);
-        }
-        MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
-        if (existing) return OkStatus();
-        auto raw = packs->Read(rec.location, /*verify_hash=*/true);
-        if (!raw) return OkStatus();  // a damaged record is skipped; verify of the old catalog names it
-        mime::ParseLimits limits;
-        limits.extract_text = false;
-        catalog::MessageRow row = RowFromParsed(mime::ParseMessage(*raw, limits));
-        row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len, rec.location.raw_len,
-                    rec.location.dict_id};
-        row.added_at = now;
-        MK_ASSIGN_OR_RETURN(int64_t id, cat->InsertMessage(row));
-        MK_RETURN_IF_ERROR(cat->AssignThread(id, row.message_id, row.thread_links));
-        MK_RETURN_IF_ERROR(cat->QueueForIndex(id));
-        ++stored;
-        if (stored % 5000 == 0) {
-          MK_RETURN_IF_ERROR(cat->Commit());
-          MK_RETURN_IF_ERROR(cat->Begin());
-        }
-        return OkStatus();
-      },
-      [](uint32_t, uint64_t, const std::string&) {});
-  if (!scanned) {
-    cat->Rollback();
-    return std::unexpected(scanned.error());
+  if (::rename(tmp_path.c_str(), cat_path.c_str()) != 0) {
+    return MakeError(ErrorCode::kIoError, tmp_path + ": cannot move into place: " + ErrnoText(errno));
   }
-  if (last_pack > 0) MK_RETURN_IF_ERROR(cat->SetPackCommitted(last_pack, last_end));
-  MK_RETURN_IF_ERROR(cat->Commit());
-  return stored;
+  MK_RETURN_IF_ERROR(SyncDir(dir));
+  // Ids may differ from the old catalog's, so the index (keyed by id) is
+  // rebuilt from scratch: every message is queued for it.
+  std::error_code ec;
+  std::filesystem::remove_all(dir + "/xapian", ec);
+  return report;
 }
 
 }  // namespace mailkeep

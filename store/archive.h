@@ -103,6 +103,12 @@ struct ArchiveStats {
   std::vector<Source> per_source;
 };
 
+struct RebuildReport {
+  int64_t messages = 0;
+  std::vector<std::string> problems;  // damaged or skipped records, one line each
+  std::string old_catalog;            // where the previous catalog went ("" if none)
+};
+
 struct VerifyProblem {
   int64_t id = 0;           // 0 when not tied to one message
   std::string message_id;
@@ -117,10 +123,15 @@ class Archive {
   // Opens an existing archive; kNotFound when `dir` holds none.
   static Result<std::unique_ptr<Archive>> Open(const std::string& dir, OpenMode mode,
                                                const ArchiveOptions& options = {});
-  // Rebuilds catalog.sqlite from packs alone (the old catalog is moved aside
-  // to catalog.sqlite.old-N). Messages, ids order, dictionaries and parsed
-  // fields come back; locations and sync state do not (they are not in packs).
-  static Result<int64_t> RebuildCatalog(const std::string& dir, const ArchiveOptions& options = {});
+  // Rebuilds catalog.sqlite from packs alone: builds catalog.sqlite.rebuild,
+  // and only when that is complete moves the old catalog aside
+  // (catalog.sqlite.old-N) and the new one into place, so a kill or error
+  // changes nothing. Messages, dictionaries, parsed fields and threads come
+  // back (ids in pack order); locations and sync state do not (they are not
+  // in packs). A dictionary whose pack copy is damaged is taken from the old
+  // catalog when its SHA-256 matches. Every skipped record is reported. The
+  // full-text index is removed and every message queued for it.
+  static Result<RebuildReport> RebuildCatalog(const std::string& dir, const ArchiveOptions& options = {});
   ~Archive();
 
   // Stores a batch. Outcomes are in batch order. A message already in the

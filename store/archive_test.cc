@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/catalog/sqlite.h"
 #include "store/util/files.h"
 #include "store/util/sha256.h"
 
@@ -266,6 +267,80 @@ TEST_F(ArchiveTest, ThreadsJoinMergeAndShareMissingParents) {
   EXPECT_EQ(*(*archive)->PendingIndexCount(), 0);
 }
 
+TEST_F(ArchiveTest, CreateRefusesPacksWithoutACatalog) {
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch = {Raw(MakeMessage(1), "1")};
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  std::filesystem::remove(dir_ + "/catalog.sqlite");
+  auto again = Archive::Create(dir_);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("rebuild-catalog"), std::string::npos) << again.error().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+}
+
+TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch = {Raw(MakeMessage(1), "1"), Raw(MakeMessage(2), "2")};
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  std::string pack = dir_ + "/packs/000001.pack";
+  auto size = std::filesystem::file_size(pack);
+  {
+    auto db = catalog::Db::Open(dir_ + "/catalog.sqlite", false, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->Exec("UPDATE packs SET committed_len = 100"));
+  }
+  auto writer = Archive::Open(dir_, OpenMode::kReadWrite);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(std::filesystem::file_size(pack), size) << "nothing may be cut or moved";
+  auto reader = Archive::Open(dir_, OpenMode::kReadOnly);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(*(*reader)->ReadRaw(1), MakeMessage(1));
+}
+
+TEST_F(ArchiveTest, RebuildTakesADamagedDictionaryFromTheOldCatalog) {
+  ArchiveOptions opts;
+  opts.dictionary_after = 100;
+  opts.dictionary_size = 8 * 1024;
+  {
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 150; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  std::string pack = dir_ + "/packs/000001.pack";
+  auto bytes = ReadFile(pack);
+  ASSERT_TRUE(bytes);
+  std::string magic = bytes->substr(0, 4);
+  size_t dict_at = std::string::npos;
+  for (size_t p = bytes->find(magic); p != std::string::npos; p = bytes->find(magic, p + 1)) {
+    if ((*bytes)[p + 5] == 2) dict_at = p;
+  }
+  ASSERT_NE(dict_at, std::string::npos);
+  std::string damaged = *bytes;
+  damaged[dict_at + 64 + 50] ^= 0x04;
+  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
+
+  auto report = Archive::RebuildCatalog(dir_, opts);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->messages, 150);
+  ASSERT_EQ(report->problems.size(), 2u) << report->problems[0];  // the scan's CRC report, and the fallback
+  EXPECT_NE(report->problems[0].find("pack 1"), std::string::npos) << report->problems[0];
+  EXPECT_NE(report->problems[1].find("old catalog"), std::string::npos) << report->problems[1];
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(archive);
+  auto found = (*archive)->FindByMessageId("msg120@example.org");
+  ASSERT_TRUE(found && found->size() == 1);
+  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(120));
+}
+
 TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
   std::vector<std::string> all;
   {
@@ -286,7 +361,8 @@ TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {
   std::filesystem::remove(dir_ + "/catalog.sqlite");
   auto rebuilt = Archive::RebuildCatalog(dir_);
   ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
-  EXPECT_EQ(*rebuilt, 300);
+  EXPECT_EQ(rebuilt->messages, 300);
+  EXPECT_TRUE(rebuilt->problems.empty());
   auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
   ASSERT_TRUE(archive) << archive.error().ToString();
   auto found = (*archive)->FindByMessageId("msg250@example.org");

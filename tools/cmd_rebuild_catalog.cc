@@ -21,14 +21,24 @@ int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& arg
     return *rc;
   }
   std::string dir = ArchiveDir(global);
-  auto n = Archive::RebuildCatalog(dir);
-  if (!n) return Fail(n.error());
+  auto report = Archive::RebuildCatalog(dir);
+  if (!report) return FailArchive(report.error());
   if (global.json) {
-    std::cout << nlohmann::json{{"archive", dir}, {"messages", *n}}.dump() << "\n";
-  } else if (global.verbosity > 0) {
-    std::cout << "rebuilt the catalog of " << dir << " from its packs: " << *n << " messages\n";
+    std::cout << nlohmann::json{{"archive", dir},
+                                {"messages", report->messages},
+                                {"problems", report->problems},
+                                {"old_catalog", report->old_catalog}}
+                     .dump()
+              << "\n";
+  } else {
+    for (const auto& p : report->problems) std::cerr << "mailkeep: " << p << "\n";
+    if (global.verbosity > 0) {
+      std::cout << "rebuilt the catalog of " << dir << " from its packs: " << report->messages << " messages"
+                << (report->old_catalog.empty() ? "" : "; the old catalog is " + report->old_catalog)
+                << "; run `mailkeep reindex --pending` to rebuild the search index\n";
+    }
   }
-  return kExitOk;
+  return report->problems.empty() ? kExitOk : kExitPartial;
 }
 
 }  // namespace mailkeep::tools

@@ -122,7 +122,7 @@ struct Catalog::Cache {
 Catalog::Catalog(std::unique_ptr<Db> db) : db_(std::move(db)), cache_(std::make_unique<Cache>()) {}
 Catalog::~Catalog() = default;
 
-Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only) {
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only, bool migrate) {
   MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only));
   std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
   if (!read_only) {
@@ -131,7 +131,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   }
   MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA foreign_keys=ON"));
   MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA cache_size=-65536"));
-  if (read_only) {
+  if (read_only || !migrate) {
     MK_ASSIGN_OR_RETURN(auto st, cat->db_->Prepare("PRAGMA user_version"));
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
     int64_t version = row ? st.ColumnInt(0) : 0;
@@ -172,6 +172,7 @@ Status Catalog::Migrate() {
 
 Status Catalog::Begin() { return db_->Exec("BEGIN IMMEDIATE"); }
 Status Catalog::Commit() { return db_->Exec("COMMIT"); }
+Status Catalog::Checkpoint() { return db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
 void Catalog::Rollback() {
   (void)db_->Exec("ROLLBACK");
   cache_->folders.clear();  // ids created in the rolled-back transaction are gone
@@ -434,6 +435,20 @@ Result<std::pair<uint32_t, uint64_t>> Catalog::CommittedPackEnd() {
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::make_pair(uint32_t{0}, uint64_t{0});
   return std::make_pair(static_cast<uint32_t>(st.ColumnInt(0)), static_cast<uint64_t>(st.ColumnInt(1)));
+}
+
+Result<std::vector<std::pair<uint32_t, uint64_t>>> Catalog::ReferencedPackEnds(uint64_t header_size) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT pack, max(e) FROM (SELECT pack, offset + ?1 + stored_len AS e FROM blobs "
+      "UNION ALL SELECT pack, offset + ?1 + length(bytes) FROM dictionaries) GROUP BY pack"));
+  st.Bind(1, static_cast<int64_t>(header_size));
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(static_cast<uint32_t>(st.ColumnInt(0)), static_cast<uint64_t>(st.ColumnInt(1)));
+  }
+  return out;
 }
 
 Status Catalog::SetPackCommitted(uint32_t pack, uint64_t len) {

@@ -120,13 +120,18 @@ struct CatalogStats {
 
 class Catalog {
  public:
-  // Opens or creates `path` and migrates it to kSchemaVersion.
-  static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only);
+  // Opens or creates `path`. With `migrate` (only for the archive's writer,
+  // who holds its lock) an older schema is migrated to kSchemaVersion;
+  // otherwise a catalog of another version is refused.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only,
+                                               bool migrate = true);
   ~Catalog();
 
   Status Begin();
   Status Commit();
   void Rollback();
+  // Moves the WAL into the database file and truncates the WAL.
+  Status Checkpoint();
 
   Result<std::optional<int64_t>> FindBySha(const Sha256Digest& sha);
   // Inserts blob + message + addresses + parts; returns the new id.
@@ -152,6 +157,9 @@ class Catalog {
   Status DequeueIndexed(const std::vector<int64_t>& ids);
 
   Result<std::pair<uint32_t, uint64_t>> CommittedPackEnd();
+  // For each pack, the end of the last record a row points at (blobs and
+  // dictionaries), given the record header size.
+  Result<std::vector<std::pair<uint32_t, uint64_t>>> ReferencedPackEnds(uint64_t header_size);
   Status SetPackCommitted(uint32_t pack, uint64_t len);
   Status AddDictionary(const DictionaryRow& dict);
   Result<std::vector<DictionaryRow>> Dictionaries();
