@@ -106,7 +106,7 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args) {
     return FailUsage("unknown --format '" + format + "': use eml, mbox or maildir");
   }
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
-  if (!opened) return Fail(opened.error());
+  if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   std::vector<std::string> terms;
   if (vm.count("query")) terms = vm["query"].as<std::vector<std::string>>();

@@ -47,7 +47,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   ArchiveOptions options;
   options.debug_crash_after_commits = crash_after;
   auto opened = OpenArchive(global, OpenMode::kReadWrite, options);
-  if (!opened) return Fail(opened.error());
+  if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
 
   Tally tally;

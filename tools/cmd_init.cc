@@ -15,7 +15,7 @@ int CmdInit(GlobalOptions& global, const std::vector<std::string>& args) {
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] init", desc, pos, vm)) return *rc;
   std::string dir = ArchiveDir(global);
   auto archive = Archive::Create(dir);
-  if (!archive) return Fail(archive.error());
+  if (!archive) return FailArchive(archive.error());
   if (global.json) {
     std::cout << nlohmann::json{{"archive", dir}, {"created", true}}.dump() << "\n";
   } else if (global.verbosity > 0) {

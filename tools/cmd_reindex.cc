@@ -25,7 +25,7 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
     return *rc;
   }
   auto opened = OpenArchive(global, OpenMode::kReadWrite);
-  if (!opened) return Fail(opened.error());
+  if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   if (!vm.count("pending")) {
     std::error_code ec;

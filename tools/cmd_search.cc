@@ -112,7 +112,7 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
   options.limit = limit >= 0 ? static_cast<size_t>(limit) : (format == "text" && !vm.count("count") ? 50 : 0);
 
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
-  if (!opened) return Fail(opened.error());
+  if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   auto reader = index::IndexReader::Open(IndexDir(archive));
   if (!reader) return Fail(reader.error());

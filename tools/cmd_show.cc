@@ -47,7 +47,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (!vm.count("id")) return FailUsage("show needs a message: a catalog id or mid:MESSAGE-ID");
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
-  if (!opened) return Fail(opened.error());
+  if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   auto ids = ResolveQuery(archive, {vm["id"].as<std::string>()});
   if (!ids) return Fail(ids.error());

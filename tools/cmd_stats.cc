@@ -28,7 +28,7 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] stats [--json]", desc, pos, vm)) return *rc;
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
-  if (!archive) return Fail(archive.error());
+  if (!archive) return FailArchive(archive.error());
   auto stats = (*archive)->Stats();
   if (!stats) return Fail(stats.error());
   const ArchiveStats& s = *stats;

@@ -19,7 +19,7 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] verify [--deep] [--json]", desc, pos, vm)) return *rc;
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
-  if (!archive) return Fail(archive.error());
+  if (!archive) return FailArchive(archive.error());
   Progress progress(global, "verifying");
   nlohmann::json problems = nlohmann::json::array();
   int64_t problem_count = 0;

@@ -59,19 +59,14 @@ Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMo
   return Archive::Open(ArchiveDir(global), mode, options);
 }
 
+int FailArchive(const Error& error) {
+  std::cerr << "mailkeep: " << error.message() << "\n";
+  return kExitArchive;
+}
+
 int Fail(const Error& error) {
   std::cerr << "mailkeep: " << error.message() << "\n";
-  switch (error.code()) {
-    case ErrorCode::kInvalidArgument: return kExitUsage;
-    case ErrorCode::kNotFound:
-      return error.message().find("no archive") != std::string::npos ? kExitArchive : kExitPartial;
-    case ErrorCode::kUnavailable:
-    case ErrorCode::kCorruption:
-    case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kIoError: return kExitArchive;
-    case ErrorCode::kInternal: return kExitPartial;
-  }
-  return kExitPartial;
+  return error.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitPartial;
 }
 
 int FailUsage(const std::string& message) {

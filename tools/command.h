@@ -65,7 +65,13 @@ std::string ArchiveDir(const GlobalOptions& global);
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
                                              const ArchiveOptions& options = {});
 
-// Prints "mailkeep: message" on stderr; returns the exit code for the error.
+// Each prints "mailkeep: message" on stderr and returns the exit code.
+// FailArchive: any error from opening the archive (Archive::Open, Create,
+// RebuildCatalog, OpenArchive) -> kExitArchive, whatever its code.
+int FailArchive(const Error& error);
+// Fail: everything after the archive is open. kInvalidArgument (a bad
+// command-line value or query syntax, from parsing) -> kExitUsage; anything
+// else (a message, the index, an output path) -> kExitPartial.
 int Fail(const Error& error);
 int FailUsage(const std::string& message);
 

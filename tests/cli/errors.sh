@@ -4,6 +4,14 @@ source "$(dirname "$0")/lib.sh"
 expect_status 3 mk stats
 grep -q "mailkeep init" "$WORK/err" || fail "missing-archive error does not say what to do"
 [[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "error is not one line"
+# Every failure to open the archive is 3, whatever the command or cause.
+expect_status 3 mk show 1
+expect_status 3 mk export --format eml --out "$WORK/never"
+[[ ! -e "$WORK/never" ]] || fail "export created --out without an archive"
+expect_status 3 mk search '*'
+expect_status 3 mk verify
+printf 'x' >"$WORK/not-an-archive"
+expect_status 3 "$MAILKEEP" --archive "$WORK/not-an-archive" stats
 
 mk init >/dev/null
 expect_status 3 mk init
@@ -30,6 +38,16 @@ grep -q "empty" "$WORK/err" || fail "empty file not reported"
 expect_eq "$(mk --json stats | json_field '["messages"]')" 1 "messages after importing garbage"
 expect_status 2 mk show 'frmo:abc'
 grep -q "query error" "$WORK/err" || fail "query syntax error unclear"
+[[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "query error is not one line"
+expect_status 2 mk export 'frmo:abc' --format eml --out "$WORK/q"
+expect_status 2 mk search '(from:alice'
+expect_status 2 mk show 'mid:'
+# An output path that cannot be written is the export's problem (1), not
+# the archive's (3).
+expect_status 1 mk export --format mbox --out "$WORK/nonexistent/dir/x.mbox"
+grep -q "nonexistent" "$WORK/err" || fail "unwritable mbox path not named"
+[[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "output path error is not one line"
+expect_status 1 mk export --format eml --out "$WORK/garbage.eml/sub"
 
 # A second writer waits for nobody: it is refused with exit 3 while a
 # writer holds the lock.
