@@ -48,6 +48,10 @@ struct IndexWriterOptions {
   // Shards (and writer threads) of a new index; 0 = the hardware threads,
   // at least 2. An existing index keeps the number it was created with.
   size_t shards = 0;
+  // When the writer is destroyed after adding at least this many documents,
+  // and at least half of the index, it compacts the shards (a bulk load
+  // leaves them about twice their compact size); 0 = never.
+  size_t compact_after_documents = 10000;
 };
 
 class IndexWriter {

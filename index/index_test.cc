@@ -449,6 +449,53 @@ TEST(IndexWriter, ShardsInterleaveDocidsAsAddDatabaseDoes) {
   EXPECT_EQ(Xapian::Database(path).get_doccount(), static_cast<Xapian::doccount>(kDocs));  // the stub opens all
 }
 
+TEST(IndexWriter, BulkLoadIsCompactedKeepingDocids) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  constexpr int kDocs = 300;
+  std::vector<std::string> raws;
+  for (int i = 1; i <= kDocs + 1; ++i) {
+    raws.push_back(Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body"));
+  }
+  std::vector<mime::Message> messages;
+  for (const auto& raw : raws) messages.push_back(mime::ParseMessage(raw));
+  IndexWriterOptions options;
+  options.shards = 2;
+  options.compact_after_documents = 100;
+  {
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int i = 1; i <= kDocs; ++i) ASSERT_TRUE((*writer)->Add(MakeDoc(i, messages[i - 1], 100)));
+    ASSERT_TRUE((*writer)->Commit());
+    ASSERT_TRUE((*writer)->Remove(1));  // shard 0 starts with a gap
+  }
+  {
+    std::ifstream stub(path + "/XAPIANDB");
+    std::stringstream text;
+    text << stub.rdbuf();
+    EXPECT_EQ(text.str(), "glass shard-0.1\nglass shard-1.1\n");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "/shard-0"));
+  EXPECT_FALSE(std::filesystem::exists(path + "/shard-1"));
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  EXPECT_EQ((*reader)->DocumentCount().value(), kDocs - 1);
+  SearchOptions oldest;
+  oldest.sort = SortOrder::kOldest;
+  EXPECT_EQ((*reader)->Search("id:m3@example.org", oldest).value().ids, std::vector<int64_t>{3});
+  EXPECT_EQ((*reader)->Search("subject:s300", oldest).value().ids, std::vector<int64_t>{300});
+  EXPECT_EQ((*reader)->Search("id:m1@example.org", oldest).value().ids, std::vector<int64_t>{});
+#endif
+  // A small addition later is not compacted; the generation stays.
+  auto again = IndexWriter::Open(path, options);
+  ASSERT_TRUE(again) << again.error().ToString();
+  ASSERT_TRUE((*again)->Add(MakeDoc(kDocs + 1, messages[kDocs], 100)));
+  again->reset();
+  EXPECT_TRUE(std::filesystem::exists(path + "/shard-0.1"));
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), static_cast<Xapian::doccount>(kDocs));
+}
+
 TEST(IndexWriter, UnshardedOrDamagedLayoutNeedsReindex) {
   TempDir dir;
   // A single database, as schema version 1 wrote (even stamped 2).

@@ -2,11 +2,12 @@
 // version 2).
 //
 //   DIR/XAPIANDB   a Xapian stub database file, one line per shard in
-//                  shard order: "glass shard-0", "glass shard-1", ... It
-//                  records the number of shards N, so readers and later
+//                  shard order: "glass shard-0", "glass shard-1", ..., or
+//                  "glass shard-K.G" after the G-th compaction of shard K.
+//                  It records the number of shards N, so readers and later
 //                  writers agree, and lets Xapian's own tools open DIR as
 //                  one database (xapian-delve DIR).
-//   DIR/shard-K    glass database K, 0 <= K < N.
+//   DIR/shard-K[.G]  glass database K, 0 <= K < N.
 //
 // Catalog id c lives in shard (c-1) % N as shard docid (c-1)/N + 1. Opened
 // together with Database::add_database in shard order, Xapian interleaves
@@ -17,6 +18,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "store/util/status.h"
 
@@ -25,15 +27,19 @@ namespace mailkeep::index {
 inline constexpr const char* kStubFile = "XAPIANDB";
 inline constexpr size_t kMaxShards = 64;
 
-// DIR/shard-K.
-std::string ShardPath(const std::string& dir, size_t shard);
+// One shard as XAPIANDB names it.
+struct ShardName {
+  size_t shard = 0;       // K
+  size_t generation = 0;  // G; 0 = "shard-K"
+  std::string Name() const;  // "shard-K" or "shard-K.G"
+};
 
-// N from DIR/XAPIANDB; 0 when DIR has no such file (no index yet, or an
-// unsharded index from schema version 1). kCorruption when the file is not
-// what WriteShardStub wrote.
-Result<size_t> ReadShardCount(const std::string& dir);
+// The shards listed in DIR/XAPIANDB, in shard order; empty when DIR has no
+// such file (no index yet, or an unsharded index from schema version 1).
+// kCorruption when the file is not what WriteShardStub wrote.
+Result<std::vector<ShardName>> ReadShardStub(const std::string& dir);
 
-// Writes DIR/XAPIANDB for `shards` shards (atomically: temporary + rename).
-Status WriteShardStub(const std::string& dir, size_t shards);
+// Writes DIR/XAPIANDB (atomically: temporary + rename).
+Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards);
 
 }  // namespace mailkeep::index

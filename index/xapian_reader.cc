@@ -120,8 +120,8 @@ Result<std::unique_ptr<IndexReader>> IndexReader::Open(const std::string& dir) {
     return MakeError(ErrorCode::kNotFound, "index " + dir + ": no index (run `mailkeep reindex`)");
   }
   try {
-    MK_ASSIGN_OR_RETURN(const size_t shards, ReadShardCount(dir));
-    if (shards == 0) {
+    MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
+    if (shards.empty()) {
       // Not sharded: an index from schema version 1, which the schema check
       // rejects, or not an index at all.
       Xapian::Database db(dir);
@@ -129,8 +129,8 @@ Result<std::unique_ptr<IndexReader>> IndexReader::Open(const std::string& dir) {
       return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir));
     }
     Xapian::Database db;
-    for (size_t k = 0; k < shards; ++k) {
-      const std::string path = ShardPath(dir, k);
+    for (const ShardName& name : shards) {
+      const std::string path = dir + "/" + name.Name();
       Xapian::Database shard(path);
       MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
       db.add_database(shard);

@@ -23,6 +23,19 @@
 // crash between two shards' commits leaves some documents of the last batch
 // indexed: the catalog still lists them as pending, and adding them again
 // replaces them.
+//
+// Compaction: a shard written in many commits has half-empty B-tree blocks
+// (about twice the size). When a writer that added at least
+// compact_after_documents documents, and at least half of the index, is
+// destroyed, it compacts every shard (in parallel, docids kept) into a new
+// generation "shard-K.G" and switches XAPIANDB to them atomically, then
+// removes the old ones: about 1.6 s for linux-mips, halving the index. A
+// failure leaves the uncompacted shards in place.
+//
+// XAPIAN_FLUSH_THRESHOLD is left to the environment: callers commit every
+// few thousand documents, which bounds Xapian's buffer before the default
+// threshold (10,000 per shard) is reached; a smaller threshold measured
+// slower here (1,000: 50 s instead of 42 s for linux-mips).
 
 #include <sys/stat.h>
 
@@ -35,6 +48,7 @@
 #include <cstring>
 #include <deque>
 #include <dirent.h>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <limits>
@@ -182,8 +196,23 @@ class Shard {
 
 class ShardedWriter final : public IndexWriter {
  public:
-  ShardedWriter(std::vector<Xapian::WritableDatabase> dbs, const IndexWriterOptions& options) : options_(options) {
+  ShardedWriter(std::string dir, std::vector<ShardName> names, std::vector<Xapian::WritableDatabase> dbs,
+                const IndexWriterOptions& options)
+      : dir_(std::move(dir)), names_(std::move(names)), options_(options) {
     for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes));
+  }
+
+  ~ShardedWriter() override {
+    // After a bulk load (this writer wrote at least half of the index):
+    // compact every shard, while the shards' locks are still held.
+    std::vector<ShardName> old_names;
+    if (options_.compact_after_documents != 0 && added_ >= options_.compact_after_documents && Commit()) {
+      const Result<int64_t> count = DocumentCount();
+      if (count && static_cast<int64_t>(added_) * 2 >= *count) old_names = CompactShards();
+    }
+    shards_.clear();  // joins the shard threads; closing commits what is pending
+    std::error_code ignored;
+    for (const ShardName& name : old_names) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
   }
 
   Status Add(const IndexDocument& doc) override {
@@ -192,6 +221,7 @@ class ShardedWriter final : public IndexWriter {
     MK_RETURN_IF_ERROR(FirstFailure());
     const size_t n = shards_.size();
     shards_[(id - 1) % n]->Add(doc, static_cast<Xapian::docid>((id - 1) / n + 1));
+    ++added_;
     ++pending_documents_;
     const mime::Message& m = *doc.message;
     pending_bytes_ += std::min(m.text.size(), options_.max_body_bytes) + m.subject.size();
@@ -260,6 +290,41 @@ class ShardedWriter final : public IndexWriter {
   }
 
  private:
+  // Compacts every committed shard into its next generation (keeping the
+  // docids), one thread per shard, and switches XAPIANDB to them. Returns
+  // the names now unused (to remove once the shards are closed); empty when
+  // anything failed, leaving the index as it was. Readers that still have
+  // the old shards open find them gone at their next reopen.
+  std::vector<ShardName> CompactShards() {
+    std::vector<ShardName> next = names_;
+    for (ShardName& name : next) ++name.generation;
+    std::vector<char> ok(names_.size(), 0);
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < names_.size(); ++k) {
+      threads.emplace_back([&, k] {
+        const std::string to = dir_ + "/" + next[k].Name();
+        std::error_code ignored;
+        std::filesystem::remove_all(to, ignored);
+        try {
+          Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
+          ok[k] = 1;
+        } catch (const Xapian::Error&) {
+        } catch (const std::exception&) {
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    const bool all_ok = std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
+    if (all_ok && WriteShardStub(dir_, next)) {
+      std::vector<ShardName> old = std::move(names_);
+      names_ = std::move(next);
+      return old;
+    }
+    std::error_code ignored;
+    for (const ShardName& name : next) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
+    return {};
+  }
+
   Status FirstFailure() {
     for (auto& shard : shards_) {
       if (std::optional<Error> failure = shard->failure()) return std::unexpected(*failure);
@@ -283,8 +348,11 @@ class ShardedWriter final : public IndexWriter {
     return OkStatus();
   }
 
+  std::string dir_;
+  std::vector<ShardName> names_;  // as XAPIANDB lists them
   IndexWriterOptions options_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  size_t added_ = 0;  // documents added by this writer
   size_t pending_documents_ = 0;
   size_t pending_bytes_ = 0;
 };
@@ -306,8 +374,8 @@ bool DirectoryIsEmpty(const std::string& dir) {
 
 // Opens (creating when missing) shard K and stamps or checks its schema.
 // Throws Xapian::Error.
-Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, size_t shard) {
-  const std::string path = ShardPath(dir, shard);
+Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardName& shard) {
+  const std::string path = dir + "/" + shard.Name();
   Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
   MK_RETURN_IF_ERROR(CheckSchemaVersion(db, path));
   if (db.get_metadata(kSchemaKey).empty()) {
@@ -345,8 +413,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     return MakeError(ErrorCode::kFailedPrecondition, "index open " + dir + ": not a directory");
   }
   try {
-    MK_ASSIGN_OR_RETURN(size_t shards, ReadShardCount(dir));
-    if (shards == 0) {
+    MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir));
+    if (shards.empty()) {
       if (!DirectoryIsEmpty(dir)) {
         // An unsharded index (schema version 1) or something else: the
         // schema check names an old index; anything else is not ours.
@@ -355,18 +423,19 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
         return MakeError(ErrorCode::kFailedPrecondition,
                          "index " + dir + ": an unsharded index from an older mailkeep; run `mailkeep reindex`");
       }
-      shards = options.shards != 0 ? options.shards : std::max(2u, std::thread::hardware_concurrency());
-      shards = std::min(shards, kMaxShards);
+      size_t n = options.shards != 0 ? options.shards : std::max(2u, std::thread::hardware_concurrency());
+      n = std::min(n, kMaxShards);
+      for (size_t k = 0; k < n; ++k) shards.push_back(ShardName{k, 0});
       // The stub first: a crash before every shard exists leaves an index
       // whose missing shards the next writer creates.
       MK_RETURN_IF_ERROR(WriteShardStub(dir, shards));
     }
     std::vector<Xapian::WritableDatabase> dbs;
-    for (size_t k = 0; k < shards; ++k) {
-      MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, k));
+    for (const ShardName& shard : shards) {
+      MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, shard));
       dbs.push_back(std::move(db));
     }
-    return std::unique_ptr<IndexWriter>(new ShardedWriter(std::move(dbs), options));
+    return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), std::move(dbs), options));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {
