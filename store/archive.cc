@@ -400,12 +400,15 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
       out[i].id = first.id;
     }
     if (out[i].status == IngestStatus::kFailed && kind[i] == Kind::kNew) continue;
-    auto added = s.catalog->AddLocation(out[i].id, batch[i].origin, now);
-    if (!added) return fail(added.error());
-    if (kind[i] != Kind::kNew) out[i].status = *added ? IngestStatus::kDuplicate : IngestStatus::kKnownLocation;
-    if (kind[i] != Kind::kNew && *added) {
-      // A new place (folder, flags) changes what the index knows of it.
-      if (auto q = s.catalog->QueueForIndex(out[i].id); !q) return fail(q.error());
+    auto change = s.catalog->AddLocation(out[i].id, batch[i].origin, now);
+    if (!change) return fail(change.error());
+    if (kind[i] != Kind::kNew) {
+      out[i].status = *change == catalog::LocationChange::kAdded ? IngestStatus::kDuplicate
+                                                                  : IngestStatus::kKnownLocation;
+      // A new place or new flags change what the index knows of it.
+      if (*change != catalog::LocationChange::kUnchanged) {
+        if (auto q = s.catalog->QueueForIndex(out[i].id); !q) return fail(q.error());
+      }
     }
   }
   if (auto st = s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()); !st) {

@@ -113,6 +113,7 @@ std::string_view DigestView(const Sha256Digest& d) {
 struct Catalog::Cache {
   Statement find_thread, delete_ghost, move_thread_messages, move_thread_ids, queue_thread,
       upsert_thread_id, set_thread, queue_index;
+  Statement find_location, update_flags;
   Statement find_sha, insert_blob, insert_message, find_address, insert_address,
       insert_message_address, insert_part, insert_location, find_folder, insert_folder,
       find_account, insert_account;
@@ -301,16 +302,42 @@ Result<int64_t> Catalog::FolderId(const Origin& origin) {
   return folder;
 }
 
-Result<bool> Catalog::AddLocation(int64_t message, const Origin& origin, int64_t now) {
+Result<LocationChange> Catalog::AddLocation(int64_t message, const Origin& origin, int64_t now) {
   MK_ASSIGN_OR_RETURN(int64_t folder, FolderId(origin));
-  MK_ASSIGN_OR_RETURN(Statement * st,
-                      Cached(*db_, cache_->insert_location,
-                             "INSERT OR IGNORE INTO locations(message, folder, uidvalidity, key, flags, internal_date, "
-                             "seen_at) VALUES(?, ?, ?, ?, ?, ?, ?)"));
-  st->Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, origin.key);
-  st->Bind(5, origin.flags).Bind(6, origin.internal_date).Bind(7, now);
-  MK_RETURN_IF_ERROR(st->Run());
-  return db_->Changes() > 0;
+  std::string key = origin.key;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    MK_ASSIGN_OR_RETURN(Statement * st,
+                        Cached(*db_, cache_->insert_location,
+                               "INSERT OR IGNORE INTO locations(message, folder, uidvalidity, key, flags, "
+                               "internal_date, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+    st->Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, key);
+    st->Bind(5, origin.flags).Bind(6, origin.internal_date).Bind(7, now);
+    MK_RETURN_IF_ERROR(st->Run());
+    if (db_->Changes() > 0) return LocationChange::kAdded;
+    // The place is taken: by this message (seen again; its flags may have
+    // changed) or by another one (an mbox rewritten so that a new message
+    // sits at an old offset). The other message's record is history and
+    // stays; this one gets the key made unique by its id.
+    MK_ASSIGN_OR_RETURN(Statement * find,
+                        Cached(*db_, cache_->find_location,
+                               "SELECT message, flags FROM locations WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+    find->Bind(1, folder).Bind(2, static_cast<int64_t>(origin.uidvalidity)).Bind(3, key);
+    MK_ASSIGN_OR_RETURN(bool row, find->Step());
+    int64_t holder = row ? find->ColumnInt(0) : 0;
+    std::string flags = row ? find->ColumnText(1) : std::string();
+    find->Reset();
+    if (holder == message) {
+      if (flags == origin.flags) return LocationChange::kUnchanged;
+      MK_ASSIGN_OR_RETURN(Statement * up,
+                          Cached(*db_, cache_->update_flags,
+                                 "UPDATE locations SET flags = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+      up->Bind(1, origin.flags).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, key);
+      MK_RETURN_IF_ERROR(up->Run());
+      return LocationChange::kFlagsChanged;
+    }
+    key = origin.key + "#" + std::to_string(message);
+  }
+  return LocationChange::kUnchanged;  // the disambiguated key is already recorded for this message
 }
 
 Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& message_id,

@@ -47,6 +47,8 @@ namespace mailkeep::catalog {
 
 class Db;
 
+enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
+
 inline constexpr int kSchemaVersion = 1;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
@@ -137,8 +139,11 @@ class Catalog {
   // Inserts blob + message + addresses + parts; returns the new id.
   Result<int64_t> InsertMessage(const MessageRow& row);
   // row.id 0 = next id; rebuild-catalog passes ids to keep them stable.
-  // Records a location; returns false when that (folder, key) already exists.
-  Result<bool> AddLocation(int64_t message, const Origin& origin, int64_t now);
+  // Records where a message was found. kUnchanged: that place was known
+  // with these flags; kFlagsChanged: known, flags updated. When the place
+  // (folder, uidvalidity, key) holds another message, the earlier record
+  // stays and this one is kept under key "KEY#<message id>".
+  Result<LocationChange> AddLocation(int64_t message, const Origin& origin, int64_t now);
 
   // Threads: a message joins the thread of any Message-ID it carries or
   // references (known messages and referenced-but-missing ones alike);

@@ -102,10 +102,12 @@ TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(1, "m@x"));
   Origin o{"maildir", "local", "/mail/INBOX", "123.abc", 0, "\\Seen", 1700000000};
-  EXPECT_TRUE(*cat->AddLocation(id, o, 1));
-  EXPECT_FALSE(*cat->AddLocation(id, o, 2));
+  EXPECT_EQ(*cat->AddLocation(id, o, 1), LocationChange::kAdded);
+  EXPECT_EQ(*cat->AddLocation(id, o, 2), LocationChange::kUnchanged);
+  o.flags = "\\Flagged \\Seen";
+  EXPECT_EQ(*cat->AddLocation(id, o, 2), LocationChange::kFlagsChanged);
   o.folder = "/mail/.Sent";
-  EXPECT_TRUE(*cat->AddLocation(id, o, 3));
+  EXPECT_EQ(*cat->AddLocation(id, o, 3), LocationChange::kAdded);
   ASSERT_TRUE(cat->Commit());
   auto locs = cat->GetLocations(id);
   ASSERT_TRUE(locs);
@@ -123,14 +125,31 @@ TEST_F(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(2, "r@x"));
   Origin o{"mbox", "local", "/tmp/x.mbox", "0", 0, "", std::nullopt};
-  ASSERT_TRUE(*cat->AddLocation(id, o, 1));
+  ASSERT_EQ(*cat->AddLocation(id, o, 1), LocationChange::kAdded);
   cat->Rollback();
   ASSERT_TRUE(cat->Begin());
   id = *cat->InsertMessage(Row(2, "r@x"));
   auto added = cat->AddLocation(id, o, 1);
   ASSERT_TRUE(added) << added.error().ToString();
-  EXPECT_TRUE(*added);
+  EXPECT_EQ(*added, LocationChange::kAdded);
   ASSERT_TRUE(cat->Commit());
+}
+
+TEST_F(CatalogTest, APlaceTakenByAnotherMessageKeepsBothRecords) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  int64_t first = *cat->InsertMessage(Row(4, "first@x"));
+  int64_t second = *cat->InsertMessage(Row(5, "second@x"));
+  Origin o{"mbox", "local", "/mail/box.mbox", "0", 0, "", std::nullopt};
+  EXPECT_EQ(*cat->AddLocation(first, o, 1), LocationChange::kAdded);
+  // The mbox was rewritten: another message now starts at offset 0.
+  EXPECT_EQ(*cat->AddLocation(second, o, 2), LocationChange::kAdded);
+  EXPECT_EQ(*cat->AddLocation(second, o, 3), LocationChange::kUnchanged);
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_EQ(cat->GetLocations(first)->size(), 1u);
+  auto locs = cat->GetLocations(second);
+  ASSERT_EQ(locs->size(), 1u);
+  EXPECT_EQ((*locs)[0].key, "0#" + std::to_string(second));
 }
 
 TEST_F(CatalogTest, CommittedPackEndAndDictionaries) {
