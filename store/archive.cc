@@ -150,6 +150,9 @@ struct Archive::Impl {
   bool needs_reopen = false;
 
   Status MaybeTrainDictionary(catalog::Catalog& cat);
+  // Loads dictionaries committed since this handle opened (a reader next to
+  // a running import meets blobs compressed with a newer dictionary).
+  Status ReloadDictionaries();
   void GatherSample(std::string_view raw);
 };
 
@@ -243,12 +246,17 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
   } else {
     MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::OpenReadOnly(dir + "/" + kPacksDir, popts));
   }
-  MK_ASSIGN_OR_RETURN(auto dicts, impl->catalog->Dictionaries());
-  for (const auto& d : dicts) MK_RETURN_IF_ERROR(impl->packs->LoadDictionary(d.id, d.bytes));
+  MK_RETURN_IF_ERROR(impl->ReloadDictionaries());
   if (writable) {
     MK_ASSIGN_OR_RETURN(impl->since_dictionary, impl->catalog->CountBlobsWithDict(impl->packs->current_dictionary()));
   }
   return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+}
+
+Status Archive::Impl::ReloadDictionaries() {
+  MK_ASSIGN_OR_RETURN(auto dicts, catalog->Dictionaries());
+  for (const auto& d : dicts) MK_RETURN_IF_ERROR(packs->LoadDictionary(d.id, d.bytes));
+  return OkStatus();
 }
 
 // Reservoir sampling (Algorithm R) over the messages since the last
@@ -269,7 +277,18 @@ void Archive::Impl::GatherSample(std::string_view raw) {
 Status Archive::Impl::MaybeTrainDictionary(catalog::Catalog& cat) {
   if (options.dictionary_after == 0) return OkStatus();
   size_t threshold = packs->current_dictionary() == 0 ? options.dictionary_after : options.dictionary_retrain_after;
-  if (threshold == 0 || static_cast<size_t>(since_dictionary) < threshold || samples.size() < 64) return OkStatus();
+  if (threshold == 0 || static_cast<size_t>(since_dictionary) < threshold) return OkStatus();
+  // Many small runs (a nightly sync) each see few messages: top the sample
+  // up from what the archive already holds since the last dictionary.
+  const size_t wanted = std::min<size_t>(kMaxSamples, static_cast<size_t>(since_dictionary));
+  if (samples.size() < wanted / 2) {
+    MK_ASSIGN_OR_RETURN(auto recent, cat.RecentBlobs(packs->current_dictionary(), wanted - samples.size()));
+    for (const auto& b : recent) {
+      auto raw = packs->Read({b.pack, b.offset, b.stored_len, b.raw_len, b.dict}, /*verify_hash=*/false);
+      if (raw) samples.emplace_back(std::string_view(*raw).substr(0, kMaxSampleBytes));
+    }
+  }
+  if (samples.size() < 64) return OkStatus();
   std::vector<std::string_view> views(samples.begin(), samples.end());
   auto dict = blobs::PackStore::TrainDictionary(views, options.dictionary_size);
   samples.clear();
@@ -425,7 +444,12 @@ Result<std::string> Archive::ReadRaw(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto row, impl_->catalog->GetMessage(id));
   if (!row) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
   blobs::BlobLocation loc{row->blob.pack, row->blob.offset, row->blob.stored_len, row->blob.raw_len, row->blob.dict};
-  MK_ASSIGN_OR_RETURN(std::string raw, impl_->packs->Read(loc, /*verify_hash=*/false));
+  auto read = impl_->packs->Read(loc, /*verify_hash=*/false);
+  if (!read && read.error().code() == ErrorCode::kFailedPrecondition) {
+    MK_RETURN_IF_ERROR(impl_->ReloadDictionaries());
+    read = impl_->packs->Read(loc, /*verify_hash=*/false);
+  }
+  MK_ASSIGN_OR_RETURN(std::string raw, std::move(read));
   if (Sha256(raw) != row->blob.sha256) {
     return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": stored bytes do not match their SHA-256");
   }
@@ -517,6 +541,8 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
 
   std::vector<int64_t> ids;
   MK_ASSIGN_OR_RETURN(auto blobs, s.catalog->AllBlobs(&ids));
+  // After listing the blobs: every dictionary they use is committed by now.
+  MK_RETURN_IF_ERROR(s.ReloadDictionaries());
   const size_t n = blobs.size();
   std::vector<std::string> problems(n);
   std::atomic<int64_t> done{0};

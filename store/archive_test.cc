@@ -142,6 +142,26 @@ TEST_F(ArchiveTest, DictionaryIsTrainedAndEveryMessageStillReads) {
   EXPECT_EQ(problems, 0);
 }
 
+TEST_F(ArchiveTest, ManySmallRunsStillGetADictionary) {
+  ArchiveOptions opts;
+  opts.dictionary_after = 120;
+  opts.dictionary_size = 8 * 1024;
+  for (int run = 0; run < 8; ++run) {
+    auto archive = run == 0 ? Archive::Create(dir_, opts) : Archive::Open(dir_, OpenMode::kReadWrite, opts);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Raw(MakeMessage(run * 20 + i), std::to_string(run * 20 + i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(archive);
+  EXPECT_EQ((*archive)->Stats()->dictionaries, 1);
+  auto ids = (*archive)->AllIds();
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->size(), 160u);
+  for (int64_t id : *ids) EXPECT_TRUE((*archive)->ReadRaw(id)) << id;
+}
+
 TEST_F(ArchiveTest, FlippedByteIsReportedForExactlyThatMessage) {
   int64_t victim = 0;
   {

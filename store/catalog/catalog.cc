@@ -596,6 +596,21 @@ Result<std::vector<BlobRow>> Catalog::AllBlobs(std::vector<int64_t>* ids) {
   return out;
 }
 
+Result<std::vector<BlobRow>> Catalog::RecentBlobs(uint32_t dict, size_t limit) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT sha256, pack, offset, stored_len, raw_len, dict FROM blobs WHERE dict = ? ORDER BY id DESC LIMIT ?"));
+  st.Bind(1, int64_t{dict}).Bind(2, static_cast<int64_t>(limit));
+  std::vector<BlobRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    BlobRow b;
+    ReadBlobColumns(st, 0, b);
+    out.push_back(b);
+  }
+  return out;
+}
+
 Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT f.source, a.name, f.name, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at, l.deleted_at "

@@ -173,6 +173,8 @@ class Catalog {
   Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);
   Result<std::vector<int64_t>> AllIds();
   Result<std::vector<BlobRow>> AllBlobs(std::vector<int64_t>* ids);
+  // The newest `limit` blobs compressed with dictionary `dict`.
+  Result<std::vector<BlobRow>> RecentBlobs(uint32_t dict, size_t limit);
   Result<std::vector<LocationRow>> GetLocations(int64_t id);
   Result<int64_t> CountMessages();
   // Messages whose frame uses dictionary `dict` (0 = none).
