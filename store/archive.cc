@@ -185,6 +185,10 @@ Result<std::vector<int64_t>> Archive::ThreadMessages(int64_t thread) { return im
 
 Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const ArchiveOptions& options) {
   MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  // An archive directory made beforehand (e.g. by an installer) is private too.
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return MakeError(ErrorCode::kIoError, dir + ": cannot make it private (0700): " + ErrnoText(errno));
+  }
   std::string cat_path = dir + "/" + kCatalogFile;
   if (::access(cat_path.c_str(), F_OK) == 0) {
     return MakeError(ErrorCode::kFailedPrecondition, "an archive already exists in " + dir);
@@ -204,6 +208,8 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
     MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, /*create=*/true, /*read_only=*/false));
     MK_RETURN_IF_ERROR(MakeDirs(dir + "/" + kPacksDir, 0700));
     MK_RETURN_IF_ERROR(SyncDir(dir));
+    const auto parent = std::filesystem::absolute(dir).parent_path().string();
+    MK_RETURN_IF_ERROR(SyncDir(parent.empty() ? "/" : parent));
   }
   return Open(dir, OpenMode::kReadWrite, options);
 }

@@ -5,6 +5,18 @@
 
 namespace mailkeep::catalog {
 
+// The start of a statement on one line, for error messages.
+static std::string Snippet(std::string_view sql) {
+  std::string out;
+  for (char c : sql) {
+    bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+    if (out.size() >= 60) break;
+  }
+  return out;
+}
+
 static Error SqlError(sqlite3* db, int rc, std::string_view what) {
   ErrorCode code = ErrorCode::kInternal;
   switch (rc & 0xff) {
@@ -63,7 +75,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error err = SqlError(db_, rc, sqlite3_sql(stmt_) ? std::string_view(sqlite3_sql(stmt_)).substr(0, 60) : "step");
+  Error err = SqlError(db_, rc, sqlite3_sql(stmt_) ? Snippet(sqlite3_sql(stmt_)) : "step");
   sqlite3_reset(stmt_);
   return std::unexpected(err);
 }
@@ -122,8 +134,8 @@ Status Db::Exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    Error e = SqlError(nullptr, rc, sql.substr(0, 60));
-    return MakeError(e.code(), "catalog: " + msg + " (in: " + sql.substr(0, 60) + ")");
+    Error e = SqlError(nullptr, rc, Snippet(sql));
+    return MakeError(e.code(), "catalog: " + msg + " (in: " + Snippet(sql) + ")");
   }
   return OkStatus();
 }
@@ -132,7 +144,7 @@ Result<Statement> Db::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                               &stmt, nullptr);
-  if (rc != SQLITE_OK) return std::unexpected(SqlError(db_, rc, sql.substr(0, 60)));
+  if (rc != SQLITE_OK) return std::unexpected(SqlError(db_, rc, Snippet(sql)));
   return Statement(db_, stmt);
 }
 
