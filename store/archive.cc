@@ -184,9 +184,13 @@ Status Archive::QueueAllForIndex() {
 Result<std::vector<int64_t>> Archive::ThreadMessages(int64_t thread) { return impl_->catalog->ThreadMessages(thread); }
 
 Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const ArchiveOptions& options) {
+  std::error_code ec;
+  const bool empty_before = !std::filesystem::exists(dir, ec) || std::filesystem::is_empty(dir, ec);
   MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-  // An archive directory made beforehand (e.g. by an installer) is private too.
-  if (::chmod(dir.c_str(), 0700) != 0) {
+  // An empty archive directory made beforehand (e.g. by an installer) is
+  // made private too; a directory that already holds other files keeps the
+  // mode its owner chose (the archive's own files are 0600 regardless).
+  if (empty_before && ::chmod(dir.c_str(), 0700) != 0) {
     return MakeError(ErrorCode::kIoError, dir + ": cannot make it private (0700): " + ErrnoText(errno));
   }
   std::string cat_path = dir + "/" + kCatalogFile;
@@ -195,7 +199,6 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
   }
   // Packs without a catalog are an archive whose catalog was lost: a new
   // empty catalog would disown them. Rebuild instead.
-  std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir + "/" + kPacksDir, ec)) {
     if (e.path().extension() == ".pack") {
       return MakeError(ErrorCode::kFailedPrecondition,
