@@ -1,12 +1,16 @@
 // mailkeep import PATH...: Maildirs, mbox files (.gz/.zst) and message files.
 // Messages go to the Archive in batches bounded by count and bytes; a
 // message counts as imported only once its batch is committed.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "store/util/files.h"
 #include "sync/local/local_source.h"
 #include "tools/command.h"
 #include "tools/indexer.h"
@@ -43,6 +47,19 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] import PATH...", desc, pos, vm)) return *rc;
   if (!vm.count("path")) return FailUsage("import needs at least one PATH (a Maildir, an mbox file or message files)");
   if (batch_count == 0 || batch_mb == 0) return FailUsage("--batch and --batch-mb must be positive");
+  const auto& paths = vm["path"].as<std::vector<std::string>>();
+  // Every PATH must be there before anything is imported: a typo in the
+  // last one is a usage error, not a half-done import.
+  std::vector<std::string> missing;
+  for (const auto& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) missing.push_back(path + ": " + ErrnoText(errno));
+  }
+  if (!missing.empty()) {
+    return FailUsage(missing.front() +
+                     (missing.size() > 1 ? " (and " + std::to_string(missing.size() - 1) + " more missing)" : "") +
+                     "; nothing imported");
+  }
 
   ArchiveOptions options;
   options.debug_crash_after_commits = crash_after;
@@ -97,7 +114,8 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     return OkStatus();
   };
 
-  for (const auto& path : vm["path"].as<std::vector<std::string>>()) {
+  for (const auto& path : paths) {
+    bool store_failed = false;
     auto st = local::ReadInput(
         path,
         [&](RawMessage&& m) -> Status {
@@ -105,15 +123,28 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
           tally.bytes += m.bytes.size();
           batch_bytes += m.bytes.size();
           batch.push_back(std::move(m));
-          if (batch.size() >= batch_count || batch_bytes >= batch_mb * 1024 * 1024) MK_RETURN_IF_ERROR(flush());
+          if (batch.size() >= batch_count || batch_bytes >= batch_mb * 1024 * 1024) {
+            auto flushed = flush();
+            store_failed = !flushed;
+            MK_RETURN_IF_ERROR(flushed);
+          }
           progress.Update(seen);
           return OkStatus();
         },
         report_failure);
-    if (!st) {
-      progress.Finish();
-      return Fail(st.error());
+    if (st) continue;
+    if (!store_failed) {
+      // The path went away after it was checked: that input failed, the
+      // rest of the batch and the other paths still go in.
+      report_failure(path, st.error().message());
+      continue;
     }
+    // The archive refused a commit: stop, but never leave collected
+    // messages uncommitted (the batch is empty after a failed flush; this
+    // keeps the rule should that change).
+    progress.Finish();
+    if (auto flushed = flush(); !flushed) std::cerr << "mailkeep: " << flushed.error().message() << "\n";
+    return Fail(st.error());
   }
   if (auto st = flush(); !st) {
     progress.Finish();

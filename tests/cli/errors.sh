@@ -26,8 +26,17 @@ grep -q "no message" "$WORK/err" || fail "no-match error unclear"
 expect_status 1 mk show 12345
 grep -q "no message" "$WORK/err" || fail "unknown id error unclear"
 
-expect_status 1 mk import "$WORK/does-not-exist"
+# A missing PATH is a usage error found before anything is imported, even
+# when other paths are fine: nothing is stored, the path is named.
+expect_status 2 mk import "$WORK/does-not-exist"
 grep -q "does-not-exist" "$WORK/err" || fail "missing path not named"
+printf 'From: a@example.com\nSubject: fine\n\nfine\n' >"$WORK/fine.eml"
+expect_status 2 mk import "$WORK/fine.eml" "$WORK/does-not-exist" "$WORK/fine.eml"
+grep -q "does-not-exist" "$WORK/err" || fail "missing path among others not named"
+[[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "missing path error is not one line"
+expect_eq "$(mk --json stats | json_field '["messages"]')" 0 "messages after an import with a missing path"
+# Missing paths are found before the archive is opened (2, not 3).
+expect_status 2 "$MAILKEEP" --archive "$WORK/no-archive" import "$WORK/does-not-exist"
 
 # A file that is not mail still imports (the archive keeps bytes), an empty
 # file is reported and skipped.
