@@ -1,8 +1,11 @@
 // mailkeep show ID: one message for a person (headers and decoded text),
-// --raw for the exact stored bytes, --json for one object.
+// --raw for the exact stored bytes, --json for one object. Text output shows
+// no control characters from the message (see Printable).
 #include <unistd.h>
 
+#include <cstdint>
 #include <iostream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +14,66 @@
 
 namespace mailkeep::tools {
 namespace {
+
+// What a message says is shown as text, never as terminal control: C0
+// controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not UTF-8
+// become U+FFFD, so a decoded =0D=0A cannot start a forged line and an ESC
+// or CSI cannot move the cursor or recolour the screen. In header values a
+// tab becomes a space; the body keeps its newlines and tabs (CRLF -> LF).
+enum class Where { kHeader, kBody };
+
+std::string Printable(std::string_view in, Where where) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      if (c >= 0x20 && c != 0x7f) {
+        out += static_cast<char>(c);
+      } else if (c == '\t') {
+        out += where == Where::kBody ? '\t' : ' ';
+      } else if (c == '\n' && where == Where::kBody) {
+        out += '\n';
+      } else if (c == '\r' && where == Where::kBody && i + 1 < in.size() && in[i + 1] == '\n') {
+        // CRLF line end: the LF that follows is kept.
+      } else {
+        out += kReplacement;
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte UTF-8 sequence: checked in full (no overlong forms,
+    // surrogates or code points past U+10FFFF), else one byte is replaced.
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    uint32_t cp = len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+    bool valid = len != 0 && i + len <= in.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      auto cc = static_cast<unsigned char>(in[i + k]);
+      valid = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if (valid) {
+      valid = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
+              (len == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
+    }
+    if (!valid) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (cp <= 0x9F) {
+      out += kReplacement;  // C1 control
+    } else {
+      out.append(in.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::string HeaderText(std::string_view in) { return Printable(in, Where::kHeader); }
 
 nlohmann::json AddressesJson(const std::vector<mime::Address>& list) {
   nlohmann::json a = nlohmann::json::array();
@@ -108,7 +171,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
     return kExitOk;
   }
   auto line = [](const char* name, const std::string& value) {
-    if (!value.empty()) std::cout << name << value << "\n";
+    if (!value.empty()) std::cout << name << HeaderText(value) << "\n";
   };
   line("Id:         ", std::to_string(mi.id));
   line("Message-ID: ", m.message_id.empty() ? "" : "<" + m.message_id + ">");
@@ -123,15 +186,18 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   for (const auto& p : m.parts) {
     if (p.is_multipart) continue;
     if (!p.is_attachment && p.filename.empty()) continue;
-    std::cout << "Attachment: " << (p.filename.empty() ? "(unnamed)" : p.filename) << " (" << p.content_type << ", "
-              << p.size << " bytes)\n";
+    std::cout << "Attachment: " << (p.filename.empty() ? "(unnamed)" : HeaderText(p.filename)) << " ("
+              << HeaderText(p.content_type) << ", " << p.size << " bytes)\n";
   }
   for (const auto& l : mi.locations) {
-    std::cout << "Found in:   " << l.source << " " << l.account << " " << l.folder << (l.key.empty() ? "" : " " + l.key)
-              << (l.flags.empty() ? "" : " [" + l.flags + "]") << "\n";
+    std::cout << "Found in:   "
+              << HeaderText(l.source + " " + l.account + " " + l.folder + (l.key.empty() ? "" : " " + l.key) +
+                            (l.flags.empty() ? "" : " [" + l.flags + "]"))
+              << "\n";
   }
-  std::cout << "\n" << m.text;
-  if (!m.text.empty() && m.text.back() != '\n') std::cout << "\n";
+  std::string text = Printable(m.text, Where::kBody);
+  std::cout << "\n" << text;
+  if (!text.empty() && text.back() != '\n') std::cout << "\n";
   return kExitOk;
 }
 
