@@ -61,7 +61,7 @@ diffs=$(comm -3 "$WORK/exported.sha" "$WORK/exported2.sha" | wc -l)
 # Maildir export keeps flags from the locations.
 mk export --format maildir --out "$WORK/md" >/dev/null
 expect_eq "$(ls "$WORK/md/cur" | wc -l)" "$total" "maildir export files"
-ls "$WORK/md/cur" | grep -q ':2,.*S' || fail "no exported Maildir file carries the Seen flag"
+[[ $(ls "$WORK/md/cur" | grep -c ':2,.*S') -gt 0 ]] || fail "no exported Maildir file carries the Seen flag"
 [[ $(stat -c %a "$WORK/md/cur/$(ls "$WORK/md/cur" | head -1)") == 600 ]] || fail "exported file is not 0600"
 
 # Export by Message-ID.
