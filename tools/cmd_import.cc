@@ -156,9 +156,11 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   // whatever happens here; a failed or killed indexing run resumes later.
   Progress index_progress(global, "indexing");
   Result<CatchUpResult> indexed = CatchUpResult{};
+  int64_t not_indexed = 0;  // stored, but left queued for the index: a partial result
   if (!vm.count("no-index")) indexed = CatchUpIndex(
       archive, 0, [&](int64_t d, int64_t t) { index_progress.Update(d, t); },
       [&](int64_t id, const std::string& why) {
+        ++not_indexed;
         index_progress.Finish();
         std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
       });
@@ -173,6 +175,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
                         {"unchanged", tally.unchanged}, {"failed", tally.failed},
                         {"bytes", tally.bytes},       {"seconds", secs},
                         {"indexed", indexed ? indexed->indexed : 0},
+                        {"not_indexed", not_indexed},
                         {"failures", tally.failures}};
     std::cout << j.dump(2) << "\n";
   } else if (global.verbosity > 0) {
@@ -181,7 +184,11 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
                 (long long)tally.failed, static_cast<double>(tally.bytes) / 1e6, secs,
                 secs > 0 ? static_cast<double>(seen) / secs : 0.0);
   }
-  return tally.failed > 0 || !indexed ? kExitPartial : kExitOk;
+  if (not_indexed > 0 && global.verbosity > 0 && !global.json) {
+    std::printf("%lld message(s) archived but not indexed; `mailkeep reindex --pending` retries them\n",
+                (long long)not_indexed);
+  }
+  return tally.failed > 0 || not_indexed > 0 || !indexed ? kExitPartial : kExitOk;
 }
 
 }  // namespace mailkeep::tools

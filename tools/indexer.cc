@@ -1,6 +1,7 @@
 #include "tools/indexer.h"
 
 #include <atomic>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,9 @@ namespace {
 // Messages per index commit (and per catalog MarkIndexed): big enough for
 // Xapian to write efficiently, small enough that a kill loses little work.
 constexpr size_t kChunk = 5000;
+// A chunk's raw messages (all held until parsed) stop at this many bytes,
+// judged from the catalog's sizes before reading; one message always fits.
+constexpr uint64_t kChunkBytes = uint64_t{256} << 20;
 
 struct Prepared {
   int64_t id = 0;
@@ -60,9 +64,11 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
     }
     if (ids.empty()) break;
     // Catalog reads stay on this thread (the Archive is single-threaded);
-    // parsing, which is the costly part, runs on the workers.
+    // parsing, which is the costly part, runs on the workers. The chunk ends
+    // early at kChunkBytes; the ids after it stay queued for the next round.
     std::vector<Prepared> work(ids.size());
     std::vector<std::string> raws(ids.size());
+    uint64_t chunk_bytes = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       work[i].id = ids[i];
       auto info = archive.GetInfo(ids[i]);
@@ -70,6 +76,13 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
         work[i].error = info ? "no longer in the catalog" : info.error().message();
         continue;
       }
+      if (i > 0 && chunk_bytes + (*info)->size > kChunkBytes) {
+        ids.resize(i);
+        work.resize(i);
+        raws.resize(i);
+        break;
+      }
+      chunk_bytes += (*info)->size;
       auto raw = archive.ReadRaw(ids[i]);
       if (!raw) {
         work[i].error = raw.error().message();
@@ -94,17 +107,27 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
     for (auto& t : pool) t.join();
 
     std::vector<int64_t> finished;
+    std::optional<std::string> last_add_error;
     for (auto& w : work) {
-      if (!w.error.empty()) {
-        // Unreadable: reported, left in the queue for verify to name and a
-        // later run to retry; never silently dropped.
-        ++result.failed;
-        failed_ids.insert(w.id);
-        if (on_problem) on_problem(w.id, w.error);
-        continue;
+      if (w.error.empty()) {
+        auto added = writer->Add(w.doc);
+        if (added) {
+          last_add_error.reset();
+          finished.push_back(w.id);
+          continue;
+        }
+        // The same error twice in a row is the writer's own (a shard that
+        // failed refuses every later add): stop, as for a failed commit.
+        if (last_add_error == added.error().message()) return std::unexpected(added.error());
+        last_add_error = added.error().message();
+        w.error = added.error().message();
       }
-      MK_RETURN_IF_ERROR(writer->Add(w.doc));
-      finished.push_back(w.id);
+      // Unreadable or refused by the index: reported, left in the queue for
+      // verify to name and a later run to retry; never silently dropped, and
+      // never holding up the rest of the chunk.
+      ++result.failed;
+      failed_ids.insert(w.id);
+      if (on_problem) on_problem(w.id, w.error);
     }
     MK_RETURN_IF_ERROR(writer->Commit());
     MK_RETURN_IF_ERROR(archive.MarkIndexed(finished));

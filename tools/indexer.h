@@ -19,9 +19,15 @@ std::string IndexDir(const Archive& archive);
 
 struct CatchUpResult {
   int64_t indexed = 0;
-  int64_t failed = 0;  // messages that could not be read (reported through on_problem)
+  int64_t failed = 0;  // messages not indexed: unreadable, or refused by the index (each
+                       // reported through on_problem, left queued for a later run)
 };
 
+// Works in chunks of at most 5,000 messages and ~256 MB of raw mail (one
+// index commit and one MarkIndexed each). A message that cannot be read or
+// that the index writer refuses is reported and skipped; the run goes on.
+// Errors: a failed commit (or a writer that refuses every add), or a
+// catalog error; what was committed before stays indexed.
 // REQUIRES: `archive` opened read-write.
 Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t done, int64_t total)>& on_progress,
