@@ -5,12 +5,13 @@
 #include <string_view>
 #include <vector>
 
+#include "store/mime/ascii.h"
 #include "store/mime/decode.h"
 
 namespace mailkeep::mime {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+using ascii::IsSpace;
 
 // Length of a well-formed encoded word at s[i] ("=?cs?X?text?=" without
 // blanks), or 0. Such a word is kept whole even if its text has specials.

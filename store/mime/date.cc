@@ -11,21 +11,16 @@
 #include <optional>
 #include <string_view>
 
+#include "store/mime/ascii.h"
 #include "store/mime/decode.h"
 
 namespace mailkeep::mime {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
+using ascii::IsDigit;
+using ascii::IsAlpha;
+using ascii::Lower;
+using ascii::EqualsIgnoreCase;
 
 // Days since 1970-01-01 of a proleptic Gregorian date.
 int64_t DaysFromCivil(int64_t y, int m, int d) {

@@ -7,32 +7,17 @@
 #include <utility>
 #include <vector>
 
+#include "store/mime/ascii.h"
 #include "store/mime/decode.h"
 
 namespace mailkeep::mime {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string LowerCopy(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = Lower(c);
-  return r;
-}
+using ascii::IsSpace;
+using ascii::Lower;
+using ascii::EqualsIgnoreCase;
+using ascii::Trim;
+using ascii::LowerCopy;
 
 bool IsAscii(std::string_view s) {
   for (char c : s)

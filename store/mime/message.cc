@@ -13,28 +13,18 @@
 #include <utility>
 #include <vector>
 
+#include "store/mime/ascii.h"
 #include "store/mime/decode.h"
 #include "store/mime/message.h"
 
 namespace mailkeep::mime {
 namespace {
 
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
+using ascii::IsWsp;
+using ascii::IsSpace;
+using ascii::Lower;
+using ascii::EqualsIgnoreCase;
+using ascii::Trim;
 
 std::string LowerTrimmed(std::string_view s) {
   s = Trim(s);
