@@ -127,6 +127,13 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
     return kExitOk;
   }
 
+  if (format == "ids" && !vm.count("threads")) {
+    // Ids need nothing from the catalog.
+    std::string out;
+    for (int64_t id : result->ids) out += std::to_string(id) + "\n";
+    std::cout << out;
+    return kExitOk;
+  }
   std::vector<MessageInfo> infos;
   for (int64_t id : result->ids) {
     auto info = archive.GetInfo(id);
