@@ -675,6 +675,16 @@ class Parser {
       case FieldKind::kText:
         return TextTerm(field.prefix, value, quoted, offset);
       case FieldKind::kAddress:
+        if (field.name == "to") {
+          // As in notmuch, to: means any recipient: To, Cc or Bcc.
+          std::vector<Query> any;
+          for (std::string_view prefix : {std::string_view("T"), std::string_view("C"), std::string_view("BC")}) {
+            auto one = AddressTerm(prefix, value, quoted, offset);
+            if (!one) return one;
+            any.push_back(Resolve(std::move(*one)));
+          }
+          return Operand{Query(Query::OP_OR, any.begin(), any.end()), false};
+        }
         return AddressTerm(field.prefix, value, quoted, offset);
       case FieldKind::kBoolean:
         return BooleanTerm(field, value, quoted, offset);

@@ -209,16 +209,16 @@ TEST(QueryFields, FieldGroupAppliesToEachWord) {
 TEST(QueryFields, AddressFieldWithAtOrDotIsAnAddressTerm) {
   EXPECT_EQ(Parse("from:Alice@Example.org"), "Query(Falice@example.org)");
   EXPECT_EQ(Parse("from:<alice@example.org>"), "Query(Falice@example.org)");
-  EXPECT_EQ(Parse("to:example.org"), "Query(Texample.org)");
+  EXPECT_EQ(Parse("to:example.org"), "Query((Texample.org OR Cexample.org OR BCexample.org))");
   EXPECT_EQ(Parse("cc:john.smith"), "Query(Cjohn.smith)");
   EXPECT_EQ(Parse("bcc:bob@example.org"), "Query(BCbob@example.org)");
-  EXPECT_EQ(Parse("to:\"alice@example.org\""), "Query(Talice@example.org)");
+  EXPECT_EQ(Parse("to:\"alice@example.org\""), "Query((Talice@example.org OR Calice@example.org OR BCalice@example.org))");
   EXPECT_EQ(Parse("from:alice@*"), "Query(WILDCARD SYNONYM Falice@)");
 }
 
 TEST(QueryFields, AddressFieldWithPlainWordSearchesNameText) {
   EXPECT_EQ(Parse("from:Alice"), "Query((Falice OR ZFalic))");
-  EXPECT_EQ(Parse("to:\"Olivier Berger\""), "Query((Tolivier PHRASE 2 Tberger))");
+  EXPECT_EQ(Parse("to:\"Olivier Berger\""), "Query(((Tolivier PHRASE 2 Tberger) OR (Colivier PHRASE 2 Cberger) OR (BColivier PHRASE 2 BCberger)))");
   EXPECT_EQ(Parse("cc:bob"), "Query((Cbob OR ZCbob))");
 }
 

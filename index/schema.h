@@ -9,7 +9,7 @@
 //   subject:         S       text           decoded Subject
 //   body:            B       text           Message::text (first max_body_bytes); indexed once
 //   from:            F       text+address   From and Sender: names, whole address, local part, domain
-//   to:              T       text+address   To
+//   to:              T       text+address   To (a to: query also searches C and BC: any recipient, as in notmuch)
 //   cc:              C       text+address   Cc
 //   bcc:             BC      text+address   Bcc
 //   attachment:      A       text           attachment file names (words and the whole name)
