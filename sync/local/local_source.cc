@@ -79,6 +79,13 @@ bool IsMaildirPart(const std::string& name) {
   return name == "cur" || name == "new" || name == "tmp";
 }
 
+// Files and directories mail servers keep inside a Maildir folder that are
+// not messages (hidden ones such as .uidvalidity are skipped anyway).
+bool IsMaildirMetadata(const std::string& name) {
+  return name.starts_with("dovecot") || name.starts_with("courierimap") || name == "maildirfolder" ||
+         name == "subscriptions";
+}
+
 // Maildir flag letters (the part after ":2,") as IMAP flags, in sorted order.
 std::string MaildirFlags(std::string_view letters) {
   static constexpr std::pair<char, const char*> kFlags[] = {
@@ -274,11 +281,10 @@ class Reader {
   }
 
   // A Maildir, its Maildir++ ".Sub" folders, and nested Maildirs below it
-  // (mutt style). Files beside cur/ and new/ of a Maildir folder are not
-  // messages (dovecot-uidlist, maildirfolder, subscriptions, ...) and are
-  // skipped; in a directory that only holds Maildirs further down, files
-  // are read as messages and sub-directories without a Maildir as
-  // directories of message files, so a mixed tree imports whole.
+  // (mutt style). Everything else in the tree is read as message files, so
+  // a mixed tree imports whole (notmuch's corpora keep messages beside cur/
+  // and new/) — except the servers' own files (dovecot-uidlist,
+  // maildirfolder, subscriptions, ...) and hidden ones.
   Status WalkMaildirTree(const std::string& dir) {
     if (!FirstVisit(dir)) return OkStatus();
     const bool is_folder = IsMaildirFolder(dir);
@@ -289,11 +295,11 @@ class Reader {
       return OkStatus();
     }
     for (const Entry& e : *entries) {
-      if (e.is_file && !is_folder && e.name[0] != '.') {
+      if (e.is_file && e.name[0] != '.' && !IsMaildirMetadata(e.name)) {
         MK_RETURN_IF_ERROR(ReadFileInput(Join(dir, e.name), dir, e.name, e.mtime));
         continue;
       }
-      if (!e.is_dir || IsMaildirPart(e.name)) continue;
+      if (!e.is_dir || IsMaildirPart(e.name) || IsMaildirMetadata(e.name)) continue;
       std::string child = Join(dir, e.name);
       if (e.name[0] == '.') {
         // Maildir++ folders are flat siblings; other dot directories
@@ -305,7 +311,7 @@ class Reader {
       }
       if (ContainsMaildir(child)) {
         MK_RETURN_IF_ERROR(WalkMaildirTree(child));
-      } else if (!is_folder) {
+      } else {
         MK_RETURN_IF_ERROR(WalkFileTree(child, ""));
       }
     }

@@ -413,6 +413,22 @@ TEST_F(LocalSourceTest, NestedMaildirs) {
   EXPECT_EQ(run.messages[4].origin.folder, Path("tree/work/projects/x"));
 }
 
+TEST_F(LocalSourceTest, LooseMessagesInAMaildirFolderAreReadServerFilesAreNot) {
+  Write("md/cur/1:2,S", "A: 1\n\n");
+  Write("md/01:2,", "A: loose\n\n");           // notmuch's corpora keep messages here
+  Write("md/bar/17:2,", "A: in a plain dir\n\n");
+  Write("md/dovecot-uidlist", "3 V1 N2\n");
+  Write("md/maildirfolder", "");
+  Write("md/subscriptions", "INBOX\n");
+  Run run = Read("md");
+  ASSERT_TRUE(run.status);
+  EXPECT_TRUE(run.problems.empty()) << run.problems[0].first << ": " << run.problems[0].second;
+  ASSERT_EQ(run.messages.size(), 3u);
+  EXPECT_EQ(run.messages[0].origin.source, "maildir");
+  EXPECT_EQ(run.messages[1].origin.key, "01:2,");
+  EXPECT_EQ(run.messages[2].origin.folder, Path("md/bar"));
+}
+
 TEST_F(LocalSourceTest, MboxFileOnDisk) {
   Write("box.mbox", "From a Sat Mar  2 10:11:12 2024\nA: 1\n\n>From q\n\nFrom b\nB: 2\n\nx\n\n");
   EXPECT_EQ(DetectInput(Path("box.mbox"), nullptr), InputKind::kMbox);
