@@ -12,9 +12,10 @@
 namespace mailkeep::tools {
 namespace {
 
-// Messages per index commit (and per catalog MarkIndexed): big enough for
-// Xapian to write efficiently, small enough that a kill loses little work.
-constexpr size_t kChunk = 5000;
+// Messages per index commit (and per catalog MarkIndexed). Measured on
+// linux-mips with 2 shards: 1,000 gives 973 msgs/s at 226 MB peak RSS,
+// 5,000 gave 883 msgs/s at 464 MB (the parsed chunk is held until commit).
+constexpr size_t kChunk = 1000;
 // A chunk's raw messages (all held until parsed) stop at this many bytes,
 // judged from the catalog's sizes before reading; one message always fits.
 constexpr uint64_t kChunkBytes = uint64_t{256} << 20;
