@@ -112,9 +112,8 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
-  auto ids = ResolveQuery(archive, {vm["id"].as<std::string>()});
+  auto ids = ResolveMessage(archive, vm["id"].as<std::string>());
   if (!ids) return Fail(ids.error());
-  if (ids->empty()) return Fail(Error(ErrorCode::kNotFound, "no message matches " + vm["id"].as<std::string>()));
   if (ids->size() > 1 && global.verbosity > 0) {
     std::cerr << "mailkeep: " << ids->size() << " messages match; showing the first (id " << ids->front() << ")\n";
   }

@@ -21,9 +21,8 @@ int CmdThread(GlobalOptions& global, const std::vector<std::string>& args) {
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
-  auto ids = ResolveQuery(archive, {vm["id"].as<std::string>()});
+  auto ids = ResolveMessage(archive, vm["id"].as<std::string>());
   if (!ids) return Fail(ids.error());
-  if (ids->empty()) return Fail(Error(ErrorCode::kNotFound, "no message matches " + vm["id"].as<std::string>()));
   auto first = archive.GetInfo(ids->front());
   if (!first || !*first) return Fail(first ? Error(ErrorCode::kNotFound, "no such message") : first.error());
   auto members = archive.ThreadMessages((*first)->thread);

@@ -122,6 +122,12 @@ Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<st
   return out;
 }
 
+Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string& query) {
+  MK_ASSIGN_OR_RETURN(auto ids, ResolveQuery(archive, {query}));
+  if (ids.empty()) return MakeError(ErrorCode::kNotFound, "no message matches " + query);
+  return ids;
+}
+
 std::string IsoDate(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm {};

@@ -81,6 +81,10 @@ int FailUsage(const std::string& message);
 // query answered by the full-text index, oldest first.
 Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<std::string>& terms);
 
+// ResolveQuery for commands about one message (show, thread): the matches,
+// or kNotFound "no message matches QUERY" when there are none.
+Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string& query);
+
 // "2024-03-01T12:00:00Z"
 std::string IsoDate(int64_t unix_seconds);
 // A progress line on stderr when it is a terminal and verbosity allows.
