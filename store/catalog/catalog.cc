@@ -340,6 +340,17 @@ Result<LocationChange> Catalog::AddLocation(int64_t message, const Origin& origi
   return LocationChange::kUnchanged;  // the disambiguated key is already recorded for this message
 }
 
+// Every row's first column, as integers (ids).
+static Result<std::vector<int64_t>> FirstColumn(Statement& st) {
+  std::vector<int64_t> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt(0));
+  }
+  return out;
+}
+
 Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& message_id,
                                       const std::vector<std::string>& links) {
   // Every Message-ID this message carries or mentions, its own first.
@@ -412,13 +423,7 @@ Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& messag
 Result<std::vector<int64_t>> Catalog::ThreadMessages(int64_t thread) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE thread = ? ORDER BY date, id"));
   st.Bind(1, thread);
-  std::vector<int64_t> out;
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.ColumnInt(0));
-  }
-  return out;
+  return FirstColumn(st);
 }
 
 Status Catalog::QueueForIndex(int64_t message) {
@@ -433,13 +438,7 @@ Status Catalog::QueueAllForIndex() { return db_->Exec("INSERT OR IGNORE INTO ind
 Result<std::vector<int64_t>> Catalog::PendingIndex(size_t limit) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT message FROM index_queue ORDER BY message LIMIT ?"));
   st.Bind(1, static_cast<int64_t>(limit));
-  std::vector<int64_t> out;
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.ColumnInt(0));
-  }
-  return out;
+  return FirstColumn(st);
 }
 
 Result<int64_t> Catalog::PendingIndexCount() {
@@ -561,24 +560,12 @@ Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
 Result<std::vector<int64_t>> Catalog::FindByMessageId(const std::string& message_id) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE message_id = ? ORDER BY id"));
   st.Bind(1, message_id);
-  std::vector<int64_t> out;
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.ColumnInt(0));
-  }
-  return out;
+  return FirstColumn(st);
 }
 
 Result<std::vector<int64_t>> Catalog::AllIds() {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages ORDER BY id"));
-  std::vector<int64_t> out;
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.ColumnInt(0));
-  }
-  return out;
+  return FirstColumn(st);
 }
 
 Result<std::vector<BlobRow>> Catalog::AllBlobs(std::vector<int64_t>* ids) {
