@@ -112,15 +112,21 @@ class LockFile {
   ~LockFile() {
     if (fd_ >= 0) ::close(fd_);  // closing releases the flock
   }
-  Status Acquire(const std::string& path) {
+  // Waits up to `wait_seconds` for another process to let go.
+  Status Acquire(const std::string& path, int wait_seconds = 0) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) return MakeError(ErrorCode::kIoError, path + ": " + ErrnoText(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK) {
-        return MakeError(ErrorCode::kUnavailable,
-                         "archive is locked by another mailkeep process (" + path + "); wait for it to finish");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        return MakeError(ErrorCode::kIoError, path + ": lock failed: " + ErrnoText(errno));
       }
-      return MakeError(ErrorCode::kIoError, path + ": lock failed: " + ErrnoText(errno));
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::string waited = wait_seconds > 0 ? " after waiting " + std::to_string(wait_seconds) + " s" : "";
+        return MakeError(ErrorCode::kUnavailable, "archive is locked by another mailkeep process (" + path + ")" +
+                                                      waited + "; wait for it to finish");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return OkStatus();
   }
@@ -228,7 +234,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
   impl->mode = mode;
   impl->workers = WorkerCount(options.workers);
   bool writable = mode == OpenMode::kReadWrite;
-  if (writable) MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile));
+  if (writable) MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile, options.lock_wait_seconds));
   // A read-only open of a WAL database still needs write access to the
   // -shm file; open read-write but never write from this handle, and only
   // the writer (holding the lock) migrates.
@@ -707,6 +713,29 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   std::error_code ec;
   std::filesystem::remove_all(dir + "/xapian", ec);
   return report;
+}
+
+}  // namespace mailkeep
+
+namespace mailkeep {
+
+Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& source, const std::string& account,
+                                                            const std::string& folder) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderLocations(source, account, folder));
+  std::vector<KnownLocation> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back({std::move(r.key), r.uidvalidity, r.message, r.seen_at, r.deleted_at});
+  return out;
+}
+
+Status Archive::MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
+                            uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when) {
+  return impl_->catalog->MarkLocationsDeleted(source, account, folder, uidvalidity, keys, when);
+}
+
+Status Archive::RecordRun(const SyncRun& run) {
+  return impl_->catalog->AddRun({run.account, run.started, run.finished, run.fetched, run.bytes, run.deleted,
+                                 run.errors});
 }
 
 }  // namespace mailkeep

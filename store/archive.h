@@ -43,6 +43,9 @@ struct ArchiveOptions {
   // dictionary_size twice (pack record + catalog copy).
   size_t dictionary_retrain_after = 10000;
   int workers = 0;                      // parse/compress threads; 0 = hardware threads
+  // A writer that finds the archive locked by another process waits this
+  // long for it (0 = fail at once with kUnavailable).
+  int lock_wait_seconds = 0;
   // For crash tests only: abort() after this many catalog commits.
   int debug_crash_after_commits = 0;
 };
@@ -101,6 +104,24 @@ struct ArchiveStats {
     int64_t locations = 0, messages = 0;
   };
   std::vector<Source> per_source;
+};
+
+// A place the archive already knows in one folder (sync planning).
+struct KnownLocation {
+  std::string key;           // POP3 UIDL, IMAP UID, ...
+  uint64_t uidvalidity = 0;
+  int64_t message = 0;       // catalog id
+  int64_t seen_at = 0;       // when it was first archived from there (Unix seconds)
+  std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
+};
+
+// One account's sync, kept in the catalog's runs table.
+struct SyncRun {
+  std::string account;
+  int64_t started = 0, finished = 0;
+  int64_t fetched = 0;
+  uint64_t bytes = 0;
+  int64_t deleted = 0, errors = 0;
 };
 
 struct RebuildReport {
@@ -163,6 +184,15 @@ class Archive {
   Status QueueAllForIndex();
   // Messages of a thread, oldest first.
   Result<std::vector<int64_t>> ThreadMessages(int64_t thread);
+
+  // Sync state: every location recorded in one folder of an account.
+  Result<std::vector<KnownLocation>> FolderLocations(const std::string& source, const std::string& account,
+                                                     const std::string& folder);
+  // Records that these places were deleted on the server at `when`. Call
+  // only after the server made the deletion final.
+  Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
+                     uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
+  Status RecordRun(const SyncRun& run);
 
   const std::string& dir() const;
 

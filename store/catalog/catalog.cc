@@ -682,3 +682,62 @@ Result<std::string> Catalog::CheckIntegrity() {
 }
 
 }  // namespace mailkeep::catalog
+
+namespace mailkeep::catalog {
+
+Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
+                                                               const std::string& folder) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at "
+      "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
+      "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
+  st.Bind(1, account).Bind(2, source).Bind(3, folder);
+  std::vector<FolderLocationRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FolderLocationRow l;
+    l.key = st.ColumnText(0);
+    l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
+    l.message = st.ColumnInt(2);
+    l.seen_at = st.ColumnInt(3);
+    if (!st.ColumnIsNull(4)) l.deleted_at = st.ColumnInt(4);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Status Catalog::MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
+                                     uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when) {
+  if (keys.empty()) return OkStatus();
+  Origin origin;
+  origin.source = source;
+  origin.account = account;
+  origin.folder = folder;
+  MK_RETURN_IF_ERROR(Begin());
+  auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "UPDATE locations SET deleted_at = ? WHERE folder = ? AND uidvalidity = ? AND key = ? AND deleted_at IS NULL"));
+    for (const auto& key : keys) {
+      st.Bind(1, when).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
+      MK_RETURN_IF_ERROR(st.Run());
+    }
+    return OkStatus();
+  }();
+  if (!done) {
+    Rollback();
+    return done;
+  }
+  return Commit();
+}
+
+Status Catalog::AddRun(const RunRow& run) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO runs(started, finished, account, fetched, bytes, deleted, errors) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, run.started).Bind(2, run.finished).Bind(3, run.account).Bind(4, run.fetched);
+  st.Bind(5, static_cast<int64_t>(run.bytes)).Bind(6, run.deleted).Bind(7, run.errors);
+  return st.Run();
+}
+
+}  // namespace mailkeep::catalog

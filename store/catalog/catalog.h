@@ -98,6 +98,24 @@ struct LocationRow {
   std::optional<int64_t> deleted_at;
 };
 
+// One place in a folder, for sync planning: what the archive already has.
+struct FolderLocationRow {
+  std::string key;
+  uint64_t uidvalidity = 0;
+  int64_t message = 0;
+  int64_t seen_at = 0;
+  std::optional<int64_t> deleted_at;
+};
+
+// One `mailkeep sync` of one account, for `stats` and troubleshooting.
+struct RunRow {
+  std::string account;
+  int64_t started = 0, finished = 0;
+  int64_t fetched = 0;
+  uint64_t bytes = 0;
+  int64_t deleted = 0, errors = 0;
+};
+
 struct DictionaryRow {
   uint32_t id = 0;
   uint32_t pack = 0;
@@ -182,6 +200,16 @@ class Catalog {
   Result<CatalogStats> Stats();
   // PRAGMA quick_check; "" when fine.
   Result<std::string> CheckIntegrity();
+
+  // Sync state. Every location recorded in (source, account, folder), any
+  // uidvalidity; empty when the folder was never seen.
+  Result<std::vector<FolderLocationRow>> FolderLocations(const std::string& source, const std::string& account,
+                                                        const std::string& folder);
+  // Sets deleted_at = `when` on those locations (keys in `uidvalidity`) that
+  // have none yet; unknown keys are ignored.
+  Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
+                              uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
+  Status AddRun(const RunRow& run);
 
  private:
   explicit Catalog(std::unique_ptr<Db> db);

@@ -1,0 +1,250 @@
+#include "sync/engine.h"
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace mailkeep::sync {
+namespace {
+
+constexpr int64_t kSecondsPerDay = 86400;
+
+int64_t WallClock() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// (folder, uidvalidity, key): one place on the server.
+using PlaceKey = std::tuple<std::string, uint64_t, std::string>;
+
+PlaceKey Place(const Origin& o) { return {o.folder, o.uidvalidity, o.key}; }
+
+bool DueForDeletion(const DeletePolicy& policy, int64_t seen_at, int64_t now) {
+  switch (policy.kind) {
+    case DeletePolicy::Kind::kNever: return false;
+    case DeletePolicy::Kind::kAfterDownload: return true;
+    case DeletePolicy::Kind::kOlderThan: return now - seen_at >= int64_t{policy.days} * kSecondsPerDay;
+  }
+  return false;
+}
+
+std::string Megabytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
+                  const SyncSettings& settings) {
+  std::map<PlaceKey, const KnownLocation*> by_place;
+  for (const auto& [folder, rows] : known) {
+    for (const auto& k : rows) {
+      if (!k.deleted_at) by_place.emplace(PlaceKey{folder, k.uidvalidity, k.key}, &k);
+    }
+  }
+  SyncPlan plan;
+  for (const auto& m : listing) {
+    auto it = by_place.find(Place(m.origin));
+    if (it == by_place.end()) {
+      if (settings.max_message_size > 0 && m.size > settings.max_message_size) {
+        plan.too_large.push_back(m);
+      } else {
+        plan.fetch.push_back(m);
+      }
+      continue;
+    }
+    ++plan.already_archived;
+    const KnownLocation& k = *it->second;
+    if (DueForDeletion(settings.delete_policy, k.seen_at, settings.now)) plan.deletable.emplace_back(m, k.message);
+  }
+  return plan;
+}
+
+namespace {
+
+class AccountRun {
+ public:
+  AccountRun(const std::string& account, Source& source, ArchiveGate& archive, const SyncSettings& settings,
+             const std::function<void(int64_t, int64_t)>& on_progress)
+      : source_(source), archive_(archive), settings_(settings), on_progress_(on_progress) {
+    report_.account = account;
+    if (settings_.now == 0) settings_.now = WallClock();
+  }
+
+  AccountReport Run() {
+    auto start = std::chrono::steady_clock::now();
+    auto finished = RunSteps();
+    if (!finished) Stop(finished.error().message());
+    if (auto closed = source_.Close(); !closed && report_.ok) {
+      // Deletions already confirmed stay final; anything else is only
+      // retried next time, so this is worth a line but loses nothing.
+      report_.problems.push_back("closing the session: " + closed.error().message());
+    }
+    report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!settings_.dry_run) {
+      SyncRun run{report_.account, started_, WallClock(), report_.fetched + report_.duplicates,
+                  report_.bytes, report_.deleted, report_.errors + (report_.ok ? 0 : 1)};
+      archive_.With([&](Archive& a) { return a.RecordRun(run); });
+    }
+    return std::move(report_);
+  }
+
+ private:
+  void Stop(const std::string& why) {
+    report_.ok = false;
+    report_.problems.push_back(why);
+  }
+
+  Status RunSteps() {
+    started_ = WallClock();
+    MK_RETURN_IF_ERROR(source_.Connect());
+    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> listing, source_.List());
+    report_.listed = static_cast<int64_t>(listing.size());
+
+    KnownFolders known;
+    std::set<std::pair<std::string, std::string>> folders;
+    for (const auto& m : listing) folders.emplace(m.origin.source, m.origin.folder);
+    for (const auto& [src, folder] : folders) {
+      MK_ASSIGN_OR_RETURN(known[folder], archive_.With([&](Archive& a) {
+        return a.FolderLocations(src, report_.account, folder);
+      }));
+    }
+    SyncPlan plan = PlanSync(listing, known, settings_);
+    for (const auto& m : plan.too_large) {
+      ++report_.skipped;
+      report_.problems.push_back("skipped message " + m.origin.key + " in " + m.origin.folder + ": " +
+                                 Megabytes(m.size) + " is over max_message_size (" +
+                                 Megabytes(settings_.max_message_size) + ")");
+    }
+
+    if (settings_.dry_run) {
+      report_.would_fetch = static_cast<int64_t>(plan.fetch.size());
+      for (const auto& m : plan.fetch) {
+        report_.would_fetch_bytes += m.size;
+        report_.details.push_back("fetch " + m.origin.folder + " " + m.origin.key + " " + std::to_string(m.size));
+      }
+      // After a real run, everything fetched would be deletable too under
+      // after-download (older-than:0d likewise).
+      std::vector<const ServerMessage*> deletes;
+      for (const auto& [m, id] : plan.deletable) deletes.push_back(&m);
+      if (DueForDeletion(settings_.delete_policy, settings_.now, settings_.now)) {
+        for (const auto& m : plan.fetch) deletes.push_back(&m);
+      }
+      report_.would_delete = static_cast<int64_t>(deletes.size());
+      for (const auto* m : deletes) report_.details.push_back("delete " + m->origin.folder + " " + m->origin.key);
+      return OkStatus();
+    }
+
+    std::vector<std::pair<ServerMessage, int64_t>> deletable = std::move(plan.deletable);
+    MK_RETURN_IF_ERROR(FetchAll(plan.fetch, &deletable));
+    return DeleteDurable(deletable);
+  }
+
+  // Fetches `wanted`, committing in batches; messages committed this run
+  // that the policy says to delete now are added to `deletable`.
+  Status FetchAll(const std::vector<ServerMessage>& wanted, std::vector<std::pair<ServerMessage, int64_t>>* deletable) {
+    std::map<PlaceKey, const ServerMessage*> by_place;
+    for (const auto& m : wanted) by_place.emplace(Place(m.origin), &m);
+    bool delete_new = DueForDeletion(settings_.delete_policy, settings_.now, settings_.now);
+    int64_t total = static_cast<int64_t>(wanted.size());
+    int64_t done = 0;
+
+    std::vector<RawMessage> batch;
+    size_t batch_bytes = 0;
+    auto commit = [&]() -> Status {
+      if (batch.empty()) return OkStatus();
+      std::vector<Origin> origins;
+      origins.reserve(batch.size());
+      for (const auto& m : batch) origins.push_back(m.origin);
+      auto outcomes = archive_.With([&](Archive& a) { return a.Ingest(std::move(batch)); });
+      batch.clear();
+      batch_bytes = 0;
+      if (!outcomes) return std::unexpected(outcomes.error().WithContext("archive"));
+      for (size_t i = 0; i < outcomes->size(); ++i) {
+        const IngestOutcome& o = (*outcomes)[i];
+        switch (o.status) {
+          case IngestStatus::kStored: ++report_.fetched; break;
+          case IngestStatus::kDuplicate:
+          case IngestStatus::kKnownLocation: ++report_.duplicates; break;
+          case IngestStatus::kFailed:
+            ++report_.errors;
+            report_.problems.push_back("message " + origins[i].key + " in " + origins[i].folder +
+                                       " not stored: " + o.error);
+            continue;
+        }
+        if (delete_new) {
+          auto it = by_place.find(Place(origins[i]));
+          if (it != by_place.end()) deletable->emplace_back(*it->second, o.id);
+        }
+      }
+      return OkStatus();
+    };
+
+    Status fetched = source_.Fetch(wanted, [&](RawMessage&& m) -> Status {
+      report_.bytes += m.bytes.size();
+      batch_bytes += m.bytes.size();
+      batch.push_back(std::move(m));
+      ++done;
+      if (on_progress_) on_progress_(done, total);
+      if (batch.size() >= settings_.batch_messages || batch_bytes >= settings_.batch_bytes) return commit();
+      return OkStatus();
+    });
+    // Whatever arrived whole is kept, even when the fetch broke off.
+    Status committed = commit();
+    if (!fetched) return fetched;
+    return committed;
+  }
+
+  Status DeleteDurable(const std::vector<std::pair<ServerMessage, int64_t>>& deletable) {
+    if (deletable.empty()) return OkStatus();
+    // Read every one back before it leaves the server: the catalog commit
+    // is durable, and this proves the bytes it points at are whole.
+    std::vector<ServerMessage> confirmed;
+    for (const auto& [m, id] : deletable) {
+      auto raw = archive_.With([&](Archive& a) { return a.ReadRaw(id); });
+      if (!raw) {
+        ++report_.errors;
+        report_.problems.push_back("message " + m.origin.key + " left on the server: its archived copy (id " +
+                                   std::to_string(id) + ") does not read back: " + raw.error().message() +
+                                   "; run `mailkeep verify`");
+        continue;
+      }
+      confirmed.push_back(m);
+    }
+    if (confirmed.empty()) return OkStatus();
+    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> gone, source_.Delete(confirmed));
+    report_.deleted += static_cast<int64_t>(gone.size());
+    // Record per folder; a failure here loses nothing (the server copy is
+    // gone but the archive holds it), it only leaves deleted_at empty.
+    std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::string>> keys;
+    for (const auto& m : gone) keys[{m.origin.source, m.origin.folder, m.origin.uidvalidity}].push_back(m.origin.key);
+    int64_t now = WallClock();
+    for (const auto& [where, list] : keys) {
+      const auto& [src, folder, uidvalidity] = where;
+      auto marked = archive_.With(
+          [&](Archive& a) { return a.MarkDeleted(src, report_.account, folder, uidvalidity, list, now); });
+      if (!marked) report_.problems.push_back("recording deletions: " + marked.error().message());
+    }
+    return OkStatus();
+  }
+
+  Source& source_;
+  ArchiveGate& archive_;
+  SyncSettings settings_;
+  const std::function<void(int64_t, int64_t)>& on_progress_;
+  AccountReport report_;
+  int64_t started_ = 0;
+};
+
+}  // namespace
+
+AccountReport SyncAccount(const std::string& account, Source& source, ArchiveGate& archive,
+                          const SyncSettings& settings, const std::function<void(int64_t, int64_t)>& on_progress) {
+  return AccountRun(account, source, archive, settings, on_progress).Run();
+}
+
+}  // namespace mailkeep::sync

@@ -1,0 +1,110 @@
+// The sync engine: one account's run, whatever its protocol.
+//
+//   1. list what the server holds (Source::List)
+//   2. plan: what the archive lacks, what is too large, what may be deleted
+//   3. fetch, handing messages to the Archive in batches bounded by count
+//      and bytes; a message counts only once its batch is committed
+//   4. delete on the server only messages whose catalog commit is durable
+//      and whose stored bytes read back with the right SHA-256, then
+//      record the deletion in the catalog
+//
+// A run killed at any instant loses nothing: before step 4 the server
+// still has everything; a POP3 DELE becomes final only with QUIT, which is
+// sent after the commit; a deletion that the catalog did not record yet
+// just means the location keeps deleted_at empty.
+//
+// Thread-safety: SyncAccount may run for several accounts at once on one
+// ArchiveGate; the gate serializes every use of the Archive.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/archive.h"
+#include "sync/source.h"
+
+namespace mailkeep::sync {
+
+struct DeletePolicy {
+  enum class Kind {
+    kNever,          // keep everything on the server (default)
+    kAfterDownload,  // delete once archived
+    kOlderThan,      // delete once archived for `days` days
+  };
+  Kind kind = Kind::kNever;
+  int days = 0;
+};
+
+struct SyncSettings {
+  DeletePolicy delete_policy;
+  uint64_t max_message_size = 0;   // 0 = no limit; larger messages are skipped with a warning
+  size_t batch_messages = 500;     // a commit at least this often...
+  size_t batch_bytes = 64 << 20;   // ...and at least every this many bytes
+  bool dry_run = false;            // plan and report; change nothing anywhere
+  int64_t now = 0;                 // Unix seconds for deletion ages; 0 = the clock
+};
+
+// The archive, shared by accounts that sync in parallel.
+class ArchiveGate {
+ public:
+  explicit ArchiveGate(Archive& archive) : archive_(archive) {}
+  template <typename F>
+  auto With(F&& f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return f(archive_);
+  }
+
+ private:
+  std::mutex mu_;
+  Archive& archive_;
+};
+
+struct SyncPlan {
+  std::vector<ServerMessage> fetch;      // not archived yet
+  std::vector<ServerMessage> too_large;  // not archived, over max_message_size: skipped
+  // Archived before this run and due for deletion under the policy, with
+  // their catalog ids.
+  std::vector<std::pair<ServerMessage, int64_t>> deletable;
+  int64_t already_archived = 0;          // on the server and in the archive
+};
+
+// What the archive knows of each listed folder, by folder name.
+using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
+
+// Decides what to do with a listing given what the archive knows of those
+// folders. A place whose deletion mailkeep recorded counts as unknown: if
+// it is listed again, it holds another message (a reused UIDL) or the copy
+// came back, and either way it is fetched (the archive dedupes). Pure: no
+// I/O; `settings.now` must be set.
+SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
+                  const SyncSettings& settings);
+
+struct AccountReport {
+  std::string account;
+  int64_t listed = 0;      // messages on the server
+  int64_t fetched = 0;     // new messages stored
+  int64_t duplicates = 0;  // fetched, but the archive had the content already (new location recorded)
+  uint64_t bytes = 0;      // bytes fetched
+  int64_t skipped = 0;     // over max_message_size
+  int64_t deleted = 0;     // deleted on the server (final)
+  int64_t errors = 0;      // messages or steps that failed
+  double seconds = 0;
+  bool ok = true;          // false: the run stopped early (connect, login, network, archive)
+  // dry run: what would happen
+  int64_t would_fetch = 0, would_delete = 0;
+  uint64_t would_fetch_bytes = 0;
+  std::vector<std::string> problems;  // one line each, warnings and errors
+  std::vector<std::string> details;   // dry run: "fetch KEY SIZE" / "delete KEY" lines
+};
+
+// Runs one account against its source. Never throws; every failure ends up
+// in the report (ok = false for a failure that stopped the run).
+AccountReport SyncAccount(const std::string& account, Source& source, ArchiveGate& archive,
+                          const SyncSettings& settings,
+                          const std::function<void(int64_t done, int64_t total)>& on_progress = {});
+
+}  // namespace mailkeep::sync
