@@ -589,6 +589,47 @@ TEST(DefaultConfigPath, Precedence) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// The shipped example: it parses, and it documents every key.
+
+TEST(Example, ParsesAndDocumentsEveryKey) {
+  auto c = LoadConfigFile(MAILKEEP_EXAMPLE_INI);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_FALSE(c->archive.empty());
+  bool pop3 = false, imap = false;
+  for (const auto& a : c->accounts) {
+    pop3 |= a.protocol == Protocol::kPop3;
+    imap |= a.protocol == Protocol::kImap;
+  }
+  EXPECT_TRUE(pop3);
+  EXPECT_TRUE(imap);
+  EXPECT_FALSE(c->relays.empty());
+
+  // Keys set (or shown commented out) in each kind of section.
+  auto text = ReadFile(MAILKEEP_EXAMPLE_INI);
+  ASSERT_TRUE(text.has_value());
+  std::set<std::string> top, account, relay;
+  std::set<std::string>* current = &top;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) continue;
+    line.remove_prefix(start);
+    if (line.starts_with("[account.")) current = &account;
+    if (line.starts_with("[relay.")) current = &relay;
+    if (line.starts_with("# ") || line.starts_with("; ")) line.remove_prefix(2);
+    size_t eq = line.find(" = ");
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq);
+    if (key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos) current->emplace(key);
+  }
+  for (std::string_view k : TopLevelKeys()) EXPECT_TRUE(top.contains(std::string(k))) << "top-level key " << k;
+  for (std::string_view k : AccountKeys()) EXPECT_TRUE(account.contains(std::string(k))) << "account key " << k;
+  for (std::string_view k : RelayKeys()) EXPECT_TRUE(relay.contains(std::string(k))) << "relay key " << k;
+}
+
 TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(AccountKeys().size(), 18u);
   EXPECT_EQ(RelayKeys().size(), 13u);
