@@ -1,0 +1,160 @@
+// The accounts file: which servers mailkeep pulls mail from ([account.NAME]),
+// which SMTP relays it may resend through ([relay.NAME]), and where the
+// archive lives. See config/mailkeep.example.ini for every key.
+//
+// Syntax (Boost.Program_options config-file syntax, parsed here so that every
+// error can name its line):
+//   key = value          whitespace around key and value is trimmed
+//   [account.NAME]       NAME is [A-Za-z0-9._-]+; section kinds: account, relay
+//   # comment / ; comment   full-line comments; blank lines are skipped
+//   key = value  ; note  a ';' or '#' preceded by whitespace starts a trailing
+//                        comment. To keep " ;" or " #" in a value, wrap the
+//                        whole value in double quotes: key = "a ; b".
+// Keys before the first section are top-level ("archive"). Keys are
+// lowercase and case-sensitive; word values (tls, auth, booleans, ...) are
+// case-insensitive. A key may appear once per section, a section once per file.
+// Relative paths (archive, ca_file, password_file) are relative to the
+// directory of the config file; "~" and "~/..." mean the home directory.
+//
+// Secrets are never stored in the file or in Config: a PasswordSource says
+// where to get the password, and ResolvePassword fetches it when it is needed.
+//
+// Thread-safety: Config and its parts are plain values. LoadConfigFile,
+// ParseConfig and ResolvePassword share no state (they read the environment).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/util/status.h"
+
+namespace mailkeep::config {
+
+enum class Protocol { kPop3, kImap };
+enum class Tls { kImplicit, kStartTls, kNone };
+// kApop is POP3 only; kUser (POP3 USER/PASS, IMAP LOGIN) is not for relays.
+enum class Auth { kAuto, kPlain, kLogin, kXoauth2, kApop, kUser /* USER/PASS, IMAP LOGIN */ };
+
+struct DeletePolicy {
+  enum class Kind { kNever, kAfterDownload, kOlderThan } kind = Kind::kNever;
+  int days = 0;                                  // for kOlderThan ("older-than:30d"), >= 1
+};
+
+struct PasswordSource {
+  enum class Kind { kNone, kEnv, kFile, kCommand } kind = Kind::kNone;
+  std::string value;                             // variable name / file path (absolute) / shell command
+};
+
+struct Where { std::string file; int line = 0; };  // for messages: "FILE:LINE"
+
+struct AccountConfig {
+  std::string name;                              // from [account.NAME]
+  Where where;                                   // the section header
+  Protocol protocol = Protocol::kImap;           // key "protocol" = imap | pop3 (required)
+  std::string host;                              // required; no spaces or '/'
+  uint16_t port = 0;                             // 0 = standard port (StandardPort)
+  Tls tls = Tls::kImplicit;                      // implicit | starttls | none
+  std::string user;                              // required
+  Auth auth = Auth::kAuto;                       // auto | plain | login | xoauth2 | apop | user
+  PasswordSource password;                       // exactly one of password_env/password_file/password_command (required)
+  std::string ca_file;                           // optional extra CA (PEM); existed when loaded
+  bool tls_verify = true;
+  bool allow_plaintext = false;                  // send the password over tls = none
+  std::vector<std::string> folders{"*"};         // IMAP patterns, comma separated (IMAP only)
+  std::vector<std::string> exclude;              // comma separated (IMAP only)
+  DeletePolicy delete_policy;                    // key "delete": never | after-download | older-than:Nd
+  uint64_t max_message_size = 0;                 // 0 = no limit; accepts 500k, 25M, 1G (k=1024)
+  int connect_timeout_seconds = 30;              // key connect_timeout, 1..86400
+  int timeout_seconds = 120;                     // key timeout (each read), 1..86400
+};
+
+struct RelayConfig {                             // [relay.NAME], for SMTP resend
+  std::string name; Where where;
+  std::string host; uint16_t port = 0; Tls tls = Tls::kStartTls;
+  // user and password are optional for a relay, but go together. auth may
+  // not be apop or user (SMTP has neither).
+  std::string user; Auth auth = Auth::kAuto; PasswordSource password;
+  std::string ca_file; bool tls_verify = true; bool allow_plaintext = false;
+  int connect_timeout_seconds = 30; int timeout_seconds = 120;
+};
+
+struct Config {
+  std::string path;                              // file it came from (as given)
+  std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
+  std::vector<AccountConfig> accounts;           // file order
+  std::vector<RelayConfig> relays;               // file order
+  // nullptr when there is none. The pointer is valid while *this is alive
+  // and its vectors are not modified.
+  const AccountConfig* FindAccount(std::string_view name) const;
+  const RelayConfig* FindRelay(std::string_view name) const;
+};
+
+// Reads and parses `path`. Errors: those of ParseConfig, or the ReadFile
+// error (kNotFound / kIoError, message "PATH: reason").
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Parses config text; `file_name` is used in messages, in Where, and as the
+// base for relative paths. Every error is kInvalidArgument and ONE line
+// naming file, line and key, and never quoting a line it could not parse, e.g.
+//   "config.ini:12: unknown key 'hots' in [account.work]"
+//   "config.ini:7: bad value 'sometimes' for 'delete' (never | after-download | older-than:Nd)"
+//   "config.ini:3: [account.work] is missing 'host'"              (line of the header)
+//   "config.ini:20: duplicate section [account.work] (first on line 3)"
+//   "config.ini:4: key 'host' outside of a section"
+//   "config.ini:9: duplicate key 'host' in [account.work] (first on line 5)"
+//   "config.ini:8: 'auth = apop' needs 'protocol = pop3' in [account.work]"
+//   "config.ini:6: cannot use 'ca_file' /etc/x.pem: No such file or directory"
+// The first error in file order is returned. A file with no sections is valid.
+Result<Config> ParseConfig(std::string_view text, const std::string& file_name);
+
+// $MAILKEEP_CONFIG, else $XDG_CONFIG_HOME/mailkeep/config.ini (when set and
+// absolute), else ~/.config/mailkeep/config.ini. Unset and empty are alike.
+std::string DefaultConfigPath();
+
+// Resolves the password at use time (never stored in Config). `context`
+// starts every message, e.g. "account work".
+//   env:     the variable must be set and non-empty.
+//   file:    the first line (without its "\n" or "\r\n"; other whitespace is
+//            kept), which must be non-empty. The file must be a regular file
+//            and is refused if group- or world-readable (the message gives the
+//            mode and "chmod 600 FILE").
+//   command: run through /bin/sh -c with stdin /dev/null and the caller's
+//            environment and working directory; the password is the first
+//            line of stdout. A non-zero exit, death by a signal, empty output
+//            or running past the timeout is an error that gives the exit
+//            status and the command's first stderr line, never its stdout.
+//            The command stays in mailkeep's process group, so a pinentry
+//            prompt still reaches the terminal.
+// Errors: kInvalidArgument for kNone; kNotFound when the file is missing;
+// kIoError when it cannot be read; kUnavailable when the command could not
+// be started or timed out; kFailedPrecondition otherwise. Messages never
+// contain the password (a stderr line that repeats the first stdout line has
+// it masked).
+Result<std::string> ResolvePassword(const PasswordSource& source, const std::string& context);
+
+struct ResolveOptions {
+  int command_timeout_seconds = 60;              // password_command is killed after this
+};
+Result<std::string> ResolvePassword(const PasswordSource& source, const std::string& context,
+                                    const ResolveOptions& options);
+
+// The keys the parser accepts, in the order the example file documents them.
+std::span<const std::string_view> TopLevelKeys();
+std::span<const std::string_view> AccountKeys();
+std::span<const std::string_view> RelayKeys();
+
+// Spellings used in the file: "imap", "starttls", "xoauth2", "older-than:30d".
+std::string_view ProtocolName(Protocol protocol);
+std::string_view TlsName(Tls tls);
+std::string_view AuthName(Auth auth);
+std::string DeletePolicyText(const DeletePolicy& policy);
+
+// The port that port = 0 stands for: IMAP 993 (implicit TLS) / 143; POP3
+// 995 / 110; SMTP (relays) 465 / 587 (starttls) / 25 (none).
+uint16_t StandardPort(Protocol protocol, Tls tls);
+uint16_t StandardSmtpPort(Tls tls);
+
+}  // namespace mailkeep::config

@@ -1,0 +1,838 @@
+#include "config/config.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "store/util/files.h"
+
+namespace mailkeep::config {
+namespace {
+
+// A minimal valid account, to which tests add lines.
+constexpr std::string_view kMinimal =
+    "[account.work]\n"
+    "protocol = imap\n"
+    "host = mail.example.com\n"
+    "user = alice\n"
+    "password_env = WORK_PASSWORD\n";
+
+Config MustParse(std::string_view text, const std::string& file = "config.ini") {
+  auto r = ParseConfig(text, file);
+  EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message());
+  return r ? *r : Config{};
+}
+
+// The one-line error ParseConfig gives for `text`.
+std::string ErrorOf(std::string_view text, const std::string& file = "config.ini") {
+  auto r = ParseConfig(text, file);
+  EXPECT_FALSE(r.has_value()) << "parsed without error:\n" << text;
+  if (r) return "";
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().message().find('\n'), std::string::npos) << r.error().message();
+  return r.error().message();
+}
+
+// Parses kMinimal plus `line` and returns the account.
+AccountConfig AccountWith(std::string_view line) {
+  Config c = MustParse(std::string(kMinimal) + std::string(line) + "\n");
+  return c.accounts.empty() ? AccountConfig{} : c.accounts[0];
+}
+
+std::string BadValueOf(std::string_view line) { return ErrorOf(std::string(kMinimal) + std::string(line) + "\n"); }
+
+bool Contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Sets or unsets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = ::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mailkeep-config-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, std::string_view data, mode_t mode = 0600) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << data;
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// ---------------------------------------------------------------------------
+// Parsing: the shapes of a valid file.
+
+TEST(ParseConfig, DesignExample) {
+  Config c = MustParse(
+      "archive = /var/lib/mailkeep\n"
+      "\n"
+      "[account.work]\n"
+      "protocol = imap            ; imap | pop3\n"
+      "host = mail.example.com\n"
+      "port = 0                   ; 0 = standard port for protocol and tls\n"
+      "tls = implicit             ; implicit | starttls | none\n"
+      "user = alice@example.com\n"
+      "password_command = pass show mail/work   ; or password_env / password_file\n"
+      "folders = *                ; patterns\n"
+      "exclude = Trash, Junk\n"
+      "delete = never             ; never | after-download | older-than:30d\n"
+      "\n"
+      "[relay.default]\n"
+      "host = smtp.example.com\n"
+      "tls = starttls\n"
+      "user = alice@example.com\n"
+      "password_env = SMTP_PASSWORD\n");
+  EXPECT_EQ(c.path, "config.ini");
+  EXPECT_EQ(c.archive, "/var/lib/mailkeep");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  const AccountConfig& a = c.accounts[0];
+  EXPECT_EQ(a.name, "work");
+  EXPECT_EQ(a.where.file, "config.ini");
+  EXPECT_EQ(a.where.line, 3);
+  EXPECT_EQ(a.protocol, Protocol::kImap);
+  EXPECT_EQ(a.host, "mail.example.com");
+  EXPECT_EQ(a.port, 0);
+  EXPECT_EQ(a.tls, Tls::kImplicit);
+  EXPECT_EQ(a.user, "alice@example.com");
+  EXPECT_EQ(a.password.kind, PasswordSource::Kind::kCommand);
+  EXPECT_EQ(a.password.value, "pass show mail/work");
+  EXPECT_EQ(a.folders, std::vector<std::string>{"*"});
+  EXPECT_EQ(a.exclude, (std::vector<std::string>{"Trash", "Junk"}));
+  EXPECT_EQ(a.delete_policy.kind, DeletePolicy::Kind::kNever);
+  ASSERT_EQ(c.relays.size(), 1u);
+  const RelayConfig& r = c.relays[0];
+  EXPECT_EQ(r.name, "default");
+  EXPECT_EQ(r.where.line, 14);
+  EXPECT_EQ(r.host, "smtp.example.com");
+  EXPECT_EQ(r.tls, Tls::kStartTls);
+  EXPECT_EQ(r.user, "alice@example.com");
+  EXPECT_EQ(r.password.kind, PasswordSource::Kind::kEnv);
+  EXPECT_EQ(r.password.value, "SMTP_PASSWORD");
+}
+
+TEST(ParseConfig, AccountDefaults) {
+  Config c = MustParse(kMinimal);
+  EXPECT_EQ(c.archive, "");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  const AccountConfig& a = c.accounts[0];
+  EXPECT_EQ(a.port, 0);
+  EXPECT_EQ(a.tls, Tls::kImplicit);
+  EXPECT_EQ(a.auth, Auth::kAuto);
+  EXPECT_EQ(a.ca_file, "");
+  EXPECT_TRUE(a.tls_verify);
+  EXPECT_FALSE(a.allow_plaintext);
+  EXPECT_EQ(a.folders, std::vector<std::string>{"*"});
+  EXPECT_TRUE(a.exclude.empty());
+  EXPECT_EQ(a.delete_policy.kind, DeletePolicy::Kind::kNever);
+  EXPECT_EQ(a.delete_policy.days, 0);
+  EXPECT_EQ(a.max_message_size, 0u);
+  EXPECT_EQ(a.connect_timeout_seconds, 30);
+  EXPECT_EQ(a.timeout_seconds, 120);
+}
+
+TEST(ParseConfig, RelayDefaults) {
+  Config c = MustParse("[relay.out]\nhost = smtp.example.com\n");
+  ASSERT_EQ(c.relays.size(), 1u);
+  const RelayConfig& r = c.relays[0];
+  EXPECT_EQ(r.port, 0);
+  EXPECT_EQ(r.tls, Tls::kStartTls);
+  EXPECT_EQ(r.user, "");
+  EXPECT_EQ(r.auth, Auth::kAuto);
+  EXPECT_EQ(r.password.kind, PasswordSource::Kind::kNone);
+  EXPECT_TRUE(r.tls_verify);
+  EXPECT_FALSE(r.allow_plaintext);
+  EXPECT_EQ(r.connect_timeout_seconds, 30);
+  EXPECT_EQ(r.timeout_seconds, 120);
+}
+
+TEST(ParseConfig, EmptyFileAndCommentsOnly) {
+  Config c = MustParse("");
+  EXPECT_TRUE(c.accounts.empty());
+  c = MustParse("# nothing\n; here\n\n   \n\t# indented\n");
+  EXPECT_TRUE(c.accounts.empty());
+  EXPECT_TRUE(c.relays.empty());
+}
+
+TEST(ParseConfig, Comments) {
+  Config c = MustParse(
+      "# full line\n"
+      "; full line\n"
+      "   # indented\n"
+      "[account.a]   ; after a header\n"
+      "protocol = imap # hash after whitespace\n"
+      "host=mail.example.com;not-a-comment\n"
+      "user = a#b\n"
+      "password_command = pass show x#y ;   comment\n"
+      "exclude = ; only a comment\n");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  const AccountConfig& a = c.accounts[0];
+  EXPECT_EQ(a.protocol, Protocol::kImap);
+  EXPECT_EQ(a.host, "mail.example.com;not-a-comment");
+  EXPECT_EQ(a.user, "a#b");
+  EXPECT_EQ(a.password.value, "pass show x#y");
+  EXPECT_TRUE(a.exclude.empty());
+}
+
+TEST(ParseConfig, QuotedValueKeepsCommentCharacters) {
+  AccountConfig a = AccountWith("folders = \"#news.*, Lists ; all\"   ; a comment");
+  EXPECT_EQ(a.folders, (std::vector<std::string>{"#news.*", "Lists ; all"}));
+  Config c = MustParse(
+      "[account.a]\nprotocol = imap\nhost = h\nuser = u\n"
+      "password_command = \"/opt/my tool/pw\" --account a\n");  // not wholly quoted: kept as is
+  ASSERT_EQ(c.accounts.size(), 1u);
+  EXPECT_EQ(c.accounts[0].password.value, "\"/opt/my tool/pw\" --account a");
+}
+
+TEST(ParseConfig, WhitespaceCrLfAndBom) {
+  Config c = MustParse(
+      "\xEF\xBB\xBF"
+      "archive=/srv/a\r\n"
+      "\t[ account.work ]\r\n"
+      "  protocol\t=\tpop3  \r\n"
+      "host   =   pop.example.com\r\n"
+      "user=bob\r\n"
+      "password_env=P\r\n");
+  EXPECT_EQ(c.archive, "/srv/a");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  EXPECT_EQ(c.accounts[0].name, "work");
+  EXPECT_EQ(c.accounts[0].protocol, Protocol::kPop3);
+  EXPECT_EQ(c.accounts[0].host, "pop.example.com");
+  EXPECT_EQ(c.accounts[0].user, "bob");
+  EXPECT_EQ(c.accounts[0].password.value, "P");
+}
+
+TEST(ParseConfig, AccountsInFileOrderAndFind) {
+  Config c = MustParse(
+      "[account.b-2]\nprotocol = imap\nhost = h\nuser = u\npassword_env = X\n"
+      "[relay.r_1]\nhost = smtp\n"
+      "[account.A.1]\nprotocol = pop3\nhost = h\nuser = u\npassword_env = X\n"
+      "[relay.work]\nhost = smtp2\n"
+      "[account.work]\nprotocol = imap\nhost = h\nuser = u\npassword_env = X\n");
+  ASSERT_EQ(c.accounts.size(), 3u);
+  EXPECT_EQ(c.accounts[0].name, "b-2");
+  EXPECT_EQ(c.accounts[1].name, "A.1");
+  EXPECT_EQ(c.accounts[2].name, "work");
+  EXPECT_EQ(c.accounts[2].where.line, 15);
+  ASSERT_EQ(c.relays.size(), 2u);
+  EXPECT_EQ(c.FindAccount("A.1"), &c.accounts[1]);
+  EXPECT_EQ(c.FindAccount("a.1"), nullptr);
+  EXPECT_EQ(c.FindAccount("nope"), nullptr);
+  EXPECT_EQ(c.FindRelay("work"), &c.relays[1]);
+  EXPECT_EQ(c.FindRelay("b-2"), nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// Value forms.
+
+TEST(Values, ProtocolTlsAuth) {
+  EXPECT_EQ(AccountWith("tls = starttls").tls, Tls::kStartTls);
+  EXPECT_EQ(AccountWith("tls = none").tls, Tls::kNone);
+  EXPECT_EQ(AccountWith("tls = Implicit").tls, Tls::kImplicit);
+  EXPECT_EQ(AccountWith("auth = plain").auth, Auth::kPlain);
+  EXPECT_EQ(AccountWith("auth = LOGIN").auth, Auth::kLogin);
+  EXPECT_EQ(AccountWith("auth = xoauth2").auth, Auth::kXoauth2);
+  EXPECT_EQ(AccountWith("auth = user").auth, Auth::kUser);
+  EXPECT_EQ(AccountWith("auth = auto").auth, Auth::kAuto);
+  Config c = MustParse("[account.p]\nprotocol = POP3\nhost = h\nuser = u\npassword_env = X\nauth = apop\n");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  EXPECT_EQ(c.accounts[0].protocol, Protocol::kPop3);
+  EXPECT_EQ(c.accounts[0].auth, Auth::kApop);
+
+  EXPECT_EQ(ErrorOf("[account.p]\nprotocol = smtp\n"),
+            "config.ini:2: bad value 'smtp' for 'protocol' (imap | pop3)");
+  EXPECT_EQ(BadValueOf("tls = ssl"), "config.ini:6: bad value 'ssl' for 'tls' (implicit | starttls | none)");
+  EXPECT_EQ(BadValueOf("auth = cram-md5"),
+            "config.ini:6: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | apop | user)");
+}
+
+TEST(Values, Booleans) {
+  for (std::string_view t : {"true", "yes", "1", "TRUE", "Yes"}) {
+    EXPECT_TRUE(AccountWith("allow_plaintext = " + std::string(t)).allow_plaintext) << t;
+  }
+  for (std::string_view f : {"false", "no", "0", "False", "NO"}) {
+    EXPECT_FALSE(AccountWith("tls_verify = " + std::string(f)).tls_verify) << f;
+  }
+  EXPECT_EQ(BadValueOf("tls_verify = maybe"),
+            "config.ini:6: bad value 'maybe' for 'tls_verify' (true | false | yes | no | 1 | 0)");
+  EXPECT_TRUE(Contains(BadValueOf("allow_plaintext ="), "bad value '' for 'allow_plaintext'"));
+}
+
+TEST(Values, Ports) {
+  EXPECT_EQ(AccountWith("port = 0").port, 0);
+  EXPECT_EQ(AccountWith("port = 993").port, 993);
+  EXPECT_EQ(AccountWith("port = 65535").port, 65535);
+  for (std::string_view bad : {"65536", "-1", "+1", "99999999999999999999999", "1e3", "x", "9 93", ""}) {
+    std::string msg = BadValueOf("port = " + std::string(bad));
+    EXPECT_TRUE(Contains(msg, "config.ini:6: bad value '" + std::string(bad) + "' for 'port' (0..65535")) << msg;
+  }
+}
+
+TEST(Values, Timeouts) {
+  AccountConfig a = AccountWith("connect_timeout = 1");
+  EXPECT_EQ(a.connect_timeout_seconds, 1);
+  EXPECT_EQ(AccountWith("timeout = 86400").timeout_seconds, 86400);
+  for (std::string_view bad : {"0", "-5", "86401", "10s", "1.5", ""}) {
+    std::string msg = BadValueOf("timeout = " + std::string(bad));
+    EXPECT_EQ(msg, "config.ini:6: bad value '" + std::string(bad) + "' for 'timeout' (seconds, 1..86400)");
+  }
+  EXPECT_TRUE(Contains(BadValueOf("connect_timeout = 0"), "for 'connect_timeout' (seconds, 1..86400)"));
+}
+
+TEST(Values, DeletePolicy) {
+  EXPECT_EQ(AccountWith("delete = never").delete_policy.kind, DeletePolicy::Kind::kNever);
+  EXPECT_EQ(AccountWith("delete = after-download").delete_policy.kind, DeletePolicy::Kind::kAfterDownload);
+  DeletePolicy p = AccountWith("delete = older-than:30d").delete_policy;
+  EXPECT_EQ(p.kind, DeletePolicy::Kind::kOlderThan);
+  EXPECT_EQ(p.days, 30);
+  EXPECT_EQ(AccountWith("delete = older-than:1d").delete_policy.days, 1);
+  EXPECT_EQ(AccountWith("delete = Older-Than:365D").delete_policy.days, 365);
+  for (std::string_view bad : {"sometimes", "older-than:0d", "older-than:30", "older-than:d", "older-than:-3d",
+                               "older-than:3w", "older-than: 3d", "older-than:99999999999d", "after download", ""}) {
+    EXPECT_EQ(BadValueOf("delete = " + std::string(bad)),
+              "config.ini:6: bad value '" + std::string(bad) + "' for 'delete' (never | after-download | older-than:Nd)");
+  }
+}
+
+TEST(Values, MaxMessageSize) {
+  EXPECT_EQ(AccountWith("max_message_size = 0").max_message_size, 0u);
+  EXPECT_EQ(AccountWith("max_message_size = 1048576").max_message_size, 1048576u);
+  EXPECT_EQ(AccountWith("max_message_size = 500k").max_message_size, 500u * 1024);
+  EXPECT_EQ(AccountWith("max_message_size = 500K").max_message_size, 500u * 1024);
+  EXPECT_EQ(AccountWith("max_message_size = 25M").max_message_size, 25u * 1024 * 1024);
+  EXPECT_EQ(AccountWith("max_message_size = 25mb").max_message_size, 25u * 1024 * 1024);
+  EXPECT_EQ(AccountWith("max_message_size = 1G").max_message_size, uint64_t{1} << 30);
+  EXPECT_EQ(AccountWith("max_message_size = 2GB").max_message_size, uint64_t{2} << 30);
+  for (std::string_view bad : {"1.5M", "-1", "k", "25T", "25 M", "100B", "99999999999999999999", "17179869184G", ""}) {
+    std::string msg = BadValueOf("max_message_size = " + std::string(bad));
+    EXPECT_TRUE(Contains(msg, "config.ini:6: bad value '" + std::string(bad) + "' for 'max_message_size' ("))
+        << msg;
+  }
+}
+
+TEST(Values, FolderLists) {
+  AccountConfig a = AccountWith("folders = INBOX, Archive/* ,, Sent Items,");
+  EXPECT_EQ(a.folders, (std::vector<std::string>{"INBOX", "Archive/*", "Sent Items"}));
+  a = AccountWith("exclude = Trash");
+  EXPECT_EQ(a.exclude, std::vector<std::string>{"Trash"});
+  EXPECT_TRUE(AccountWith("exclude =").exclude.empty());
+  EXPECT_TRUE(Contains(BadValueOf("folders = , ,"), "config.ini:6: bad value ', ,' for 'folders'"));
+  EXPECT_TRUE(Contains(BadValueOf("folders ="), "config.ini:6: bad value '' for 'folders'"));
+}
+
+TEST(Values, HostUserAndPasswordSources) {
+  EXPECT_EQ(ErrorOf("[account.a]\nhost = imaps://mail.example.com\n"),
+            "config.ini:2: bad value 'imaps://mail.example.com' for 'host' (a host name or address, without "
+            "scheme or port)");
+  EXPECT_TRUE(Contains(ErrorOf("[account.a]\nhost = mail example\n"), "config.ini:2: bad value 'mail example' for 'host'"));
+  EXPECT_TRUE(Contains(ErrorOf("[account.a]\nuser =\n"), "config.ini:2: bad value '' for 'user'"));
+  EXPECT_EQ(ErrorOf("[account.a]\npassword_env = MY-PASS\n"),
+            "config.ini:2: bad value 'MY-PASS' for 'password_env' (an environment variable name)");
+  EXPECT_TRUE(Contains(ErrorOf("[account.a]\npassword_command =\n"), "config.ini:2: bad value '' for 'password_command'"));
+  EXPECT_TRUE(Contains(ErrorOf("[account.a]\npassword_file =\n"), "config.ini:2: bad value '' for 'password_file'"));
+}
+
+TEST(Values, PathsExpandAndResolveAgainstTheConfigDirectory) {
+  ScopedEnv home("HOME", "/home/alice");
+  Config c = MustParse("archive = ~/mail\n", "/etc/mailkeep/config.ini");
+  EXPECT_EQ(c.archive, "/home/alice/mail");
+  EXPECT_EQ(MustParse("archive = ~\n").archive, "/home/alice");
+  EXPECT_EQ(MustParse("archive = /abs/./dir\n", "/etc/x/config.ini").archive, "/abs/dir");
+  EXPECT_EQ(MustParse("archive = arch\n", "/etc/mailkeep/config.ini").archive, "/etc/mailkeep/arch");
+  EXPECT_EQ(MustParse("archive = ../arch\n", "/etc/mailkeep/config.ini").archive, "/etc/arch");
+  Config f = MustParse(
+      "[account.a]\nprotocol = imap\nhost = h\nuser = u\npassword_file = secrets/a.pw\n",
+      "/etc/mailkeep/config.ini");
+  ASSERT_EQ(f.accounts.size(), 1u);
+  EXPECT_EQ(f.accounts[0].password.kind, PasswordSource::Kind::kFile);
+  EXPECT_EQ(f.accounts[0].password.value, "/etc/mailkeep/secrets/a.pw");
+  EXPECT_EQ(ErrorOf("archive = ~bob/mail\n"),
+            "config.ini:1: bad value '~bob/mail' for 'archive' (~user is not expanded; use ~/... or an absolute "
+            "path)");
+  EXPECT_EQ(ErrorOf("archive =\n"), "config.ini:1: bad value '' for 'archive' (a path)");
+}
+
+TEST(Values, CaFileMustExist) {
+  TempDir dir;
+  std::string pem = dir.Write("ca.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
+  std::string cfg_path = dir.path() + "/config.ini";
+  Config c = MustParse(std::string(kMinimal) + "ca_file = " + pem + "\n", cfg_path);
+  ASSERT_EQ(c.accounts.size(), 1u);
+  EXPECT_EQ(c.accounts[0].ca_file, pem);
+  // Relative to the config file's directory.
+  c = MustParse("[relay.r]\nhost = smtp\nca_file = ca.pem\n", cfg_path);
+  ASSERT_EQ(c.relays.size(), 1u);
+  EXPECT_EQ(c.relays[0].ca_file, pem);
+
+  std::string missing = dir.path() + "/missing.pem";
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "ca_file = " + missing + "\n"),
+            "config.ini:6: cannot use 'ca_file' " + missing + ": No such file or directory");
+  EXPECT_EQ(ErrorOf("[relay.r]\nca_file = " + dir.path() + "\n"),
+            "config.ini:2: cannot use 'ca_file' " + dir.path() + ": not a regular file");
+}
+
+// ---------------------------------------------------------------------------
+// Errors: each names the file, the line and the key or section.
+
+TEST(Errors, UnknownKey) {
+  EXPECT_EQ(ErrorOf("\n\n[account.work]\nprotocol = imap\nhots = x\n"),
+            "config.ini:5: unknown key 'hots' in [account.work]");
+  EXPECT_EQ(ErrorOf("[relay.out]\nfolders = *\n"), "config.ini:2: unknown key 'folders' in [relay.out]");
+  EXPECT_EQ(ErrorOf("[relay.out]\nprotocol = imap\n"), "config.ini:2: unknown key 'protocol' in [relay.out]");
+  EXPECT_EQ(ErrorOf("archve = /x\n"), "config.ini:1: unknown key 'archve'");
+  EXPECT_EQ(ErrorOf("[account.w]\nHost = x\n"),
+            "config.ini:2: unknown key 'Host' in [account.w] (keys are lowercase: 'host')");
+  EXPECT_EQ(ErrorOf("[account.w]\narchive = /x\n"),
+            "config.ini:2: unknown key 'archive' in [account.w] (top-level keys go before the first section)");
+}
+
+TEST(Errors, UnknownKeyNeverQuotesTheValue) {
+  std::string msg = ErrorOf("[account.w]\npassword = hunter2secret\n");
+  EXPECT_EQ(msg,
+            "config.ini:2: unknown key 'password' in [account.w] (passwords are not kept in the file: use "
+            "password_env, password_file or password_command)");
+  EXPECT_FALSE(Contains(msg, "hunter2secret"));
+}
+
+TEST(Errors, LineWithoutEqualsIsNotQuoted) {
+  std::string msg = ErrorOf("[account.w]\nprotocol = imap\nhunter2secret\n");
+  EXPECT_EQ(msg, "config.ini:3: expected 'key = value' or '[section]'");
+  EXPECT_EQ(ErrorOf("= value\n"), "config.ini:1: missing key before '='");
+}
+
+TEST(Errors, BadValue) {
+  EXPECT_EQ(ErrorOf("[account.work]\nprotocol = imap\nhost = h\n\n\n\ndelete = sometimes\n"),
+            "config.ini:7: bad value 'sometimes' for 'delete' (never | after-download | older-than:Nd)");
+}
+
+TEST(Errors, MissingRequiredKeysNameTheSectionHeaderLine) {
+  EXPECT_EQ(ErrorOf("archive = /a\n\n[account.work]\nprotocol = imap\nuser = u\npassword_env = P\n"),
+            "config.ini:3: [account.work] is missing 'host'");
+  EXPECT_EQ(ErrorOf("[account.work]\nhost = h\nuser = u\npassword_env = P\n"),
+            "config.ini:1: [account.work] is missing 'protocol'");
+  EXPECT_EQ(ErrorOf("[account.work]\nprotocol = imap\nhost = h\npassword_env = P\n"),
+            "config.ini:1: [account.work] is missing 'user'");
+  EXPECT_EQ(ErrorOf("[account.work]\nprotocol = imap\nhost = h\nuser = u\n[relay.r]\nhost = s\n"),
+            "config.ini:1: [account.work] is missing 'password_env', 'password_file' or 'password_command'");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[relay.r]\nport = 25\n"), "config.ini:6: [relay.r] is missing 'host'");
+}
+
+TEST(Errors, DuplicateSection) {
+  std::string text = std::string(kMinimal);
+  for (int i = 0; i < 14; ++i) text += "\n";
+  text += "[account.work]\n";  // line 20
+  EXPECT_EQ(ErrorOf(text), "config.ini:20: duplicate section [account.work] (first on line 1)");
+}
+
+TEST(Errors, DuplicateKey) {
+  EXPECT_EQ(ErrorOf("[account.work]\nhost = a\nprotocol = imap\nhost = b\n"),
+            "config.ini:4: duplicate key 'host' in [account.work] (first on line 2)");
+  EXPECT_EQ(ErrorOf("archive = /a\narchive = /b\n"), "config.ini:2: duplicate key 'archive' (first on line 1)");
+  // The same key in two sections is fine.
+  Config c = MustParse(std::string(kMinimal) + "[account.two]\nprotocol = pop3\nhost = h\nuser = u\npassword_env = P\n");
+  EXPECT_EQ(c.accounts.size(), 2u);
+}
+
+TEST(Errors, KeyOutsideOfASection) {
+  EXPECT_EQ(ErrorOf("archive = /a\n\n\nhost = mail.example.com\n"),
+            "config.ini:4: key 'host' outside of a section (put it under [account.NAME] or [relay.NAME])");
+}
+
+TEST(Errors, Sections) {
+  EXPECT_EQ(ErrorOf("[foo]\n"), "config.ini:1: unknown section [foo] (sections are [account.NAME] and [relay.NAME])");
+  EXPECT_EQ(ErrorOf("[Account.work]\n"),
+            "config.ini:1: unknown section [Account.work] (sections are [account.NAME] and [relay.NAME])");
+  EXPECT_EQ(ErrorOf("[account]\n"), "config.ini:1: section [account] needs a name: [account.NAME]");
+  EXPECT_EQ(ErrorOf("[account.]\n"), "config.ini:1: bad name '' in [account.] (letters, digits, '.', '_' and '-')");
+  EXPECT_EQ(ErrorOf("[account.my work]\n"),
+            "config.ini:1: bad name 'my work' in [account.my work] (letters, digits, '.', '_' and '-')");
+  EXPECT_EQ(ErrorOf("[account.a/b]\n"), "config.ini:1: bad name 'a/b' in [account.a/b] (letters, digits, '.', '_' and '-')");
+  EXPECT_EQ(ErrorOf("[account.work\n"), "config.ini:1: section header without ']'");
+  EXPECT_EQ(ErrorOf("[account.work] x\n"), "config.ini:1: unexpected text after the section header");
+}
+
+TEST(Errors, CrossFieldChecks) {
+  EXPECT_EQ(ErrorOf("[account.work]\nprotocol = imap\nhost = h\nuser = u\nauth = apop\npassword_env = P\n"),
+            "config.ini:5: 'auth = apop' needs 'protocol = pop3' in [account.work]");
+  EXPECT_EQ(ErrorOf("[account.p]\nfolders = INBOX\nprotocol = pop3\nhost = h\nuser = u\npassword_env = P\n"),
+            "config.ini:2: 'folders' needs 'protocol = imap' in [account.p] (POP3 has one mailbox)");
+  EXPECT_EQ(ErrorOf("[account.p]\nprotocol = pop3\nhost = h\nuser = u\npassword_env = P\nexclude = Trash\n"),
+            "config.ini:6: 'exclude' needs 'protocol = imap' in [account.p] (POP3 has one mailbox)");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "password_file = /x\n"),
+            "config.ini:6: [account.work] sets both 'password_env' and 'password_file' (choose one)");
+  EXPECT_EQ(ErrorOf("[account.w]\npassword_command = pw\npassword_env = P\n"),
+            "config.ini:3: [account.w] sets both 'password_command' and 'password_env' (choose one)");
+  // tls = none with a password is allowed here; the client refuses it later
+  // unless allow_plaintext = true.
+  AccountConfig a = AccountWith("tls = none");
+  EXPECT_EQ(a.tls, Tls::kNone);
+  EXPECT_FALSE(a.allow_plaintext);
+}
+
+TEST(Errors, RelayCredentials) {
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nuser = u\n"),
+            "config.ini:3: 'user' needs 'password_env', 'password_file' or 'password_command' in [relay.r]");
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\npassword_env = P\n"),
+            "config.ini:3: 'password_env' needs 'user' in [relay.r]");
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nauth = plain\n"), "config.ini:3: 'auth' needs 'user' in [relay.r]");
+  EXPECT_EQ(ErrorOf("[relay.r]\nauth = apop\n"),
+            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | xoauth2)");
+  EXPECT_EQ(ErrorOf("[relay.r]\nauth = user\n"),
+            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | xoauth2)");
+  Config c = MustParse("[relay.r]\nhost = s\nauth = auto\n");
+  EXPECT_EQ(c.relays.size(), 1u);
+}
+
+TEST(Errors, FirstErrorInFileOrder) {
+  // The bad value on line 2 comes before the missing key of the same section
+  // and the unknown key of the next.
+  EXPECT_EQ(ErrorOf("[account.a]\nport = x\n[account.b]\nbogus = 1\n"),
+            "config.ini:2: bad value 'x' for 'port' (0..65535; 0 = standard port)");
+  // A section's missing key is reported before a later syntax error.
+  EXPECT_EQ(ErrorOf("[account.a]\nprotocol = imap\n[account.b]\nbogus = 1\n"),
+            "config.ini:1: [account.a] is missing 'host'");
+}
+
+TEST(Errors, FileNameAsGiven) {
+  EXPECT_EQ(ErrorOf("[x.y]\n", "/etc/mailkeep/mailkeep.ini"),
+            "/etc/mailkeep/mailkeep.ini:1: unknown section [x.y] (sections are [account.NAME] and [relay.NAME])");
+}
+
+// ---------------------------------------------------------------------------
+// Loading files and the default path.
+
+TEST(LoadConfigFile, ReadsAFile) {
+  TempDir dir;
+  std::string path = dir.Write("config.ini", std::string(kMinimal) + "delete = older-than:7d\n");
+  auto c = LoadConfigFile(path);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->path, path);
+  ASSERT_EQ(c->accounts.size(), 1u);
+  EXPECT_EQ(c->accounts[0].where.file, path);
+  EXPECT_EQ(c->accounts[0].delete_policy.days, 7);
+
+  std::string bad = dir.Write("bad.ini", "[account.w]\nhots = x\n");
+  auto e = LoadConfigFile(bad);
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().message(), bad + ":2: unknown key 'hots' in [account.w]");
+}
+
+TEST(LoadConfigFile, MissingFile) {
+  TempDir dir;
+  auto e = LoadConfigFile(dir.path() + "/nope.ini");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(Contains(e.error().message(), dir.path() + "/nope.ini"));
+}
+
+TEST(DefaultConfigPath, Precedence) {
+  ScopedEnv home("HOME", "/home/alice");
+  {
+    ScopedEnv mk("MAILKEEP_CONFIG", "/etc/mk.ini");
+    ScopedEnv xdg("XDG_CONFIG_HOME", "/xdg");
+    EXPECT_EQ(DefaultConfigPath(), "/etc/mk.ini");
+  }
+  {
+    ScopedEnv mk("MAILKEEP_CONFIG", "");
+    ScopedEnv xdg("XDG_CONFIG_HOME", "/xdg");
+    EXPECT_EQ(DefaultConfigPath(), "/xdg/mailkeep/config.ini");
+  }
+  {
+    ScopedEnv mk("MAILKEEP_CONFIG", std::nullopt);
+    ScopedEnv xdg("XDG_CONFIG_HOME", std::nullopt);
+    EXPECT_EQ(DefaultConfigPath(), "/home/alice/.config/mailkeep/config.ini");
+  }
+  {
+    ScopedEnv mk("MAILKEEP_CONFIG", std::nullopt);
+    ScopedEnv xdg("XDG_CONFIG_HOME", "relative/dir");  // XDG says: ignore relative paths
+    EXPECT_EQ(DefaultConfigPath(), "/home/alice/.config/mailkeep/config.ini");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The shipped example: it parses, and it documents every key.
+
+TEST(Example, ParsesAndDocumentsEveryKey) {
+  auto c = LoadConfigFile(MAILKEEP_EXAMPLE_INI);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_FALSE(c->archive.empty());
+  bool pop3 = false, imap = false;
+  for (const auto& a : c->accounts) {
+    pop3 |= a.protocol == Protocol::kPop3;
+    imap |= a.protocol == Protocol::kImap;
+  }
+  EXPECT_TRUE(pop3);
+  EXPECT_TRUE(imap);
+  EXPECT_FALSE(c->relays.empty());
+
+  // Keys set (or shown commented out) in each kind of section.
+  auto text = ReadFile(MAILKEEP_EXAMPLE_INI);
+  ASSERT_TRUE(text.has_value());
+  std::set<std::string> top, account, relay;
+  std::set<std::string>* current = &top;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) continue;
+    line.remove_prefix(start);
+    if (line.starts_with("[account.")) current = &account;
+    if (line.starts_with("[relay.")) current = &relay;
+    if (line.starts_with("# ") || line.starts_with("; ")) line.remove_prefix(2);
+    size_t eq = line.find(" = ");
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq);
+    if (key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos) current->emplace(key);
+  }
+  for (std::string_view k : TopLevelKeys()) EXPECT_TRUE(top.contains(std::string(k))) << "top-level key " << k;
+  for (std::string_view k : AccountKeys()) EXPECT_TRUE(account.contains(std::string(k))) << "account key " << k;
+  for (std::string_view k : RelayKeys()) EXPECT_TRUE(relay.contains(std::string(k))) << "relay key " << k;
+}
+
+TEST(Keys, TablesAgreeWithTheParser) {
+  EXPECT_EQ(AccountKeys().size(), 18u);
+  EXPECT_EQ(RelayKeys().size(), 13u);
+  ASSERT_EQ(TopLevelKeys().size(), 1u);
+  EXPECT_EQ(TopLevelKeys()[0], "archive");
+  // Every relay key is an account key except none, and the parser knows all.
+  for (std::string_view k : RelayKeys()) {
+    EXPECT_NE(std::find(AccountKeys().begin(), AccountKeys().end(), k), AccountKeys().end()) << k;
+  }
+}
+
+TEST(Names, SpellingsAndStandardPorts) {
+  EXPECT_EQ(ProtocolName(Protocol::kPop3), "pop3");
+  EXPECT_EQ(TlsName(Tls::kStartTls), "starttls");
+  EXPECT_EQ(AuthName(Auth::kXoauth2), "xoauth2");
+  EXPECT_EQ(AuthName(Auth::kUser), "user");
+  EXPECT_EQ(DeletePolicyText(DeletePolicy{DeletePolicy::Kind::kOlderThan, 30}), "older-than:30d");
+  EXPECT_EQ(DeletePolicyText(DeletePolicy{}), "never");
+  EXPECT_EQ(StandardPort(Protocol::kImap, Tls::kImplicit), 993);
+  EXPECT_EQ(StandardPort(Protocol::kImap, Tls::kStartTls), 143);
+  EXPECT_EQ(StandardPort(Protocol::kPop3, Tls::kImplicit), 995);
+  EXPECT_EQ(StandardPort(Protocol::kPop3, Tls::kNone), 110);
+  EXPECT_EQ(StandardSmtpPort(Tls::kImplicit), 465);
+  EXPECT_EQ(StandardSmtpPort(Tls::kStartTls), 587);
+  EXPECT_EQ(StandardSmtpPort(Tls::kNone), 25);
+}
+
+// ---------------------------------------------------------------------------
+// ResolvePassword.
+
+constexpr char kSecret[] = "s3cr3t-Passw0rd";
+
+PasswordSource Source(PasswordSource::Kind kind, std::string value) {
+  PasswordSource s;
+  s.kind = kind;
+  s.value = std::move(value);
+  return s;
+}
+
+// The error for `source`, checked to be one line without the secret.
+Error ResolveError(const PasswordSource& source, ResolveOptions options = {}) {
+  auto r = ResolvePassword(source, "account work", options);
+  EXPECT_FALSE(r.has_value()) << "resolved to a password";
+  if (r) return Error(ErrorCode::kInternal, "");
+  EXPECT_FALSE(Contains(r.error().message(), kSecret)) << r.error().message();
+  EXPECT_EQ(r.error().message().find('\n'), std::string::npos) << r.error().message();
+  EXPECT_TRUE(r.error().message().starts_with("account work: ")) << r.error().message();
+  return r.error();
+}
+
+TEST(ResolvePassword, None) {
+  Error e = ResolveError(PasswordSource{});
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(e.message(), "account work: no password configured");
+}
+
+TEST(ResolvePassword, Env) {
+  {
+    ScopedEnv env("MAILKEEP_TEST_PW", kSecret);
+    auto r = ResolvePassword(Source(PasswordSource::Kind::kEnv, "MAILKEEP_TEST_PW"), "account work");
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(*r, kSecret);
+  }
+  {
+    ScopedEnv env("MAILKEEP_TEST_PW", std::nullopt);
+    Error e = ResolveError(Source(PasswordSource::Kind::kEnv, "MAILKEEP_TEST_PW"));
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(e.message(), "account work: environment variable MAILKEEP_TEST_PW (password_env) is not set");
+  }
+  {
+    ScopedEnv env("MAILKEEP_TEST_PW", "");
+    Error e = ResolveError(Source(PasswordSource::Kind::kEnv, "MAILKEEP_TEST_PW"));
+    EXPECT_EQ(e.message(), "account work: environment variable MAILKEEP_TEST_PW (password_env) is empty");
+  }
+}
+
+TEST(ResolvePassword, FileAcceptedAt0600) {
+  TempDir dir;
+  std::string path = dir.Write("pw", std::string(kSecret) + "\nsecond line\n", 0600);
+  auto r = ResolvePassword(Source(PasswordSource::Kind::kFile, path), "account work");
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, kSecret);
+  // CRLF, no final newline, surrounding spaces kept, 0400 is fine.
+  path = dir.Write("crlf", std::string(kSecret) + "\r\n", 0400);
+  EXPECT_EQ(ResolvePassword(Source(PasswordSource::Kind::kFile, path), "a").value_or(""), kSecret);
+  path = dir.Write("bare", " pw with spaces ", 0600);
+  EXPECT_EQ(ResolvePassword(Source(PasswordSource::Kind::kFile, path), "a").value_or(""), " pw with spaces ");
+}
+
+TEST(ResolvePassword, FileRefusedWhenGroupOrWorldReadable) {
+  TempDir dir;
+  std::string path = dir.Write("pw", std::string(kSecret) + "\n", 0640);
+  Error e = ResolveError(Source(PasswordSource::Kind::kFile, path));
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(e.message(), "account work: password file " + path +
+                             " is readable by its group (mode 0640); run: chmod 600 " + path);
+
+  ASSERT_EQ(::chmod(path.c_str(), 0604), 0);
+  e = ResolveError(Source(PasswordSource::Kind::kFile, path));
+  EXPECT_EQ(e.message(), "account work: password file " + path +
+                             " is readable by others (mode 0604); run: chmod 600 " + path);
+
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  e = ResolveError(Source(PasswordSource::Kind::kFile, path));
+  EXPECT_TRUE(Contains(e.message(), "readable by its group and others (mode 0644); run: chmod 600 " + path));
+}
+
+TEST(ResolvePassword, FileProblems) {
+  TempDir dir;
+  Error e = ResolveError(Source(PasswordSource::Kind::kFile, dir.path() + "/missing"));
+  EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  EXPECT_EQ(e.message(), "account work: password file " + dir.path() + "/missing: No such file or directory");
+
+  std::string empty = dir.Write("empty", "\nsecond\n", 0600);
+  e = ResolveError(Source(PasswordSource::Kind::kFile, empty));
+  EXPECT_EQ(e.message(), "account work: password file " + empty + " is empty (the password is its first line)");
+
+  e = ResolveError(Source(PasswordSource::Kind::kFile, dir.path()));
+  EXPECT_EQ(e.message(), "account work: password file " + dir.path() + " is not a regular file");
+}
+
+TEST(ResolvePassword, CommandSuccess) {
+  auto r = ResolvePassword(
+      Source(PasswordSource::Kind::kCommand, std::string("printf '%s\\nline two\\n' '") + kSecret + "'; echo noise >&2"),
+      "account work");
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, kSecret);
+  // No trailing newline; stdin is /dev/null (cat gets EOF at once).
+  r = ResolvePassword(Source(PasswordSource::Kind::kCommand, "cat; printf pw"), "account work");
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, "pw");
+  // The environment is passed on.
+  ScopedEnv env("MAILKEEP_TEST_PW", "from-env");
+  r = ResolvePassword(Source(PasswordSource::Kind::kCommand, "echo \"$MAILKEEP_TEST_PW\""), "account work");
+  EXPECT_EQ(r.value_or(""), "from-env");
+}
+
+TEST(ResolvePassword, CommandFailureGivesExitStatusAndStderrNeverStdout) {
+  Error e = ResolveError(Source(PasswordSource::Kind::kCommand,
+                                std::string("echo ") + kSecret + "; echo 'gpg: decryption failed' >&2; echo more >&2; exit 3"));
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(e.message(), "account work: password_command exited with status 3: gpg: decryption failed");
+
+  e = ResolveError(Source(PasswordSource::Kind::kCommand, std::string("echo ") + kSecret + "; exit 1"));
+  EXPECT_EQ(e.message(), "account work: password_command exited with status 1 (nothing on stderr)");
+
+  e = ResolveError(Source(PasswordSource::Kind::kCommand, "exit 127"));
+  EXPECT_EQ(e.message(), "account work: password_command exited with status 127 (nothing on stderr)");
+}
+
+TEST(ResolvePassword, CommandStderrRepeatingTheSecretIsMasked) {
+  Error e = ResolveError(Source(PasswordSource::Kind::kCommand,
+                                std::string("echo ") + kSecret + "; echo \"bad: " + kSecret + "\" >&2; exit 2"));
+  EXPECT_EQ(e.message(), "account work: password_command exited with status 2: bad: ***");
+}
+
+TEST(ResolvePassword, CommandEmptyOutput) {
+  Error e = ResolveError(Source(PasswordSource::Kind::kCommand, "true"));
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(e.message(), "account work: password_command printed no password (exit status 0) (nothing on stderr)");
+  e = ResolveError(Source(PasswordSource::Kind::kCommand, "echo; echo 'no entry for work' >&2"));
+  EXPECT_EQ(e.message(), "account work: password_command printed no password (exit status 0): no entry for work");
+}
+
+TEST(ResolvePassword, CommandKilledBySignal) {
+  Error e = ResolveError(Source(PasswordSource::Kind::kCommand, "echo partial; kill -TERM $$"));
+  EXPECT_EQ(e.message(), "account work: password_command was killed by signal 15 (nothing on stderr)");
+}
+
+TEST(ResolvePassword, CommandTimesOut) {
+  ResolveOptions options;
+  options.command_timeout_seconds = 1;
+  auto start = std::chrono::steady_clock::now();
+  Error e = ResolveError(Source(PasswordSource::Kind::kCommand, "echo waiting >&2; exec sleep 30"), options);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(e.message(), "account work: password_command timed out after 1 s and was killed: waiting");
+  EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+TEST(ResolvePassword, CommandLeavingABackgroundProcessDoesNotWaitForIt) {
+  // The background sleep keeps stdout and stderr open after the shell exits.
+  auto start = std::chrono::steady_clock::now();
+  auto r = ResolvePassword(Source(PasswordSource::Kind::kCommand, "sleep 3 & echo pw"), "account work");
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, "pw");
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+}
+
+TEST(ResolvePassword, CommandGetsDefaultSigpipeEvenIfTheCallerIgnoresIt) {
+  struct sigaction old {};
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGPIPE, &ign, &old), 0);
+  // The shell reports its own ignored-signal mask.
+  auto r = ResolvePassword(Source(PasswordSource::Kind::kCommand, "awk '/^SigIgn:/ {print $2}' /proc/$$/status"),
+                           "account work");
+  ::sigaction(SIGPIPE, &old, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  uint64_t ignored = std::stoull(*r, nullptr, 16);
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << *r;
+}
+
+}  // namespace
+}  // namespace mailkeep::config
