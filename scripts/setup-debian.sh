@@ -9,6 +9,8 @@ packages=(
   libpoco-dev libsqlite3-dev libzstd-dev libxapian-dev libboost-program-options-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   zstd sqlite3 gzip python3
+  # Integration tests against real servers on 127.0.0.1 (tests/servers/).
+  dovecot-imapd dovecot-pop3d openssl
 )
 # Fuzzing (clang + libFuzzer) is optional: pass --fuzz.
 if [[ "${1:-}" == "--fuzz" ]]; then

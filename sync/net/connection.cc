@@ -1,0 +1,479 @@
+#include "sync/net/connection.h"
+
+#include <openssl/x509v3.h>
+
+#include <Poco/Exception.h>
+#include <Poco/Net/AcceptCertificateHandler.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/DNS.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/Net/InvalidCertificateHandler.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/VerificationErrorArgs.h>
+#include <Poco/Net/X509Certificate.h>
+#include <Poco/Timespan.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <sys/stat.h>
+#include <vector>
+
+namespace mailkeep::net {
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kWriteFlushAt = 64 * 1024;
+
+void InitSslOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + " s";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g s", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+Poco::Timespan ToTimespan(std::chrono::milliseconds ms) {
+  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
+}
+
+// "SSL Exception: error:0A000086:SSL routines::certificate verify failed"
+// → "certificate verify failed". Keeps the text when it has another shape.
+std::string CleanSslText(const Poco::Exception& e) {
+  std::string text = e.message().empty() ? e.displayText() : e.message();
+  if (text.rfind("error:", 0) == 0) {
+    size_t pos = text.rfind("::");
+    if (pos != std::string::npos && pos + 2 < text.size()) text = text.substr(pos + 2);
+  }
+  // One line.
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  return text;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Records the chain-verification error OpenSSL reported and rejects the
+// certificate (the per-Context handler is consulted before any global one).
+class RecordingRejectHandler : public Poco::Net::InvalidCertificateHandler {
+ public:
+  explicit RecordingRejectHandler(std::shared_ptr<std::string> last_error)
+      : Poco::Net::InvalidCertificateHandler(false), last_error_(std::move(last_error)) {}
+  void onInvalidCertificate(const void*, Poco::Net::VerificationErrorArgs& args) override {
+    if (last_error_->empty()) *last_error_ = args.errorMessage();
+    args.setIgnoreError(false);
+  }
+
+ private:
+  std::shared_ptr<std::string> last_error_;
+};
+
+bool IsIpLiteral(const std::string& host) {
+  Poco::Net::IPAddress ip;
+  return Poco::Net::IPAddress::tryParse(host, ip);
+}
+
+}  // namespace
+
+uint16_t DefaultPort(Service service, TlsMode tls) {
+  bool implicit = tls == TlsMode::kImplicit;
+  switch (service) {
+    case Service::kPop3: return implicit ? 995 : 110;
+    case Service::kImap: return implicit ? 993 : 143;
+    case Service::kSmtpSubmission: return implicit ? 465 : 587;
+    case Service::kSmtpRelay: return 25;
+  }
+  return 0;
+}
+
+const char* TlsModeName(TlsMode tls) {
+  switch (tls) {
+    case TlsMode::kImplicit: return "implicit";
+    case TlsMode::kStartTls: return "starttls";
+    case TlsMode::kNone: return "none";
+  }
+  return "?";
+}
+
+class Connection::Impl {
+ public:
+  ConnectOptions options;
+  std::string host;
+  std::string peer;
+  Poco::Net::StreamSocket socket;  // a SecureStreamSocket's impl once TLS is on
+  bool secure = false;
+  bool closed = false;
+  std::string rbuf;
+  size_t rpos = 0;
+  size_t scan = 0;  // rbuf[rpos, scan) holds no '\n'
+  std::string wbuf;
+  char chunk[kChunk];
+
+  Error Closed() const {
+    return Error(ErrorCode::kUnavailable, "connection to " + peer + " is closed");
+  }
+
+  // Maps an exception thrown by a read or write on the socket.
+  Error IoError(const char* what, std::exception_ptr ep) {
+    std::string msg;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const Poco::TimeoutException&) {
+      msg = std::string(what) + " " + peer + " timed out after " + Seconds(options.read_timeout);
+    } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException&) {
+      msg = "connection to " + peer + " closed by the server";
+    } catch (const Poco::Net::ConnectionResetException&) {
+      msg = "connection to " + peer + " reset by the server";
+    } catch (const Poco::Exception& e) {
+      msg = std::string(what) + " " + peer + ": " + CleanSslText(e);
+    } catch (const std::exception& e) {
+      msg = std::string(what) + " " + peer + ": " + e.what();
+    } catch (...) {
+      msg = std::string(what) + " " + peer + ": unknown error";
+    }
+    CloseQuietly();
+    return Error(ErrorCode::kUnavailable, msg);
+  }
+
+  void CloseQuietly() {
+    if (closed) return;
+    closed = true;
+    rbuf.clear();
+    rpos = scan = 0;
+    wbuf.clear();
+    try {
+      // For TLS this sends close_notify once (bounded by the send timeout).
+      socket.close();
+    } catch (...) {
+    }
+  }
+
+  // Appends what one receive returns. kUnavailable on EOF or error.
+  Status Fill() {
+    if (closed) return std::unexpected(Closed());
+    int n = 0;
+    try {
+      n = socket.receiveBytes(chunk, static_cast<int>(kChunk));
+    } catch (...) {
+      return std::unexpected(IoError("read from", std::current_exception()));
+    }
+    if (n <= 0) {
+      CloseQuietly();
+      return MakeError(ErrorCode::kUnavailable, "connection to " + peer + " closed by the server");
+    }
+    rbuf.append(chunk, static_cast<size_t>(n));
+    return OkStatus();
+  }
+
+  void Compact() {
+    if (rpos == 0) return;
+    rbuf.erase(0, rpos);
+    scan -= rpos;
+    rpos = 0;
+  }
+
+  Status SendAll(const char* data, size_t size) {
+    if (closed) return std::unexpected(Closed());
+    try {
+      while (size > 0) {
+        int chunk_size = static_cast<int>(std::min<size_t>(size, 1 << 20));
+        int n = socket.sendBytes(data, chunk_size);
+        if (n <= 0) {
+          CloseQuietly();
+          return MakeError(ErrorCode::kUnavailable, "write to " + peer + ": connection closed");
+        }
+        data += n;
+        size -= static_cast<size_t>(n);
+      }
+    } catch (...) {
+      return std::unexpected(IoError("write to", std::current_exception()));
+    }
+    return OkStatus();
+  }
+
+  // Builds the per-connection TLS context. `last_error` receives OpenSSL's
+  // chain verification error, if any.
+  Result<Poco::Net::Context::Ptr> MakeContext(const std::shared_ptr<std::string>& last_error) {
+    if (!options.ca_file.empty()) {
+      struct stat st;
+      if (::stat(options.ca_file.c_str(), &st) != 0) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "TLS: ca_file " + options.ca_file + ": " + std::strerror(errno));
+      }
+    }
+    try {
+      Poco::Net::Context::Params params;
+      params.caLocation = options.ca_file;
+      params.loadDefaultCAs = true;
+      params.verificationMode = options.verify_certificate ? Poco::Net::Context::VERIFY_RELAXED
+                                                           : Poco::Net::Context::VERIFY_NONE;
+      params.verificationDepth = 9;
+      params.cipherList = "DEFAULT";
+      Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+      ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+      if (options.verify_certificate) {
+        ctx->setInvalidCertificateHandler(new RecordingRejectHandler(last_error));
+      } else {
+        ctx->setInvalidCertificateHandler(new Poco::Net::AcceptCertificateHandler(false));
+        ctx->enableExtendedCertificateVerification(false);
+      }
+      return ctx;
+    } catch (const Poco::Exception& e) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "TLS: cannot set up certificates" +
+                           (options.ca_file.empty() ? std::string() : " from ca_file " + options.ca_file) +
+                           ": " + CleanSslText(e));
+    }
+  }
+
+  // Our own host name check: Poco skips it for names that resolve to a
+  // loopback address unless VERIFY_STRICT.
+  Status CheckHostName(const Poco::Net::SecureStreamSocket& tls) {
+    if (!options.verify_certificate) return OkStatus();
+    try {
+      Poco::Net::X509Certificate cert = tls.peerCertificate();
+      X509* x509 = const_cast<X509*>(cert.certificate());
+      int ok = IsIpLiteral(host) ? X509_check_ip_asc(x509, host.c_str(), 0)
+                                 : X509_check_host(x509, host.data(), host.size(), 0, nullptr);
+      if (ok == 1) return OkStatus();
+    } catch (const Poco::Exception& e) {
+      CloseQuietly();
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "TLS: no certificate from " + peer + ": " + CleanSslText(e));
+    }
+    CloseQuietly();
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "TLS: certificate does not match host name " + host);
+  }
+
+  Status Handshake() {
+    auto last_error = std::make_shared<std::string>();
+    MK_ASSIGN_OR_RETURN(Poco::Net::Context::Ptr ctx, MakeContext(last_error));
+    std::string msg;
+    ErrorCode code = ErrorCode::kFailedPrecondition;
+    try {
+      Poco::Net::SecureStreamSocket tls = Poco::Net::SecureStreamSocket::attach(socket, host, ctx);
+      socket = tls;
+      secure = true;
+      // On a blocking socket whose receive timeout expired, Poco's
+      // connectSSL returns quietly with the handshake unfinished.
+      int rc = tls.completeHandshake();
+      if (rc != 1) throw Poco::TimeoutException();
+      return CheckHostName(tls);
+    } catch (const Poco::Net::CertificateValidationException&) {
+      msg = "TLS: certificate does not match host name " + host;
+    } catch (const Poco::TimeoutException&) {
+      code = ErrorCode::kUnavailable;
+      msg = "TLS handshake with " + peer + " timed out after " + Seconds(options.read_timeout);
+    } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException&) {
+      code = ErrorCode::kUnavailable;
+      msg = "TLS handshake with " + peer + ": connection closed by the server";
+    } catch (const Poco::Net::SSLException& e) {
+      std::string text = CleanSslText(e);
+      if (!last_error->empty() || Lower(text).find("certificate verify failed") != std::string::npos) {
+        msg = "TLS certificate of " + host + " is not trusted (" +
+              (last_error->empty() ? text : *last_error) +
+              "); set ca_file = <PEM file of the CA that issued it> or fix the server";
+      } else {
+        msg = "TLS handshake with " + peer + " failed: " + text;
+      }
+    } catch (const Poco::Exception& e) {
+      code = ErrorCode::kUnavailable;
+      msg = "TLS handshake with " + peer + ": " + CleanSslText(e);
+    } catch (const std::exception& e) {
+      code = ErrorCode::kInternal;
+      msg = "TLS handshake with " + peer + ": " + e.what();
+    }
+    CloseQuietly();
+    return MakeError(code, msg);
+  }
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Connection::~Connection() { Close(); }
+
+Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& options) {
+  if (options.host.empty()) return MakeError(ErrorCode::kInvalidArgument, "no host name given");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->host = options.host;
+  uint16_t port = options.port != 0 ? options.port : DefaultPort(options.service, options.tls);
+  impl->peer = (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host) +
+               ":" + std::to_string(port);
+  const std::string& peer = impl->peer;
+  if (options.tls != TlsMode::kNone) InitSslOnce();
+
+  // Resolve: every address of the name, IPv4 first.
+  std::vector<Poco::Net::IPAddress> addresses;
+  try {
+    Poco::Net::IPAddress literal;
+    if (Poco::Net::IPAddress::tryParse(options.host, literal)) {
+      addresses.push_back(literal);
+    } else {
+      Poco::Net::HostEntry entry = Poco::Net::DNS::hostByName(options.host);
+      addresses = entry.addresses();
+      std::stable_partition(addresses.begin(), addresses.end(), [](const Poco::Net::IPAddress& a) {
+        return a.family() == Poco::Net::IPAddress::IPv4;
+      });
+    }
+  } catch (const Poco::Exception& e) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "connect to " + peer + ": cannot resolve host name (" + CleanSslText(e) + ")");
+  }
+  if (addresses.empty()) {
+    return MakeError(ErrorCode::kUnavailable, "connect to " + peer + ": host name has no address");
+  }
+
+  std::string last;
+  bool connected = false;
+  for (const auto& address : addresses) {
+    try {
+      Poco::Net::StreamSocket socket;
+      socket.connect(Poco::Net::SocketAddress(address, port), ToTimespan(options.connect_timeout));
+      socket.setReceiveTimeout(ToTimespan(options.read_timeout));
+      socket.setSendTimeout(ToTimespan(options.read_timeout));
+      socket.setNoDelay(true);
+      impl->socket = socket;
+      connected = true;
+      break;
+    } catch (const Poco::Net::ConnectionRefusedException&) {
+      last = "connection refused";
+    } catch (const Poco::TimeoutException&) {
+      last = "timed out after " + Seconds(options.connect_timeout);
+    } catch (const Poco::Exception& e) {
+      last = Lower(CleanSslText(e));
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+  }
+  if (!connected) return MakeError(ErrorCode::kUnavailable, "connect to " + peer + ": " + last);
+
+  if (options.tls == TlsMode::kImplicit) MK_RETURN_IF_ERROR(impl->Handshake());
+  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+Status Connection::StartTls() {
+  Impl& d = *impl_;
+  if (d.closed) return std::unexpected(d.Closed());
+  if (d.secure) return MakeError(ErrorCode::kFailedPrecondition, "TLS is already active on " + d.peer);
+  if (d.rpos < d.rbuf.size()) {
+    d.CloseQuietly();
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "server " + d.peer + " sent data before the TLS handshake; refusing to go on");
+  }
+  MK_RETURN_IF_ERROR(Flush());
+  d.rbuf.clear();
+  d.rpos = d.scan = 0;
+  InitSslOnce();
+  return d.Handshake();
+}
+
+bool Connection::secure() const { return impl_->secure; }
+const std::string& Connection::peer() const { return impl_->peer; }
+const std::string& Connection::host() const { return impl_->host; }
+bool Connection::closed() const { return impl_->closed; }
+
+Result<std::string_view> Connection::ReadLineView(size_t max_len) {
+  Impl& d = *impl_;
+  for (;;) {
+    size_t nl = d.rbuf.find('\n', d.scan);
+    if (nl != std::string::npos) {
+      size_t start = d.rpos;
+      size_t end = nl;
+      if (end > start && d.rbuf[end - 1] == '\r') --end;
+      d.rpos = d.scan = nl + 1;
+      if (end - start > max_len) {
+        d.CloseQuietly();
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "line from " + d.peer + " longer than " + std::to_string(max_len) + " bytes");
+      }
+      return std::string_view(d.rbuf).substr(start, end - start);
+    }
+    d.scan = d.rbuf.size();
+    // Allow one more byte for a CR that precedes the LF still to come.
+    if (d.rbuf.size() - d.rpos > max_len + 1) {
+      d.CloseQuietly();
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "line from " + d.peer + " longer than " + std::to_string(max_len) + " bytes");
+    }
+    if (d.rpos == d.rbuf.size()) {
+      d.rbuf.clear();
+      d.rpos = d.scan = 0;
+    } else if (d.rpos > kChunk) {
+      d.Compact();
+    }
+    MK_RETURN_IF_ERROR(d.Fill());
+  }
+}
+
+Result<std::string> Connection::ReadLine(size_t max_len) {
+  MK_ASSIGN_OR_RETURN(std::string_view line, ReadLineView(max_len));
+  return std::string(line);
+}
+
+Status Connection::ReadExact(size_t n, std::string* out) {
+  Impl& d = *impl_;
+  size_t have = std::min(n, d.rbuf.size() - d.rpos);
+  out->append(d.rbuf, d.rpos, have);
+  d.rpos += have;
+  if (d.scan < d.rpos) d.scan = d.rpos;
+  n -= have;
+  if (d.rpos == d.rbuf.size()) {
+    d.rbuf.clear();
+    d.rpos = d.scan = 0;
+  }
+  while (n > 0) {
+    if (d.closed) return std::unexpected(d.Closed());
+    size_t want = std::min(n, kChunk);
+    int got = 0;
+    try {
+      got = d.socket.receiveBytes(d.chunk, static_cast<int>(want));
+    } catch (...) {
+      return std::unexpected(d.IoError("read from", std::current_exception()));
+    }
+    if (got <= 0) {
+      d.CloseQuietly();
+      return MakeError(ErrorCode::kUnavailable, "connection to " + d.peer + " closed by the server");
+    }
+    out->append(d.chunk, static_cast<size_t>(got));
+    n -= static_cast<size_t>(got);
+  }
+  return OkStatus();
+}
+
+Status Connection::Write(std::string_view data) {
+  Impl& d = *impl_;
+  if (d.closed) return std::unexpected(d.Closed());
+  d.wbuf.append(data);
+  if (d.wbuf.size() >= kWriteFlushAt) return Flush();
+  return OkStatus();
+}
+
+Status Connection::Flush() {
+  Impl& d = *impl_;
+  if (d.wbuf.empty()) return d.closed ? Status(std::unexpected(d.Closed())) : OkStatus();
+  Status s = d.SendAll(d.wbuf.data(), d.wbuf.size());
+  d.wbuf.clear();
+  return s;
+}
+
+void Connection::Close() {
+  if (impl_) impl_->CloseQuietly();
+}
+
+}  // namespace mailkeep::net

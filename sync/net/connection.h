@@ -1,0 +1,104 @@
+// Connection: one TCP connection to a mail server, optionally TLS (implicit,
+// or upgraded in place after STARTTLS/STLS), with buffered line and byte
+// reads, buffered writes, and a timeout on every connect, read and write.
+//
+// Certificate policy (the same for implicit TLS and StartTls()):
+//   - the chain must verify against the system store plus `ca_file`;
+//   - the certificate must match the host name as given (DNS or IP SAN),
+//     also for loopback names and addresses (Poco skips that check for
+//     them; this class does it itself);
+//   - TLS 1.2 or newer; SNI carries the host name.
+// `verify_certificate = false` turns off both checks (the caller warns).
+//
+// Errors (never an exception; Poco's are caught here):
+//   kUnavailable         network trouble: refused, unreachable, unknown host,
+//                        timeouts, connection closed or reset. Retry later.
+//   kFailedPrecondition  TLS policy: untrusted or mismatching certificate,
+//                        handshake refused (protocol version, not TLS at all),
+//                        unreadable ca_file, a line longer than allowed.
+//   kInvalidArgument     empty host.
+// Messages are one line and name "host:port"; they never contain data sent.
+//
+// Thread-safety: a Connection is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/util/status.h"
+
+namespace mailkeep::net {
+
+enum class TlsMode { kImplicit, kStartTls, kNone };
+enum class Service { kPop3, kImap, kSmtpSubmission, kSmtpRelay };
+
+// Standard port: POP3 995 implicit / 110; IMAP 993 / 143; SMTP submission
+// 465 implicit / 587; SMTP relay (MX) 25 whatever the TLS mode.
+uint16_t DefaultPort(Service service, TlsMode tls);
+
+// "implicit", "starttls", "none".
+const char* TlsModeName(TlsMode tls);
+
+struct ConnectOptions {
+  std::string host;                    // DNS name or IP literal; REQUIRED
+  uint16_t port = 0;                   // 0 → DefaultPort(service, tls)
+  Service service = Service::kPop3;
+  TlsMode tls = TlsMode::kImplicit;
+  std::string ca_file;                 // extra trusted CA(s), PEM; system store is always loaded too
+  bool verify_certificate = true;      // false: accept any cert (caller warns)
+  std::chrono::milliseconds connect_timeout{30000};
+  std::chrono::milliseconds read_timeout{120000};   // also used for writes and the TLS handshake
+};
+
+class Connection {
+ public:
+  // TCP connect with timeout (each address of the host in turn, IPv4 first);
+  // TLS handshake now when tls = kImplicit. Errors are one line, e.g.
+  //   "connect to mail.example.com:995: connection refused"
+  //   "TLS certificate of mail.example.com is not trusted (certificate verify failed); set ca_file = ... or fix the server"
+  //   "TLS: certificate does not match host name other.test"
+  static Result<std::unique_ptr<Connection>> Open(const ConnectOptions& options);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Upgrades the plain connection to TLS, after the protocol accepted
+  // STLS/STARTTLS. REQUIRES: !secure() and nothing unread buffered (a server
+  // that sent data after its STARTTLS reply is refused: kFailedPrecondition).
+  Status StartTls();
+  bool secure() const;                 // TLS active
+  const std::string& peer() const;     // "host:port" for messages
+  const std::string& host() const;
+
+  // One line without its CRLF (or bare LF). A line longer than `max_len`
+  // bytes (without the line end) is an error (kFailedPrecondition) and the
+  // connection must then be dropped; EOF before a line end is kUnavailable.
+  Result<std::string> ReadLine(size_t max_len);
+  // The same, as a view into the read buffer: valid until the next call on
+  // this Connection. Avoids a copy per line for message bodies.
+  Result<std::string_view> ReadLineView(size_t max_len);
+  // Appends exactly n bytes to *out (for IMAP literals).
+  Status ReadExact(size_t n, std::string* out);
+
+  // Buffered: data goes out at Flush() (or when the buffer passes 64 KiB).
+  Status Write(std::string_view data);
+  Status Flush();
+
+  // Closes the socket (no TLS close_notify wait); later calls fail with
+  // kUnavailable. Idempotent; the destructor calls it.
+  void Close();
+  bool closed() const;
+
+  class Impl;
+
+ private:
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailkeep::net

@@ -1,0 +1,661 @@
+#include "sync/pop3/pop3_client.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <optional>
+
+#include "sync/net/sasl.h"
+
+namespace mailkeep::pop3 {
+
+// Replies (RFC 1939 §3, RFC 2449 §8, RFC 5034 §4):
+//   single-line  = ("+OK" / "-ERR") [SP text] CRLF
+//   multi-line   = "+OK" [SP text] CRLF *(line CRLF) "." CRLF
+//                  where a line starting with "." is sent with one more "."
+//   continuation = "+" [SP base64] CRLF            (only inside AUTH)
+//   text may start with a response code: "[" code *("/" code) "]"
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+// Server text for an error message: printable, one line, bounded.
+std::string Sanitize(std::string_view text, size_t max = 200) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7F) ? '?' : c;
+  }
+  return out;
+}
+
+std::vector<std::string_view> Words(std::string_view s) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    size_t start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    if (i > start) words.push_back(s.substr(start, i - start));
+  }
+  return words;
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// The RFC 2449 response code's class decides retry: temporary ones are
+// kUnavailable.
+ErrorCode CodeFor(std::string_view text, ErrorCode fallback) {
+  if (text.empty() || text[0] != '[') return fallback;
+  size_t end = text.find(']');
+  if (end == std::string_view::npos) return fallback;
+  std::string_view code = text.substr(1, end - 1);
+  if (StartsWithIgnoreCase(code, "SYS/TEMP") || StartsWithIgnoreCase(code, "IN-USE") ||
+      StartsWithIgnoreCase(code, "LOGIN-DELAY")) {
+    return ErrorCode::kUnavailable;
+  }
+  return fallback;
+}
+
+// APOP timestamp: the first "<...>" in the greeting (RFC 1939 §7).
+std::string FindTimestamp(std::string_view greeting) {
+  size_t open = greeting.find('<');
+  if (open == std::string_view::npos) return {};
+  size_t close = greeting.find('>', open);
+  if (close == std::string_view::npos) return {};
+  std::string_view ts = greeting.substr(open, close - open + 1);
+  if (ts.find(' ') != std::string_view::npos || ts.size() < 3) return {};
+  return std::string(ts);
+}
+
+}  // namespace
+
+const char* AuthMethodName(AuthMethod method) {
+  switch (method) {
+    case AuthMethod::kAuto: return "auto";
+    case AuthMethod::kPlain: return "plain";
+    case AuthMethod::kLogin: return "login";
+    case AuthMethod::kXoauth2: return "xoauth2";
+    case AuthMethod::kApop: return "apop";
+    case AuthMethod::kUserPass: return "user";
+  }
+  return "?";
+}
+
+struct Reply {
+  enum Kind { kOk, kErr, kContinue } kind = kErr;
+  std::string text;  // after "+OK " / "-ERR " / "+ "
+};
+
+class Pop3Client::Impl {
+ public:
+  Pop3Options options;
+  std::unique_ptr<net::Connection> conn;
+  std::vector<std::string> capabilities;
+  bool have_capa = false;
+  std::string timestamp;
+  AuthMethod used = AuthMethod::kAuto;
+  std::vector<uint64_t> sizes;  // by message number, from the last List()
+
+  const std::string& peer() const { return conn->peer(); }
+
+  bool Has(std::string_view name) const {
+    for (const auto& line : capabilities) {
+      auto words = Words(line);
+      if (!words.empty() && EqualsIgnoreCase(words[0], name)) return true;
+    }
+    return false;
+  }
+
+  std::vector<std::string> SaslMechanisms() const {
+    std::vector<std::string> mechs;
+    for (const auto& line : capabilities) {
+      auto words = Words(line);
+      if (words.empty() || !EqualsIgnoreCase(words[0], "SASL")) continue;
+      for (size_t i = 1; i < words.size(); ++i) {
+        std::string m(words[i]);
+        for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        mechs.push_back(m);
+      }
+    }
+    return mechs;
+  }
+
+  Status Usable() const {
+    if (conn->closed()) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "POP3 session with " + conn->peer() + " is closed (after QUIT or an earlier error)");
+    }
+    return OkStatus();
+  }
+
+  // A reply that breaks the protocol: the stream is out of step, drop it.
+  Error ProtocolError(const std::string& command, std::string_view what) {
+    conn->Close();
+    return Error(ErrorCode::kFailedPrecondition,
+                 "POP3 server " + peer() + " broke the protocol in its reply to " + command + ": " +
+                     std::string(what));
+  }
+
+  Status Send(const std::string& line, const std::string& command) {
+    Status s = conn->Write(line);
+    if (!s) return std::unexpected(s.error().WithContext("POP3 " + command));
+    return OkStatus();
+  }
+  Status Flush(const std::string& command) {
+    Status s = conn->Flush();
+    if (!s) return std::unexpected(s.error().WithContext("POP3 " + command));
+    return OkStatus();
+  }
+  Status SendNow(const std::string& line, const std::string& command) {
+    MK_RETURN_IF_ERROR(Send(line, command));
+    return Flush(command);
+  }
+
+  // Reads one status line. `allow_continue` for AUTH exchanges.
+  Result<Reply> ReadReply(const std::string& command, bool allow_continue = false) {
+    auto line = conn->ReadLineView(options.max_reply_line);
+    if (!line) {
+      if (line.error().code() == ErrorCode::kFailedPrecondition) {
+        return std::unexpected(ProtocolError(command, line.error().message()));
+      }
+      return std::unexpected(line.error().WithContext("POP3 " + command));
+    }
+    std::string_view l = *line;
+    Reply reply;
+    auto rest = [&](size_t n) {
+      std::string_view t = l.substr(n);
+      while (!t.empty() && (t[0] == ' ' || t[0] == '\t')) t.remove_prefix(1);
+      return std::string(t);
+    };
+    if (StartsWithIgnoreCase(l, "+OK") && (l.size() == 3 || l[3] == ' ' || l[3] == '\t')) {
+      reply.kind = Reply::kOk;
+      reply.text = rest(3);
+    } else if (StartsWithIgnoreCase(l, "-ERR") && (l.size() == 4 || l[4] == ' ' || l[4] == '\t')) {
+      reply.kind = Reply::kErr;
+      reply.text = rest(4);
+    } else if (allow_continue && !l.empty() && l[0] == '+' && (l.size() == 1 || l[1] == ' ')) {
+      reply.kind = Reply::kContinue;
+      reply.text = rest(1);
+    } else {
+      return std::unexpected(ProtocolError(command, "\"" + Sanitize(l, 80) + "\""));
+    }
+    return reply;
+  }
+
+  // Reads a multi-line body up to the "." line, calling on_line with each
+  // dot-unstuffed line (without its line end). Returns the total bytes.
+  template <typename OnLine>
+  Status ReadBody(const std::string& command, size_t max_line, uint64_t max_total, OnLine&& on_line) {
+    uint64_t total = 0;
+    for (;;) {
+      auto line = conn->ReadLineView(max_line);
+      if (!line) {
+        if (line.error().code() == ErrorCode::kFailedPrecondition) {
+          return std::unexpected(ProtocolError(command, line.error().message()));
+        }
+        return std::unexpected(line.error().WithContext("POP3 " + command));
+      }
+      std::string_view l = *line;
+      if (!l.empty() && l[0] == '.') {
+        if (l.size() == 1) return OkStatus();
+        l.remove_prefix(1);
+      }
+      total += l.size() + 1;
+      if (total > max_total) {
+        return std::unexpected(ProtocolError(
+            command, "more than " + std::to_string(max_total) + " bytes (max_message_size)"));
+      }
+      on_line(l);
+    }
+  }
+
+  Status DrainBody(const std::string& command) {
+    return ReadBody(command, options.max_message_line, UINT64_MAX, [](std::string_view) {});
+  }
+
+  Result<std::vector<std::string>> ReadListBody(const std::string& command) {
+    std::vector<std::string> lines;
+    MK_RETURN_IF_ERROR(ReadBody(command, options.max_reply_line, UINT64_MAX,
+                                [&](std::string_view l) { lines.emplace_back(l); }));
+    return lines;
+  }
+
+  Status Capa() {
+    MK_RETURN_IF_ERROR(SendNow("CAPA\r\n", "CAPA"));
+    MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("CAPA"));
+    capabilities.clear();
+    have_capa = reply.kind == Reply::kOk;
+    if (!have_capa) return OkStatus();  // an RFC 1939-only server
+    MK_ASSIGN_OR_RETURN(capabilities, ReadListBody("CAPA"));
+    return OkStatus();
+  }
+
+  std::string LoginFailure(const std::string& text) const {
+    return "POP3 login as " + options.user + " at " + peer() + " failed: " + Sanitize(text);
+  }
+  Status LoginError(const Reply& reply) {
+    return MakeError(CodeFor(reply.text, ErrorCode::kFailedPrecondition), LoginFailure(reply.text));
+  }
+
+  Result<AuthMethod> ChooseMethod() {
+    std::vector<std::string> mechs = SaslMechanisms();
+    auto offers = [&](const char* m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
+    bool user_ok = !have_capa || Has("USER");
+    std::string offered = "SASL";
+    for (const auto& m : mechs) offered += " " + m;
+    if (mechs.empty()) offered = "no SASL";
+    offered += timestamp.empty() ? ", no APOP" : ", APOP";
+    offered += user_ok ? ", USER" : ", no USER";
+    auto not_offered = [&](const std::string& what) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "POP3 server " + peer() + " does not offer " + what + " (it offers " + offered + ")");
+    };
+    switch (options.auth) {
+      case AuthMethod::kPlain:
+        if (!offers("PLAIN")) return not_offered("AUTH PLAIN");
+        return AuthMethod::kPlain;
+      case AuthMethod::kLogin:
+        if (!offers("LOGIN")) return not_offered("AUTH LOGIN");
+        return AuthMethod::kLogin;
+      case AuthMethod::kXoauth2:
+        if (!offers("XOAUTH2")) return not_offered("AUTH XOAUTH2");
+        return AuthMethod::kXoauth2;
+      case AuthMethod::kApop:
+        if (timestamp.empty()) return not_offered("APOP (no timestamp in its greeting)");
+        return AuthMethod::kApop;
+      case AuthMethod::kUserPass:
+        if (!user_ok) return not_offered("USER/PASS");
+        return AuthMethod::kUserPass;
+      case AuthMethod::kAuto:
+        break;
+    }
+    if (!conn->secure() && !timestamp.empty()) return AuthMethod::kApop;
+    if (offers("PLAIN")) return AuthMethod::kPlain;
+    if (offers("LOGIN")) return AuthMethod::kLogin;
+    if (!timestamp.empty()) return AuthMethod::kApop;
+    if (user_ok) return AuthMethod::kUserPass;
+    return not_offered("a login method mailkeep supports");
+  }
+
+  // One SASL exchange. `steps` are the client responses (raw, base64-encoded
+  // here); the first goes as the initial response when the command fits in
+  // 255 octets (RFC 5034 §4).
+  Status Sasl(const std::string& mech, const std::vector<std::string>& steps, bool initial_response) {
+    const std::string command = "AUTH " + mech;
+    size_t next = 0;
+    std::string line = command;
+    if (initial_response && !steps.empty()) {
+      std::string ir = net::Base64Encode(steps[0]);
+      if (ir.empty()) ir = "=";
+      if (line.size() + 1 + ir.size() + 2 <= 255) {
+        line += " " + ir;
+        next = 1;
+      }
+    }
+    MK_RETURN_IF_ERROR(SendNow(line + "\r\n", command));
+    bool cancelled = false;
+    for (int round = 0; round < 10; ++round) {
+      MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command, /*allow_continue=*/true));
+      if (reply.kind == Reply::kOk) return OkStatus();
+      if (reply.kind == Reply::kErr) return LoginError(reply);
+      // Continuation: send the next response, or end the exchange.
+      if (next < steps.size()) {
+        MK_RETURN_IF_ERROR(SendNow(net::Base64Encode(steps[next++]) + "\r\n", command));
+      } else if (mech == "XOAUTH2" && !cancelled) {
+        // The challenge carries a JSON error; an empty response gets the -ERR.
+        cancelled = true;
+        MK_RETURN_IF_ERROR(SendNow("\r\n", command));
+      } else if (!cancelled) {
+        cancelled = true;
+        MK_RETURN_IF_ERROR(SendNow("*\r\n", command));
+      } else {
+        break;
+      }
+    }
+    return std::unexpected(ProtocolError(command, "the exchange did not end"));
+  }
+
+  Status Authenticate() {
+    if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "POP3: no user name given");
+    if (!conn->secure() && !options.allow_plaintext) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "refusing to log in as " + options.user + " at " + peer() +
+                           " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
+    }
+    MK_ASSIGN_OR_RETURN(AuthMethod method, ChooseMethod());
+    used = method;
+    switch (method) {
+      case AuthMethod::kPlain:
+        return Sasl("PLAIN", {net::SaslPlain(options.user, options.password)}, true);
+      case AuthMethod::kLogin:
+        return Sasl("LOGIN", {options.user, options.password}, false);
+      case AuthMethod::kXoauth2:
+        return Sasl("XOAUTH2", {net::SaslXoauth2(options.user, options.password)}, true);
+      case AuthMethod::kApop: {
+        std::string digest = net::ApopDigest(timestamp, options.password);
+        if (digest.empty()) return MakeError(ErrorCode::kInternal, "POP3 APOP: MD5 is not available");
+        MK_RETURN_IF_ERROR(SendNow("APOP " + options.user + " " + digest + "\r\n", "APOP"));
+        MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("APOP"));
+        if (reply.kind != Reply::kOk) return LoginError(reply);
+        return OkStatus();
+      }
+      case AuthMethod::kUserPass: {
+        MK_RETURN_IF_ERROR(SendNow("USER " + options.user + "\r\n", "USER"));
+        MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("USER"));
+        if (reply.kind != Reply::kOk) return LoginError(reply);
+        MK_RETURN_IF_ERROR(SendNow("PASS " + options.password + "\r\n", "PASS"));
+        MK_ASSIGN_OR_RETURN(Reply pass, ReadReply("PASS"));
+        if (pass.kind != Reply::kOk) return LoginError(pass);
+        return OkStatus();
+      }
+      case AuthMethod::kAuto:
+        break;
+    }
+    return MakeError(ErrorCode::kInternal, "POP3: no login method chosen");
+  }
+
+  Status Open() {
+    MK_ASSIGN_OR_RETURN(Reply greeting, ReadReply("greeting"));
+    if (greeting.kind != Reply::kOk) {
+      conn->Close();
+      return MakeError(CodeFor(greeting.text, ErrorCode::kUnavailable),
+                       "POP3 server " + peer() + " refused the session: " + Sanitize(greeting.text));
+    }
+    timestamp = FindTimestamp(greeting.text);
+    MK_RETURN_IF_ERROR(Capa());
+    if (options.connect.tls == net::TlsMode::kStartTls) {
+      if (!Has("STLS")) {
+        conn->Close();
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "POP3 server " + peer() +
+                             " does not offer STLS; use tls = implicit (port 995), or tls = none only on a "
+                             "trusted network");
+      }
+      MK_RETURN_IF_ERROR(SendNow("STLS\r\n", "STLS"));
+      MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("STLS"));
+      if (reply.kind != Reply::kOk) {
+        conn->Close();
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "POP3 STLS at " + peer() + " failed: " + Sanitize(reply.text));
+      }
+      MK_RETURN_IF_ERROR(conn->StartTls());
+      // RFC 2595 §4: capabilities learnt before TLS are discarded.
+      MK_RETURN_IF_ERROR(Capa());
+    }
+    Status auth = Authenticate();
+    if (!auth) {
+      conn->Close();
+      return auth;
+    }
+    return OkStatus();
+  }
+
+  ErrorCode MessageErrorCode(const std::string& text) const {
+    return CodeFor(text, ErrorCode::kNotFound);
+  }
+
+  Status CheckNumbers(const std::vector<int>& numbers, const char* command) const {
+    for (int n : numbers) {
+      if (n < 1) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         std::string("POP3 ") + command + ": bad message number " + std::to_string(n));
+      }
+    }
+    return OkStatus();
+  }
+
+  size_t Window() const {
+    if (!Has("PIPELINING")) return 1;
+    return static_cast<size_t>(std::max(1, options.pipeline_window));
+  }
+};
+
+Pop3Client::Pop3Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Pop3Client::~Pop3Client() {
+  if (impl_ && impl_->conn) impl_->conn->Close();
+}
+
+Result<std::unique_ptr<Pop3Client>> Pop3Client::Connect(const Pop3Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->options.connect.service = net::Service::kPop3;
+  auto conn = net::Connection::Open(impl->options.connect);
+  if (!conn) return std::unexpected(conn.error());
+  impl->conn = std::move(*conn);
+  MK_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Pop3Client>(new Pop3Client(std::move(impl)));
+}
+
+const std::vector<std::string>& Pop3Client::capabilities() const { return impl_->capabilities; }
+bool Pop3Client::HasCapability(std::string_view name) const { return impl_->Has(name); }
+AuthMethod Pop3Client::auth_method() const { return impl_->used; }
+bool Pop3Client::secure() const { return impl_->conn->secure(); }
+const std::string& Pop3Client::peer() const { return impl_->peer(); }
+
+Result<std::vector<MailboxEntry>> Pop3Client::List() {
+  Impl& d = *impl_;
+  MK_RETURN_IF_ERROR(d.Usable());
+  bool pipelined = d.Has("PIPELINING");
+  MK_RETURN_IF_ERROR(d.Send("UIDL\r\n", "UIDL"));
+  if (pipelined) MK_RETURN_IF_ERROR(d.Send("LIST\r\n", "LIST"));
+  MK_RETURN_IF_ERROR(d.Flush("UIDL"));
+
+  MK_ASSIGN_OR_RETURN(Reply uidl, d.ReadReply("UIDL"));
+  std::vector<std::string> uidl_lines;
+  if (uidl.kind == Reply::kOk) {
+    MK_ASSIGN_OR_RETURN(uidl_lines, d.ReadListBody("UIDL"));
+  }
+  if (uidl.kind != Reply::kOk) {
+    if (pipelined) {  // read the LIST answer that is on its way
+      MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST"));
+      if (list.kind == Reply::kOk) MK_RETURN_IF_ERROR(d.DrainBody("LIST"));
+    }
+    return MakeError(CodeFor(uidl.text, ErrorCode::kFailedPrecondition),
+                     "POP3 server " + d.peer() +
+                         " does not support UIDL, which mailkeep needs to tell which messages it already "
+                         "keeps (server said: " + Sanitize(uidl.text) + ")");
+  }
+  if (!pipelined) MK_RETURN_IF_ERROR(d.SendNow("LIST\r\n", "LIST"));
+  MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST"));
+  if (list.kind != Reply::kOk) {
+    return MakeError(CodeFor(list.text, ErrorCode::kFailedPrecondition),
+                     "POP3 LIST at " + d.peer() + " failed: " + Sanitize(list.text));
+  }
+  MK_ASSIGN_OR_RETURN(std::vector<std::string> list_lines, d.ReadListBody("LIST"));
+
+  std::map<int, uint64_t> sizes;
+  for (const auto& line : list_lines) {
+    auto words = Words(line);
+    int n = 0;
+    uint64_t size = 0;
+    if (words.size() < 2 || !ParseNumber(words[0], &n) || n < 1 || !ParseNumber(words[1], &size)) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "POP3 server " + d.peer() + " sent a bad LIST line: \"" + Sanitize(line, 80) + "\"");
+    }
+    sizes[n] = size;
+  }
+  std::vector<MailboxEntry> entries;
+  entries.reserve(uidl_lines.size());
+  for (const auto& line : uidl_lines) {
+    auto words = Words(line);
+    MailboxEntry e;
+    if (words.size() < 2 || !ParseNumber(words[0], &e.number) || e.number < 1 || words[1].size() > 512) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "POP3 server " + d.peer() + " sent a bad UIDL line: \"" + Sanitize(line, 80) + "\"");
+    }
+    e.uidl = std::string(words[1]);
+    auto it = sizes.find(e.number);
+    if (it == sizes.end()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "POP3 server " + d.peer() + " listed message " + std::to_string(e.number) +
+                           " in UIDL but not in LIST");
+    }
+    e.size = it->second;
+    entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const MailboxEntry& a, const MailboxEntry& b) { return a.number < b.number; });
+  d.sizes.assign(entries.empty() ? 1 : static_cast<size_t>(entries.back().number) + 1, 0);
+  for (const auto& e : entries) d.sizes[static_cast<size_t>(e.number)] = e.size;
+  return entries;
+}
+
+Status Pop3Client::Retrieve(const std::vector<int>& numbers,
+                            const std::function<Status(int number, std::string&& message)>& sink) {
+  Impl& d = *impl_;
+  MK_RETURN_IF_ERROR(d.Usable());
+  MK_RETURN_IF_ERROR(d.CheckNumbers(numbers, "RETR"));
+  const size_t window = d.Window();
+  size_t sent = 0;
+  size_t done = 0;
+  bool stop = false;
+  std::optional<Error> failure;
+
+  auto command_for = [&](size_t i) { return "RETR " + std::to_string(numbers[i]); };
+  auto send_more = [&]() -> Status {
+    bool wrote = false;
+    while (!stop && sent < numbers.size() && sent - done < window) {
+      MK_RETURN_IF_ERROR(d.Send(command_for(sent) + "\r\n", "RETR"));
+      ++sent;
+      wrote = true;
+    }
+    if (wrote) MK_RETURN_IF_ERROR(d.Flush("RETR"));
+    return OkStatus();
+  };
+
+  MK_RETURN_IF_ERROR(send_more());
+  while (done < sent) {
+    const std::string command = command_for(done);
+    const int number = numbers[done];
+    MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command));
+    if (reply.kind != Reply::kOk) {
+      ++done;
+      if (!stop) {
+        stop = true;
+        failure = Error(d.MessageErrorCode(reply.text),
+                        "POP3 " + command + " at " + d.peer() + " failed: " + Sanitize(reply.text));
+      }
+      continue;
+    }
+    if (stop) {
+      MK_RETURN_IF_ERROR(d.DrainBody(command));
+      ++done;
+      continue;
+    }
+    std::string message;
+    size_t n = static_cast<size_t>(number);
+    if (n < d.sizes.size()) message.reserve(static_cast<size_t>(std::min<uint64_t>(d.sizes[n], 256u << 20)));
+    MK_RETURN_IF_ERROR(d.ReadBody(command, d.options.max_message_line, d.options.max_message_size,
+                                  [&](std::string_view line) {
+                                    message.append(line);
+                                    message.push_back('\n');
+                                  }));
+    ++done;
+    Status s = sink(number, std::move(message));
+    if (!s) {
+      stop = true;
+      failure = s.error();
+      continue;
+    }
+    MK_RETURN_IF_ERROR(send_more());
+  }
+  if (failure) return std::unexpected(*failure);
+  return OkStatus();
+}
+
+Result<std::string> Pop3Client::Top(int number, int lines) {
+  Impl& d = *impl_;
+  MK_RETURN_IF_ERROR(d.Usable());
+  MK_RETURN_IF_ERROR(d.CheckNumbers({number}, "TOP"));
+  if (lines < 0) return MakeError(ErrorCode::kInvalidArgument, "POP3 TOP: negative line count");
+  const std::string command = "TOP " + std::to_string(number) + " " + std::to_string(lines);
+  MK_RETURN_IF_ERROR(d.SendNow(command + "\r\n", "TOP"));
+  MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command));
+  if (reply.kind != Reply::kOk) {
+    return MakeError(d.MessageErrorCode(reply.text),
+                     "POP3 " + command + " at " + d.peer() + " failed: " + Sanitize(reply.text));
+  }
+  std::string out;
+  MK_RETURN_IF_ERROR(d.ReadBody(command, d.options.max_message_line, d.options.max_message_size,
+                                [&](std::string_view line) {
+                                  out.append(line);
+                                  out.push_back('\n');
+                                }));
+  return out;
+}
+
+Status Pop3Client::Delete(const std::vector<int>& numbers) {
+  Impl& d = *impl_;
+  MK_RETURN_IF_ERROR(d.Usable());
+  MK_RETURN_IF_ERROR(d.CheckNumbers(numbers, "DELE"));
+  const size_t window = d.Window();
+  size_t sent = 0;
+  size_t done = 0;
+  std::optional<Error> failure;
+  auto command_for = [&](size_t i) { return "DELE " + std::to_string(numbers[i]); };
+  while (done < numbers.size()) {
+    bool wrote = false;
+    while (!failure && sent < numbers.size() && sent - done < window) {
+      MK_RETURN_IF_ERROR(d.Send(command_for(sent) + "\r\n", "DELE"));
+      ++sent;
+      wrote = true;
+    }
+    if (wrote) MK_RETURN_IF_ERROR(d.Flush("DELE"));
+    if (done == sent) break;
+    const std::string command = command_for(done);
+    MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command));
+    ++done;
+    if (reply.kind != Reply::kOk && !failure) {
+      failure = Error(d.MessageErrorCode(reply.text),
+                      "POP3 " + command + " at " + d.peer() + " failed: " + Sanitize(reply.text));
+    }
+  }
+  if (failure) return std::unexpected(*failure);
+  return OkStatus();
+}
+
+Status Pop3Client::Quit() {
+  Impl& d = *impl_;
+  MK_RETURN_IF_ERROR(d.Usable());
+  const std::string lost = "; messages marked for deletion may not be deleted";
+  Status sent = d.SendNow("QUIT\r\n", "QUIT");
+  if (!sent) {
+    d.conn->Close();
+    return MakeError(sent.error().code(), sent.error().message() + lost);
+  }
+  auto reply = d.ReadReply("QUIT");
+  d.conn->Close();
+  if (!reply) return MakeError(reply.error().code(), reply.error().message() + lost);
+  if (reply->kind != Reply::kOk) {
+    return MakeError(CodeFor(reply->text, ErrorCode::kFailedPrecondition),
+                     "POP3 QUIT at " + d.peer() + " failed: " + Sanitize(reply->text) + lost);
+  }
+  return OkStatus();
+}
+
+}  // namespace mailkeep::pop3

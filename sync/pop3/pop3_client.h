@@ -1,0 +1,127 @@
+// POP3 client (RFC 1939; CAPA and PIPELINING, RFC 2449; STLS, RFC 2595;
+// SASL AUTH, RFC 5034, with PLAIN, LOGIN and XOAUTH2; APOP; USER/PASS).
+//
+// One Pop3Client is one session: Connect() greets, reads CAPA, upgrades with
+// STLS when asked and logs in; List/Retrieve/Top/Delete work in the
+// TRANSACTION state; Quit() ends it. Deletions become final only when the
+// server answers +OK to QUIT: a session that ends any other way (error,
+// destructor, lost connection) deletes nothing.
+//
+// Messages come back in the form a Maildir file has: dot-unstuffed, the
+// final "." line removed, every CRLF (or bare LF) line end turned into LF,
+// a lone CR inside a line kept. A message pulled over POP3 therefore has the
+// same bytes (and hash) as the same message imported from a Maildir.
+//
+// Errors: one line naming the command, the server and the server's text,
+// never the password, e.g.
+//   "POP3 login as alice at mail.example.com:995 failed: [AUTH] Authentication failed."
+//   kUnavailable         network trouble or a temporary server condition
+//                        ([SYS/TEMP], [IN-USE], [LOGIN-DELAY]); retry later.
+//   kFailedPrecondition  login refused, TLS/policy problems, no UIDL, the
+//                        server broke the protocol (garbage reply, a line
+//                        over the limit); retrying will not help.
+//   kNotFound            -ERR to RETR/TOP/DELE of one message (e.g. deleted
+//                        by another session).
+//   kInvalidArgument     bad arguments (no user name, message number < 1).
+// After a network or protocol error the connection is dropped and every
+// later call fails with kUnavailable.
+//
+// Thread-safety: one thread at a time per client.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/util/status.h"
+#include "sync/net/connection.h"
+
+namespace mailkeep::pop3 {
+
+enum class AuthMethod { kAuto, kPlain, kLogin, kXoauth2, kApop, kUserPass };
+
+// "auto", "plain", "login", "xoauth2", "apop", "user".
+const char* AuthMethodName(AuthMethod method);
+
+struct Pop3Options {
+  net::ConnectOptions connect;         // service is forced to kPop3
+  std::string user, password;          // password = OAuth2 token for kXoauth2
+  // kAuto = the strongest method offered: over TLS SASL PLAIN, then LOGIN,
+  // then APOP, then USER/PASS; without TLS (allow_plaintext) APOP first.
+  // XOAUTH2 is never chosen automatically.
+  AuthMethod auth = AuthMethod::kAuto;
+  bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
+
+  // Limits: a longer line is an error, so memory stays bounded.
+  size_t max_reply_line = 64 * 1024;        // status lines, CAPA/UIDL/LIST lines
+  size_t max_message_line = 1024 * 1024;    // one line of a message (RETR/TOP)
+  uint64_t max_message_size = 1ull << 30;   // one whole message (1 GiB)
+  // RETR/DELE commands in flight at once when the server offers PIPELINING
+  // (1 otherwise).
+  int pipeline_window = 16;
+};
+
+struct MailboxEntry {
+  int number = 0;        // message number in this session, 1-based
+  std::string uidl;      // the server's unique id (UIDL)
+  uint64_t size = 0;     // octets as the server counts them (CRLF line ends)
+};
+
+class Pop3Client {
+ public:
+  // Greeting (keeps the APOP timestamp), CAPA, STLS when tls = kStartTls
+  // (refused if the server does not offer it; CAPA again afterwards),
+  // then authentication. With tls = kNone and allow_plaintext = false it
+  // fails before any credential is sent.
+  static Result<std::unique_ptr<Pop3Client>> Connect(const Pop3Options& options);
+
+  ~Pop3Client();  // closes without QUIT: nothing marked is deleted
+  Pop3Client(const Pop3Client&) = delete;
+  Pop3Client& operator=(const Pop3Client&) = delete;
+
+  // CAPA lines as sent (empty when the server has no CAPA).
+  const std::vector<std::string>& capabilities() const;
+  // True when a CAPA line's first word equals `name` (case-insensitive).
+  bool HasCapability(std::string_view name) const;
+  // The method that logged in (never kAuto).
+  AuthMethod auth_method() const;
+  bool secure() const;
+  const std::string& peer() const;
+
+  // UIDL + LIST merged, in message-number order. A server without UIDL →
+  // kFailedPrecondition with a clear message. Sizes are remembered to size
+  // buffers in Retrieve().
+  Result<std::vector<MailboxEntry>> List();
+
+  // RETR each number (pipelined in a bounded window when PIPELINING is
+  // advertised) and calls sink(number, bytes) in the given order, bytes in
+  // Maildir form (see the top of this file). If sink returns an error, or the
+  // server answers -ERR, no further RETR is sent, the ones in flight are read
+  // and dropped, and that error is returned; the session stays usable.
+  Status Retrieve(const std::vector<int>& numbers,
+                  const std::function<Status(int number, std::string&& message)>& sink);
+
+  // Headers plus `lines` body lines of one message, in the same form.
+  Result<std::string> Top(int number, int lines);
+
+  // DELE each (pipelined if offered). Only marks: final after Quit(). On
+  // -ERR no further DELE is sent and the first error is returned (earlier
+  // ones in this call stay marked).
+  Status Delete(const std::vector<int>& numbers);
+
+  // QUIT; an error if the server does not answer +OK (deletions then are not
+  // final). The connection is closed either way.
+  Status Quit();
+
+  class Impl;
+
+ private:
+  explicit Pop3Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailkeep::pop3

@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# A real Dovecot (POP3 + IMAP, plain, STARTTLS/STLS and implicit TLS) on
+# 127.0.0.1 for integration tests, from a private directory, on free high
+# ports chosen at run time. Installs nothing: scripts/setup-debian.sh does.
+#
+# Two ways to use it:
+#
+# 1. As a command (ctest, C++ test programs):
+#      dovecot.sh run [DIR] -- COMMAND [ARG...]
+#          start, run COMMAND with the variables below in its environment,
+#          stop, exit with COMMAND's status. Without DIR a temp dir is used
+#          and removed afterwards (kept when DOVECOT_KEEP=1).
+#      dovecot.sh start DIR          start in the background; DIR/env holds the variables
+#      dovecot.sh stop DIR
+#      dovecot.sh seed DIR USER N    N small test messages into USER's INBOX
+#      dovecot.sh deliver DIR USER FILE...   those files (bytes as they are) into USER's INBOX
+#      dovecot.sh count DIR USER [MAILBOX]   prints the number of messages (default INBOX)
+#      dovecot.sh adduser DIR USER PASSWORD  one more user
+#    Exit status 77 with a printed reason when Dovecot cannot run here (not
+#    installed, not root) - ctest's SKIP_RETURN_CODE.
+#
+# 2. Sourced by a bash test (the server is then a direct child of the test):
+#      source tests/servers/dovecot.sh
+#      reason=$(dovecot_skip_reason) && { echo "SKIP: $reason"; exit 77; }
+#      dovecot_start "$WORK/dovecot"        # exports the variables below
+#      dovecot_seed alice 10; dovecot_count alice
+#      dovecot_stop                          # also fine from an EXIT trap
+#    Functions: dovecot_skip_reason, dovecot_start DIR, dovecot_stop [DIR],
+#    dovecot_seed USER N, dovecot_deliver USER FILE..., dovecot_count USER
+#    [MAILBOX], dovecot_adduser USER PASSWORD (the last four use DOVECOT_DIR).
+#
+# Variables exported after a start (also written to DIR/env as "export ..."):
+#   DOVECOT_DIR DOVECOT_CONF DOVECOT_LOG DOVECOT_PID DOVECOT_SH
+#   DOVECOT_HOST=localhost  DOVECOT_IP=127.0.0.1
+#   DOVECOT_POP3_PORT (plain + STLS)   DOVECOT_POP3S_PORT (implicit TLS)
+#   DOVECOT_IMAP_PORT (plain + STARTTLS)  DOVECOT_IMAPS_PORT (implicit TLS)
+#   DOVECOT_CA             PEM of the test CA; the certificate on 127.0.0.1/::1
+#                          has SAN DNS:localhost, IP:127.0.0.1, IP:::1
+#   DOVECOT_WRONG_NAME_HOST=127.0.0.2  same ports; its certificate is signed by
+#                          DOVECOT_CA but names only DNS:mail.test
+#   DOVECOT_UNTRUSTED_HOST=127.0.0.3   same ports; its certificate names
+#                          localhost/127.0.0.1/127.0.0.3 but is signed by
+#                          DOVECOT_UNTRUSTED_CA, a second CA (not DOVECOT_CA)
+#   DOVECOT_UNTRUSTED_CA
+#   DOVECOT_USERS="alice bob"  DOVECOT_ALICE_PASSWORD=alicepw  DOVECOT_BOB_PASSWORD=bobpw
+# Mail: DOVECOT_DIR/mail/USER/Maildir, owned by nobody:nogroup.
+# Offered: POP3 CAPA "TOP UIDL RESP-CODES PIPELINING AUTH-RESP-CODE STLS USER
+# SASL PLAIN LOGIN" (no APOP); IMAP AUTH=PLAIN AUTH=LOGIN, STARTTLS.
+
+_dovecot_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+
+_dovecot_bin() {
+  if command -v dovecot >/dev/null 2>&1; then command -v dovecot
+  elif [[ -x /usr/sbin/dovecot ]]; then echo /usr/sbin/dovecot
+  fi
+}
+_doveadm_bin() {
+  if command -v doveadm >/dev/null 2>&1; then command -v doveadm
+  elif [[ -x /usr/bin/doveadm ]]; then echo /usr/bin/doveadm
+  fi
+}
+
+# Prints why Dovecot cannot run here and returns 0; returns 1 when it can.
+dovecot_skip_reason() {
+  local bin
+  bin=$(_dovecot_bin)
+  if [[ -z "$bin" ]]; then
+    echo "dovecot is not installed (scripts/setup-debian.sh installs dovecot-imapd dovecot-pop3d)"; return 0
+  fi
+  local libexec=/usr/lib/dovecot
+  if [[ ! -x $libexec/pop3-login ]]; then echo "dovecot-pop3d is not installed"; return 0; fi
+  if [[ ! -x $libexec/imap-login ]]; then echo "dovecot-imapd is not installed"; return 0; fi
+  if [[ -z "$(_doveadm_bin)" ]]; then echo "doveadm is not installed"; return 0; fi
+  if ! command -v openssl >/dev/null 2>&1; then echo "openssl is not installed"; return 0; fi
+  if [[ $(id -u) -ne 0 ]]; then echo "the Dovecot harness needs root (mail is kept as nobody)"; return 0; fi
+  local u
+  for u in dovecot dovenull nobody; do
+    if ! id "$u" >/dev/null 2>&1; then echo "system user $u is missing"; return 0; fi
+  done
+  return 1
+}
+
+# Prints N distinct free TCP ports on 127.0.0.1.
+_dovecot_free_ports() {
+  local n=$1
+  if command -v python3 >/dev/null 2>&1; then
+    python3 - "$n" <<'EOF' && return 0
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+  fi
+  local ports=() p
+  while [[ ${#ports[@]} -lt $n ]]; do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ports+=("$p"); fi
+  done
+  echo "${ports[*]}"
+}
+
+_dovecot_have_ipv6() {
+  command -v python3 >/dev/null 2>&1 &&
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null
+}
+
+# Makes the test CA, the second ("untrusted") CA and three server
+# certificates under $1.
+_dovecot_make_certs() {
+  local d=$1
+  mkdir -p "$d"
+  cat >"$d/openssl.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = $ENV::SAN
+EOF
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  _ca() {  # name CN
+    SAN=unused openssl req -x509 "${ec[@]}" -config "$d/openssl.cnf" -extensions ca -days 3650 \
+      -subj "/CN=$2" -keyout "$d/$1.key" -out "$d/$1.pem" 2>/dev/null
+  }
+  _server() {  # name ca CN SAN
+    SAN=$4 openssl req -new "${ec[@]}" -config "$d/openssl.cnf" -subj "/CN=$3" \
+      -keyout "$d/$1.key" -out "$d/$1.csr" 2>/dev/null &&
+    SAN=$4 openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" -CAkey "$d/$2.key" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 3650 -extfile "$d/openssl.cnf" -extensions server \
+      -out "$d/$1.pem" 2>/dev/null &&
+    cat "$d/$1.pem" "$d/$2.pem" >"$d/$1-chain.pem"
+  }
+  _ca ca "mailkeep test CA" &&
+  _ca untrusted-ca "mailkeep untrusted test CA" &&
+  _server server ca localhost "DNS:localhost, IP:127.0.0.1, IP:::1" &&
+  _server wrongname ca mail.test "DNS:mail.test" &&
+  _server untrusted untrusted-ca localhost "DNS:localhost, IP:127.0.0.1, IP:127.0.0.3, IP:::1" || {
+    echo "dovecot.sh: openssl failed to make test certificates" >&2; return 1; }
+  chmod 644 "$d"/*.pem
+  chmod 600 "$d"/*.key
+}
+
+_dovecot_write_conf() {
+  local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6
+  cat >"$dir/dovecot.conf" <<EOF
+# Written by tests/servers/dovecot.sh for one test run.
+instance_name = mailkeep-test-$(basename "$dir")-$$
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+info_log_path = $dir/dovecot.log
+protocols = imap pop3
+listen = $listen
+
+ssl = yes
+ssl_cert = <$dir/tls/server-chain.pem
+ssl_key = <$dir/tls/server.key
+ssl_min_protocol = TLSv1.2
+local 127.0.0.2 {
+  ssl_cert = <$dir/tls/wrongname-chain.pem
+  ssl_key = <$dir/tls/wrongname.key
+}
+local 127.0.0.3 {
+  ssl_cert = <$dir/tls/untrusted-chain.pem
+  ssl_key = <$dir/tls/untrusted.key
+}
+
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# One wrong password would otherwise delay every later login from 127.0.0.1.
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:~/Maildir
+mail_fsync = never
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/passwd
+}
+userdb {
+  driver = static
+  args = home=$dir/mail/%u
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \Sent
+    auto = create
+  }
+  mailbox Trash {
+    special_use = \Trash
+    auto = create
+  }
+}
+
+service imap-login {
+  inet_listener imap {
+    port = $imap
+  }
+  inet_listener imaps {
+    port = $imaps
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $pop3
+  }
+  inet_listener pop3s {
+    port = $pop3s
+    ssl = yes
+  }
+}
+protocol imap {
+  mail_max_userip_connections = 200
+}
+protocol pop3 {
+  mail_max_userip_connections = 200
+}
+EOF
+}
+
+_dovecot_port_open() {  # host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+_dovecot_alive() {  # pid: running and not a zombie
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+_dovecot_export() {  # writes the variables to DIR/env and exports them
+  local dir=$1
+  cat >"$dir/env" <<EOF
+export DOVECOT_DIR='$dir'
+export DOVECOT_CONF='$dir/dovecot.conf'
+export DOVECOT_LOG='$dir/dovecot.log'
+export DOVECOT_PID='$DOVECOT_PID'
+export DOVECOT_SH='$_dovecot_script'
+export DOVECOT_HOST=localhost
+export DOVECOT_IP=127.0.0.1
+export DOVECOT_POP3_PORT=$DOVECOT_POP3_PORT
+export DOVECOT_POP3S_PORT=$DOVECOT_POP3S_PORT
+export DOVECOT_IMAP_PORT=$DOVECOT_IMAP_PORT
+export DOVECOT_IMAPS_PORT=$DOVECOT_IMAPS_PORT
+export DOVECOT_CA='$dir/tls/ca.pem'
+export DOVECOT_UNTRUSTED_CA='$dir/tls/untrusted-ca.pem'
+export DOVECOT_WRONG_NAME_HOST=127.0.0.2
+export DOVECOT_UNTRUSTED_HOST=127.0.0.3
+export DOVECOT_USERS='alice bob'
+export DOVECOT_ALICE_PASSWORD=alicepw
+export DOVECOT_BOB_PASSWORD=bobpw
+EOF
+  # shellcheck disable=SC1091
+  source "$dir/env"
+}
+
+# dovecot_adduser USER PASSWORD (uses DOVECOT_DIR; also used before start)
+dovecot_adduser() {
+  local dir=${_dovecot_dir_override:-$DOVECOT_DIR} user=$1 pass=$2
+  [[ -n "$dir" && -n "$user" ]] || { echo "usage: dovecot_adduser USER PASSWORD" >&2; return 2; }
+  echo "$user:{PLAIN}$pass::::::" >>"$dir/passwd"
+  mkdir -p "$dir/mail/$user/Maildir"/{cur,new,tmp}
+  chown -R nobody:nogroup "$dir/mail/$user"
+}
+
+# dovecot_start DIR: starts Dovecot as a child of this shell; exports the
+# variables. Returns non-zero (log printed) when it does not come up.
+dovecot_start() {
+  local dir=$1
+  [[ -n "$dir" ]] || { echo "usage: dovecot_start DIR" >&2; return 2; }
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  chmod 755 "$dir"
+  rm -rf "$dir/run"
+  mkdir -p "$dir/run" "$dir/state" "$dir/mail"
+  [[ -f "$dir/tls/ca.pem" ]] || _dovecot_make_certs "$dir/tls" || return 1
+  if [[ ! -f "$dir/passwd" ]]; then
+    : >"$dir/passwd"
+    _dovecot_dir_override=$dir dovecot_adduser alice alicepw
+    _dovecot_dir_override=$dir dovecot_adduser bob bobpw
+  fi
+  chmod 644 "$dir/passwd"
+  chown nobody:nogroup "$dir/mail"
+  local listen="127.0.0.1, 127.0.0.2, 127.0.0.3"
+  _dovecot_have_ipv6 && listen="$listen, ::1"
+  local bin attempt ports
+  bin=$(_dovecot_bin)
+  for attempt in 1 2 3; do
+    read -r DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT \
+      <<<"$(_dovecot_free_ports 4)"
+    _dovecot_write_conf "$dir" "$DOVECOT_POP3_PORT" "$DOVECOT_POP3S_PORT" \
+      "$DOVECOT_IMAP_PORT" "$DOVECOT_IMAPS_PORT" "$listen"
+    rm -rf "$dir/run"; mkdir -p "$dir/run"
+    "$bin" -F -c "$dir/dovecot.conf" >>"$dir/dovecot.stdout" 2>&1 &
+    DOVECOT_PID=$!
+    local i ready=0
+    for ((i = 0; i < 200; i++)); do
+      _dovecot_alive "$DOVECOT_PID" || break
+      if _dovecot_port_open 127.0.0.1 "$DOVECOT_POP3_PORT" && _dovecot_port_open 127.0.0.1 "$DOVECOT_POP3S_PORT" &&
+         _dovecot_port_open 127.0.0.1 "$DOVECOT_IMAP_PORT" && _dovecot_port_open 127.0.0.1 "$DOVECOT_IMAPS_PORT" &&
+         _dovecot_port_open 127.0.0.3 "$DOVECOT_IMAPS_PORT"; then
+        ready=1; break
+      fi
+      sleep 0.05
+    done
+    if [[ $ready -eq 1 ]]; then
+      _dovecot_export "$dir"
+      return 0
+    fi
+    kill -KILL "$DOVECOT_PID" 2>/dev/null; wait "$DOVECOT_PID" 2>/dev/null
+    # A port taken between choosing and binding: try other ports.
+    grep -q "Address already in use" "$dir/dovecot.stdout" "$dir/dovecot.log" 2>/dev/null || break
+  done
+  echo "dovecot.sh: Dovecot did not start; its output:" >&2
+  tail -n 30 "$dir/dovecot.stdout" "$dir/dovecot.log" >&2 2>/dev/null
+  return 1
+}
+
+# dovecot_stop [DIR]: stops the instance started from DIR (default DOVECOT_DIR).
+dovecot_stop() {
+  local dir=${1:-$DOVECOT_DIR} pid
+  [[ -n "$dir" ]] || return 0
+  pid=$(sed -n "s/^export DOVECOT_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
+  [[ -n "$pid" ]] || pid=${DOVECOT_PID:-}
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  # A direct child can be waited for; otherwise poll (zombies count as gone).
+  local i
+  for ((i = 0; i < 100; i++)); do
+    _dovecot_alive "$pid" || break
+    sleep 0.05
+  done
+  _dovecot_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir/run"
+}
+
+_dovecot_maildir() {
+  local dir=${DOVECOT_DIR:?DOVECOT_DIR is not set: start Dovecot first}
+  local md="$dir/mail/$1/Maildir"
+  [[ -d "$md" ]] || { echo "dovecot.sh: no user $1 (see dovecot_adduser)" >&2; return 1; }
+  echo "$md"
+}
+
+_dovecot_seq=0
+# dovecot_deliver USER FILE...: each file, byte for byte, as a new message.
+# Files get increasing Maildir names, so Dovecot numbers them in argument order.
+dovecot_deliver() {
+  local user=$1; shift
+  local md f name base
+  md=$(_dovecot_maildir "$user") || return 1
+  base=$(date +%s)
+  for f in "$@"; do
+    _dovecot_seq=$((_dovecot_seq + 1))
+    name="$((base + _dovecot_seq)).M${_dovecot_seq}P$$.mailkeep-test"
+    cp "$f" "$md/tmp/$name" && mv "$md/tmp/$name" "$md/new/$name" || return 1
+  done
+  chown -R nobody:nogroup "$md"
+}
+
+# dovecot_seed USER N: N small messages (LF line ends; bodies have lines
+# that need dot-stuffing) numbered 1..N in Subject and Message-ID.
+dovecot_seed() {
+  local user=$1 n=$2 i tmp
+  tmp=$(mktemp -d)
+  local tag
+  tag="$(date +%s%N)$$"
+  for ((i = 1; i <= n; i++)); do
+    printf 'From: Sender <sender@example.test>\nTo: %s@example.test\nSubject: Test message %d\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nMessage-ID: <seed-%d-%s@example.test>\n\nBody of message %d.\n.leading dot\n..two dots\n.\nend\n' \
+      "$user" "$i" "$i" "$tag" "$i" >"$tmp/$(printf '%06d' "$i")"
+  done
+  if ((n > 0)); then dovecot_deliver "$user" "$tmp"/*; fi
+  local rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+
+# dovecot_count USER [MAILBOX]: prints how many messages MAILBOX (INBOX) has.
+dovecot_count() {
+  local user=$1 box=${2:-INBOX}
+  "$(_doveadm_bin)" -c "${DOVECOT_CONF:?start Dovecot first}" mailbox status -u "$user" messages "$box" |
+    sed -n 's/.*messages=\([0-9]*\).*/\1/p'
+}
+
+# Command-line use.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -uo pipefail
+  cmd=${1:-}
+  shift || true
+  _load_env() {
+    [[ -f "$1/env" ]] || { echo "dovecot.sh: $1/env not found: not started?" >&2; exit 1; }
+    # shellcheck disable=SC1091
+    source "$1/env"
+  }
+  case "$cmd" in
+    run)
+      dir=""
+      if [[ "${1:-}" != "--" ]]; then dir=${1:-}; shift || true; fi
+      [[ "${1:-}" == "--" ]] && shift
+      [[ $# -gt 0 ]] || { echo "usage: dovecot.sh run [DIR] -- COMMAND..." >&2; exit 2; }
+      if reason=$(dovecot_skip_reason); then echo "SKIP: $reason"; exit 77; fi
+      made=0
+      if [[ -z "$dir" ]]; then dir=$(mktemp -d /tmp/mailkeep-dovecot.XXXXXX); made=1; fi
+      cleanup() {
+        dovecot_stop "$dir"
+        if [[ $made -eq 1 && "${DOVECOT_KEEP:-0}" != 1 ]]; then rm -rf "$dir"; fi
+      }
+      trap cleanup EXIT
+      trap 'exit 143' TERM INT
+      dovecot_start "$dir" || exit 1
+      "$@"
+      exit $?
+      ;;
+    start)
+      [[ $# -ge 1 ]] || { echo "usage: dovecot.sh start DIR" >&2; exit 2; }
+      if reason=$(dovecot_skip_reason); then echo "SKIP: $reason"; exit 77; fi
+      dovecot_start "$1" || exit 1
+      echo "dovecot.sh: started (pid $DOVECOT_PID); variables in $DOVECOT_DIR/env"
+      ;;
+    stop)
+      [[ $# -ge 1 ]] || { echo "usage: dovecot.sh stop DIR" >&2; exit 2; }
+      dovecot_stop "$(cd "$1" && pwd)"
+      ;;
+    seed)
+      [[ $# -eq 3 ]] || { echo "usage: dovecot.sh seed DIR USER N" >&2; exit 2; }
+      _load_env "$1"; dovecot_seed "$2" "$3"
+      ;;
+    deliver)
+      [[ $# -ge 3 ]] || { echo "usage: dovecot.sh deliver DIR USER FILE..." >&2; exit 2; }
+      _load_env "$1"; d=$1; u=$2; shift 2; dovecot_deliver "$u" "$@"
+      ;;
+    count)
+      [[ $# -ge 2 ]] || { echo "usage: dovecot.sh count DIR USER [MAILBOX]" >&2; exit 2; }
+      _load_env "$1"; dovecot_count "$2" "${3:-INBOX}"
+      ;;
+    adduser)
+      [[ $# -eq 3 ]] || { echo "usage: dovecot.sh adduser DIR USER PASSWORD" >&2; exit 2; }
+      _load_env "$1"; dovecot_adduser "$2" "$3"
+      ;;
+    *)
+      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
+      exit 2
+      ;;
+  esac
+fi
