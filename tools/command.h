@@ -24,7 +24,7 @@ enum ExitCode : int {
 
 struct GlobalOptions {
   std::string archive;     // --archive, else $MAILKEEP_ARCHIVE, else ~/.local/share/mailkeep
-  std::string config;      // --config (used by sync in a later version)
+  std::string config;      // --config: the accounts file (sync)
   bool json = false;       // --json: machine-readable output on stdout
   int verbosity = 1;       // -q = 0, -v = 2
 };
@@ -39,6 +39,7 @@ struct Command {
 
 int CmdInit(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdImport(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdSync(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdShow(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdExport(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdStats(GlobalOptions& global, const std::vector<std::string>& args);

@@ -12,6 +12,7 @@ namespace {
 
 const Command kCommands[] = {
     {"init", CmdInit, "create an archive"},
+    {"sync", CmdSync, "pull the accounts of the config file (POP3) into the archive"},
     {"import", CmdImport, "import Maildirs, mbox files (.gz, .zst) or message files"},
     {"search", CmdSearch, "find messages: words, from: to: subject: date: size: ... (see --help)"},
     {"thread", CmdThread, "list the messages of one thread, oldest first"},
@@ -24,7 +25,7 @@ const Command kCommands[] = {
 };
 
 void PrintUsage(std::ostream& out) {
-  out << "usage: mailkeep [--archive DIR] [--json] [-q|-v] COMMAND [ARGS]\n\ncommands:\n";
+  out << "usage: mailkeep [--config FILE] [--archive DIR] [--json] [-q|-v] COMMAND [ARGS]\n\ncommands:\n";
   for (const auto& c : kCommands) {
     out << "  " << c.name << std::string(18 - std::strlen(c.name), ' ') << c.summary << "\n";
   }

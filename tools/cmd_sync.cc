@@ -1,0 +1,268 @@
+// mailkeep sync [ACCOUNT...]: pulls the accounts of the config file into
+// the archive (sync/engine.h does the work), then brings the full-text
+// index up to date. Made for cron: one summary line per account, nothing
+// else unless something went wrong; exit 0 only when everything worked.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "sync/engine.h"
+#include "sync/pop3_source.h"
+#include "tools/command.h"
+#include "tools/indexer.h"
+
+namespace mailkeep::tools {
+namespace {
+
+net::TlsMode ToTlsMode(config::Tls tls) {
+  switch (tls) {
+    case config::Tls::kImplicit: return net::TlsMode::kImplicit;
+    case config::Tls::kStartTls: return net::TlsMode::kStartTls;
+    case config::Tls::kNone: return net::TlsMode::kNone;
+  }
+  return net::TlsMode::kImplicit;
+}
+
+pop3::AuthMethod ToPop3Auth(config::Auth auth) {
+  switch (auth) {
+    case config::Auth::kAuto: return pop3::AuthMethod::kAuto;
+    case config::Auth::kPlain: return pop3::AuthMethod::kPlain;
+    case config::Auth::kLogin: return pop3::AuthMethod::kLogin;
+    case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
+    case config::Auth::kApop: return pop3::AuthMethod::kApop;
+    case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
+  }
+  return pop3::AuthMethod::kAuto;
+}
+
+sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
+  sync::DeletePolicy out;
+  out.days = p.days;
+  switch (p.kind) {
+    case config::DeletePolicy::Kind::kNever: out.kind = sync::DeletePolicy::Kind::kNever; break;
+    case config::DeletePolicy::Kind::kAfterDownload: out.kind = sync::DeletePolicy::Kind::kAfterDownload; break;
+    case config::DeletePolicy::Kind::kOlderThan: out.kind = sync::DeletePolicy::Kind::kOlderThan; break;
+  }
+  return out;
+}
+
+net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Service service) {
+  net::ConnectOptions c;
+  c.host = a.host;
+  c.service = service;
+  c.tls = ToTlsMode(a.tls);
+  c.port = a.port != 0 ? a.port : net::DefaultPort(service, c.tls);
+  c.ca_file = a.ca_file;
+  c.verify_certificate = a.tls_verify;
+  c.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
+  c.read_timeout = std::chrono::seconds(a.timeout_seconds);
+  return c;
+}
+
+// Builds the account's source; the password is resolved here, at use time,
+// and lives only in the source's options.
+Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a) {
+  if (a.protocol != config::Protocol::kPop3) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "protocol imap is not supported by this mailkeep yet; use protocol = pop3 for this account");
+  }
+  pop3::Pop3Options o;
+  o.connect = ConnectOptionsFor(a, net::Service::kPop3);
+  o.user = a.user;
+  o.auth = ToPop3Auth(a.auth);
+  o.allow_plaintext = a.allow_plaintext;
+  MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
+  return std::unique_ptr<sync::Source>(new sync::Pop3Source(a.name, std::move(o)));
+}
+
+std::string Summary(const sync::AccountReport& r, bool dry_run) {
+  char buf[512];
+  if (dry_run) {
+    std::snprintf(buf, sizeof buf, "%s: would fetch %lld (%.1f MB), would delete %lld, skipped %lld, %s",
+                  r.account.c_str(), (long long)r.would_fetch, static_cast<double>(r.would_fetch_bytes) / 1e6,
+                  (long long)r.would_delete, (long long)r.skipped, r.ok ? "ok" : "FAILED");
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "%s: fetched %lld (%.1f MB), already archived %lld, skipped %lld, deleted %lld, errors %lld, "
+                  "%.1f s%s",
+                  r.account.c_str(), (long long)(r.fetched + r.duplicates), static_cast<double>(r.bytes) / 1e6,
+                  (long long)r.duplicates, (long long)r.skipped, (long long)r.deleted,
+                  (long long)(r.errors + (r.ok ? 0 : 1)), r.seconds, r.ok ? "" : ", FAILED");
+  }
+  return buf;
+}
+
+nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
+  nlohmann::json j = {{"account", r.account}, {"ok", r.ok}, {"listed", r.listed}, {"skipped", r.skipped},
+                      {"problems", r.problems}};
+  if (dry_run) {
+    j["would_fetch"] = r.would_fetch;
+    j["would_fetch_bytes"] = r.would_fetch_bytes;
+    j["would_delete"] = r.would_delete;
+    j["details"] = r.details;
+  } else {
+    j["fetched"] = r.fetched + r.duplicates;
+    j["new"] = r.fetched;
+    j["already_archived"] = r.duplicates;
+    j["bytes"] = r.bytes;
+    j["deleted"] = r.deleted;
+    j["errors"] = r.errors + (r.ok ? 0 : 1);
+    j["seconds"] = r.seconds;
+  }
+  return j;
+}
+
+}  // namespace
+
+int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description desc("sync options");
+  AddCommonOptions(desc, global);
+  int jobs = 2;
+  int lock_timeout = 60;
+  int64_t debug_now = 0;
+  desc.add_options()
+      ("account", po::value<std::vector<std::string>>(), "accounts to sync (default: all in the config file)")
+      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
+      ("dry-run,n", "list what would be fetched and deleted; change nothing")
+      ("jobs,j", po::value<int>(&jobs)->default_value(2), "accounts synced in parallel")
+      ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
+       "seconds to wait for another mailkeep holding the archive, then exit 3")
+      ("no-index", "store only; the next sync, import or `mailkeep reindex --pending` indexes")
+      ("debug-now", po::value<int64_t>(&debug_now), "testing: the current time (Unix seconds) for delete ages");
+  po::positional_options_description pos;
+  pos.add("account", -1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--config FILE] [--archive DIR] sync [ACCOUNT...]", desc, pos, vm)) {
+    return *rc;
+  }
+  if (vm.count("config")) global.config = vm["config"].as<std::string>();
+  if (jobs < 1) return FailUsage("--jobs must be at least 1");
+  if (lock_timeout < 0) return FailUsage("--lock-timeout must not be negative");
+  const bool dry_run = vm.count("dry-run") > 0;
+
+  std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
+  auto loaded = config::LoadConfigFile(config_path);
+  if (!loaded) return FailUsage(loaded.error().message());
+  const config::Config& cfg = *loaded;
+
+  std::vector<const config::AccountConfig*> accounts;
+  if (vm.count("account")) {
+    for (const auto& name : vm["account"].as<std::vector<std::string>>()) {
+      const auto* a = cfg.FindAccount(name);
+      if (a == nullptr) return FailUsage("no account '" + name + "' in " + config_path);
+      accounts.push_back(a);
+    }
+  } else {
+    for (const auto& a : cfg.accounts) accounts.push_back(&a);
+  }
+  if (accounts.empty()) return FailUsage(config_path + " defines no [account.NAME] section; nothing to sync");
+
+  // --archive and $MAILKEEP_ARCHIVE win over the config file's `archive`.
+  if (global.archive.empty() && !cfg.archive.empty() && !std::getenv("MAILKEEP_ARCHIVE")) {
+    global.archive = cfg.archive;
+  }
+  ArchiveOptions options;
+  options.lock_wait_seconds = lock_timeout;
+  auto opened = OpenArchive(global, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, options);
+  if (!opened) return FailArchive(opened.error());
+  Archive& archive = **opened;
+  sync::ArchiveGate gate(archive);
+
+  for (const auto* a : accounts) {
+    if (!a->tls_verify) {
+      std::cerr << "mailkeep: warning: account " << a->name
+                << ": tls_verify = false, the server's certificate is not checked; anyone on the network path "
+                   "could read the password and the mail\n";
+    }
+  }
+
+  std::vector<sync::AccountReport> reports(accounts.size());
+  std::atomic<size_t> next{0};
+  std::mutex out_mu;
+  Progress progress(global, "syncing");
+  std::atomic<int64_t> fetched_total{0};
+  auto worker = [&]() {
+    for (size_t i = next++; i < accounts.size(); i = next++) {
+      const config::AccountConfig& a = *accounts[i];
+      sync::SyncSettings settings;
+      settings.delete_policy = ToDeletePolicy(a.delete_policy);
+      settings.max_message_size = a.max_message_size;
+      settings.dry_run = dry_run;
+      settings.now = debug_now;
+      auto source = MakeSource(a);
+      if (!source) {
+        reports[i].account = a.name;
+        reports[i].ok = false;
+        reports[i].problems.push_back(source.error().message());
+      } else {
+        int64_t last = 0;
+        reports[i] = sync::SyncAccount(a.name, **source, gate, settings, [&](int64_t done, int64_t) {
+          fetched_total += done - last;
+          last = done;
+          std::lock_guard<std::mutex> lock(out_mu);
+          progress.Update(fetched_total);
+        });
+      }
+      std::lock_guard<std::mutex> lock(out_mu);
+      progress.Finish();
+      for (const auto& p : reports[i].problems) std::cerr << "mailkeep: account " << a.name << ": " << p << "\n";
+      if (!global.json && global.verbosity > 0) {
+        std::cout << Summary(reports[i], dry_run) << "\n";
+        if (dry_run && global.verbosity >= 2) {
+          for (const auto& d : reports[i].details) std::cout << "  " << d << "\n";
+        }
+        std::cout.flush();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  int n = std::min<int>(jobs, static_cast<int>(accounts.size()));
+  for (int t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  progress.Finish();
+
+  bool all_ok = true;
+  for (const auto& r : reports) all_ok = all_ok && r.ok && r.errors == 0;
+
+  // The index follows the catalog; what was committed above is durable
+  // whatever happens here, and a lagging index catches up on the next run.
+  int64_t indexed = 0, not_indexed = 0;
+  if (!dry_run && !vm.count("no-index")) {
+    Progress index_progress(global, "indexing");
+    auto caught_up = CatchUpIndex(
+        archive, 0, [&](int64_t d, int64_t t) { index_progress.Update(d, t); },
+        [&](int64_t id, const std::string& why) {
+          ++not_indexed;
+          index_progress.Finish();
+          std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+        });
+    index_progress.Finish();
+    if (!caught_up) {
+      all_ok = false;
+      std::cerr << "mailkeep: messages are archived, but indexing stopped: " << caught_up.error().message()
+                << "; the next sync or `mailkeep reindex --pending` catches up\n";
+    } else {
+      indexed = caught_up->indexed;
+    }
+    if (not_indexed > 0) all_ok = false;
+  }
+
+  if (global.json) {
+    nlohmann::json j = {{"accounts", nlohmann::json::array()}, {"dry_run", dry_run}, {"indexed", indexed},
+                        {"not_indexed", not_indexed}, {"ok", all_ok}};
+    for (const auto& r : reports) j["accounts"].push_back(ReportJson(r, dry_run));
+    std::cout << j.dump(2) << "\n";
+  }
+  return all_ok ? kExitOk : kExitPartial;
+}
+
+}  // namespace mailkeep::tools
