@@ -282,7 +282,7 @@ EOF
 
 # dovecot_adduser USER PASSWORD (uses DOVECOT_DIR; also used before start)
 dovecot_adduser() {
-  local dir=${_dovecot_dir_override:-$DOVECOT_DIR} user=$1 pass=$2
+  local dir=${_dovecot_dir_override:-${DOVECOT_DIR:-}} user=${1:-} pass=${2:-}
   [[ -n "$dir" && -n "$user" ]] || { echo "usage: dovecot_adduser USER PASSWORD" >&2; return 2; }
   # Dovecot re-reads the passwd-file when its mtime (in seconds) changes: make
   # sure it does, even for two users added within one second.
@@ -367,7 +367,7 @@ dovecot_start() {
 
 # dovecot_stop [DIR]: stops the instance started from DIR (default DOVECOT_DIR).
 dovecot_stop() {
-  local dir=${1:-$DOVECOT_DIR} pid
+  local dir=${1:-${DOVECOT_DIR:-}} pid
   [[ -n "$dir" ]] || return 0
   pid=$(sed -n "s/^export DOVECOT_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
   [[ -n "$pid" ]] || pid=${DOVECOT_PID:-}
