@@ -22,6 +22,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <signal.h>
 #include <sys/stat.h>
 #include <vector>
 
@@ -34,7 +35,23 @@ constexpr size_t kWriteFlushAt = 64 * 1024;
 
 void InitSslOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+  std::call_once(once, [] {
+    try {
+      Poco::Net::initializeSSL();
+    } catch (...) {
+      // Context creation reports any real problem later.
+    }
+  });
+}
+
+// OpenSSL writes to the socket without MSG_NOSIGNAL: a peer that hangs up
+// would kill the process with SIGPIPE instead of giving an error.
+void IgnoreSigpipeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
 }
 
 std::string Seconds(std::chrono::milliseconds ms) {
@@ -316,6 +333,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
   impl->peer = (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host) +
                ":" + std::to_string(port);
   const std::string& peer = impl->peer;
+  IgnoreSigpipeOnce();
   if (options.tls != TlsMode::kNone) InitSslOnce();
 
   // Resolve: every address of the name, IPv4 first.

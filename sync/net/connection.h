@@ -19,7 +19,12 @@
 //   kInvalidArgument     empty host.
 // Messages are one line and name "host:port"; they never contain data sent.
 //
-// Thread-safety: a Connection is used by one thread at a time.
+// Process state: the first Open() calls Poco::Net::initializeSSL() once and,
+// if SIGPIPE is at its default action, ignores it (OpenSSL writes without
+// MSG_NOSIGNAL; a peer that hangs up must be an error, not a dead process).
+//
+// Thread-safety: a Connection is used by one thread at a time; different
+// Connections may be used from different threads.
 #pragma once
 
 #include <chrono>

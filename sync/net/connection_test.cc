@@ -189,3 +189,26 @@ TEST(Connection, MissingCaFileIsAClearError) {
 
 }  // namespace
 }  // namespace mailkeep::net
+
+namespace mailkeep::net {
+namespace {
+
+TEST(Connection, WritingToAClosedPeerIsAnErrorNotASignal) {
+  FakeServer server;
+  server.Serve({{"", "", 0, true}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  server.Finish();  // the server has hung up
+  std::string big(1 << 20, 'x');
+  Status s;
+  for (int i = 0; i < 20 && s; ++i) {
+    s = (*c)->Write(big);
+    if (s) s = (*c)->Flush();
+  }
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(s.error().message().find("127.0.0.1:"), std::string::npos) << s.error().message();
+}
+
+}  // namespace
+}  // namespace mailkeep::net

@@ -446,8 +446,18 @@ TEST(Pop3Client, BadArguments) {
   EXPECT_EQ((*c)->Delete({0}).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ((*c)->Top(-1, 0).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_TRUE((*c)->Quit());
+}
+
+TEST(Pop3Client, NoUserName) {
+  FakeServer server;
+  server.Serve({{"", kGreeting}, {"CAPA", kCapaUser}});
   Pop3Options o = Opts(server.port());
   o.user.clear();
+  auto c = Pop3Client::Connect(o);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.received(), (std::vector<std::string>{"CAPA"}));
 }
 
 }  // namespace

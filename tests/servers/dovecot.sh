@@ -282,11 +282,27 @@ EOF
 
 # dovecot_adduser USER PASSWORD (uses DOVECOT_DIR; also used before start)
 dovecot_adduser() {
-  local dir=${_dovecot_dir_override:-$DOVECOT_DIR} user=$1 pass=$2
+  local dir=${_dovecot_dir_override:-${DOVECOT_DIR:-}} user=${1:-} pass=${2:-}
   [[ -n "$dir" && -n "$user" ]] || { echo "usage: dovecot_adduser USER PASSWORD" >&2; return 2; }
+  # Dovecot re-reads the passwd-file when its mtime (in seconds) changes: make
+  # sure it does, even for two users added within one second.
+  local before=0
+  [[ -f "$dir/passwd" ]] && before=$(stat -c %Y "$dir/passwd")
   echo "$user:{PLAIN}$pass::::::" >>"$dir/passwd"
+  touch -d "@$((before + 1))" "$dir/passwd"
   mkdir -p "$dir/mail/$user/Maildir"/{cur,new,tmp}
   chown -R nobody:nogroup "$dir/mail/$user"
+  # A running Dovecot looks at the file at most once a second: wait until it
+  # knows the user.
+  if [[ -z "${_dovecot_dir_override:-}" && -S "$dir/run/auth-userdb" ]]; then
+    local i
+    for ((i = 0; i < 40; i++)); do
+      "$(_doveadm_bin)" -c "$dir/dovecot.conf" user "$user" >/dev/null 2>&1 && return 0
+      sleep 0.1
+    done
+    echo "dovecot.sh: Dovecot does not see user $user" >&2
+    return 1
+  fi
 }
 
 # dovecot_start DIR: starts Dovecot as a child of this shell; exports the
@@ -297,6 +313,13 @@ dovecot_start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   chmod 755 "$dir"
+  # Dovecot's users (dovecot, nobody) must be able to reach DIR: give
+  # search permission (o+x, not read) to parents that lack it, e.g. a
+  # mktemp -d test root.
+  local up=$dir
+  while up=$(dirname "$up") && [[ "$up" != / ]]; do
+    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
+  done
   rm -rf "$dir/run"
   mkdir -p "$dir/run" "$dir/state" "$dir/mail"
   [[ -f "$dir/tls/ca.pem" ]] || _dovecot_make_certs "$dir/tls" || return 1
@@ -344,7 +367,7 @@ dovecot_start() {
 
 # dovecot_stop [DIR]: stops the instance started from DIR (default DOVECOT_DIR).
 dovecot_stop() {
-  local dir=${1:-$DOVECOT_DIR} pid
+  local dir=${1:-${DOVECOT_DIR:-}} pid
   [[ -n "$dir" ]] || return 0
   pid=$(sed -n "s/^export DOVECOT_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
   [[ -n "$pid" ]] || pid=${DOVECOT_PID:-}
