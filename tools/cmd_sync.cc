@@ -79,6 +79,10 @@ Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a)
   o.user = a.user;
   o.auth = ToPop3Auth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
+  // Real mail breaks the 998-byte line limit, sometimes by megabytes (a
+  // base64 blob without line breaks); such a message is still mail to keep.
+  // Memory stays bounded by the message size limit.
+  o.max_message_line = 256u << 20;
   MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
   return std::unique_ptr<sync::Source>(new sync::Pop3Source(a.name, std::move(o)));
 }
