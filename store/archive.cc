@@ -724,7 +724,9 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
   MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderLocations(source, account, folder));
   std::vector<KnownLocation> out;
   out.reserve(rows.size());
-  for (auto& r : rows) out.push_back({std::move(r.key), r.uidvalidity, r.message, r.seen_at, r.deleted_at});
+  for (auto& r : rows) {
+    out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at});
+  }
   return out;
 }
 
@@ -736,6 +738,29 @@ Status Archive::MarkDeleted(const std::string& source, const std::string& accoun
 Status Archive::RecordRun(const SyncRun& run) {
   return impl_->catalog->AddRun({run.account, run.started, run.finished, run.fetched, run.bytes, run.deleted,
                                  run.errors});
+}
+
+Result<std::vector<FolderState>> Archive::FolderStates(const std::string& source, const std::string& account) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderStates(source, account));
+  std::vector<FolderState> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back({std::move(r.name), r.uidvalidity, r.uidnext, r.highestmodseq, r.gone_at});
+  return out;
+}
+
+Status Archive::SetFolderState(const std::string& source, const std::string& account, const FolderState& state) {
+  return impl_->catalog->SetFolderState(source, account,
+                                        {state.name, state.uidvalidity, state.uidnext, state.highestmodseq, {}});
+}
+
+Status Archive::MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
+                               int64_t when) {
+  return impl_->catalog->MarkFolderGone(source, account, folder, when);
+}
+
+Result<bool> Archive::UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
+                                  uint64_t uidvalidity, const std::string& key, const std::string& flags) {
+  return impl_->catalog->UpdateFlags(source, account, folder, uidvalidity, key, flags);
 }
 
 }  // namespace mailkeep

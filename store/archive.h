@@ -111,8 +111,17 @@ struct KnownLocation {
   std::string key;           // POP3 UIDL, IMAP UID, ...
   uint64_t uidvalidity = 0;
   int64_t message = 0;       // catalog id
+  std::string flags;         // as last seen there
   int64_t seen_at = 0;       // when it was first archived from there (Unix seconds)
   std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
+};
+
+// What a sync source remembers of one server folder between runs (IMAP:
+// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), to skip folders that did not change.
+struct FolderState {
+  std::string name;
+  uint64_t uidvalidity = 0, uidnext = 0, highestmodseq = 0;
+  std::optional<int64_t> gone_at;  // when the folder was found missing on the server
 };
 
 // One account's sync, kept in the catalog's runs table.
@@ -193,6 +202,18 @@ class Archive {
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
                      uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
   Status RecordRun(const SyncRun& run);
+  // Folders of one account and source, with their remembered server state.
+  Result<std::vector<FolderState>> FolderStates(const std::string& source, const std::string& account);
+  // Remembers a folder's server state. Call only once everything fetched
+  // from that folder is committed.
+  Status SetFolderState(const std::string& source, const std::string& account, const FolderState& state);
+  // The folder is no longer on the server; its messages and locations stay.
+  Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
+                        int64_t when);
+  // New flags for a known place (the index is updated on its next run).
+  // Returns whether anything changed.
+  Result<bool> UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
+                           uint64_t uidvalidity, const std::string& key, const std::string& flags);
 
   const std::string& dir() const;
 

@@ -190,7 +190,7 @@ TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
   std::vector<ServerMessage> listing(1);
   listing[0].origin = {"pop3", "acct", "INBOX", "u1", 0, "", std::nullopt};
   KnownFolders known;
-  known["INBOX"].push_back({"u1", 0, 7, 100, std::optional<int64_t>(200)});
+  known["INBOX"].push_back({"u1", 0, 7, "", 100, std::optional<int64_t>(200)});
   SyncSettings s;
   s.now = 1000;
   s.delete_policy.kind = DeletePolicy::Kind::kAfterDownload;

@@ -688,7 +688,7 @@ namespace mailkeep::catalog {
 Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
                                                                const std::string& folder) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at "
+      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
       "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
   st.Bind(1, account).Bind(2, source).Bind(3, folder);
@@ -702,6 +702,7 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
     l.message = st.ColumnInt(2);
     l.seen_at = st.ColumnInt(3);
     if (!st.ColumnIsNull(4)) l.deleted_at = st.ColumnInt(4);
+    l.flags = st.ColumnText(5);
     out.push_back(std::move(l));
   }
   return out;
@@ -738,6 +739,75 @@ Status Catalog::AddRun(const RunRow& run) {
   st.Bind(1, run.started).Bind(2, run.finished).Bind(3, run.account).Bind(4, run.fetched);
   st.Bind(5, static_cast<int64_t>(run.bytes)).Bind(6, run.deleted).Bind(7, run.errors);
   return st.Run();
+}
+
+Result<std::vector<FolderStateRow>> Catalog::FolderStates(const std::string& source, const std::string& account) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT f.name, f.uidvalidity, f.uidnext, f.highestmodseq, f.gone_at "
+      "FROM folders f JOIN accounts a ON a.id = f.account WHERE a.name = ? AND f.source = ? ORDER BY f.name"));
+  st.Bind(1, account).Bind(2, source);
+  std::vector<FolderStateRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FolderStateRow f;
+    f.name = st.ColumnText(0);
+    f.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
+    f.uidnext = static_cast<uint64_t>(st.ColumnInt(2));
+    f.highestmodseq = static_cast<uint64_t>(st.ColumnInt(3));
+    if (!st.ColumnIsNull(4)) f.gone_at = st.ColumnInt(4);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Status Catalog::SetFolderState(const std::string& source, const std::string& account, const FolderStateRow& state) {
+  Origin origin;
+  origin.source = source;
+  origin.account = account;
+  origin.folder = state.name;
+  MK_ASSIGN_OR_RETURN(int64_t folder, FolderId(origin));
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, gone_at = NULL WHERE id = ?"));
+  st.Bind(1, static_cast<int64_t>(state.uidvalidity)).Bind(2, static_cast<int64_t>(state.uidnext));
+  st.Bind(3, static_cast<int64_t>(state.highestmodseq)).Bind(4, folder);
+  return st.Run();
+}
+
+Status Catalog::MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
+                               int64_t when) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE folders SET gone_at = ? WHERE gone_at IS NULL AND source = ? AND name = ? "
+      "AND account = (SELECT id FROM accounts WHERE name = ?)"));
+  st.Bind(1, when).Bind(2, source).Bind(3, folder).Bind(4, account);
+  return st.Run();
+}
+
+Result<bool> Catalog::UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
+                                  uint64_t uidvalidity, const std::string& key, const std::string& flags) {
+  MK_ASSIGN_OR_RETURN(auto find, db_->Prepare(
+      "SELECT l.message, l.flags, l.folder FROM locations l JOIN folders f ON f.id = l.folder "
+      "JOIN accounts a ON a.id = f.account "
+      "WHERE a.name = ? AND f.source = ? AND f.name = ? AND l.uidvalidity = ? AND l.key = ?"));
+  find.Bind(1, account).Bind(2, source).Bind(3, folder).Bind(4, static_cast<int64_t>(uidvalidity)).Bind(5, key);
+  MK_ASSIGN_OR_RETURN(bool row, find.Step());
+  if (!row || find.ColumnText(1) == flags) return false;
+  int64_t message = find.ColumnInt(0), folder_id = find.ColumnInt(2);
+  find.Reset();
+  MK_RETURN_IF_ERROR(Begin());
+  auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+        "UPDATE locations SET flags = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+    up.Bind(1, flags).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
+    MK_RETURN_IF_ERROR(up.Run());
+    return QueueForIndex(message);
+  }();
+  if (!done) {
+    Rollback();
+    return std::unexpected(done.error());
+  }
+  MK_RETURN_IF_ERROR(Commit());
+  return true;
 }
 
 }  // namespace mailkeep::catalog

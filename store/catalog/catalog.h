@@ -103,8 +103,16 @@ struct FolderLocationRow {
   std::string key;
   uint64_t uidvalidity = 0;
   int64_t message = 0;
+  std::string flags;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;
+};
+
+// What a sync source remembers of one server folder between runs.
+struct FolderStateRow {
+  std::string name;
+  uint64_t uidvalidity = 0, uidnext = 0, highestmodseq = 0;
+  std::optional<int64_t> gone_at;  // the folder was no longer on the server
 };
 
 // One `mailkeep sync` of one account, for `stats` and troubleshooting.
@@ -210,6 +218,17 @@ class Catalog {
   Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
                               uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
   Status AddRun(const RunRow& run);
+  // Folders of (source, account), with their remembered server state.
+  Result<std::vector<FolderStateRow>> FolderStates(const std::string& source, const std::string& account);
+  // Records a folder's server state (creating the folder row); clears gone_at.
+  Status SetFolderState(const std::string& source, const std::string& account, const FolderStateRow& state);
+  // Marks a folder as gone from the server at `when` (its locations stay).
+  Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
+                        int64_t when);
+  // Sets the flags of one place; queues its message for the index when they
+  // changed. Returns whether they changed (false also for an unknown place).
+  Result<bool> UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
+                           uint64_t uidvalidity, const std::string& key, const std::string& flags);
 
  private:
   explicit Catalog(std::unique_ptr<Db> db);
