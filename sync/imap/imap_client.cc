@@ -879,7 +879,13 @@ class ImapClient::Impl {
       }
       return OkStatus();
     };
-    MK_ASSIGN_OR_RETURN(Response r, RunOk(what, cmd, handler));
+    MK_ASSIGN_OR_RETURN(Response r, Run(what, cmd, handler));
+    if (r.cond != Response::Cond::kOk) {
+      // RFC 3501 §6.3.1: NO means "no such mailbox, can't access mailbox";
+      // Dovecot 2.3 sends it without [NONEXISTENT].
+      const bool plain_no = r.cond == Response::Cond::kNo && r.code.empty();
+      return std::unexpected(Failed(what, r, plain_no ? ErrorCode::kNotFound : ErrorCode::kFailedPrecondition));
+    }
     out.read_only = !read_write || r.code == "READ-ONLY";
     if (!have_uidvalidity || out.uidvalidity == 0) {
       return MakeError(ErrorCode::kFailedPrecondition,
@@ -950,12 +956,11 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
   const bool special = d.Has("SPECIAL-USE") && extended;
   const bool status = d.Has("LIST-STATUS");
   std::string cmd = "LIST \"\" \"*\"";
-  if (special || status) {
-    cmd += " RETURN (";
-    if (special) cmd += "SPECIAL-USE";
+  if (extended) {
+    cmd += " RETURN (CHILDREN";
+    if (special) cmd += " SPECIAL-USE";
     if (status) {
-      cmd += special ? " " : "";
-      cmd += "STATUS (MESSAGES UIDNEXT UIDVALIDITY";
+      cmd += " STATUS (MESSAGES UIDNEXT UIDVALIDITY";
       if (d.Has("CONDSTORE")) cmd += " HIGHESTMODSEQ";
       cmd += ")";
     }

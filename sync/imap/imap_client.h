@@ -153,13 +153,17 @@ class ImapClient {
   // them); the list is cleared.
   std::vector<std::string> TakeAlerts();
 
-  // LIST "" "*" (with RETURN (SPECIAL-USE) and STATUS (MESSAGES UIDNEXT
-  // UIDVALIDITY [HIGHESTMODSEQ]) when offered), in the server's order.
+  // LIST "" "*", in the server's order; with LIST-EXTENDED it asks for
+  // RETURN (CHILDREN [SPECIAL-USE] [STATUS (MESSAGES UIDNEXT UIDVALIDITY
+  // [HIGHESTMODSEQ])]) as far as offered (without it, servers may still
+  // send special-use attributes).
   Result<std::vector<Folder>> ListFolders();
 
   // EXAMINE (read-only) / SELECT (read-write). A folder without
   // UIDVALIDITY is an error (kFailedPrecondition). kNotFound when it does
-  // not exist. A failed SELECT leaves no folder selected.
+  // not exist (or cannot be opened: a NO without a more specific code, as
+  // Dovecot sends for a missing folder). A failed SELECT leaves no folder
+  // selected.
   Result<SelectedFolder> Examine(const std::string& folder);
   Result<SelectedFolder> Select(const std::string& folder);
   // UNSELECT when offered; else CLOSE, after re-opening the folder with

@@ -529,7 +529,7 @@ TEST(ImapClient, FetchFlagsWithCondstore) {
 TEST(ImapClient, ListFoldersDecodesNamesAndMergesStatus) {
   FakeServer server;
   server.Serve(Plus(Login("IMAP4rev1 LIST-EXTENDED SPECIAL-USE LIST-STATUS"),
-                    {{"A2 LIST \"\" \"*\" RETURN (SPECIAL-USE STATUS (MESSAGES UIDNEXT UIDVALIDITY))",
+                    {{"A2 LIST \"\" \"*\" RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES UIDNEXT UIDVALIDITY))",
                       "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
                       "* STATUS INBOX (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 77)\r\n"
                       "* LIST (\\HasNoChildren \\Sent) \"/\" \"Gesendete Objekte\"\r\n"
