@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <new>
 #include <utility>
 
 #include "sync/imap/response_parser.h"
@@ -541,6 +542,19 @@ class ImapClient::Impl {
   }
 
   Result<Response> ReadResponse(const std::string& what) {
+    try {
+      return ReadResponseUnguarded(what);
+    } catch (const std::bad_alloc&) {
+      // A literal grows to at most max_literal; if even that fails, give up
+      // this session rather than let the exception out.
+      parser->Reset();
+      conn->Close();
+      selected = false;
+      return MakeError(ErrorCode::kInternal, "IMAP " + what + " at " + peer() + ": out of memory reading a response");
+    }
+  }
+
+  Result<Response> ReadResponseUnguarded(const std::string& what) {
     for (;;) {
       const uint64_t remaining = parser->literal_remaining();
       if (remaining > 0) {
