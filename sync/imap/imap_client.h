@@ -11,6 +11,15 @@
 // (response_parser.h); message bodies go from the socket straight into the
 // string handed to the sink, without extra copies.
 //
+// A folder's incremental pull, as the sync engine would do it:
+//   auto folders = client->ListFolders();                  // skip !selectable()
+//   auto box = client->Examine(name);                      // Select() to delete
+//   if (box->uidvalidity != known_uidvalidity) { ... re-read every UID ... }
+//   auto uids = client->UidSearch("UID " + std::to_string(last_uid + 1) + ":*");
+//   client->FetchMessages(*uids, [&](FetchedMessage&& m) { return Keep(m); });
+//   auto changed = client->FetchFlags("1:" + std::to_string(last_uid), last_modseq);
+//   client->Unselect();  ...  client->Logout();
+//
 // Folder names in this API are UTF-8; on the wire they are modified UTF-7
 // (mutf7.h). Names that ListFolders() saw are sent back exactly as the
 // server spelt them, even when they are not well-formed modified UTF-7.
