@@ -59,6 +59,7 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
     }
     ++plan.already_archived;
     const KnownLocation& k = *it->second;
+    if (m.has_flags && m.origin.flags != k.flags) plan.flag_changes.push_back(m);
     if (DueForDeletion(settings.delete_policy, k.seen_at, settings.now)) plan.deletable.emplace_back(m, k.message);
   }
   return plan;
@@ -102,7 +103,13 @@ class AccountRun {
   Status RunSteps() {
     started_ = WallClock();
     MK_RETURN_IF_ERROR(source_.Connect());
-    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> listing, source_.List());
+    ListContext context;
+    MK_ASSIGN_OR_RETURN(context.known_folders, archive_.With([&](Archive& a) {
+      return a.FolderStates(source_.source_name(), report_.account);
+    }));
+    context.list_unchanged_folders = settings_.delete_policy.kind != DeletePolicy::Kind::kNever;
+    MK_ASSIGN_OR_RETURN(Listing listed, source_.List(context));
+    const std::vector<ServerMessage>& listing = listed.messages;
     report_.listed = static_cast<int64_t>(listing.size());
 
     KnownFolders known;
@@ -116,6 +123,7 @@ class AccountRun {
     SyncPlan plan = PlanSync(listing, known, settings_);
     for (const auto& m : plan.too_large) {
       ++report_.skipped;
+      incomplete_folders_.insert(m.origin.folder);
       report_.problems.push_back("skipped message " + m.origin.key + " in " + m.origin.folder + ": " +
                                  Megabytes(m.size) + " is over max_message_size (" +
                                  Megabytes(settings_.max_message_size) + ")");
@@ -139,8 +147,28 @@ class AccountRun {
       return OkStatus();
     }
 
+    for (const auto& m : plan.flag_changes) {
+      const Origin& o = m.origin;
+      auto changed = archive_.With(
+          [&](Archive& a) { return a.UpdateFlags(o.source, report_.account, o.folder, o.uidvalidity, o.key, o.flags); });
+      if (!changed) return std::unexpected(changed.error().WithContext("archive"));
+      if (*changed) ++report_.flags_updated;
+    }
     std::vector<std::pair<ServerMessage, int64_t>> deletable = std::move(plan.deletable);
     MK_RETURN_IF_ERROR(FetchAll(plan.fetch, &deletable));
+    // Everything listed is committed now: remember the folders' state, so
+    // the next run can skip those that do not change.
+    for (const auto& state : listed.folder_states) {
+      // A folder with skipped or refused messages is looked at again next
+      // time (a raised max_message_size must find them).
+      if (incomplete_folders_.count(state.name)) continue;
+      MK_RETURN_IF_ERROR(archive_.With(
+          [&](Archive& a) { return a.SetFolderState(source_.source_name(), report_.account, state); }));
+    }
+    for (const auto& folder : listed.vanished_folders) {
+      MK_RETURN_IF_ERROR(archive_.With(
+          [&](Archive& a) { return a.MarkFolderGone(source_.source_name(), report_.account, folder, WallClock()); }));
+    }
     return DeleteDurable(deletable);
   }
 
@@ -172,6 +200,7 @@ class AccountRun {
           case IngestStatus::kKnownLocation: ++report_.duplicates; break;
           case IngestStatus::kFailed:
             ++report_.errors;
+            incomplete_folders_.insert(origins[i].folder);
             report_.problems.push_back("message " + origins[i].key + " in " + origins[i].folder +
                                        " not stored: " + o.error);
             continue;
@@ -238,6 +267,7 @@ class AccountRun {
   const std::function<void(int64_t, int64_t)>& on_progress_;
   AccountReport report_;
   int64_t started_ = 0;
+  std::set<std::string> incomplete_folders_;
 };
 
 }  // namespace

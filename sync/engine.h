@@ -69,6 +69,8 @@ struct SyncPlan {
   // Archived before this run and due for deletion under the policy, with
   // their catalog ids.
   std::vector<std::pair<ServerMessage, int64_t>> deletable;
+  // Archived places whose flags changed on the server.
+  std::vector<ServerMessage> flag_changes;
   int64_t already_archived = 0;          // on the server and in the archive
 };
 
@@ -91,6 +93,7 @@ struct AccountReport {
   uint64_t bytes = 0;      // bytes fetched
   int64_t skipped = 0;     // over max_message_size
   int64_t deleted = 0;     // deleted on the server (final)
+  int64_t flags_updated = 0;  // archived places whose flags changed on the server
   int64_t errors = 0;      // messages or steps that failed
   double seconds = 0;
   bool ok = true;          // false: the run stopped early (connect, login, network, archive)

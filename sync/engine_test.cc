@@ -26,9 +26,11 @@ class MemorySource : public Source {
   bool fail_delete = false;
   std::vector<std::string> deleted;
 
+  const char* source_name() const override { return "pop3"; }
   Status Connect() override { return OkStatus(); }
-  Result<std::vector<ServerMessage>> List() override {
-    std::vector<ServerMessage> out;
+  Result<Listing> List(const ListContext&) override {
+    Listing listing;
+    std::vector<ServerMessage>& out = listing.messages;
     int n = 0;
     for (const auto& [uidl, bytes] : mailbox) {
       ServerMessage m;
@@ -37,7 +39,7 @@ class MemorySource : public Source {
       m.handle = ++n;
       out.push_back(m);
     }
-    return out;
+    return listing;
   }
   Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override {
     int sent = 0;

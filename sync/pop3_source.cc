@@ -14,10 +14,11 @@ Status Pop3Source::Connect() {
   return OkStatus();
 }
 
-Result<std::vector<ServerMessage>> Pop3Source::List() {
+Result<Listing> Pop3Source::List(const ListContext&) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "POP3: not connected");
   MK_ASSIGN_OR_RETURN(auto entries, client_->List());
-  std::vector<ServerMessage> out;
+  Listing listing;
+  std::vector<ServerMessage>& out = listing.messages;
   out.reserve(entries.size());
   for (auto& e : entries) {
     ServerMessage m;
@@ -29,7 +30,7 @@ Result<std::vector<ServerMessage>> Pop3Source::List() {
     m.handle = e.number;
     out.push_back(std::move(m));
   }
-  return out;
+  return listing;
 }
 
 Status Pop3Source::Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {

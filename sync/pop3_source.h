@@ -16,8 +16,9 @@ class Pop3Source : public Source {
   Pop3Source(std::string account, pop3::Pop3Options options);
   ~Pop3Source() override;
 
+  const char* source_name() const override { return kSource; }
   Status Connect() override;
-  Result<std::vector<ServerMessage>> List() override;
+  Result<Listing> List(const ListContext& context) override;
   Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override;
   Result<std::vector<ServerMessage>> Delete(const std::vector<ServerMessage>& durable) override;
   Status Close() override;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "store/archive.h"
 #include "store/raw_message.h"
 #include "store/util/status.h"
 
@@ -20,8 +21,27 @@ struct ServerMessage {
   // source, account, folder, uidvalidity and key identify the copy; flags
   // and internal_date are filled when the listing carries them.
   Origin origin;
-  uint64_t size = 0;   // as the server counts it (POP3 LIST counts CRLF line ends)
-  int64_t handle = 0;  // the source's own handle: POP3 message number, IMAP UID
+  bool has_flags = false;  // the listing reports the server's flags (IMAP)
+  uint64_t size = 0;       // as the server counts it (CRLF line ends); 0 = unknown
+  int64_t handle = 0;      // the source's own handle: POP3 message number, IMAP UID
+};
+
+// What the engine tells a source before it lists.
+struct ListContext {
+  // What the archive remembers of this account's folders.
+  std::vector<FolderState> known_folders;
+  // List every message even in folders that did not change since the last
+  // run (needed when the delete policy may delete already archived mail).
+  bool list_unchanged_folders = false;
+};
+
+struct Listing {
+  std::vector<ServerMessage> messages;
+  // Server state of the listed folders, to remember once everything fetched
+  // from them is committed.
+  std::vector<FolderState> folder_states;
+  // Known folders the server no longer has.
+  std::vector<std::string> vanished_folders;
 };
 
 using MessageSink = std::function<Status(RawMessage&&)>;
@@ -30,10 +50,13 @@ class Source {
  public:
   virtual ~Source() = default;
 
+  // The Origin::source of this source's messages: "pop3", "imap".
+  virtual const char* source_name() const = 0;
   // Connects and logs in. Errors are one line naming the server.
   virtual Status Connect() = 0;
-  // Everything the server holds, in the order to fetch it.
-  virtual Result<std::vector<ServerMessage>> List() = 0;
+  // What the server holds (of folders that changed, unless the context asks
+  // for all), in the order to fetch it.
+  virtual Result<Listing> List(const ListContext& context) = 0;
   // Fetches `wanted` (taken from List()) in order and hands each message to
   // `sink` with its origin set. A sink error stops the fetch and is returned.
   virtual Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) = 0;

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "sync/engine.h"
+#include "sync/imap_source.h"
 #include "sync/pop3_source.h"
 #include "tools/command.h"
 #include "tools/indexer.h"
@@ -67,23 +68,43 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Servi
   return c;
 }
 
+imap::AuthMethod ToImapAuth(config::Auth auth) {
+  switch (auth) {
+    case config::Auth::kPlain: return imap::AuthMethod::kPlain;
+    case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
+    case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
+    case config::Auth::kUser: return imap::AuthMethod::kLogin;
+    case config::Auth::kAuto:
+    case config::Auth::kApop: break;  // apop is refused for IMAP accounts by the config loader
+  }
+  return imap::AuthMethod::kAuto;
+}
+
 // Builds the account's source; the password is resolved here, at use time,
 // and lives only in the source's options.
 Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a) {
-  if (a.protocol != config::Protocol::kPop3) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "protocol imap is not supported by this mailkeep yet; use protocol = pop3 for this account");
+  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
+  if (a.protocol == config::Protocol::kImap) {
+    sync::ImapSourceOptions o;
+    o.client.connect = ConnectOptionsFor(a, net::Service::kImap);
+    o.client.user = a.user;
+    o.client.password = std::move(password);
+    o.client.auth = ToImapAuth(a.auth);
+    o.client.allow_plaintext = a.allow_plaintext;
+    o.folders = a.folders;
+    o.exclude = a.exclude;
+    return std::unique_ptr<sync::Source>(new sync::ImapSource(a.name, std::move(o)));
   }
   pop3::Pop3Options o;
   o.connect = ConnectOptionsFor(a, net::Service::kPop3);
   o.user = a.user;
+  o.password = std::move(password);
   o.auth = ToPop3Auth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
   // Real mail breaks the 998-byte line limit, sometimes by megabytes (a
   // base64 blob without line breaks); such a message is still mail to keep.
   // Memory stays bounded by the message size limit.
   o.max_message_line = 256u << 20;
-  MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
   return std::unique_ptr<sync::Source>(new sync::Pop3Source(a.name, std::move(o)));
 }
 
@@ -94,11 +115,12 @@ std::string Summary(const sync::AccountReport& r, bool dry_run) {
                   r.account.c_str(), (long long)r.would_fetch, static_cast<double>(r.would_fetch_bytes) / 1e6,
                   (long long)r.would_delete, (long long)r.skipped, r.ok ? "ok" : "FAILED");
   } else {
+    std::string flags = r.flags_updated > 0 ? ", flags changed " + std::to_string(r.flags_updated) : "";
     std::snprintf(buf, sizeof buf,
-                  "%s: fetched %lld (%.1f MB), already archived %lld, skipped %lld, deleted %lld, errors %lld, "
+                  "%s: fetched %lld (%.1f MB), already archived %lld, skipped %lld, deleted %lld%s, errors %lld, "
                   "%.1f s%s",
                   r.account.c_str(), (long long)(r.fetched + r.duplicates), static_cast<double>(r.bytes) / 1e6,
-                  (long long)r.duplicates, (long long)r.skipped, (long long)r.deleted,
+                  (long long)r.duplicates, (long long)r.skipped, (long long)r.deleted, flags.c_str(),
                   (long long)(r.errors + (r.ok ? 0 : 1)), r.seconds, r.ok ? "" : ", FAILED");
   }
   return buf;
@@ -118,6 +140,7 @@ nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
     j["already_archived"] = r.duplicates;
     j["bytes"] = r.bytes;
     j["deleted"] = r.deleted;
+    j["flags_changed"] = r.flags_updated;
     j["errors"] = r.errors + (r.ok ? 0 : 1);
     j["seconds"] = r.seconds;
   }

@@ -12,7 +12,7 @@ namespace {
 
 const Command kCommands[] = {
     {"init", CmdInit, "create an archive"},
-    {"sync", CmdSync, "pull the accounts of the config file (POP3) into the archive"},
+    {"sync", CmdSync, "pull the accounts of the config file (IMAP, POP3) into the archive"},
     {"import", CmdImport, "import Maildirs, mbox files (.gz, .zst) or message files"},
     {"search", CmdSearch, "find messages: words, from: to: subject: date: size: ... (see --help)"},
     {"thread", CmdThread, "list the messages of one thread, oldest first"},

@@ -1123,7 +1123,7 @@ Result<std::vector<MessageFlags>> ImapClient::FetchFlags(const std::string& uid_
   auto filter = ParseUidSet(uid_set);
   if (!filter) return MakeError(ErrorCode::kInvalidArgument, "IMAP UID FETCH: bad UID set \"" + Sanitize(uid_set) + "\"");
   const bool condstore = d.Condstore();
-  std::string cmd = "UID FETCH " + uid_set + " (UID FLAGS" + (condstore ? " MODSEQ" : "") + ")";
+  std::string cmd = "UID FETCH " + uid_set + " (UID FLAGS RFC822.SIZE" + (condstore ? " MODSEQ" : "") + ")";
   if (condstore && changed_since > 0) cmd += " (CHANGEDSINCE " + std::to_string(changed_since) + ")";
   std::map<uint32_t, MessageFlags> found;
   auto handler = [&](Response& r) -> Status {
@@ -1132,6 +1132,7 @@ Result<std::vector<MessageFlags>> ImapClient::FetchFlags(const std::string& uid_
       MessageFlags& m = found[*f.uid];
       m.uid = *f.uid;
       if (f.flags) m.flags = *f.flags;
+      if (f.size) m.size = *f.size;
       if (f.modseq) m.modseq = *f.modseq;
     });
   };

@@ -1,0 +1,56 @@
+// IMAP as a sync Source: every folder the account's patterns select; places
+// are (folder, UIDVALIDITY, UID). A folder whose UIDVALIDITY, UIDNEXT and
+// HIGHESTMODSEQ (from LIST-STATUS, else EXAMINE) are what the archive
+// remembers is skipped without reading its UIDs. Otherwise every UID with
+// its flags and size is listed (one UID FETCH), so new messages are fetched
+// and flag changes recorded. After a UIDVALIDITY change every message is
+// fetched again and the archive, which dedupes by content, stores nothing
+// twice: the old places stay in the catalog, the new ones are added.
+// Deletion is UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly
+// those UIDs (refused without UIDPLUS), final at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sync/imap/imap_client.h"
+#include "sync/source.h"
+
+namespace mailkeep::sync {
+
+struct ImapSourceOptions {
+  imap::ImapOptions client;
+  std::vector<std::string> folders{"*"};  // LIST-style patterns over UTF-8 names: * any, % any but the delimiter
+  std::vector<std::string> exclude;       // same syntax; wins over `folders`
+};
+
+// Whether `name` matches an IMAP LIST pattern ("*" anything, "%" anything
+// but `delimiter`). "INBOX" matches case-insensitively, as RFC 3501 says.
+bool FolderMatches(const std::string& pattern, const std::string& name, char delimiter);
+
+class ImapSource : public Source {
+ public:
+  ImapSource(std::string account, ImapSourceOptions options);
+  ~ImapSource() override;
+
+  const char* source_name() const override { return kSource; }
+  Status Connect() override;
+  Result<Listing> List(const ListContext& context) override;
+  Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override;
+  Result<std::vector<ServerMessage>> Delete(const std::vector<ServerMessage>& durable) override;
+  Status Close() override;
+
+  static constexpr char kSource[] = "imap";
+
+ private:
+  // Opens `folder` (read-write when `writable`) and checks that its
+  // UIDVALIDITY is still the listed one.
+  Status Open(const std::string& folder, uint64_t uidvalidity, bool writable);
+
+  std::string account_;
+  ImapSourceOptions options_;
+  std::unique_ptr<imap::ImapClient> client_;
+};
+
+}  // namespace mailkeep::sync
