@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# SIGKILL `mailkeep sync` (POP3, delete = after-download) at 60 random
+# SIGKILL `mailkeep sync` (POP3, or IMAP with MAILKEEP_KILL_PROTOCOL=imap;
+# delete = after-download) at 60 random
 # moments (MAILKEEP_KILLS) against a real Dovecot, adding mail between runs. Afterwards one
 # clean run must leave: every seeded message in the archive exactly once
 # (SHA-256 sets equal, no extra message), the server empty, and an archive
@@ -38,11 +39,14 @@ seed() {
   dovecot_deliver alice "${fresh[@]/#/$WORK/seed/}"
 }
 
+protocol=${MAILKEEP_KILL_PROTOCOL:-pop3}
+port=$DOVECOT_POP3S_PORT
+[[ $protocol == imap ]] && port=$DOVECOT_IMAPS_PORT
 cat >"$WORK/config.ini" <<EOF
 [account.alice]
-protocol = pop3
+protocol = $protocol
 host = $DOVECOT_HOST
-port = $DOVECOT_POP3S_PORT
+port = $port
 user = alice
 password_env = ALICE_PW
 ca_file = $DOVECOT_CA
@@ -90,4 +94,4 @@ mk export --format eml --out "$WORK/eml" >/dev/null
 diff <(sha256sum "$WORK"/seed/* | cut -d' ' -f1 | sort) <(sha256sum "$WORK"/eml/*.eml | cut -d' ' -f1 | sort) ||
   fail "archived SHA-256 set differs from the seeded one"
 mk verify >/dev/null || fail "final verify"
-echo "kill_sync: ok ($seeded messages, $killed kills)"
+echo "kill_sync: ok ($protocol, $seeded messages, $killed kills)"
