@@ -407,6 +407,30 @@ TEST(ImapClient, DropMidLiteralPassesNoPartialMessage) {
   EXPECT_EQ(got[0].internal_date, 837596665);  // 1996-07-17 09:44:25 UTC
 }
 
+TEST(ImapClient, LiteralArrivingInPieces) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"},
+                              {"A3 UID FETCH 1:2 (UID RFC822.SIZE)", kSizes12},
+                              {kFetch12, "* 1 FETCH (UID 1 BODY[] {10}\r\nab"},
+                              {"", "c\r", 50},
+                              {"", "\ndefgh", 50},
+                              {"", ")\r\n* 2 FETCH (UID 2 BODY[] {1", 50},
+                              {"", "0}\r\n0123456789", 50},
+                              {"", ")\r\nA4 OK\r\n", 50}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE((*c)->Examine("INBOX"));
+  std::vector<std::string> got;
+  Status s = (*c)->FetchMessages({1, 2}, [&](FetchedMessage&& m) {
+    got.push_back(std::move(m.bytes));
+    return OkStatus();
+  });
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(got, (std::vector<std::string>{"abc\ndefgh", "0123456789"}));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(ImapClient, FetchDeliversInUidOrderAndIgnoresUnsolicitedResponses) {
   FakeServer server;
   server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"},

@@ -5,8 +5,15 @@
 //
 // Each test logs in as its own user (dovecot.sh adduser), so tests do not
 // see each other's mail.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +58,7 @@ std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 // One Dovecot user per test (password NAME-pw), all added before the
 // tests run: Dovecot re-reads its passwd-file at most once a second, so a
 // user added just before a login may not be known yet.
-const char* const kUsers[] = {"connect", "wrongpw", "folders", "fetch", "append", "delete", "big"};
+const char* const kUsers[] = {"connect", "wrongpw", "folders", "fetch", "append", "delete", "big", "cut"};
 
 class Users : public ::testing::Environment {
  public:
@@ -415,6 +422,101 @@ TEST(ImapDovecot, ThirtyMegabyteLiteral) {
   EXPECT_NE(s.error().message().find("larger than max_literal"), std::string::npos) << s.error().message();
   EXPECT_TRUE(c->Logout());
   EXPECT_TRUE(c2->Logout());
+}
+
+// A TCP proxy on 127.0.0.1 to Dovecot's plain IMAP port that hangs up on
+// both sides once the server has sent `cut_after` bytes: a connection lost
+// in the middle of a literal.
+class CuttingProxy {
+ public:
+  explicit CuttingProxy(size_t cut_after) : cut_after_(cut_after) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 1);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CuttingProxy() {
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+  size_t forwarded() const { return forwarded_; }
+
+ private:
+  void Run() {
+    pollfd l{listen_fd_, POLLIN, 0};
+    if (::poll(&l, 1, 10000) <= 0) return;
+    int client = ::accept(listen_fd_, nullptr, nullptr);
+    int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(Env("DOVECOT_IMAP_PORT"))));
+    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      char buf[16384];
+      for (;;) {
+        pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+        if (::poll(p, 2, 10000) <= 0) break;
+        if (p[0].revents) {
+          ssize_t n = ::recv(client, buf, sizeof buf, 0);
+          if (n <= 0 || ::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+        }
+        if (p[1].revents) {
+          ssize_t n = ::recv(server, buf, std::min(sizeof buf, cut_after_ - forwarded_), 0);
+          if (n <= 0 || ::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+          forwarded_ += static_cast<size_t>(n);
+          if (forwarded_ >= cut_after_) break;
+        }
+      }
+    }
+    ::close(server);
+    ::shutdown(client, SHUT_RDWR);
+    ::close(client);
+  }
+
+  size_t cut_after_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<size_t> forwarded_{0};
+  std::thread thread_;
+};
+
+TEST(ImapDovecot, ConnectionLostMidLiteralPassesNoPartialMessage) {
+  REQUIRE_DOVECOT();
+  const std::string user = NewUser("cut");
+  std::string big = "Subject: big\n\n";
+  while (big.size() < 3u << 20) big += "0123456789012345678901234567890123456789012345678901234567890123456789\n";
+  Deliver(user, {"Subject: small\n\nsmall\n", big, "Subject: after\n\nafter\n"});
+  CuttingProxy proxy(1u << 20);  // the second message is 3 MB
+  ImapOptions o = Opts(user, Mode::kPlain);
+  o.connect.host = "127.0.0.1";
+  o.connect.port = proxy.port();
+  auto c = MustConnect(o);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Examine("INBOX"));
+  std::vector<FetchedMessage> got;
+  Status s = c->FetchMessages({1, 2, 3}, [&](FetchedMessage&& m) {
+    got.push_back(std::move(m));
+    return OkStatus();
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable) << s.error().message();
+  // "... closed by the server" (or "reset", should the close carry an RST).
+  EXPECT_EQ(s.error().message().rfind("IMAP UID FETCH: connection to 127.0.0.1:" + std::to_string(proxy.port()), 0),
+            0u)
+      << s.error().message();
+  ASSERT_EQ(got.size(), 1u);  // the small one; nothing of the cut one
+  EXPECT_EQ(got[0].bytes, "Subject: small\n\nsmall\n");
+  EXPECT_EQ(proxy.forwarded(), 1u << 20);
+  auto again = c->Examine("INBOX");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kUnavailable);
 }
 
 }  // namespace
