@@ -4,10 +4,11 @@
 # builds mailkeep, writes the bundled example mailbox
 # (tools/make_sample_mail.cc: a Maildir++ tree and an mbox, generated, the
 # same on every run), starts a throwaway Dovecot on 127.0.0.1 holding that
-# mailbox's INBOX, and pulls it over POP3 with TLS into ./demo-archive, the
-# way a nightly cron job would. Then: a second sync (nothing new), the rest
-# of the Maildir and the old mbox imported (what is already archived is not
-# stored again), stats, verify, search, show and export.
+# mailbox, and pulls it over POP3 and IMAP with TLS into ./demo-archive, the
+# way a nightly cron job would. Then: a second sync (nothing new), a third
+# after a new message and a flag change, the old mbox imported (what is
+# already archived is not stored again), stats, verify, search, show and
+# export.
 #
 # Runs from any directory, as root (Dovecot keeps mail as `nobody`; without
 # root the demo imports the sample files instead of syncing them).
@@ -69,23 +70,27 @@ mk init
 
 source tests/servers/dovecot.sh
 if reason=$(dovecot_skip_reason); then
-  echo "(no POP3 part: $reason)"
+  echo "(no server part: $reason)"
+  header "Import the Maildir (INBOX, .Sent, .Lists.dev, .Archive.2023)"
+  mk import "$maildir"
 else
-  header "Start a throwaway Dovecot on 127.0.0.1 holding the sample INBOX"
+  header "Start a throwaway Dovecot on 127.0.0.1 holding the sample Maildir"
   trap 'dovecot_stop "$tmp/dovecot" >/dev/null 2>&1 || true; if [[ "${MAILKEEP_DEMO_CLEANUP:-0}" == 1 ]]; then rm -rf "$tmp"; fi' EXIT
   chmod 755 "$tmp"
   dovecot_start "$tmp/dovecot"
-  mapfile -t inbox < <(find "$maildir/cur" "$maildir/new" -type f | sort)
-  dovecot_deliver alice "${inbox[@]}"
-  echo "POP3 with TLS on localhost:$DOVECOT_POP3S_PORT, user alice, $(dovecot_count alice) messages"
+  cp -a "$maildir/." "$DOVECOT_DIR/mail/alice/Maildir/"
+  chown -R nobody:nogroup "$DOVECOT_DIR/mail/alice"
+  echo "user alice: INBOX $(dovecot_count alice) messages, Sent $(dovecot_count alice Sent)," \
+    "Lists/dev $(dovecot_count alice Lists/dev), Archive/2023 $(dovecot_count alice Archive/2023)"
+  echo "POP3S on localhost:$DOVECOT_POP3S_PORT, IMAPS on localhost:$DOVECOT_IMAPS_PORT"
 
-  header "The accounts file: POP3 with TLS, the password read from a 0600 file"
+  header "The accounts file: POP3 and IMAP with TLS, the password read from a 0600 file"
   config="$tmp/mailkeep.ini"
   (umask 077 && printf '%s\n' "$DOVECOT_ALICE_PASSWORD" >"$tmp/alice.password")
   (umask 077 && cat >"$config") <<CONFIG
 archive = $root/$archive
 
-[account.demo]
+[account.home-pop3]
 protocol = pop3
 host = $DOVECOT_HOST
 port = $DOVECOT_POP3S_PORT
@@ -94,25 +99,42 @@ ca_file = $DOVECOT_CA
 user = alice
 password_file = $tmp/alice.password
 delete = never
+
+[account.home-imap]
+protocol = imap
+host = $DOVECOT_HOST
+port = $DOVECOT_IMAPS_PORT
+tls = implicit
+ca_file = $DOVECOT_CA
+user = alice
+password_file = $tmp/alice.password
+folders = *
+exclude = Trash
 CONFIG
   cat "$config"
 
-  header "Sync: fetch over POP3, store, index (what cron runs every night)"
-  run "$mailkeep" --config "$config" sync
+  header "Sync both accounts: fetch, store, index (what cron runs every night)"
+  echo "(POP3 sees only the INBOX; IMAP sees every folder, and the INBOX messages"
+  echo " the POP3 account already brought in are recognised, not stored again)"
+  run "$mailkeep" --config "$config" sync --jobs 1
 
   header "Sync again: only new mail is fetched, so nothing"
   run "$mailkeep" --config "$config" sync
+
+  header "One new message arrives and one is flagged on the server; sync"
+  printf 'From: Demo <demo@example.com>\nTo: alice@example.com\nSubject: a new message\nMessage-ID: <demo-new@example.com>\nDate: %s\n\nJust arrived.\n' \
+    "$(date -R)" >"$tmp/new.eml"
+  dovecot_deliver alice "$tmp/new.eml"
+  doveadm -c "$DOVECOT_CONF" flags add -u alice '\Flagged' mailbox Sent all
+  run "$mailkeep" --config "$config" sync
 fi
 
-header "Import the whole Maildir (INBOX, .Sent, .Lists.dev, .Archive.2023)"
-mk import "$maildir"
-
-header "Import the old mbox (one of its messages is already in the Maildir)"
+header "Import the old mbox (one of its messages is already archived)"
 mk import "$mbox"
 
-header "Import both again: nothing is stored twice"
+header "Import it again: nothing is stored twice"
 # (--json after the command name: the command's own options decide.)
-again=$(mk import --json "$maildir" "$mbox")
+again=$(mk import --json "$mbox")
 printf '%s\n' "$again"
 if ! grep -Eq '"imported": *0[,}]?$' <<<"$again"; then
   echo "demo: the second import stored new messages; dedupe is broken" >&2
@@ -127,6 +149,7 @@ mk verify
 
 header "Search: words and fields, notmuch-style"
 mk search 'subject:invoice OR attachment:*.pdf'
+mk search --limit 5 'is:flagged folder:Sent'
 
 # Deterministic Message-ID of the forwarded invoice in the sample: a
 # multipart/mixed message with a message/rfc822 part (which has its own PDF
