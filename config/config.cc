@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "store/util/ascii.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -39,21 +40,9 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
+using ascii::EqualsIgnoreCase;
+using ascii::Lower;
+std::string ToLower(std::string_view s) { return ascii::LowerCopy(s); }
 
 // The first line of `s`, without "\n" or "\r\n".
 std::string_view FirstLine(std::string_view s) {

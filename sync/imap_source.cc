@@ -1,4 +1,5 @@
 #include "sync/imap_source.h"
+#include "store/util/ascii.h"
 
 #include <map>
 #include <set>
@@ -6,16 +7,7 @@
 namespace mailkeep::sync {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using ascii::EqualsIgnoreCase;
 
 bool Match(std::string_view pattern, std::string_view name, char delimiter) {
   if (pattern.empty()) return name.empty();

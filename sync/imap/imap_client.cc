@@ -1,4 +1,5 @@
 #include "sync/imap/imap_client.h"
+#include "store/util/ascii.h"
 
 #include <algorithm>
 #include <charconv>
@@ -25,38 +26,11 @@ namespace {
 constexpr size_t kMaxSetChars = 2000;        // one UID set in a command line
 constexpr size_t kMaxSearchResults = 1u << 24;
 
-char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string ToUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Upper(c);
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Upper(a[i]) != Upper(b[i])) return false;
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
+using ascii::EqualsIgnoreCase;
+using ascii::StartsWithIgnoreCase;
+std::string ToUpper(std::string_view s) { return ascii::UpperCopy(s); }
 // Server text (or a folder name) for an error message: one line, bounded.
-std::string Sanitize(std::string_view text, size_t max = 200) {
-  std::string out;
-  for (char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    unsigned char u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7F) ? '?' : c;
-  }
-  return out;
-}
+std::string Sanitize(std::string_view text, size_t max = 200) { return ascii::Printable(text, max); }
 
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> words;

@@ -1,4 +1,5 @@
 #include "sync/imap/response_parser.h"
+#include "store/util/ascii.h"
 
 #include <algorithm>
 #include <utility>
@@ -18,20 +19,8 @@ namespace mailkeep::imap {
 
 namespace {
 
-char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string ToUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Upper(c);
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (Upper(a[i]) != Upper(b[i])) return false;
-  return true;
-}
+using ascii::EqualsIgnoreCase;
+std::string ToUpper(std::string_view s) { return ascii::UpperCopy(s); }
 
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;

@@ -1,4 +1,5 @@
 #include "sync/pop3/pop3_client.h"
+#include "store/util/ascii.h"
 
 #include <algorithm>
 #include <charconv>
@@ -20,32 +21,10 @@ namespace mailkeep::pop3 {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
+using ascii::EqualsIgnoreCase;
+using ascii::StartsWithIgnoreCase;
 // Server text for an error message: printable, one line, bounded.
-std::string Sanitize(std::string_view text, size_t max = 200) {
-  std::string out;
-  for (char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    unsigned char u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7F) ? '?' : c;
-  }
-  return out;
-}
+std::string Sanitize(std::string_view text, size_t max = 200) { return ascii::Printable(text, max); }
 
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> words;
