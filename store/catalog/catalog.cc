@@ -103,10 +103,10 @@ CREATE TABLE runs(
 )sql",
     // 1 → 2: a smaller catalog (its size counts against the store ratio).
     // - blobs loses its UNIQUE(sha256) index (32-byte keys); lookups go
-    //   through an index on the first 8 bytes, then compare the full hash.
+    //   through an index on the first 6 bytes, then compare the full hash.
     //   The table is rebuilt (SQLite cannot drop a constraint in place).
     // - messages_by_message_id (whole Message-IDs as keys) becomes an index
-    //   on a 31-bit hash of the Message-ID (messages.mid_hash).
+    //   on a 23-bit hash of the Message-ID (messages.mid_hash).
     // - message_addresses (8 rows per list message) and parts fold into
     //   packed columns of messages (address_list, part_list); nothing looks
     //   messages up by address or part in SQL (the full-text index does).
@@ -127,7 +127,7 @@ INSERT INTO blobs_v2(id, sha256, pack, offset, stored_len, raw_len, dict)
   SELECT id, sha256, pack, offset, stored_len, raw_len, dict FROM blobs ORDER BY id;
 DROP TABLE blobs;
 ALTER TABLE blobs_v2 RENAME TO blobs;
-CREATE INDEX blobs_by_sha_prefix ON blobs(substr(sha256, 1, 8));
+CREATE INDEX blobs_by_sha_prefix ON blobs(substr(sha256, 1, 6));
 ALTER TABLE messages ADD COLUMN mid_hash INTEGER;
 ALTER TABLE messages ADD COLUMN address_list BLOB;
 ALTER TABLE messages ADD COLUMN part_list BLOB;
@@ -252,18 +252,21 @@ std::string_view DigestView(const Sha256Digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
 }
 
-// What blobs_by_sha_prefix indexes: substr(sha256, 1, 8).
-std::string_view DigestPrefix(const Sha256Digest& d) { return DigestView(d).substr(0, 8); }
+// What blobs_by_sha_prefix indexes: substr(sha256, 1, 6). Six bytes keep
+// index entries small and make a false match (then settled by comparing the
+// whole hash) rare even with hundreds of millions of messages.
+std::string_view DigestPrefix(const Sha256Digest& d) { return DigestView(d).substr(0, 6); }
 
-// 31 bits of FNV-1a over the Message-ID: fits SQLite's 4-byte integers, so
-// the index stays small; lookups compare the whole Message-ID as well.
+// 23 bits of FNV-1a over the Message-ID: fits SQLite's 3-byte integers, so
+// the index stays small; lookups compare the whole Message-ID as well (a
+// shared hash costs one extra row read).
 int64_t MidHash(std::string_view mid) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : mid) {
     h ^= c;
     h *= 0x100000001b3ull;
   }
-  return static_cast<int64_t>((h ^ (h >> 31)) & 0x7fffffff);
+  return static_cast<int64_t>((h ^ (h >> 32)) & 0x7fffff);
 }
 
 }  // namespace
@@ -419,7 +422,7 @@ static Result<Statement*> Cached(Db& db, Statement& slot, std::string_view sql) 
 
 Result<std::optional<int64_t>> Catalog::FindBySha(const Sha256Digest& sha) {
   MK_ASSIGN_OR_RETURN(Statement * st, Cached(*db_, cache_->find_sha,
-                                                    "SELECT id FROM blobs WHERE substr(sha256, 1, 8) = ? AND sha256 = ?"));
+                                                    "SELECT id FROM blobs WHERE substr(sha256, 1, 6) = ? AND sha256 = ?"));
   st->BindBlob(1, DigestPrefix(sha)).BindBlob(2, DigestView(sha));
   MK_ASSIGN_OR_RETURN(bool row, st->Step());
   std::optional<int64_t> id;

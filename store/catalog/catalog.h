@@ -9,11 +9,11 @@
 //
 //   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
 //       one row per distinct raw message; id is also the message id;
-//       indexed by the first 8 bytes of sha256
+//       indexed by the first 6 bytes of sha256
 //   messages(id → blobs.id, message_id, subject, date, thread,
 //            has_attachments, defects, added_at, mid_hash, address_list,
 //            part_list)
-//       mid_hash: 31-bit hash of message_id (indexed, for lookups)
+//       mid_hash: 23-bit hash of message_id (indexed, for lookups)
 //       address_list: packed (role, addresses.id) per address
 //       part_list: packed (path, content_type, charset, disposition,
 //                  filename, size) per MIME part

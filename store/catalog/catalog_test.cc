@@ -207,7 +207,7 @@ TEST_F(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
   EXPECT_EQ(m->parts[3].size, 1234567u);
   EXPECT_EQ(*cat->FindBySha(r.blob.sha256), id);
   Sha256Digest other = r.blob.sha256;
-  other[31] ^= 1;  // same 8-byte prefix, other hash
+  other[31] ^= 1;  // same 6-byte prefix, other hash
   EXPECT_FALSE(*cat->FindBySha(other));
 
   auto db = *Db::Open(path_, false, true);
@@ -217,7 +217,7 @@ TEST_F(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
     while (*st.Step()) out += st.ColumnText(3) + ";";
     return out;
   };
-  EXPECT_NE(plan("SELECT id FROM blobs WHERE substr(sha256, 1, 8) = x'00' AND sha256 = x'00'").find("blobs_by_sha_prefix"),
+  EXPECT_NE(plan("SELECT id FROM blobs WHERE substr(sha256, 1, 6) = x'00' AND sha256 = x'00'").find("blobs_by_sha_prefix"),
             std::string::npos);
   EXPECT_NE(plan("SELECT id FROM messages WHERE mid_hash = 1 AND message_id = 'x'").find("messages_by_mid_hash"),
             std::string::npos);
