@@ -30,18 +30,21 @@
 namespace mailkeep {
 
 struct ArchiveOptions {
-  int compression_level = 9;            // zstd level for message frames
-  size_t dictionary_size = 256 * 1024;  // bytes of a trained dictionary
+  int compression_level = 9;             // zstd level for message frames
+  // Upper bound on a trained dictionary; the actual size is at most a
+  // quarter of the sample bytes it is trained on.
+  size_t dictionary_size = 1024 * 1024;
   // The first dictionary is trained once this many messages are stored
   // (0 disables dictionaries). The batch that crosses the threshold is
   // itself part of the samples and is compressed with the new dictionary,
   // so a large first import gets a dictionary from its first batch.
   size_t dictionary_after = 1000;
   // A new dictionary, trained on a uniform sample of the messages since the
-  // last one, every this many messages: mail drifts over the years (a
-  // dictionary from 1998 list mail fits 2018 mail poorly). Each one costs
-  // dictionary_size twice (pack record + catalog copy).
-  size_t dictionary_retrain_after = 10000;
+  // last one, every this many messages. With import batches of 1,000 each
+  // batch gets a dictionary trained on itself: on linux-mips that shrinks
+  // the packs from 0.30 to 0.22 of the raw bytes (dictionary records
+  // included), because mail quotes and repeats the mail around it.
+  size_t dictionary_retrain_after = 1000;
   int workers = 0;                      // parse/compress threads; 0 = hardware threads
   // A writer that finds the archive locked by another process waits this
   // long for it (0 = fail at once with kUnavailable).

@@ -200,49 +200,64 @@ TEST_F(ArchiveTest, FlippedByteIsReportedForExactlyThatMessage) {
   EXPECT_FALSE((*archive)->ReadRaw(victim));
 }
 
-TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedAndMessagesStillRead) {
+// Offsets of the dictionary records (kind byte 2 or 3) in a pack's bytes.
+std::vector<size_t> DictionaryRecords(const std::string& bytes) {
+  std::string magic = bytes.substr(0, 4);
+  std::vector<size_t> out;
+  for (size_t p = bytes.find(magic); p != std::string::npos; p = bytes.find(magic, p + 1)) {
+    if (bytes[p + 5] == 2 || bytes[p + 5] == 3) out.push_back(p);
+  }
+  return out;
+}
+
+// The dictionary is kept once, in its pack record: damage there makes the
+// messages compressed with it unreadable, and verify says so, naming the
+// dictionary once and every such message.
+TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedWithEveryMessageUsingIt) {
   ArchiveOptions opts;
   opts.dictionary_after = 100;
+  opts.dictionary_retrain_after = 100;
   opts.dictionary_size = 8 * 1024;
-  std::vector<std::string> all;
   {
     auto archive = Archive::Create(dir_, opts);
     ASSERT_TRUE(archive);
-    std::vector<RawMessage> batch;
-    for (int i = 0; i < 200; ++i) {
-      all.push_back(MakeMessage(i));
-      batch.push_back(Raw(all.back(), std::to_string(i)));
+    for (int b = 0; b < 2; ++b) {
+      std::vector<RawMessage> batch;
+      for (int i = 0; i < 120; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
+      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
     }
-    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
-    ASSERT_EQ((*archive)->Stats()->dictionaries, 1);
+    ASSERT_EQ((*archive)->Stats()->dictionaries, 2);
   }
-  std::filesystem::path pack;
-  for (auto& e : std::filesystem::directory_iterator(dir_ + "/packs")) {
-    if (e.is_regular_file()) pack = e.path();
-  }
-  auto bytes = ReadFile(pack.string());
+  std::string pack = dir_ + "/packs/000001.pack";
+  auto bytes = ReadFile(pack);
   ASSERT_TRUE(bytes);
-  // The dictionary record is the one whose kind byte (offset 5) is 2.
-  std::string magic = bytes->substr(0, 4);
-  size_t dict_at = std::string::npos;
-  for (size_t p = bytes->find(magic); p != std::string::npos; p = bytes->find(magic, p + 1)) {
-    if ((*bytes)[p + 5] == 2) dict_at = p;
-  }
-  ASSERT_NE(dict_at, std::string::npos);
+  auto dicts = DictionaryRecords(*bytes);
+  ASSERT_EQ(dicts.size(), 2u);
   std::string damaged = *bytes;
-  damaged[dict_at + 64 + 100] ^= 0x01;
-  ASSERT_TRUE(WriteFileAtomic(pack.string(), damaged));
+  damaged[dicts[0] + 64 + 100] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
 
   auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
   ASSERT_TRUE(archive) << archive.error().ToString();
   std::vector<VerifyProblem> problems;
   ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
-  ASSERT_EQ(problems.size(), 1u);
+  ASSERT_EQ(problems.size(), 121u);
   EXPECT_EQ(problems[0].id, 0);
-  EXPECT_NE(problems[0].what.find("dictionary 1"), std::string::npos) << problems[0].what;
-  auto ids = (*archive)->AllIds();
-  ASSERT_TRUE(ids);
-  for (int64_t id : *ids) EXPECT_TRUE((*archive)->ReadRaw(id)) << id;
+  EXPECT_NE(problems[0].what.find("dictionary 1 is damaged"), std::string::npos) << problems[0].what;
+  EXPECT_NE(problems[0].what.find("120 messages"), std::string::npos) << problems[0].what;
+  std::set<std::string> named;
+  for (size_t i = 1; i < problems.size(); ++i) {
+    EXPECT_NE(problems[i].what.find("dictionary 1 is unreadable"), std::string::npos) << problems[i].what;
+    named.insert(problems[i].message_id);
+  }
+  EXPECT_EQ(named.size(), 120u);
+  EXPECT_TRUE(named.count("msg0@example.org"));
+  auto first = (*archive)->FindByMessageId("msg5@example.org");
+  ASSERT_TRUE(first && first->size() == 1);
+  EXPECT_FALSE((*archive)->ReadRaw(first->front()));
+  auto second = (*archive)->FindByMessageId("msg1005@example.org");
+  ASSERT_TRUE(second && second->size() == 1);
+  EXPECT_EQ(*(*archive)->ReadRaw(second->front()), MakeMessage(1005));
 }
 
 std::string Threaded(const std::string& mid, const std::string& extra) {
@@ -324,41 +339,42 @@ TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {
   EXPECT_EQ(*(*reader)->ReadRaw(1), MakeMessage(1));
 }
 
-TEST_F(ArchiveTest, RebuildTakesADamagedDictionaryFromTheOldCatalog) {
+TEST_F(ArchiveTest, RebuildReportsADamagedDictionaryAndKeepsTheRest) {
   ArchiveOptions opts;
   opts.dictionary_after = 100;
+  opts.dictionary_retrain_after = 100;
   opts.dictionary_size = 8 * 1024;
   {
     auto archive = Archive::Create(dir_, opts);
     ASSERT_TRUE(archive);
-    std::vector<RawMessage> batch;
-    for (int i = 0; i < 150; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
-    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+    for (int b = 0; b < 2; ++b) {
+      std::vector<RawMessage> batch;
+      for (int i = 0; i < 150; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
+      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+    }
   }
   std::string pack = dir_ + "/packs/000001.pack";
   auto bytes = ReadFile(pack);
   ASSERT_TRUE(bytes);
-  std::string magic = bytes->substr(0, 4);
-  size_t dict_at = std::string::npos;
-  for (size_t p = bytes->find(magic); p != std::string::npos; p = bytes->find(magic, p + 1)) {
-    if ((*bytes)[p + 5] == 2) dict_at = p;
-  }
-  ASSERT_NE(dict_at, std::string::npos);
+  auto dicts = DictionaryRecords(*bytes);
+  ASSERT_EQ(dicts.size(), 2u);
   std::string damaged = *bytes;
-  damaged[dict_at + 64 + 50] ^= 0x04;
+  damaged[dicts[0] + 64 + 50] ^= 0x04;
   ASSERT_TRUE(WriteFileAtomic(pack, damaged));
 
   auto report = Archive::RebuildCatalog(dir_, opts);
   ASSERT_TRUE(report) << report.error().ToString();
   EXPECT_EQ(report->messages, 150);
-  ASSERT_EQ(report->problems.size(), 2u) << report->problems[0];  // the scan's CRC report, and the fallback
+  ASSERT_EQ(report->problems.size(), 151u);  // the scan's CRC report, then each message of dictionary 1
   EXPECT_NE(report->problems[0].find("pack 1"), std::string::npos) << report->problems[0];
-  EXPECT_NE(report->problems[1].find("old catalog"), std::string::npos) << report->problems[1];
+  EXPECT_NE(report->problems[1].find("dictionary 1"), std::string::npos) << report->problems[1];
   auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
   ASSERT_TRUE(archive);
-  auto found = (*archive)->FindByMessageId("msg120@example.org");
+  EXPECT_TRUE((*archive)->FindByMessageId("msg120@example.org")->empty());
+  auto found = (*archive)->FindByMessageId("msg1120@example.org");
   ASSERT_TRUE(found && found->size() == 1);
-  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(120));
+  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(1120));
+  EXPECT_EQ((*archive)->Stats()->dictionaries, 1);
 }
 
 TEST_F(ArchiveTest, RebuildCatalogFromPacksAlone) {

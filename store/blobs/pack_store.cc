@@ -6,6 +6,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+// fastCover training and by-reference DDicts are in zstd's "static
+// linking only" section; Debian's shared libzstd 1.5 exports them.
+#define ZDICT_STATIC_LINKING_ONLY
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -33,6 +37,21 @@ constexpr std::array<uint8_t, 4> kMagic = {0x89, 'M', 'K', 'P'};
 constexpr uint8_t kFormatVersion = 1;
 constexpr uint8_t kKindBlob = 1;
 constexpr uint8_t kKindDictionary = 2;
+// A dictionary whose payload is one zstd frame (no dictionary) of the
+// dictionary bytes: per-batch dictionaries are large enough that storing
+// them compressed matters (store/PACK_FORMAT.md).
+constexpr uint8_t kKindCompressedDictionary = 3;
+// zstd level for compressed dictionary records: written once per
+// dictionary, read once per process that needs it.
+constexpr int kDictionaryRecordLevel = 9;
+// fastCover training parameters (ZDICT_trainFromBuffer_fastCover), fixed
+// rather than searched: the search (ZDICT_trainFromBuffer) costs several
+// times more and, measured on linux-mips per-batch dictionaries, was no better.
+constexpr unsigned kTrainK = 2048, kTrainD = 8, kTrainF = 20, kTrainAccel = 10;
+// Level whose statistics the trainer's entropy tables are built from.
+constexpr int kTrainStatsLevel = 3;
+
+bool IsDictionaryKind(uint8_t kind) { return kind == kKindDictionary || kind == kKindCompressedDictionary; }
 constexpr size_t kHeaderSize = kRecordHeaderSize;
 constexpr size_t kHeaderCrcOffset = 60;
 constexpr uint32_t kMaxPackNumber = 999999;
@@ -100,11 +119,14 @@ std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
   h.raw_len = GetU64(b + 16);
   std::copy(b + 24, b + 56, h.sha256.begin());
   h.payload_crc = GetU32(b + 56);
-  if (h.kind != kKindBlob && h.kind != kKindDictionary) {
+  if (h.kind != kKindBlob && !IsDictionaryKind(h.kind)) {
     return "unknown record kind " + std::to_string(h.kind);
   }
   if (h.stored_len == 0) return "empty payload";
   if (h.kind == kKindDictionary && (h.dict_id == 0 || h.raw_len != h.stored_len)) {
+    return "malformed dictionary record header";
+  }
+  if (h.kind == kKindCompressedDictionary && (h.dict_id == 0 || h.raw_len == 0 || h.raw_len > 0xffffffffu)) {
     return "malformed dictionary record header";
   }
   return {};
@@ -278,7 +300,8 @@ class Dictionary {
  public:
   static Result<std::shared_ptr<Dictionary>> Make(uint32_t id, std::string_view bytes, int level) {
     auto d = std::shared_ptr<Dictionary>(new Dictionary(id, bytes, level));
-    d->ddict_ = ZSTD_createDDict(d->bytes_.data(), d->bytes_.size());
+    // By reference: the Dictionary owns the bytes and outlives its DDict.
+    d->ddict_ = ZSTD_createDDict_byReference(d->bytes_.data(), d->bytes_.size());
     if (d->ddict_ == nullptr) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "dictionary " + std::to_string(id) + ": zstd rejected it");
@@ -390,10 +413,22 @@ struct PackStore::Impl {
   PackStoreOptions options;
   bool read_only = false;
 
-  // Dictionaries, readable from any thread.
-  mutable std::shared_mutex dict_mu;
-  std::map<uint32_t, std::shared_ptr<const Dictionary>> dicts;
-  std::shared_ptr<const Dictionary> current_dict;
+  // Dictionaries by id, usable from any thread: where each record is
+  // (registered from the catalog, or written by AddDictionary) and, once
+  // something needed it, the loaded dictionary. Loading is lazy so that
+  // opening an archive with thousands of per-batch dictionaries reads none;
+  // loaded ones past options.dictionary_cache_bytes are dropped least
+  // recently used first (never the current one; readers hold shared_ptrs).
+  struct DictSlot {
+    std::optional<BlobLocation> loc;
+    std::shared_ptr<const Dictionary> loaded;
+    uint64_t last_use = 0;
+  };
+  mutable std::mutex dict_mu;
+  mutable std::map<uint32_t, DictSlot> dicts;
+  uint32_t current_id = 0;
+  mutable uint64_t loaded_bytes = 0;
+  mutable uint64_t use_tick = 0;
 
   // Read descriptors, opened lazily, closed only by the destructor (so a
   // descriptor fetched under the mutex stays valid for pread without it).
@@ -412,10 +447,87 @@ struct PackStore::Impl {
 
   std::string PackPath(uint32_t n) const { return dir + "/" + PackFileName(n); }
 
-  std::shared_ptr<const Dictionary> FindDict(uint32_t id) const {
-    std::shared_lock lock(dict_mu);
-    auto it = dicts.find(id);
-    return it == dicts.end() ? nullptr : it->second;
+  bool KnowsDict(uint32_t id) const {
+    std::lock_guard lock(dict_mu);
+    return dicts.count(id) > 0;
+  }
+
+  // The loaded dictionary `id`, reading its record on first use. nullptr
+  // when the id is unknown; kCorruption naming the record when it is damaged.
+  Result<std::shared_ptr<const Dictionary>> FindDict(uint32_t id) const {
+    BlobLocation loc;
+    {
+      std::lock_guard lock(dict_mu);
+      auto it = dicts.find(id);
+      if (it == dicts.end()) return std::shared_ptr<const Dictionary>();
+      it->second.last_use = ++use_tick;
+      if (it->second.loaded) return it->second.loaded;
+      if (!it->second.loc) return std::shared_ptr<const Dictionary>();
+      loc = *it->second.loc;
+    }
+    // Read outside the lock: two threads may both load it; the first wins.
+    RecordHeader h;
+    auto rec = ReadRecord(loc, kKindDictionary, h);
+    Result<std::string> bytes = rec ? DictionaryPayload(loc, h, std::move(*rec)) : std::unexpected(rec.error());
+    if (!bytes) {
+      return MakeError(ErrorCode::kCorruption, "dictionary " + std::to_string(id) + " is unreadable: " +
+                                                   bytes.error().message());
+    }
+    MK_ASSIGN_OR_RETURN(auto d, Dictionary::Make(id, *bytes, options.compression_level));
+    std::lock_guard lock(dict_mu);
+    DictSlot& slot = dicts[id];
+    if (!slot.loaded) {
+      slot.loaded = std::move(d);
+      loaded_bytes += slot.loaded->bytes().size();
+      EvictLocked();
+    }
+    slot.last_use = ++use_tick;
+    return slot.loaded;
+  }
+
+  // Drops loaded dictionaries (not the current one, not ones without a
+  // record to reload from) until the cache fits. REQUIRES: dict_mu held.
+  void EvictLocked() const {
+    while (loaded_bytes > options.dictionary_cache_bytes) {
+      DictSlot* victim = nullptr;
+      for (auto& [id, slot] : dicts) {
+        if (id == current_id || !slot.loaded || !slot.loc) continue;
+        if (!victim || slot.last_use < victim->last_use) victim = &slot;
+      }
+      if (!victim) return;
+      loaded_bytes -= victim->loaded->bytes().size();
+      victim->loaded.reset();
+    }
+  }
+
+  // The dictionary bytes of a dictionary record read by ReadRecord:
+  // decompressed (kind 3) or as stored (kind 2), checked against the
+  // header's SHA-256.
+  Result<std::string> DictionaryPayload(const BlobLocation& loc, const RecordHeader& h, std::string rec) const {
+    const std::string where = Where(loc.pack, loc.offset);
+    rec.erase(0, kHeaderSize);
+    if (h.kind == kKindCompressedDictionary) {
+      unsigned long long content = ZSTD_getFrameContentSize(rec.data(), rec.size());
+      if (content != h.raw_len || ZSTD_findFrameCompressedSize(rec.data(), rec.size()) != rec.size()) {
+        return MakeError(ErrorCode::kCorruption, where + ": dictionary payload is not one zstd frame of its raw length");
+      }
+      ZSTD_DCtx* dctx = ThreadDCtx();
+      if (dctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a decompression context");
+      std::string out;
+      size_t rc = 0;
+      out.resize_and_overwrite(static_cast<size_t>(h.raw_len), [&](char* p, size_t cap) {
+        rc = ZSTD_decompressDCtx(dctx, p, cap, rec.data(), rec.size());
+        return ZSTD_isError(rc) ? 0 : rc;
+      });
+      if (ZSTD_isError(rc) || rc != h.raw_len) {
+        return MakeError(ErrorCode::kCorruption, where + ": dictionary does not decompress");
+      }
+      rec = std::move(out);
+    }
+    if (Sha256(rec) != h.sha256) {
+      return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the dictionary does not match the record");
+    }
+    return rec;
   }
 
   Status CheckWritable() const {
@@ -470,7 +582,7 @@ struct PackStore::Impl {
     }
     std::string why = DecodeHeader(reinterpret_cast<const uint8_t*>(buf.data()), h);
     if (!why.empty()) return MakeError(ErrorCode::kCorruption, where + ": " + why);
-    if (h.kind != kind) {
+    if (h.kind != kind && !(IsDictionaryKind(h.kind) && IsDictionaryKind(kind))) {
       return MakeError(ErrorCode::kCorruption,
                        where + (kind == kKindBlob ? ": is a dictionary record, not a blob"
                                                   : ": is a blob record, not a dictionary"));
@@ -651,16 +763,34 @@ struct PackStore::Impl {
     return OkStatus();
   }
 
-  Status InsertDictionary(std::shared_ptr<const Dictionary> d) {
-    std::unique_lock lock(dict_mu);
-    auto it = dicts.find(d->id());
-    if (it != dicts.end()) {
-      if (it->second->bytes() == d->bytes()) return OkStatus();
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "dictionary " + std::to_string(d->id()) + " is already loaded with other bytes");
+  Status InsertDictionary(std::shared_ptr<const Dictionary> d, std::optional<BlobLocation> loc) {
+    std::lock_guard lock(dict_mu);
+    const uint32_t id = d->id();
+    auto it = dicts.find(id);
+    if (it != dicts.end() && it->second.loaded) {
+      if (it->second.loaded->bytes() != d->bytes()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "dictionary " + std::to_string(id) + " is already loaded with other bytes");
+      }
+      if (loc && !it->second.loc) it->second.loc = loc;
+      return OkStatus();
     }
-    if (!current_dict || d->id() > current_dict->id()) current_dict = d;
-    dicts.emplace(d->id(), std::move(d));
+    DictSlot& slot = dicts[id];
+    if (loc) slot.loc = loc;
+    slot.loaded = std::move(d);
+    slot.last_use = ++use_tick;
+    loaded_bytes += slot.loaded->bytes().size();
+    if (id > current_id) {
+      // The old current one holds a compression dictionary (several times
+      // its size); a writer with per-batch dictionaries would otherwise keep
+      // every one. It is re-read from its record if a read needs it.
+      if (auto old = dicts.find(current_id); old != dicts.end() && old->second.loaded && old->second.loc) {
+        loaded_bytes -= old->second.loaded->bytes().size();
+        old->second.loaded.reset();
+      }
+      current_id = id;
+    }
+    EvictLocked();
     return OkStatus();
   }
 };
@@ -737,7 +867,20 @@ Status PackStore::LoadDictionary(uint32_t id, std::string_view bytes) {
   if (id == 0) return MakeError(ErrorCode::kInvalidArgument, "dictionary id 0 is reserved");
   if (bytes.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty dictionary");
   MK_ASSIGN_OR_RETURN(auto d, Dictionary::Make(id, bytes, impl_->options.compression_level));
-  return impl_->InsertDictionary(std::move(d));
+  return impl_->InsertDictionary(std::move(d), std::nullopt);
+}
+
+Status PackStore::RegisterDictionary(uint32_t id, const BlobLocation& loc) {
+  if (id == 0 || loc.dict_id != id) return MakeError(ErrorCode::kInvalidArgument, "bad dictionary id");
+  std::lock_guard lock(impl_->dict_mu);
+  auto& slot = impl_->dicts[id];
+  if (slot.loc && !(*slot.loc == loc)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "dictionary " + std::to_string(id) + " is already registered at another place");
+  }
+  slot.loc = loc;
+  if (id > impl_->current_id) impl_->current_id = id;
+  return OkStatus();
 }
 
 Result<std::string> PackStore::TrainDictionary(const std::vector<std::string_view>& samples,
@@ -755,8 +898,15 @@ Result<std::string> PackStore::TrainDictionary(const std::vector<std::string_vie
     sizes.push_back(s.size());
   }
   std::string dict(dict_size, '\0');
-  size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(), sizes.data(),
-                                   static_cast<unsigned>(sizes.size()));
+  ZDICT_fastCover_params_t params{};
+  params.k = kTrainK;
+  params.d = kTrainD;
+  params.f = kTrainF;
+  params.accel = kTrainAccel;
+  params.splitPoint = 1.0;  // train on every sample; nothing held out for a search
+  params.zParams.compressionLevel = kTrainStatsLevel;
+  size_t n = ZDICT_trainFromBuffer_fastCover(dict.data(), dict.size(), joined.data(), sizes.data(),
+                                             static_cast<unsigned>(sizes.size()), params);
   if (ZDICT_isError(n)) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "dictionary training failed on " + std::to_string(samples.size()) +
@@ -774,27 +924,35 @@ Result<std::pair<uint32_t, BlobLocation>> PackStore::AddDictionary(std::string_v
   }
   uint32_t id = 1;
   {
-    std::shared_lock lock(impl_->dict_mu);
+    std::lock_guard lock(impl_->dict_mu);
     if (!impl_->dicts.empty()) id = impl_->dicts.rbegin()->first + 1;
   }
   if (id == 0) return MakeError(ErrorCode::kFailedPrecondition, "out of dictionary ids");
   // Build the zstd objects first, so a dictionary zstd rejects is never written.
   MK_ASSIGN_OR_RETURN(auto d, Dictionary::Make(id, bytes, impl_->options.compression_level));
+  // Stored compressed when that is smaller (kind 3), else as is (kind 2).
+  std::string packed;
+  packed.resize_and_overwrite(ZSTD_compressBound(bytes.size()), [&](char* p, size_t cap) {
+    size_t rc = ZSTD_compress(p, cap, bytes.data(), bytes.size(), kDictionaryRecordLevel);
+    return ZSTD_isError(rc) ? 0 : rc;
+  });
+  const bool compressed = !packed.empty() && packed.size() < bytes.size();
+  std::string_view payload = compressed ? std::string_view(packed) : bytes;
   RecordHeader h;
-  h.kind = kKindDictionary;
+  h.kind = compressed ? kKindCompressedDictionary : kKindDictionary;
   h.dict_id = id;
-  h.stored_len = static_cast<uint32_t>(bytes.size());
+  h.stored_len = static_cast<uint32_t>(payload.size());
   h.raw_len = bytes.size();
   h.sha256 = Sha256(bytes);
-  h.payload_crc = Crc32(bytes);
-  MK_ASSIGN_OR_RETURN(BlobLocation loc, impl_->AppendRecord(h, bytes));
-  MK_RETURN_IF_ERROR(impl_->InsertDictionary(std::move(d)));
+  h.payload_crc = Crc32(payload);
+  MK_ASSIGN_OR_RETURN(BlobLocation loc, impl_->AppendRecord(h, payload));
+  MK_RETURN_IF_ERROR(impl_->InsertDictionary(std::move(d), loc));
   return std::make_pair(id, loc);
 }
 
 uint32_t PackStore::current_dictionary() const {
-  std::shared_lock lock(impl_->dict_mu);
-  return impl_->current_dict ? impl_->current_dict->id() : 0;
+  std::lock_guard lock(impl_->dict_mu);
+  return impl_->current_id;
 }
 
 Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Digest& sha) const {
@@ -803,9 +961,8 @@ Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Dig
                      "message of " + std::to_string(raw.size()) + " bytes exceeds max_raw_len");
   }
   std::shared_ptr<const Dictionary> dict;
-  {
-    std::shared_lock lock(impl_->dict_mu);
-    dict = impl_->current_dict;
+  if (uint32_t id = current_dictionary(); id != 0) {
+    MK_ASSIGN_OR_RETURN(dict, impl_->FindDict(id));
   }
   ZSTD_CCtx* cctx = ThreadCCtx();
   if (cctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a compression context");
@@ -851,7 +1008,7 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "blob frame does not declare its raw length " + std::to_string(blob.raw_len));
   }
-  if (blob.dict_id != 0 && !impl_->FindDict(blob.dict_id)) {
+  if (blob.dict_id != 0 && !impl_->KnowsDict(blob.dict_id)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "blob uses dictionary " + std::to_string(blob.dict_id) + ", which is not loaded");
   }
@@ -899,7 +1056,9 @@ Result<std::string> PackStore::Read(const BlobLocation& loc, bool verify_hash) c
   }
   std::shared_ptr<const Dictionary> dict;
   if (h.dict_id != 0) {
-    dict = impl_->FindDict(h.dict_id);
+    auto found = impl_->FindDict(h.dict_id);
+    if (!found) return MakeError(ErrorCode::kCorruption, where + ": " + found.error().message());
+    dict = std::move(*found);
     if (!dict) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        where + ": dictionary " + std::to_string(h.dict_id) + " is not loaded");
@@ -949,11 +1108,7 @@ Result<std::string> PackStore::ReadDictionary(const BlobLocation& loc) const {
   const std::string where = Where(loc.pack, loc.offset);
   RecordHeader h;
   MK_ASSIGN_OR_RETURN(std::string rec, impl_->ReadRecord(loc, kKindDictionary, h));
-  rec.erase(0, kHeaderSize);
-  if (Sha256(rec) != h.sha256) {
-    return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the dictionary does not match the record");
-  }
-  return rec;
+  return impl_->DictionaryPayload(loc, h, std::move(rec));
 }
 
 Status PackStore::Scan(

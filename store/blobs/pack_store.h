@@ -60,6 +60,9 @@ struct PackStoreOptions {
   int compression_level = 9;                 // zstd level for blobs
   uint64_t pack_size_limit = 1ull << 30;     // roll to a new pack past this size
   uint64_t max_raw_len = 1ull << 31;         // refuse to compress or decompress past this
+  // Loaded dictionaries kept in memory (bytes); past it the least recently
+  // used are dropped and re-read from their records when needed again.
+  uint64_t dictionary_cache_bytes = 256ull << 20;
 };
 
 // A record found by Scan().
@@ -95,17 +98,27 @@ class PackStore {
   PackStore& operator=(const PackStore&) = delete;
 
   // Makes a dictionary known for compression (if it is the newest) and
-  // decompression. Used when opening an archive with dictionaries from the
-  // catalog. REQUIRES: id > 0. Loading the same id again with the same bytes
-  // is a no-op; with other bytes it is kInvalidArgument.
+  // decompression from its bytes. REQUIRES: id > 0. Loading the same id
+  // again with the same bytes is a no-op; with other bytes it is
+  // kInvalidArgument.
   Status LoadDictionary(uint32_t id, std::string_view bytes);
-  // Trains a dictionary of about `dict_size` bytes from `samples`. Pure.
+  // Makes dictionary `id` known by where its record is (from the catalog or
+  // a Scan); its record is read, checked and decompressed only when a blob
+  // needs it (Read, or Compress if it is the newest). A damaged record then
+  // makes those calls fail with kCorruption naming the dictionary and its
+  // record. REQUIRES: id > 0, loc.dict_id == id. Registering the same id at
+  // another place is kInvalidArgument.
+  Status RegisterDictionary(uint32_t id, const BlobLocation& loc);
+  // Trains a dictionary of about `dict_size` bytes from `samples` (zstd
+  // fastCover with fixed parameters). Pure; thread-safe.
   // kFailedPrecondition when zstd cannot train (e.g. too few samples).
   static Result<std::string> TrainDictionary(const std::vector<std::string_view>& samples,
                                              size_t dict_size);
-  // Appends a dictionary record with the next id (highest known + 1, so load
-  // the catalog's dictionaries first), loads it and makes it the one new
-  // blobs use. Returns its id and location. Not durable until Sync().
+  // Appends a dictionary record with the next id (highest known + 1, so
+  // register the catalog's dictionaries first), loads it and makes it the
+  // one new blobs use. The record holds the bytes zstd-compressed when that
+  // is smaller. Returns its id and location (stored_len is the payload's,
+  // raw_len the dictionary's). Not durable until Sync().
   Result<std::pair<uint32_t, BlobLocation>> AddDictionary(std::string_view bytes);
   // Id of the dictionary Compress() uses now (0 = none).
   uint32_t current_dictionary() const;
@@ -150,7 +163,7 @@ class PackStore {
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
-  // Reads a dictionary record's bytes (for rebuild).
+  // Reads a dictionary record's bytes (decompressed; SHA-256 checked).
   Result<std::string> ReadDictionary(const BlobLocation& loc) const;
 
   // Total bytes of all pack files (not counting packs/orphans/).

@@ -719,11 +719,82 @@ TEST(PackStoreTest, HeaderBytesMatchTheDocumentedFormat) {
   ASSERT_TRUE(s->Sync().has_value());
   std::ifstream f(PackPath(t.packs(), 1), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(bytes, EncodeRecord(2, 1, 1500, Sha256(std::string(1500, 'q')), std::string(1500, 'q')) +
+  // A compressible dictionary is stored as kind 3: one zstd frame of it.
+  const std::string dict(1500, 'q');
+  ASSERT_EQ(d->second.raw_len, dict.size());
+  ASSERT_LT(d->second.stored_len, dict.size());
+  const std::string payload = bytes.substr(kRecordHeaderSize, d->second.stored_len);
+  std::string back(dict.size(), '\0');
+  EXPECT_EQ(ZSTD_decompress(back.data(), back.size(), payload.data(), payload.size()), dict.size());
+  EXPECT_EQ(back, dict);
+  EXPECT_EQ(bytes, EncodeRecord(3, 1, dict.size(), Sha256(dict), payload) +
                        EncodeRecord(1, 1, raw.size(), Sha256(raw), blob->frame));
   // Frames carry their content size and no dictionary id or checksum.
   EXPECT_EQ(ZSTD_getFrameContentSize(blob->frame.data(), blob->frame.size()), raw.size());
   EXPECT_EQ(ZSTD_getDictID_fromFrame(blob->frame.data(), blob->frame.size()), 0u);
+}
+
+TEST(PackStoreTest, IncompressibleDictionaryIsStoredAsIs) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  std::string dict;
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 4096; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    dict.push_back(static_cast<char>(x));
+  }
+  auto d = s->AddDictionary(dict);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->second.stored_len, dict.size());
+  ASSERT_TRUE(s->Sync().has_value());
+  std::ifstream f(PackPath(t.packs(), 1), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, EncodeRecord(2, 1, dict.size(), Sha256(dict), dict));
+  EXPECT_EQ(*s->ReadDictionary(d->second), dict);
+}
+
+TEST(PackStoreTest, RegisteredDictionaryLoadsOnFirstUseAndDamageIsNamed) {
+  TempDir t;
+  auto msgs = FakeMessages(40, 300);
+  BlobLocation dloc;
+  std::vector<BlobLocation> locs;
+  {
+    auto s = OpenOrDie(t.packs());
+    std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+    auto dict = PackStore::TrainDictionary(samples, 2048);
+    ASSERT_TRUE(dict.has_value()) << dict.error().ToString();
+    auto d = s->AddDictionary(*dict);
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m));
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  {
+    // A second store knows only where the record is.
+    auto r = PackStore::OpenReadOnly(t.packs(), {});
+    ASSERT_TRUE(r.has_value());
+    auto& s = **r;
+    auto before = s.Read(locs[0]);
+    ASSERT_FALSE(before.has_value());
+    EXPECT_EQ(before.error().code(), ErrorCode::kFailedPrecondition);
+    ASSERT_TRUE(s.RegisterDictionary(dloc.dict_id, dloc).has_value());
+    EXPECT_EQ(s.current_dictionary(), dloc.dict_id);
+    for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(*s.Read(locs[i]), msgs[i]);
+    BlobLocation elsewhere = dloc;
+    elsewhere.offset += 1;
+    EXPECT_FALSE(s.RegisterDictionary(dloc.dict_id, elsewhere).has_value());
+  }
+  FlipByte(PackPath(t.packs(), 1), dloc.offset + kRecordHeaderSize + dloc.stored_len / 2);
+  auto r = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  auto read = (*r)->Read(locs[3]);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(read.error().message().find("dictionary 1 is unreadable"), std::string::npos) << read.error().message();
+  EXPECT_FALSE((*r)->ReadDictionary(dloc).has_value());
 }
 
 TEST(PackStoreTest, FileModes) {

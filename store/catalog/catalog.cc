@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <string_view>
 
 #include "store/catalog/sqlite.h"
@@ -100,12 +101,172 @@ CREATE TABLE runs(
   deleted INTEGER NOT NULL DEFAULT 0,
   errors INTEGER NOT NULL DEFAULT 0);
 )sql",
+    // 1 → 2: a smaller catalog (its size counts against the store ratio).
+    // - blobs loses its UNIQUE(sha256) index (32-byte keys); lookups go
+    //   through an index on the first 6 bytes, then compare the full hash.
+    //   The table is rebuilt (SQLite cannot drop a constraint in place).
+    // - messages_by_message_id (whole Message-IDs as keys) becomes an index
+    //   on a 23-bit hash of the Message-ID (messages.mid_hash).
+    // - message_addresses (8 rows per list message) and parts fold into
+    //   packed columns of messages (address_list, part_list); nothing looks
+    //   messages up by address or part in SQL (the full-text index does).
+    // - dictionaries keeps only where each dictionary record is: the packs
+    //   hold the bytes (one copy; see store/PACK_FORMAT.md).
+    // The packed columns and hashes of existing rows are filled in by C++
+    // (FillV2) between this script and kMigration2Finish.
+    R"sql(
+CREATE TABLE blobs_v2(
+  id INTEGER PRIMARY KEY,
+  sha256 BLOB NOT NULL,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  stored_len INTEGER NOT NULL,
+  raw_len INTEGER NOT NULL,
+  dict INTEGER NOT NULL DEFAULT 0);
+INSERT INTO blobs_v2(id, sha256, pack, offset, stored_len, raw_len, dict)
+  SELECT id, sha256, pack, offset, stored_len, raw_len, dict FROM blobs ORDER BY id;
+DROP TABLE blobs;
+ALTER TABLE blobs_v2 RENAME TO blobs;
+CREATE INDEX blobs_by_sha_prefix ON blobs(substr(sha256, 1, 6));
+ALTER TABLE messages ADD COLUMN mid_hash INTEGER;
+ALTER TABLE messages ADD COLUMN address_list BLOB;
+ALTER TABLE messages ADD COLUMN part_list BLOB;
+DROP INDEX messages_by_message_id;
+CREATE TABLE dictionaries_v2(
+  id INTEGER PRIMARY KEY,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  stored_len INTEGER NOT NULL,
+  raw_len INTEGER NOT NULL);
+INSERT INTO dictionaries_v2(id, pack, offset, stored_len, raw_len)
+  SELECT id, pack, offset, length(bytes), length(bytes) FROM dictionaries ORDER BY id;
+DROP TABLE dictionaries;
+ALTER TABLE dictionaries_v2 RENAME TO dictionaries;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
 
+// Runs after FillV2 in the 1 → 2 transaction.
+constexpr char kMigration2Finish[] = R"sql(
+CREATE INDEX messages_by_mid_hash ON messages(mid_hash);
+DROP TABLE message_addresses;
+DROP TABLE parts;
+)sql";
+
+// ---- Packed columns ---------------------------------------------------------
+// Unsigned LEB128 varints; strings as varint length + bytes.
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto b = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// address_list: one varint per address, (addresses.id << 3) | role, in
+// role order and, within a role, in header order.
+std::string PackAddressList(const std::vector<std::pair<int, int64_t>>& role_and_id) {
+  std::string out;
+  for (const auto& [role, id] : role_and_id) PutVarint(out, (static_cast<uint64_t>(id) << 3) | static_cast<uint64_t>(role));
+  return out;
+}
+
+// Values so common in part_list that they are stored as a one-byte token:
+// a string is varint(2 * index + 1) for kCommon[index], else
+// varint(2 * length) + bytes. Append only: stored lists refer to indexes.
+constexpr std::string_view kCommon[] = {
+    "",           "1",         "2",          "3",          "1.1",       "1.2",
+    "text/plain", "text/html", "multipart/mixed", "multipart/alternative", "multipart/signed",
+    "multipart/related", "application/pgp-signature", "application/octet-stream", "message/rfc822",
+    "text/x-patch", "text/x-diff", "us-ascii",   "utf-8",      "iso-8859-1", "iso-8859-15", "inline",
+    "attachment"};
+
+void PutToken(std::string& out, std::string_view s) {
+  for (size_t i = 0; i < std::size(kCommon); ++i) {
+    if (kCommon[i] == s) return PutVarint(out, 2 * i + 1);
+  }
+  PutVarint(out, 2 * s.size());
+  out.append(s);
+}
+
+bool GetToken(std::string_view& in, std::string& s) {
+  uint64_t v = 0;
+  if (!GetVarint(in, v)) return false;
+  if (v & 1) {
+    if (v / 2 >= std::size(kCommon)) return false;
+    s.assign(kCommon[v / 2]);
+    return true;
+  }
+  if (v / 2 > in.size()) return false;
+  s.assign(in.substr(0, static_cast<size_t>(v / 2)));
+  in.remove_prefix(static_cast<size_t>(v / 2));
+  return true;
+}
+
+// part_list: per part path, content_type, charset, disposition, filename
+// (tokens, above) and size (varint), sorted by path (what the v1 parts
+// table's primary key returned); a repeated path keeps its first part.
+std::string PackPartList(std::vector<PartRow> parts) {
+  std::stable_sort(parts.begin(), parts.end(), [](const PartRow& a, const PartRow& b) { return a.path < b.path; });
+  std::string out;
+  const std::string* last = nullptr;
+  for (const auto& p : parts) {
+    if (last && *last == p.path) continue;
+    last = &p.path;
+    PutToken(out, p.path);
+    PutToken(out, p.content_type);
+    PutToken(out, p.charset);
+    PutToken(out, p.disposition);
+    PutToken(out, p.filename);
+    PutVarint(out, p.size);
+  }
+  return out;
+}
+
+bool UnpackPartList(std::string_view in, std::vector<PartRow>& parts) {
+  while (!in.empty()) {
+    PartRow p;
+    if (!GetToken(in, p.path) || !GetToken(in, p.content_type) || !GetToken(in, p.charset) ||
+        !GetToken(in, p.disposition) || !GetToken(in, p.filename) || !GetVarint(in, p.size)) {
+      return false;
+    }
+    parts.push_back(std::move(p));
+  }
+  return true;
+}
+
 std::string_view DigestView(const Sha256Digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
+}
+
+// What blobs_by_sha_prefix indexes: substr(sha256, 1, 6). Six bytes keep
+// index entries small and make a false match (then settled by comparing the
+// whole hash) rare even with hundreds of millions of messages.
+std::string_view DigestPrefix(const Sha256Digest& d) { return DigestView(d).substr(0, 6); }
+
+// 23 bits of FNV-1a over the Message-ID: fits SQLite's 3-byte integers, so
+// the index stays small; lookups compare the whole Message-ID as well (a
+// shared hash costs one extra row read).
+int64_t MidHash(std::string_view mid) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : mid) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return static_cast<int64_t>((h ^ (h >> 32)) & 0x7fffff);
 }
 
 }  // namespace
@@ -114,10 +275,12 @@ struct Catalog::Cache {
   Statement find_thread, delete_ghost, move_thread_messages, move_thread_ids, queue_thread,
       upsert_thread_id, set_thread, queue_index;
   Statement find_location, update_flags;
-  Statement find_sha, insert_blob, insert_message, find_address, insert_address,
-      insert_message_address, insert_part, insert_location, find_folder, insert_folder,
-      find_account, insert_account;
+  Statement find_sha, insert_blob, insert_message, find_address, insert_address, get_address,
+      insert_location, find_folder, insert_folder, find_account, insert_account;
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> folders;
+  // addresses rows by id (name, address): rows never change once
+  // committed; forgotten on rollback like folders.
+  std::unordered_map<int64_t, std::pair<std::string, std::string>> addresses;
 };
 
 Catalog::Catalog(std::unique_ptr<Db> db) : db_(std::move(db)), cache_(std::make_unique<Cache>()) {}
@@ -158,15 +321,80 @@ Status Catalog::Migrate() {
                          " is newer than this mailkeep understands (" + std::to_string(kSchemaVersion) +
                          "); upgrade mailkeep");
   }
+  if (version == kSchemaVersion) return OkStatus();
+  // Rebuilding a table that others reference (blobs in 1 → 2) needs foreign
+  // keys off, SQLite's documented way; they are checked before each commit.
+  // The pragma is a no-op inside a transaction, so it is set around them.
+  MK_RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys=OFF"));
   for (int64_t v = version; v < kSchemaVersion; ++v) {
-    MK_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    auto s = db_->Exec(kMigrations[v]);
+    auto s = db_->Exec("BEGIN IMMEDIATE");
+    if (s) s = db_->Exec(kMigrations[v]);
+    if (s && v == 1) s = FillV2();
+    if (s && v == 1) s = db_->Exec(kMigration2Finish);
+    if (s) s = CheckForeignKeys();
     if (s) s = db_->Exec("PRAGMA user_version=" + std::to_string(v + 1));
+    if (s) s = db_->Exec("COMMIT");
     if (!s) {
       (void)db_->Exec("ROLLBACK");
+      (void)db_->Exec("PRAGMA foreign_keys=ON");
       return s;
     }
-    MK_RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  }
+  return db_->Exec("PRAGMA foreign_keys=ON");
+}
+
+Status Catalog::CheckForeignKeys() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA foreign_key_check"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) {
+    return MakeError(ErrorCode::kCorruption, db_->path() + ": migration left a dangling reference in table " +
+                                                 st.ColumnText(0) + "; the catalog was not changed");
+  }
+  return OkStatus();
+}
+
+// Fills the v2 columns of rows migrated from v1 (inside the migration's
+// transaction, before message_addresses and parts are dropped).
+Status Catalog::FillV2() {
+  std::vector<std::pair<int64_t, std::string>> rows;
+  {
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, message_id FROM messages ORDER BY id"));
+    for (;;) {
+      MK_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      rows.emplace_back(st.ColumnInt(0), st.ColumnText(1));
+    }
+  }
+  MK_ASSIGN_OR_RETURN(auto ad, db_->Prepare(
+      "SELECT role, address FROM message_addresses WHERE message = ? ORDER BY role, position"));
+  MK_ASSIGN_OR_RETURN(auto pt, db_->Prepare(
+      "SELECT path, content_type, charset, disposition, filename, size FROM parts WHERE message = ? ORDER BY path"));
+  MK_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+      "UPDATE messages SET mid_hash = ?, address_list = ?, part_list = ? WHERE id = ?"));
+  for (const auto& [id, mid] : rows) {
+    std::vector<std::pair<int, int64_t>> addrs;
+    ad.Bind(1, id);
+    for (;;) {
+      MK_ASSIGN_OR_RETURN(bool row, ad.Step());
+      if (!row) break;
+      addrs.emplace_back(static_cast<int>(ad.ColumnInt(0)), ad.ColumnInt(1));
+    }
+    ad.Reset();
+    std::vector<PartRow> parts;
+    pt.Bind(1, id);
+    for (;;) {
+      MK_ASSIGN_OR_RETURN(bool row, pt.Step());
+      if (!row) break;
+      parts.push_back({pt.ColumnText(0), pt.ColumnText(1), pt.ColumnText(2), pt.ColumnText(3), pt.ColumnText(4),
+                       static_cast<uint64_t>(pt.ColumnInt(5))});
+    }
+    pt.Reset();
+    up.Bind(1, MidHash(mid));
+    std::string a = PackAddressList(addrs), p = PackPartList(std::move(parts));
+    if (a.empty()) up.BindNull(2); else up.BindBlob(2, a);
+    if (p.empty()) up.BindNull(3); else up.BindBlob(3, p);
+    up.Bind(4, id);
+    MK_RETURN_IF_ERROR(up.Run());
   }
   return OkStatus();
 }
@@ -176,7 +404,9 @@ Status Catalog::Commit() { return db_->Exec("COMMIT"); }
 Status Catalog::Checkpoint() { return db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
 void Catalog::Rollback() {
   (void)db_->Exec("ROLLBACK");
-  cache_->folders.clear();  // ids created in the rolled-back transaction are gone
+  // ids created in the rolled-back transaction are gone
+  cache_->folders.clear();
+  cache_->addresses.clear();
 }
 
 // Returns the cached statement in `slot`, preparing it on first use. The
@@ -191,8 +421,9 @@ static Result<Statement*> Cached(Db& db, Statement& slot, std::string_view sql) 
 }
 
 Result<std::optional<int64_t>> Catalog::FindBySha(const Sha256Digest& sha) {
-  MK_ASSIGN_OR_RETURN(Statement * st, Cached(*db_, cache_->find_sha, "SELECT id FROM blobs WHERE sha256 = ?"));
-  st->BindBlob(1, DigestView(sha));
+  MK_ASSIGN_OR_RETURN(Statement * st, Cached(*db_, cache_->find_sha,
+                                                    "SELECT id FROM blobs WHERE substr(sha256, 1, 6) = ? AND sha256 = ?"));
+  st->BindBlob(1, DigestPrefix(sha)).BindBlob(2, DigestView(sha));
   MK_ASSIGN_OR_RETURN(bool row, st->Step());
   std::optional<int64_t> id;
   if (row) id = st->ColumnInt(0);
@@ -237,36 +468,26 @@ Result<int64_t> Catalog::InsertMessage(const MessageRow& row) {
   MK_RETURN_IF_ERROR(blob->Run());
   int64_t id = db_->LastInsertId();
 
-  MK_ASSIGN_OR_RETURN(Statement * msg,
-                      Cached(*db_, cache_->insert_message,
-                             "INSERT INTO messages(id, message_id, subject, date, has_attachments, defects, added_at) "
-                             "VALUES(?, ?, ?, ?, ?, ?, ?)"));
-  msg->Bind(1, id).Bind(2, row.message_id).Bind(3, row.subject).Bind(4, row.date);
-  msg->Bind(5, int64_t{row.has_attachments}).Bind(6, int64_t{row.defects}).Bind(7, row.added_at);
-  MK_RETURN_IF_ERROR(msg->Run());
-
-  int position[7] = {};
+  // Addresses in role order, header order within a role (stable sort).
+  std::vector<std::pair<int, int64_t>> addrs;
   for (const auto& a : row.addresses) {
     MK_ASSIGN_OR_RETURN(int64_t addr, AddressId(a.address, a.name));
-    MK_ASSIGN_OR_RETURN(Statement * ma,
-                        Cached(*db_, cache_->insert_message_address,
-                               "INSERT INTO message_addresses(message, role, position, address) VALUES(?, ?, ?, ?)"));
-    int role = static_cast<int>(a.role);
-    ma->Bind(1, id).Bind(2, int64_t{role}).Bind(3, int64_t{position[role]++}).Bind(4, addr);
-    MK_RETURN_IF_ERROR(ma->Run());
+    addrs.emplace_back(static_cast<int>(a.role), addr);
   }
-  for (const auto& p : row.parts) {
-    MK_ASSIGN_OR_RETURN(Statement * pt,
-                        Cached(*db_, cache_->insert_part,
-                               "INSERT OR IGNORE INTO parts(message, path, content_type, charset, disposition, "
-                               "filename, size) VALUES(?, ?, ?, ?, ?, ?, ?)"));
-    pt->Bind(1, id).Bind(2, p.path).Bind(3, p.content_type);
-    if (p.charset.empty()) pt->BindNull(4); else pt->Bind(4, p.charset);
-    if (p.disposition.empty()) pt->BindNull(5); else pt->Bind(5, p.disposition);
-    if (p.filename.empty()) pt->BindNull(6); else pt->Bind(6, p.filename);
-    pt->Bind(7, static_cast<int64_t>(p.size));
-    MK_RETURN_IF_ERROR(pt->Run());
-  }
+  std::stable_sort(addrs.begin(), addrs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::string address_list = PackAddressList(addrs);
+  const std::string part_list = PackPartList(row.parts);
+
+  MK_ASSIGN_OR_RETURN(Statement * msg,
+                      Cached(*db_, cache_->insert_message,
+                             "INSERT INTO messages(id, message_id, subject, date, has_attachments, defects, added_at, "
+                             "mid_hash, address_list, part_list) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  msg->Bind(1, id).Bind(2, row.message_id).Bind(3, row.subject).Bind(4, row.date);
+  msg->Bind(5, int64_t{row.has_attachments}).Bind(6, int64_t{row.defects}).Bind(7, row.added_at);
+  msg->Bind(8, MidHash(row.message_id));
+  if (address_list.empty()) msg->BindNull(9); else msg->BindBlob(9, address_list);
+  if (part_list.empty()) msg->BindNull(10); else msg->BindBlob(10, part_list);
+  MK_RETURN_IF_ERROR(msg->Run());
   return id;
 }
 
@@ -366,9 +587,9 @@ Result<int64_t> Catalog::AssignThread(int64_t message, const std::string& messag
   for (size_t i = 0; i < ids.size(); ++i) {
     MK_ASSIGN_OR_RETURN(Statement * st,
                         Cached(*db_, cache_->find_thread,
-                               "SELECT coalesce(thread, id), 1 FROM messages WHERE message_id = ?1 AND id != ?2 "
-                               "UNION ALL SELECT thread, 0 FROM thread_ids WHERE message_id = ?1 LIMIT 1"));
-    st->Bind(1, ids[i]).Bind(2, message);
+                               "SELECT coalesce(thread, id), 1 FROM messages WHERE mid_hash = ?3 AND message_id = ?1 "
+                               "AND id != ?2 UNION ALL SELECT thread, 0 FROM thread_ids WHERE message_id = ?1 LIMIT 1"));
+    st->Bind(1, ids[i]).Bind(2, message).Bind(3, MidHash(ids[i]));
     MK_ASSIGN_OR_RETURN(bool row, st->Step());
     if (row) {
       int64_t t = st->ColumnInt(0);
@@ -466,7 +687,7 @@ Result<std::pair<uint32_t, uint64_t>> Catalog::CommittedPackEnd() {
 Result<std::vector<std::pair<uint32_t, uint64_t>>> Catalog::ReferencedPackEnds(uint64_t header_size) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT pack, max(e) FROM (SELECT pack, offset + ?1 + stored_len AS e FROM blobs "
-      "UNION ALL SELECT pack, offset + ?1 + length(bytes) FROM dictionaries) GROUP BY pack"));
+      "UNION ALL SELECT pack, offset + ?1 + stored_len FROM dictionaries) GROUP BY pack"));
   st.Bind(1, static_cast<int64_t>(header_size));
   std::vector<std::pair<uint32_t, uint64_t>> out;
   for (;;) {
@@ -485,14 +706,16 @@ Status Catalog::SetPackCommitted(uint32_t pack, uint64_t len) {
 }
 
 Status Catalog::AddDictionary(const DictionaryRow& dict) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO dictionaries(id, pack, offset, bytes) VALUES(?, ?, ?, ?)"));
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO dictionaries(id, pack, offset, stored_len, raw_len) VALUES(?, ?, ?, ?, ?)"));
   st.Bind(1, int64_t{dict.id}).Bind(2, int64_t{dict.pack}).Bind(3, static_cast<int64_t>(dict.offset));
-  st.BindBlob(4, dict.bytes);
+  st.Bind(4, int64_t{dict.stored_len}).Bind(5, static_cast<int64_t>(dict.raw_len));
   return st.Run();
 }
 
 Result<std::vector<DictionaryRow>> Catalog::Dictionaries() {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, pack, offset, bytes FROM dictionaries ORDER BY id"));
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT id, pack, offset, stored_len, raw_len FROM dictionaries ORDER BY id"));
   std::vector<DictionaryRow> out;
   for (;;) {
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -501,7 +724,8 @@ Result<std::vector<DictionaryRow>> Catalog::Dictionaries() {
     d.id = static_cast<uint32_t>(st.ColumnInt(0));
     d.pack = static_cast<uint32_t>(st.ColumnInt(1));
     d.offset = static_cast<uint64_t>(st.ColumnInt(2));
-    d.bytes = st.ColumnBlob(3);
+    d.stored_len = static_cast<uint32_t>(st.ColumnInt(3));
+    d.raw_len = static_cast<uint64_t>(st.ColumnInt(4));
     out.push_back(std::move(d));
   }
   return out;
@@ -520,7 +744,7 @@ static void ReadBlobColumns(const Statement& st, int first, BlobRow& b) {
 Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT m.id, b.sha256, b.pack, b.offset, b.stored_len, b.raw_len, b.dict, m.message_id, m.subject, m.date, "
-      "m.has_attachments, m.defects, m.added_at, coalesce(m.thread, m.id) "
+      "m.has_attachments, m.defects, m.added_at, coalesce(m.thread, m.id), m.address_list, m.part_list "
       "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
   st.Bind(1, id);
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -536,30 +760,37 @@ Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
   m.added_at = st.ColumnInt(12);
   m.thread = st.ColumnInt(13);
 
-  MK_ASSIGN_OR_RETURN(auto ad, db_->Prepare(
-      "SELECT ma.role, a.name, a.address FROM message_addresses ma JOIN addresses a ON a.id = ma.address "
-      "WHERE ma.message = ? ORDER BY ma.role, ma.position"));
-  ad.Bind(1, id);
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool r, ad.Step());
-    if (!r) break;
-    m.addresses.push_back({static_cast<AddressRole>(ad.ColumnInt(0)), ad.ColumnText(1), ad.ColumnText(2)});
+  const std::string address_list = st.ColumnBlob(14);
+  const std::string part_list = st.ColumnBlob(15);
+  st.Reset();
+  std::string_view in = address_list;
+  while (!in.empty()) {
+    uint64_t v = 0;
+    if (!GetVarint(in, v)) return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": bad address list");
+    const int64_t addr = static_cast<int64_t>(v >> 3);
+    auto it = cache_->addresses.find(addr);
+    if (it == cache_->addresses.end()) {
+      MK_ASSIGN_OR_RETURN(Statement * ga, Cached(*db_, cache_->get_address, "SELECT name, address FROM addresses WHERE id = ?"));
+      ga->Bind(1, addr);
+      MK_ASSIGN_OR_RETURN(bool r, ga->Step());
+      if (!r) {
+        return MakeError(ErrorCode::kCorruption,
+                         "message " + std::to_string(id) + ": address " + std::to_string(addr) + " is missing");
+      }
+      it = cache_->addresses.emplace(addr, std::make_pair(ga->ColumnText(0), ga->ColumnText(1))).first;
+      ga->Reset();
+    }
+    m.addresses.push_back({static_cast<AddressRole>(v & 7), it->second.first, it->second.second});
   }
-  MK_ASSIGN_OR_RETURN(auto pt, db_->Prepare(
-      "SELECT path, content_type, charset, disposition, filename, size FROM parts WHERE message = ?"));
-  pt.Bind(1, id);
-  for (;;) {
-    MK_ASSIGN_OR_RETURN(bool r, pt.Step());
-    if (!r) break;
-    m.parts.push_back({pt.ColumnText(0), pt.ColumnText(1), pt.ColumnText(2), pt.ColumnText(3), pt.ColumnText(4),
-                       static_cast<uint64_t>(pt.ColumnInt(5))});
+  if (!UnpackPartList(part_list, m.parts)) {
+    return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": bad part list");
   }
   return std::optional<MessageRow>(std::move(m));
 }
 
 Result<std::vector<int64_t>> Catalog::FindByMessageId(const std::string& message_id) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE message_id = ? ORDER BY id"));
-  st.Bind(1, message_id);
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id FROM messages WHERE mid_hash = ? AND message_id = ? ORDER BY id"));
+  st.Bind(1, MidHash(message_id)).Bind(2, message_id);
   return FirstColumn(st);
 }
 

@@ -4,10 +4,19 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-//   blobs(id, sha256 UNIQUE, pack, offset, stored_len, raw_len, dict)
-//       one row per distinct raw message; id is also the message id
+// Version 2 (version 1 is the same minus the changes migration 1 → 2 lists
+// in catalog.cc):
+//
+//   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
+//       one row per distinct raw message; id is also the message id;
+//       indexed by the first 6 bytes of sha256
 //   messages(id → blobs.id, message_id, subject, date, thread,
-//            has_attachments, defects, added_at)
+//            has_attachments, defects, added_at, mid_hash, address_list,
+//            part_list)
+//       mid_hash: 23-bit hash of message_id (indexed, for lookups)
+//       address_list: packed (role, addresses.id) per address
+//       part_list: packed (path, content_type, charset, disposition,
+//                  filename, size) per MIME part
 //       only what listings and lookups need; everything else (In-Reply-To,
 //       References, the text) is re-derived by parsing the raw bytes, which
 //       keeps the catalog small (its size counts against the store ratio)
@@ -17,15 +26,14 @@
 //   index_queue(message)                 messages the full-text index has not
 //       caught up with (new, new location, thread changed); drained by the indexer
 //   addresses(id, address, name)                   distinct (address, name)
-//   message_addresses(message, role, position, address)
-//       role: 1 from, 2 sender, 3 reply-to, 4 to, 5 cc, 6 bcc
-//   parts(message, path, content_type, charset, disposition, filename, size)
+//       roles in address_list: 1 from, 2 sender, 3 reply-to, 4 to, 5 cc, 6 bcc
 //   accounts(id, name UNIQUE)
 //   folders(id, account, source, name, uidvalidity, uidnext, highestmodseq)
 //   locations(message, folder, uidvalidity, key, flags, internal_date,
 //             seen_at, deleted_at)       PRIMARY KEY (folder, uidvalidity, key)
 //   packs(id, committed_len)             durable end of each pack file
-//   dictionaries(id, pack, offset, bytes)
+//   dictionaries(id, pack, offset, stored_len, raw_len)   where each
+//       dictionary record is (the bytes are only in the pack)
 //   runs(id, started, finished, account, fetched, bytes, deleted, errors)
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
@@ -49,7 +57,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -124,11 +132,13 @@ struct RunRow {
   int64_t deleted = 0, errors = 0;
 };
 
+// Where a dictionary record is; its bytes live only in the pack.
 struct DictionaryRow {
   uint32_t id = 0;
   uint32_t pack = 0;
   uint64_t offset = 0;
-  std::string bytes;
+  uint32_t stored_len = 0;  // payload bytes in the pack (compressed or not)
+  uint64_t raw_len = 0;     // dictionary bytes
 };
 
 struct SourceCount {
@@ -233,6 +243,8 @@ class Catalog {
  private:
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();
+  Status FillV2();
+  Status CheckForeignKeys();
   Result<int64_t> AddressId(const std::string& address, const std::string& name);
   Result<int64_t> FolderId(const Origin& origin);
   std::unique_ptr<Db> db_;

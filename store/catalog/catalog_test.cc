@@ -163,11 +163,194 @@ TEST_F(CatalogTest, CommittedPackEndAndDictionaries) {
   end = cat->CommittedPackEnd();
   EXPECT_EQ(end->first, 2u);
   EXPECT_EQ(end->second, 10u);
-  ASSERT_TRUE(cat->AddDictionary({1, 1, 0, std::string("dict\0bytes", 10)}));
+  ASSERT_TRUE(cat->AddDictionary({1, 1, 0, 700, 2048}));
   auto dicts = cat->Dictionaries();
   ASSERT_TRUE(dicts);
   ASSERT_EQ(dicts->size(), 1u);
-  EXPECT_EQ((*dicts)[0].bytes.size(), 10u);
+  EXPECT_EQ((*dicts)[0].stored_len, 700u);
+  EXPECT_EQ((*dicts)[0].raw_len, 2048u);
+  auto ends = cat->ReferencedPackEnds(64);
+  ASSERT_TRUE(ends);
+  ASSERT_EQ(ends->size(), 1u);
+  EXPECT_EQ((*ends)[0].second, 764u);
+}
+
+TEST_F(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  auto r = Row(5, "m5@example.org");
+  // Roles out of order on input; read back in role order, header order within.
+  r.addresses = {{AddressRole::kCc, "", "cc1@example.org"},
+                 {AddressRole::kFrom, "Alice", "alice@example.org"},
+                 {AddressRole::kCc, "Zed", "cc0@example.org"},
+                 {AddressRole::kBcc, "", "b@example.org"}};
+  r.parts = {{"2", "application/pdf", "", "attachment", "a.pdf", 1234567},
+             {"1", "text/plain", "utf-8", "", "", 10},
+             {"1.10", "text/html", "", "", "", 3},
+             {"1.2", "text/x-diff", "us-ascii", "inline", "p.diff", 4}};
+  int64_t id = *cat->InsertMessage(r);
+  ASSERT_TRUE(cat->Commit());
+  auto m = *cat->GetMessage(id);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->addresses.size(), 4u);
+  EXPECT_EQ(m->addresses[0].address, "alice@example.org");
+  EXPECT_EQ(m->addresses[0].name, "Alice");
+  EXPECT_EQ(m->addresses[1].address, "cc1@example.org");
+  EXPECT_EQ(m->addresses[2].address, "cc0@example.org");
+  EXPECT_EQ(m->addresses[2].name, "Zed");
+  EXPECT_EQ(m->addresses[3].role, AddressRole::kBcc);
+  ASSERT_EQ(m->parts.size(), 4u);
+  EXPECT_EQ(m->parts[0].path, "1");
+  EXPECT_EQ(m->parts[1].path, "1.10");
+  EXPECT_EQ(m->parts[2].path, "1.2");
+  EXPECT_EQ(m->parts[2].filename, "p.diff");
+  EXPECT_EQ(m->parts[3].size, 1234567u);
+  EXPECT_EQ(*cat->FindBySha(r.blob.sha256), id);
+  Sha256Digest other = r.blob.sha256;
+  other[31] ^= 1;  // same 6-byte prefix, other hash
+  EXPECT_FALSE(*cat->FindBySha(other));
+
+  auto db = *Db::Open(path_, false, true);
+  auto plan = [&](const std::string& sql) {
+    auto st = *db->Prepare("EXPLAIN QUERY PLAN " + sql);
+    std::string out;
+    while (*st.Step()) out += st.ColumnText(3) + ";";
+    return out;
+  };
+  EXPECT_NE(plan("SELECT id FROM blobs WHERE substr(sha256, 1, 6) = x'00' AND sha256 = x'00'").find("blobs_by_sha_prefix"),
+            std::string::npos);
+  EXPECT_NE(plan("SELECT id FROM messages WHERE mid_hash = 1 AND message_id = 'x'").find("messages_by_mid_hash"),
+            std::string::npos);
+}
+
+// The version 1 schema exactly as version 1 of mailkeep created it: what
+// archives made before migration 1 → 2 hold on disk.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE blobs(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL, stored_len INTEGER NOT NULL, raw_len INTEGER NOT NULL, dict INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE messages(id INTEGER PRIMARY KEY REFERENCES blobs(id), message_id TEXT, subject TEXT, date INTEGER,
+  thread INTEGER, has_attachments INTEGER NOT NULL DEFAULT 0, defects INTEGER NOT NULL DEFAULT 0,
+  added_at INTEGER NOT NULL);
+CREATE INDEX messages_by_message_id ON messages(message_id);
+CREATE INDEX messages_by_thread ON messages(thread);
+CREATE TABLE thread_ids(message_id TEXT PRIMARY KEY, thread INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX thread_ids_by_thread ON thread_ids(thread);
+CREATE TABLE index_queue(message INTEGER PRIMARY KEY);
+CREATE TABLE addresses(id INTEGER PRIMARY KEY, address TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(address, name));
+CREATE TABLE message_addresses(message INTEGER NOT NULL REFERENCES messages(id), role INTEGER NOT NULL,
+  position INTEGER NOT NULL, address INTEGER NOT NULL REFERENCES addresses(id),
+  PRIMARY KEY(message, role, position)) WITHOUT ROWID;
+CREATE TABLE parts(message INTEGER NOT NULL REFERENCES messages(id), path TEXT NOT NULL, content_type TEXT NOT NULL,
+  charset TEXT, disposition TEXT, filename TEXT, size INTEGER NOT NULL, PRIMARY KEY(message, path)) WITHOUT ROWID;
+CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE folders(id INTEGER PRIMARY KEY, account INTEGER NOT NULL REFERENCES accounts(id), source TEXT NOT NULL,
+  name TEXT NOT NULL, uidvalidity INTEGER, uidnext INTEGER, highestmodseq INTEGER, gone_at INTEGER,
+  UNIQUE(account, source, name));
+CREATE TABLE locations(message INTEGER NOT NULL REFERENCES messages(id), folder INTEGER NOT NULL REFERENCES folders(id),
+  uidvalidity INTEGER NOT NULL DEFAULT 0, key TEXT NOT NULL, flags TEXT NOT NULL DEFAULT '', internal_date INTEGER,
+  seen_at INTEGER NOT NULL, deleted_at INTEGER, PRIMARY KEY(folder, uidvalidity, key)) WITHOUT ROWID;
+CREATE INDEX locations_by_message ON locations(message);
+CREATE TABLE packs(id INTEGER PRIMARY KEY, committed_len INTEGER NOT NULL);
+CREATE TABLE dictionaries(id INTEGER PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE runs(id INTEGER PRIMARY KEY, started INTEGER NOT NULL, finished INTEGER, account TEXT NOT NULL,
+  fetched INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0);
+INSERT INTO blobs VALUES(1, x'0101010101010101010101010101010101010101010101010101010101010101', 1, 1100, 50, 120, 1);
+INSERT INTO blobs VALUES(2, x'0202020202020202020202020202020202020202020202020202020202020202', 1, 1214, 60, 130, 1);
+INSERT INTO messages VALUES(1, 'one@example.org', 'first', 1700000000, 1, 0, 0, 1795000000);
+INSERT INTO messages VALUES(2, 'two@example.org', 'second', NULL, 1, 1, 4, 1795000000);
+INSERT INTO thread_ids VALUES('ghost@example.org', 1);
+INSERT INTO index_queue VALUES(2);
+INSERT INTO addresses VALUES(1, 'alice@example.org', 'Alice'), (2, 'bob@example.org', ''), (3, 'carol@example.org', 'C');
+INSERT INTO message_addresses VALUES(1, 1, 0, 1), (1, 4, 0, 2), (1, 4, 1, 3), (2, 1, 0, 2), (2, 5, 0, 1);
+INSERT INTO parts VALUES(1, '1', 'text/plain', 'utf-8', NULL, NULL, 10);
+INSERT INTO parts VALUES(2, '1', 'multipart/mixed', NULL, NULL, NULL, 0), (2, '1.1', 'text/plain', NULL, NULL, NULL, 5),
+  (2, '1.2', 'image/png', NULL, 'attachment', 'x.png', 99);
+INSERT INTO accounts VALUES(1, 'local');
+INSERT INTO folders VALUES(1, 1, 'maildir', 'INBOX', 7, NULL, NULL, NULL);
+INSERT INTO locations VALUES(1, 1, 7, 'k1', '\Seen', 1600000000, 1795000000, NULL);
+INSERT INTO locations VALUES(2, 1, 7, 'k2', '', NULL, 1795000000, 1795000100);
+INSERT INTO packs VALUES(1, 1274);
+INSERT INTO dictionaries VALUES(1, 1, 0, zeroblob(1036));
+INSERT INTO runs VALUES(1, 1795000000, 1795000050, 'local', 2, 250, 0, 0);
+PRAGMA user_version = 1;
+)sql";
+
+TEST_F(CatalogTest, VersionOneCatalogIsMigratedInPlace) {
+  {
+    auto db = *Db::Open(path_, true, false);
+    ASSERT_TRUE(db->Exec("PRAGMA journal_mode=WAL"));
+    ASSERT_TRUE(db->Exec(kSchemaV1));
+  }
+  {
+    // Readers never migrate: they refuse the old version.
+    auto ro = Catalog::Open(path_, false, false, /*migrate=*/false);
+    ASSERT_FALSE(ro);
+    EXPECT_EQ(ro.error().code(), ErrorCode::kFailedPrecondition);
+  }
+  auto opened = Catalog::Open(path_, false, false);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto cat = std::move(*opened);
+  {
+    auto db = *Db::Open(path_, false, true);
+    auto st = *db->Prepare("PRAGMA user_version");
+    ASSERT_TRUE(*st.Step());
+    EXPECT_EQ(st.ColumnInt(0), kSchemaVersion);
+    auto gone = *db->Prepare(
+        "SELECT count(*) FROM sqlite_schema WHERE name IN ('message_addresses', 'parts', 'messages_by_message_id', "
+        "'sqlite_autoindex_blobs_1')");
+    ASSERT_TRUE(*gone.Step());
+    EXPECT_EQ(gone.ColumnInt(0), 0);
+  }
+  auto m1 = *cat->GetMessage(1);
+  ASSERT_TRUE(m1);
+  EXPECT_EQ(m1->message_id, "one@example.org");
+  EXPECT_EQ(m1->subject, "first");
+  EXPECT_EQ(m1->date, 1700000000);
+  EXPECT_EQ(m1->blob.offset, 1100u);
+  EXPECT_EQ(m1->blob.dict, 1u);
+  EXPECT_EQ(m1->blob.sha256[0], 1);
+  ASSERT_EQ(m1->addresses.size(), 3u);
+  EXPECT_EQ(m1->addresses[0].role, AddressRole::kFrom);
+  EXPECT_EQ(m1->addresses[0].name, "Alice");
+  EXPECT_EQ(m1->addresses[1].address, "bob@example.org");
+  EXPECT_EQ(m1->addresses[2].address, "carol@example.org");
+  ASSERT_EQ(m1->parts.size(), 1u);
+  EXPECT_EQ(m1->parts[0].charset, "utf-8");
+  auto m2 = *cat->GetMessage(2);
+  ASSERT_TRUE(m2);
+  EXPECT_FALSE(m2->date);
+  EXPECT_TRUE(m2->has_attachments);
+  EXPECT_EQ(m2->defects, 4u);
+  ASSERT_EQ(m2->addresses.size(), 2u);
+  EXPECT_EQ(m2->addresses[1].role, AddressRole::kCc);
+  ASSERT_EQ(m2->parts.size(), 3u);
+  EXPECT_EQ(m2->parts[2].filename, "x.png");
+  EXPECT_EQ(m2->parts[2].disposition, "attachment");
+  EXPECT_EQ(m2->parts[2].size, 99u);
+  EXPECT_EQ(*cat->FindByMessageId("two@example.org"), std::vector<int64_t>{2});
+  Sha256Digest two;
+  two.fill(2);
+  EXPECT_EQ(*cat->FindBySha(two), 2);
+  auto locs = *cat->GetLocations(2);
+  ASSERT_EQ(locs.size(), 1u);
+  EXPECT_EQ(locs[0].deleted_at, 1795000100);
+  auto dicts = *cat->Dictionaries();
+  ASSERT_EQ(dicts.size(), 1u);
+  EXPECT_EQ(dicts[0].stored_len, 1036u);
+  EXPECT_EQ(dicts[0].raw_len, 1036u);
+  EXPECT_EQ(*cat->CommittedPackEnd(), std::make_pair(uint32_t{1}, uint64_t{1274}));
+  EXPECT_EQ(*cat->PendingIndexCount(), 1);
+  // Threading still finds archived messages and ghosts after the migration.
+  ASSERT_TRUE(cat->Begin());
+  auto r = Row(9, "three@example.org");
+  int64_t id = *cat->InsertMessage(r);
+  EXPECT_EQ(*cat->AssignThread(id, r.message_id, {"two@example.org"}), 1);
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
+  // Opening again is a no-op.
+  cat.reset();
+  EXPECT_TRUE(Catalog::Open(path_, false, false));
 }
 
 TEST_F(CatalogTest, HostileTextIsBoundNotInterpolated) {
