@@ -55,7 +55,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 error() { echo "ERROR: $*" >&2; }
 
 # --- Preconditions -----------------------------------------------------------
-# shellcheck source=../../tests/servers/dovecot.sh
+# shellcheck source-path=SCRIPTDIR/../.. source=tests/servers/dovecot.sh
 source "$repo/tests/servers/dovecot.sh"
 reason=$(dovecot_skip_reason) && skip "$reason"
 command -v mpop >/dev/null || skip "mpop is not installed (apt-get install mpop)"
@@ -180,7 +180,7 @@ fi
 # measure NAME CMD...: runs CMD under /usr/bin/time, output to $work/NAME.log
 # (stdout) and NAME.err;
 # appends "wall_s cpu_s rss_kb" to $work/NAME.results. Wall time comes from
-# the monotonic-ish date +%s%N around it (ms resolution; time's %e has 10 ms),
+# date +%s%N around it (ms resolution; the %e of time has 10 ms),
 # CPU = user + sys of the process and the children it waited for, RSS = the
 # peak of the largest of them. Returns CMD's exit status.
 measure() {
