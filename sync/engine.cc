@@ -110,7 +110,7 @@ class AccountRun {
     context.list_unchanged_folders = settings_.delete_policy.kind != DeletePolicy::Kind::kNever;
     MK_ASSIGN_OR_RETURN(Listing listed, source_.List(context));
     const std::vector<ServerMessage>& listing = listed.messages;
-    report_.listed = static_cast<int64_t>(listing.size());
+    report_.listed = listed.on_server >= 0 ? listed.on_server : static_cast<int64_t>(listing.size());
 
     KnownFolders known;
     std::set<std::pair<std::string, std::string>> folders;

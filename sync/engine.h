@@ -87,7 +87,7 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
 
 struct AccountReport {
   std::string account;
-  int64_t listed = 0;      // messages on the server
+  int64_t listed = 0;      // messages on the server (in the selected folders)
   int64_t fetched = 0;     // new messages stored
   int64_t duplicates = 0;  // fetched, but the archive had the content already (new location recorded)
   uint64_t bytes = 0;      // bytes fetched

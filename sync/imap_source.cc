@@ -54,9 +54,10 @@ Result<Listing> ImapSource::List(const ListContext& context) {
   for (const auto& f : context.known_folders) known.emplace(f.name, &f);
 
   Listing listing;
-  std::set<std::string> on_server;
+  int64_t on_server = 0;
+  std::set<std::string> server_folders;
   for (const auto& folder : folders) {
-    on_server.insert(folder.name);
+    server_folders.insert(folder.name);
     if (!folder.selectable()) continue;
     bool wanted = false;
     for (const auto& p : options_.folders) wanted = wanted || FolderMatches(p, folder.name, folder.delimiter);
@@ -73,9 +74,11 @@ Result<Listing> ImapSource::List(const ListContext& context) {
              before->uidvalidity == uidvalidity && before->uidnext == uidnext && before->highestmodseq == modseq;
     };
     if (folder.status && unchanged(folder.status->uidvalidity, folder.status->uidnext, folder.status->highestmodseq)) {
+      on_server += folder.status->messages;
       continue;  // LIST-STATUS told us: nothing to do, not even a SELECT
     }
     MK_ASSIGN_OR_RETURN(imap::SelectedFolder box, client_->Examine(folder.name));
+    on_server += box.exists;
     if (unchanged(box.uidvalidity, box.uidnext, box.highestmodseq)) continue;
     std::vector<imap::MessageFlags> messages;
     if (box.exists > 0) {
@@ -98,8 +101,9 @@ Result<Listing> ImapSource::List(const ListContext& context) {
   }
   MK_RETURN_IF_ERROR(client_->Unselect());
   for (const auto& f : context.known_folders) {
-    if (!f.gone_at && !on_server.count(f.name)) listing.vanished_folders.push_back(f.name);
+    if (!f.gone_at && !server_folders.count(f.name)) listing.vanished_folders.push_back(f.name);
   }
+  listing.on_server = on_server;
   return listing;
 }
 

@@ -37,6 +37,9 @@ struct ListContext {
 
 struct Listing {
   std::vector<ServerMessage> messages;
+  // Messages on the server in all selected folders, also those left out
+  // because their folder did not change; -1 = messages.size().
+  int64_t on_server = -1;
   // Server state of the listed folders, to remember once everything fetched
   // from them is committed.
   std::vector<FolderState> folder_states;

@@ -115,19 +115,22 @@ std::string Summary(const sync::AccountReport& r, bool dry_run) {
                   r.account.c_str(), (long long)r.would_fetch, static_cast<double>(r.would_fetch_bytes) / 1e6,
                   (long long)r.would_delete, (long long)r.skipped, r.ok ? "ok" : "FAILED");
   } else {
+    // "fetched N (M MB, D already stored)": D of the N had content the
+    // archive already held (another account, folder or import): only the
+    // new place was recorded. "on server": messages listed there.
     std::string flags = r.flags_updated > 0 ? ", flags changed " + std::to_string(r.flags_updated) : "";
     std::snprintf(buf, sizeof buf,
-                  "%s: fetched %lld (%.1f MB), already archived %lld, skipped %lld, deleted %lld%s, errors %lld, "
-                  "%.1f s%s",
+                  "%s: fetched %lld (%.1f MB, %lld already stored), on server %lld, skipped %lld, deleted %lld%s, "
+                  "errors %lld, %.1f s%s",
                   r.account.c_str(), (long long)(r.fetched + r.duplicates), static_cast<double>(r.bytes) / 1e6,
-                  (long long)r.duplicates, (long long)r.skipped, (long long)r.deleted, flags.c_str(),
-                  (long long)(r.errors + (r.ok ? 0 : 1)), r.seconds, r.ok ? "" : ", FAILED");
+                  (long long)r.duplicates, (long long)r.listed, (long long)r.skipped, (long long)r.deleted,
+                  flags.c_str(), (long long)(r.errors + (r.ok ? 0 : 1)), r.seconds, r.ok ? "" : ", FAILED");
   }
   return buf;
 }
 
 nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
-  nlohmann::json j = {{"account", r.account}, {"ok", r.ok}, {"listed", r.listed}, {"skipped", r.skipped},
+  nlohmann::json j = {{"account", r.account}, {"ok", r.ok}, {"on_server", r.listed}, {"skipped", r.skipped},
                       {"problems", r.problems}};
   if (dry_run) {
     j["would_fetch"] = r.would_fetch;
@@ -137,7 +140,7 @@ nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
   } else {
     j["fetched"] = r.fetched + r.duplicates;
     j["new"] = r.fetched;
-    j["already_archived"] = r.duplicates;
+    j["already_stored"] = r.duplicates;
     j["bytes"] = r.bytes;
     j["deleted"] = r.deleted;
     j["flags_changed"] = r.flags_updated;

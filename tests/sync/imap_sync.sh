@@ -48,7 +48,7 @@ sync_ok() {
 }
 summary() { grep "^$1: " "$WORK/out" || fail "no summary line for $1: $(cat "$WORK/out")"; }
 fetched() { summary "$1" | sed -E 's/.*: fetched ([0-9]+) .*/\1/'; }
-archived() { summary "$1" | sed -E 's/.*already archived ([0-9]+),.*/\1/'; }
+archived() { summary "$1" | sed -E 's/.*, ([0-9]+) already stored\).*/\1/'; }
 deleted() { summary "$1" | sed -E 's/.*deleted ([0-9]+)[,].*/\1/'; }
 messages() { mk --json stats | json_field '["messages"]'; }
 

@@ -209,7 +209,7 @@ sync_report() {
 import json, sys
 try:
     d = json.load(open(sys.argv[1])); a = d["accounts"][0]
-    print(a["ok"], a["listed"], a["fetched"], a["errors"], d["not_indexed"])
+    print(a["ok"], a["on_server"], a["fetched"], a["errors"], d["not_indexed"])
 except Exception:
     print("bad")' "$1"
 }
