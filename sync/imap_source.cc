@@ -80,9 +80,17 @@ Result<Listing> ImapSource::List(const ListContext& context) {
     MK_ASSIGN_OR_RETURN(imap::SelectedFolder box, client_->Examine(folder.name));
     on_server += box.exists;
     if (unchanged(box.uidvalidity, box.uidnext, box.highestmodseq)) continue;
+    // With CONDSTORE and a remembered mod-sequence, only what changed since
+    // (new messages have higher mod-sequences too) — unless every message
+    // must be listed for the delete policy.
+    uint64_t changed_since = 0;
+    if (!context.list_unchanged_folders && before != nullptr && before->uidvalidity == box.uidvalidity &&
+        before->highestmodseq != 0 && box.highestmodseq != 0) {
+      changed_since = before->highestmodseq;
+    }
     std::vector<imap::MessageFlags> messages;
     if (box.exists > 0) {
-      MK_ASSIGN_OR_RETURN(messages, client_->FetchFlags("1:*"));
+      MK_ASSIGN_OR_RETURN(messages, client_->FetchFlags("1:*", changed_since));
     }
     for (auto& m : messages) {
       ServerMessage s;

@@ -1,9 +1,10 @@
 // IMAP as a sync Source: every folder the account's patterns select; places
 // are (folder, UIDVALIDITY, UID). A folder whose UIDVALIDITY, UIDNEXT and
 // HIGHESTMODSEQ (from LIST-STATUS, else EXAMINE) are what the archive
-// remembers is skipped without reading its UIDs. Otherwise every UID with
-// its flags and size is listed (one UID FETCH), so new messages are fetched
-// and flag changes recorded. After a UIDVALIDITY change every message is
+// remembers is skipped without reading its UIDs. Otherwise its UIDs with
+// flags and sizes are listed in one UID FETCH — with CONDSTORE only those
+// changed since the remembered HIGHESTMODSEQ (CHANGEDSINCE), new ones
+// included — so new messages are fetched and flag changes recorded. After a UIDVALIDITY change every message is
 // fetched again and the archive, which dedupes by content, stores nothing
 // twice: the old places stay in the catalog, the new ones are added.
 // Deletion is UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly
