@@ -87,7 +87,7 @@ constexpr std::string_view kRich =
 IndexDocument MakeDoc(int64_t id, const mime::Message& message, uint64_t size) {
   IndexDocument doc;
   doc.id = id;
-  doc.message = &message;
+  doc.message = std::make_shared<const mime::Message>(message);
   doc.size = size;
   return doc;
 }
