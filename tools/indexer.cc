@@ -19,10 +19,10 @@
 namespace mailkeep::tools {
 namespace {
 
-// Messages read and parsed at a time, then handed to the writer (whose
-// shard queues hold 512 each, so one chunk never waits for a shard while
-// the previous ones are written).
-constexpr size_t kChunk = 500;
+// Messages read and parsed at a time (one import batch), journaled and
+// taken off the queue in one transaction, then handed to the writer (whose
+// shard queues hold 512 each, so a chunk rarely waits for a shard).
+constexpr size_t kChunk = 1000;
 // A chunk's raw messages (all held until parsed) stop at this many bytes,
 // judged from the catalog's sizes before reading; one message always fits.
 constexpr uint64_t kChunkBytes = uint64_t{256} << 20;

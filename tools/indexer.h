@@ -56,7 +56,7 @@ class IndexFeeder {
   ~IndexFeeder();
 
   // Hands everything queued now (journaled messages of an earlier run
-  // first) to the index writer, in chunks of at most 500 messages and
+  // first) to the index writer, in chunks of at most 1,000 messages and
   // ~256 MB of raw mail; commits every 5,000 messages. Returns when the
   // last chunk is queued, not written. A message that cannot be read is
   // reported and skipped (it stays queued).
