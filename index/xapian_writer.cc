@@ -35,10 +35,11 @@
 // failure leaves the uncompacted shards in place.
 //
 // Shard flushes: each shard thread also commits by itself every
-// shard_flush_documents adds (default 250), so Xapian's in-memory buffer
+// shard_flush_documents adds (default 500), so Xapian's in-memory buffer
 // stays small (its per-posting map costs grow with it: a 2,500-document
-// buffer per shard cost more CPU than ten 250-document flushes) and the
-// caller never waits for those commits. XAPIAN_FLUSH_THRESHOLD (10,000 by
+// buffer per shard cost more CPU than five 500-document flushes; smaller
+// flushes write more, index.h has the figures) and the caller never waits
+// for those commits. XAPIAN_FLUSH_THRESHOLD (10,000 by
 // default) is then never reached.
 
 #include <sys/stat.h>
