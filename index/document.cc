@@ -67,27 +67,28 @@ std::string BodyForIndex(std::string_view text, size_t max_bytes) {
 }
 
 DocumentBuilder::DocumentBuilder(size_t max_body_bytes) : max_body_bytes_(max_body_bytes) {
-  generator_.set_stemmer(Xapian::Stem("english"));
-  generator_.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+  // No stems (schema version 3): the query parser expands a word to the
+  // indexed words with the same English stem (index/query.h).
+  generator_.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
 }
 
-void DocumentBuilder::IndexText(std::string_view text, const std::string& prefix, bool also_free_text) {
+void DocumentBuilder::IndexText(std::string_view text, const std::string& prefix, bool positions) {
   if (text.empty()) return;
   const std::string folded = FoldText(text);
   text_bytes_ += folded.size();
-  generator_.index_text(folded, 1, prefix);
-  generator_.increase_termpos(kFieldGap);
-  if (also_free_text) {
-    generator_.index_text(folded);
+  if (positions) {
+    generator_.index_text(folded, 1, prefix);
     generator_.increase_termpos(kFieldGap);
+  } else {
+    generator_.index_text_without_positions(folded, 1, prefix);
   }
 }
 
 void DocumentBuilder::IndexAddresses(Xapian::Document& document, const std::vector<mime::Address>& addresses,
-                                     const std::string& prefix, bool also_free_text) {
+                                     const std::string& prefix) {
   for (const mime::Address& address : addresses) {
-    IndexText(address.name, prefix, also_free_text);
-    IndexText(address.address, prefix, also_free_text);
+    IndexText(address.name, prefix, true);
+    IndexText(address.address, prefix, false);
     for (const std::string& term : AddressTerms(address.address)) AddTerm(document, prefix + term);
   }
 }
@@ -99,19 +100,19 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
   generator_.set_termpos(0);
   text_bytes_ = 0;
 
-  static const std::string kSubject = "S", kBody = "B", kFrom = "F", kTo = "T", kCc = "C", kBcc = "BC",
-                           kAttachment = "A";
+  static const std::string kSubject(kSubjectPrefix), kBody(kBodyPrefix), kFrom = "F", kTo = "T", kCc = "C",
+      kBcc = "BC", kAttachment = "A";
 
   IndexText(message.subject, kSubject, true);
-  IndexAddresses(document, message.from, kFrom, true);
-  IndexAddresses(document, message.sender, kFrom, true);
-  IndexAddresses(document, message.to, kTo, true);
-  IndexAddresses(document, message.cc, kCc, true);
-  IndexAddresses(document, message.bcc, kBcc, false);
+  IndexAddresses(document, message.from, kFrom);
+  IndexAddresses(document, message.sender, kFrom);
+  IndexAddresses(document, message.to, kTo);
+  IndexAddresses(document, message.cc, kCc);
+  IndexAddresses(document, message.bcc, kBcc);
 
   bool has_attachment = !message.attachments.empty();
   for (const std::string& name : message.attachments) {
-    IndexText(name, kAttachment, false);
+    IndexText(name, kAttachment, true);
     AddTerm(document, kAttachment + FoldText(name));
   }
   for (const mime::Part& part : message.parts) {
@@ -119,7 +120,7 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
     if (!part.is_multipart && !part.is_message) AddBooleanTerm(document, "M", part.content_type);
   }
 
-  if (!message.text.empty()) IndexText(BodyForIndex(message.text, max_body_bytes_), kBody, false);
+  if (!message.text.empty()) IndexText(BodyForIndex(message.text, max_body_bytes_), kBody, true);
 
   AddBooleanTerm(document, "Q", message.message_id);
   if (doc.thread != 0) AddBooleanTerm(document, "G", std::to_string(doc.thread));

@@ -2,17 +2,16 @@
 // message following index/schema.h, and maps Xapian exceptions to Error.
 //
 // What a document holds (schema version kSchemaVersion):
-//   text fields     folded (FoldText) and fed to a TermGenerator with the
-//                   English stemmer: unstemmed terms with positions, plus
-//                   Z-prefixed stems without positions. Each field is
-//                   indexed under its prefix; subject and the from/to/cc
-//                   names and addresses are indexed a second time without a
-//                   prefix (the free text). The body is indexed once, under
-//                   B: free-text queries search B too (schema version 2). Fields are separated
-//                   by a position gap so a phrase never spans two of them.
-//   address fields  names and addresses as text (above), plus the exact
-//                   AddressTerms() terms (whole address, local part, domain)
-//                   with wdf 1 and no positions.
+//   text fields     folded (FoldText) and cut into words by a TermGenerator
+//                   without stemming; every field once, under its own
+//                   prefix (the body without one), with positions. Fields
+//                   are separated by a position gap so a phrase never spans
+//                   two of them. Free-text queries search the body, subject
+//                   and from/to/cc prefixes together (index/query.h).
+//   address fields  names as text with positions; the address itself as
+//                   words without positions (phrases match names), plus the
+//                   exact AddressTerms() terms (whole address, local part,
+//                   domain) with wdf 1 and no positions.
 //   attachment (A)  each file name as text, plus the whole folded name.
 //   boolean fields  M Q G XA XF K H as boolean terms (wdf 0): the prefix
 //                   followed directly by the value, never a ':' between
@@ -53,9 +52,11 @@ class DocumentBuilder {
   size_t last_text_bytes() const { return text_bytes_; }
 
  private:
-  void IndexText(std::string_view text, const std::string& prefix, bool also_free_text);
+  // Folds `text` and indexes its words under `prefix`, with positions (and
+  // a gap after them) or without.
+  void IndexText(std::string_view text, const std::string& prefix, bool positions);
   void IndexAddresses(Xapian::Document& document, const std::vector<mime::Address>& addresses,
-                      const std::string& prefix, bool also_free_text);
+                      const std::string& prefix);
 
   Xapian::TermGenerator generator_;
   size_t max_body_bytes_;

@@ -385,7 +385,8 @@ std::vector<std::string> Words(const std::string& folded) {
   return words;
 }
 
-// TermGenerator's STEM_SOME adds a stem only for words starting with a letter.
+// Words that are expanded to their stem's variants: those starting with a
+// letter (as TermGenerator's STEM_SOME stems them, and notmuch's queries).
 bool ShouldStem(const std::string& word) {
   constexpr unsigned kStemmable = (1u << Xapian::Unicode::LOWERCASE_LETTER) |
                                   (1u << Xapian::Unicode::TITLECASE_LETTER) |
@@ -395,13 +396,19 @@ bool ShouldStem(const std::string& word) {
   return it != Xapian::Utf8Iterator() && ((kStemmable >> Xapian::Unicode::get_category(*it)) & 1u) != 0;
 }
 
+// Stems shorter than this are not expanded (the word alone is searched).
+constexpr size_t kMinStemToExpand = 3;
+// Vocabulary terms examined per prefix when expanding one word's stem.
+constexpr size_t kMaxStemCandidates = 20000;
+
 Query Filter(Query q) { return Query(Query::OP_SCALE_WEIGHT, std::move(q), 0.0); }
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 class Parser {
  public:
-  Parser(std::string_view text, int64_t now) : text_(text), now_(now), stemmer_("english") {}
+  Parser(std::string_view text, int64_t now, const Xapian::Database* vocabulary)
+      : text_(text), now_(now), vocabulary_(vocabulary), stemmer_("english") {}
 
   Parsed<Query> Parse() {
     MK_ASSIGN_OR_RETURN(Token first, Peek());
@@ -656,7 +663,7 @@ class Parser {
   Parsed<Operand> MakeTerm(Target target, std::string_view value, bool quoted, size_t offset) {
     switch (target.kind) {
       case Target::kFree:
-        return TextTerm("", value, quoted, offset);
+        return TextTerm(FreeTextPrefixes(), "text", value, quoted, offset);
       case Target::kDate: {
         auto bounds = ParseDateBounds(value, now_);
         if (!bounds) return Fail(offset + bounds.error().offset, bounds.error().message);
@@ -673,19 +680,19 @@ class Parser {
     const Field& field = *target.field;
     switch (field.kind) {
       case FieldKind::kText:
-        return TextTerm(field.prefix, value, quoted, offset);
+        return TextTerm({std::string(field.prefix)}, field.name, value, quoted, offset);
       case FieldKind::kAddress:
         if (field.name == "to") {
           // As in notmuch, to: means any recipient: To, Cc or Bcc.
           std::vector<Query> any;
           for (std::string_view prefix : {std::string_view("T"), std::string_view("C"), std::string_view("BC")}) {
-            auto one = AddressTerm(prefix, value, quoted, offset);
+            auto one = AddressTerm(prefix, field.name, value, quoted, offset);
             if (!one) return one;
             any.push_back(Resolve(std::move(*one)));
           }
           return Operand{Query(Query::OP_OR, any.begin(), any.end()), false};
         }
-        return AddressTerm(field.prefix, value, quoted, offset);
+        return AddressTerm(field.prefix, field.name, value, quoted, offset);
       case FieldKind::kBoolean:
         return BooleanTerm(field, value, quoted, offset);
     }
@@ -701,12 +708,12 @@ class Parser {
     return Operand{boolean ? Filter(std::move(q)) : std::move(q), false};
   }
 
-  // The prefixes a text term is searched under: its field's, or for free
-  // text (prefix "") the unprefixed terms (subject, names) and the body's
-  // "B" terms, since the body is indexed once, under B (schema version 2).
-  static std::vector<std::string> TextPrefixes(std::string_view prefix) {
-    if (prefix.empty()) return {std::string(), std::string(kBodyPrefix)};
-    return {std::string(prefix)};
+  // The prefixes free text searches: the body (no prefix), subject and the
+  // from/to/cc names and addresses, each indexed once (schema version 3).
+  static std::vector<std::string> FreeTextPrefixes() {
+    std::vector<std::string> prefixes;
+    for (std::string_view p : kFreeTextPrefixes) prefixes.emplace_back(p);
+    return prefixes;
   }
 
   // One word in every prefix of `prefixes`, OR'ed; a single term when there
@@ -718,13 +725,50 @@ class Parser {
     return Query(Query::OP_OR, alternatives.begin(), alternatives.end());
   }
 
-  Parsed<Operand> TextTerm(std::string_view prefix, std::string_view value, bool quoted, size_t offset) {
-    const std::vector<std::string> prefixes = TextPrefixes(prefix);
+  // One unquoted word: under each prefix, the word itself and every indexed
+  // word with the same English stem (OP_SYNONYM, so they weigh as one term),
+  // OR'ed over the prefixes. The index holds no stems (schema version 3);
+  // the vocabulary is searched instead: a word whose stem is S starts with
+  // S minus its last letter (Porter2 changes at most that one: y/i, an
+  // added e, -ble for -bility), so only the terms with that beginning are
+  // stemmed and compared. Without a vocabulary (or for a word TermGenerator
+  // would not stem, or a stem under 3 letters) the word alone.
+  Query WordWithStem(const std::vector<std::string>& prefixes, const std::string& word) {
+    if (vocabulary_ == nullptr || !ShouldStem(word)) return WordIn(prefixes, word);
+    const std::string stem = stemmer_(word);
+    if (stem.size() < kMinStemToExpand) return WordIn(prefixes, word);
+    const std::string lead = stem.substr(0, stem.size() - 1);
+    std::vector<Query> alternatives;
+    for (const std::string& p : prefixes) {
+      std::vector<Query> variants;
+      variants.emplace_back(p + word);
+      const std::string start = p + lead;
+      size_t scanned = 0;
+      for (auto t = vocabulary_->allterms_begin(start); t != vocabulary_->allterms_end(start); ++t) {
+        if (++scanned > kMaxStemCandidates) break;
+        const std::string& term = *t;
+        const std::string candidate = term.substr(p.size());
+        if (candidate != word && stemmer_(candidate) == stem) variants.emplace_back(term);
+      }
+      if (variants.size() == 1) {
+        alternatives.push_back(std::move(variants.front()));
+      } else {
+        alternatives.emplace_back(Query::OP_SYNONYM, variants.begin(), variants.end());
+      }
+    }
+    if (alternatives.size() == 1) return std::move(alternatives.front());
+    return Query(Query::OP_OR, alternatives.begin(), alternatives.end());
+  }
+
+  // Text under `prefixes` (one field's, or free text's). `name` names the
+  // field in errors.
+  Parsed<Operand> TextTerm(const std::vector<std::string>& prefixes, std::string_view name, std::string_view value,
+                           bool quoted, size_t offset) {
     if (IsWildcard(value, quoted)) {
       const std::string_view stem = value.substr(0, value.size() - 1);
       if (stem.empty()) {
-        if (prefix.empty()) return Operand{Query::MatchAll, false};
-        return PrefixWildcard(prefix, FieldName(prefix), false, offset);
+        if (prefixes.size() > 1) return Operand{Query::MatchAll, false};
+        return PrefixWildcard(prefixes.front(), name, false, offset);
       }
       const std::vector<std::string> words = Words(FoldText(stem));
       if (words.size() != 1) return Fail(offset, "a wildcard applies to one word: " + Quoted(value));
@@ -739,14 +783,8 @@ class Parser {
       return Fail(offset, Quoted(value) + " has no words to search for");
     }
     if (words.size() == 1) {
-      const std::string& w = words.front();
-      if (quoted || !ShouldStem(w)) return Operand{WordIn(prefixes, w), false};
-      const std::string stem = stemmer_(w);
-      if (stem.empty()) return Operand{WordIn(prefixes, w), false};
-      std::vector<Query> alternatives;
-      for (const std::string& p : prefixes) alternatives.emplace_back(p + w);
-      for (const std::string& p : prefixes) alternatives.emplace_back("Z" + p + stem);
-      return Operand{Query(Query::OP_OR, alternatives.begin(), alternatives.end()), false};
+      if (quoted) return Operand{WordIn(prefixes, words.front()), false};
+      return Operand{WordWithStem(prefixes, words.front()), false};
     }
     // A phrase: each position matches the word under any of the prefixes
     // (all fields share one position space; a gap between fields keeps a
@@ -757,11 +795,21 @@ class Parser {
                    false};
   }
 
-  Parsed<Operand> AddressTerm(std::string_view prefix, std::string_view value, bool quoted, size_t offset) {
-    const bool address_like = value.find_first_of("@.") != std::string_view::npos &&
-                              std::none_of(value.begin(), value.end(), IsSpace);
-    if (!address_like) return TextTerm(prefix, value, quoted, offset);
+  Parsed<Operand> AddressTerm(std::string_view prefix, std::string_view name, std::string_view value, bool quoted,
+                              size_t offset) {
     const std::string p(prefix);
+    const bool no_space = std::none_of(value.begin(), value.end(), IsSpace);
+    const bool address_like = value.find_first_of("@.") != std::string_view::npos && no_space;
+    if (!address_like) {
+      MK_ASSIGN_OR_RETURN(Operand text, TextTerm({p}, name, value, quoted, offset));
+      // Address words have no positions (schema version 3), so a value that
+      // TermGenerator splits into a phrase ("linux-mips") matches names
+      // only: it also matches the exact local part or domain term.
+      if (!no_space || IsWildcard(value, quoted)) return text;
+      const std::string folded = FoldText(value);
+      if (Words(folded).size() < 2) return text;
+      return Operand{Query(Query::OP_OR, std::move(text.query), Query(p + folded)), false};
+    }
     std::string_view address = value;
     if (address.starts_with('<') && address.ends_with('>') && address.size() >= 2) {
       address = address.substr(1, address.size() - 2);
@@ -813,15 +861,9 @@ class Parser {
     return Operand{Filter(Query(p + term)), false};
   }
 
-  static std::string FieldName(std::string_view prefix) {
-    for (const Field& f : kFields) {
-      if (f.prefix == prefix) return std::string(f.name);
-    }
-    return "text";
-  }
-
   std::string_view text_;
   int64_t now_;
+  const Xapian::Database* vocabulary_;  // for stem expansion; may be null
   Xapian::Stem stemmer_;
   size_t pos_ = 0;
   std::optional<Token> peeked_;
@@ -831,13 +873,13 @@ Error InvalidValue(const ParseError& e) { return Error(ErrorCode::kInvalidArgume
 
 }  // namespace
 
-Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix) {
+Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix, const Xapian::Database* vocabulary) {
   if (text.size() > kMaxQueryBytes) {
     return MakeError(ErrorCode::kInvalidArgument, "query error at column 1: query longer than " +
                                                       std::to_string(kMaxQueryBytes) + " bytes");
   }
   try {
-    Parser parser(text, now_unix);
+    Parser parser(text, now_unix, vocabulary);
     auto query = parser.Parse();
     if (!query) {
       return MakeError(ErrorCode::kInvalidArgument, "query error at column " +
@@ -845,6 +887,8 @@ Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix) {
                                                         query.error().message);
     }
     return std::move(*query);
+  } catch (const Xapian::DatabaseError&) {
+    throw;  // reading the vocabulary: the caller's to handle (retry, report)
   } catch (const Xapian::Error& e) {
     return MakeError(ErrorCode::kInternal, "query: " + e.get_description());
   }

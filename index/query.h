@@ -31,14 +31,22 @@
 //
 // Terms. Text is folded with FoldText (lower case, no diacritics) and cut into
 // words exactly as Xapian's TermGenerator does at index time.
-//   free text       (no field) searches the unprefixed terms (subject and
-//                   names) and the body's "B" terms: a word is w OR Bw (and
-//                   the stems Zs OR ZBs), a phrase position is (w OR Bw), a
-//                   wildcard is WILDCARD w OR WILDCARD Bw (schema.h, v2).
-//   word            one word: the exact term OR its English stem ("Z" prefix),
-//                   as TermGenerator's STEM_SOME indexes them (words starting
-//                   with a digit have no stem); a word that TermGenerator
-//                   splits (foo-bar, foo.bar) becomes a phrase of its parts.
+//   free text       (no field) searches the body (unprefixed terms), subject
+//                   (S) and from/to/cc (F T C) together: a word is
+//                   w OR Sw OR Fw OR Tw OR Cw (each with its stem variants,
+//                   below), a phrase position is (w OR Sw OR Fw OR Tw OR Cw),
+//                   a wildcard is the OR of WILDCARD p+w over the same
+//                   prefixes (schema.h, version 3).
+//   word            one word: every indexed word of the field with the same
+//                   English (Porter2) stem, OP_SYNONYM per prefix, found in
+//                   the index's vocabulary (the index holds no stems): so
+//                   "patches" finds patch, patched, patching, as notmuch's
+//                   stemmed search does. Words starting with a digit, stems
+//                   under 3 letters, and irregular forms whose stem does not
+//                   share all but its last letter with them (dying -> die) are
+//                   not expanded. Without a vocabulary: the word alone. A
+//                   word that TermGenerator splits (foo-bar, foo.bar)
+//                   becomes a phrase of its parts.
 //   "a phrase"      positional phrase of exact (unstemmed) terms; a single
 //                   quoted word is its exact term only.
 //   word*           trailing wildcard: every term starting with the word.
@@ -48,7 +56,10 @@
 //   from: to: cc: bcc:   a value containing '@' or '.' (and no space) is an
 //                   address term (the whole address via AddressTerms, or a
 //                   local part or domain as written); otherwise name/address
-//                   text as for subject:.
+//                   text as for subject:. Address words have no positions,
+//                   so a phrase matches names; a value without spaces that
+//                   splits into words (linux-mips) also matches the exact
+//                   local part or domain term.
 //   mimetype: is: has:   lower-cased boolean terms; is: takes any flag or
 //                   keyword and drops a leading '\'; has: accepts only
 //                   "attachment".
@@ -83,7 +94,8 @@
 //   query error at column C: <what is wrong>
 // where C counts UTF-8 characters from 1 and points at the offending token.
 //
-// Thread-safety: the functions are pure (no shared state).
+// Thread-safety: the functions keep no shared state; ParseQuery reads
+// `vocabulary` (a Database belongs to one thread).
 #pragma once
 
 #include <xapian.h>
@@ -102,9 +114,13 @@ inline constexpr int kMaxQueryDepth = 64;
 
 // Parses `text` (grammar above). `now_unix` is the current time in Unix
 // seconds, used by date:today, date:yesterday and relative dates.
+// `vocabulary`, when not null, is the index the query will run on: words are
+// expanded to their stem variants found in it (read during the call only).
 // Errors: kInvalidArgument for any syntax error (one line, see above);
-// kInternal if Xapian throws (a bug).
-Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix);
+// kInternal if Xapian throws (a bug). A Xapian::Error reading `vocabulary`
+// (DatabaseModifiedError, ...) is thrown to the caller.
+Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix,
+                                 const Xapian::Database* vocabulary = nullptr);
 
 // Inclusive bounds of a value range; an empty optional is an open end.
 struct ValueBounds {

@@ -3,8 +3,10 @@
 // shard order, so Xapian's combined docids are the catalog ids.
 //
 // Each Search() first reopens the database, so a long-lived reader sees what
-// writers committed since; a DatabaseModifiedError (a writer committed twice
-// during a search) is retried a few times on a reopened database.
+// writers committed since, then parses the query against it (stem
+// expansion reads its vocabulary); a DatabaseModifiedError (a writer
+// committed twice during a search) is retried a few times on a reopened
+// database.
 
 #include <xapian.h>
 
@@ -36,20 +38,13 @@ class XapianReader final : public IndexReader {
 
   Result<SearchResult> Search(const std::string& query, const SearchOptions& options) override {
     const int64_t now = options.now != 0 ? options.now : static_cast<int64_t>(std::time(nullptr));
-    Result<Xapian::Query> parsed = [&]() -> Result<Xapian::Query> {
-      try {
-        return ParseQuery(query, now);
-      } catch (const Xapian::Error& e) {
-        return std::unexpected(ErrorFromXapian(e, "search"));
-      } catch (const std::exception& e) {
-        return std::unexpected(ErrorFromException(e, "search"));
-      }
-    }();
-    if (!parsed) return std::unexpected(std::move(parsed).error());
-
     for (int attempt = 0;; ++attempt) {
       try {
         db_.reopen();
+        // Parsed against the reopened database: words are expanded to the
+        // stem variants in its vocabulary (index/query.h).
+        Result<Xapian::Query> parsed = ParseQuery(query, now, &db_);
+        if (!parsed) return std::unexpected(std::move(parsed).error());
         return Run(*parsed, options);
       } catch (const Xapian::DatabaseModifiedError& e) {
         if (attempt + 1 >= kModifiedRetries) return std::unexpected(ErrorFromXapian(e, "search"));

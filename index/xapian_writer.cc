@@ -10,8 +10,10 @@
 // DocumentCount, LastDocId) is queued behind the adds and waited for, so
 // each shard sees its operations in the order they were made.
 //
-// Errors: a failed add is remembered by its shard and returned by the next
-// Add() or Commit(); the writer then refuses further adds (reopen it).
+// Errors: a document Xapian refuses with anything but a database error is
+// skipped and remembered for TakeRefused(); a database error on an add is
+// remembered by its shard and returned by the next Add() or Commit(), and
+// the writer then refuses further adds (reopen it).
 //
 // Commits: Xapian keeps added documents in memory and flushes them to its
 // tables every XAPIAN_FLUSH_THRESHOLD documents per shard; Commit() makes
@@ -32,10 +34,13 @@
 // removes the old ones: about 1.6 s for linux-mips, halving the index. A
 // failure leaves the uncompacted shards in place.
 //
-// XAPIAN_FLUSH_THRESHOLD is left to the environment: callers commit every
-// few thousand documents, which bounds Xapian's buffer before the default
-// threshold (10,000 per shard) is reached; a smaller threshold measured
-// slower here (1,000: 50 s instead of 42 s for linux-mips).
+// Shard flushes: each shard thread also commits by itself every
+// shard_flush_documents adds (default 500), so Xapian's in-memory buffer
+// stays small (its per-posting map costs grow with it: a 2,500-document
+// buffer per shard cost more CPU than five 500-document flushes; smaller
+// flushes write more, index.h has the figures) and the caller never waits
+// for those commits. XAPIAN_FLUSH_THRESHOLD (10,000 by
+// default) is then never reached.
 
 #include <sys/stat.h>
 
@@ -71,7 +76,7 @@ namespace {
 constexpr const char* kSchemaKey = "mailkeep.schema";
 // Documents waiting per shard; bounds the memory held for the queue (the
 // messages themselves are the caller's).
-constexpr size_t kQueueCapacity = 256;
+constexpr size_t kQueueCapacity = 512;
 
 Result<Xapian::docid> ToDocId(int64_t id) {
   if (id <= 0 || static_cast<uint64_t>(id) > std::numeric_limits<Xapian::docid>::max()) {
@@ -96,8 +101,8 @@ Status RunTask(const Task& task, Xapian::WritableDatabase& db, std::string_view 
 
 class Shard {
  public:
-  Shard(Xapian::WritableDatabase db, size_t max_body_bytes)
-      : db_(std::move(db)), builder_(max_body_bytes), thread_([this] { Run(); }) {}
+  Shard(Xapian::WritableDatabase db, size_t max_body_bytes, size_t flush_documents)
+      : db_(std::move(db)), builder_(max_body_bytes), flush_documents_(flush_documents), thread_([this] { Run(); }) {}
 
   ~Shard() {
     {
@@ -114,10 +119,10 @@ class Shard {
   }
 
   // Queues an add; blocks while the queue is full.
-  void Add(const IndexDocument& doc, Xapian::docid docid) {
+  void Add(IndexDocument doc, Xapian::docid docid) {
     std::unique_lock lock(mu_);
     not_full_.wait(lock, [this] { return queue_.size() < kQueueCapacity; });
-    queue_.push_back(Op{doc, docid, nullptr, {}, nullptr});
+    queue_.push_back(Op{std::move(doc), docid, nullptr, {}, nullptr});
     lock.unlock();
     not_empty_.notify_one();
   }
@@ -138,6 +143,13 @@ class Shard {
   std::optional<Error> failure() {
     std::lock_guard lock(mu_);
     return failure_;
+  }
+
+  // Moves the refused documents into `out`.
+  void TakeRefused(std::vector<RefusedDocument>& out) {
+    std::lock_guard lock(mu_);
+    for (RefusedDocument& r : refused_) out.push_back(std::move(r));
+    refused_.clear();
   }
 
  private:
@@ -162,26 +174,52 @@ class Shard {
       not_full_.notify_one();
       if (op.task) {
         op.done->set_value(RunTask(op.task, db_, op.context));
+        unflushed_ = 0;  // a commit, or a read that needs none
         continue;
       }
       if (failed_) continue;  // refuses further adds; the failure is reported
       const std::string context = "index add " + std::to_string(op.doc.id);
       Status status = RunTask(
           [&](Xapian::WritableDatabase& db) -> Status {
-            db.replace_document(op.docid, builder_.Build(op.doc));
+            Xapian::Document document = builder_.Build(op.doc);
+            op.doc.message.reset();  // the text is in the document now
+            db.replace_document(op.docid, document);
             return OkStatus();
           },
           db_, context);
+      if (status && flush_documents_ != 0 && ++unflushed_ >= flush_documents_) {
+        unflushed_ = 0;
+        status = RunTask(
+            [](Xapian::WritableDatabase& db) -> Status {
+              db.commit();
+              return OkStatus();
+            },
+            db_, "index commit");
+      }
       if (!status) {
-        failed_ = true;
+        Error error = std::move(status).error();
         std::lock_guard lock(mu_);
-        failure_ = std::move(status).error();
+        if (IsDatabaseFailure(error.code())) {
+          failed_ = true;
+          failure_ = std::move(error);
+        } else {
+          refused_.push_back(RefusedDocument{op.doc.id, std::move(error)});
+        }
       }
     }
   }
 
+  // Errors of the database itself (ErrorFromXapian), as opposed to one
+  // document's.
+  static bool IsDatabaseFailure(ErrorCode code) {
+    return code == ErrorCode::kIoError || code == ErrorCode::kCorruption || code == ErrorCode::kUnavailable ||
+           code == ErrorCode::kNotFound || code == ErrorCode::kFailedPrecondition;
+  }
+
   Xapian::WritableDatabase db_;  // used only on thread_ (and after it ends)
   DocumentBuilder builder_;      // used only on thread_
+  size_t flush_documents_;       // commit after this many adds (0 = never)
+  size_t unflushed_ = 0;         // thread_ only: adds since the last commit
   bool failed_ = false;          // thread_ only
 
   std::mutex mu_;
@@ -190,6 +228,7 @@ class Shard {
   std::deque<Op> queue_;         // guarded by mu_
   bool stop_ = false;            // guarded by mu_
   std::optional<Error> failure_;  // guarded by mu_
+  std::vector<RefusedDocument> refused_;  // guarded by mu_
 
   std::thread thread_;  // last: starts after the members above exist
 };
@@ -199,7 +238,7 @@ class ShardedWriter final : public IndexWriter {
   ShardedWriter(std::string dir, std::vector<ShardName> names, std::vector<Xapian::WritableDatabase> dbs,
                 const IndexWriterOptions& options)
       : dir_(std::move(dir)), names_(std::move(names)), options_(options) {
-    for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes));
+    for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes, options.shard_flush_documents));
   }
 
   ~ShardedWriter() override {
@@ -215,16 +254,16 @@ class ShardedWriter final : public IndexWriter {
     for (const ShardName& name : old_names) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
   }
 
-  Status Add(const IndexDocument& doc) override {
+  Status Add(IndexDocument doc) override {
     if (doc.message == nullptr) return MakeError(ErrorCode::kInvalidArgument, "index add: no message");
     MK_ASSIGN_OR_RETURN(const Xapian::docid id, ToDocId(doc.id));
     MK_RETURN_IF_ERROR(FirstFailure());
-    const size_t n = shards_.size();
-    shards_[(id - 1) % n]->Add(doc, static_cast<Xapian::docid>((id - 1) / n + 1));
-    ++added_;
-    ++pending_documents_;
     const mime::Message& m = *doc.message;
     pending_bytes_ += std::min(m.text.size(), options_.max_body_bytes) + m.subject.size();
+    const size_t n = shards_.size();
+    shards_[(id - 1) % n]->Add(std::move(doc), static_cast<Xapian::docid>((id - 1) / n + 1));
+    ++added_;
+    ++pending_documents_;
     if (pending_documents_ >= options_.commit_every_documents || pending_bytes_ >= options_.commit_every_bytes) {
       return Commit();
     }
@@ -267,6 +306,12 @@ class ShardedWriter final : public IndexWriter {
     pending_documents_ = 0;
     pending_bytes_ = 0;
     return OkStatus();
+  }
+
+  std::vector<RefusedDocument> TakeRefused() override {
+    std::vector<RefusedDocument> refused;
+    for (auto& shard : shards_) shard->TakeRefused(refused);
+    return refused;
   }
 
   Result<int64_t> DocumentCount() override {

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -67,6 +70,34 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
 
+  // The full-text index follows the store batch by batch: each committed
+  // batch is handed to the index writer, whose shard threads write it while
+  // the next batch is stored. Everything stored is durable whatever happens
+  // to indexing; a failed or killed indexing run resumes later.
+  int64_t not_indexed = 0;  // stored, but not indexed: a partial result
+  std::optional<Error> index_error;
+  std::unique_ptr<IndexFeeder> feeder;
+  if (!vm.count("no-index")) {
+    IndexFeeder::Callbacks callbacks;
+    callbacks.on_problem = [&](int64_t id, const std::string& why) {
+      ++not_indexed;
+      std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+    };
+    auto opened_feeder = IndexFeeder::Open(archive, 0, std::move(callbacks));
+    if (opened_feeder) {
+      feeder = std::move(*opened_feeder);
+    } else {
+      index_error = opened_feeder.error();
+    }
+  }
+  auto feed_index = [&](std::unordered_map<int64_t, std::string>* at_hand) {
+    if (!feeder) return;
+    if (Status st = feeder->Feed(at_hand); !st) {
+      index_error = st.error();
+      feeder.reset();  // stop indexing; what is journaled is indexed by the next run
+    }
+  };
+
   Tally tally;
   Progress progress(global, "importing");
   auto start = std::chrono::steady_clock::now();
@@ -88,6 +119,12 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     std::vector<Origin> origins;
     origins.reserve(batch.size());
     for (const auto& m : batch) origins.push_back(m.origin);
+    // The indexer gets the bytes at hand rather than reading them back.
+    std::vector<std::string> copies;
+    if (feeder) {
+      copies.reserve(batch.size());
+      for (const auto& m : batch) copies.push_back(m.bytes);
+    }
     auto outcomes = archive.Ingest(std::move(batch));
     batch.clear();
     batch_bytes = 0;
@@ -111,6 +148,13 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       }
     }
     if (global.verbosity >= 2) std::fflush(stdout);
+    std::unordered_map<int64_t, std::string> at_hand;
+    for (size_t i = 0; i < copies.size() && i < outcomes->size(); ++i) {
+      if ((*outcomes)[i].status != IngestStatus::kFailed && (*outcomes)[i].id > 0) {
+        at_hand.emplace((*outcomes)[i].id, std::move(copies[i]));
+      }
+    }
+    feed_index(&at_hand);
     return OkStatus();
   };
 
@@ -152,29 +196,25 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   progress.Finish();
 
-  // The full-text index follows: everything committed above is durable
-  // whatever happens here; a failed or killed indexing run resumes later.
-  Progress index_progress(global, "indexing");
-  Result<CatchUpResult> indexed = CatchUpResult{};
-  int64_t not_indexed = 0;  // stored, but left queued for the index: a partial result
-  if (!vm.count("no-index")) indexed = CatchUpIndex(
-      archive, 0, [&](int64_t d, int64_t t) { index_progress.Update(d, t); },
-      [&](int64_t id, const std::string& why) {
-        ++not_indexed;
-        index_progress.Finish();
-        std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
-      });
-  index_progress.Finish();
-  if (!indexed) {
-    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << indexed.error().message()
-              << "; the next import or `mailkeep reindex` catches up\n";
+  // Indexing finishes: the rest of the queue (messages of earlier runs too),
+  // then one commit.
+  if (feeder) {
+    Status st = feeder->Feed(nullptr);
+    if (st) st = feeder->Commit();
+    if (!st) index_error = st.error();
+  }
+  const int64_t indexed = feeder ? feeder->result().indexed : 0;
+  feeder.reset();  // closes the index (compacting it after a bulk load)
+  if (index_error) {
+    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << index_error->message()
+              << "; the next import or `mailkeep reindex --pending` catches up\n";
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (global.json) {
     nlohmann::json j = {{"imported", tally.imported}, {"duplicates", tally.duplicates},
                         {"unchanged", tally.unchanged}, {"failed", tally.failed},
                         {"bytes", tally.bytes},       {"seconds", secs},
-                        {"indexed", indexed ? indexed->indexed : 0},
+                        {"indexed", indexed},
                         {"not_indexed", not_indexed},
                         {"failures", tally.failures}};
     std::cout << j.dump(2) << "\n";
@@ -188,7 +228,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     std::printf("%lld message(s) archived but not indexed; `mailkeep reindex --pending` retries them\n",
                 (long long)not_indexed);
   }
-  return tally.failed > 0 || not_indexed > 0 || !indexed ? kExitPartial : kExitOk;
+  return tally.failed > 0 || not_indexed > 0 || index_error ? kExitPartial : kExitOk;
 }
 
 }  // namespace mailkeep::tools

@@ -1,31 +1,37 @@
 #include "tools/indexer.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <thread>
 
-#include "index/index.h"
 #include "store/mime/message.h"
 
 namespace mailkeep::tools {
 namespace {
 
-// Messages per index commit (and per catalog MarkIndexed). Measured on
-// linux-mips with 2 shards: 1,000 gives 973 msgs/s at 226 MB peak RSS,
-// 5,000 gave 883 msgs/s at 464 MB (the parsed chunk is held until commit).
+// Messages read and parsed at a time (one import batch), journaled and
+// taken off the queue in one transaction, then handed to the writer (whose
+// shard queues hold 512 each, so a chunk rarely waits for a shard).
 constexpr size_t kChunk = 1000;
 // A chunk's raw messages (all held until parsed) stop at this many bytes,
 // judged from the catalog's sizes before reading; one message always fits.
 constexpr uint64_t kChunkBytes = uint64_t{256} << 20;
+// Messages per index commit. Parsed messages are freed as soon as their
+// document is built, so this bounds only Xapian's own buffers. Measured on
+// linux-mips with 2 shards (schema 3): see README "Measured".
+constexpr size_t kCommitEvery = 5000;
 
-struct Prepared {
-  int64_t id = 0;
-  std::string error;
-  mime::Message message;
-  index::IndexDocument doc;
-};
+constexpr const char* kJournalName = "in-flight";
 
 void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
   doc.id = info.id;
@@ -43,100 +49,247 @@ void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
   doc.flags.assign(flags.begin(), flags.end());
 }
 
+Status IoError(const std::string& what) {
+  return MakeError(ErrorCode::kIoError, what + ": " + std::strerror(errno));
+}
+
+// Writes all of `data` to `fd` and fdatasyncs it.
+Status WriteAllAndSync(int fd, const std::string& data, const std::string& path) {
+  for (size_t done = 0; done < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError("index journal " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) return IoError("index journal " + path);
+  return OkStatus();
+}
+
+Status SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("index directory " + dir);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IoError("index directory " + dir);
+  return OkStatus();
+}
+
+std::string Lines(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (int64_t id : ids) out += std::to_string(id) + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::string IndexDir(const Archive& archive) { return archive.dir() + "/xapian"; }
 
-Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
-                                   const std::function<void(int64_t, int64_t)>& on_progress,
-                                   const std::function<void(int64_t, const std::string&)>& on_problem) {
-  CatchUpResult result;
-  MK_ASSIGN_OR_RETURN(int64_t total, archive.PendingIndexCount());
-  if (total == 0) return result;
+IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
+                         std::unique_ptr<index::IndexWriter> writer)
+    : archive_(archive),
+      workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      callbacks_(std::move(callbacks)),
+      writer_(std::move(writer)),
+      journal_path_(IndexDir(archive) + "/" + kJournalName) {}
+
+IndexFeeder::~IndexFeeder() = default;
+
+Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks) {
   MK_ASSIGN_OR_RETURN(auto writer, index::IndexWriter::Open(IndexDir(archive)));
-  if (workers <= 0) workers = std::max(1u, std::thread::hardware_concurrency());
-  int64_t done = 0;
-  std::set<int64_t> failed_ids;  // stay queued; asked for past them
+  std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
+  std::ifstream in(feeder->journal_path_);
+  if (in) {
+    std::set<int64_t> ids;
+    for (std::string line; std::getline(in, line);) {
+      char* end = nullptr;
+      const long long id = std::strtoll(line.c_str(), &end, 10);
+      if (id > 0 && end != line.c_str() && *end == '\0') ids.insert(id);  // a torn last line is dropped:
+                                                                         // its fsync never returned
+    }
+    feeder->replay_.assign(ids.begin(), ids.end());
+  } else if (errno != ENOENT) {
+    return MakeError(ErrorCode::kIoError, "index journal " + feeder->journal_path_ + ": " + std::strerror(errno));
+  }
+  return feeder;
+}
+
+Status IndexFeeder::Journal(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return OkStatus();
+  const bool existed = ::access(journal_path_.c_str(), F_OK) == 0;
+  const int fd = ::open(journal_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("index journal " + journal_path_);
+  Status written = WriteAllAndSync(fd, Lines(ids), journal_path_);
+  ::close(fd);
+  MK_RETURN_IF_ERROR(written);
+  if (!existed) MK_RETURN_IF_ERROR(SyncDirectory(IndexDir(archive_)));
+  return OkStatus();
+}
+
+Status IndexFeeder::RewriteJournal(const std::vector<int64_t>& ids) {
+  if (ids.empty()) {
+    // Only ids the index has committed are dropped, so losing this
+    // truncation in a crash only means indexing them once more.
+    if (::truncate(journal_path_.c_str(), 0) != 0 && errno != ENOENT) {
+      return IoError("index journal " + journal_path_);
+    }
+    return OkStatus();
+  }
+  const std::string temp = journal_path_ + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("index journal " + temp);
+  Status written = WriteAllAndSync(fd, Lines(ids), temp);
+  ::close(fd);
+  MK_RETURN_IF_ERROR(written);
+  if (::rename(temp.c_str(), journal_path_.c_str()) != 0) return IoError("index journal " + journal_path_);
+  return OkStatus();
+}
+
+Status IndexFeeder::Feed(std::unordered_map<int64_t, std::string>* at_hand) {
+  MK_ASSIGN_OR_RETURN(int64_t queued, archive_.PendingIndexCount());
+  const int64_t total = done_ + queued + static_cast<int64_t>(replay_.size());
+  index::IndexWriterOptions defaults;
+  mime::ParseLimits limits;
+  // Only the first max_body_bytes of the text are indexed; the parser
+  // stops decoding there (the same text, cut at the same place).
+  limits.max_text_bytes = defaults.max_body_bytes;
   for (;;) {
-    MK_ASSIGN_OR_RETURN(std::vector<int64_t> pending, archive.PendingIndex(kChunk + failed_ids.size()));
+    // Journaled messages of a killed run first: they are off the queue.
+    const bool replaying = !replay_.empty();
     std::vector<int64_t> ids;
-    for (int64_t id : pending) {
-      if (!failed_ids.count(id)) ids.push_back(id);
+    if (replaying) {
+      const size_t n = std::min(kChunk, replay_.size());
+      ids.assign(replay_.begin(), replay_.begin() + static_cast<std::ptrdiff_t>(n));
+      replay_.erase(replay_.begin(), replay_.begin() + static_cast<std::ptrdiff_t>(n));
+    } else {
+      MK_ASSIGN_OR_RETURN(std::vector<int64_t> pending, archive_.PendingIndex(kChunk + skipped_.size()));
+      for (int64_t id : pending) {
+        if (!skipped_.count(id)) ids.push_back(id);
+      }
     }
     if (ids.empty()) break;
+
     // Catalog reads stay on this thread (the Archive is single-threaded);
-    // parsing, which is the costly part, runs on the workers. The chunk ends
-    // early at kChunkBytes; the ids after it stay queued for the next round.
-    std::vector<Prepared> work(ids.size());
-    std::vector<std::string> raws(ids.size());
+    // parsing runs on the workers. The chunk ends early at kChunkBytes; the
+    // ids after it are taken next time.
+    struct Work {
+      std::string error;  // unreadable
+      std::string raw;
+      index::IndexDocument doc;
+      bool gone = false;  // no longer in the catalog
+    };
+    std::vector<Work> work(ids.size());
     uint64_t chunk_bytes = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
-      work[i].id = ids[i];
-      auto info = archive.GetInfo(ids[i]);
-      if (!info || !*info) {
-        work[i].error = info ? "no longer in the catalog" : info.error().message();
+      auto info = archive_.GetInfo(ids[i]);
+      if (!info) {
+        work[i].error = info.error().message();
+        continue;
+      }
+      if (!*info) {
+        work[i].gone = true;
         continue;
       }
       if (i > 0 && chunk_bytes + (*info)->size > kChunkBytes) {
+        if (replaying) replay_.insert(replay_.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids.end());
         ids.resize(i);
         work.resize(i);
-        raws.resize(i);
         break;
       }
       chunk_bytes += (*info)->size;
-      auto raw = archive.ReadRaw(ids[i]);
+      FillFromInfo(**info, work[i].doc);
+      if (at_hand != nullptr) {
+        if (auto it = at_hand->find(ids[i]); it != at_hand->end()) {
+          work[i].raw = std::move(it->second);
+          at_hand->erase(it);
+          continue;
+        }
+      }
+      auto raw = archive_.ReadRaw(ids[i]);
       if (!raw) {
         work[i].error = raw.error().message();
         continue;
       }
-      raws[i] = std::move(*raw);
-      FillFromInfo(**info, work[i].doc);
+      work[i].raw = std::move(*raw);
     }
     std::atomic<size_t> next{0};
     auto parse = [&] {
       for (size_t i = next++; i < work.size(); i = next++) {
-        if (!work[i].error.empty()) continue;
-        work[i].message = mime::ParseMessage(raws[i]);
-        raws[i].clear();
-        raws[i].shrink_to_fit();
-        work[i].doc.message = &work[i].message;
+        if (!work[i].error.empty() || work[i].gone) continue;
+        work[i].doc.message = std::make_shared<const mime::Message>(mime::ParseMessage(work[i].raw, limits));
+        std::string().swap(work[i].raw);
       }
     };
     std::vector<std::thread> pool;
-    for (int t = 1; t < workers; ++t) pool.emplace_back(parse);
+    for (int t = 1; t < workers_ && static_cast<size_t>(t) < work.size(); ++t) pool.emplace_back(parse);
     parse();
     for (auto& t : pool) t.join();
 
-    std::vector<int64_t> finished;
-    std::optional<std::string> last_add_error;
-    for (auto& w : work) {
-      if (w.error.empty()) {
-        auto added = writer->Add(w.doc);
-        if (added) {
-          last_add_error.reset();
-          finished.push_back(w.id);
-          continue;
-        }
-        // The same error twice in a row is the writer's own (a shard that
-        // failed refuses every later add): stop, as for a failed commit.
-        if (last_add_error == added.error().message()) return std::unexpected(added.error());
-        last_add_error = added.error().message();
-        w.error = added.error().message();
+    std::vector<int64_t> handing;  // journaled, then off the catalog's queue, then to the writer
+    for (size_t i = 0; i < work.size(); ++i) {
+      if (work[i].gone) {
+        handing.push_back(ids[i]);  // nothing to index; just off the queue
+        continue;
       }
-      // Unreadable or refused by the index: reported, left in the queue for
-      // verify to name and a later run to retry; never silently dropped, and
-      // never holding up the rest of the chunk.
-      ++result.failed;
-      failed_ids.insert(w.id);
-      if (on_problem) on_problem(w.id, w.error);
+      if (work[i].error.empty()) {
+        handing.push_back(ids[i]);
+        continue;
+      }
+      // Unreadable: reported and skipped, never silently dropped and never
+      // holding up the rest of the chunk. From the queue it stays queued
+      // (verify names it); from the journal it stays journaled.
+      ++result_.failed;
+      if (replaying) {
+        retry_.push_back(ids[i]);
+      } else {
+        skipped_.insert(ids[i]);
+      }
+      if (callbacks_.on_problem) callbacks_.on_problem(ids[i], work[i].error);
     }
-    MK_RETURN_IF_ERROR(writer->Commit());
-    MK_RETURN_IF_ERROR(archive.MarkIndexed(finished));
-    result.indexed += static_cast<int64_t>(finished.size());
-    done += static_cast<int64_t>(ids.size());
-    if (on_progress) on_progress(done, total);
+    MK_RETURN_IF_ERROR(Journal(handing));
+    MK_RETURN_IF_ERROR(archive_.MarkIndexed(handing));
+    for (size_t i = 0; i < work.size(); ++i) {
+      if (work[i].gone || !work[i].error.empty()) continue;
+      MK_RETURN_IF_ERROR(writer_->Add(std::move(work[i].doc)));
+      in_flight_.push_back(ids[i]);
+    }
+    done_ += static_cast<int64_t>(ids.size());
+    if (callbacks_.on_progress) callbacks_.on_progress(done_, std::max(total, done_));
+    if (in_flight_.size() >= kCommitEvery) MK_RETURN_IF_ERROR(Commit());
   }
-  return result;
+  return OkStatus();
+}
+
+Status IndexFeeder::Commit() {
+  MK_RETURN_IF_ERROR(writer_->Commit());
+  std::set<int64_t> refused;
+  for (index::RefusedDocument& r : writer_->TakeRefused()) {
+    if (!refused.insert(r.id).second) continue;
+    retry_.push_back(r.id);
+    ++result_.failed;
+    if (callbacks_.on_problem) callbacks_.on_problem(r.id, r.error.message());
+  }
+  for (int64_t id : in_flight_) {
+    if (!refused.count(id)) ++result_.indexed;
+  }
+  in_flight_.clear();
+  std::sort(retry_.begin(), retry_.end());
+  retry_.erase(std::unique(retry_.begin(), retry_.end()), retry_.end());
+  return RewriteJournal(retry_);
+}
+
+Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
+                                   const std::function<void(int64_t, int64_t)>& on_progress,
+                                   const std::function<void(int64_t, const std::string&)>& on_problem) {
+  MK_ASSIGN_OR_RETURN(int64_t total, archive.PendingIndexCount());
+  struct stat st {};
+  const bool journal = ::stat((IndexDir(archive) + "/" + kJournalName).c_str(), &st) == 0 && st.st_size > 0;
+  if (total == 0 && !journal) return CatchUpResult{};
+  MK_ASSIGN_OR_RETURN(auto feeder, IndexFeeder::Open(archive, workers, {on_progress, on_problem}));
+  MK_RETURN_IF_ERROR(feeder->Feed());
+  MK_RETURN_IF_ERROR(feeder->Commit());
+  return feeder->result();
 }
 
 }  // namespace mailkeep::tools

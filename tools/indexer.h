@@ -1,15 +1,32 @@
 // Keeps the full-text index (ARCHIVE/xapian) caught up with the catalog:
 // drains the archive's index queue, builds one document per message
 // (parsed with text extraction, plus thread, accounts, folders and flags
-// from its locations), commits the index, then marks those messages
-// indexed in the catalog. A run killed halfway leaves them queued, so the
-// next run (import, or `mailkeep reindex`) finishes the work.
+// from its locations) and hands it to the index writer, whose shard threads
+// build and write documents while this thread reads and parses the next
+// ones.
+//
+// In-flight journal (ARCHIVE/xapian/in-flight): messages are taken off the
+// catalog's queue (MarkIndexed) when they are handed to the writer, not when
+// the index commits, so that a batch imported meanwhile can queue them again
+// (a new location, a thread merge) and have them rewritten. Their ids are
+// first appended to the journal and fsync'd; the journal is emptied once the
+// index has committed them. A run killed in between leaves the ids in the
+// journal, and the next IndexFeeder indexes them first: nothing is lost.
+// Messages the index refuses stay in the journal and are retried by every
+// later run. (Until then `verify` counts journaled messages as missing.)
+//
+// Thread-safety: an IndexFeeder belongs to the thread that owns the Archive.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "index/index.h"
 #include "store/archive.h"
 #include "store/util/status.h"
 
@@ -19,15 +36,62 @@ std::string IndexDir(const Archive& archive);
 
 struct CatchUpResult {
   int64_t indexed = 0;
-  int64_t failed = 0;  // messages not indexed: unreadable, or refused by the index (each
-                       // reported through on_problem, left queued for a later run)
+  int64_t failed = 0;  // messages not indexed: unreadable (each reported through on_problem and left
+                       // queued), or refused by the index (reported, kept in the journal); retried by a
+                       // later run
 };
 
-// Works in chunks of at most 5,000 messages and ~256 MB of raw mail (one
-// index commit and one MarkIndexed each). A message that cannot be read or
-// that the index writer refuses is reported and skipped; the run goes on.
-// Errors: a failed commit (or a writer that refuses every add), or a
-// catalog error; what was committed before stays indexed.
+class IndexFeeder {
+ public:
+  struct Callbacks {
+    std::function<void(int64_t done, int64_t total)> on_progress;       // after each chunk; may be empty
+    std::function<void(int64_t id, const std::string& why)> on_problem;  // may be empty
+  };
+
+  // Opens (or creates) the index of `archive` and reads the journal left by
+  // a killed run. `workers`: parse threads, 0 = hardware threads.
+  // REQUIRES: `archive` opened read-write; it outlives the feeder.
+  static Result<std::unique_ptr<IndexFeeder>> Open(Archive& archive, int workers, Callbacks callbacks);
+  // Commits what is in flight (errors lost: call Commit() first).
+  ~IndexFeeder();
+
+  // Hands everything queued now (journaled messages of an earlier run
+  // first) to the index writer, in chunks of at most 1,000 messages and
+  // ~256 MB of raw mail; commits every 5,000 messages. Returns when the
+  // last chunk is queued, not written. A message that cannot be read is
+  // reported and skipped (it stays queued).
+  // `at_hand`, when given, holds raw bytes the caller already has, by
+  // catalog id (a batch just stored): used (moved from) instead of reading
+  // the message back from the archive.
+  // Errors: a catalog error, or an index failure (the writer's, not one
+  // document's); what was committed before stays indexed.
+  Status Feed(std::unordered_map<int64_t, std::string>* at_hand = nullptr);
+  // Waits for everything handed over, commits it, reports refused
+  // documents and empties the journal (but for them).
+  Status Commit();
+
+  const CatchUpResult& result() const { return result_; }
+
+ private:
+  IndexFeeder(Archive& archive, int workers, Callbacks callbacks, std::unique_ptr<index::IndexWriter> writer);
+  Status Journal(const std::vector<int64_t>& ids);
+  Status RewriteJournal(const std::vector<int64_t>& ids);
+
+  Archive& archive_;
+  int workers_;
+  Callbacks callbacks_;
+  std::unique_ptr<index::IndexWriter> writer_;
+  std::string journal_path_;
+  std::vector<int64_t> replay_;       // journaled by a killed run: indexed first
+  std::set<int64_t> skipped_;         // unreadable this run: stay queued, asked for past them
+  std::vector<int64_t> in_flight_;    // handed to the writer since the last commit
+  std::vector<int64_t> retry_;        // refused by the index: kept in the journal
+  CatchUpResult result_;
+  int64_t done_ = 0;
+};
+
+// Indexes everything queued and commits (IndexFeeder Open, Feed, Commit).
+// Errors as IndexFeeder's.
 // REQUIRES: `archive` opened read-write.
 Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t done, int64_t total)>& on_progress,
