@@ -93,19 +93,22 @@ run --archive "$B" sync bob
 # IMAP carries CRLF line ends and `sync` stores them as LF (the Maildir
 # form), so bodies are compared by the SHA-256 of their bytes with CRLF as
 # LF ("lf_sha256"); for the LF messages that is their exact SHA-256.
-dump() {  # dump ARCHIVE FILE: one JSON object per message (show --json + lf_sha256)
-  local id
-  : >"$2"
+dump() {  # dump ARCHIVE FILE: one JSON object per message (show --json + lf_sha256, crlf_sha256)
+  local id dir="$2.d"
+  mkdir -p "$dir"
   for id in $("$MAILKEEP" --archive "$1" search --format ids '*'); do
-    "$MAILKEEP" --archive "$1" show --raw "$id" >"$WORK/raw"
-    "$MAILKEEP" --archive "$1" --json show "$id" | python3 -c '
-import hashlib, json, re, sys
-m = json.load(sys.stdin)
-raw = open(sys.argv[1], "rb").read()
-m["lf_sha256"] = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
-m["crlf_sha256"] = hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", raw)).hexdigest()
-print(json.dumps(m))' "$WORK/raw" >>"$2"
+    "$MAILKEEP" --archive "$1" show --raw "$id" >"$dir/$id.raw"
+    "$MAILKEEP" --archive "$1" --json show "$id" >"$dir/$id.json"
   done
+  python3 - "$dir" >"$2" <<'EOF'
+import glob, hashlib, json, re, sys
+for name in sorted(glob.glob(sys.argv[1] + "/*.json")):
+    m = json.load(open(name))
+    raw = open(name[:-5] + ".raw", "rb").read()
+    m["lf_sha256"] = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+    m["crlf_sha256"] = hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", raw)).hexdigest()
+    print(json.dumps(m))
+EOF
 }
 dump "$ARCHIVE" "$WORK/a.jsonl"
 dump "$B" "$WORK/b.jsonl"
