@@ -22,18 +22,21 @@
 //                  its .mbox/.mbx (and .gz/.zst/.xz/.bz2) suffix; POP3 → INBOX
 // Missing folders are created (CREATE; [TRYCREATE] also leads to one).
 //
-// Resumable: each APPEND is recorded in the catalog right after the server
-// accepted it, as a location (source "imap", the target account, the
-// folder, UIDVALIDITY and UID from APPENDUID; without APPENDUID uidvalidity
-// 0 and key "appended-<id>", which no server UID can collide with). A
-// message that already has a live (not deleted) location in the target
-// account and folder is not appended again — whether an earlier migrate put
-// it there or a `sync` of that account found it there — and a later `sync`
-// of the target account recognises what migrate appended.
-// Known gap: a connection lost after the server stored a message but
-// before its OK arrived leaves that one message unrecorded; the next run
-// appends it once more.
-//
+// Resumable, nothing appended twice: before each APPEND an intent is
+// recorded in the catalog (a location in the target account and folder with
+// uidvalidity 0 and key "pending-<id>"); once the server accepted it, one
+// transaction replaces the intent with the real place (source "imap", the
+// target account, the folder, UIDVALIDITY and UID from APPENDUID; without
+// APPENDUID uidvalidity 0 and key "appended-<id>", which no server UID can
+// collide with). A message with a live (not deleted) real place in the
+// target account and folder is not appended again — whether an earlier
+// migrate put it there or a `sync` of that account found it there — and a
+// later `sync` of the target account recognises what migrate appended. A
+// message left with only an intent (the connection or the process died
+// between sending the APPEND and recording its answer) is first looked for
+// in the folder: UID SEARCH by exact size (and Message-ID), candidates
+// compared byte for byte; found, its place is recorded ("recovered"),
+// otherwise it is appended.
 // Output: one summary line (appended, already there, failed, seconds), or
 // JSON with --json; --dry-run lists "ID -> FOLDER" lines and changes
 // nothing (it still logs in, to learn the server's folders and delimiter).
@@ -42,10 +45,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <tuple>
 #include <iostream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -197,6 +200,56 @@ Target PlanMessage(const MessageInfo& info, const std::string& account, const st
   return t;
 }
 
+// A Message-ID that can go into a quoted IMAP SEARCH string as it is.
+bool Searchable(const std::string& id) {
+  if (id.empty() || id.size() > 900) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+struct ServerPlace {
+  uint32_t uidvalidity = 0, uid = 0;
+};
+
+// Looks for the message `raw` in `folder` on the server, after an APPEND
+// whose answer never arrived: candidates by exact RFC822.SIZE (what we
+// sent: LF as CRLF) and Message-ID, then compared byte for byte. Leaves no
+// folder selected. nullopt when it is not there (or the folder is missing).
+Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const std::string& folder,
+                                                const std::string& raw, const std::string& message_id) {
+  auto box = client.Examine(folder);
+  if (!box) {
+    if (box.error().code() == ErrorCode::kNotFound) return std::optional<ServerPlace>();
+    return std::unexpected(box.error());
+  }
+  uint64_t size = raw.size();
+  std::string want;  // as FetchMessages hands it back: CRLF as LF
+  want.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) ++size;
+    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    want += raw[i];
+  }
+  std::string criteria = "LARGER " + std::to_string(size - 1) + " SMALLER " + std::to_string(size + 1);
+  if (Searchable(message_id)) criteria += " HEADER Message-ID \"" + message_id + "\"";
+  std::optional<ServerPlace> found;
+  if (box->exists > 0 && size > 0) {
+    MK_ASSIGN_OR_RETURN(auto uids, client.UidSearch(criteria));
+    if (!uids.empty()) {
+      MK_RETURN_IF_ERROR(client.FetchMessages(uids, [&](imap::FetchedMessage&& m) -> Status {
+        if (!found && m.bytes == want) found = ServerPlace{box->uidvalidity, m.uid};
+        return OkStatus();
+      }));
+    }
+  }
+  MK_RETURN_IF_ERROR(client.Unselect());
+  return found;
+}
+
+std::string PendingKey(int64_t id) { return "pending-" + std::to_string(id); }
+
 }  // namespace
 
 int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
@@ -204,6 +257,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   std::string to_account, folder_opt;
   int lock_timeout = 60;
+  int crash_after = 0;
   desc.add_options()
       ("query", po::value<std::vector<std::string>>(), "ids, mid:MESSAGE-ID or a search query; nothing or * = all")
       ("to-account", po::value<std::string>(&to_account), "IMAP account of the config file to append to")
@@ -213,7 +267,9 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       ("dry-run,n", "list what would be appended where; change nothing")
       ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
        "seconds to wait for another mailkeep holding the archive, then exit 3")
-      ("no-index", "do not bring the full-text index up to date afterwards");
+      ("no-index", "do not bring the full-text index up to date afterwards")
+      ("debug-crash-after-appends", po::value<int>(&crash_after)->default_value(0),
+       "testing: abort() right after the server accepted the Nth APPEND, before it is recorded");
   po::positional_options_description pos;
   pos.add("query", -1);
   po::variables_map vm;
@@ -282,23 +338,41 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   std::optional<std::string> fixed;
   if (!keep_folders) fixed = NormalizeInbox(folder_opt.empty() ? "INBOX" : folder_opt, delimiter);
 
-  // Messages already in each target folder (live locations of this account).
-  std::map<std::string, std::set<int64_t>> present;
-  auto present_in = [&](const std::string& folder) -> Result<std::set<int64_t>*> {
+  // What the catalog knows of each target folder: messages with a live
+  // place there, and intents (see the top of the file).
+  struct Known {
+    std::set<int64_t> live;
+    std::set<int64_t> pending;
+  };
+  std::map<std::string, Known> present;
+  auto present_in = [&](const std::string& folder) -> Result<Known*> {
     auto it = present.find(folder);
     if (it == present.end()) {
-      MK_ASSIGN_OR_RETURN(auto known, archive.FolderLocations(kImap, to_account, folder));
-      std::set<int64_t> ids_there;
-      for (const auto& k : known) {
-        if (!k.deleted_at) ids_there.insert(k.message);
+      MK_ASSIGN_OR_RETURN(auto rows, archive.FolderLocations(kImap, to_account, folder));
+      Known known;
+      for (const auto& k : rows) {
+        if (k.deleted_at) continue;
+        if (k.uidvalidity == 0 && k.key == PendingKey(k.message)) {
+          known.pending.insert(k.message);
+        } else {
+          known.live.insert(k.message);
+        }
       }
-      it = present.emplace(folder, std::move(ids_there)).first;
+      it = present.emplace(folder, std::move(known)).first;
     }
     return &it->second;
   };
+  auto place = [&](const std::string& folder, int64_t id) {
+    Origin o;
+    o.source = kImap;
+    o.account = to_account;
+    o.folder = folder;
+    o.key = PendingKey(id);
+    return o;
+  };
 
   Progress progress(global, dry_run ? "planning" : "migrating");
-  int64_t appended = 0, already = 0, failed = 0, not_attempted = 0;
+  int64_t appended = 0, already = 0, recovered = 0, failed = 0, not_attempted = 0, appends = 0;
   uint64_t bytes = 0;
   std::vector<std::string> created;
   nlohmann::json planned = nlohmann::json::array();
@@ -330,10 +404,18 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       ++not_attempted;
       continue;
     }
-    if ((*there)->count(id)) {
+    Known& known = **there;
+    const Origin intent = place(t.folder, id);
+    if (known.live.count(id)) {
       ++already;
+      if (!dry_run && known.pending.count(id)) {
+        // A stale intent (a sync found the message first): drop it.
+        static_cast<void>(archive.AddLocation(id, intent, &intent));
+        known.pending.erase(id);
+      }
       continue;
     }
+    const bool uncertain = known.pending.count(id) > 0;
     if (dry_run) {
       ++appended;
       bytes += (*info)->size;
@@ -345,19 +427,49 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       std::string date = t.internal_date ? IsoDate(*t.internal_date) : "-";
       if (global.json) {
         planned.push_back({{"id", id}, {"folder", t.folder}, {"flags", t.flags}, {"create_folder", create},
+                           {"check_first", uncertain},
                            {"internal_date", t.internal_date ? nlohmann::json(*t.internal_date) : nlohmann::json()}});
       } else if (global.verbosity > 0) {
         progress.Finish();
         std::cout << id << " -> " << t.folder << (create ? " (new folder)" : "") << "  (" << t.flags << ") " << date
-                  << "\n";
+                  << (uncertain ? "  [an earlier APPEND was not confirmed: looked for first]" : "") << "\n";
       }
-      (*there)->insert(id);
+      known.live.insert(id);
       continue;
     }
     auto raw = archive.ReadRaw(id);
     if (!raw) {
       problem(id, raw.error().message());
       continue;
+    }
+    Origin real;
+    real.source = kImap;
+    real.account = to_account;
+    real.folder = t.folder;
+    real.flags = t.flags;
+    real.internal_date = t.internal_date;
+    if (uncertain) {
+      auto found = FindOnServer(client, t.folder, *raw, (*info)->message_id);
+      if (!found) {
+        problem(id, "looking for an unconfirmed APPEND in " + t.folder + ": " + found.error().message());
+        if (found.error().code() == ErrorCode::kUnavailable) stopped = found.error();
+        continue;
+      }
+      if (*found) {
+        real.uidvalidity = (*found)->uidvalidity;
+        real.key = std::to_string((*found)->uid);
+        if (auto rec = archive.AddLocation(id, real, &intent); !rec) {
+          problem(id, "found in " + t.folder + " but not recorded in the archive: " + rec.error().message());
+          stopped = rec.error();
+          archive_broken = true;
+          continue;
+        }
+        known.pending.erase(id);
+        known.live.insert(id);
+        ++already;
+        ++recovered;
+        continue;
+      }
     }
     if (!existing.count(t.folder)) {
       if (auto st = client.CreateFolder(t.folder); !st) {
@@ -367,6 +479,17 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       }
       existing.insert(t.folder);
       created.push_back(t.folder);
+    }
+    if (!uncertain) {
+      // The intent goes first: if the answer to the APPEND never arrives,
+      // the next run looks before it appends again.
+      if (auto rec = archive.AddLocation(id, intent); !rec) {
+        problem(id, "not appended: recording the intent failed: " + rec.error().message());
+        stopped = rec.error();
+        archive_broken = true;
+        continue;
+      }
+      known.pending.insert(id);
     }
     auto result = client.Append(t.folder, *raw, t.flags, t.internal_date);
     if (!result && result.error().code() == ErrorCode::kNotFound) {
@@ -378,27 +501,22 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       if (result.error().code() == ErrorCode::kUnavailable) stopped = result.error();
       continue;
     }
-    Origin origin;
-    origin.source = kImap;
-    origin.account = to_account;
-    origin.folder = t.folder;
+    if (crash_after > 0 && ++appends >= crash_after) std::abort();
     if (result->uidvalidity != 0 && result->uid != 0) {
-      origin.uidvalidity = result->uidvalidity;
-      origin.key = std::to_string(result->uid);
+      real.uidvalidity = result->uidvalidity;
+      real.key = std::to_string(result->uid);
     } else {
-      origin.key = "appended-" + std::to_string(id);
+      real.key = "appended-" + std::to_string(id);
     }
-    origin.flags = t.flags;
-    origin.internal_date = t.internal_date;
-    if (auto rec = archive.AddLocation(id, origin); !rec) {
-      // On the server but not in the catalog: the next run would append it
-      // again, so stop here rather than risk more of those.
+    if (auto rec = archive.AddLocation(id, real, &intent); !rec) {
+      // On the server; the intent stays, so the next run finds it there.
       problem(id, "appended to " + t.folder + " but not recorded in the archive: " + rec.error().message());
       stopped = rec.error();
       archive_broken = true;
       continue;
     }
-    (*there)->insert(id);
+    known.pending.erase(id);
+    known.live.insert(id);
     ++appended;
     bytes += raw->size();
   }
@@ -429,7 +547,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   const bool ok = failed == 0 && not_attempted == 0 && !stopped && index_ok;
   if (global.json) {
     nlohmann::json j = {{"account", to_account},  {"dry_run", dry_run},   {"selected", ids->size()},
-                        {"already_there", already}, {"failed", failed},   {"not_attempted", not_attempted},
+                        {"already_there", already}, {"recovered", recovered}, {"failed", failed},   {"not_attempted", not_attempted},
                         {"bytes", bytes},         {"folders_created", created}, {"seconds", seconds},
                         {"ok", ok}};
     j[dry_run ? "would_append" : "appended"] = appended;
@@ -437,10 +555,11 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     std::cout << j.dump(2) << "\n";
   } else if (global.verbosity > 0) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "migrate to %s: %s %lld (%.1f MB), already there %lld, failed %lld, %.1f s%s",
+    std::string found = recovered > 0 ? " (" + std::to_string(recovered) + " found after an unconfirmed APPEND)" : "";
+    std::snprintf(buf, sizeof buf, "migrate to %s: %s %lld (%.1f MB), already there %lld%s, failed %lld, %.1f s%s",
                   to_account.c_str(), dry_run ? "would append" : "appended", (long long)appended,
-                  static_cast<double>(bytes) / 1e6, (long long)already, (long long)(failed + not_attempted), seconds,
-                  ok ? "" : ", FAILED");
+                  static_cast<double>(bytes) / 1e6, (long long)already, found.c_str(),
+                  (long long)(failed + not_attempted), seconds, ok ? "" : ", FAILED");
     std::cout << buf << "\n";
   }
   if (archive_broken) return kExitArchive;
