@@ -786,4 +786,27 @@ Result<bool> Archive::UpdateFlags(const std::string& source, const std::string& 
   return impl_->catalog->UpdateFlags(source, account, folder, uidvalidity, key, flags);
 }
 
+Result<bool> Archive::AddLocation(int64_t id, const Origin& origin, const Origin* replaces) {
+  Impl& s = *impl_;
+  if (s.mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  MK_ASSIGN_OR_RETURN(auto row, s.catalog->GetMessage(id));
+  if (!row) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
+  MK_RETURN_IF_ERROR(s.catalog->Begin());
+  auto change = s.catalog->AddLocation(id, origin, NowSeconds());
+  Status st = change ? OkStatus() : Status(std::unexpected(change.error()));
+  bool changed = change && *change != catalog::LocationChange::kUnchanged;
+  if (st && replaces != nullptr) {
+    auto removed = s.catalog->RemoveLocation(id, *replaces);
+    if (!removed) st = std::unexpected(removed.error());
+    changed = changed || (removed && *removed);
+  }
+  if (st && changed) st = s.catalog->QueueForIndex(id);
+  if (st) st = s.catalog->Commit();
+  if (!st) {
+    s.catalog->Rollback();
+    return std::unexpected(st.error());
+  }
+  return changed;
+}
+
 }  // namespace mailkeep

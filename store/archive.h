@@ -220,6 +220,15 @@ class Archive {
 
   const std::string& dir() const;
 
+  // Records one more place of a message already in the archive (e.g. where
+  // `migrate` appended it on a server), in its own committed transaction,
+  // and queues the message for the index when the place is new or its flags
+  // changed. With `replaces`, that place of the same message (e.g. an intent
+  // record written before a server APPEND) is forgotten in the same
+  // transaction. Returns whether anything changed. kNotFound for an unknown
+  // id; kFailedPrecondition when opened read-only.
+  Result<bool> AddLocation(int64_t id, const Origin& origin, const Origin* replaces = nullptr);
+
  private:
   struct Impl;
   explicit Archive(std::unique_ptr<Impl> impl);

@@ -17,20 +17,12 @@
 #include "sync/engine.h"
 #include "sync/imap_source.h"
 #include "sync/pop3_source.h"
+#include "tools/accounts.h"
 #include "tools/command.h"
 #include "tools/indexer.h"
 
 namespace mailkeep::tools {
 namespace {
-
-net::TlsMode ToTlsMode(config::Tls tls) {
-  switch (tls) {
-    case config::Tls::kImplicit: return net::TlsMode::kImplicit;
-    case config::Tls::kStartTls: return net::TlsMode::kStartTls;
-    case config::Tls::kNone: return net::TlsMode::kNone;
-  }
-  return net::TlsMode::kImplicit;
-}
 
 pop3::AuthMethod ToPop3Auth(config::Auth auth) {
   switch (auth) {
@@ -55,46 +47,17 @@ sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
   return out;
 }
 
-net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Service service) {
-  net::ConnectOptions c;
-  c.host = a.host;
-  c.service = service;
-  c.tls = ToTlsMode(a.tls);
-  c.port = a.port != 0 ? a.port : net::DefaultPort(service, c.tls);
-  c.ca_file = a.ca_file;
-  c.verify_certificate = a.tls_verify;
-  c.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
-  c.read_timeout = std::chrono::seconds(a.timeout_seconds);
-  return c;
-}
-
-imap::AuthMethod ToImapAuth(config::Auth auth) {
-  switch (auth) {
-    case config::Auth::kPlain: return imap::AuthMethod::kPlain;
-    case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
-    case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
-    case config::Auth::kUser: return imap::AuthMethod::kLogin;
-    case config::Auth::kAuto:
-    case config::Auth::kApop: break;  // apop is refused for IMAP accounts by the config loader
-  }
-  return imap::AuthMethod::kAuto;
-}
-
 // Builds the account's source; the password is resolved here, at use time,
 // and lives only in the source's options.
 Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a) {
-  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
   if (a.protocol == config::Protocol::kImap) {
     sync::ImapSourceOptions o;
-    o.client.connect = ConnectOptionsFor(a, net::Service::kImap);
-    o.client.user = a.user;
-    o.client.password = std::move(password);
-    o.client.auth = ToImapAuth(a.auth);
-    o.client.allow_plaintext = a.allow_plaintext;
+    MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a));
     o.folders = a.folders;
     o.exclude = a.exclude;
     return std::unique_ptr<sync::Source>(new sync::ImapSource(a.name, std::move(o)));
   }
+  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
   pop3::Pop3Options o;
   o.connect = ConnectOptionsFor(a, net::Service::kPop3);
   o.user = a.user;
@@ -206,13 +169,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   Archive& archive = **opened;
   sync::ArchiveGate gate(archive);
 
-  for (const auto* a : accounts) {
-    if (!a->tls_verify) {
-      std::cerr << "mailkeep: warning: account " << a->name
-                << ": tls_verify = false, the server's certificate is not checked; anyone on the network path "
-                   "could read the password and the mail\n";
-    }
-  }
+  for (const auto* a : accounts) WarnIfUnverified(*a);
 
   std::vector<sync::AccountReport> reports(accounts.size());
   std::atomic<size_t> next{0};

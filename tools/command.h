@@ -48,6 +48,7 @@ int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& arg
 int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdThread(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 

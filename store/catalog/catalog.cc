@@ -1041,4 +1041,13 @@ Result<bool> Catalog::UpdateFlags(const std::string& source, const std::string& 
   return true;
 }
 
+Result<bool> Catalog::RemoveLocation(int64_t message, const Origin& place) {
+  MK_ASSIGN_OR_RETURN(int64_t folder, FolderId(place));
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "DELETE FROM locations WHERE message = ? AND folder = ? AND uidvalidity = ? AND key = ?"));
+  st.Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(place.uidvalidity)).Bind(4, place.key);
+  MK_RETURN_IF_ERROR(st.Run());
+  return db_->Changes() > 0;
+}
+
 }  // namespace mailkeep::catalog

@@ -239,6 +239,10 @@ class Catalog {
   // changed. Returns whether they changed (false also for an unknown place).
   Result<bool> UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
                            uint64_t uidvalidity, const std::string& key, const std::string& flags);
+  // Forgets the place (source, account, folder, uidvalidity, key) of
+  // `message` (flags and dates in `place` are ignored). Returns whether a
+  // row went. The caller holds the transaction.
+  Result<bool> RemoveLocation(int64_t message, const Origin& place);
 
  private:
   explicit Catalog(std::unique_ptr<Db> db);

@@ -1,0 +1,63 @@
+#include "tools/accounts.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace mailkeep::tools {
+namespace {
+
+net::TlsMode ToTlsMode(config::Tls tls) {
+  switch (tls) {
+    case config::Tls::kImplicit: return net::TlsMode::kImplicit;
+    case config::Tls::kStartTls: return net::TlsMode::kStartTls;
+    case config::Tls::kNone: return net::TlsMode::kNone;
+  }
+  return net::TlsMode::kImplicit;
+}
+
+imap::AuthMethod ToImapAuth(config::Auth auth) {
+  switch (auth) {
+    case config::Auth::kPlain: return imap::AuthMethod::kPlain;
+    case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
+    case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
+    case config::Auth::kUser: return imap::AuthMethod::kLogin;
+    case config::Auth::kAuto:
+    case config::Auth::kApop: break;  // apop is refused for IMAP accounts by the config loader
+  }
+  return imap::AuthMethod::kAuto;
+}
+
+}  // namespace
+
+net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Service service) {
+  net::ConnectOptions c;
+  c.host = a.host;
+  c.service = service;
+  c.tls = ToTlsMode(a.tls);
+  c.port = a.port != 0 ? a.port : net::DefaultPort(service, c.tls);
+  c.ca_file = a.ca_file;
+  c.verify_certificate = a.tls_verify;
+  c.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
+  c.read_timeout = std::chrono::seconds(a.timeout_seconds);
+  return c;
+}
+
+Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
+  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
+  imap::ImapOptions o;
+  o.connect = ConnectOptionsFor(a, net::Service::kImap);
+  o.user = a.user;
+  o.password = std::move(password);
+  o.auth = ToImapAuth(a.auth);
+  o.allow_plaintext = a.allow_plaintext;
+  return o;
+}
+
+void WarnIfUnverified(const config::AccountConfig& a) {
+  if (a.tls_verify) return;
+  std::cerr << "mailkeep: warning: account " << a.name
+            << ": tls_verify = false, the server's certificate is not checked; anyone on the network path "
+               "could read the password and the mail\n";
+}
+
+}  // namespace mailkeep::tools

@@ -1,0 +1,27 @@
+// Accounts of the config file (config/config.h) turned into client options,
+// shared by the commands that talk to servers (sync, migrate). Passwords are
+// resolved here, at use time, and live only in the returned options.
+// Thread-safety: plain functions; ResolvePassword may run a command.
+#pragma once
+
+#include <memory>
+
+#include "config/config.h"
+#include "store/util/status.h"
+#include "sync/imap/imap_client.h"
+#include "sync/net/connection.h"
+
+namespace mailkeep::tools {
+
+// Host, port (0 = the standard one for `service` and the TLS mode), TLS
+// mode, CA file, certificate verification and timeouts of an account.
+net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& account, net::Service service);
+
+// Everything an ImapClient needs for an IMAP account, password included
+// (resolved now; errors name the account, never the password).
+Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account);
+
+// The warning sync and migrate print for an account with tls_verify = false.
+void WarnIfUnverified(const config::AccountConfig& account);
+
+}  // namespace mailkeep::tools
