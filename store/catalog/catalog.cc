@@ -275,6 +275,7 @@ struct Catalog::Cache {
   Statement find_thread, delete_ghost, move_thread_messages, move_thread_ids, queue_thread,
       upsert_thread_id, set_thread, queue_index;
   Statement find_location, update_flags;
+  Statement get_message, get_locations;  // per GetInfo: the indexer calls it for every message
   Statement find_sha, insert_blob, insert_message, find_address, insert_address, get_address,
       insert_location, find_folder, insert_folder, find_account, insert_account;
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> folders;
@@ -742,13 +743,17 @@ static void ReadBlobColumns(const Statement& st, int first, BlobRow& b) {
 }
 
 Result<std::optional<MessageRow>> Catalog::GetMessage(int64_t id) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  MK_ASSIGN_OR_RETURN(Statement * stp, Cached(*db_, cache_->get_message,
       "SELECT m.id, b.sha256, b.pack, b.offset, b.stored_len, b.raw_len, b.dict, m.message_id, m.subject, m.date, "
       "m.has_attachments, m.defects, m.added_at, coalesce(m.thread, m.id), m.address_list, m.part_list "
       "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
+  Statement& st = *stp;
   st.Bind(1, id);
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return std::optional<MessageRow>();
+  if (!row) {
+    st.Reset();
+    return std::optional<MessageRow>();
+  }
   MessageRow m;
   m.id = st.ColumnInt(0);
   ReadBlobColumns(st, 1, m.blob);
@@ -830,10 +835,11 @@ Result<std::vector<BlobRow>> Catalog::RecentBlobs(uint32_t dict, size_t limit) {
 }
 
 Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+  MK_ASSIGN_OR_RETURN(Statement * stp, Cached(*db_, cache_->get_locations,
       "SELECT f.source, a.name, f.name, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at, l.deleted_at "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
       "WHERE l.message = ? ORDER BY l.seen_at, f.name, l.key"));
+  Statement& st = *stp;
   st.Bind(1, id);
   std::vector<LocationRow> out;
   for (;;) {
@@ -851,6 +857,7 @@ Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
     if (!st.ColumnIsNull(8)) l.deleted_at = st.ColumnInt(8);
     out.push_back(std::move(l));
   }
+  st.Reset();
   return out;
 }
 
