@@ -52,6 +52,12 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   auto pending = (*archive)->PendingIndexCount();
   auto docs = index::IndexReader::Open(IndexDir(**archive));
   if (!pending) return Fail(pending.error());
+  // Journaled by a run that was stopped: waiting for the index like the
+  // queued ones (an id can be in both; counting it twice only makes this
+  // check more lenient by that much).
+  auto in_flight = InFlightIds(**archive);
+  if (!in_flight) return Fail(in_flight.error());
+  *pending += static_cast<int64_t>(in_flight->size());
   if (!docs) {
     // No index yet: fine while every message is still queued for it
     // (import --no-index, or a run killed before its first index commit).

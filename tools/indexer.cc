@@ -99,20 +99,25 @@ IndexFeeder::~IndexFeeder() = default;
 Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks) {
   MK_ASSIGN_OR_RETURN(auto writer, index::IndexWriter::Open(IndexDir(archive)));
   std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
-  std::ifstream in(feeder->journal_path_);
-  if (in) {
-    std::set<int64_t> ids;
-    for (std::string line; std::getline(in, line);) {
-      char* end = nullptr;
-      const long long id = std::strtoll(line.c_str(), &end, 10);
-      if (id > 0 && end != line.c_str() && *end == '\0') ids.insert(id);  // a torn last line is dropped:
-                                                                         // its fsync never returned
-    }
-    feeder->replay_.assign(ids.begin(), ids.end());
-  } else if (errno != ENOENT) {
-    return MakeError(ErrorCode::kIoError, "index journal " + feeder->journal_path_ + ": " + std::strerror(errno));
-  }
+  MK_ASSIGN_OR_RETURN(feeder->replay_, InFlightIds(archive));
   return feeder;
+}
+
+Result<std::vector<int64_t>> InFlightIds(const Archive& archive) {
+  const std::string path = IndexDir(archive) + "/" + kJournalName;
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::vector<int64_t>();
+    return MakeError(ErrorCode::kIoError, "index journal " + path + ": " + std::strerror(errno));
+  }
+  std::set<int64_t> ids;
+  for (std::string line; std::getline(in, line);) {
+    char* end = nullptr;
+    const long long id = std::strtoll(line.c_str(), &end, 10);
+    // A torn last line is dropped: its fsync never returned.
+    if (id > 0 && end != line.c_str() && *end == '\0') ids.insert(id);
+  }
+  return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
 Status IndexFeeder::Journal(const std::vector<int64_t>& ids) {

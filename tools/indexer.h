@@ -13,7 +13,7 @@
 // index has committed them. A run killed in between leaves the ids in the
 // journal, and the next IndexFeeder indexes them first: nothing is lost.
 // Messages the index refuses stay in the journal and are retried by every
-// later run. (Until then `verify` counts journaled messages as missing.)
+// later run; `verify` counts them as pending.
 //
 // Thread-safety: an IndexFeeder belongs to the thread that owns the Archive.
 #pragma once
@@ -33,6 +33,10 @@
 namespace mailkeep::tools {
 
 std::string IndexDir(const Archive& archive);
+
+// Messages in the in-flight journal: off the catalog's queue, not yet known
+// committed to the index (the next indexing run does them first).
+Result<std::vector<int64_t>> InFlightIds(const Archive& archive);
 
 struct CatchUpResult {
   int64_t indexed = 0;
