@@ -58,8 +58,9 @@ struct IndexWriterOptions {
   size_t shards = 0;
   // When the writer is destroyed after adding at least this many documents,
   // and at least half of the index, it compacts the shards (a bulk load
-  // leaves them about twice their compact size); 0 = never.
-  size_t compact_after_documents = 10000;
+  // leaves them about twice their compact size, and compacting a small
+  // index takes a fraction of a second); 0 = never.
+  size_t compact_after_documents = 1000;
 };
 
 // A document the index refused (not a failure of the index itself).
