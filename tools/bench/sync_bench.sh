@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# sync_bench.sh [--mips N] [--runs R] [--keep]
+# sync_bench.sh [--imap] [--mips N] [--runs R] [--keep]
+#
+# --imap runs the IMAP benchmark instead (mailkeep vs mbsync, several
+# folders): see imap_bench.sh, which gets the other arguments.
 #
 # Side-by-side POP3 download benchmark (not a test, not in CI): the same
 # Dovecot mailbox (a real Dovecot on 127.0.0.1, implicit TLS, started from
@@ -33,9 +36,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-mailkeep=${MAILKEEP:-$repo/build/tools/mailkeep}
-corpus=${MAILKEEP_CORPUS:-$repo/../shared/corpus}
+imap=0 rest=()
+for arg in "$@"; do if [[ $arg == --imap ]]; then imap=1; else rest+=("$arg"); fi; done
+[[ $imap -eq 0 ]] || exec "$here/imap_bench.sh" "${rest[@]}"
 
 usage() { sed -n '2p' "${BASH_SOURCE[0]}" | sed 's/^# /usage: /' >&2; exit 2; }
 mips=0 runs=3 keep=0
@@ -51,18 +54,13 @@ if [[ $mips -ne 0 && ( $mips -lt 3000 || $mips -gt 37455 ) ]]; then
   echo "sync_bench: --mips N needs 3000 <= N <= 37455" >&2; exit 2
 fi
 
-skip() { echo "SKIP: $*"; exit 77; }
-error() { echo "ERROR: $*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=bench_lib.sh
+source "$here/bench_lib.sh"
 
 # --- Preconditions -----------------------------------------------------------
-# shellcheck source-path=SCRIPTDIR/../.. source=tests/servers/dovecot.sh
-source "$repo/tests/servers/dovecot.sh"
-reason=$(dovecot_skip_reason) && skip "$reason"
+bench_common_preconditions
 command -v mpop >/dev/null || skip "mpop is not installed (apt-get install mpop)"
 command -v getmail >/dev/null || skip "getmail is not installed (apt-get install getmail6)"
-command -v zstd >/dev/null || skip "zstd is not installed"
-[[ -x /usr/bin/time ]] || skip "/usr/bin/time is not installed (apt-get install time)"
-[[ -x $mailkeep ]] || { echo "sync_bench: no mailkeep binary at $mailkeep (build it, or set MAILKEEP)" >&2; exit 2; }
 if [[ $mips -eq 0 ]]; then
   tarball="$corpus/spamassassin-public-corpus/spamassassin-20030228-part1.tar.zst"
   [[ -f $tarball ]] || skip "the SpamAssassin corpus is not here ($tarball; set MAILKEEP_CORPUS)"
@@ -72,14 +70,7 @@ else
 fi
 
 # --- Work directory, Dovecot, mailbox ---------------------------------------
-work=$(mktemp -d /tmp/mailkeep-sync-bench.XXXXXX)
-chmod 755 "$work"  # Dovecot's users (dovecot, nobody) must reach its directory inside
-cleanup() {
-  dovecot_stop || true
-  if [[ $keep -eq 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM  # through the EXIT trap: Dovecot stopped, directory removed
+bench_workdir mailkeep-sync-bench
 
 mkdir -p "$work/msgs"
 if [[ $mips -eq 0 ]]; then
@@ -176,52 +167,15 @@ if [[ ${GETMAIL_PIN:-1} != 0 ]] && command -v taskset >/dev/null; then
   getmail_cmd=(taskset -c "$(($(nproc) - 1))" getmail)
 fi
 
-# --- Measuring ----------------------------------------------------------------
-# measure NAME CMD...: runs CMD under /usr/bin/time, output to $work/NAME.log
-# (stdout) and NAME.err;
-# appends "wall_s cpu_s rss_kb" to $work/NAME.results. Wall time comes from
-# date +%s%N around it (ms resolution; the %e of time has 10 ms),
-# CPU = user + sys of the process and the children it waited for, RSS = the
-# peak of the largest of them. Returns CMD's exit status.
-measure() {
-  local name=$1; shift
-  local t0 t1 status=0
-  t0=$(date +%s%N)
-  /usr/bin/time -f '%U %S %M' -o "$work/$name.time" "$@" >"$work/$name.log" 2>"$work/$name.err" || status=$?
-  t1=$(date +%s%N)
-  local u s m
-  read -r u s m < <(tail -n 1 "$work/$name.time")
-  awk -v w=$((t1 - t0)) -v u="$u" -v s="$s" -v m="$m" \
-    'BEGIN { printf "%.3f %.2f %d\n", w / 1e9, u + s, m }' >>"$work/$name.results"
-  return $status
-}
-invalid=()  # names of tools with a run that did not get everything
-fail_run() {  # fail_run NAME RUN WHY: reports a run that does not count
-  error "$1, run $2: $3 - this timing is invalid; last lines of its stderr:"
-  tail -n 3 "$work/$1.err" | sed 's/^/    /' >&2
-  invalid+=("$1")
-}
-maildir_count() { find "$1/new" "$1/cur" -type f | wc -l; }
-# sync_report FILE: "ok listed fetched errors not_indexed" from the JSON of
-# `mailkeep --json sync` (one account), or "bad" when it is not that JSON.
-sync_report() {
-  python3 -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1])); a = d["accounts"][0]
-    print(a["ok"], a["on_server"], a["fetched"], a["errors"], d["not_indexed"])
-except Exception:
-    print("bad")' "$1"
-}
-
+# --- Measuring (measure, fail_run, sync_report: bench_lib.sh) -----------------
 mk=("$mailkeep" --archive "$work/archive" --config "$work/mailkeep.ini")  # an array: /usr/bin/time runs it
 
 run_mailkeep() {
-  local r=$1 ok listed fetched errors unindexed
+  local r=$1 ok listed fetched errors unindexed _indexed
   rm -rf "$work/archive"
   "${mk[@]}" init >/dev/null
   if measure mailkeep "${mk[@]}" --json sync; then
-    read -r ok listed fetched errors unindexed < <(sync_report "$work/mailkeep.log")
+    read -r ok listed fetched errors unindexed _indexed < <(sync_report "$work/mailkeep.log")
     [[ $ok == True && $fetched == "$n" && $errors == 0 && $unindexed == 0 ]] ||
       fail_run mailkeep "$r" "fetched ${fetched:-?} of $n, errors ${errors:-?}, not indexed ${unindexed:-?}"
   else
@@ -229,7 +183,7 @@ run_mailkeep() {
   fi
   # Second sync on the same archive: lists the mailbox, finds nothing new.
   if measure mailkeep-again "${mk[@]}" --json sync; then
-    read -r ok listed fetched errors unindexed < <(sync_report "$work/mailkeep-again.log")
+    read -r ok listed fetched errors unindexed _indexed < <(sync_report "$work/mailkeep-again.log")
     [[ $ok == True && $listed == "$n" && $fetched == 0 && $errors == 0 ]] ||
       fail_run mailkeep-again "$r" "listed ${listed:-?} of $n, fetched ${fetched:-?} (expected 0), errors ${errors:-?}"
   else
@@ -279,11 +233,6 @@ for ((r = 1; r <= runs; r++)); do
 done
 
 # --- Report -------------------------------------------------------------------
-# median FILE COLUMN: the median of a column of a results file (the lower
-# middle value for an even count).
-median() { cut -d' ' -f"$2" "$1" | sort -g | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
-is_invalid() { local t; for t in "${invalid[@]}"; do [[ $t == "$1" ]] && return 0; done; return 1; }
-
 echo
 echo "POP3 over implicit TLS from Dovecot $(dovecot --version | cut -d' ' -f1) on $DOVECOT_HOST: $n messages ($corpus_name)"
 echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); median of $runs runs each"
@@ -309,8 +258,6 @@ row getmail "$label"
 
 echo
 echo "stored size (du -sb), last run:"
-size() { du -sb "$1" | cut -f1; }
-mb() { awk -v b="$1" 'BEGIN { printf "%8.1f MB", b / 1e6 }'; }
 server=$(find "$DOVECOT_DIR/mail/$user/Maildir/new" "$DOVECOT_DIR/mail/$user/Maildir/cur" -type f -printf '%s\n' |
   awk '{ s += $1 } END { print s }')
 distinct=$("$mailkeep" --archive "$work/archive" --json stats | python3 -c 'import json, sys; print(json.load(sys.stdin)["messages"])')
