@@ -188,7 +188,11 @@ class AccountRun {
       std::vector<Origin> origins;
       origins.reserve(batch.size());
       for (const auto& m : batch) origins.push_back(m.origin);
-      auto outcomes = archive_.With([&](Archive& a) { return a.Ingest(std::move(batch)); });
+      auto outcomes = archive_.With([&](Archive& a) {
+        auto stored = a.Ingest(std::move(batch));
+        if (stored && settings_.after_commit) settings_.after_commit(a);
+        return stored;
+      });
       batch.clear();
       batch_bytes = 0;
       if (!outcomes) return std::unexpected(outcomes.error().WithContext("archive"));

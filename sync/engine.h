@@ -46,6 +46,10 @@ struct SyncSettings {
   size_t batch_bytes = 64 << 20;   // ...and at least every this many bytes
   bool dry_run = false;            // plan and report; change nothing anywhere
   int64_t now = 0;                 // Unix seconds for deletion ages; 0 = the clock
+  // Called with the archive (inside the gate) after each committed batch,
+  // e.g. to hand the new messages to the full-text index while the next
+  // batch is fetched. Its errors are the caller's business.
+  std::function<void(Archive&)> after_commit;
 };
 
 // The archive, shared by accounts that sync in parallel.

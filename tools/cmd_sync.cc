@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -171,6 +172,34 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
 
   for (const auto* a : accounts) WarnIfUnverified(*a);
 
+  // The index follows each committed batch (IndexFeeder: Xapian writes on
+  // its own threads while the next batch is fetched). What was committed is
+  // durable whatever happens to indexing; a lagging index catches up on the
+  // next run. The feeder is used only inside the archive gate.
+  int64_t not_indexed = 0;
+  std::optional<Error> index_error;
+  std::unique_ptr<IndexFeeder> feeder;
+  if (!dry_run && !vm.count("no-index")) {
+    IndexFeeder::Callbacks callbacks;
+    callbacks.on_problem = [&](int64_t id, const std::string& why) {
+      ++not_indexed;
+      std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+    };
+    auto opened_feeder = IndexFeeder::Open(archive, 0, std::move(callbacks));
+    if (opened_feeder) {
+      feeder = std::move(*opened_feeder);
+    } else {
+      index_error = opened_feeder.error();
+    }
+  }
+  auto feed_index = [&](Archive&) {
+    if (!feeder) return;
+    if (Status st = feeder->Feed(); !st) {
+      index_error = st.error();
+      feeder.reset();  // stop indexing; what is journaled is indexed by the next run
+    }
+  };
+
   std::vector<sync::AccountReport> reports(accounts.size());
   std::atomic<size_t> next{0};
   std::mutex out_mu;
@@ -184,6 +213,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       settings.max_message_size = a.max_message_size;
       settings.dry_run = dry_run;
       settings.now = debug_now;
+      settings.after_commit = feed_index;
       auto source = MakeSource(a);
       if (!source) {
         reports[i].account = a.name;
@@ -220,28 +250,20 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   bool all_ok = true;
   for (const auto& r : reports) all_ok = all_ok && r.ok && r.errors == 0;
 
-  // The index follows the catalog; what was committed above is durable
-  // whatever happens here, and a lagging index catches up on the next run.
-  int64_t indexed = 0, not_indexed = 0;
-  if (!dry_run && !vm.count("no-index")) {
-    Progress index_progress(global, "indexing");
-    auto caught_up = CatchUpIndex(
-        archive, 0, [&](int64_t d, int64_t t) { index_progress.Update(d, t); },
-        [&](int64_t id, const std::string& why) {
-          ++not_indexed;
-          index_progress.Finish();
-          std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
-        });
-    index_progress.Finish();
-    if (!caught_up) {
-      all_ok = false;
-      std::cerr << "mailkeep: messages are archived, but indexing stopped: " << caught_up.error().message()
-                << "; the next sync or `mailkeep reindex --pending` catches up\n";
-    } else {
-      indexed = caught_up->indexed;
-    }
-    if (not_indexed > 0) all_ok = false;
+  int64_t indexed = 0;
+  if (feeder) {
+    Status st = feeder->Feed();
+    if (st) st = feeder->Commit();
+    if (!st) index_error = st.error();
+    indexed = feeder->result().indexed;
+    feeder.reset();  // closes the index (compacting it after a bulk load)
   }
+  if (index_error) {
+    all_ok = false;
+    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << index_error->message()
+              << "; the next sync or `mailkeep reindex --pending` catches up\n";
+  }
+  if (not_indexed > 0) all_ok = false;
 
   if (global.json) {
     nlohmann::json j = {{"accounts", nlohmann::json::array()}, {"dry_run", dry_run}, {"indexed", indexed},
