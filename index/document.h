@@ -69,6 +69,10 @@ class DocumentBuilder {
 // add unique junk terms. Not folded.
 std::string BodyForIndex(std::string_view text, size_t max_bytes);
 
+// Splits text into the writer's own lines and quoted ones (first non-blank
+// character '>'), each kept with its line end, in order.
+void SplitQuoted(std::string_view text, std::string* own, std::string* quoted);
+
 // Checks the schema version in the "mailkeep.schema" metadata of an open
 // database: OK when it is kSchemaVersion, or when the key is missing and
 // the database is empty (new; the writer stamps it). Otherwise

@@ -149,6 +149,13 @@ TEST(BodyForIndex, CutsOnACharacterBoundary) {
   EXPECT_EQ(BodyForIndex(text, 100), text + "\n");
 }
 
+TEST(SplitQuoted, QuotedLinesGoApart) {
+  std::string own, quoted;
+  SplitQuoted("On Monday you wrote:\n> the old text\n  >> older\nmy answer\n>last", &own, &quoted);
+  EXPECT_EQ(own, "On Monday you wrote:\nmy answer\n");
+  EXPECT_EQ(quoted, "> the old text\n  >> older\n>last");
+}
+
 TEST(BodyForIndex, DropsEncodedLines) {
   const std::string text =
       "Hello there\n"

@@ -41,7 +41,7 @@ if ((keep)); then echo "work directory: $work"; else trap 'rm -rf "$work"' EXIT;
 # The Maildir every tool reads: one file per message in cur/, the bytes
 # checked against the corpus manifests.
 mapfile -t mboxes < <(ls "$corpus"/*.mboxrd.zst | sort)
-python3 "$here/mboxrd_split.py" "$work/msgs" 1000000 "${mboxes[@]}" >/dev/null
+python3 "$here/mboxrd_split.py" "$work/msgs" 37455 "${mboxes[@]}" >/dev/null
 mkdir -p "$work/Maildir/new" "$work/Maildir/tmp"
 mv "$work/msgs" "$work/Maildir/cur"
 n=$(ls "$work/Maildir/cur" | wc -l)
@@ -82,7 +82,7 @@ disk() {
   case $1 in
     mailkeep) echo "archive $(size_mb "$work/mk/packs" "$work/mk/catalog.sqlite") MB + index $(size_mb "$work/mk/xapian") MB" ;;
     mailkeep-noindex) echo "archive $(size_mb "$work/mk-noindex/packs" "$work/mk-noindex/catalog.sqlite") MB" ;;
-    mu) echo "index $(size_mb "$work/mu") MB + the Maildir ($(size_mb "$work/Maildir") MB)" ;;
+    mu) echo "index $(size_mb "$work/mu") MB + the Maildir ($(size_mb "$work/Maildir/cur") MB)" ;;
     notmuch) echo "index $(size_mb "$work/Maildir/.notmuch") MB + the Maildir" ;;
   esac
 }
