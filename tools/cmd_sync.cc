@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -192,9 +193,13 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       index_error = opened_feeder.error();
     }
   }
-  auto feed_index = [&](Archive&) {
+  auto feed_index = [&](Archive&, const std::vector<IngestOutcome>& outcomes, std::vector<std::string>& bytes) {
     if (!feeder) return;
-    if (Status st = feeder->Feed(); !st) {
+    std::unordered_map<int64_t, std::string> at_hand;
+    for (size_t i = 0; i < outcomes.size() && i < bytes.size(); ++i) {
+      if (outcomes[i].status == IngestStatus::kStored) at_hand.emplace(outcomes[i].id, std::move(bytes[i]));
+    }
+    if (Status st = feeder->Feed(&at_hand); !st) {
       index_error = st.error();
       feeder.reset();  // stop indexing; what is journaled is indexed by the next run
     }
