@@ -10,6 +10,7 @@
 #include "store/util/status.h"
 #include "sync/imap/imap_client.h"
 #include "sync/net/connection.h"
+#include "tools/command.h"
 
 namespace mailkeep::tools {
 
@@ -20,6 +21,12 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& account, net:
 // Everything an ImapClient needs for an IMAP account, password included
 // (resolved now; errors name the account, never the password).
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account);
+
+// The archive of a command that reads the accounts file: --archive, else
+// $MAILKEEP_ARCHIVE, else the file's `archive`, else the default. A writer
+// waits up to `lock_timeout` seconds for another mailkeep holding it.
+Result<std::unique_ptr<Archive>> OpenConfiguredArchive(GlobalOptions& global, const config::Config& config,
+                                                       bool writable, int lock_timeout);
 
 // The warning sync and migrate print for an account with tls_verify = false.
 void WarnIfUnverified(const config::AccountConfig& account);

@@ -78,17 +78,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   std::optional<Error> index_error;
   std::unique_ptr<IndexFeeder> feeder;
   if (!vm.count("no-index")) {
-    IndexFeeder::Callbacks callbacks;
-    callbacks.on_problem = [&](int64_t id, const std::string& why) {
-      ++not_indexed;
-      std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
-    };
-    auto opened_feeder = IndexFeeder::Open(archive, 0, std::move(callbacks));
-    if (opened_feeder) {
-      feeder = std::move(*opened_feeder);
-    } else {
-      index_error = opened_feeder.error();
-    }
+    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
   auto feed_index = [&](std::unordered_map<int64_t, std::string>* at_hand) {
     if (!feeder) return;

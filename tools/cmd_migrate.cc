@@ -296,13 +296,8 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   if (account->protocol != config::Protocol::kImap) {
     return FailUsage("account '" + to_account + "' is not an IMAP account; migrate appends over IMAP");
   }
-  if (global.archive.empty() && !cfg.archive.empty() && !std::getenv("MAILKEEP_ARCHIVE")) {
-    global.archive = cfg.archive;
-  }
 
-  ArchiveOptions archive_options;
-  archive_options.lock_wait_seconds = lock_timeout;
-  auto opened = OpenArchive(global, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, archive_options);
+  auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   std::vector<std::string> terms;

@@ -160,13 +160,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (accounts.empty()) return FailUsage(config_path + " defines no [account.NAME] section; nothing to sync");
 
-  // --archive and $MAILKEEP_ARCHIVE win over the config file's `archive`.
-  if (global.archive.empty() && !cfg.archive.empty() && !std::getenv("MAILKEEP_ARCHIVE")) {
-    global.archive = cfg.archive;
-  }
-  ArchiveOptions options;
-  options.lock_wait_seconds = lock_timeout;
-  auto opened = OpenArchive(global, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, options);
+  auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   sync::ArchiveGate gate(archive);
@@ -181,17 +175,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   std::optional<Error> index_error;
   std::unique_ptr<IndexFeeder> feeder;
   if (!dry_run && !vm.count("no-index")) {
-    IndexFeeder::Callbacks callbacks;
-    callbacks.on_problem = [&](int64_t id, const std::string& why) {
-      ++not_indexed;
-      std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
-    };
-    auto opened_feeder = IndexFeeder::Open(archive, 0, std::move(callbacks));
-    if (opened_feeder) {
-      feeder = std::move(*opened_feeder);
-    } else {
-      index_error = opened_feeder.error();
-    }
+    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
   auto feed_index = [&](Archive&, const std::vector<IngestOutcome>& outcomes, std::vector<std::string>& bytes) {
     if (!feeder) return;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -282,6 +283,20 @@ Status IndexFeeder::Commit() {
   std::sort(retry_.begin(), retry_.end());
   retry_.erase(std::unique(retry_.begin(), retry_.end()), retry_.end());
   return RewriteJournal(retry_);
+}
+
+std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed, std::optional<Error>* error) {
+  IndexFeeder::Callbacks callbacks;
+  callbacks.on_problem = [not_indexed](int64_t id, const std::string& why) {
+    ++*not_indexed;
+    std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+  };
+  auto opened = IndexFeeder::Open(archive, 0, std::move(callbacks));
+  if (!opened) {
+    *error = opened.error();
+    return nullptr;
+  }
+  return std::move(*opened);
 }
 
 Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,

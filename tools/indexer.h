@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -93,6 +94,13 @@ class IndexFeeder {
   CatchUpResult result_;
   int64_t done_ = 0;
 };
+
+// The feeder of a command that stores and indexes as it goes (import,
+// sync): a message the index refuses is printed ("mailkeep: message N not
+// indexed: WHY") and counted in *not_indexed. When the index cannot be
+// opened, returns nullptr with *error set: storing goes on, and the next
+// run catches the index up.
+std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed, std::optional<Error>* error);
 
 // Indexes everything queued and commits (IndexFeeder Open, Feed, Commit).
 // Errors as IndexFeeder's.

@@ -5,13 +5,7 @@
 # clean run must leave: every seeded message in the archive exactly once
 # (SHA-256 sets equal, no extra message), the server empty, and an archive
 # that verifies. Nothing may leave the server before it is durable here.
-source "$(dirname "$0")/../cli/lib.sh"
-source "$(dirname "$0")/../servers/dovecot.sh"
-reason=$(dovecot_skip_reason) && skip "$reason"
-chmod 755 "$WORK"  # Dovecot's users must reach its directory inside
-dovecot_start "$WORK/dovecot"
-trap 'dovecot_stop; rm -rf "$WORK"' EXIT
-mk init >/dev/null
+source "$(dirname "$0")/../sync/lib.sh"
 
 kills=${MAILKEEP_KILLS:-60}
 mkdir -p "$WORK/seed"

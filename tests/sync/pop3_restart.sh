@@ -4,13 +4,8 @@
 # arrived whole, deletes nothing it did not keep; the next run completes.
 # At the end every message is in the archive exactly once and the server
 # is empty.
-source "$(dirname "$0")/../cli/lib.sh"
-source "$(dirname "$0")/../servers/dovecot.sh"
-reason=$(dovecot_skip_reason) && skip "$reason"
-chmod 755 "$WORK"  # Dovecot's users must reach its directory inside
-dovecot_start "$WORK/dovecot"
-trap 'dovecot_stop; rm -rf "$WORK"' EXIT
-mk init >/dev/null
+PROTOCOL=pop3
+source "$(dirname "$0")/../sync/lib.sh"
 
 # 1,500 messages of ~60 KB: a sync long enough to interrupt.
 python3 - "$WORK/seed" <<'EOF'

@@ -4,36 +4,13 @@
 # policies (after-download byte-exact, older-than with an injected clock),
 # a wrong password next to a good account, untrusted and misnamed
 # certificates, a 30 MB message and max_message_size.
-source "$(dirname "$0")/../cli/lib.sh"
-source "$(dirname "$0")/../servers/dovecot.sh"
-reason=$(dovecot_skip_reason) && skip "$reason"
-chmod 755 "$WORK"  # Dovecot's users must reach its directory inside
-dovecot_start "$WORK/dovecot"
-trap 'dovecot_stop; rm -rf "$WORK"' EXIT
+PROTOCOL=pop3
+source "$(dirname "$0")/../sync/lib.sh"
 
-mk init >/dev/null
 for u in carol dave erin frank; do dovecot_adduser "$u" "${u}pw"; done
 export ALICE_PW=$DOVECOT_ALICE_PASSWORD BOB_PW=$DOVECOT_BOB_PASSWORD CAROL_PW=carolpw DAVE_PW=davepw \
   ERIN_PW=erinpw FRANK_PW=frankpw WRONG_PW=not-the-password
 
-cfg="$WORK/config.ini"
-# account NAME USER PASSWORD_VAR TLS [KEY=VALUE...]
-account() {
-  local name=$1 user=$2 pwvar=$3 tls=$4
-  shift 4
-  local port=$DOVECOT_POP3S_PORT
-  [[ $tls == implicit ]] || port=$DOVECOT_POP3_PORT
-  {
-    printf '\n[account.%s]\nprotocol = pop3\nhost = %s\nport = %s\ntls = %s\nuser = %s\npassword_env = %s\nca_file = %s\ntimeout = 30\n' \
-      "$name" "$DOVECOT_HOST" "$port" "$tls" "$user" "$pwvar" "$DOVECOT_CA"
-    local kv
-    for kv in "$@"; do printf '%s\n' "${kv/=/ = }"; done
-  } >>"$cfg"
-}
-sync_ok() { mk sync --config "$cfg" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/out" "$WORK/err" >&2; grep -v "TLS handshaking" "$DOVECOT_LOG" | tail -n 15 >&2; fail "sync $* failed"; }; }
-summary() { grep "^$1: " "$WORK/out" || fail "no summary line for $1: $(cat "$WORK/out")"; }
-fetched() { summary "$1" | sed -E 's/.*: fetched ([0-9]+) .*/\1/'; }
-deleted() { summary "$1" | sed -E 's/.*deleted ([0-9]+),.*/\1/'; }
 # SHA-256 of a file in the form a message has after a trip over POP3: line
 # ends LF (as kept), and a final line end (POP3 cannot carry a message
 # whose last line has none: the terminating CRLF.CRLF adds one).
