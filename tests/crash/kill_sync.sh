@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SIGKILL `mailkeep sync` (POP3, or IMAP with MAILKEEP_KILL_PROTOCOL=imap;
-# delete = after-download) at 60 random
-# moments (MAILKEEP_KILLS) against a real Dovecot, adding mail between runs. Afterwards one
-# clean run must leave: every seeded message in the archive exactly once
-# (SHA-256 sets equal, no extra message), the server empty, and an archive
-# that verifies. Nothing may leave the server before it is durable here.
+# delete = after-download) at random moments against a real Dovecot, adding
+# mail between runs, until 60 runs (MAILKEEP_KILLS) were killed mid-way.
+# Afterwards one clean run must leave: every seeded message in the archive
+# exactly once (SHA-256 sets equal, no extra message), the server empty,
+# and an archive that verifies. Nothing may leave the server before it is
+# durable here.
 source "$(dirname "$0")/../sync/lib.sh"
 
 kills=${MAILKEEP_KILLS:-60}
