@@ -781,9 +781,8 @@ Status Archive::MarkFolderGone(const std::string& source, const std::string& acc
   return impl_->catalog->MarkFolderGone(source, account, folder, when);
 }
 
-Result<bool> Archive::UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
-                                  uint64_t uidvalidity, const std::string& key, const std::string& flags) {
-  return impl_->catalog->UpdateFlags(source, account, folder, uidvalidity, key, flags);
+Result<int64_t> Archive::UpdateFlags(const std::vector<Origin>& places) {
+  return impl_->catalog->UpdateFlags(places);
 }
 
 Result<bool> Archive::AddLocation(int64_t id, const Origin& origin, const Origin* replaces) {

@@ -213,10 +213,10 @@ class Archive {
   // The folder is no longer on the server; its messages and locations stay.
   Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                         int64_t when);
-  // New flags for a known place (the index is updated on its next run).
-  // Returns whether anything changed.
-  Result<bool> UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
-                           uint64_t uidvalidity, const std::string& key, const std::string& flags);
+  // New flags for known places (each Origin names the place and carries
+  // its flags), in one commit; the index is updated on its next run.
+  // Returns how many places changed.
+  Result<int64_t> UpdateFlags(const std::vector<Origin>& places);
 
   const std::string& dir() const;
 

@@ -57,7 +57,6 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
       }
       continue;
     }
-    ++plan.already_archived;
     const KnownLocation& k = *it->second;
     if (m.has_flags && m.origin.flags != k.flags) plan.flag_changes.push_back(m);
     if (DueForDeletion(settings.delete_policy, k.seen_at, settings.now)) plan.deletable.emplace_back(m, k.message);
@@ -147,13 +146,15 @@ class AccountRun {
       return OkStatus();
     }
 
+    std::vector<Origin> flag_changes;
+    flag_changes.reserve(plan.flag_changes.size());
     for (const auto& m : plan.flag_changes) {
-      const Origin& o = m.origin;
-      auto changed = archive_.With(
-          [&](Archive& a) { return a.UpdateFlags(o.source, report_.account, o.folder, o.uidvalidity, o.key, o.flags); });
-      if (!changed) return std::unexpected(changed.error().WithContext("archive"));
-      if (*changed) ++report_.flags_updated;
+      flag_changes.push_back(m.origin);
+      flag_changes.back().account = report_.account;
     }
+    auto changed = archive_.With([&](Archive& a) { return a.UpdateFlags(flag_changes); });
+    if (!changed) return std::unexpected(changed.error().WithContext("archive"));
+    report_.flags_updated = *changed;
     std::vector<std::pair<ServerMessage, int64_t>> deletable = std::move(plan.deletable);
     MK_RETURN_IF_ERROR(FetchAll(plan.fetch, &deletable));
     // Everything listed is committed now: remember the folders' state, so

@@ -76,7 +76,6 @@ struct SyncPlan {
   std::vector<std::pair<ServerMessage, int64_t>> deletable;
   // Archived places whose flags changed on the server.
   std::vector<ServerMessage> flag_changes;
-  int64_t already_archived = 0;          // on the server and in the archive
 };
 
 // What the archive knows of each listed folder, by folder name.

@@ -1021,31 +1021,40 @@ Status Catalog::MarkFolderGone(const std::string& source, const std::string& acc
   return st.Run();
 }
 
-Result<bool> Catalog::UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
-                                  uint64_t uidvalidity, const std::string& key, const std::string& flags) {
-  MK_ASSIGN_OR_RETURN(auto find, db_->Prepare(
-      "SELECT l.message, l.flags, l.folder FROM locations l JOIN folders f ON f.id = l.folder "
-      "JOIN accounts a ON a.id = f.account "
-      "WHERE a.name = ? AND f.source = ? AND f.name = ? AND l.uidvalidity = ? AND l.key = ?"));
-  find.Bind(1, account).Bind(2, source).Bind(3, folder).Bind(4, static_cast<int64_t>(uidvalidity)).Bind(5, key);
-  MK_ASSIGN_OR_RETURN(bool row, find.Step());
-  if (!row || find.ColumnText(1) == flags) return false;
-  int64_t message = find.ColumnInt(0), folder_id = find.ColumnInt(2);
-  find.Reset();
+Result<int64_t> Catalog::UpdateFlags(const std::vector<Origin>& places) {
+  if (places.empty()) return 0;
   MK_RETURN_IF_ERROR(Begin());
+  int64_t changed = 0;
   auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(auto find, db_->Prepare(
+        "SELECT l.message, l.flags, l.folder FROM locations l JOIN folders f ON f.id = l.folder "
+        "JOIN accounts a ON a.id = f.account "
+        "WHERE a.name = ? AND f.source = ? AND f.name = ? AND l.uidvalidity = ? AND l.key = ?"));
     MK_ASSIGN_OR_RETURN(auto up, db_->Prepare(
         "UPDATE locations SET flags = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
-    up.Bind(1, flags).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
-    MK_RETURN_IF_ERROR(up.Run());
-    return QueueForIndex(message);
+    for (const Origin& o : places) {
+      find.Bind(1, o.account).Bind(2, o.source).Bind(3, o.folder).Bind(4, static_cast<int64_t>(o.uidvalidity));
+      find.Bind(5, o.key);
+      MK_ASSIGN_OR_RETURN(bool row, find.Step());
+      if (!row || find.ColumnText(1) == o.flags) {
+        find.Reset();
+        continue;
+      }
+      const int64_t message = find.ColumnInt(0), folder_id = find.ColumnInt(2);
+      find.Reset();
+      up.Bind(1, o.flags).Bind(2, folder_id).Bind(3, static_cast<int64_t>(o.uidvalidity)).Bind(4, o.key);
+      MK_RETURN_IF_ERROR(up.Run());
+      MK_RETURN_IF_ERROR(QueueForIndex(message));
+      ++changed;
+    }
+    return OkStatus();
   }();
   if (!done) {
     Rollback();
     return std::unexpected(done.error());
   }
   MK_RETURN_IF_ERROR(Commit());
-  return true;
+  return changed;
 }
 
 Result<bool> Catalog::RemoveLocation(int64_t message, const Origin& place) {

@@ -235,10 +235,11 @@ class Catalog {
   // Marks a folder as gone from the server at `when` (its locations stay).
   Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                         int64_t when);
-  // Sets the flags of one place; queues its message for the index when they
-  // changed. Returns whether they changed (false also for an unknown place).
-  Result<bool> UpdateFlags(const std::string& source, const std::string& account, const std::string& folder,
-                           uint64_t uidvalidity, const std::string& key, const std::string& flags);
+  // Sets the flags of known places (source, account, folder, uidvalidity,
+  // key → flags), in one transaction; queues each message whose flags
+  // changed for the index. Returns how many changed (unknown places are
+  // skipped).
+  Result<int64_t> UpdateFlags(const std::vector<Origin>& places);
   // Forgets the place (source, account, folder, uidvalidity, key) of
   // `message` (flags and dates in `place` are ignored). Returns whether a
   // row went. The caller holds the transaction.
