@@ -82,7 +82,7 @@ while ((killed < kills && k < 3 * kills)); do
     fi
   fi
   if ((k % 15 == 0)); then
-    mk verify >/dev/null 2>"$WORK/verr" || { cat "$WORK/verr" >&2; fail "verify failed after run $k"; }
+    mk verify >"$WORK/verr" 2>&1 || { cat "$WORK/verr" >&2; fail "verify failed after run $k"; }
   fi
 done
 echo "killed $killed runs, $finished finished before their kill"
