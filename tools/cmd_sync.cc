@@ -202,7 +202,11 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       settings.max_message_size = a.max_message_size;
       settings.dry_run = dry_run;
       settings.now = debug_now;
-      settings.after_commit = feed_index;
+      // Feeding the index batch by batch during the fetch (feed_index) is
+      // off: under crash_kill_sync it left index documents for messages
+      // the catalog does not have (index drift, not loss). Until that is
+      // found, the index is fed once every account is done.
+      static_cast<void>(feed_index);
       auto source = MakeSource(a);
       if (!source) {
         reports[i].account = a.name;
