@@ -763,6 +763,29 @@ Status Archive::RecordRun(const SyncRun& run) {
                                  run.errors});
 }
 
+Status Archive::RecordSends(const std::vector<SendAttempt>& attempts) {
+  if (impl_->mode != OpenMode::kReadWrite) {
+    return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  }
+  std::vector<catalog::SendRow> rows;
+  rows.reserve(attempts.size());
+  for (const SendAttempt& a : attempts) {
+    rows.push_back({a.message, a.recipient, a.sender, a.route, a.attempted_at, static_cast<int>(a.outcome), a.reply});
+  }
+  return impl_->catalog->AddSends(rows);
+}
+
+Result<std::vector<SendAttempt>> Archive::SendAttempts(int64_t message) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Sends(message));
+  std::vector<SendAttempt> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    out.push_back({r.message, std::move(r.recipient), std::move(r.sender), std::move(r.route), r.attempted_at,
+                   static_cast<SendOutcome>(r.outcome), std::move(r.reply)});
+  }
+  return out;
+}
+
 Result<std::vector<FolderState>> Archive::FolderStates(const std::string& source, const std::string& account) {
   MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderStates(source, account));
   std::vector<FolderState> out;

@@ -136,6 +136,19 @@ struct SyncRun {
   int64_t deleted = 0, errors = 0;
 };
 
+// What became of one recipient of one resent message.
+enum class SendOutcome { kDelivered = 0, kDeferred = 1, kFailed = 2 };
+
+// One recipient of one `resend` attempt, kept in the catalog.
+struct SendAttempt {
+  int64_t message = 0;
+  std::string recipient, sender;  // envelope addresses
+  std::string route;              // "relay NAME" or "direct HOST"
+  int64_t attempted_at = 0;       // Unix seconds
+  SendOutcome outcome = SendOutcome::kFailed;
+  std::string reply;              // the server's reply, or why nothing was sent
+};
+
 struct RebuildReport {
   int64_t messages = 0;
   std::vector<std::string> problems;  // damaged or skipped records, one line each
@@ -205,6 +218,10 @@ class Archive {
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
                      uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
   Status RecordRun(const SyncRun& run);
+  // Records resend attempts (one committed transaction).
+  Status RecordSends(const std::vector<SendAttempt>& attempts);
+  // Every recorded attempt for `message`, oldest first.
+  Result<std::vector<SendAttempt>> SendAttempts(int64_t message);
   // Folders of one account and source, with their remembered server state.
   Result<std::vector<FolderState>> FolderStates(const std::string& source, const std::string& account);
   // Remembers a folder's server state. Call only once everything fetched

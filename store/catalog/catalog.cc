@@ -143,6 +143,20 @@ INSERT INTO dictionaries_v2(id, pack, offset, stored_len, raw_len)
 DROP TABLE dictionaries;
 ALTER TABLE dictionaries_v2 RENAME TO dictionaries;
 )sql",
+    // 2 → 3: what `resend` sent, one row per attempt and recipient, so an
+    // interrupted resend can skip the pairs already delivered.
+    R"sql(
+CREATE TABLE sends(
+  id INTEGER PRIMARY KEY,
+  message INTEGER NOT NULL REFERENCES messages(id),
+  recipient TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  route TEXT NOT NULL,
+  attempted_at INTEGER NOT NULL,
+  outcome INTEGER NOT NULL,
+  reply TEXT NOT NULL);
+CREATE INDEX sends_by_message ON sends(message, recipient);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -977,6 +991,46 @@ Status Catalog::AddRun(const RunRow& run) {
   st.Bind(1, run.started).Bind(2, run.finished).Bind(3, run.account).Bind(4, run.fetched);
   st.Bind(5, static_cast<int64_t>(run.bytes)).Bind(6, run.deleted).Bind(7, run.errors);
   return st.Run();
+}
+
+Status Catalog::AddSends(const std::vector<SendRow>& sends) {
+  if (sends.empty()) return OkStatus();
+  MK_RETURN_IF_ERROR(Begin());
+  auto st = db_->Prepare(
+      "INSERT INTO sends(message, recipient, sender, route, attempted_at, outcome, reply) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  Status status = st ? OkStatus() : Status(std::unexpected(st.error()));
+  for (size_t i = 0; status && i < sends.size(); ++i) {
+    const SendRow& s = sends[i];
+    st->Bind(1, s.message).Bind(2, s.recipient).Bind(3, s.sender).Bind(4, s.route);
+    st->Bind(5, s.attempted_at).Bind(6, static_cast<int64_t>(s.outcome)).Bind(7, s.reply);
+    status = st->Run();
+    st->Reset();
+  }
+  if (status) status = Commit();
+  if (!status) Rollback();
+  return status;
+}
+
+Result<std::vector<SendRow>> Catalog::Sends(int64_t message) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT message, recipient, sender, route, attempted_at, outcome, reply FROM sends "
+      "WHERE message = ? ORDER BY id"));
+  st.Bind(1, message);
+  std::vector<SendRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SendRow s;
+    s.message = st.ColumnInt(0);
+    s.recipient = st.ColumnText(1);
+    s.sender = st.ColumnText(2);
+    s.route = st.ColumnText(3);
+    s.attempted_at = st.ColumnInt(4);
+    s.outcome = static_cast<int>(st.ColumnInt(5));
+    s.reply = st.ColumnText(6);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 Result<std::vector<FolderStateRow>> Catalog::FolderStates(const std::string& source, const std::string& account) {

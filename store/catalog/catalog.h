@@ -4,8 +4,8 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-// Version 2 (version 1 is the same minus the changes migration 1 → 2 lists
-// in catalog.cc):
+// Version 3 (version 2 lacks sends; version 1 also lacks the changes
+// migration 1 → 2 lists in catalog.cc):
 //
 //   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
 //       one row per distinct raw message; id is also the message id;
@@ -35,6 +35,9 @@
 //   dictionaries(id, pack, offset, stored_len, raw_len)   where each
 //       dictionary record is (the bytes are only in the pack)
 //   runs(id, started, finished, account, fetched, bytes, deleted, errors)
+//   sends(id, message, recipient, sender, route, attempted_at, outcome,
+//         reply)                          one row per `resend` attempt and
+//       recipient (version 3); indexed by (message, recipient)
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
@@ -57,7 +60,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -130,6 +133,16 @@ struct RunRow {
   int64_t fetched = 0;
   uint64_t bytes = 0;
   int64_t deleted = 0, errors = 0;
+};
+
+// One recipient of one `resend` attempt of one message.
+struct SendRow {
+  int64_t message = 0;
+  std::string recipient, sender;  // envelope addresses
+  std::string route;               // "relay NAME" or "direct HOST"
+  int64_t attempted_at = 0;        // Unix seconds
+  int outcome = 0;                 // SendOutcome (store/archive.h)
+  std::string reply;               // the server's reply, or why nothing was sent
 };
 
 // Where a dictionary record is; its bytes live only in the pack.
@@ -228,6 +241,10 @@ class Catalog {
   Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
                               uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
   Status AddRun(const RunRow& run);
+  // Records resend attempts, in one transaction of their own.
+  Status AddSends(const std::vector<SendRow>& sends);
+  // Every attempt recorded for `message`, oldest first.
+  Result<std::vector<SendRow>> Sends(int64_t message);
   // Folders of (source, account), with their remembered server state.
   Result<std::vector<FolderStateRow>> FolderStates(const std::string& source, const std::string& account);
   // Records a folder's server state (creating the folder row); clears gone_at.

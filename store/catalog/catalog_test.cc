@@ -120,6 +120,29 @@ TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
   EXPECT_EQ(stats->per_source[0].source, "maildir");
 }
 
+TEST_F(CatalogTest, SendAttemptsAreKeptPerMessageInOrder) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  int64_t id = *cat->InsertMessage(Row(1, "m@x"));
+  int64_t other = *cat->InsertMessage(Row(2, "n@x"));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->AddSends({{id, "a@example.test", "me@x", "relay r", 100, 1, "450 4.2.1 try later"},
+                             {id, "b@example.test", "me@x", "relay r", 100, 0, "250 2.0.0 queued"}}));
+  ASSERT_TRUE(cat->AddSends({{id, "a@example.test", "me@x", "relay r", 200, 0, "250 ok"}}));
+  auto sends = cat->Sends(id);
+  ASSERT_TRUE(sends);
+  ASSERT_EQ(sends->size(), 3u);
+  EXPECT_EQ((*sends)[0].recipient, "a@example.test");
+  EXPECT_EQ((*sends)[0].outcome, 1);
+  EXPECT_EQ((*sends)[0].reply, "450 4.2.1 try later");
+  EXPECT_EQ((*sends)[2].attempted_at, 200);
+  EXPECT_EQ((*sends)[2].outcome, 0);
+  EXPECT_TRUE(cat->Sends(other)->empty());
+  // A send for a message the catalog lacks is refused as a whole.
+  EXPECT_FALSE(cat->AddSends({{other, "c@x", "me@x", "relay r", 300, 0, "250"}, {999, "c@x", "", "r", 300, 0, ""}}));
+  EXPECT_TRUE(cat->Sends(other)->empty());
+}
+
 TEST_F(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {
   auto cat = *Catalog::Open(path_, true, false);
   ASSERT_TRUE(cat->Begin());
