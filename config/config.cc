@@ -1,4 +1,6 @@
 #include "config/config.h"
+
+#include <arpa/inet.h>
 #include "store/util/ascii.h"
 
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -106,8 +109,11 @@ constexpr std::array<Word<Auth>, 6> kAuths{{{"auto", Auth::kAuto},
                                             {"xoauth2", Auth::kXoauth2},
                                             {"apop", Auth::kApop},
                                             {"user", Auth::kUser}}};
-constexpr std::array<Word<Auth>, 4> kRelayAuths{
-    {{"auto", Auth::kAuto}, {"plain", Auth::kPlain}, {"login", Auth::kLogin}, {"xoauth2", Auth::kXoauth2}}};
+constexpr std::array<Word<Auth>, 5> kRelayAuths{{{"auto", Auth::kAuto},
+                                                 {"plain", Auth::kPlain},
+                                                 {"login", Auth::kLogin},
+                                                 {"cram-md5", Auth::kCramMd5},
+                                                 {"xoauth2", Auth::kXoauth2}}};
 
 Result<bool> ParseBool(const Ctx& x, std::string_view v) {
   for (std::string_view t : {"true", "yes", "1"}) {
@@ -397,8 +403,56 @@ Status SetTimeout(C& c, const Ctx& x, std::string_view v) {
 
 using PK = PasswordSource::Kind;
 
+// dns_server = IP[:PORT] (IPv4 or IPv6; an IPv6 address with a port is
+// written [ADDR]:PORT).
+Status SetDnsServer(Config& c, const Ctx& x, std::string_view v) {
+  auto bad = [&] { return BadValue(x, v, "an IP address, optionally with :PORT (e.g. 127.0.0.1:10053)"); };
+  std::string_view addr = v;
+  std::optional<std::string_view> port;
+  if (v.starts_with('[')) {
+    const size_t close = v.find(']');
+    if (close == std::string_view::npos) return bad();
+    addr = v.substr(1, close - 1);
+    std::string_view rest = v.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad();
+      port = rest.substr(1);
+    }
+  } else if (std::count(v.begin(), v.end(), ':') == 1) {  // IPv4:PORT; a bare IPv6 address has several
+    addr = v.substr(0, v.find(':'));
+    port = v.substr(v.find(':') + 1);
+  }
+  unsigned char buf[16];
+  const std::string text(addr);
+  if (::inet_pton(AF_INET, text.c_str(), buf) != 1 && ::inet_pton(AF_INET6, text.c_str(), buf) != 1) return bad();
+  uint64_t n = 0;
+  if (port && (!ParseDigits(*port, n) || n == 0 || n > 65535)) return bad();
+  c.direct.dns_server = v;
+  return OkStatus();
+}
+
+Status SetDirectPort(Config& c, const Ctx& x, std::string_view v) {
+  uint64_t n = 0;
+  if (!ParseDigits(v, n) || n == 0 || n > 65535) return BadValue(x, v, "1..65535 (SMTP is 25)");
+  c.direct.smtp_port = static_cast<uint16_t>(n);
+  return OkStatus();
+}
+
+Status SetHelloName(Config& c, const Ctx& x, std::string_view v) {
+  const bool ok = !v.empty() && v.size() <= 253 && std::all_of(v.begin(), v.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+           ch == '-' || ch == '[' || ch == ']' || ch == ':';
+  });
+  if (!ok) return BadValue(x, v, "a host name such as mail.example.com, or an address literal [192.0.2.1]");
+  c.direct.hello_name = v;
+  return OkStatus();
+}
+
 const KeySpec<Config> kTopLevelSpecs[] = {
     {"archive", &SetArchive},
+    {"dns_server", &SetDnsServer},
+    {"direct_port", &SetDirectPort},
+    {"hello_name", &SetHelloName},
 };
 
 const KeySpec<AccountConfig> kAccountSpecs[] = {
@@ -599,6 +653,9 @@ std::string_view TlsName(Tls tls) {
 
 std::string_view AuthName(Auth auth) {
   for (const auto& w : kAuths) {
+    if (w.value == auth) return w.text;
+  }
+  for (const auto& w : kRelayAuths) {
     if (w.value == auth) return w.text;
   }
   return "?";

@@ -35,8 +35,9 @@ namespace mailkeep::config {
 
 enum class Protocol { kPop3, kImap };
 enum class Tls { kImplicit, kStartTls, kNone };
-// kApop is POP3 only; kUser (POP3 USER/PASS, IMAP LOGIN) is not for relays.
-enum class Auth { kAuto, kPlain, kLogin, kXoauth2, kApop, kUser /* USER/PASS, IMAP LOGIN */ };
+// kApop is POP3 only; kUser (POP3 USER/PASS, IMAP LOGIN) is not for relays;
+// kCramMd5 is for relays only.
+enum class Auth { kAuto, kPlain, kLogin, kXoauth2, kApop, kUser /* USER/PASS, IMAP LOGIN */, kCramMd5 };
 
 struct DeletePolicy {
   enum class Kind { kNever, kAfterDownload, kOlderThan } kind = Kind::kNever;
@@ -81,9 +82,17 @@ struct RelayConfig {                             // [relay.NAME], for SMTP resen
   int connect_timeout_seconds = 30; int timeout_seconds = 120;
 };
 
+// How `resend --direct` reaches the recipients' mail exchanges (top-level keys).
+struct DirectDeliveryConfig {
+  std::string dns_server;                        // key dns_server = IP[:PORT]; "" = the system resolver
+  uint16_t smtp_port = 25;                       // key direct_port: the port dialled on each exchange
+  std::string hello_name;                        // key hello_name: EHLO name (relays too); "" = this host's name
+};
+
 struct Config {
   std::string path;                              // file it came from (as given)
   std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
+  DirectDeliveryConfig direct;                   // top-level keys dns_server, direct_port, hello_name
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
   // nullptr when there is none. The pointer is valid while *this is alive

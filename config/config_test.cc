@@ -186,6 +186,30 @@ TEST(ParseConfig, RelayDefaults) {
   EXPECT_EQ(r.timeout_seconds, 120);
 }
 
+TEST(ParseConfig, DirectDeliveryKeys) {
+  Config c = MustParse("archive = /a\n");
+  EXPECT_EQ(c.direct.dns_server, "");
+  EXPECT_EQ(c.direct.smtp_port, 25);
+  EXPECT_EQ(c.direct.hello_name, "");
+  c = MustParse("dns_server = 127.0.0.1:10053\ndirect_port = 2525\nhello_name = mk.example.test\n");
+  EXPECT_EQ(c.direct.dns_server, "127.0.0.1:10053");
+  EXPECT_EQ(c.direct.smtp_port, 2525);
+  EXPECT_EQ(c.direct.hello_name, "mk.example.test");
+  for (const char* ok : {"192.0.2.1", "::1", "[::1]:53", "[2001:db8::1]"}) {
+    EXPECT_EQ(MustParse(std::string("dns_server = ") + ok + "\n").direct.dns_server, ok);
+  }
+  for (const char* bad : {"dns.example.com", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "[::1", "[127.0.0.1]x",
+                          "1.2.3"}) {
+    EXPECT_EQ(ErrorOf(std::string("dns_server = ") + bad + "\n"),
+              std::string("config.ini:1: bad value '") + bad +
+                  "' for 'dns_server' (an IP address, optionally with :PORT (e.g. 127.0.0.1:10053))");
+  }
+  EXPECT_EQ(ErrorOf("direct_port = 0\n"), "config.ini:1: bad value '0' for 'direct_port' (1..65535 (SMTP is 25))");
+  EXPECT_NE(ErrorOf("hello_name = a b\n"), "");
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\ndns_server = 127.0.0.1\n"),
+            "config.ini:3: unknown key 'dns_server' in [relay.r] (top-level keys go before the first section)");
+}
+
 TEST(ParseConfig, EmptyFileAndCommentsOnly) {
   Config c = MustParse("");
   EXPECT_TRUE(c.accounts.empty());
@@ -516,9 +540,14 @@ TEST(Errors, RelayCredentials) {
             "config.ini:3: 'password_env' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nauth = plain\n"), "config.ini:3: 'auth' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = apop\n"),
-            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | xoauth2)");
+            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = user\n"),
-            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | xoauth2)");
+            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
+  // CRAM-MD5 is an SMTP mechanism: relays only.
+  EXPECT_EQ(MustParse("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = cram-md5\n").relays[0].auth,
+            Auth::kCramMd5);
+  EXPECT_EQ(ErrorOf("[account.a]\nauth = cram-md5\n"),
+            "config.ini:2: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | apop | user)");
   Config c = MustParse("[relay.r]\nhost = s\nauth = auto\n");
   EXPECT_EQ(c.relays.size(), 1u);
 }
@@ -633,7 +662,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(AccountKeys().size(), 18u);
   EXPECT_EQ(RelayKeys().size(), 13u);
-  ASSERT_EQ(TopLevelKeys().size(), 1u);
+  ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {
@@ -646,6 +675,7 @@ TEST(Names, SpellingsAndStandardPorts) {
   EXPECT_EQ(TlsName(Tls::kStartTls), "starttls");
   EXPECT_EQ(AuthName(Auth::kXoauth2), "xoauth2");
   EXPECT_EQ(AuthName(Auth::kUser), "user");
+  EXPECT_EQ(AuthName(Auth::kCramMd5), "cram-md5");
   EXPECT_EQ(DeletePolicyText(DeletePolicy{DeletePolicy::Kind::kOlderThan, 30}), "older-than:30d");
   EXPECT_EQ(DeletePolicyText(DeletePolicy{}), "never");
   EXPECT_EQ(StandardPort(Protocol::kImap, Tls::kImplicit), 993);
