@@ -34,6 +34,7 @@ pop3::AuthMethod ToPop3Auth(config::Auth auth) {
     case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
     case config::Auth::kApop: return pop3::AuthMethod::kApop;
     case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
+    case config::Auth::kCramMd5: break;  // refused for accounts by the config loader
   }
   return pop3::AuthMethod::kAuto;
 }
