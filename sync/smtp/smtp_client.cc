@@ -432,7 +432,12 @@ class SmtpClient::Impl {
       if (cancelled) break;
       std::string text = r.lines.empty() ? std::string() : r.lines[0];
       auto challenge = net::Base64Decode(text);
-      if (!challenge) return std::unexpected(ProtocolError(command, "a challenge that is not base64"));
+      if (!challenge) {
+        // Only CRAM-MD5 uses the challenge; some old servers send LOGIN's
+        // prompts in clear ("334 Username:").
+        if (mech == "CRAM-MD5") return std::unexpected(ProtocolError(command, "a challenge that is not base64"));
+        challenge = std::string();
+      }
       std::optional<std::string> answer = respond(*challenge, round);
       if (!answer) {
         cancelled = true;

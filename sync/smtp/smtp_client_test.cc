@@ -329,6 +329,28 @@ TEST(SmtpClient, AuthLoginOnTheWire) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+TEST(SmtpClient, AuthLoginWithPromptsInClearText) {
+  FakeServer server;
+  server.Serve(Plus(Hello({"AUTH LOGIN"}), {{"AUTH LOGIN", "334 Username:\r\n"},
+                                           {"YWxpY2U=", "334 Password:\r\n"},
+                                           {"czNjcmV0LXB3", "235 2.7.0 ok\r\n"}}));
+  auto c = MustOpen(server, WithLogin());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->auth_method(), AuthMethod::kLogin);
+  c.reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(SmtpClient, CramMd5ChallengeMustBeBase64) {
+  FakeServer server;
+  server.Serve(Plus(Hello({"AUTH CRAM-MD5"}), {{"AUTH CRAM-MD5", "334 <not base64!>\r\n"}}));
+  auto c = SmtpClient::Open(Connect(server.port()), WithLogin());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(c.error().message(), "SMTP server " + Where(server) +
+                                     " broke the protocol in its reply to AUTH CRAM-MD5: a challenge that is not base64");
+}
+
 TEST(SmtpClient, AuthCramMd5OnTheWireWithTheRfc2195Example) {
   FakeServer server;
   server.Serve(Plus(Hello({"AUTH PLAIN LOGIN CRAM-MD5"}),
