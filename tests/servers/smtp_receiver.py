@@ -44,7 +44,8 @@ Each accepted message (a reply of 250 to the final "."):
                   "helo", "esmtp", "session", "size"}
                  parameters exactly as sent (case kept); written after the .eml
 NNNN counts from 0001 over all sessions. DIR/receiver.log has aiosmtpd's
-log. SIGTERM or SIGINT stops it.
+log. SIGTERM or SIGINT stops it, and so does its parent's exit (a test that
+crashed leaves no server behind).
 """
 
 import argparse
@@ -348,7 +349,19 @@ async def serve(cfg, port):
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    # A test that crashed cannot stop us: go when the parent goes.
+    parent = os.getppid()
+
+    async def watch_parent():
+        while not stop.is_set():
+            if os.getppid() != parent:
+                stop.set()
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.ensure_future(watch_parent())
     await stop.wait()
+    watcher.cancel()
     server.close()
     await server.wait_closed()
 
