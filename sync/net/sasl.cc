@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 
 namespace mailkeep::net {
 
@@ -90,19 +91,61 @@ std::string SaslXoauth2(std::string_view user, std::string_view token) {
   return s;
 }
 
-std::string ApopDigest(std::string_view timestamp, std::string_view secret) {
-  std::string input(timestamp);
-  input += secret;
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+namespace {
+
+// MD5 of the concatenation of `parts`; false when MD5 is unavailable.
+bool Md5(std::initializer_list<std::string_view> parts, std::array<unsigned char, 16>* out) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr) return false;
+  bool ok = EVP_DigestInit_ex(ctx, EVP_md5(), nullptr) == 1;
+  for (std::string_view p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
   unsigned int len = 0;
-  if (EVP_Digest(input.data(), input.size(), md.data(), &len, EVP_md5(), nullptr) != 1) return {};
+  ok = ok && EVP_DigestFinal_ex(ctx, out->data(), &len) == 1 && len == out->size();
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+std::string Hex(const std::array<unsigned char, 16>& md) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 15];
+  for (unsigned char c : md) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
   }
   return hex;
+}
+
+}  // namespace
+
+std::string SaslCramMd5(std::string_view user, std::string_view password, std::string_view challenge) {
+  // HMAC (RFC 2104) over MD5, block size 64: keys longer than a block are
+  // hashed first.
+  constexpr size_t kBlock = 64;
+  std::array<unsigned char, 16> digest{};
+  std::string key(password);
+  if (key.size() > kBlock) {
+    if (!Md5({password}, &digest)) return {};
+    key.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  }
+  key.resize(kBlock, '\0');
+  std::string ipad(kBlock, '\0'), opad(kBlock, '\0');
+  for (size_t i = 0; i < kBlock; ++i) {
+    ipad[i] = static_cast<char>(key[i] ^ 0x36);
+    opad[i] = static_cast<char>(key[i] ^ 0x5c);
+  }
+  std::array<unsigned char, 16> inner{};
+  if (!Md5({ipad, challenge}, &inner)) return {};
+  if (!Md5({opad, std::string_view(reinterpret_cast<const char*>(inner.data()), inner.size())}, &digest)) return {};
+  std::string out(user);
+  out += ' ';
+  out += Hex(digest);
+  return out;
+}
+
+std::string ApopDigest(std::string_view timestamp, std::string_view secret) {
+  std::array<unsigned char, 16> md{};
+  if (!Md5({timestamp, secret}, &md)) return {};
+  return Hex(md);
 }
 
 }  // namespace mailkeep::net

@@ -36,5 +36,19 @@ TEST(Apop, Rfc1939Example) {
   EXPECT_EQ(ApopDigest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"), "c4c9334bac560ecc979e58001b3e22fb");
 }
 
+TEST(CramMd5, Rfc2195Example) {
+  EXPECT_EQ(SaslCramMd5("tim", "tanstaaftanstaaf", "<1896.697170952@postoffice.reston.mci.net>"),
+            "tim b913a602c7eda7a495b4e6e7334d3890");
+  // The client's line on the wire is the base64 of that (RFC 2195 §2).
+  EXPECT_EQ(Base64Encode(SaslCramMd5("tim", "tanstaaftanstaaf", "<1896.697170952@postoffice.reston.mci.net>")),
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+}
+
+TEST(CramMd5, KeyLongerThanABlockIsHashedFirst) {
+  // RFC 2104: a key over 64 bytes is replaced by its MD5 (checked against
+  // Python's hmac module).
+  EXPECT_EQ(SaslCramMd5("u", std::string(100, 'k'), "x"), "u 2917e317832330baa72b773a7941a286");
+}
+
 }  // namespace
 }  // namespace mailkeep::net
