@@ -136,8 +136,9 @@ class Resolver {
       return MakeError(ErrorCode::kInternal, "cannot initialise the DNS resolver (res_ninit failed)");
     }
     r->open_ = true;
-    if (options.timeout_seconds > 0) r->st_.retrans = options.timeout_seconds;
-    if (options.attempts > 0) r->st_.retry = options.attempts;
+    // The limits glibc puts on the same settings in resolv.conf.
+    if (options.timeout_seconds > 0) r->st_.retrans = std::min(options.timeout_seconds, RES_MAXRETRANS);
+    if (options.attempts > 0) r->st_.retry = std::min(options.attempts, RES_MAXRETRY);
     if (server.set) {
       // The system configuration may have left IPv6 servers in the private
       // "_ext" table (malloc'd); res_nclose frees only the first nscount of

@@ -50,6 +50,7 @@ struct ResolverOptions {
   // Seconds to wait for each answer, and tries per query; a query with no
   // answer gives up after about timeout_seconds * attempts. 0 keeps the
   // value of the system resolver's configuration (glibc: 5 s, 2 tries).
+  // Capped as glibc caps them in resolv.conf: 30 s, 5 tries.
   int timeout_seconds = 5;
   int attempts = 2;
 };
