@@ -43,6 +43,12 @@
 #                          DOVECOT_UNTRUSTED_CA, a second CA (not DOVECOT_CA)
 #   DOVECOT_UNTRUSTED_CA
 #   DOVECOT_USERS="alice bob"  DOVECOT_ALICE_PASSWORD=alicepw  DOVECOT_BOB_PASSWORD=bobpw
+#   DOVECOT_LMTP_PORT      LMTP on 127.0.0.1 (for an MTA in front: postfix.sh);
+#                          "alice@example.test" is delivered to alice. Empty
+#                          when dovecot-lmtpd is not installed.
+#   DOVECOT_AUTH_SOCKET    Dovecot's auth socket for an MTA's SASL (Postfix
+#                          smtpd_sasl_type = dovecot), mode 0666: same users
+#                          and passwords as IMAP/POP3.
 # Mail: DOVECOT_DIR/mail/USER/Maildir, owned by nobody:nogroup.
 # Offered: POP3 CAPA "TOP UIDL RESP-CODES PIPELINING AUTH-RESP-CODE STLS USER
 # SASL PLAIN LOGIN" (no APOP); IMAP AUTH=PLAIN AUTH=LOGIN, STARTTLS.
@@ -153,8 +159,15 @@ EOF
   chmod 600 "$d"/*.key
 }
 
+# Succeeds when LMTP can be offered (dovecot-lmtpd is installed).
+_dovecot_have_lmtp() {
+  [[ -x /usr/lib/dovecot/lmtp ]]
+}
+
 _dovecot_write_conf() {
-  local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6
+  local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6 lmtp=${7:-}
+  local protocols="imap pop3"
+  [[ -n "$lmtp" ]] && protocols="imap pop3 lmtp"
   cat >"$dir/dovecot.conf" <<EOF
 # Written by tests/servers/dovecot.sh for one test run.
 instance_name = mailkeep-test-$(basename "$dir")-$$
@@ -162,7 +175,7 @@ base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 info_log_path = $dir/dovecot.log
-protocols = imap pop3
+protocols = $protocols
 listen = $listen
 
 ssl = yes
@@ -241,7 +254,30 @@ protocol imap {
 protocol pop3 {
   mail_max_userip_connections = 200
 }
+
+# For an MTA in front (tests/servers/postfix.sh): SASL through this socket
+# (0666: any local user may ask it; it is a throwaway test server).
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
+  }
+}
 EOF
+  if [[ -n "$lmtp" ]]; then
+    cat >>"$dir/dovecot.conf" <<EOF
+
+# LMTP delivery from an MTA: RCPT TO:<alice@example.test> delivers to alice.
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp
+  }
+}
+protocol lmtp {
+  auth_username_format = %Ln
+}
+EOF
+  fi
 }
 
 _dovecot_port_open() {  # host port
@@ -275,6 +311,8 @@ export DOVECOT_UNTRUSTED_HOST=127.0.0.3
 export DOVECOT_USERS='alice bob'
 export DOVECOT_ALICE_PASSWORD=alicepw
 export DOVECOT_BOB_PASSWORD=bobpw
+export DOVECOT_LMTP_PORT=$DOVECOT_LMTP_PORT
+export DOVECOT_AUTH_SOCKET='$dir/run/auth-postfix'
 EOF
   # shellcheck disable=SC1091
   source "$dir/env"
@@ -335,10 +373,11 @@ dovecot_start() {
   local bin attempt ports
   bin=$(_dovecot_bin)
   for attempt in 1 2 3; do
-    read -r DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT \
-      <<<"$(_dovecot_free_ports 4)"
+    read -r DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT DOVECOT_LMTP_PORT \
+      <<<"$(_dovecot_free_ports 5)"
+    _dovecot_have_lmtp || DOVECOT_LMTP_PORT=""
     _dovecot_write_conf "$dir" "$DOVECOT_POP3_PORT" "$DOVECOT_POP3S_PORT" \
-      "$DOVECOT_IMAP_PORT" "$DOVECOT_IMAPS_PORT" "$listen"
+      "$DOVECOT_IMAP_PORT" "$DOVECOT_IMAPS_PORT" "$listen" "$DOVECOT_LMTP_PORT"
     rm -rf "$dir/run"; mkdir -p "$dir/run"
     "$bin" -F -c "$dir/dovecot.conf" >>"$dir/dovecot.stdout" 2>&1 &
     DOVECOT_PID=$!
@@ -347,7 +386,9 @@ dovecot_start() {
       _dovecot_alive "$DOVECOT_PID" || break
       if _dovecot_port_open 127.0.0.1 "$DOVECOT_POP3_PORT" && _dovecot_port_open 127.0.0.1 "$DOVECOT_POP3S_PORT" &&
          _dovecot_port_open 127.0.0.1 "$DOVECOT_IMAP_PORT" && _dovecot_port_open 127.0.0.1 "$DOVECOT_IMAPS_PORT" &&
-         _dovecot_port_open 127.0.0.3 "$DOVECOT_IMAPS_PORT"; then
+         _dovecot_port_open 127.0.0.3 "$DOVECOT_IMAPS_PORT" &&
+         { [[ -z "$DOVECOT_LMTP_PORT" ]] || _dovecot_port_open 127.0.0.1 "$DOVECOT_LMTP_PORT"; } &&
+         [[ -S "$dir/run/auth-postfix" ]]; then
         ready=1; break
       fi
       sleep 0.05
