@@ -137,7 +137,7 @@ struct SyncRun {
 };
 
 // What became of one recipient of one resent message.
-enum class SendOutcome { kDelivered = 0, kDeferred = 1, kFailed = 2 };
+enum class SendOutcome { kAccepted = 0, kDeferred = 1, kFailed = 2 };
 
 // One recipient of one `resend` attempt, kept in the catalog.
 struct SendAttempt {

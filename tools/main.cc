@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"show", CmdShow, "show one message: headers and text, --raw bytes, or --json"},
     {"export", CmdExport, "write messages as .eml files, an mbox or a Maildir"},
     {"migrate", CmdMigrate, "append messages to an IMAP account, keeping flags, dates and folders"},
+    {"resend", CmdResend, "send messages out again over SMTP, through a relay or straight to the MX"},
     {"stats", CmdStats, "counts, sizes and compression of the archive"},
     {"verify", CmdVerify, "check every stored message against its SHA-256"},
     {"reindex", CmdReindex, "rebuild the full-text index from the archive"},
