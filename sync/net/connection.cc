@@ -263,23 +263,8 @@ class Connection::Impl {
   // Appends what one receive returns (compressed: up to kChunk inflated
   // bytes). kUnavailable on EOF or error.
   Status Fill() {
-    if (z) {
-      MK_ASSIGN_OR_RETURN(size_t n, Inflate(chunk, kChunk));
-      rbuf.append(chunk, n);
-      return OkStatus();
-    }
-    if (closed) return std::unexpected(Closed());
-    int n = 0;
-    try {
-      n = socket.receiveBytes(chunk, static_cast<int>(kChunk));
-    } catch (...) {
-      return std::unexpected(IoError("read from", std::current_exception()));
-    }
-    if (n <= 0) {
-      CloseQuietly();
-      return MakeError(ErrorCode::kUnavailable, "connection to " + peer + " closed by the server");
-    }
-    rbuf.append(chunk, static_cast<size_t>(n));
+    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(chunk, kChunk) : Receive(chunk, kChunk));
+    rbuf.append(chunk, n);
     return OkStatus();
   }
 
@@ -612,26 +597,11 @@ Status Connection::ReadExact(size_t n, std::string* out) {
     d.rbuf.clear();
     d.rpos = d.scan = 0;
   }
-  while (n > 0 && d.z) {
-    MK_ASSIGN_OR_RETURN(size_t got, d.Inflate(d.chunk, std::min(n, kChunk)));
+  while (n > 0) {
+    const size_t want = std::min(n, kChunk);
+    MK_ASSIGN_OR_RETURN(size_t got, d.z ? d.Inflate(d.chunk, want) : d.Receive(d.chunk, want));
     out->append(d.chunk, got);
     n -= got;
-  }
-  while (n > 0) {
-    if (d.closed) return std::unexpected(d.Closed());
-    size_t want = std::min(n, kChunk);
-    int got = 0;
-    try {
-      got = d.socket.receiveBytes(d.chunk, static_cast<int>(want));
-    } catch (...) {
-      return std::unexpected(d.IoError("read from", std::current_exception()));
-    }
-    if (got <= 0) {
-      d.CloseQuietly();
-      return MakeError(ErrorCode::kUnavailable, "connection to " + d.peer + " closed by the server");
-    }
-    out->append(d.chunk, static_cast<size_t>(got));
-    n -= static_cast<size_t>(got);
   }
   return OkStatus();
 }
