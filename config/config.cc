@@ -367,6 +367,11 @@ Status SetAllowPlaintext(C& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Status SetCompress(AccountConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.compress, ParseBool(x, v));
+  return OkStatus();
+}
+
 Status SetFolders(AccountConfig& c, const Ctx& x, std::string_view v) {
   std::vector<std::string> list = SplitList(v);
   if (list.empty()) return BadValue(x, v, "comma-separated IMAP patterns, e.g. * or INBOX, Archive/*");
@@ -468,6 +473,7 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"ca_file", &SetCaFile<AccountConfig>},
     {"tls_verify", &SetTlsVerify<AccountConfig>},
     {"allow_plaintext", &SetAllowPlaintext<AccountConfig>},
+    {"compress", &SetCompress},
     {"folders", &SetFolders},
     {"exclude", &SetExclude},
     {"delete", &SetDelete},
@@ -566,6 +572,10 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
                            "'" + std::string(key) + "' needs 'protocol = imap' in " + s.label +
                                " (POP3 has one mailbox)");
         }
+      }
+      if (int line = LineOf(s, "compress"); line != 0) {
+        return LineError(file, line,
+                         "'compress' needs 'protocol = imap' in " + s.label + " (POP3 has no compression)");
       }
     }
   } else if (s.kind == SectionKind::kRelay) {

@@ -64,6 +64,7 @@ struct AccountConfig {
   std::string ca_file;                           // optional extra CA (PEM); existed when loaded
   bool tls_verify = true;
   bool allow_plaintext = false;                  // send the password over tls = none
+  bool compress = true;                          // IMAP COMPRESS=DEFLATE when offered (IMAP only)
   std::vector<std::string> folders{"*"};         // IMAP patterns, comma separated (IMAP only)
   std::vector<std::string> exclude;              // comma separated (IMAP only)
   DeletePolicy delete_policy;                    // key "delete": never | after-download | older-than:Nd

@@ -162,6 +162,7 @@ TEST(ParseConfig, AccountDefaults) {
   EXPECT_EQ(a.ca_file, "");
   EXPECT_TRUE(a.tls_verify);
   EXPECT_FALSE(a.allow_plaintext);
+  EXPECT_TRUE(a.compress);
   EXPECT_EQ(a.folders, std::vector<std::string>{"*"});
   EXPECT_TRUE(a.exclude.empty());
   EXPECT_EQ(a.delete_policy.kind, DeletePolicy::Kind::kNever);
@@ -320,6 +321,19 @@ TEST(Values, Booleans) {
   EXPECT_EQ(BadValueOf("tls_verify = maybe"),
             "config.ini:6: bad value 'maybe' for 'tls_verify' (true | false | yes | no | 1 | 0)");
   EXPECT_TRUE(Contains(BadValueOf("allow_plaintext ="), "bad value '' for 'allow_plaintext'"));
+}
+
+TEST(Values, Compress) {
+  EXPECT_TRUE(AccountWith("compress = yes").compress);
+  EXPECT_TRUE(AccountWith("compress = TRUE").compress);
+  EXPECT_FALSE(AccountWith("compress = no").compress);
+  EXPECT_FALSE(AccountWith("compress = 0").compress);
+  EXPECT_EQ(BadValueOf("compress = deflate"),
+            "config.ini:6: bad value 'deflate' for 'compress' (true | false | yes | no | 1 | 0)");
+  EXPECT_EQ(BadValueOf("compress = yes\ncompress = no"),
+            "config.ini:7: duplicate key 'compress' in [account.work] (first on line 6)");
+  EXPECT_EQ(ErrorOf("[account.p]\nprotocol = pop3\nhost = h\nuser = u\npassword_env = P\ncompress = no\n"),
+            "config.ini:6: 'compress' needs 'protocol = imap' in [account.p] (POP3 has no compression)");
 }
 
 TEST(Values, Ports) {
@@ -660,7 +674,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 18u);
+  EXPECT_EQ(AccountKeys().size(), 19u);
   EXPECT_EQ(RelayKeys().size(), 13u);
   ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");

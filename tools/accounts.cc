@@ -52,6 +52,7 @@ Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
   o.password = std::move(password);
   o.auth = ToImapAuth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
+  o.compress = a.compress;
   return o;
 }
 

@@ -309,6 +309,11 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   auto started = std::chrono::steady_clock::now();
   auto options = ImapOptionsFor(*account);
   if (!options) return FailUsage(options.error().message());
+  if (global.verbosity >= 2) {
+    options->debug = [&to_account](std::string_view note) {
+      std::cerr << "mailkeep: account " << to_account << ": " << note << "\n";
+    };
+  }
   auto connected = imap::ImapClient::Connect(*options);
   if (!connected) {
     std::cerr << "mailkeep: account " << to_account << ": " << connected.error().message() << "\n";

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -51,11 +52,14 @@ sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
 }
 
 // Builds the account's source; the password is resolved here, at use time,
-// and lives only in the source's options.
-Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a) {
+// and lives only in the source's options. `debug` (may be empty) gets the
+// IMAP client's notes.
+Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
+                                                 std::function<void(std::string_view)> debug) {
   if (a.protocol == config::Protocol::kImap) {
     sync::ImapSourceOptions o;
     MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a));
+    o.client.debug = std::move(debug);
     o.folders = a.folders;
     o.exclude = a.exclude;
     return std::unique_ptr<sync::Source>(new sync::ImapSource(a.name, std::move(o)));
@@ -208,7 +212,14 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       // the catalog does not have (index drift, not loss). Until that is
       // found, the index is fed once every account is done.
       static_cast<void>(feed_index);
-      auto source = MakeSource(a);
+      std::function<void(std::string_view)> debug;
+      if (global.verbosity >= 2) {
+        debug = [&out_mu, name = a.name](std::string_view note) {
+          std::lock_guard<std::mutex> lock(out_mu);
+          std::cerr << "mailkeep: account " << name << ": " << note << "\n";
+        };
+      }
+      auto source = MakeSource(a, std::move(debug));
       if (!source) {
         reports[i].account = a.name;
         reports[i].ok = false;

@@ -837,6 +837,31 @@ class ImapClient::Impl {
       MK_ASSIGN_OR_RETURN(Response r, Run("ENABLE", Command("ENABLE " + exts)));
       (void)r;  // a refusal only means no CONDSTORE
     }
+    return Compress();
+  }
+
+  void Note(const std::string& text) const {
+    if (options.debug) options.debug("IMAP " + peer() + ": " + text);
+  }
+
+  // COMPRESS DEFLATE (RFC 4978), after login and ENABLE. TLS-level
+  // compression would refuse it ([COMPRESSIONACTIVE]); OpenSSL 3 never
+  // compresses, so that is only a refusal like any other.
+  Status Compress() {
+    if (!Has("COMPRESS=DEFLATE")) return OkStatus();
+    if (!options.compress) {
+      Note("COMPRESS=DEFLATE offered, not used (option compress is off)");
+      return OkStatus();
+    }
+    MK_ASSIGN_OR_RETURN(Response r, Run("COMPRESS", Command("COMPRESS DEFLATE")));
+    if (r.cond != Response::Cond::kOk) {
+      Note("server refused COMPRESS DEFLATE (" + std::string(r.cond == Response::Cond::kBad ? "BAD " : "") +
+           Clean(r.StatusText()) + "); going on uncompressed");
+      return OkStatus();
+    }
+    Status s = conn->StartCompression();
+    if (!s) return std::unexpected(NetError("COMPRESS", s.error()));
+    Note("COMPRESS=DEFLATE active");
     return OkStatus();
   }
 
@@ -930,6 +955,7 @@ const std::vector<std::string>& ImapClient::capabilities() const { return impl_-
 bool ImapClient::IsEnabled(std::string_view extension) const { return impl_->Enabled(extension); }
 AuthMethod ImapClient::auth_method() const { return impl_->used; }
 bool ImapClient::secure() const { return impl_->conn->secure(); }
+bool ImapClient::compressed() const { return impl_->conn->compressing(); }
 const std::string& ImapClient::peer() const { return impl_->peer(); }
 
 std::vector<std::string> ImapClient::TakeAlerts() {

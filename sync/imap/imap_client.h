@@ -2,11 +2,12 @@
 // needs): CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN / XOAUTH2 with
 // SASL-IR (RFC 4959), LITERAL+ (RFC 7888), ENABLE (RFC 5161) of CONDSTORE /
 // QRESYNC (RFC 7162), LIST with SPECIAL-USE (RFC 6154) and LIST-STATUS
-// (RFC 5819), ESEARCH (RFC 4731), UIDPLUS (RFC 4315), UNSELECT (RFC 3691).
+// (RFC 5819), ESEARCH (RFC 4731), UIDPLUS (RFC 4315), UNSELECT (RFC 3691),
+// COMPRESS=DEFLATE (RFC 4978).
 //
 // One ImapClient is one session, blocking, over one net::Connection:
-// Connect() greets, upgrades with STARTTLS when asked, logs in and enables
-// CONDSTORE/QRESYNC when offered; then folders are listed, selected and
+// Connect() greets, upgrades with STARTTLS when asked, logs in, enables
+// CONDSTORE/QRESYNC and compression when offered; then folders are listed, selected and
 // read; Logout() ends it. Responses are read with ResponseParser
 // (response_parser.h); message bodies go from the socket straight into the
 // string handed to the sink, without extra copies.
@@ -52,8 +53,7 @@
 // literals by ImapOptions::max_literal; FetchMessages() holds at most one
 // chunk (fetch_chunk_bytes, or one bigger message) at a time.
 //
-// Not supported: COMPRESS=DEFLATE (needs a stream hook in net::Connection),
-// IDLE, NOTIFY, UTF8=ACCEPT.
+// Not supported: IDLE, NOTIFY, UTF8=ACCEPT.
 //
 // Thread-safety: one thread at a time per client.
 #pragma once
@@ -91,6 +91,13 @@ struct ImapOptions {
   // RFC822.SIZE) per UID FETCH command.
   size_t fetch_chunk_messages = 256;
   uint64_t fetch_chunk_bytes = 32ull << 20;   // 32 MiB
+  // COMPRESS DEFLATE after login when the server offers COMPRESS=DEFLATE
+  // (both directions compressed from then on; a refusal is not an error).
+  bool compress = true;
+  // One-line notes on what the session chose (compression used, refused
+  // or turned off), called on the client's thread; never with a password.
+  // Empty: no notes.
+  std::function<void(std::string_view note)> debug;
 };
 
 // From LIST-STATUS (only when the server offers it).
@@ -141,9 +148,10 @@ class ImapClient {
   // Greeting (CAPABILITY from it when present), CAPABILITY, STARTTLS when
   // tls = kStartTls (refused if not offered or if the server greets with
   // PREAUTH; CAPABILITY again afterwards), login (none after PREAUTH),
-  // CAPABILITY after login, ENABLE QRESYNC / CONDSTORE when offered. With
-  // tls = kNone and allow_plaintext = false it fails before any credential
-  // is sent.
+  // CAPABILITY after login, ENABLE QRESYNC / CONDSTORE when offered, then
+  // COMPRESS DEFLATE when offered and options.compress (NO or BAD: the
+  // session goes on uncompressed). With tls = kNone and allow_plaintext =
+  // false it fails before any credential is sent.
   static Result<std::unique_ptr<ImapClient>> Connect(const ImapOptions& options);
 
   ~ImapClient();  // closes without LOGOUT (nothing is expunged)
@@ -158,6 +166,7 @@ class ImapClient {
   bool IsEnabled(std::string_view extension) const;
   AuthMethod auth_method() const;      // what logged in (kAuto after PREAUTH)
   bool secure() const;
+  bool compressed() const;             // COMPRESS DEFLATE is active
   const std::string& peer() const;
   // [ALERT] texts the server sent so far (RFC 3501 says a person must see
   // them); the list is cleared.

@@ -636,6 +636,133 @@ TEST(ImapClient, LogoutAndCreate) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// COMPRESS=DEFLATE (RFC 4978): after login and ENABLE, when offered.
+FakeStep CompressOk(const std::string& tag) {
+  FakeStep step{tag + " COMPRESS DEFLATE", tag + " OK DEFLATE active\r\n"};
+  step.start_deflate = true;
+  return step;
+}
+
+TEST(ImapClient, CompressesWhenOfferedAndEverythingAfterGoesThroughIt) {
+  const std::string body(200000, 'z');  // a literal far larger than its compressed form
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 LITERAL+ ENABLE CONDSTORE COMPRESS=DEFLATE"),
+                    {{"A2 ENABLE CONDSTORE", "* ENABLED CONDSTORE\r\nA2 OK Enabled\r\n"},
+                     CompressOk("A3"),
+                     {"A4 EXAMINE \"INBOX\"", kSelectReply + "A4 OK [READ-ONLY] ok\r\n"},
+                     {"A5 UID FETCH 1 (UID RFC822.SIZE)", "* 1 FETCH (UID 1 RFC822.SIZE 200000)\r\nA5 OK\r\n"},
+                     {"A6 UID FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+                      "* 1 FETCH (UID 1 FLAGS (\\Seen) BODY[] {200000}\r\n" + body + ")\r\nA6 OK\r\n"},
+                     {"A7 APPEND \"INBOX\" {5+}", ""},
+                     {"abc", ""},
+                     {"*", "A7 OK [APPENDUID 1700000000 9] done\r\n"},  // the empty line ending the command
+                     {"A8 LOGOUT", "* BYE Logging out\r\nA8 OK Logout completed.\r\n", 0, true}}));
+  std::vector<std::string> notes;
+  ImapOptions o = Opts(server.port());
+  o.debug = [&](std::string_view note) { notes.emplace_back(note); };
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE((*c)->compressed());
+  EXPECT_TRUE((*c)->IsEnabled("CONDSTORE"));
+  ASSERT_TRUE((*c)->Examine("INBOX"));
+  std::vector<FetchedMessage> got;
+  Status s = (*c)->FetchMessages({1}, [&](FetchedMessage&& m) {
+    got.push_back(std::move(m));
+    return OkStatus();
+  });
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].bytes == body);
+  auto appended = (*c)->Append("INBOX", "abc\n", "", std::nullopt);
+  ASSERT_TRUE(appended) << appended.error().message();
+  EXPECT_EQ(appended->uid, 9u);
+  EXPECT_TRUE((*c)->Logout());
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(notes, std::vector<std::string>{"IMAP " + Where(server) + ": COMPRESS=DEFLATE active"});
+}
+
+TEST(ImapClient, CompressRefusedGoesOnUncompressed) {
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 COMPRESS=DEFLATE"),
+                    {{"A2 COMPRESS DEFLATE", "A2 NO [COMPRESSIONACTIVE] TLS compression already active\r\n"},
+                     {"A3 EXAMINE \"INBOX\"", kSelectReply + "A3 OK [READ-ONLY] ok\r\n"}}));
+  std::vector<std::string> notes;
+  ImapOptions o = Opts(server.port());
+  o.debug = [&](std::string_view note) { notes.emplace_back(note); };
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_FALSE((*c)->compressed());
+  EXPECT_TRUE((*c)->Examine("INBOX"));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "IMAP " + Where(server) +
+                          ": server refused COMPRESS DEFLATE ([COMPRESSIONACTIVE] TLS compression already active); "
+                          "going on uncompressed");
+}
+
+TEST(ImapClient, CompressBadGoesOnUncompressed) {
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 COMPRESS=DEFLATE"),
+                    {{"A2 COMPRESS DEFLATE", "A2 BAD Unknown command\r\n"},
+                     {"A3 EXAMINE \"INBOX\"", kSelectReply + "A3 OK [READ-ONLY] ok\r\n"}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_FALSE((*c)->compressed());
+  EXPECT_TRUE((*c)->Examine("INBOX"));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(ImapClient, CompressOffSendsNoCompressCommand) {
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 COMPRESS=DEFLATE"),
+                    {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"}}));
+  std::vector<std::string> notes;
+  ImapOptions o = Opts(server.port());
+  o.compress = false;
+  o.debug = [&](std::string_view note) { notes.emplace_back(note); };
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_FALSE((*c)->compressed());
+  EXPECT_TRUE((*c)->Examine("INBOX"));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+  for (const auto& line : server.received()) EXPECT_FALSE(Contains(line, "COMPRESS")) << line;
+  EXPECT_EQ(notes, std::vector<std::string>{"IMAP " + Where(server) +
+                                            ": COMPRESS=DEFLATE offered, not used (option compress is off)"});
+}
+
+TEST(ImapClient, NotOfferedNoCompressCommand) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_FALSE((*c)->compressed());
+  EXPECT_TRUE((*c)->Examine("INBOX"));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(ImapClient, CorruptCompressedReplyIsAProtocolError) {
+  FakeStep bad = CompressOk("A2");
+  bad.reply += "\xff\xff garbage";  // sent raw, where compressed data belongs
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 COMPRESS=DEFLATE"), {bad}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE((*c)->compressed());
+  auto e = (*c)->Examine("INBOX");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(e.error().message(), "IMAP server " + Where(server) +
+                                     " broke the protocol in its reply to EXAMINE INBOX: corrupt compressed data "
+                                     "from " + Where(server) + " (zlib: invalid block type)");
+  auto again = (*c)->Examine("INBOX");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kUnavailable);
+}
+
 TEST(Helpers, UidSetsAndDates) {
   EXPECT_EQ(UidSetString({9, 1, 2, 3, 5, 7, 8, 0, 3}), "1:3,5,7:9");
   EXPECT_EQ(UidSetString({}), "");

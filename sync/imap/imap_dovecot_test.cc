@@ -1,7 +1,9 @@
 // IMAP client against a real Dovecot 2.3 on 127.0.0.1, started by
 // tests/servers/dovecot.sh ("dovecot.sh run -- imap_dovecot_test"; ctest
 // registers it as imap_dovecot). Without the harness's variables every test
-// is skipped.
+// is skipped. ctest runs it a second time as imap_dovecot_compress, with
+// DOVECOT_IMAP_COMPRESS=1: Dovecot then offers COMPRESS=DEFLATE and every
+// test goes through a compressed stream.
 //
 // Each test logs in as its own user (dovecot.sh adduser), so tests do not
 // see each other's mail.
@@ -58,7 +60,7 @@ std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 // One Dovecot user per test (password NAME-pw), all added before the
 // tests run: Dovecot re-reads its passwd-file at most once a second, so a
 // user added just before a login may not be known yet.
-const char* const kUsers[] = {"connect", "wrongpw", "folders", "fetch", "append", "delete", "big", "cut"};
+const char* const kUsers[] = {"connect", "wrongpw", "folders", "fetch", "append", "delete", "big", "cut", "compress"};
 
 class Users : public ::testing::Environment {
  public:
@@ -74,6 +76,10 @@ class Users : public ::testing::Environment {
 const auto* const kUsersEnv = ::testing::AddGlobalTestEnvironment(new Users);
 
 std::string NewUser(const std::string& name) { return name; }
+
+// Whether this Dovecot offers COMPRESS=DEFLATE (dovecot.sh with
+// DOVECOT_IMAP_COMPRESS=1), so sessions are compressed.
+bool Compressing() { return Env("DOVECOT_IMAP_COMPRESS") == "1"; }
 
 std::string Doveadm(const std::string& args) {
   return Shell("doveadm -c " + Quoted(Env("DOVECOT_CONF")) + " " + args + " 2>&1");
@@ -173,6 +179,8 @@ TEST(ImapDovecot, ConnectsWithEveryTlsModeAndLoginMethod) {
     EXPECT_TRUE(c->HasCapability("SPECIAL-USE"));
     EXPECT_TRUE(c->IsEnabled("QRESYNC"));
     EXPECT_TRUE(c->IsEnabled("CONDSTORE"));
+    EXPECT_EQ(c->compressed(), Compressing());
+    EXPECT_EQ(c->HasCapability("COMPRESS=DEFLATE"), Compressing());
     EXPECT_TRUE(c->Logout());
   }
   // Clear text without allow_plaintext: refused before the password goes out.
@@ -490,8 +498,13 @@ class CuttingProxy {
 TEST(ImapDovecot, ConnectionLostMidLiteralPassesNoPartialMessage) {
   REQUIRE_DOVECOT();
   const std::string user = NewUser("cut");
+  // Random text: compressed (imap_dovecot_compress) it is still over 1 MiB.
   std::string big = "Subject: big\n\n";
-  while (big.size() < 3u << 20) big += "0123456789012345678901234567890123456789012345678901234567890123456789\n";
+  std::mt19937 rng(7);
+  while (big.size() < 3u << 20) {
+    for (int i = 0; i < 70; ++i) big += static_cast<char>('!' + rng() % 90);
+    big += '\n';
+  }
   Deliver(user, {"Subject: small\n\nsmall\n", big, "Subject: after\n\nafter\n"});
   CuttingProxy proxy(1u << 20);  // the second message is 3 MB
   ImapOptions o = Opts(user, Mode::kPlain);
@@ -517,6 +530,81 @@ TEST(ImapDovecot, ConnectionLostMidLiteralPassesNoPartialMessage) {
   auto again = c->Examine("INBOX");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::kUnavailable);
+}
+
+// COMPRESS=DEFLATE against Dovecot's imap_zlib: negotiated after login
+// over implicit TLS, STARTTLS and plain TCP, and a fetch of a few messages,
+// one of several megabytes, is byte-exact; compress = false sends no
+// COMPRESS. Without DOVECOT_IMAP_COMPRESS=1 the server does not offer it
+// and the sessions stay uncompressed.
+TEST(ImapDovecot, CompressedFetchIsByteExactInEveryTlsMode) {
+  REQUIRE_DOVECOT();
+  const std::string user = NewUser("compress");
+  std::vector<std::string> messages = SampleMessages();
+  std::string big = "From: big@example.test\nSubject: six megabytes\n\n";
+  std::mt19937 rng(11);
+  const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  while (big.size() < 6u << 20) {
+    for (int i = 0; i < 76; ++i) big += alphabet[rng() % 64];
+    big += '\n';
+  }
+  messages.insert(messages.begin() + 2, big);
+  std::string eight_bit = "From: x@example.test\nSubject: 8 bit\n\n";
+  for (int i = 0; i < 20000; ++i) eight_bit += static_cast<char>(0x80 + rng() % 0x7f);
+  messages.push_back(eight_bit + "\n");
+  Deliver(user, messages);
+
+  for (Mode mode : {Mode::kImplicit, Mode::kStartTls, Mode::kPlain}) {
+    std::vector<std::string> notes;
+    ImapOptions o = Opts(user, mode);
+    o.debug = [&](std::string_view note) { notes.emplace_back(note); };
+    auto c = MustConnect(o);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->compressed(), Compressing()) << static_cast<int>(mode);
+    if (Compressing()) {
+      ASSERT_EQ(notes.size(), 1u);
+      EXPECT_NE(notes[0].find("COMPRESS=DEFLATE active"), std::string::npos) << notes[0];
+    } else {
+      EXPECT_TRUE(notes.empty());
+    }
+    auto ex = c->Examine("INBOX");
+    ASSERT_TRUE(ex) << ex.error().message();
+    ASSERT_EQ(ex->exists, messages.size());
+    auto uids = c->UidSearch("ALL");
+    ASSERT_TRUE(uids);
+    auto got = FetchAll(*c, *uids);
+    ASSERT_EQ(got.size(), messages.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(got[i].bytes == messages[i]) << "mode " << static_cast<int>(mode) << " message " << i << ": "
+                                               << got[i].bytes.size() << " vs " << messages[i].size() << " bytes";
+    }
+    // The other direction: a literal of a few megabytes, fetched back.
+    auto appended = c->Append("INBOX", big, "\\Seen", std::nullopt);
+    ASSERT_TRUE(appended) << appended.error().message();
+    ASSERT_TRUE(c->Examine("INBOX"));
+    auto back = FetchAll(*c, {appended->uid});
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_TRUE(back[0].bytes == big);
+    ASSERT_TRUE(c->Select("INBOX"));
+    ASSERT_TRUE(c->DeleteMessages({appended->uid}));
+    EXPECT_TRUE(c->Logout());
+  }
+
+  // Turned off: offered (when compressing) but not used.
+  std::vector<std::string> notes;
+  ImapOptions off = Opts(user, Mode::kImplicit);
+  off.compress = false;
+  off.debug = [&](std::string_view note) { notes.emplace_back(note); };
+  auto c = MustConnect(off);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->compressed());
+  EXPECT_EQ(c->HasCapability("COMPRESS=DEFLATE"), Compressing());
+  EXPECT_EQ(notes.size(), Compressing() ? 1u : 0u);
+  ASSERT_TRUE(c->Examine("INBOX"));
+  auto got = FetchAll(*c, {3});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].bytes == big);
+  EXPECT_TRUE(c->Logout());
 }
 
 }  // namespace

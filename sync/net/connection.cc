@@ -18,6 +18,8 @@
 #include <Poco/Net/X509Certificate.h>
 #include <Poco/Timespan.h>
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -126,6 +128,24 @@ const char* TlsModeName(TlsMode tls) {
   return "?";
 }
 
+// COMPRESS=DEFLATE (RFC 4978): one raw-deflate stream each way for the
+// rest of the connection.
+struct DeflateState {
+  z_stream in{};                       // inflate: server → us
+  z_stream out{};                      // deflate: us → server
+  bool in_ready = false, out_ready = false;
+  bool in_ended = false;               // the server finished its stream
+  std::string in_error;                // zlib's complaint, reported at the next read
+  bool out_unflushed = false;          // deflate holds input since the last sync flush
+  std::vector<char> in_buf;            // compressed bytes received; in.next_in points into it
+  std::unique_ptr<char[]> out_buf{new char[kChunk]};
+
+  ~DeflateState() {
+    if (in_ready) inflateEnd(&in);
+    if (out_ready) deflateEnd(&out);
+  }
+};
+
 class Connection::Impl {
  public:
   ConnectOptions options;
@@ -138,6 +158,7 @@ class Connection::Impl {
   size_t rpos = 0;
   size_t scan = 0;  // rbuf[rpos, scan) holds no '\n'
   std::string wbuf;
+  std::unique_ptr<DeflateState> z;  // set while compressing
   char chunk[kChunk];
 
   Error Closed() const {
@@ -179,20 +200,71 @@ class Connection::Impl {
     }
   }
 
-  // Appends what one receive returns. kUnavailable on EOF or error.
-  Status Fill() {
+  Error ClosedByServer() {
+    CloseQuietly();
+    return Error(ErrorCode::kUnavailable, "connection to " + peer + " closed by the server");
+  }
+
+  // One receive of at most `cap` bytes into `dst`; > 0 bytes or an error
+  // (kUnavailable on EOF).
+  Result<size_t> Receive(char* dst, size_t cap) {
     if (closed) return std::unexpected(Closed());
     int n = 0;
     try {
-      n = socket.receiveBytes(chunk, static_cast<int>(kChunk));
+      n = socket.receiveBytes(dst, static_cast<int>(std::min<size_t>(cap, 1 << 30)));
     } catch (...) {
       return std::unexpected(IoError("read from", std::current_exception()));
     }
-    if (n <= 0) {
+    if (n <= 0) return std::unexpected(ClosedByServer());
+    return static_cast<size_t>(n);
+  }
+
+  // Compressed: inflates 1..cap bytes into `dst`, receiving as needed. At
+  // most `cap` bytes come out, whatever the ratio.
+  Result<size_t> Inflate(char* dst, size_t cap) {
+    if (closed) return std::unexpected(Closed());
+    if (z->in_ended) return std::unexpected(ClosedByServer());
+    if (!z->in_error.empty()) {
       CloseQuietly();
-      return MakeError(ErrorCode::kUnavailable, "connection to " + peer + " closed by the server");
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "corrupt compressed data from " + peer + " (zlib: " + z->in_error + ")");
     }
-    rbuf.append(chunk, static_cast<size_t>(n));
+    z_stream& in = z->in;
+    for (;;) {
+      if (in.avail_in == 0) {
+        MK_ASSIGN_OR_RETURN(size_t n, Receive(z->in_buf.data(), z->in_buf.size()));
+        in.next_in = reinterpret_cast<Bytef*>(z->in_buf.data());
+        in.avail_in = static_cast<uInt>(n);
+      }
+      in.next_out = reinterpret_cast<Bytef*>(dst);
+      in.avail_out = static_cast<uInt>(std::min<size_t>(cap, 1 << 30));
+      const uInt before = in.avail_out;
+      int rc = inflate(&in, Z_NO_FLUSH);
+      size_t got = before - in.avail_out;
+      if (rc == Z_STREAM_END) {
+        // RFC 4978 streams do not end; Dovecot ends its own at LOGOUT.
+        // What came before the end is good data; after it, EOF.
+        z->in_ended = true;
+        if (got > 0) return got;
+        return std::unexpected(ClosedByServer());
+      }
+      if (rc == Z_OK || rc == Z_BUF_ERROR) {
+        if (got > 0) return got;
+        if (in.avail_in == 0) continue;  // e.g. an empty sync-flush block: read on
+      }
+      // An error, or no progress with input left: the data cannot be
+      // inflated. What came out before the bad spot is still delivered.
+      z->in_error = in.msg != nullptr ? in.msg : (rc == Z_OK ? "no progress" : zError(rc));
+      if (got > 0) return got;
+      return Inflate(dst, cap);
+    }
+  }
+
+  // Appends what one receive returns (compressed: up to kChunk inflated
+  // bytes). kUnavailable on EOF or error.
+  Status Fill() {
+    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(chunk, kChunk) : Receive(chunk, kChunk));
+    rbuf.append(chunk, n);
     return OkStatus();
   }
 
@@ -220,6 +292,44 @@ class Connection::Impl {
       return std::unexpected(IoError("write to", std::current_exception()));
     }
     return OkStatus();
+  }
+
+  // Compressed: deflates `data` and sends what deflate gives out; with
+  // `sync`, ends with a sync flush so that everything so far goes out.
+  Status DeflateAndSend(std::string_view data, bool sync) {
+    if (closed) return std::unexpected(Closed());
+    z_stream& out = z->out;
+    const int flush = sync ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+    do {
+      size_t piece = std::min<size_t>(data.size(), 1 << 30);
+      out.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+      out.avail_in = static_cast<uInt>(piece);
+      data.remove_prefix(piece);
+      const int f = data.empty() ? flush : Z_NO_FLUSH;
+      do {
+        out.next_out = reinterpret_cast<Bytef*>(z->out_buf.get());
+        out.avail_out = static_cast<uInt>(kChunk);
+        int rc = deflate(&out, f);
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+          CloseQuietly();
+          return MakeError(ErrorCode::kInternal, "compressing data for " + peer + " failed (zlib: " +
+                                                     std::string(out.msg != nullptr ? out.msg : zError(rc)) + ")");
+        }
+        size_t have = kChunk - out.avail_out;
+        if (have > 0) MK_RETURN_IF_ERROR(SendAll(z->out_buf.get(), have));
+      } while (out.avail_out == 0);
+    } while (!data.empty());
+    z->out_unflushed = !sync;
+    return OkStatus();
+  }
+
+  // Sends the write buffer; compressed, `sync` also flushes deflate.
+  Status Drain(bool sync) {
+    const bool pending = !wbuf.empty() || (z && sync && z->out_unflushed);
+    if (!pending) return closed ? Status(std::unexpected(Closed())) : OkStatus();
+    Status s = z ? DeflateAndSend(wbuf, sync) : SendAll(wbuf.data(), wbuf.size());
+    wbuf.clear();
+    return s;
   }
 
   // Builds the per-connection TLS context. `last_error` receives OpenSSL's
@@ -389,6 +499,10 @@ Status Connection::StartTls() {
   Impl& d = *impl_;
   if (d.closed) return std::unexpected(d.Closed());
   if (d.secure) return MakeError(ErrorCode::kFailedPrecondition, "TLS is already active on " + d.peer);
+  if (d.z) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "cannot start TLS on " + d.peer + ": compression is already active");
+  }
   if (d.rpos < d.rbuf.size()) {
     d.CloseQuietly();
     return MakeError(ErrorCode::kFailedPrecondition,
@@ -400,6 +514,34 @@ Status Connection::StartTls() {
   InitSslOnce();
   return d.Handshake();
 }
+
+Status Connection::StartCompression() {
+  Impl& d = *impl_;
+  if (d.closed) return std::unexpected(d.Closed());
+  if (d.z) return MakeError(ErrorCode::kFailedPrecondition, "compression is already active on " + d.peer);
+  MK_RETURN_IF_ERROR(Flush());
+  auto z = std::make_unique<DeflateState>();
+  // windowBits -15: raw deflate with a 32 KiB window; memLevel 8 is zlib's
+  // default (deflate state about 256 KiB).
+  z->in_ready = inflateInit2(&z->in, -15) == Z_OK;
+  z->out_ready = z->in_ready &&
+                 deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  if (!z->out_ready) {
+    return MakeError(ErrorCode::kInternal, "cannot start compression on " + d.peer + ": zlib failed to initialise");
+  }
+  // What the server sent after its OK is already compressed.
+  const size_t left = d.rbuf.size() - d.rpos;
+  z->in_buf.resize(std::max(kChunk, left));
+  std::memcpy(z->in_buf.data(), d.rbuf.data() + d.rpos, left);
+  z->in.next_in = reinterpret_cast<Bytef*>(z->in_buf.data());
+  z->in.avail_in = static_cast<uInt>(left);
+  d.rbuf.clear();
+  d.rpos = d.scan = 0;
+  d.z = std::move(z);
+  return OkStatus();
+}
+
+bool Connection::compressing() const { return impl_->z != nullptr; }
 
 bool Connection::secure() const { return impl_->secure; }
 const std::string& Connection::peer() const { return impl_->peer; }
@@ -456,20 +598,10 @@ Status Connection::ReadExact(size_t n, std::string* out) {
     d.rpos = d.scan = 0;
   }
   while (n > 0) {
-    if (d.closed) return std::unexpected(d.Closed());
-    size_t want = std::min(n, kChunk);
-    int got = 0;
-    try {
-      got = d.socket.receiveBytes(d.chunk, static_cast<int>(want));
-    } catch (...) {
-      return std::unexpected(d.IoError("read from", std::current_exception()));
-    }
-    if (got <= 0) {
-      d.CloseQuietly();
-      return MakeError(ErrorCode::kUnavailable, "connection to " + d.peer + " closed by the server");
-    }
-    out->append(d.chunk, static_cast<size_t>(got));
-    n -= static_cast<size_t>(got);
+    const size_t want = std::min(n, kChunk);
+    MK_ASSIGN_OR_RETURN(size_t got, d.z ? d.Inflate(d.chunk, want) : d.Receive(d.chunk, want));
+    out->append(d.chunk, got);
+    n -= got;
   }
   return OkStatus();
 }
@@ -478,17 +610,11 @@ Status Connection::Write(std::string_view data) {
   Impl& d = *impl_;
   if (d.closed) return std::unexpected(d.Closed());
   d.wbuf.append(data);
-  if (d.wbuf.size() >= kWriteFlushAt) return Flush();
+  if (d.wbuf.size() >= kWriteFlushAt) return d.Drain(/*sync=*/false);
   return OkStatus();
 }
 
-Status Connection::Flush() {
-  Impl& d = *impl_;
-  if (d.wbuf.empty()) return d.closed ? Status(std::unexpected(d.Closed())) : OkStatus();
-  Status s = d.SendAll(d.wbuf.data(), d.wbuf.size());
-  d.wbuf.clear();
-  return s;
-}
+Status Connection::Flush() { return impl_->Drain(/*sync=*/true); }
 
 void Connection::Close() {
   if (impl_) impl_->CloseQuietly();

@@ -1,5 +1,6 @@
 // Connection: one TCP connection to a mail server, optionally TLS (implicit,
-// or upgraded in place after STARTTLS/STLS), with buffered line and byte
+// or upgraded in place after STARTTLS/STLS), optionally compressed (raw
+// deflate after IMAP COMPRESS, RFC 4978), with buffered line and byte
 // reads, buffered writes, and a timeout on every connect, read and write.
 //
 // Certificate policy (the same for implicit TLS and StartTls()):
@@ -15,7 +16,8 @@
 //                        timeouts, connection closed or reset. Retry later.
 //   kFailedPrecondition  TLS policy: untrusted or mismatching certificate,
 //                        handshake refused (protocol version, not TLS at all),
-//                        unreadable ca_file, a line longer than allowed.
+//                        unreadable ca_file, a line longer than allowed,
+//                        corrupt compressed data.
 //   kInvalidArgument     empty host.
 // Messages are one line and name "host:port"; they never contain data sent.
 //
@@ -77,6 +79,25 @@ class Connection {
   // that sent data after its STARTTLS reply is refused: kFailedPrecondition).
   Status StartTls();
   bool secure() const;                 // TLS active
+
+  // Compresses the rest of the connection, both ways, after the protocol
+  // accepted it (IMAP "COMPRESS DEFLATE" answered OK; RFC 4978): raw
+  // deflate (RFC 1951, no zlib header, 32 KiB window), over TLS or plain
+  // TCP. What was written before is flushed uncompressed first. Bytes
+  // already received after the protocol's OK are taken as the start of the
+  // compressed stream. Each Flush() ends with a deflate sync flush, so the
+  // server can act on a command at once. StartTls() is refused afterwards.
+  // Memory: about 400 KiB more (zlib state and two 64 KiB buffers); a read
+  // inflates at most 64 KiB at a time, so the line limits still bound the
+  // read buffer however well the data compresses.
+  // Errors now: kFailedPrecondition if already on; kInternal if zlib cannot
+  // start. Later reads: corrupt compressed data is kFailedPrecondition
+  // ("corrupt compressed data from host:port (zlib: invalid block type)")
+  // and drops the connection; a compressed stream the server ended
+  // (possible at LOGOUT) reads as a closed connection (kUnavailable) once
+  // its last bytes are consumed.
+  Status StartCompression();
+  bool compressing() const;            // StartCompression() succeeded
   const std::string& peer() const;     // "host:port" for messages
   const std::string& host() const;
 
@@ -90,7 +111,9 @@ class Connection {
   // Appends exactly n bytes to *out (for IMAP literals).
   Status ReadExact(size_t n, std::string* out);
 
-  // Buffered: data goes out at Flush() (or when the buffer passes 64 KiB).
+  // Buffered: data goes out at Flush() (or when the buffer passes 64 KiB;
+  // compressed, it is then handed to deflate, which may keep some back
+  // until the next Flush()).
   Status Write(std::string_view data);
   Status Flush();
 

@@ -1,5 +1,9 @@
 #include "sync/net/connection.h"
 
+#include <zlib.h>
+
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "tests/servers/fake_server.h"
@@ -208,6 +212,204 @@ TEST(Connection, WritingToAClosedPeerIsAnErrorNotASignal) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(s.error().message().find("127.0.0.1:"), std::string::npos) << s.error().message();
+}
+
+}  // namespace
+}  // namespace mailkeep::net
+
+// COMPRESS=DEFLATE (RFC 4978) on the connection layer: round trips through
+// a fake server that speaks raw deflate, and what a bad stream does.
+namespace mailkeep::net {
+namespace {
+
+// Raw deflate (windowBits -15) of `data`, ended by a sync flush, or by the
+// end of the stream with `finish`.
+std::string RawDeflate(const std::string& data, bool finish = false) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_NE(deflate(&z, finish ? Z_FINISH : Z_SYNC_FLUSH), Z_STREAM_ERROR);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Text that compresses about as well as mail does (random base64 lines).
+std::string MailLikeText(size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string s;
+  s.reserve(size + 80);
+  while (s.size() < size) {
+    for (int i = 0; i < 76; ++i) s += alphabet[rng() % 64];
+    s += "\r\n";
+  }
+  s.resize(size);
+  return s;
+}
+
+// Sends "COMPRESS", reads the server's "OK ..." and switches.
+void Negotiate(Connection& conn) {
+  ASSERT_TRUE(conn.Write("COMPRESS\r\n"));
+  ASSERT_TRUE(conn.Flush());
+  auto ok = conn.ReadLine(100);
+  ASSERT_TRUE(ok) << ok.error().message();
+  ASSERT_EQ(ok->substr(0, 2), "OK");
+  ASSERT_FALSE(conn.compressing());
+  ASSERT_TRUE(conn.StartCompression());
+  ASSERT_TRUE(conn.compressing());
+}
+
+TEST(Compression, RoundTripOfLinesAndAFiveMegabyteLiteral) {
+  const std::string literal = MailLikeText(5u << 20, 1);
+  const std::string upload = MailLikeText(3u << 20, 2);  // CRLF lines
+  FakeServer server;
+  FakeStep go{"COMPRESS", "OK begin compression\r\n"};
+  go.start_deflate = true;
+  server.Serve({go,
+                {"hello", "world\r\n{" + std::to_string(literal.size()) + "}\r\n" + literal + ")\r\nafter\r\n"},
+                {"small", "done\r\n"}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c) << c.error().ToString();
+  Connection& conn = **c;
+  Negotiate(conn);
+  ASSERT_TRUE(conn.Write("hello\r\n"));
+  ASSERT_TRUE(conn.Flush());
+  EXPECT_EQ(conn.ReadLine(100).value(), "world");
+  EXPECT_EQ(conn.ReadLine(100).value(), "{" + std::to_string(literal.size()) + "}");
+  std::string got = "x";
+  ASSERT_TRUE(conn.ReadExact(literal.size(), &got));
+  EXPECT_TRUE(got == "x" + literal) << "sizes " << got.size() << " vs " << literal.size() + 1;
+  EXPECT_EQ(conn.ReadLine(100).value(), ")");
+  EXPECT_EQ(conn.ReadLineView(100).value(), "after");
+  // A small command after a sync flush reaches the server at once.
+  ASSERT_TRUE(conn.Write("small\r\n"));
+  ASSERT_TRUE(conn.Flush());
+  EXPECT_EQ(conn.ReadLine(100).value(), "done");
+  // Megabytes the other way, in pieces (the buffer drains at 64 KiB, the
+  // last bytes at Flush()).
+  for (size_t off = 0; off < upload.size(); off += 10000) ASSERT_TRUE(conn.Write(upload.substr(off, 10000)));
+  ASSERT_TRUE(conn.Write("\r\nlast\r\n"));
+  ASSERT_TRUE(conn.Flush());
+  ASSERT_TRUE(conn.Flush());  // nothing pending: fine
+  conn.Close();
+  EXPECT_EQ(server.Finish(), "");
+  const auto& lines = server.received();
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "COMPRESS");
+  EXPECT_EQ(lines[1], "hello");
+  EXPECT_EQ(lines[2], "small");
+  EXPECT_EQ(lines.back(), "last");
+  std::string uploaded;
+  for (size_t i = 3; i + 1 < lines.size(); ++i) uploaded += lines[i] + "\r\n";
+  EXPECT_TRUE(uploaded == upload + "\r\n") << "sizes " << uploaded.size() << " vs " << upload.size() + 2;
+}
+
+TEST(Compression, BytesRightAfterTheOkAreTheStartOfTheStream) {
+  // The server's compressed data arrives in the same packet as its OK.
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n" + RawDeflate("* 1 EXISTS\r\n* 2 EXISTS\r\n")}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "* 1 EXISTS");
+  EXPECT_EQ((*c)->ReadLine(100).value(), "* 2 EXISTS");
+}
+
+TEST(Compression, CorruptStreamIsACleanError) {
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n\xff\xff\xff\xff not deflate at all\r\n"}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  auto line = (*c)->ReadLine(100);
+  ASSERT_FALSE(line);
+  EXPECT_EQ(line.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(line.error().message(),
+            "corrupt compressed data from 127.0.0.1:" + std::to_string(server.port()) + " (zlib: invalid block type)");
+  EXPECT_TRUE((*c)->closed());
+  EXPECT_FALSE((*c)->ReadLine(100));
+  EXPECT_FALSE((*c)->Write("x\r\n") && (*c)->Flush());
+}
+
+TEST(Compression, CorruptionInsideALiteralIsACleanError) {
+  std::string good = RawDeflate("* 1 FETCH (BODY[] {100000}\r\n" + std::string(5000, 'a'));
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n" + good + std::string(64, '\xff')}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "* 1 FETCH (BODY[] {100000}");
+  std::string body;
+  Status s = (*c)->ReadExact(100000, &body);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.error().message().find("corrupt compressed data from 127.0.0.1:"), std::string::npos)
+      << s.error().message();
+  EXPECT_TRUE((*c)->closed());
+}
+
+TEST(Compression, TheServerEndingItsStreamReadsAsClosed) {
+  // Dovecot ends its deflate stream when it logs out.
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n" + RawDeflate("* BYE logging out\r\nA9 OK bye\r\n", /*finish=*/true)}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "* BYE logging out");
+  EXPECT_EQ((*c)->ReadLine(100).value(), "A9 OK bye");
+  auto line = (*c)->ReadLine(100);
+  ASSERT_FALSE(line);
+  EXPECT_EQ(line.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(line.error().message().find("closed by the server"), std::string::npos) << line.error().message();
+}
+
+TEST(Compression, LineLimitHoldsWhateverTheRatio) {
+  // 64 MiB without a line end compress to about 64 KiB: the reader must
+  // stop at the line limit, not inflate it all.
+  std::string bomb = RawDeflate(std::string(64u << 20, 'a'));
+  ASSERT_LT(bomb.size(), 200u << 10);
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n" + bomb}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  auto line = (*c)->ReadLine(1 << 20);
+  ASSERT_FALSE(line);
+  EXPECT_EQ(line.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(line.error().message().find("longer than 1048576 bytes"), std::string::npos) << line.error().message();
+}
+
+TEST(Compression, OnceOnlyAndNoTlsAfterIt) {
+  FakeServer server;
+  server.Serve({{"COMPRESS", "OK go\r\n"}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  Status again = (*c)->StartCompression();
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+  Status tls = (*c)->StartTls();
+  ASSERT_FALSE(tls);
+  EXPECT_EQ(tls.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(tls.error().message().find("compression is already active"), std::string::npos);
+}
+
+TEST(Compression, ServerHangingUpIsUnavailable) {
+  FakeServer server;
+  FakeStep go{"COMPRESS", "OK go\r\n", 0, true};
+  server.Serve({go});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  std::string out;
+  Status s = (*c)->ReadExact(10, &out);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@
 # Mail: DOVECOT_DIR/mail/USER/Maildir, owned by nobody:nogroup.
 # Offered: POP3 CAPA "TOP UIDL RESP-CODES PIPELINING AUTH-RESP-CODE STLS USER
 # SASL PLAIN LOGIN" (no APOP); IMAP AUTH=PLAIN AUTH=LOGIN, STARTTLS.
+# DOVECOT_IMAP_COMPRESS=1 at start: IMAP also offers COMPRESS=DEFLATE after
+# login (plugins zlib and imap_zlib).
 
 _dovecot_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 
@@ -164,6 +166,14 @@ _dovecot_have_lmtp() {
   [[ -x /usr/lib/dovecot/lmtp ]]
 }
 
+# With DOVECOT_IMAP_COMPRESS=1, the mail_plugins line for the top level
+# ($1 = global) or for protocol imap ($1 = imap) that offers COMPRESS=DEFLATE.
+_dovecot_zlib_plugins() {
+  [[ ${DOVECOT_IMAP_COMPRESS:-0} == 1 ]] || return 0
+  # shellcheck disable=SC2016  # $mail_plugins is Dovecot's, not the shell's
+  if [[ $1 == imap ]]; then echo 'mail_plugins = $mail_plugins imap_zlib'; else echo 'mail_plugins = $mail_plugins zlib'; fi
+}
+
 _dovecot_write_conf() {
   local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6 lmtp=${7:-}
   local protocols="imap pop3"
@@ -209,6 +219,7 @@ first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:~/Maildir
 mail_fsync = never
+$(_dovecot_zlib_plugins global)
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $dir/passwd
@@ -250,6 +261,7 @@ service pop3-login {
 }
 protocol imap {
   mail_max_userip_connections = 200
+  $(_dovecot_zlib_plugins imap)
 }
 protocol pop3 {
   mail_max_userip_connections = 200

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 namespace mailkeep::testing {
 
@@ -19,7 +22,7 @@ bool WaitReadable(int fd, int ms) {
   return ::poll(&p, 1, ms) > 0;
 }
 
-bool SendAll(int fd, const std::string& data) {
+bool SendRaw(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
@@ -29,23 +32,84 @@ bool SendAll(int fd, const std::string& data) {
   return true;
 }
 
-// Reads one line (CRLF or LF stripped). False on EOF/timeout.
-bool ReadLine(int fd, std::string& buffer, std::string* line) {
-  for (;;) {
-    size_t nl = buffer.find('\n');
-    if (nl != std::string::npos) {
-      *line = buffer.substr(0, nl);
-      if (!line->empty() && line->back() == '\r') line->pop_back();
-      buffer.erase(0, nl + 1);
-      return true;
-    }
-    if (!WaitReadable(fd, kWaitMs)) return false;
-    char chunk[4096];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<size_t>(n));
+// Raw deflate both ways, after a step with start_deflate.
+struct Deflate {
+  z_stream in{}, out{};
+  Deflate() {
+    inflateInit2(&in, -15);
+    deflateInit2(&out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
   }
-}
+  ~Deflate() {
+    inflateEnd(&in);
+    deflateEnd(&out);
+  }
+  // Appends the inflated form of `data` to *plain; false on corrupt data.
+  bool Inflate(const char* data, size_t size, std::string* plain) {
+    in.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    in.avail_in = static_cast<uInt>(size);
+    char buf[16384];
+    do {
+      in.next_out = reinterpret_cast<Bytef*>(buf);
+      in.avail_out = sizeof buf;
+      int rc = inflate(&in, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return false;
+      plain->append(buf, sizeof buf - in.avail_out);
+      if (rc == Z_STREAM_END) return true;
+    } while (in.avail_out == 0 || in.avail_in > 0);
+    return true;
+  }
+  std::string Compress(const std::string& data) {
+    std::string wire;
+    out.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    out.avail_in = static_cast<uInt>(data.size());
+    char buf[16384];
+    do {
+      out.next_out = reinterpret_cast<Bytef*>(buf);
+      out.avail_out = sizeof buf;
+      deflate(&out, Z_SYNC_FLUSH);
+      wire.append(buf, sizeof buf - out.avail_out);
+    } while (out.avail_out == 0);
+    return wire;
+  }
+};
+
+// One accepted connection: line reads and writes, compressed once asked.
+struct Peer {
+  int fd;
+  std::string buffer;                 // received (inflated) bytes not yet read as lines
+  std::unique_ptr<Deflate> z;
+
+  bool Send(const std::string& data) { return SendRaw(fd, z ? z->Compress(data) : data); }
+
+  void StartDeflate() {
+    z = std::make_unique<Deflate>();
+    std::string raw;
+    raw.swap(buffer);  // anything already received is compressed
+    z->Inflate(raw.data(), raw.size(), &buffer);
+  }
+
+  // Reads one line (CRLF or LF stripped). False on EOF/timeout/corrupt data.
+  bool ReadLine(std::string* line) {
+    for (;;) {
+      size_t nl = buffer.find('\n');
+      if (nl != std::string::npos) {
+        *line = buffer.substr(0, nl);
+        if (!line->empty() && line->back() == '\r') line->pop_back();
+        buffer.erase(0, nl + 1);
+        return true;
+      }
+      if (!WaitReadable(fd, kWaitMs)) return false;
+      char chunk[4096];
+      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) return false;
+      if (!z) {
+        buffer.append(chunk, static_cast<size_t>(n));
+      } else if (!z->Inflate(chunk, static_cast<size_t>(n), &buffer)) {
+        return false;
+      }
+    }
+  }
+};
 }  // namespace
 
 FakeServer::FakeServer() {
@@ -90,12 +154,12 @@ void FakeServer::Run(std::vector<FakeStep> script) {
     error_ = "fake server: accept failed";
     return;
   }
-  std::string buffer;
+  Peer peer{fd, {}, nullptr};
   bool open = true;
   for (const FakeStep& step : script) {
     if (!step.expect.empty()) {
       std::string line;
-      if (!ReadLine(fd, buffer, &line)) {
+      if (!peer.ReadLine(&line)) {
         if (error_.empty()) error_ = "expected \"" + step.expect + "\", got end of connection";
         open = false;
         break;
@@ -107,10 +171,11 @@ void FakeServer::Run(std::vector<FakeStep> script) {
       if (!match && error_.empty()) error_ = "expected \"" + step.expect + "\", got \"" + line + "\"";
     }
     if (step.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(step.delay_ms));
-    if (!step.reply.empty() && !SendAll(fd, step.reply)) {
+    if (!step.reply.empty() && !peer.Send(step.reply)) {
       open = false;
       break;
     }
+    if (step.start_deflate) peer.StartDeflate();
     if (step.close) {
       open = false;
       break;
@@ -118,7 +183,7 @@ void FakeServer::Run(std::vector<FakeStep> script) {
   }
   // Record whatever else the client says until it hangs up.
   std::string line;
-  while (open && ReadLine(fd, buffer, &line)) received_.push_back(line);
+  while (open && peer.ReadLine(&line)) received_.push_back(line);
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
 }

@@ -3,8 +3,9 @@
 // maybe wait or hang up), so tests can produce the failures a real server
 // never does (garbage, a drop mid-message, over-long lines, odd -ERR texts).
 //
-// Plain TCP only. Every socket wait is bounded (10 s), so a broken client
-// makes a test fail instead of hanging.
+// Plain TCP only, optionally compressed after a step that says so (IMAP
+// COMPRESS=DEFLATE, RFC 4978). Every socket wait is bounded (10 s), so a
+// broken client makes a test fail instead of hanging.
 //
 // Thread-safety: Serve() runs the script on a background thread; call
 // Finish() (or let the destructor do it) before reading what was received.
@@ -24,6 +25,9 @@ struct FakeStep {
   std::string reply;      // raw bytes to send (write the CRLFs)
   int delay_ms = 0;       // sleep before sending the reply
   bool close = false;     // hang up after the reply
+  // After this step's reply (sent as is), both directions are raw deflate
+  // (windowBits -15); every later reply is sent with a sync flush.
+  bool start_deflate = false;
 };
 
 class FakeServer {
