@@ -49,9 +49,10 @@
 #     users and passwords), offered only after TLS;
 #   - SIZE, PIPELINING, 8BITMIME, DSN, SMTPUTF8, CHUNKING as Postfix offers them.
 #
-# Variables read before the start: POSTFIX_ADDR (listen address, default
-# 127.0.0.1), POSTFIX_MYNETWORKS, and from dovecot_start DOVECOT_DIR,
-# DOVECOT_LMTP_PORT, DOVECOT_AUTH_SOCKET.
+# Variables read before the start: POSTFIX_ADDR (the one listen address,
+# default 127.0.0.1; any 127.x.y.z works, e.g. 127.0.0.4 to play
+# mx2.example.test of dnsmasq.sh), POSTFIX_MYNETWORKS, and from
+# dovecot_start DOVECOT_DIR, DOVECOT_LMTP_PORT, DOVECOT_AUTH_SOCKET.
 # Variables exported after a start (also written to DIR/env as "export ..."):
 #   POSTFIX_DIR POSTFIX_CONF_DIR (DIR/etc: postfix -c, postconf -c, postqueue -c)
 #   POSTFIX_LOG (the mail log) POSTFIX_PID (the start-fg process) POSTFIX_SH
@@ -119,7 +120,9 @@ setgid_group = postdrop
 myhostname = mx1.example.test
 mydomain = example.test
 myorigin = \$mydomain
-inet_interfaces = $POSTFIX_ADDR
+# Every inet service in master.cf names its address; inet_interfaces must
+# list interface addresses, and 127.0.0.4 (say) is not one.
+inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = $POSTFIX_MYNETWORKS
 mydestination =
@@ -159,8 +162,8 @@ EOF
   # No chroot anywhere: the stock master.cf's chroot breaks absolute paths.
   cat >"$etc/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-$port     inet  n       -       n       -       -       smtpd
-$smtps    inet  n       -       n       -       -       smtpd
+$POSTFIX_ADDR:$port inet n     -       n       -       -       smtpd
+$POSTFIX_ADDR:$smtps inet n    -       n       -       -       smtpd
   -o smtpd_tls_wrappermode=yes
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -296,6 +299,11 @@ postfix_start() {
   done
   echo "postfix.sh: Postfix did not start; its output and log:" >&2
   tail -n 30 "$dir/postfix.stdout" "$dir/maillog" >&2 2>/dev/null
+  # Errors before its logger runs go only to syslog or a terminal: show
+  # them through a pseudo-terminal.
+  if command -v script >/dev/null 2>&1; then
+    script -qec "postfix -c '$dir/etc' check" /dev/null >&2
+  fi
   return 1
 }
 
@@ -305,7 +313,7 @@ _postfix_kill() {
   local dir=$1 master pid i
   pid=$(sed -n "s/^export POSTFIX_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
   [[ -n "$pid" ]] || pid=${POSTFIX_PID:-}
-  master=$(tr -dc 0-9 <"$dir/queue/pid/master.pid" 2>/dev/null)
+  master=$(tr -dc 0-9 2>/dev/null <"$dir/queue/pid/master.pid")
   if [[ -n "$master" ]] && _postfix_alive "$master"; then
     kill -TERM "$master" 2>/dev/null
     for ((i = 0; i < 250; i++)); do
