@@ -9,8 +9,11 @@ packages=(
   libpoco-dev libsqlite3-dev libzstd-dev libxapian-dev libboost-program-options-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   zstd sqlite3 gzip python3
-  # Integration tests against real servers on 127.0.0.1 (tests/servers/).
-  dovecot-imapd dovecot-pop3d openssl
+  # Integration tests against real servers on 127.0.0.1 (tests/servers/):
+  # Dovecot (IMAP, POP3, LMTP), an SMTP receiver (aiosmtpd, run by Debian's
+  # /usr/bin/python3), dnsmasq for MX records, Postfix for the round trip.
+  dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
+  python3-aiosmtpd dnsmasq-base postfix
 )
 # Fuzzing (clang + libFuzzer) is optional: pass --fuzz.
 if [[ "${1:-}" == "--fuzz" ]]; then
@@ -36,5 +39,10 @@ export DEBIAN_FRONTEND=noninteractive
 # Refresh the package lists only when they are missing or a day old.
 if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
   $SUDO apt-get update -q
+fi
+# Postfix is only run privately by the tests (tests/servers/postfix.sh): no
+# system mail configuration, so the package starts no daemon of its own.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
