@@ -8,7 +8,8 @@
 # way a nightly cron job would. Then: a second sync (nothing new), a third
 # after a new message and a flag change, the old mbox imported (what is
 # already archived is not stored again), stats, verify, search, show and
-# export.
+# export, and last one message resent over SMTP (STARTTLS, AUTH) to a local
+# receiver.
 #
 # Runs from any directory, as root (Dovecot keeps mail as `nobody`; without
 # root the demo imports the sample files instead of syncing them).
@@ -182,6 +183,38 @@ if [[ "$file_sum" != "$raw_sum" ]]; then
   exit 1
 fi
 echo "identical"
+
+if [[ -n "${config:-}" ]] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  header "Resend that message over SMTP: a local receiver with STARTTLS and AUTH"
+  /usr/bin/python3 tests/servers/smtp_receiver.py --dir "$tmp/smtp" \
+    --starttls "$DOVECOT_DIR/tls/server-chain.pem" "$DOVECOT_DIR/tls/server.key" \
+    --auth "alice:$DOVECOT_ALICE_PASSWORD" >"$tmp/smtp.log" 2>&1 &
+  receiver=$!
+  for _ in $(seq 100); do [[ -s "$tmp/smtp/port" ]] && break; sleep 0.05; done
+  cat >>"$config" <<CONFIG
+
+[relay.local]
+host = localhost
+port = $(cat "$tmp/smtp/port")
+tls = starttls
+ca_file = $DOVECOT_CA
+user = alice
+password_file = $tmp/alice.password
+CONFIG
+  echo "(added [relay.local] to $config: an SMTP receiver on localhost:$(cat "$tmp/smtp/port"))"
+  run "$mailkeep" --config "$config" resend "mid:$mid" --to restore@example.net --relay local
+  kill "$receiver" 2>/dev/null || true
+  received=$(find "$tmp/smtp" -name '*.eml' | head -1)
+  echo "received: $received ($(wc -c <"$received") bytes; the stored message has $(wc -c <"$eml"))"
+  want=$(/usr/bin/python3 -c 'import re,sys,hashlib; d=re.sub(rb"\r\n|\r|\n", b"\r\n", open(sys.argv[1],"rb").read()); d += b"" if d.endswith(b"\r\n") else b"\r\n"; print(hashlib.sha256(d).hexdigest())' "$eml")
+  got=$(sha256sum <"$received" | cut -d' ' -f1)
+  if [[ "$want" != "$got" ]]; then
+    echo "demo: the received message differs from the stored one (after CRLF line ends)" >&2
+    exit 1
+  fi
+  echo "the same bytes as stored, with CRLF line ends (SMTP's); envelope as the receiver saw it:"
+  /usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("  MAIL FROM:<%s>  RCPT TO:%s  AUTH %s  %s" % (e["mail_from"], [r["address"] for r in e["rcpt_tos"]], e["auth_login"], e["tls"]))' "${received%.eml}.json"
+fi
 
 header "Done"
 echo "archive:            $root/$archive"
