@@ -24,7 +24,9 @@
 // without certificate checks (opportunistic, like an MTA: it encrypts
 // against passive listeners; MX certificates rarely name the MX). No AUTH.
 // An exchange that answers but refuses a recipient is final for it; only a
-// connection or session failure moves on to the next exchange.
+// connection or session failure moves on to the next exchange. Sessions are
+// kept for the whole run; one that the exchange ended since its last
+// message (421, idle timeout) is replaced by a new connection first.
 //
 // Exit: 0 when every recipient was accepted (or skipped), 1 when any was
 // deferred or failed, 2 usage or configuration, 3 archive.
@@ -39,6 +41,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -316,30 +319,43 @@ class DirectRoute {
       }
       for (const std::string& address : *addresses) {
         const std::string exchange_route = "direct " + exchange.host;
-        auto client = Session(exchange.host, address);
-        if (!client) {
-          last_error = client.error().message();
-          continue;
-        }
-        auto sent = (*client)->Send(env, bytes);
-        if (!sent) {
-          last_error = sent.error().message();
-          sessions_.erase(address);
-          if (sent.error().code() == ErrorCode::kUnavailable) continue;
-          AllTo(to, SendOutcome::kFailed, exchange_route, last_error);
+        // A session kept from an earlier message may have been ended by the
+        // exchange since (an idle timeout; a per-connection message limit
+        // answered with 421 at the next MAIL). That says nothing about the
+        // exchange: one more try on a new connection before the next
+        // address, as RelayRoute does. Both retries below happen only when
+        // nothing was delivered.
+        bool retry = HasSession(address);
+        for (;;) {
+          auto client = Session(exchange.host, address);
+          if (!client) {
+            last_error = client.error().message();
+            break;
+          }
+          auto sent = (*client)->Send(env, bytes);
+          if (!sent) {
+            last_error = sent.error().message();
+            sessions_.erase(address);
+            if (sent.error().code() != ErrorCode::kUnavailable) {
+              AllTo(to, SendOutcome::kFailed, exchange_route, last_error);
+              return;
+            }
+            if (std::exchange(retry, false)) continue;
+            break;  // the next address or exchange
+          }
+          for (const auto& w : sent->warnings) warnings_.Add(w);
+          const bool untouched = sent->session_error && !sent->delivery_unknown &&
+                                 std::all_of(sent->recipients.begin(), sent->recipients.end(),
+                                             [](const smtp::RecipientResult& r) { return r.rcpt.code == 0; });
+          if (sent->session_error) sessions_.erase(address);
+          if (untouched) {
+            last_error = sent->session_error->message();
+            if (std::exchange(retry, false)) continue;
+            break;  // the next address or exchange
+          }
+          FromSendResult(*sent, exchange_route, to);
           return;
         }
-        for (const auto& w : sent->warnings) warnings_.Add(w);
-        const bool untouched = sent->session_error && !sent->delivery_unknown &&
-                               std::all_of(sent->recipients.begin(), sent->recipients.end(),
-                                           [](const smtp::RecipientResult& r) { return r.rcpt.code == 0; });
-        if (sent->session_error) sessions_.erase(address);
-        if (untouched) {
-          last_error = sent->session_error->message();
-          continue;  // the next address or exchange
-        }
-        FromSendResult(*sent, exchange_route, to);
-        return;
       }
     }
     AllTo(to, SendOutcome::kDeferred, route, last_error);
@@ -355,6 +371,13 @@ class DirectRoute {
     auto it = addresses_.find(host);
     if (it == addresses_.end()) it = addresses_.emplace(host, smtp::LookupAddresses(host, resolver_)).first;
     return it->second;
+  }
+
+  // Whether a session with `address` is kept from an earlier message (and
+  // not known to be closed): Session() would reuse it.
+  bool HasSession(const std::string& address) const {
+    auto it = sessions_.find(address);
+    return it != sessions_.end() && it->second && !it->second->closed();
   }
 
   // A live session with the exchange at `address`, reused across messages.

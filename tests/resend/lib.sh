@@ -77,3 +77,184 @@ d = re.sub(rb"\r\n|\r|\n", b"\r\n", d)
 if not d.endswith(b"\r\n"): d += b"\r\n"
 print(hashlib.sha256(d).hexdigest())' "$1"
 }
+
+# on_exit CMD: runs the shell command CMD when the test exits (newest
+# first), before the receivers are stopped and $WORK is removed; e.g.
+# on_exit dnsmasq_stop. SIGTERM/SIGINT (ctest's timeout) exit through it too.
+_resend_exit_hooks=()
+on_exit() {
+  _resend_exit_hooks=("$1" "${_resend_exit_hooks[@]}")
+  trap _resend_cleanup EXIT
+  trap 'exit 143' TERM INT
+}
+_resend_cleanup() {
+  local h p
+  for h in "${_resend_exit_hooks[@]}"; do eval "$h" || true; done
+  for p in "${receivers[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${receivers[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+
+# free_port ADDR...: prints a TCP port that is free on every ADDR, so that
+# receivers on several loopback addresses can share it (mail exchanges all
+# listen on direct_port).
+free_port() {
+  /usr/bin/python3 - "$@" <<'PY'
+import socket, sys
+for _ in range(100):
+    first = socket.socket()
+    first.bind((sys.argv[1], 0))
+    port = first.getsockname()[1]
+    socks = [first]
+    try:
+        for addr in sys.argv[2:]:
+            s = socket.socket()
+            socks.append(s)
+            s.bind((addr, port))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no port free on " + " ".join(sys.argv[1:]))
+PY
+}
+
+# start_receiver_on ADDR PORT DIR ARGS...: a receiver listening on
+# ADDR:PORT (smtp_receiver.py --host), storing into DIR (which must not
+# exist yet). Returns 1, with the receiver's output on stderr, when it cannot
+# listen there (the port was taken since free_port): the caller picks
+# another port.
+start_receiver_on() {
+  local addr=$1 port=$2 dir=$3
+  shift 3
+  [[ ! -e "$dir" ]] || fail "start_receiver_on: $dir exists"
+  /usr/bin/python3 "$RECEIVER" --dir "$dir" --host "$addr" --port "$port" "$@" >"$dir.log" 2>&1 &
+  local pid=$! i
+  receivers+=("$pid")
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "$dir/port" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.025
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  cat "$dir.log" >&2
+  return 1
+}
+
+# stop_receiver DIR: stops the receiver that stores into DIR and waits for it.
+stop_receiver() {
+  local pid
+  pid=$(tr -dc 0-9 <"$1/pid") || fail "stop_receiver: no $1/pid"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local keep=() p
+  for p in "${receivers[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
+  receivers=("${keep[@]}")
+}
+
+# connections DIR: how many SMTP connections the receiver of DIR has
+# accepted so far (aiosmtpd logs one "Peer:" line per TCP connection, not
+# again after STARTTLS).
+connections() {
+  grep -c "Peer: " "$1/receiver.log" || true
+}
+
+# wait_until SECONDS WHAT CMD...: runs CMD every 0.1 s until it succeeds;
+# fails the test naming WHAT after SECONDS (no fixed sleeps for
+# asynchronous deliveries).
+wait_until() {
+  local limit=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what: not after $limit s"
+    sleep 0.1
+  done
+}
+
+# start_one_message_exchange ADDR PORT DIR MODE: a scripted SMTP exchange
+# (Python's socketserver) that takes one message per connection, storing it
+# as DIR/N.eml (dot-stuffing removed, CRLF kept), and then ends the session:
+# MODE 421 answers the next MAIL with "421 4.7.0 too many messages in this
+# connection" and closes (a per-connection message limit, as Exim's
+# smtp_accept_max_per_connection); MODE drop hangs up at once after the
+# reply to the message (as after an idle timeout). DIR/connections counts
+# the connections. Returns 1 when it cannot listen on ADDR:PORT.
+start_one_message_exchange() {
+  local addr=$1 port=$2 dir=$3 mode=$4
+  mkdir -p "$dir"
+  /usr/bin/python3 - "$addr" "$port" "$dir" "$mode" >"$dir.log" 2>&1 <<'PY' &
+import os, socketserver, sys, threading, time
+addr, port, out, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+lock = threading.Lock()
+def bump(name):
+    with lock:
+        path = os.path.join(out, name)
+        n = int(open(path).read()) + 1 if os.path.exists(path) else 1
+        open(path, "w").write("%d\n" % n)
+        return n
+class Session(socketserver.StreamRequestHandler):
+    def handle(self):
+        bump("connections")
+        say = lambda line: self.wfile.write(line.encode() + b"\r\n")
+        say("220 limit.test ESMTP one message per connection")
+        taken = 0
+        for raw in self.rfile:
+            cmd = raw.decode("latin-1").rstrip("\r\n").upper()
+            if cmd.startswith(("EHLO", "HELO")):
+                say("250-limit.test")
+                say("250-8BITMIME")
+                say("250 PIPELINING")
+            elif cmd.startswith("MAIL"):
+                if taken:
+                    say("421 4.7.0 limit.test too many messages in this connection")
+                    return
+                say("250 2.1.0 OK")
+            elif cmd.startswith("RCPT"):
+                say("250 2.1.5 OK")
+            elif cmd == "DATA":
+                say("354 go ahead")
+                data = b""
+                for line in self.rfile:
+                    if line == b".\r\n":
+                        break
+                    data += line[1:] if line.startswith(b".") else line
+                n = bump("messages")
+                with open(os.path.join(out, "%d.eml" % n), "wb") as f:
+                    f.write(data)
+                taken += 1
+                say("250 2.0.0 queued as %d" % n)
+                if mode == "drop":
+                    return
+            elif cmd in ("RSET", "NOOP"):
+                say("250 2.0.0 OK")
+            elif cmd == "QUIT":
+                say("221 2.0.0 bye")
+                return
+            else:
+                say("502 5.5.2 not here")
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+server = Server((addr, port), Session)
+open(os.path.join(out, "ready"), "w").close()
+parent = os.getppid()
+threading.Thread(target=server.serve_forever, daemon=True).start()
+while os.getppid() == parent:  # go when the test goes
+    time.sleep(0.5)
+PY
+  receivers+=($!)
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -e "$dir/ready" ]] && return 0
+    kill -0 "${receivers[-1]}" 2>/dev/null || break
+    sleep 0.025
+  done
+  cat "$dir.log" >&2
+  return 1
+}

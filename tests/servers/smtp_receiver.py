@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""An SMTP receiver for tests, on 127.0.0.1, built on aiosmtpd 1.4.3.
+"""An SMTP receiver for tests, on 127.0.0.1 (or --host), built on aiosmtpd 1.4.3.
 
 Run it with /usr/bin/python3 (Debian's python3-aiosmtpd); the pyenv python3
 on PATH does not have the module.
 
-  smtp_receiver.py --dir DIR [--port N] [--starttls CERT KEY | --implicit-tls CERT KEY]
+  smtp_receiver.py --dir DIR [--host ADDR] [--port N] [--starttls CERT KEY | --implicit-tls CERT KEY]
                    [--auth USER:PASSWORD]... [--auth-plaintext]
                    [--refuse ADDR]... [--defer ADDR]... [--size N] [--hide KEYWORD]...
   smtp_receiver.py --self-test        checks the receiver itself with smtplib
@@ -12,6 +12,9 @@ on PATH does not have the module.
 --dir DIR          where everything goes (created if missing). When it
                    listens, DIR/pid and then DIR/port (the port, written
                    atomically: wait for this file) appear.
+--host ADDR        the address to listen on (default 127.0.0.1). Any
+                   127.x.y.z works on Linux, so receivers on 127.0.0.1 and
+                   127.0.0.4 can share one port (MX records carry no port).
 --port N           0 (default) = a free port.
 --starttls CERT KEY  offer STARTTLS with this certificate (chain) and key.
 --implicit-tls CERT KEY  TLS from the first byte (as on port 465).
@@ -109,6 +112,7 @@ class Config:
         self.hide = {k.upper() for k in args.hide or []}
         self.starttls = args.starttls
         self.implicit_tls = args.implicit_tls
+        self.host = args.host
         self.counter = 0
         self.sessions = 0
 
@@ -342,7 +346,7 @@ async def serve(cfg, port):
             authenticator=make_authenticator(cfg) if cfg.users else None,
         )
 
-    server = await loop.create_server(factory, "127.0.0.1", port, ssl=implicit_ctx)
+    server = await loop.create_server(factory, cfg.host, port, ssl=implicit_ctx)
     bound = server.sockets[0].getsockname()[1]
     write_atomic(os.path.join(cfg.dir, "pid"), b"%d\n" % os.getpid())
     write_atomic(os.path.join(cfg.dir, "port"), b"%d\n" % bound)
@@ -460,6 +464,16 @@ def self_test():
         check(r["mail_from"] == "j\u00f6rg@example.test" and r["mail_params"] == ["size=3", "SMTPUTF8"],
               "SMTPUTF8: %r" % r)
         check(eml(d2, 1) == b"x\r\n", "small message bytes")
+
+        # --host: a second receiver on another loopback address, same port.
+        d3 = os.path.join(work, "host4")
+        p, port4 = start(d3, "--host", "127.0.0.4", "--port", str(port))
+        procs.append(p)
+        check(port4 == port, "--host 127.0.0.4 --port %d listens on %d" % (port, port4))
+        with smtplib.SMTP("127.0.0.4", port, local_hostname="client.test") as s:
+            s.sendmail("a@example.test", ["b@example.test"], b"on 127.0.0.4\r\n")
+        check(eml(d3, 1) == b"on 127.0.0.4\r\n", "message through --host 127.0.0.4")
+        check(not os.path.exists(os.path.join(d2, "0002.eml")), "the 127.0.0.1 receiver got the 127.0.0.4 message")
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -479,6 +493,7 @@ def self_test():
 def main():
     ap = argparse.ArgumentParser(description="SMTP test receiver (aiosmtpd)")
     ap.add_argument("--dir")
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     tls = ap.add_mutually_exclusive_group()
     tls.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
