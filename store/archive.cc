@@ -92,7 +92,7 @@ catalog::MessageRow RowFromParsed(const mime::Message& m) {
   row.message_id = m.message_id;
   row.subject = m.subject;
   row.date = m.date;
-  row.defects = m.defects;
+  row.defects = m.defects_without_text;  // the same with or without text extraction
   if (!m.in_reply_to.empty()) row.thread_links.push_back(m.in_reply_to);
   row.thread_links.insert(row.thread_links.end(), m.references.begin(), m.references.end());
   auto add = [&](catalog::AddressRole role, const std::vector<mime::Address>& list) {
@@ -343,7 +343,8 @@ Status Archive::Impl::InstallDictionary(catalog::Catalog& cat, const Result<std:
   return cat.AddDictionary(row);
 }
 
-Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& batch) {
+Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& batch,
+                                                   const mime::ParseLimits* keep_parsed) {
   Impl& s = *impl_;
   if (s.mode != OpenMode::kReadWrite) {
     return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
@@ -423,8 +424,11 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   std::vector<Result<blobs::CompressedBlob>> frames(fresh.size(), MakeError(ErrorCode::kInternal, "not run"));
   mime::ParseLimits limits;
   limits.extract_text = false;
+  if (keep_parsed != nullptr) limits = *keep_parsed;
   auto parsed = ParallelFor(fresh.size(), s.workers, [&](size_t j) {
-    rows[j] = RowFromParsed(mime::ParseMessage(batch[fresh[j]].bytes, limits));
+    auto m = std::make_shared<mime::Message>(mime::ParseMessage(batch[fresh[j]].bytes, limits));
+    rows[j] = RowFromParsed(*m);
+    if (keep_parsed != nullptr) out[fresh[j]].parsed = std::move(m);
   });
   if (trainer.joinable()) trainer.join();
   if (!parsed) return fail(parsed.error());

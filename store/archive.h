@@ -62,6 +62,9 @@ struct IngestOutcome {
   int64_t id = 0;       // catalog id (stored or duplicate)
   std::string sha256;   // hex SHA-256 of the raw bytes
   std::string error;    // for kFailed
+  // kStored, when Ingest was given `keep_parsed`: the message as parsed
+  // with those limits (text included), for the caller's index.
+  std::shared_ptr<const mime::Message> parsed;
 };
 
 struct Location {
@@ -184,7 +187,12 @@ class Archive {
   // archive (same SHA-256) gets only its new location (kDuplicate), or
   // nothing when that location was known (kKnownLocation). Returns an error
   // only when nothing of the batch could be committed.
-  Result<std::vector<IngestOutcome>> Ingest(std::vector<RawMessage>&& batch);
+  // With `keep_parsed`, new messages are parsed once with those limits
+  // (text extraction on: the indexer's) and handed back in
+  // IngestOutcome::parsed, so that indexing need not parse them again; the
+  // catalog row is the same either way.
+  Result<std::vector<IngestOutcome>> Ingest(std::vector<RawMessage>&& batch,
+                                            const mime::ParseLimits* keep_parsed = nullptr);
 
   // The exact stored bytes.
   Result<std::string> ReadRaw(int64_t id);

@@ -189,14 +189,9 @@ class AccountRun {
       std::vector<Origin> origins;
       origins.reserve(batch.size());
       for (const auto& m : batch) origins.push_back(m.origin);
-      std::vector<std::string> copies;  // for after_commit: the bytes at hand, not read back
-      if (settings_.after_commit) {
-        copies.reserve(batch.size());
-        for (const auto& m : batch) copies.push_back(m.bytes);
-      }
       auto outcomes = archive_.With([&](Archive& a) {
-        auto stored = a.Ingest(std::move(batch));
-        if (stored && settings_.after_commit) settings_.after_commit(a, *stored, copies);
+        auto stored = a.Ingest(std::move(batch), settings_.keep_parsed ? &*settings_.keep_parsed : nullptr);
+        if (stored && settings_.after_commit) settings_.after_commit(a, *stored);
         return stored;
       });
       batch.clear();

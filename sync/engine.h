@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,10 +48,13 @@ struct SyncSettings {
   bool dry_run = false;            // plan and report; change nothing anywhere
   int64_t now = 0;                 // Unix seconds for deletion ages; 0 = the clock
   // Called with the archive (inside the gate) after each committed batch,
-  // with the batch's outcomes and raw bytes (same order; the callee may
-  // move from them), e.g. to hand the new messages to the full-text index
-  // while the next batch is fetched. Its errors are the caller's business.
-  std::function<void(Archive&, const std::vector<IngestOutcome>&, std::vector<std::string>&)> after_commit;
+  // with the batch's outcomes (the callee may move from them), e.g. to hand
+  // the new messages to the full-text index while the next batch is
+  // fetched. Its errors are the caller's business.
+  std::function<void(Archive&, std::vector<IngestOutcome>&)> after_commit;
+  // Given: new messages are parsed once with these limits, and handed to
+  // after_commit in IngestOutcome::parsed (Archive::Ingest's keep_parsed).
+  std::optional<mime::ParseLimits> keep_parsed;
 };
 
 // The archive, shared by accounts that sync in parallel.

@@ -80,7 +80,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!vm.count("no-index")) {
     feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
-  auto feed_index = [&](std::unordered_map<int64_t, std::string>* at_hand) {
+  auto feed_index = [&](std::unordered_map<int64_t, AtHand>* at_hand) {
     if (!feeder) return;
     if (Status st = feeder->Feed(at_hand); !st) {
       index_error = st.error();
@@ -109,13 +109,9 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     std::vector<Origin> origins;
     origins.reserve(batch.size());
     for (const auto& m : batch) origins.push_back(m.origin);
-    // The indexer gets the bytes at hand rather than reading them back.
-    std::vector<std::string> copies;
-    if (feeder) {
-      copies.reserve(batch.size());
-      for (const auto& m : batch) copies.push_back(m.bytes);
-    }
-    auto outcomes = archive.Ingest(std::move(batch));
+    // New messages are parsed once, for the catalog and the index both.
+    const mime::ParseLimits index_limits = IndexParseLimits();
+    auto outcomes = archive.Ingest(std::move(batch), feeder ? &index_limits : nullptr);
     batch.clear();
     batch_bytes = 0;
     if (!outcomes) return std::unexpected(outcomes.error());
@@ -138,11 +134,9 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       }
     }
     if (global.verbosity >= 2) std::fflush(stdout);
-    std::unordered_map<int64_t, std::string> at_hand;
-    for (size_t i = 0; i < copies.size() && i < outcomes->size(); ++i) {
-      if ((*outcomes)[i].status != IngestStatus::kFailed && (*outcomes)[i].id > 0) {
-        at_hand.emplace((*outcomes)[i].id, std::move(copies[i]));
-      }
+    std::unordered_map<int64_t, AtHand> at_hand;
+    for (auto& o : *outcomes) {
+      if (o.status == IngestStatus::kStored && o.parsed) at_hand[o.id].parsed = std::move(o.parsed);
     }
     feed_index(&at_hand);
     return OkStatus();

@@ -182,11 +182,11 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!dry_run && !vm.count("no-index")) {
     feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
-  auto feed_index = [&](Archive&, const std::vector<IngestOutcome>& outcomes, std::vector<std::string>& bytes) {
+  auto feed_index = [&](Archive&, std::vector<IngestOutcome>& outcomes) {
     if (!feeder) return;
-    std::unordered_map<int64_t, std::string> at_hand;
-    for (size_t i = 0; i < outcomes.size() && i < bytes.size(); ++i) {
-      if (outcomes[i].status == IngestStatus::kStored) at_hand.emplace(outcomes[i].id, std::move(bytes[i]));
+    std::unordered_map<int64_t, AtHand> at_hand;
+    for (auto& o : outcomes) {
+      if (o.status == IngestStatus::kStored && o.parsed) at_hand[o.id].parsed = std::move(o.parsed);
     }
     if (Status st = feeder->Feed(&at_hand); !st) {
       index_error = st.error();
@@ -194,6 +194,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
     }
   };
 
+  const bool indexing = feeder != nullptr;  // read before the workers start (feed_index may reset it)
   std::vector<sync::AccountReport> reports(accounts.size());
   std::atomic<size_t> next{0};
   std::mutex out_mu;
@@ -207,11 +208,10 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       settings.max_message_size = a.max_message_size;
       settings.dry_run = dry_run;
       settings.now = debug_now;
-      // Feeding the index batch by batch during the fetch (feed_index) is
-      // off: under crash_kill_sync it left index documents for messages
-      // the catalog does not have (index drift, not loss). Until that is
-      // found, the index is fed once every account is done.
-      static_cast<void>(feed_index);
+      if (indexing) {
+        settings.after_commit = feed_index;
+        settings.keep_parsed = IndexParseLimits();
+      }
       std::function<void(std::string_view)> debug;
       if (global.verbosity >= 2) {
         debug = [&out_mu, name = a.name](std::string_view note) {

@@ -87,6 +87,14 @@ std::string Lines(const std::vector<int64_t>& ids) {
 
 std::string IndexDir(const Archive& archive) { return archive.dir() + "/xapian"; }
 
+mime::ParseLimits IndexParseLimits() {
+  mime::ParseLimits limits;
+  // Only the first max_body_bytes of the text are indexed; the parser
+  // stops decoding there (the same text, cut at the same place).
+  limits.max_text_bytes = index::IndexWriterOptions().max_body_bytes;
+  return limits;
+}
+
 IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
                          std::unique_ptr<index::IndexWriter> writer)
     : archive_(archive),
@@ -152,14 +160,10 @@ Status IndexFeeder::RewriteJournal(const std::vector<int64_t>& ids) {
   return OkStatus();
 }
 
-Status IndexFeeder::Feed(std::unordered_map<int64_t, std::string>* at_hand) {
+Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
   MK_ASSIGN_OR_RETURN(int64_t queued, archive_.PendingIndexCount());
   const int64_t total = done_ + queued + static_cast<int64_t>(replay_.size());
-  index::IndexWriterOptions defaults;
-  mime::ParseLimits limits;
-  // Only the first max_body_bytes of the text are indexed; the parser
-  // stops decoding there (the same text, cut at the same place).
-  limits.max_text_bytes = defaults.max_body_bytes;
+  const mime::ParseLimits limits = IndexParseLimits();
   for (;;) {
     // Journaled messages of a killed run first: they are off the queue.
     const bool replaying = !replay_.empty();
@@ -207,9 +211,16 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, std::string>* at_hand) {
       FillFromInfo(**info, work[i].doc);
       if (at_hand != nullptr) {
         if (auto it = at_hand->find(ids[i]); it != at_hand->end()) {
-          work[i].raw = std::move(it->second);
-          at_hand->erase(it);
-          continue;
+          if (it->second.parsed) {
+            work[i].doc.message = std::move(it->second.parsed);
+            at_hand->erase(it);
+            continue;
+          }
+          if (!it->second.raw.empty()) {
+            work[i].raw = std::move(it->second.raw);
+            at_hand->erase(it);
+            continue;
+          }
         }
       }
       auto raw = archive_.ReadRaw(ids[i]);
@@ -222,7 +233,7 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, std::string>* at_hand) {
     std::atomic<size_t> next{0};
     auto parse = [&] {
       for (size_t i = next++; i < work.size(); i = next++) {
-        if (!work[i].error.empty() || work[i].gone) continue;
+        if (!work[i].error.empty() || work[i].gone || work[i].doc.message) continue;
         work[i].doc.message = std::make_shared<const mime::Message>(mime::ParseMessage(work[i].raw, limits));
         std::string().swap(work[i].raw);
       }

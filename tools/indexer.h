@@ -35,6 +35,17 @@ namespace mailkeep::tools {
 
 std::string IndexDir(const Archive& archive);
 
+// How the indexer parses a message (text included, cut where the index
+// stops reading). Archive::Ingest(batch, &limits) parses new messages this
+// way once, for the catalog and the index both.
+mime::ParseLimits IndexParseLimits();
+
+// What a command already has of a message it has just stored, by catalog id.
+struct AtHand {
+  std::string raw;                              // the bytes (may be empty when `parsed` is set)
+  std::shared_ptr<const mime::Message> parsed;  // parsed with IndexParseLimits(), or null
+};
+
 // Messages in the in-flight journal: off the catalog's queue, not yet known
 // committed to the index (the next indexing run does them first).
 Result<std::vector<int64_t>> InFlightIds(const Archive& archive);
@@ -65,12 +76,12 @@ class IndexFeeder {
   // ~256 MB of raw mail; commits every 5,000 messages. Returns when the
   // last chunk is queued, not written. A message that cannot be read is
   // reported and skipped (it stays queued).
-  // `at_hand`, when given, holds raw bytes the caller already has, by
-  // catalog id (a batch just stored): used (moved from) instead of reading
-  // the message back from the archive.
+  // `at_hand`, when given, holds what the caller already has of messages,
+  // by catalog id (a batch just stored): used (moved from) instead of
+  // reading the message back from the archive and parsing it.
   // Errors: a catalog error, or an index failure (the writer's, not one
   // document's); what was committed before stays indexed.
-  Status Feed(std::unordered_map<int64_t, std::string>* at_hand = nullptr);
+  Status Feed(std::unordered_map<int64_t, AtHand>* at_hand = nullptr);
   // Waits for everything handed over, commits it, reports refused
   // documents and empties the journal (but for them).
   Status Commit();

@@ -360,10 +360,10 @@ class Parser {
   Hit ParseEntity(size_t begin, int depth, const std::string& leaf_path, const std::string& container_path,
                   const std::string& child_prefix, bool digest_child, bool skip_html, bool top) {
     HeaderBlock hb = ReadHeader(begin);
-    if (hb.too_large) msg_.defects |= kDefectHeaderTooLarge;
-    if (hb.bad) msg_.defects |= kDefectBadHeader;
+    if (hb.too_large) Flag(kDefectHeaderTooLarge);
+    if (hb.bad) Flag(kDefectBadHeader);
     if (top) {
-      if (!hb.separator && !hb.too_large) msg_.defects |= kDefectNoHeader;
+      if (!hb.separator && !hb.too_large) Flag(kDefectNoHeader);
       FillTopLevel(hb);
     }
 
@@ -405,7 +405,7 @@ class Parser {
     part.is_multipart = part.content_type.starts_with("multipart/");
     part.is_message = part.content_type == "message/rfc822" || part.content_type == "message/global";
     if ((part.is_multipart || part.is_message) && depth >= lim_.max_depth) {
-      msg_.defects |= kDefectTooDeep;
+      Flag(kDefectTooDeep);
       part.is_multipart = part.is_message = false;
     }
     // RFC 2046 allows only identity encodings on message parts; an encoded
@@ -459,7 +459,7 @@ class Parser {
     bool bad = false;
     std::string decoded = DecodeTransfer(body, msg_.parts[index].transfer_encoding, &bad);
     if (decoded.size() > *decoded_budget_) return false;
-    if (bad) msg_.defects |= kDefectBadEncoding;
+    if (bad) Flag(kDefectBadEncoding);
     *decoded_budget_ -= decoded.size();
     const std::string prefix = msg_.parts[index].path;
     Parser(decoded, lim_, msg_, decoded_budget_, true).RunNested(depth + 1, prefix);
@@ -469,7 +469,7 @@ class Parser {
 
   bool TakePartSlot() {
     if (static_cast<int>(msg_.parts.size()) >= lim_.max_parts) {
-      msg_.defects |= kDefectTooManyParts;
+      Flag(kDefectTooManyParts);
       return false;
     }
     return true;
@@ -536,7 +536,7 @@ class Parser {
       if (hit.level != level) Pop();
     }
     if (boundary.empty() || hit.level != level) {
-      msg_.defects |= kDefectMissingBoundary;
+      Flag(kDefectMissingBoundary);
       // The preamble scan stopped at an outer delimiter or the end.
       const Hit outer = boundary.empty() ? NextBoundary(body) : hit;
       boundary = GuessBoundary(body, outer.start);
@@ -579,7 +579,7 @@ class Parser {
       // The epilogue runs to an outer delimiter.
       hit = NextBoundary(hit.after);
     } else {
-      msg_.defects |= kDefectNoFinalBoundary;
+      Flag(kDefectNoFinalBoundary);
       if (hit.level == level) hit = {hit.after, hit.after, -1, false};  // the last line
     }
     SetBodyEnd(index, hit);
@@ -654,7 +654,8 @@ class Parser {
     std::string charset = p.charset;
     if (html && charset.empty()) charset = SniffHtmlCharset(decoded);
     std::string utf8 = ToUtf8(decoded, charset, &bad);
-    if (bad) msg_.defects |= kDefectBadEncoding;
+    // Decoding a text leaf is skipped without extract_text (but for uuencode).
+    if (bad) Flag(kDefectBadEncoding, /*text_only=*/!may_have_uu);
     if (html) {
       AppendText(HtmlToText(utf8));
       return;
@@ -667,6 +668,12 @@ class Parser {
       return;
     }
     AppendText(utf8);
+  }
+
+  // Records a defect; `text_only` when only text extraction found it.
+  void Flag(uint32_t defect, bool text_only = false) {
+    msg_.defects |= defect;
+    if (!text_only) msg_.defects_without_text |= defect;
   }
 
   std::string_view raw_;

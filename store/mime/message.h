@@ -91,6 +91,9 @@ struct Message {
   // joined with blank lines; capped at ParseLimits::max_text_bytes.
   std::string text;
   uint32_t defects = kDefectNone;
+  // What a parse with ParseLimits::extract_text = false reports: `defects`
+  // without those only decoding the text found (a bad base64 text part).
+  uint32_t defects_without_text = kDefectNone;
 
   // First header value with this name (case-insensitive), or nullptr.
   const std::string* FindHeader(std::string_view name) const;

@@ -1107,6 +1107,21 @@ TEST(MimeTree, BadBase64FlagsDefect) {
   EXPECT_EQ(m.text, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+TEST(MimeTree, DefectsWithoutTextAreWhatAParseWithoutTextReports) {
+  ParseLimits no_text;
+  no_text.extract_text = false;
+  const std::string bad_text = "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n//79\n";
+  const std::string bad_uu = "Content-Type: text/plain\n\nbegin 644 a.bin\n#0V%T\n`\nend\n\xff\n";
+  for (const std::string& raw : {bad_text, bad_uu, std::string(kNested), std::string("no header at all")}) {
+    const Message with = ParseMessage(raw);
+    const Message without = ParseMessage(raw, no_text);
+    EXPECT_EQ(with.defects_without_text, without.defects) << raw;
+    EXPECT_EQ(without.defects_without_text, without.defects) << raw;
+  }
+  EXPECT_TRUE(ParseMessage(bad_text).defects & kDefectBadEncoding);
+  EXPECT_FALSE(ParseMessage(bad_text).defects_without_text & kDefectBadEncoding);
+}
+
 TEST(MimeTree, ExtractTextOffSkipsText) {
   ParseLimits lim;
   lim.extract_text = false;
