@@ -227,27 +227,14 @@ dnsmasq_stop() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  # shellcheck source=tests/servers/harness_run.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
   set -uo pipefail
   cmd=${1:-}
   shift || true
   case "$cmd" in
     run)
-      dir=""
-      if [[ "${1:-}" != "--" ]]; then dir=${1:-}; shift || true; fi
-      [[ "${1:-}" == "--" ]] && shift
-      [[ $# -gt 0 ]] || { echo "usage: dnsmasq.sh run [DIR] -- COMMAND..." >&2; exit 2; }
-      if reason=$(dnsmasq_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      made=0
-      if [[ -z "$dir" ]]; then dir=$(mktemp -d /tmp/mailkeep-dnsmasq.XXXXXX); made=1; fi
-      cleanup() {
-        dnsmasq_stop "$dir"
-        if [[ $made -eq 1 && "${DNSMASQ_KEEP:-0}" != 1 ]]; then rm -rf "$dir"; fi
-      }
-      trap cleanup EXIT
-      trap 'exit 143' TERM INT
-      dnsmasq_start "$dir" || exit 1
-      "$@"
-      exit $?
+      harness_run dnsmasq dnsmasq_skip_reason dnsmasq_start dnsmasq_stop "$@"
       ;;
     start)
       [[ $# -ge 1 ]] || { echo "usage: dnsmasq.sh start DIR" >&2; exit 2; }

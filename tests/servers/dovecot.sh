@@ -486,6 +486,8 @@ dovecot_count() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  # shellcheck source=tests/servers/harness_run.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
   set -uo pipefail
   cmd=${1:-}
   shift || true
@@ -496,22 +498,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   }
   case "$cmd" in
     run)
-      dir=""
-      if [[ "${1:-}" != "--" ]]; then dir=${1:-}; shift || true; fi
-      [[ "${1:-}" == "--" ]] && shift
-      [[ $# -gt 0 ]] || { echo "usage: dovecot.sh run [DIR] -- COMMAND..." >&2; exit 2; }
-      if reason=$(dovecot_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      made=0
-      if [[ -z "$dir" ]]; then dir=$(mktemp -d /tmp/mailkeep-dovecot.XXXXXX); made=1; fi
-      cleanup() {
-        dovecot_stop "$dir"
-        if [[ $made -eq 1 && "${DOVECOT_KEEP:-0}" != 1 ]]; then rm -rf "$dir"; fi
-      }
-      trap cleanup EXIT
-      trap 'exit 143' TERM INT
-      dovecot_start "$dir" || exit 1
-      "$@"
-      exit $?
+      harness_run dovecot dovecot_skip_reason dovecot_start dovecot_stop "$@"
       ;;
     start)
       [[ $# -ge 1 ]] || { echo "usage: dovecot.sh start DIR" >&2; exit 2; }

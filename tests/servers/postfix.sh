@@ -347,29 +347,17 @@ postfix_log() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  # shellcheck source=tests/servers/harness_run.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
+  # Both servers, Dovecot first (Postfix delivers into it).
+  _postfix_run_start() { dovecot_start "$1/dovecot" && postfix_start "$1/postfix"; }
+  _postfix_run_stop() { postfix_stop "$1/postfix"; dovecot_stop "$1/dovecot"; }
   set -uo pipefail
   cmd=${1:-}
   shift || true
   case "$cmd" in
     run)
-      dir=""
-      if [[ "${1:-}" != "--" ]]; then dir=${1:-}; shift || true; fi
-      [[ "${1:-}" == "--" ]] && shift
-      [[ $# -gt 0 ]] || { echo "usage: postfix.sh run [DIR] -- COMMAND..." >&2; exit 2; }
-      if reason=$(postfix_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      made=0
-      if [[ -z "$dir" ]]; then dir=$(mktemp -d /tmp/mailkeep-postfix.XXXXXX); made=1; fi
-      cleanup() {
-        postfix_stop "$dir/postfix"
-        dovecot_stop "$dir/dovecot"
-        if [[ $made -eq 1 && "${POSTFIX_KEEP:-0}" != 1 ]]; then rm -rf "$dir"; fi
-      }
-      trap cleanup EXIT
-      trap 'exit 143' TERM INT
-      dovecot_start "$dir/dovecot" || exit 1
-      postfix_start "$dir/postfix" || exit 1
-      "$@"
-      exit $?
+      harness_run postfix postfix_skip_reason _postfix_run_start _postfix_run_stop "$@"
       ;;
     start)
       [[ $# -ge 1 ]] || { echo "usage: postfix.sh start DIR" >&2; exit 2; }
