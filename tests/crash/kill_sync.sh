@@ -58,7 +58,9 @@ killed=0 finished=0 k=0 max_delay=1.0
 while ((killed < kills && k < 3 * kills)); do
   k=$((k + 1))
   seed 40
-  mk sync --config "$WORK/config.ini" --lock-timeout 10 >/dev/null 2>"$WORK/err" &
+  # The binary itself in the background (not the mk function: $! would be
+  # a subshell, and SIGKILL would leave mailkeep running on as an orphan).
+  "$MAILKEEP" --archive "$ARCHIVE" sync --config "$WORK/config.ini" --lock-timeout 10 >/dev/null 2>"$WORK/err" &
   pid=$!
   sleep "$(python3 -c "import random; print(random.uniform(0.0, $max_delay))")"
   kill -KILL "$pid" 2>/dev/null || true
@@ -66,6 +68,9 @@ while ((killed < kills && k < 3 * kills)); do
   wait "$pid" 2>/dev/null
   rc=$?
   set -e
+  if pgrep -f -- "--archive $ARCHIVE sync" >/dev/null; then
+    fail "a mailkeep sync is still running after its kill (run $k)"
+  fi
   if [[ $rc -eq 137 ]]; then
     killed=$((killed + 1))
   else
