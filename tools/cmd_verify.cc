@@ -2,6 +2,7 @@
 // whose SHA-256 matches; --deep re-parses each message too. Reports each
 // problem (exit status 1); fixes nothing.
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,26 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] verify [--deep] [--json]", desc, pos, vm)) return *rc;
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
   if (!archive) return FailArchive(archive.error());
+  // What the index comparison below needs is read first, in this order:
+  // the messages, what waits for the index (queue, then journal), the
+  // index's documents; Verify reads the catalog again. A sync or import
+  // running meanwhile only adds (catalog and queue, then journal, then
+  // index), so it cannot make the comparison report drift that is not there.
+  auto messages_before = (*archive)->AllIds();
+  if (!messages_before) return Fail(messages_before.error());
+  auto pending = (*archive)->PendingIndexCount();
+  if (!pending) return Fail(pending.error());
+  // Journaled by a run that was stopped (or is running): waiting for the
+  // index like the queued ones (an id can be in both; counting it twice
+  // only makes this check more lenient by that much).
+  auto in_flight = InFlightIds(**archive);
+  if (!in_flight) return Fail(in_flight.error());
+  *pending += static_cast<int64_t>(in_flight->size());
+  auto docs = index::IndexReader::Open(IndexDir(**archive));
+  std::optional<Result<int64_t>> count;
+  if (docs) count = (*docs)->DocumentCount();
+  const auto before = static_cast<int64_t>(messages_before->size());
+
   Progress progress(global, "verifying");
   nlohmann::json problems = nlohmann::json::array();
   int64_t problem_count = 0;
@@ -49,31 +70,23 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
       std::cout << "index: " << what << "\n";
     }
   };
-  auto pending = (*archive)->PendingIndexCount();
-  auto docs = index::IndexReader::Open(IndexDir(**archive));
-  if (!pending) return Fail(pending.error());
-  // Journaled by a run that was stopped: waiting for the index like the
-  // queued ones (an id can be in both; counting it twice only makes this
-  // check more lenient by that much).
-  auto in_flight = InFlightIds(**archive);
-  if (!in_flight) return Fail(in_flight.error());
-  *pending += static_cast<int64_t>(in_flight->size());
   if (!docs) {
     // No index yet: fine while every message is still queued for it
     // (import --no-index, or a run killed before its first index commit).
-    if (docs.error().code() != ErrorCode::kNotFound || *pending < *checked) {
+    if (docs.error().code() != ErrorCode::kNotFound || *pending < before) {
       report(docs.error().message());
     } else if (*pending > 0 && global.verbosity > 0 && !global.json) {
       std::cout << "index: " << *pending << " messages waiting to be indexed (the next import catches up)\n";
     }
   } else {
-    auto count = (*docs)->DocumentCount();
-    if (!count) return Fail(count.error());
-    if (*count > *checked) {
-      report(std::to_string(*count) + " documents for " + std::to_string(*checked) +
+    if (!*count) return Fail(count->error());
+    const int64_t documents = **count;
+    if (documents > *checked) {
+      report(std::to_string(documents) + " documents for " + std::to_string(*checked) +
              " messages; run `mailkeep reindex`");
-    } else if (*count + *pending < *checked) {
-      report(std::to_string(*checked - *count) + " messages missing from the index and not queued; run `mailkeep reindex`");
+    } else if (documents + *pending < before) {
+      report(std::to_string(before - documents - *pending) +
+             " messages missing from the index and not queued; run `mailkeep reindex`");
     } else if (*pending > 0 && global.verbosity > 0 && !global.json) {
       std::cout << "index: " << *pending << " messages waiting to be indexed (the next import catches up)\n";
     }
