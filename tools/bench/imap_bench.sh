@@ -189,7 +189,15 @@ run_mailkeep() {
   else
     fail_run mailkeep "$r" "exit status $?"
   fi
-  # Again on the same archive: lists the folders, finds nothing new.
+  # Again on the same archive: lists the folders, finds nothing new; once
+  # right away (as issue 5 measured mbsync), once after the wait.
+  if measure mailkeep-now "${mk[@]}" --json sync; then
+    read -r ok listed fetched errors unindexed indexed < <(sync_report "$work/mailkeep-now.log")
+    [[ $ok == True && $listed == "$n" && $fetched == 0 && $errors == 0 ]] ||
+      fail_run mailkeep-now "$r" "on server ${listed:-?} of $n, fetched ${fetched:-?} (expected 0), errors ${errors:-?}"
+  else
+    fail_run mailkeep-now "$r" "exit status $?"
+  fi
   sleep 1.1  # as before mbsync's re-sync (see the top)
   if measure mailkeep-again "${mk[@]}" --json sync; then
     read -r ok listed fetched errors unindexed indexed < <(sync_report "$work/mailkeep-again.log")
@@ -217,7 +225,17 @@ run_mbsync() {  # run_mbsync NAME RUN: NAME is mbsync (mbsyncrc) or mbsync-nofsy
   else
     fail_run "$name" "$r" "exit status $?, $(mbsync_count) of $n messages in the Maildir"
   fi
-  # Again on the same Maildir and sync state: nothing new.
+  # Again on the same Maildir and sync state: nothing new; once right away
+  # (issue 5's reference: mostly mbsync's one-second sleep), once after
+  # the wait.
+  if [[ $name == mbsync ]]; then
+    if measure mbsync-now "${cmd[@]}"; then
+      got=$(mbsync_count)
+      [[ $got -eq $n ]] || fail_run mbsync-now "$r" "$got messages in the Maildir afterwards, expected $n"
+    else
+      fail_run mbsync-now "$r" "exit status $?"
+    fi
+  fi
   sleep 1.1  # past mbsync's "recent directory modification" second (see the top)
   if measure "$name-again" "${cmd[@]}"; then
     got=$(mbsync_count)
@@ -257,7 +275,7 @@ row() {  # row NAME LABEL [RATIO]: one table line from NAME.results
   lo=$(cut -d' ' -f1 "$f" | sort -g | head -n 1 | xargs printf '%.2f')
   hi=$(cut -d' ' -f1 "$f" | sort -g | tail -n 1 | xargs printf '%.2f')
   rate=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
-  [[ $name == *-again ]] && rate="-"  # nothing transferred: a rate would mislead
+  [[ $name == *-again || $name == *-now ]] && rate="-"  # nothing transferred: a rate would mislead
   is_invalid "$name" && label="$label INVALID"
   printf '%-44s %8s %10.2f %13s %9s %10.2f %12.1f  %s\n' "$label" "$n" "$wall" "$lo-$hi" "$rate" "$cpu" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
@@ -275,6 +293,8 @@ row mbsync-nofsync "mbsync $mbsync_version FSync no (fresh Maildir)" "$(ratio ma
 row mailkeep-again "mailkeep sync (again, nothing new)"
 row mbsync-again "mbsync $mbsync_version (again, nothing new)" "$(ratio mailkeep-again mbsync-again 0.2)"
 row mbsync-nofsync-again "mbsync $mbsync_version FSync no (again)" "$(ratio mailkeep-again mbsync-nofsync-again 0.2)"
+row mailkeep-now "mailkeep sync (again right away)"
+row mbsync-now "mbsync $mbsync_version (again right away)" "$(ratio mailkeep-now mbsync-now 0.2)"
 
 echo
 echo "stored size (du -sb), last run:"
