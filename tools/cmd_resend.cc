@@ -599,7 +599,6 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
       direct_route = std::make_unique<DirectRoute>(cfg.direct, settings, warnings);
     }
   }
-  const std::string hello_domain = settings.smtp.hello_name;
 
   const auto started = std::chrono::steady_clock::now();
   int64_t accepted = 0, deferred = 0, failed = 0, skipped = 0, messages = 0;
@@ -663,6 +662,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
 
     std::string problem;  // why the message was not sent at all
     if (from.empty() && from_opt != "<>") problem = "the message has no From address; give --from ADDR (or --from '<>')";
+    if (from.empty() && resent_headers) problem = "Resent-From needs a sender address; give --from ADDR";
     if (to.empty()) problem = "the message has no To, Cc or Bcc address to send to";
 
     if (!problem.empty()) {
@@ -680,8 +680,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
         if (resent_headers) {
           std::vector<std::string> addresses;
           for (const auto& r : sending) addresses.push_back(r.address);
-          std::string domain = from.empty() ? hello_domain : DomainOf(from);
-          bytes.insert(0, ResentHeaders(from.empty() ? "" : from, addresses, domain));
+          bytes.insert(0, ResentHeaders(from, addresses, DomainOf(from)));  // from is set (see problem)
         }
         if (relay_route) {
           if (Status st = relay_route->Send(from, bytes, id, sending); !st) {

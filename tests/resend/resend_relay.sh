@@ -101,6 +101,13 @@ assert b"From: " + rest == want, "body after the Resent block differs"
 EOF
 grep -q '"mail_from": "me@example.test"' "${last%.eml}.json" || fail "--from is the envelope sender"
 
+# The null sender: fine on its own, but Resent-From needs an address.
+rs --json resend "$id3" --to erin@example.test --from '<>' >"$WORK/out" || fail "resend with the null sender"
+last=$(ls "$WORK/rx"/*.json | sort | tail -1)
+grep -q '"mail_from": ""' "$last" || fail "null sender on the wire: $(cat "$last")"
+expect_status 1 rs resend "$id3" --to erin@example.test --from '<>' --resent-headers
+grep -q "Resent-From needs a sender address" "$WORK/out" || { cat "$WORK/out"; fail "null sender with --resent-headers"; }
+
 # --to-original: the message's own To and Cc.
 rs --json resend "$id3" --to-original >"$WORK/out" || fail "--to-original"
 last=$(ls "$WORK/rx"/*.json | sort | tail -1)
