@@ -140,7 +140,9 @@ struct SyncRun {
 };
 
 // What became of one recipient of one resent message.
-enum class SendOutcome { kAccepted = 0, kDeferred = 1, kFailed = 2 };
+// kUnknown: the whole message went out but no reply to its end came (the
+// server may have it; sending again may deliver twice).
+enum class SendOutcome { kAccepted = 0, kDeferred = 1, kFailed = 2, kUnknown = 3 };
 
 // One recipient of one `resend` attempt, kept in the catalog.
 struct SendAttempt {

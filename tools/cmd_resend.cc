@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -54,6 +55,11 @@
 
 namespace mailkeep::tools {
 namespace {
+
+// Direct delivery tries at most this many exchanges per domain, and this
+// many addresses of each (a hostile DNS answer can list thousands).
+constexpr size_t kMaxExchanges = 10;
+constexpr size_t kMaxAddressesPerExchange = 4;
 
 // ASCII lower case (domains are compared that way; local parts are kept).
 std::string Lower(std::string_view s) {
@@ -130,6 +136,7 @@ std::string OutcomeWord(SendOutcome o) {
     case SendOutcome::kAccepted: return "accepted";
     case SendOutcome::kDeferred: return "deferred";
     case SendOutcome::kFailed: return "failed";
+    case SendOutcome::kUnknown: return "unknown";
   }
   return "failed";
 }
@@ -147,9 +154,11 @@ SendOutcome FromSmtp(smtp::Outcome o) {
 struct RecipientReport {
   std::string address;
   SendOutcome outcome = SendOutcome::kFailed;
-  bool skipped = false;  // --skip-sent: accepted by an earlier run
-  std::string route;     // "relay NAME" / "direct HOST"
-  std::string reply;     // the server's reply, or why nothing was sent
+  bool skipped = false;   // --skip-sent: accepted (or delivery unknown) in an earlier run
+  std::string route;      // "relay NAME" / "direct HOST"
+  std::string reply;      // the server's reply, or why nothing was sent
+  bool bcc = false;       // from the message's Bcc (--to-original): kept out of Resent-To
+  bool recorded = false;  // already in the catalog (direct delivery records each domain at once)
 };
 
 // Fills `out` (one per address, same order) from an SMTP transaction.
@@ -157,6 +166,11 @@ void FromSendResult(const smtp::SendResult& r, const std::string& route, std::ve
   for (size_t i = 0; i < out.size() && i < r.recipients.size(); ++i) {
     const smtp::RecipientResult& rr = r.recipients[i];
     out[i].outcome = FromSmtp(rr.outcome);
+    // The whole message went out but its end-of-data reply never came: the
+    // server may have it (RFC 1047), so sending it again may deliver twice.
+    if (r.delivery_unknown && rr.outcome == smtp::Outcome::kDeferred && rr.rcpt.positive()) {
+      out[i].outcome = SendOutcome::kUnknown;
+    }
     out[i].route = route;
     out[i].reply = rr.outcome == smtp::Outcome::kAccepted ? r.data.ToString() : rr.reason;
     if (out[i].reply.empty() && r.session_error) out[i].reply = r.session_error->message();
@@ -284,13 +298,18 @@ class DirectRoute {
     }
   }
 
-  void Send(const std::string& from, std::string_view bytes, int64_t id, std::vector<RecipientReport>& to) {
+  // One transaction per recipient domain; `done` is called with each
+  // domain's recipients as soon as their outcomes are known (so they are
+  // recorded before the next domain is tried).
+  void Send(const std::string& from, std::string_view bytes, int64_t id, std::vector<RecipientReport>& to,
+            const std::function<void(const std::vector<RecipientReport>&)>& done) {
     std::map<std::string, std::vector<size_t>> by_domain;
     for (size_t i = 0; i < to.size(); ++i) by_domain[DomainOf(to[i].address)].push_back(i);
     for (const auto& [domain, indexes] : by_domain) {
       std::vector<RecipientReport> group;
       for (size_t i : indexes) group.push_back(to[i]);
       SendToDomain(domain, from, bytes, id, group);
+      done(group);
       for (size_t k = 0; k < indexes.size(); ++k) to[indexes[k]] = std::move(group[k]);
     }
   }
@@ -311,13 +330,22 @@ class DirectRoute {
     }
     const smtp::Envelope env = MakeEnvelope(from, to, settings_, id);
     std::string last_error = "no mail exchanger of " + domain + " could be reached";
-    for (const smtp::MailExchange& exchange : smtp::OrderExchanges(mx->exchanges, rng_)) {
+    // A domain whose every exchange has no address can never be reached:
+    // failed, not deferred.
+    bool only_no_address = true;
+    std::vector<smtp::MailExchange> exchanges = smtp::OrderExchanges(mx->exchanges, rng_);
+    if (exchanges.size() > kMaxExchanges) exchanges.resize(kMaxExchanges);  // a hostile answer cannot stall the run
+    for (const smtp::MailExchange& exchange : exchanges) {
       auto addresses = Addresses(exchange.host);
       if (!addresses) {
         last_error = addresses.error().message();
+        only_no_address = only_no_address && addresses.error().code() == ErrorCode::kNotFound;
         continue;
       }
-      for (const std::string& address : *addresses) {
+      only_no_address = false;
+      const size_t tries = std::min(addresses->size(), kMaxAddressesPerExchange);
+      for (size_t a = 0; a < tries; ++a) {
+        const std::string& address = (*addresses)[a];
         const std::string exchange_route = "direct " + exchange.host;
         // A session kept from an earlier message may have been ended by the
         // exchange since (an idle timeout; a per-connection message limit
@@ -358,7 +386,7 @@ class DirectRoute {
         }
       }
     }
-    AllTo(to, SendOutcome::kDeferred, route, last_error);
+    AllTo(to, only_no_address ? SendOutcome::kFailed : SendOutcome::kDeferred, route, last_error);
   }
 
   Result<smtp::MxAnswer> Mx(const std::string& domain) {
@@ -395,7 +423,7 @@ class DirectRoute {
     c.tls = net::TlsMode::kNone;
     c.verify_certificate = false;  // opportunistic: see the top of the file
     c.connect_timeout = std::chrono::seconds(30);
-    c.read_timeout = std::chrono::seconds(300);
+    c.read_timeout = std::chrono::seconds(600);  // RFC 5321 4.5.3.2.6: up to 10 minutes for the end of data
     auto opened = smtp::SmtpClient::Open(c, settings_.smtp);
     if (!opened) {
       Error e = opened.error().WithContext("mail exchanger " + host);
@@ -626,32 +654,47 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
     }
     std::vector<RecipientReport> to;
     std::set<std::string> seen;
-    auto add = [&](const std::string& address) {
+    auto add = [&](const std::string& address, bool bcc) {
       const std::string key = address.substr(0, address.rfind('@') + 1) + DomainOf(address);
-      if (seen.insert(key).second) to.push_back(RecipientReport{address, SendOutcome::kFailed, false, "", ""});
+      if (seen.insert(key).second) {
+        RecipientReport r;
+        r.address = address;
+        r.bcc = bcc;
+        to.push_back(std::move(r));
+      }
     };
-    for (const auto& a : to_opt) add(a);
+    for (const auto& a : to_opt) add(a, false);
     if (to_original) {
       for (const auto* list : {&m.to, &m.cc, &m.bcc}) {
         for (const auto& a : *list) {
-          if (IsMailbox(a.address)) add(a.address);
+          if (IsMailbox(a.address)) add(a.address, list == &m.bcc);
         }
       }
     }
     if (skip_sent) {
       auto earlier = archive.SendAttempts(id);
       if (!earlier) return Fail(earlier.error());
-      std::set<std::string> done;
+      // Accepted, or possibly delivered (no reply to the end of data): not
+      // sent again, so that nothing arrives twice.
+      std::map<std::string, SendOutcome> done;
       for (const auto& s : *earlier) {
-        if (s.outcome == SendOutcome::kAccepted) {
-          done.insert(s.recipient.substr(0, s.recipient.rfind('@') + 1) + DomainOf(s.recipient));
+        if (s.outcome == SendOutcome::kAccepted || s.outcome == SendOutcome::kUnknown) {
+          // Accepted wins over unknown.
+          auto [it, fresh] =
+              done.emplace(s.recipient.substr(0, s.recipient.rfind('@') + 1) + DomainOf(s.recipient), s.outcome);
+          if (!fresh && s.outcome == SendOutcome::kAccepted) it->second = SendOutcome::kAccepted;
         }
       }
       for (auto& r : to) {
-        if (done.count(r.address.substr(0, r.address.rfind('@') + 1) + DomainOf(r.address))) {
-          r.skipped = true;
-          r.outcome = SendOutcome::kAccepted;
-          r.reply = "accepted by an earlier resend";
+        auto it = done.find(r.address.substr(0, r.address.rfind('@') + 1) + DomainOf(r.address));
+        if (it == done.end()) continue;
+        r.skipped = true;
+        r.outcome = SendOutcome::kAccepted;
+        r.reply = "accepted by an earlier resend";
+        if (it->second == SendOutcome::kUnknown) {
+          r.reply = "an earlier resend got no reply to the end of data, so it may have been delivered; not sent again "
+                    "(resend without --skip-sent to send it anyway)";
+          warnings.Add("message " + std::to_string(id) + " to " + r.address + ": " + r.reply);
         }
       }
     }
@@ -678,8 +721,10 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
       } else {
         std::string bytes = std::move(*raw);
         if (resent_headers) {
-          std::vector<std::string> addresses;
-          for (const auto& r : sending) addresses.push_back(r.address);
+          std::vector<std::string> addresses;  // Bcc recipients stay unnamed (RFC 5322 3.6.3)
+          for (const auto& r : sending) {
+            if (!r.bcc) addresses.push_back(r.address);
+          }
           bytes.insert(0, ResentHeaders(from, addresses, DomainOf(from)));  // from is set (see problem)
         }
         if (relay_route) {
@@ -689,7 +734,17 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
             AllTo(sending, SendOutcome::kDeferred, "relay " + relay->name, st.error().message());
           }
         } else if (direct_route) {
-          direct_route->Send(from, bytes, id, sending);
+          direct_route->Send(from, bytes, id, sending, [&](const std::vector<RecipientReport>& group) {
+            std::vector<SendAttempt> attempts;
+            const int64_t now = static_cast<int64_t>(std::time(nullptr));
+            for (const auto& r : group) attempts.push_back(SendAttempt{id, r.address, from, r.route, now, r.outcome, r.reply});
+            if (Status st = archive.RecordSends(attempts); !st) {
+              std::cerr << "mailkeep: message " << id << " was sent, but recording it failed: "
+                        << st.error().message() << "\n";
+              std::exit(kExitPartial);  // stop before sending more than the catalog knows
+            }
+          });
+          for (auto& r : sending) r.recorded = true;
         }
       }
     } else if (stopped) {
@@ -703,7 +758,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
     size_t k = 0;
     for (auto& r : to) {
       if (!r.skipped) r = sending[k++];
-      if (r.skipped || dry_run || r.reply.starts_with("not attempted")) continue;
+      if (r.skipped || r.recorded || dry_run || r.reply.starts_with("not attempted")) continue;
       attempts.push_back(SendAttempt{id, r.address, from, r.route, now, r.outcome, r.reply});
     }
     if (!attempts.empty()) {
@@ -721,7 +776,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
         ++skipped;
       } else if (!dry_run) {
         if (r.outcome == SendOutcome::kAccepted) ++accepted;
-        if (r.outcome == SendOutcome::kDeferred) ++deferred;
+        if (r.outcome == SendOutcome::kDeferred || r.outcome == SendOutcome::kUnknown) ++deferred;
         if (r.outcome == SendOutcome::kFailed) ++failed;
       }
       std::string route = r.route;
@@ -750,7 +805,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
     nlohmann::json out = {{"messages", json_messages}, {"accepted", accepted}, {"deferred", deferred},
                           {"failed", failed}, {"skipped", skipped}, {"dry_run", dry_run},
                           {"seconds", std::round(seconds * 1000) / 1000}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (global.verbosity > 0) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.2f", seconds);

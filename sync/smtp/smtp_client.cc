@@ -728,10 +728,17 @@ Result<SendResult> SmtpClient::Impl::Send(const Envelope& env, std::string_view 
       if (!s) {
         EndSession(r, s.error());
       } else {
-        auto reply = ReadReply("end of data");
+        auto reply = ReadAnyReply("end of data");
         if (!reply) {
           r.delivery_unknown = true;
           EndSession(r, reply.error());
+        } else if (reply->code == 421) {
+          // A definite answer: not taken (deferred), and the session ends.
+          Drop();
+          r.data = *reply;
+          EndSession(r, Error(ErrorCode::kUnavailable, "SMTP server " + peer() +
+                                                          " closed the session in its reply to end of data: " +
+                                                          Show(*reply)));
         } else if (reply->klass() != 2 && reply->klass() != 4 && reply->klass() != 5) {
           r.delivery_unknown = true;
           EndSession(r, ProtocolError("end of data", "\"" + Show(*reply) + "\""));

@@ -938,6 +938,27 @@ TEST(SmtpClient, DropAfterTheWholeBodyLeavesDeliveryUnknown) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+TEST(SmtpClient, Reply421ToTheEndOfDataIsADeferralNotAnUnknown) {
+  FakeServer server;
+  std::vector<FakeStep> script = Plus(Hello({}), {{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},
+                                                  {"RCPT TO:<bob@example.test>", "250 ok\r\n"},
+                                                  {"DATA", "354 go\r\n"}});
+  for (FakeStep& step : Body("421 4.3.0 shutting down\r\n")) script.push_back(step);
+  script.back().close = true;
+  server.Serve(script);
+  auto c = MustOpen(server);
+  ASSERT_TRUE(c);
+  auto r = c->Send(To({"bob@example.test"}), kMessage);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->session_error);
+  EXPECT_FALSE(r->delivery_unknown);  // the server said no, for now
+  EXPECT_EQ(r->data.code, 421);
+  EXPECT_EQ(r->recipients[0].outcome, Outcome::kDeferred);
+  EXPECT_TRUE(Contains(r->recipients[0].reason, "421 4.3.0 shutting down")) << r->recipients[0].reason;
+  EXPECT_TRUE(c->closed());
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(SmtpClient, DropMidDataOfALargeMessage) {
   FakeServer server;
   server.Serve(Plus(Hello({"PIPELINING", "8BITMIME"}),

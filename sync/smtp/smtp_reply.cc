@@ -151,8 +151,11 @@ Extensions ParseEhlo(const Reply& ehlo) {
   if (ehlo.lines.empty()) return ext;
   auto first = Words(ehlo.lines[0]);
   if (!first.empty()) ext.domain = std::string(first[0]);
+  // A hostile server could list hundreds of thousands within the reply
+  // limits; real ones offer a handful.
+  constexpr size_t kMaxMechanisms = 64;
   auto add_auth = [&](std::string_view mech) {
-    if (mech.empty()) return;
+    if (mech.empty() || ext.auth.size() >= kMaxMechanisms) return;
     std::string m = ascii::UpperCopy(mech);
     if (std::find(ext.auth.begin(), ext.auth.end(), m) == ext.auth.end()) ext.auth.push_back(std::move(m));
   };

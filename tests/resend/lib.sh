@@ -228,6 +228,8 @@ class Session(socketserver.StreamRequestHandler):
                 with open(os.path.join(out, "%d.eml" % n), "wb") as f:
                     f.write(data)
                 taken += 1
+                if mode == "noreply":  # took it, but the answer never arrives
+                    return
                 say("250 2.0.0 queued as %d" % n)
                 if mode == "drop":
                     return

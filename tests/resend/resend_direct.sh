@@ -33,19 +33,20 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../servers/dnsmasq.sh"
 reason=$(dnsmasq_skip_reason) && skip "$reason"
 
-MX1=127.0.0.5 MX2=127.0.0.4 NOMX=127.0.0.1 LIMIT=127.0.0.6 DROP=127.0.0.7
+MX1=127.0.0.5 MX2=127.0.0.4 NOMX=127.0.0.1 LIMIT=127.0.0.6 DROP=127.0.0.7 NOREPLY=127.0.0.8
 HELLO=sender.mailkeep.test
 
 # Every exchange on one port, and nothing on mx1's address at that port.
 for attempt in 1 2 3 4 5; do
-  PORT=$(free_port "$NOMX" "$MX2" "$MX1" "$LIMIT" "$DROP") || fail "no free port"
-  rm -rf "$WORK/nomx" "$WORK/mx2" "$WORK/limit" "$WORK/drop"
+  PORT=$(free_port "$NOMX" "$MX2" "$MX1" "$LIMIT" "$DROP" "$NOREPLY") || fail "no free port"
+  rm -rf "$WORK/nomx" "$WORK/mx2" "$WORK/limit" "$WORK/drop" "$WORK/noreply"
   started=${#receivers[@]}
   start_receiver_on "$NOMX" "$PORT" "$WORK/nomx" --defer later@nomx.test &&
     start_receiver_on "$MX2" "$PORT" "$WORK/mx2" --starttls "$TLS/server-chain.pem" "$TLS/server.key" \
       --refuse nobody@two.test --defer busy@two.test &&
     start_one_message_exchange "$LIMIT" "$PORT" "$WORK/limit" 421 &&
     start_one_message_exchange "$DROP" "$PORT" "$WORK/drop" drop &&
+    start_one_message_exchange "$NOREPLY" "$PORT" "$WORK/noreply" noreply &&
     ! (exec 3<>"/dev/tcp/$MX1/$PORT") 2>/dev/null && break
   for pid in "${receivers[@]:started}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   receivers=("${receivers[@]:0:started}")
@@ -55,7 +56,7 @@ done
 DNSMASQ_MX1_ADDR=$MX1 DNSMASQ_MX2_ADDR=$MX2 DNSMASQ_NOMX_ADDR=$NOMX
 dnsmasq_add_record "mx-host=other.test,mx2.example.test,10" "host-record=nullmx.test,$NOMX" \
   "mx-host=two.test,mx2.example.test,10" "mx-host=two.test,nomx.test,20" "mx-host=down.test,mx1.example.test,10" \
-  "host-record=limit.test,$LIMIT" "host-record=drop.test,$DROP"
+  "host-record=limit.test,$LIMIT" "host-record=drop.test,$DROP" "host-record=noreply.test,$NOREPLY"
 on_exit dnsmasq_stop
 dnsmasq_start "$WORK/dns" || fail "dnsmasq did not start"
 
@@ -286,5 +287,16 @@ for ex in limit drop; do
       "bytes of message $i at $ex.test"
   done
 done
+
+# 9. The whole message went out but the answer to its end never came: the
+# outcome is "unknown" (exit 1), and --skip-sent does not send it again
+# (it may have been delivered), with a warning saying so.
+expect_status 1 rs --json resend "$id1" --direct --to z@noreply.test
+check_json "$WORK/out" 'assert d["messages"][0]["recipients"][0]["outcome"] == "unknown", d'
+expect_eq "$(cat "$WORK/noreply/messages")" 1 "messages at noreply.test"
+expect_status 0 rs --json resend "$id1" --direct --to z@noreply.test --skip-sent
+check_json "$WORK/out" 'assert (d["skipped"], d["deferred"]) == (1, 0), d'
+grep -q "may have been delivered; not sent again" "$WORK/err" || fail "no warning for the unknown delivery: $(cat "$WORK/err")"
+expect_eq "$(cat "$WORK/noreply/messages")" 1 "messages at noreply.test after --skip-sent"
 
 echo "resend_direct: ok"

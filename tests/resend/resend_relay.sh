@@ -117,6 +117,23 @@ e = json.load(open(sys.argv[1]))
 assert sorted(r["address"] for r in e["rcpt_tos"]) == ["bob@example.test", "carol@example.test"], e' "$last" ||
   fail "--to-original recipients"
 
+# Recipients from the message's Bcc get it, but are not named in Resent-To.
+printf 'From: alice@example.test\nTo: bob@example.test\nBcc: hidden@example.test\nSubject: bcc\nMessage-ID: <resend-bcc@example.test>\n\nbody\n' \
+  >"$WORK/bcc.eml"
+mk -q import "$WORK/bcc.eml"
+idb=$(mk search 'mid:resend-bcc@example.test' --format ids)
+rs resend "$idb" --to-original --resent-headers >/dev/null || fail "resend of the Bcc message"
+last=$(ls "$WORK/rx"/*.eml | sort | tail -1)
+/usr/bin/python3 - "$last" "${last%.eml}.json" <<'EOF2' || fail "Bcc recipient named or not sent to"
+import json, sys
+data = open(sys.argv[1], "rb").read()
+head = data.split(b"\r\nFrom: ", 1)[0]
+assert b"Resent-To: <bob@example.test>" in head, head
+assert b"hidden@example.test" not in head, head
+e = json.load(open(sys.argv[2]))
+assert sorted(r["address"] for r in e["rcpt_tos"]) == ["bob@example.test", "hidden@example.test"], e
+EOF2
+
 # A wrong password: one line, exit 1, no password anywhere.
 export RELAY_PW=not-the-password
 expect_status 1 rs resend "$id3" --to bob@example.test
