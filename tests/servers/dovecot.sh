@@ -484,6 +484,35 @@ dovecot_count() {
     sed -n 's/.*messages=\([0-9]*\).*/\1/p'
 }
 
+# dovecot_rawlog_on USER...: from now on, every session of these users is
+# logged byte for byte after login (DOVECOT_DIR/mail/USER/rawlog/*.in,
+# *.out); reloads Dovecot and waits until new logins get it.
+dovecot_rawlog_on() {
+  local u i
+  echo "rawlog_dir = ${DOVECOT_DIR:?start Dovecot first}/mail/%u/rawlog" >>"$DOVECOT_CONF"
+  for u in "$@"; do install -d -o nobody -g nogroup "$DOVECOT_DIR/mail/$u/rawlog"; done
+  "$(_doveadm_bin)" -c "$DOVECOT_CONF" reload
+  for ((i = 0; i < 100; i++)); do grep -q "reloading configuration" "$DOVECOT_LOG" && break; sleep 0.05; done
+  sleep 0.5  # the master re-reads its config; later logins get the rawlog
+}
+
+# dovecot_rawlog_bytes USER in|out: bytes USER's logged sessions carried
+# after login, one way (the timestamp before each line is not counted).
+dovecot_rawlog_bytes() {
+  python3 - "${DOVECOT_DIR:?start Dovecot first}/mail/$1/rawlog" "$2" <<'EOF'
+import glob, re, sys
+stamp = re.compile(rb"\d+\.\d{6} ")
+total = 0
+for name in glob.glob(sys.argv[1] + "/*." + sys.argv[2]):
+    pieces = open(name, "rb").read().split(b"\n")
+    for line in pieces:
+        m = stamp.match(line)
+        total += len(line) - (m.end() if m else 0)
+    total += len(pieces) - 1  # the line ends
+print(total)
+EOF
+}
+
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   # shellcheck source=tests/servers/harness_run.sh

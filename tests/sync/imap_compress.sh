@@ -14,28 +14,8 @@ source "$(dirname "$0")/../sync/lib.sh"
 export ALICE_PW=$DOVECOT_ALICE_PASSWORD BOB_PW=$DOVECOT_BOB_PASSWORD
 
 # Rawlog for every IMAP session from now on (a directory per user).
-echo "rawlog_dir = $DOVECOT_DIR/mail/%u/rawlog" >>"$DOVECOT_CONF"
-for u in alice bob; do install -d -o nobody -g nogroup "$DOVECOT_DIR/mail/$u/rawlog"; done
-doveadm_ reload
-for ((i = 0; i < 100; i++)); do grep -q "reloading configuration" "$DOVECOT_LOG" && break; sleep 0.05; done
-sleep 0.5  # the master re-reads its config; later logins get the rawlog
+dovecot_rawlog_on alice bob
 rawlog_in() { cat "$DOVECOT_DIR/mail/$1/rawlog/"*.in 2>/dev/null | tr -d '\0' || true; }
-# rawlog_bytes USER in|out: bytes the user's sessions carried after login,
-# one way (the rawlog puts a timestamp before each line: not counted).
-rawlog_bytes() {
-  python3 - "$DOVECOT_DIR/mail/$1/rawlog" "$2" <<'EOF'
-import glob, re, sys
-stamp = re.compile(rb"\d+\.\d{6} ")
-total = 0
-for name in glob.glob(sys.argv[1] + "/*." + sys.argv[2]):
-    pieces = open(name, "rb").read().split(b"\n")
-    for line in pieces:
-        m = stamp.match(line)
-        total += len(line) - (m.end() if m else 0)
-    total += len(pieces) - 1  # the line ends
-print(total)
-EOF
-}
 rawlog_sessions() {
   local f n=0
   for f in "$DOVECOT_DIR/mail/$1/rawlog/"*.in; do [[ -e $f ]] && n=$((n + 1)); done
@@ -113,7 +93,7 @@ done
 mk verify >/dev/null || fail "verify after the first sync"
 expect_eq "$(rawlog_sessions alice)" 1 "alice's IMAP sessions in the rawlog"
 rawlog_in alice | grep -aq "COMPRESS DEFLATE" || fail "alice's session sent no COMPRESS DEFLATE"
-alice_out=$(rawlog_bytes alice out)
+alice_out=$(dovecot_rawlog_bytes alice out)
 
 # 2. compress = no: offered, never sent; the same mail arrives (stored
 #    once: it is the same content).
@@ -125,7 +105,7 @@ expect_eq "$(fetched bob)" "$total" "messages fetched with compress = no"
 expect_eq "$(stored_before bob)" "$total" "bob's messages are alice's (content already stored)"
 expect_eq "$(rawlog_sessions bob)" 1 "bob's IMAP sessions in the rawlog"
 rawlog_in bob | grep -aq "COMPRESS" && fail "compress = no, yet a COMPRESS command was sent"
-bob_out=$(rawlog_bytes bob out)
+bob_out=$(dovecot_rawlog_bytes bob out)
 echo "server -> client bytes for the first sync: compressed $alice_out, uncompressed $bob_out"
 ((alice_out * 10 < bob_out * 9)) || fail "compressed session not smaller: $alice_out vs $bob_out bytes"
 

@@ -120,31 +120,12 @@ for name in on off on-noindex off-noindex; do
 done
 
 # Bytes on the wire: one more (untimed) sync per mode with Dovecot's rawlog on.
-echo "rawlog_dir = $DOVECOT_DIR/mail/%u/rawlog" >>"$DOVECOT_CONF"
-for u in alice bob; do install -d -o nobody -g nogroup "$DOVECOT_DIR/mail/$u/rawlog"; done
-doveadm -c "$DOVECOT_CONF" reload
-sleep 1.5
+dovecot_rawlog_on alice bob
 r=rawlog
 one wire-on on --no-index
 one wire-off off --no-index
-# rawlog_bytes USER in|out: bytes the user's sessions carried after login,
-# one way (the rawlog puts a timestamp before each line: not counted).
-rawlog_bytes() {
-  python3 - "$DOVECOT_DIR/mail/$1/rawlog" "$2" <<'EOF'
-import glob, re, sys
-stamp = re.compile(rb"\d+\.\d{6} ")
-total = 0
-for name in glob.glob(sys.argv[1] + "/*." + sys.argv[2]):
-    pieces = open(name, "rb").read().split(b"\n")
-    for line in pieces:
-        m = stamp.match(line)
-        total += len(line) - (m.end() if m else 0)
-    total += len(pieces) - 1  # the line ends
-print(total)
-EOF
-}
-a_out=$(rawlog_bytes alice out) b_out=$(rawlog_bytes bob out)
+a_out=$(dovecot_rawlog_bytes alice out) b_out=$(dovecot_rawlog_bytes bob out)
 printf '\nbytes after login (inside TLS): server -> client %s compressed, %s uncompressed (%.2f); client -> server %s / %s\n' \
   "$a_out" "$b_out" "$(awk -v a="$a_out" -v b="$b_out" 'BEGIN { print a / b }')" \
-  "$(rawlog_bytes alice in)" "$(rawlog_bytes bob in)"
+  "$(dovecot_rawlog_bytes alice in)" "$(dovecot_rawlog_bytes bob in)"
 [[ ${#invalid[@]} -eq 0 ]] || exit 1
