@@ -177,6 +177,14 @@ void FromSendResult(const smtp::SendResult& r, const std::string& route, std::ve
   }
 }
 
+// The session ended before any recipient was answered: nothing was refused
+// or taken, so the message may be tried again on a new connection.
+bool Untouched(const smtp::SendResult& r) {
+  return r.session_error && !r.delivery_unknown &&
+         std::all_of(r.recipients.begin(), r.recipients.end(),
+                     [](const smtp::RecipientResult& rr) { return rr.rcpt.code == 0; });
+}
+
 void AllTo(std::vector<RecipientReport>& out, SendOutcome outcome, const std::string& route,
            const std::string& why) {
   for (auto& r : out) {
@@ -262,10 +270,7 @@ class RelayRoute {
       for (const auto& w : sent->warnings) warnings_.Add(w);
       // The session ended before any recipient was answered: nothing was
       // refused or taken; one more try on a fresh connection.
-      const bool untouched = sent->session_error && !sent->delivery_unknown &&
-                             std::all_of(sent->recipients.begin(), sent->recipients.end(),
-                                         [](const smtp::RecipientResult& r) { return r.rcpt.code == 0; });
-      if (untouched && attempt == 0) continue;
+      if (Untouched(*sent) && attempt == 0) continue;
       FromSendResult(*sent, route, to);
       return OkStatus();
     }
@@ -372,9 +377,7 @@ class DirectRoute {
             break;  // the next address or exchange
           }
           for (const auto& w : sent->warnings) warnings_.Add(w);
-          const bool untouched = sent->session_error && !sent->delivery_unknown &&
-                                 std::all_of(sent->recipients.begin(), sent->recipients.end(),
-                                             [](const smtp::RecipientResult& r) { return r.rcpt.code == 0; });
+          const bool untouched = Untouched(*sent);
           if (sent->session_error) sessions_.erase(address);
           if (untouched) {
             last_error = sent->session_error->message();
