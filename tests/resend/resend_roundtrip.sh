@@ -152,7 +152,7 @@ for s in synced:
         assert added == [], (m, added)
     else:
         assert [name(f) for f in added] == [b"date", b"from"], (m, added)
-        assert re.fullmatch(rb"Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000 \(UTC\)", added[0]), added
+        assert re.fullmatch(rb"Date: \w{3}, [ \d]?\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000 \(UTC\)", added[0]), added
         assert added[1] == b"From: " + sender, added
 assert seen == set(originals), seen
 EOF
