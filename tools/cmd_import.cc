@@ -37,11 +37,14 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   size_t batch_count = 1000;
   size_t batch_mb = 64;
+  uint64_t max_message_mb = 64;
   int crash_after = 0;
   desc.add_options()
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
       ("batch-mb", po::value<size_t>(&batch_mb)->default_value(64), "megabytes per commit")
+      ("max-message-mb", po::value<uint64_t>(&max_message_mb)->default_value(64),
+       "largest message in MiB (after decompression, 1-2048); larger ones are skipped with a line each")
       ("no-index", "store only; the next import or `mailkeep reindex --pending` indexes them")
       ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits");
   po::positional_options_description pos;
@@ -50,6 +53,9 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] import PATH...", desc, pos, vm)) return *rc;
   if (!vm.count("path")) return FailUsage("import needs at least one PATH (a Maildir, an mbox file or message files)");
   if (batch_count == 0 || batch_mb == 0) return FailUsage("--batch and --batch-mb must be positive");
+  if (max_message_mb == 0 || max_message_mb > 2048) return FailUsage("--max-message-mb must be 1 to 2048");
+  local::ReadLimits limits;
+  limits.max_message_size = max_message_mb << 20;
   const auto& paths = vm["path"].as<std::vector<std::string>>();
   // Every PATH must be there before anything is imported: a typo in the
   // last one is a usage error, not a half-done import.
@@ -159,7 +165,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
           progress.Update(seen);
           return OkStatus();
         },
-        report_failure);
+        report_failure, limits);
     if (st) continue;
     if (!store_failed) {
       // The path went away after it was checked: that input failed, the

@@ -1,6 +1,7 @@
 #include "sync/local/decoded_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -129,12 +130,18 @@ class ZstdFile final : public DecodedFile {
 }  // namespace
 
 Result<std::unique_ptr<DecodedFile>> DecodedFile::Open(const std::string& path) {
-  FdHolder fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // No link is followed in the last component (callers resolve the links
+  // they accept), and a FIFO or device swapped in cannot block the open.
+  FdHolder fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (fd.get() < 0) {
     int e = errno;
+    if (e == ELOOP) return MakeError(ErrorCode::kIoError, "is a symbolic link; not followed");
     return MakeError(e == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError,
                      ErrnoText(e));
   }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return MakeError(ErrorCode::kIoError, ErrnoText(errno));
+  if (!S_ISREG(st.st_mode)) return MakeError(ErrorCode::kIoError, "not a regular file");
   unsigned char magic[4] = {0, 0, 0, 0};
   size_t have = 0;
   while (have < sizeof magic) {

@@ -21,8 +21,10 @@ class DecodedFile {
   virtual ~DecodedFile() = default;
 
   // Error messages do not name the file; callers add it.
-  // Opens `path`. Errors: kNotFound (no such file), kIoError (open failed,
-  // e.g. permission denied), kCorruption (the decoder refused the start).
+  // Opens `path`, which must be a regular file and not a symbolic link
+  // (O_NOFOLLOW). Errors: kNotFound (no such file), kIoError (open failed,
+  // e.g. permission denied; a link; not a regular file), kCorruption (the
+  // decoder refused the start).
   static Result<std::unique_ptr<DecodedFile>> Open(const std::string& path);
 
   // Reads up to `cap` decoded bytes into `buf`. Returns 0 only at the end of

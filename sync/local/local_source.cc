@@ -27,6 +27,8 @@ struct Entry {
   bool is_dir = false;
   bool is_file = false;
   int64_t mtime = 0;
+  std::string open_path;  // what to open: the entry, or where an in-tree link resolves
+  std::string outside;    // set for a link out of the tree: where it resolves
 };
 
 bool IsDirectory(const std::string& path) {
@@ -39,10 +41,49 @@ std::string Join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+Result<std::string> AbsolutePath(const std::string& path) {
+  std::unique_ptr<char, void (*)(void*)> abs(::realpath(path.c_str(), nullptr), std::free);
+  if (!abs) {
+    int e = errno;
+    return MakeError(e == ENOENT || e == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kIoError,
+                     path + ": " + ErrnoText(e));
+  }
+  return std::string(abs.get());
+}
+
+// Whether the resolved path `real` is `root` or below it.
+bool Within(const std::string& real, const std::string& root) {
+  if (root == "/" || real == root) return true;
+  return real.size() > root.size() && real.starts_with(root) && real[root.size()] == '/';
+}
+
+// What `path` is, without following a link out of `root`: an in-tree link
+// is classified by its target (and opened there); a link out of the tree
+// gets `outside` set and is neither file nor directory, as is a dangling one.
+Entry Classify(const std::string& path, const std::string& root) {
+  Entry entry;
+  entry.open_path = path;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return entry;
+  if (S_ISLNK(st.st_mode)) {
+    auto real = AbsolutePath(path);
+    if (!real) return entry;
+    if (!Within(*real, root)) {
+      entry.outside = std::move(*real);
+      return entry;
+    }
+    entry.open_path = std::move(*real);
+    if (::stat(entry.open_path.c_str(), &st) != 0) return entry;
+  }
+  entry.is_dir = S_ISDIR(st.st_mode);
+  entry.is_file = S_ISREG(st.st_mode);
+  entry.mtime = st.st_mtim.tv_sec;
+  return entry;
+}
+
 // The entries of `dir` (without "." and ".."), sorted by name so that every
-// walk visits files in the same order. Symbolic links are followed;
-// dangling links are neither directories nor files.
-Result<std::vector<Entry>> ListDir(const std::string& dir) {
+// walk visits files in the same order, classified by Classify(…, root).
+Result<std::vector<Entry>> ListDir(const std::string& dir, const std::string& root) {
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
   if (!d) return MakeError(ErrorCode::kIoError, ErrnoText(errno));
   std::vector<Entry> out;
@@ -55,14 +96,8 @@ Result<std::vector<Entry>> ListDir(const std::string& dir) {
     }
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    Entry entry;
+    Entry entry = Classify(Join(dir, name), root);
     entry.name = std::move(name);
-    struct stat st {};
-    if (::stat(Join(dir, entry.name).c_str(), &st) == 0) {
-      entry.is_dir = S_ISDIR(st.st_mode);
-      entry.is_file = S_ISREG(st.st_mode);
-      entry.mtime = st.st_mtim.tv_sec;
-    }
     out.push_back(std::move(entry));
   }
   std::sort(out.begin(), out.end(),
@@ -126,16 +161,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-Result<std::string> AbsolutePath(const std::string& path) {
-  std::unique_ptr<char, void (*)(void*)> abs(::realpath(path.c_str(), nullptr), std::free);
-  if (!abs) {
-    int e = errno;
-    return MakeError(e == ENOENT || e == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kIoError,
-                     path + ": " + ErrnoText(e));
-  }
-  return std::string(abs.get());
-}
-
 using VisitedSet = std::set<std::pair<dev_t, ino_t>>;
 
 // False when `dir` was seen before in this walk (a symlink loop).
@@ -145,33 +170,56 @@ bool FirstVisit(const std::string& dir, VisitedSet& visited) {
   return visited.emplace(st.st_dev, st.st_ino).second;
 }
 
-// True when `dir` is a Maildir folder or holds one somewhere below it.
-bool ContainsMaildir(const std::string& dir, VisitedSet& visited) {
+// True when `dir` is a Maildir folder or holds one somewhere below it
+// (inside `root`).
+bool ContainsMaildir(const std::string& dir, const std::string& root, VisitedSet& visited) {
   if (IsMaildirFolder(dir)) return true;
   if (!FirstVisit(dir, visited)) return false;
-  auto entries = ListDir(dir);
+  auto entries = ListDir(dir, root);
   if (!entries) return false;
   for (const Entry& e : *entries) {
     if (!e.is_dir) continue;
     std::string child = Join(dir, e.name);
-    if (e.name[0] == '.' ? IsMaildirFolder(child) : ContainsMaildir(child, visited)) return true;
+    if (e.name[0] == '.' ? IsMaildirFolder(child) : ContainsMaildir(child, root, visited)) return true;
   }
   return false;
 }
 
-bool ContainsMaildir(const std::string& dir) {
+bool ContainsMaildir(const std::string& dir, const std::string& root) {
   VisitedSet visited;
-  return ContainsMaildir(dir, visited);
+  return ContainsMaildir(dir, root, visited);
+}
+
+// Appends the rest of `file` to `out`. Once `out` would pass `limit` it is
+// emptied and kFailedPrecondition (TooLargeText) returned, so memory stays
+// bounded by the limit plus one chunk.
+Status ReadRest(DecodedFile& file, std::string& buf, uint64_t limit, std::string* out) {
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(size_t n, file.Read(buf.data(), buf.size()));
+    if (n == 0) return OkStatus();
+    if (out->size() + n > limit) {
+      std::string().swap(*out);
+      return MakeError(ErrorCode::kFailedPrecondition, TooLargeText(limit));
+    }
+    out->append(buf.data(), n);
+  }
 }
 
 // State of one ReadInput call.
 class Reader {
  public:
-  Reader(const MessageSink& sink, const ProblemSink& on_problem)
-      : sink_(sink), on_problem_(on_problem) {}
+  Reader(const MessageSink& sink, const ProblemSink& on_problem, const ReadLimits& limits)
+      : sink_(sink), on_problem_(on_problem), limits_(limits) {}
+
+  // The tree being read (resolved); links out of it are not followed.
+  void SetRoot(std::string root) { root_ = std::move(root); }
 
   void Problem(const std::string& where, const std::string& why) {
     if (on_problem_) on_problem_(where, why);
+  }
+
+  void SkippedLink(const std::string& path, const std::string& target) {
+    Problem(path, "symbolic link out of the imported tree (to " + target + "); skipped");
   }
 
   bool FirstVisit(const std::string& dir) { return local::FirstVisit(dir, visited_); }
@@ -180,7 +228,12 @@ class Reader {
   // "From ", else one message with the given folder and key.
   Status ReadFileInput(const std::string& path, const std::string& folder, const std::string& key,
                        int64_t mtime) {
-    auto file = DecodedFile::Open(path);
+    return ReadFileInput(path, path, folder, key, mtime);
+  }
+  // The same, opening `open_path` (where `path` resolves).
+  Status ReadFileInput(const std::string& path, const std::string& open_path, const std::string& folder,
+                       const std::string& key, int64_t mtime) {
+    auto file = DecodedFile::Open(open_path);
     if (!file) {
       Problem(path, file.error().message());
       return OkStatus();
@@ -202,18 +255,10 @@ class Reader {
     }
     if (head.starts_with("From ")) return ReadMboxStream(path, **file, head, buf);
 
-    std::string bytes = std::move(head);
-    for (;;) {
-      auto n = (*file)->Read(buf.data(), buf.size());
-      if (!n) {
-        Problem(path, n.error().message());
-        return OkStatus();
-      }
-      if (*n == 0) break;
-      bytes.append(buf.data(), *n);
-    }
+    auto bytes = ReadMessage(path, **file, std::move(head), buf);
+    if (!bytes) return OkStatus();
     RawMessage m;
-    m.bytes = std::move(bytes);
+    m.bytes = std::move(*bytes);
     m.origin.source = "eml";
     m.origin.account = "local";
     m.origin.folder = folder;
@@ -225,7 +270,7 @@ class Reader {
   // Splits an mbox as it is decoded; `head` is what was already read.
   Status ReadMboxStream(const std::string& path, DecodedFile& file, std::string_view head,
                         std::string& buf) {
-    MboxSplitter splitter(path, sink_, &on_problem_);
+    MboxSplitter splitter(path, sink_, &on_problem_, limits_.max_message_size);
     MK_RETURN_IF_ERROR(splitter.Feed(head));
     for (;;) {
       auto n = file.Read(buf.data(), buf.size());
@@ -250,21 +295,24 @@ class Reader {
     std::unordered_set<std::string> keys;
     for (const char* sub : {"cur", "new"}) {
       std::string subdir = Join(dir, sub);
-      if (!IsDirectory(subdir)) continue;
-      auto entries = ListDir(subdir);
+      Entry what = Classify(subdir, root_);
+      if (!what.outside.empty()) SkippedLink(subdir, what.outside);
+      if (!what.is_dir) continue;
+      auto entries = ListDir(subdir, root_);
       if (!entries) {
         Problem(subdir, entries.error().message());
         continue;
       }
       for (const Entry& e : *entries) {
-        if (e.name[0] == '.' || !e.is_file) continue;
         std::string path = Join(subdir, e.name);
+        if (e.name[0] != '.' && !e.outside.empty()) SkippedLink(path, e.outside);
+        if (e.name[0] == '.' || !e.is_file) continue;
         std::string key, letters;
         SplitMaildirName(e.name, &key, &letters);
         // Two files with one unique name (a client crashed mid-rename):
         // keep both, the second under its whole file name.
         if (!keys.insert(key).second) key = e.name;
-        auto bytes = ReadWhole(path);
+        auto bytes = ReadWhole(path, e.open_path);
         if (!bytes) continue;
         RawMessage m;
         m.bytes = std::move(*bytes);
@@ -289,14 +337,19 @@ class Reader {
     if (!FirstVisit(dir)) return OkStatus();
     const bool is_folder = IsMaildirFolder(dir);
     if (is_folder) MK_RETURN_IF_ERROR(ReadMaildirFolder(dir));
-    auto entries = ListDir(dir);
+    auto entries = ListDir(dir, root_);
     if (!entries) {
       Problem(dir, entries.error().message());
       return OkStatus();
     }
     for (const Entry& e : *entries) {
+      // cur/ and new/ links are ReadMaildirFolder's to report.
+      if (!e.outside.empty() && !(is_folder && IsMaildirPart(e.name))) {
+        SkippedLink(Join(dir, e.name), e.outside);
+        continue;
+      }
       if (e.is_file && e.name[0] != '.' && !IsMaildirMetadata(e.name)) {
-        MK_RETURN_IF_ERROR(ReadFileInput(Join(dir, e.name), dir, e.name, e.mtime));
+        MK_RETURN_IF_ERROR(ReadFileInput(Join(dir, e.name), e.open_path, dir, e.name, e.mtime));
         continue;
       }
       if (!e.is_dir || IsMaildirPart(e.name) || IsMaildirMetadata(e.name)) continue;
@@ -309,7 +362,7 @@ class Reader {
         }
         continue;
       }
-      if (ContainsMaildir(child)) {
+      if (ContainsMaildir(child, root_)) {
         MK_RETURN_IF_ERROR(WalkMaildirTree(child));
       } else {
         MK_RETURN_IF_ERROR(WalkFileTree(child, ""));
@@ -322,7 +375,7 @@ class Reader {
   Status WalkFileTree(const std::string& root, const std::string& rel) {
     std::string dir = rel.empty() ? root : Join(root, rel);
     if (!FirstVisit(dir)) return OkStatus();
-    auto entries = ListDir(dir);
+    auto entries = ListDir(dir, root_);
     if (!entries) {
       Problem(dir, entries.error().message());
       return OkStatus();
@@ -330,34 +383,38 @@ class Reader {
     for (const Entry& e : *entries) {
       if (e.name[0] == '.') continue;
       std::string child_rel = rel.empty() ? e.name : Join(rel, e.name);
-      if (e.is_dir) {
+      if (!e.outside.empty()) {
+        SkippedLink(Join(root, child_rel), e.outside);
+      } else if (e.is_dir) {
         MK_RETURN_IF_ERROR(WalkFileTree(root, child_rel));
       } else if (e.is_file) {
-        MK_RETURN_IF_ERROR(ReadFileInput(Join(root, child_rel), root, child_rel, e.mtime));
+        MK_RETURN_IF_ERROR(ReadFileInput(Join(root, child_rel), e.open_path, root, child_rel, e.mtime));
       }
     }
     return OkStatus();
   }
 
  private:
-  // A whole message file (decompressed if it is gzip or zstd); problems are
-  // reported and give an error.
-  Result<std::string> ReadWhole(const std::string& path) {
-    auto file = DecodedFile::Open(path);
+  // A whole message file (decompressed if it is gzip or zstd) at
+  // `open_path`; problems are reported (naming `path`) and give an error.
+  Result<std::string> ReadWhole(const std::string& path, const std::string& open_path) {
+    auto file = DecodedFile::Open(open_path);
     if (!file) {
       Problem(path, file.error().message());
       return std::unexpected(file.error());
     }
-    std::string out;
     std::string buf(kReadChunk, '\0');
-    for (;;) {
-      auto n = (*file)->Read(buf.data(), buf.size());
-      if (!n) {
-        Problem(path, n.error().message());
-        return std::unexpected(n.error());
-      }
-      if (*n == 0) break;
-      out.append(buf.data(), *n);
+    return ReadMessage(path, **file, std::string(), buf);
+  }
+
+  // `head` and the rest of `file`, up to the message size limit; problems
+  // (read errors, too large, empty) are reported and give an error.
+  Result<std::string> ReadMessage(const std::string& path, DecodedFile& file, std::string head,
+                                  std::string& buf) {
+    std::string out = std::move(head);
+    if (Status st = ReadRest(file, buf, limits_.max_message_size, &out); !st) {
+      Problem(path, st.error().message());
+      return std::unexpected(st.error());
     }
     if (out.empty()) {
       Problem(path, "empty file");
@@ -368,6 +425,8 @@ class Reader {
 
   const MessageSink& sink_;
   const ProblemSink& on_problem_;
+  const ReadLimits limits_;
+  std::string root_;
   VisitedSet visited_;
 };
 
@@ -400,21 +459,34 @@ InputKind DetectInput(const std::string& path, std::string* why) {
     if (why) *why = path + ": " + ErrnoText(errno);
     return InputKind::kUnknown;
   }
-  if (S_ISREG(st.st_mode)) return DetectFile(path, why);
+  if (S_ISREG(st.st_mode)) {
+    auto real = AbsolutePath(path);  // DecodedFile does not follow links
+    if (!real) {
+      if (why) *why = real.error().message();
+      return InputKind::kUnknown;
+    }
+    return DetectFile(*real, why);
+  }
   if (!S_ISDIR(st.st_mode)) {
     if (why) *why = path + ": not a file or directory";
     return InputKind::kUnknown;
   }
-  auto entries = ListDir(path);
+  auto root = AbsolutePath(path);
+  if (!root) {
+    if (why) *why = root.error().message();
+    return InputKind::kUnknown;
+  }
+  auto entries = ListDir(*root, *root);
   if (!entries) {
     if (why) *why = path + ": " + entries.error().message();
     return InputKind::kUnknown;
   }
-  return ContainsMaildir(path) ? InputKind::kMaildir : InputKind::kEmlDirectory;
+  return ContainsMaildir(*root, *root) ? InputKind::kMaildir : InputKind::kEmlDirectory;
 }
 
-Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem) {
-  Reader reader(sink, on_problem);
+Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
+                 const ReadLimits& limits) {
+  Reader reader(sink, on_problem, limits);
   auto resolved = AbsolutePath(path);
   if (!resolved) {
     if (resolved.error().code() == ErrorCode::kNotFound) return std::unexpected(resolved.error());
@@ -434,12 +506,13 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
     reader.Problem(abs, "not a file or directory");
     return OkStatus();
   }
-  if (ContainsMaildir(abs)) return reader.WalkMaildirTree(abs);
+  reader.SetRoot(abs);
+  if (ContainsMaildir(abs, abs)) return reader.WalkMaildirTree(abs);
   return reader.WalkFileTree(abs, "");
 }
 
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink) {
-  MboxSplitter splitter(folder, sink, nullptr);
+  MboxSplitter splitter(folder, sink, nullptr, data.size() + 1);
   MK_RETURN_IF_ERROR(splitter.Feed(data));
   return splitter.Finish();
 }

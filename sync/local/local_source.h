@@ -8,6 +8,7 @@
 // Thread-safety: none needed; each call is independent.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,17 @@ enum class InputKind { kMaildir, kMbox, kEmlDirectory, kMessageFile, kUnknown };
 // or cannot be read.
 InputKind DetectInput(const std::string& path, std::string* why);
 
+// Limits on what one input may make us hold in memory.
+struct ReadLimits {
+  // Largest message, in bytes after decompression (default 64 MiB). A
+  // larger message file, or a larger message inside an mbox, is skipped:
+  // its bytes are dropped as they are decoded (memory stays bounded by the
+  // limit, however well the file compresses), one problem names it, and
+  // reading goes on with the next file or the next message of the mbox.
+  // REQUIRES: > 0.
+  uint64_t max_message_size = uint64_t{64} << 20;
+};
+
 using MessageSink = std::function<Status(RawMessage&&)>;
 // Called for a message or file that could not be read; reading goes on.
 using ProblemSink = std::function<void(const std::string& where, const std::string& why)>;
@@ -41,6 +53,17 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 // in sorted order; new/ messages get no flag (not \Recent).
 // internal_date: Maildir/eml file mtime; mbox From_ line date when it parses
 // (a 1970-01-01 date counts as absent).
+//
+// Symbolic links: a link whose target (resolved in full) lies outside the
+// tree given as `path` is never followed — not to a file, not to a
+// directory, not as cur/ or new/ — and each one is reported to `on_problem`
+// ("symbolic link out of the imported tree (to TARGET); skipped"). A link
+// whose target lies inside the tree is followed like the entry it points
+// at; a directory reached twice (a link to an ancestor, two links to one
+// place) is read once, so link loops end. `path` itself may be a link: the
+// tree is where it resolves to. Files are opened without following a link
+// in their last component, so an entry swapped for a link after it was
+// checked is not read either.
 //
 // Walks: a Maildir input reads the folder itself, its Maildir++ ".Sub"
 // folders (each its own folder) and, recursively, nested Maildirs in plain
@@ -61,8 +84,9 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 // directories, empty files ("empty file"), corrupt or truncated gzip/zstd
 // data (messages before the damage are kept, the one in progress is
 // dropped), empty mbox messages — goes to `on_problem` (may be empty) and
-// reading continues.
-Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem);
+// reading continues, as do messages over `limits.max_message_size`.
+Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
+                 const ReadLimits& limits = {});
 
 // Splits an mbox stream that is already in memory (tests, fuzzing). Removes
 // mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also
@@ -71,7 +95,8 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
 // of input or follows an empty line, or a line with the full shape of a
 // From_ line ("From sender <date>", "From -") anywhere. Same splitter as ReadInput uses for
 // mbox files; empty messages and text before the first separator are
-// skipped. Returns only a `sink` error.
+// skipped. No size limit (the data is in memory already). Returns only a
+// `sink` error.
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink);
 
 }  // namespace mailkeep::local

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,7 +56,7 @@ class LocalSourceTest : public ::testing::Test {
     std::vector<RawMessage> messages;
     std::vector<std::pair<std::string, std::string>> problems;
   };
-  Run Read(const std::string& rel) {
+  Run Read(const std::string& rel, const ReadLimits& limits = {}) {
     Run run;
     run.status = ReadInput(
         rel.empty() ? dir_ : Path(rel),
@@ -65,8 +66,12 @@ class LocalSourceTest : public ::testing::Test {
         },
         [&](const std::string& where, const std::string& why) {
           run.problems.emplace_back(where, why);
-        });
+        },
+        limits);
     return run;
+  }
+  void Symlink(const std::string& target, const std::string& rel) {
+    ASSERT_EQ(::symlink(target.c_str(), Path(rel).c_str()), 0) << rel;
   }
 
   std::string dir_;
@@ -202,7 +207,7 @@ TEST(SplitMboxTest, ChunkBoundariesDoNotMatter) {
       got.push_back(std::move(m));
       return OkStatus();
     };
-    MboxSplitter splitter("/f", sink, nullptr);
+    MboxSplitter splitter("/f", sink, nullptr, 1 << 20);
     for (size_t i = 0; i < data.size(); i += chunk) {
       ASSERT_TRUE(splitter.Feed(std::string_view(data).substr(i, chunk)));
     }
@@ -260,7 +265,7 @@ TEST(SplitMboxTest, FromLineRightAfterPreamble) {
     return OkStatus();
   };
   ProblemSink on_problem = [&](const std::string&, const std::string& why) { problems.push_back(why); };
-  MboxSplitter splitter("/f", sink, &on_problem);
+  MboxSplitter splitter("/f", sink, &on_problem, 1 << 20);
   ASSERT_TRUE(splitter.Feed("junk\nFrom x Wed Dec 31 23:59:59 2003\nA: 1\n\nb\n"));
   ASSERT_TRUE(splitter.Finish());
   ASSERT_EQ(msgs.size(), 1u);
@@ -645,6 +650,105 @@ TEST_F(LocalSourceTest, CorruptAndTruncatedCompressedFiles) {
   EXPECT_GT(from_cut, 0u);
   EXPECT_LT(from_cut, 2 * expected.size());
   EXPECT_EQ(run.messages.back().origin.key, "fine.eml");
+}
+
+// A message past the size limit is dropped as it is decoded, whatever the
+// compression: one problem names the file (or the mbox and byte offset),
+// and the other files and the other messages of the mbox are read.
+TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
+  constexpr uint64_t kLimit = 1 << 20;
+  const std::string big = "Subject: big\n\n" + std::string(3 << 20, 'x') + "\n";
+  Write("dir/a-big.eml", big);
+  Write("dir/b-big.eml.zst", Zstd(big));
+  Write("dir/c-ok.eml", "Subject: ok\n\nfine\n");
+  // An mbox: small, too large (a long body), small, too large (one line
+  // longer than the limit, no line end), small.
+  std::string mbox = "From a Sat Mar  2 10:11:12 2024\nSubject: 1\n\none\n\n";
+  const size_t second = mbox.size();
+  mbox += "From b Sat Mar  2 10:11:12 2024\nSubject: 2\n\n";
+  for (int i = 0; i < 40000; ++i) mbox += "a line of forty bytes in a large body.\n";
+  mbox += "\nFrom c Sat Mar  2 10:11:12 2024\nSubject: 3\n\nthree\n\n";
+  const size_t fourth = mbox.size();
+  mbox += "From d Sat Mar  2 10:11:12 2024\nSubject: 4\n\n" + std::string(2 << 20, 'y') + "\n";
+  mbox += "\nFrom e Sat Mar  2 10:11:12 2024\nSubject: 5\n\nfive\n";
+  Write("dir/d.mbox.zst", Zstd(mbox));
+
+  Run run = Read("dir", ReadLimits{kLimit});
+  ASSERT_TRUE(run.status);
+  std::vector<std::string> subjects;
+  for (const auto& m : run.messages) subjects.push_back(m.bytes.substr(0, m.bytes.find('\n')));
+  EXPECT_EQ(subjects, (std::vector<std::string>{"Subject: ok", "Subject: 1", "Subject: 3", "Subject: 5"}));
+  const std::string why = "message larger than the 1 MiB limit; skipped";
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(run.problems,
+            (std::vector<P>{P(Path("dir/a-big.eml"), why), P(Path("dir/b-big.eml.zst"), why),
+                            P(Path("dir/d.mbox.zst") + " at byte " + std::to_string(second), why),
+                            P(Path("dir/d.mbox.zst") + " at byte " + std::to_string(fourth), why)}));
+  // The keys of the messages after the skipped ones are still their offsets.
+  EXPECT_EQ(run.messages[3].origin.key, std::to_string(mbox.rfind("From e")));
+
+  // Under the default limit (64 MiB) all of them are read.
+  Run all = Read("dir");
+  EXPECT_TRUE(all.problems.empty());
+  EXPECT_EQ(all.messages.size(), 8u);
+}
+
+// Links out of the tree given are never followed, each is reported once;
+// links inside it are followed, and a loop ends.
+TEST_F(LocalSourceTest, SymlinksOutOfTheTreeAreSkippedAndReported) {
+  Write("outside/secret", "Subject: secret\n\nshadow\n");
+  Write("outside/dir/cur/s1", "Subject: secret dir\n\nx\n");
+  Write("tree/cur/m1:2,S", "Subject: one\n\n1\n");
+  Write("tree/.Sub/cur/m2", "Subject: two\n\n2\n");
+  Mkdir("tree/new");
+  Symlink(Path("outside/secret"), "tree/cur/link-to-secret");
+  Symlink("/", "tree/cur/link-to-root");
+  Symlink("../outside/dir", "tree/nested");              // a directory out of the tree
+  Symlink(Path("outside/dir"), "tree/.Evil");            // a Maildir++ folder out of it
+  Symlink(Path("outside/dir/cur"), "tree/.Sub2");        // not even a Maildir
+  Symlink("m1:2,S", "tree/cur/inside-link");             // followed: inside the tree
+  Symlink("..", "tree/cur/loop");                         // a directory inside: not a file
+  Symlink(".", "tree/again");                             // a loop: the tree inside itself
+  Mkdir("tree2/cur");
+  Symlink(Path("outside/dir/cur"), "tree2/new");          // new/ itself out of the tree
+  Write("tree2/cur/m3", "Subject: three\n\n3\n");
+
+  for (const char* rel : {"tree", "tree2"}) {
+    Run run = Read(rel);
+    ASSERT_TRUE(run.status);
+    for (const auto& m : run.messages) EXPECT_EQ(m.bytes.find("secret"), std::string::npos) << m.origin.key;
+    for (const auto& [where, why] : run.problems) {
+      EXPECT_NE(why.find("symbolic link out of the imported tree"), std::string::npos) << where << ": " << why;
+    }
+    std::set<std::string> where;
+    for (const auto& p : run.problems) where.insert(p.first);
+    EXPECT_EQ(where.size(), run.problems.size()) << "a link reported twice";
+    if (std::string(rel) == "tree") {
+      EXPECT_EQ(where, (std::set<std::string>{Path("tree/.Evil"), Path("tree/.Sub2"), Path("tree/cur/link-to-root"),
+                                              Path("tree/cur/link-to-secret"), Path("tree/nested")}));
+      std::multiset<std::string> keys;
+      for (const auto& m : run.messages) keys.insert(m.origin.key);
+      EXPECT_EQ(keys, (std::multiset<std::string>{"inside-link", "m1", "m2"}));
+    } else {
+      EXPECT_EQ(where, (std::set<std::string>{Path("tree2/new")}));
+      ASSERT_EQ(run.messages.size(), 1u);
+      EXPECT_EQ(run.messages[0].origin.key, "m3");
+    }
+  }
+  // A tree of message files (not a Maildir) and the input itself given
+  // through a link: the tree is where the link resolves.
+  Write("files/a.eml", "Subject: a\n\na\n");
+  Write("files/sub/c.eml", "Subject: c\n\nc\n");
+  Symlink(Path("outside/secret"), "files/b.eml");
+  Symlink("..", "files/sub/up");  // a loop
+  Symlink(Path("files"), "files-link");
+  Run run = Read("files-link");
+  ASSERT_TRUE(run.status);
+  ASSERT_EQ(run.messages.size(), 2u);
+  EXPECT_EQ(run.messages[0].origin.key, "a.eml");
+  EXPECT_EQ(run.messages[1].origin.key, "sub/c.eml");
+  ASSERT_EQ(run.problems.size(), 1u);
+  EXPECT_EQ(run.problems[0].first, Path("files/b.eml"));
 }
 
 TEST_F(LocalSourceTest, SinkErrorStopsTheWalk) {

@@ -203,8 +203,14 @@ bool IsFromSeparatorLine(std::string_view line) {
 }
 
 MboxSplitter::MboxSplitter(std::string folder, const MessageSink& sink,
-                           const ProblemSink* on_problem)
-    : folder_(std::move(folder)), sink_(sink), on_problem_(on_problem) {}
+                           const ProblemSink* on_problem, uint64_t max_message)
+    : folder_(std::move(folder)), sink_(sink), on_problem_(on_problem), max_message_(max_message) {}
+
+std::string TooLargeText(uint64_t limit) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  std::string amount = limit % kMiB == 0 ? std::to_string(limit / kMiB) + " MiB" : std::to_string(limit) + " bytes";
+  return "message larger than the " + amount + " limit; skipped";
+}
 
 void MboxSplitter::Problem(uint64_t offset, const std::string& why) {
   if (on_problem_ != nullptr && *on_problem_) {
@@ -215,22 +221,51 @@ void MboxSplitter::Problem(uint64_t offset, const std::string& why) {
 Status MboxSplitter::Feed(std::string_view chunk) {
   while (!chunk.empty()) {
     const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
-    if (nl == nullptr) {
-      partial_.append(chunk);
-      return OkStatus();
-    }
-    size_t len = static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) + 1;
-    if (partial_.empty()) {
-      MK_RETURN_IF_ERROR(Line(chunk.substr(0, len)));
+    const size_t len = nl == nullptr ? chunk.size()
+                                     : static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) + 1;
+    const std::string_view piece = chunk.substr(0, len);
+    chunk.remove_prefix(len);
+    if (long_line_ || partial_.size() + piece.size() > max_message_) {
+      SkipLongLine(piece, nl != nullptr);
+    } else if (nl == nullptr) {
+      partial_.append(piece);
+    } else if (partial_.empty()) {
+      MK_RETURN_IF_ERROR(Line(piece));
     } else {
-      partial_.append(chunk.substr(0, len));
+      partial_.append(piece);
       std::string line = std::move(partial_);
       partial_.clear();
       MK_RETURN_IF_ERROR(Line(line));
     }
-    chunk.remove_prefix(len);
   }
   return OkStatus();
+}
+
+// A line longer than the message limit is never held: the message it is
+// in is too large, and the line counts only for the offsets.
+void MboxSplitter::SkipLongLine(std::string_view piece, bool line_ends) {
+  if (!long_line_) {
+    long_line_ = true;
+    if (in_message_) {
+      DropMessage();
+    } else if (!reported_preamble_) {
+      reported_preamble_ = true;
+      Problem(offset_, "text before the first \"From \" line skipped");
+    }
+  }
+  offset_ += partial_.size() + piece.size();
+  std::string().swap(partial_);
+  if (!line_ends) return;
+  long_line_ = false;
+  prev_empty_ = false;
+}
+
+// The message in progress is over the limit: its bytes go now, the
+// problem is reported when it ends.
+void MboxSplitter::DropMessage() {
+  too_large_ = true;
+  std::string().swap(msg_);
+  last_line_start_ = 0;
 }
 
 Status MboxSplitter::Line(std::string_view line) {
@@ -254,6 +289,11 @@ Status MboxSplitter::Line(std::string_view line) {
     }
     return OkStatus();
   }
+  if (too_large_) return OkStatus();
+  if (msg_.size() + line.size() > max_message_) {
+    DropMessage();
+    return OkStatus();
+  }
   last_line_start_ = msg_.size();
   if (IsQuotedFrom(line)) line.remove_prefix(1);
   msg_.append(line);
@@ -264,6 +304,11 @@ Status MboxSplitter::Emit(bool strip_last_empty_line) {
   if (strip_last_empty_line) msg_.resize(last_line_start_);
   in_message_ = false;
   last_line_start_ = 0;
+  if (too_large_) {
+    too_large_ = false;
+    Problem(msg_offset_, TooLargeText(max_message_));
+    return OkStatus();
+  }
   if (msg_.empty()) {
     Problem(msg_offset_, "empty message skipped");
     return OkStatus();
@@ -281,6 +326,10 @@ Status MboxSplitter::Emit(bool strip_last_empty_line) {
 }
 
 Status MboxSplitter::Finish() {
+  if (long_line_) {
+    long_line_ = false;
+    prev_empty_ = false;
+  }
   if (!partial_.empty()) {
     std::string line = std::move(partial_);
     partial_.clear();
@@ -296,6 +345,8 @@ std::optional<uint64_t> MboxSplitter::Abandon() {
   std::optional<uint64_t> dropped;
   if (in_message_) dropped = msg_offset_;
   in_message_ = false;
+  too_large_ = false;
+  long_line_ = false;
   msg_.clear();
   partial_.clear();
   return dropped;

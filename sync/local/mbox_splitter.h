@@ -18,7 +18,9 @@
 //  - Origin key = decimal byte offset of the separator line in the stream;
 //    internal_date = the asctime date on the separator line, when it parses
 //    and is not 1970-01-01.
-// Memory: one message plus one line.
+// Memory: one message plus one line, each at most `max_message` bytes: a
+// message that grows past it is dropped as it is read and reported (once,
+// at its end) as too large; the next separator starts afresh.
 //
 // Thread-safety: one object per thread.
 #pragma once
@@ -39,7 +41,9 @@ class MboxSplitter {
   // `sink` and `on_problem` (may be null) must outlive the splitter. Empty
   // messages and bytes before the first separator are reported to
   // `on_problem` and skipped.
-  MboxSplitter(std::string folder, const MessageSink& sink, const ProblemSink* on_problem);
+  // REQUIRES: max_message > 0.
+  MboxSplitter(std::string folder, const MessageSink& sink, const ProblemSink* on_problem,
+               uint64_t max_message);
 
   // Feeds the next bytes of the stream. A sink error is returned as is.
   Status Feed(std::string_view chunk);
@@ -54,12 +58,17 @@ class MboxSplitter {
  private:
   Status Line(std::string_view line);
   Status Emit(bool strip_last_empty_line);
+  void SkipLongLine(std::string_view piece, bool line_ends);
+  void DropMessage();
   void Problem(uint64_t offset, const std::string& why);
 
   std::string folder_;
   const MessageSink& sink_;
   const ProblemSink* on_problem_;
 
+  uint64_t max_message_;
+  bool too_large_ = false;     // the message in progress passed max_message_
+  bool long_line_ = false;     // inside a line longer than max_message_
   std::string partial_;        // a line not yet ended by '\n'
   uint64_t offset_ = 0;        // stream offset of the next line to process
   bool prev_empty_ = true;     // previous line was empty (true at start)
@@ -71,6 +80,10 @@ class MboxSplitter {
   std::optional<int64_t> msg_date_;
   uint64_t messages_ = 0;
 };
+
+// "message larger than the 64 MiB limit; skipped" (the limit in MiB when
+// it is a whole number of MiB, else in bytes).
+std::string TooLargeText(uint64_t limit);
 
 // Parses the date of a From_ line ("From sender Thu Jan  1 00:00:00 1970",
 // optionally with a zone before or after the year; or, from some writers,
