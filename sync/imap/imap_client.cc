@@ -11,6 +11,7 @@
 
 #include "sync/imap/response_parser.h"
 #include "sync/net/sasl.h"
+#include "sync/net/secret_mask.h"
 
 namespace mailkeep::imap {
 
@@ -425,6 +426,7 @@ class ImapClient::Impl {
   using Handler = std::function<Status(Response&)>;
 
   ImapOptions options;
+  net::SecretMask mask;  // Clean() applies it to server text
   ImapLimits limits;
   std::unique_ptr<net::Connection> conn;
   std::unique_ptr<ResponseParser> parser;
@@ -462,16 +464,9 @@ class ImapClient::Impl {
     return EncodeModifiedUtf7(name);
   }
 
-  // Server text for a message: sanitized, and never the password even if a
-  // server echoes it.
-  std::string Clean(std::string_view text) const {
-    std::string s = Sanitize(text);
-    if (options.password.size() >= 3) {
-      for (size_t p = s.find(options.password); p != std::string::npos; p = s.find(options.password, p))
-        s.replace(p, options.password.size(), "***");
-    }
-    return s;
-  }
+  // Server text for a message: never the password even if a server echoes
+  // it (masked before it is shortened), and sanitized.
+  std::string Clean(std::string_view text) const { return Sanitize(mask.Apply(text)); }
 
   void SetCaps(const std::vector<std::string_view>& words) {
     caps.clear();
@@ -934,6 +929,7 @@ Result<std::unique_ptr<ImapClient>> ImapClient::Connect(const ImapOptions& optio
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->options.connect.service = net::Service::kImap;
+    impl->mask = net::SecretMask(options.user, options.password);
     if (options.max_literal > 0) impl->limits.max_literal = options.max_literal;
     if (options.max_line > 0) {
       impl->limits.max_line = options.max_line;

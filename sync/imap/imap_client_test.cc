@@ -99,6 +99,31 @@ TEST(ImapClient, ServerEchoingThePasswordDoesNotPutItInTheError) {
   EXPECT_TRUE(Contains(c.error().message(), "no backend for ***")) << c.error().message();
 }
 
+TEST(ImapClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
+  const std::vector<std::pair<AuthMethod, std::vector<FakeStep>>> cases = {
+      // The quoted form, escapes and all.
+      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO [AUTHENTICATIONFAILED] \"s3\\\"cret\" wrong\r\n"}}},
+      {AuthMethod::kPlain, {{"", kGreeting}, {"A1 AUTHENTICATE PLAIN *", "A1 NO [AUTHENTICATIONFAILED] " +
+                                                                             net::Base64Encode(std::string("\0alice\0s3\"cret", 14)) + "\r\n"}}},
+      // Past a 200-byte cut: masked before it is shortened.
+      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO " + std::string(196, 'x') + "s3\"cret\r\n"}}},
+  };
+  for (const auto& [method, steps] : cases) {
+    FakeServer server;
+    server.Serve(steps);
+    ImapOptions o = Opts(server.port());
+    o.auth = method;
+    o.password = "s3\"cret";
+    auto c = ImapClient::Connect(o);
+    ASSERT_FALSE(c);
+    const std::string m = c.error().message();
+    EXPECT_TRUE(Contains(m, "***")) << m;
+    EXPECT_FALSE(Contains(m, "s3")) << m;
+    EXPECT_FALSE(Contains(m, net::Base64Encode(std::string("\0alice\0s3\"cret", 14)))) << m;
+    server.Finish();
+  }
+}
+
 TEST(ImapClient, NoPasswordWithoutTlsUnlessAllowed) {
   FakeServer server;
   server.Serve({{"", kGreeting}});

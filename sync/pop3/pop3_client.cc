@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "sync/net/sasl.h"
+#include "sync/net/secret_mask.h"
 
 namespace mailkeep::pop3 {
 
@@ -92,6 +93,7 @@ struct Reply {
 class Pop3Client::Impl {
  public:
   Pop3Options options;
+  net::SecretMask mask;  // applied to every reply text before it is used
   std::unique_ptr<net::Connection> conn;
   std::vector<std::string> capabilities;
   bool have_capa = false;
@@ -168,7 +170,7 @@ class Pop3Client::Impl {
     auto rest = [&](size_t n) {
       std::string_view t = l.substr(n);
       while (!t.empty() && (t[0] == ' ' || t[0] == '\t')) t.remove_prefix(1);
-      return std::string(t);
+      return mask.Apply(t);
     };
     if (StartsWithIgnoreCase(l, "+OK") && (l.size() == 3 || l[3] == ' ' || l[3] == '\t')) {
       reply.kind = Reply::kOk;
@@ -180,7 +182,7 @@ class Pop3Client::Impl {
       reply.kind = Reply::kContinue;
       reply.text = rest(1);
     } else {
-      return std::unexpected(ProtocolError(command, "\"" + Sanitize(l, 80) + "\""));
+      return std::unexpected(ProtocolError(command, "\"" + Sanitize(mask.Apply(l), 80) + "\""));
     }
     return reply;
   }
@@ -423,6 +425,7 @@ Result<std::unique_ptr<Pop3Client>> Pop3Client::Connect(const Pop3Options& optio
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->options.connect.service = net::Service::kPop3;
+  impl->mask = net::SecretMask(options.user, options.password);
   auto conn = net::Connection::Open(impl->options.connect);
   if (!conn) return std::unexpected(conn.error());
   impl->conn = std::move(*conn);
@@ -474,7 +477,7 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
     uint64_t size = 0;
     if (words.size() < 2 || !ParseNumber(words[0], &n) || n < 1 || !ParseNumber(words[1], &size)) {
       return MakeError(ErrorCode::kFailedPrecondition,
-                       "POP3 server " + d.peer() + " sent a bad LIST line: \"" + Sanitize(line, 80) + "\"");
+                       "POP3 server " + d.peer() + " sent a bad LIST line: \"" + Sanitize(d.mask.Apply(line), 80) + "\"");
     }
     sizes[n] = size;
   }
@@ -485,7 +488,7 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
     MailboxEntry e;
     if (words.size() < 2 || !ParseNumber(words[0], &e.number) || e.number < 1 || words[1].size() > 512) {
       return MakeError(ErrorCode::kFailedPrecondition,
-                       "POP3 server " + d.peer() + " sent a bad UIDL line: \"" + Sanitize(line, 80) + "\"");
+                       "POP3 server " + d.peer() + " sent a bad UIDL line: \"" + Sanitize(d.mask.Apply(line), 80) + "\"");
     }
     e.uidl = std::string(words[1]);
     auto it = sizes.find(e.number);

@@ -81,6 +81,55 @@ TEST(Pop3Client, WrongPasswordNamesUserNotPassword) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// A server that echoes what it was sent: the password, in whatever form it
+// went out, never reaches an error (net::SecretMask).
+TEST(Pop3Client, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
+  struct Case {
+    AuthMethod auth;
+    std::vector<FakeStep> script;
+  };
+  const std::vector<Case> cases = {
+      {AuthMethod::kUserPass,
+       {{"", kGreeting}, {"CAPA", kCapaUser}, {"USER alice", "+OK\r\n"},
+        {"PASS s3cret-pw", "-ERR [AUTH] wrong password s3cret-pw\r\n"}}},
+      {AuthMethod::kPlain,
+       {{"", kGreeting}, {"CAPA", kCapaPipelining},
+        {"AUTH PLAIN *", "-ERR [AUTH] bad AGFsaWNlAHMzY3JldC1wdw== given\r\n"}}},
+      {AuthMethod::kLogin,
+       {{"", kGreeting}, {"CAPA", kCapaPipelining}, {"AUTH LOGIN", "+ VXNlcm5hbWU6\r\n"},
+        {"YWxpY2U=", "+ UGFzc3dvcmQ6\r\n"}, {"czNjcmV0LXB3", "-ERR [AUTH] bad czNjcmV0LXB3 given\r\n"}}},
+      {AuthMethod::kXoauth2,
+       {{"", kGreeting}, {"CAPA", kCapaPipelining},
+        {"AUTH XOAUTH2 *", "-ERR [AUTH] bad dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHcBAQ== given\r\n"}}},
+      // A line that breaks the protocol, echoing the password.
+      {AuthMethod::kUserPass,
+       {{"", kGreeting}, {"CAPA", kCapaUser}, {"USER alice", "+OK\r\n"},
+        {"PASS s3cret-pw", "what is s3cret-pw?\r\n"}}},
+  };
+  for (const auto& c : cases) {
+    FakeServer server;
+    server.Serve(c.script);
+    Pop3Options o = Opts(server.port());
+    o.auth = c.auth;
+    auto r = Pop3Client::Connect(o);
+    ASSERT_FALSE(r);
+    const std::string m = r.error().message();
+    EXPECT_TRUE(Contains(m, "***")) << m;
+    for (const char* form : {"s3cret", "czNjcmV0", "AGFsaWNlAHMzY3JldC1wdw", "dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHc"}) {
+      EXPECT_FALSE(Contains(m, form)) << m;
+    }
+    server.Finish();
+  }
+  // After login: a -ERR to RETR that echoes it.
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"RETR 1", "-ERR no such message, s3cret-pw\r\n"}}));
+  auto c = Pop3Client::Connect(Opts(server.port()));
+  ASSERT_TRUE(c);
+  auto s = (*c)->Retrieve({1}, [&](int, std::string&&) { return OkStatus(); });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "POP3 RETR 1 at " + Where(server) + " failed: no such message, ***");
+}
+
 TEST(Pop3Client, InUseIsTemporary) {
   FakeServer server;
   server.Serve({{"", kGreeting},

@@ -13,6 +13,7 @@
 
 #include "store/util/ascii.h"
 #include "sync/net/sasl.h"
+#include "sync/net/secret_mask.h"
 
 namespace mailkeep::smtp {
 
@@ -196,6 +197,7 @@ class SmtpClient::Impl {
  public:
   net::ConnectOptions connect;
   SmtpOptions options;
+  net::SecretMask mask;  // applied to every reply before it is used or kept
   std::unique_ptr<net::Connection> conn;
   ReplyParser parser;
   Reply greeting;
@@ -264,10 +266,15 @@ class SmtpClient::Impl {
       }
       switch (parser.FeedLine(*line)) {
         case ReplyState::kNeedMore: continue;
-        case ReplyState::kReply: return parser.TakeReply();
-        case ReplyState::kError: return std::unexpected(ProtocolError(command, parser.error()));
+        case ReplyState::kReply: return Masked(parser.TakeReply());
+        case ReplyState::kError: return std::unexpected(ProtocolError(command, mask.Apply(parser.error())));
       }
     }
+  }
+
+  Reply Masked(Reply r) const {
+    for (auto& line : r.lines) line = mask.Apply(line);
+    return r;
   }
 
   // A reply; 421 (the server is closing the session) becomes an error.
@@ -813,6 +820,7 @@ Result<std::unique_ptr<SmtpClient>> SmtpClient::Open(const net::ConnectOptions& 
   auto impl = std::make_unique<Impl>();
   impl->connect = connect;
   impl->options = options;
+  impl->mask = net::SecretMask(options.user, options.password);
   if (impl->connect.service != net::Service::kSmtpSubmission && impl->connect.service != net::Service::kSmtpRelay) {
     impl->connect.service = net::Service::kSmtpSubmission;
   }

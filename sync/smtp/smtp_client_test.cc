@@ -406,6 +406,53 @@ TEST(SmtpClient, WrongPasswordNamesUserNotPassword) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// A server that echoes what it was sent: the password, in whatever form it
+// went out, never reaches an error or a recorded reply (net::SecretMask).
+TEST(SmtpClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
+  const std::vector<std::pair<AuthMethod, std::vector<FakeStep>>> cases = {
+      {AuthMethod::kPlain, {{"AUTH PLAIN *", "535 5.7.8 AGFsaWNlAHMzY3JldC1wdw== is wrong\r\n"}}},
+      {AuthMethod::kPlain, {{"AUTH PLAIN *", "535-5.7.8 password\r\n535 5.7.8 s3cret-pw is wrong\r\n"}}},
+      {AuthMethod::kLogin,
+       {{"AUTH LOGIN", "334 VXNlcm5hbWU6\r\n"}, {"YWxpY2U=", "334 UGFzc3dvcmQ6\r\n"},
+        {"czNjcmV0LXB3", "535 5.7.8 czNjcmV0LXB3 is wrong\r\n"}}},
+      {AuthMethod::kXoauth2,
+       {{"AUTH XOAUTH2 *", "535 5.7.8 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHcBAQ is wrong\r\n"}}},
+      {AuthMethod::kPlain, {{"AUTH PLAIN *", "53x s3cret-pw garbage\r\n"}}},
+  };
+  for (const auto& [method, steps] : cases) {
+    FakeServer server;
+    server.Serve(Plus(Hello({"AUTH PLAIN LOGIN XOAUTH2"}), steps));
+    auto c = SmtpClient::Open(Connect(server.port()), WithLogin(method));
+    ASSERT_FALSE(c);
+    const std::string m = c.error().message();
+    EXPECT_TRUE(Contains(m, "***")) << m;
+    for (const char* form : {"s3cret", "czNjcmV0", "AGFsaWNlAHMzY3JldC1wdw", "dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHc"}) {
+      EXPECT_FALSE(Contains(m, form)) << m;
+    }
+    server.Finish();
+  }
+}
+
+TEST(SmtpClient, RepliesEchoingThePasswordAreMaskedInTheSendResult) {
+  FakeServer server;
+  server.Serve(Plus(Plus(Hello({"AUTH PLAIN"}), {{"AUTH PLAIN *", "235 2.7.0 ok\r\n"},
+                                                {"MAIL FROM:<alice@example.test>", "250 ok s3cret-pw\r\n"},
+                                                {"RCPT TO:<bob@example.test>", "550 5.1.1 no bob (s3cret-pw)\r\n"},
+                                                {"RCPT TO:<carol@example.test>", "250 ok\r\n"},
+                                                {"DATA", "354 go\r\n"}}),
+                    Body("250 2.0.0 queued for alice:s3cret-pw\r\n")));
+  auto c = MustOpen(server, WithLogin(AuthMethod::kPlain));
+  ASSERT_TRUE(c);
+  auto r = c->Send(To({"bob@example.test", "carol@example.test"}), kMessage);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->mail.ToString(), "250 ok ***");
+  EXPECT_EQ(r->recipients[0].rcpt.ToString(), "550 5.1.1 no bob (***)");
+  EXPECT_EQ(r->recipients[0].reason, "RCPT TO refused: 550 5.1.1 no bob (***)");
+  EXPECT_EQ(r->data.ToString(), "250 2.0.0 queued for alice:***");
+  c.reset();
+  server.Finish();
+}
+
 TEST(SmtpClient, TemporaryAuthFailureIsUnavailable) {
   FakeServer server;
   server.Serve(Plus(Hello({"AUTH PLAIN"}), {{"AUTH PLAIN *", "454 4.7.0 Temporary authentication failure\r\n"}}));
