@@ -310,7 +310,7 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args) {
     if (!st) {
       ++failed;
       progress.Finish();
-      std::cerr << "mailkeep: message " << id << ": " << st.error().message() << "\n";
+      PrintError("message " + std::to_string(id) + ": " + st.error().message());
       if (mbox_error) break;
     } else {
       ++written;

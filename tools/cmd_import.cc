@@ -107,7 +107,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     if (global.json) {
       tally.failures.push_back({{"where", where}, {"why", why}});
     } else {
-      std::cerr << "mailkeep: " << where << ": " << why << "\n";
+      PrintError(where + ": " + why);
     }
   };
   auto flush = [&]() -> Status {
@@ -177,7 +177,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     // messages uncommitted (the batch is empty after a failed flush; this
     // keeps the rule should that change).
     progress.Finish();
-    if (auto flushed = flush(); !flushed) std::cerr << "mailkeep: " << flushed.error().message() << "\n";
+    if (auto flushed = flush(); !flushed) PrintError(flushed.error().message());
     return Fail(st.error());
   }
   if (auto st = flush(); !st) {
@@ -196,8 +196,8 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   const int64_t indexed = feeder ? feeder->result().indexed : 0;
   feeder.reset();  // closes the index (compacting it after a bulk load)
   if (index_error) {
-    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << index_error->message()
-              << "; the next import or `mailkeep reindex --pending` catches up\n";
+    PrintError("messages are archived, but indexing stopped: " + index_error->message() +
+               "; the next import or `mailkeep reindex --pending` catches up");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (global.json) {

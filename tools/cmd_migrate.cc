@@ -316,13 +316,13 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   auto connected = imap::ImapClient::Connect(*options);
   if (!connected) {
-    std::cerr << "mailkeep: account " << to_account << ": " << connected.error().message() << "\n";
+    std::cerr << "mailkeep: account " << to_account << ": " << TerminalText(connected.error().message()) << "\n";
     return kExitPartial;
   }
   imap::ImapClient& client = **connected;
   auto listed = client.ListFolders();
   if (!listed) {
-    std::cerr << "mailkeep: account " << to_account << ": " << listed.error().message() << "\n";
+    std::cerr << "mailkeep: account " << to_account << ": " << TerminalText(listed.error().message()) << "\n";
     return kExitPartial;
   }
   // The hierarchy delimiter: INBOX's, else the first folder's that has one.
@@ -381,7 +381,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   auto problem = [&](int64_t id, const std::string& what) {
     ++failed;
     progress.Finish();
-    std::cerr << "mailkeep: message " << id << ": " << what << "\n";
+    std::cerr << "mailkeep: message " << id << ": " << TerminalText(what) << "\n";
   };
 
   for (size_t k = 0; k < ids->size(); ++k) {
@@ -431,7 +431,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
                            {"internal_date", t.internal_date ? nlohmann::json(*t.internal_date) : nlohmann::json()}});
       } else if (global.verbosity > 0) {
         progress.Finish();
-        std::cout << id << " -> " << t.folder << (create ? " (new folder)" : "") << "  (" << t.flags << ") " << date
+        std::cout << id << " -> " << TerminalText(t.folder) << (create ? " (new folder)" : "") << "  (" << t.flags << ") " << date
                   << (uncertain ? "  [an earlier APPEND was not confirmed: looked for first]" : "") << "\n";
       }
       known.live.insert(id);
@@ -526,7 +526,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     std::cerr << "mailkeep: migrate stopped: " << stopped->message() << "; " << not_attempted
               << " message(s) not attempted, the next run continues\n";
   }
-  for (auto& alert : client.TakeAlerts()) std::cerr << "mailkeep: account " << to_account << ": ALERT " << alert << "\n";
+  for (auto& alert : client.TakeAlerts()) std::cerr << "mailkeep: account " << to_account << ": ALERT " << TerminalText(alert) << "\n";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

@@ -31,7 +31,7 @@ int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& arg
                      .dump()
               << "\n";
   } else {
-    for (const auto& p : report->problems) std::cerr << "mailkeep: " << p << "\n";
+    for (const auto& p : report->problems) PrintError(p);
     if (global.verbosity > 0) {
       std::cout << "rebuilt the catalog of " << dir << " from its packs: " << report->messages << " messages"
                 << (report->old_catalog.empty() ? "" : "; the old catalog is " + report->old_catalog)

@@ -40,7 +40,7 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
       [&](int64_t id, const std::string& why) {
         ++problems;
         progress.Finish();
-        std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+        PrintError("message " + std::to_string(id) + " not indexed: " + why);
       });
   progress.Finish();
   if (!done) return Fail(done.error());

@@ -83,15 +83,8 @@ bool IsMailbox(std::string_view a) {
 
 std::string DomainOf(std::string_view address) { return Lower(address.substr(address.rfind('@') + 1)); }
 
-// For terminal output: control characters become '?'.
-std::string Printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
-}
+// For terminal output (store/util/terminal.h).
+std::string Printable(std::string_view s) { return TerminalText(s); }
 
 // "Sun, 22 Nov 2026 07:44:09 +0000"
 std::string MailDateNow() {

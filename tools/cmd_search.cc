@@ -24,7 +24,10 @@ int TerminalWidth() {
 }
 
 // Cuts UTF-8 text to at most `width` code points.
-std::string Fit(const std::string& s, size_t width) {
+// `text` made safe for the terminal (TerminalText), cut or padded to
+// `width` code points.
+std::string Fit(const std::string& text, size_t width) {
+  const std::string s = TerminalText(text);
   std::string out;
   size_t cps = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -33,7 +36,7 @@ std::string Fit(const std::string& s, size_t width) {
       if (cps == width) break;
       ++cps;
     }
-    out += (c == '\n' || c == '\t' || c == '\r') ? ' ' : s[i];
+    out += s[i];
   }
   return out + std::string(width > cps ? width - cps : 0, ' ');
 }
@@ -160,7 +163,7 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
   } else if (format == "ids") {
     for (const auto& info : infos) std::cout << info.id << "\n";
   } else if (format == "mids") {
-    for (const auto& info : infos) std::cout << info.message_id << "\n";
+    for (const auto& info : infos) std::cout << TerminalText(info.message_id) << "\n";
   } else {
     int width = TerminalWidth();
     int64_t last_thread = -1;

@@ -1,6 +1,6 @@
 // mailkeep show ID: one message for a person (headers and decoded text),
 // --raw for the exact stored bytes, --json for one object. Text output shows
-// no control characters from the message (see Printable).
+// no control characters from the message (store/util/terminal.h).
 #include <unistd.h>
 
 #include <cstdint>
@@ -10,70 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include "store/mime/message.h"
+#include "store/util/terminal.h"
 #include "tools/command.h"
 
 namespace mailkeep::tools {
 namespace {
 
-// What a message says is shown as text, never as terminal control: C0
-// controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not UTF-8
-// become U+FFFD, so a decoded =0D=0A cannot start a forged line and an ESC
-// or CSI cannot move the cursor or recolour the screen. In header values a
-// tab becomes a space; the body keeps its newlines and tabs (CRLF -> LF).
-enum class Where { kHeader, kBody };
-
-std::string Printable(std::string_view in, Where where) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  while (i < in.size()) {
-    auto c = static_cast<unsigned char>(in[i]);
-    if (c < 0x80) {
-      if (c >= 0x20 && c != 0x7f) {
-        out += static_cast<char>(c);
-      } else if (c == '\t') {
-        out += where == Where::kBody ? '\t' : ' ';
-      } else if (c == '\n' && where == Where::kBody) {
-        out += '\n';
-      } else if (c == '\r' && where == Where::kBody && i + 1 < in.size() && in[i + 1] == '\n') {
-        // CRLF line end: the LF that follows is kept.
-      } else {
-        out += kReplacement;
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte UTF-8 sequence: checked in full (no overlong forms,
-    // surrogates or code points past U+10FFFF), else one byte is replaced.
-    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    uint32_t cp = len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    bool valid = len != 0 && i + len <= in.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      auto cc = static_cast<unsigned char>(in[i + k]);
-      valid = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if (valid) {
-      valid = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
-              (len == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
-    }
-    if (!valid) {
-      out += kReplacement;
-      ++i;
-      continue;
-    }
-    if (cp <= 0x9F) {
-      out += kReplacement;  // C1 control
-    } else {
-      out.append(in.substr(i, len));
-    }
-    i += len;
-  }
-  return out;
-}
-
-std::string HeaderText(std::string_view in) { return Printable(in, Where::kHeader); }
+// What a message says is shown as text, never as terminal control
+// (TerminalText): header values on one line, the body with its lines.
+std::string HeaderText(std::string_view in) { return TerminalText(in, TextKind::kLine); }
 
 nlohmann::json AddressesJson(const std::vector<mime::Address>& list) {
   nlohmann::json a = nlohmann::json::array();
@@ -194,7 +139,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
                             (l.flags.empty() ? "" : " [" + l.flags + "]"))
               << "\n";
   }
-  std::string text = Printable(m.text, Where::kBody);
+  std::string text = TerminalText(m.text, TextKind::kMultiline);
   std::cout << "\n" << text;
   if (!text.empty() && text.back() != '\n') std::cout << "\n";
   return kExitOk;

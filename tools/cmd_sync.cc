@@ -216,7 +216,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       if (global.verbosity >= 2) {
         debug = [&out_mu, name = a.name](std::string_view note) {
           std::lock_guard<std::mutex> lock(out_mu);
-          std::cerr << "mailkeep: account " << name << ": " << note << "\n";
+          std::cerr << "mailkeep: account " << name << ": " << TerminalText(note) << "\n";
         };
       }
       auto source = MakeSource(a, std::move(debug));
@@ -235,11 +235,11 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       }
       std::lock_guard<std::mutex> lock(out_mu);
       progress.Finish();
-      for (const auto& p : reports[i].problems) std::cerr << "mailkeep: account " << a.name << ": " << p << "\n";
+      for (const auto& p : reports[i].problems) std::cerr << "mailkeep: account " << a.name << ": " << TerminalText(p) << "\n";
       if (!global.json && global.verbosity > 0) {
         std::cout << Summary(reports[i], dry_run) << "\n";
         if (dry_run && global.verbosity >= 2) {
-          for (const auto& d : reports[i].details) std::cout << "  " << d << "\n";
+          for (const auto& d : reports[i].details) std::cout << "  " << TerminalText(d) << "\n";
         }
         std::cout.flush();
       }
@@ -265,7 +265,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (index_error) {
     all_ok = false;
-    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << index_error->message()
+    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << TerminalText(index_error->message())
               << "; the next sync or `mailkeep reindex --pending` catches up\n";
   }
   if (not_indexed > 0) all_ok = false;

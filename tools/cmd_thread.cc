@@ -38,8 +38,8 @@ int CmdThread(GlobalOptions& global, const std::vector<std::string>& args) {
                      {"date", m.date ? nlohmann::json(IsoDate(*m.date)) : nlohmann::json()},
                      {"from", from}, {"subject", m.subject}});
     } else {
-      std::cout << (m.date ? IsoDate(*m.date) : std::string(20, ' ')) << "  " << m.id << "  " << from << "  "
-                << m.subject << "\n";
+      std::cout << (m.date ? IsoDate(*m.date) : std::string(20, ' ')) << "  " << m.id << "  "
+                << TerminalText(from) << "  " << TerminalText(m.subject) << "\n";
     }
   }
   if (global.json) std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

@@ -52,9 +52,9 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
         if (global.json) {
           problems.push_back({{"id", p.id}, {"message_id", p.message_id}, {"problem", p.what}});
         } else if (p.id == 0) {
-          std::cout << "catalog: " << p.what << "\n";
+          std::cout << "catalog: " << TerminalText(p.what) << "\n";
         } else {
-          std::cout << "message " << p.id << " <" << p.message_id << ">: " << p.what << "\n";
+          std::cout << "message " << p.id << " <" << TerminalText(p.message_id) << ">: " << TerminalText(p.what) << "\n";
         }
       },
       [&](int64_t done, int64_t total) { progress.Update(done, total); });
@@ -67,7 +67,7 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
     if (global.json) {
       problems.push_back({{"id", 0}, {"message_id", ""}, {"problem", what}});
     } else {
-      std::cout << "index: " << what << "\n";
+      std::cout << "index: " << TerminalText(what) << "\n";
     }
   };
   if (!docs) {

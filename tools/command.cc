@@ -33,7 +33,8 @@ std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::strin
     po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "mailkeep: " << e.what() << "\nusage: " << usage << "\n(see --help)\n";
+    PrintError(e.what());
+    std::cerr << "usage: " << usage << "\n(see --help)\n";
     return kExitUsage;
   }
   if (vm.count("help")) {
@@ -59,18 +60,20 @@ Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMo
   return Archive::Open(ArchiveDir(global), mode, options);
 }
 
+void PrintError(std::string_view line) { std::cerr << "mailkeep: " << TerminalText(line) << "\n"; }
+
 int FailArchive(const Error& error) {
-  std::cerr << "mailkeep: " << error.message() << "\n";
+  PrintError(error.message());
   return kExitArchive;
 }
 
 int Fail(const Error& error) {
-  std::cerr << "mailkeep: " << error.message() << "\n";
+  PrintError(error.message());
   return error.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitPartial;
 }
 
 int FailUsage(const std::string& message) {
-  std::cerr << "mailkeep: " << message << "\n";
+  PrintError(message);
   return kExitUsage;
 }
 

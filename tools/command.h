@@ -11,6 +11,7 @@
 
 #include "store/archive.h"
 #include "store/util/status.h"
+#include "store/util/terminal.h"
 
 namespace mailkeep::tools {
 
@@ -68,7 +69,12 @@ std::string ArchiveDir(const GlobalOptions& global);
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
                                              const ArchiveOptions& options = {});
 
-// Each prints "mailkeep: message" on stderr and returns the exit code.
+// Prints "mailkeep: " + `line` on stderr as one line: control characters
+// in it (from file names, servers, messages) are shown as U+FFFD
+// (TerminalText). Every error and warning line of the tools goes through it.
+void PrintError(std::string_view line);
+
+// Each prints "mailkeep: message" (PrintError) and returns the exit code.
 // FailArchive: any error from opening the archive (Archive::Open, Create,
 // RebuildCatalog, OpenArchive) -> kExitArchive, whatever its code.
 int FailArchive(const Error& error);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "store/mime/message.h"
+#include "store/util/terminal.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -300,7 +301,7 @@ std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_in
   IndexFeeder::Callbacks callbacks;
   callbacks.on_problem = [not_indexed](int64_t id, const std::string& why) {
     ++*not_indexed;
-    std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+    std::cerr << "mailkeep: message " << id << " not indexed: " << TerminalText(why) << "\n";
   };
   auto opened = IndexFeeder::Open(archive, 0, std::move(callbacks));
   if (!opened) {

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       std::cout << "mailkeep 0.1.0\n";
       return kExitOk;
     } else {
-      std::cerr << "mailkeep: unknown option " << a << "\n";
+      PrintError("unknown option " + a);
       PrintUsage(std::cerr);
       return kExitUsage;
     }
@@ -88,12 +88,12 @@ int main(int argc, char** argv) {
       try {
         return c.run(global, args);
       } catch (const std::exception& e) {
-        std::cerr << "mailkeep: " << name << ": unexpected error: " << e.what() << "\n";
+        PrintError(name + ": unexpected error: " + e.what());
         return kExitPartial;
       }
     }
   }
-  std::cerr << "mailkeep: unknown command '" << name << "'\n";
+  PrintError("unknown command '" + name + "'");
   PrintUsage(std::cerr);
   return kExitUsage;
 }
