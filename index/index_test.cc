@@ -251,6 +251,29 @@ std::string Raw(int n, std::string_view subject, std::string_view from, std::str
          std::string(body) + "\n";
 }
 
+// The index is private whatever the umask: Xapian's own files and shard
+// directories too (they follow the umask: 0644/0755 under 022).
+TEST(IndexWriter, FilesArePrivateWhateverTheUmask) {
+  TempDir dir;
+  const mode_t old = ::umask(022);
+  {
+    auto writer = IndexWriter::Open(dir.Sub("xapian"));
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    const std::string raw = Raw(1, "one", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "alpha");
+    EXPECT_TRUE((*writer)->Add(MakeDoc(1, mime::ParseMessage(raw), raw.size())));
+    EXPECT_TRUE((*writer)->Commit());
+  }
+  ::umask(old);
+  size_t checked = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.Sub("xapian"))) {
+    struct stat st {};
+    ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, S_ISDIR(st.st_mode) ? 0700u : 0600u) << e.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 5u);
+}
+
 TEST(IndexWriter, AddReplaceRemoveAndCount) {
   TempDir dir;
   auto writer = IndexWriter::Open(dir.Sub("xapian"));

@@ -233,6 +233,27 @@ class Shard {
   std::thread thread_;  // last: starts after the members above exist
 };
 
+// Archive files are private whatever the umask: Xapian creates its files
+// and shard directories with the process umask (0644/0755 under 022), so
+// after every step that may create them the index tree is set to 0600
+// files and 0700 directories. (mailkeep itself runs under umask 077, so
+// nothing is ever readable by others even between two such steps.)
+void MakePrivate(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const auto type = it->symlink_status(ec).type();
+    if (type == std::filesystem::file_type::directory) {
+      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all, ec);
+    } else if (type == std::filesystem::file_type::regular) {
+      std::filesystem::permissions(it->path(),
+                                   std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    }
+    ec.clear();
+  }
+}
+
 class ShardedWriter final : public IndexWriter {
  public:
   ShardedWriter(std::string dir, std::vector<ShardName> names, std::vector<Xapian::WritableDatabase> dbs,
@@ -301,6 +322,7 @@ class ShardedWriter final : public IndexWriter {
       Status status = result.get();  // waits for every shard, even after an error
       if (!status && first) first = std::move(status);
     }
+    MakePrivate(dir_);
     MK_RETURN_IF_ERROR(FirstFailure());
     MK_RETURN_IF_ERROR(first);
     pending_documents_ = 0;
@@ -360,7 +382,9 @@ class ShardedWriter final : public IndexWriter {
     }
     for (auto& thread : threads) thread.join();
     const bool all_ok = std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
+    MakePrivate(dir_);
     if (all_ok && WriteShardStub(dir_, next)) {
+      MakePrivate(dir_);
       std::vector<ShardName> old = std::move(names_);
       names_ = std::move(next);
       return old;
@@ -480,6 +504,7 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
       MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, shard));
       dbs.push_back(std::move(db));
     }
+    MakePrivate(dir);
     return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), std::move(dbs), options));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));

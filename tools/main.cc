@@ -1,5 +1,7 @@
 // mailkeep: keeps mail. The command table and global option handling; each
 // command lives in its own tools/cmd_<name>.cc.
+#include <sys/stat.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -42,6 +44,11 @@ void PrintUsage(std::ostream& out) {
 
 int main(int argc, char** argv) {
   using namespace mailkeep::tools;
+  // Everything mailkeep creates — the archive with Xapian's and SQLite's own
+  // files, exports — is for its owner only (0600 files, 0700 directories),
+  // whatever umask it was started with; libraries that create files with
+  // the umask's mode get it right too.
+  ::umask(077);
   GlobalOptions global;
   int i = 1;
   // Global options come before the command.
