@@ -660,6 +660,7 @@ TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
   const std::string big = "Subject: big\n\n" + std::string(3 << 20, 'x') + "\n";
   Write("dir/a-big.eml", big);
   Write("dir/b-big.eml.zst", Zstd(big));
+  Gzip(big, Path("dir/b2-big.eml.gz"));
   Write("dir/c-ok.eml", "Subject: ok\n\nfine\n");
   // An mbox: small, too large (a long body), small, too large (one line
   // longer than the limit, no line end), small.
@@ -682,6 +683,7 @@ TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
   using P = std::pair<std::string, std::string>;
   EXPECT_EQ(run.problems,
             (std::vector<P>{P(Path("dir/a-big.eml"), why), P(Path("dir/b-big.eml.zst"), why),
+                            P(Path("dir/b2-big.eml.gz"), why),
                             P(Path("dir/d.mbox.zst") + " at byte " + std::to_string(second), why),
                             P(Path("dir/d.mbox.zst") + " at byte " + std::to_string(fourth), why)}));
   // The keys of the messages after the skipped ones are still their offsets.
@@ -690,7 +692,7 @@ TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
   // Under the default limit (64 MiB) all of them are read.
   Run all = Read("dir");
   EXPECT_TRUE(all.problems.empty());
-  EXPECT_EQ(all.messages.size(), 8u);
+  EXPECT_EQ(all.messages.size(), 9u);
 }
 
 // Links out of the tree given are never followed, each is reported once;
