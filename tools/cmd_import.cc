@@ -56,6 +56,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (max_message_mb == 0 || max_message_mb > 2048) return FailUsage("--max-message-mb must be 1 to 2048");
   local::ReadLimits limits;
   limits.max_message_size = max_message_mb << 20;
+  limits.too_large_hint = " (a larger --max-message-mb imports it)";
   const auto& paths = vm["path"].as<std::vector<std::string>>();
   // Every PATH must be there before anything is imported: a typo in the
   // last one is a usage error, not a half-done import.

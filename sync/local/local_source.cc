@@ -190,16 +190,16 @@ bool ContainsMaildir(const std::string& dir, const std::string& root) {
   return ContainsMaildir(dir, root, visited);
 }
 
-// Appends the rest of `file` to `out`. Once `out` would pass `limit` it is
+// Appends the rest of `file` to `out`. Once `out` would pass the limit it is
 // emptied and kFailedPrecondition (TooLargeText) returned, so memory stays
 // bounded by the limit plus one chunk.
-Status ReadRest(DecodedFile& file, std::string& buf, uint64_t limit, std::string* out) {
+Status ReadRest(DecodedFile& file, std::string& buf, const ReadLimits& limits, std::string* out) {
   for (;;) {
     MK_ASSIGN_OR_RETURN(size_t n, file.Read(buf.data(), buf.size()));
     if (n == 0) return OkStatus();
-    if (out->size() + n > limit) {
+    if (out->size() + n > limits.max_message_size) {
       std::string().swap(*out);
-      return MakeError(ErrorCode::kFailedPrecondition, TooLargeText(limit));
+      return MakeError(ErrorCode::kFailedPrecondition, TooLargeText(limits));
     }
     out->append(buf.data(), n);
   }
@@ -224,13 +224,9 @@ class Reader {
 
   bool FirstVisit(const std::string& dir) { return local::FirstVisit(dir, visited_); }
 
-  // Reads a file that may be compressed: an mbox when its data starts with
-  // "From ", else one message with the given folder and key.
-  Status ReadFileInput(const std::string& path, const std::string& folder, const std::string& key,
-                       int64_t mtime) {
-    return ReadFileInput(path, path, folder, key, mtime);
-  }
-  // The same, opening `open_path` (where `path` resolves).
+  // Reads the file `path` (opened at `open_path`, where it resolves), which
+  // may be compressed: an mbox when its data starts with "From ", else one
+  // message with the given folder and key.
   Status ReadFileInput(const std::string& path, const std::string& open_path, const std::string& folder,
                        const std::string& key, int64_t mtime) {
     auto file = DecodedFile::Open(open_path);
@@ -270,7 +266,7 @@ class Reader {
   // Splits an mbox as it is decoded; `head` is what was already read.
   Status ReadMboxStream(const std::string& path, DecodedFile& file, std::string_view head,
                         std::string& buf) {
-    MboxSplitter splitter(path, sink_, &on_problem_, limits_.max_message_size);
+    MboxSplitter splitter(path, sink_, &on_problem_, limits_);
     MK_RETURN_IF_ERROR(splitter.Feed(head));
     for (;;) {
       auto n = file.Read(buf.data(), buf.size());
@@ -412,7 +408,7 @@ class Reader {
   Result<std::string> ReadMessage(const std::string& path, DecodedFile& file, std::string head,
                                   std::string& buf) {
     std::string out = std::move(head);
-    if (Status st = ReadRest(file, buf, limits_.max_message_size, &out); !st) {
+    if (Status st = ReadRest(file, buf, limits_, &out); !st) {
       Problem(path, st.error().message());
       return std::unexpected(st.error());
     }
@@ -454,34 +450,29 @@ InputKind DetectFile(const std::string& path, std::string* why) {
 }  // namespace
 
 InputKind DetectInput(const std::string& path, std::string* why) {
+  // Resolved first: DecodedFile does not follow links, and a tree is where
+  // its path resolves.
+  auto real = AbsolutePath(path);
+  if (!real) {
+    if (why) *why = real.error().message();
+    return InputKind::kUnknown;
+  }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::stat(real->c_str(), &st) != 0) {
     if (why) *why = path + ": " + ErrnoText(errno);
     return InputKind::kUnknown;
   }
-  if (S_ISREG(st.st_mode)) {
-    auto real = AbsolutePath(path);  // DecodedFile does not follow links
-    if (!real) {
-      if (why) *why = real.error().message();
-      return InputKind::kUnknown;
-    }
-    return DetectFile(*real, why);
-  }
+  if (S_ISREG(st.st_mode)) return DetectFile(*real, why);
   if (!S_ISDIR(st.st_mode)) {
     if (why) *why = path + ": not a file or directory";
     return InputKind::kUnknown;
   }
-  auto root = AbsolutePath(path);
-  if (!root) {
-    if (why) *why = root.error().message();
-    return InputKind::kUnknown;
-  }
-  auto entries = ListDir(*root, *root);
+  auto entries = ListDir(*real, *real);
   if (!entries) {
     if (why) *why = path + ": " + entries.error().message();
     return InputKind::kUnknown;
   }
-  return ContainsMaildir(*root, *root) ? InputKind::kMaildir : InputKind::kEmlDirectory;
+  return ContainsMaildir(*real, *real) ? InputKind::kMaildir : InputKind::kEmlDirectory;
 }
 
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
@@ -500,7 +491,7 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
     return OkStatus();
   }
   if (S_ISREG(st.st_mode)) {
-    return reader.ReadFileInput(abs, DirName(abs), BaseName(abs), st.st_mtim.tv_sec);
+    return reader.ReadFileInput(abs, abs, DirName(abs), BaseName(abs), st.st_mtim.tv_sec);
   }
   if (!S_ISDIR(st.st_mode)) {
     reader.Problem(abs, "not a file or directory");
@@ -512,7 +503,7 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
 }
 
 Status SplitMbox(std::string_view data, const std::string& folder, const MessageSink& sink) {
-  MboxSplitter splitter(folder, sink, nullptr, data.size() + 1);
+  MboxSplitter splitter(folder, sink, nullptr, ReadLimits{data.size() + 1, ""});
   MK_RETURN_IF_ERROR(splitter.Feed(data));
   return splitter.Finish();
 }

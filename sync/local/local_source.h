@@ -37,6 +37,9 @@ struct ReadLimits {
   // reading goes on with the next file or the next message of the mbox.
   // REQUIRES: > 0.
   uint64_t max_message_size = uint64_t{64} << 20;
+  // Appended to that problem, to say how to raise the limit (e.g. "; a
+  // larger --max-message-mb imports it"); may be empty.
+  std::string too_large_hint;
 };
 
 using MessageSink = std::function<Status(RawMessage&&)>;

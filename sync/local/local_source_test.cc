@@ -207,7 +207,7 @@ TEST(SplitMboxTest, ChunkBoundariesDoNotMatter) {
       got.push_back(std::move(m));
       return OkStatus();
     };
-    MboxSplitter splitter("/f", sink, nullptr, 1 << 20);
+    MboxSplitter splitter("/f", sink, nullptr, ReadLimits{});
     for (size_t i = 0; i < data.size(); i += chunk) {
       ASSERT_TRUE(splitter.Feed(std::string_view(data).substr(i, chunk)));
     }
@@ -265,7 +265,7 @@ TEST(SplitMboxTest, FromLineRightAfterPreamble) {
     return OkStatus();
   };
   ProblemSink on_problem = [&](const std::string&, const std::string& why) { problems.push_back(why); };
-  MboxSplitter splitter("/f", sink, &on_problem, 1 << 20);
+  MboxSplitter splitter("/f", sink, &on_problem, ReadLimits{});
   ASSERT_TRUE(splitter.Feed("junk\nFrom x Wed Dec 31 23:59:59 2003\nA: 1\n\nb\n"));
   ASSERT_TRUE(splitter.Finish());
   ASSERT_EQ(msgs.size(), 1u);
@@ -674,12 +674,12 @@ TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
   mbox += "\nFrom e Sat Mar  2 10:11:12 2024\nSubject: 5\n\nfive\n";
   Write("dir/d.mbox.zst", Zstd(mbox));
 
-  Run run = Read("dir", ReadLimits{kLimit});
+  Run run = Read("dir", ReadLimits{kLimit, "; raise it"});
   ASSERT_TRUE(run.status);
   std::vector<std::string> subjects;
   for (const auto& m : run.messages) subjects.push_back(m.bytes.substr(0, m.bytes.find('\n')));
   EXPECT_EQ(subjects, (std::vector<std::string>{"Subject: ok", "Subject: 1", "Subject: 3", "Subject: 5"}));
-  const std::string why = "message larger than the 1 MiB limit; skipped";
+  const std::string why = "message larger than the 1 MiB limit; skipped; raise it";
   using P = std::pair<std::string, std::string>;
   EXPECT_EQ(run.problems,
             (std::vector<P>{P(Path("dir/a-big.eml"), why), P(Path("dir/b-big.eml.zst"), why),

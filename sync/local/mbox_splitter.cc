@@ -203,13 +203,14 @@ bool IsFromSeparatorLine(std::string_view line) {
 }
 
 MboxSplitter::MboxSplitter(std::string folder, const MessageSink& sink,
-                           const ProblemSink* on_problem, uint64_t max_message)
-    : folder_(std::move(folder)), sink_(sink), on_problem_(on_problem), max_message_(max_message) {}
+                           const ProblemSink* on_problem, ReadLimits limits)
+    : folder_(std::move(folder)), sink_(sink), on_problem_(on_problem), limits_(std::move(limits)) {}
 
-std::string TooLargeText(uint64_t limit) {
+std::string TooLargeText(const ReadLimits& limits) {
   constexpr uint64_t kMiB = uint64_t{1} << 20;
+  const uint64_t limit = limits.max_message_size;
   std::string amount = limit % kMiB == 0 ? std::to_string(limit / kMiB) + " MiB" : std::to_string(limit) + " bytes";
-  return "message larger than the " + amount + " limit; skipped";
+  return "message larger than the " + amount + " limit; skipped" + limits.too_large_hint;
 }
 
 void MboxSplitter::Problem(uint64_t offset, const std::string& why) {
@@ -225,7 +226,7 @@ Status MboxSplitter::Feed(std::string_view chunk) {
                                      : static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) + 1;
     const std::string_view piece = chunk.substr(0, len);
     chunk.remove_prefix(len);
-    if (long_line_ || partial_.size() + piece.size() > max_message_) {
+    if (long_line_ || partial_.size() + piece.size() > limits_.max_message_size) {
       SkipLongLine(piece, nl != nullptr);
     } else if (nl == nullptr) {
       partial_.append(piece);
@@ -290,7 +291,7 @@ Status MboxSplitter::Line(std::string_view line) {
     return OkStatus();
   }
   if (too_large_) return OkStatus();
-  if (msg_.size() + line.size() > max_message_) {
+  if (msg_.size() + line.size() > limits_.max_message_size) {
     DropMessage();
     return OkStatus();
   }
@@ -306,7 +307,7 @@ Status MboxSplitter::Emit(bool strip_last_empty_line) {
   last_line_start_ = 0;
   if (too_large_) {
     too_large_ = false;
-    Problem(msg_offset_, TooLargeText(max_message_));
+    Problem(msg_offset_, TooLargeText(limits_));
     return OkStatus();
   }
   if (msg_.empty()) {

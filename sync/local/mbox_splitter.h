@@ -18,7 +18,7 @@
 //  - Origin key = decimal byte offset of the separator line in the stream;
 //    internal_date = the asctime date on the separator line, when it parses
 //    and is not 1970-01-01.
-// Memory: one message plus one line, each at most `max_message` bytes: a
+// Memory: one message plus one line, each at most limits.max_message_size: a
 // message that grows past it is dropped as it is read and reported (once,
 // at its end) as too large; the next separator starts afresh.
 //
@@ -41,9 +41,9 @@ class MboxSplitter {
   // `sink` and `on_problem` (may be null) must outlive the splitter. Empty
   // messages and bytes before the first separator are reported to
   // `on_problem` and skipped.
-  // REQUIRES: max_message > 0.
+  // REQUIRES: limits.max_message_size > 0.
   MboxSplitter(std::string folder, const MessageSink& sink, const ProblemSink* on_problem,
-               uint64_t max_message);
+               ReadLimits limits);
 
   // Feeds the next bytes of the stream. A sink error is returned as is.
   Status Feed(std::string_view chunk);
@@ -66,9 +66,9 @@ class MboxSplitter {
   const MessageSink& sink_;
   const ProblemSink* on_problem_;
 
-  uint64_t max_message_;
-  bool too_large_ = false;     // the message in progress passed max_message_
-  bool long_line_ = false;     // inside a line longer than max_message_
+  const ReadLimits limits_;
+  bool too_large_ = false;     // the message in progress passed the size limit
+  bool long_line_ = false;     // inside a line longer than the size limit
   std::string partial_;        // a line not yet ended by '\n'
   uint64_t offset_ = 0;        // stream offset of the next line to process
   bool prev_empty_ = true;     // previous line was empty (true at start)
@@ -81,9 +81,9 @@ class MboxSplitter {
   uint64_t messages_ = 0;
 };
 
-// "message larger than the 64 MiB limit; skipped" (the limit in MiB when
-// it is a whole number of MiB, else in bytes).
-std::string TooLargeText(uint64_t limit);
+// "message larger than the 64 MiB limit; skipped" + limits.too_large_hint
+// (the limit in MiB when it is a whole number of MiB, else in bytes).
+std::string TooLargeText(const ReadLimits& limits);
 
 // Parses the date of a From_ line ("From sender Thu Jan  1 00:00:00 1970",
 // optionally with a zone before or after the year; or, from some writers,
