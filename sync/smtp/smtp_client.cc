@@ -267,7 +267,7 @@ class SmtpClient::Impl {
       switch (parser.FeedLine(*line)) {
         case ReplyState::kNeedMore: continue;
         case ReplyState::kReply: return Masked(parser.TakeReply());
-        case ReplyState::kError: return std::unexpected(ProtocolError(command, mask.Apply(parser.error())));
+        case ReplyState::kError: return std::unexpected(ProtocolError(command, MaskedParseError(*line)));
       }
     }
   }
@@ -275,6 +275,14 @@ class SmtpClient::Impl {
   Reply Masked(Reply r) const {
     for (auto& line : r.lines) line = mask.Apply(line);
     return r;
+  }
+  // The parser's error quotes `line` cut short, which could cut a password
+  // in half: when the line holds one, the masked line is quoted instead.
+  std::string MaskedParseError(std::string_view line) const {
+    const std::string masked = mask.Apply(line);
+    if (masked == line) return parser.error();
+    const std::string& error = parser.error();
+    return error.substr(0, error.find(": \"")) + ": \"" + Sanitize(masked, 100) + "\"";
   }
 
   // A reply; 421 (the server is closing the session) becomes an error.

@@ -418,6 +418,8 @@ TEST(SmtpClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
       {AuthMethod::kXoauth2,
        {{"AUTH XOAUTH2 *", "535 5.7.8 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHcBAQ is wrong\r\n"}}},
       {AuthMethod::kPlain, {{"AUTH PLAIN *", "53x s3cret-pw garbage\r\n"}}},
+      // Garbage whose quote is cut at 100 bytes in the middle of the password.
+      {AuthMethod::kPlain, {{"AUTH PLAIN *", "53x " + std::string(92, 'x') + "s3cret-pw\r\n"}}},
   };
   for (const auto& [method, steps] : cases) {
     FakeServer server;
@@ -426,7 +428,7 @@ TEST(SmtpClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
     ASSERT_FALSE(c);
     const std::string m = c.error().message();
     EXPECT_TRUE(Contains(m, "***")) << m;
-    for (const char* form : {"s3cret", "czNjcmV0", "AGFsaWNlAHMzY3JldC1wdw", "dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHc"}) {
+    for (const char* form : {"s3c", "czNjcmV0", "AGFsaWNlAHMzY3JldC1wdw", "dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzM2NyZXQtcHc"}) {
       EXPECT_FALSE(Contains(m, form)) << m;
     }
     server.Finish();
