@@ -523,7 +523,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   progress.Finish();
   if (!stopped || stopped->code() != ErrorCode::kUnavailable) static_cast<void>(client.Logout());
   if (stopped) {
-    std::cerr << "mailkeep: migrate stopped: " << stopped->message() << "; " << not_attempted
+    std::cerr << "mailkeep: migrate stopped: " << TerminalText(stopped->message()) << "; " << not_attempted
               << " message(s) not attempted, the next run continues\n";
   }
   for (auto& alert : client.TakeAlerts()) std::cerr << "mailkeep: account " << to_account << ": ALERT " << TerminalText(alert) << "\n";
@@ -535,11 +535,11 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!dry_run && appended > 0 && !vm.count("no-index") && !archive_broken) {
     auto caught_up = CatchUpIndex(archive, 0, {}, [&](int64_t id, const std::string& why) {
       index_ok = false;
-      std::cerr << "mailkeep: message " << id << " not indexed: " << why << "\n";
+      std::cerr << "mailkeep: message " << id << " not indexed: " << TerminalText(why) << "\n";
     });
     if (!caught_up) {
       index_ok = false;
-      std::cerr << "mailkeep: migrated, but indexing stopped: " << caught_up.error().message()
+      std::cerr << "mailkeep: migrated, but indexing stopped: " << TerminalText(caught_up.error().message())
                 << "; the next sync, import or `mailkeep reindex --pending` catches up\n";
     }
   }

@@ -788,7 +788,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
       }
     }
     if (to.empty() && !problem.empty() && !global.json && global.verbosity > 0) {
-      std::cout << id << " <" << Printable(m.message_id) << ">: not sent: " << problem << "\n";
+      std::cout << id << " <" << Printable(m.message_id) << ">: not sent: " << Printable(problem) << "\n";
     }
     if (global.json) {
       json_messages.push_back({{"id", id}, {"message_id", m.message_id}, {"from", from}, {"recipients", json_rcpts}});
