@@ -752,7 +752,8 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
   std::vector<KnownLocation> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
-    out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at});
+    out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at, r.size,
+                   r.internal_date});
   }
   return out;
 }

@@ -120,6 +120,8 @@ struct KnownLocation {
   std::string flags;         // as last seen there
   int64_t seen_at = 0;       // when it was first archived from there (Unix seconds)
   std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
+  uint64_t size = 0;         // the archived bytes (line ends LF, as sources hand them over)
+  std::optional<int64_t> internal_date;  // as the server dated it when archived (IMAP INTERNALDATE)
 };
 
 // What a sync source remembers of one server folder between runs (IMAP:

@@ -940,8 +940,9 @@ namespace mailkeep::catalog {
 Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
                                                                const std::string& folder) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags "
+      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags, b.raw_len, l.internal_date "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
+      "LEFT JOIN blobs b ON b.id = l.message "
       "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
   st.Bind(1, account).Bind(2, source).Bind(3, folder);
   std::vector<FolderLocationRow> out;
@@ -955,6 +956,8 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
     l.seen_at = st.ColumnInt(3);
     if (!st.ColumnIsNull(4)) l.deleted_at = st.ColumnInt(4);
     l.flags = st.ColumnText(5);
+    l.size = static_cast<uint64_t>(st.ColumnInt(6));
+    if (!st.ColumnIsNull(7)) l.internal_date = st.ColumnInt(7);
     out.push_back(std::move(l));
   }
   return out;

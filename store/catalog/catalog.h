@@ -117,6 +117,8 @@ struct FolderLocationRow {
   std::string flags;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;
+  uint64_t size = 0;  // the message's raw length
+  std::optional<int64_t> internal_date;
 };
 
 // What a sync source remembers of one server folder between runs.
