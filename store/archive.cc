@@ -759,7 +759,8 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
 }
 
 Status Archive::MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                            uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when) {
+                            uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
+                            int64_t when) {
   return impl_->catalog->MarkLocationsDeleted(source, account, folder, uidvalidity, keys, when);
 }
 

@@ -225,10 +225,10 @@ class Archive {
   // Sync state: every location recorded in one folder of an account.
   Result<std::vector<KnownLocation>> FolderLocations(const std::string& source, const std::string& account,
                                                      const std::string& folder);
-  // Records that these places were deleted on the server at `when`. Call
-  // only after the server made the deletion final.
+  // Records that these messages (key, catalog id) were deleted on the
+  // server at `when`. Call only after the server made the deletion final.
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                     uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
+                     uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys, int64_t when);
   Status RecordRun(const SyncRun& run);
   // Records resend attempts (one committed transaction).
   Status RecordSends(const std::vector<SendAttempt>& attempts);

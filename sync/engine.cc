@@ -22,6 +22,9 @@ using PlaceKey = std::tuple<std::string, uint64_t, std::string>;
 
 PlaceKey Place(const Origin& o) { return {o.folder, o.uidvalidity, o.key}; }
 
+// A message to delete on the server, with the catalog id of its archived copy.
+using Deletable = std::pair<ServerMessage, int64_t>;
+
 bool DueForDeletion(const DeletePolicy& policy, int64_t seen_at, int64_t now) {
   switch (policy.kind) {
     case DeletePolicy::Kind::kNever: return false;
@@ -221,8 +224,8 @@ class AccountRun {
     auto changed = archive_.With([&](Archive& a) { return a.UpdateFlags(flag_changes); });
     if (!changed) return std::unexpected(changed.error().WithContext("archive"));
     report_.flags_updated = *changed;
-    std::vector<ServerMessage> proven = ProveByReadback(plan.deletable, &plan.fetch);
-    std::vector<std::pair<ServerMessage, int64_t>> fetched_deletable;
+    std::vector<Deletable> proven = ProveByReadback(plan.deletable, &plan.fetch);
+    std::vector<Deletable> fetched_deletable;
     MK_RETURN_IF_ERROR(FetchAll(plan.fetch, KnownPlaces(known), RepeatedPlaces(listing), &fetched_deletable));
     // Everything listed is committed now: remember the folders' state, so
     // the next run can skip those that do not change.
@@ -238,7 +241,7 @@ class AccountRun {
           [&](Archive& a) { return a.MarkFolderGone(source_.source_name(), report_.account, folder, WallClock()); }));
     }
     for (const auto& [m, id] : fetched_deletable) {
-      if (ReadBack(m, id)) proven.push_back(m);
+      if (ReadBack(m, id)) proven.emplace_back(m, id);
     }
     return Delete(proven);
   }
@@ -298,13 +301,16 @@ class AccountRun {
   // Known copies due for deletion: those whose archived bytes read back
   // with the size the server lists now are returned; the others are added
   // to `fetch`, to be compared by hash.
-  std::vector<ServerMessage> ProveByReadback(const std::vector<std::pair<ServerMessage, int64_t>>& due,
-                                             std::vector<ServerMessage>* fetch) {
-    std::vector<ServerMessage> proven;
+  std::vector<Deletable> ProveByReadback(const std::vector<Deletable>& due, std::vector<ServerMessage>* fetch) {
+    std::vector<Deletable> proven;
     for (const auto& [m, id] : due) {
       auto raw = ReadBack(m, id);
       if (!raw) continue;
-      (ListedSize(*raw) == m.size ? proven : *fetch).push_back(m);
+      if (ListedSize(*raw) == m.size) {
+        proven.emplace_back(m, id);
+      } else {
+        fetch->push_back(m);
+      }
     }
     return proven;
   }
@@ -314,7 +320,7 @@ class AccountRun {
   // archived from there before by its first sighting, one new by now.
   // Repeated places are never added.
   Status FetchAll(const std::vector<ServerMessage>& wanted, const KnownPlaces& places,
-                  const std::set<PlaceKey>& repeated, std::vector<std::pair<ServerMessage, int64_t>>* deletable) {
+                  const std::set<PlaceKey>& repeated, std::vector<Deletable>* deletable) {
     std::map<PlaceKey, const ServerMessage*> by_place;
     for (const auto& m : wanted) by_place.emplace(Place(m.origin), &m);
     auto maybe_deletable = [&](const Origin& origin, int64_t id) {
@@ -376,14 +382,24 @@ class AccountRun {
 
   // Deletes `proven` on the server: each one's catalog commit is durable
   // and its archived bytes read back whole (ReadBack).
-  Status Delete(const std::vector<ServerMessage>& proven) {
+  Status Delete(const std::vector<Deletable>& proven) {
     if (proven.empty()) return OkStatus();
-    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> gone, source_.Delete(proven));
+    std::vector<ServerMessage> messages;
+    std::map<PlaceKey, int64_t> ids;
+    for (const auto& [m, id] : proven) {
+      messages.push_back(m);
+      ids.emplace(Place(m.origin), id);
+    }
+    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> gone, source_.Delete(messages));
     report_.deleted += static_cast<int64_t>(gone.size());
     // Record per folder; a failure here loses nothing (the server copy is
     // gone but the archive holds it), it only leaves deleted_at empty.
-    std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::string>> keys;
-    for (const auto& m : gone) keys[{m.origin.source, m.origin.folder, m.origin.uidvalidity}].push_back(m.origin.key);
+    std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::pair<std::string, int64_t>>> keys;
+    for (const auto& m : gone) {
+      auto id = ids.find(Place(m.origin));
+      if (id == ids.end()) continue;  // not asked for: a source's mistake, nothing to record
+      keys[{m.origin.source, m.origin.folder, m.origin.uidvalidity}].emplace_back(m.origin.key, id->second);
+    }
     int64_t now = WallClock();
     for (const auto& [where, list] : keys) {
       const auto& [src, folder, uidvalidity] = where;

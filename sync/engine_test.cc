@@ -241,6 +241,15 @@ TEST_F(EngineTest, ReusedPlaceWithAnotherSizeIsArchivedBeforeDeletion) {
   EXPECT_EQ(r.deleted, 2);  // both provably archived now
   EXPECT_TRUE(src.mailbox.empty());
   EXPECT_EQ(src.fetched, (std::vector<std::string>{"1", "2", "1"}));
+  // The deletion is recorded for the message that was deleted, not for the
+  // one archived from that place before.
+  auto deleted_at = [&](int n) {
+    auto info = archive_->GetInfo(archive_->FindByMessageId("m" + std::to_string(n) + "@example.org")->at(0));
+    return info->value().locations.at(0).deleted_at.has_value();
+  };
+  EXPECT_TRUE(deleted_at(11));
+  EXPECT_TRUE(deleted_at(2));
+  EXPECT_FALSE(deleted_at(1));
 }
 
 // The same size but another INTERNALDATE: fetched, and kept under
