@@ -752,13 +752,15 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
   std::vector<KnownLocation> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
-    out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at});
+    out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at, r.size,
+                   r.internal_date});
   }
   return out;
 }
 
 Status Archive::MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                            uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when) {
+                            uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
+                            int64_t when) {
   return impl_->catalog->MarkLocationsDeleted(source, account, folder, uidvalidity, keys, when);
 }
 

@@ -120,6 +120,8 @@ struct KnownLocation {
   std::string flags;         // as last seen there
   int64_t seen_at = 0;       // when it was first archived from there (Unix seconds)
   std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
+  uint64_t size = 0;         // the archived bytes (line ends LF, as sources hand them over)
+  std::optional<int64_t> internal_date;  // as the server dated it when archived (IMAP INTERNALDATE)
 };
 
 // What a sync source remembers of one server folder between runs (IMAP:
@@ -223,10 +225,10 @@ class Archive {
   // Sync state: every location recorded in one folder of an account.
   Result<std::vector<KnownLocation>> FolderLocations(const std::string& source, const std::string& account,
                                                      const std::string& folder);
-  // Records that these places were deleted on the server at `when`. Call
-  // only after the server made the deletion final.
+  // Records that these messages (key, catalog id) were deleted on the
+  // server at `when`. Call only after the server made the deletion final.
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                     uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
+                     uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys, int64_t when);
   Status RecordRun(const SyncRun& run);
   // Records resend attempts (one committed transaction).
   Status RecordSends(const std::vector<SendAttempt>& attempts);

@@ -1,5 +1,6 @@
 #include "sync/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -21,6 +22,9 @@ using PlaceKey = std::tuple<std::string, uint64_t, std::string>;
 
 PlaceKey Place(const Origin& o) { return {o.folder, o.uidvalidity, o.key}; }
 
+// A message to delete on the server, with the catalog id of its archived copy.
+using Deletable = std::pair<ServerMessage, int64_t>;
+
 bool DueForDeletion(const DeletePolicy& policy, int64_t seen_at, int64_t now) {
   switch (policy.kind) {
     case DeletePolicy::Kind::kNever: return false;
@@ -36,30 +40,111 @@ std::string Megabytes(uint64_t bytes) {
   return buf;
 }
 
+// Every copy the archive recorded at each place, deleted ones left out. A
+// place taken by a second message (a reused UID) keeps the first under its
+// key and the second under "KEY#ID" (Catalog::AddLocation), so such a row
+// counts for KEY as well.
+class KnownPlaces {
+ public:
+  explicit KnownPlaces(const KnownFolders& known) {
+    for (const auto& [folder, rows] : known) {
+      for (const auto& k : rows) {
+        if (k.deleted_at) continue;
+        copies_[PlaceKey{folder, k.uidvalidity, k.key}].push_back(&k);
+        std::string suffix = "#" + std::to_string(k.message);
+        if (k.key.size() > suffix.size() && k.key.ends_with(suffix)) {
+          copies_[PlaceKey{folder, k.uidvalidity, k.key.substr(0, k.key.size() - suffix.size())}].push_back(&k);
+        }
+      }
+    }
+  }
+  // The copies recorded at the place of `o` (pointers into the KnownFolders).
+  const std::vector<const KnownLocation*>& At(const Origin& o) const {
+    static const std::vector<const KnownLocation*> kNone;
+    auto it = copies_.find(Place(o));
+    return it == copies_.end() ? kNone : it->second;
+  }
+  // When `message` was first archived from the place of `o`, if it was.
+  std::optional<int64_t> SeenAt(const Origin& o, int64_t message) const {
+    for (const auto* k : At(o)) {
+      if (k->message == message) return k->seen_at;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::map<PlaceKey, std::vector<const KnownLocation*>> copies_;
+};
+
+// Whether the listing may describe the copy `k` archived from that place.
+bool ListingAgrees(const ServerMessage& m, const KnownLocation& k) {
+  if (m.origin.internal_date && k.internal_date && *m.origin.internal_date != *k.internal_date) return false;
+  // CRLF line ends make the listed size at least the archived length and
+  // at most twice it.
+  return m.size == 0 || (m.size >= k.size && m.size <= 2 * k.size);
+}
+
+// The latest copy at that place that the listing agrees with, if any.
+const KnownLocation* AgreeingCopy(const ServerMessage& m, const std::vector<const KnownLocation*>& copies) {
+  const KnownLocation* best = nullptr;
+  for (const auto* k : copies) {
+    if (ListingAgrees(m, *k) && (!best || std::tie(k->seen_at, k->message) > std::tie(best->seen_at, best->message))) {
+      best = k;
+    }
+  }
+  return best;
+}
+
+// Places the listing names more than once.
+std::set<PlaceKey> RepeatedPlaces(const std::vector<ServerMessage>& listing) {
+  std::set<PlaceKey> seen, repeated;
+  for (const auto& m : listing) {
+    if (!seen.insert(Place(m.origin)).second) repeated.insert(Place(m.origin));
+  }
+  return repeated;
+}
+
 }  // namespace
+
+uint64_t ListedSize(std::string_view message) {
+  return message.size() + static_cast<uint64_t>(std::count(message.begin(), message.end(), '\n'));
+}
 
 SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
                   const SyncSettings& settings) {
-  std::map<PlaceKey, const KnownLocation*> by_place;
-  for (const auto& [folder, rows] : known) {
-    for (const auto& k : rows) {
-      if (!k.deleted_at) by_place.emplace(PlaceKey{folder, k.uidvalidity, k.key}, &k);
-    }
-  }
+  const KnownPlaces places(known);
+  const std::set<PlaceKey> repeated = RepeatedPlaces(listing);
+  const bool may_delete = settings.delete_policy.kind != DeletePolicy::Kind::kNever;
   SyncPlan plan;
+  auto fetch = [&](const ServerMessage& m) {
+    bool too_large = settings.max_message_size > 0 && m.size > settings.max_message_size;
+    (too_large ? plan.too_large : plan.fetch).push_back(m);
+  };
   for (const auto& m : listing) {
-    auto it = by_place.find(Place(m.origin));
-    if (it == by_place.end()) {
-      if (settings.max_message_size > 0 && m.size > settings.max_message_size) {
-        plan.too_large.push_back(m);
-      } else {
-        plan.fetch.push_back(m);
-      }
+    if (repeated.count(Place(m.origin))) {
+      plan.listed_twice.push_back(m);
+      fetch(m);
       continue;
     }
-    const KnownLocation& k = *it->second;
-    if (m.has_flags && m.origin.flags != k.flags) plan.flag_changes.push_back(m);
-    if (DueForDeletion(settings.delete_policy, k.seen_at, settings.now)) plan.deletable.emplace_back(m, k.message);
+    const auto& copies = places.At(m.origin);
+    if (copies.empty()) {
+      fetch(m);
+      continue;
+    }
+    const KnownLocation* k = AgreeingCopy(m, copies);
+    if (!k) {
+      // Another message than was archived from there: fetched before
+      // anything there may be deleted.
+      if (may_delete) fetch(m);
+      continue;
+    }
+    if (m.has_flags && m.origin.flags != k->flags) plan.flag_changes.push_back(m);
+    if (!DueForDeletion(settings.delete_policy, k->seen_at, settings.now)) continue;
+    if (m.size == 0) {
+      fetch(m);  // an unknown size proves nothing
+    } else {
+      plan.deletable.emplace_back(m, k->message);
+    }
   }
   return plan;
 }
@@ -120,6 +205,7 @@ class AccountRun {
       }));
     }
     SyncPlan plan = PlanSync(listing, known, settings_);
+    WarnListedTwice(plan.listed_twice);
     for (const auto& m : plan.too_large) {
       ++report_.skipped;
       incomplete_folders_.insert(m.origin.folder);
@@ -127,24 +213,7 @@ class AccountRun {
                                  Megabytes(m.size) + " is over max_message_size (" +
                                  Megabytes(settings_.max_message_size) + ")");
     }
-
-    if (settings_.dry_run) {
-      report_.would_fetch = static_cast<int64_t>(plan.fetch.size());
-      for (const auto& m : plan.fetch) {
-        report_.would_fetch_bytes += m.size;
-        report_.details.push_back("fetch " + m.origin.folder + " " + m.origin.key + " " + std::to_string(m.size));
-      }
-      // After a real run, everything fetched would be deletable too under
-      // after-download (older-than:0d likewise).
-      std::vector<const ServerMessage*> deletes;
-      for (const auto& [m, id] : plan.deletable) deletes.push_back(&m);
-      if (DueForDeletion(settings_.delete_policy, settings_.now, settings_.now)) {
-        for (const auto& m : plan.fetch) deletes.push_back(&m);
-      }
-      report_.would_delete = static_cast<int64_t>(deletes.size());
-      for (const auto* m : deletes) report_.details.push_back("delete " + m->origin.folder + " " + m->origin.key);
-      return OkStatus();
-    }
+    if (settings_.dry_run) return ReportDryRun(plan);
 
     std::vector<Origin> flag_changes;
     flag_changes.reserve(plan.flag_changes.size());
@@ -155,8 +224,9 @@ class AccountRun {
     auto changed = archive_.With([&](Archive& a) { return a.UpdateFlags(flag_changes); });
     if (!changed) return std::unexpected(changed.error().WithContext("archive"));
     report_.flags_updated = *changed;
-    std::vector<std::pair<ServerMessage, int64_t>> deletable = std::move(plan.deletable);
-    MK_RETURN_IF_ERROR(FetchAll(plan.fetch, &deletable));
+    std::vector<Deletable> proven = ProveByReadback(plan.deletable, &plan.fetch);
+    std::vector<Deletable> fetched_deletable;
+    MK_RETURN_IF_ERROR(FetchAll(plan.fetch, KnownPlaces(known), RepeatedPlaces(listing), &fetched_deletable));
     // Everything listed is committed now: remember the folders' state, so
     // the next run can skip those that do not change.
     for (const auto& state : listed.folder_states) {
@@ -170,15 +240,95 @@ class AccountRun {
       MK_RETURN_IF_ERROR(archive_.With(
           [&](Archive& a) { return a.MarkFolderGone(source_.source_name(), report_.account, folder, WallClock()); }));
     }
-    return DeleteDurable(deletable);
+    for (const auto& [m, id] : fetched_deletable) {
+      if (ReadBack(m, id)) proven.emplace_back(m, id);
+    }
+    return Delete(proven);
   }
 
-  // Fetches `wanted`, committing in batches; messages committed this run
-  // that the policy says to delete now are added to `deletable`.
-  Status FetchAll(const std::vector<ServerMessage>& wanted, std::vector<std::pair<ServerMessage, int64_t>>* deletable) {
+  // One line for all keys the server lists more than once.
+  void WarnListedTwice(const std::vector<ServerMessage>& listed_twice) {
+    std::set<std::pair<std::string, std::string>> places;
+    for (const auto& m : listed_twice) places.emplace(m.origin.folder, m.origin.key);
+    if (places.empty()) return;
+    std::string names;
+    int shown = 0;
+    for (const auto& [folder, key] : places) {
+      if (shown++ == 3) {
+        names += " and " + std::to_string(places.size() - 3) + " more";
+        break;
+      }
+      names += (names.empty() ? "" : ", ") + key + " in " + folder;
+    }
+    report_.problems.push_back("the server lists " + std::to_string(listed_twice.size()) + " messages under " +
+                               std::to_string(places.size()) + " repeated key(s) (" + names +
+                               "): they are archived, but mailkeep never deletes them, as it cannot tell them apart");
+  }
+
+  Status ReportDryRun(const SyncPlan& plan) {
+    report_.would_fetch = static_cast<int64_t>(plan.fetch.size());
+    for (const auto& m : plan.fetch) {
+      report_.would_fetch_bytes += m.size;
+      report_.details.push_back("fetch " + m.origin.folder + " " + m.origin.key + " " + std::to_string(m.size));
+    }
+    // After a real run, everything fetched would be deletable too under
+    // after-download (older-than:0d likewise), except repeated keys.
+    std::vector<const ServerMessage*> deletes;
+    for (const auto& [m, id] : plan.deletable) deletes.push_back(&m);
+    if (DueForDeletion(settings_.delete_policy, settings_.now, settings_.now)) {
+      const std::set<PlaceKey> repeated = RepeatedPlaces(plan.listed_twice);
+      for (const auto& m : plan.fetch) {
+        if (!repeated.count(Place(m.origin))) deletes.push_back(&m);
+      }
+    }
+    report_.would_delete = static_cast<int64_t>(deletes.size());
+    for (const auto* m : deletes) report_.details.push_back("delete " + m->origin.folder + " " + m->origin.key);
+    return OkStatus();
+  }
+
+  // The archived copy of `id`, read back whole (SHA-256 checked); nullopt,
+  // with a line in the report, when it does not read back.
+  std::optional<std::string> ReadBack(const ServerMessage& m, int64_t id) {
+    auto raw = archive_.With([&](Archive& a) { return a.ReadRaw(id); });
+    if (raw) return std::move(*raw);
+    ++report_.errors;
+    report_.problems.push_back("message " + m.origin.key + " left on the server: its archived copy (id " +
+                               std::to_string(id) + ") does not read back: " + raw.error().message() +
+                               "; run `mailkeep verify`");
+    return std::nullopt;
+  }
+
+  // Known copies due for deletion: those whose archived bytes read back
+  // with the size the server lists now are returned; the others are added
+  // to `fetch`, to be compared by hash.
+  std::vector<Deletable> ProveByReadback(const std::vector<Deletable>& due, std::vector<ServerMessage>* fetch) {
+    std::vector<Deletable> proven;
+    for (const auto& [m, id] : due) {
+      auto raw = ReadBack(m, id);
+      if (!raw) continue;
+      if (ListedSize(*raw) == m.size) {
+        proven.emplace_back(m, id);
+      } else {
+        fetch->push_back(m);
+      }
+    }
+    return proven;
+  }
+
+  // Fetches `wanted`, committing in batches. A committed message is added
+  // to `deletable` when the policy says its copy at that place is due: one
+  // archived from there before by its first sighting, one new by now.
+  // Repeated places are never added.
+  Status FetchAll(const std::vector<ServerMessage>& wanted, const KnownPlaces& places,
+                  const std::set<PlaceKey>& repeated, std::vector<Deletable>* deletable) {
     std::map<PlaceKey, const ServerMessage*> by_place;
     for (const auto& m : wanted) by_place.emplace(Place(m.origin), &m);
-    bool delete_new = DueForDeletion(settings_.delete_policy, settings_.now, settings_.now);
+    auto maybe_deletable = [&](const Origin& origin, int64_t id) {
+      auto it = by_place.find(Place(origin));
+      if (it == by_place.end() || repeated.count(it->first)) return;
+      int64_t seen_at = places.SeenAt(origin, id).value_or(settings_.now);
+      if (DueForDeletion(settings_.delete_policy, seen_at, settings_.now)) deletable->emplace_back(*it->second, id);
+    };
     int64_t total = static_cast<int64_t>(wanted.size());
     int64_t done = 0;
 
@@ -210,10 +360,7 @@ class AccountRun {
                                        " not stored: " + o.error);
             continue;
         }
-        if (delete_new) {
-          auto it = by_place.find(Place(origins[i]));
-          if (it != by_place.end()) deletable->emplace_back(*it->second, o.id);
-        }
+        maybe_deletable(origins[i], o.id);
       }
       return OkStatus();
     };
@@ -233,29 +380,26 @@ class AccountRun {
     return committed;
   }
 
-  Status DeleteDurable(const std::vector<std::pair<ServerMessage, int64_t>>& deletable) {
-    if (deletable.empty()) return OkStatus();
-    // Read every one back before it leaves the server: the catalog commit
-    // is durable, and this proves the bytes it points at are whole.
-    std::vector<ServerMessage> confirmed;
-    for (const auto& [m, id] : deletable) {
-      auto raw = archive_.With([&](Archive& a) { return a.ReadRaw(id); });
-      if (!raw) {
-        ++report_.errors;
-        report_.problems.push_back("message " + m.origin.key + " left on the server: its archived copy (id " +
-                                   std::to_string(id) + ") does not read back: " + raw.error().message() +
-                                   "; run `mailkeep verify`");
-        continue;
-      }
-      confirmed.push_back(m);
+  // Deletes `proven` on the server: each one's catalog commit is durable
+  // and its archived bytes read back whole (ReadBack).
+  Status Delete(const std::vector<Deletable>& proven) {
+    if (proven.empty()) return OkStatus();
+    std::vector<ServerMessage> messages;
+    std::map<PlaceKey, int64_t> ids;
+    for (const auto& [m, id] : proven) {
+      messages.push_back(m);
+      ids.emplace(Place(m.origin), id);
     }
-    if (confirmed.empty()) return OkStatus();
-    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> gone, source_.Delete(confirmed));
+    MK_ASSIGN_OR_RETURN(std::vector<ServerMessage> gone, source_.Delete(messages));
     report_.deleted += static_cast<int64_t>(gone.size());
     // Record per folder; a failure here loses nothing (the server copy is
     // gone but the archive holds it), it only leaves deleted_at empty.
-    std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::string>> keys;
-    for (const auto& m : gone) keys[{m.origin.source, m.origin.folder, m.origin.uidvalidity}].push_back(m.origin.key);
+    std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::pair<std::string, int64_t>>> keys;
+    for (const auto& m : gone) {
+      auto id = ids.find(Place(m.origin));
+      if (id == ids.end()) continue;  // not asked for: a source's mistake, nothing to record
+      keys[{m.origin.source, m.origin.folder, m.origin.uidvalidity}].emplace_back(m.origin.key, id->second);
+    }
     int64_t now = WallClock();
     for (const auto& [where, list] : keys) {
       const auto& [src, folder, uidvalidity] = where;

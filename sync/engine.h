@@ -8,6 +8,14 @@
 //      and whose stored bytes read back with the right SHA-256, then
 //      record the deletion in the catalog
 //
+// A message leaves the server only when this archive provably holds it:
+// fetched in this run, or archived from that very place before with what
+// the listing says of it now (size, INTERNALDATE where the protocol has
+// one). On any doubt (another size or date, a size of 0, the archived copy
+// disagreeing when read back) it is fetched again first: the archive keeps
+// it (deduped by SHA-256) and it may then be deleted like a new message. A
+// key listed twice in one folder is never deleted (nor trusted as known).
+//
 // A run killed at any instant loses nothing: before step 4 the server
 // still has everything; a POP3 DELE becomes final only with QUIT, which is
 // sent after the commit; a deletion that the catalog did not record yet
@@ -23,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/archive.h"
@@ -73,13 +82,20 @@ class ArchiveGate {
 };
 
 struct SyncPlan {
-  std::vector<ServerMessage> fetch;      // not archived yet
-  std::vector<ServerMessage> too_large;  // not archived, over max_message_size: skipped
-  // Archived before this run and due for deletion under the policy, with
-  // their catalog ids.
+  // Not archived from that place yet; or archived, but the listing
+  // contradicts what was archived from there (or cannot prove it) and the
+  // policy may delete it; or listed under a key that the listing repeats.
+  std::vector<ServerMessage> fetch;
+  std::vector<ServerMessage> too_large;  // to fetch, but over max_message_size: skipped
+  // Archived from that place before this run, in agreement with the
+  // listing, and due for deletion under the policy, with their catalog ids.
+  // Still to be proven by reading the archived copy back (ListedSize).
   std::vector<std::pair<ServerMessage, int64_t>> deletable;
   // Archived places whose flags changed on the server.
   std::vector<ServerMessage> flag_changes;
+  // Messages whose key the listing repeats in their folder (also in fetch
+  // or too_large): never deleted.
+  std::vector<ServerMessage> listed_twice;
 };
 
 // What the archive knows of each listed folder, by folder name.
@@ -88,10 +104,17 @@ using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
 // Decides what to do with a listing given what the archive knows of those
 // folders. A place whose deletion mailkeep recorded counts as unknown: if
 // it is listed again, it holds another message (a reused UIDL) or the copy
-// came back, and either way it is fetched (the archive dedupes). Pure: no
-// I/O; `settings.now` must be set.
+// came back, and either way it is fetched (the archive dedupes). A known
+// place agrees with the listing when the INTERNALDATEs are equal (where
+// both have one) and the listed size is one the archived bytes can have
+// with CRLF line ends; a size of 0 (unknown) agrees but proves nothing.
+// Pure: no I/O; `settings.now` must be set.
 SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
                   const SyncSettings& settings);
+
+// The size a server lists (line ends counted as CRLF) for a message in the
+// form sources hand it over (line ends LF; see sync/pop3/pop3_client.h).
+uint64_t ListedSize(std::string_view message);
 
 struct AccountReport {
   std::string account;

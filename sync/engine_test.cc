@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -18,26 +19,40 @@ std::string Message(int n) {
          "@example.org>\n\nbody " + std::to_string(n) + "\n";
 }
 
-// A mailbox in memory, with faults on demand.
+// The size a server lists for a message held here in Maildir form: every
+// line end counted as CRLF.
+uint64_t CrlfSize(const std::string& bytes) {
+  return bytes.size() + static_cast<uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+}
+
+// A mailbox in memory, with faults on demand. `mailbox` is listed first
+// (by key), then `also_listed` as is, so one key can be listed twice.
 class MemorySource : public Source {
  public:
   std::map<std::string, std::string> mailbox;  // uidl -> bytes
+  std::vector<std::pair<std::string, std::string>> also_listed;
+  std::map<std::string, int64_t> internal_dates;  // listed and fetched with these (as IMAP)
+  std::map<std::string, uint64_t> listed_sizes;   // a size other than CrlfSize (0 = unknown)
   int fail_fetch_after = -1;                   // break the connection after this many messages
   bool fail_delete = false;
   std::vector<std::string> deleted;
+  std::vector<std::string> fetched;            // keys, in order, every run
 
   const char* source_name() const override { return "pop3"; }
   Status Connect() override { return OkStatus(); }
   Result<Listing> List(const ListContext&) override {
+    listed_.clear();
+    for (const auto& entry : mailbox) listed_.push_back(entry);
+    for (const auto& entry : also_listed) listed_.push_back(entry);
     Listing listing;
-    std::vector<ServerMessage>& out = listing.messages;
-    int n = 0;
-    for (const auto& [uidl, bytes] : mailbox) {
+    for (size_t i = 0; i < listed_.size(); ++i) {
+      const auto& [uidl, bytes] = listed_[i];
       ServerMessage m;
-      m.origin = {"pop3", "acct", "INBOX", uidl, 0, "", std::nullopt};
-      m.size = bytes.size();
-      m.handle = ++n;
-      out.push_back(m);
+      m.origin = {"pop3", "acct", "INBOX", uidl, 0, "", DateOf(uidl)};
+      auto size = listed_sizes.find(uidl);
+      m.size = size != listed_sizes.end() ? size->second : CrlfSize(bytes);
+      m.handle = static_cast<int64_t>(i) + 1;
+      listing.messages.push_back(m);
     }
     return listing;
   }
@@ -45,7 +60,8 @@ class MemorySource : public Source {
     int sent = 0;
     for (const auto& m : wanted) {
       if (sent == fail_fetch_after) return MakeError(ErrorCode::kUnavailable, "connection reset");
-      MK_RETURN_IF_ERROR(sink(RawMessage{mailbox.at(m.origin.key), m.origin}));
+      fetched.push_back(m.origin.key);
+      MK_RETURN_IF_ERROR(sink(RawMessage{listed_.at(m.handle - 1).second, m.origin}));
       ++sent;
     }
     return OkStatus();
@@ -54,11 +70,20 @@ class MemorySource : public Source {
     if (fail_delete) return MakeError(ErrorCode::kUnavailable, "connection reset before QUIT");
     for (const auto& m : durable) {
       deleted.push_back(m.origin.key);
-      mailbox.erase(m.origin.key);
+      const auto& [key, bytes] = listed_.at(m.handle - 1);
+      std::erase(also_listed, listed_.at(m.handle - 1));
+      if (mailbox.count(key) && mailbox[key] == bytes) mailbox.erase(key);
     }
     return durable;
   }
   Status Close() override { return OkStatus(); }
+
+ private:
+  std::optional<int64_t> DateOf(const std::string& key) const {
+    auto it = internal_dates.find(key);
+    return it == internal_dates.end() ? std::nullopt : std::optional<int64_t>(it->second);
+  }
+  std::vector<std::pair<std::string, std::string>> listed_;  // by handle - 1
 };
 
 class EngineTest : public ::testing::Test {
@@ -80,6 +105,12 @@ class EngineTest : public ::testing::Test {
     return SyncAccount("acct", source, gate, settings);
   }
   int64_t ArchivedCount() { return static_cast<int64_t>(archive_->AllIds()->size()); }
+  bool Archived(int n) { return !archive_->FindByMessageId("m" + std::to_string(n) + "@example.org")->empty(); }
+  static SyncSettings AfterDownload() {
+    SyncSettings s;
+    s.delete_policy.kind = DeletePolicy::Kind::kAfterDownload;
+    return s;
+  }
 
   std::string root_;
   std::unique_ptr<Archive> archive_;
@@ -174,6 +205,120 @@ TEST_F(EngineTest, TooLargeIsSkippedWithAWarning) {
   EXPECT_EQ(src.mailbox.count("big"), 1u);  // never deleted without being archived
 }
 
+// Issue 11.1: a POP3 server lists one UIDL twice. Neither copy is taken for
+// the one archived under that UIDL: both are fetched (the new one is
+// stored), neither is deleted, and the account gets one warning.
+TEST_F(EngineTest, UidlListedTwiceIsFetchedAndNeverDeleted) {
+  MemorySource src;
+  src.mailbox["u1"] = Message(1);
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  src.also_listed = {{"u1", Message(2)}, {"u1", Message(3)}};
+  auto r = Sync(src, AfterDownload());
+  EXPECT_TRUE(r.ok);
+  EXPECT_TRUE(src.deleted.empty());
+  EXPECT_EQ(r.deleted, 0);
+  EXPECT_TRUE(Archived(2));
+  EXPECT_TRUE(Archived(3));
+  EXPECT_EQ(r.fetched, 2);
+  EXPECT_EQ(r.errors, 0);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("u1"), std::string::npos) << r.problems[0];
+}
+
+// Issue 11.1: a place reused under the same UIDVALIDITY (a mailbox restored
+// from a backup) lists another size: the message there is fetched and
+// stored before it is deleted.
+TEST_F(EngineTest, ReusedPlaceWithAnotherSizeIsArchivedBeforeDeletion) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  src.mailbox["2"] = Message(2);
+  ASSERT_EQ(Sync(src, {}).fetched, 2);
+  src.mailbox["1"] = Message(11) + "a longer body\n";
+  auto r = Sync(src, AfterDownload());
+  EXPECT_TRUE(r.ok) << (r.problems.empty() ? "" : r.problems[0]);
+  EXPECT_TRUE(Archived(11));
+  EXPECT_EQ(r.fetched, 1);
+  EXPECT_EQ(r.deleted, 2);  // both provably archived now
+  EXPECT_TRUE(src.mailbox.empty());
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"1", "2", "1"}));
+  // The deletion is recorded for the message that was deleted, not for the
+  // one archived from that place before.
+  auto deleted_at = [&](int n) {
+    auto info = archive_->GetInfo(archive_->FindByMessageId("m" + std::to_string(n) + "@example.org")->at(0));
+    return info->value().locations.at(0).deleted_at.has_value();
+  };
+  EXPECT_TRUE(deleted_at(11));
+  EXPECT_TRUE(deleted_at(2));
+  EXPECT_FALSE(deleted_at(1));
+}
+
+// The same size but another INTERNALDATE: fetched, and kept under
+// older-than (it was archived only now).
+TEST_F(EngineTest, ReusedPlaceWithAnotherInternalDateIsFetchedNotDeleted) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  src.internal_dates["1"] = 1000;
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  src.mailbox["1"] = Message(7);  // as long as Message(1)
+  src.internal_dates["1"] = 2000;
+  SyncSettings s;
+  s.delete_policy = {DeletePolicy::Kind::kOlderThan, 30};
+  s.now = ::time(nullptr) + 31 * 86400;
+  auto r = Sync(src, s);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.fetched, 1);
+  EXPECT_TRUE(Archived(7));
+  EXPECT_EQ(r.deleted, 0);
+  EXPECT_EQ(src.mailbox.count("1"), 1u);
+  // A month later the copy archived now is due, and proven by the listing.
+  s.now += 31 * 86400;
+  auto later = Sync(src, s);
+  EXPECT_EQ(later.fetched + later.duplicates, 0);
+  EXPECT_EQ(later.deleted, 1);
+  EXPECT_TRUE(src.mailbox.empty());
+}
+
+// A listed size of 0 (unknown) proves nothing: the message is fetched
+// again, and deleted because its hash is the one archived from there.
+TEST_F(EngineTest, UnknownSizeIsFetchedAgainBeforeDeletion) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  src.listed_sizes["1"] = 0;
+  auto r = Sync(src, AfterDownload());
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.fetched, 0);
+  EXPECT_EQ(r.duplicates, 1);
+  EXPECT_EQ(r.deleted, 1);
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"1", "1"}));
+}
+
+// A listed size that only the archived bytes can contradict (plausible for
+// their length, but not their CRLF count): fetched again, then deleted.
+TEST_F(EngineTest, SizeThatDiffersFromTheArchivedCopyIsFetchedAgain) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  src.listed_sizes["1"] = CrlfSize(Message(1)) - 1;
+  auto r = Sync(src, AfterDownload());
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.duplicates, 1);
+  EXPECT_EQ(r.deleted, 1);
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"1", "1"}));
+}
+
+// With the listing in agreement, a known message is deleted without being
+// fetched again.
+TEST_F(EngineTest, KnownMessageWithMatchingListingIsNotFetchedAgain) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  src.internal_dates["1"] = 1000;
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  auto r = Sync(src, AfterDownload());
+  EXPECT_EQ(r.deleted, 1);
+  EXPECT_EQ(src.fetched, std::vector<std::string>{"1"});
+}
+
 TEST_F(EngineTest, DryRunChangesNothing) {
   MemorySource src;
   for (int i = 0; i < 3; ++i) src.mailbox["u" + std::to_string(i)] = Message(i);
@@ -188,14 +333,32 @@ TEST_F(EngineTest, DryRunChangesNothing) {
   EXPECT_EQ(src.mailbox.size(), 3u);
 }
 
-TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
-  std::vector<ServerMessage> listing(1);
-  listing[0].origin = {"pop3", "acct", "INBOX", "u1", 0, "", std::nullopt};
-  KnownFolders known;
-  known["INBOX"].push_back({"u1", 0, 7, "", 100, std::optional<int64_t>(200)});
+ServerMessage Listed(const std::string& key, uint64_t size, std::optional<int64_t> internal_date = std::nullopt) {
+  ServerMessage m;
+  m.origin = {"imap", "acct", "INBOX", key, 5, "", internal_date};
+  m.size = size;
+  return m;
+}
+
+// Known at uidvalidity 5 in INBOX: KEY holds message ID, archived SIZE
+// bytes (LF) at `seen_at` 100.
+KnownLocation Copy(const std::string& key, int64_t id, uint64_t size, std::optional<int64_t> internal_date = {}) {
+  return {key, 5, id, "", 100, std::nullopt, size, internal_date};
+}
+
+SyncSettings Policy(DeletePolicy::Kind kind, int days = 0) {
   SyncSettings s;
   s.now = 1000;
-  s.delete_policy.kind = DeletePolicy::Kind::kAfterDownload;
+  s.delete_policy = {kind, days};
+  return s;
+}
+
+TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
+  std::vector<ServerMessage> listing{Listed("u1", 12)};
+  KnownFolders known;
+  known["INBOX"].push_back(Copy("u1", 7, 10));
+  known["INBOX"][0].deleted_at = 200;
+  auto s = Policy(DeletePolicy::Kind::kAfterDownload);
   auto plan = PlanSync(listing, known, s);
   EXPECT_EQ(plan.fetch.size(), 1u);
   EXPECT_TRUE(plan.deletable.empty());
@@ -204,6 +367,81 @@ TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
   EXPECT_TRUE(plan.fetch.empty());
   ASSERT_EQ(plan.deletable.size(), 1u);
   EXPECT_EQ(plan.deletable[0].second, 7);
+}
+
+TEST(PlanSyncTest, KeyListedTwiceIsFetchedAndNeverDeletable) {
+  std::vector<ServerMessage> listing{Listed("u1", 12), Listed("u2", 12), Listed("u1", 30)};
+  KnownFolders known;
+  known["INBOX"] = {Copy("u1", 7, 10), Copy("u2", 8, 10)};
+  for (auto kind : {DeletePolicy::Kind::kNever, DeletePolicy::Kind::kAfterDownload}) {
+    auto plan = PlanSync(listing, known, Policy(kind));
+    ASSERT_EQ(plan.fetch.size(), 2u);
+    EXPECT_EQ(plan.fetch[0].origin.key, "u1");
+    EXPECT_EQ(plan.fetch[1].origin.key, "u1");
+    EXPECT_EQ(plan.listed_twice.size(), 2u);
+    EXPECT_EQ(plan.deletable.size(), kind == DeletePolicy::Kind::kNever ? 0u : 1u);  // u2 only
+  }
+}
+
+TEST(PlanSyncTest, ListingThatContradictsTheArchivedCopyIsFetchedWhenThePolicyMayDelete) {
+  KnownFolders known;
+  known["INBOX"] = {Copy("1", 7, 10, 500), Copy("2", 8, 10, 500), Copy("3", 9, 10, 500)};
+  std::vector<ServerMessage> listing{
+      Listed("1", 15, 600),  // another INTERNALDATE
+      Listed("2", 9, 500),   // shorter than the archived bytes
+      Listed("3", 21, 500),  // more than twice as long (CRLF)
+  };
+  auto never = PlanSync(listing, known, Policy(DeletePolicy::Kind::kNever));
+  EXPECT_TRUE(never.fetch.empty());
+  for (auto s : {Policy(DeletePolicy::Kind::kAfterDownload), Policy(DeletePolicy::Kind::kOlderThan, 30)}) {
+    auto plan = PlanSync(listing, known, s);
+    EXPECT_EQ(plan.fetch.size(), 3u);
+    EXPECT_TRUE(plan.deletable.empty());
+  }
+}
+
+TEST(PlanSyncTest, UnknownSizeProvesNothing) {
+  KnownFolders known;
+  known["INBOX"] = {Copy("1", 7, 10)};
+  std::vector<ServerMessage> listing{Listed("1", 0)};
+  auto due = PlanSync(listing, known, Policy(DeletePolicy::Kind::kAfterDownload));
+  EXPECT_EQ(due.fetch.size(), 1u);
+  EXPECT_TRUE(due.deletable.empty());
+  // Not due: trusted as known (nothing to prove yet).
+  auto not_due = PlanSync(listing, known, Policy(DeletePolicy::Kind::kOlderThan, 30));
+  EXPECT_TRUE(not_due.fetch.empty());
+  EXPECT_TRUE(not_due.deletable.empty());
+}
+
+// After a reuse the catalog keeps the second message under "KEY#ID": that
+// copy is the one the listing may match.
+TEST(PlanSyncTest, SecondCopyAtAReusedPlaceCounts) {
+  KnownFolders known;
+  known["INBOX"] = {Copy("1", 7, 10, 500), Copy("1#9", 9, 30, 700)};
+  std::vector<ServerMessage> listing{Listed("1", 40, 700)};
+  auto plan = PlanSync(listing, known, Policy(DeletePolicy::Kind::kAfterDownload));
+  EXPECT_TRUE(plan.fetch.empty());
+  ASSERT_EQ(plan.deletable.size(), 1u);
+  EXPECT_EQ(plan.deletable[0].second, 9);
+}
+
+TEST(PlanSyncTest, FlagChangesOnlyForTheCopyTheListingAgreesWith) {
+  KnownFolders known;
+  known["INBOX"] = {Copy("1", 7, 10, 500), Copy("2", 8, 10, 500)};
+  std::vector<ServerMessage> listing{Listed("1", 12, 500), Listed("2", 12, 501)};
+  for (auto& m : listing) {
+    m.has_flags = true;
+    m.origin.flags = "\\Seen";
+  }
+  auto plan = PlanSync(listing, known, Policy(DeletePolicy::Kind::kNever));
+  ASSERT_EQ(plan.flag_changes.size(), 1u);
+  EXPECT_EQ(plan.flag_changes[0].origin.key, "1");
+}
+
+TEST(ListedSizeTest, CountsLineEndsAsCrlf) {
+  EXPECT_EQ(ListedSize(""), 0u);
+  EXPECT_EQ(ListedSize("a\nbc\n"), 7u);
+  EXPECT_EQ(ListedSize("no line end"), 11u);
 }
 
 }  // namespace

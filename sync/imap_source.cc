@@ -101,6 +101,7 @@ Result<Listing> ImapSource::List(const ListContext& context) {
       s.origin.key = std::to_string(m.uid);
       s.origin.flags = std::move(m.flags);
       s.has_flags = true;
+      if (m.internal_date != 0) s.origin.internal_date = m.internal_date;
       s.size = m.size;
       s.handle = m.uid;
       listing.messages.push_back(std::move(s));

@@ -940,8 +940,9 @@ namespace mailkeep::catalog {
 Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
                                                                const std::string& folder) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags "
+      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags, b.raw_len, l.internal_date "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
+      "LEFT JOIN blobs b ON b.id = l.message "
       "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
   st.Bind(1, account).Bind(2, source).Bind(3, folder);
   std::vector<FolderLocationRow> out;
@@ -955,13 +956,16 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
     l.seen_at = st.ColumnInt(3);
     if (!st.ColumnIsNull(4)) l.deleted_at = st.ColumnInt(4);
     l.flags = st.ColumnText(5);
+    l.size = static_cast<uint64_t>(st.ColumnInt(6));
+    if (!st.ColumnIsNull(7)) l.internal_date = st.ColumnInt(7);
     out.push_back(std::move(l));
   }
   return out;
 }
 
 Status Catalog::MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                                     uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when) {
+                                     uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
+                                     int64_t when) {
   if (keys.empty()) return OkStatus();
   Origin origin;
   origin.source = source;
@@ -971,9 +975,12 @@ Status Catalog::MarkLocationsDeleted(const std::string& source, const std::strin
   auto done = [&]() -> Status {
     MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
     MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-        "UPDATE locations SET deleted_at = ? WHERE folder = ? AND uidvalidity = ? AND key = ? AND deleted_at IS NULL"));
-    for (const auto& key : keys) {
-      st.Bind(1, when).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
+        "UPDATE locations SET deleted_at = ? WHERE folder = ? AND uidvalidity = ? AND message = ? "
+        "AND key IN (?, ?) AND deleted_at IS NULL"));
+    for (const auto& [key, message] : keys) {
+      // The message's place is KEY, or KEY#ID when KEY was taken (AddLocation).
+      st.Bind(1, when).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, message);
+      st.Bind(5, key).Bind(6, key + "#" + std::to_string(message));
       MK_RETURN_IF_ERROR(st.Run());
     }
     return OkStatus();

@@ -117,6 +117,8 @@ struct FolderLocationRow {
   std::string flags;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;
+  uint64_t size = 0;  // the message's raw length
+  std::optional<int64_t> internal_date;
 };
 
 // What a sync source remembers of one server folder between runs.
@@ -236,10 +238,11 @@ class Catalog {
   // uidvalidity; empty when the folder was never seen.
   Result<std::vector<FolderLocationRow>> FolderLocations(const std::string& source, const std::string& account,
                                                         const std::string& folder);
-  // Sets deleted_at = `when` on those locations (keys in `uidvalidity`) that
-  // have none yet; unknown keys are ignored.
+  // Sets deleted_at = `when` on those locations (key and message id, in
+  // `uidvalidity`) that have none yet; unknown ones are ignored.
   Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
-                              uint64_t uidvalidity, const std::vector<std::string>& keys, int64_t when);
+                              uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
+                              int64_t when);
   Status AddRun(const RunRow& run);
   // Records resend attempts, in one transaction of their own.
   Status AddSends(const std::vector<SendRow>& sends);

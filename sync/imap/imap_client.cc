@@ -1119,7 +1119,8 @@ Result<std::vector<MessageFlags>> ImapClient::FetchFlags(const std::string& uid_
   auto filter = ParseUidSet(uid_set);
   if (!filter) return MakeError(ErrorCode::kInvalidArgument, "IMAP UID FETCH: bad UID set \"" + Sanitize(uid_set) + "\"");
   const bool condstore = d.Condstore();
-  std::string cmd = "UID FETCH " + uid_set + " (UID FLAGS RFC822.SIZE" + (condstore ? " MODSEQ" : "") + ")";
+  std::string cmd =
+      "UID FETCH " + uid_set + " (UID FLAGS INTERNALDATE RFC822.SIZE" + (condstore ? " MODSEQ" : "") + ")";
   if (condstore && changed_since > 0) cmd += " (CHANGEDSINCE " + std::to_string(changed_since) + ")";
   std::map<uint32_t, MessageFlags> found;
   auto handler = [&](Response& r) -> Status {
@@ -1129,6 +1130,7 @@ Result<std::vector<MessageFlags>> ImapClient::FetchFlags(const std::string& uid_
       m.uid = *f.uid;
       if (f.flags) m.flags = *f.flags;
       if (f.size) m.size = *f.size;
+      if (f.internal_date) m.internal_date = *f.internal_date;
       if (f.modseq) m.modseq = *f.modseq;
     });
   };

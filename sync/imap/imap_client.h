@@ -132,6 +132,7 @@ struct MessageFlags {
   uint32_t uid = 0;
   std::string flags;                   // sorted, space-separated; "" for none
   uint64_t size = 0;                   // RFC822.SIZE (CRLF line ends)
+  int64_t internal_date = 0;           // Unix time (UTC); 0 if the server sent none/unreadable
   uint64_t modseq = 0;                 // 0 without CONDSTORE
 };
 
@@ -197,7 +198,7 @@ class ImapClient {
   // answers "UID 101:*" with its highest UID even when that is below 101.
   Result<std::vector<uint32_t>> UidSearch(const std::string& criteria);
 
-  // UID FETCH <uid_set> (UID FLAGS RFC822.SIZE [MODSEQ]) [(CHANGEDSINCE n)], ascending by
+  // UID FETCH <uid_set> (UID FLAGS INTERNALDATE RFC822.SIZE [MODSEQ]) [(CHANGEDSINCE n)], ascending by
   // UID, only UIDs inside the set ("*" as in UidSearch). changed_since is
   // used only when CONDSTORE is enabled; otherwise every message's flags come
   // back (a superset). REQUIRES: a folder selected; uid_set a valid sequence
