@@ -73,6 +73,16 @@ size_t Column(std::string_view text, size_t offset) {
   return column;
 }
 
+// `s` in quotes for an error message, cut after 60 bytes (at a character
+// boundary) so that the message stays one short line.
+std::string Quoted(std::string_view s) {
+  constexpr size_t kShown = 60;
+  if (s.size() <= kShown) return "\"" + std::string(s) + "\"";
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return "\"" + std::string(s.substr(0, cut)) + "...\"";
+}
+
 // ---------------------------------------------------------------------------
 // Dates and sizes. Offsets in errors are relative to the value.
 
@@ -340,7 +350,7 @@ std::string UnknownFieldMessage(std::string_view name) {
   for (const Field& f : kFields) consider(f.name);
   consider("date");
   consider("size");
-  std::string message = "unknown field \"" + std::string(name) + "\"";
+  std::string message = "unknown field " + Quoted(name);
   if (!best.empty()) message += ", did you mean \"" + best + "\"?";
   return message + " (fields: " + FieldList() + "; quote text that contains \":\")";
 }
@@ -403,16 +413,6 @@ constexpr size_t kMinStemToExpand = 3;
 constexpr size_t kMaxStemCandidates = 20000;
 
 Query Filter(Query q) { return Query(Query::OP_SCALE_WEIGHT, std::move(q), 0.0); }
-
-// `s` in quotes for an error message, cut after 60 bytes (at a character
-// boundary) so that the message stays one short line.
-std::string Quoted(std::string_view s) {
-  constexpr size_t kShown = 60;
-  if (s.size() <= kShown) return "\"" + std::string(s) + "\"";
-  size_t cut = kShown;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return "\"" + std::string(s.substr(0, cut)) + "...\"";
-}
 
 class Parser {
  public:

@@ -566,6 +566,15 @@ TEST(QueryLimits, WordsInTheWholeQueryAreBounded) {
             "query error at column 16: more than 3 words in the query; search for fewer words");
 }
 
+TEST(QueryLimits, LongValuesAreCutInMessages) {
+  const std::string name(200, 'x');
+  const std::string unknown = "query error at column 1: unknown field \"" + std::string(60, 'x') + "...\" (fields: ";
+  EXPECT_EQ(ErrorOf(name + ":a").substr(0, unknown.size()), unknown);
+  // Cut at a character boundary: 59 bytes, then a 2-byte character.
+  EXPECT_EQ(ErrorOf("a " + std::string(59, 'x') + "é" + name + "-*"),
+            "query error at column 3: a wildcard applies to one word: \"" + std::string(59, 'x') + "...\"");
+}
+
 TEST(QueryLimits, QueryBytesAreBounded) {
   QueryLimits small;
   small.max_bytes = 10;
