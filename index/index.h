@@ -104,7 +104,9 @@ enum class SortOrder { kNewest, kOldest, kRelevance };
 // phrase 30 s). Counted while the query is parsed, before anything runs;
 // past a bound the query is refused with kInvalidArgument and one line,
 // "query error at column C: <what>; <what to narrow>" (index/query.h).
-// Within the defaults a query takes well under a second and tens of MB.
+// Within the defaults, on the 37,455 messages of linux-mips, the costliest
+// queries measured (c*, to:*: 21,000-23,000 terms) took under 3 s and 50 MB
+// on a loaded 2-core machine, a 100-word phrase 0.7 s and 31 MB.
 struct QueryLimits {
   // Query text, in bytes.
   size_t max_bytes = 64 * 1024;
@@ -115,7 +117,7 @@ struct QueryLimits {
   // (body, subject, from, to, cc) plus its other forms found in the index; a
   // wildcard is every term it matches (counted in the index while parsing;
   // Xapian is also told to refuse more when the query runs).
-  size_t max_terms = 10000;
+  size_t max_terms = 25000;
   // Index terms read while looking up the other forms of words (stems).
   size_t max_form_reads = 200000;
 };

@@ -94,7 +94,7 @@
 // parsed, before it runs, as an error of the form below, e.g.
 //   more than 100 words in the query; search for fewer words
 //   wildcard "a*" matches too many words in the index (a query may search
-//     10000); make it longer
+//     25000); make it longer
 //   too many words to look up in the index; search for fewer words, or
 //     quote a word to search only that form
 // Wildcards are counted in `vocabulary`; each also carries its share of
