@@ -99,11 +99,35 @@ class IndexWriter {
 
 enum class SortOrder { kNewest, kOldest, kRelevance };
 
+// What one query may cost, so that a search box open to others cannot take
+// the machine (unbounded, 500 x `a*` took 2.4 GB and minutes, a 4,000-word
+// phrase 30 s). Counted while the query is parsed, before anything runs;
+// past a bound the query is refused with kInvalidArgument and one line,
+// "query error at column C: <what>; <what to narrow>" (index/query.h).
+// Within the defaults, on the 37,455 messages of linux-mips, the costliest
+// queries measured (c*, to:*: 21,000-23,000 terms) took under 3 s and 50 MB
+// on a loaded 2-core machine, a 100-word phrase 0.7 s and 31 MB.
+struct QueryLimits {
+  // Query text, in bytes.
+  size_t max_bytes = 64 * 1024;
+  // Words in the whole query: each word of a phrase (as split at spaces),
+  // each wildcard and each field value counts one.
+  size_t max_words = 100;
+  // Index terms the query searches once expanded: a free-text word is five
+  // (body, subject, from, to, cc) plus its other forms found in the index; a
+  // wildcard is every term it matches (counted in the index while parsing;
+  // Xapian is also told to refuse more when the query runs).
+  size_t max_terms = 25000;
+  // Index terms read while looking up the other forms of words (stems).
+  size_t max_form_reads = 200000;
+};
+
 struct SearchOptions {
   SortOrder sort = SortOrder::kNewest;
   size_t offset = 0;
   size_t limit = 0;  // 0 = no limit
   int64_t now = 0;   // Unix seconds for date:today etc.; 0 = the real clock
+  QueryLimits limits;
 };
 
 struct SearchResult {
@@ -115,8 +139,9 @@ class IndexReader {
  public:
   static Result<std::unique_ptr<IndexReader>> Open(const std::string& dir);
   virtual ~IndexReader() = default;
-  // Parses `query` (index/query.h syntax) and runs it. A syntax error is
-  // kInvalidArgument with a one-line message pointing at the problem.
+  // Parses `query` (index/query.h syntax) and runs it. A syntax error, or
+  // a query past options.limits, is kInvalidArgument with a one-line
+  // message pointing at the problem.
   virtual Result<SearchResult> Search(const std::string& query, const SearchOptions& options) = 0;
   virtual Result<int64_t> DocumentCount() = 0;
 };

@@ -761,6 +761,43 @@ TEST_F(SearchTest, ReaderSeesLaterCommits) {
   EXPECT_EQ(Ids("zebra"), (V{5}));
 }
 
+// A search box open to others: wildcards, word lists and phrases that would
+// take gigabytes or minutes are refused while parsing, in one line saying
+// what to narrow, under SearchOptions::limits.
+TEST(IndexReader, CostlyQueriesAreRefusedInOneLine) {
+  TempDir dir;
+  std::string body;  // 3000 distinct words starting with "a"
+  for (int i = 0; i < 3000; ++i) body += "a" + std::to_string(i) + " ";
+  const std::string raw = Raw(1, "many words", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", body);
+  const mime::Message message = mime::ParseMessage(raw);
+  {
+    auto writer = IndexWriter::Open(dir.Sub("xapian"));
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    ASSERT_TRUE((*writer)->Add(MakeDoc(1, message, raw.size())));
+    ASSERT_TRUE((*writer)->Commit());
+  }
+  auto reader = IndexReader::Open(dir.Sub("xapian"));
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  SearchOptions options;
+  options.limits.max_terms = 1000;
+  auto refused = [&](const std::string& query) {
+    auto result = (*reader)->Search(query, options);
+    if (result) return std::string("matched ") + std::to_string(result->ids.size());
+    EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument) << query.substr(0, 40);
+    EXPECT_EQ(result.error().message().find('\n'), std::string::npos);
+    return result.error().message();
+  };
+  std::string wildcards;
+  for (int i = 0; i < 500; ++i) wildcards += "a* ";
+  EXPECT_EQ(refused(wildcards),
+            "query error at column 1: wildcard \"a*\" matches too many words in the index (a query may search "
+            "1000); make it longer");
+  EXPECT_EQ(refused("\"" + body + "\""),
+            "query error at column 2: more than 100 words in the query; search for fewer words");
+  EXPECT_EQ(refused("a12*"), "matched 1");  // a12, a120..a129, a1200..a1299
+  EXPECT_EQ(refused("\"a0 a1 a2 a3\""), "matched 1");
+}
+
 #endif  // MAILKEEP_INDEX_HAVE_QUERY
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <expected>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +71,16 @@ size_t Column(std::string_view text, size_t offset) {
     if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
   }
   return column;
+}
+
+// `s` in quotes for an error message, cut after 60 bytes (at a character
+// boundary) so that the message stays one short line.
+std::string Quoted(std::string_view s) {
+  constexpr size_t kShown = 60;
+  if (s.size() <= kShown) return "\"" + std::string(s) + "\"";
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return "\"" + std::string(s.substr(0, cut)) + "...\"";
 }
 
 // ---------------------------------------------------------------------------
@@ -339,7 +350,7 @@ std::string UnknownFieldMessage(std::string_view name) {
   for (const Field& f : kFields) consider(f.name);
   consider("date");
   consider("size");
-  std::string message = "unknown field \"" + std::string(name) + "\"";
+  std::string message = "unknown field " + Quoted(name);
   if (!best.empty()) message += ", did you mean \"" + best + "\"?";
   return message + " (fields: " + FieldList() + "; quote text that contains \":\")";
 }
@@ -403,12 +414,10 @@ constexpr size_t kMaxStemCandidates = 20000;
 
 Query Filter(Query q) { return Query(Query::OP_SCALE_WEIGHT, std::move(q), 0.0); }
 
-std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
 class Parser {
  public:
-  Parser(std::string_view text, int64_t now, const Xapian::Database* vocabulary)
-      : text_(text), now_(now), vocabulary_(vocabulary), stemmer_("english") {}
+  Parser(std::string_view text, int64_t now, const Xapian::Database* vocabulary, const QueryLimits& limits)
+      : text_(text), now_(now), vocabulary_(vocabulary), limits_(limits), stemmer_("english") {}
 
   Parsed<Query> Parse() {
     MK_ASSIGN_OR_RETURN(Token first, Peek());
@@ -657,10 +666,56 @@ class Parser {
     return MakeTerm(target, text_.substr(start, pos_ - start), false, start);
   }
 
+  // --- Cost (QueryLimits) ------------------------------------------------
+  // Charged as the query is parsed, before any term is built.
+
+  // `value`'s words (split at spaces; at least one) against max_words.
+  Parsed<void> ChargeWords(std::string_view value, size_t offset) {
+    size_t n = 0;
+    for (size_t i = 0; i < value.size(); ++i) n += !IsSpace(value[i]) && (i == 0 || IsSpace(value[i - 1]));
+    words_ += std::max<size_t>(n, 1);
+    if (words_ <= limits_.max_words) return {};
+    return Fail(offset, "more than " + std::to_string(limits_.max_words) + " words in the query; search for fewer words");
+  }
+
+  // `n` index terms for `value` (shown as written) against max_terms.
+  Parsed<void> ChargeTerms(size_t n, std::string_view value, size_t offset, bool wildcard) {
+    if (n <= limits_.max_terms - terms_) {
+      terms_ += n;
+      return {};
+    }
+    const std::string too_many =
+        " too many words in the index (a query may search " + std::to_string(limits_.max_terms) + "); ";
+    if (wildcard) return Fail(offset, "wildcard " + Quoted(value) + " matches" + too_many + "make it longer");
+    return Fail(offset, Quoted(value) + " needs" + too_many + "search for fewer words");
+  }
+
+  // Every term starting with `pattern` (a prefix and the start of a word),
+  // charged with how many there are: counted in the vocabulary now, and
+  // that count (without a vocabulary: what is left of max_terms) is the
+  // most Xapian may expand it to when the query runs.
+  Parsed<Query> Wildcard(const std::string& pattern, std::string_view shown, size_t offset) {
+    const size_t left = limits_.max_terms - terms_;
+    size_t expansion = left;
+    if (vocabulary_ != nullptr) {
+      size_t matched = 0;
+      for (auto t = vocabulary_->allterms_begin(pattern); t != vocabulary_->allterms_end(pattern) && matched <= left;
+           ++t) {
+        ++matched;
+      }
+      MK_RETURN_IF_ERROR(ChargeTerms(matched, shown, offset, true));
+      expansion = matched;
+    }
+    const auto most = static_cast<Xapian::termcount>(
+        std::clamp<size_t>(expansion, 1, std::numeric_limits<Xapian::termcount>::max()));
+    return Query(Query::OP_WILDCARD, pattern, most, Query::WILDCARD_LIMIT_ERROR);
+  }
+
   // --- Terms -----------------------------------------------------------
 
   // `value` is a word or phrase contents at byte `offset` of the query.
   Parsed<Operand> MakeTerm(Target target, std::string_view value, bool quoted, size_t offset) {
+    MK_RETURN_IF_ERROR(ChargeWords(value, offset));
     switch (target.kind) {
       case Target::kFree:
         return TextTerm(FreeTextPrefixes(), "text", value, quoted, offset);
@@ -704,7 +759,7 @@ class Parser {
   // field:* — every term of the field; boolean fields filter.
   Parsed<Operand> PrefixWildcard(std::string_view prefix, std::string_view name, bool boolean, size_t offset) {
     if (PrefixIsAmbiguous(prefix)) return Fail(offset, std::string(name) + ":* is not supported");
-    Query q(Query::OP_WILDCARD, std::string(prefix));
+    MK_ASSIGN_OR_RETURN(Query q, Wildcard(std::string(prefix), std::string(name) + ":*", offset));
     return Operand{boolean ? Filter(std::move(q)) : std::move(q), false};
   }
 
@@ -733,7 +788,10 @@ class Parser {
   // added e, -ble for -bility), so only the terms with that beginning are
   // stemmed and compared. Without a vocabulary (or for a word TermGenerator
   // would not stem, or a stem under 3 letters) the word alone.
-  Query WordWithStem(const std::vector<std::string>& prefixes, const std::string& word) {
+  // Charged: the terms, and the vocabulary read (max_form_reads).
+  Parsed<Query> WordWithStem(const std::vector<std::string>& prefixes, const std::string& word,
+                             std::string_view value, size_t offset) {
+    MK_RETURN_IF_ERROR(ChargeTerms(prefixes.size(), value, offset, false));
     if (vocabulary_ == nullptr || !ShouldStem(word)) return WordIn(prefixes, word);
     const std::string stem = stemmer_(word);
     if (stem.size() < kMinStemToExpand) return WordIn(prefixes, word);
@@ -746,10 +804,15 @@ class Parser {
       size_t scanned = 0;
       for (auto t = vocabulary_->allterms_begin(start); t != vocabulary_->allterms_end(start); ++t) {
         if (++scanned > kMaxStemCandidates) break;
+        if (++form_reads_ > limits_.max_form_reads) {
+          return Fail(offset, "too many words to look up in the index; search for fewer words, or quote a word to "
+                              "search only that form");
+        }
         const std::string& term = *t;
         const std::string candidate = term.substr(p.size());
         if (candidate != word && stemmer_(candidate) == stem) variants.emplace_back(term);
       }
+      MK_RETURN_IF_ERROR(ChargeTerms(variants.size() - 1, value, offset, false));
       if (variants.size() == 1) {
         alternatives.push_back(std::move(variants.front()));
       } else {
@@ -773,7 +836,10 @@ class Parser {
       const std::vector<std::string> words = Words(FoldText(stem));
       if (words.size() != 1) return Fail(offset, "a wildcard applies to one word: " + Quoted(value));
       std::vector<Query> alternatives;
-      for (const std::string& p : prefixes) alternatives.emplace_back(Query::OP_WILDCARD, p + words.front());
+      for (const std::string& p : prefixes) {
+        MK_ASSIGN_OR_RETURN(Query q, Wildcard(p + words.front(), value, offset));
+        alternatives.push_back(std::move(q));
+      }
       if (alternatives.size() == 1) return Operand{std::move(alternatives.front()), false};
       return Operand{Query(Query::OP_OR, alternatives.begin(), alternatives.end()), false};
     }
@@ -782,10 +848,12 @@ class Parser {
       if (quoted && value.empty()) return Fail(offset - 1, "empty phrase \"\"");
       return Fail(offset, Quoted(value) + " has no words to search for");
     }
-    if (words.size() == 1) {
-      if (quoted) return Operand{WordIn(prefixes, words.front()), false};
-      return Operand{WordWithStem(prefixes, words.front()), false};
+    if (words.size() == 1 && !quoted) {
+      MK_ASSIGN_OR_RETURN(Query q, WordWithStem(prefixes, words.front(), value, offset));
+      return Operand{std::move(q), false};
     }
+    MK_RETURN_IF_ERROR(ChargeTerms(words.size() * prefixes.size(), value, offset, false));
+    if (words.size() == 1) return Operand{WordIn(prefixes, words.front()), false};
     // A phrase: each position matches the word under any of the prefixes
     // (all fields share one position space; a gap between fields keeps a
     // phrase inside one of them).
@@ -808,6 +876,7 @@ class Parser {
       if (!no_space || IsWildcard(value, quoted)) return text;
       const std::string folded = FoldText(value);
       if (Words(folded).size() < 2) return text;
+      MK_RETURN_IF_ERROR(ChargeTerms(1, value, offset, false));
       return Operand{Query(Query::OP_OR, std::move(text.query), Query(p + folded)), false};
     }
     std::string_view address = value;
@@ -815,7 +884,8 @@ class Parser {
       address = address.substr(1, address.size() - 2);
     }
     if (IsWildcard(address, quoted)) {
-      return Operand{Query(Query::OP_WILDCARD, p + FoldText(address.substr(0, address.size() - 1))), false};
+      MK_ASSIGN_OR_RETURN(Query q, Wildcard(p + FoldText(address.substr(0, address.size() - 1)), value, offset));
+      return Operand{std::move(q), false};
     }
     std::string term;
     if (address.find('@') != std::string_view::npos) {
@@ -828,6 +898,7 @@ class Parser {
     }
     if (term.empty()) term = FoldText(address);
     if (term.empty()) return Fail(offset, Quoted(value) + " has no address to search for");
+    MK_RETURN_IF_ERROR(ChargeTerms(1, value, offset, false));
     return Operand{Query(p + term), false};
   }
 
@@ -855,15 +926,21 @@ class Parser {
     if (IsWildcard(term, quoted)) {
       term.pop_back();
       if (term.empty()) return PrefixWildcard(field.prefix, field.name, true, offset);
-      return Operand{Filter(Query(Query::OP_WILDCARD, p + term)), false};
+      MK_ASSIGN_OR_RETURN(Query q, Wildcard(p + term, value, offset));
+      return Operand{Filter(std::move(q)), false};
     }
     if (term.empty()) return Fail(offset, std::string(field.name) + ": needs a value");
+    MK_RETURN_IF_ERROR(ChargeTerms(1, value, offset, false));
     return Operand{Filter(Query(p + term)), false};
   }
 
   std::string_view text_;
   int64_t now_;
   const Xapian::Database* vocabulary_;  // for stem expansion; may be null
+  const QueryLimits& limits_;
+  size_t words_ = 0;       // charged against limits_.max_words
+  size_t terms_ = 0;       // ... max_terms (never above it)
+  size_t form_reads_ = 0;  // ... max_form_reads
   Xapian::Stem stemmer_;
   size_t pos_ = 0;
   std::optional<Token> peeked_;
@@ -873,13 +950,14 @@ Error InvalidValue(const ParseError& e) { return Error(ErrorCode::kInvalidArgume
 
 }  // namespace
 
-Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix, const Xapian::Database* vocabulary) {
-  if (text.size() > kMaxQueryBytes) {
+Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix, const Xapian::Database* vocabulary,
+                                 const QueryLimits& limits) {
+  if (text.size() > limits.max_bytes) {
     return MakeError(ErrorCode::kInvalidArgument, "query error at column 1: query longer than " +
-                                                      std::to_string(kMaxQueryBytes) + " bytes");
+                                                      std::to_string(limits.max_bytes) + " bytes");
   }
   try {
-    Parser parser(text, now_unix, vocabulary);
+    Parser parser(text, now_unix, vocabulary, limits);
     auto query = parser.Parse();
     if (!query) {
       return MakeError(ErrorCode::kInvalidArgument, "query error at column " +

@@ -90,6 +90,17 @@
 //   size:A.. and size:..B; N is decimal digits with an optional
 //   case-insensitive suffix b, k/kb/kib, m/mb/mib, g/gb/gib (1024-based).
 //
+// Cost: a query past its QueryLimits (index/index.h) is refused while it is
+// parsed, before it runs, as an error of the form below, e.g.
+//   more than 100 words in the query; search for fewer words
+//   wildcard "a*" matches too many words in the index (a query may search
+//     25000); make it longer
+//   too many words to look up in the index; search for fewer words, or
+//     quote a word to search only that form
+// Wildcards are counted in `vocabulary`; each also carries its share of
+// max_terms to Xapian (WILDCARD_LIMIT_ERROR), so without a vocabulary, or
+// should the index differ, Xapian::WildcardError is thrown when it runs.
+//
 // Errors: every syntax error is kInvalidArgument with one line of the form
 //   query error at column C: <what is wrong>
 // where C counts UTF-8 characters from 1 and points at the offending token.
@@ -104,23 +115,26 @@
 #include <optional>
 #include <string_view>
 
+#include "index/index.h"
 #include "store/util/status.h"
 
 namespace mailkeep::index {
 
-// Longest query accepted, in bytes, and deepest nesting of parentheses.
-inline constexpr size_t kMaxQueryBytes = 64 * 1024;
+// Longest query accepted by default, in bytes (QueryLimits::max_bytes), and
+// deepest nesting of parentheses.
+inline constexpr size_t kMaxQueryBytes = QueryLimits{}.max_bytes;
 inline constexpr int kMaxQueryDepth = 64;
 
 // Parses `text` (grammar above). `now_unix` is the current time in Unix
 // seconds, used by date:today, date:yesterday and relative dates.
 // `vocabulary`, when not null, is the index the query will run on: words are
 // expanded to their stem variants found in it (read during the call only).
-// Errors: kInvalidArgument for any syntax error (one line, see above);
-// kInternal if Xapian throws (a bug). A Xapian::Error reading `vocabulary`
-// (DatabaseModifiedError, ...) is thrown to the caller.
+// Errors: kInvalidArgument for any syntax error or a query past `limits`
+// (one line, see above); kInternal if Xapian throws (a bug). A
+// Xapian::Error reading `vocabulary` (DatabaseModifiedError, ...) is thrown
+// to the caller.
 Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix,
-                                 const Xapian::Database* vocabulary = nullptr);
+                                 const Xapian::Database* vocabulary = nullptr, const QueryLimits& limits = {});
 
 // Inclusive bounds of a value range; an empty optional is an open end.
 struct ValueBounds {

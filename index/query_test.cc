@@ -516,6 +516,122 @@ TEST(QueryErrors, Limits) {
 }
 
 
+// --- Cost bounds (QueryLimits) ---------------------------------------------
+
+// The error of parsing `text` against `vocabulary` under `limits`, or
+// "parsed: <description>".
+std::string ErrorUnder(std::string_view text, const QueryLimits& limits, const Xapian::Database* vocabulary = nullptr) {
+  auto q = ParseQuery(text, kNow, vocabulary, limits);
+  if (q) return "parsed: " + q->get_description();
+  EXPECT_EQ(q.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(q.error().message().find('\n'), std::string::npos);
+  return q.error().message();
+}
+
+std::string Repeat(std::string_view word, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += (i == 0 ? "" : " ") + std::string(word);
+  return out;
+}
+
+// An in-memory index whose body vocabulary holds a0 .. a<n-1>.
+Xapian::WritableDatabase AWords(size_t n) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  Xapian::Document doc;
+  for (size_t i = 0; i < n; ++i) doc.add_term("a" + std::to_string(i));
+  doc.add_term("Sreport");
+  for (const char* t : {"report", "reports", "reported", "reporting", "reporter", "reportage"}) doc.add_term(t);
+  db.add_document(doc);
+  return db;
+}
+
+TEST(QueryLimits, WordsInTheWholeQueryAreBounded) {
+  const QueryLimits limits;  // the defaults: 100 words
+  EXPECT_TRUE(ParseQuery(Repeat("w", 100), kNow, nullptr, limits).has_value());
+  EXPECT_EQ(ErrorUnder(Repeat("w", 101), limits),
+            "query error at column 201: more than 100 words in the query; search for fewer words");
+  // A phrase counts each of its words, and is refused before it is split.
+  EXPECT_EQ(ErrorUnder("\"" + Repeat("w", 4000) + "\"", limits),
+            "query error at column 2: more than 100 words in the query; search for fewer words");
+  EXPECT_EQ(ErrorUnder("x subject:\"" + Repeat("w", 100) + "\"", limits),
+            "query error at column 12: more than 100 words in the query; search for fewer words");
+  // Wildcards and field values count too.
+  EXPECT_EQ(ErrorUnder(Repeat("a*", 500), limits),
+            "query error at column 301: more than 100 words in the query; search for fewer words");
+  EXPECT_EQ(ErrorUnder(Repeat("is:seen", 101), limits),
+            "query error at column 804: more than 100 words in the query; search for fewer words");
+  QueryLimits three;
+  three.max_words = 3;
+  EXPECT_EQ(ErrorUnder("a b (c OR date:2024)", three),
+            "query error at column 16: more than 3 words in the query; search for fewer words");
+}
+
+TEST(QueryLimits, LongValuesAreCutInMessages) {
+  const std::string name(200, 'x');
+  const std::string unknown = "query error at column 1: unknown field \"" + std::string(60, 'x') + "...\" (fields: ";
+  EXPECT_EQ(ErrorOf(name + ":a").substr(0, unknown.size()), unknown);
+  // Cut at a character boundary: 59 bytes, then a 2-byte character.
+  EXPECT_EQ(ErrorOf("a " + std::string(59, 'x') + "é" + name + "-*"),
+            "query error at column 3: a wildcard applies to one word: \"" + std::string(59, 'x') + "...\"");
+}
+
+TEST(QueryLimits, QueryBytesAreBounded) {
+  QueryLimits small;
+  small.max_bytes = 10;
+  EXPECT_EQ(ErrorUnder("0123456789", small), "parsed: Query((0123456789 OR S0123456789 OR F0123456789 OR "
+                                              "T0123456789 OR C0123456789))");
+  EXPECT_EQ(ErrorUnder("0123456789a", small), "query error at column 1: query longer than 10 bytes");
+}
+
+TEST(QueryLimits, WildcardExpansionIsCountedInTheIndex) {
+  const Xapian::WritableDatabase db = AWords(3000);
+  QueryLimits limits;
+  limits.max_terms = 1000;
+  // a1* is a1, a10..a19, a100..a199, a1000..a1999: 1111 terms.
+  EXPECT_EQ(ErrorUnder("body:a1*", limits, &db),
+            "query error at column 6: wildcard \"a1*\" matches too many words in the index (a query may search 1000); make it longer");
+  EXPECT_EQ(ErrorUnder("x a*", limits, &db),
+            "query error at column 3: wildcard \"a*\" matches too many words in the index (a query may search 1000); make it longer");
+  // a12* is 12, 120..129, 1200..1299: 111 terms; nine of them fit, the tenth does not.
+  EXPECT_EQ(ErrorUnder(Repeat("body:a12*", 9), limits, &db).substr(0, 7), "parsed:");
+  EXPECT_EQ(ErrorUnder(Repeat("body:a12*", 10), limits, &db),
+            "query error at column 96: wildcard \"a12*\" matches too many words in the index (a query may search 1000); make it longer");
+  // Field wildcards are counted the same way.
+  EXPECT_EQ(ErrorUnder("subject:*", limits, &db).substr(0, 7), "parsed:");
+  limits.max_terms = 2;
+  EXPECT_EQ(ErrorUnder("x y", limits, &db),  // each word is 5 terms: body, subject, from, to, cc
+            "query error at column 1: \"x\" needs too many words in the index (a query may search 2); search for fewer words");
+}
+
+TEST(QueryLimits, WildcardCarriesItsExpansionLimitToXapian) {
+  // Parsed without a vocabulary, a wildcard cannot be counted: Xapian
+  // refuses to expand it past the budget when the query runs.
+  const Xapian::WritableDatabase db = AWords(3000);
+  QueryLimits limits;
+  limits.max_terms = 1000;
+  auto wide = ParseQuery("body:a1*", kNow, nullptr, limits);
+  ASSERT_TRUE(wide);
+  Xapian::Enquire enquire(db);
+  enquire.set_query(*wide);
+  EXPECT_THROW(enquire.get_mset(0, 10), Xapian::WildcardError);
+  auto narrow = ParseQuery("body:a12*", kNow, nullptr, limits);
+  ASSERT_TRUE(narrow);
+  enquire.set_query(*narrow);
+  EXPECT_EQ(enquire.get_mset(0, 10).size(), 1u);
+}
+
+TEST(QueryLimits, WordFormLookupsAreBounded) {
+  const Xapian::WritableDatabase db = AWords(10);
+  QueryLimits limits;
+  limits.max_form_reads = 12;
+  // "reports" reads the 6 body terms starting "repor" and the one subject term.
+  EXPECT_EQ(ErrorUnder("reports", limits, &db).substr(0, 7), "parsed:");
+  EXPECT_EQ(ErrorUnder("reports reports", limits, &db),
+            "query error at column 9: too many words to look up in the index; search for fewer words, or quote "
+            "a word to search only that form");
+  EXPECT_EQ(ErrorUnder("reports \"reports\"", limits, &db).substr(0, 7), "parsed:");
+}
+
 // --- Against a real index ---------------------------------------------------
 
 // Documents indexed the way index/schema.h describes (version 3:

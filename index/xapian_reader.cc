@@ -43,11 +43,17 @@ class XapianReader final : public IndexReader {
         db_.reopen();
         // Parsed against the reopened database: words are expanded to the
         // stem variants in its vocabulary (index/query.h).
-        Result<Xapian::Query> parsed = ParseQuery(query, now, &db_);
+        Result<Xapian::Query> parsed = ParseQuery(query, now, &db_, options.limits);
         if (!parsed) return std::unexpected(std::move(parsed).error());
         return Run(*parsed, options);
       } catch (const Xapian::DatabaseModifiedError& e) {
         if (attempt + 1 >= kModifiedRetries) return std::unexpected(ErrorFromXapian(e, "search"));
+      } catch (const Xapian::WildcardError&) {
+        // ParseQuery counted every wildcard in this very database, so this
+        // is a backstop (index/query.h).
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "query error: a wildcard matches too many words in the index (a query may search " +
+                             std::to_string(options.limits.max_terms) + "); make it longer");
       } catch (const Xapian::Error& e) {
         return std::unexpected(ErrorFromXapian(e, "search"));
       } catch (const std::exception& e) {

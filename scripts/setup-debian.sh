@@ -15,9 +15,10 @@ packages=(
   dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
   python3-aiosmtpd dnsmasq-base postfix
 )
-# Fuzzing (clang + libFuzzer) is optional: pass --fuzz.
+# Fuzzing (clang + libFuzzer) is optional: pass --fuzz. clang 16 for
+# pop3_response_fuzz (std::expected; tests/fuzz/CMakeLists.txt).
 if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang libclang-rt-14-dev)
+  packages+=(clang libclang-rt-14-dev clang-16 libclang-rt-16-dev)
 fi
 
 missing=()

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -22,7 +24,12 @@ bool RunFile(const std::filesystem::path& path) {
     return false;
   }
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  // An allocation of exactly the input's size, as libFuzzer passes it, so
+  // that under ASan a read one byte past the end is caught (a std::string
+  // has its terminator and spare capacity there).
+  const std::unique_ptr<uint8_t[]> input(new uint8_t[bytes.size()]);
+  std::memcpy(input.get(), bytes.data(), bytes.size());
+  LLVMFuzzerTestOneInput(input.get(), bytes.size());
   return true;
 }
 
