@@ -38,12 +38,16 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   size_t batch_count = 1000;
   size_t batch_mb = 64;
   int crash_after = 0;
+  ArchiveOptions options;
   desc.add_options()
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
       ("batch-mb", po::value<size_t>(&batch_mb)->default_value(64), "megabytes per commit")
       ("no-index", "store only; the next import or `mailkeep reindex --pending` indexes them")
-      ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits");
+      ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits")
+      ("debug-pack-size", po::value<uint64_t>(&options.pack_size_limit), "testing: start a new pack past N bytes")
+      ("debug-dictionary-after", po::value<size_t>(&options.dictionary_after),
+       "testing: train the first dictionary after N messages (0: none)");
   po::positional_options_description pos;
   pos.add("path", -1);
   po::variables_map vm;
@@ -64,7 +68,6 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
                      "; nothing imported");
   }
 
-  ArchiveOptions options;
   options.debug_crash_after_commits = crash_after;
   auto opened = OpenArchive(global, OpenMode::kReadWrite, options);
   if (!opened) return FailArchive(opened.error());
