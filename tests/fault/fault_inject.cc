@@ -39,11 +39,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 
 namespace {
 
@@ -60,7 +62,25 @@ const char* g_counts_path;
 int g_hit_fd = -1, g_trace_fd = -1;
 std::atomic<long> g_count;
 std::atomic<long> g_per_op[kOps];
-std::atomic<int> g_short_fd{-1};  // the fd of a short write: its next write gets ENOSPC
+std::atomic<int> g_short_fd{-1};
+
+// What a failed fsync loses. After a real fsync error the kernel may drop
+// the pages it could not write, and a crash then leaves the file as of its
+// last successful fsync. For files that only grow that is modelled exactly
+// by truncating the file back, at exit, to its size at its last successful
+// fsync (or when this process first wrote it): a program that goes on as if
+// the fsync had worked then loses what it claimed durable, and `verify`
+// sees it. (Bytes rewritten in place and directory entries are not
+// modelled; the files that matter here — packs, the SQLite WAL, the index
+// journal — are appended to.)
+struct Synced {
+  char path[PATH_MAX];
+  off_t size;
+};
+std::mutex g_synced_mu;
+Synced g_synced[256];
+int g_synced_n;
+Synced g_lose;  // the file whose fsync failed (path empty: none)  // the fd of a short write: its next write gets ENOSPC
 
 typedef ssize_t (*write_fn)(int, const void*, size_t);
 typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
@@ -144,8 +164,12 @@ __attribute__((constructor)) void fault_init(void) {
   RESOLVE(ftruncate64);
 }
 
+void lose_unsynced();
+
 __attribute__((destructor)) void fault_fini(void) {
-  if (!g_dir_len || !g_counts_path) return;
+  if (!g_dir_len) return;
+  lose_unsynced();
+  if (!g_counts_path) return;
   int fd = open(g_counts_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
   char line[64];
@@ -208,6 +232,57 @@ int count_fd(enum Op op, int fd) {
   return count(op, path);
 }
 
+off_t size_of(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+}
+
+// The entry for path, added (with `size`) when missing; null when full.
+Synced* synced_entry(const char* path, off_t size) {
+  for (int i = 0; i < g_synced_n; ++i) {
+    if (strcmp(g_synced[i].path, path) == 0) return &g_synced[i];
+  }
+  if (g_synced_n == 256 || size < 0) return nullptr;
+  Synced* e = &g_synced[g_synced_n++];
+  snprintf(e->path, sizeof e->path, "%s", path);
+  e->size = size;
+  return e;
+}
+
+// Before a write: the file's size now is durable if nothing of this
+// process was written to it yet.
+void note_first_write(const char* path, int fd) {
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  synced_entry(path, size_of(fd));
+}
+
+void note_synced(const char* path, int fd) {
+  off_t size = size_of(fd);
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  if (Synced* e = synced_entry(path, size)) e->size = size;
+}
+
+void note_failed_sync(const char* path) {
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  for (int i = 0; i < g_synced_n; ++i) {
+    if (strcmp(g_synced[i].path, path) == 0) g_lose = g_synced[i];
+  }
+}
+
+// At exit: the failed fsync's loss.
+void lose_unsynced() {
+  if (!g_lose.path[0]) return;
+  int fd = open(g_lose.path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  off_t size = size_of(fd);
+  if (size > g_lose.size && RESOLVE(ftruncate)(fd, g_lose.size) == 0) {
+    char line[PATH_MAX + 64];
+    snprintf(line, sizeof line, "lost %s bytes %lld..%lld\n", g_lose.path, (long long)g_lose.size, (long long)size);
+    put(g_hit_fd, line);
+  }
+  close(fd);
+}
+
 // errno for a failed operation that is not a short write.
 int fail_errno(void) { return g_kind == kEio ? EIO : ENOSPC; }
 
@@ -215,7 +290,11 @@ int fail_errno(void) { return g_kind == kEio ? EIO : ENOSPC; }
 // (errno set), or > 0 = write only that many bytes (a short write).
 ssize_t write_fault(int fd, size_t len) {
   if (!g_dir_len) return 0;
-  int hit = count_fd(kWrite, fd);
+  char path[PATH_MAX];
+  fd_path(fd, path, sizeof path);
+  if (!under_dir(path)) return 0;
+  note_first_write(path, fd);
+  int hit = count(kWrite, path);
   int expected = fd;
   if (!hit && g_short_fd.compare_exchange_strong(expected, -1)) {
     errno = ENOSPC;  // the write after a short one: the disk is full
@@ -300,8 +379,24 @@ int fails(enum Op op, int fd) {
   return 1;
 }
 
-int fsync(int fd) { return fails(kSync, fd) ? -1 : RESOLVE(fsync)(fd); }
-int fdatasync(int fd) { return fails(kSync, fd) ? -1 : RESOLVE(fdatasync)(fd); }
+// fsync or fdatasync: fails at its step (and loses what it did not sync),
+// else records what is now durable.
+int sync_call(int fd, fd_fn real_sync) {
+  if (!g_dir_len) return real_sync(fd);
+  char path[PATH_MAX];
+  fd_path(fd, path, sizeof path);
+  if (count(kSync, path)) {
+    note_failed_sync(path);
+    errno = fail_errno();
+    return -1;
+  }
+  int rc = real_sync(fd);
+  if (rc == 0 && under_dir(path)) note_synced(path, fd);
+  return rc;
+}
+
+int fsync(int fd) { return sync_call(fd, RESOLVE(fsync)); }
+int fdatasync(int fd) { return sync_call(fd, RESOLVE(fdatasync)); }
 int ftruncate(int fd, off_t len) { return fails(kTruncate, fd) ? -1 : RESOLVE(ftruncate)(fd, len); }
 int ftruncate64(int fd, off64_t len) { return fails(kTruncate, fd) ? -1 : RESOLVE(ftruncate64)(fd, len); }
 
