@@ -533,6 +533,23 @@ TEST(IndexWriter, UnshardedOrDamagedLayoutNeedsReindex) {
 #endif
 }
 
+// A writer that failed or was killed while creating the index leaves only
+// XAPIANDB.tmp behind: there is no index yet, and the next writer makes one
+// (found by tests/fault, an EIO on writing the stub).
+TEST(IndexWriter, LeftoverTemporaryStubIsNoIndex) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  std::filesystem::create_directory(path);
+  std::ofstream(path + "/XAPIANDB.tmp") << "glass sha";  // torn
+  auto writer = IndexWriter::Open(path);
+  ASSERT_TRUE(writer) << writer.error().message();
+  const std::string raw = Raw(1, "one", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "alpha");
+  ASSERT_TRUE((*writer)->Add(MakeDoc(1, mime::ParseMessage(raw), raw.size())));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 1);
+  EXPECT_FALSE(std::filesystem::exists(path + "/XAPIANDB.tmp"));
+}
+
 TEST(ErrorFromXapian, MapsClasses) {
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseLockError("x"), "c").code(), ErrorCode::kUnavailable);
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseModifiedError("x"), "c").code(), ErrorCode::kUnavailable);

@@ -402,13 +402,18 @@ class ShardedWriter final : public IndexWriter {
   size_t pending_bytes_ = 0;
 };
 
-bool DirectoryIsEmpty(const std::string& dir) {
+// Whether `dir` holds no index yet: nothing, or only the temporary stub of
+// a writer that failed or was killed while creating the index (the stub is
+// written to XAPIANDB.tmp and renamed into place; until then there is no
+// index, and the next writer's stub overwrites the temporary one).
+bool HoldsNoIndex(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return false;
+  const std::string temp_stub = std::string(kStubFile) + ".tmp";
   bool empty = true;
   while (const dirent* entry = ::readdir(d)) {
     const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
+    if (name != "." && name != ".." && name != temp_stub) {
       empty = false;
       break;
     }
@@ -460,7 +465,7 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
   try {
     MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir));
     if (shards.empty()) {
-      if (!DirectoryIsEmpty(dir)) {
+      if (!HoldsNoIndex(dir)) {
         // An unsharded index (schema version 1) or something else: the
         // schema check names an old index; anything else is not ours.
         Xapian::Database old(dir);
