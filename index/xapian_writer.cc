@@ -426,6 +426,16 @@ bool HoldsNoIndex(const std::string& dir) {
 // Throws Xapian::Error.
 Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardName& shard) {
   const std::string path = dir + "/" + shard.Name();
+  // Xapian creates a database's tables first and its version file
+  // (iamglass) last, by rename. A shard directory without one is a creation
+  // that failed or was killed: it holds nothing committed, but Xapian
+  // refuses to open it ("Failed to open glass revision file"). Make it anew.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && ::stat((path + "/iamglass").c_str(), &st) != 0 && errno == ENOENT) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return MakeError(ErrorCode::kIoError, "index " + path + ": cannot remove a half-created shard: " + ec.message());
+  }
   Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
   MK_RETURN_IF_ERROR(CheckSchemaVersion(db, path));
   if (db.get_metadata(kSchemaKey).empty()) {
