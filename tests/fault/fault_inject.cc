@@ -64,23 +64,29 @@ std::atomic<long> g_count;
 std::atomic<long> g_per_op[kOps];
 std::atomic<int> g_short_fd{-1};
 
-// What a failed fsync loses. After a real fsync error the kernel may drop
-// the pages it could not write, and a crash then leaves the file as of its
-// last successful fsync. For files that only grow that is modelled exactly
-// by truncating the file back, at exit, to its size at its last successful
-// fsync (or when this process first wrote it): a program that goes on as if
-// the fsync had worked then loses what it claimed durable, and `verify`
-// sees it. (Bytes rewritten in place and directory entries are not
-// modelled; the files that matter here — packs, the SQLite WAL, the index
-// journal — are appended to.)
+// What a failed fsync loses. After a real fsync error the kernel may have
+// dropped the pages it could not write back, and reports the error once; a
+// later fsync can succeed without them. Modelled here for the bytes past the
+// file's size at its last successful fsync (or when this process first
+// wrote to it) up to its size at the failed fsync: at exit, those bytes
+// that were not written again after the failure read as zeros. A program
+// that goes on as if that fsync had worked then finds what it claimed
+// durable damaged, and `verify` sees it. Bytes rewritten in place below the
+// synced size and directory entries are not modelled; the files that
+// matter here (packs, the SQLite WAL, the index journal) are appended to.
 struct Synced {
   char path[PATH_MAX];
   off_t size;
 };
-std::mutex g_synced_mu;
+std::mutex g_synced_mu;  // guards everything below
 Synced g_synced[256];
 int g_synced_n;
-Synced g_lose;  // the file whose fsync failed (path empty: none)  // the fd of a short write: its next write gets ENOSPC
+struct Loss {
+  char path[PATH_MAX];  // empty: no fsync failed
+  off_t from, to;
+  int rewritten_n;  // writes since, as [begin, end) ranges; past 64: all rewritten
+  off_t rewritten[64][2];
+} g_loss;
 
 typedef ssize_t (*write_fn)(int, const void*, size_t);
 typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
@@ -262,23 +268,71 @@ void note_synced(const char* path, int fd) {
   if (Synced* e = synced_entry(path, size)) e->size = size;
 }
 
-void note_failed_sync(const char* path) {
+void note_failed_sync(const char* path, int fd) {
+  off_t size = size_of(fd);
   std::lock_guard<std::mutex> lock(g_synced_mu);
-  for (int i = 0; i < g_synced_n; ++i) {
-    if (strcmp(g_synced[i].path, path) == 0) g_lose = g_synced[i];
-  }
+  Synced* e = synced_entry(path, -1);
+  if (!e || size <= e->size) return;  // nothing unsynced (or not a tracked file)
+  snprintf(g_loss.path, sizeof g_loss.path, "%s", path);
+  g_loss.from = e->size;
+  g_loss.to = size;
 }
 
-// At exit: the failed fsync's loss.
+// Before a write of len bytes at off to path: it makes those bytes safe
+// from the failed fsync's loss (if it was not followed by another failure).
+void note_rewrite(const char* path, off_t off, size_t len) {
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  if (!g_loss.path[0] || strcmp(path, g_loss.path) != 0 || g_loss.rewritten_n > 64) return;
+  if (g_loss.rewritten_n == 64) {
+    ++g_loss.rewritten_n;  // too many to track: count everything as rewritten
+    return;
+  }
+  g_loss.rewritten[g_loss.rewritten_n][0] = off;
+  g_loss.rewritten[g_loss.rewritten_n][1] = off + (off_t)len;
+  ++g_loss.rewritten_n;
+}
+
+// The end of the run of bytes from `at` that were written again (at if none).
+off_t rewritten_to(off_t at) {
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int i = 0; i < g_loss.rewritten_n && i < 64; ++i) {
+      if (g_loss.rewritten[i][0] <= at && at < g_loss.rewritten[i][1]) {
+        at = g_loss.rewritten[i][1];
+        moved = true;
+      }
+    }
+  }
+  return at;
+}
+
+// The first byte from `at` that was written again (end if none is).
+off_t next_rewritten(off_t at, off_t end) {
+  for (int i = 0; i < g_loss.rewritten_n && i < 64; ++i) {
+    if (g_loss.rewritten[i][0] > at && g_loss.rewritten[i][0] < end) end = g_loss.rewritten[i][0];
+  }
+  return end;
+}
+
+// At exit: the failed fsync's loss, as zeros.
 void lose_unsynced() {
-  if (!g_lose.path[0]) return;
-  int fd = open(g_lose.path, O_WRONLY | O_CLOEXEC);
+  if (!g_loss.path[0] || g_loss.rewritten_n > 64) return;
+  int fd = open(g_loss.path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return;
   off_t size = size_of(fd);
-  if (size > g_lose.size && RESOLVE(ftruncate)(fd, g_lose.size) == 0) {
+  off_t end = size < g_loss.to ? size : g_loss.to;
+  static const char zeros[4096] = {};
+  for (off_t at = rewritten_to(g_loss.from); at < end; at = rewritten_to(at)) {
+    off_t stop = next_rewritten(at, end);
     char line[PATH_MAX + 64];
-    snprintf(line, sizeof line, "lost %s bytes %lld..%lld\n", g_lose.path, (long long)g_lose.size, (long long)size);
+    snprintf(line, sizeof line, "lost %s bytes %lld..%lld\n", g_loss.path, (long long)at, (long long)stop);
     put(g_hit_fd, line);
+    for (; at < stop;) {
+      size_t n = stop - at < (off_t)sizeof zeros ? (size_t)(stop - at) : sizeof zeros;
+      if (RESOLVE(pwrite)(fd, zeros, n, at) <= 0) break;
+      at += (off_t)n;
+    }
+    at = stop;
   }
   close(fd);
 }
@@ -286,14 +340,22 @@ void lose_unsynced() {
 // errno for a failed operation that is not a short write.
 int fail_errno(void) { return g_kind == kEio ? EIO : ENOSPC; }
 
-// Decides what a write of `len` bytes to fd does: 0 = go ahead, -1 = fail
-// (errno set), or > 0 = write only that many bytes (a short write).
-ssize_t write_fault(int fd, size_t len) {
+// Where write() on fd writes.
+off_t current_offset(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && (flags & O_APPEND) ? size_of(fd) : lseek(fd, 0, SEEK_CUR);
+}
+
+// Decides what a write of `len` bytes at `off` (-1: the fd's offset) to fd
+// does: 0 = go ahead, -1 = fail (errno set), or > 0 = write only that many
+// bytes (a short write).
+ssize_t write_fault(int fd, size_t len, off_t off) {
   if (!g_dir_len) return 0;
   char path[PATH_MAX];
   fd_path(fd, path, sizeof path);
   if (!under_dir(path)) return 0;
   note_first_write(path, fd);
+  note_rewrite(path, off >= 0 ? off : current_offset(fd), len);
   int hit = count(kWrite, path);
   int expected = fd;
   if (!hit && g_short_fd.compare_exchange_strong(expected, -1)) {
@@ -314,19 +376,19 @@ ssize_t write_fault(int fd, size_t len) {
 extern "C" {
 
 ssize_t write(int fd, const void* buf, size_t len) {
-  ssize_t f = write_fault(fd, len);
+  ssize_t f = write_fault(fd, len, -1);
   if (f < 0) return -1;
   return RESOLVE(write)(fd, buf, f > 0 ? (size_t)f : len);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t len, off_t off) {
-  ssize_t f = write_fault(fd, len);
+  ssize_t f = write_fault(fd, len, off);
   if (f < 0) return -1;
   return RESOLVE(pwrite)(fd, buf, f > 0 ? (size_t)f : len, off);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t len, off64_t off) {
-  ssize_t f = write_fault(fd, len);
+  ssize_t f = write_fault(fd, len, off);
   if (f < 0) return -1;
   return RESOLVE(pwrite64)(fd, buf, f > 0 ? (size_t)f : len, off);
 }
@@ -349,7 +411,7 @@ int iov_cut(const struct iovec* iov, int n, size_t keep, struct iovec* out) {
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int n) {
-  ssize_t f = write_fault(fd, iov_len(iov, n));
+  ssize_t f = write_fault(fd, iov_len(iov, n), -1);
   if (f < 0) return -1;
   if (f == 0) return RESOLVE(writev)(fd, iov, n);
   struct iovec cut[64];
@@ -357,7 +419,7 @@ ssize_t writev(int fd, const struct iovec* iov, int n) {
 }
 
 ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) {
-  ssize_t f = write_fault(fd, iov_len(iov, n));
+  ssize_t f = write_fault(fd, iov_len(iov, n), off);
   if (f < 0) return -1;
   if (f == 0) return RESOLVE(pwritev)(fd, iov, n, off);
   struct iovec cut[64];
@@ -365,7 +427,7 @@ ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) {
 }
 
 ssize_t pwritev64(int fd, const struct iovec* iov, int n, off64_t off) {
-  ssize_t f = write_fault(fd, iov_len(iov, n));
+  ssize_t f = write_fault(fd, iov_len(iov, n), off);
   if (f < 0) return -1;
   if (f == 0) return RESOLVE(pwritev64)(fd, iov, n, off);
   struct iovec cut[64];
@@ -386,7 +448,7 @@ int sync_call(int fd, fd_fn real_sync) {
   char path[PATH_MAX];
   fd_path(fd, path, sizeof path);
   if (count(kSync, path)) {
-    note_failed_sync(path);
+    note_failed_sync(path, fd);
     errno = fail_errno();
     return -1;
   }
