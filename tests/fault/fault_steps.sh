@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Faults below the program, isync's way: step l for every l.
 #
-# One import is set up to cross every write path of storing mail: 10
-# messages in 3 batches into an archive of 72 messages stored without the
-# index, so that the run creates the index (and its journal), indexes all
-# 82 messages and commits the index, rolls to a new pack in the middle of
-# its first batch, and trains the first dictionary (on its second batch and
-# messages read back from the archive).
+# Scenario "grow": one import set up to cross every write path of storing
+# mail: 10 messages in 3 batches into an archive of 72 messages stored
+# without the index, so that the run creates the index (and its journal),
+# indexes all 82 messages and commits the index, rolls to a new pack in the
+# middle of its first batch, and trains the first dictionary (on its second
+# batch and messages read back from the archive).
+# Scenario "recover": the same import into the archive left by a run whose
+# first catalog commit failed; opening it moves the uncommitted pack tail
+# aside (steps up to its first catalog write).
 # A run without a fault counts the N writes, fsyncs, renames and truncates
-# it does under the archive (tests/fault/fault_inject.cc, loaded with
+# the import does under the archive (tests/fault/fault_inject.cc, loaded with
 # LD_PRELOAD; it also makes a failed fsync lose what it did not sync). Then
 # for every l in 1..N the import runs again with operation l failing: EIO,
 # ENOSPC, or a short write followed by ENOSPC, the kind rotating with l
@@ -40,7 +43,7 @@ fi
 "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
 SAMPLE="$WORK/sample/Maildir"
 
-TEMPLATE="$FAST/template"  # the archive before the faulted run
+TEMPLATE="$FAST/template"  # the archive before the faulted run (scenario "grow")
 "$MAILKEEP" --archive "$TEMPLATE" init >/dev/null
 "$MAILKEEP" --archive "$TEMPLATE" -q import --no-index "$SAMPLE/.Lists.dev"
 INPUT="$WORK/input"  # the first 10 messages of another folder
@@ -52,7 +55,7 @@ pack_end=$(stat -c %s "$TEMPLATE/packs/000001.pack")
 FLAGS=(--batch 4 --debug-pack-size $((pack_end + 4000)) --debug-dictionary-after 77)
 
 sha_lines() { sqlite3 -separator ' ' "$1/catalog.sqlite" "SELECT id, lower(hex(sha256)) FROM blobs" | sort; }
-sha_lines "$TEMPLATE" | cut -d' ' -f2 | sort >"$WORK/before"
+sha_lines "$TEMPLATE" | cut -d' ' -f2 | sort >"$WORK/before"  # the same in both scenarios
 { cat "$WORK/before"; find "$INPUT" -type f -print0 | xargs -0 sha256sum | cut -d' ' -f1; } | sort -u >"$WORK/expected"
 
 # Runs the import on $ARCHIVE, output in $1.out and $1.err; the other
@@ -63,17 +66,17 @@ import_with() {
   env LD_PRELOAD="$FAULT_LIB" FAULT_DIR="$ARCHIVE" "$@" \
     "$MAILKEEP" --archive "$ARCHIVE" -v import "${FLAGS[@]}" "$INPUT" >"$out.out" 2>"$out.err"
 }
-reset_archive() { rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"; }
+reset_archive() { rm -rf "$ARCHIVE" && cp -a "$1" "$ARCHIVE"; }
 
 # 1. Count the operations; check that the run crosses every path.
 ARCHIVE="$FAST/archive"
-reset_archive
+reset_archive "$TEMPLATE"
 import_with "$WORK/count" FAULT_COUNTS="$WORK/counts" FAULT_TRACE="$WORK/trace" ||
   fail "the import without a fault failed: $(cat "$WORK/count.err")"
 N=$(awk '$1 == "total" {print $2}' "$WORK/counts")
 [[ "$N" -gt 0 ]] || fail "the fault library counted no operation under $ARCHIVE"
-echo "a fault-free import does $N operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//'))"
-sed -i "s| $ARCHIVE/| |" "$WORK/trace"
+echo "grow: a fault-free import does $N operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//'))"
+sed -i "s| $ARCHIVE/| |; s| $ARCHIVE\$| .|" "$WORK/trace"
 has_op() {  # OP FILE-REGEX WHAT
   grep -qE "^[0-9]+ $1 $2\$" "$WORK/trace" || fail "the import never does a $1 on $2 ($3)"
 }
@@ -88,31 +91,57 @@ commits=$(grep -cE "^[0-9]+ sync catalog\.sqlite-wal\$" "$WORK/trace")
 ((commits >= 3)) || fail "only $commits catalog commits (want several batches)"
 [[ $(sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT count(*) FROM dictionaries") -ge 1 ]] || fail "no dictionary was trained"
 
+# Scenario "recover": the same import into the archive a failed run left
+# (its first batch appended and synced, its catalog commit failed), whose
+# opening moves the uncommitted pack tail into packs/orphans/ (a write,
+# fsyncs, a truncate). Its steps run up to the first catalog write; the
+# rest is the "grow" run again.
+RECOVER="$FAST/recover"
+ARCHIVE=$RECOVER
+reset_archive "$TEMPLATE"
+first_commit=$(grep -m1 -E "^[0-9]+ sync catalog\.sqlite-wal\$" "$WORK/trace" | cut -d' ' -f1)
+import_with "$WORK/recover" FAULT_STEP="$first_commit" && fail "the import with its first catalog commit failing did not fail"
+ARCHIVE="$FAST/archive"
+reset_archive "$RECOVER"
+import_with "$WORK/count" FAULT_TRACE="$WORK/recover.trace" ||
+  fail "the import into the archive a failed run left failed: $(cat "$WORK/count.err")"
+sed -i "s| $ARCHIVE/| |; s| $ARCHIVE\$| .|" "$WORK/recover.trace"
+grep -qE "^[0-9]+ write packs/orphans/.*" "$WORK/recover.trace" || fail "recover: the uncommitted pack tail was not moved aside"
+N_RECOVER=$(($(grep -m1 -E "^[0-9]+ write catalog\.sqlite-wal\$" "$WORK/recover.trace" | cut -d' ' -f1) - 1))
+echo "recover: the first $N_RECOVER operations open the archive a failed run left and store a batch"
+
 # 2. Step l for every l, in FAULT_JOBS workers.
 read -r -a KINDS <<<"${FAULT_KINDS:-eio enospc short}"
 items=()
-first=${FAULT_FROM:-1} last=${FAULT_TO:-$N}
-for ((l = first; l <= last; l++)); do
-  if [[ -n "${FAULT_ALL_KINDS:-}" ]]; then
-    for kind in "${KINDS[@]}"; do items+=("$l $kind"); done
-  else
-    items+=("$l ${KINDS[(l - 1) % ${#KINDS[@]}]}")
-  fi
-done
+steps=0
+add_items() {  # SCENARIO LAST
+  local l kind first=${FAULT_FROM:-1} last=${FAULT_TO:-$2}
+  ((last <= $2)) || last=$2
+  for ((l = first; l <= last; l++)); do
+    steps=$((steps + 1))
+    if [[ -n "${FAULT_ALL_KINDS:-}" ]]; then
+      for kind in "${KINDS[@]}"; do items+=("$1 $l $kind"); done
+    else
+      items+=("$1 $l ${KINDS[(l - 1) % ${#KINDS[@]}]}")
+    fi
+  done
+}
+add_items grow "$N"
+add_items recover "$N_RECOVER"
 
 # One faulted import and the checks after it. Fails (exits) on the first
 # broken promise.
-check_step() {  # L KIND; uses $ARCHIVE and $W (private files)
-  local l=$1 kind=$2 rc what lost
-  reset_archive
+check_step() {  # SCENARIO L KIND; uses $ARCHIVE and $W (private files)
+  local s=$1 l=$2 kind=$3 rc what lost
+  if [[ $s == recover ]]; then reset_archive "$RECOVER"; else reset_archive "$TEMPLATE"; fi
   rm -f "$W/hit"
   set +e
   import_with "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit"
   rc=$?
   set -e
-  what="step $l ($kind on $(head -1 "$W/hit" 2>/dev/null | cut -d' ' -f3- | sed "s|$ARCHIVE/||"))"
+  what="$s step $l ($kind on $(head -1 "$W/hit" 2>/dev/null | cut -d' ' -f3- | sed "s|$ARCHIVE/||"))"
   [[ -s "$W/hit" ]] || fail "$what: the import never reached operation $l (exit $rc)"
-  echo "$l $kind $(head -1 "$W/hit" | cut -d' ' -f3- | sed "s|$ARCHIVE/||") $rc" >>"$W/outcomes"
+  echo "$s $l $kind $(head -1 "$W/hit" | cut -d' ' -f3- | sed "s|$ARCHIVE/||; s|$ARCHIVE\$|.|") $rc" >>"$W/outcomes"
   # The faulted run: an error line, never an abort or a usage error.
   case $rc in
     0 | 1 | 3) ;;
@@ -132,7 +161,7 @@ check_step() {  # L KIND; uses $ARCHIVE and $W (private files)
   lost=$(cut -d' ' -f2 "$W/have" | sort | comm -13 - "$WORK/before" | head -3)
   [[ -z "$lost" ]] || fail "$what: messages archived before the run are gone: $lost"
   # A fault-free rerun completes the set: each message once, all indexed.
-  import_with "$W/rerun" || fail "$what: the rerun failed: $(head -3 "$W/rerun.err")"
+  mk -v import --batch 4 "$INPUT" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: the rerun failed: $(head -3 "$W/rerun.err")"
   sha_lines "$ARCHIVE" | cut -d' ' -f2 | sort >"$W/final"
   cmp -s "$W/final" "$WORK/expected" ||
     fail "$what: after the rerun the archive holds $(wc -l <"$W/final") blobs ($(sort -u "$W/final" | wc -l) distinct), not the $(wc -l <"$WORK/expected") messages once each"
@@ -171,7 +200,6 @@ runs=$(wc -l <"$WORK/outcomes")
 
 # What the faults hit, and how the imports ended.
 echo "faulted operations by file, operation and exit status of the import:"
-awk '{f = $4; sub(/shard-[0-9]+/, "shard-K", f); print f, $3, "exit", $5}' "$WORK/outcomes" |
-  sort | uniq -c | sed 's/^/  /'
-steps=$((last - first + 1))
+awk '{f = $5; sub(/shard-[0-9]+/, "shard-K", f); sub(/orphans\/.*/, "orphans/FILE", f); print $1, f, $4, "exit", $6}' \
+  "$WORK/outcomes" | sort | uniq -c | sed 's/^/  /' 
 echo "ok: $runs faulted imports ($steps steps; kinds ${KINDS[*]}${FAULT_ALL_KINDS:+, each at every step}) in $(($(date +%s) - start)) s with $jobs jobs: each ended cleanly, verified, lost nothing reported stored, and a rerun completed the set"
