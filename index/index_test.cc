@@ -556,6 +556,44 @@ TEST(IndexWriter, UnshardedOrDamagedLayoutNeedsReindex) {
 #endif
 }
 
+// A writer that failed or was killed while creating the index leaves only
+// XAPIANDB.tmp behind: there is no index yet, and the next writer makes one
+// (found by tests/fault, an EIO on writing the stub).
+TEST(IndexWriter, LeftoverTemporaryStubIsNoIndex) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  std::filesystem::create_directory(path);
+  std::ofstream(path + "/XAPIANDB.tmp") << "glass sha";  // torn
+  auto writer = IndexWriter::Open(path);
+  ASSERT_TRUE(writer) << writer.error().message();
+  const std::string raw = Raw(1, "one", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "alpha");
+  ASSERT_TRUE((*writer)->Add(MakeDoc(1, mime::ParseMessage(raw), raw.size())));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 1);
+  EXPECT_FALSE(std::filesystem::exists(path + "/XAPIANDB.tmp"));
+}
+
+// Xapian creates a database's tables before its version file: a shard
+// whose creation failed or was killed has tables but no iamglass, and is
+// made anew (found by tests/fault, an EIO on the fsync of shard-0/v.tmp).
+TEST(IndexWriter, HalfCreatedShardIsMadeAnew) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  IndexWriterOptions two;
+  two.shards = 2;
+  ASSERT_TRUE(IndexWriter::Open(path, two));
+  std::filesystem::remove_all(path + "/shard-0");
+  std::filesystem::create_directory(path + "/shard-0");
+  std::ofstream(path + "/shard-0/postlist.glass").flush();
+  std::ofstream(path + "/shard-0/termlist.glass").flush();
+  auto writer = IndexWriter::Open(path, two);
+  ASSERT_TRUE(writer) << writer.error().message();
+  const std::string raw = Raw(1, "one", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "alpha");
+  ASSERT_TRUE((*writer)->Add(MakeDoc(1, mime::ParseMessage(raw), raw.size())));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ((*writer)->DocumentCount().value(), 1);
+}
+
 TEST(ErrorFromXapian, MapsClasses) {
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseLockError("x"), "c").code(), ErrorCode::kUnavailable);
   EXPECT_EQ(ErrorFromXapian(Xapian::DatabaseModifiedError("x"), "c").code(), ErrorCode::kUnavailable);

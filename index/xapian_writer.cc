@@ -426,13 +426,18 @@ class ShardedWriter final : public IndexWriter {
   size_t pending_bytes_ = 0;
 };
 
-bool DirectoryIsEmpty(const std::string& dir) {
+// Whether `dir` holds no index yet: nothing, or only the temporary stub of
+// a writer that failed or was killed while creating the index (the stub is
+// written to XAPIANDB.tmp and renamed into place; until then there is no
+// index, and the next writer's stub overwrites the temporary one).
+bool HoldsNoIndex(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return false;
+  const std::string temp_stub = std::string(kStubFile) + ".tmp";
   bool empty = true;
   while (const dirent* entry = ::readdir(d)) {
     const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
+    if (name != "." && name != ".." && name != temp_stub) {
       empty = false;
       break;
     }
@@ -445,6 +450,16 @@ bool DirectoryIsEmpty(const std::string& dir) {
 // Throws Xapian::Error.
 Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardName& shard) {
   const std::string path = dir + "/" + shard.Name();
+  // Xapian creates a database's tables first and its version file
+  // (iamglass) last, by rename. A shard directory without one is a creation
+  // that failed or was killed: it holds nothing committed, but Xapian
+  // refuses to open it ("Failed to open glass revision file"). Make it anew.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && ::stat((path + "/iamglass").c_str(), &st) != 0 && errno == ENOENT) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return MakeError(ErrorCode::kIoError, "index " + path + ": cannot remove a half-created shard: " + ec.message());
+  }
   Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
   MK_RETURN_IF_ERROR(CheckSchemaVersion(db, path));
   if (db.get_metadata(kSchemaKey).empty()) {
@@ -484,7 +499,7 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
   try {
     MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir));
     if (shards.empty()) {
-      if (!DirectoryIsEmpty(dir)) {
+      if (!HoldsNoIndex(dir)) {
         // An unsharded index (schema version 1) or something else: the
         // schema check names an old index; anything else is not ours.
         Xapian::Database old(dir);

@@ -252,6 +252,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
 
   blobs::PackStoreOptions popts;
   popts.compression_level = options.compression_level;
+  popts.pack_size_limit = options.pack_size_limit;
   if (writable) {
     MK_ASSIGN_OR_RETURN(auto end, impl->catalog->CommittedPackEnd());
     // The catalog must not point past the end it committed: if it does

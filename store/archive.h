@@ -46,6 +46,9 @@ struct ArchiveOptions {
   // included), because mail quotes and repeats the mail around it.
   size_t dictionary_retrain_after = 1000;
   int workers = 0;                      // parse/compress threads; 0 = hardware threads
+  // A new pack is started when a record would take the current one past
+  // this size (tests make it small to cross pack rolls).
+  uint64_t pack_size_limit = 1ull << 30;
   // A writer that finds the archive locked by another process waits this
   // long for it (0 = fail at once with kUnavailable).
   int lock_wait_seconds = 0;

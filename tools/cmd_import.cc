@@ -39,6 +39,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   size_t batch_mb = 64;
   uint64_t max_message_mb = 64;
   int crash_after = 0;
+  ArchiveOptions options;
   desc.add_options()
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
@@ -46,7 +47,10 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       ("max-message-mb", po::value<uint64_t>(&max_message_mb)->default_value(64),
        "largest message in MiB (after decompression, 1-2048); larger ones are skipped with a line each")
       ("no-index", "store only; the next import or `mailkeep reindex --pending` indexes them")
-      ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits");
+      ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits")
+      ("debug-pack-size", po::value<uint64_t>(&options.pack_size_limit), "testing: start a new pack past N bytes")
+      ("debug-dictionary-after", po::value<size_t>(&options.dictionary_after),
+       "testing: train the first dictionary after N messages (0: none)");
   po::positional_options_description pos;
   pos.add("path", -1);
   po::variables_map vm;
@@ -71,7 +75,6 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
                      "; nothing imported");
   }
 
-  ArchiveOptions options;
   options.debug_crash_after_commits = crash_after;
   auto opened = OpenArchive(global, OpenMode::kReadWrite, options);
   if (!opened) return FailArchive(opened.error());
