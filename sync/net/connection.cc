@@ -24,6 +24,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <signal.h>
 #include <sys/stat.h>
 #include <vector>
@@ -160,6 +161,38 @@ class Connection::Impl {
   std::string wbuf;
   std::unique_ptr<DeflateState> z;  // set while compressing
   char chunk[kChunk];
+  // The current command's budget (BeginCommand).
+  uint64_t budget = UINT64_MAX;      // bytes its reply may bring
+  uint64_t received = 0;             // bytes it brought so far
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::chrono::milliseconds receive_timeout{0};  // as set on the socket
+
+  Error DeadlinePassed() {
+    CloseQuietly();
+    return Error(ErrorCode::kUnavailable, "no complete reply from " + peer + " within " +
+                                              Seconds(options.command_deadline) + " (command_deadline)");
+  }
+
+  // Shortens the socket's read timeout to what is left of the deadline
+  // (and restores it afterwards). An error when nothing is left.
+  Status ClampReceiveTimeout() {
+    std::chrono::milliseconds want = options.read_timeout;
+    if (deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::unexpected(DeadlinePassed());
+      want = std::min(want, left);
+    }
+    if (want == receive_timeout) return OkStatus();
+    try {
+      socket.setReceiveTimeout(ToTimespan(want));
+    } catch (...) {
+      return std::unexpected(IoError("read from", std::current_exception()));
+    }
+    receive_timeout = want;
+    return OkStatus();
+  }
+
+  bool PastDeadline() const { return deadline && std::chrono::steady_clock::now() >= *deadline; }
 
   Error Closed() const {
     return Error(ErrorCode::kUnavailable, "connection to " + peer + " is closed");
@@ -209,10 +242,12 @@ class Connection::Impl {
   // (kUnavailable on EOF).
   Result<size_t> Receive(char* dst, size_t cap) {
     if (closed) return std::unexpected(Closed());
+    MK_RETURN_IF_ERROR(ClampReceiveTimeout());
     int n = 0;
     try {
       n = socket.receiveBytes(dst, static_cast<int>(std::min<size_t>(cap, 1 << 30)));
     } catch (...) {
+      if (PastDeadline()) return std::unexpected(DeadlinePassed());
       return std::unexpected(IoError("read from", std::current_exception()));
     }
     if (n <= 0) return std::unexpected(ClosedByServer());
@@ -260,10 +295,23 @@ class Connection::Impl {
     }
   }
 
+  // 1..cap bytes of the reply (inflated when compressing), counted
+  // against the command's budget.
+  Result<size_t> ReadSome(char* dst, size_t cap) {
+    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(dst, cap) : Receive(dst, cap));
+    received += n;
+    if (received > budget) {
+      CloseQuietly();
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "reply from " + peer + " is over " + std::to_string(budget) + " bytes");
+    }
+    return n;
+  }
+
   // Appends what one receive returns (compressed: up to kChunk inflated
   // bytes). kUnavailable on EOF or error.
   Status Fill() {
-    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(chunk, kChunk) : Receive(chunk, kChunk));
+    MK_ASSIGN_OR_RETURN(size_t n, ReadSome(chunk, kChunk));
     rbuf.append(chunk, n);
     return OkStatus();
   }
@@ -474,6 +522,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
       Poco::Net::StreamSocket socket;
       socket.connect(Poco::Net::SocketAddress(address, port), ToTimespan(options.connect_timeout));
       socket.setReceiveTimeout(ToTimespan(options.read_timeout));
+      impl->receive_timeout = options.read_timeout;
       socket.setSendTimeout(ToTimespan(options.read_timeout));
       socket.setNoDelay(true);
       impl->socket = socket;
@@ -548,6 +597,14 @@ const std::string& Connection::peer() const { return impl_->peer; }
 const std::string& Connection::host() const { return impl_->host; }
 bool Connection::closed() const { return impl_->closed; }
 
+void Connection::BeginCommand(uint64_t max_bytes) {
+  Impl& d = *impl_;
+  d.budget = max_bytes;
+  d.received = 0;
+  d.deadline.reset();
+  if (d.options.command_deadline.count() > 0) d.deadline = std::chrono::steady_clock::now() + d.options.command_deadline;
+}
+
 Result<std::string_view> Connection::ReadLineView(size_t max_len) {
   Impl& d = *impl_;
   for (;;) {
@@ -599,7 +656,7 @@ Status Connection::ReadExact(size_t n, std::string* out) {
   }
   while (n > 0) {
     const size_t want = std::min(n, kChunk);
-    MK_ASSIGN_OR_RETURN(size_t got, d.z ? d.Inflate(d.chunk, want) : d.Receive(d.chunk, want));
+    MK_ASSIGN_OR_RETURN(size_t got, d.ReadSome(d.chunk, want));
     out->append(d.chunk, got);
     n -= got;
   }
