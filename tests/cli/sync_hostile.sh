@@ -56,6 +56,7 @@ run() {
   local secs
   secs=$(python3 -c "print(f'{$end - $start:.1f}')")
   echo "$name: exit $got, ${secs} s, peak RSS $((rss / 1024)) MB"
+  sed 's/^/    /' "$WORK/err"
   [[ $got -eq $want ]] || { cat "$WORK/out" "$WORK/err" >&2; fail "$name: exit $got, expected $want"; }
   python3 -c "import sys; sys.exit(0 if $end - $start <= $max_s else 1)" || fail "$name: took ${secs} s (limit $max_s s)"
   [[ $rss =~ ^[0-9]+$ && $rss -lt $LIMIT_KB ]] || fail "$name: peak RSS $rss KB is not under 512 MB"
