@@ -23,10 +23,14 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <thread>
 #include <vector>
 
 namespace mailkeep::net {
@@ -147,8 +151,59 @@ struct DeflateState {
   }
 };
 
+// The backstop of the command deadline. Between reads the deadline is
+// checked and shortens the read timeout; but OpenSSL reads one TLS record
+// with as many recv() calls as it takes, each inside the read timeout, so a
+// record dripped a byte at a time would outlast it. Once armed, a thread
+// calls `fire` when the deadline passes (the owner shuts the socket down,
+// and the blocked read fails). Started at the first Arm(); joined by the
+// destructor.
+class Watchdog {
+ public:
+  explicit Watchdog(std::function<void()> fire) : fire_(std::move(fire)) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void Arm(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      deadline_ = deadline;
+      if (deadline && !thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      if (!deadline_) {
+        cv_.wait(lock);
+      } else if (std::chrono::steady_clock::now() >= *deadline_) {
+        deadline_.reset();
+        fire_();
+      } else {
+        cv_.wait_until(lock, *deadline_);
+      }
+    }
+  }
+
+  std::function<void()> fire_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class Connection::Impl {
  public:
+  ~Impl() { watchdog.reset(); }  // joined before the socket goes
   ConnectOptions options;
   std::string host;
   std::string peer;
@@ -166,6 +221,29 @@ class Connection::Impl {
   uint64_t received = 0;             // bytes it brought so far
   std::optional<std::chrono::steady_clock::time_point> deadline;
   std::chrono::milliseconds receive_timeout{0};  // as set on the socket
+  int fd = -1;                       // the TCP socket, also under TLS
+  std::mutex socket_mu;              // closing vs. the watchdog's shutdown
+  std::unique_ptr<Watchdog> watchdog;
+
+  void StartDeadline() {
+    deadline.reset();
+    if (options.command_deadline.count() <= 0) return;
+    deadline = std::chrono::steady_clock::now() + options.command_deadline;
+    if (!watchdog) watchdog = std::make_unique<Watchdog>([this] { ShutdownSocket(); });
+    watchdog->Arm(*deadline);
+  }
+
+  void StopDeadline() {
+    deadline.reset();
+    if (watchdog) watchdog->Arm(std::nullopt);
+  }
+
+  // From the watchdog thread: ends a read blocked on the socket.
+  void ShutdownSocket() {
+    std::lock_guard<std::mutex> lock(socket_mu);
+    if (closed) return;
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
 
   Error DeadlinePassed() {
     CloseQuietly();
@@ -221,6 +299,7 @@ class Connection::Impl {
   }
 
   void CloseQuietly() {
+    std::lock_guard<std::mutex> lock(socket_mu);
     if (closed) return;
     closed = true;
     rbuf.clear();
@@ -250,7 +329,7 @@ class Connection::Impl {
       if (PastDeadline()) return std::unexpected(DeadlinePassed());
       return std::unexpected(IoError("read from", std::current_exception()));
     }
-    if (n <= 0) return std::unexpected(ClosedByServer());
+    if (n <= 0) return std::unexpected(PastDeadline() ? DeadlinePassed() : ClosedByServer());
     return static_cast<size_t>(n);
   }
 
@@ -473,6 +552,7 @@ class Connection::Impl {
       code = ErrorCode::kInternal;
       msg = "TLS handshake with " + peer + ": " + e.what();
     }
+    if (PastDeadline()) return std::unexpected(DeadlinePassed());
     CloseQuietly();
     return MakeError(code, msg);
   }
@@ -526,6 +606,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
       socket.setSendTimeout(ToTimespan(options.read_timeout));
       socket.setNoDelay(true);
       impl->socket = socket;
+      impl->fd = socket.impl()->sockfd();
       connected = true;
       break;
     } catch (const Poco::Net::ConnectionRefusedException&) {
@@ -540,7 +621,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
   }
   if (!connected) return MakeError(ErrorCode::kUnavailable, "connect to " + peer + ": " + last);
 
-  if (options.tls == TlsMode::kImplicit) MK_RETURN_IF_ERROR(impl->Handshake());
+  if (options.tls == TlsMode::kImplicit) {
+    impl->StartDeadline();  // the handshake is a command of its own
+    MK_RETURN_IF_ERROR(impl->Handshake());
+    impl->StopDeadline();
+  }
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
@@ -601,8 +686,7 @@ void Connection::BeginCommand(uint64_t max_bytes) {
   Impl& d = *impl_;
   d.budget = max_bytes;
   d.received = 0;
-  d.deadline.reset();
-  if (d.options.command_deadline.count() > 0) d.deadline = std::chrono::steady_clock::now() + d.options.command_deadline;
+  d.StartDeadline();
 }
 
 Result<std::string_view> Connection::ReadLineView(size_t max_len) {

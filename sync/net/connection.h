@@ -32,7 +32,8 @@
 // MSG_NOSIGNAL; a peer that hangs up must be an error, not a dead process).
 //
 // Thread-safety: a Connection is used by one thread at a time; different
-// Connections may be used from different threads.
+// Connections may be used from different threads. (Its watchdog thread
+// only ever shuts the socket down, under a lock shared with Close().)
 #pragma once
 
 #include <chrono>
@@ -118,9 +119,10 @@ class Connection {
   // the connection. Bytes read ahead before the call (at most one 64 KiB
   // read) count for the earlier command. Before the first call, reads have
   // neither budget nor deadline (only read_timeout per read).
-  // Known gap: over TLS the deadline is checked between TLS records, so a
-  // server that drips the bytes of one record (at most 16 KiB) can stretch
-  // the deadline by up to that record's time.
+  // The deadline holds inside a TLS record too (OpenSSL reads one record
+  // with as many reads as it takes): once a deadline is set, a watchdog
+  // thread of this Connection shuts the socket down when it passes. The
+  // implicit-TLS handshake in Open() has the same deadline.
   void BeginCommand(uint64_t max_bytes);
 
   // One line without its CRLF (or bare LF). A line longer than `max_len`

@@ -19,10 +19,10 @@ failed=0
 if [[ -n ${KEEP_GOING:-} ]]; then fail() { echo "FAIL: $*" >&2; failed=1; }; fi
 trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
-# start SCENARIO: starts a hostile server; sets $port.
+# start SCENARIO [CERT KEY]: starts a hostile server; sets $port.
 start() {
   local file="$WORK/port.$1"
-  python3 "$SERVER" "$1" "$file" &
+  python3 "$SERVER" "$1" "$file" "${@:2}" &
   servers+=($!)
   for _ in $(seq 100); do [[ -s $file ]] && break; sleep 0.1; done
   [[ -s $file ]] || fail "hostile server $1 did not start"
@@ -105,6 +105,18 @@ cfg="$WORK/pop3-drip.ini"; : >"$cfg"
 start pop3-drip; account drip pop3 "$port" timeout=10 command_deadline=3
 run pop3-drip 1 15
 one_error drip "3 s"
+
+# 5b. The same over TLS, where one record's bytes are dripped: OpenSSL reads
+#     the record with many reads, each within the timeout; the deadline still
+#     holds (a watchdog shuts the socket down).
+cfg="$WORK/tls-drip.ini"; : >"$cfg"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+  -subj /CN=127.0.0.1 2>/dev/null || skip "openssl cannot make a test certificate"
+start pop3-tls-drip "$WORK/cert.pem" "$WORK/key.pem"
+account tlsdrip pop3 "$port" timeout=10 command_deadline=3
+sed -i 's/^tls = none$/tls = implicit\ntls_verify = false/' "$cfg"
+run pop3-tls-drip 1 15
+one_error tlsdrip "3 s"
 
 # 6. Endless IMAP LIST.
 cfg="$WORK/list.ini"; : >"$cfg"

@@ -3,7 +3,7 @@
 does one thing no real server does, to check that mailkeep's memory and time
 stay bounded by its own limits, never by what a server claims.
 
-usage: hostile_server.py SCENARIO PORT_FILE
+usage: hostile_server.py SCENARIO PORT_FILE [CERT KEY]
 
 Listens on a free port of 127.0.0.1, writes it to PORT_FILE once it accepts
 connections, and serves every connection (one thread each) until killed.
@@ -16,6 +16,8 @@ under COMPRESS=DEFLATE. Scenarios:
   pop3-endless-capa    CAPA never ends (before login; offers STLS first)
   pop3-endless-uidl    UIDL never ends
   pop3-drip            the CAPA reply comes one byte every 2 s, forever
+  pop3-tls-drip        implicit TLS (CERT, KEY); the greeting is one TLS
+                       record whose bytes come one every 2 s
   imap-endless-list    LIST never ends
   imap-ok-forever      "* OK" lines during LIST, 50 a second, forever
   imap-drip            the LIST reply comes one byte every 2 s, forever
@@ -26,6 +28,7 @@ under COMPRESS=DEFLATE. Scenarios:
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -128,6 +131,29 @@ def pop3(peer, scenario):
             peer.send(b"-ERR unknown command\r\n")
 
 
+def tls_drip(sock, cert, key):
+    """Handshake through memory BIOs, then one record dripped byte by byte."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            data = sock.recv(65536)
+            if not data:
+                raise EOFError
+            incoming.write(data)
+    sock.sendall(outgoing.read())
+    tls.write(b"+OK hostile POP3 ready, at the pace of a byte every two seconds\r\n")
+    for b in outgoing.read():
+        sock.sendall(bytes([b]))
+        time.sleep(2)
+
+
 # --- IMAP ------------------------------------------------------------------
 
 LYING_COUNT = 40
@@ -200,23 +226,25 @@ def imap(peer, scenario):
             peer.send(ok)
 
 
-def serve(conn, scenario):
+def serve(conn, scenario, tls_files):
     peer = Peer(conn)
     try:
-        if scenario.startswith("pop3"):
+        if scenario == "pop3-tls-drip":
+            tls_drip(conn, *tls_files)
+        elif scenario.startswith("pop3"):
             pop3(peer, scenario)
         else:
             imap(peer, scenario)
-    except (EOFError, OSError, ValueError):
+    except (EOFError, OSError, ValueError, ssl.SSLError):
         pass
     finally:
         conn.close()
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 5):
         sys.exit(__doc__)
-    scenario, port_file = sys.argv[1], sys.argv[2]
+    scenario, port_file, tls_files = sys.argv[1], sys.argv[2], sys.argv[3:]
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -227,7 +255,7 @@ def main():
     os.rename(tmp, port_file)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, scenario), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, scenario, tls_files), daemon=True).start()
 
 
 if __name__ == "__main__":
