@@ -124,6 +124,12 @@ start imap-endless-list; account list imap "$port"
 run imap-endless-list 1 40
 one_error list "LIST"
 
+# 6b. Flags of ever new UIDs, forever.
+cfg="$WORK/flags.ini"; : >"$cfg"
+start imap-endless-flags; account flags imap "$port"
+run imap-endless-flags 1 60
+one_error flags "bytes"
+
 # 7. "* OK" lines forever (slowly: the deadline, not the byte budget, ends it).
 cfg="$WORK/ok.ini"; : >"$cfg"
 start imap-ok-forever; account ok imap "$port" command_deadline=3

@@ -21,6 +21,7 @@ under COMPRESS=DEFLATE. Scenarios:
   imap-endless-list    LIST never ends
   imap-ok-forever      "* OK" lines during LIST, 50 a second, forever
   imap-drip            the LIST reply comes one byte every 2 s, forever
+  imap-endless-flags   UID FETCH 1:* (UID FLAGS ...) never ends (new UIDs)
   imap-lying-size      40 messages claim RFC822.SIZE 100, are 14 MiB each,
                        and come in reverse UID order
   imap-lying-size-deflate   the same after COMPRESS=DEFLATE
@@ -181,7 +182,7 @@ def imap(peer, scenario):
     if scenario == "imap-lying-size-deflate":
         caps += b" COMPRESS=DEFLATE"
     peer.send(b"* OK [CAPABILITY " + caps + b"] hostile IMAP ready\r\n")
-    count = LYING_COUNT if scenario.startswith("imap-lying-size") else 0
+    count = LYING_COUNT if scenario.startswith("imap-lying-size") else 1 if scenario == "imap-endless-flags" else 0
     while True:
         line = peer.line()
         m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", line)
@@ -211,6 +212,8 @@ def imap(peer, scenario):
         elif verb == "UID FETCH":
             spec, _, items = rest.partition(" ")
             uids = fetch_uids(spec)
+            if scenario == "imap-endless-flags":
+                forever(peer, lambda i: b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 1)\r\n" % (i, i))
             if "BODY" not in items.upper():
                 peer.send(b"".join(b"* %d FETCH (UID %d FLAGS () RFC822.SIZE 100)\r\n" % (u, u) for u in uids) + ok)
             else:
