@@ -154,13 +154,13 @@ struct DeflateState {
 // The backstop of the command deadline. Between reads the deadline is
 // checked and shortens the read timeout; but OpenSSL reads one TLS record
 // with as many recv() calls as it takes, each inside the read timeout, so a
-// record dripped a byte at a time would outlast it. Once armed, a thread
-// calls `fire` when the deadline passes (the owner shuts the socket down,
-// and the blocked read fails). Started at the first Arm(); joined by the
-// destructor.
+// record dripped a byte at a time would outlast it. A thread (started at the
+// first Arm(), joined by the destructor) marks the deadline expired when it
+// passes and, if a read is under way, shuts the socket down so that the
+// read fails. A connection idle between commands is left alone.
 class Watchdog {
  public:
-  explicit Watchdog(std::function<void()> fire) : fire_(std::move(fire)) {}
+  explicit Watchdog(int fd) : fd_(fd) {}
   ~Watchdog() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -169,13 +169,30 @@ class Watchdog {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+  // A new deadline (nullopt: none); clears "expired".
   void Arm(std::optional<std::chrono::steady_clock::time_point> deadline) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       deadline_ = deadline;
+      expired_ = false;
       if (deadline && !thread_.joinable()) thread_ = std::thread([this] { Run(); });
     }
     cv_.notify_all();
+  }
+  // Around each blocking read; false (and no read) once the deadline expired.
+  bool BeginRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = !expired_;
+    return reading_;
+  }
+  void EndRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = false;
+  }
+  // The socket is about to be closed: never touch its descriptor again.
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fd_ = -1;
   }
 
  private:
@@ -186,24 +203,42 @@ class Watchdog {
         cv_.wait(lock);
       } else if (std::chrono::steady_clock::now() >= *deadline_) {
         deadline_.reset();
-        fire_();
+        expired_ = true;
+        if (reading_ && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
       } else {
         cv_.wait_until(lock, *deadline_);
       }
     }
   }
 
-  std::function<void()> fire_;
   std::mutex mu_;
   std::condition_variable cv_;
+  int fd_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
-  bool stop_ = false;
+  bool expired_ = false, reading_ = false, stop_ = false;
   std::thread thread_;
+};
+
+// Marks a blocking read (or handshake) for the watchdog, if there is one.
+// ok() is false when the deadline already expired: do not read.
+class ReadGuard {
+ public:
+  explicit ReadGuard(Watchdog* w) : w_(w), ok_(!w || w->BeginRead()) {}
+  ~ReadGuard() {
+    if (w_ && ok_) w_->EndRead();
+  }
+  ReadGuard(const ReadGuard&) = delete;
+  ReadGuard& operator=(const ReadGuard&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  Watchdog* w_;
+  bool ok_;
 };
 
 class Connection::Impl {
  public:
-  ~Impl() { watchdog.reset(); }  // joined before the socket goes
+  ~Impl() { watchdog.reset(); }  // its thread is joined before the socket goes
   ConnectOptions options;
   std::string host;
   std::string peer;
@@ -222,27 +257,20 @@ class Connection::Impl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   std::chrono::milliseconds receive_timeout{0};  // as set on the socket
   int fd = -1;                       // the TCP socket, also under TLS
-  std::mutex socket_mu;              // closing vs. the watchdog's shutdown
-  std::unique_ptr<Watchdog> watchdog;
+  std::unique_ptr<Watchdog> watchdog;  // once a deadline was set
 
   void StartDeadline() {
     deadline.reset();
-    if (options.command_deadline.count() <= 0) return;
-    deadline = std::chrono::steady_clock::now() + options.command_deadline;
-    if (!watchdog) watchdog = std::make_unique<Watchdog>([this] { ShutdownSocket(); });
-    watchdog->Arm(*deadline);
+    if (options.command_deadline.count() > 0) {
+      deadline = std::chrono::steady_clock::now() + options.command_deadline;
+      if (!watchdog && !closed) watchdog = std::make_unique<Watchdog>(fd);
+    }
+    if (watchdog) watchdog->Arm(deadline);
   }
 
   void StopDeadline() {
     deadline.reset();
     if (watchdog) watchdog->Arm(std::nullopt);
-  }
-
-  // From the watchdog thread: ends a read blocked on the socket.
-  void ShutdownSocket() {
-    std::lock_guard<std::mutex> lock(socket_mu);
-    if (closed) return;
-    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
 
   Error DeadlinePassed() {
@@ -299,9 +327,9 @@ class Connection::Impl {
   }
 
   void CloseQuietly() {
-    std::lock_guard<std::mutex> lock(socket_mu);
     if (closed) return;
     closed = true;
+    if (watchdog) watchdog->Forget();
     rbuf.clear();
     rpos = scan = 0;
     wbuf.clear();
@@ -322,6 +350,8 @@ class Connection::Impl {
   Result<size_t> Receive(char* dst, size_t cap) {
     if (closed) return std::unexpected(Closed());
     MK_RETURN_IF_ERROR(ClampReceiveTimeout());
+    ReadGuard guard(watchdog.get());
+    if (!guard.ok()) return std::unexpected(DeadlinePassed());
     int n = 0;
     try {
       n = socket.receiveBytes(dst, static_cast<int>(std::min<size_t>(cap, 1 << 30)));
@@ -519,6 +549,8 @@ class Connection::Impl {
     MK_ASSIGN_OR_RETURN(Poco::Net::Context::Ptr ctx, MakeContext(last_error));
     std::string msg;
     ErrorCode code = ErrorCode::kFailedPrecondition;
+    ReadGuard guard(watchdog.get());
+    if (!guard.ok()) return std::unexpected(DeadlinePassed());
     try {
       Poco::Net::SecureStreamSocket tls = Poco::Net::SecureStreamSocket::attach(socket, host, ctx);
       socket = tls;

@@ -71,9 +71,10 @@ class Peer:
 def forever(peer, make_line, pause=0.0):
     """Sends make_line(i) for i = 1, 2, ... until the client hangs up."""
     i = 0
+    batch = 1 if pause else 1000
     while True:
-        i += 1
-        peer.send(make_line(i))
+        peer.send(b"".join(make_line(i + k) for k in range(1, batch + 1)))
+        i += batch
         if pause:
             time.sleep(pause)
 
