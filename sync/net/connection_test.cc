@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -197,6 +198,31 @@ TEST(CommandBudget, DeadlineShortensTheLastRead) {
   EXPECT_NE(line.error().message().find("within 0.5 s (command_deadline)"), std::string::npos)
       << line.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+// A connection idle between commands past the deadline is left alone; a
+// read of the expired command fails even when data is there.
+TEST(CommandBudget, IdleBetweenCommandsIsFine) {
+  FakeServer server;
+  server.Serve({{"", "one\r\n"}, {"next", "two\r\nthree\r\n"}});
+  ConnectOptions o = Plain(server.port());
+  o.command_deadline = std::chrono::milliseconds(300);
+  auto c = Connection::Open(o);
+  ASSERT_TRUE(c);
+  (*c)->BeginCommand(1000);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "one");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ASSERT_TRUE((*c)->Write("next\r\n"));
+  ASSERT_TRUE((*c)->Flush());
+  (*c)->BeginCommand(1000);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "two");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto late = (*c)->ReadLine(100);  // "three" is buffered, but the command is over time
+  ASSERT_TRUE(late) << "a buffered line needs no read";
+  EXPECT_EQ(*late, "three");
+  auto more = (*c)->ReadLine(100);
+  ASSERT_FALSE(more);
+  EXPECT_NE(more.error().message().find("(command_deadline)"), std::string::npos) << more.error().message();
 }
 
 TEST(Connection, ClosedMidLine) {
