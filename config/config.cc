@@ -406,6 +406,11 @@ Status SetTimeout(C& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Status SetCommandDeadline(AccountConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.command_deadline_seconds, ParseSeconds(x, v));
+  return OkStatus();
+}
+
 using PK = PasswordSource::Kind;
 
 // dns_server = IP[:PORT] (IPv4 or IPv6; an IPv6 address with a port is
@@ -480,6 +485,7 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"max_message_size", &SetMaxMessageSize},
     {"connect_timeout", &SetConnectTimeout<AccountConfig>},
     {"timeout", &SetTimeout<AccountConfig>},
+    {"command_deadline", &SetCommandDeadline},
 };
 
 const KeySpec<RelayConfig> kRelaySpecs[] = {

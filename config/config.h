@@ -71,6 +71,7 @@ struct AccountConfig {
   uint64_t max_message_size = 0;                 // 0 = no limit; accepts 500k, 25M, 1G (k=1024)
   int connect_timeout_seconds = 30;              // key connect_timeout, 1..86400
   int timeout_seconds = 120;                     // key timeout (each read), 1..86400
+  int command_deadline_seconds = 1800;           // key command_deadline (each command as a whole), 1..86400
 };
 
 struct RelayConfig {                             // [relay.NAME], for SMTP resend

@@ -170,6 +170,7 @@ TEST(ParseConfig, AccountDefaults) {
   EXPECT_EQ(a.max_message_size, 0u);
   EXPECT_EQ(a.connect_timeout_seconds, 30);
   EXPECT_EQ(a.timeout_seconds, 120);
+  EXPECT_EQ(a.command_deadline_seconds, 1800);
 }
 
 TEST(ParseConfig, RelayDefaults) {
@@ -355,6 +356,8 @@ TEST(Values, Timeouts) {
     EXPECT_EQ(msg, "config.ini:6: bad value '" + std::string(bad) + "' for 'timeout' (seconds, 1..86400)");
   }
   EXPECT_TRUE(Contains(BadValueOf("connect_timeout = 0"), "for 'connect_timeout' (seconds, 1..86400)"));
+  EXPECT_EQ(AccountWith("command_deadline = 3").command_deadline_seconds, 3);
+  EXPECT_TRUE(Contains(BadValueOf("command_deadline = 0"), "for 'command_deadline' (seconds, 1..86400)"));
 }
 
 TEST(Values, DeletePolicy) {
@@ -674,7 +677,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 19u);
+  EXPECT_EQ(AccountKeys().size(), 20u);
   EXPECT_EQ(RelayKeys().size(), 13u);
   ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");

@@ -41,6 +41,7 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Servi
   c.verify_certificate = a.tls_verify;
   c.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
   c.read_timeout = std::chrono::seconds(a.timeout_seconds);
+  c.command_deadline = std::chrono::seconds(a.command_deadline_seconds);
   return c;
 }
 

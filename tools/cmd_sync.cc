@@ -10,6 +10,7 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -128,6 +129,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   int jobs = 2;
   int lock_timeout = 60;
   int64_t debug_now = 0;
+  std::string debug_throw_in;
   desc.add_options()
       ("account", po::value<std::vector<std::string>>(), "accounts to sync (default: all in the config file)")
       ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
@@ -136,7 +138,8 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
        "seconds to wait for another mailkeep holding the archive, then exit 3")
       ("no-index", "store only; the next sync, import or `mailkeep reindex --pending` indexes")
-      ("debug-now", po::value<int64_t>(&debug_now), "testing: the current time (Unix seconds) for delete ages");
+      ("debug-now", po::value<int64_t>(&debug_now), "testing: the current time (Unix seconds) for delete ages")
+      ("debug-throw-in", po::value<std::string>(&debug_throw_in), "testing: this account's worker throws std::bad_alloc");
   po::positional_options_description pos;
   pos.add("account", -1);
   po::variables_map vm;
@@ -219,19 +222,34 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
           std::cerr << "mailkeep: account " << name << ": " << TerminalText(note) << "\n";
         };
       }
-      auto source = MakeSource(a, std::move(debug));
-      if (!source) {
+      auto fail = [&](const std::string& problem) {
+        reports[i] = sync::AccountReport{};
         reports[i].account = a.name;
         reports[i].ok = false;
-        reports[i].problems.push_back(source.error().message());
-      } else {
-        int64_t last = 0;
-        reports[i] = sync::SyncAccount(a.name, **source, gate, settings, [&](int64_t done, int64_t) {
-          fetched_total += done - last;
-          last = done;
-          std::lock_guard<std::mutex> lock(out_mu);
-          progress.Update(fetched_total);
-        });
+        reports[i].problems.push_back(problem);
+      };
+      // Whatever goes wrong inside one account (even an exception, e.g. out
+      // of memory) is that account's one-line error; the others go on.
+      try {
+        if (a.name == debug_throw_in) throw std::bad_alloc();
+        auto source = MakeSource(a, std::move(debug));
+        if (!source) {
+          fail(source.error().message());
+        } else {
+          int64_t last = 0;
+          reports[i] = sync::SyncAccount(a.name, **source, gate, settings, [&](int64_t done, int64_t) {
+            fetched_total += done - last;
+            last = done;
+            std::lock_guard<std::mutex> lock(out_mu);
+            progress.Update(fetched_total);
+          });
+        }
+      } catch (const std::bad_alloc&) {
+        fail("out of memory; this account stopped, what it committed is kept (try a lower max_message_size)");
+      } catch (const std::exception& e) {
+        fail(std::string("internal error, this account stopped: ") + e.what());
+      } catch (...) {
+        fail("internal error, this account stopped");
       }
       std::lock_guard<std::mutex> lock(out_mu);
       progress.Finish();

@@ -26,6 +26,7 @@ namespace {
 
 constexpr size_t kMaxSetChars = 2000;        // one UID set in a command line
 constexpr size_t kMaxSearchResults = 1u << 24;
+constexpr size_t kMaxNotes = 64;             // ALERTs and ENABLED extensions kept
 
 using ascii::EqualsIgnoreCase;
 using ascii::StartsWithIgnoreCase;
@@ -555,7 +556,7 @@ class ImapClient::Impl {
                                                     ": " + Clean(r.StatusText()));
     }
     if (r.is_status() && r.code == "CAPABILITY") SetCaps(Words(r.code_args));
-    if (r.is_status() && r.code == "ALERT") alerts.push_back(Clean(r.text));
+    if (r.is_status() && r.code == "ALERT") Alert(r.text);
     if (r.name == "CAPABILITY") {
       std::vector<std::string_view> words;
       for (const Value& v : r.values)
@@ -564,16 +565,24 @@ class ImapClient::Impl {
     }
     if (r.name == "ENABLED") {
       for (const Value& v : r.values)
-        if (v.is_string()) enabled.push_back(ToUpper(v.text));
+        if (v.is_string() && enabled.size() < kMaxNotes) enabled.push_back(ToUpper(v.text));
     }
     return OkStatus();
+  }
+
+  // Keeps the first kMaxNotes alerts (a server may send them forever).
+  void Alert(std::string_view text) {
+    if (alerts.size() < kMaxNotes) alerts.push_back(Clean(text));
   }
 
   // What a tagged response may carry besides its outcome.
   void Tagged(const Response& r) {
     if (r.code == "CAPABILITY") SetCaps(Words(r.code_args));
-    if (r.code == "ALERT") alerts.push_back(Clean(r.text));
+    if (r.code == "ALERT") Alert(r.text);
   }
+
+  // The byte budget of one command's responses (0: the default).
+  uint64_t Budget(uint64_t bytes = 0) const { return bytes > 0 ? bytes : options.max_command_bytes; }
 
   Status WriteLiteralBytes(const Piece& p, const std::string& what) {
     Status s;
@@ -598,9 +607,14 @@ class ImapClient::Impl {
   // returned (OK, NO or BAD: the caller decides). Untagged responses go to
   // Common() and then to `handler`; the first error `handler` returns is
   // kept, later responses are still read (to stay in step) but not passed,
-  // and that error is returned after the tagged response.
-  Result<Response> Run(const std::string& what, const Command& cmd, const Handler& handler = nullptr) {
+  // and that error is returned after the tagged response (or instead of the
+  // error that ends the reading, when the handler dropped the connection).
+  // The responses have `budget` bytes (0: max_command_bytes) and the
+  // command deadline (net::Connection::BeginCommand).
+  Result<Response> Run(const std::string& what, const Command& cmd, const Handler& handler = nullptr,
+                       uint64_t budget = 0) {
     MK_RETURN_IF_ERROR(Usable());
+    conn->BeginCommand(Budget(budget));
     const std::string tag = "A" + std::to_string(++tag_counter);
     std::optional<Error> handler_error;
     auto untagged = [&](Response& r) -> Status {
@@ -645,7 +659,9 @@ class ImapClient::Impl {
     Status f = conn->Flush();
     if (!f) return std::unexpected(NetError(what, f.error()));
     for (;;) {
-      MK_ASSIGN_OR_RETURN(Response r, ReadResponse(what));
+      auto read = ReadResponse(what);
+      if (!read) return std::unexpected(handler_error ? *handler_error : read.error());
+      Response& r = *read;
       if (r.kind == Response::Kind::kContinuation) {
         return std::unexpected(ProtocolError(what, "an unexpected continuation request"));
       }
@@ -656,7 +672,7 @@ class ImapClient::Impl {
           return std::unexpected(ProtocolError(what, std::string("tagged ") + CondName(r.cond)));
         }
         if (handler_error) return std::unexpected(*handler_error);
-        return r;
+        return std::move(r);
       }
       MK_RETURN_IF_ERROR(untagged(r));
     }
@@ -716,6 +732,7 @@ class ImapClient::Impl {
   Result<Response> Sasl(const std::string& mech, const std::string& response) {
     const std::string what = LoginWhat();
     const std::string tag = "A" + std::to_string(++tag_counter);
+    conn->BeginCommand(Budget());
     std::string ir = net::Base64Encode(response);
     if (ir.empty()) ir = "=";
     std::string line = tag + " AUTHENTICATE " + mech;
@@ -778,6 +795,7 @@ class ImapClient::Impl {
 
   Status Open() {
     const std::string what = "greeting";
+    conn->BeginCommand(Budget());
     MK_ASSIGN_OR_RETURN(Response greeting, ReadResponse(what));
     if (greeting.kind != Response::Kind::kUntagged || !greeting.is_status()) {
       return std::unexpected(ProtocolError(what, "not a greeting: " + DebugString(greeting)));
@@ -979,6 +997,10 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
   std::vector<Folder> folders;
   std::map<std::string, FolderStatus> statuses;
   auto handler = [&](Response& r) -> Status {
+    if (r.name == "LIST" && folders.size() >= d.options.max_folders) {
+      return std::unexpected(
+          d.ProtocolError("LIST", "more than " + std::to_string(d.options.max_folders) + " folders (max_folders)"));
+    }
     if (r.name == "LIST") {
       if (r.values.size() < 3 || !r.values[0].is_list() || !(r.values[1].is_string() || r.values[1].is_nil()) ||
           !(r.values[2].is_string() || r.values[2].is_nil())) {
@@ -1168,11 +1190,19 @@ Status ImapClient::FetchMessages(const std::vector<uint32_t>& requested,
 
   // 2. Chunks.
   std::vector<std::vector<uint32_t>> chunks;
+  std::vector<uint64_t> chunk_bytes;  // the RFC822.SIZEs each chunk asks for
   std::vector<std::pair<uint32_t, uint64_t>> too_big;
   {
     std::vector<uint32_t> cur;
     uint64_t bytes = 0;
     size_t chars = 0;
+    auto close_chunk = [&] {
+      chunks.push_back(std::move(cur));
+      chunk_bytes.push_back(bytes);
+      cur.clear();
+      bytes = 0;
+      chars = 0;
+    };
     for (const auto& [uid, size] : sizes) {
       if (size > d.limits.max_literal) {
         too_big.emplace_back(uid, size);
@@ -1181,23 +1211,21 @@ Status ImapClient::FetchMessages(const std::vector<uint32_t>& requested,
       const size_t uid_chars = std::to_string(uid).size() + 1;
       if (!cur.empty() && (cur.size() >= std::max<size_t>(1, d.options.fetch_chunk_messages) ||
                            bytes + size > d.options.fetch_chunk_bytes || chars + uid_chars > kMaxSetChars)) {
-        chunks.push_back(std::move(cur));
-        cur.clear();
-        bytes = 0;
-        chars = 0;
+        close_chunk();
       }
       cur.push_back(uid);
       bytes += size;
       chars += uid_chars;
     }
-    if (!cur.empty()) chunks.push_back(std::move(cur));
+    if (!cur.empty()) close_chunk();
   }
 
   // 3. Each chunk: messages go to the sink in UID order as soon as every
   // smaller UID of the chunk has come (servers answer in that order anyway).
   std::optional<Error> failure;
   std::vector<uint32_t> no_body;
-  for (const auto& chunk : chunks) {
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const std::vector<uint32_t>& chunk = chunks[c];
     struct Pending {
       FetchedMessage m;
       bool complete = false;
@@ -1246,10 +1274,15 @@ Status ImapClient::FetchMessages(const std::vector<uint32_t>& requested,
         }
       });
     };
+    // The sizes are the server's claim: the answer may bring twice them
+    // (plus max_command_bytes), held by the bytes that came, whatever order
+    // the messages come in.
+    const uint64_t claimed = std::min<uint64_t>(chunk_bytes[c], UINT64_MAX / 4);
+    const uint64_t budget = 2 * claimed + std::min<uint64_t>(d.Budget(), UINT64_MAX / 2);
     const std::string set = SplitUidSets(chunk, SIZE_MAX)[0];
     MK_ASSIGN_OR_RETURN(
         Response r, d.Run(what, Command("UID FETCH " + set + " (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
-                          handler));
+                          handler, budget));
     deliver(true);
     if (failure) return std::unexpected(*failure);
     if (r.cond != Response::Cond::kOk) return std::unexpected(d.Failed(what, r));

@@ -50,8 +50,13 @@
 // every later call fails with kUnavailable. No exception escapes.
 //
 // Memory: every response is bounded by ImapLimits (response_parser.h);
-// literals by ImapOptions::max_literal; FetchMessages() holds at most one
-// chunk (fetch_chunk_bytes, or one bigger message) at a time.
+// literals by ImapOptions::max_literal; all responses to one command by
+// ImapOptions::max_command_bytes (FETCH of bodies: twice the RFC822.SIZEs
+// asked for, plus that), counted as they arrive, so a server that lies about
+// sizes or sends bodies out of order is held to bytes, not to its claims.
+// FetchMessages() asks for one chunk (fetch_chunk_bytes by RFC822.SIZE, or
+// one bigger message) at a time. No number a server sends sizes a buffer.
+// Time: each command has the deadline connect.command_deadline.
 //
 // Not supported: IDLE, NOTIFY, UTF8=ACCEPT.
 //
@@ -91,6 +96,12 @@ struct ImapOptions {
   // RFC822.SIZE) per UID FETCH command.
   size_t fetch_chunk_messages = 256;
   uint64_t fetch_chunk_bytes = 32ull << 20;   // 32 MiB
+  // All responses to one command together (greeting, LIST, SEARCH, FETCH
+  // of flags, ...) may bring at most this many bytes; a UID FETCH of bodies
+  // twice the RFC822.SIZEs it asks for, plus this. Each command also has
+  // connect.command_deadline (net::Connection::BeginCommand).
+  uint64_t max_command_bytes = 128ull << 20;  // 128 MiB
+  size_t max_folders = 100000;                // LIST responses kept by ListFolders()
   // COMPRESS DEFLATE after login when the server offers COMPRESS=DEFLATE
   // (both directions compressed from then on; a refusal is not an error).
   bool compress = true;

@@ -495,6 +495,85 @@ TEST(ImapClient, FetchDeliversInUidOrderAndIgnoresUnsolicitedResponses) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// RFC822.SIZE 10 each, 40 KiB bodies, newest first: what is held is
+// counted by the bytes that came, and the answer may bring twice the sizes
+// asked for plus max_command_bytes, not more.
+TEST(ImapClient, LyingSizesInReverseOrderAreHeldToBytes) {
+  const std::string body(40 << 10, 'x');
+  std::string bodies;
+  for (int uid : {3, 2, 1}) {
+    bodies += "* " + std::to_string(uid) + " FETCH (UID " + std::to_string(uid) + " RFC822.SIZE 10 BODY[] {" +
+              std::to_string(body.size()) + "}\r\n" + body + ")\r\n";
+  }
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"},
+                              {"A3 UID FETCH 1:3 (UID RFC822.SIZE)",
+                               "* 1 FETCH (UID 1 RFC822.SIZE 10)\r\n* 2 FETCH (UID 2 RFC822.SIZE 10)\r\n"
+                               "* 3 FETCH (UID 3 RFC822.SIZE 10)\r\nA3 OK\r\n"},
+                              {"A4 UID FETCH 1:3 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])", bodies}}));
+  ImapOptions o = Opts(server.port());
+  o.max_command_bytes = 64 << 10;
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE((*c)->Examine("INBOX"));
+  int delivered = 0;
+  Status s = (*c)->FetchMessages({1, 2, 3}, [&](FetchedMessage&&) {
+    ++delivered;
+    return OkStatus();
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(s.error().message(), "IMAP server " + Where(server) + " broke the protocol in its reply to UID FETCH: reply from " +
+                                     Where(server) + " is over " + std::to_string(2 * 30 + (64 << 10)) + " bytes");
+  EXPECT_EQ(delivered, 0);
+}
+
+// A LIST that never ends stops at max_folders, or at the command's bytes;
+// of endless ALERTs only the first 64 are kept.
+TEST(ImapClient, EndlessListStopsAtTheLimits) {
+  for (bool alerts : {false, true}) {
+    FakeServer server;
+    FakeStep endless{"", alerts ? "* OK [ALERT] again\r\n" : "* LIST () \"/\" folder\r\n"};
+    endless.repeat = 0;
+    server.Serve(Plus(Login(), {{"A2 LIST \"\" \"*\"", ""}, endless}));
+    ImapOptions o = Opts(server.port());
+    o.max_folders = 1000;
+    o.max_command_bytes = 1 << 20;
+    auto c = ImapClient::Connect(o);
+    ASSERT_TRUE(c) << c.error().message();
+    auto list = (*c)->ListFolders();
+    ASSERT_FALSE(list);
+    EXPECT_EQ(list.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(list.error().message(), "IMAP server " + Where(server) + " broke the protocol in its reply to LIST: " +
+                                          (alerts ? "reply from " + Where(server) + " is over 1048576 bytes"
+                                                  : std::string("more than 1000 folders (max_folders)")));
+    if (alerts) {
+      EXPECT_EQ((*c)->TakeAlerts().size(), 64u);
+    }
+  }
+}
+
+// "* OK" lines that keep coming, each well inside the read timeout: the
+// command's deadline ends it.
+TEST(ImapClient, OkForeverEndsAtTheDeadline) {
+  FakeServer server;
+  FakeStep endless{"", "* OK still working\r\n"};
+  endless.repeat = 0;
+  endless.drip_ms = 5;
+  server.Serve(Plus(Login(), {{"A2 LIST \"\" \"*\"", ""}, endless}));
+  ImapOptions o = Opts(server.port());
+  o.connect.command_deadline = std::chrono::milliseconds(1000);
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  const auto start = std::chrono::steady_clock::now();
+  auto list = (*c)->ListFolders();
+  ASSERT_FALSE(list);
+  EXPECT_EQ(list.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(list.error().message(),
+            "IMAP LIST: no complete reply from " + Where(server) + " within 1 s (command_deadline)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+}
+
 TEST(ImapClient, SinkErrorStopsDeliveryButTheSessionStaysUsable) {
   FakeServer server;
   server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"", kSelectReply + "A2 OK [READ-ONLY] ok\r\n"},

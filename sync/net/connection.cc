@@ -23,9 +23,14 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <thread>
 #include <vector>
 
 namespace mailkeep::net {
@@ -146,8 +151,94 @@ struct DeflateState {
   }
 };
 
+// The backstop of the command deadline. Between reads the deadline is
+// checked and shortens the read timeout; but OpenSSL reads one TLS record
+// with as many recv() calls as it takes, each inside the read timeout, so a
+// record dripped a byte at a time would outlast it. A thread (started at the
+// first Arm(), joined by the destructor) marks the deadline expired when it
+// passes and, if a read is under way, shuts the socket down so that the
+// read fails. A connection idle between commands is left alone.
+class Watchdog {
+ public:
+  explicit Watchdog(int fd) : fd_(fd) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  // A new deadline (nullopt: none); clears "expired".
+  void Arm(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      deadline_ = deadline;
+      expired_ = false;
+      if (deadline && !thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    }
+    cv_.notify_all();
+  }
+  // Around each blocking read; false (and no read) once the deadline expired.
+  bool BeginRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = !expired_;
+    return reading_;
+  }
+  void EndRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = false;
+  }
+  // The socket is about to be closed: never touch its descriptor again.
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fd_ = -1;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      if (!deadline_) {
+        cv_.wait(lock);
+      } else if (std::chrono::steady_clock::now() >= *deadline_) {
+        deadline_.reset();
+        expired_ = true;
+        if (reading_ && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+      } else {
+        cv_.wait_until(lock, *deadline_);
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int fd_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool expired_ = false, reading_ = false, stop_ = false;
+  std::thread thread_;
+};
+
+// Marks a blocking read (or handshake) for the watchdog, if there is one.
+// ok() is false when the deadline already expired: do not read.
+class ReadGuard {
+ public:
+  explicit ReadGuard(Watchdog* w) : w_(w), ok_(!w || w->BeginRead()) {}
+  ~ReadGuard() {
+    if (w_ && ok_) w_->EndRead();
+  }
+  ReadGuard(const ReadGuard&) = delete;
+  ReadGuard& operator=(const ReadGuard&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  Watchdog* w_;
+  bool ok_;
+};
+
 class Connection::Impl {
  public:
+  ~Impl() { watchdog.reset(); }  // its thread is joined before the socket goes
   ConnectOptions options;
   std::string host;
   std::string peer;
@@ -160,6 +251,54 @@ class Connection::Impl {
   std::string wbuf;
   std::unique_ptr<DeflateState> z;  // set while compressing
   char chunk[kChunk];
+  // The current command's budget (BeginCommand).
+  uint64_t budget = UINT64_MAX;      // bytes its reply may bring
+  uint64_t received = 0;             // bytes it brought so far
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::chrono::milliseconds receive_timeout{0};  // as set on the socket
+  int fd = -1;                       // the TCP socket, also under TLS
+  std::unique_ptr<Watchdog> watchdog;  // once a deadline was set
+
+  void StartDeadline() {
+    deadline.reset();
+    if (options.command_deadline.count() > 0) {
+      deadline = std::chrono::steady_clock::now() + options.command_deadline;
+      if (!watchdog && !closed) watchdog = std::make_unique<Watchdog>(fd);
+    }
+    if (watchdog) watchdog->Arm(deadline);
+  }
+
+  void StopDeadline() {
+    deadline.reset();
+    if (watchdog) watchdog->Arm(std::nullopt);
+  }
+
+  Error DeadlinePassed() {
+    CloseQuietly();
+    return Error(ErrorCode::kUnavailable, "no complete reply from " + peer + " within " +
+                                              Seconds(options.command_deadline) + " (command_deadline)");
+  }
+
+  // Shortens the socket's read timeout to what is left of the deadline
+  // (and restores it afterwards). An error when nothing is left.
+  Status ClampReceiveTimeout() {
+    std::chrono::milliseconds want = options.read_timeout;
+    if (deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::unexpected(DeadlinePassed());
+      want = std::min(want, left);
+    }
+    if (want == receive_timeout) return OkStatus();
+    try {
+      socket.setReceiveTimeout(ToTimespan(want));
+    } catch (...) {
+      return std::unexpected(IoError("read from", std::current_exception()));
+    }
+    receive_timeout = want;
+    return OkStatus();
+  }
+
+  bool PastDeadline() const { return deadline && std::chrono::steady_clock::now() >= *deadline; }
 
   Error Closed() const {
     return Error(ErrorCode::kUnavailable, "connection to " + peer + " is closed");
@@ -190,6 +329,7 @@ class Connection::Impl {
   void CloseQuietly() {
     if (closed) return;
     closed = true;
+    if (watchdog) watchdog->Forget();
     rbuf.clear();
     rpos = scan = 0;
     wbuf.clear();
@@ -209,13 +349,17 @@ class Connection::Impl {
   // (kUnavailable on EOF).
   Result<size_t> Receive(char* dst, size_t cap) {
     if (closed) return std::unexpected(Closed());
+    MK_RETURN_IF_ERROR(ClampReceiveTimeout());
+    ReadGuard guard(watchdog.get());
+    if (!guard.ok()) return std::unexpected(DeadlinePassed());
     int n = 0;
     try {
       n = socket.receiveBytes(dst, static_cast<int>(std::min<size_t>(cap, 1 << 30)));
     } catch (...) {
+      if (PastDeadline()) return std::unexpected(DeadlinePassed());
       return std::unexpected(IoError("read from", std::current_exception()));
     }
-    if (n <= 0) return std::unexpected(ClosedByServer());
+    if (n <= 0) return std::unexpected(PastDeadline() ? DeadlinePassed() : ClosedByServer());
     return static_cast<size_t>(n);
   }
 
@@ -260,10 +404,23 @@ class Connection::Impl {
     }
   }
 
+  // 1..cap bytes of the reply (inflated when compressing), counted
+  // against the command's budget.
+  Result<size_t> ReadSome(char* dst, size_t cap) {
+    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(dst, cap) : Receive(dst, cap));
+    received += n;
+    if (received > budget) {
+      CloseQuietly();
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "reply from " + peer + " is over " + std::to_string(budget) + " bytes");
+    }
+    return n;
+  }
+
   // Appends what one receive returns (compressed: up to kChunk inflated
   // bytes). kUnavailable on EOF or error.
   Status Fill() {
-    MK_ASSIGN_OR_RETURN(size_t n, z ? Inflate(chunk, kChunk) : Receive(chunk, kChunk));
+    MK_ASSIGN_OR_RETURN(size_t n, ReadSome(chunk, kChunk));
     rbuf.append(chunk, n);
     return OkStatus();
   }
@@ -392,6 +549,8 @@ class Connection::Impl {
     MK_ASSIGN_OR_RETURN(Poco::Net::Context::Ptr ctx, MakeContext(last_error));
     std::string msg;
     ErrorCode code = ErrorCode::kFailedPrecondition;
+    ReadGuard guard(watchdog.get());
+    if (!guard.ok()) return std::unexpected(DeadlinePassed());
     try {
       Poco::Net::SecureStreamSocket tls = Poco::Net::SecureStreamSocket::attach(socket, host, ctx);
       socket = tls;
@@ -425,6 +584,7 @@ class Connection::Impl {
       code = ErrorCode::kInternal;
       msg = "TLS handshake with " + peer + ": " + e.what();
     }
+    if (PastDeadline()) return std::unexpected(DeadlinePassed());
     CloseQuietly();
     return MakeError(code, msg);
   }
@@ -474,9 +634,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
       Poco::Net::StreamSocket socket;
       socket.connect(Poco::Net::SocketAddress(address, port), ToTimespan(options.connect_timeout));
       socket.setReceiveTimeout(ToTimespan(options.read_timeout));
+      impl->receive_timeout = options.read_timeout;
       socket.setSendTimeout(ToTimespan(options.read_timeout));
       socket.setNoDelay(true);
       impl->socket = socket;
+      impl->fd = socket.impl()->sockfd();
       connected = true;
       break;
     } catch (const Poco::Net::ConnectionRefusedException&) {
@@ -491,7 +653,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
   }
   if (!connected) return MakeError(ErrorCode::kUnavailable, "connect to " + peer + ": " + last);
 
-  if (options.tls == TlsMode::kImplicit) MK_RETURN_IF_ERROR(impl->Handshake());
+  if (options.tls == TlsMode::kImplicit) {
+    impl->StartDeadline();  // the handshake is a command of its own
+    MK_RETURN_IF_ERROR(impl->Handshake());
+    impl->StopDeadline();
+  }
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
@@ -548,6 +714,13 @@ const std::string& Connection::peer() const { return impl_->peer; }
 const std::string& Connection::host() const { return impl_->host; }
 bool Connection::closed() const { return impl_->closed; }
 
+void Connection::BeginCommand(uint64_t max_bytes) {
+  Impl& d = *impl_;
+  d.budget = max_bytes;
+  d.received = 0;
+  d.StartDeadline();
+}
+
 Result<std::string_view> Connection::ReadLineView(size_t max_len) {
   Impl& d = *impl_;
   for (;;) {
@@ -599,7 +772,7 @@ Status Connection::ReadExact(size_t n, std::string* out) {
   }
   while (n > 0) {
     const size_t want = std::min(n, kChunk);
-    MK_ASSIGN_OR_RETURN(size_t got, d.z ? d.Inflate(d.chunk, want) : d.Receive(d.chunk, want));
+    MK_ASSIGN_OR_RETURN(size_t got, d.ReadSome(d.chunk, want));
     out->append(d.chunk, got);
     n -= got;
   }

@@ -2,6 +2,10 @@
 // or upgraded in place after STARTTLS/STLS), optionally compressed (raw
 // deflate after IMAP COMPRESS, RFC 4978), with buffered line and byte
 // reads, buffered writes, and a timeout on every connect, read and write.
+// A protocol client marks the start of each command's reply with
+// BeginCommand(): that reply then has a byte budget and an overall deadline,
+// so a server that talks forever, or drips a byte just inside each read
+// timeout, cannot hold the session (or memory) longer than the client allows.
 //
 // Certificate policy (the same for implicit TLS and StartTls()):
 //   - the chain must verify against the system store plus `ca_file`;
@@ -13,11 +17,13 @@
 //
 // Errors (never an exception; Poco's are caught here):
 //   kUnavailable         network trouble: refused, unreachable, unknown host,
-//                        timeouts, connection closed or reset. Retry later.
+//                        timeouts, a reply past its deadline, connection
+//                        closed or reset. Retry later.
 //   kFailedPrecondition  TLS policy: untrusted or mismatching certificate,
 //                        handshake refused (protocol version, not TLS at all),
 //                        unreadable ca_file, a line longer than allowed,
-//                        corrupt compressed data.
+//                        a reply over its byte budget, corrupt compressed
+//                        data.
 //   kInvalidArgument     empty host.
 // Messages are one line and name "host:port"; they never contain data sent.
 //
@@ -26,7 +32,8 @@
 // MSG_NOSIGNAL; a peer that hangs up must be an error, not a dead process).
 //
 // Thread-safety: a Connection is used by one thread at a time; different
-// Connections may be used from different threads.
+// Connections may be used from different threads. (Its watchdog thread
+// only ever shuts the socket down, under a lock shared with Close().)
 #pragma once
 
 #include <chrono>
@@ -59,6 +66,9 @@ struct ConnectOptions {
   bool verify_certificate = true;      // false: accept any cert (caller warns)
   std::chrono::milliseconds connect_timeout{30000};
   std::chrono::milliseconds read_timeout{120000};   // also used for writes and the TLS handshake
+  // The longest one command's reply may take as a whole, from
+  // BeginCommand() on, however steadily bytes come; 0 = no deadline.
+  std::chrono::milliseconds command_deadline{1800000};  // 30 min
 };
 
 class Connection {
@@ -100,6 +110,20 @@ class Connection {
   bool compressing() const;            // StartCompression() succeeded
   const std::string& peer() const;     // "host:port" for messages
   const std::string& host() const;
+
+  // Starts the budget of one command's reply: until the next BeginCommand(),
+  // reads fail once more than `max_bytes` bytes have arrived (counted after
+  // inflating; kFailedPrecondition, "reply from host:port is over N bytes")
+  // or once options.command_deadline has passed (kUnavailable, "no complete
+  // reply from host:port within N s (command_deadline)"); either error drops
+  // the connection. Bytes read ahead before the call (at most one 64 KiB
+  // read) count for the earlier command. Before the first call, reads have
+  // neither budget nor deadline (only read_timeout per read).
+  // The deadline holds inside a TLS record too (OpenSSL reads one record
+  // with as many reads as it takes): once a deadline is set, a watchdog
+  // thread of this Connection shuts the socket down when it passes. The
+  // implicit-TLS handshake in Open() has the same deadline.
+  void BeginCommand(uint64_t max_bytes);
 
   // One line without its CRLF (or bare LF). A line longer than `max_len`
   // bytes (without the line end) is an error (kFailedPrecondition) and the

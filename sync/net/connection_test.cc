@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -124,6 +125,104 @@ TEST(Connection, ReadTimesOut) {
   EXPECT_EQ(line.error().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(line.error().message(),
             "read from 127.0.0.1:" + std::to_string(server.port()) + " timed out after 0.2 s");
+}
+
+// A reply that never ends stops at the command's byte budget, counted
+// across reads.
+TEST(CommandBudget, EndlessReplyStopsAtTheByteBudget) {
+  FakeServer server;
+  FakeStep endless{"", "* OK still here\r\n"};
+  endless.repeat = 0;
+  server.Serve({endless});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  (*c)->BeginCommand(1u << 20);
+  size_t lines = 0;
+  Result<std::string> line;
+  while ((line = (*c)->ReadLine(100))) ++lines;
+  EXPECT_EQ(line.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(line.error().message(), "reply from 127.0.0.1:" + std::to_string(server.port()) + " is over 1048576 bytes");
+  EXPECT_GT(lines, 50000u);
+  EXPECT_LT(lines, (1u << 20) / 17 + 1);
+  EXPECT_TRUE((*c)->closed());
+}
+
+TEST(CommandBudget, EachCommandHasItsOwnBudget) {
+  FakeServer server;
+  server.Serve({{"", std::string(90, 'a') + "\r\n"}, {"next", std::string(90, 'b') + "\r\n"}});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  (*c)->BeginCommand(100);
+  EXPECT_EQ((*c)->ReadLine(100).value(), std::string(90, 'a'));
+  ASSERT_TRUE((*c)->Write("next\r\n"));
+  ASSERT_TRUE((*c)->Flush());
+  (*c)->BeginCommand(100);
+  EXPECT_EQ((*c)->ReadLine(100).value(), std::string(90, 'b'));
+}
+
+// One byte every 300 ms never trips the 3 s read timeout; the deadline of
+// the command as a whole ends it.
+TEST(CommandBudget, DripIsEndedByTheCommandDeadline) {
+  FakeServer server;
+  FakeStep drip{"", "* OK this line comes very slowly\r\n"};
+  drip.drip_ms = 300;
+  server.Serve({drip});
+  ConnectOptions o = Plain(server.port());
+  o.command_deadline = std::chrono::milliseconds(1000);
+  auto c = Connection::Open(o);
+  ASSERT_TRUE(c);
+  const auto start = std::chrono::steady_clock::now();
+  (*c)->BeginCommand(UINT64_MAX);
+  auto line = (*c)->ReadLine(1000);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(line);
+  EXPECT_EQ(line.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(line.error().message(),
+            "no complete reply from 127.0.0.1:" + std::to_string(server.port()) + " within 1 s (command_deadline)");
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(1800));
+}
+
+// A silent server hits the deadline, not the longer read timeout.
+TEST(CommandBudget, DeadlineShortensTheLastRead) {
+  FakeServer server;
+  server.Serve({{"", "late\r\n", 2500}});
+  ConnectOptions o = Plain(server.port());
+  o.command_deadline = std::chrono::milliseconds(500);
+  auto c = Connection::Open(o);
+  ASSERT_TRUE(c);
+  const auto start = std::chrono::steady_clock::now();
+  (*c)->BeginCommand(UINT64_MAX);
+  auto line = (*c)->ReadLine(100);
+  ASSERT_FALSE(line);
+  EXPECT_NE(line.error().message().find("within 0.5 s (command_deadline)"), std::string::npos)
+      << line.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+// A connection idle between commands past the deadline is left alone; a
+// read of the expired command fails even when data is there.
+TEST(CommandBudget, IdleBetweenCommandsIsFine) {
+  FakeServer server;
+  server.Serve({{"", "one\r\n"}, {"next", "two\r\nthree\r\n"}});
+  ConnectOptions o = Plain(server.port());
+  o.command_deadline = std::chrono::milliseconds(300);
+  auto c = Connection::Open(o);
+  ASSERT_TRUE(c);
+  (*c)->BeginCommand(1000);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "one");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ASSERT_TRUE((*c)->Write("next\r\n"));
+  ASSERT_TRUE((*c)->Flush());
+  (*c)->BeginCommand(1000);
+  EXPECT_EQ((*c)->ReadLine(100).value(), "two");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto late = (*c)->ReadLine(100);  // "three" is buffered, but the command is over time
+  ASSERT_TRUE(late) << "a buffered line needs no read";
+  EXPECT_EQ(*late, "three");
+  auto more = (*c)->ReadLine(100);
+  ASSERT_FALSE(more);
+  EXPECT_NE(more.error().message().find("(command_deadline)"), std::string::npos) << more.error().message();
 }
 
 TEST(Connection, ClosedMidLine) {
@@ -307,6 +406,27 @@ TEST(Compression, RoundTripOfLinesAndAFiveMegabyteLiteral) {
   std::string uploaded;
   for (size_t i = 3; i + 1 < lines.size(); ++i) uploaded += lines[i] + "\r\n";
   EXPECT_TRUE(uploaded == upload + "\r\n") << "sizes " << uploaded.size() << " vs " << upload.size() + 2;
+}
+
+// The budget counts bytes as inflated: a well-compressing endless reply
+// stops after the same number of bytes as a plain one.
+TEST(Compression, ByteBudgetCountsInflatedBytes) {
+  FakeServer server;
+  FakeStep go{"COMPRESS", "OK begin compression\r\n"};
+  go.start_deflate = true;
+  FakeStep endless{"", "* OK " + std::string(4000, 'z') + "\r\n"};
+  endless.repeat = 0;
+  server.Serve({go, endless});
+  auto c = Connection::Open(Plain(server.port()));
+  ASSERT_TRUE(c);
+  Negotiate(**c);
+  (*c)->BeginCommand(4u << 20);
+  size_t bytes = 0;
+  Result<std::string> line;
+  while ((line = (*c)->ReadLine(5000))) bytes += line->size() + 2;
+  EXPECT_EQ(line.error().code(), ErrorCode::kFailedPrecondition) << line.error().message();
+  EXPECT_GT(bytes, 3u << 20);
+  EXPECT_LE(bytes, 4u << 20);
 }
 
 TEST(Compression, BytesRightAfterTheOkAreTheStartOfTheStream) {

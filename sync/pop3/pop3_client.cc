@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "sync/net/sasl.h"
@@ -99,7 +100,6 @@ class Pop3Client::Impl {
   bool have_capa = false;
   std::string timestamp;
   AuthMethod used = AuthMethod::kAuto;
-  std::vector<uint64_t> sizes;  // by message number, from the last List()
 
   const std::string& peer() const { return conn->peer(); }
 
@@ -156,8 +156,21 @@ class Pop3Client::Impl {
     return Flush(command);
   }
 
-  // Reads one status line. `allow_continue` for AUTH exchanges.
-  Result<Reply> ReadReply(const std::string& command, bool allow_continue = false) {
+  // Bytes one reply may bring, with its multi-line body: listings and
+  // messages have their limits; anything else (CAPA, AUTH, status lines) is
+  // small.
+  static constexpr uint64_t kSmallReply = 1u << 20;
+  uint64_t MessageReplyBudget() const {
+    // Dot-stuffing and CRLF may triple a message on the wire ("..\r\n" for ".\n").
+    const uint64_t m = options.max_message_size;
+    return m > UINT64_MAX / 4 ? UINT64_MAX : 3 * m + options.max_message_line + kSmallReply;
+  }
+
+  // Reads one status line; it starts the reply's byte budget and deadline
+  // (net::Connection::BeginCommand). `allow_continue` for AUTH exchanges.
+  Result<Reply> ReadReply(const std::string& command, bool allow_continue = false,
+                          uint64_t budget = kSmallReply) {
+    conn->BeginCommand(budget);
     auto line = conn->ReadLineView(options.max_reply_line);
     if (!line) {
       if (line.error().code() == ErrorCode::kFailedPrecondition) {
@@ -188,7 +201,8 @@ class Pop3Client::Impl {
   }
 
   // Reads a multi-line body up to the "." line, calling on_line with each
-  // dot-unstuffed line (without its line end). Returns the total bytes.
+  // dot-unstuffed line (without its line end); on_line returns "" to go on,
+  // or why the line breaks the protocol (then reading stops there).
   template <typename OnLine>
   Status ReadBody(const std::string& command, size_t max_line, uint64_t max_total, OnLine&& on_line) {
     uint64_t total = 0;
@@ -210,19 +224,39 @@ class Pop3Client::Impl {
         return std::unexpected(ProtocolError(
             command, "more than " + std::to_string(max_total) + " bytes (max_message_size)"));
       }
-      on_line(l);
+      if (std::string why = on_line(l); !why.empty()) return std::unexpected(ProtocolError(command, why));
     }
   }
 
   Status DrainBody(const std::string& command) {
-    return ReadBody(command, options.max_message_line, UINT64_MAX, [](std::string_view) {});
+    return ReadBody(command, options.max_message_line, UINT64_MAX, [](std::string_view) { return std::string(); });
   }
 
   Result<std::vector<std::string>> ReadListBody(const std::string& command) {
     std::vector<std::string> lines;
-    MK_RETURN_IF_ERROR(ReadBody(command, options.max_reply_line, UINT64_MAX,
-                                [&](std::string_view l) { lines.emplace_back(l); }));
+    MK_RETURN_IF_ERROR(ReadBody(command, options.max_reply_line, UINT64_MAX, [&](std::string_view l) {
+      lines.emplace_back(l);
+      return std::string();
+    }));
     return lines;
+  }
+
+  // A UIDL or LIST body: each line's first two words to `add` (number,
+  // second word), at most options.max_messages lines. The words are checked
+  // here; what they mean is up to `add` ("" = fine, else why not).
+  template <typename Add>
+  Status ReadListing(const std::string& command, Add&& add) {
+    size_t count = 0;
+    return ReadBody(command, options.max_reply_line, UINT64_MAX, [&](std::string_view l) -> std::string {
+      if (++count > options.max_messages) {
+        return "more than " + std::to_string(options.max_messages) + " messages (the limit)";
+      }
+      auto words = Words(l);
+      int n = 0;
+      if (words.size() < 2 || !ParseNumber(words[0], &n) || n < 1) return "a bad line \"" + Sanitize(mask.Apply(l), 80) + "\"";
+      if (std::string why = add(n, words[1]); !why.empty()) return why + " in \"" + Sanitize(mask.Apply(l), 80) + "\"";
+      return {};
+    });
   }
 
   Status Capa() {
@@ -447,14 +481,25 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
   if (pipelined) MK_RETURN_IF_ERROR(d.Send("LIST\r\n", "LIST"));
   MK_RETURN_IF_ERROR(d.Flush("UIDL"));
 
-  MK_ASSIGN_OR_RETURN(Reply uidl, d.ReadReply("UIDL"));
-  std::vector<std::string> uidl_lines;
+  // Nothing is sized by a number the server sends: entries grow line by
+  // line, at most max_messages of them, within max_listing_bytes.
+  const uint64_t budget = d.options.max_listing_bytes;
+  MK_ASSIGN_OR_RETURN(Reply uidl, d.ReadReply("UIDL", false, budget));
+  std::vector<MailboxEntry> entries;
   if (uidl.kind == Reply::kOk) {
-    MK_ASSIGN_OR_RETURN(uidl_lines, d.ReadListBody("UIDL"));
+    std::set<int> numbers;
+    MK_RETURN_IF_ERROR(d.ReadListing("UIDL", [&](int n, std::string_view uid) -> std::string {
+      if (uid.size() > 512) return "a UIDL longer than 512 bytes";
+      // One number with two UIDLs would credit one message's content to
+      // another's UIDL (and could get that one deleted unseen).
+      if (!numbers.insert(n).second) return "message " + std::to_string(n) + " listed twice";
+      entries.push_back({n, std::string(uid), 0});
+      return {};
+    }));
   }
   if (uidl.kind != Reply::kOk) {
     if (pipelined) {  // read the LIST answer that is on its way
-      MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST"));
+      MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST", false, budget));
       if (list.kind == Reply::kOk) MK_RETURN_IF_ERROR(d.DrainBody("LIST"));
     }
     return MakeError(CodeFor(uidl.text, ErrorCode::kFailedPrecondition),
@@ -463,34 +508,17 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
                          "keeps (server said: " + Sanitize(uidl.text) + ")");
   }
   if (!pipelined) MK_RETURN_IF_ERROR(d.SendNow("LIST\r\n", "LIST"));
-  MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST"));
+  MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST", false, budget));
   if (list.kind != Reply::kOk) {
     return MakeError(CodeFor(list.text, ErrorCode::kFailedPrecondition),
                      "POP3 LIST at " + d.peer() + " failed: " + Sanitize(list.text));
   }
-  MK_ASSIGN_OR_RETURN(std::vector<std::string> list_lines, d.ReadListBody("LIST"));
-
   std::map<int, uint64_t> sizes;
-  for (const auto& line : list_lines) {
-    auto words = Words(line);
-    int n = 0;
-    uint64_t size = 0;
-    if (words.size() < 2 || !ParseNumber(words[0], &n) || n < 1 || !ParseNumber(words[1], &size)) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "POP3 server " + d.peer() + " sent a bad LIST line: \"" + Sanitize(d.mask.Apply(line), 80) + "\"");
-    }
-    sizes[n] = size;
-  }
-  std::vector<MailboxEntry> entries;
-  entries.reserve(uidl_lines.size());
-  for (const auto& line : uidl_lines) {
-    auto words = Words(line);
-    MailboxEntry e;
-    if (words.size() < 2 || !ParseNumber(words[0], &e.number) || e.number < 1 || words[1].size() > 512) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "POP3 server " + d.peer() + " sent a bad UIDL line: \"" + Sanitize(d.mask.Apply(line), 80) + "\"");
-    }
-    e.uidl = std::string(words[1]);
+  MK_RETURN_IF_ERROR(d.ReadListing("LIST", [&](int n, std::string_view size) -> std::string {
+    if (!ParseNumber(size, &sizes[n])) return "a bad size";
+    return {};
+  }));
+  for (auto& e : entries) {
     auto it = sizes.find(e.number);
     if (it == sizes.end()) {
       return MakeError(ErrorCode::kFailedPrecondition,
@@ -498,12 +526,9 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
                            " in UIDL but not in LIST");
     }
     e.size = it->second;
-    entries.push_back(std::move(e));
   }
   std::sort(entries.begin(), entries.end(),
             [](const MailboxEntry& a, const MailboxEntry& b) { return a.number < b.number; });
-  d.sizes.assign(entries.empty() ? 1 : static_cast<size_t>(entries.back().number) + 1, 0);
-  for (const auto& e : entries) d.sizes[static_cast<size_t>(e.number)] = e.size;
   return entries;
 }
 
@@ -534,7 +559,7 @@ Status Pop3Client::Retrieve(const std::vector<int>& numbers,
   while (done < sent) {
     const std::string command = command_for(done);
     const int number = numbers[done];
-    MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command));
+    MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command, false, d.MessageReplyBudget()));
     if (reply.kind != Reply::kOk) {
       ++done;
       if (!stop) {
@@ -549,13 +574,13 @@ Status Pop3Client::Retrieve(const std::vector<int>& numbers,
       ++done;
       continue;
     }
+    // Grows by the bytes that come, never by the size LIST claimed.
     std::string message;
-    size_t n = static_cast<size_t>(number);
-    if (n < d.sizes.size()) message.reserve(static_cast<size_t>(std::min<uint64_t>(d.sizes[n], 256u << 20)));
     MK_RETURN_IF_ERROR(d.ReadBody(command, d.options.max_message_line, d.options.max_message_size,
                                   [&](std::string_view line) {
                                     message.append(line);
                                     message.push_back('\n');
+                                    return std::string();
                                   }));
     ++done;
     Status s = sink(number, std::move(message));
@@ -577,7 +602,7 @@ Result<std::string> Pop3Client::Top(int number, int lines) {
   if (lines < 0) return MakeError(ErrorCode::kInvalidArgument, "POP3 TOP: negative line count");
   const std::string command = "TOP " + std::to_string(number) + " " + std::to_string(lines);
   MK_RETURN_IF_ERROR(d.SendNow(command + "\r\n", "TOP"));
-  MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command));
+  MK_ASSIGN_OR_RETURN(Reply reply, d.ReadReply(command, false, d.MessageReplyBudget()));
   if (reply.kind != Reply::kOk) {
     return MakeError(d.MessageErrorCode(reply.text),
                      "POP3 " + command + " at " + d.peer() + " failed: " + Sanitize(reply.text));
@@ -587,6 +612,7 @@ Result<std::string> Pop3Client::Top(int number, int lines) {
                                 [&](std::string_view line) {
                                   out.append(line);
                                   out.push_back('\n');
+                                  return std::string();
                                 }));
   return out;
 }

@@ -56,10 +56,16 @@ struct Pop3Options {
   AuthMethod auth = AuthMethod::kAuto;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
 
-  // Limits: a longer line is an error, so memory stays bounded.
+  // Limits: going past one is an error, so memory stays bounded whatever
+  // the server sends or claims. Each reply also has a byte budget and the
+  // deadline connect.command_deadline (net::Connection::BeginCommand):
+  // 1 MiB for CAPA, AUTH and status replies; max_listing_bytes for UIDL and
+  // LIST; 3 x max_message_size (+ a line) for RETR and TOP.
   size_t max_reply_line = 64 * 1024;        // status lines, CAPA/UIDL/LIST lines
   size_t max_message_line = 1024 * 1024;    // one line of a message (RETR/TOP)
   uint64_t max_message_size = 1ull << 30;   // one whole message (1 GiB)
+  uint64_t max_listing_bytes = 64ull << 20; // one UIDL or LIST reply (64 MiB)
+  size_t max_messages = 1000000;            // lines of one UIDL or LIST reply
   // RETR/DELE commands in flight at once when the server offers PIPELINING
   // (1 otherwise).
   int pipeline_window = 16;
@@ -93,12 +99,12 @@ class Pop3Client {
   const std::string& peer() const;
 
   // UIDL + LIST merged, in message-number order. A server without UIDL →
-  // kFailedPrecondition with a clear message. Sizes are remembered to size
-  // buffers in Retrieve().
+  // kFailedPrecondition with a clear message. Numbers and sizes are the
+  // server's claims: nothing is sized by them.
   Result<std::vector<MailboxEntry>> List();
 
   // RETR each number (pipelined in a bounded window when PIPELINING is
-  // advertised) and calls sink(number, bytes) in the given order, bytes in
+  // advertised); each message is buffered by the bytes that came and calls sink(number, bytes) in the given order, bytes in
   // Maildir form (see the top of this file). If sink returns an error, or the
   // server answers -ERR, no further RETR is sent, the ones in flight are read
   // and dropped, and that error is returned; the session stays usable.

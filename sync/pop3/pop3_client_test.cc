@@ -278,6 +278,70 @@ TEST(Pop3Client, ListMergesUidlAndListPipelined) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// Numbers and sizes are claims: message 2147483647 and a size of 2^64-1
+// size nothing (they once allocated 16 GiB and reserved 256 MiB).
+TEST(Pop3Client, HugeNumbersAndSizesSizeNothing) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"UIDL", "+OK\r\n1 uid-a\r\n2147483647 uid-b\r\n.\r\n"},
+                              {"LIST", "+OK\r\n1 100\r\n2147483647 18446744073709551615\r\n.\r\n"},
+                              {"RETR 2147483647", "+OK\r\nSubject: x\r\n\r\nhi\r\n.\r\n"},
+                              {"QUIT", "+OK\r\n"}}));
+  auto c = Pop3Client::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto list = (*c)->List();
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].number, 2147483647);
+  EXPECT_EQ((*list)[1].size, UINT64_MAX);
+  std::string got;
+  ASSERT_TRUE((*c)->Retrieve({2147483647}, [&](int, std::string&& m) {
+    got = std::move(m);
+    return OkStatus();
+  }));
+  EXPECT_EQ(got, "Subject: x\n\nhi\n");
+  EXPECT_LT(got.capacity(), 4096u);
+  EXPECT_TRUE((*c)->Quit());
+  EXPECT_EQ(server.Finish(), "");
+}
+
+// A CAPA that never ends, before login and before STLS: the reply's byte
+// budget (1 MiB) ends it.
+TEST(Pop3Client, EndlessCapaStopsAtItsBudget) {
+  FakeServer server;
+  FakeStep endless{"", "X-FILLER " + std::string(60, 'y') + "\r\n"};
+  endless.repeat = 0;
+  server.Serve({{"", kGreeting}, {"CAPA", "+OK\r\nSTLS\r\nUSER\r\n"}, endless});
+  Pop3Options o = Opts(server.port());
+  o.connect.tls = net::TlsMode::kStartTls;
+  auto c = Pop3Client::Connect(o);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(c.error().message(), "POP3 server " + Where(server) + " broke the protocol in its reply to CAPA: reply from " +
+                                     Where(server) + " is over 1048576 bytes");
+}
+
+// An endless UIDL stops at max_messages lines, or at max_listing_bytes.
+TEST(Pop3Client, EndlessUidlStopsAtTheLimits) {
+  for (bool by_count : {true, false}) {
+    FakeServer server;
+    FakeStep endless{"", "7 uid-seven\r\n"};
+    endless.repeat = 0;
+    server.Serve(Plus(Login(), {{"UIDL", "+OK\r\n"}, endless}));
+    Pop3Options o = Opts(server.port());
+    if (by_count) o.max_messages = 1000;
+    o.max_listing_bytes = 100000;
+    if (by_count) o.max_listing_bytes = 1u << 20;
+    auto c = Pop3Client::Connect(o);
+    ASSERT_TRUE(c) << c.error().ToString();
+    auto list = (*c)->List();
+    ASSERT_FALSE(list);
+    EXPECT_EQ(list.error().code(), ErrorCode::kFailedPrecondition);
+    const std::string why = by_count ? "more than 1000 messages (the limit)" : "is over 100000 bytes";
+    EXPECT_TRUE(Contains(list.error().message(), why)) << list.error().message();
+    EXPECT_TRUE(Contains(list.error().message(), "UIDL")) << list.error().message();
+  }
+}
+
 TEST(Pop3Client, NoUidlIsAClearError) {
   FakeServer server;
   server.Serve(Plus(Login("+OK\r\nTOP\r\nUSER\r\n.\r\n"),

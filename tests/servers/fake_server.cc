@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 namespace mailkeep::testing {
 
@@ -80,6 +82,22 @@ struct Peer {
   std::unique_ptr<Deflate> z;
 
   bool Send(const std::string& data) { return SendRaw(fd, z ? z->Compress(data) : data); }
+
+  // A step's reply: repeated, dripped, as the step says. False once the
+  // client is gone.
+  bool SendReply(const FakeStep& step) {
+    for (int i = 0; step.repeat == 0 || i < step.repeat; ++i) {
+      if (step.drip_ms <= 0) {
+        if (!Send(step.reply)) return false;
+        continue;
+      }
+      for (char c : step.reply) {
+        if (!Send(std::string(1, c))) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(step.drip_ms));
+      }
+    }
+    return true;
+  }
 
   void StartDeflate() {
     z = std::make_unique<Deflate>();
@@ -154,6 +172,9 @@ void FakeServer::Run(std::vector<FakeStep> script) {
     error_ = "fake server: accept failed";
     return;
   }
+  // An endless reply to a client that stops reading ends within the bound too.
+  timeval send_timeout{kWaitMs / 1000, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   Peer peer{fd, {}, nullptr};
   bool open = true;
   for (const FakeStep& step : script) {
@@ -171,7 +192,7 @@ void FakeServer::Run(std::vector<FakeStep> script) {
       if (!match && error_.empty()) error_ = "expected \"" + step.expect + "\", got \"" + line + "\"";
     }
     if (step.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(step.delay_ms));
-    if (!step.reply.empty() && !peer.Send(step.reply)) {
+    if (!step.reply.empty() && !peer.SendReply(step)) {
       open = false;
       break;
     }

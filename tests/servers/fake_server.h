@@ -1,11 +1,13 @@
 // A scripted line server on 127.0.0.1 for unit tests of protocol clients:
 // it plays one connection from a list of steps (expect a line, send bytes,
 // maybe wait or hang up), so tests can produce the failures a real server
-// never does (garbage, a drop mid-message, over-long lines, odd -ERR texts).
+// never does (garbage, a drop mid-message, over-long lines, odd -ERR texts,
+// a reply that never ends, a reply that drips one byte at a time).
 //
 // Plain TCP only, optionally compressed after a step that says so (IMAP
 // COMPRESS=DEFLATE, RFC 4978). Every socket wait is bounded (10 s), so a
-// broken client makes a test fail instead of hanging.
+// broken client makes a test fail instead of hanging; an endless or
+// dripping reply stops when the client hangs up.
 //
 // Thread-safety: Serve() runs the script on a background thread; call
 // Finish() (or let the destructor do it) before reading what was received.
@@ -28,6 +30,11 @@ struct FakeStep {
   // After this step's reply (sent as is), both directions are raw deflate
   // (windowBits -15); every later reply is sent with a sync flush.
   bool start_deflate = false;
+  // Sends `reply` this many times; 0 = again and again until the client
+  // hangs up (a reply that never ends).
+  int repeat = 1;
+  // > 0: sends the reply one byte at a time, this many ms apart.
+  int drip_ms = 0;
 };
 
 class FakeServer {

@@ -121,6 +121,26 @@ TEST(Pop3DovecotTls, ImplicitStartTlsAndPlain) {
   }
 }
 
+// The command deadline shortens the socket's read timeout over TLS too.
+TEST(Pop3DovecotTls, CommandDeadlineOverTls) {
+  REQUIRE_DOVECOT();
+  net::ConnectOptions o = Options(net::TlsMode::kImplicit).connect;
+  o.read_timeout = std::chrono::seconds(30);
+  o.command_deadline = std::chrono::milliseconds(800);
+  auto c = net::Connection::Open(o);
+  ASSERT_TRUE(c) << c.error().ToString();
+  (*c)->BeginCommand(1u << 20);
+  ASSERT_TRUE((*c)->ReadLine(1000));  // the greeting
+  const auto start = std::chrono::steady_clock::now();
+  (*c)->BeginCommand(1u << 20);
+  auto line = (*c)->ReadLine(1000);  // nothing was asked: nothing comes
+  ASSERT_FALSE(line);
+  EXPECT_EQ(line.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(line.error().message().find("within 0.8 s (command_deadline)"), std::string::npos)
+      << line.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 TEST(Pop3DovecotTls, IpAddressMatchesIpSan) {
   REQUIRE_DOVECOT();
   Pop3Options o = Options(net::TlsMode::kImplicit);

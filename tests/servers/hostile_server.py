@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Hostile POP3 / IMAP servers on 127.0.0.1, for tests only: each scenario
+does one thing no real server does, to check that mailkeep's memory and time
+stay bounded by its own limits, never by what a server claims.
+
+usage: hostile_server.py SCENARIO PORT_FILE [CERT KEY]
+
+Listens on a free port of 127.0.0.1, writes it to PORT_FILE once it accepts
+connections, and serves every connection (one thread each) until killed.
+Any user and password log in. Plain TCP only; the IMAP scenarios may go on
+under COMPRESS=DEFLATE. Scenarios:
+
+  pop3-good            one ordinary message
+  pop3-huge-numbers    UIDL / LIST number messages 1 and 2147483647
+  pop3-huge-sizes      LIST claims ~1 GiB for each of 8 small messages
+  pop3-endless-capa    CAPA never ends (before login; offers STLS first)
+  pop3-endless-uidl    UIDL never ends
+  pop3-drip            the CAPA reply comes one byte every 2 s, forever
+  pop3-tls-drip        implicit TLS (CERT, KEY); the greeting is one TLS
+                       record whose bytes come one every 2 s
+  imap-endless-list    LIST never ends
+  imap-ok-forever      "* OK" lines during LIST, 50 a second, forever
+  imap-drip            the LIST reply comes one byte every 2 s, forever
+  imap-endless-flags   UID FETCH 1:* (UID FLAGS ...) never ends (new UIDs)
+  imap-lying-size      40 messages claim RFC822.SIZE 100, are 14 MiB each,
+                       and come in reverse UID order
+  imap-lying-size-deflate   the same after COMPRESS=DEFLATE
+"""
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import zlib
+
+MESSAGE = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n"
+           b"Message-ID: <hostile-1@example.com>\r\n\r\nbody\r\n")
+
+
+class Peer:
+    """One connection: lines in, bytes out; deflate both ways once asked."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.inflate = None
+        self.deflate = None
+
+    def send(self, data):
+        if self.deflate:
+            data = self.deflate.compress(data) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.sock.sendall(data)
+
+    def start_deflate(self):
+        self.inflate = zlib.decompressobj(-15)
+        self.deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.buf = self.inflate.decompress(self.buf)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError
+            self.buf += self.inflate.decompress(data) if self.inflate else data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("latin-1")
+
+
+def forever(peer, make_line, pause=0.0):
+    """Sends make_line(i) for i = 1, 2, ... until the client hangs up."""
+    i = 0
+    batch = 1 if pause else 1000
+    while True:
+        peer.send(b"".join(make_line(i + k) for k in range(1, batch + 1)))
+        i += batch
+        if pause:
+            time.sleep(pause)
+
+
+def drip(peer, data=b"X"):
+    while True:
+        for b in data:
+            peer.send(bytes([b]))
+            time.sleep(2)
+
+
+# --- POP3 ------------------------------------------------------------------
+
+def pop3(peer, scenario):
+    peer.send(b"+OK hostile POP3 ready\r\n")
+    messages = {1: MESSAGE}
+    sizes = {1: len(MESSAGE)}
+    if scenario == "pop3-huge-numbers":
+        messages = {1: MESSAGE, 2147483647: MESSAGE.replace(b"hostile-1", b"hostile-2")}
+        sizes = {n: len(m) for n, m in messages.items()}
+    elif scenario == "pop3-huge-sizes":
+        messages = {n: MESSAGE.replace(b"hostile-1", b"hostile-%d" % n) for n in range(1, 9)}
+        sizes = {n: 1073741823 for n in messages}
+    while True:
+        cmd = peer.line().split(" ")
+        verb = cmd[0].upper()
+        if verb == "CAPA":
+            if scenario == "pop3-endless-capa":
+                peer.send(b"+OK\r\nSTLS\r\nUSER\r\nUIDL\r\n")
+                forever(peer, lambda i: b"X-FILLER-%d %s\r\n" % (i, b"y" * 60))
+            if scenario == "pop3-drip":
+                peer.send(b"+OK\r\nUSER\r\n")
+                drip(peer)
+            peer.send(b"+OK\r\nUSER\r\nUIDL\r\n.\r\n")
+        elif verb in ("USER", "PASS", "NOOP", "DELE", "RSET"):
+            peer.send(b"+OK\r\n")
+        elif verb == "STAT":
+            peer.send(b"+OK %d %d\r\n" % (len(messages), sum(sizes.values())))
+        elif verb == "UIDL":
+            if scenario == "pop3-endless-uidl":
+                peer.send(b"+OK\r\n")
+                forever(peer, lambda i: b"%d uid-%d\r\n" % (i, i))
+            peer.send(b"+OK\r\n" + b"".join(b"%d u%d\r\n" % (n, n) for n in messages) + b".\r\n")
+        elif verb == "LIST":
+            peer.send(b"+OK\r\n" + b"".join(b"%d %d\r\n" % (n, sizes[n]) for n in messages) + b".\r\n")
+        elif verb == "RETR":
+            body = messages.get(int(cmd[1]))
+            if body is None:
+                peer.send(b"-ERR no such message\r\n")
+            else:
+                peer.send(b"+OK\r\n" + body + b".\r\n")
+        elif verb == "QUIT":
+            peer.send(b"+OK bye\r\n")
+            return
+        else:
+            peer.send(b"-ERR unknown command\r\n")
+
+
+def tls_drip(sock, cert, key):
+    """Handshake through memory BIOs, then one record dripped byte by byte."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            data = sock.recv(65536)
+            if not data:
+                raise EOFError
+            incoming.write(data)
+    sock.sendall(outgoing.read())
+    tls.write(b"+OK hostile POP3 ready, at the pace of a byte every two seconds\r\n")
+    for b in outgoing.read():
+        sock.sendall(bytes([b]))
+        time.sleep(2)
+
+
+# --- IMAP ------------------------------------------------------------------
+
+LYING_COUNT = 40
+LYING_BODY_BYTES = 14 << 20
+
+
+def lying_body(uid):
+    head = b"From: a@example.com\r\nSubject: big %d\r\nMessage-ID: <big-%d@example.com>\r\n\r\n" % (uid, uid)
+    line = b"x" * 998 + b"\r\n"
+    return head + line * ((LYING_BODY_BYTES - len(head)) // len(line))
+
+
+def fetch_uids(spec):
+    uids = []
+    for item in spec.split(","):
+        lo, _, hi = item.partition(":")
+        lo = int(lo)
+        hi = LYING_COUNT if hi == "*" else int(hi or lo)
+        uids.extend(u for u in range(min(lo, hi), max(lo, hi) + 1) if 1 <= u <= LYING_COUNT)
+    return uids
+
+
+def imap(peer, scenario):
+    caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
+    if scenario == "imap-lying-size-deflate":
+        caps += b" COMPRESS=DEFLATE"
+    peer.send(b"* OK [CAPABILITY " + caps + b"] hostile IMAP ready\r\n")
+    count = LYING_COUNT if scenario.startswith("imap-lying-size") else 1 if scenario == "imap-endless-flags" else 0
+    while True:
+        line = peer.line()
+        m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", line)
+        if not m:
+            continue
+        tag, verb, rest = m.group(1).encode(), m.group(2).upper(), m.group(3)
+        ok = tag + b" OK done\r\n"
+        if verb == "CAPABILITY":
+            peer.send(b"* CAPABILITY " + caps + b"\r\n" + ok)
+        elif verb == "LOGIN":
+            peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
+        elif verb == "COMPRESS":
+            peer.send(ok)
+            peer.start_deflate()
+        elif verb == "LIST":
+            if scenario == "imap-endless-list":
+                forever(peer, lambda i: b'* LIST () "/" "folder-%d-%s"\r\n' % (i, b"z" * 40))
+            if scenario == "imap-ok-forever":
+                forever(peer, lambda i: b"* OK still listing %d\r\n" % i, pause=0.02)
+            if scenario == "imap-drip":
+                peer.send(b'* LIST () "/" ')
+                drip(peer)
+            peer.send(b'* LIST () "/" INBOX\r\n' + ok)
+        elif verb in ("EXAMINE", "SELECT"):
+            peer.send(b"* %d EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT %d] x\r\n" % (count, count + 1) +
+                      tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
+        elif verb == "UID FETCH":
+            spec, _, items = rest.partition(" ")
+            uids = fetch_uids(spec)
+            if scenario == "imap-endless-flags":
+                forever(peer, lambda i: b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 1)\r\n" % (i, i))
+            if "BODY" not in items.upper():
+                peer.send(b"".join(b"* %d FETCH (UID %d FLAGS () RFC822.SIZE 100)\r\n" % (u, u) for u in uids) + ok)
+            else:
+                for u in reversed(uids):
+                    body = lying_body(u)
+                    peer.send(b'* %d FETCH (UID %d FLAGS () INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+                              b"RFC822.SIZE 100 BODY[] {%d}\r\n" % (u, u, len(body)) + body + b")\r\n")
+                peer.send(ok)
+        elif verb == "LOGOUT":
+            peer.send(b"* BYE bye\r\n" + ok)
+            return
+        else:  # NOOP, ENABLE, UNSELECT, CLOSE, CHECK ...
+            peer.send(ok)
+
+
+def serve(conn, scenario, tls_files):
+    peer = Peer(conn)
+    try:
+        if scenario == "pop3-tls-drip":
+            tls_drip(conn, *tls_files)
+        elif scenario.startswith("pop3"):
+            pop3(peer, scenario)
+        else:
+            imap(peer, scenario)
+    except (EOFError, OSError, ValueError, ssl.SSLError):
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    if len(sys.argv) not in (3, 5):
+        sys.exit(__doc__)
+    scenario, port_file, tls_files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(listener.getsockname()[1]))
+    os.rename(tmp, port_file)
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn, scenario, tls_files), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
