@@ -806,6 +806,7 @@ Status Archive::RecordIntents(std::vector<Intent>& intents) {
   std::vector<catalog::IntentRow> rows;
   for (Intent& i : intents) {
     if (i.created_at == 0) i.created_at = NowSeconds();
+    if (i.outcome != SendOutcome::kUnknown && !i.resolved_at) i.resolved_at = i.created_at;  // a log entry
     rows.push_back(ToRow(i));
   }
   MK_RETURN_IF_ERROR(InTransaction([&] { return impl_->catalog->AddIntents(rows); }));
