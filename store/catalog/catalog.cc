@@ -1063,10 +1063,15 @@ Status Catalog::RemoveIntents(const std::vector<int64_t>& ids) {
 }
 
 Result<std::vector<IntentRow>> Catalog::Intents(int kind, std::optional<int64_t> message, bool unresolved_only) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT id, kind, message, target, via, sender, created_at, resolved_at, outcome, reply FROM intents "
-      "WHERE kind = ?1 AND (?2 IS NULL OR message = ?2) AND (?3 = 0 OR outcome IS NULL) ORDER BY id"));
-  st.Bind(1, int64_t{kind}).Bind(2, message).Bind(3, int64_t{unresolved_only});
+  // Separate texts, so that each uses its index (intents_by_message,
+  // intents_unresolved) rather than scanning the table.
+  std::string sql = "SELECT id, kind, message, target, via, sender, created_at, resolved_at, outcome, reply FROM intents "
+                    "WHERE kind = ?";
+  if (message) sql += " AND message = ?";
+  if (unresolved_only) sql += " AND outcome IS NULL";
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql + " ORDER BY id"));
+  st.Bind(1, int64_t{kind});
+  if (message) st.Bind(2, *message);
   std::vector<IntentRow> out;
   for (;;) {
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
