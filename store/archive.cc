@@ -188,6 +188,37 @@ Status Archive::MarkIndexed(const std::vector<int64_t>& ids) {
   return st;
 }
 
+Status Archive::HandToIndex(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return OkStatus();
+  std::vector<catalog::IntentRow> rows;
+  const int64_t now = NowSeconds();
+  for (int64_t id : ids) rows.push_back({0, static_cast<int>(IntentKind::kIndex), id, "", "", "", now, {}, {}, ""});
+  return InTransaction([&]() -> Status {
+    MK_RETURN_IF_ERROR(impl_->catalog->AddIntents(rows));
+    return impl_->catalog->DequeueIndexed(ids);
+  });
+}
+
+Status Archive::IndexCommitted(const std::vector<int64_t>& still_pending) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(IntentKind::kIndex), std::nullopt, true));
+  const std::set<int64_t> keep(still_pending.begin(), still_pending.end());
+  std::set<int64_t> kept;
+  std::vector<int64_t> drop;
+  for (const auto& r : rows) {
+    // One intent per message is kept; repeats and committed ones go.
+    if (!keep.count(r.message) || !kept.insert(r.message).second) drop.push_back(r.id);
+  }
+  if (drop.empty()) return OkStatus();
+  return InTransaction([&] { return impl_->catalog->RemoveIntents(drop); });
+}
+
+Result<std::vector<int64_t>> Archive::IndexInFlight() {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(IntentKind::kIndex), std::nullopt, true));
+  std::set<int64_t> ids;
+  for (const auto& r : rows) ids.insert(r.message);
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
 Status Archive::QueueAllForIndex() {
   if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   MK_RETURN_IF_ERROR(impl_->catalog->Begin());

@@ -246,6 +246,16 @@ class Archive {
   Result<std::vector<int64_t>> PendingIndex(size_t limit);
   Result<int64_t> PendingIndexCount();
   Status MarkIndexed(const std::vector<int64_t>& ids);
+  // The same for an indexer that commits later: the messages leave the
+  // queue and become index intents (IntentKind::kIndex) in one transaction,
+  // so a run killed before the index committed them leaves them in
+  // IndexInFlight() for the next run.
+  Status HandToIndex(const std::vector<int64_t>& ids);
+  // After an index commit: every index intent is dropped but those of
+  // `still_pending` (messages the index refused, retried by a later run).
+  Status IndexCommitted(const std::vector<int64_t>& still_pending);
+  // Messages handed to the index and not known committed, ascending.
+  Result<std::vector<int64_t>> IndexInFlight();
   // Queues every message (for `reindex`).
   Status QueueAllForIndex();
   // Messages of a thread, oldest first.

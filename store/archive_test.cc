@@ -530,3 +530,31 @@ TEST_F(ArchiveIntentsTest, ReadOnlyArchiveRecordsNoIntent) {
 
 }  // namespace
 }  // namespace mailkeep
+
+namespace mailkeep {
+namespace {
+
+// The index's intents: handed messages leave the queue and stay in flight
+// until the index committed them; refused ones stay for the next run.
+TEST_F(ArchiveTest, IndexIntentsKeepHandedMessagesUntilCommitted) {
+  std::vector<int64_t> ids;
+  {
+    auto a = *Archive::Create(dir_);
+    auto out = *a->Ingest({Raw(MakeMessage(1), "a"), Raw(MakeMessage(2), "b"), Raw(MakeMessage(3), "c")});
+    for (const auto& o : out) ids.push_back(o.id);
+    ASSERT_TRUE(a->HandToIndex(ids));
+    EXPECT_EQ(*a->PendingIndexCount(), 0);
+    // Killed before the index committed.
+  }
+  auto a = *Archive::Open(dir_, OpenMode::kReadWrite);
+  EXPECT_EQ(*a->IndexInFlight(), ids);
+  ASSERT_TRUE(a->HandToIndex({ids[1]}));  // handed again by the replay
+  ASSERT_TRUE(a->IndexCommitted({ids[1]}));  // refused: stays
+  EXPECT_EQ(*a->IndexInFlight(), std::vector<int64_t>{ids[1]});
+  EXPECT_EQ(a->UnknownIntents(IntentKind::kIndex)->size(), 1u);
+  ASSERT_TRUE(a->IndexCommitted({}));
+  EXPECT_TRUE(a->IndexInFlight()->empty());
+}
+
+}  // namespace
+}  // namespace mailkeep
