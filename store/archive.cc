@@ -188,6 +188,37 @@ Status Archive::MarkIndexed(const std::vector<int64_t>& ids) {
   return st;
 }
 
+Status Archive::HandToIndex(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return OkStatus();
+  std::vector<catalog::IntentRow> rows;
+  const int64_t now = NowSeconds();
+  for (int64_t id : ids) rows.push_back({0, static_cast<int>(IntentKind::kIndex), id, "", "", "", now, {}, {}, ""});
+  return InTransaction([&]() -> Status {
+    MK_RETURN_IF_ERROR(impl_->catalog->AddIntents(rows));
+    return impl_->catalog->DequeueIndexed(ids);
+  });
+}
+
+Status Archive::IndexCommitted(const std::vector<int64_t>& still_pending) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(IntentKind::kIndex), std::nullopt, true));
+  const std::set<int64_t> keep(still_pending.begin(), still_pending.end());
+  std::set<int64_t> kept;
+  std::vector<int64_t> drop;
+  for (const auto& r : rows) {
+    // One intent per message is kept; repeats and committed ones go.
+    if (!keep.count(r.message) || !kept.insert(r.message).second) drop.push_back(r.id);
+  }
+  if (drop.empty()) return OkStatus();
+  return InTransaction([&] { return impl_->catalog->RemoveIntents(drop); });
+}
+
+Result<std::vector<int64_t>> Archive::IndexInFlight() {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(IntentKind::kIndex), std::nullopt, true));
+  std::set<int64_t> ids;
+  for (const auto& r : rows) ids.insert(r.message);
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
 Status Archive::QueueAllForIndex() {
   if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   MK_RETURN_IF_ERROR(impl_->catalog->Begin());
@@ -770,27 +801,84 @@ Status Archive::RecordRun(const SyncRun& run) {
                                  run.errors});
 }
 
-Status Archive::RecordSends(const std::vector<SendAttempt>& attempts) {
-  if (impl_->mode != OpenMode::kReadWrite) {
-    return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
-  }
-  std::vector<catalog::SendRow> rows;
-  rows.reserve(attempts.size());
-  for (const SendAttempt& a : attempts) {
-    rows.push_back({a.message, a.recipient, a.sender, a.route, a.attempted_at, static_cast<int>(a.outcome), a.reply});
-  }
-  return impl_->catalog->AddSends(rows);
+namespace {
+
+catalog::IntentRow ToRow(const Intent& i) {
+  catalog::IntentRow r{i.id, static_cast<int>(i.kind), i.message, i.target, i.via, i.sender, i.created_at,
+                       i.resolved_at, std::nullopt, i.reply};
+  if (i.outcome != SendOutcome::kUnknown) r.outcome = static_cast<int>(i.outcome);
+  return r;
 }
 
-Result<std::vector<SendAttempt>> Archive::SendAttempts(int64_t message) {
-  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Sends(message));
-  std::vector<SendAttempt> out;
+Intent FromRow(catalog::IntentRow&& r) {
+  const SendOutcome outcome = r.outcome ? static_cast<SendOutcome>(*r.outcome) : SendOutcome::kUnknown;
+  return Intent{r.id, static_cast<IntentKind>(r.kind), r.message, std::move(r.target), std::move(r.via),
+                std::move(r.sender), r.created_at, outcome, r.resolved_at, std::move(r.reply)};
+}
+
+std::vector<Intent> FromRows(std::vector<catalog::IntentRow>&& rows) {
+  std::vector<Intent> out;
   out.reserve(rows.size());
-  for (auto& r : rows) {
-    out.push_back({r.message, std::move(r.recipient), std::move(r.sender), std::move(r.route), r.attempted_at,
-                   static_cast<SendOutcome>(r.outcome), std::move(r.reply)});
-  }
+  for (auto& r : rows) out.push_back(FromRow(std::move(r)));
   return out;
+}
+
+}  // namespace
+
+// Runs `body` in one catalog transaction of a writable archive.
+Status Archive::InTransaction(const std::function<Status()>& body) {
+  if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  MK_RETURN_IF_ERROR(impl_->catalog->Begin());
+  Status st = body();
+  if (st) st = impl_->catalog->Commit();
+  if (!st) impl_->catalog->Rollback();
+  return st;
+}
+
+Status Archive::RecordIntents(std::vector<Intent>& intents) {
+  if (intents.empty()) return OkStatus();
+  std::vector<catalog::IntentRow> rows;
+  for (Intent& i : intents) {
+    if (i.created_at == 0) i.created_at = NowSeconds();
+    if (i.outcome != SendOutcome::kUnknown && !i.resolved_at) i.resolved_at = i.created_at;  // a log entry
+    rows.push_back(ToRow(i));
+  }
+  MK_RETURN_IF_ERROR(InTransaction([&] { return impl_->catalog->AddIntents(rows); }));
+  for (size_t k = 0; k < rows.size(); ++k) intents[k].id = rows[k].id;
+  return OkStatus();
+}
+
+Status Archive::ResolveIntents(const std::vector<Intent>& resolved) {
+  if (resolved.empty()) return OkStatus();
+  const int64_t now = NowSeconds();
+  return InTransaction([&]() -> Status {
+    for (const Intent& i : resolved) {
+      catalog::IntentRow r = ToRow(i);
+      r.resolved_at = now;
+      MK_RETURN_IF_ERROR(impl_->catalog->ResolveIntent(r));
+    }
+    return OkStatus();
+  });
+}
+
+Status Archive::ResolveAppend(int64_t intent, int64_t message, const Origin* place) {
+  return InTransaction([&]() -> Status {
+    MK_RETURN_IF_ERROR(impl_->catalog->RemoveIntents({intent}));
+    if (place == nullptr) return OkStatus();
+    MK_ASSIGN_OR_RETURN(auto change, impl_->catalog->AddLocation(message, *place, NowSeconds()));
+    if (change == catalog::LocationChange::kUnchanged) return OkStatus();
+    return impl_->catalog->QueueForIndex(message);
+  });
+}
+
+Result<std::vector<Intent>> Archive::Intents(IntentKind kind, int64_t message) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(kind), message, false));
+  return FromRows(std::move(rows));
+}
+
+Result<std::vector<Intent>> Archive::UnknownIntents(IntentKind kind) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Intents(static_cast<int>(kind), std::nullopt, true));
+  return FromRows(std::move(rows));
 }
 
 Result<std::vector<FolderState>> Archive::FolderStates(const std::string& source, const std::string& account) {
@@ -815,26 +903,17 @@ Result<int64_t> Archive::UpdateFlags(const std::vector<Origin>& places) {
   return impl_->catalog->UpdateFlags(places);
 }
 
-Result<bool> Archive::AddLocation(int64_t id, const Origin& origin, const Origin* replaces) {
+Result<bool> Archive::AddLocation(int64_t id, const Origin& origin) {
   Impl& s = *impl_;
   if (s.mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   MK_ASSIGN_OR_RETURN(auto row, s.catalog->GetMessage(id));
   if (!row) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
-  MK_RETURN_IF_ERROR(s.catalog->Begin());
-  auto change = s.catalog->AddLocation(id, origin, NowSeconds());
-  Status st = change ? OkStatus() : Status(std::unexpected(change.error()));
-  bool changed = change && *change != catalog::LocationChange::kUnchanged;
-  if (st && replaces != nullptr) {
-    auto removed = s.catalog->RemoveLocation(id, *replaces);
-    if (!removed) st = std::unexpected(removed.error());
-    changed = changed || (removed && *removed);
-  }
-  if (st && changed) st = s.catalog->QueueForIndex(id);
-  if (st) st = s.catalog->Commit();
-  if (!st) {
-    s.catalog->Rollback();
-    return std::unexpected(st.error());
-  }
+  bool changed = false;
+  MK_RETURN_IF_ERROR(InTransaction([&]() -> Status {
+    MK_ASSIGN_OR_RETURN(auto change, s.catalog->AddLocation(id, origin, NowSeconds()));
+    changed = change != catalog::LocationChange::kUnchanged;
+    return changed ? s.catalog->QueueForIndex(id) : OkStatus();
+  }));
   return changed;
 }
 

@@ -144,20 +144,51 @@ struct SyncRun {
   int64_t deleted = 0, errors = 0;
 };
 
-// What became of one recipient of one resent message.
-// kUnknown: the whole message went out but no reply to its end came (the
-// server may have it; sending again may deliver twice).
+// What became of one intent (below). The names are a send's; for an append
+// kAccepted means the server took it (it has a place), for the index that
+// the index committed it.
+// kUnknown: no outcome recorded — the step may or may not have happened
+// (for a send: the whole message went out but no reply to its end came, or
+// the process died in between; sending again may deliver twice).
 enum class SendOutcome { kAccepted = 0, kDeferred = 1, kFailed = 2, kUnknown = 3 };
 
-// One recipient of one `resend` attempt, kept in the catalog.
-struct SendAttempt {
-  int64_t message = 0;
-  std::string recipient, sender;  // envelope addresses
-  std::string route;              // "relay NAME" or "direct HOST"
-  int64_t attempted_at = 0;       // Unix seconds
-  SendOutcome outcome = SendOutcome::kFailed;
-  std::string reply;              // the server's reply, or why nothing was sent
+// The irreversible steps the archive keeps intents for.
+enum class IntentKind {
+  kSend = 1,    // the end of an SMTP DATA to one recipient (resend)
+  kAppend = 2,  // an IMAP APPEND (migrate)
+  kIndex = 3,   // a message handed to the full-text index, until it commits
 };
+
+// One intent: recorded (committed and synced) BEFORE its step, resolved
+// with the outcome after it. One without an outcome after a crash is
+// `unknown`, and it is for the caller to decide, never to guess.
+struct Intent {
+  int64_t id = 0;              // assigned by RecordIntents
+  IntentKind kind = IntentKind::kSend;
+  int64_t message = 0;         // catalog id
+  std::string target;          // kSend: the envelope recipient; kAppend: the account
+  std::string via;             // kSend: "relay NAME" or "direct HOST"; kAppend: the folder
+  std::string sender;          // kSend: the envelope sender
+  int64_t created_at = 0;      // Unix seconds (RecordIntents fills 0 with now)
+  SendOutcome outcome = SendOutcome::kUnknown;
+  std::optional<int64_t> resolved_at;
+  std::string reply;           // the server's reply, or why nothing was done
+
+  // A new intent, not yet recorded.
+  static Intent For(IntentKind kind, int64_t message, std::string target = {}, std::string via = {},
+                    std::string sender = {}) {
+    Intent i;
+    i.kind = kind;
+    i.message = message;
+    i.target = std::move(target);
+    i.via = std::move(via);
+    i.sender = std::move(sender);
+    return i;
+  }
+};
+
+// Kept for callers of the send log: an intent of kind kSend.
+using SendAttempt = Intent;
 
 struct RebuildReport {
   int64_t messages = 0;
@@ -220,6 +251,16 @@ class Archive {
   Result<std::vector<int64_t>> PendingIndex(size_t limit);
   Result<int64_t> PendingIndexCount();
   Status MarkIndexed(const std::vector<int64_t>& ids);
+  // The same for an indexer that commits later: the messages leave the
+  // queue and become index intents (IntentKind::kIndex) in one transaction,
+  // so a run killed before the index committed them leaves them in
+  // IndexInFlight() for the next run.
+  Status HandToIndex(const std::vector<int64_t>& ids);
+  // After an index commit: every index intent is dropped but those of
+  // `still_pending` (messages the index refused, retried by a later run).
+  Status IndexCommitted(const std::vector<int64_t>& still_pending);
+  // Messages handed to the index and not known committed, ascending.
+  Result<std::vector<int64_t>> IndexInFlight();
   // Queues every message (for `reindex`).
   Status QueueAllForIndex();
   // Messages of a thread, oldest first.
@@ -233,10 +274,24 @@ class Archive {
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
                      uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys, int64_t when);
   Status RecordRun(const SyncRun& run);
-  // Records resend attempts (one committed transaction).
-  Status RecordSends(const std::vector<SendAttempt>& attempts);
-  // Every recorded attempt for `message`, oldest first.
-  Result<std::vector<SendAttempt>> SendAttempts(int64_t message);
+
+  // The intents journal (see Intent). All writers: kFailedPrecondition when
+  // opened read-only.
+  // Records `intents` in one transaction that is on disk when this returns
+  // (synchronous=FULL); fills their ids. Call it before the step.
+  Status RecordIntents(std::vector<Intent>& intents);
+  // Records the outcomes of earlier intents (by id: outcome, reply) in one
+  // transaction. kUnknown keeps an intent unknown but stores its reply.
+  Status ResolveIntents(const std::vector<Intent>& resolved);
+  // An append intent resolved by the place the server gave the message:
+  // the place is recorded (as AddLocation) and the intent dropped, in one
+  // transaction — the place is its outcome. Without a place (the server
+  // refused; nothing was appended) the intent is dropped alone.
+  Status ResolveAppend(int64_t intent, int64_t message, const Origin* place);
+  // Intents of `kind` for `message`, oldest first.
+  Result<std::vector<Intent>> Intents(IntentKind kind, int64_t message);
+  // Intents of `kind` that have no outcome, oldest first.
+  Result<std::vector<Intent>> UnknownIntents(IntentKind kind);
   // Folders of one account and source, with their remembered server state.
   Result<std::vector<FolderState>> FolderStates(const std::string& source, const std::string& account);
   // Remembers a folder's server state. Call only once everything fetched
@@ -253,16 +308,16 @@ class Archive {
   const std::string& dir() const;
 
   // Records one more place of a message already in the archive (e.g. where
-  // `migrate` appended it on a server), in its own committed transaction,
-  // and queues the message for the index when the place is new or its flags
-  // changed. With `replaces`, that place of the same message (e.g. an intent
-  // record written before a server APPEND) is forgotten in the same
-  // transaction. Returns whether anything changed. kNotFound for an unknown
-  // id; kFailedPrecondition when opened read-only.
-  Result<bool> AddLocation(int64_t id, const Origin& origin, const Origin* replaces = nullptr);
+  // a sync found a message that `migrate` appended), in its own committed
+  // transaction, and queues the message for the index when the place is new
+  // or its flags changed. Returns whether anything changed. kNotFound for
+  // an unknown id; kFailedPrecondition when opened read-only.
+  Result<bool> AddLocation(int64_t id, const Origin& origin);
 
  private:
   struct Impl;
+  // Runs `body` in one catalog transaction, committed when it succeeds.
+  Status InTransaction(const std::function<Status()>& body);
   explicit Archive(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -447,3 +447,114 @@ TEST_F(ArchiveTest, UncommittedPackTailIsDiscardedOnReopen) {
 
 }  // namespace
 }  // namespace mailkeep
+
+namespace mailkeep {
+namespace {
+
+class ArchiveIntentsTest : public ArchiveTest {
+ protected:
+  int64_t StoreOne(Archive& a) {
+    auto out = a.Ingest({Raw(MakeMessage(1), "a")});
+    EXPECT_TRUE(out);
+    return out ? (*out)[0].id : 0;
+  }
+};
+
+TEST_F(ArchiveIntentsTest, AnIntentIsOnDiskBeforeTheStepAndUnknownUntilResolved) {
+  int64_t id = 0;
+  std::vector<Intent> intents(2);
+  {
+    auto a = *Archive::Create(dir_);
+    id = StoreOne(*a);
+    intents[0] = Intent::For(IntentKind::kSend, id, "a@example.test", "relay r", "me@example.test");
+    intents[1] = Intent::For(IntentKind::kSend, id, "b@example.test", "relay r", "me@example.test");
+    ASSERT_TRUE(a->RecordIntents(intents));
+    EXPECT_GT(intents[0].id, 0);
+    EXPECT_GT(intents[0].created_at, 0);
+    // The process dies here: a, and anything not committed, is gone.
+  }
+  auto a = *Archive::Open(dir_, OpenMode::kReadWrite);
+  auto unknown = *a->UnknownIntents(IntentKind::kSend);
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_EQ(unknown[0].outcome, SendOutcome::kUnknown);
+  EXPECT_EQ(unknown[1].target, "b@example.test");
+  intents[0].outcome = SendOutcome::kAccepted;
+  intents[0].reply = "250 2.0.0 queued";
+  intents[1].reply = "no reply to the end of data";  // still kUnknown
+  ASSERT_TRUE(a->ResolveIntents(intents));
+  auto all = *a->Intents(IntentKind::kSend, id);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].outcome, SendOutcome::kAccepted);
+  EXPECT_TRUE(all[0].resolved_at);
+  EXPECT_EQ(all[1].outcome, SendOutcome::kUnknown);
+  EXPECT_EQ(all[1].reply, "no reply to the end of data");
+  EXPECT_EQ(a->UnknownIntents(IntentKind::kSend)->size(), 1u);
+  EXPECT_TRUE(a->UnknownIntents(IntentKind::kAppend)->empty());
+  EXPECT_TRUE(a->Intents(IntentKind::kSend, id + 1)->empty());
+}
+
+TEST_F(ArchiveIntentsTest, AnAppendIsResolvedByItsPlaceInOneStep) {
+  auto a = *Archive::Create(dir_);
+  const int64_t id = StoreOne(*a);
+  ASSERT_TRUE(a->MarkIndexed({id}));
+  std::vector<Intent> intent = {Intent::For(IntentKind::kAppend, id, "target", "Archive")};
+  ASSERT_TRUE(a->RecordIntents(intent));
+  EXPECT_EQ(a->UnknownIntents(IntentKind::kAppend)->size(), 1u);
+  Origin place{"imap", "target", "Archive", "7", 42, "\\Seen", {}};
+  ASSERT_TRUE(a->ResolveAppend(intent[0].id, id, &place));
+  EXPECT_TRUE(a->UnknownIntents(IntentKind::kAppend)->empty());
+  auto known = *a->FolderLocations("imap", "target", "Archive");
+  ASSERT_EQ(known.size(), 1u);
+  EXPECT_EQ(known[0].key, "7");
+  EXPECT_EQ(known[0].uidvalidity, 42u);
+  EXPECT_EQ(*a->PendingIndexCount(), 1);  // the new place reaches the index
+  // Refused by the server: the intent goes, no place is recorded.
+  ASSERT_TRUE(a->RecordIntents(intent));
+  ASSERT_TRUE(a->ResolveAppend(intent[0].id, id, nullptr));
+  EXPECT_TRUE(a->UnknownIntents(IntentKind::kAppend)->empty());
+  EXPECT_EQ(a->FolderLocations("imap", "target", "Archive")->size(), 1u);
+}
+
+TEST_F(ArchiveIntentsTest, ReadOnlyArchiveRecordsNoIntent) {
+  int64_t id = 0;
+  {
+    auto a = *Archive::Create(dir_);
+    id = StoreOne(*a);
+  }
+  auto a = *Archive::Open(dir_, OpenMode::kReadOnly);
+  std::vector<Intent> intent = {Intent::For(IntentKind::kSend, id, "a@example.test", "relay r")};
+  auto st = a->RecordIntents(intent);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace mailkeep
+
+namespace mailkeep {
+namespace {
+
+// The index's intents: handed messages leave the queue and stay in flight
+// until the index committed them; refused ones stay for the next run.
+TEST_F(ArchiveTest, IndexIntentsKeepHandedMessagesUntilCommitted) {
+  std::vector<int64_t> ids;
+  {
+    auto a = *Archive::Create(dir_);
+    auto out = *a->Ingest({Raw(MakeMessage(1), "a"), Raw(MakeMessage(2), "b"), Raw(MakeMessage(3), "c")});
+    for (const auto& o : out) ids.push_back(o.id);
+    ASSERT_TRUE(a->HandToIndex(ids));
+    EXPECT_EQ(*a->PendingIndexCount(), 0);
+    // Killed before the index committed.
+  }
+  auto a = *Archive::Open(dir_, OpenMode::kReadWrite);
+  EXPECT_EQ(*a->IndexInFlight(), ids);
+  ASSERT_TRUE(a->HandToIndex({ids[1]}));  // handed again by the replay
+  ASSERT_TRUE(a->IndexCommitted({ids[1]}));  // refused: stays
+  EXPECT_EQ(*a->IndexInFlight(), std::vector<int64_t>{ids[1]});
+  EXPECT_EQ(a->UnknownIntents(IntentKind::kIndex)->size(), 1u);
+  ASSERT_TRUE(a->IndexCommitted({}));
+  EXPECT_TRUE(a->IndexInFlight()->empty());
+}
+
+}  // namespace
+}  // namespace mailkeep

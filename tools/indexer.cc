@@ -33,6 +33,7 @@ constexpr uint64_t kChunkBytes = uint64_t{256} << 20;
 // linux-mips with 2 shards (schema 3): see README "Measured".
 constexpr size_t kCommitEvery = 5000;
 
+// The journal file of older mailkeeps, adopted into the catalog on open.
 constexpr const char* kJournalName = "in-flight";
 
 void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
@@ -51,37 +52,17 @@ void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
   doc.flags.assign(flags.begin(), flags.end());
 }
 
-Status IoError(const std::string& what) {
-  return MakeError(ErrorCode::kIoError, what + ": " + std::strerror(errno));
-}
-
-// Writes all of `data` to `fd` and fdatasyncs it.
-Status WriteAllAndSync(int fd, const std::string& data, const std::string& path) {
-  for (size_t done = 0; done < data.size();) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("index journal " + path);
-    }
-    done += static_cast<size_t>(n);
+// Ids in a journal file left by an older mailkeep (ARCHIVE/xapian/in-flight,
+// one id a line; a torn last line is dropped: its fsync never returned).
+std::vector<int64_t> LegacyJournalIds(const std::string& path) {
+  std::ifstream in(path);
+  std::set<int64_t> ids;
+  for (std::string line; std::getline(in, line);) {
+    char* end = nullptr;
+    const long long id = std::strtoll(line.c_str(), &end, 10);
+    if (id > 0 && end != line.c_str() && *end == '\0') ids.insert(id);
   }
-  if (::fdatasync(fd) != 0) return IoError("index journal " + path);
-  return OkStatus();
-}
-
-Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("index directory " + dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("index directory " + dir);
-  return OkStatus();
-}
-
-std::string Lines(const std::vector<int64_t>& ids) {
-  std::string out;
-  for (int64_t id : ids) out += std::to_string(id) + "\n";
-  return out;
+  return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
 }  // namespace
@@ -101,65 +82,34 @@ IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
     : archive_(archive),
       workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       callbacks_(std::move(callbacks)),
-      writer_(std::move(writer)),
-      journal_path_(IndexDir(archive) + "/" + kJournalName) {}
+      writer_(std::move(writer)) {}
 
 IndexFeeder::~IndexFeeder() = default;
 
 Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks) {
   MK_ASSIGN_OR_RETURN(auto writer, index::IndexWriter::Open(IndexDir(archive)));
   std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
+  MK_RETURN_IF_ERROR(AdoptLegacyJournal(archive));
   MK_ASSIGN_OR_RETURN(feeder->replay_, InFlightIds(archive));
   return feeder;
 }
 
-Result<std::vector<int64_t>> InFlightIds(const Archive& archive) {
+Status AdoptLegacyJournal(Archive& archive) {
   const std::string path = IndexDir(archive) + "/" + kJournalName;
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return std::vector<int64_t>();
+  if (::access(path.c_str(), F_OK) != 0) return OkStatus();
+  std::vector<int64_t> known;
+  for (int64_t id : LegacyJournalIds(path)) {
+    auto info = archive.GetInfo(id);
+    if (info && *info) known.push_back(id);  // a gone id has nothing to index
+  }
+  MK_RETURN_IF_ERROR(archive.HandToIndex(known));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return MakeError(ErrorCode::kIoError, "index journal " + path + ": " + std::strerror(errno));
   }
-  std::set<int64_t> ids;
-  for (std::string line; std::getline(in, line);) {
-    char* end = nullptr;
-    const long long id = std::strtoll(line.c_str(), &end, 10);
-    // A torn last line is dropped: its fsync never returned.
-    if (id > 0 && end != line.c_str() && *end == '\0') ids.insert(id);
-  }
-  return std::vector<int64_t>(ids.begin(), ids.end());
-}
-
-Status IndexFeeder::Journal(const std::vector<int64_t>& ids) {
-  if (ids.empty()) return OkStatus();
-  const bool existed = ::access(journal_path_.c_str(), F_OK) == 0;
-  const int fd = ::open(journal_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("index journal " + journal_path_);
-  Status written = WriteAllAndSync(fd, Lines(ids), journal_path_);
-  ::close(fd);
-  MK_RETURN_IF_ERROR(written);
-  if (!existed) MK_RETURN_IF_ERROR(SyncDirectory(IndexDir(archive_)));
   return OkStatus();
 }
 
-Status IndexFeeder::RewriteJournal(const std::vector<int64_t>& ids) {
-  if (ids.empty()) {
-    // Only ids the index has committed are dropped, so losing this
-    // truncation in a crash only means indexing them once more.
-    if (::truncate(journal_path_.c_str(), 0) != 0 && errno != ENOENT) {
-      return IoError("index journal " + journal_path_);
-    }
-    return OkStatus();
-  }
-  const std::string temp = journal_path_ + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("index journal " + temp);
-  Status written = WriteAllAndSync(fd, Lines(ids), temp);
-  ::close(fd);
-  MK_RETURN_IF_ERROR(written);
-  if (::rename(temp.c_str(), journal_path_.c_str()) != 0) return IoError("index journal " + journal_path_);
-  return OkStatus();
-}
+Result<std::vector<int64_t>> InFlightIds(Archive& archive) { return archive.IndexInFlight(); }
 
 Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
   MK_ASSIGN_OR_RETURN(int64_t queued, archive_.PendingIndexCount());
@@ -265,8 +215,7 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
       }
       if (callbacks_.on_problem) callbacks_.on_problem(ids[i], work[i].error);
     }
-    MK_RETURN_IF_ERROR(Journal(handing));
-    MK_RETURN_IF_ERROR(archive_.MarkIndexed(handing));
+    MK_RETURN_IF_ERROR(archive_.HandToIndex(handing));
     for (size_t i = 0; i < work.size(); ++i) {
       if (work[i].gone || !work[i].error.empty()) continue;
       MK_RETURN_IF_ERROR(writer_->Add(std::move(work[i].doc)));
@@ -294,7 +243,7 @@ Status IndexFeeder::Commit() {
   in_flight_.clear();
   std::sort(retry_.begin(), retry_.end());
   retry_.erase(std::unique(retry_.begin(), retry_.end()), retry_.end());
-  return RewriteJournal(retry_);
+  return archive_.IndexCommitted(retry_);
 }
 
 std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed, std::optional<Error>* error) {
@@ -315,9 +264,9 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t, int64_t)>& on_progress,
                                    const std::function<void(int64_t, const std::string&)>& on_problem) {
   MK_ASSIGN_OR_RETURN(int64_t total, archive.PendingIndexCount());
-  struct stat st {};
-  const bool journal = ::stat((IndexDir(archive) + "/" + kJournalName).c_str(), &st) == 0 && st.st_size > 0;
-  if (total == 0 && !journal) return CatchUpResult{};
+  MK_ASSIGN_OR_RETURN(auto in_flight, InFlightIds(archive));
+  const bool legacy = ::access((IndexDir(archive) + "/" + kJournalName).c_str(), F_OK) == 0;
+  if (total == 0 && in_flight.empty() && !legacy) return CatchUpResult{};
   MK_ASSIGN_OR_RETURN(auto feeder, IndexFeeder::Open(archive, workers, {on_progress, on_problem}));
   MK_RETURN_IF_ERROR(feeder->Feed());
   MK_RETURN_IF_ERROR(feeder->Commit());

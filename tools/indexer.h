@@ -5,15 +5,17 @@
 // build and write documents while this thread reads and parses the next
 // ones.
 //
-// In-flight journal (ARCHIVE/xapian/in-flight): messages are taken off the
-// catalog's queue (MarkIndexed) when they are handed to the writer, not when
-// the index commits, so that a batch imported meanwhile can queue them again
-// (a new location, a thread merge) and have them rewritten. Their ids are
-// first appended to the journal and fsync'd; the journal is emptied once the
-// index has committed them. A run killed in between leaves the ids in the
-// journal, and the next IndexFeeder indexes them first: nothing is lost.
-// Messages the index refuses stay in the journal and are retried by every
-// later run; `verify` counts them as pending.
+// In-flight messages (the archive's index intents, IntentKind::kIndex):
+// messages are taken off the catalog's queue when they are handed to the
+// writer, not when the index commits, so that a batch imported meanwhile
+// can queue them again (a new location, a thread merge) and have them
+// rewritten. In the same catalog transaction they become index intents
+// (Archive::HandToIndex); the intents go once the index has committed them
+// (Archive::IndexCommitted). A run killed in between leaves them, and the
+// next IndexFeeder indexes them first: nothing is lost. Messages the index
+// refuses keep their intent and are retried by every later run; `verify`
+// counts them as pending. (Older mailkeeps kept these ids in a text file,
+// ARCHIVE/xapian/in-flight; it is adopted into the catalog and removed.)
 //
 // Thread-safety: an IndexFeeder belongs to the thread that owns the Archive.
 #pragma once
@@ -46,9 +48,13 @@ struct AtHand {
   std::shared_ptr<const mime::Message> parsed;  // parsed with IndexParseLimits(), or null
 };
 
-// Messages in the in-flight journal: off the catalog's queue, not yet known
-// committed to the index (the next indexing run does them first).
-Result<std::vector<int64_t>> InFlightIds(const Archive& archive);
+// Messages in flight: off the catalog's queue, not yet known committed to
+// the index (the next indexing run does them first).
+Result<std::vector<int64_t>> InFlightIds(Archive& archive);
+// Moves the ids of an older mailkeep's xapian/in-flight file into the
+// catalog (ids no longer in the catalog are dropped) and removes the file.
+// REQUIRES: `archive` opened read-write.
+Status AdoptLegacyJournal(Archive& archive);
 
 struct CatchUpResult {
   int64_t indexed = 0;
@@ -90,18 +96,15 @@ class IndexFeeder {
 
  private:
   IndexFeeder(Archive& archive, int workers, Callbacks callbacks, std::unique_ptr<index::IndexWriter> writer);
-  Status Journal(const std::vector<int64_t>& ids);
-  Status RewriteJournal(const std::vector<int64_t>& ids);
 
   Archive& archive_;
   int workers_;
   Callbacks callbacks_;
   std::unique_ptr<index::IndexWriter> writer_;
-  std::string journal_path_;
   std::vector<int64_t> replay_;       // journaled by a killed run: indexed first
   std::set<int64_t> skipped_;         // unreadable this run: stay queued, asked for past them
   std::vector<int64_t> in_flight_;    // handed to the writer since the last commit
-  std::vector<int64_t> retry_;        // refused by the index: kept in the journal
+  std::vector<int64_t> retry_;        // refused by the index: keep their intents
   CatchUpResult result_;
   int64_t done_ = 0;
 };

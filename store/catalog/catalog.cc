@@ -157,6 +157,40 @@ CREATE TABLE sends(
   reply TEXT NOT NULL);
 CREATE INDEX sends_by_message ON sends(message, recipient);
 )sql",
+    // 3 → 4: one journal of intents for every irreversible step (an SMTP
+    // end of data, an IMAP APPEND, an index commit), recorded before it and
+    // resolved after it. The sends log moves into it (an "unknown" send
+    // becomes an unresolved intent), and migrate's old intents — locations
+    // keyed "pending-<id>" with uidvalidity 0 in an IMAP folder — become
+    // unresolved append intents for that account and folder.
+    R"sql(
+CREATE TABLE intents(
+  id INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  message INTEGER NOT NULL REFERENCES messages(id),
+  target TEXT NOT NULL,
+  via TEXT NOT NULL,
+  sender TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  outcome INTEGER,
+  reply TEXT NOT NULL DEFAULT '');
+CREATE INDEX intents_by_message ON intents(message, kind);
+CREATE INDEX intents_unresolved ON intents(kind, message) WHERE outcome IS NULL;
+INSERT INTO intents(kind, message, target, via, sender, created_at, resolved_at, outcome, reply)
+  SELECT 1, message, recipient, route, sender, attempted_at,
+         CASE outcome WHEN 3 THEN NULL ELSE attempted_at END,
+         CASE outcome WHEN 3 THEN NULL ELSE outcome END, reply
+  FROM sends ORDER BY id;
+DROP TABLE sends;
+INSERT INTO intents(kind, message, target, via, created_at)
+  SELECT 2, l.message, a.name, f.name, l.seen_at
+  FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account
+  WHERE f.source = 'imap' AND l.uidvalidity = 0 AND l.key = 'pending-' || l.message AND l.deleted_at IS NULL
+  ORDER BY l.seen_at, l.message;
+DELETE FROM locations WHERE uidvalidity = 0 AND key = 'pending-' || message
+  AND folder IN (SELECT id FROM folders WHERE source = 'imap');
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1000,42 +1034,67 @@ Status Catalog::AddRun(const RunRow& run) {
   return st.Run();
 }
 
-Status Catalog::AddSends(const std::vector<SendRow>& sends) {
-  if (sends.empty()) return OkStatus();
-  MK_RETURN_IF_ERROR(Begin());
-  auto st = db_->Prepare(
-      "INSERT INTO sends(message, recipient, sender, route, attempted_at, outcome, reply) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  Status status = st ? OkStatus() : Status(std::unexpected(st.error()));
-  for (size_t i = 0; status && i < sends.size(); ++i) {
-    const SendRow& s = sends[i];
-    st->Bind(1, s.message).Bind(2, s.recipient).Bind(3, s.sender).Bind(4, s.route);
-    st->Bind(5, s.attempted_at).Bind(6, static_cast<int64_t>(s.outcome)).Bind(7, s.reply);
-    status = st->Run();
-    st->Reset();
+Status Catalog::AddIntents(std::vector<IntentRow>& rows) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO intents(kind, message, target, via, sender, created_at, resolved_at, outcome, reply) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (IntentRow& r : rows) {
+    st.Bind(1, int64_t{r.kind}).Bind(2, r.message).Bind(3, r.target).Bind(4, r.via).Bind(5, r.sender);
+    st.Bind(6, r.created_at).Bind(7, r.resolved_at);
+    st.Bind(8, r.outcome ? std::optional<int64_t>(*r.outcome) : std::nullopt).Bind(9, r.reply);
+    MK_RETURN_IF_ERROR(st.Run());
+    st.Reset();
+    r.id = db_->LastInsertId();
   }
-  if (status) status = Commit();
-  if (!status) Rollback();
-  return status;
+  return OkStatus();
 }
 
-Result<std::vector<SendRow>> Catalog::Sends(int64_t message) {
+Status Catalog::ResolveIntent(const IntentRow& row) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT message, recipient, sender, route, attempted_at, outcome, reply FROM sends "
-      "WHERE message = ? ORDER BY id"));
-  st.Bind(1, message);
-  std::vector<SendRow> out;
+      "UPDATE intents SET resolved_at = ?, outcome = ?, reply = ? WHERE id = ?"));
+  st.Bind(1, row.outcome ? row.resolved_at : std::nullopt);
+  st.Bind(2, row.outcome ? std::optional<int64_t>(*row.outcome) : std::nullopt).Bind(3, row.reply).Bind(4, row.id);
+  MK_RETURN_IF_ERROR(st.Run());
+  if (db_->Changes() == 0) return MakeError(ErrorCode::kNotFound, "no intent " + std::to_string(row.id));
+  return OkStatus();
+}
+
+Status Catalog::RemoveIntents(const std::vector<int64_t>& ids) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM intents WHERE id = ?"));
+  for (int64_t id : ids) {
+    st.Bind(1, id);
+    MK_RETURN_IF_ERROR(st.Run());
+    st.Reset();
+  }
+  return OkStatus();
+}
+
+Result<std::vector<IntentRow>> Catalog::Intents(int kind, std::optional<int64_t> message, bool unresolved_only) {
+  // Separate texts, so that each uses its index (intents_by_message,
+  // intents_unresolved) rather than scanning the table.
+  std::string sql = "SELECT id, kind, message, target, via, sender, created_at, resolved_at, outcome, reply FROM intents "
+                    "WHERE kind = ?";
+  if (message) sql += " AND message = ?";
+  if (unresolved_only) sql += " AND outcome IS NULL";
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(sql + " ORDER BY id"));
+  st.Bind(1, int64_t{kind});
+  if (message) st.Bind(2, *message);
+  std::vector<IntentRow> out;
   for (;;) {
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    SendRow s;
-    s.message = st.ColumnInt(0);
-    s.recipient = st.ColumnText(1);
-    s.sender = st.ColumnText(2);
-    s.route = st.ColumnText(3);
-    s.attempted_at = st.ColumnInt(4);
-    s.outcome = static_cast<int>(st.ColumnInt(5));
-    s.reply = st.ColumnText(6);
-    out.push_back(std::move(s));
+    IntentRow r;
+    r.id = st.ColumnInt(0);
+    r.kind = static_cast<int>(st.ColumnInt(1));
+    r.message = st.ColumnInt(2);
+    r.target = st.ColumnText(3);
+    r.via = st.ColumnText(4);
+    r.sender = st.ColumnText(5);
+    r.created_at = st.ColumnInt(6);
+    if (!st.ColumnIsNull(7)) r.resolved_at = st.ColumnInt(7);
+    if (!st.ColumnIsNull(8)) r.outcome = static_cast<int>(st.ColumnInt(8));
+    r.reply = st.ColumnText(9);
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -1116,15 +1175,6 @@ Result<int64_t> Catalog::UpdateFlags(const std::vector<Origin>& places) {
   }
   MK_RETURN_IF_ERROR(Commit());
   return changed;
-}
-
-Result<bool> Catalog::RemoveLocation(int64_t message, const Origin& place) {
-  MK_ASSIGN_OR_RETURN(int64_t folder, FolderId(place));
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "DELETE FROM locations WHERE message = ? AND folder = ? AND uidvalidity = ? AND key = ?"));
-  st.Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(place.uidvalidity)).Bind(4, place.key);
-  MK_RETURN_IF_ERROR(st.Run());
-  return db_->Changes() > 0;
 }
 
 }  // namespace mailkeep::catalog

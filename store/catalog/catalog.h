@@ -4,7 +4,8 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-// Version 3 (version 2 lacks sends; version 1 also lacks the changes
+// Version 4 (version 3 has sends instead of intents; version 2 lacks
+// both; version 1 also lacks the changes
 // migration 1 → 2 lists in catalog.cc):
 //
 //   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
@@ -35,9 +36,17 @@
 //   dictionaries(id, pack, offset, stored_len, raw_len)   where each
 //       dictionary record is (the bytes are only in the pack)
 //   runs(id, started, finished, account, fetched, bytes, deleted, errors)
-//   sends(id, message, recipient, sender, route, attempted_at, outcome,
-//         reply)                          one row per `resend` attempt and
-//       recipient (version 3); indexed by (message, recipient)
+//   intents(id, kind, message, target, via, sender, created_at,
+//           resolved_at, outcome, reply)      (version 4; version 3 had
+//       sends(message, recipient, sender, route, attempted_at, outcome,
+//       reply) instead, and migrate's intents as "pending-<id>" locations)
+//       one journal for every irreversible step: a row is committed before
+//       the step (an SMTP end of data, an IMAP APPEND, handing a message to
+//       the full-text index) and given its outcome after it; outcome NULL
+//       means unknown (the step may or may not have happened). Kinds: 1
+//       send (target recipient, via route, sender), 2 append (target
+//       account, via folder), 3 index. Indexed by (message, kind) and, for
+//       rows without an outcome, by (kind, message).
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
@@ -60,7 +69,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -137,14 +146,17 @@ struct RunRow {
   int64_t deleted = 0, errors = 0;
 };
 
-// One recipient of one `resend` attempt of one message.
-struct SendRow {
+// One intent (see intents in the schema above). The meaning of target,
+// via and sender depends on kind (IntentKind in store/archive.h).
+struct IntentRow {
+  int64_t id = 0;                     // assigned by AddIntents
+  int kind = 0;
   int64_t message = 0;
-  std::string recipient, sender;  // envelope addresses
-  std::string route;               // "relay NAME" or "direct HOST"
-  int64_t attempted_at = 0;        // Unix seconds
-  int outcome = 0;                 // SendOutcome (store/archive.h)
-  std::string reply;               // the server's reply, or why nothing was sent
+  std::string target, via, sender;
+  int64_t created_at = 0;             // Unix seconds
+  std::optional<int64_t> resolved_at; // when it got an outcome
+  std::optional<int> outcome;         // nullopt: unknown (no outcome yet)
+  std::string reply;                  // the server's reply, or why nothing happened
 };
 
 // Where a dictionary record is; its bytes live only in the pack.
@@ -244,10 +256,16 @@ class Catalog {
                               uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
                               int64_t when);
   Status AddRun(const RunRow& run);
-  // Records resend attempts, in one transaction of their own.
-  Status AddSends(const std::vector<SendRow>& sends);
-  // Every attempt recorded for `message`, oldest first.
-  Result<std::vector<SendRow>> Sends(int64_t message);
+  // Intents. The caller holds the transaction for the three writers.
+  // AddIntents fills each row's id.
+  Status AddIntents(std::vector<IntentRow>& rows);
+  // Sets outcome, resolved_at (only with an outcome) and reply of row.id;
+  // kNotFound for an unknown id.
+  Status ResolveIntent(const IntentRow& row);
+  Status RemoveIntents(const std::vector<int64_t>& ids);
+  // Intents of `kind`, of one message or all, optionally only those without
+  // an outcome; oldest first.
+  Result<std::vector<IntentRow>> Intents(int kind, std::optional<int64_t> message, bool unresolved_only);
   // Folders of (source, account), with their remembered server state.
   Result<std::vector<FolderStateRow>> FolderStates(const std::string& source, const std::string& account);
   // Records a folder's server state (creating the folder row); clears gone_at.
@@ -260,11 +278,6 @@ class Catalog {
   // changed for the index. Returns how many changed (unknown places are
   // skipped).
   Result<int64_t> UpdateFlags(const std::vector<Origin>& places);
-  // Forgets the place (source, account, folder, uidvalidity, key) of
-  // `message` (flags and dates in `place` are ignored). Returns whether a
-  // row went. The caller holds the transaction.
-  Result<bool> RemoveLocation(int64_t message, const Origin& place);
-
  private:
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();

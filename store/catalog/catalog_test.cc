@@ -120,27 +120,99 @@ TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
   EXPECT_EQ(stats->per_source[0].source, "maildir");
 }
 
-TEST_F(CatalogTest, SendAttemptsAreKeptPerMessageInOrder) {
+TEST_F(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
   auto cat = *Catalog::Open(path_, true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(1, "m@x"));
   int64_t other = *cat->InsertMessage(Row(2, "n@x"));
+  std::vector<IntentRow> rows = {{0, 1, id, "a@example.test", "relay r", "me@x", 100, {}, {}, ""},
+                                 {0, 1, id, "b@example.test", "relay r", "me@x", 100, {}, {}, ""},
+                                 {0, 2, other, "acct", "INBOX", "", 100, {}, {}, ""}};
+  ASSERT_TRUE(cat->AddIntents(rows));
   ASSERT_TRUE(cat->Commit());
-  ASSERT_TRUE(cat->AddSends({{id, "a@example.test", "me@x", "relay r", 100, 1, "450 4.2.1 try later"},
-                             {id, "b@example.test", "me@x", "relay r", 100, 0, "250 2.0.0 queued"}}));
-  ASSERT_TRUE(cat->AddSends({{id, "a@example.test", "me@x", "relay r", 200, 0, "250 ok"}}));
-  auto sends = cat->Sends(id);
-  ASSERT_TRUE(sends);
-  ASSERT_EQ(sends->size(), 3u);
-  EXPECT_EQ((*sends)[0].recipient, "a@example.test");
-  EXPECT_EQ((*sends)[0].outcome, 1);
-  EXPECT_EQ((*sends)[0].reply, "450 4.2.1 try later");
-  EXPECT_EQ((*sends)[2].attempted_at, 200);
-  EXPECT_EQ((*sends)[2].outcome, 0);
-  EXPECT_TRUE(cat->Sends(other)->empty());
-  // A send for a message the catalog lacks is refused as a whole.
-  EXPECT_FALSE(cat->AddSends({{other, "c@x", "me@x", "relay r", 300, 0, "250"}, {999, "c@x", "", "r", 300, 0, ""}}));
-  EXPECT_TRUE(cat->Sends(other)->empty());
+  EXPECT_NE(rows[0].id, rows[1].id);
+  EXPECT_EQ(cat->Intents(1, std::nullopt, true)->size(), 2u);
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->ResolveIntent({rows[0].id, 1, id, "", "", "", 0, 150, 0, "250 2.0.0 queued"}));
+  // No outcome: stays unknown (its reply is kept, resolved_at is not set).
+  ASSERT_TRUE(cat->ResolveIntent({rows[1].id, 1, id, "", "", "", 0, 150, std::nullopt, "no reply"}));
+  EXPECT_FALSE(cat->ResolveIntent({999, 1, id, "", "", "", 0, 150, 0, ""}));
+  ASSERT_TRUE(cat->Commit());
+  auto sends = *cat->Intents(1, id, false);
+  ASSERT_EQ(sends.size(), 2u);
+  EXPECT_EQ(sends[0].target, "a@example.test");
+  EXPECT_EQ(sends[0].outcome, 0);
+  EXPECT_EQ(sends[0].resolved_at, 150);
+  EXPECT_EQ(sends[0].reply, "250 2.0.0 queued");
+  EXPECT_FALSE(sends[1].outcome);
+  EXPECT_FALSE(sends[1].resolved_at);
+  EXPECT_EQ(sends[1].reply, "no reply");
+  auto unknown = *cat->Intents(1, std::nullopt, true);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].id, rows[1].id);
+  auto appends = *cat->Intents(2, other, false);
+  ASSERT_EQ(appends.size(), 1u);
+  EXPECT_EQ(appends[0].target, "acct");
+  EXPECT_EQ(appends[0].via, "INBOX");
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->RemoveIntents({appends[0].id}));
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_TRUE(cat->Intents(2, std::nullopt, false)->empty());
+  // An intent for a message the catalog lacks is refused.
+  ASSERT_TRUE(cat->Begin());
+  std::vector<IntentRow> bad = {{0, 1, 999, "c@x", "r", "", 300, {}, {}, ""}};
+  EXPECT_FALSE(cat->AddIntents(bad));
+  cat->Rollback();
+}
+
+// A version 3 catalog (sends log; migrate's intents as "pending-<id>"
+// locations) is migrated in place to the intents journal.
+TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
+  int64_t id = 0, other = 0;
+  {
+    auto cat = *Catalog::Open(path_, true, false);
+    ASSERT_TRUE(cat->Begin());
+    id = *cat->InsertMessage(Row(1, "m@x"));
+    other = *cat->InsertMessage(Row(2, "n@x"));
+    Origin pending{"imap", "target", "Archive", "pending-" + std::to_string(id), 0, "", {}};
+    Origin real{"imap", "target", "Archive", "7", 42, "", {}};
+    Origin not_intent{"imap", "target", "Archive", "pending-" + std::to_string(id), 0, "", {}};
+    ASSERT_TRUE(cat->AddLocation(id, pending, 1000));
+    ASSERT_TRUE(cat->AddLocation(other, real, 1000));
+    // Another message's key that merely looks like an intent stays a place.
+    not_intent.folder = "Other";
+    ASSERT_TRUE(cat->AddLocation(other, not_intent, 1000));
+    ASSERT_TRUE(cat->Commit());
+  }
+  {
+    // Back to version 3 as an older mailkeep left it.
+    auto db = *Db::Open(path_, false, false);
+    ASSERT_TRUE(db->Exec(
+        "DROP TABLE intents; CREATE TABLE sends(id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES "
+        "messages(id), recipient TEXT NOT NULL, sender TEXT NOT NULL, route TEXT NOT NULL, attempted_at INTEGER NOT "
+        "NULL, outcome INTEGER NOT NULL, reply TEXT NOT NULL); CREATE INDEX sends_by_message ON sends(message, "
+        "recipient); PRAGMA user_version=3"));
+    ASSERT_TRUE(db->Exec("INSERT INTO sends VALUES(1, " + std::to_string(id) +
+                         ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
+                         ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));
+  }
+  auto cat = *Catalog::Open(path_, false, false);
+  auto sends = *cat->Intents(1, id, false);
+  ASSERT_EQ(sends.size(), 2u);
+  EXPECT_EQ(sends[0].target, "a@x");
+  EXPECT_EQ(sends[0].via, "relay r");
+  EXPECT_EQ(sends[0].sender, "me@x");
+  EXPECT_EQ(sends[0].outcome, 0);
+  EXPECT_FALSE(sends[1].outcome);  // unknown stays unknown
+  auto appends = *cat->Intents(2, std::nullopt, true);
+  ASSERT_EQ(appends.size(), 1u);
+  EXPECT_EQ(appends[0].message, id);
+  EXPECT_EQ(appends[0].target, "target");
+  EXPECT_EQ(appends[0].via, "Archive");
+  EXPECT_EQ(appends[0].created_at, 1000);
+  EXPECT_TRUE(cat->GetLocations(id)->empty());  // the fake place is gone
+  EXPECT_EQ(cat->GetLocations(other)->size(), 2u);
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 
 TEST_F(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {

@@ -549,10 +549,11 @@ class SmtpClient::Impl {
     if (!r.session_error) r.session_error = std::move(e);
   }
 
-  Result<SendResult> Send(const Envelope& env, std::string_view message);
+  Result<SendResult> Send(const Envelope& env, std::string_view message, const SmtpClient::BeforeEnd& before_end);
 };
 
-Result<SendResult> SmtpClient::Impl::Send(const Envelope& env, std::string_view message) {
+Result<SendResult> SmtpClient::Impl::Send(const Envelope& env, std::string_view message,
+                                          const SmtpClient::BeforeEnd& before_end) {
   MK_RETURN_IF_ERROR(Usable());
   // Check everything before the first byte goes out.
   if (env.recipients.empty()) return MakeError(ErrorCode::kInvalidArgument, "SMTP: no recipients given");
@@ -734,6 +735,9 @@ Result<SendResult> SmtpClient::Impl::Send(const Envelope& env, std::string_view 
         encoder.Feed(message.substr(off, chunk), &buf);
         s = Write(buf, "DATA");
       }
+      // The caller's last word before the line that commits the server (a
+      // journal entry): a failure ends the session without it.
+      if (s && before_end) s = before_end(r);
       if (s) {
         buf.clear();
         encoder.Finish(&buf);
@@ -866,8 +870,8 @@ Result<std::unique_ptr<SmtpClient>> SmtpClient::Open(const net::ConnectOptions& 
   return std::unique_ptr<SmtpClient>(new SmtpClient(std::move(impl)));
 }
 
-Result<SendResult> SmtpClient::Send(const Envelope& envelope, std::string_view message) {
-  return impl_->Send(envelope, message);
+Result<SendResult> SmtpClient::Send(const Envelope& envelope, std::string_view message, const BeforeEnd& before_end) {
+  return impl_->Send(envelope, message, before_end);
 }
 
 Status SmtpClient::Reset() {

@@ -56,6 +56,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,7 +196,14 @@ class SmtpClient {
   // Errors (nothing sent): kInvalidArgument for a bad envelope, kUnavailable
   // when the session is closed. Everything the server says, and the session
   // ending mid-way, is in the SendResult.
-  Result<SendResult> Send(const Envelope& envelope, std::string_view message);
+  //
+  // `before_end`, when given, is called once the whole body is written and
+  // before the end-of-data line that makes the server responsible for the
+  // message, with the replies so far (which recipients RCPT accepted): the
+  // place to journal an intent. When it fails, the session ends without
+  // that line (nothing is delivered) and its error is the session_error.
+  using BeforeEnd = std::function<Status(const SendResult& so_far)>;
+  Result<SendResult> Send(const Envelope& envelope, std::string_view message, const BeforeEnd& before_end = {});
 
   // RSET: abandons any transaction. Send() needs none between messages (it
   // leaves the session clean); for callers that did something else.

@@ -987,6 +987,54 @@ TEST(SmtpClient, DropAfterTheWholeBodyLeavesDeliveryUnknown) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// The hook runs after the whole body and before the end-of-data line, and
+// sees which recipients RCPT accepted.
+TEST(SmtpClient, BeforeEndRunsBeforeTheEndOfDataLine) {
+  FakeServer server;
+  server.Serve(Plus(Hello({}), {{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},
+                                {"RCPT TO:<bob@example.test>", "250 ok\r\n"},
+                                {"RCPT TO:<carol@example.test>", "550 no such user\r\n"},
+                                {"DATA", "354 go\r\n"},
+                                {"Subject: hi", ""},
+                                {"*", ""},
+                                {"hello", ""},
+                                {".", "250 queued\r\n"}}));
+  auto c = MustOpen(server);
+  ASSERT_TRUE(c);
+  std::vector<int> codes;
+  auto r = c->Send(To({"bob@example.test", "carol@example.test"}), kMessage, [&](const SendResult& so_far) {
+    for (const auto& rr : so_far.recipients) codes.push_back(rr.rcpt.code);
+    EXPECT_EQ(so_far.data.code, 0);  // the end of data is not answered yet
+    return OkStatus();
+  });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(codes, (std::vector<int>{250, 550}));
+  EXPECT_EQ(r->recipients[0].outcome, Outcome::kAccepted);
+  c.reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+// A hook that fails keeps the end-of-data line off the wire: nothing is
+// delivered, nothing is unknown.
+TEST(SmtpClient, FailedBeforeEndSendsNoEndOfData) {
+  FakeServer server;
+  server.Serve(Plus(Hello({}), {{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},
+                                {"RCPT TO:<bob@example.test>", "250 ok\r\n"},
+                                {"DATA", "354 go\r\n"}}));
+  auto c = MustOpen(server);
+  ASSERT_TRUE(c);
+  auto r = c->Send(To({"bob@example.test"}), kMessage,
+                   [](const SendResult&) { return MakeError(ErrorCode::kIoError, "journal full"); });
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->session_error);
+  EXPECT_EQ(r->session_error->message(), "journal full");
+  EXPECT_FALSE(r->delivery_unknown);
+  EXPECT_EQ(r->recipients[0].outcome, Outcome::kDeferred);
+  EXPECT_TRUE(c->closed());
+  server.Finish();
+  for (const auto& line : server.received()) EXPECT_NE(line, ".");
+}
+
 TEST(SmtpClient, Reply421ToTheEndOfDataIsADeferralNotAnUnknown) {
   FakeServer server;
   std::vector<FakeStep> script = Plus(Hello({}), {{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},

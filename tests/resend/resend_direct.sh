@@ -296,7 +296,12 @@ check_json "$WORK/out" 'assert d["messages"][0]["recipients"][0]["outcome"] == "
 expect_eq "$(cat "$WORK/noreply/messages")" 1 "messages at noreply.test"
 expect_status 0 rs --json resend "$id1" --direct --to z@noreply.test --skip-sent
 check_json "$WORK/out" 'assert (d["skipped"], d["deferred"]) == (1, 0), d'
-grep -q "may have been delivered; not sent again" "$WORK/err" || fail "no warning for the unknown delivery: $(cat "$WORK/err")"
+grep -q "may have delivered it .*not sent again .*--retry-unknown sends it anyway" "$WORK/err" ||
+  fail "no warning for the unknown delivery: $(cat "$WORK/err")"
+expect_eq "$(wc -l <"$WORK/err")" 1 "warning lines"
 expect_eq "$(cat "$WORK/noreply/messages")" 1 "messages at noreply.test after --skip-sent"
+# --retry-unknown sends it again (the user checked it did not arrive).
+expect_status 1 rs --json resend "$id1" --direct --to z@noreply.test --skip-sent --retry-unknown
+expect_eq "$(cat "$WORK/noreply/messages")" 2 "messages at noreply.test after --retry-unknown"
 
 echo "resend_direct: ok"

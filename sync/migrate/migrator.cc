@@ -1,0 +1,413 @@
+#include "sync/migrate/migrator.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <tuple>
+
+#include "sync/imap/mutf7.h"
+
+namespace mailkeep::migrate {
+namespace {
+
+constexpr char kImap[] = "imap";
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && EqualsIgnoreCase(s.substr(s.size() - suffix.size()), suffix);
+}
+
+// "inbox" and "Inbox/x" as the server spells INBOX: "INBOX", "INBOX/x".
+std::string NormalizeInbox(std::string name, char delimiter) {
+  if (name.size() >= 5 && EqualsIgnoreCase(std::string_view(name).substr(0, 5), "INBOX") &&
+      (name.size() == 5 || (delimiter != '\0' && name[5] == delimiter))) {
+    name.replace(0, 5, "INBOX");
+  }
+  return name;
+}
+
+int Rank(const Location& l) {
+  if (l.source == "imap") return 0;
+  if (l.source == "maildir") return 1;
+  if (l.source == "mbox") return 2;
+  return 3;
+}
+
+// The message's locations, best first (see the top of the file).
+std::vector<const Location*> RankedLocations(const MessageInfo& info, const std::string& target_account) {
+  std::vector<const Location*> out;
+  for (const auto& l : info.locations) out.push_back(&l);
+  auto key = [&](const Location* l) {
+    bool target = l->source == kImap && l->account == target_account;
+    return std::make_tuple(Rank(*l), target, l->deleted_at.has_value());
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const Location* a, const Location* b) { return key(a) < key(b); });
+  return out;
+}
+
+std::string LastComponent(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The target folder for a local (Maildir, mbox, .eml directory) place.
+std::string LocalFolder(const Location& l, char delimiter) {
+  std::string name = LastComponent(l.folder);
+  if (name.empty() || name == "/" || EqualsIgnoreCase(name, "Maildir") || EqualsIgnoreCase(name, "INBOX")) {
+    return "INBOX";
+  }
+  if (l.source == "maildir" && name.size() > 1 && name[0] == '.') {
+    // Maildir++: ".Lists.dev" is Lists/dev; names are modified UTF-7 on disk.
+    const char sep = delimiter != '\0' ? delimiter : '.';
+    std::string out;
+    size_t start = 1;
+    for (;;) {
+      size_t dot = name.find('.', start);
+      std::string part = name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!part.empty()) {
+        auto decoded = imap::TryDecodeModifiedUtf7(part);
+        if (!out.empty()) out += sep;
+        out += decoded ? *decoded : part;
+      }
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    return out.empty() ? "INBOX" : NormalizeInbox(out, sep);
+  }
+  if (l.source == "mbox") {
+    for (const char* ext : {".gz", ".zst", ".xz", ".bz2"}) {
+      if (EndsWithIgnoreCase(name, ext) && name.size() > std::string_view(ext).size()) {
+        name.resize(name.size() - std::string_view(ext).size());
+        break;
+      }
+    }
+    for (const char* ext : {".mbox", ".mbx"}) {
+      if (EndsWithIgnoreCase(name, ext) && name.size() > std::string_view(ext).size()) {
+        name.resize(name.size() - std::string_view(ext).size());
+        break;
+      }
+    }
+  }
+  return NormalizeInbox(name, delimiter);
+}
+
+std::string KeptFolder(const Location* l, char delimiter) {
+  if (l == nullptr || l->source == "pop3") return "INBOX";
+  if (l->source == kImap) return l->folder.empty() ? "INBOX" : NormalizeInbox(l->folder, delimiter);
+  return LocalFolder(*l, delimiter);
+}
+
+// Flags to send: sorted, without \Recent and \Deleted.
+std::string CleanFlags(const std::string& flags) {
+  std::set<std::string> out;
+  size_t i = 0;
+  while (i < flags.size()) {
+    size_t j = flags.find(' ', i);
+    if (j == std::string::npos) j = flags.size();
+    std::string f = flags.substr(i, j - i);
+    if (!f.empty() && !EqualsIgnoreCase(f, "\\Recent") && !EqualsIgnoreCase(f, "\\Deleted")) out.insert(f);
+    i = j + 1;
+  }
+  std::string s;
+  for (const auto& f : out) s += (s.empty() ? "" : " ") + f;
+  return s;
+}
+
+struct Target {
+  std::string folder;
+  std::string flags;
+  std::optional<int64_t> internal_date;
+};
+
+Target PlanMessage(const MessageInfo& info, const std::string& account, const std::optional<std::string>& fixed,
+                   char delimiter) {
+  auto ranked = RankedLocations(info, account);
+  Target t;
+  const Location* best = ranked.empty() ? nullptr : ranked.front();
+  t.folder = fixed ? *fixed : KeptFolder(best, delimiter);
+  for (const Location* l : ranked) {
+    if (l->source == kImap || l->source == "maildir") {
+      t.flags = CleanFlags(l->flags);
+      break;
+    }
+  }
+  for (const Location* l : ranked) {
+    if (l->internal_date) {
+      t.internal_date = l->internal_date;
+      break;
+    }
+  }
+  if (!t.internal_date) t.internal_date = info.date;
+  return t;
+}
+
+// A Message-ID that can go into a quoted IMAP SEARCH string as it is.
+bool Searchable(const std::string& id) {
+  if (id.empty() || id.size() > 900) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+struct ServerPlace {
+  uint32_t uidvalidity = 0, uid = 0;
+};
+
+// Looks for the message `raw` in `folder` on the server, after an APPEND
+// whose answer never arrived: candidates by exact RFC822.SIZE (what we
+// sent: LF as CRLF) and Message-ID, then compared byte for byte. Leaves no
+// folder selected. nullopt when it is not there (or the folder is missing).
+Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const std::string& folder,
+                                                const std::string& raw, const std::string& message_id) {
+  auto box = client.Examine(folder);
+  if (!box) {
+    if (box.error().code() == ErrorCode::kNotFound) return std::optional<ServerPlace>();
+    return std::unexpected(box.error());
+  }
+  uint64_t size = raw.size();
+  std::string want;  // as FetchMessages hands it back: CRLF as LF
+  want.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) ++size;
+    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    want += raw[i];
+  }
+  std::string criteria = "LARGER " + std::to_string(size - 1) + " SMALLER " + std::to_string(size + 1);
+  if (Searchable(message_id)) criteria += " HEADER Message-ID \"" + message_id + "\"";
+  std::optional<ServerPlace> found;
+  if (box->exists > 0 && size > 0) {
+    MK_ASSIGN_OR_RETURN(auto uids, client.UidSearch(criteria));
+    if (!uids.empty()) {
+      MK_RETURN_IF_ERROR(client.FetchMessages(uids, [&](imap::FetchedMessage&& m) -> Status {
+        if (!found && m.bytes == want) found = ServerPlace{box->uidvalidity, m.uid};
+        return OkStatus();
+      }));
+    }
+  }
+  MK_RETURN_IF_ERROR(client.Unselect());
+  return found;
+}
+
+}  // namespace
+
+struct Migrator::State {
+  State(Archive& a, Options o, Warn w) : archive(a), options(std::move(o)), warn(std::move(w)) {}
+  Archive& archive;
+  Options options;
+  Warn warn;
+  std::unique_ptr<imap::ImapClient> client;
+  char delimiter = '\0';
+  std::set<std::string> existing;       // folders on the server
+  std::optional<std::string> fixed;     // the one target folder, unless keep_folders
+  std::vector<std::string> created;
+  std::map<std::pair<std::string, int64_t>, int64_t> unknown;  // (folder, message) → intent id
+  std::map<std::string, std::set<int64_t>> live;                // folder → messages with a live place there
+  int appends = 0;
+
+  Result<std::set<int64_t>*> LiveIn(const std::string& folder);
+  Outcome Plan(const MessageInfo& info, Outcome out, bool check_first);
+  Outcome Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
+  Outcome Append(int64_t id, int64_t intent, const std::string& raw, Outcome out);
+  Status EnsureFolder(const std::string& folder);
+  Origin Place(const Outcome& out) const;
+};
+
+namespace {
+
+Outcome Failed(Outcome out, const Error& e, bool archive = false) {
+  out.kind = Outcome::kFailed;
+  out.error = e.message();
+  out.archive = archive;
+  out.stop = archive || e.code() == ErrorCode::kUnavailable;
+  return out;
+}
+
+}  // namespace
+
+Migrator::Migrator(std::unique_ptr<State> state) : s_(std::move(state)) {}
+Migrator::~Migrator() = default;
+
+Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap::ImapOptions& imap, Options options,
+                                                    Warn warn) {
+  auto s = std::unique_ptr<State>(new State(archive, std::move(options), std::move(warn)));
+  MK_ASSIGN_OR_RETURN(s->client, imap::ImapClient::Connect(imap));
+  MK_ASSIGN_OR_RETURN(auto listed, s->client->ListFolders());
+  // The hierarchy delimiter: INBOX's, else the first folder's that has one.
+  for (const auto& f : listed) {
+    if (f.name == "INBOX" && f.delimiter != '\0') s->delimiter = f.delimiter;
+    s->existing.insert(f.name);
+  }
+  for (const auto& f : listed) {
+    if (s->delimiter == '\0') s->delimiter = f.delimiter;
+  }
+  if (!s->options.keep_folders) s->fixed = NormalizeInbox(s->options.folder, s->delimiter);
+  MK_ASSIGN_OR_RETURN(auto intents, archive.UnknownIntents(IntentKind::kAppend));
+  for (const Intent& i : intents) {
+    if (i.target == s->options.account) s->unknown[{i.via, i.message}] = i.id;
+  }
+  return std::unique_ptr<Migrator>(new Migrator(std::move(s)));
+}
+
+std::vector<std::string> Migrator::Finish(bool connection_lost) {
+  if (!connection_lost) static_cast<void>(s_->client->Logout());
+  return s_->client->TakeAlerts();
+}
+
+const std::vector<std::string>& Migrator::created_folders() const { return s_->created; }
+
+Result<std::set<int64_t>*> Migrator::State::LiveIn(const std::string& folder) {
+  auto it = live.find(folder);
+  if (it == live.end()) {
+    MK_ASSIGN_OR_RETURN(auto rows, archive.FolderLocations(kImap, options.account, folder));
+    std::set<int64_t> ids;
+    for (const auto& k : rows) {
+      if (!k.deleted_at) ids.insert(k.message);
+    }
+    it = live.emplace(folder, std::move(ids)).first;
+  }
+  return &it->second;
+}
+
+Origin Migrator::State::Place(const Outcome& out) const {
+  Origin o;
+  o.source = kImap;
+  o.account = options.account;
+  o.folder = out.folder;
+  o.flags = out.flags;
+  o.internal_date = out.internal_date;
+  return o;
+}
+
+Outcome Migrator::Migrate(int64_t id) {
+  State& s = *s_;
+  Outcome out;
+  auto info = s.archive.GetInfo(id);
+  if (!info) return Failed(out, info.error(), true);
+  if (!*info) return Failed(out, Error(ErrorCode::kNotFound, "no such message"));
+  Target t = PlanMessage(**info, s.options.account, s.fixed, s.delimiter);
+  out.folder = t.folder;
+  out.flags = t.flags;
+  out.internal_date = t.internal_date;
+  auto live = s.LiveIn(t.folder);
+  if (!live) return Failed(out, live.error(), true);
+  auto found = s.unknown.find({t.folder, id});
+  const int64_t intent = found == s.unknown.end() ? 0 : found->second;
+  if ((*live)->count(id)) {
+    out.kind = Outcome::kAlready;
+    // A stale intent (a sync found the message there first): dropped.
+    if (intent != 0 && !s.options.dry_run && s.archive.ResolveAppend(intent, id, nullptr)) s.unknown.erase(found);
+    return out;
+  }
+  if (s.options.dry_run) return s.Plan(**info, out, intent != 0);
+  auto raw = s.archive.ReadRaw(id);
+  if (!raw) return Failed(out, raw.error());
+  if (intent != 0) {
+    out = s.Recover(id, intent, *raw, (*info)->message_id, out);
+    if (out.kind != Outcome::kAppended) return out;
+  }
+  return s.Append(id, intent, *raw, out);
+}
+
+Outcome Migrator::State::Plan(const MessageInfo& info, Outcome out, bool check_first) {
+  out.kind = Outcome::kAppended;
+  out.bytes = info.size;
+  out.check_first = check_first;
+  out.create_folder = !existing.count(out.folder);
+  if (out.create_folder) {
+    existing.insert(out.folder);
+    created.push_back(out.folder);
+  }
+  live[out.folder].insert(info.id);
+  return out;
+}
+
+// An unknown intent: is the message there? kAppended = not found, and
+// retry_unknown says append it.
+Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id,
+                                 Outcome out) {
+  auto found = FindOnServer(*client, out.folder, raw, message_id);
+  if (!found) {
+    Error e = found.error().WithContext("looking for an unconfirmed APPEND in " + out.folder);
+    return Failed(out, e);
+  }
+  if (*found) {
+    Origin place = Place(out);
+    place.uidvalidity = (*found)->uidvalidity;
+    place.key = std::to_string((*found)->uid);
+    if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
+      return Failed(out, st.error().WithContext("found in " + out.folder + " but not recorded in the archive"), true);
+    }
+    unknown.erase({out.folder, id});
+    live[out.folder].insert(id);
+    out.kind = Outcome::kRecovered;
+    return out;
+  }
+  if (!options.retry_unknown) {
+    out.kind = Outcome::kUnknown;
+    warn("message " + std::to_string(id) + ": an earlier APPEND to " + out.folder +
+         " got no answer and the message is not found there by size and content; not appended again (check the "
+         "folder; --retry-unknown appends it)");
+    return out;
+  }
+  out.kind = Outcome::kAppended;
+  return out;
+}
+
+Status Migrator::State::EnsureFolder(const std::string& folder) {
+  if (existing.count(folder)) return OkStatus();
+  MK_RETURN_IF_ERROR(client->CreateFolder(folder));
+  existing.insert(folder);
+  created.push_back(folder);
+  return OkStatus();
+}
+
+// The intent (unless an unknown one is being retried), the APPEND, and its
+// place recorded with the intent resolved.
+Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& raw, Outcome out) {
+  if (Status st = EnsureFolder(out.folder); !st) return Failed(out, st.error());
+  if (intent == 0) {
+    std::vector<Intent> recorded = {Intent::For(IntentKind::kAppend, id, options.account, out.folder)};
+    if (Status st = archive.RecordIntents(recorded); !st) {
+      return Failed(out, st.error().WithContext("not appended: recording the intent failed"), true);
+    }
+    intent = recorded[0].id;
+  }
+  auto result = client->Append(out.folder, raw, out.flags, out.internal_date);
+  if (!result && result.error().code() == ErrorCode::kNotFound) {
+    // [TRYCREATE]: the folder went away since LIST; make it once more.
+    if (client->CreateFolder(out.folder)) result = client->Append(out.folder, raw, out.flags, out.internal_date);
+  }
+  if (!result) {
+    // Refused: nothing was appended, the intent goes. Connection lost: the
+    // server may have it; the intent stays unknown for the next run.
+    if (result.error().code() != ErrorCode::kUnavailable) static_cast<void>(archive.ResolveAppend(intent, id, nullptr));
+    return Failed(out, result.error());
+  }
+  if (options.debug_crash_after_appends > 0 && ++appends >= options.debug_crash_after_appends) std::abort();
+  Origin place = Place(out);
+  if (result->uidvalidity != 0 && result->uid != 0) {
+    place.uidvalidity = result->uidvalidity;
+    place.key = std::to_string(result->uid);
+  } else {
+    place.key = "appended-" + std::to_string(id);
+  }
+  if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
+    // On the server; the intent stays, so the next run finds it there.
+    return Failed(out, st.error().WithContext("appended to " + out.folder + " but not recorded in the archive"), true);
+  }
+  unknown.erase({out.folder, id});
+  live[out.folder].insert(id);
+  out.kind = Outcome::kAppended;
+  out.bytes = raw.size();
+  return out;
+}
+
+}  // namespace mailkeep::migrate

@@ -1,0 +1,109 @@
+// Migrating archived messages to an IMAP account (mailkeep migrate): each
+// message is APPENDed with its flags and internal date, e.g. to move an
+// archive to a new server.
+//
+// What each message gets, from its locations (ranked: IMAP, Maildir, mbox,
+// anything else; among IMAP places, one in another account and not deleted
+// first):
+//   flags          the best IMAP place's flags, else a Maildir place's, else
+//                  none; \Recent and \Deleted are never sent (a \Deleted
+//                  copy would vanish with the target's next EXPUNGE)
+//   internal date  the first ranked place that has one (IMAP INTERNALDATE,
+//                  Maildir mtime, mbox From_ date), else the Date header,
+//                  else none (the server's clock)
+//   folder         Options::folder (INBOX as the server spells it) for all; with
+//                  keep_folders the best place's folder: an IMAP name as it
+//                  is; for a Maildir / mbox / directory the last path
+//                  component, where Maildir++ ".Lists.dev" becomes
+//                  Lists<delimiter>dev (each part decoded from modified
+//                  UTF-7) and "Maildir" / "INBOX" become INBOX, and an mbox
+//                  loses its .mbox/.mbx (and .gz/.zst/.xz/.bz2) suffix;
+//                  POP3 → INBOX
+// Missing folders are created (CREATE; [TRYCREATE] also leads to one).
+//
+// Nothing appended twice — the archive's intents journal (IntentKind::
+// kAppend, target the account, via the folder): an intent is committed
+// before each APPEND; the server's answer resolves it in one transaction
+// with the place it gave (source "imap", the account, the folder,
+// UIDVALIDITY and UID from APPENDUID; without APPENDUID uidvalidity 0 and
+// key "appended-<id>", which no server UID can collide with). A message
+// with a live (not deleted) place in the target folder is not appended
+// again — whether an earlier migrate put it there or a `sync` of that
+// account found it there. An intent left unknown (the process or the
+// connection died between the intent and the answer) is first looked for
+// in the folder: UID SEARCH by exact size (and Message-ID), candidates
+// compared byte for byte; found, its place is recorded ("recovered");
+// not found, the message is skipped with a warning (a server that altered
+// it would not be recognised), unless retry_unknown.
+//
+// Thread-safety: a Migrator belongs to the thread that owns the Archive.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/archive.h"
+#include "store/util/status.h"
+#include "sync/imap/imap_client.h"
+
+namespace mailkeep::migrate {
+
+using Warn = std::function<void(const std::string&)>;
+
+struct Options {
+  std::string account;                 // the target account's name (locations, intents)
+  std::string folder = "INBOX";        // one folder for all ...
+  bool keep_folders = false;           // ... or each message's own (see above)
+  bool dry_run = false;                // plan only: append and record nothing
+  bool retry_unknown = false;          // append again what an unknown intent left unfound
+  int debug_crash_after_appends = 0;   // testing: abort() after the Nth APPEND was accepted, before recording it
+};
+
+struct Outcome {
+  enum Kind {
+    kAppended,   // appended now (dry run: would be)
+    kAlready,    // already in the target folder
+    kRecovered,  // an unknown intent found done on the server, now recorded
+    kUnknown,    // an unknown intent not found on the server: skipped (see retry_unknown)
+    kFailed,     // see error
+  };
+  Kind kind = kFailed;
+  std::string folder, flags;
+  std::optional<int64_t> internal_date;
+  bool create_folder = false;   // dry run: the folder would be created
+  bool check_first = false;     // an unknown intent is looked for first
+  uint64_t bytes = 0;           // appended
+  std::string error;            // kFailed: one line
+  // kFailed only: stop the run — the connection is gone, or the archive
+  // could not record (then `archive` too); the rest is for the next run.
+  bool stop = false, archive = false;
+};
+
+class Migrator {
+ public:
+  // Connects and logs in to the target account and learns its folders and
+  // hierarchy delimiter. Errors: the connection or the listing.
+  // REQUIRES: `archive` opened read-write unless options.dry_run; it
+  // outlives the Migrator.
+  static Result<std::unique_ptr<Migrator>> Connect(Archive& archive, const imap::ImapOptions& imap,
+                                                   Options options, Warn warn);
+  ~Migrator();
+
+  Outcome Migrate(int64_t id);
+  // Logs out (unless the connection is gone); returns the server's ALERTs.
+  std::vector<std::string> Finish(bool connection_lost);
+  const std::vector<std::string>& created_folders() const;
+
+  struct State;
+
+ private:
+  explicit Migrator(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace mailkeep::migrate
