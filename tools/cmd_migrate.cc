@@ -84,7 +84,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!options) return FailUsage(options.error().message());
   if (global.verbosity >= 2) {
     options->debug = [&to_account](std::string_view note) {
-      std::cerr << "mailkeep: account " << to_account << ": " << note << "\n";
+      std::cerr << "mailkeep: account " << to_account << ": " << TerminalText(note) << "\n";
     };
   }
   migrate::Options mo;
