@@ -324,9 +324,11 @@ TEST(Pop3Client, EndlessCapaStopsAtItsBudget) {
 TEST(Pop3Client, EndlessUidlStopsAtTheLimits) {
   for (bool by_count : {true, false}) {
     FakeServer server;
-    FakeStep endless{"", "7 uid-seven\r\n"};
-    endless.repeat = 0;
-    server.Serve(Plus(Login(), {{"UIDL", "+OK\r\n"}, endless}));
+    // More distinct lines than either limit lets through (the same line
+    // repeated would stop earlier, as a number listed twice).
+    std::string lines;
+    for (int n = 1; n <= 200000; ++n) lines += std::to_string(n) + " uid-" + std::to_string(n) + "\r\n";
+    server.Serve(Plus(Login(), {{"UIDL", "+OK\r\n" + lines}}));
     Pop3Options o = Opts(server.port());
     if (by_count) o.max_messages = 1000;
     o.max_listing_bytes = 100000;
@@ -340,6 +342,19 @@ TEST(Pop3Client, EndlessUidlStopsAtTheLimits) {
     EXPECT_TRUE(Contains(list.error().message(), why)) << list.error().message();
     EXPECT_TRUE(Contains(list.error().message(), "UIDL")) << list.error().message();
   }
+}
+
+// One message number with two UIDLs would credit one message's content to
+// the other UIDL, which could then be deleted unseen (pop3_response_fuzz).
+TEST(Pop3Client, MessageNumberListedTwiceInUidlIsAnError) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"UIDL", "+OK\r\n1 uid-a\r\n1 uid-b\r\n.\r\n"}}));
+  auto c = Pop3Client::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto list = (*c)->List();
+  ASSERT_FALSE(list);
+  EXPECT_EQ(list.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(Contains(list.error().message(), "message 1 listed twice")) << list.error().message();
 }
 
 TEST(Pop3Client, NoUidlIsAClearError) {

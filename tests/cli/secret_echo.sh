@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Servers that echo the password: it never reaches mailkeep's error lines,
-# --json output or the catalog (sends.reply), in plain or base64 form.
+# --json output or the catalog (the intents journal's replies), in plain or base64 form.
 # Tiny scripted servers in Python play a POP3 server answering PASS with
 # "-ERR ... <password>" and an SMTP relay whose replies to RCPT and to the
 # end of data quote the password and the AUTH PLAIN blob.
@@ -99,7 +99,7 @@ expect_status 1 mk --config "$WORK/config.ini" --json sync echo
 no_secret "$WORK/out" "sync --json"
 no_secret "$WORK/err" "sync --json's stderr"
 
-# SMTP: --json output, the text output and the catalog's sends.reply.
+# SMTP: --json output, the text output and the replies in the catalog's intents journal.
 expect_status 1 mk --config "$WORK/config.ini" --json resend 1 --relay echo --to bob@example.test \
   --to refused@example.test
 no_secret "$WORK/out" "resend --json"
@@ -109,10 +109,10 @@ expect_status 1 mk --config "$WORK/config.ini" resend 1 --relay echo --to carol@
   --to refused@example.test
 no_secret "$WORK/out" "resend's output"
 no_secret "$WORK/err" "resend's error lines"
-/usr/bin/python3 - "$ARCHIVE/catalog.sqlite" "$PW" "${PLAIN%%=*}" <<'EOF' || fail "sends.reply holds the password"
+/usr/bin/python3 - "$ARCHIVE/catalog.sqlite" "$PW" "${PLAIN%%=*}" <<'EOF' || fail "a reply in the intents journal holds the password"
 import sqlite3, sys
 db, pw, plain = sys.argv[1:4]
-rows = [r[0] for r in sqlite3.connect(db).execute("SELECT reply FROM sends")]
+rows = [r[0] for r in sqlite3.connect(db).execute("SELECT reply FROM intents WHERE kind = 1")]  # kind 1: a send
 assert len(rows) == 4, rows
 assert all(pw not in r and plain not in r for r in rows), rows
 assert sum("***" in r for r in rows) == 4, rows
