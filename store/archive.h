@@ -8,8 +8,12 @@
 // Durability order in Ingest: compressed frames are appended to the pack and
 // fsync'd, then ONE catalog transaction (synchronous=FULL) records blobs,
 // messages and locations. A message is reported kStored only after that
-// commit returned; a crash before it leaves bytes past the committed pack
-// end, which the next writer truncates.
+// commit returned; a crash before it leaves bytes past the pack ends the
+// catalog recorded, which the next writer moves to packs/orphans/. A new
+// pack is recorded in the catalog before its first byte. Open refuses
+// (naming `mailkeep rebuild-catalog`, changing nothing) a catalog that is
+// missing, empty or unreadable while packs hold messages, and a writable
+// open refuses packs the catalog does not know.
 //
 // Thread-safety: one Archive per process and thread. A writable Archive
 // holds an exclusive lock on ARCHIVE/lock (flock) for its lifetime; a
@@ -46,6 +50,7 @@ struct ArchiveOptions {
   // included), because mail quotes and repeats the mail around it.
   size_t dictionary_retrain_after = 1000;
   int workers = 0;                      // parse/compress threads; 0 = hardware threads
+  uint64_t pack_size_limit = 1ull << 30;  // a new pack is begun past this size
   // A writer that finds the archive locked by another process waits this
   // long for it (0 = fail at once with kUnavailable).
   int lock_wait_seconds = 0;

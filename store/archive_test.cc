@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -314,6 +315,159 @@ TEST_F(ArchiveTest, CreateRefusesPacksWithoutACatalog) {
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message().find("rebuild-catalog"), std::string::npos) << again.error().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+}
+
+// Every file under packs/ with its bytes (orphans/ included).
+std::map<std::string, std::string> TreeBytes(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[e.path().string()] = *ReadFile(e.path());
+  }
+  return out;
+}
+
+// A lost catalog must never orphan the archive: a catalog that is missing,
+// empty or not a database beside full packs makes every open refuse in one
+// line naming rebuild-catalog, nothing in packs/ changes, and the rebuild
+// brings every message back.
+TEST_F(ArchiveTest, LostCatalogIsRefusedAndNothingIsOrphaned) {
+  std::vector<std::string> all;
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 50; ++i) {
+      all.push_back(MakeMessage(i));
+      batch.push_back(Raw(all.back(), std::to_string(i)));
+    }
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  const std::string cat = dir_ + "/catalog.sqlite";
+  for (const std::string damage : {"empty", "missing", "garbage"}) {
+    SCOPED_TRACE(damage);
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(cat + suffix);
+    if (damage == "empty") {
+      ASSERT_TRUE(WriteFileAtomic(cat, ""));
+    } else if (damage == "garbage") {
+      ASSERT_TRUE(WriteFileAtomic(cat, std::string(8192, 'x')));
+    }
+    const auto before = TreeBytes(dir_ + "/packs");
+    for (OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+      auto archive = Archive::Open(dir_, mode);
+      ASSERT_FALSE(archive);
+      EXPECT_NE(archive.error().message().find("mailkeep rebuild-catalog"), std::string::npos)
+          << archive.error().message();
+      EXPECT_EQ(archive.error().message().find('\n'), std::string::npos);
+      EXPECT_NE(archive.error().code(), ErrorCode::kNotFound);
+    }
+    EXPECT_EQ(TreeBytes(dir_ + "/packs"), before) << "nothing in packs/ may change";
+    auto rebuilt = Archive::RebuildCatalog(dir_);
+    ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+    EXPECT_EQ(rebuilt->messages, 50);
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::set<std::string> back;
+    auto ids = (*archive)->AllIds();
+    ASSERT_TRUE(ids);
+    for (int64_t id : *ids) back.insert(*(*archive)->ReadRaw(id));
+    EXPECT_EQ(back, std::set<std::string>(all.begin(), all.end()));
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+  }
+}
+
+// A catalog that does not know a pack (a copy from before the pack was
+// begun) never causes that pack to be orphaned: the writer refuses.
+TEST_F(ArchiveTest, APackTheCatalogDoesNotKnowIsNeverOrphaned) {
+  ArchiveOptions opts;
+  opts.pack_size_limit = 16 * 1024;
+  const std::string cat = dir_ + "/catalog.sqlite";
+  auto ingest = [&](int from, int n) {
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::vector<RawMessage> batch;
+    for (int i = from; i < from + n; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  };
+  ASSERT_TRUE(Archive::Create(dir_, opts));
+  ingest(0, 5);
+  ASSERT_TRUE(std::filesystem::copy_file(cat, dir_ + "/old-catalog"));
+  ingest(5, 100);  // rolls into further packs
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/packs/000002.pack"));
+  ASSERT_TRUE(std::filesystem::copy_file(dir_ + "/old-catalog", cat, std::filesystem::copy_options::overwrite_existing));
+  const auto before = TreeBytes(dir_ + "/packs");
+  auto writer = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+  ASSERT_FALSE(writer);
+  EXPECT_NE(writer.error().message().find("000002.pack"), std::string::npos) << writer.error().message();
+  EXPECT_NE(writer.error().message().find("mailkeep rebuild-catalog"), std::string::npos) << writer.error().message();
+  EXPECT_EQ(TreeBytes(dir_ + "/packs"), before) << "nothing in packs/ may change";
+  auto rebuilt = Archive::RebuildCatalog(dir_, opts);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(rebuilt->messages, 105);
+  EXPECT_TRUE(rebuilt->problems.empty());
+  ingest(200, 100);  // writing after the rebuild moves nothing aside
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+  auto reader = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ((*reader)->AllIds()->size(), 205u);
+  int problems = 0;
+  ASSERT_TRUE((*reader)->Verify(false, [&](const VerifyProblem&) { ++problems; }));
+  EXPECT_EQ(problems, 0);
+}
+
+// A batch that rolls to a new pack records it before writing to it; a crash
+// before the batch's commit leaves records past the recorded ends of both
+// packs, and the next writer cuts both (keeping the bytes in orphans/).
+TEST_F(ArchiveTest, ACrashDuringARollIsCutBackOnBothPacks) {
+  ArchiveOptions opts;
+  opts.pack_size_limit = 16 * 1024;
+  const std::string cat = dir_ + "/catalog.sqlite";
+  {
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch = {Raw(MakeMessage(0), "0")};
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  ASSERT_TRUE(std::filesystem::copy_file(cat, dir_ + "/before-roll"));
+  const auto pack1 = std::filesystem::file_size(dir_ + "/packs/000001.pack");
+  {
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 1; i < 60; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  // Every pack's end is recorded, not only the last one's.
+  {
+    auto db = catalog::Db::Open(cat, false, false);
+    ASSERT_TRUE(db);
+    auto st = (*db)->Prepare("SELECT count(*) FROM packs");
+    ASSERT_TRUE(st && *st->Step());
+    EXPECT_GE(st->ColumnInt(0), 2);
+  }
+  // The state a kill leaves after the roll's own commit: the old catalog
+  // plus the new pack's row at 0.
+  ASSERT_TRUE(std::filesystem::copy_file(dir_ + "/before-roll", cat, std::filesystem::copy_options::overwrite_existing));
+  {
+    auto db = catalog::Db::Open(cat, false, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->Exec("INSERT INTO packs(id, committed_len) VALUES(2, 0)"));
+  }
+  std::filesystem::remove(dir_ + "/packs/000003.pack");  // only pack 2 was begun
+  auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/packs/000001.pack"), pack1);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/packs/000002.pack"), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/packs/orphans/000002-from-0.orphan"));
+  std::vector<RawMessage> batch = {Raw(MakeMessage(100), "100")};
+  auto out = (*archive)->Ingest(std::move(batch));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[0].id), MakeMessage(100));
+  EXPECT_EQ(*(*archive)->ReadRaw(1), MakeMessage(0));
+  archive->reset();
+  auto rebuilt = Archive::RebuildCatalog(dir_, opts);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(rebuilt->messages, 2);
+  EXPECT_TRUE(rebuilt->problems.empty());
 }
 
 TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {

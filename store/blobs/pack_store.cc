@@ -238,6 +238,14 @@ Result<uint64_t> FileSize(int fd, const std::string& what) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Result<uint64_t> PathSize(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return MakeError(ErrorCode::kIoError, path + ": stat failed: " + ErrnoText(errno));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
 struct PackFile {
   uint32_t number;
   std::string path;
@@ -444,6 +452,7 @@ struct PackStore::Impl {
   bool dir_dirty = false;           // a pack was created since the last Sync
   std::optional<Error> broken;      // sticky write/fsync error
   uint64_t quarantined = 0;
+  NewPackHook new_pack_hook;
 
   std::string PackPath(uint32_t n) const { return dir + "/" + PackFileName(n); }
 
@@ -609,6 +618,7 @@ struct PackStore::Impl {
       return MakeError(ErrorCode::kFailedPrecondition, dir + ": out of pack numbers");
     }
     uint32_t next = cur_pack + 1;
+    if (new_pack_hook) MK_RETURN_IF_ERROR(new_pack_hook(cur_pack, cur_len, next));
     std::string path = PackPath(next);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -681,59 +691,71 @@ struct PackStore::Impl {
     return MakeError(ErrorCode::kFailedPrecondition, odir + ": too many orphans of pack " + PackFileName(n));
   }
 
-  // Cuts everything past the committed end (see Open()).
-  Status RecoverToCommittedEnd(uint32_t committed_pack, uint64_t committed_len) {
-    MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(dir));
-    bool dir_changed = false;
-
-    if (committed_pack > 0) {
-      std::string path = PackPath(committed_pack);
-      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT && committed_len == 0) {
-        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        dir_changed = true;
-      } else if (fd < 0 && errno == ENOENT) {
-        return MakeError(ErrorCode::kCorruption,
-                         path + ": missing, but the catalog committed " + std::to_string(committed_len) +
-                             " bytes of it; refusing to open for writing");
-      }
-      if (fd < 0) return MakeError(ErrorCode::kIoError, path + ": cannot open: " + ErrnoText(errno));
-      UniqueFd f(fd);
-      MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(f.get(), path));
-      if (size < committed_len) {
-        return MakeError(ErrorCode::kCorruption,
-                         path + ": is " + std::to_string(size) + " bytes, shorter than the committed " +
-                             std::to_string(committed_len) + "; refusing to open for writing");
-      }
-      // The tail was never referenced: keep a copy in orphans/, then cut.
-      if (size > committed_len) {
-        MK_RETURN_IF_ERROR(QuarantineTail(committed_pack, f.get(), committed_len, size));
-        if (::ftruncate(f.get(), static_cast<off_t>(committed_len)) != 0) {
-          return MakeError(ErrorCode::kIoError, path + ": truncate failed: " + ErrnoText(errno));
-        }
-        MK_RETURN_IF_ERROR(FsyncFd(f.get(), path));
-      }
-      MK_RETURN_IF_ERROR(f.Close(path));
-    }
-
+  // Refuses, before anything changes, what recovery must not touch: a
+  // committed pack shorter than its end (or missing), and a non-empty pack
+  // above it that the catalog does not know.
+  Status CheckRecoverable(const std::vector<PackFile>& packs, const PackEnds& known) const {
+    const uint32_t last = known.empty() ? 0 : known.rbegin()->first;
     for (const PackFile& p : packs) {
-      if (p.number <= committed_pack) continue;
-      struct stat st {};
-      if (::stat(p.path.c_str(), &st) != 0) {
-        return MakeError(ErrorCode::kIoError, p.path + ": stat failed: " + ErrnoText(errno));
+      MK_ASSIGN_OR_RETURN(uint64_t size, PathSize(p.path));
+      if (p.number > last && size > 0) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         p.path + " holds " + std::to_string(size) + " bytes the catalog never recorded (it knows " +
+                             (last == 0 ? std::string("no pack") : "packs up to " + PackFileName(last)) +
+                             "); nothing was changed");
       }
-      if (st.st_size == 0) {
+      if (p.number == last && size < known.at(last)) {
+        return MakeError(ErrorCode::kCorruption,
+                         p.path + ": is " + std::to_string(size) + " bytes, shorter than the committed " +
+                             std::to_string(known.at(last)) + "; refusing to open for writing");
+      }
+    }
+    bool has_last = std::any_of(packs.begin(), packs.end(), [&](const PackFile& p) { return p.number == last; });
+    if (last > 0 && !has_last && known.at(last) > 0) {
+      return MakeError(ErrorCode::kCorruption,
+                       PackPath(last) + ": missing, but the catalog committed " + std::to_string(known.at(last)) +
+                           " bytes of it; refusing to open for writing");
+    }
+    return OkStatus();
+  }
+
+  // Moves the tail of pack n past `end` (if any) into orphans/ and cuts it.
+  Status CutTail(const PackFile& p, uint64_t end) {
+    int fd = ::open(p.path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return MakeError(ErrorCode::kIoError, p.path + ": cannot open: " + ErrnoText(errno));
+    UniqueFd f(fd);
+    MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(f.get(), p.path));
+    if (size <= end) return f.Close(p.path);  // a shorter old pack is verify's to report
+    // The tail was never referenced: keep a copy in orphans/, then cut.
+    MK_RETURN_IF_ERROR(QuarantineTail(p.number, f.get(), end, size));
+    if (::ftruncate(f.get(), static_cast<off_t>(end)) != 0) {
+      return MakeError(ErrorCode::kIoError, p.path + ": truncate failed: " + ErrnoText(errno));
+    }
+    MK_RETURN_IF_ERROR(FsyncFd(f.get(), p.path));
+    return f.Close(p.path);
+  }
+
+  // Brings the directory back to the ends the catalog recorded (see Open()).
+  Status RecoverToKnownEnds(const PackEnds& known) {
+    MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(dir));
+    MK_RETURN_IF_ERROR(CheckRecoverable(packs, known));
+    const uint32_t last = known.empty() ? 0 : known.rbegin()->first;
+    bool dir_changed = false;
+    for (const PackFile& p : packs) {
+      if (auto it = known.find(p.number); it != known.end()) {
+        MK_RETURN_IF_ERROR(CutTail(p, it->second));
+      } else if (p.number > last) {  // empty (CheckRecoverable): nothing to keep
         if (::unlink(p.path.c_str()) != 0) {
           return MakeError(ErrorCode::kIoError, p.path + ": cannot remove empty pack: " + ErrnoText(errno));
         }
-      } else {
-        MK_ASSIGN_OR_RETURN(std::string to, OrphanPath(p.number, 0));
-        if (::rename(p.path.c_str(), to.c_str()) != 0) {
-          return MakeError(ErrorCode::kIoError, p.path + ": cannot move to " + to + ": " + ErrnoText(errno));
-        }
-        MK_RETURN_IF_ERROR(SyncDir(dir + "/" + kOrphansDir));
-        quarantined += static_cast<uint64_t>(st.st_size);
+        dir_changed = true;
       }
+    }
+    if (last > 0 && ::access(PackPath(last).c_str(), F_OK) != 0) {
+      // Recorded before its first byte (NewPackHook), then a crash.
+      int fd = ::open(PackPath(last).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return MakeError(ErrorCode::kIoError, PackPath(last) + ": cannot create: " + ErrnoText(errno));
+      ::close(fd);
       dir_changed = true;
     }
     if (dir_changed) MK_RETURN_IF_ERROR(SyncDir(dir));
@@ -817,12 +839,23 @@ Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir,
                                                    const PackStoreOptions& options,
                                                    uint32_t committed_pack,
                                                    uint64_t committed_len) {
-  MK_RETURN_IF_ERROR(ValidateOptions(options));
-  if (committed_pack > kMaxPackNumber || (committed_pack == 0 && committed_len != 0)) {
+  if (committed_pack == 0 && committed_len != 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     dir + ": bad committed end (" + std::to_string(committed_pack) + ", " +
-                         std::to_string(committed_len) + ")");
+                     dir + ": bad committed end (0, " + std::to_string(committed_len) + ")");
   }
+  PackEnds known;
+  if (committed_pack != 0) known[committed_pack] = committed_len;
+  return Open(dir, options, known);
+}
+
+Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir, const PackStoreOptions& options,
+                                                   const PackEnds& known) {
+  MK_RETURN_IF_ERROR(ValidateOptions(options));
+  if (!known.empty() && (known.begin()->first == 0 || known.rbegin()->first > kMaxPackNumber)) {
+    return MakeError(ErrorCode::kInvalidArgument, dir + ": bad pack number in the committed ends");
+  }
+  const uint32_t committed_pack = known.empty() ? 0 : known.rbegin()->first;
+  const uint64_t committed_len = known.empty() ? 0 : known.rbegin()->second;
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
@@ -833,7 +866,7 @@ Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
-  MK_RETURN_IF_ERROR(impl->RecoverToCommittedEnd(committed_pack, committed_len));
+  MK_RETURN_IF_ERROR(impl->RecoverToKnownEnds(known));
   impl->cur_pack = committed_pack;
   impl->cur_len = committed_len;
   if (committed_pack > 0) {
@@ -1023,6 +1056,20 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
 }
 
 Status PackStore::Sync() { return impl_->Sync(); }
+
+void PackStore::SetNewPackHook(NewPackHook hook) { impl_->new_pack_hook = std::move(hook); }
+
+Result<uint64_t> PackStore::PackBytesIn(const std::string& dir) {
+  auto packs = ListPacks(dir);
+  if (!packs && packs.error().code() == ErrorCode::kNotFound) return uint64_t{0};
+  if (!packs) return std::unexpected(packs.error());
+  uint64_t total = 0;
+  for (const PackFile& p : *packs) {
+    MK_ASSIGN_OR_RETURN(uint64_t size, PathSize(p.path));
+    total += size;
+  }
+  return total;
+}
 
 Status PackStore::Roll() {
   MK_RETURN_IF_ERROR(impl_->CheckWritable());
