@@ -216,6 +216,7 @@ struct Archive::Impl {
   Status OpenStores();
   Result<blobs::PackStore::PackEnds> KnownPackEnds();
   Status RecordNewPack(uint32_t closing, uint64_t closing_len, uint32_t next);
+  Status VerifyDictionaries(const std::function<void(const VerifyProblem&)>& on_problem);
   // Packs this batch rolled away from, with their final lengths; recorded
   // with the batch's commit.
   std::vector<std::pair<uint32_t, uint64_t>> rolled_ends;
@@ -319,6 +320,9 @@ Status Archive::Impl::OpenStores() {
   }
   MK_RETURN_IF_ERROR(ReloadDictionaries());
   if (!writable) return OkStatus();
+  // Archives made before repair files get them now (each from a pack
+  // record that verifies); a damaged or missing one is replaced.
+  MK_RETURN_IF_ERROR(packs->WriteMissingRepairFiles());
   MK_ASSIGN_OR_RETURN(since_dictionary, catalog->CountBlobsWithDict(packs->current_dictionary()));
   return OkStatus();
 }
@@ -360,6 +364,32 @@ Status Archive::Impl::RecordNewPack(uint32_t closing, uint64_t closing_len, uint
     return st;
   }
   if (closing != 0) rolled_ends.emplace_back(closing, closing_len);
+  return OkStatus();
+}
+
+// Each dictionary has two sources, its pack record and its repair file:
+// a damaged one is reported with the one that was used instead; only when
+// both are damaged are its messages lost (each is also named by Verify).
+Status Archive::Impl::VerifyDictionaries(const std::function<void(const VerifyProblem&)>& on_problem) {
+  MK_ASSIGN_OR_RETURN(auto dicts, catalog->Dictionaries());
+  for (const auto& d : dicts) {
+    blobs::BlobLocation loc{d.pack, d.offset, d.stored_len, d.raw_len, d.id};
+    blobs::DictionaryCheck c = packs->CheckDictionary(loc);
+    const std::string name = "dictionary " + std::to_string(d.id);
+    MK_ASSIGN_OR_RETURN(int64_t users, catalog->CountBlobsWithDict(d.id));
+    const std::string count = std::to_string(users) + " messages compressed with it";
+    if (!c.readable) {
+      on_problem({0, "", name + " is damaged in its pack record (" + c.pack_damage + ") and in its repair file (" +
+                             c.repair_damage + "); " + count + " cannot be read"});
+    } else if (!c.pack_damage.empty()) {
+      on_problem({0, "", name + ": its pack record is damaged (" + c.pack_damage + "); used the copy rebuilt from " +
+                             packs->RepairFilePath(d.id) + " instead, so the " + count + " still read"});
+    } else if (!c.repair_damage.empty()) {
+      on_problem({0, "", name + ": its repair file is damaged or missing (" + c.repair_damage +
+                             "); used the pack record, which is intact (the next writing command rewrites the "
+                             "repair file)"});
+    }
+  }
   return OkStatus();
 }
 
@@ -684,19 +714,7 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
   MK_ASSIGN_OR_RETURN(std::string integrity, s.catalog->CheckIntegrity());
   if (!integrity.empty()) on_problem({0, "", "catalog integrity check failed: " + integrity});
 
-  // A dictionary lives only in its pack record; a damaged one makes every
-  // message compressed with it unreadable. Say so once, with the count;
-  // each of those messages is also named below.
-  MK_ASSIGN_OR_RETURN(auto dicts, s.catalog->Dictionaries());
-  for (const auto& d : dicts) {
-    blobs::BlobLocation loc{d.pack, d.offset, d.stored_len, d.raw_len, d.id};
-    auto in_pack = s.packs->ReadDictionary(loc);
-    if (!in_pack) {
-      MK_ASSIGN_OR_RETURN(int64_t users, s.catalog->CountBlobsWithDict(d.id));
-      on_problem({0, "", "dictionary " + std::to_string(d.id) + " is damaged (" + in_pack.error().message() + "); " +
-                             std::to_string(users) + " messages compressed with it cannot be read"});
-    }
-  }
+  MK_RETURN_IF_ERROR(s.VerifyDictionaries(on_problem));
 
   std::vector<int64_t> ids;
   MK_ASSIGN_OR_RETURN(auto blobs, s.catalog->AllBlobs(&ids));
@@ -765,6 +783,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
       if (!bytes) {
         report.problems.push_back("dictionary " + std::to_string(loc.dict_id) + " unreadable: " +
                                   bytes.error().message() + "; the messages compressed with it are lost");
+        // (ReadDictionary already fell back to the record's repair file.)
         return OkStatus();
       }
       MK_RETURN_IF_ERROR(packs->LoadDictionary(loc.dict_id, *bytes));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -211,34 +212,99 @@ std::vector<size_t> DictionaryRecords(const std::string& bytes) {
   return out;
 }
 
-// The dictionary is kept once, in its pack record: damage there makes the
-// messages compressed with it unreadable, and verify says so, naming the
-// dictionary once and every such message.
-TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedWithEveryMessageUsingIt) {
+// Two dictionaries, 120 messages each, in one pack.
+void MakeTwoDictionaryArchive(const std::string& dir, const ArchiveOptions& opts, std::vector<std::string>& all) {
+  auto archive = Archive::Create(dir, opts);
+  ASSERT_TRUE(archive);
+  for (int b = 0; b < 2; ++b) {
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 120; ++i) {
+      all.push_back(MakeMessage(b * 1000 + i));
+      batch.push_back(Raw(all.back(), std::to_string(b * 1000 + i)));
+    }
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  ASSERT_EQ((*archive)->Stats()->dictionaries, 2);
+}
+
+ArchiveOptions SmallDictionaries() {
   ArchiveOptions opts;
   opts.dictionary_after = 100;
   opts.dictionary_retrain_after = 100;
   opts.dictionary_size = 8 * 1024;
-  {
-    auto archive = Archive::Create(dir_, opts);
-    ASSERT_TRUE(archive);
-    for (int b = 0; b < 2; ++b) {
-      std::vector<RawMessage> batch;
-      for (int i = 0; i < 120; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
-      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
-    }
-    ASSERT_EQ((*archive)->Stats()->dictionaries, 2);
-  }
-  std::string pack = dir_ + "/packs/000001.pack";
-  auto bytes = ReadFile(pack);
-  ASSERT_TRUE(bytes);
-  auto dicts = DictionaryRecords(*bytes);
-  ASSERT_EQ(dicts.size(), 2u);
-  std::string damaged = *bytes;
-  damaged[dicts[0] + 64 + 100] ^= 0x01;
-  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
+  return opts;
+}
 
-  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+void FlipFileByte(const std::string& path, size_t pos) {
+  auto bytes = ReadFile(path);
+  ASSERT_TRUE(bytes);
+  std::string damaged = *bytes;
+  damaged[pos] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(path, damaged));
+}
+
+// Every message reads back byte-exact; the problems verify reports.
+std::vector<VerifyProblem> EveryMessageReadsAndVerify(const std::string& dir, const std::vector<std::string>& all) {
+  auto archive = Archive::Open(dir, OpenMode::kReadOnly);
+  EXPECT_TRUE(archive) << archive.error().ToString();
+  if (!archive) return {};
+  std::set<std::string> back;
+  auto ids = (*archive)->AllIds();
+  EXPECT_TRUE(ids);
+  if (!ids) return {};
+  for (int64_t id : *ids) {
+    auto raw = (*archive)->ReadRaw(id);
+    EXPECT_TRUE(raw) << raw.error().ToString();
+    if (raw) back.insert(*raw);
+  }
+  EXPECT_EQ(back, std::set<std::string>(all.begin(), all.end()));
+  std::vector<VerifyProblem> problems;
+  EXPECT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+  return problems;
+}
+
+// One damaged byte costs at most one message: a byte flipped anywhere in a
+// dictionary's pack record (payload or header), or in its repair file,
+// loses nothing, and verify names the damage and what it used instead.
+TEST_F(ArchiveTest, ADamagedDictionaryByteLosesNoMessage) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack", repair = dir_ + "/packs/dictionaries/1.repair";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  ASSERT_EQ(dicts.size(), 2u);
+  const auto clean_pack = *ReadFile(pack), clean_repair = *ReadFile(repair);
+  for (size_t pos : {dicts[0] + 64 + 100, dicts[0] + 9}) {
+    FlipFileByte(pack, pos);
+    auto problems = EveryMessageReadsAndVerify(dir_, all);
+    ASSERT_EQ(problems.size(), 1u) << "at " << pos;
+    EXPECT_EQ(problems[0].id, 0);
+    EXPECT_NE(problems[0].what.find("dictionary 1: its pack record is damaged"), std::string::npos) << problems[0].what;
+    EXPECT_NE(problems[0].what.find("used the copy rebuilt from " + repair), std::string::npos) << problems[0].what;
+    ASSERT_TRUE(WriteFileAtomic(pack, clean_pack));
+  }
+  FlipFileByte(repair, 300);
+  auto problems = EveryMessageReadsAndVerify(dir_, all);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].what.find("dictionary 1: its repair file is damaged"), std::string::npos) << problems[0].what;
+  EXPECT_NE(problems[0].what.find("used the pack record"), std::string::npos) << problems[0].what;
+  // The next writer replaces it from the verified pack record.
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(repair), clean_repair);
+  EXPECT_TRUE(EveryMessageReadsAndVerify(dir_, all).empty());
+}
+
+// Only both copies damaged lose the dictionary's messages; verify names the
+// dictionary once, then each message.
+TEST_F(ArchiveTest, DamageInBothCopiesIsReportedWithEveryMessageUsingIt) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  ASSERT_EQ(dicts.size(), 2u);
+  FlipFileByte(pack, dicts[0] + 64 + 100);
+  FlipFileByte(dir_ + "/packs/dictionaries/1.repair", 300);
+
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly);
   ASSERT_TRUE(archive) << archive.error().ToString();
   std::vector<VerifyProblem> problems;
   ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
@@ -259,6 +325,41 @@ TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedWithEveryMessageUsingIt) {
   auto second = (*archive)->FindByMessageId("msg1005@example.org");
   ASSERT_TRUE(second && second->size() == 1);
   EXPECT_EQ(*(*archive)->ReadRaw(second->front()), MakeMessage(1005));
+}
+
+// An archive made before repair files (none on disk) gets them on its next
+// writable open, each written from a pack record that verifies; a damaged
+// record gets none (nothing to copy from) and verify keeps naming it.
+TEST_F(ArchiveTest, ArchivesWithoutRepairFilesAreUpgradedByTheNextWriter) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string rdir = dir_ + "/packs/dictionaries";
+  const auto want1 = *ReadFile(rdir + "/1.repair"), want2 = *ReadFile(rdir + "/2.repair");
+  std::filesystem::remove_all(rdir);
+  {
+    auto reader = Archive::Open(dir_, OpenMode::kReadOnly);
+    ASSERT_TRUE(reader);
+    std::vector<VerifyProblem> problems;
+    ASSERT_TRUE((*reader)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_NE(problems[0].what.find("repair file is damaged or missing"), std::string::npos) << problems[0].what;
+    EXPECT_FALSE(std::filesystem::exists(rdir)) << "a reader writes nothing";
+  }
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  FlipFileByte(pack, dicts[1] + 64 + 10);
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(rdir + "/1.repair"), want1);
+  EXPECT_FALSE(std::filesystem::exists(rdir + "/2.repair"));
+  FlipFileByte(pack, dicts[1] + 64 + 10);  // undo: now it verifies, and the next writer copies it
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(rdir + "/2.repair"), want2);
+  struct stat st {};
+  ASSERT_EQ(::stat((rdir + "/2.repair").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(rdir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(EveryMessageReadsAndVerify(dir_, all).empty());
 }
 
 std::string Threaded(const std::string& mid, const std::string& extra) {
@@ -493,41 +594,37 @@ TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {
   EXPECT_EQ(*(*reader)->ReadRaw(1), MakeMessage(1));
 }
 
-TEST_F(ArchiveTest, RebuildReportsADamagedDictionaryAndKeepsTheRest) {
-  ArchiveOptions opts;
-  opts.dictionary_after = 100;
-  opts.dictionary_retrain_after = 100;
-  opts.dictionary_size = 8 * 1024;
-  {
-    auto archive = Archive::Create(dir_, opts);
-    ASSERT_TRUE(archive);
-    for (int b = 0; b < 2; ++b) {
-      std::vector<RawMessage> batch;
-      for (int i = 0; i < 150; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
-      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
-    }
-  }
-  std::string pack = dir_ + "/packs/000001.pack";
-  auto bytes = ReadFile(pack);
-  ASSERT_TRUE(bytes);
-  auto dicts = DictionaryRecords(*bytes);
+// rebuild-catalog takes a dictionary whose pack record is damaged from its
+// repair file: every message comes back. Without the repair file the
+// dictionary's messages are lost, reported, and the rest kept.
+TEST_F(ArchiveTest, RebuildUsesTheRepairFileOfADamagedDictionary) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
   ASSERT_EQ(dicts.size(), 2u);
-  std::string damaged = *bytes;
-  damaged[dicts[0] + 64 + 50] ^= 0x04;
-  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
+  FlipFileByte(pack, dicts[0] + 64 + 50);
 
-  auto report = Archive::RebuildCatalog(dir_, opts);
+  auto report = Archive::RebuildCatalog(dir_, SmallDictionaries());
   ASSERT_TRUE(report) << report.error().ToString();
-  EXPECT_EQ(report->messages, 150);
-  ASSERT_EQ(report->problems.size(), 151u);  // the scan's CRC report, then each message of dictionary 1
+  EXPECT_EQ(report->messages, 240);
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_NE(report->problems[0].find("rebuilt from"), std::string::npos) << report->problems[0];
+  EXPECT_EQ(EveryMessageReadsAndVerify(dir_, all).size(), 1u);  // the damaged pack record, repaired
+
+  std::filesystem::remove(dir_ + "/packs/dictionaries/1.repair");
+  report = Archive::RebuildCatalog(dir_, SmallDictionaries());
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->messages, 120);
+  ASSERT_EQ(report->problems.size(), 121u);  // the scan's CRC report, then each message of dictionary 1
   EXPECT_NE(report->problems[0].find("pack 1"), std::string::npos) << report->problems[0];
   EXPECT_NE(report->problems[1].find("dictionary 1"), std::string::npos) << report->problems[1];
-  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly);
   ASSERT_TRUE(archive);
-  EXPECT_TRUE((*archive)->FindByMessageId("msg120@example.org")->empty());
-  auto found = (*archive)->FindByMessageId("msg1120@example.org");
+  EXPECT_TRUE((*archive)->FindByMessageId("msg100@example.org")->empty());
+  auto found = (*archive)->FindByMessageId("msg1100@example.org");
   ASSERT_TRUE(found && found->size() == 1);
-  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(1120));
+  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(1100));
   EXPECT_EQ((*archive)->Stats()->dictionaries, 1);
 }
 

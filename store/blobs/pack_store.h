@@ -76,6 +76,13 @@ struct ScannedRecord {
   uint64_t end = 0;  // offset just past this record in its pack
 };
 
+// What CheckDictionary found: empty strings for the parts that are intact.
+struct DictionaryCheck {
+  std::string pack_damage;    // the pack record's problem
+  std::string repair_damage;  // the repair file's problem (missing included)
+  bool readable = false;      // the dictionary could be read from one of them
+};
+
 class PackStore {
  public:
   // The end of each pack the catalog recorded: bytes up to it may be
@@ -189,10 +196,25 @@ class PackStore {
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
-  // Reads a dictionary record's bytes (decompressed; SHA-256 checked).
+  // Reads a dictionary's bytes (decompressed; SHA-256 checked): from its
+  // pack record, or, when that is damaged, from the record rebuilt through
+  // its repair file (dictionary_repair.h). kCorruption naming both when
+  // neither works.
   Result<std::string> ReadDictionary(const BlobLocation& loc) const;
+  // Checks a dictionary's pack record and its repair file each on its own
+  // (for verify): what is damaged, and whether the dictionary can be read.
+  DictionaryCheck CheckDictionary(const BlobLocation& loc) const;
+  // packs/dictionaries/<id>.repair
+  std::string RepairFilePath(uint32_t id) const;
+  // Writes the repair file of every registered dictionary whose file is
+  // missing, unreadable or names another record, from its pack record once
+  // that verifies (CRCs, SHA-256); a damaged pack record is left for verify
+  // to report. Upgrades archives made before repair files, and replaces a
+  // damaged repair file. Returns how many were written. Writer only.
+  Result<int> WriteMissingRepairFiles();
 
-  // Total bytes of all pack files (not counting packs/orphans/).
+  // Total bytes of all pack files and dictionary repair files (what the
+  // store keeps; not counting packs/orphans/).
   Result<uint64_t> TotalBytes() const;
 
   // Bytes Open() moved into packs/orphans/ (an uncommitted tail after a

@@ -876,7 +876,24 @@ TEST(PackStoreTest, RegisteredDictionaryLoadsOnFirstUseAndDamageIsNamed) {
     elsewhere.offset += 1;
     EXPECT_FALSE(s.RegisterDictionary(dloc.dict_id, elsewhere).has_value());
   }
-  FlipByte(PackPath(t.packs(), 1), dloc.offset + kRecordHeaderSize + dloc.stored_len / 2);
+  // Damage in the pack record: the record is rebuilt through its repair file.
+  const uint64_t flip = dloc.offset + kRecordHeaderSize + dloc.stored_len / 2;
+  FlipByte(PackPath(t.packs(), 1), flip);
+  {
+    auto r = PackStore::OpenReadOnly(t.packs(), {});
+    ASSERT_TRUE(r.has_value());
+    ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+    for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(*(*r)->Read(locs[i]), msgs[i]);
+    DictionaryCheck c = (*r)->CheckDictionary(dloc);
+    EXPECT_TRUE(c.readable);
+    EXPECT_NE(c.pack_damage.find("payload CRC mismatch"), std::string::npos) << c.pack_damage;
+    EXPECT_EQ(c.repair_damage, "");
+  }
+  // And in the repair file as well: now the dictionary is lost, and named.
+  const std::string repair = t.packs() + "/dictionaries/1.repair";
+  ASSERT_EQ(Mode(repair), 0600u);
+  ASSERT_EQ(Mode(t.packs() + "/dictionaries"), 0700u);
+  FlipByte(repair, 200);
   auto r = PackStore::OpenReadOnly(t.packs(), {});
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
@@ -884,7 +901,59 @@ TEST(PackStoreTest, RegisteredDictionaryLoadsOnFirstUseAndDamageIsNamed) {
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code(), ErrorCode::kCorruption);
   EXPECT_NE(read.error().message().find("dictionary 1 is unreadable"), std::string::npos) << read.error().message();
+  EXPECT_NE(read.error().message().find("body CRC mismatch"), std::string::npos) << read.error().message();
   EXPECT_FALSE((*r)->ReadDictionary(dloc).has_value());
+  EXPECT_FALSE((*r)->CheckDictionary(dloc).readable);
+  // Only the repair file damaged: the pack record is used.
+  FlipByte(PackPath(t.packs(), 1), flip);
+  auto again = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(again.has_value());
+  ASSERT_TRUE((*again)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  EXPECT_EQ(*(*again)->Read(locs[3]), msgs[3]);
+  DictionaryCheck c = (*again)->CheckDictionary(dloc);
+  EXPECT_TRUE(c.readable);
+  EXPECT_EQ(c.pack_damage, "");
+  EXPECT_NE(c.repair_damage.find("body CRC mismatch"), std::string::npos) << c.repair_damage;
+  // A writer replaces the damaged repair file from the intact record.
+  auto w = OpenOrDie(t.packs(), {}, 1, fs::file_size(PackPath(t.packs(), 1)));
+  ASSERT_TRUE(w->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  EXPECT_EQ(*w->WriteMissingRepairFiles(), 1);
+  EXPECT_EQ(w->CheckDictionary(dloc).repair_damage, "");
+  EXPECT_EQ(*w->WriteMissingRepairFiles(), 0);
+}
+
+// Scan (rebuild-catalog's walk) yields a damaged dictionary record rebuilt
+// through its repair file, and reports the damage once.
+TEST(PackStoreTest, ScanRebuildsADamagedDictionaryRecordFromItsRepairFile) {
+  TempDir t;
+  auto msgs = FakeMessages(40, 300);
+  BlobLocation dloc;
+  {
+    auto s = OpenOrDie(t.packs());
+    AddOrDie(*s, msgs[0]);
+    std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+    auto d = s->AddDictionary(*PackStore::TrainDictionary(samples, 2048));
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    for (size_t i = 1; i < msgs.size(); ++i) AddOrDie(*s, msgs[i]);
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  FlipByte(PackPath(t.packs(), 1), dloc.offset + 9);  // in the header: resync territory
+  auto r = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(r.has_value());
+  auto log = ScanAll(**r);
+  EXPECT_EQ(log.records.size(), msgs.size() + 1);
+  ASSERT_EQ(log.errors.size(), 1u);
+  EXPECT_EQ(log.errors[0].first.offset, dloc.offset);
+  EXPECT_NE(log.errors[0].second.find("rebuilt from"), std::string::npos) << log.errors[0].second;
+  auto bytes = (*r)->ReadDictionary(dloc);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().ToString();
+  ASSERT_TRUE((*r)->LoadDictionary(dloc.dict_id, *bytes).has_value());
+  for (const auto& rec : log.records) {
+    if (rec.kind == ScannedRecord::Kind::kBlob) {
+      EXPECT_TRUE((*r)->Read(rec.location).has_value());
+    }
+  }
 }
 
 TEST(PackStoreTest, FileModes) {
