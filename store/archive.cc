@@ -142,17 +142,20 @@ Status CheckCatalogBesidePacks(const std::string& dir) {
   return OkStatus();
 }
 
-// Damage found while opening names the way out, once.
+// Damage found while opening (a catalog SQLite calls corrupt, a pack
+// shorter than its committed end) names the way out, once.
 Error WithRebuildHint(const Error& e) {
-  if (e.message().find("rebuild-catalog") != std::string::npos) return e;
-  if (e.code() == ErrorCode::kFailedPrecondition) {
-    // PackStore: a pack the catalog never recorded.
-    return Error(e.code(), e.message() + ": the catalog is not this archive's or lost its last packs; " + kRebuildHint +
-                               " (a pack left by an interrupted write of an older mailkeep can instead be moved "
-                               "into packs/orphans/)");
-  }
-  if (e.code() == ErrorCode::kCorruption) return Error(e.code(), e.message() + "; " + kRebuildHint);
-  return e;
+  if (e.code() != ErrorCode::kCorruption || e.message().find("rebuild-catalog") != std::string::npos) return e;
+  return Error(e.code(), e.message() + "; " + kRebuildHint);
+}
+
+// PackStore::Open refuses (kFailedPrecondition) a pack the catalog never
+// recorded: say what that means and what to do.
+Error WithUnknownPackHint(const Error& e) {
+  if (e.code() != ErrorCode::kFailedPrecondition) return e;
+  return Error(e.code(), e.message() + ": the catalog is not this archive's or lost its last packs; " + kRebuildHint +
+                             " (a pack left by an interrupted write of an older mailkeep can instead be moved "
+                             "into packs/orphans/)");
 }
 
 class LockFile {
@@ -311,7 +314,9 @@ Status Archive::Impl::OpenStores() {
   popts.pack_size_limit = options.pack_size_limit;
   if (writable) {
     MK_ASSIGN_OR_RETURN(auto known, KnownPackEnds());
-    MK_ASSIGN_OR_RETURN(packs, blobs::PackStore::Open(dir + "/" + kPacksDir, popts, known));
+    auto opened = blobs::PackStore::Open(dir + "/" + kPacksDir, popts, known);
+    if (!opened) return std::unexpected(WithUnknownPackHint(opened.error()));
+    packs = std::move(*opened);
     packs->SetNewPackHook([this](uint32_t closing, uint64_t closing_len, uint32_t next) {
       return RecordNewPack(closing, closing_len, next);
     });
@@ -375,6 +380,7 @@ Status Archive::Impl::VerifyDictionaries(const std::function<void(const VerifyPr
   for (const auto& d : dicts) {
     blobs::BlobLocation loc{d.pack, d.offset, d.stored_len, d.raw_len, d.id};
     blobs::DictionaryCheck c = packs->CheckDictionary(loc);
+    if (c.pack_damage.empty() && c.repair_damage.empty()) continue;
     const std::string name = "dictionary " + std::to_string(d.id);
     MK_ASSIGN_OR_RETURN(int64_t users, catalog->CountBlobsWithDict(d.id));
     const std::string count = std::to_string(users) + " messages compressed with it";
