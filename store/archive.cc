@@ -219,6 +219,7 @@ struct Archive::Impl {
   Status OpenStores();
   Result<blobs::PackStore::PackEnds> KnownPackEnds();
   Status RecordNewPack(uint32_t closing, uint64_t closing_len, uint32_t next);
+  Status BeginBatchCommit();
   Status VerifyDictionaries(const std::function<void(const VerifyProblem&)>& on_problem);
   // Packs this batch rolled away from, with their final lengths; recorded
   // with the batch's commit.
@@ -354,6 +355,15 @@ Result<blobs::PackStore::PackEnds> Archive::Impl::KnownPackEnds() {
     known[pack] = std::max(known[pack], pack_end);
   }
   return known;
+}
+
+// Opens a batch's transaction with what the batch wrote before it: its
+// dictionary's row and the final ends of the packs it rolled away from.
+Status Archive::Impl::BeginBatchCommit() {
+  MK_RETURN_IF_ERROR(catalog->Begin());
+  if (new_dictionary) MK_RETURN_IF_ERROR(catalog->AddDictionary(*new_dictionary));
+  for (const auto& [pack, len] : rolled_ends) MK_RETURN_IF_ERROR(catalog->SetPackCommitted(pack, len));
+  return OkStatus();
 }
 
 // NewPackHook: the new pack is recorded (at length 0) in its own committed
@@ -585,13 +595,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   if (auto st = s.packs->Sync(); !st) return fail(st.error());
 
   // 6. One transaction: dictionary, blobs, messages, locations, pack ends.
-  if (auto st = s.catalog->Begin(); !st) return fail(st.error());
-  if (s.new_dictionary) {
-    if (auto st = s.catalog->AddDictionary(*s.new_dictionary); !st) return fail(st.error());
-  }
-  for (const auto& [pack, len] : s.rolled_ends) {
-    if (auto st = s.catalog->SetPackCommitted(pack, len); !st) return fail(st.error());
-  }
+  if (auto st = s.BeginBatchCommit(); !st) return fail(st.error());
   const int64_t now = NowSeconds();
   for (size_t j = 0; j < fresh.size(); ++j) {
     size_t i = fresh[j];

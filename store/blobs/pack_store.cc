@@ -1,5 +1,5 @@
 // Pack store: see pack_store.h for the contract and store/PACK_FORMAT.md for
-// the bytes on disk. zstd and zlib stay inside this file.
+// the bytes on disk. zstd and zlib stay inside store/blobs.
 #include "store/blobs/pack_store.h"
 
 #include <dirent.h>
