@@ -112,6 +112,52 @@ catalog::MessageRow RowFromParsed(const mime::Message& m) {
   return row;
 }
 
+constexpr char kRebuildHint[] = "run `mailkeep rebuild-catalog` to recover the catalog from the packs";
+
+// A catalog that is missing, empty (no schema) or unreadable beside packs
+// that hold messages must not be taken for an empty archive: a writer would
+// then disown every pack. Checked before the catalog is opened; refuses
+// (changing nothing) with one line naming rebuild-catalog.
+Status CheckCatalogBesidePacks(const std::string& dir) {
+  const std::string cat_path = dir + "/" + kCatalogFile;
+  MK_ASSIGN_OR_RETURN(uint64_t pack_bytes, blobs::PackStore::PackBytesIn(dir + "/" + kPacksDir));
+  const std::string packs_hold = "packs/ holds " + std::to_string(pack_bytes) + " bytes of messages; nothing was changed: ";
+  if (::access(cat_path.c_str(), F_OK) != 0) {
+    if (pack_bytes == 0) {
+      return MakeError(ErrorCode::kNotFound, "no archive in " + dir + "; create one with `mailkeep init`");
+    }
+    return MakeError(ErrorCode::kFailedPrecondition, cat_path + " is missing but " + packs_hold + kRebuildHint);
+  }
+  if (pack_bytes == 0) return OkStatus();
+  auto version = catalog::Catalog::ReadSchemaVersion(cat_path);
+  if (!version && version.error().code() == ErrorCode::kCorruption) {
+    return MakeError(ErrorCode::kCorruption,
+                     cat_path + " is unreadable (" + version.error().message() + ") but " + packs_hold + kRebuildHint);
+  }
+  if (!version) return std::unexpected(version.error());
+  if (*version == 0) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     cat_path + " is empty (it has no catalog in it) but " + packs_hold + kRebuildHint);
+  }
+  return OkStatus();
+}
+
+// Damage found while opening (a catalog SQLite calls corrupt, a pack
+// shorter than its committed end) names the way out, once.
+Error WithRebuildHint(const Error& e) {
+  if (e.code() != ErrorCode::kCorruption || e.message().find("rebuild-catalog") != std::string::npos) return e;
+  return Error(e.code(), e.message() + "; " + kRebuildHint);
+}
+
+// PackStore::Open refuses (kFailedPrecondition) a pack the catalog never
+// recorded: say what that means and what to do.
+Error WithUnknownPackHint(const Error& e) {
+  if (e.code() != ErrorCode::kFailedPrecondition) return e;
+  return Error(e.code(), e.message() + ": the catalog is not this archive's or lost its last packs; " + kRebuildHint +
+                             " (a pack left by an interrupted write of an older mailkeep can instead be moved "
+                             "into packs/orphans/)");
+}
+
 class LockFile {
  public:
   ~LockFile() {
@@ -165,10 +211,21 @@ struct Archive::Impl {
   // then writing the record and the catalog row.
   Result<bool> DictionaryDue(catalog::Catalog& cat);
   Result<std::string> TrainFromSamples();
-  Status InstallDictionary(catalog::Catalog& cat, const Result<std::string>& dict);
+  Status InstallDictionary(const Result<std::string>& dict);
   // Loads dictionaries committed since this handle opened (a reader next to
   // a running import meets blobs compressed with a newer dictionary).
   Status ReloadDictionaries();
+  // Open's work after the checks: catalog, then packs at their known ends.
+  Status OpenStores();
+  Result<blobs::PackStore::PackEnds> KnownPackEnds();
+  Status RecordNewPack(uint32_t closing, uint64_t closing_len, uint32_t next);
+  Status BeginBatchCommit();
+  Status VerifyDictionaries(const std::function<void(const VerifyProblem&)>& on_problem);
+  // Packs this batch rolled away from, with their final lengths; recorded
+  // with the batch's commit.
+  std::vector<std::pair<uint32_t, uint64_t>> rolled_ends;
+  // The dictionary this batch added, recorded with the batch's commit.
+  std::optional<catalog::DictionaryRow> new_dictionary;
   void GatherSample(std::string_view raw);
 };
 
@@ -265,49 +322,122 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
 }
 
 Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode mode, const ArchiveOptions& options) {
-  std::string cat_path = dir + "/" + kCatalogFile;
-  if (::access(cat_path.c_str(), F_OK) != 0) {
-    return MakeError(ErrorCode::kNotFound, "no archive in " + dir + "; create one with `mailkeep init`");
-  }
+  MK_RETURN_IF_ERROR(CheckCatalogBesidePacks(dir));
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
   impl->mode = mode;
   impl->workers = WorkerCount(options.workers);
-  bool writable = mode == OpenMode::kReadWrite;
-  if (writable) MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile, options.lock_wait_seconds));
+  if (mode == OpenMode::kReadWrite) {
+    MK_RETURN_IF_ERROR(impl->lock.Acquire(dir + "/" + kLockFile, options.lock_wait_seconds));
+  }
+  if (auto st = impl->OpenStores(); !st) return std::unexpected(WithRebuildHint(st.error()));
+  return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+}
+
+Status Archive::Impl::OpenStores() {
+  const bool writable = mode == OpenMode::kReadWrite;
   // A read-only open of a WAL database still needs write access to the
   // -shm file; open read-write but never write from this handle, and only
   // the writer (holding the lock) migrates.
-  MK_ASSIGN_OR_RETURN(impl->catalog, catalog::Catalog::Open(cat_path, false, /*read_only=*/false, writable));
-
+  MK_ASSIGN_OR_RETURN(catalog, catalog::Catalog::Open(dir + "/" + kCatalogFile, false, /*read_only=*/false, writable));
   blobs::PackStoreOptions popts;
   popts.compression_level = options.compression_level;
   popts.pack_size_limit = options.pack_size_limit;
   if (writable) {
-    MK_ASSIGN_OR_RETURN(auto end, impl->catalog->CommittedPackEnd());
-    // The catalog must not point past the end it committed: if it does
-    // (a catalog from elsewhere, a half-made one), opening for writing would
-    // move referenced records aside. Refuse and change nothing.
-    MK_ASSIGN_OR_RETURN(auto referenced, impl->catalog->ReferencedPackEnds(blobs::kRecordHeaderSize));
-    for (const auto& [pack, pack_end] : referenced) {
-      if (pack > end.first || (pack == end.first && pack_end > end.second)) {
-        return MakeError(ErrorCode::kCorruption,
-                         "catalog " + cat_path + " points at pack " + std::to_string(pack) + " up to byte " +
-                             std::to_string(pack_end) + ", past its committed end (pack " + std::to_string(end.first) +
-                             ", " + std::to_string(end.second) +
-                             " bytes); nothing was changed: run `mailkeep verify`, or `mailkeep rebuild-catalog`");
-      }
-    }
-    MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::Open(dir + "/" + kPacksDir, popts, end.first, end.second));
+    MK_ASSIGN_OR_RETURN(auto known, KnownPackEnds());
+    auto opened = blobs::PackStore::Open(dir + "/" + kPacksDir, popts, known);
+    if (!opened) return std::unexpected(WithUnknownPackHint(opened.error()));
+    packs = std::move(*opened);
+    packs->SetNewPackHook([this](uint32_t closing, uint64_t closing_len, uint32_t next) {
+      return RecordNewPack(closing, closing_len, next);
+    });
   } else {
-    MK_ASSIGN_OR_RETURN(impl->packs, blobs::PackStore::OpenReadOnly(dir + "/" + kPacksDir, popts));
+    MK_ASSIGN_OR_RETURN(packs, blobs::PackStore::OpenReadOnly(dir + "/" + kPacksDir, popts));
   }
-  MK_RETURN_IF_ERROR(impl->ReloadDictionaries());
-  if (writable) {
-    MK_ASSIGN_OR_RETURN(impl->since_dictionary, impl->catalog->CountBlobsWithDict(impl->packs->current_dictionary()));
+  MK_RETURN_IF_ERROR(ReloadDictionaries());
+  if (!writable) return OkStatus();
+  // Archives made before repair files get them now (each from a pack
+  // record that verifies); a damaged or missing one is replaced.
+  MK_RETURN_IF_ERROR(packs->WriteMissingRepairFiles());
+  MK_ASSIGN_OR_RETURN(since_dictionary, catalog->CountBlobsWithDict(packs->current_dictionary()));
+  return OkStatus();
+}
+
+// The end of every pack the catalog knows: its recorded end, or further
+// where rows point further (archives written before every pack's end was
+// recorded kept only the end of the pack a batch finished in).
+Result<blobs::PackStore::PackEnds> Archive::Impl::KnownPackEnds() {
+  MK_ASSIGN_OR_RETURN(auto rows, catalog->PackEnds());
+  blobs::PackStore::PackEnds known(rows.begin(), rows.end());
+  const uint32_t last = known.empty() ? 0 : known.rbegin()->first;
+  // The catalog must not point past the end it committed: if it does
+  // (a catalog from elsewhere, a half-made one), opening for writing would
+  // move referenced records aside. Refuse and change nothing.
+  MK_ASSIGN_OR_RETURN(auto referenced, catalog->ReferencedPackEnds(blobs::kRecordHeaderSize));
+  for (const auto& [pack, pack_end] : referenced) {
+    if (pack > last || (pack == last && pack_end > known[last])) {
+      return MakeError(ErrorCode::kCorruption,
+                       "catalog " + dir + "/" + kCatalogFile + " points at pack " + std::to_string(pack) +
+                           " up to byte " + std::to_string(pack_end) + ", past its committed end (pack " +
+                           std::to_string(last) + ", " + std::to_string(last == 0 ? 0 : known[last]) +
+                           " bytes); nothing was changed: run `mailkeep verify`, or `mailkeep rebuild-catalog`");
+    }
+    known[pack] = std::max(known[pack], pack_end);
   }
-  return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+  return known;
+}
+
+// Opens a batch's transaction with what the batch wrote before it: its
+// dictionary's row and the final ends of the packs it rolled away from.
+Status Archive::Impl::BeginBatchCommit() {
+  MK_RETURN_IF_ERROR(catalog->Begin());
+  if (new_dictionary) MK_RETURN_IF_ERROR(catalog->AddDictionary(*new_dictionary));
+  for (const auto& [pack, len] : rolled_ends) MK_RETURN_IF_ERROR(catalog->SetPackCommitted(pack, len));
+  return OkStatus();
+}
+
+// NewPackHook: the new pack is recorded (at length 0) in its own committed
+// transaction before its file exists, so no pack ever holds bytes the
+// catalog does not know of; the end of the pack left behind is recorded
+// with the batch that filled it.
+Status Archive::Impl::RecordNewPack(uint32_t closing, uint64_t closing_len, uint32_t next) {
+  MK_RETURN_IF_ERROR(catalog->Begin());
+  auto st = catalog->SetPackCommitted(next, 0);
+  if (st) st = catalog->Commit();
+  if (!st) {
+    catalog->Rollback();
+    return st;
+  }
+  if (closing != 0) rolled_ends.emplace_back(closing, closing_len);
+  return OkStatus();
+}
+
+// Each dictionary has two sources, its pack record and its repair file:
+// a damaged one is reported with the one that was used instead; only when
+// both are damaged are its messages lost (each is also named by Verify).
+Status Archive::Impl::VerifyDictionaries(const std::function<void(const VerifyProblem&)>& on_problem) {
+  MK_ASSIGN_OR_RETURN(auto dicts, catalog->Dictionaries());
+  for (const auto& d : dicts) {
+    blobs::BlobLocation loc{d.pack, d.offset, d.stored_len, d.raw_len, d.id};
+    blobs::DictionaryCheck c = packs->CheckDictionary(loc);
+    if (c.pack_damage.empty() && c.repair_damage.empty()) continue;
+    const std::string name = "dictionary " + std::to_string(d.id);
+    MK_ASSIGN_OR_RETURN(int64_t users, catalog->CountBlobsWithDict(d.id));
+    const std::string count = std::to_string(users) + " messages compressed with it";
+    if (!c.readable) {
+      on_problem({0, "", name + " is damaged in its pack record (" + c.pack_damage + ") and in its repair file (" +
+                             c.repair_damage + "); " + count + " cannot be read"});
+    } else if (!c.pack_damage.empty()) {
+      on_problem({0, "", name + ": its pack record is damaged (" + c.pack_damage + "); used the copy rebuilt from " +
+                             packs->RepairFilePath(d.id) + " instead, so the " + count + " still read"});
+    } else if (!c.repair_damage.empty()) {
+      on_problem({0, "", name + ": its repair file is damaged or missing (" + c.repair_damage +
+                             "); used the pack record, which is intact (the next writing command rewrites the "
+                             "repair file)"});
+    }
+  }
+  return OkStatus();
 }
 
 // Only tells the pack store where each dictionary record is; a record is
@@ -361,18 +491,14 @@ Result<std::string> Archive::Impl::TrainFromSamples() {
   return blobs::PackStore::TrainDictionary(views, size);
 }
 
-Status Archive::Impl::InstallDictionary(catalog::Catalog& cat, const Result<std::string>& dict) {
+Status Archive::Impl::InstallDictionary(const Result<std::string>& dict) {
   samples.clear();
   since_dictionary = 0;
   if (!dict) return OkStatus();  // training can fail on odd samples; keep going without
   MK_ASSIGN_OR_RETURN(auto added, packs->AddDictionary(*dict));
-  catalog::DictionaryRow row;
-  row.id = added.first;
-  row.pack = added.second.pack;
-  row.offset = added.second.offset;
-  row.stored_len = added.second.stored_len;
-  row.raw_len = added.second.raw_len;
-  return cat.AddDictionary(row);
+  const blobs::BlobLocation& loc = added.second;
+  new_dictionary = catalog::DictionaryRow{added.first, loc.pack, loc.offset, loc.stored_len, loc.raw_len};
+  return OkStatus();
 }
 
 Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& batch,
@@ -416,11 +542,14 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
     }
   }
 
-  MK_RETURN_IF_ERROR(s.catalog->Begin());
+  // No catalog transaction is open while records are appended: a pack roll
+  // commits the new pack's row on its own (Impl::RecordNewPack).
   const uint32_t dictionary_before = s.packs->current_dictionary();
   auto fail = [&](const Error& e) -> Result<std::vector<IngestOutcome>> {
-    s.catalog->Rollback();
+    s.catalog->Rollback();  // a no-op before step 6
     if (s.packs->current_dictionary() != dictionary_before) s.needs_reopen = true;
+    s.rolled_ends.clear();  // their tails are past the recorded ends: cut at the next open
+    s.new_dictionary.reset();
     return std::unexpected(e);
   };
 
@@ -465,7 +594,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   if (trainer.joinable()) trainer.join();
   if (!parsed) return fail(parsed.error());
   if (train) {
-    if (auto st = s.InstallDictionary(*s.catalog, trained); !st) return fail(st.error());
+    if (auto st = s.InstallDictionary(trained); !st) return fail(st.error());
   }
   if (auto st = ParallelFor(fresh.size(), s.workers, [&](size_t j) {
         size_t i = fresh[j];
@@ -496,7 +625,8 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   }
   if (auto st = s.packs->Sync(); !st) return fail(st.error());
 
-  // 6. One transaction: blobs, messages, locations, committed pack end.
+  // 6. One transaction: dictionary, blobs, messages, locations, pack ends.
+  if (auto st = s.BeginBatchCommit(); !st) return fail(st.error());
   const int64_t now = NowSeconds();
   for (size_t j = 0; j < fresh.size(); ++j) {
     size_t i = fresh[j];
@@ -534,6 +664,8 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
     return fail(st.error());
   }
   if (auto st = s.catalog->Commit(); !st) return fail(st.error());  // fail() rolls back
+  s.rolled_ends.clear();
+  s.new_dictionary.reset();
   if (s.options.debug_crash_after_commits > 0 && ++s.commits >= s.options.debug_crash_after_commits) {
     std::abort();
   }
@@ -623,19 +755,7 @@ Result<int64_t> Archive::Verify(bool deep, const std::function<void(const Verify
   MK_ASSIGN_OR_RETURN(std::string integrity, s.catalog->CheckIntegrity());
   if (!integrity.empty()) on_problem({0, "", "catalog integrity check failed: " + integrity});
 
-  // A dictionary lives only in its pack record; a damaged one makes every
-  // message compressed with it unreadable. Say so once, with the count;
-  // each of those messages is also named below.
-  MK_ASSIGN_OR_RETURN(auto dicts, s.catalog->Dictionaries());
-  for (const auto& d : dicts) {
-    blobs::BlobLocation loc{d.pack, d.offset, d.stored_len, d.raw_len, d.id};
-    auto in_pack = s.packs->ReadDictionary(loc);
-    if (!in_pack) {
-      MK_ASSIGN_OR_RETURN(int64_t users, s.catalog->CountBlobsWithDict(d.id));
-      on_problem({0, "", "dictionary " + std::to_string(d.id) + " is damaged (" + in_pack.error().message() + "); " +
-                             std::to_string(users) + " messages compressed with it cannot be read"});
-    }
-  }
+  MK_RETURN_IF_ERROR(s.VerifyDictionaries(on_problem));
 
   std::vector<int64_t> ids;
   MK_ASSIGN_OR_RETURN(auto blobs, s.catalog->AllBlobs(&ids));
@@ -693,8 +813,9 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
     popts.compression_level = options.compression_level;
     MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, popts));
 
-    uint32_t last_pack = 0;
-    uint64_t last_end = 0;
+    // The end of the last valid record of every pack (0 for a pack with
+    // none): what the next writer keeps of each.
+    blobs::PackStore::PackEnds ends;
     const int64_t now = NowSeconds();
     // A dictionary record must be readable before the blobs that use it
     // can be; a damaged one is reported here and its blobs below.
@@ -703,6 +824,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
       if (!bytes) {
         report.problems.push_back("dictionary " + std::to_string(loc.dict_id) + " unreadable: " +
                                   bytes.error().message() + "; the messages compressed with it are lost");
+        // (ReadDictionary already fell back to the record's repair file.)
         return OkStatus();
       }
       MK_RETURN_IF_ERROR(packs->LoadDictionary(loc.dict_id, *bytes));
@@ -713,10 +835,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
     MK_RETURN_IF_ERROR(cat->Begin());
     auto scanned = packs->Scan(
         [&](const blobs::ScannedRecord& rec) -> Status {
-          if (rec.location.pack > last_pack || (rec.location.pack == last_pack && rec.end > last_end)) {
-            last_pack = rec.location.pack;
-            last_end = rec.end;
-          }
+          ends[rec.location.pack] = std::max(ends[rec.location.pack], rec.end);
           if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) return add_dictionary(rec.location);
           MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
           if (existing) return OkStatus();  // a second copy (e.g. from a rolled-back batch)
@@ -739,12 +858,13 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
         },
         [&](uint32_t pack, uint64_t offset, const std::string& why) {
           report.problems.push_back("pack " + std::to_string(pack) + " offset " + std::to_string(offset) + ": " + why);
+          ends.emplace(pack, 0);
         });
     if (!scanned) {
       cat->Rollback();
       return std::unexpected(scanned.error());
     }
-    if (last_pack > 0) MK_RETURN_IF_ERROR(cat->SetPackCommitted(last_pack, last_end));
+    for (const auto& [pack, end] : ends) MK_RETURN_IF_ERROR(cat->SetPackCommitted(pack, end));
     MK_RETURN_IF_ERROR(cat->Commit());
     MK_RETURN_IF_ERROR(cat->Checkpoint());
   }

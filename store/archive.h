@@ -8,8 +8,12 @@
 // Durability order in Ingest: compressed frames are appended to the pack and
 // fsync'd, then ONE catalog transaction (synchronous=FULL) records blobs,
 // messages and locations. A message is reported kStored only after that
-// commit returned; a crash before it leaves bytes past the committed pack
-// end, which the next writer truncates.
+// commit returned; a crash before it leaves bytes past the pack ends the
+// catalog recorded, which the next writer moves to packs/orphans/. A new
+// pack is recorded in the catalog before its first byte. Open refuses
+// (naming `mailkeep rebuild-catalog`, changing nothing) a catalog that is
+// missing, empty or unreadable while packs hold messages, and a writable
+// open refuses packs the catalog does not know.
 //
 // Thread-safety: one Archive per process and thread. A writable Archive
 // holds an exclusive lock on ARCHIVE/lock (flock) for its lifetime; a
@@ -215,8 +219,9 @@ class Archive {
   // (catalog.sqlite.old-N) and the new one into place, so a kill or error
   // changes nothing. Messages, dictionaries, parsed fields and threads come
   // back (ids in pack order); locations and sync state do not (they are not
-  // in packs). A dictionary whose pack copy is damaged is taken from the old
-  // catalog when its SHA-256 matches. Every skipped record is reported. The
+  // in packs). A dictionary whose pack record is damaged is rebuilt from its
+  // repair file (packs/dictionaries/) and reported. Every skipped record is
+  // reported. The
   // full-text index is removed and every message queued for it.
   static Result<RebuildReport> RebuildCatalog(const std::string& dir, const ArchiveOptions& options = {});
   ~Archive();
@@ -238,9 +243,11 @@ class Archive {
   Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);
   Result<std::vector<int64_t>> AllIds();
   Result<ArchiveStats> Stats();
-  // Checks every message's frame (readable, CRC, SHA-256 matches) and the
-  // catalog; `deep` also re-parses each message. Calls on_problem for each
-  // problem; returns the number of messages checked.
+  // Checks every message's frame (readable, CRC, SHA-256 matches), every
+  // dictionary's pack record and repair file (a damaged one is reported
+  // with the one used instead) and the catalog; `deep` also re-parses each
+  // message. Calls on_problem for each problem; returns the number of
+  // messages checked.
   Result<int64_t> Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
                          const std::function<void(int64_t done, int64_t total)>& on_progress = {});
 

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -210,34 +212,99 @@ std::vector<size_t> DictionaryRecords(const std::string& bytes) {
   return out;
 }
 
-// The dictionary is kept once, in its pack record: damage there makes the
-// messages compressed with it unreadable, and verify says so, naming the
-// dictionary once and every such message.
-TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedWithEveryMessageUsingIt) {
+// Two dictionaries, 120 messages each, in one pack.
+void MakeTwoDictionaryArchive(const std::string& dir, const ArchiveOptions& opts, std::vector<std::string>& all) {
+  auto archive = Archive::Create(dir, opts);
+  ASSERT_TRUE(archive);
+  for (int b = 0; b < 2; ++b) {
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 120; ++i) {
+      all.push_back(MakeMessage(b * 1000 + i));
+      batch.push_back(Raw(all.back(), std::to_string(b * 1000 + i)));
+    }
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  ASSERT_EQ((*archive)->Stats()->dictionaries, 2);
+}
+
+ArchiveOptions SmallDictionaries() {
   ArchiveOptions opts;
   opts.dictionary_after = 100;
   opts.dictionary_retrain_after = 100;
   opts.dictionary_size = 8 * 1024;
-  {
-    auto archive = Archive::Create(dir_, opts);
-    ASSERT_TRUE(archive);
-    for (int b = 0; b < 2; ++b) {
-      std::vector<RawMessage> batch;
-      for (int i = 0; i < 120; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
-      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
-    }
-    ASSERT_EQ((*archive)->Stats()->dictionaries, 2);
-  }
-  std::string pack = dir_ + "/packs/000001.pack";
-  auto bytes = ReadFile(pack);
-  ASSERT_TRUE(bytes);
-  auto dicts = DictionaryRecords(*bytes);
-  ASSERT_EQ(dicts.size(), 2u);
-  std::string damaged = *bytes;
-  damaged[dicts[0] + 64 + 100] ^= 0x01;
-  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
+  return opts;
+}
 
-  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+void FlipFileByte(const std::string& path, size_t pos) {
+  auto bytes = ReadFile(path);
+  ASSERT_TRUE(bytes);
+  std::string damaged = *bytes;
+  damaged[pos] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(path, damaged));
+}
+
+// Every message reads back byte-exact; the problems verify reports.
+std::vector<VerifyProblem> EveryMessageReadsAndVerify(const std::string& dir, const std::vector<std::string>& all) {
+  auto archive = Archive::Open(dir, OpenMode::kReadOnly);
+  EXPECT_TRUE(archive) << archive.error().ToString();
+  if (!archive) return {};
+  std::set<std::string> back;
+  auto ids = (*archive)->AllIds();
+  EXPECT_TRUE(ids);
+  if (!ids) return {};
+  for (int64_t id : *ids) {
+    auto raw = (*archive)->ReadRaw(id);
+    EXPECT_TRUE(raw) << raw.error().ToString();
+    if (raw) back.insert(*raw);
+  }
+  EXPECT_EQ(back, std::set<std::string>(all.begin(), all.end()));
+  std::vector<VerifyProblem> problems;
+  EXPECT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+  return problems;
+}
+
+// One damaged byte costs at most one message: a byte flipped anywhere in a
+// dictionary's pack record (payload or header), or in its repair file,
+// loses nothing, and verify names the damage and what it used instead.
+TEST_F(ArchiveTest, ADamagedDictionaryByteLosesNoMessage) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack", repair = dir_ + "/packs/dictionaries/1.repair";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  ASSERT_EQ(dicts.size(), 2u);
+  const auto clean_pack = *ReadFile(pack), clean_repair = *ReadFile(repair);
+  for (size_t pos : {dicts[0] + 64 + 100, dicts[0] + 9}) {
+    FlipFileByte(pack, pos);
+    auto problems = EveryMessageReadsAndVerify(dir_, all);
+    ASSERT_EQ(problems.size(), 1u) << "at " << pos;
+    EXPECT_EQ(problems[0].id, 0);
+    EXPECT_NE(problems[0].what.find("dictionary 1: its pack record is damaged"), std::string::npos) << problems[0].what;
+    EXPECT_NE(problems[0].what.find("used the copy rebuilt from " + repair), std::string::npos) << problems[0].what;
+    ASSERT_TRUE(WriteFileAtomic(pack, clean_pack));
+  }
+  FlipFileByte(repair, 300);
+  auto problems = EveryMessageReadsAndVerify(dir_, all);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].what.find("dictionary 1: its repair file is damaged"), std::string::npos) << problems[0].what;
+  EXPECT_NE(problems[0].what.find("used the pack record"), std::string::npos) << problems[0].what;
+  // The next writer replaces it from the verified pack record.
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(repair), clean_repair);
+  EXPECT_TRUE(EveryMessageReadsAndVerify(dir_, all).empty());
+}
+
+// Only both copies damaged lose the dictionary's messages; verify names the
+// dictionary once, then each message.
+TEST_F(ArchiveTest, DamageInBothCopiesIsReportedWithEveryMessageUsingIt) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  ASSERT_EQ(dicts.size(), 2u);
+  FlipFileByte(pack, dicts[0] + 64 + 100);
+  FlipFileByte(dir_ + "/packs/dictionaries/1.repair", 300);
+
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly);
   ASSERT_TRUE(archive) << archive.error().ToString();
   std::vector<VerifyProblem> problems;
   ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
@@ -258,6 +325,41 @@ TEST_F(ArchiveTest, DamagedDictionaryRecordIsReportedWithEveryMessageUsingIt) {
   auto second = (*archive)->FindByMessageId("msg1005@example.org");
   ASSERT_TRUE(second && second->size() == 1);
   EXPECT_EQ(*(*archive)->ReadRaw(second->front()), MakeMessage(1005));
+}
+
+// An archive made before repair files (none on disk) gets them on its next
+// writable open, each written from a pack record that verifies; a damaged
+// record gets none (nothing to copy from) and verify keeps naming it.
+TEST_F(ArchiveTest, ArchivesWithoutRepairFilesAreUpgradedByTheNextWriter) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string rdir = dir_ + "/packs/dictionaries";
+  const auto want1 = *ReadFile(rdir + "/1.repair"), want2 = *ReadFile(rdir + "/2.repair");
+  std::filesystem::remove_all(rdir);
+  {
+    auto reader = Archive::Open(dir_, OpenMode::kReadOnly);
+    ASSERT_TRUE(reader);
+    std::vector<VerifyProblem> problems;
+    ASSERT_TRUE((*reader)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_NE(problems[0].what.find("repair file is damaged or missing"), std::string::npos) << problems[0].what;
+    EXPECT_FALSE(std::filesystem::exists(rdir)) << "a reader writes nothing";
+  }
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
+  FlipFileByte(pack, dicts[1] + 64 + 10);
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(rdir + "/1.repair"), want1);
+  EXPECT_FALSE(std::filesystem::exists(rdir + "/2.repair"));
+  FlipFileByte(pack, dicts[1] + 64 + 10);  // undo: now it verifies, and the next writer copies it
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadWrite, SmallDictionaries()));
+  EXPECT_EQ(*ReadFile(rdir + "/2.repair"), want2);
+  struct stat st {};
+  ASSERT_EQ(::stat((rdir + "/2.repair").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(rdir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(EveryMessageReadsAndVerify(dir_, all).empty());
 }
 
 std::string Threaded(const std::string& mid, const std::string& extra) {
@@ -316,6 +418,159 @@ TEST_F(ArchiveTest, CreateRefusesPacksWithoutACatalog) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
 }
 
+// Every file under packs/ with its bytes (orphans/ included).
+std::map<std::string, std::string> TreeBytes(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[e.path().string()] = *ReadFile(e.path());
+  }
+  return out;
+}
+
+// A lost catalog must never orphan the archive: a catalog that is missing,
+// empty or not a database beside full packs makes every open refuse in one
+// line naming rebuild-catalog, nothing in packs/ changes, and the rebuild
+// brings every message back.
+TEST_F(ArchiveTest, LostCatalogIsRefusedAndNothingIsOrphaned) {
+  std::vector<std::string> all;
+  {
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 0; i < 50; ++i) {
+      all.push_back(MakeMessage(i));
+      batch.push_back(Raw(all.back(), std::to_string(i)));
+    }
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  const std::string cat = dir_ + "/catalog.sqlite";
+  for (const std::string damage : {"empty", "missing", "garbage"}) {
+    SCOPED_TRACE(damage);
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(cat + suffix);
+    if (damage == "empty") {
+      ASSERT_TRUE(WriteFileAtomic(cat, ""));
+    } else if (damage == "garbage") {
+      ASSERT_TRUE(WriteFileAtomic(cat, std::string(8192, 'x')));
+    }
+    const auto before = TreeBytes(dir_ + "/packs");
+    for (OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+      auto archive = Archive::Open(dir_, mode);
+      ASSERT_FALSE(archive);
+      EXPECT_NE(archive.error().message().find("mailkeep rebuild-catalog"), std::string::npos)
+          << archive.error().message();
+      EXPECT_EQ(archive.error().message().find('\n'), std::string::npos);
+      EXPECT_NE(archive.error().code(), ErrorCode::kNotFound);
+    }
+    EXPECT_EQ(TreeBytes(dir_ + "/packs"), before) << "nothing in packs/ may change";
+    auto rebuilt = Archive::RebuildCatalog(dir_);
+    ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+    EXPECT_EQ(rebuilt->messages, 50);
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::set<std::string> back;
+    auto ids = (*archive)->AllIds();
+    ASSERT_TRUE(ids);
+    for (int64_t id : *ids) back.insert(*(*archive)->ReadRaw(id));
+    EXPECT_EQ(back, std::set<std::string>(all.begin(), all.end()));
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+  }
+}
+
+// A catalog that does not know a pack (a copy from before the pack was
+// begun) never causes that pack to be orphaned: the writer refuses.
+TEST_F(ArchiveTest, APackTheCatalogDoesNotKnowIsNeverOrphaned) {
+  ArchiveOptions opts;
+  opts.pack_size_limit = 16 * 1024;
+  const std::string cat = dir_ + "/catalog.sqlite";
+  auto ingest = [&](int from, int n) {
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::vector<RawMessage> batch;
+    for (int i = from; i < from + n; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  };
+  ASSERT_TRUE(Archive::Create(dir_, opts));
+  ingest(0, 5);
+  ASSERT_TRUE(std::filesystem::copy_file(cat, dir_ + "/old-catalog"));
+  ingest(5, 100);  // rolls into further packs
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/packs/000002.pack"));
+  ASSERT_TRUE(std::filesystem::copy_file(dir_ + "/old-catalog", cat, std::filesystem::copy_options::overwrite_existing));
+  const auto before = TreeBytes(dir_ + "/packs");
+  auto writer = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+  ASSERT_FALSE(writer);
+  EXPECT_NE(writer.error().message().find("000002.pack"), std::string::npos) << writer.error().message();
+  EXPECT_NE(writer.error().message().find("mailkeep rebuild-catalog"), std::string::npos) << writer.error().message();
+  EXPECT_EQ(TreeBytes(dir_ + "/packs"), before) << "nothing in packs/ may change";
+  auto rebuilt = Archive::RebuildCatalog(dir_, opts);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(rebuilt->messages, 105);
+  EXPECT_TRUE(rebuilt->problems.empty());
+  ingest(200, 100);  // writing after the rebuild moves nothing aside
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/packs/orphans"));
+  auto reader = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ((*reader)->AllIds()->size(), 205u);
+  int problems = 0;
+  ASSERT_TRUE((*reader)->Verify(false, [&](const VerifyProblem&) { ++problems; }));
+  EXPECT_EQ(problems, 0);
+}
+
+// A batch that rolls to a new pack records it before writing to it; a crash
+// before the batch's commit leaves records past the recorded ends of both
+// packs, and the next writer cuts both (keeping the bytes in orphans/).
+TEST_F(ArchiveTest, ACrashDuringARollIsCutBackOnBothPacks) {
+  ArchiveOptions opts;
+  opts.pack_size_limit = 16 * 1024;
+  const std::string cat = dir_ + "/catalog.sqlite";
+  {
+    auto archive = Archive::Create(dir_, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch = {Raw(MakeMessage(0), "0")};
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  ASSERT_TRUE(std::filesystem::copy_file(cat, dir_ + "/before-roll"));
+  const auto pack1 = std::filesystem::file_size(dir_ + "/packs/000001.pack");
+  {
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+    ASSERT_TRUE(archive);
+    std::vector<RawMessage> batch;
+    for (int i = 1; i < 60; ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+    ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
+  }
+  // Every pack's end is recorded, not only the last one's.
+  {
+    auto db = catalog::Db::Open(cat, false, false);
+    ASSERT_TRUE(db);
+    auto st = (*db)->Prepare("SELECT count(*) FROM packs");
+    ASSERT_TRUE(st && *st->Step());
+    EXPECT_GE(st->ColumnInt(0), 2);
+  }
+  // The state a kill leaves after the roll's own commit: the old catalog
+  // plus the new pack's row at 0.
+  ASSERT_TRUE(std::filesystem::copy_file(dir_ + "/before-roll", cat, std::filesystem::copy_options::overwrite_existing));
+  {
+    auto db = catalog::Db::Open(cat, false, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->Exec("INSERT INTO packs(id, committed_len) VALUES(2, 0)"));
+  }
+  std::filesystem::remove(dir_ + "/packs/000003.pack");  // only pack 2 was begun
+  auto archive = Archive::Open(dir_, OpenMode::kReadWrite, opts);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/packs/000001.pack"), pack1);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/packs/000002.pack"), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/packs/orphans/000002-from-0.orphan"));
+  std::vector<RawMessage> batch = {Raw(MakeMessage(100), "100")};
+  auto out = (*archive)->Ingest(std::move(batch));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*(*archive)->ReadRaw((*out)[0].id), MakeMessage(100));
+  EXPECT_EQ(*(*archive)->ReadRaw(1), MakeMessage(0));
+  archive->reset();
+  auto rebuilt = Archive::RebuildCatalog(dir_, opts);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(rebuilt->messages, 2);
+  EXPECT_TRUE(rebuilt->problems.empty());
+}
+
 TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {
   {
     auto archive = Archive::Create(dir_);
@@ -339,41 +594,37 @@ TEST_F(ArchiveTest, WriterRefusesACatalogPointingPastItsCommittedEnd) {
   EXPECT_EQ(*(*reader)->ReadRaw(1), MakeMessage(1));
 }
 
-TEST_F(ArchiveTest, RebuildReportsADamagedDictionaryAndKeepsTheRest) {
-  ArchiveOptions opts;
-  opts.dictionary_after = 100;
-  opts.dictionary_retrain_after = 100;
-  opts.dictionary_size = 8 * 1024;
-  {
-    auto archive = Archive::Create(dir_, opts);
-    ASSERT_TRUE(archive);
-    for (int b = 0; b < 2; ++b) {
-      std::vector<RawMessage> batch;
-      for (int i = 0; i < 150; ++i) batch.push_back(Raw(MakeMessage(b * 1000 + i), std::to_string(b * 1000 + i)));
-      ASSERT_TRUE((*archive)->Ingest(std::move(batch)));
-    }
-  }
-  std::string pack = dir_ + "/packs/000001.pack";
-  auto bytes = ReadFile(pack);
-  ASSERT_TRUE(bytes);
-  auto dicts = DictionaryRecords(*bytes);
+// rebuild-catalog takes a dictionary whose pack record is damaged from its
+// repair file: every message comes back. Without the repair file the
+// dictionary's messages are lost, reported, and the rest kept.
+TEST_F(ArchiveTest, RebuildUsesTheRepairFileOfADamagedDictionary) {
+  std::vector<std::string> all;
+  MakeTwoDictionaryArchive(dir_, SmallDictionaries(), all);
+  const std::string pack = dir_ + "/packs/000001.pack";
+  const auto dicts = DictionaryRecords(*ReadFile(pack));
   ASSERT_EQ(dicts.size(), 2u);
-  std::string damaged = *bytes;
-  damaged[dicts[0] + 64 + 50] ^= 0x04;
-  ASSERT_TRUE(WriteFileAtomic(pack, damaged));
+  FlipFileByte(pack, dicts[0] + 64 + 50);
 
-  auto report = Archive::RebuildCatalog(dir_, opts);
+  auto report = Archive::RebuildCatalog(dir_, SmallDictionaries());
   ASSERT_TRUE(report) << report.error().ToString();
-  EXPECT_EQ(report->messages, 150);
-  ASSERT_EQ(report->problems.size(), 151u);  // the scan's CRC report, then each message of dictionary 1
+  EXPECT_EQ(report->messages, 240);
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_NE(report->problems[0].find("rebuilt from"), std::string::npos) << report->problems[0];
+  EXPECT_EQ(EveryMessageReadsAndVerify(dir_, all).size(), 1u);  // the damaged pack record, repaired
+
+  std::filesystem::remove(dir_ + "/packs/dictionaries/1.repair");
+  report = Archive::RebuildCatalog(dir_, SmallDictionaries());
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->messages, 120);
+  ASSERT_EQ(report->problems.size(), 121u);  // the scan's CRC report, then each message of dictionary 1
   EXPECT_NE(report->problems[0].find("pack 1"), std::string::npos) << report->problems[0];
   EXPECT_NE(report->problems[1].find("dictionary 1"), std::string::npos) << report->problems[1];
-  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, opts);
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly);
   ASSERT_TRUE(archive);
-  EXPECT_TRUE((*archive)->FindByMessageId("msg120@example.org")->empty());
-  auto found = (*archive)->FindByMessageId("msg1120@example.org");
+  EXPECT_TRUE((*archive)->FindByMessageId("msg100@example.org")->empty());
+  auto found = (*archive)->FindByMessageId("msg1100@example.org");
   ASSERT_TRUE(found && found->size() == 1);
-  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(1120));
+  EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(1100));
   EXPECT_EQ((*archive)->Stats()->dictionaries, 1);
 }
 

@@ -52,7 +52,7 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
         if (global.json) {
           problems.push_back({{"id", p.id}, {"message_id", p.message_id}, {"problem", p.what}});
         } else if (p.id == 0) {
-          std::cout << "catalog: " << TerminalText(p.what) << "\n";
+          std::cout << "store: " << TerminalText(p.what) << "\n";
         } else {
           std::cout << "message " << p.id << " <" << TerminalText(p.message_id) << ">: " << TerminalText(p.what) << "\n";
         }

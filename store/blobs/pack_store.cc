@@ -1,5 +1,5 @@
 // Pack store: see pack_store.h for the contract and store/PACK_FORMAT.md for
-// the bytes on disk. zstd and zlib stay inside this file.
+// the bytes on disk. zstd and zlib stay inside store/blobs.
 #include "store/blobs/pack_store.h"
 
 #include <dirent.h>
@@ -11,11 +11,12 @@
 #define ZDICT_STATIC_LINKING_ONLY
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zdict.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <filesystem>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +27,8 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "store/blobs/coding.h"
+#include "store/blobs/dictionary_repair.h"
 #include "store/util/files.h"
 
 namespace mailkeep::blobs {
@@ -56,6 +59,7 @@ constexpr size_t kHeaderSize = kRecordHeaderSize;
 constexpr size_t kHeaderCrcOffset = 60;
 constexpr uint32_t kMaxPackNumber = 999999;
 constexpr const char* kOrphansDir = "orphans";
+constexpr const char* kRepairDir = "dictionaries";
 
 struct RecordHeader {
   uint8_t kind = kKindBlob;
@@ -65,30 +69,6 @@ struct RecordHeader {
   Sha256Digest sha256{};
   uint32_t payload_crc = 0;
 };
-
-void PutU32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void PutU64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-// zlib's CRC-32 (ISO-HDLC; "123456789" -> 0xCBF43926), any length.
-uint32_t Crc32(const void* data, size_t len) {
-  return static_cast<uint32_t>(
-      crc32_z(0L, static_cast<const Bytef*>(data), static_cast<z_size_t>(len)));
-}
-uint32_t Crc32(std::string_view data) { return Crc32(data.data(), data.size()); }
 
 std::array<uint8_t, kHeaderSize> EncodeHeader(const RecordHeader& h) {
   std::array<uint8_t, kHeaderSize> b{};
@@ -234,6 +214,14 @@ Result<uint64_t> FileSize(int fd, const std::string& what) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return MakeError(ErrorCode::kIoError, what + ": stat failed: " + ErrnoText(errno));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<uint64_t> PathSize(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return MakeError(ErrorCode::kIoError, path + ": stat failed: " + ErrnoText(errno));
   }
   return static_cast<uint64_t>(st.st_size);
 }
@@ -444,6 +432,7 @@ struct PackStore::Impl {
   bool dir_dirty = false;           // a pack was created since the last Sync
   std::optional<Error> broken;      // sticky write/fsync error
   uint64_t quarantined = 0;
+  NewPackHook new_pack_hook;
 
   std::string PackPath(uint32_t n) const { return dir + "/" + PackFileName(n); }
 
@@ -466,9 +455,7 @@ struct PackStore::Impl {
       loc = *it->second.loc;
     }
     // Read outside the lock: two threads may both load it; the first wins.
-    RecordHeader h;
-    auto rec = ReadRecord(loc, kKindDictionary, h);
-    Result<std::string> bytes = rec ? DictionaryPayload(loc, h, std::move(*rec)) : std::unexpected(rec.error());
+    auto bytes = DictionaryBytes(loc);
     if (!bytes) {
       return MakeError(ErrorCode::kCorruption, "dictionary " + std::to_string(id) + " is unreadable: " +
                                                    bytes.error().message());
@@ -561,9 +548,9 @@ struct PackStore::Impl {
     return fd;
   }
 
-  // Reads the whole record at loc (header + loc.stored_len payload bytes),
-  // checks the header, that it matches loc, its kind and the payload CRC.
-  Result<std::string> ReadRecord(const BlobLocation& loc, uint8_t kind, RecordHeader& h) const {
+  // The bytes of the record at loc (header + loc.stored_len payload bytes);
+  // shorter when the pack ends inside it.
+  Result<std::string> ReadRecordBytes(const BlobLocation& loc) const {
     const std::string where = Where(loc.pack, loc.offset);
     if (loc.stored_len == 0) {
       return MakeError(ErrorCode::kInvalidArgument, where + ": location has no stored length");
@@ -577,7 +564,21 @@ struct PackStore::Impl {
     std::string buf;
     buf.resize(kHeaderSize + loc.stored_len);
     MK_ASSIGN_OR_RETURN(size_t got, PReadUpTo(fd, buf.data(), buf.size(), loc.offset, where));
-    if (got < kHeaderSize) {
+    buf.resize(got);
+    return buf;
+  }
+
+  // Reads the whole record at loc and checks it (CheckRecord).
+  Result<std::string> ReadRecord(const BlobLocation& loc, uint8_t kind, RecordHeader& h) const {
+    MK_ASSIGN_OR_RETURN(std::string buf, ReadRecordBytes(loc));
+    MK_RETURN_IF_ERROR(CheckRecord(loc, kind, buf, h));
+    return buf;
+  }
+
+  // Checks a record's header, that it matches loc, its kind and the payload CRC.
+  static Status CheckRecord(const BlobLocation& loc, uint8_t kind, std::string_view buf, RecordHeader& h) {
+    const std::string where = Where(loc.pack, loc.offset);
+    if (buf.size() < kHeaderSize) {
       return MakeError(ErrorCode::kCorruption, where + ": record header is past the end of the pack");
     }
     std::string why = DecodeHeader(reinterpret_cast<const uint8_t*>(buf.data()), h);
@@ -595,13 +596,193 @@ struct PackStore::Impl {
                            ", raw " + std::to_string(loc.raw_len) + ", dict " +
                            std::to_string(loc.dict_id) + ")");
     }
-    if (got < buf.size()) {
+    if (buf.size() < kHeaderSize + loc.stored_len) {
       return MakeError(ErrorCode::kCorruption, where + ": record is torn (pack ends inside it)");
     }
     if (Crc32(buf.data() + kHeaderSize, h.stored_len) != h.payload_crc) {
       return MakeError(ErrorCode::kCorruption, where + ": payload CRC mismatch");
     }
-    return buf;
+    return OkStatus();
+  }
+
+  // ---- Dictionary repair files (dictionary_repair.h) ----
+
+  std::string RepairPath(uint32_t id) const {
+    return dir + "/" + kRepairDir + "/" + std::to_string(id) + ".repair";
+  }
+
+  Result<RepairData> LoadRepair(uint32_t id) const {
+    const std::string path = RepairPath(id);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      return MakeError(ErrorCode::kNotFound, path + ": " + ErrnoText(errno));
+    }
+    if (static_cast<uint64_t>(st.st_size) > kMaxRepairFileSize) {
+      return MakeError(ErrorCode::kCorruption, path + ": too large for a repair file");
+    }
+    MK_ASSIGN_OR_RETURN(std::string file, ReadFile(path));
+    auto data = DecodeRepairFile(file);
+    if (!data) return std::unexpected(data.error().WithContext(path));
+    return data;
+  }
+
+  static RepairTarget TargetOf(const BlobLocation& loc) {
+    return {loc.dict_id, loc.pack, loc.offset, kHeaderSize + loc.stored_len};
+  }
+
+  // The dictionary record at loc rebuilt through its repair file (which
+  // must protect exactly that record), checked as ReadRecord checks.
+  Result<std::string> RepairedRecord(const BlobLocation& loc, RecordHeader& h) const {
+    MK_ASSIGN_OR_RETURN(RepairData data, LoadRepair(loc.dict_id));
+    if (!(data.target == TargetOf(loc))) {
+      return MakeError(ErrorCode::kCorruption, RepairPath(loc.dict_id) + ": protects another record");
+    }
+    auto read = ReadRecordBytes(loc);
+    auto rec = RepairRecord(data, read ? std::string_view(*read) : std::string_view());
+    if (!rec) return std::unexpected(rec.error().WithContext(RepairPath(loc.dict_id)));
+    MK_RETURN_IF_ERROR(CheckRecord(loc, kKindDictionary, *rec, h));
+    return rec;
+  }
+
+  // A dictionary's bytes: from its pack record, or when that is damaged
+  // from the record rebuilt through its repair file. The error names both.
+  Result<std::string> DictionaryBytes(const BlobLocation& loc) const {
+    RecordHeader h;
+    auto rec = ReadRecord(loc, kKindDictionary, h);
+    auto bytes = rec ? DictionaryPayload(loc, h, std::move(*rec)) : std::unexpected(rec.error());
+    if (bytes) return bytes;
+    auto repaired = RepairedRecord(loc, h);
+    if (repaired) return DictionaryPayload(loc, h, std::move(*repaired));
+    return MakeError(ErrorCode::kCorruption, bytes.error().message() + "; and " + repaired.error().message());
+  }
+
+  // Writes the repair file of a dictionary record (temp file, fsync,
+  // rename, directory fsync; 0600 in a 0700 directory).
+  Status WriteRepair(const BlobLocation& loc, std::string_view record) {
+    const std::string rdir = dir + "/" + kRepairDir;
+    if (::access(rdir.c_str(), F_OK) != 0) {
+      MK_RETURN_IF_ERROR(MakeDirs(rdir, 0700));
+      MK_RETURN_IF_ERROR(SyncDir(dir));
+    }
+    return WriteFileAtomic(RepairPath(loc.dict_id), EncodeRepairFile(TargetOf(loc), record));
+  }
+
+  // Does dictionary `id` at loc have a repair file that decodes and names
+  // that record? (Whether it matches the record's bytes is verify's check.)
+  bool HasRepair(const BlobLocation& loc) const {
+    auto data = LoadRepair(loc.dict_id);
+    return data && data->target == TargetOf(loc);
+  }
+
+  // ---- Scan (store/PACK_FORMAT.md, "Scanning a pack") ----
+
+  // What Scan finds at one offset: a record, or damage and where to go on.
+  struct ScanStep {
+    std::optional<ScannedRecord> record;
+    std::string damage;  // empty when the record is valid
+    uint64_t next = 0;
+    bool stop = false;  // nothing more in this pack
+  };
+
+  static ScannedRecord Scanned(const RecordHeader& h, uint32_t pack, uint64_t off) {
+    ScannedRecord rec;
+    rec.kind = h.kind == kKindBlob ? ScannedRecord::Kind::kBlob : ScannedRecord::Kind::kDictionary;
+    rec.sha256 = h.sha256;
+    rec.location = BlobLocation{pack, off, h.stored_len, h.raw_len, h.dict_id};
+    rec.end = off + kHeaderSize + h.stored_len;
+    return rec;
+  }
+
+  static Result<ScanStep> ScanAt(WindowReader& r, uint32_t pack, uint64_t off, uint64_t size) {
+    if (size - off < kHeaderSize) {
+      return ScanStep{{}, "torn record: only " + std::to_string(size - off) + " bytes left for a " +
+                              std::to_string(kHeaderSize) + "-byte header", size, true};
+    }
+    MK_ASSIGN_OR_RETURN(std::string_view hb, r.Get(off, kHeaderSize));
+    RecordHeader h;
+    std::string why = DecodeHeader(reinterpret_cast<const uint8_t*>(hb.data()), h);
+    if (why.empty()) {
+      const uint64_t left = size - off - kHeaderSize;
+      if (h.stored_len > left) {
+        return ScanStep{{}, "torn record: payload of " + std::to_string(h.stored_len) + " bytes but only " +
+                                std::to_string(left) + " left in the pack", size, true};
+      }
+      MK_ASSIGN_OR_RETURN(std::string_view payload, r.Get(off + kHeaderSize, h.stored_len));
+      ScannedRecord rec = Scanned(h, pack, off);
+      if (Crc32(payload) != h.payload_crc) {
+        return ScanStep{{}, "payload CRC mismatch; skipped the record (header is intact)", rec.end, false};
+      }
+      return ScanStep{rec, "", rec.end, false};
+    }
+    MK_ASSIGN_OR_RETURN(uint64_t next, FindNextRecord(r, off + 1, size));
+    if (next >= size) {
+      return ScanStep{{}, why + "; no valid record follows (" + std::to_string(size - off) +
+                              " bytes to the end of the pack)", size, true};
+    }
+    return ScanStep{{}, why + "; skipped " + std::to_string(next - off) +
+                            " bytes to the next valid record at offset " + std::to_string(next), next, false};
+  }
+
+  // Where each repair file's record is: (pack, offset) -> dictionary id.
+  using RepairIndex = std::map<std::pair<uint32_t, uint64_t>, uint32_t>;
+
+  RepairIndex ReadRepairIndex() const {
+    RepairIndex index;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/" + kRepairDir, ec)) {
+      const std::string name = e.path().filename().string();
+      uint32_t id = 0;
+      auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), id);
+      if (err != std::errc() || id == 0 || std::string_view(end) != ".repair") continue;
+      if (auto data = LoadRepair(id); data && data->target.dict_id == id) {
+        index[{data->target.pack, data->target.offset}] = id;
+      }
+    }
+    return index;
+  }
+
+  // The dictionary record at (pack, off) rebuilt through its repair file,
+  // if one protects a record there.
+  std::optional<ScannedRecord> RepairedAt(uint32_t pack, uint64_t off, std::optional<RepairIndex>& repairs) const {
+    if (!repairs) repairs = ReadRepairIndex();
+    auto it = repairs->find({pack, off});
+    if (it == repairs->end()) return std::nullopt;
+    auto data = LoadRepair(it->second);
+    if (!data || data->target.length <= kHeaderSize) return std::nullopt;
+    BlobLocation loc{pack, off, static_cast<uint32_t>(data->target.length - kHeaderSize), 0, it->second};
+    auto read = ReadRecordBytes(loc);
+    auto rec = RepairRecord(*data, read ? std::string_view(*read) : std::string_view());
+    RecordHeader h;
+    if (!rec || !DecodeHeader(reinterpret_cast<const uint8_t*>(rec->data()), h).empty() ||
+        !IsDictionaryKind(h.kind) || h.dict_id != it->second) {
+      return std::nullopt;
+    }
+    return Scanned(h, pack, off);
+  }
+
+  Status ScanPack(const PackFile& p, const std::function<Status(const ScannedRecord&)>& on_record,
+                  const std::function<void(uint32_t, uint64_t, const std::string&)>& on_error,
+                  std::optional<RepairIndex>& repairs) const {
+    int raw_fd = ::open(p.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (raw_fd < 0) return MakeError(ErrorCode::kIoError, p.path + ": cannot open: " + ErrnoText(errno));
+    UniqueFd fd(raw_fd);
+    MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(fd.get(), p.path));
+    WindowReader r(fd.get(), size, p.path);
+    for (uint64_t off = 0; off < size;) {
+      MK_ASSIGN_OR_RETURN(ScanStep step, ScanAt(r, p.number, off, size));
+      if (!step.damage.empty()) {
+        auto fixed = RepairedAt(p.number, off, repairs);
+        if (fixed) {
+          step = {fixed, step.damage + "; a dictionary record, rebuilt from " + RepairPath(fixed->location.dict_id) +
+                             " (nothing lost)", fixed->end, false};
+        }
+        on_error(p.number, off, step.damage);
+      }
+      if (step.record) MK_RETURN_IF_ERROR(on_record(*step.record));
+      if (step.stop) break;
+      off = step.next;
+    }
+    return OkStatus();
   }
 
   Status RollLocked() {
@@ -609,6 +790,7 @@ struct PackStore::Impl {
       return MakeError(ErrorCode::kFailedPrecondition, dir + ": out of pack numbers");
     }
     uint32_t next = cur_pack + 1;
+    if (new_pack_hook) MK_RETURN_IF_ERROR(new_pack_hook(cur_pack, cur_len, next));
     std::string path = PackPath(next);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -681,59 +863,71 @@ struct PackStore::Impl {
     return MakeError(ErrorCode::kFailedPrecondition, odir + ": too many orphans of pack " + PackFileName(n));
   }
 
-  // Cuts everything past the committed end (see Open()).
-  Status RecoverToCommittedEnd(uint32_t committed_pack, uint64_t committed_len) {
-    MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(dir));
-    bool dir_changed = false;
-
-    if (committed_pack > 0) {
-      std::string path = PackPath(committed_pack);
-      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT && committed_len == 0) {
-        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        dir_changed = true;
-      } else if (fd < 0 && errno == ENOENT) {
-        return MakeError(ErrorCode::kCorruption,
-                         path + ": missing, but the catalog committed " + std::to_string(committed_len) +
-                             " bytes of it; refusing to open for writing");
-      }
-      if (fd < 0) return MakeError(ErrorCode::kIoError, path + ": cannot open: " + ErrnoText(errno));
-      UniqueFd f(fd);
-      MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(f.get(), path));
-      if (size < committed_len) {
-        return MakeError(ErrorCode::kCorruption,
-                         path + ": is " + std::to_string(size) + " bytes, shorter than the committed " +
-                             std::to_string(committed_len) + "; refusing to open for writing");
-      }
-      // The tail was never referenced: keep a copy in orphans/, then cut.
-      if (size > committed_len) {
-        MK_RETURN_IF_ERROR(QuarantineTail(committed_pack, f.get(), committed_len, size));
-        if (::ftruncate(f.get(), static_cast<off_t>(committed_len)) != 0) {
-          return MakeError(ErrorCode::kIoError, path + ": truncate failed: " + ErrnoText(errno));
-        }
-        MK_RETURN_IF_ERROR(FsyncFd(f.get(), path));
-      }
-      MK_RETURN_IF_ERROR(f.Close(path));
-    }
-
+  // Refuses, before anything changes, what recovery must not touch: a
+  // committed pack shorter than its end (or missing), and a non-empty pack
+  // above it that the catalog does not know.
+  Status CheckRecoverable(const std::vector<PackFile>& packs, const PackEnds& known) const {
+    const uint32_t last = known.empty() ? 0 : known.rbegin()->first;
     for (const PackFile& p : packs) {
-      if (p.number <= committed_pack) continue;
-      struct stat st {};
-      if (::stat(p.path.c_str(), &st) != 0) {
-        return MakeError(ErrorCode::kIoError, p.path + ": stat failed: " + ErrnoText(errno));
+      MK_ASSIGN_OR_RETURN(uint64_t size, PathSize(p.path));
+      if (p.number > last && size > 0) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         p.path + " holds " + std::to_string(size) + " bytes the catalog never recorded (it knows " +
+                             (last == 0 ? std::string("no pack") : "packs up to " + PackFileName(last)) +
+                             "); nothing was changed");
       }
-      if (st.st_size == 0) {
+      if (p.number == last && size < known.at(last)) {
+        return MakeError(ErrorCode::kCorruption,
+                         p.path + ": is " + std::to_string(size) + " bytes, shorter than the committed " +
+                             std::to_string(known.at(last)) + "; refusing to open for writing");
+      }
+    }
+    bool has_last = std::any_of(packs.begin(), packs.end(), [&](const PackFile& p) { return p.number == last; });
+    if (last > 0 && !has_last && known.at(last) > 0) {
+      return MakeError(ErrorCode::kCorruption,
+                       PackPath(last) + ": missing, but the catalog committed " + std::to_string(known.at(last)) +
+                           " bytes of it; refusing to open for writing");
+    }
+    return OkStatus();
+  }
+
+  // Moves the tail of pack n past `end` (if any) into orphans/ and cuts it.
+  Status CutTail(const PackFile& p, uint64_t end) {
+    int fd = ::open(p.path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return MakeError(ErrorCode::kIoError, p.path + ": cannot open: " + ErrnoText(errno));
+    UniqueFd f(fd);
+    MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(f.get(), p.path));
+    if (size <= end) return f.Close(p.path);  // a shorter old pack is verify's to report
+    // The tail was never referenced: keep a copy in orphans/, then cut.
+    MK_RETURN_IF_ERROR(QuarantineTail(p.number, f.get(), end, size));
+    if (::ftruncate(f.get(), static_cast<off_t>(end)) != 0) {
+      return MakeError(ErrorCode::kIoError, p.path + ": truncate failed: " + ErrnoText(errno));
+    }
+    MK_RETURN_IF_ERROR(FsyncFd(f.get(), p.path));
+    return f.Close(p.path);
+  }
+
+  // Brings the directory back to the ends the catalog recorded (see Open()).
+  Status RecoverToKnownEnds(const PackEnds& known) {
+    MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(dir));
+    MK_RETURN_IF_ERROR(CheckRecoverable(packs, known));
+    const uint32_t last = known.empty() ? 0 : known.rbegin()->first;
+    bool dir_changed = false;
+    for (const PackFile& p : packs) {
+      if (auto it = known.find(p.number); it != known.end()) {
+        MK_RETURN_IF_ERROR(CutTail(p, it->second));
+      } else if (p.number > last) {  // empty (CheckRecoverable): nothing to keep
         if (::unlink(p.path.c_str()) != 0) {
           return MakeError(ErrorCode::kIoError, p.path + ": cannot remove empty pack: " + ErrnoText(errno));
         }
-      } else {
-        MK_ASSIGN_OR_RETURN(std::string to, OrphanPath(p.number, 0));
-        if (::rename(p.path.c_str(), to.c_str()) != 0) {
-          return MakeError(ErrorCode::kIoError, p.path + ": cannot move to " + to + ": " + ErrnoText(errno));
-        }
-        MK_RETURN_IF_ERROR(SyncDir(dir + "/" + kOrphansDir));
-        quarantined += static_cast<uint64_t>(st.st_size);
+        dir_changed = true;
       }
+    }
+    if (last > 0 && ::access(PackPath(last).c_str(), F_OK) != 0) {
+      // Recorded before its first byte (NewPackHook), then a crash.
+      int fd = ::open(PackPath(last).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return MakeError(ErrorCode::kIoError, PackPath(last) + ": cannot create: " + ErrnoText(errno));
+      ::close(fd);
       dir_changed = true;
     }
     if (dir_changed) MK_RETURN_IF_ERROR(SyncDir(dir));
@@ -817,12 +1011,23 @@ Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir,
                                                    const PackStoreOptions& options,
                                                    uint32_t committed_pack,
                                                    uint64_t committed_len) {
-  MK_RETURN_IF_ERROR(ValidateOptions(options));
-  if (committed_pack > kMaxPackNumber || (committed_pack == 0 && committed_len != 0)) {
+  if (committed_pack == 0 && committed_len != 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     dir + ": bad committed end (" + std::to_string(committed_pack) + ", " +
-                         std::to_string(committed_len) + ")");
+                     dir + ": bad committed end (0, " + std::to_string(committed_len) + ")");
   }
+  PackEnds known;
+  if (committed_pack != 0) known[committed_pack] = committed_len;
+  return Open(dir, options, known);
+}
+
+Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir, const PackStoreOptions& options,
+                                                   const PackEnds& known) {
+  MK_RETURN_IF_ERROR(ValidateOptions(options));
+  if (!known.empty() && (known.begin()->first == 0 || known.rbegin()->first > kMaxPackNumber)) {
+    return MakeError(ErrorCode::kInvalidArgument, dir + ": bad pack number in the committed ends");
+  }
+  const uint32_t committed_pack = known.empty() ? 0 : known.rbegin()->first;
+  const uint64_t committed_len = known.empty() ? 0 : known.rbegin()->second;
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
@@ -833,7 +1038,7 @@ Result<std::unique_ptr<PackStore>> PackStore::Open(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
-  MK_RETURN_IF_ERROR(impl->RecoverToCommittedEnd(committed_pack, committed_len));
+  MK_RETURN_IF_ERROR(impl->RecoverToKnownEnds(known));
   impl->cur_pack = committed_pack;
   impl->cur_len = committed_len;
   if (committed_pack > 0) {
@@ -946,6 +1151,12 @@ Result<std::pair<uint32_t, BlobLocation>> PackStore::AddDictionary(std::string_v
   h.sha256 = Sha256(bytes);
   h.payload_crc = Crc32(payload);
   MK_ASSIGN_OR_RETURN(BlobLocation loc, impl_->AppendRecord(h, payload));
+  auto header = EncodeHeader(h);
+  std::string record(reinterpret_cast<const char*>(header.data()), header.size());
+  record.append(payload);
+  // Durable before the catalog commits the record, like the record itself;
+  // a failure here is a write failure of the store (sticky).
+  if (auto st = impl_->WriteRepair(loc, record); !st) return impl_->Poison(st.error());
   MK_RETURN_IF_ERROR(impl_->InsertDictionary(std::move(d), loc));
   return std::make_pair(id, loc);
 }
@@ -1023,6 +1234,20 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
 }
 
 Status PackStore::Sync() { return impl_->Sync(); }
+
+void PackStore::SetNewPackHook(NewPackHook hook) { impl_->new_pack_hook = std::move(hook); }
+
+Result<uint64_t> PackStore::PackBytesIn(const std::string& dir) {
+  auto packs = ListPacks(dir);
+  if (!packs && packs.error().code() == ErrorCode::kNotFound) return uint64_t{0};
+  if (!packs) return std::unexpected(packs.error());
+  uint64_t total = 0;
+  for (const PackFile& p : *packs) {
+    MK_ASSIGN_OR_RETURN(uint64_t size, PathSize(p.path));
+    total += size;
+  }
+  return total;
+}
 
 Status PackStore::Roll() {
   MK_RETURN_IF_ERROR(impl_->CheckWritable());
@@ -1104,74 +1329,69 @@ Result<Sha256Digest> PackStore::ReadRecordHash(const BlobLocation& loc) const {
   return h.sha256;
 }
 
-Result<std::string> PackStore::ReadDictionary(const BlobLocation& loc) const {
-  const std::string where = Where(loc.pack, loc.offset);
+Result<std::string> PackStore::ReadDictionary(const BlobLocation& loc) const { return impl_->DictionaryBytes(loc); }
+
+std::string PackStore::RepairFilePath(uint32_t id) const { return impl_->RepairPath(id); }
+
+DictionaryCheck PackStore::CheckDictionary(const BlobLocation& loc) const {
+  DictionaryCheck c;
   RecordHeader h;
-  MK_ASSIGN_OR_RETURN(std::string rec, impl_->ReadRecord(loc, kKindDictionary, h));
-  return impl_->DictionaryPayload(loc, h, std::move(rec));
+  auto rec = impl_->ReadRecord(loc, kKindDictionary, h);
+  std::optional<Sha256Digest> record_sha;
+  if (rec) record_sha = Sha256(*rec);
+  auto bytes = rec ? impl_->DictionaryPayload(loc, h, std::move(*rec)) : std::unexpected(rec.error());
+  if (!bytes) c.pack_damage = bytes.error().message();
+  auto data = impl_->LoadRepair(loc.dict_id);
+  if (!data) {
+    c.repair_damage = data.error().message();
+  } else if (!(data->target == Impl::TargetOf(loc))) {
+    c.repair_damage = impl_->RepairPath(loc.dict_id) + ": protects another record";
+  } else if (bytes && data->sha256 != *record_sha) {
+    c.repair_damage = impl_->RepairPath(loc.dict_id) + ": does not match the pack record (SHA-256)";
+  }
+  if (bytes) {
+    c.readable = true;
+  } else if (c.repair_damage.empty()) {
+    RecordHeader rh;
+    auto repaired = impl_->RepairedRecord(loc, rh);
+    if (repaired && impl_->DictionaryPayload(loc, rh, std::move(*repaired))) {
+      c.readable = true;
+    } else {
+      c.repair_damage = repaired ? impl_->RepairPath(loc.dict_id) + ": the repaired dictionary does not verify"
+                                 : repaired.error().message();
+    }
+  }
+  return c;
+}
+
+Result<int> PackStore::WriteMissingRepairFiles() {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  std::vector<BlobLocation> locs;
+  {
+    std::lock_guard lock(impl_->dict_mu);
+    for (const auto& [id, slot] : impl_->dicts) {
+      if (slot.loc) locs.push_back(*slot.loc);
+    }
+  }
+  int written = 0;
+  for (const BlobLocation& loc : locs) {
+    if (impl_->HasRepair(loc)) continue;
+    // Only from a pack record that verifies (CRCs and the dictionary's SHA-256).
+    RecordHeader h;
+    auto rec = impl_->ReadRecord(loc, kKindDictionary, h);
+    if (!rec || !impl_->DictionaryPayload(loc, h, *rec)) continue;  // damaged: verify reports it
+    if (auto st = impl_->WriteRepair(loc, *rec); !st) return impl_->Poison(st.error());
+    ++written;
+  }
+  return written;
 }
 
 Status PackStore::Scan(
     const std::function<Status(const ScannedRecord&)>& on_record,
     const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const {
   MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(impl_->dir));
-  for (const PackFile& p : packs) {
-    int raw_fd = ::open(p.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (raw_fd < 0) {
-      return MakeError(ErrorCode::kIoError, p.path + ": cannot open: " + ErrnoText(errno));
-    }
-    UniqueFd fd(raw_fd);
-    MK_ASSIGN_OR_RETURN(uint64_t size, FileSize(fd.get(), p.path));
-    WindowReader r(fd.get(), size, p.path);
-    uint64_t off = 0;
-    while (off < size) {
-      RecordHeader h;
-      std::string why;
-      if (size - off < kHeaderSize) {
-        on_error(p.number, off,
-                 "torn record: only " + std::to_string(size - off) + " bytes left for a " +
-                     std::to_string(kHeaderSize) + "-byte header");
-        break;
-      }
-      MK_ASSIGN_OR_RETURN(std::string_view hb, r.Get(off, kHeaderSize));
-      why = DecodeHeader(reinterpret_cast<const uint8_t*>(hb.data()), h);
-      if (why.empty()) {
-        const uint64_t left = size - off - kHeaderSize;
-        if (h.stored_len > left) {
-          on_error(p.number, off,
-                   "torn record: payload of " + std::to_string(h.stored_len) + " bytes but only " +
-                       std::to_string(left) + " left in the pack");
-          break;
-        }
-        MK_ASSIGN_OR_RETURN(std::string_view payload, r.Get(off + kHeaderSize, h.stored_len));
-        const uint64_t next = off + kHeaderSize + h.stored_len;
-        if (Crc32(payload) != h.payload_crc) {
-          on_error(p.number, off, "payload CRC mismatch; skipped the record (header is intact)");
-          off = next;
-          continue;
-        }
-        ScannedRecord rec;
-        rec.kind = h.kind == kKindBlob ? ScannedRecord::Kind::kBlob : ScannedRecord::Kind::kDictionary;
-        rec.sha256 = h.sha256;
-        rec.location = BlobLocation{p.number, off, h.stored_len, h.raw_len, h.dict_id};
-        rec.end = next;
-        MK_RETURN_IF_ERROR(on_record(rec));
-        off = next;
-        continue;
-      }
-      MK_ASSIGN_OR_RETURN(uint64_t next, FindNextRecord(r, off + 1, size));
-      if (next >= size) {
-        on_error(p.number, off,
-                 why + "; no valid record follows (" + std::to_string(size - off) +
-                     " bytes to the end of the pack)");
-        break;
-      }
-      on_error(p.number, off,
-               why + "; skipped " + std::to_string(next - off) + " bytes to the next valid record at offset " +
-                   std::to_string(next));
-      off = next;
-    }
-  }
+  std::optional<Impl::RepairIndex> repairs;  // read at the first damage
+  for (const PackFile& p : packs) MK_RETURN_IF_ERROR(impl_->ScanPack(p, on_record, on_error, repairs));
   return OkStatus();
 }
 
@@ -1185,6 +1405,11 @@ Result<uint64_t> PackStore::TotalBytes() const {
       return MakeError(ErrorCode::kIoError, p.path + ": stat failed: " + ErrnoText(errno));
     }
     total += static_cast<uint64_t>(st.st_size);
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(impl_->dir + "/" + kRepairDir, ec)) {
+    std::error_code size_ec;
+    if (e.path().extension() == ".repair") total += std::filesystem::file_size(e.path(), size_ec);
   }
   return total;
 }

@@ -10,9 +10,11 @@
 // sync. Sync() fsyncs every pack written since the last Sync (and the packs
 // directory when a pack was created). Only after Sync() returns ok may a
 // catalog row point at the appended records. After a crash, bytes past the
-// last committed end are garbage: Open() cuts the pack back to the end the
-// caller says was committed — but moves the cut bytes (and any later packs)
-// into packs/orphans/ instead of destroying them, in case the caller was wrong.
+// end the catalog recorded for a pack are garbage: Open() cuts each known
+// pack back to its recorded end — but moves the cut bytes into
+// packs/orphans/ instead of destroying them, in case the caller was wrong —
+// and never touches a pack the catalog does not know (NewPackHook lets the
+// catalog record a pack before its first byte).
 //
 // Thread-safety: Compress(), Read(), ReadRecordHash(), ReadDictionary(),
 // current_dictionary() and LoadDictionary() are safe to call from many threads
@@ -24,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,22 +76,44 @@ struct ScannedRecord {
   uint64_t end = 0;  // offset just past this record in its pack
 };
 
+// What CheckDictionary found: empty strings for the parts that are intact.
+struct DictionaryCheck {
+  std::string pack_damage;    // the pack record's problem
+  std::string repair_damage;  // the repair file's problem (missing included)
+  bool readable = false;      // the dictionary could be read from one of them
+};
+
 class PackStore {
  public:
-  // Opens `dir` (the archive's packs/ directory, created 0700 if missing).
-  // (committed_pack, committed_len) is the end the catalog last committed
-  // (current_pack()/current_pack_len() after a successful Sync); {0,0} for an
-  // empty archive. Bytes of committed_pack past committed_len and all packs
-  // numbered above committed_pack were never referenced by the catalog: they
-  // are moved into dir/orphans/ (see quarantined_bytes()) and appends continue
-  // at the committed end. Nothing below the committed end is ever modified.
-  // Errors: kCorruption when committed_pack is shorter than committed_len or
+  // The end of each pack the catalog recorded: bytes up to it may be
+  // referenced; the highest pack is where appends continue.
+  using PackEnds = std::map<uint32_t, uint64_t>;
+
+  // Opens `dir` (the archive's packs/ directory, created 0700 if missing)
+  // for writing. `known` holds every pack the catalog recorded an end for
+  // (empty for an empty archive); its highest pack is the committed one
+  // (current_pack()/current_pack_len() after a successful Sync).
+  // Recovery before any append (store/PACK_FORMAT.md, "Durability and
+  // recovery"): the bytes of a known pack past its known end were never
+  // referenced: they are moved into dir/orphans/ (see quarantined_bytes())
+  // and the pack is cut there. A pack the catalog does not know is never
+  // moved or cut: a non-empty one numbered above the committed pack makes
+  // Open fail (kFailedPrecondition, nothing changed; the catalog is not this
+  // archive's, or was lost); an empty one there is removed. Nothing below a
+  // known end is ever modified.
+  // Errors: kCorruption when the committed pack is shorter than its end or
   // missing (the catalog points at data that is not there; nothing is
   // changed), kInvalidArgument for bad options, kIoError from the OS.
+  static Result<std::unique_ptr<PackStore>> Open(const std::string& dir, const PackStoreOptions& options,
+                                                 const PackEnds& known);
+  // Open(dir, options, {{committed_pack, committed_len}}), or with no known
+  // pack when committed_pack is 0.
   static Result<std::unique_ptr<PackStore>> Open(const std::string& dir,
                                                  const PackStoreOptions& options,
                                                  uint32_t committed_pack,
                                                  uint64_t committed_len);
+  // Bytes in the pack files of `dir` (0 when it does not exist).
+  static Result<uint64_t> PackBytesIn(const std::string& dir);
   // Opens for reading only: never writes, truncates or moves anything;
   // Append/Sync/AddDictionary/Roll fail with kFailedPrecondition.
   static Result<std::unique_ptr<PackStore>> OpenReadOnly(const std::string& dir,
@@ -138,6 +163,14 @@ class PackStore {
   Status Sync();
   // Starts a new (empty) pack now; later appends go there.
   Status Roll();
+  // Called before a new pack is created (by Roll, or by Append when a pack
+  // is full or none exists yet), with the pack being left and its length
+  // (0, 0 for the first pack) and the new pack's number. The archive
+  // records the new pack in the catalog here, so that a pack always is
+  // known to the catalog before it holds a byte (see Open). An error stops
+  // the roll; nothing is created. Writer thread only.
+  using NewPackHook = std::function<Status(uint32_t closing_pack, uint64_t closing_len, uint32_t new_pack)>;
+  void SetNewPackHook(NewPackHook hook);
   // End of the current pack after the last append: what the caller commits.
   uint32_t current_pack() const;
   uint64_t current_pack_len() const;
@@ -163,10 +196,25 @@ class PackStore {
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
-  // Reads a dictionary record's bytes (decompressed; SHA-256 checked).
+  // Reads a dictionary's bytes (decompressed; SHA-256 checked): from its
+  // pack record, or, when that is damaged, from the record rebuilt through
+  // its repair file (dictionary_repair.h). kCorruption naming both when
+  // neither works.
   Result<std::string> ReadDictionary(const BlobLocation& loc) const;
+  // Checks a dictionary's pack record and its repair file each on its own
+  // (for verify): what is damaged, and whether the dictionary can be read.
+  DictionaryCheck CheckDictionary(const BlobLocation& loc) const;
+  // packs/dictionaries/<id>.repair
+  std::string RepairFilePath(uint32_t id) const;
+  // Writes the repair file of every registered dictionary whose file is
+  // missing, unreadable or names another record, from its pack record once
+  // that verifies (CRCs, SHA-256); a damaged pack record is left for verify
+  // to report. Upgrades archives made before repair files, and replaces a
+  // damaged repair file. Returns how many were written. Writer only.
+  Result<int> WriteMissingRepairFiles();
 
-  // Total bytes of all pack files (not counting packs/orphans/).
+  // Total bytes of all pack files and dictionary repair files (what the
+  // store keeps; not counting packs/orphans/).
   Result<uint64_t> TotalBytes() const;
 
   // Bytes Open() moved into packs/orphans/ (an uncommitted tail after a

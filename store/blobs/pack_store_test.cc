@@ -13,8 +13,12 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
+#include <tuple>
+
+#include "store/util/files.h"
 
 namespace mailkeep::blobs {
 namespace {
@@ -577,7 +581,19 @@ TEST(PackStoreTest, TornTailIsCutAtTheCommittedEndAndKept) {
   EXPECT_TRUE(log.errors.empty());
 }
 
-TEST(PackStoreTest, UncommittedPacksAreMovedAsideNotDeleted) {
+// Every pack's bytes, by name (orphans/ not included).
+std::map<std::string, std::string> PackBytes(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_regular_file()) out[e.path().filename()] = *ReadFile(e.path());
+  }
+  return out;
+}
+
+// Packs the committed end does not know are never moved or cut: a catalog
+// that lost its last packs (or an empty one, {0,0}) makes Open refuse and
+// change nothing; an empty unknown pack is just removed.
+TEST(PackStoreTest, PacksTheCatalogDoesNotKnowAreNeverOrphaned) {
   TempDir t;
   PackStoreOptions o;
   o.pack_size_limit = 1024;
@@ -590,31 +606,105 @@ TEST(PackStoreTest, UncommittedPacksAreMovedAsideNotDeleted) {
     ASSERT_TRUE(s->Sync().has_value());
     committed_pack = s->current_pack();
     committed_len = s->current_pack_len();
-    for (size_t i = 10; i < 40; ++i) AddOrDie(*s, msgs[i]);  // crash before the catalog commit
+    for (size_t i = 10; i < 40; ++i) AddOrDie(*s, msgs[i]);
     ASSERT_TRUE(s->Sync().has_value());
     ASSERT_GT(s->current_pack(), committed_pack + 1);
   }
-  const auto before = *(*PackStore::OpenReadOnly(t.packs(), o))->TotalBytes();
-  auto s = OpenOrDie(t.packs(), o, committed_pack, committed_len);
-  const auto after = *s->TotalBytes();
-  EXPECT_EQ(before - after, s->quarantined_bytes());
-  EXPECT_FALSE(fs::exists(PackPath(t.packs(), committed_pack + 1)));
-  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/" +
-                         PackPath("", committed_pack + 1).substr(1, 6) + "-from-0.orphan"));
-  auto loc = AddOrDie(*s, "after recovery");
-  ASSERT_TRUE(s->Sync().has_value());
-  EXPECT_EQ(*s->Read(loc), "after recovery");
+  const auto before = PackBytes(t.packs());
+  for (auto [pack, len] : {std::pair<uint32_t, uint64_t>{committed_pack, committed_len}, {0, 0}}) {
+    auto s = PackStore::Open(t.packs(), o, pack, len);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(s.error().message().find("never recorded"), std::string::npos) << s.error().message();
+    EXPECT_EQ(PackBytes(t.packs()), before) << "nothing may be cut or moved";
+    EXPECT_FALSE(fs::exists(t.packs() + "/orphans"));
+  }
+  // An empty pack past the known ones holds nothing to keep.
+  fs::remove_all(t.packs());
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    AddOrDie(*s, msgs[0]);
+    ASSERT_TRUE(s->Sync().has_value());
+    committed_len = s->current_pack_len();
+    ASSERT_TRUE(s->Roll().has_value());
+  }
+  ASSERT_EQ(fs::file_size(PackPath(t.packs(), 2)), 0u);
+  auto s = OpenOrDie(t.packs(), o, 1, committed_len);
+  EXPECT_FALSE(fs::exists(PackPath(t.packs(), 2)));
+  EXPECT_EQ(s->quarantined_bytes(), 0u);
+}
 
-  // An empty archive ({0,0}) with packs: all of them are uncommitted.
-  s.reset();
-  auto empty = OpenOrDie(t.packs(), o, 0, 0);
-  EXPECT_EQ(*empty->TotalBytes(), 0u);
-  EXPECT_GT(empty->quarantined_bytes(), 0u);
-  auto first = AddOrDie(*empty, "new first");
-  EXPECT_EQ(first.pack, 1u);
-  EXPECT_EQ(first.offset, 0u);
-  // Pack 1 was moved twice in this test; both copies are kept.
-  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/000001-from-0.orphan"));
+// Each known pack is cut back to its own recorded end (a batch that rolled
+// from pack 1 to 2 and was never committed leaves records in both); the
+// cut bytes are kept in orphans/. A known last pack that was never created
+// (the catalog recorded it, then a crash) is created.
+TEST(PackStoreTest, EveryKnownPackIsCutAtItsRecordedEnd) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 2048;
+  auto msgs = FakeMessages(20, 150);
+  std::vector<BlobLocation> locs;
+  uint64_t end1 = 0;
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    locs.push_back(AddOrDie(*s, msgs[0]));
+    ASSERT_TRUE(s->Sync().has_value());
+    end1 = s->current_pack_len();
+    for (size_t i = 1; i < 20 && s->current_pack() < 3; ++i) AddOrDie(*s, msgs[i]);
+    ASSERT_TRUE(s->Sync().has_value());
+    ASSERT_EQ(s->current_pack(), 3u);
+  }
+  const uint64_t size1 = fs::file_size(PackPath(t.packs(), 1));
+  const uint64_t size2 = fs::file_size(PackPath(t.packs(), 2));
+  ASSERT_GT(size1, end1);
+  fs::remove(PackPath(t.packs(), 3));  // pack 3 recorded at 0, never created
+  auto s = PackStore::Open(t.packs(), o, PackStore::PackEnds{{1, end1}, {2, 0}, {3, 0}});
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), 1)), end1);
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), 2)), 0u);
+  EXPECT_EQ(fs::file_size(PackPath(t.packs(), 3)), 0u);
+  EXPECT_EQ((*s)->quarantined_bytes(), size1 - end1 + size2);
+  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/000001-from-" + std::to_string(end1) + ".orphan"));
+  EXPECT_TRUE(fs::exists(t.packs() + "/orphans/000002-from-0.orphan"));
+  EXPECT_EQ(*(*s)->Read(locs[0]), msgs[0]);
+  auto loc = AddOrDie(**s, "after recovery");
+  EXPECT_EQ(loc.pack, 3u);
+  EXPECT_EQ(loc.offset, 0u);
+}
+
+// The hook runs before a new pack exists; its error stops the roll.
+TEST(PackStoreTest, NewPackHookRunsBeforeThePackIsCreated) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 1024;
+  auto s = OpenOrDie(t.packs(), o);
+  std::vector<std::tuple<uint32_t, uint64_t, uint32_t>> calls;
+  bool refuse = false;
+  s->SetNewPackHook([&](uint32_t closing, uint64_t len, uint32_t next) -> Status {
+    calls.emplace_back(closing, len, next);
+    EXPECT_FALSE(fs::exists(PackPath(t.packs(), next)));
+    if (refuse) return MakeError(ErrorCode::kIoError, "catalog is down");
+    return OkStatus();
+  });
+  auto msgs = FakeMessages(10, 150);
+  AddOrDie(*s, msgs[0]);
+  const uint64_t len1 = s->current_pack_len();
+  while (s->current_pack() == 1) AddOrDie(*s, msgs[1]);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], std::make_tuple(0u, uint64_t{0}, 1u));
+  EXPECT_EQ(std::get<0>(calls[1]), 1u);
+  EXPECT_EQ(std::get<1>(calls[1]), fs::file_size(PackPath(t.packs(), 1)));
+  EXPECT_GE(std::get<1>(calls[1]), len1);
+  refuse = true;
+  auto c = s->Compress(msgs[2], Sha256(msgs[2]));
+  ASSERT_TRUE(c.has_value());
+  while (s->current_pack_len() + kRecordHeaderSize + c->frame.size() <= o.pack_size_limit) {
+    ASSERT_TRUE(s->Append(*c).has_value());
+  }
+  auto refused = s->Append(*c);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("catalog is down"), std::string::npos);
+  EXPECT_FALSE(fs::exists(PackPath(t.packs(), 3)));
 }
 
 // ---- scan ---------------------------------------------------------------------------
@@ -786,7 +876,24 @@ TEST(PackStoreTest, RegisteredDictionaryLoadsOnFirstUseAndDamageIsNamed) {
     elsewhere.offset += 1;
     EXPECT_FALSE(s.RegisterDictionary(dloc.dict_id, elsewhere).has_value());
   }
-  FlipByte(PackPath(t.packs(), 1), dloc.offset + kRecordHeaderSize + dloc.stored_len / 2);
+  // Damage in the pack record: the record is rebuilt through its repair file.
+  const uint64_t flip = dloc.offset + kRecordHeaderSize + dloc.stored_len / 2;
+  FlipByte(PackPath(t.packs(), 1), flip);
+  {
+    auto r = PackStore::OpenReadOnly(t.packs(), {});
+    ASSERT_TRUE(r.has_value());
+    ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+    for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(*(*r)->Read(locs[i]), msgs[i]);
+    DictionaryCheck c = (*r)->CheckDictionary(dloc);
+    EXPECT_TRUE(c.readable);
+    EXPECT_NE(c.pack_damage.find("payload CRC mismatch"), std::string::npos) << c.pack_damage;
+    EXPECT_EQ(c.repair_damage, "");
+  }
+  // And in the repair file as well: now the dictionary is lost, and named.
+  const std::string repair = t.packs() + "/dictionaries/1.repair";
+  ASSERT_EQ(Mode(repair), 0600u);
+  ASSERT_EQ(Mode(t.packs() + "/dictionaries"), 0700u);
+  FlipByte(repair, 200);
   auto r = PackStore::OpenReadOnly(t.packs(), {});
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
@@ -794,7 +901,59 @@ TEST(PackStoreTest, RegisteredDictionaryLoadsOnFirstUseAndDamageIsNamed) {
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code(), ErrorCode::kCorruption);
   EXPECT_NE(read.error().message().find("dictionary 1 is unreadable"), std::string::npos) << read.error().message();
+  EXPECT_NE(read.error().message().find("body CRC mismatch"), std::string::npos) << read.error().message();
   EXPECT_FALSE((*r)->ReadDictionary(dloc).has_value());
+  EXPECT_FALSE((*r)->CheckDictionary(dloc).readable);
+  // Only the repair file damaged: the pack record is used.
+  FlipByte(PackPath(t.packs(), 1), flip);
+  auto again = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(again.has_value());
+  ASSERT_TRUE((*again)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  EXPECT_EQ(*(*again)->Read(locs[3]), msgs[3]);
+  DictionaryCheck c = (*again)->CheckDictionary(dloc);
+  EXPECT_TRUE(c.readable);
+  EXPECT_EQ(c.pack_damage, "");
+  EXPECT_NE(c.repair_damage.find("body CRC mismatch"), std::string::npos) << c.repair_damage;
+  // A writer replaces the damaged repair file from the intact record.
+  auto w = OpenOrDie(t.packs(), {}, 1, fs::file_size(PackPath(t.packs(), 1)));
+  ASSERT_TRUE(w->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  EXPECT_EQ(*w->WriteMissingRepairFiles(), 1);
+  EXPECT_EQ(w->CheckDictionary(dloc).repair_damage, "");
+  EXPECT_EQ(*w->WriteMissingRepairFiles(), 0);
+}
+
+// Scan (rebuild-catalog's walk) yields a damaged dictionary record rebuilt
+// through its repair file, and reports the damage once.
+TEST(PackStoreTest, ScanRebuildsADamagedDictionaryRecordFromItsRepairFile) {
+  TempDir t;
+  auto msgs = FakeMessages(40, 300);
+  BlobLocation dloc;
+  {
+    auto s = OpenOrDie(t.packs());
+    AddOrDie(*s, msgs[0]);
+    std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+    auto d = s->AddDictionary(*PackStore::TrainDictionary(samples, 2048));
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    for (size_t i = 1; i < msgs.size(); ++i) AddOrDie(*s, msgs[i]);
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  FlipByte(PackPath(t.packs(), 1), dloc.offset + 9);  // in the header: resync territory
+  auto r = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(r.has_value());
+  auto log = ScanAll(**r);
+  EXPECT_EQ(log.records.size(), msgs.size() + 1);
+  ASSERT_EQ(log.errors.size(), 1u);
+  EXPECT_EQ(log.errors[0].first.offset, dloc.offset);
+  EXPECT_NE(log.errors[0].second.find("rebuilt from"), std::string::npos) << log.errors[0].second;
+  auto bytes = (*r)->ReadDictionary(dloc);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().ToString();
+  ASSERT_TRUE((*r)->LoadDictionary(dloc.dict_id, *bytes).has_value());
+  for (const auto& rec : log.records) {
+    if (rec.kind == ScannedRecord::Kind::kBlob) {
+      EXPECT_TRUE((*r)->Read(rec.location).has_value());
+    }
+  }
 }
 
 TEST(PackStoreTest, FileModes) {

@@ -359,6 +359,15 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   return cat;
 }
 
+Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path) {
+  // Read-write like the archive's readers (a WAL database needs its -shm),
+  // but nothing is written: no pragma that changes the file runs here.
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, /*read_only=*/false));
+  MK_ASSIGN_OR_RETURN(auto st, db->Prepare("PRAGMA user_version"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : int64_t{0};
+}
+
 Status Catalog::Migrate() {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA user_version"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -731,6 +740,17 @@ Result<std::pair<uint32_t, uint64_t>> Catalog::CommittedPackEnd() {
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::make_pair(uint32_t{0}, uint64_t{0});
   return std::make_pair(static_cast<uint32_t>(st.ColumnInt(0)), static_cast<uint64_t>(st.ColumnInt(1)));
+}
+
+Result<std::vector<std::pair<uint32_t, uint64_t>>> Catalog::PackEnds() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, committed_len FROM packs ORDER BY id"));
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(static_cast<uint32_t>(st.ColumnInt(0)), static_cast<uint64_t>(st.ColumnInt(1)));
+  }
+  return out;
 }
 
 Result<std::vector<std::pair<uint32_t, uint64_t>>> Catalog::ReferencedPackEnds(uint64_t header_size) {

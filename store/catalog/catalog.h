@@ -190,6 +190,9 @@ class Catalog {
   // otherwise a catalog of another version is refused.
   static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only,
                                                bool migrate = true);
+  // PRAGMA user_version of the catalog at `path` without changing it: 0 for
+  // an empty file (no schema yet); kCorruption when it is not a database.
+  static Result<int64_t> ReadSchemaVersion(const std::string& path);
   ~Catalog();
 
   Status Begin();
@@ -225,6 +228,9 @@ class Catalog {
   Status DequeueIndexed(const std::vector<int64_t>& ids);
 
   Result<std::pair<uint32_t, uint64_t>> CommittedPackEnd();
+  // Every pack the catalog recorded an end for, ascending (the last one is
+  // CommittedPackEnd()).
+  Result<std::vector<std::pair<uint32_t, uint64_t>>> PackEnds();
   // For each pack, the end of the last record a row points at (blobs and
   // dictionaries), given the record header size.
   Result<std::vector<std::pair<uint32_t, uint64_t>>> ReferencedPackEnds(uint64_t header_size);
