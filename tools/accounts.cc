@@ -45,6 +45,12 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Servi
   return c;
 }
 
+uint64_t ClientMessageLimit(const config::AccountConfig& a) {
+  constexpr uint64_t kClientDefault = 1ull << 30;
+  if (a.max_message_size == 0 || a.max_message_size >= kClientDefault / 2) return kClientDefault;
+  return 2 * a.max_message_size + (1u << 20);
+}
+
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
   MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
   imap::ImapOptions o;
@@ -54,6 +60,7 @@ Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
   o.auth = ToImapAuth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
   o.compress = a.compress;
+  o.max_literal = ClientMessageLimit(a);
   return o;
 }
 

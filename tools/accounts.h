@@ -18,6 +18,13 @@ namespace mailkeep::tools {
 // mode, CA file, certificate verification and timeouts of an account.
 net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& account, net::Service service);
 
+// The largest message a client of this account accepts on the wire: with
+// max_message_size set, twice it plus 1 MiB (a server's size may count LF
+// line ends that arrive as CRLF; anything larger is a server that lied about
+// its size, since the engine skips what is listed over the limit); without,
+// the clients' own 1 GiB.
+uint64_t ClientMessageLimit(const config::AccountConfig& account);
+
 // Everything an ImapClient needs for an IMAP account, password included
 // (resolved now; errors name the account, never the password).
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account);

@@ -76,6 +76,7 @@ Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
   // base64 blob without line breaks); such a message is still mail to keep.
   // Memory stays bounded by the message size limit.
   o.max_message_line = 256u << 20;
+  o.max_message_size = ClientMessageLimit(a);
   return std::unique_ptr<sync::Source>(new sync::Pop3Source(a.name, std::move(o)));
 }
 

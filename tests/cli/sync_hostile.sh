@@ -163,5 +163,25 @@ run worker-exception 1 30 --jobs 2 --debug-throw-in thrower
 one_error thrower "out of memory"
 expect_eq "$(fetched other)" 1 "messages fetched by the account beside the one that threw"
 
+# 12. With max_message_size set, a message listed under it but sent far over
+#     it (LIST says 100 bytes, RETR brings 5 MiB) is refused while it
+#     arrives: nothing over the account's limit is stored (the clients used
+#     to accept up to 1 GiB whatever the limit).
+archived() { mk stats --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["messages"])'; }
+before=$(archived)
+cfg="$WORK/lying-small.ini"; : >"$cfg"
+start pop3-lying-small; account small pop3 "$port" max_message_size=1M
+run pop3-lying-small 1 30
+one_error small "max_message_size"
+expect_eq "$(archived)" "$before" "messages in the archive after a POP3 message sent over max_message_size"
+
+# 13. The same over IMAP: RFC822.SIZE 100, 14 MiB literals, max_message_size 1M.
+before=$(archived)
+cfg="$WORK/lying-imap-small.ini"; : >"$cfg"
+start imap-lying-size; account smalli imap "$port" max_message_size=1M
+run imap-lying-size-limit 1 50
+grep -q "^mailkeep: account smalli: " "$WORK/err" || fail "no error line for smalli: $(cat "$WORK/err")"
+expect_eq "$(archived)" "$before" "messages in the archive after IMAP literals over max_message_size"
+
 [[ $failed -eq 0 ]] || exit 1
 echo "sync_hostile: ok"

@@ -98,6 +98,9 @@ def pop3(peer, scenario):
     elif scenario == "pop3-huge-sizes":
         messages = {n: MESSAGE.replace(b"hostile-1", b"hostile-%d" % n) for n in range(1, 9)}
         sizes = {n: 1073741823 for n in messages}
+    elif scenario == "pop3-lying-small":  # LIST says 100 bytes; RETR sends 5 MiB
+        messages = {1: MESSAGE + (b"y" * 998 + b"\r\n") * 5250}
+        sizes = {1: 100}
     while True:
         cmd = peer.line().split(" ")
         verb = cmd[0].upper()
