@@ -73,7 +73,7 @@ std::atomic<int> g_short_fd{-1};
 // that goes on as if that fsync had worked then finds what it claimed
 // durable damaged, and `verify` sees it. Bytes rewritten in place below the
 // synced size and directory entries are not modelled; the files that
-// matter here (packs, the SQLite WAL, the index journal) are appended to.
+// matter here (packs, the SQLite WAL) are appended to.
 struct Synced {
   char path[PATH_MAX];
   off_t size;
