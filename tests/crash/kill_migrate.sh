@@ -7,6 +7,7 @@
 # recorded as appended that was not: a false record would never be
 # appended, and the folder would miss it).
 source "$(dirname "$0")/../sync/lib.sh"
+source "$(dirname "$0")/kill_windows.sh"
 
 kills=${MAILKEEP_KILLS:-50}
 window=${MAILKEEP_KILL_WINDOW:-10}  # new messages per run
@@ -27,34 +28,7 @@ printf '[account.bob]\nprotocol = imap\nhost = %s\nport = %s\ntls = implicit\nus
 migrate=("$MAILKEEP" --archive "$ARCHIVE" --config "$WORK/config.ini" migrate --to-account bob --folder Migrated
   --no-index --lock-timeout 10)
 
-killed=0 finished=0 k=0 max_ms=1500
-while ((killed < kills && (k + 1) * window <= n)); do
-  k=$((k + 1))
-  # Run k migrates window k and the window before (which a kill may have
-  # interrupted). The binary itself in the background (exec: $! is
-  # mailkeep, not a subshell that SIGKILL would leave mailkeep running on
-  # from); the delay by bash arithmetic (a python start-up takes longer).
-  (exec "${migrate[@]}" -q $(seq $(((k - 1) * window + 1 - (k > 1 ? window : 0))) $((k * window))) \
-    >/dev/null 2>"$WORK/err") &
-  pid=$!
-  ms=$(((RANDOM * 32768 + RANDOM) % (max_ms + 1)))
-  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
-  kill -KILL "$pid" 2>/dev/null || true
-  set +e
-  wait "$pid" 2>/dev/null
-  rc=$?
-  set -e
-  if pgrep -f -- "--archive $ARCHIVE " >/dev/null; then fail "a mailkeep is still running after its kill (run $k)"; fi
-  if [[ $rc -eq 137 ]]; then
-    killed=$((killed + 1))
-  else
-    finished=$((finished + 1))
-    max_ms=$((max_ms * 7 / 10 > 20 ? max_ms * 7 / 10 : 20))
-    [[ $rc -le 1 ]] || { cat "$WORK/err" >&2; fail "run $k exited $rc before the kill"; }
-  fi
-done
-echo "killed $killed runs, $finished finished before their kill"
-((killed >= kills)) || fail "only $killed runs were killed mid-way in $k runs (need $kills)"
+kill_windows 1500 "${migrate[@]}"
 
 set +e
 "${migrate[@]}" --json '*' >"$WORK/out" 2>"$WORK/err"

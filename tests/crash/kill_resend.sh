@@ -7,6 +7,7 @@
 # the end either delivered once or left "unknown" (a kill between the end
 # of data and the server's answer), which --skip-sent does not send again.
 source "$(dirname "$0")/../resend/lib.sh"
+source "$(dirname "$0")/kill_windows.sh"
 
 kills=${MAILKEEP_KILLS:-50}
 window=${MAILKEEP_KILL_WINDOW:-20}  # new messages per run
@@ -31,37 +32,7 @@ EOF
 
 resend=("$MAILKEEP" --archive "$ARCHIVE" --config "$WORK/config.ini" resend --to bob@example.test --skip-sent
   --lock-timeout 10)
-killed=0 finished=0 k=0 max_ms=800
-while ((killed < kills && (k + 1) * window <= n)); do
-  k=$((k + 1))
-  # The binary itself in the background (exec: $! is mailkeep, not a
-  # subshell that SIGKILL would leave mailkeep running on from).
-  # Run k resends the messages of window k and of the window before (which
-  # a kill may have interrupted); catalog ids follow the import order.
-  (exec "${resend[@]}" -q $(seq $(((k - 1) * window + 1 - (k > 1 ? window : 0))) $((k * window))) \
-    >/dev/null 2>"$WORK/err") &
-  pid=$!
-  # Uniform in [0, max_ms] ms (bash arithmetic: a python start-up here
-  # would take longer than the run).
-  ms=$(((RANDOM * 32768 + RANDOM) % (max_ms + 1)))
-  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
-  kill -KILL "$pid" 2>/dev/null || true
-  set +e
-  wait "$pid" 2>/dev/null
-  rc=$?
-  set -e
-  if pgrep -f -- "--archive $ARCHIVE " >/dev/null; then fail "a mailkeep is still running after its kill (run $k)"; fi
-  if [[ $rc -eq 137 ]]; then
-    killed=$((killed + 1))
-  else
-    finished=$((finished + 1))
-    max_ms=$((max_ms * 7 / 10 > 20 ? max_ms * 7 / 10 : 20))
-    # Exit 1 is allowed (unknown recipients, a busy server); it says why.
-    [[ $rc -le 1 ]] || { cat "$WORK/err" >&2; fail "run $k exited $rc before the kill"; }
-  fi
-done
-echo "killed $killed runs, $finished finished before their kill"
-((killed >= kills)) || fail "only $killed runs were killed mid-way in $k runs (need $kills)"
+kill_windows 800 "${resend[@]}"
 
 set +e
 "${resend[@]}" '*' --json >"$WORK/final.json" 2>"$WORK/final.err"
