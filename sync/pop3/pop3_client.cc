@@ -281,7 +281,7 @@ class Pop3Client::Impl {
     auto offers = [&](const char* m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
     bool user_ok = !have_capa || Has("USER");
     std::string offered = "SASL";
-    for (const auto& m : mechs) offered += " " + m;
+    for (const auto& m : mechs) offered += " " + Sanitize(m, 64);  // names from the server
     if (mechs.empty()) offered = "no SASL";
     offered += timestamp.empty() ? ", no APOP" : ", APOP";
     offered += user_ok ? ", USER" : ", no USER";
