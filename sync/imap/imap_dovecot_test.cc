@@ -97,7 +97,9 @@ std::string Maildir(const std::string& user) { return Env("DOVECOT_DIR") + "/mai
 
 // Delivers the messages (bytes as given) into USER's INBOX, in order.
 void Deliver(const std::string& user, const std::vector<std::string>& messages) {
-  fs::path dir = fs::temp_directory_path() / ("imap-deliver-" + user);
+  // One directory per process: imap_dovecot and imap_dovecot_compress run
+  // this binary at the same time (ctest -j2), each with its own Dovecot.
+  fs::path dir = fs::temp_directory_path() / ("imap-deliver-" + user + "-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::string files;
   for (size_t i = 0; i < messages.size(); ++i) {
