@@ -135,6 +135,26 @@ TEST_F(FeederTest, IntentsStayUntilTheIndexCommits) {
   EXPECT_EQ((*feeder)->result().indexed, 3);
 }
 
+TEST_F(FeederTest, IndexCommitThatFailsKeepsTheIntents) {
+  const std::vector<int64_t> ids = Store(3);
+  {
+    auto feeder = IndexFeeder::Open(*archive_, 1, {});
+    ASSERT_TRUE(feeder) << feeder.error().ToString();
+    ASSERT_TRUE((*feeder)->Feed());
+    // The index directory goes away under the writer: its commit fails.
+    std::filesystem::rename(IndexDir(*archive_), IndexDir(*archive_) + ".gone");
+    EXPECT_FALSE((*feeder)->Commit());
+    EXPECT_EQ(*archive_->IndexInFlight(), ids);  // not dropped before the index committed
+  }
+  std::filesystem::remove_all(IndexDir(*archive_));
+  std::filesystem::remove_all(IndexDir(*archive_) + ".gone");
+  auto result = CatchUpIndex(*archive_, 1, {}, {});
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(result->indexed, 3);
+  EXPECT_EQ(IndexedIds(), ids);
+  EXPECT_TRUE(archive_->IndexInFlight()->empty());
+}
+
 TEST_F(FeederTest, IntentRecordedWithoutIndexCommitIsIndexedNextRun) {
   // A run that took the messages off the queue as index intents and was
   // killed before the index committed them.
