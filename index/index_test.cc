@@ -20,6 +20,7 @@
 #include "index/document.h"
 #include "index/index.h"
 #include "index/schema.h"
+#include "index/shards.h"
 #include "index/text.h"
 #include "store/mime/message.h"
 
@@ -272,6 +273,28 @@ TEST(IndexWriter, FilesArePrivateWhateverTheUmask) {
     ++checked;
   }
   EXPECT_GT(checked, 5u);
+}
+
+// The shard list is written whole and private by itself (not only after
+// the writer's MakePrivate pass): temp file 0600, fsync, rename, directory
+// fsync; no temp file stays behind.
+TEST(ShardStub, WrittenAtomicallyAndPrivate) {
+  TempDir dir;
+  const std::vector<ShardName> shards = {{0, 0}, {1, 3}};
+  const mode_t old = ::umask(022);
+  const Status written = WriteShardStub(dir.path(), shards);
+  ::umask(old);
+  ASSERT_TRUE(written) << written.error().ToString();
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.Sub(kStubFile).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub(std::string(kStubFile) + ".tmp")));
+  auto read = ReadShardStub(dir.path());
+  ASSERT_TRUE(read) << read.error().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].Name(), "shard-1.3");
+  // A directory that cannot take the file: an error.
+  EXPECT_FALSE(WriteShardStub(dir.Sub("missing"), shards));
 }
 
 TEST(IndexWriter, AddReplaceRemoveAndCount) {

@@ -1,10 +1,11 @@
 #include "index/shards.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
+
+#include "store/util/files.h"
 
 namespace mailkeep::index {
 
@@ -65,17 +66,10 @@ Result<std::vector<ShardName>> ReadShardStub(const std::string& dir) {
 }
 
 Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards) {
-  const std::string path = dir + "/" + kStubFile;
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    for (const ShardName& shard : shards) out << kLinePrefix << shard.Name() << '\n';
-    out.flush();
-    if (!out) return MakeError(ErrorCode::kIoError, "index " + temp + ": cannot write");
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    return MakeError(ErrorCode::kIoError, "index " + path + ": " + std::strerror(errno));
-  }
+  std::string text;
+  for (const ShardName& shard : shards) text += std::string(kLinePrefix) + shard.Name() + "\n";
+  Status written = WriteFileAtomic(dir + "/" + kStubFile, text);
+  if (!written) return MakeError(ErrorCode::kIoError, "index " + written.error().message());
   return OkStatus();
 }
 

@@ -39,7 +39,8 @@ struct ShardName {
 // kCorruption when the file is not what WriteShardStub wrote.
 Result<std::vector<ShardName>> ReadShardStub(const std::string& dir);
 
-// Writes DIR/XAPIANDB (atomically: temporary + rename).
+// Writes DIR/XAPIANDB durably and atomically (WriteFileAtomic: a 0600
+// temporary, fsync, rename, directory fsync).
 Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards);
 
 }  // namespace mailkeep::index

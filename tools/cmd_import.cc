@@ -16,7 +16,7 @@
 #include "store/util/files.h"
 #include "sync/local/local_source.h"
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -86,11 +86,11 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   // to indexing; a failed or killed indexing run resumes later.
   int64_t not_indexed = 0;  // stored, but not indexed: a partial result
   std::optional<Error> index_error;
-  std::unique_ptr<IndexFeeder> feeder;
+  std::unique_ptr<index::IndexFeeder> feeder;
   if (!vm.count("no-index")) {
     feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
-  auto feed_index = [&](std::unordered_map<int64_t, AtHand>* at_hand) {
+  auto feed_index = [&](std::unordered_map<int64_t, index::AtHand>* at_hand) {
     if (!feeder) return;
     if (Status st = feeder->Feed(at_hand); !st) {
       index_error = st.error();
@@ -120,7 +120,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
     origins.reserve(batch.size());
     for (const auto& m : batch) origins.push_back(m.origin);
     // New messages are parsed once, for the catalog and the index both.
-    const mime::ParseLimits index_limits = IndexParseLimits();
+    const mime::ParseLimits index_limits = index::IndexParseLimits();
     auto outcomes = archive.Ingest(std::move(batch), feeder ? &index_limits : nullptr);
     batch.clear();
     batch_bytes = 0;
@@ -144,7 +144,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       }
     }
     if (global.verbosity >= 2) std::fflush(stdout);
-    std::unordered_map<int64_t, AtHand> at_hand;
+    std::unordered_map<int64_t, index::AtHand> at_hand;
     for (auto& o : *outcomes) {
       if (o.status == IngestStatus::kStored && o.parsed) at_hand[o.id].parsed = std::move(o.parsed);
     }

@@ -20,7 +20,7 @@
 #include "sync/migrate/migrator.h"
 #include "tools/accounts.h"
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 
@@ -160,7 +160,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   // New locations change what the index knows (folder:, account:).
   bool index_ok = true;
   if (!dry_run && appended > 0 && !vm.count("no-index") && !archive_broken) {
-    auto caught_up = CatchUpIndex(archive, 0, {}, [&](int64_t id, const std::string& why) {
+    auto caught_up = index::CatchUpIndex(archive, 0, {}, [&](int64_t id, const std::string& why) {
       index_ok = false;
       std::cerr << "mailkeep: message " << id << " not indexed: " << TerminalText(why) << "\n";
     });

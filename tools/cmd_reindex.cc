@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 
@@ -29,13 +29,13 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
   Archive& archive = **opened;
   if (!vm.count("pending")) {
     std::error_code ec;
-    std::filesystem::remove_all(IndexDir(archive), ec);
-    if (ec) return Fail(Error(ErrorCode::kIoError, IndexDir(archive) + ": cannot remove: " + ec.message()));
+    std::filesystem::remove_all(index::IndexDir(archive), ec);
+    if (ec) return Fail(Error(ErrorCode::kIoError, index::IndexDir(archive) + ": cannot remove: " + ec.message()));
     if (auto st = archive.QueueAllForIndex(); !st) return Fail(st.error());
   }
   Progress progress(global, "indexing");
   int64_t problems = 0;
-  auto done = CatchUpIndex(
+  auto done = index::CatchUpIndex(
       archive, 0, [&](int64_t d, int64_t t) { progress.Update(d, t); },
       [&](int64_t id, const std::string& why) {
         ++problems;

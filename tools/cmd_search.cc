@@ -12,7 +12,7 @@
 
 #include "index/index.h"
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -117,7 +117,7 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
-  auto reader = index::IndexReader::Open(IndexDir(archive));
+  auto reader = index::IndexReader::Open(index::IndexDir(archive));
   if (!reader) return Fail(reader.error());
   auto result = (*reader)->Search(query, options);
   if (!result) return Fail(result.error());

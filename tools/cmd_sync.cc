@@ -23,7 +23,7 @@
 #include "sync/pop3_source.h"
 #include "tools/accounts.h"
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -182,13 +182,13 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   // next run. The feeder is used only inside the archive gate.
   int64_t not_indexed = 0;
   std::optional<Error> index_error;
-  std::unique_ptr<IndexFeeder> feeder;
+  std::unique_ptr<index::IndexFeeder> feeder;
   if (!dry_run && !vm.count("no-index")) {
     feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
   }
   auto feed_index = [&](Archive&, std::vector<IngestOutcome>& outcomes) {
     if (!feeder) return;
-    std::unordered_map<int64_t, AtHand> at_hand;
+    std::unordered_map<int64_t, index::AtHand> at_hand;
     for (auto& o : outcomes) {
       if (o.status == IngestStatus::kStored && o.parsed) at_hand[o.id].parsed = std::move(o.parsed);
     }
@@ -214,7 +214,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       settings.now = debug_now;
       if (indexing) {
         settings.after_commit = feed_index;
-        settings.keep_parsed = IndexParseLimits();
+        settings.keep_parsed = index::IndexParseLimits();
       }
       std::function<void(std::string_view)> debug;
       if (global.verbosity >= 2) {

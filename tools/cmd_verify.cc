@@ -8,7 +8,7 @@
 
 #include "index/index.h"
 #include "tools/command.h"
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
 namespace mailkeep::tools {
 
@@ -33,10 +33,10 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   // Journaled by a run that was stopped (or is running): waiting for the
   // index like the queued ones (an id can be in both; counting it twice
   // only makes this check more lenient by that much).
-  auto in_flight = InFlightIds(**archive);
+  auto in_flight = index::InFlightIds(**archive);
   if (!in_flight) return Fail(in_flight.error());
   *pending += static_cast<int64_t>(in_flight->size());
-  auto docs = index::IndexReader::Open(IndexDir(**archive));
+  auto docs = index::IndexReader::Open(index::IndexDir(**archive));
   std::optional<Result<int64_t>> count;
   if (docs) count = (*docs)->DocumentCount();
   const auto before = static_cast<int64_t>(messages_before->size());

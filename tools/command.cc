@@ -10,7 +10,6 @@
 #include <set>
 
 #include "index/index.h"
-#include "tools/indexer.h"
 
 namespace mailkeep::tools {
 
@@ -62,6 +61,21 @@ Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMo
 
 void PrintError(std::string_view line) { std::cerr << "mailkeep: " << TerminalText(line) << "\n"; }
 
+std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
+                                                      std::optional<Error>* error) {
+  index::IndexFeeder::Callbacks callbacks;
+  callbacks.on_problem = [not_indexed](int64_t id, const std::string& why) {
+    ++*not_indexed;
+    PrintError("message " + std::to_string(id) + " not indexed: " + why);
+  };
+  auto opened = index::IndexFeeder::Open(archive, 0, std::move(callbacks));
+  if (!opened) {
+    *error = opened.error();
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
 int FailArchive(const Error& error) {
   PrintError(error.message());
   return kExitArchive;
@@ -89,7 +103,7 @@ Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<st
     // Anything else is a search query, answered by the full-text index.
     std::string query;
     for (const auto& t : terms) query += (query.empty() ? "" : " ") + t;
-    auto reader = index::IndexReader::Open(IndexDir(archive));
+    auto reader = index::IndexReader::Open(index::IndexDir(archive));
     if (!reader) {
       // An archive that never held a message has no index yet: nothing matches.
       MK_ASSIGN_OR_RETURN(auto ids, archive.AllIds());

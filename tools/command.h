@@ -9,6 +9,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "index/feeder.h"
 #include "store/archive.h"
 #include "store/util/status.h"
 #include "store/util/terminal.h"
@@ -93,6 +94,14 @@ Result<std::vector<int64_t>> ResolveQuery(Archive& archive, const std::vector<st
 // ResolveQuery for commands about one message (show, thread): the matches,
 // or kNotFound "no message matches QUERY" when there are none.
 Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string& query);
+
+// The index feeder of a command that stores and indexes as it goes
+// (import, sync): a message the index refuses is printed ("mailkeep:
+// message N not indexed: WHY") and counted in *not_indexed. When the index
+// cannot be opened, returns nullptr with *error set: storing goes on, and
+// the next run catches the index up.
+std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
+                                                      std::optional<Error>* error);
 
 // "2024-03-01T12:00:00Z"
 std::string IsoDate(int64_t unix_seconds);

@@ -1,24 +1,18 @@
-#include "tools/indexer.h"
+#include "index/feeder.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iostream>
-#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "store/mime/message.h"
-#include "store/util/terminal.h"
 
-namespace mailkeep::tools {
+namespace mailkeep::index {
 namespace {
 
 // Messages read and parsed at a time (one import batch), journaled and
@@ -36,7 +30,7 @@ constexpr size_t kCommitEvery = 5000;
 // The journal file of older mailkeeps, adopted into the catalog on open.
 constexpr const char* kJournalName = "in-flight";
 
-void FillFromInfo(const MessageInfo& info, index::IndexDocument& doc) {
+void FillFromInfo(const MessageInfo& info, IndexDocument& doc) {
   doc.id = info.id;
   doc.size = info.size;
   doc.thread = info.thread;
@@ -73,12 +67,12 @@ mime::ParseLimits IndexParseLimits() {
   mime::ParseLimits limits;
   // Only the first max_body_bytes of the text are indexed; the parser
   // stops decoding there (the same text, cut at the same place).
-  limits.max_text_bytes = index::IndexWriterOptions().max_body_bytes;
+  limits.max_text_bytes = IndexWriterOptions().max_body_bytes;
   return limits;
 }
 
 IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
-                         std::unique_ptr<index::IndexWriter> writer)
+                         std::unique_ptr<IndexWriter> writer)
     : archive_(archive),
       workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       callbacks_(std::move(callbacks)),
@@ -87,7 +81,7 @@ IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
 IndexFeeder::~IndexFeeder() = default;
 
 Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks) {
-  MK_ASSIGN_OR_RETURN(auto writer, index::IndexWriter::Open(IndexDir(archive)));
+  MK_ASSIGN_OR_RETURN(auto writer, IndexWriter::Open(IndexDir(archive)));
   std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
   MK_RETURN_IF_ERROR(AdoptLegacyJournal(archive));
   MK_ASSIGN_OR_RETURN(feeder->replay_, InFlightIds(archive));
@@ -137,7 +131,7 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
     struct Work {
       std::string error;  // unreadable
       std::string raw;
-      index::IndexDocument doc;
+      IndexDocument doc;
       bool gone = false;  // no longer in the catalog
     };
     std::vector<Work> work(ids.size());
@@ -231,7 +225,7 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
 Status IndexFeeder::Commit() {
   MK_RETURN_IF_ERROR(writer_->Commit());
   std::set<int64_t> refused;
-  for (index::RefusedDocument& r : writer_->TakeRefused()) {
+  for (RefusedDocument& r : writer_->TakeRefused()) {
     if (!refused.insert(r.id).second) continue;
     retry_.push_back(r.id);
     ++result_.failed;
@@ -244,20 +238,6 @@ Status IndexFeeder::Commit() {
   std::sort(retry_.begin(), retry_.end());
   retry_.erase(std::unique(retry_.begin(), retry_.end()), retry_.end());
   return archive_.IndexCommitted(retry_);
-}
-
-std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed, std::optional<Error>* error) {
-  IndexFeeder::Callbacks callbacks;
-  callbacks.on_problem = [not_indexed](int64_t id, const std::string& why) {
-    ++*not_indexed;
-    std::cerr << "mailkeep: message " << id << " not indexed: " << TerminalText(why) << "\n";
-  };
-  auto opened = IndexFeeder::Open(archive, 0, std::move(callbacks));
-  if (!opened) {
-    *error = opened.error();
-    return nullptr;
-  }
-  return std::move(*opened);
 }
 
 Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
@@ -273,4 +253,4 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
   return feeder->result();
 }
 
-}  // namespace mailkeep::tools
+}  // namespace mailkeep::index

@@ -1,9 +1,9 @@
-// Keeps the full-text index (ARCHIVE/xapian) caught up with the catalog:
-// drains the archive's index queue, builds one document per message
-// (parsed with text extraction, plus thread, accounts, folders and flags
-// from its locations) and hands it to the index writer, whose shard threads
-// build and write documents while this thread reads and parses the next
-// ones.
+// The index feeder: keeps the full-text index (ARCHIVE/xapian) caught up
+// with the catalog. It drains the archive's index queue, builds one
+// document per message (parsed with text extraction, plus thread, accounts,
+// folders and flags from its locations) and hands it to the index writer,
+// whose shard threads build and write documents while this thread reads and
+// parses the next ones.
 //
 // In-flight messages (the archive's index intents, IntentKind::kIndex):
 // messages are taken off the catalog's queue when they are handed to the
@@ -17,13 +17,15 @@
 // counts them as pending. (Older mailkeeps kept these ids in a text file,
 // ARCHIVE/xapian/in-flight; it is adopted into the catalog and removed.)
 //
+// Library code: nothing here prints. Problems and progress reach the caller
+// through the Callbacks and the CatchUpResult; the command prints them.
+//
 // Thread-safety: an IndexFeeder belongs to the thread that owns the Archive.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -33,7 +35,7 @@
 #include "store/archive.h"
 #include "store/util/status.h"
 
-namespace mailkeep::tools {
+namespace mailkeep::index {
 
 std::string IndexDir(const Archive& archive);
 
@@ -95,12 +97,12 @@ class IndexFeeder {
   const CatchUpResult& result() const { return result_; }
 
  private:
-  IndexFeeder(Archive& archive, int workers, Callbacks callbacks, std::unique_ptr<index::IndexWriter> writer);
+  IndexFeeder(Archive& archive, int workers, Callbacks callbacks, std::unique_ptr<IndexWriter> writer);
 
   Archive& archive_;
   int workers_;
   Callbacks callbacks_;
-  std::unique_ptr<index::IndexWriter> writer_;
+  std::unique_ptr<IndexWriter> writer_;
   std::vector<int64_t> replay_;       // journaled by a killed run: indexed first
   std::set<int64_t> skipped_;         // unreadable this run: stay queued, asked for past them
   std::vector<int64_t> in_flight_;    // handed to the writer since the last commit
@@ -109,13 +111,6 @@ class IndexFeeder {
   int64_t done_ = 0;
 };
 
-// The feeder of a command that stores and indexes as it goes (import,
-// sync): a message the index refuses is printed ("mailkeep: message N not
-// indexed: WHY") and counted in *not_indexed. When the index cannot be
-// opened, returns nullptr with *error set: storing goes on, and the next
-// run catches the index up.
-std::unique_ptr<IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed, std::optional<Error>* error);
-
 // Indexes everything queued and commits (IndexFeeder Open, Feed, Commit).
 // Errors as IndexFeeder's.
 // REQUIRES: `archive` opened read-write.
@@ -123,4 +118,4 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t done, int64_t total)>& on_progress,
                                    const std::function<void(int64_t id, const std::string& why)>& on_problem);
 
-}  // namespace mailkeep::tools
+}  // namespace mailkeep::index
