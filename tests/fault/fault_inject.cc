@@ -24,9 +24,16 @@
 // Operations counted (the ones that change or make durable what is on
 // disk): write, pwrite, pwrite64, writev, pwritev, pwritev64 (op "write"),
 // fsync, fdatasync ("sync"), rename, renameat, renameat2 ("rename"),
-// ftruncate, ftruncate64 ("truncate"). Calls made inside libc itself (stdio
-// flushing through its own write) do not go through the PLT; C++ streams do
-// (libstdc++ calls write), so the index's stub file is counted.
+// ftruncate, ftruncate64 ("truncate"), an open that may create a file: open,
+// open64, openat, openat64 and their fortified forms with O_CREAT, creat,
+// fopen and fopen64 for writing or appending ("create"), mkdir, mkdirat
+// ("mkdir"), unlink, unlinkat, rmdir, remove ("unlink"). Calls made inside
+// libc itself (stdio flushing through its own write, remove() calling
+// unlink) do not go through the PLT; C++ streams do (libstdc++ calls write),
+// so the index's stub file is counted. FAULT_OPS (a comma-separated list of
+// those names, default all) limits which kinds are counted and failed.
+//
+// Directory entries are modelled too: see note_entry below.
 //
 // Threads: the step counter and the pending short-write fd are atomics; the
 // rest is set once before main. Reentrancy: the real functions are looked
@@ -36,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +57,15 @@
 
 namespace {
 
-enum Op { kWrite, kSync, kRename, kTruncate, kOps };
-constexpr const char* kOpNames[kOps] = {"write", "sync", "rename", "truncate"};
+enum Op { kWrite, kSync, kRename, kTruncate, kCreate, kMkdir, kUnlink, kOps };
+constexpr const char* kOpNames[kOps] = {"write", "sync", "rename", "truncate", "create", "mkdir", "unlink"};
 enum Kind { kEio, kEnospc, kShort };
 constexpr const char* kKindNames[] = {"eio", "enospc", "short"};
 
 char g_dir[PATH_MAX];
 size_t g_dir_len;  // 0: inactive
 long g_step;
+bool g_counted[kOps] = {true, true, true, true, true, true, true};  // FAULT_OPS
 enum Kind g_kind = kEio;
 const char* g_counts_path;
 int g_hit_fd = -1, g_trace_fd = -1;
@@ -100,6 +109,16 @@ typedef int (*renameat_fn)(int, const char*, int, const char*);
 typedef int (*renameat2_fn)(int, const char*, int, const char*, unsigned);
 typedef int (*ftruncate_fn)(int, off_t);
 typedef int (*ftruncate64_fn)(int, off64_t);
+typedef int (*open_fn)(const char*, int, ...);
+typedef int (*openat_fn)(int, const char*, int, ...);
+typedef int (*open2_fn)(const char*, int);
+typedef int (*openat2_fn)(int, const char*, int);
+typedef int (*creat_fn)(const char*, mode_t);
+typedef FILE* (*fopen_fn)(const char*, const char*);
+typedef int (*mkdir_fn)(const char*, mode_t);
+typedef int (*mkdirat_fn)(int, const char*, mode_t);
+typedef int (*path_fn)(const char*);
+typedef int (*unlinkat_fn)(int, const char*, int);
 
 struct {
   write_fn write;
@@ -114,6 +133,16 @@ struct {
   renameat2_fn renameat2;
   ftruncate_fn ftruncate;
   ftruncate64_fn ftruncate64;
+  open_fn open, open64;
+  openat_fn openat, openat64;
+  open2_fn __open_2, __open64_2;
+  openat2_fn __openat_2, __openat64_2;
+  creat_fn creat, creat64;
+  fopen_fn fopen, fopen64;
+  mkdir_fn mkdir;
+  mkdirat_fn mkdirat;
+  path_fn unlink, rmdir, remove;
+  unlinkat_fn unlinkat;
 } real;
 
 // The next definition of a function after this library's (the real one).
@@ -152,6 +181,13 @@ __attribute__((constructor)) void fault_init(void) {
   const char* kind = getenv("FAULT_KIND");
   if (kind && strcmp(kind, "enospc") == 0) g_kind = kEnospc;
   if (kind && strcmp(kind, "short") == 0) g_kind = kShort;
+  if (const char* ops = getenv("FAULT_OPS"); ops && *ops) {
+    for (int op = 0; op < kOps; ++op) {
+      const char* at = strstr(ops, kOpNames[op]);
+      size_t n = strlen(kOpNames[op]);
+      g_counted[op] = at && (at == ops || at[-1] == ',') && (at[n] == ',' || at[n] == '\0');
+    }
+  }
   g_counts_path = getenv("FAULT_COUNTS");
   g_hit_fd = open_log("FAULT_HIT");
   g_trace_fd = open_log("FAULT_TRACE");
@@ -168,13 +204,33 @@ __attribute__((constructor)) void fault_init(void) {
   RESOLVE(renameat2);
   RESOLVE(ftruncate);
   RESOLVE(ftruncate64);
+  RESOLVE(open);
+  RESOLVE(open64);
+  RESOLVE(openat);
+  RESOLVE(openat64);
+  RESOLVE(__open_2);
+  RESOLVE(__open64_2);
+  RESOLVE(__openat_2);
+  RESOLVE(__openat64_2);
+  RESOLVE(creat);
+  RESOLVE(creat64);
+  RESOLVE(fopen);
+  RESOLVE(fopen64);
+  RESOLVE(mkdir);
+  RESOLVE(mkdirat);
+  RESOLVE(unlink);
+  RESOLVE(rmdir);
+  RESOLVE(remove);
+  RESOLVE(unlinkat);
 }
 
 void lose_unsynced();
+void report_unsynced_entries();
 
 __attribute__((destructor)) void fault_fini(void) {
   if (!g_dir_len) return;
   lose_unsynced();
+  report_unsynced_entries();
   if (!g_counts_path) return;
   int fd = open(g_counts_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
@@ -217,7 +273,7 @@ void at_path(int dirfd, const char* name, char* out, size_t size) {
 // Counts one operation on `path` when it is under FAULT_DIR. Returns 1 when
 // this operation is the one to fail (and logs it).
 int count(enum Op op, const char* path) {
-  if (!under_dir(path)) return 0;
+  if (!g_counted[op] || !under_dir(path)) return 0;
   long n = g_count.fetch_add(1) + 1;
   g_per_op[op].fetch_add(1);
   char line[PATH_MAX + 64];
@@ -337,6 +393,80 @@ void lose_unsynced() {
   close(fd);
 }
 
+// Directory entries. A name made in a directory (a file created, a
+// directory made, a file renamed into it) survives a power cut only once
+// that directory is fsynced. Modelled: the names made in each directory
+// since its last successful fsync; when an fsync of that directory fails,
+// those that exist then are at risk until a later fsync of it succeeds. At
+// exit each name still at risk is reported to FAULT_HIT as
+// "unsynced-entry PATH": the program went on past a failed directory fsync
+// without making that name durable (the driver requires such a run to
+// fail). Nothing is removed: a name at risk may be gone by then (SQLite
+// deletes its WAL at close), but what was committed through it was not
+// durable while the program relied on it.
+struct Entry {
+  char path[PATH_MAX];
+  bool at_risk;
+};
+Entry g_entries[512];  // guarded by g_synced_mu
+int g_entries_n;
+
+// The directory part of path (without the trailing slash).
+void parent_of(const char* path, char* out, size_t size) {
+  snprintf(out, size, "%s", path);
+  char* slash = strrchr(out, '/');
+  if (slash) *slash = '\0';
+}
+
+void note_entry(const char* path) {
+  if (!under_dir(path)) return;
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  for (int i = 0; i < g_entries_n; ++i) {
+    if (strcmp(g_entries[i].path, path) == 0) return;
+  }
+  if (g_entries_n == 512) return;
+  snprintf(g_entries[g_entries_n].path, PATH_MAX, "%s", path);
+  g_entries[g_entries_n++].at_risk = false;
+}
+
+void note_entry_at(int dirfd, const char* name) {
+  if (!g_dir_len) return;
+  char path[PATH_MAX];
+  at_path(dirfd, name, path, sizeof path);
+  note_entry(path);
+}
+
+// An fsync of directory `dir` succeeded (ok) or failed.
+void note_dir_sync(const char* dir, bool ok) {
+  std::lock_guard<std::mutex> lock(g_synced_mu);
+  char parent[PATH_MAX];
+  for (int i = 0; i < g_entries_n;) {
+    parent_of(g_entries[i].path, parent, sizeof parent);
+    if (strcmp(parent, dir) != 0) {
+      ++i;
+    } else if (ok) {
+      g_entries[i] = g_entries[--g_entries_n];  // durable now
+    } else {
+      if (access(g_entries[i].path, F_OK) == 0) g_entries[i].at_risk = true;
+      ++i;
+    }
+  }
+}
+
+void report_unsynced_entries() {
+  for (int i = 0; i < g_entries_n; ++i) {
+    if (!g_entries[i].at_risk) continue;
+    put(g_hit_fd, "unsynced-entry ");
+    put(g_hit_fd, g_entries[i].path);
+    put(g_hit_fd, "\n");
+  }
+}
+
+int is_dir(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // errno for a failed operation that is not a short write.
 int fail_errno(void) { return g_kind == kEio ? EIO : ENOSPC; }
 
@@ -448,12 +578,16 @@ int sync_call(int fd, fd_fn real_sync) {
   char path[PATH_MAX];
   fd_path(fd, path, sizeof path);
   if (count(kSync, path)) {
+    if (is_dir(fd)) note_dir_sync(path, false);
     note_failed_sync(path, fd);
     errno = fail_errno();
     return -1;
   }
   int rc = real_sync(fd);
-  if (rc == 0 && under_dir(path)) note_synced(path, fd);
+  if (rc == 0 && under_dir(path)) {
+    if (is_dir(fd)) note_dir_sync(path, true);
+    note_synced(path, fd);
+  }
   return rc;
 }
 
@@ -472,16 +606,137 @@ int rename_fails(int dirfd, const char* from) {
   return 1;
 }
 
+// After a rename that worked: the target's name is a new entry.
+int renamed(int rc, int tofd, const char* to) {
+  if (rc == 0) note_entry_at(tofd, to);
+  return rc;
+}
+
 int rename(const char* from, const char* to) {
-  return rename_fails(AT_FDCWD, from) ? -1 : RESOLVE(rename)(from, to);
+  return rename_fails(AT_FDCWD, from) ? -1 : renamed(RESOLVE(rename)(from, to), AT_FDCWD, to);
 }
 
 int renameat(int fromfd, const char* from, int tofd, const char* to) {
-  return rename_fails(fromfd, from) ? -1 : RESOLVE(renameat)(fromfd, from, tofd, to);
+  return rename_fails(fromfd, from) ? -1 : renamed(RESOLVE(renameat)(fromfd, from, tofd, to), tofd, to);
 }
 
 int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
-  return rename_fails(fromfd, from) ? -1 : RESOLVE(renameat2)(fromfd, from, tofd, to, flags);
+  return rename_fails(fromfd, from) ? -1 : renamed(RESOLVE(renameat2)(fromfd, from, tofd, to, flags), tofd, to);
+}
+
+// An operation on a name (relative to dirfd) that fails whole or happens:
+// counted as `op` when the name is under FAULT_DIR; its path in `path`.
+int name_fails(enum Op op, int dirfd, const char* name, char* path) {
+  path[0] = '\0';
+  if (!g_dir_len) return 0;
+  at_path(dirfd, name, path, PATH_MAX);
+  if (!count(op, path)) return 0;
+  errno = fail_errno();
+  return 1;
+}
+
+// An open that may create `name`: with O_CREAT it counts ("create") and a
+// name it made is a new entry. `call` does the real open.
+extern "C++" template <typename Call>
+int open_call(int dirfd, const char* name, int flags, Call call) {
+  if (!(flags & O_CREAT) || !g_dir_len) return call();
+  char path[PATH_MAX];
+  if (name_fails(kCreate, dirfd, name, path)) return -1;
+  if (!under_dir(path)) return call();
+  const bool fresh = access(path, F_OK) != 0;
+  int fd = call();
+  if (fd >= 0 && fresh) note_entry(path);
+  return fd;
+}
+
+mode_t mode_arg(int flags, va_list ap) { return __OPEN_NEEDS_MODE(flags) ? va_arg(ap, mode_t) : 0; }
+
+#define OPEN_WRAPPER(name)                                                             \
+  int name(const char* path, int flags, ...) {                                         \
+    va_list ap;                                                                        \
+    va_start(ap, flags);                                                               \
+    mode_t mode = mode_arg(flags, ap);                                                 \
+    va_end(ap);                                                                        \
+    return open_call(AT_FDCWD, path, flags, [&] { return RESOLVE(name)(path, flags, mode); }); \
+  }
+#define OPENAT_WRAPPER(name)                                                                 \
+  int name(int dirfd, const char* path, int flags, ...) {                                    \
+    va_list ap;                                                                              \
+    va_start(ap, flags);                                                                     \
+    mode_t mode = mode_arg(flags, ap);                                                       \
+    va_end(ap);                                                                              \
+    return open_call(dirfd, path, flags, [&] { return RESOLVE(name)(dirfd, path, flags, mode); }); \
+  }
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
+
+// The fortified forms (no mode: glibc refuses O_CREAT without one there).
+int __open_2(const char* path, int flags) {
+  return open_call(AT_FDCWD, path, flags, [&] { return RESOLVE(__open_2)(path, flags); });
+}
+int __open64_2(const char* path, int flags) {
+  return open_call(AT_FDCWD, path, flags, [&] { return RESOLVE(__open64_2)(path, flags); });
+}
+int __openat_2(int dirfd, const char* path, int flags) {
+  return open_call(dirfd, path, flags, [&] { return RESOLVE(__openat_2)(dirfd, path, flags); });
+}
+int __openat64_2(int dirfd, const char* path, int flags) {
+  return open_call(dirfd, path, flags, [&] { return RESOLVE(__openat64_2)(dirfd, path, flags); });
+}
+
+int creat(const char* path, mode_t mode) {
+  return open_call(AT_FDCWD, path, O_CREAT, [&] { return RESOLVE(creat)(path, mode); });
+}
+int creat64(const char* path, mode_t mode) {
+  return open_call(AT_FDCWD, path, O_CREAT, [&] { return RESOLVE(creat64)(path, mode); });
+}
+
+// fopen for writing or appending may create the file.
+FILE* fopen_call(const char* path, const char* mode, fopen_fn real_fopen) {
+  FILE* f = nullptr;
+  int flags = mode[0] == 'w' || mode[0] == 'a' ? O_CREAT : 0;
+  int fd = open_call(AT_FDCWD, path, flags, [&] {
+    f = real_fopen(path, mode);
+    return f ? 0 : -1;
+  });
+  return fd < 0 ? nullptr : f;
+}
+FILE* fopen(const char* path, const char* mode) { return fopen_call(path, mode, RESOLVE(fopen)); }
+FILE* fopen64(const char* path, const char* mode) { return fopen_call(path, mode, RESOLVE(fopen64)); }
+
+int mkdir(const char* name, mode_t mode) {
+  char path[PATH_MAX];
+  if (name_fails(kMkdir, AT_FDCWD, name, path)) return -1;
+  int rc = RESOLVE(mkdir)(name, mode);
+  if (rc == 0) note_entry(path);
+  return rc;
+}
+
+int mkdirat(int dirfd, const char* name, mode_t mode) {
+  char path[PATH_MAX];
+  if (name_fails(kMkdir, dirfd, name, path)) return -1;
+  int rc = RESOLVE(mkdirat)(dirfd, name, mode);
+  if (rc == 0) note_entry(path);
+  return rc;
+}
+
+int unlink(const char* name) {
+  char path[PATH_MAX];
+  return name_fails(kUnlink, AT_FDCWD, name, path) ? -1 : RESOLVE(unlink)(name);
+}
+int rmdir(const char* name) {
+  char path[PATH_MAX];
+  return name_fails(kUnlink, AT_FDCWD, name, path) ? -1 : RESOLVE(rmdir)(name);
+}
+int remove(const char* name) {
+  char path[PATH_MAX];
+  return name_fails(kUnlink, AT_FDCWD, name, path) ? -1 : RESOLVE(remove)(name);
+}
+int unlinkat(int dirfd, const char* name, int flags) {
+  char path[PATH_MAX];
+  return name_fails(kUnlink, dirfd, name, path) ? -1 : RESOLVE(unlinkat)(dirfd, name, flags);
 }
 
 }  // extern "C"
