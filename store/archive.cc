@@ -158,6 +158,39 @@ Error WithUnknownPackHint(const Error& e) {
                              "into packs/orphans/)");
 }
 
+Status UnlinkIfThere(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return OkStatus();
+  return MakeError(ErrorCode::kIoError, path + ": cannot remove: " + ErrnoText(errno));
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Moves the catalog at `path` and its WAL aside to path.old-N (N the first
+// free number) and drops its -shm (SQLite rebuilds it from the WAL); returns
+// path.old-N, or "" when there was nothing to move. The catalog file moves
+// first: a catalog without its WAL is never left to be opened (a missing
+// catalog is refused until rebuild-catalog runs again), and that next run
+// moves the WAL after the catalog that went before it, to the same N.
+Result<std::string> MoveCatalogAside(const std::string& path) {
+  const bool has_catalog = Exists(path);
+  int n = 1;
+  while (Exists(path + ".old-" + std::to_string(n))) ++n;
+  if (!has_catalog && n > 1) --n;  // an interrupted move took the catalog there
+  const std::string aside = path + ".old-" + std::to_string(n);
+  bool moved = false;
+  for (const char* suffix : {"", "-wal"}) {
+    const std::string from = path + suffix, to = aside + suffix;
+    if (!Exists(from)) continue;
+    if (Exists(to)) return MakeError(ErrorCode::kFailedPrecondition, from + ": cannot move aside: " + to + " exists");
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return MakeError(ErrorCode::kIoError, from + ": cannot move aside: " + ErrnoText(errno));
+    }
+    moved = true;
+  }
+  MK_RETURN_IF_ERROR(UnlinkIfThere(path + "-shm"));
+  return moved ? aside : std::string();
+}
+
 class LockFile {
  public:
   ~LockFile() {
@@ -805,7 +838,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   // Build beside the old catalog; only a complete rebuild replaces it, so a
   // kill or an error here leaves the archive exactly as it was.
   std::string tmp_path = cat_path + ".rebuild";
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((tmp_path + suffix).c_str());
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) MK_RETURN_IF_ERROR(UnlinkIfThere(tmp_path + suffix));
   RebuildReport report;
   {
     MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(tmp_path, true, false));
@@ -868,21 +901,11 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
     MK_RETURN_IF_ERROR(cat->Commit());
     MK_RETURN_IF_ERROR(cat->Checkpoint());
   }
-  // Swap: the old catalog (and its WAL) moves aside, the new one in.
-  if (::access(cat_path.c_str(), F_OK) == 0) {
-    std::string aside;
-    for (int i = 1;; ++i) {
-      aside = cat_path + ".old-" + std::to_string(i);
-      if (::access(aside.c_str(), F_OK) != 0) break;
-    }
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::string from = cat_path + suffix;
-      if (::access(from.c_str(), F_OK) == 0 && ::rename(from.c_str(), (aside + suffix).c_str()) != 0) {
-        return MakeError(ErrorCode::kIoError, from + ": cannot move aside: " + ErrnoText(errno));
-      }
-    }
-    report.old_catalog = aside;
-  }
+  // The rebuilt catalog's WAL is empty (checkpointed, closed): only the
+  // catalog file moves in, and no WAL may stay beside a catalog it does not
+  // belong to.
+  for (const char* suffix : {"-wal", "-shm"}) MK_RETURN_IF_ERROR(UnlinkIfThere(tmp_path + suffix));
+  MK_ASSIGN_OR_RETURN(report.old_catalog, MoveCatalogAside(cat_path));
   if (::rename(tmp_path.c_str(), cat_path.c_str()) != 0) {
     return MakeError(ErrorCode::kIoError, tmp_path + ": cannot move into place: " + ErrnoText(errno));
   }

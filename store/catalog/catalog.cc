@@ -1,11 +1,16 @@
 #include "store/catalog/catalog.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
 #include <map>
 #include <unordered_map>
 #include <string_view>
 
 #include "store/catalog/sqlite.h"
+#include "store/util/files.h"
 
 namespace mailkeep::catalog {
 namespace {
@@ -341,6 +346,10 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   if (!read_only) {
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_mode=WAL"));
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA synchronous=FULL"));
+    // A persistent WAL is emptied (truncated to 0) at the last close, and
+    // kept at most this large after a checkpoint.
+    MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_size_limit=67108864"));
+    if (migrate) MK_RETURN_IF_ERROR(cat->SyncWalEntry());
   }
   MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA foreign_keys=ON"));
   MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA cache_size=-65536"));
@@ -366,6 +375,28 @@ Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path) {
   MK_ASSIGN_OR_RETURN(auto st, db->Prepare("PRAGMA user_version"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : int64_t{0};
+}
+
+// The writer's commits go to path-wal: before the first one, that file
+// exists and the directory holding it is fsynced, checked. (SQLite does
+// fsync the directory after creating the WAL but ignores a failure, and a
+// WAL made by an older mailkeep or by a reader was never checked.) One
+// fsync of a directory per writable open.
+Status Catalog::SyncWalEntry() {
+  const std::string wal = db_->path() + "-wal";
+  if (::access(wal.c_str(), F_OK) != 0) {
+    // A reading statement opens the WAL (making the file) in WAL mode.
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT count(*) FROM sqlite_master"));
+    MK_RETURN_IF_ERROR(st.Run());
+  }
+  if (::access(wal.c_str(), F_OK) != 0) {
+    return MakeError(ErrorCode::kIoError, wal + ": the catalog's write-ahead log was not created: " + ErrnoText(errno));
+  }
+  const std::string dir = std::filesystem::path(db_->path()).parent_path().string();
+  if (auto st = SyncDir(dir.empty() ? "." : dir); !st) {
+    return MakeError(ErrorCode::kIoError, "catalog: cannot make its write-ahead log durable: " + st.error().message());
+  }
+  return OkStatus();
 }
 
 Status Catalog::Migrate() {

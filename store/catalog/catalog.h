@@ -186,8 +186,10 @@ struct CatalogStats {
 class Catalog {
  public:
   // Opens or creates `path`. With `migrate` (only for the archive's writer,
-  // who holds its lock) an older schema is migrated to kSchemaVersion;
-  // otherwise a catalog of another version is refused.
+  // who holds its lock) an older schema is migrated to kSchemaVersion, and
+  // the WAL file (path-wal, kept between opens) exists and its directory is
+  // fsynced before Open returns (kIoError when that fsync fails); otherwise
+  // a catalog of another version is refused.
   static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only,
                                                bool migrate = true);
   // PRAGMA user_version of the catalog at `path` without changing it: 0 for
@@ -287,6 +289,7 @@ class Catalog {
  private:
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();
+  Status SyncWalEntry();
   Status FillV2();
   Status CheckForeignKeys();
   Result<int64_t> AddressId(const std::string& address, const std::string& name);

@@ -57,6 +57,27 @@ TEST_F(CatalogTest, NewCatalogHasCurrentSchemaVersionAndPrivateMode) {
   EXPECT_EQ(sb.st_mode & 0777, 0600u);
 }
 
+// The WAL's directory entry is made once and kept: a writer's open leaves
+// path-wal in place (fsynced into its directory), and the last close
+// empties it instead of deleting it.
+TEST_F(CatalogTest, WalFileIsKeptAndEmptiedAtClose) {
+  const std::string wal = path_ + "-wal";
+  {
+    auto cat = Catalog::Open(path_, true, false);
+    ASSERT_TRUE(cat) << cat.error().ToString();
+    EXPECT_TRUE(std::filesystem::exists(wal));
+    ASSERT_TRUE((*cat)->Begin());
+    ASSERT_TRUE((*cat)->InsertMessage(Row(1, "<a@x>")));
+    ASSERT_TRUE((*cat)->Commit());
+    EXPECT_GT(std::filesystem::file_size(wal), 0u);
+  }
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  EXPECT_EQ(std::filesystem::file_size(wal), 0u);
+  std::filesystem::remove(wal);  // as an older mailkeep left it: made again
+  { ASSERT_TRUE(Catalog::Open(path_, false, false)); }
+  EXPECT_TRUE(std::filesystem::exists(wal));
+}
+
 TEST_F(CatalogTest, NewerSchemaIsRefused) {
   { ASSERT_TRUE(Catalog::Open(path_, true, false)); }
   {

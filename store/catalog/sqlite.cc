@@ -123,6 +123,11 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
+  // The WAL file stays when the last connection closes (emptied, see
+  // Catalog::Open), so its directory entry is made once and kept: SQLite
+  // fsyncs the directory after making it but ignores a failure there.
+  int persist = 1;
+  sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   return std::unique_ptr<Db>(new Db(db, path));
 }
 
