@@ -6,11 +6,12 @@
 #include <stdlib.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "sync/testing/archive_fixture.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::migrate {
@@ -21,19 +22,7 @@ using mailkeep::testing::FakeStep;
 
 const std::string kMessage = "From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n";  // 44 bytes
 
-imap::ImapOptions Opts(uint16_t port) {
-  imap::ImapOptions o;
-  o.connect.host = "127.0.0.1";
-  o.connect.port = port;
-  o.connect.tls = net::TlsMode::kNone;
-  o.connect.connect_timeout = std::chrono::milliseconds(3000);
-  o.connect.read_timeout = std::chrono::milliseconds(3000);
-  o.user = "alice";
-  o.password = "pw";
-  o.auth = imap::AuthMethod::kLogin;
-  o.allow_plaintext = true;
-  return o;
-}
+imap::ImapOptions Opts(uint16_t port) { return mailkeep::testing::FakeImap(port); }
 
 // Greeting, LOGIN (A1) and LIST (A2): INBOX and Archive exist.
 std::vector<FakeStep> Hello(std::vector<FakeStep> then) {
@@ -51,23 +40,11 @@ std::vector<FakeStep> AppendSteps(const std::string& tag, const FakeStep& answer
           {"*", ""}, {"hello", ""}, answer};
 }
 
-class MigratorTest : public ::testing::Test {
+class MigratorTest : public mailkeep::testing::ArchiveTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mk-migrate-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    archive_ = std::move(*Archive::Create(root_ + "/archive"));
-    RawMessage m;
-    m.bytes = kMessage;
-    m.origin = {"eml", "local", "/in", "1", 0, "", {}};
-    auto out = archive_->Ingest({m});
-    ASSERT_TRUE(out);
-    id_ = (*out)[0].id;
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
+    ArchiveTest::SetUp();
+    if (!HasFatalFailure()) id_ = IngestOne(kMessage);
   }
   Options To(bool retry_unknown = false) {
     Options o;
@@ -80,8 +57,6 @@ class MigratorTest : public ::testing::Test {
     return [this](const std::string& w) { warnings_.push_back(w); };
   }
 
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
   int64_t id_ = 0;
   std::vector<std::string> warnings_;
 };

@@ -3,14 +3,13 @@
 // (aiosmtpd, Postfix) are in tests/resend/*.sh and tests/crash/kill_resend.sh.
 #include "sync/resend/resender.h"
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "sync/testing/archive_fixture.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::resend {
@@ -21,23 +20,11 @@ using mailkeep::testing::FakeStep;
 
 const std::string kMessage = "From: alice@example.test\r\nSubject: hi\r\n\r\nhello\r\n";
 
-class ResenderTest : public ::testing::Test {
+class ResenderTest : public mailkeep::testing::ArchiveTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mk-resend-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    archive_ = std::move(*Archive::Create(root_ + "/archive"));
-    RawMessage m;
-    m.bytes = kMessage;
-    m.origin = {"eml", "local", "/in", "1", 0, "", {}};
-    auto out = archive_->Ingest({m});
-    ASSERT_TRUE(out);
-    id_ = (*out)[0].id;
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
+    ArchiveTest::SetUp();
+    if (!HasFatalFailure()) id_ = IngestOne(kMessage);
   }
 
   Options Relayed(const FakeServer& server, std::vector<std::string> to) {
@@ -46,11 +33,7 @@ class ResenderTest : public ::testing::Test {
     o.smtp.hello_name = "client.test";
     Relay relay;
     relay.name = "test";
-    relay.connect.host = "127.0.0.1";
-    relay.connect.port = server.port();
-    relay.connect.tls = net::TlsMode::kNone;
-    relay.connect.connect_timeout = std::chrono::milliseconds(3000);
-    relay.connect.read_timeout = std::chrono::milliseconds(3000);
+    relay.connect = mailkeep::testing::FakeConnect(server.port());
     o.relay = relay;
     return o;
   }
@@ -74,8 +57,6 @@ class ResenderTest : public ::testing::Test {
     return [this](const std::string& w) { warnings_.push_back(w); };
   }
 
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
   int64_t id_ = 0;
 };
 
