@@ -226,7 +226,8 @@ Status MboxSplitter::Feed(std::string_view chunk) {
                                      : static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) + 1;
     const std::string_view piece = chunk.substr(0, len);
     chunk.remove_prefix(len);
-    if (long_line_ || partial_.size() + piece.size() > limits_.max_message_size) {
+    // A line of limit + 1 bytes may be a quoted "From " line, stored as limit bytes.
+    if (long_line_ || partial_.size() + piece.size() > limits_.max_message_size + 1) {
       SkipLongLine(piece, nl != nullptr);
     } else if (nl == nullptr) {
       partial_.append(piece);
@@ -291,18 +292,22 @@ Status MboxSplitter::Line(std::string_view line) {
     return OkStatus();
   }
   if (too_large_) return OkStatus();
-  if (msg_.size() + line.size() > limits_.max_message_size) {
+  if (IsQuotedFrom(line)) line.remove_prefix(1);
+  // The limit is on the bytes stored: unquoted, and without the empty line
+  // in front of the next separator, so an empty line is held until the next
+  // line shows whether it counts (Emit checks the end).
+  if (msg_.size() + (empty ? 0 : line.size()) > limits_.max_message_size) {
     DropMessage();
     return OkStatus();
   }
   last_line_start_ = msg_.size();
-  if (IsQuotedFrom(line)) line.remove_prefix(1);
   msg_.append(line);
   return OkStatus();
 }
 
 Status MboxSplitter::Emit(bool strip_last_empty_line) {
   if (strip_last_empty_line) msg_.resize(last_line_start_);
+  if (msg_.size() > limits_.max_message_size) DropMessage();  // a final empty line that counts
   in_message_ = false;
   last_line_start_ = 0;
   if (too_large_) {
