@@ -1,6 +1,20 @@
 #include "sync/testing/fake_options.h"
 
 namespace mailkeep::testing {
+namespace {
+
+// POP3 and IMAP options share these fields.
+template <typename Options>
+Options FakeLogin(uint16_t port, const std::string& password) {
+  Options o;
+  o.connect = FakeConnect(port);
+  o.user = "alice";
+  o.password = password;
+  o.allow_plaintext = true;
+  return o;
+}
+
+}  // namespace
 
 net::ConnectOptions FakeConnect(uint16_t port) {
   net::ConnectOptions c;
@@ -13,21 +27,12 @@ net::ConnectOptions FakeConnect(uint16_t port) {
 }
 
 pop3::Pop3Options FakePop3(uint16_t port, const std::string& password) {
-  pop3::Pop3Options o;
-  o.connect = FakeConnect(port);
-  o.user = "alice";
-  o.password = password;
-  o.allow_plaintext = true;
-  return o;
+  return FakeLogin<pop3::Pop3Options>(port, password);
 }
 
 imap::ImapOptions FakeImap(uint16_t port, const std::string& password) {
-  imap::ImapOptions o;
-  o.connect = FakeConnect(port);
-  o.user = "alice";
-  o.password = password;
+  auto o = FakeLogin<imap::ImapOptions>(port, password);
   o.auth = imap::AuthMethod::kLogin;
-  o.allow_plaintext = true;
   return o;
 }
 
