@@ -3,11 +3,6 @@
 // Dovecot is in tests/sync/imap_migrate.sh and tests/crash/kill_migrate.sh.
 #include "sync/migrate/migrator.h"
 
-#include <stdlib.h>
-
-#include <atomic>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include "sync/testing/archive_fixture.h"
@@ -67,26 +62,15 @@ TEST_F(MigratorTest, IntentIsCommittedBeforeAppendAndResolvedByItsPlace) {
   FakeServer server;
   auto steps = AppendSteps("A3", {"", "A3 OK [APPENDUID 77 5] done\r\n", 700});
   server.Serve(Hello(steps));
-  std::atomic<bool> running{true}, seen{false};
-  std::thread watcher([&] {
-    while (running && !seen) {
-      auto reader = Archive::Open(root_ + "/archive", OpenMode::kReadOnly);
-      if (reader) {
-        auto unknown = (*reader)->UnknownIntents(IntentKind::kAppend);
-        if (unknown && unknown->size() == 1 && (*unknown)[0].via == "Archive") seen = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  mailkeep::testing::IntentWatcher watcher(root_ + "/archive", IntentKind::kAppend,
+                                           [](const Intent& i) { return i.via == "Archive"; });
   {
     auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
     ASSERT_TRUE(m) << m.error().message();
     Outcome out = (*m)->Migrate(id_);
     EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
   }
-  running = false;
-  watcher.join();
-  EXPECT_TRUE(seen);
+  EXPECT_TRUE(watcher.Seen());
   EXPECT_EQ(server.Finish(), "");
   EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
   auto places = *archive_->FolderLocations("imap", "target", "Archive");

@@ -3,9 +3,6 @@
 // (aiosmtpd, Postfix) are in tests/resend/*.sh and tests/crash/kill_resend.sh.
 #include "sync/resend/resender.h"
 
-#include <atomic>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include "sync/testing/archive_fixture.h"
@@ -66,17 +63,8 @@ class ResenderTest : public mailkeep::testing::ArchiveTest {
 TEST_F(ResenderTest, IntentIsCommittedBeforeTheEndOfData) {
   FakeServer server;
   server.Serve(Script({{"bob@example.test", "250 ok\r\n"}}, {".", "250 queued\r\n", 700}));
-  std::atomic<bool> sending{true}, seen{false};
-  std::thread watcher([&] {
-    while (sending && !seen) {
-      auto reader = Archive::Open(root_ + "/archive", OpenMode::kReadOnly);
-      if (reader) {
-        auto unknown = (*reader)->UnknownIntents(IntentKind::kSend);
-        if (unknown && unknown->size() == 1 && (*unknown)[0].target == "bob@example.test") seen = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  mailkeep::testing::IntentWatcher watcher(root_ + "/archive", IntentKind::kSend,
+                                           [](const Intent& i) { return i.target == "bob@example.test"; });
   {
     Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
     auto report = resender.Send(id_);
@@ -84,9 +72,7 @@ TEST_F(ResenderTest, IntentIsCommittedBeforeTheEndOfData) {
     ASSERT_TRUE(*report);
     EXPECT_EQ((*report)->recipients[0].outcome, SendOutcome::kAccepted);
   }
-  sending = false;
-  watcher.join();
-  EXPECT_TRUE(seen);
+  EXPECT_TRUE(watcher.Seen());
   EXPECT_EQ(server.Finish(), "");
   auto intents = *archive_->Intents(IntentKind::kSend, id_);
   ASSERT_EQ(intents.size(), 1u);

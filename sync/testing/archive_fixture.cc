@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 
 namespace mailkeep::testing {
@@ -27,6 +28,26 @@ int64_t ArchiveTest::IngestOne(const std::string& bytes) {
   auto out = archive_->Ingest({m});
   EXPECT_TRUE(out && out->size() == 1) << (out ? "" : out.error().message());
   return out && out->size() == 1 ? (*out)[0].id : 0;
+}
+
+IntentWatcher::IntentWatcher(std::string dir, IntentKind kind, std::function<bool(const Intent&)> match)
+    : thread_([this, dir = std::move(dir), kind, match = std::move(match)] {
+        while (running_ && !seen_) {
+          auto reader = Archive::Open(dir, OpenMode::kReadOnly);
+          if (reader) {
+            auto unknown = (*reader)->UnknownIntents(kind);
+            if (unknown && unknown->size() == 1 && match((*unknown)[0])) seen_ = true;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }) {}
+
+IntentWatcher::~IntentWatcher() { Seen(); }
+
+bool IntentWatcher::Seen() {
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+  return seen_;
 }
 
 }  // namespace mailkeep::testing
