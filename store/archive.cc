@@ -592,8 +592,9 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   // frames small: mail in a batch quotes and repeats mail in the same batch.
   // Training runs on its own thread while the workers parse; its record is
   // made durable together with this batch's frames.
+  // A batch with no new message stores nothing, so it trains nothing either.
   bool train = false;
-  if (s.options.dictionary_after > 0) {
+  if (s.options.dictionary_after > 0 && !fresh.empty()) {
     for (size_t i : fresh) {
       ++s.since_dictionary;
       s.GatherSample(batch[i].bytes);

@@ -3,13 +3,12 @@
 // the archive holds it. Real servers are exercised in tests/sync/.
 #include "sync/engine.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <map>
 
 #include <gtest/gtest.h>
+
+#include "sync/testing/archive_fixture.h"
 
 namespace mailkeep::sync {
 namespace {
@@ -86,20 +85,8 @@ class MemorySource : public Source {
   std::vector<std::pair<std::string, std::string>> listed_;  // by handle - 1
 };
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public mailkeep::testing::ArchiveTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mk-engine-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    auto a = Archive::Create(root_ + "/archive");
-    ASSERT_TRUE(a) << a.error().message();
-    archive_ = std::move(*a);
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
-  }
   AccountReport Sync(MemorySource& source, SyncSettings settings) {
     ArchiveGate gate(*archive_);
     return SyncAccount("acct", source, gate, settings);
@@ -111,9 +98,6 @@ class EngineTest : public ::testing::Test {
     s.delete_policy.kind = DeletePolicy::Kind::kAfterDownload;
     return s;
   }
-
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
 };
 
 TEST_F(EngineTest, SecondRunFetchesOnlyWhatIsNew) {

@@ -3,14 +3,13 @@
 // server does on purpose (tests/sync/pop3_sync.sh covers a real Dovecot).
 #include "sync/pop3_source.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
-#include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "sync/engine.h"
+#include "sync/testing/archive_fixture.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::sync {
@@ -23,18 +22,7 @@ const std::string kFirst = "From: a@example.org\r\nSubject: first\r\nMessage-ID:
 const std::string kSecond =
     "From: b@example.org\r\nSubject: second\r\nMessage-ID: <second@example.org>\r\n\r\nanother one\r\n";
 
-pop3::Pop3Options Opts(uint16_t port) {
-  pop3::Pop3Options o;
-  o.connect.host = "127.0.0.1";
-  o.connect.port = port;
-  o.connect.tls = net::TlsMode::kNone;
-  o.connect.connect_timeout = std::chrono::milliseconds(3000);
-  o.connect.read_timeout = std::chrono::milliseconds(3000);
-  o.user = "alice";
-  o.password = "pw";
-  o.allow_plaintext = true;
-  return o;
-}
+pop3::Pop3Options Opts(uint16_t port) { return mailkeep::testing::FakePop3(port); }
 
 std::vector<FakeStep> Login() {
   return {{"", "+OK POP3 ready\r\n"},
@@ -45,20 +33,8 @@ std::vector<FakeStep> Login() {
 
 FakeStep Retr(int n, const std::string& bytes) { return {"RETR " + std::to_string(n), "+OK\r\n" + bytes + ".\r\n"}; }
 
-class Pop3SourceTest : public ::testing::Test {
+class Pop3SourceTest : public mailkeep::testing::ArchiveTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mk-pop3src-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    auto a = Archive::Create(root_ + "/archive");
-    ASSERT_TRUE(a) << a.error().message();
-    archive_ = std::move(*a);
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
-  }
   // One sync against `script`; returns the report, with the server's
   // deviation from the script (if any) as the last problem.
   AccountReport Run(std::vector<FakeStep> script, DeletePolicy::Kind policy, std::vector<std::string>* sent) {
@@ -74,9 +50,6 @@ class Pop3SourceTest : public ::testing::Test {
     *sent = server.received();
     return r;
   }
-
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
 };
 
 // Issue 11.1: first run one message; then the server lists a second

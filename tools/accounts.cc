@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "store/util/terminal.h"
+
 namespace mailkeep::tools {
 namespace {
 
@@ -66,7 +68,7 @@ Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
 
 void WarnIfUnverified(const config::AccountConfig& a) {
   if (a.tls_verify) return;
-  std::cerr << "mailkeep: warning: account " << a.name
+  std::cerr << "mailkeep: warning: account " << TerminalText(a.name)
             << ": tls_verify = false, the server's certificate is not checked; anyone on the network path "
                "could read the password and the mail\n";
 }

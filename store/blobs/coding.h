@@ -4,8 +4,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace mailkeep::blobs {
@@ -32,5 +35,34 @@ inline uint32_t Crc32(const void* data, size_t len) {
   return static_cast<uint32_t>(crc32_z(0L, static_cast<const Bytef*>(data), static_cast<z_size_t>(len)));
 }
 inline uint32_t Crc32(std::string_view data) { return Crc32(data.data(), data.size()); }
+
+// The frame every on-disk header here shares (store/PACK_FORMAT.md: pack
+// records and repair files): bytes 0-3 a magic, 4 the version, 5 a kind,
+// 6-7 flags that must be zero, and at `crc_offset` the CRC-32 of all bytes
+// before it.
+struct HeaderFrame {
+  std::array<uint8_t, 4> magic;
+  uint8_t version;
+  size_t crc_offset;
+};
+
+// Writes the magic, version, `kind` and zero flags into b[0..8).
+inline void StartHeader(uint8_t* b, const HeaderFrame& f, uint8_t kind) {
+  std::copy(f.magic.begin(), f.magic.end(), b);
+  b[4] = f.version;
+  b[5] = kind;
+  b[6] = b[7] = 0;
+}
+// Writes the CRC of b[0..crc_offset) at crc_offset; call it last.
+inline void SealHeader(uint8_t* b, const HeaderFrame& f) { PutU32(b + f.crc_offset, Crc32(b, f.crc_offset)); }
+// Checks magic, CRC, version and flags of the crc_offset + 4 bytes at `b`:
+// "" when they are good, else what is wrong (one line).
+inline std::string CheckHeader(const uint8_t* b, const HeaderFrame& f) {
+  if (!std::equal(f.magic.begin(), f.magic.end(), b)) return "bad magic";
+  if (GetU32(b + f.crc_offset) != Crc32(b, f.crc_offset)) return "header CRC mismatch";
+  if (b[4] != f.version) return "unsupported version " + std::to_string(b[4]);
+  if (b[6] != 0 || b[7] != 0) return "unknown flags";
+  return {};
+}
 
 }  // namespace mailkeep::blobs

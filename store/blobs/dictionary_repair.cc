@@ -9,12 +9,11 @@
 namespace mailkeep::blobs {
 namespace {
 
-constexpr std::array<uint8_t, 4> kRepairMagic = {0x89, 'M', 'K', 'R'};
-constexpr uint8_t kRepairVersion = 1;
+// Magic "\x89MKR", version 1, header CRC at byte 76.
+constexpr HeaderFrame kRepairFrame{{0x89, 'M', 'K', 'R'}, 1, 76};
 constexpr uint8_t kSchemeXorParity = 1;
 constexpr size_t kRepairHeaderSize = 80;
 constexpr size_t kBodyCrcOffset = 72;
-constexpr size_t kHeaderCrcOffset = 76;
 // A record is a 64-byte header and at most 4 GiB - 1 of payload.
 constexpr uint64_t kMaxRecordLength = 64 + 0xffffffffull;
 
@@ -39,9 +38,7 @@ std::string EncodeRepairFile(const RepairTarget& t, std::string_view record) {
   const uint64_t n = BlockCount(record.size(), bs), g = GroupCount(n);
   std::string out(kRepairHeaderSize + 4 * n + g * bs, '\0');
   auto* b = reinterpret_cast<uint8_t*>(out.data());
-  std::copy(kRepairMagic.begin(), kRepairMagic.end(), b);
-  b[4] = kRepairVersion;
-  b[5] = kSchemeXorParity;
+  StartHeader(b, kRepairFrame, kSchemeXorParity);
   PutU32(b + 8, t.dict_id);
   PutU32(b + 12, t.pack);
   PutU64(b + 16, t.offset);
@@ -57,20 +54,15 @@ std::string EncodeRepairFile(const RepairTarget& t, std::string_view record) {
     XorInto(parity + (i % g) * bs, blk);
   }
   PutU32(b + kBodyCrcOffset, Crc32(std::string_view(out).substr(kRepairHeaderSize)));
-  PutU32(b + kHeaderCrcOffset, Crc32(b, kHeaderCrcOffset));
+  SealHeader(b, kRepairFrame);
   return out;
 }
 
 Result<RepairData> DecodeRepairFile(std::string_view file) {
   if (file.size() < kRepairHeaderSize) return std::unexpected(Corrupt("shorter than its header"));
   const auto* b = reinterpret_cast<const uint8_t*>(file.data());
-  if (!std::equal(kRepairMagic.begin(), kRepairMagic.end(), b)) return std::unexpected(Corrupt("bad magic"));
-  if (GetU32(b + kHeaderCrcOffset) != Crc32(b, kHeaderCrcOffset)) {
-    return std::unexpected(Corrupt("header CRC mismatch"));
-  }
-  if (b[4] != kRepairVersion || b[5] != kSchemeXorParity || b[6] != 0 || b[7] != 0) {
-    return std::unexpected(Corrupt("unknown version, scheme or flags"));
-  }
+  if (std::string why = CheckHeader(b, kRepairFrame); !why.empty()) return std::unexpected(Corrupt(why));
+  if (b[5] != kSchemeXorParity) return std::unexpected(Corrupt("unknown scheme " + std::to_string(b[5])));
   RepairData d;
   d.target = {GetU32(b + 8), GetU32(b + 12), GetU64(b + 16), GetU64(b + 24)};
   d.block_size = GetU32(b + 32);

@@ -36,8 +36,6 @@ namespace {
 
 // ---- Record format (store/PACK_FORMAT.md) ---------------------------------
 
-constexpr std::array<uint8_t, 4> kMagic = {0x89, 'M', 'K', 'P'};
-constexpr uint8_t kFormatVersion = 1;
 constexpr uint8_t kKindBlob = 1;
 constexpr uint8_t kKindDictionary = 2;
 // A dictionary whose payload is one zstd frame (no dictionary) of the
@@ -56,7 +54,8 @@ constexpr int kTrainStatsLevel = 3;
 
 bool IsDictionaryKind(uint8_t kind) { return kind == kKindDictionary || kind == kKindCompressedDictionary; }
 constexpr size_t kHeaderSize = kRecordHeaderSize;
-constexpr size_t kHeaderCrcOffset = 60;
+// Magic "\x89MKP", version 1, header CRC at byte 60.
+constexpr HeaderFrame kRecordFrame{{0x89, 'M', 'K', 'P'}, 1, 60};
 constexpr uint32_t kMaxPackNumber = 999999;
 constexpr const char* kOrphansDir = "orphans";
 constexpr const char* kRepairDir = "dictionaries";
@@ -72,27 +71,20 @@ struct RecordHeader {
 
 std::array<uint8_t, kHeaderSize> EncodeHeader(const RecordHeader& h) {
   std::array<uint8_t, kHeaderSize> b{};
-  std::copy(kMagic.begin(), kMagic.end(), b.begin());
-  b[4] = kFormatVersion;
-  b[5] = h.kind;
-  b[6] = 0;  // flags, reserved
-  b[7] = 0;
+  StartHeader(b.data(), kRecordFrame, h.kind);
   PutU32(&b[8], h.dict_id);
   PutU32(&b[12], h.stored_len);
   PutU64(&b[16], h.raw_len);
   std::copy(h.sha256.begin(), h.sha256.end(), b.begin() + 24);
   PutU32(&b[56], h.payload_crc);
-  PutU32(&b[kHeaderCrcOffset], Crc32(b.data(), kHeaderCrcOffset));
+  SealHeader(b.data(), kRecordFrame);
   return b;
 }
 
 // Decodes and validates a header. Returns an empty string when it is good,
 // else the reason (one line).
 std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
-  if (!std::equal(kMagic.begin(), kMagic.end(), b)) return "bad record magic";
-  if (GetU32(b + kHeaderCrcOffset) != Crc32(b, kHeaderCrcOffset)) return "header CRC mismatch";
-  if (b[4] != kFormatVersion) return "unsupported record version " + std::to_string(b[4]);
-  if (b[6] != 0 || b[7] != 0) return "unknown record flags";
+  if (std::string why = CheckHeader(b, kRecordFrame); !why.empty()) return why;
   h.kind = b[5];
   h.dict_id = GetU32(b + 8);
   h.stored_len = GetU32(b + 12);
@@ -373,7 +365,7 @@ Result<bool> ValidRecordAt(WindowReader& r, uint64_t off, uint64_t size) {
 // The first offset in [from, size) holding a fully valid record, or size.
 Result<uint64_t> FindNextRecord(WindowReader& r, uint64_t from, uint64_t size) {
   constexpr uint64_t kChunk = 1 << 20;
-  const std::string_view magic(reinterpret_cast<const char*>(kMagic.data()), kMagic.size());
+  const std::string_view magic(reinterpret_cast<const char*>(kRecordFrame.magic.data()), kRecordFrame.magic.size());
   uint64_t pos = from;
   while (pos + kHeaderSize <= size) {
     size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, size - pos));

@@ -13,6 +13,7 @@
 
 #include "store/mime/ascii.h"
 #include "store/mime/decode.h"
+#include "store/util/civil_date.h"
 
 namespace mailkeep::mime {
 namespace {
@@ -21,17 +22,6 @@ using ascii::IsDigit;
 using ascii::IsAlpha;
 using ascii::Lower;
 using ascii::EqualsIgnoreCase;
-
-// Days since 1970-01-01 of a proleptic Gregorian date.
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t mp = (m + 9) % 12;
-  const int64_t doy = (153 * mp + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 int DaysInMonth(int y, int m) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

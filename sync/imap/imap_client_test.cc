@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "sync/net/sasl.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::imap {
@@ -18,19 +19,7 @@ using mailkeep::testing::FakeStep;
 const std::string kGreeting = "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] ready\r\n";
 const std::string kCaps = "IMAP4rev1 LITERAL+ UIDPLUS UNSELECT";
 
-ImapOptions Opts(uint16_t port) {
-  ImapOptions o;
-  o.connect.host = "127.0.0.1";
-  o.connect.port = port;
-  o.connect.tls = net::TlsMode::kNone;
-  o.connect.connect_timeout = std::chrono::milliseconds(3000);
-  o.connect.read_timeout = std::chrono::milliseconds(3000);
-  o.user = "alice";
-  o.password = "s3cret-pw";
-  o.auth = AuthMethod::kLogin;
-  o.allow_plaintext = true;
-  return o;
-}
+ImapOptions Opts(uint16_t port) { return mailkeep::testing::FakeImap(port, "s3cret-pw"); }
 
 std::string Where(const FakeServer& s) { return "127.0.0.1:" + std::to_string(s.port()); }
 

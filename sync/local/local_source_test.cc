@@ -695,6 +695,40 @@ TEST_F(LocalSourceTest, MessagesOverTheSizeLimitAreSkippedOneLineEach) {
   EXPECT_EQ(all.messages.size(), 9u);
 }
 
+// The limit applies to the bytes stored: after ">From " unquoting, and
+// without the empty line in front of the next separator. A message at
+// exactly the limit that way is read; one byte more is refused.
+TEST_F(LocalSourceTest, MboxSizeLimitCountsTheUnquotedBytes) {
+  constexpr size_t kLimit = 4096;
+  auto stored = [&](size_t size) {  // "Subject" + 20 "From " lines, padded to `size`
+    std::string m = "Subject: s\n\n";
+    for (int i = 0; i < 20; ++i) m += "From quoted\n";
+    return m + std::string(size - m.size() - 1, 'x') + "\n";
+  };
+  auto quoted = [](std::string m) {
+    for (size_t at = m.find("\nFrom "); at != std::string::npos; at = m.find("\nFrom ", at + 2)) m.insert(at + 1, ">");
+    return m;
+  };
+  const std::string at_limit = stored(kLimit), over = stored(kLimit + 1);
+  const std::string one_line = "From " + std::string(kLimit - 6, 'y') + "\n";  // quoted: kLimit + 1 bytes
+  const std::string sep = "From a Sat Mar  2 10:11:12 2024\n";
+  const std::string mbox = sep + quoted(at_limit) + "\n" + sep + quoted(over) + "\n" + sep + ">" + one_line + "\n" +
+                           sep + "Subject: ok\n\nfine\n\n";
+  ASSERT_GT(quoted(at_limit).size(), kLimit);
+  Write("m.mbox", mbox);
+
+  Run run = Read("m.mbox", ReadLimits{kLimit, ""});
+  ASSERT_TRUE(run.status);
+  ASSERT_EQ(run.messages.size(), 3u);
+  EXPECT_EQ(run.messages[0].bytes, at_limit);
+  EXPECT_EQ(run.messages[1].bytes, one_line);
+  EXPECT_EQ(run.messages[2].bytes, "Subject: ok\n\nfine\n");
+  const size_t second = sep.size() + quoted(at_limit).size() + 1;
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(run.problems, (std::vector<P>{P(Path("m.mbox") + " at byte " + std::to_string(second),
+                                            "message larger than the 4096 bytes limit; skipped")}));
+}
+
 // Links out of the tree given are never followed, each is reported once;
 // links inside it are followed, and a loop ends.
 TEST_F(LocalSourceTest, SymlinksOutOfTheTreeAreSkippedAndReported) {

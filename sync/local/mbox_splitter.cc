@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/util/civil_date.h"
+
 namespace mailkeep::local {
 namespace {
 
@@ -17,16 +19,6 @@ bool IsQuotedFrom(std::string_view line) {
   if (line.empty() || line[0] != '>') return false;
   size_t i = line.find_first_not_of('>');
   return i != std::string_view::npos && line.substr(i).starts_with("From ");
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 bool ParseUnsigned(std::string_view s, int64_t* out) {
@@ -114,7 +106,7 @@ DateMatch MakeDate(size_t end, int64_t year, int month, int64_t day, int64_t tim
   DateMatch d;
   d.end = end;
   d.epoch_day = year == 1970 && month == 0 && day == 1;
-  d.seconds = DaysFromCivil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day)) * 86400 +
+  d.seconds = DaysFromCivil(year, month + 1, day) * 86400 +
               time - zone;
   return d;
 }
@@ -226,7 +218,8 @@ Status MboxSplitter::Feed(std::string_view chunk) {
                                      : static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) + 1;
     const std::string_view piece = chunk.substr(0, len);
     chunk.remove_prefix(len);
-    if (long_line_ || partial_.size() + piece.size() > limits_.max_message_size) {
+    // A line of limit + 1 bytes may be a quoted "From " line, stored as limit bytes.
+    if (long_line_ || partial_.size() + piece.size() > limits_.max_message_size + 1) {
       SkipLongLine(piece, nl != nullptr);
     } else if (nl == nullptr) {
       partial_.append(piece);
@@ -291,18 +284,22 @@ Status MboxSplitter::Line(std::string_view line) {
     return OkStatus();
   }
   if (too_large_) return OkStatus();
-  if (msg_.size() + line.size() > limits_.max_message_size) {
+  if (IsQuotedFrom(line)) line.remove_prefix(1);
+  // The limit is on the bytes stored: unquoted, and without the empty line
+  // in front of the next separator, so an empty line is held until the next
+  // line shows whether it counts (Emit checks the end).
+  if (msg_.size() + (empty ? 0 : line.size()) > limits_.max_message_size) {
     DropMessage();
     return OkStatus();
   }
   last_line_start_ = msg_.size();
-  if (IsQuotedFrom(line)) line.remove_prefix(1);
   msg_.append(line);
   return OkStatus();
 }
 
 Status MboxSplitter::Emit(bool strip_last_empty_line) {
   if (strip_last_empty_line) msg_.resize(last_line_start_);
+  if (msg_.size() > limits_.max_message_size) DropMessage();  // a final empty line that counts
   in_message_ = false;
   last_line_start_ = 0;
   if (too_large_) {

@@ -18,9 +18,11 @@
 //  - Origin key = decimal byte offset of the separator line in the stream;
 //    internal_date = the asctime date on the separator line, when it parses
 //    and is not 1970-01-01.
-// Memory: one message plus one line, each at most limits.max_message_size: a
-// message that grows past it is dropped as it is read and reported (once,
-// at its end) as too large; the next separator starts afresh.
+// Memory: one message plus one line, each at most limits.max_message_size
+// (+ 2 bytes). The limit counts the bytes stored: after unquoting, without
+// the empty line in front of the next separator. A message that grows past
+// it is dropped as it is read and reported (once, at its end) as too large;
+// the next separator starts afresh.
 //
 // Thread-safety: one object per thread.
 #pragma once

@@ -3,14 +3,10 @@
 // Dovecot is in tests/sync/imap_migrate.sh and tests/crash/kill_migrate.sh.
 #include "sync/migrate/migrator.h"
 
-#include <stdlib.h>
-
-#include <atomic>
-#include <filesystem>
-#include <thread>
-
 #include <gtest/gtest.h>
 
+#include "sync/testing/archive_fixture.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::migrate {
@@ -21,19 +17,7 @@ using mailkeep::testing::FakeStep;
 
 const std::string kMessage = "From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n";  // 44 bytes
 
-imap::ImapOptions Opts(uint16_t port) {
-  imap::ImapOptions o;
-  o.connect.host = "127.0.0.1";
-  o.connect.port = port;
-  o.connect.tls = net::TlsMode::kNone;
-  o.connect.connect_timeout = std::chrono::milliseconds(3000);
-  o.connect.read_timeout = std::chrono::milliseconds(3000);
-  o.user = "alice";
-  o.password = "pw";
-  o.auth = imap::AuthMethod::kLogin;
-  o.allow_plaintext = true;
-  return o;
-}
+imap::ImapOptions Opts(uint16_t port) { return mailkeep::testing::FakeImap(port); }
 
 // Greeting, LOGIN (A1) and LIST (A2): INBOX and Archive exist.
 std::vector<FakeStep> Hello(std::vector<FakeStep> then) {
@@ -51,23 +35,11 @@ std::vector<FakeStep> AppendSteps(const std::string& tag, const FakeStep& answer
           {"*", ""}, {"hello", ""}, answer};
 }
 
-class MigratorTest : public ::testing::Test {
+class MigratorTest : public mailkeep::testing::ArchiveTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mk-migrate-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    archive_ = std::move(*Archive::Create(root_ + "/archive"));
-    RawMessage m;
-    m.bytes = kMessage;
-    m.origin = {"eml", "local", "/in", "1", 0, "", {}};
-    auto out = archive_->Ingest({m});
-    ASSERT_TRUE(out);
-    id_ = (*out)[0].id;
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
+    ArchiveTest::SetUp();
+    if (!HasFatalFailure()) id_ = IngestOne(kMessage);
   }
   Options To(bool retry_unknown = false) {
     Options o;
@@ -80,8 +52,6 @@ class MigratorTest : public ::testing::Test {
     return [this](const std::string& w) { warnings_.push_back(w); };
   }
 
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
   int64_t id_ = 0;
   std::vector<std::string> warnings_;
 };
@@ -92,26 +62,15 @@ TEST_F(MigratorTest, IntentIsCommittedBeforeAppendAndResolvedByItsPlace) {
   FakeServer server;
   auto steps = AppendSteps("A3", {"", "A3 OK [APPENDUID 77 5] done\r\n", 700});
   server.Serve(Hello(steps));
-  std::atomic<bool> running{true}, seen{false};
-  std::thread watcher([&] {
-    while (running && !seen) {
-      auto reader = Archive::Open(root_ + "/archive", OpenMode::kReadOnly);
-      if (reader) {
-        auto unknown = (*reader)->UnknownIntents(IntentKind::kAppend);
-        if (unknown && unknown->size() == 1 && (*unknown)[0].via == "Archive") seen = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  mailkeep::testing::IntentWatcher watcher(root_ + "/archive", IntentKind::kAppend,
+                                           [](const Intent& i) { return i.via == "Archive"; });
   {
     auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
     ASSERT_TRUE(m) << m.error().message();
     Outcome out = (*m)->Migrate(id_);
     EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
   }
-  running = false;
-  watcher.join();
-  EXPECT_TRUE(seen);
+  EXPECT_TRUE(watcher.Seen());
   EXPECT_EQ(server.Finish(), "");
   EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
   auto places = *archive_->FolderLocations("imap", "target", "Archive");

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::net {
@@ -15,15 +16,7 @@ namespace {
 using mailkeep::testing::FakeServer;
 using mailkeep::testing::FakeStep;
 
-ConnectOptions Plain(uint16_t port) {
-  ConnectOptions o;
-  o.host = "127.0.0.1";
-  o.port = port;
-  o.tls = TlsMode::kNone;
-  o.connect_timeout = std::chrono::milliseconds(3000);
-  o.read_timeout = std::chrono::milliseconds(3000);
-  return o;
-}
+ConnectOptions Plain(uint16_t port) { return mailkeep::testing::FakeConnect(port); }
 
 TEST(DefaultPort, StandardPorts) {
   EXPECT_EQ(DefaultPort(Service::kPop3, TlsMode::kImplicit), 995);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::pop3 {
@@ -17,18 +18,7 @@ const std::string kGreeting = "+OK POP3 ready\r\n";
 const std::string kCapaUser = "+OK\r\nUIDL\r\nTOP\r\nUSER\r\n.\r\n";
 const std::string kCapaPipelining = "+OK\r\nUIDL\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN XOAUTH2\r\n.\r\n";
 
-Pop3Options Opts(uint16_t port) {
-  Pop3Options o;
-  o.connect.host = "127.0.0.1";
-  o.connect.port = port;
-  o.connect.tls = net::TlsMode::kNone;
-  o.connect.connect_timeout = std::chrono::milliseconds(3000);
-  o.connect.read_timeout = std::chrono::milliseconds(3000);
-  o.user = "alice";
-  o.password = "s3cret-pw";
-  o.allow_plaintext = true;
-  return o;
-}
+Pop3Options Opts(uint16_t port) { return mailkeep::testing::FakePop3(port, "s3cret-pw"); }
 
 std::string Where(const FakeServer& s) { return "127.0.0.1:" + std::to_string(s.port()); }
 

@@ -3,14 +3,10 @@
 // (aiosmtpd, Postfix) are in tests/resend/*.sh and tests/crash/kill_resend.sh.
 #include "sync/resend/resender.h"
 
-#include <stdlib.h>
-
-#include <atomic>
-#include <filesystem>
-#include <thread>
-
 #include <gtest/gtest.h>
 
+#include "sync/testing/archive_fixture.h"
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::resend {
@@ -21,23 +17,11 @@ using mailkeep::testing::FakeStep;
 
 const std::string kMessage = "From: alice@example.test\r\nSubject: hi\r\n\r\nhello\r\n";
 
-class ResenderTest : public ::testing::Test {
+class ResenderTest : public mailkeep::testing::ArchiveTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mk-resend-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    archive_ = std::move(*Archive::Create(root_ + "/archive"));
-    RawMessage m;
-    m.bytes = kMessage;
-    m.origin = {"eml", "local", "/in", "1", 0, "", {}};
-    auto out = archive_->Ingest({m});
-    ASSERT_TRUE(out);
-    id_ = (*out)[0].id;
-  }
-  void TearDown() override {
-    archive_.reset();
-    std::filesystem::remove_all(root_);
+    ArchiveTest::SetUp();
+    if (!HasFatalFailure()) id_ = IngestOne(kMessage);
   }
 
   Options Relayed(const FakeServer& server, std::vector<std::string> to) {
@@ -46,11 +30,7 @@ class ResenderTest : public ::testing::Test {
     o.smtp.hello_name = "client.test";
     Relay relay;
     relay.name = "test";
-    relay.connect.host = "127.0.0.1";
-    relay.connect.port = server.port();
-    relay.connect.tls = net::TlsMode::kNone;
-    relay.connect.connect_timeout = std::chrono::milliseconds(3000);
-    relay.connect.read_timeout = std::chrono::milliseconds(3000);
+    relay.connect = mailkeep::testing::FakeConnect(server.port());
     o.relay = relay;
     return o;
   }
@@ -74,8 +54,6 @@ class ResenderTest : public ::testing::Test {
     return [this](const std::string& w) { warnings_.push_back(w); };
   }
 
-  std::string root_;
-  std::unique_ptr<Archive> archive_;
   int64_t id_ = 0;
 };
 
@@ -85,17 +63,8 @@ class ResenderTest : public ::testing::Test {
 TEST_F(ResenderTest, IntentIsCommittedBeforeTheEndOfData) {
   FakeServer server;
   server.Serve(Script({{"bob@example.test", "250 ok\r\n"}}, {".", "250 queued\r\n", 700}));
-  std::atomic<bool> sending{true}, seen{false};
-  std::thread watcher([&] {
-    while (sending && !seen) {
-      auto reader = Archive::Open(root_ + "/archive", OpenMode::kReadOnly);
-      if (reader) {
-        auto unknown = (*reader)->UnknownIntents(IntentKind::kSend);
-        if (unknown && unknown->size() == 1 && (*unknown)[0].target == "bob@example.test") seen = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  mailkeep::testing::IntentWatcher watcher(root_ + "/archive", IntentKind::kSend,
+                                           [](const Intent& i) { return i.target == "bob@example.test"; });
   {
     Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
     auto report = resender.Send(id_);
@@ -103,9 +72,7 @@ TEST_F(ResenderTest, IntentIsCommittedBeforeTheEndOfData) {
     ASSERT_TRUE(*report);
     EXPECT_EQ((*report)->recipients[0].outcome, SendOutcome::kAccepted);
   }
-  sending = false;
-  watcher.join();
-  EXPECT_TRUE(seen);
+  EXPECT_TRUE(watcher.Seen());
   EXPECT_EQ(server.Finish(), "");
   auto intents = *archive_->Intents(IntentKind::kSend, id_);
   ASSERT_EQ(intents.size(), 1u);

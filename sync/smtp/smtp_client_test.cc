@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
 namespace mailkeep::smtp {
@@ -26,15 +27,7 @@ std::string Ehlo(const std::vector<std::string>& keywords) {
   return r;
 }
 
-net::ConnectOptions Connect(uint16_t port) {
-  net::ConnectOptions c;
-  c.host = "127.0.0.1";
-  c.port = port;
-  c.tls = net::TlsMode::kNone;
-  c.connect_timeout = std::chrono::milliseconds(3000);
-  c.read_timeout = std::chrono::milliseconds(3000);
-  return c;
-}
+net::ConnectOptions Connect(uint16_t port) { return mailkeep::testing::FakeConnect(port); }
 
 SmtpOptions Opts() {
   SmtpOptions o;

@@ -29,14 +29,15 @@ start() {
   port=$(cat "$file")
 }
 
-# account NAME PROTOCOL PORT [KEY=VALUE...]: appends an account to $cfg.
+# account NAME PROTOCOL PORT [KEY=VALUE...]: appends an account to $cfg
+# (plain TCP to 127.0.0.1 as alice); KEY=VALUE adds or overrides a key.
 account() {
-  local name=$1 protocol=$2 p=$3
-  shift 3
-  printf '\n[account.%s]\nprotocol = %s\nhost = 127.0.0.1\nport = %s\ntls = none\nallow_plaintext = true\nuser = alice\npassword_env = MK_TEST_PASSWORD\n' \
-    "$name" "$protocol" "$p" >>"$cfg"
-  local kv
-  for kv in "$@"; do printf '%s\n' "${kv/=/ = }" >>"$cfg"; done
+  local -A keys=([protocol]=$2 [host]=127.0.0.1 [port]=$3 [tls]=none [allow_plaintext]=true [user]=alice
+                 [password_env]=MK_TEST_PASSWORD)
+  local kv key
+  for kv in "${@:4}"; do keys[${kv%%=*}]=${kv#*=}; done
+  printf '\n[account.%s]\n' "$1" >>"$cfg"
+  for key in "${!keys[@]}"; do printf '%s = %s\n' "$key" "${keys[$key]}" >>"$cfg"; done
 }
 
 # run CASE WANT_STATUS MAX_SECONDS [SYNC ARGS...]: syncs $cfg; checks the
@@ -86,73 +87,54 @@ start pop3-huge-sizes; account sizes pop3 "$port"
 run pop3-huge-sizes 0 30
 expect_eq "$(fetched sizes)" 8 "messages fetched from the huge-sizes server"
 
-# 3. Endless CAPA before login, with tls = starttls (so in plaintext).
-cfg="$WORK/capa.ini"; : >"$cfg"
-start pop3-endless-capa; account capa pop3 "$port"
-sed -i 's/^tls = none$/tls = starttls/' "$cfg"
-run pop3-endless-capa 1 30
-one_error capa "CAPA"
+# refused CASE SCENARIO ACCOUNT PROTOCOL MAX_SECONDS SAYS [KEY=VALUE...]:
+# one hostile server, one account; the sync fails (exit 1) within
+# MAX_SECONDS, as bounded as run() checks, with one error line for the
+# account that says SAYS. $server_args go to the server.
+server_args=()
+refused() {
+  cfg="$WORK/$1.ini"; : >"$cfg"
+  start "$2" "${server_args[@]}"
+  account "$3" "$4" "$port" "${@:7}"
+  run "$1" 1 "$5"
+  one_error "$3" "$6"
+}
 
-# 4. Endless UIDL.
-cfg="$WORK/uidl.ini"; : >"$cfg"
-start pop3-endless-uidl; account uidl pop3 "$port"
-run pop3-endless-uidl 1 40
-one_error uidl "UIDL"
-
-# 5. A reply that drips one byte every 2 s never trips the per-read timeout;
-#    command_deadline bounds the whole command.
-cfg="$WORK/pop3-drip.ini"; : >"$cfg"
-start pop3-drip; account drip pop3 "$port" timeout=10 command_deadline=3
-run pop3-drip 1 15
-one_error drip "3 s"
-
-# 5b. The same over TLS, where one record's bytes are dripped: OpenSSL reads
-#     the record with many reads, each within the timeout; the deadline still
-#     holds (a watchdog shuts the socket down).
-cfg="$WORK/tls-drip.ini"; : >"$cfg"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
-  -subj /CN=127.0.0.1 2>/dev/null || skip "openssl cannot make a test certificate"
-start pop3-tls-drip "$WORK/cert.pem" "$WORK/key.pem"
-account tlsdrip pop3 "$port" timeout=10 command_deadline=3
-sed -i 's/^tls = none$/tls = implicit\ntls_verify = false/' "$cfg"
-run pop3-tls-drip 1 15
-one_error tlsdrip "3 s"
-
-# 6. Endless IMAP LIST.
-cfg="$WORK/list.ini"; : >"$cfg"
-start imap-endless-list; account list imap "$port"
-run imap-endless-list 1 40
-one_error list "LIST"
-
-# 6b. Flags of ever new UIDs, forever.
-cfg="$WORK/flags.ini"; : >"$cfg"
-start imap-endless-flags; account flags imap "$port"
-run imap-endless-flags 1 60
-one_error flags "bytes"
-
-# 7. "* OK" lines forever (slowly: the deadline, not the byte budget, ends it).
-cfg="$WORK/ok.ini"; : >"$cfg"
-start imap-ok-forever; account ok imap "$port" command_deadline=3
-run imap-ok-forever 1 15
-one_error ok "3 s"
-
-# 8. An IMAP reply dripping one byte every 2 s.
-cfg="$WORK/imap-drip.ini"; : >"$cfg"
-start imap-drip; account drip imap "$port" timeout=10 command_deadline=3
-run imap-drip 1 15
-one_error drip "3 s"
-
-# 9. RFC822.SIZE 100 for 14 MiB messages, bodies in reverse UID order.
-cfg="$WORK/lying.ini"; : >"$cfg"
-start imap-lying-size; account lying imap "$port"
-run imap-lying-size 1 50
-one_error lying "bytes"
-
-# 10. The same over COMPRESS=DEFLATE (a few hundred KB on the wire).
-cfg="$WORK/lying-deflate.ini"; : >"$cfg"
-start imap-lying-size-deflate; account lyingz imap "$port"
-run imap-lying-size-deflate 1 50
-one_error lyingz "bytes"
+# 3-10, a case a line (a *tls* scenario gets the certificate):
+#  3 endless CAPA before login, with tls = starttls (so in plaintext);
+#  4 endless UIDL;
+#  5 a reply that drips one byte every 2 s never trips the per-read timeout;
+#    command_deadline bounds the whole command;
+#  5b the same over TLS, where one record's bytes are dripped: OpenSSL reads
+#    the record with many reads, each within the timeout; the deadline still
+#    holds (a watchdog shuts the socket down);
+#  6 endless IMAP LIST; 6b flags of ever new UIDs, forever;
+#  7 "* OK" lines forever (slowly: the deadline, not the byte budget, ends it);
+#  8 an IMAP reply dripping one byte every 2 s;
+#  9 RFC822.SIZE 100 for 14 MiB messages, bodies in reverse UID order;
+#  10 the same over COMPRESS=DEFLATE (a few hundred KB on the wire).
+while IFS='|' read -r -u 3 scenario name protocol max_s says keys; do
+  server_args=()
+  if [[ $scenario == *tls* ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+      -subj /CN=127.0.0.1 2>/dev/null || skip "openssl cannot make a test certificate"
+    server_args=("$WORK/cert.pem" "$WORK/key.pem")
+  fi
+  read -r -a keys <<<"$keys"
+  refused "$scenario" "$scenario" "$name" "$protocol" "$max_s" "$says" "${keys[@]}"
+done 3<<'EOF'
+pop3-endless-capa|capa|pop3|30|CAPA|tls=starttls
+pop3-endless-uidl|uidl|pop3|40|UIDL|
+pop3-drip|drip|pop3|15|3 s|timeout=10 command_deadline=3
+pop3-tls-drip|tlsdrip|pop3|15|3 s|timeout=10 command_deadline=3 tls=implicit tls_verify=false
+imap-endless-list|list|imap|40|LIST|
+imap-endless-flags|flags|imap|60|bytes|
+imap-ok-forever|ok|imap|15|3 s|command_deadline=3
+imap-drip|drip|imap|15|3 s|timeout=10 command_deadline=3
+imap-lying-size|lying|imap|50|bytes|
+imap-lying-size-deflate|lyingz|imap|50|bytes|
+EOF
+server_args=()
 
 # 11. An exception inside one account's worker (--jobs 2) is that account's
 #     one-line error; the other account finishes.
@@ -167,21 +149,15 @@ expect_eq "$(fetched other)" 1 "messages fetched by the account beside the one t
 #     it (LIST says 100 bytes, RETR brings 5 MiB) is refused while it
 #     arrives: nothing over the account's limit is stored (the clients used
 #     to accept up to 1 GiB whatever the limit).
+# 13. The same over IMAP: RFC822.SIZE 100, 14 MiB literals.
 archived() { mk stats --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["messages"])'; }
-before=$(archived)
-cfg="$WORK/lying-small.ini"; : >"$cfg"
-start pop3-lying-small; account small pop3 "$port" max_message_size=1M
-run pop3-lying-small 1 30
-one_error small "max_message_size"
-expect_eq "$(archived)" "$before" "messages in the archive after a POP3 message sent over max_message_size"
-
-# 13. The same over IMAP: RFC822.SIZE 100, 14 MiB literals, max_message_size 1M.
-before=$(archived)
-cfg="$WORK/lying-imap-small.ini"; : >"$cfg"
-start imap-lying-size; account smalli imap "$port" max_message_size=1M
-run imap-lying-size-limit 1 50
-grep -q "^mailkeep: account smalli: " "$WORK/err" || fail "no error line for smalli: $(cat "$WORK/err")"
-expect_eq "$(archived)" "$before" "messages in the archive after IMAP literals over max_message_size"
+for c in "pop3-lying-small pop3-lying-small small pop3 30 max_message_size" \
+         "imap-lying-size-limit imap-lying-size smalli imap 50 over the limit"; do
+  read -r case scenario name protocol max_s says <<<"$c"
+  before=$(archived)
+  refused "$case" "$scenario" "$name" "$protocol" "$max_s" "$says" max_message_size=1M
+  expect_eq "$(archived)" "$before" "messages in the archive after $protocol messages sent over max_message_size"
+done
 
 [[ $failed -eq 0 ]] || exit 1
 echo "sync_hostile: ok"

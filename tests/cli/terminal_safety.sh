@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Text from outside never reaches the terminal raw: file names in import's
-# error lines, a server's reply in sync's error line, subjects, senders and
-# Message-IDs in search/thread output. ESC, BEL, CR/LF (forged lines), DEL
+# error lines, account names from the accounts file, a server's reply in
+# sync's error line, subjects, senders and Message-IDs in search/thread
+# output. ESC, BEL, CR/LF (forged lines), DEL
 # and the C1 CSI are shown as U+FFFD (store/util/terminal.h).
 source "$(dirname "$0")/lib.sh"
 servers=()
@@ -45,8 +46,19 @@ mk thread "$id" >"$WORK/thread.txt"
 clean "$WORK/thread.txt" "thread"
 grep -q 'Eve.*Red' "$WORK/thread.txt" || fail "thread lost the sender: $(cat "$WORK/thread.txt")"
 
-# 3. A server's reply in sync's error line.
-[[ -x /usr/bin/python3 ]] || skip "/usr/bin/python3 is not installed (parts 1-2 passed)"
+# 3. An account name from the accounts file with an escape sequence and a
+#    BEL (and tls_verify = false, whose warning names the account): one
+#    error line, naming it without the raw bytes.
+esc=$'\e' bel=$'\a'
+printf '[account.red%s[31mname%s]\nprotocol = pop3\nhost = 127.0.0.1\ntls_verify = false\nuser = alice\npassword_env = CTL_PW\n' \
+  "$esc" "$bel" >"$WORK/names.ini"
+expect_status 2 mk --config "$WORK/names.ini" sync
+clean "$WORK/err" "the accounts file's error line"
+expect_eq "$(wc -l <"$WORK/err")" 1 "error lines for a bad account name"
+grep -q "bad name 'red.*31mname.*'" "$WORK/err" || fail "the bad name is not named: $(cat "$WORK/err")"
+
+# 4. A server's reply in sync's error line.
+[[ -x /usr/bin/python3 ]] || skip "/usr/bin/python3 is not installed (parts 1-3 passed)"
 cat >"$WORK/pop3.py" <<'EOF'
 import os, socket, sys
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
