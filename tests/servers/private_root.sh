@@ -47,7 +47,10 @@
 #                                     the watchdog, and removes DIR/root and
 #                                     the overlay dirs; keeps DIR/syslog.log.
 # A watchdog ends the namespace when the shell that started it dies without
-# calling private_root_stop (ctest's timeout kills only that shell).
+# calling private_root_stop (ctest's timeout kills only that shell); with
+# PRIVATE_ROOT_WATCH=PID it watches that process instead, with
+# PRIVATE_ROOT_WATCH=none there is none (a "start" command that returns
+# while the server runs on).
 #
 # The functions work in callers that run under set -euo pipefail.
 # Variables: MAILKEEP_DEBS (default /var/cache/mailkeep-debs) holds the .debs.
@@ -114,7 +117,9 @@ private_root_spawn() {
 # uses it first) to a file, one line per message, the <priority> kept.
 # It replaces the shell it runs in (exec): call it only in its own bash -c.
 _private_root_syslogd() {
-  exec python3 -c '
+  local py=python3
+  [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3  # Debian's: no version-manager shim to start
+  exec "$py" -c '
 import os, socket, sys
 path, out = sys.argv[1], sys.argv[2]
 if os.path.exists(path):
@@ -160,12 +165,15 @@ private_root_start() {
     private_root_stop "$dir"; return 1
   fi
   # The watchdog: ends the namespace when this shell is gone.
-  (
-    trap '' HUP INT
-    while kill -0 $$ 2>/dev/null; do sleep 2; done
-    private_root_stop "$dir"
-  ) </dev/null >/dev/null 2>&1 &
-  echo $! >"$dir/watchdog.pid"
+  local watch=${PRIVATE_ROOT_WATCH:-$$}
+  if [[ $watch != none ]]; then
+    (
+      trap '' HUP INT
+      while kill -0 "$watch" 2>/dev/null; do sleep 2; done
+      private_root_stop "$dir"
+    ) </dev/null >/dev/null 2>&1 &
+    echo $! >"$dir/watchdog.pid"
+  fi
 
   # /dev is overlaid too, for a /dev/log of our own; its sub-mounts (pts,
   # shm) are moved across.
