@@ -74,7 +74,7 @@ cyrus_skip_reason() {
 # python3 DIR/cyrus_tool.py COMMAND ARGS (reads DIR/env for ports).
 _cyrus_write_tool() {
   cat >"$1/cyrus_tool.py" <<'EOF'
-import imaplib, os, smtplib, sys
+import imaplib, os, re, smtplib, sys
 
 env = {}
 for line in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "env")):
@@ -134,7 +134,10 @@ elif cmd == "deliver":     # USER FOLDER FILE...
     first = int(check("STATUS", m.status(inbox, "(UIDNEXT)"))[1][0].decode().rsplit("UIDNEXT ", 1)[1].rstrip(")"))
     l = smtplib.LMTP(env["CYRUS_DIR"] + "/cyrus/socket/lmtp")
     for name in args[2:]:
-        l.sendmail("sender@example.test", [user], open(name, "rb").read())
+        # smtplib sends bytes as they are: LF line ends become CRLF here
+        # (else it would add a CRLF after a last bare LF: one more line).
+        data = re.sub(rb"\r?\n", b"\r\n", open(name, "rb").read())
+        l.sendmail("sender@example.test", [user], data)
     l.quit()
     if folder not in ("", "INBOX"):
         check("NOOP", m.noop())
