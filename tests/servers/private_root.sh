@@ -168,6 +168,7 @@ private_root_start() {
   local watch=${PRIVATE_ROOT_WATCH:-$$}
   if [[ $watch != none ]]; then
     (
+      set +eu +o pipefail  # whatever the caller runs under: it must get to the end
       trap '' HUP INT
       while kill -0 "$watch" 2>/dev/null; do sleep 2; done
       private_root_stop "$dir"
