@@ -14,6 +14,8 @@ packages=(
   # /usr/bin/python3), dnsmasq for MX records, Postfix for the round trip.
   dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
   python3-aiosmtpd dnsmasq-base postfix
+  # GNU Mailutils for tests/servers/mailutils.sh (under systemd: systemctl disable --now mailutils-imap4d mailutils-pop3d).
+  mailutils-imap4d mailutils-pop3d
 )
 # Fuzzing (clang + libFuzzer) is optional: pass --fuzz. clang 16 for
 # pop3_response_fuzz (std::expected; tests/fuzz/CMakeLists.txt).
