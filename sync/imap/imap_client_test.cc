@@ -27,7 +27,7 @@ ImapOptions Opts(uint16_t port) {
   o.connect.read_timeout = std::chrono::milliseconds(3000);
   o.user = "alice";
   o.password = "s3cret-pw";
-  o.auth = AuthMethod::kLogin;
+  o.auth = AuthMethod::kUserPass;
   o.allow_plaintext = true;
   return o;
 }
@@ -84,7 +84,7 @@ TEST(ImapClient, WrongPasswordNamesUserNotPassword) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(c.error().message(),
-            "IMAP login as alice at " + Where(server) + " failed: [AUTHENTICATIONFAILED] Authentication failed.");
+            "IMAP login as alice at " + Where(server) + " failed (LOGIN): [AUTHENTICATIONFAILED] Authentication failed.");
   if (c) c->reset();
   EXPECT_EQ(server.Finish(), "");
 }
@@ -102,11 +102,11 @@ TEST(ImapClient, ServerEchoingThePasswordDoesNotPutItInTheError) {
 TEST(ImapClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
   const std::vector<std::pair<AuthMethod, std::vector<FakeStep>>> cases = {
       // The quoted form, escapes and all.
-      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO [AUTHENTICATIONFAILED] \"s3\\\"cret\" wrong\r\n"}}},
+      {AuthMethod::kUserPass, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO [AUTHENTICATIONFAILED] \"s3\\\"cret\" wrong\r\n"}}},
       {AuthMethod::kPlain, {{"", kGreeting}, {"A1 AUTHENTICATE PLAIN *", "A1 NO [AUTHENTICATIONFAILED] " +
                                                                              net::Base64Encode(std::string("\0alice\0s3\"cret", 14)) + "\r\n"}}},
       // Past a 200-byte cut: masked before it is shortened.
-      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO " + std::string(196, 'x') + "s3\"cret\r\n"}}},
+      {AuthMethod::kUserPass, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO " + std::string(196, 'x') + "s3\"cret\r\n"}}},
   };
   for (const auto& [method, steps] : cases) {
     FakeServer server;
@@ -229,7 +229,8 @@ TEST(ImapClient, Xoauth2FailureChallengeIsAnsweredAndReported) {
   auto c = ImapClient::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(),
-            "IMAP login as alice at " + Where(server) + " failed: [AUTHENTICATIONFAILED] Invalid credentials");
+            "IMAP login as alice at " + Where(server) +
+                " failed (AUTHENTICATE XOAUTH2): [AUTHENTICATIONFAILED] Invalid credentials");
   server.Finish();
   ASSERT_EQ(server.received().size(), 2u);
   EXPECT_EQ(server.received()[1], "");  // the empty response to the challenge

@@ -30,7 +30,7 @@ imap::ImapOptions Opts(uint16_t port) {
   o.connect.read_timeout = std::chrono::milliseconds(3000);
   o.user = "alice";
   o.password = "pw";
-  o.auth = imap::AuthMethod::kLogin;
+  o.auth = imap::AuthMethod::kUserPass;
   o.allow_plaintext = true;
   return o;
 }
