@@ -48,9 +48,12 @@
 #   MAILUTILS_BOB_USER / MAILUTILS_BOB_PASSWORD: bob is not (pop3d refuses
 #                 APOP for him, though its greeting always has a timestamp)
 # Mail: INBOX is the mbox DIR/spool/LOGIN; folders are mbox files under
-# DIR/home/LOGIN/Mail, hierarchy delimiter "/". Offered, as Mailutils 3.15
-# does: IMAP STARTTLS, no UIDPLUS, PERMANENTFLAGS without \*; POP3 STLS,
-# USER, APOP (timestamp in every greeting), no SASL (built-in GSASL off).
+# DIR/home/LOGIN/Mail, hierarchy delimiter "/". Offered, as Debian's
+# Mailutils 3.15 does by default: IMAP STARTTLS, AUTH=PLAIN, LOGIN,
+# CRAM-MD5 and more through GNU SASL (PLAIN and LOGIN work with the system
+# passwords, CRAM-MD5 does not: no cram-passwd), the LOGIN command, no
+# UIDPLUS, PERMANENTFLAGS without \*; POP3 STLS, USER, APOP (a timestamp in
+# every greeting), no SASL.
 
 _mailutils_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 # Certificates, free ports, liveness: the Dovecot harness's helpers.
@@ -125,7 +128,6 @@ foreground yes;
 pidfile $dir/run/$name.pid;
 logging { syslog no; };
 auth { authentication generic:system; };
-gsasl { enable no; };
 mailbox {
   mailbox-pattern "$dir/spool/\${user}";
   mailbox-type mbox;
@@ -286,7 +288,7 @@ _mailutils_mbox() {
 # as one message ("From " line added, body lines starting "From " quoted
 # with ">", as a local delivery agent does). A folder is created as needed.
 mailutils_deliver() {
-  local user=$1 folder=INBOX mbox login f
+  local user=$1 folder=INBOX mbox login
   shift
   if [[ "${1:-}" == -f ]]; then folder=$2; shift 2; fi
   mbox=$(_mailutils_mbox "$user" "$folder") || return 1
@@ -298,17 +300,16 @@ mailutils_deliver() {
     chown -R "$login:nogroup" "$MAILUTILS_DIR/home/$login/Mail"
     install -o "$login" -g nogroup -m 600 /dev/null "$mbox"
   fi
-  for f in "$@"; do
-    python3 - "$f" "$mbox" <<'EOF' || return 1
+  python3 - "$mbox" "$@" <<'EOF'
 import re, sys
-data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
-if not data.endswith(b"\n"):
-    data += b"\n"
-data = re.sub(rb"(?m)^(>*From )", rb">\1", data)
-with open(sys.argv[2], "ab") as out:
-    out.write(b"From mailkeep-test@example.test Mon Jan  1 00:00:00 2024\n" + data + b"\n")
+with open(sys.argv[1], "ab") as out:
+    for name in sys.argv[2:]:
+        data = open(name, "rb").read().replace(b"\r\n", b"\n")
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        data = re.sub(rb"(?m)^(>*From )", rb">\1", data)
+        out.write(b"From mailkeep-test@example.test Mon Jan  1 00:00:00 2024\n" + data + b"\n")
 EOF
-  done
 }
 
 # mailutils_seed USER N: N small messages numbered 1..N in Subject and
