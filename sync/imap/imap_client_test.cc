@@ -217,6 +217,25 @@ TEST(ImapClient, AuthenticatePlainWithAndWithoutSaslIr) {
   }
 }
 
+// The shared SASL exchange (net::RunSasl) answers a challenge over IMAP
+// too; without TLS auto prefers CRAM-MD5 (RFC 2195's example).
+TEST(ImapClient, AuthenticateCramMd5AnswersTheChallenge) {
+  FakeServer server;
+  server.Serve({{"", "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=CRAM-MD5] ready\r\n"},
+                {"A1 AUTHENTICATE CRAM-MD5",
+                 "+ " + net::Base64Encode("<1896.697170952@postoffice.reston.mci.net>") + "\r\n"},
+                {net::Base64Encode("tim b913a602c7eda7a495b4e6e7334d3890"), "A1 OK [CAPABILITY IMAP4rev1] ok\r\n"}});
+  ImapOptions o = Opts(server.port());
+  o.auth = AuthMethod::kAuto;
+  o.user = "tim";
+  o.password = "tanstaaftanstaaf";
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ((*c)->auth_method(), AuthMethod::kCramMd5);
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(ImapClient, Xoauth2FailureChallengeIsAnsweredAndReported) {
   FakeServer server;
   const std::string b64 = net::Base64Encode("user=alice\x01" "auth=Bearer tok-123\x01\x01");
