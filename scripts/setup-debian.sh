@@ -14,7 +14,8 @@ packages=(
   # /usr/bin/python3), dnsmasq for MX records, Postfix for the round trip.
   dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
   python3-aiosmtpd dnsmasq-base postfix
-  # GNU Mailutils' IMAP and POP3 servers conflict with nothing.
+  # GNU Mailutils' IMAP and POP3 servers conflict with nothing (under systemd:
+  # systemctl disable --now mailutils-imap4d mailutils-pop3d).
   mailutils-imap4d mailutils-pop3d
   # The libraries and tools of the servers below that would replace Dovecot
   # or Postfix if installed: only their .debs are fetched (private_debs).

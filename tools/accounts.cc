@@ -23,7 +23,7 @@ imap::AuthMethod ToImapAuth(config::Auth auth) {
     case config::Auth::kPlain: return imap::AuthMethod::kPlain;
     case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
     case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
-    case config::Auth::kUser: return imap::AuthMethod::kLogin;
+    case config::Auth::kUser: return imap::AuthMethod::kUserPass;
     case config::Auth::kAuto:
     case config::Auth::kApop:      // apop is refused for IMAP accounts by the config loader,
     case config::Auth::kCramMd5: break;  // cram-md5 for every account

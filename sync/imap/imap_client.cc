@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "sync/imap/response_parser.h"
+#include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
 
@@ -340,15 +341,7 @@ class Command {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) {
-  switch (method) {
-    case AuthMethod::kAuto: return "auto";
-    case AuthMethod::kPlain: return "plain";
-    case AuthMethod::kLogin: return "login";
-    case AuthMethod::kXoauth2: return "xoauth2";
-  }
-  return "?";
-}
+const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
 
 std::string UidSetString(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -694,78 +687,58 @@ class ImapClient::Impl {
 
   std::string LoginWhat() const { return "login as " + options.user; }
 
+  // The refusal of a login, naming the way it was tried.
   Error LoginError(const Response& r) {
     return Error(CodeFor(r, ErrorCode::kFailedPrecondition),
-                 "IMAP " + LoginWhat() + " at " + peer() + " failed: " + Clean(r.StatusText()));
+                 "IMAP " + LoginWhat() + " at " + peer() + " failed (" +
+                     net::LoginCommand(net::LoginProtocol::kImap, used) + "): " + Clean(r.StatusText()));
   }
 
-  Result<AuthMethod> ChooseMethod() {
-    std::string offered;
+  net::LoginOffer Offer() const {
+    net::LoginOffer offer{.tls = conn->secure(), .sasl = {}, .user_pass = !Has("LOGINDISABLED"), .apop = false};
     for (const auto& c : caps)
-      if (StartsWithIgnoreCase(c, "AUTH=")) offered += (offered.empty() ? "" : " ") + c;
-    const bool login_ok = !Has("LOGINDISABLED");
-    offered += login_ok ? (offered.empty() ? "LOGIN" : ", LOGIN") : (offered.empty() ? "LOGINDISABLED" : ", LOGINDISABLED");
-    auto not_offered = [&](const std::string& what) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "IMAP server " + peer() + " does not offer " + what + " (it offers " + offered + ")");
-    };
-    switch (options.auth) {
-      case AuthMethod::kPlain:
-        if (!Has("AUTH=PLAIN")) return not_offered("AUTHENTICATE PLAIN");
-        return AuthMethod::kPlain;
-      case AuthMethod::kXoauth2:
-        if (!Has("AUTH=XOAUTH2")) return not_offered("AUTHENTICATE XOAUTH2");
-        return AuthMethod::kXoauth2;
-      case AuthMethod::kLogin:
-        if (!login_ok) return not_offered("the LOGIN command");
-        return AuthMethod::kLogin;
-      case AuthMethod::kAuto:
-        break;
-    }
-    if (Has("AUTH=PLAIN")) return AuthMethod::kPlain;
-    if (login_ok) return AuthMethod::kLogin;
-    return not_offered("a login method mailkeep supports");
+      if (StartsWithIgnoreCase(c, "AUTH=")) offer.sasl.push_back(c.substr(5));
+    return offer;
   }
 
-  // AUTHENTICATE with one client response (PLAIN, XOAUTH2): as an initial
-  // response with SASL-IR, else after the first "+".
-  Result<Response> Sasl(const std::string& mech, const std::string& response) {
+  // AUTHENTICATE (net::RunSasl): the initial response on the command line
+  // with SASL-IR (RFC 4959), else after the first "+".
+  Result<Response> Sasl() {
     const std::string what = LoginWhat();
     const std::string tag = "A" + std::to_string(++tag_counter);
     conn->BeginCommand(Budget());
-    std::string ir = net::Base64Encode(response);
-    if (ir.empty()) ir = "=";
-    std::string line = tag + " AUTHENTICATE " + mech;
-    bool sent = false;
-    if (Has("SASL-IR")) {
-      line += " " + ir;
-      sent = true;
-    }
-    Status s = conn->Write(line + "\r\n");
-    if (s) s = conn->Flush();
-    if (!s) return std::unexpected(NetError(what, s.error()));
-    for (int round = 0; round < 8; ++round) {
-      MK_ASSIGN_OR_RETURN(Response r, ReadResponse(what));
-      if (r.kind == Response::Kind::kTagged) {
-        if (r.tag != tag) return std::unexpected(ProtocolError(what, "a response with an unknown tag"));
-        Tagged(r);
-        return r;
-      }
-      if (r.kind == Response::Kind::kUntagged) {
-        MK_RETURN_IF_ERROR(Common(r, what));
-        --round;
-        continue;
-      }
-      // A continuation: the response if not sent yet; otherwise a failure
-      // challenge (XOAUTH2 sends its JSON error so): an empty response, and
-      // the server then answers NO.
-      std::string reply = sent ? "" : ir;
-      sent = true;
-      Status w = conn->Write(reply + "\r\n");
-      if (w) w = conn->Flush();
-      if (!w) return std::unexpected(NetError(what, w.error()));
-    }
-    return std::unexpected(ProtocolError(what, "the AUTHENTICATE exchange did not end"));
+    Response done;
+    net::SaslWire wire{
+        .command = tag + " AUTHENTICATE " + net::SaslMechanism(used),
+        .max_command_line = Has("SASL-IR") ? SIZE_MAX : 0,
+        .send = [&](const std::string& line) -> Status {
+          Status s = conn->Write(line + "\r\n");
+          if (s) s = conn->Flush();
+          if (!s) return std::unexpected(NetError(what, s.error()));
+          return OkStatus();
+        },
+        // Untagged responses may come between the steps; the command's
+        // byte budget and deadline bound them.
+        .next = [&](std::string* challenge) -> Result<bool> {
+          for (;;) {
+            MK_ASSIGN_OR_RETURN(Response r, ReadResponse(what));
+            if (r.kind == Response::Kind::kContinuation) {
+              *challenge = r.text;
+              return true;
+            }
+            if (r.kind == Response::Kind::kUntagged) {
+              MK_RETURN_IF_ERROR(Common(r, what));
+              continue;
+            }
+            if (r.tag != tag) return std::unexpected(ProtocolError(what, "a response with an unknown tag"));
+            Tagged(r);
+            done = std::move(r);
+            return false;
+          }
+        },
+        .broken = [&](std::string_view why) { return ProtocolError(what, why); }};
+    MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
+    return done;
   }
 
   Status Authenticate() {
@@ -775,17 +748,14 @@ class ImapClient::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(AuthMethod method, ChooseMethod());
-    used = method;
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kImap, options.auth, Offer(), peer()));
     Response r;
-    if (method == AuthMethod::kLogin) {
+    if (used == AuthMethod::kUserPass) {
       Command cmd("LOGIN ");
       cmd.Astring(options.user).Text(" ").Astring(options.password);
       MK_ASSIGN_OR_RETURN(r, Run(LoginWhat(), cmd));
-    } else if (method == AuthMethod::kPlain) {
-      MK_ASSIGN_OR_RETURN(r, Sasl("PLAIN", net::SaslPlain(options.user, options.password)));
     } else {
-      MK_ASSIGN_OR_RETURN(r, Sasl("XOAUTH2", net::SaslXoauth2(options.user, options.password)));
+      MK_ASSIGN_OR_RETURN(r, Sasl());
     }
     if (r.cond != Response::Cond::kOk) return std::unexpected(LoginError(r));
     // Capabilities change at login; the OK often carries the new ones.

@@ -32,7 +32,7 @@
 //
 // Errors: one line naming the command, the server and the server's text,
 // never the password, e.g.
-//   "IMAP login as alice at host:993 failed: [AUTHENTICATIONFAILED] Authentication failed."
+//   "IMAP login as alice at host:993 failed (AUTHENTICATE PLAIN): [AUTHENTICATIONFAILED] Authentication failed."
 //   "IMAP SELECT Entwürfe at host:993 failed: [NONEXISTENT] Mailbox doesn't exist: Entwürfe"
 //   kUnavailable         network trouble (timeout, connection lost, also in
 //                        the middle of a literal), the server ended the
@@ -75,19 +75,24 @@
 #include "store/util/status.h"
 #include "sync/imap/mutf7.h"
 #include "sync/net/connection.h"
+#include "sync/net/login_chooser.h"
 
 namespace mailkeep::imap {
 
-enum class AuthMethod { kAuto, kPlain, kLogin /* the IMAP LOGIN command */, kXoauth2 };
+// The login methods shared with POP3 and SMTP (sync/net/login_chooser.h);
+// IMAP uses kPlain, kLogin, kCramMd5, kXoauth2 (AUTHENTICATE) and kUserPass
+// (the LOGIN command).
+using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "xoauth2".
+// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
 const char* AuthMethodName(AuthMethod method);
 
 struct ImapOptions {
   net::ConnectOptions connect;         // service is forced to kImap
   std::string user, password;          // password = OAuth2 access token for kXoauth2
-  // kAuto: AUTHENTICATE PLAIN when offered, else LOGIN (unless
-  // LOGINDISABLED). XOAUTH2 is never chosen automatically.
+  // kAuto (net::ChooseLogin): over TLS AUTHENTICATE PLAIN, LOGIN,
+  // CRAM-MD5, then the LOGIN command (unless LOGINDISABLED); without TLS
+  // (allow_plaintext) CRAM-MD5 first. XOAUTH2 only when named.
   AuthMethod auth = AuthMethod::kAuto;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
   uint64_t max_literal = 0;            // largest message (literal) accepted; 0 = 1 GiB

@@ -73,7 +73,7 @@ TEST(ImapClient, WrongPasswordNamesUserNotPassword) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(c.error().message(),
-            "IMAP login as alice at " + Where(server) + " failed: [AUTHENTICATIONFAILED] Authentication failed.");
+            "IMAP login as alice at " + Where(server) + " failed (LOGIN): [AUTHENTICATIONFAILED] Authentication failed.");
   if (c) c->reset();
   EXPECT_EQ(server.Finish(), "");
 }
@@ -91,11 +91,11 @@ TEST(ImapClient, ServerEchoingThePasswordDoesNotPutItInTheError) {
 TEST(ImapClient, ServerEchoingThePasswordInAnyFormDoesNotPutItInTheError) {
   const std::vector<std::pair<AuthMethod, std::vector<FakeStep>>> cases = {
       // The quoted form, escapes and all.
-      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO [AUTHENTICATIONFAILED] \"s3\\\"cret\" wrong\r\n"}}},
+      {AuthMethod::kUserPass, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO [AUTHENTICATIONFAILED] \"s3\\\"cret\" wrong\r\n"}}},
       {AuthMethod::kPlain, {{"", kGreeting}, {"A1 AUTHENTICATE PLAIN *", "A1 NO [AUTHENTICATIONFAILED] " +
                                                                              net::Base64Encode(std::string("\0alice\0s3\"cret", 14)) + "\r\n"}}},
       // Past a 200-byte cut: masked before it is shortened.
-      {AuthMethod::kLogin, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO " + std::string(196, 'x') + "s3\"cret\r\n"}}},
+      {AuthMethod::kUserPass, {{"", kGreeting}, {"A1 LOGIN *", "A1 NO " + std::string(196, 'x') + "s3\"cret\r\n"}}},
   };
   for (const auto& [method, steps] : cases) {
     FakeServer server;
@@ -206,6 +206,25 @@ TEST(ImapClient, AuthenticatePlainWithAndWithoutSaslIr) {
   }
 }
 
+// The shared SASL exchange (net::RunSasl) answers a challenge over IMAP
+// too; without TLS auto prefers CRAM-MD5 (RFC 2195's example).
+TEST(ImapClient, AuthenticateCramMd5AnswersTheChallenge) {
+  FakeServer server;
+  server.Serve({{"", "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=CRAM-MD5] ready\r\n"},
+                {"A1 AUTHENTICATE CRAM-MD5",
+                 "+ " + net::Base64Encode("<1896.697170952@postoffice.reston.mci.net>") + "\r\n"},
+                {net::Base64Encode("tim b913a602c7eda7a495b4e6e7334d3890"), "A1 OK [CAPABILITY IMAP4rev1] ok\r\n"}});
+  ImapOptions o = Opts(server.port());
+  o.auth = AuthMethod::kAuto;
+  o.user = "tim";
+  o.password = "tanstaaftanstaaf";
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ((*c)->auth_method(), AuthMethod::kCramMd5);
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(ImapClient, Xoauth2FailureChallengeIsAnsweredAndReported) {
   FakeServer server;
   const std::string b64 = net::Base64Encode("user=alice\x01" "auth=Bearer tok-123\x01\x01");
@@ -218,7 +237,8 @@ TEST(ImapClient, Xoauth2FailureChallengeIsAnsweredAndReported) {
   auto c = ImapClient::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(),
-            "IMAP login as alice at " + Where(server) + " failed: [AUTHENTICATIONFAILED] Invalid credentials");
+            "IMAP login as alice at " + Where(server) +
+                " failed (AUTHENTICATE XOAUTH2): [AUTHENTICATIONFAILED] Invalid credentials");
   server.Finish();
   ASSERT_EQ(server.received().size(), 2u);
   EXPECT_EQ(server.received()[1], "");  // the empty response to the challenge

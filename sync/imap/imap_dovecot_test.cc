@@ -165,11 +165,12 @@ TEST(ImapDovecot, ConnectsWithEveryTlsModeAndLoginMethod) {
     AuthMethod used;
   } cases[] = {
       {Mode::kImplicit, AuthMethod::kAuto, true, AuthMethod::kPlain},
-      {Mode::kImplicit, AuthMethod::kLogin, true, AuthMethod::kLogin},
+      {Mode::kImplicit, AuthMethod::kUserPass, true, AuthMethod::kUserPass},
+      {Mode::kImplicit, AuthMethod::kLogin, true, AuthMethod::kLogin},  // AUTHENTICATE LOGIN
       {Mode::kStartTls, AuthMethod::kPlain, true, AuthMethod::kPlain},
-      {Mode::kStartTls, AuthMethod::kLogin, true, AuthMethod::kLogin},
+      {Mode::kStartTls, AuthMethod::kUserPass, true, AuthMethod::kUserPass},
       {Mode::kPlain, AuthMethod::kAuto, false, AuthMethod::kPlain},
-      {Mode::kPlain, AuthMethod::kLogin, false, AuthMethod::kLogin},
+      {Mode::kPlain, AuthMethod::kUserPass, false, AuthMethod::kUserPass},
   };
   for (const Case& k : cases) {
     auto c = MustConnect(Opts(user, k.mode, k.auth));
@@ -196,7 +197,7 @@ TEST(ImapDovecot, ConnectsWithEveryTlsModeAndLoginMethod) {
 TEST(ImapDovecot, WrongPasswordAndWrongCertificate) {
   REQUIRE_DOVECOT();
   const std::string user = NewUser("wrongpw");
-  for (AuthMethod auth : {AuthMethod::kPlain, AuthMethod::kLogin}) {
+  for (AuthMethod auth : {AuthMethod::kPlain, AuthMethod::kUserPass}) {
     ImapOptions o = Opts(user, Mode::kImplicit, auth);
     o.password = "not-the-password";
     auto c = ImapClient::Connect(o);
@@ -204,7 +205,8 @@ TEST(ImapDovecot, WrongPasswordAndWrongCertificate) {
     EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
     EXPECT_EQ(c.error().message(), "IMAP login as wrongpw at " + Env("DOVECOT_HOST") + ":" +
                                        Env("DOVECOT_IMAPS_PORT") +
-                                       " failed: [AUTHENTICATIONFAILED] Authentication failed.");
+                                       " failed (" + (auth == AuthMethod::kPlain ? "AUTHENTICATE PLAIN" : "LOGIN") +
+                                       "): [AUTHENTICATIONFAILED] Authentication failed.");
   }
   ImapOptions o = Opts(user);
   o.connect.host = Env("DOVECOT_WRONG_NAME_HOST");

@@ -148,4 +148,89 @@ std::string ApopDigest(std::string_view timestamp, std::string_view secret) {
   return Hex(md);
 }
 
+namespace {
+
+// The client's side of one mechanism: what it sends first, and its answer
+// to each challenge (nullopt: nothing more to say, cancel).
+class Mechanism {
+ public:
+  Mechanism(LoginMethod method, std::string_view user, std::string_view secret)
+      : method_(method), user_(user), secret_(secret) {}
+
+  std::optional<std::string> Initial() const {
+    if (method_ == LoginMethod::kPlain) return SaslPlain(user_, secret_);
+    if (method_ == LoginMethod::kXoauth2) return SaslXoauth2(user_, secret_);
+    return std::nullopt;
+  }
+
+  // `sent_initial`: the initial response went with the command.
+  // `challenge`: decoded, or nullopt when it was not base64.
+  Result<std::optional<std::string>> Answer(int round, bool sent_initial,
+                                            const std::optional<std::string>& challenge) const {
+    switch (method_) {
+      case LoginMethod::kPlain:
+        if (round == 0 && !sent_initial) return Initial();
+        return std::optional<std::string>();
+      case LoginMethod::kXoauth2:
+        if (round == 0 && !sent_initial) return Initial();
+        // The server's JSON error: an empty answer gets its final reply.
+        if (round == (sent_initial ? 0 : 1)) return std::optional<std::string>(std::string());
+        return std::optional<std::string>();
+      case LoginMethod::kLogin:
+        // Prompts ("Username:", "Password:") differ between servers, and
+        // some send them in clear; the order does not.
+        if (round == 0) return std::optional<std::string>(user_);
+        if (round == 1) return std::optional<std::string>(secret_);
+        return std::optional<std::string>();
+      case LoginMethod::kCramMd5: {
+        if (round != 0) return std::optional<std::string>();
+        if (!challenge) return MakeError(ErrorCode::kFailedPrecondition, "a challenge that is not base64");
+        std::string answer = SaslCramMd5(user_, secret_, *challenge);
+        if (answer.empty()) return std::optional<std::string>();  // no MD5 here: cancel
+        return std::optional<std::string>(std::move(answer));
+      }
+      default:
+        return std::optional<std::string>();
+    }
+  }
+
+ private:
+  LoginMethod method_;
+  std::string_view user_, secret_;
+};
+
+}  // namespace
+
+Status RunSasl(LoginMethod method, std::string_view user, std::string_view secret, const SaslWire& wire) {
+  constexpr int kMaxChallenges = 8;
+  const Mechanism mech(method, user, secret);
+  std::string line = wire.command;
+  bool sent_initial = false;
+  if (auto initial = mech.Initial()) {
+    std::string ir = Base64Encode(*initial);
+    if (ir.empty()) ir = "=";  // RFC 4954 §4: an empty initial response
+    if (line.size() + 1 + ir.size() + 2 <= wire.max_command_line) {
+      line += " " + ir;
+      sent_initial = true;
+    }
+  }
+  MK_RETURN_IF_ERROR(wire.send(line));
+  bool cancelled = false;
+  for (int round = 0; round < kMaxChallenges; ++round) {
+    std::string text;
+    MK_ASSIGN_OR_RETURN(bool challenge, wire.next(&text));
+    if (!challenge) return OkStatus();
+    if (cancelled) return std::unexpected(wire.broken("a challenge after the exchange was cancelled"));
+    auto answer = mech.Answer(round, sent_initial, Base64Decode(text));
+    if (!answer) return std::unexpected(wire.broken(answer.error().message()));
+    if (!*answer) {
+      cancelled = true;
+      MK_RETURN_IF_ERROR(wire.send("*"));
+      continue;
+    }
+    MK_RETURN_IF_ERROR(wire.send(Base64Encode(**answer)));
+  }
+  return std::unexpected(wire.broken("the exchange did not end"));
+}
+
 }  // namespace mailkeep::net

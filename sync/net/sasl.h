@@ -1,14 +1,20 @@
-// Small encodings shared by the mail protocols: base64 (RFC 4648) and the
-// SASL initial responses for PLAIN (RFC 4616) and XOAUTH2, the CRAM-MD5
-// response (RFC 2195), and the APOP digest (RFC 1939). Pure functions;
-// thread-safe.
+// SASL for the mail protocols: the one client-side exchange POP3 (RFC 5034),
+// IMAP (RFC 3501 AUTHENTICATE, RFC 4959 SASL-IR) and SMTP (RFC 4954) share,
+// and the encodings under it: base64 (RFC 4648), the responses for PLAIN
+// (RFC 4616), LOGIN, XOAUTH2 and CRAM-MD5 (RFC 2195), and the APOP digest
+// (RFC 1939). Pure functions; thread-safe.
 //
-// The results contain secrets: never log them or put them in an error.
+// The responses contain secrets: never log them or put them in an error.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "store/util/status.h"
+#include "sync/net/login_chooser.h"
 
 namespace mailkeep::net {
 
@@ -31,5 +37,37 @@ std::string SaslCramMd5(std::string_view user, std::string_view password, std::s
 // ("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf") →
 // "c4c9334bac560ecc979e58001b3e22fb".
 std::string ApopDigest(std::string_view timestamp, std::string_view secret);
+
+// How one protocol carries a SASL exchange; RunSasl drives it.
+struct SaslWire {
+  // The command that starts the exchange, without an initial response:
+  // "AUTH PLAIN" (POP3, SMTP), "A3 AUTHENTICATE PLAIN" (IMAP).
+  std::string command;
+  // The initial response goes on the command line when that line with its
+  // CRLF fits in this many octets (POP3 255, SMTP 512, IMAP with SASL-IR
+  // unbounded); 0 = never (IMAP without SASL-IR): it then answers the
+  // first challenge.
+  size_t max_command_line = 0;
+  // Writes one line (CRLF added by the callee) and flushes.
+  std::function<Status(const std::string& line)> send;
+  // Reads the server's next step: true and the challenge text (after "+ "
+  // or "334 ", still base64) for a challenge; false when the exchange has
+  // ended (the callee keeps the final reply: OK, NO, 235, 535, ...).
+  std::function<Result<bool>(std::string* challenge)> next;
+  // The error for a server that breaks the exchange (the callee drops the
+  // connection); `what` says how, e.g. "the exchange did not end".
+  std::function<Error(std::string_view what)> broken;
+};
+
+// One SASL exchange with `method` (kPlain, kLogin, kCramMd5, kXoauth2):
+// the command (with the initial response when it fits), an answer to each
+// challenge, "*" (cancel) when the mechanism has nothing more to say. For
+// XOAUTH2 a challenge after the token carries the server's JSON error: it
+// gets an empty answer, and the server then sends its final reply. Returns
+// OK when the exchange has ended (the caller judges the final reply); the
+// errors of send/next; wire.broken(...) after more than 8 challenges, a
+// challenge after "*", or a CRAM-MD5 challenge that is not base64.
+// REQUIRES: SaslMechanism(method) != nullptr.
+Status RunSasl(LoginMethod method, std::string_view user, std::string_view secret, const SaslWire& wire);
 
 }  // namespace mailkeep::net

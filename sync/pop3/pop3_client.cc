@@ -9,6 +9,7 @@
 #include <set>
 #include <optional>
 
+#include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
 
@@ -74,17 +75,7 @@ std::string FindTimestamp(std::string_view greeting) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) {
-  switch (method) {
-    case AuthMethod::kAuto: return "auto";
-    case AuthMethod::kPlain: return "plain";
-    case AuthMethod::kLogin: return "login";
-    case AuthMethod::kXoauth2: return "xoauth2";
-    case AuthMethod::kApop: return "apop";
-    case AuthMethod::kUserPass: return "user";
-  }
-  return "?";
-}
+const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
 
 struct Reply {
   enum Kind { kOk, kErr, kContinue } kind = kErr;
@@ -269,89 +260,47 @@ class Pop3Client::Impl {
     return OkStatus();
   }
 
-  std::string LoginFailure(const std::string& text) const {
-    return "POP3 login as " + options.user + " at " + peer() + " failed: " + Sanitize(text);
-  }
+  // The refusal of a login, naming the way it was tried.
   Status LoginError(const Reply& reply) {
-    return MakeError(CodeFor(reply.text, ErrorCode::kFailedPrecondition), LoginFailure(reply.text));
+    return MakeError(CodeFor(reply.text, ErrorCode::kFailedPrecondition),
+                     "POP3 login as " + options.user + " at " + peer() + " failed (" +
+                         net::LoginCommand(net::LoginProtocol::kPop3, used) + "): " + Sanitize(reply.text));
   }
 
-  Result<AuthMethod> ChooseMethod() {
-    std::vector<std::string> mechs = SaslMechanisms();
-    auto offers = [&](const char* m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
-    bool user_ok = !have_capa || Has("USER");
-    std::string offered = "SASL";
-    for (const auto& m : mechs) offered += " " + Sanitize(m, 64);  // names from the server
-    if (mechs.empty()) offered = "no SASL";
-    offered += timestamp.empty() ? ", no APOP" : ", APOP";
-    offered += user_ok ? ", USER" : ", no USER";
-    auto not_offered = [&](const std::string& what) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "POP3 server " + peer() + " does not offer " + what + " (it offers " + offered + ")");
-    };
-    switch (options.auth) {
-      case AuthMethod::kPlain:
-        if (!offers("PLAIN")) return not_offered("AUTH PLAIN");
-        return AuthMethod::kPlain;
-      case AuthMethod::kLogin:
-        if (!offers("LOGIN")) return not_offered("AUTH LOGIN");
-        return AuthMethod::kLogin;
-      case AuthMethod::kXoauth2:
-        if (!offers("XOAUTH2")) return not_offered("AUTH XOAUTH2");
-        return AuthMethod::kXoauth2;
-      case AuthMethod::kApop:
-        if (timestamp.empty()) return not_offered("APOP (no timestamp in its greeting)");
-        return AuthMethod::kApop;
-      case AuthMethod::kUserPass:
-        if (!user_ok) return not_offered("USER/PASS");
-        return AuthMethod::kUserPass;
-      case AuthMethod::kAuto:
-        break;
-    }
-    if (!conn->secure() && !timestamp.empty()) return AuthMethod::kApop;
-    if (offers("PLAIN")) return AuthMethod::kPlain;
-    if (offers("LOGIN")) return AuthMethod::kLogin;
-    if (!timestamp.empty()) return AuthMethod::kApop;
-    if (user_ok) return AuthMethod::kUserPass;
-    return not_offered("a login method mailkeep supports");
+  net::LoginOffer Offer() const {
+    return {.tls = conn->secure(),
+            .sasl = SaslMechanisms(),
+            .user_pass = !have_capa || Has("USER"),  // RFC 1939 servers without CAPA have USER
+            .apop = !timestamp.empty()};
   }
 
-  // One SASL exchange. `steps` are the client responses (raw, base64-encoded
-  // here); the first goes as the initial response when the command fits in
-  // 255 octets (RFC 5034 §4).
-  Status Sasl(const std::string& mech, const std::vector<std::string>& steps, bool initial_response) {
-    const std::string command = "AUTH " + mech;
-    size_t next = 0;
-    std::string line = command;
-    if (initial_response && !steps.empty()) {
-      std::string ir = net::Base64Encode(steps[0]);
-      if (ir.empty()) ir = "=";
-      if (line.size() + 1 + ir.size() + 2 <= 255) {
-        line += " " + ir;
-        next = 1;
-      }
-    }
+  // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
+  // when the line fits in 255 octets.
+  Status Sasl() {
+    const std::string command = net::LoginCommand(net::LoginProtocol::kPop3, used);
+    Reply last;
+    net::SaslWire wire{
+        .command = command,
+        .max_command_line = 255,
+        .send = [&](const std::string& line) { return SendNow(line + "\r\n", command); },
+        .next = [&](std::string* challenge) -> Result<bool> {
+          MK_ASSIGN_OR_RETURN(last, ReadReply(command, /*allow_continue=*/true));
+          if (last.kind != Reply::kContinue) return false;
+          *challenge = last.text;
+          return true;
+        },
+        .broken = [&](std::string_view what) { return ProtocolError(command, what); }};
+    MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
+    if (last.kind != Reply::kOk) return LoginError(last);
+    return OkStatus();
+  }
+
+  // Sends `line`, reads the status reply; -ERR is a login error.
+  Status Step(const std::string& line, const std::string& command) {
     MK_RETURN_IF_ERROR(SendNow(line + "\r\n", command));
-    bool cancelled = false;
-    for (int round = 0; round < 10; ++round) {
-      MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command, /*allow_continue=*/true));
-      if (reply.kind == Reply::kOk) return OkStatus();
-      if (reply.kind == Reply::kErr) return LoginError(reply);
-      // Continuation: send the next response, or end the exchange.
-      if (next < steps.size()) {
-        MK_RETURN_IF_ERROR(SendNow(net::Base64Encode(steps[next++]) + "\r\n", command));
-      } else if (mech == "XOAUTH2" && !cancelled) {
-        // The challenge carries a JSON error; an empty response gets the -ERR.
-        cancelled = true;
-        MK_RETURN_IF_ERROR(SendNow("\r\n", command));
-      } else if (!cancelled) {
-        cancelled = true;
-        MK_RETURN_IF_ERROR(SendNow("*\r\n", command));
-      } else {
-        break;
-      }
-    }
-    return std::unexpected(ProtocolError(command, "the exchange did not end"));
+    MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command));
+    if (reply.kind != Reply::kOk) return LoginError(reply);
+    return OkStatus();
   }
 
   Status Authenticate() {
@@ -361,36 +310,19 @@ class Pop3Client::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(AuthMethod method, ChooseMethod());
-    used = method;
-    switch (method) {
-      case AuthMethod::kPlain:
-        return Sasl("PLAIN", {net::SaslPlain(options.user, options.password)}, true);
-      case AuthMethod::kLogin:
-        return Sasl("LOGIN", {options.user, options.password}, false);
-      case AuthMethod::kXoauth2:
-        return Sasl("XOAUTH2", {net::SaslXoauth2(options.user, options.password)}, true);
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kPop3, options.auth, Offer(), peer()));
+    switch (used) {
       case AuthMethod::kApop: {
         std::string digest = net::ApopDigest(timestamp, options.password);
         if (digest.empty()) return MakeError(ErrorCode::kInternal, "POP3 APOP: MD5 is not available");
-        MK_RETURN_IF_ERROR(SendNow("APOP " + options.user + " " + digest + "\r\n", "APOP"));
-        MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("APOP"));
-        if (reply.kind != Reply::kOk) return LoginError(reply);
-        return OkStatus();
+        return Step("APOP " + options.user + " " + digest, "APOP");
       }
-      case AuthMethod::kUserPass: {
-        MK_RETURN_IF_ERROR(SendNow("USER " + options.user + "\r\n", "USER"));
-        MK_ASSIGN_OR_RETURN(Reply reply, ReadReply("USER"));
-        if (reply.kind != Reply::kOk) return LoginError(reply);
-        MK_RETURN_IF_ERROR(SendNow("PASS " + options.password + "\r\n", "PASS"));
-        MK_ASSIGN_OR_RETURN(Reply pass, ReadReply("PASS"));
-        if (pass.kind != Reply::kOk) return LoginError(pass);
-        return OkStatus();
-      }
-      case AuthMethod::kAuto:
-        break;
+      case AuthMethod::kUserPass:
+        MK_RETURN_IF_ERROR(Step("USER " + options.user, "USER"));
+        return Step("PASS " + options.password, "PASS");
+      default:
+        return Sasl();
     }
-    return MakeError(ErrorCode::kInternal, "POP3: no login method chosen");
   }
 
   Status Open() {

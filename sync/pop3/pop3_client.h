@@ -1,5 +1,6 @@
 // POP3 client (RFC 1939; CAPA and PIPELINING, RFC 2449; STLS, RFC 2595;
-// SASL AUTH, RFC 5034, with PLAIN, LOGIN and XOAUTH2; APOP; USER/PASS).
+// SASL AUTH, RFC 5034, with PLAIN, LOGIN, CRAM-MD5 and XOAUTH2; APOP;
+// USER/PASS).
 //
 // One Pop3Client is one session: Connect() greets, reads CAPA, upgrades with
 // STLS when asked and logs in; List/Retrieve/Top/Delete work in the
@@ -14,7 +15,7 @@
 //
 // Errors: one line naming the command, the server and the server's text,
 // never the password, e.g.
-//   "POP3 login as alice at mail.example.com:995 failed: [AUTH] Authentication failed."
+//   "POP3 login as alice at mail.example.com:995 failed (AUTH PLAIN): [AUTH] Authentication failed."
 //   kUnavailable         network trouble or a temporary server condition
 //                        ([SYS/TEMP], [IN-USE], [LOGIN-DELAY]); retry later.
 //   kFailedPrecondition  login refused, TLS/policy problems, no UIDL, the
@@ -39,20 +40,25 @@
 
 #include "store/util/status.h"
 #include "sync/net/connection.h"
+#include "sync/net/login_chooser.h"
 
 namespace mailkeep::pop3 {
 
-enum class AuthMethod { kAuto, kPlain, kLogin, kXoauth2, kApop, kUserPass };
+// The login methods shared with IMAP and SMTP (sync/net/login_chooser.h);
+// POP3 uses kPlain, kLogin, kCramMd5, kXoauth2 (SASL AUTH), kApop and
+// kUserPass (USER/PASS).
+using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "xoauth2", "apop", "user".
+// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
 const char* AuthMethodName(AuthMethod method);
 
 struct Pop3Options {
   net::ConnectOptions connect;         // service is forced to kPop3
   std::string user, password;          // password = OAuth2 token for kXoauth2
-  // kAuto = the strongest method offered: over TLS SASL PLAIN, then LOGIN,
-  // then APOP, then USER/PASS; without TLS (allow_plaintext) APOP first.
-  // XOAUTH2 is never chosen automatically.
+  // kAuto (net::ChooseLogin): over TLS SASL PLAIN, LOGIN, CRAM-MD5, then
+  // USER/PASS, never APOP (servers such as GNU Mailutils put a timestamp in
+  // every greeting but accept APOP only for some users); without TLS
+  // (allow_plaintext) CRAM-MD5 and APOP first. XOAUTH2 only when named.
   AuthMethod auth = AuthMethod::kAuto;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
 

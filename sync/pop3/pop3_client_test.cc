@@ -66,7 +66,7 @@ TEST(Pop3Client, WrongPasswordNamesUserNotPassword) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(c.error().message(),
-            "POP3 login as alice at " + Where(server) + " failed: [AUTH] Authentication failed.");
+            "POP3 login as alice at " + Where(server) + " failed (USER/PASS): [AUTH] Authentication failed.");
   EXPECT_FALSE(Contains(c.error().message(), "s3cret"));
   EXPECT_EQ(server.Finish(), "");
 }
@@ -211,7 +211,7 @@ TEST(Pop3Client, SaslLogin) {
   auto c = Pop3Client::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(),
-            "POP3 login as alice at " + Where(server) + " failed: [AUTH] Authentication failed.");
+            "POP3 login as alice at " + Where(server) + " failed (AUTH LOGIN): [AUTH] Authentication failed.");
   EXPECT_EQ(server.Finish(), "");
 }
 
@@ -229,7 +229,7 @@ TEST(Pop3Client, Xoauth2FailureChallengeGetsEmptyResponse) {
   auto c = Pop3Client::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(),
-            "POP3 login as alice at " + Where(server) + " failed: [AUTH] Invalid credentials");
+            "POP3 login as alice at " + Where(server) + " failed (AUTH XOAUTH2): [AUTH] Invalid credentials");
   EXPECT_FALSE(Contains(c.error().message(), "tttt"));
   server.Finish();
   ASSERT_EQ(server.received().size(), 4u);
@@ -244,7 +244,7 @@ TEST(Pop3Client, MechanismNotOffered) {
   auto c = Pop3Client::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(), "POP3 server " + Where(server) +
-                                     " does not offer AUTH PLAIN (it offers no SASL, no APOP, USER)");
+                                     " does not offer AUTH PLAIN (it offers USER/PASS)");
 }
 
 TEST(Pop3Client, ListMergesUidlAndListPipelined) {

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "store/util/ascii.h"
+#include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
 
@@ -129,16 +130,7 @@ ErrorCode CodeForRefusal(const Reply& r) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) {
-  switch (method) {
-    case AuthMethod::kAuto: return "auto";
-    case AuthMethod::kPlain: return "plain";
-    case AuthMethod::kLogin: return "login";
-    case AuthMethod::kCramMd5: return "cram-md5";
-    case AuthMethod::kXoauth2: return "xoauth2";
-  }
-  return "?";
-}
+const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
 
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
@@ -379,89 +371,39 @@ class SmtpClient::Impl {
     return Ehlo();
   }
 
-  Result<AuthMethod> ChooseMethod() {
-    std::string offered;
-    for (const auto& m : ext.auth) offered += (offered.empty() ? "" : " ") + m;
-    if (offered.empty()) offered = "none";
-    auto not_offered = [&](const std::string& what) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "SMTP server " + peer() + " does not offer " + what + " (it offers " + offered + ")");
-    };
-    auto named = [&](AuthMethod m, const char* mech) -> Result<AuthMethod> {
-      if (ext.HasAuth(mech)) return m;
-      return not_offered(std::string("AUTH ") + mech);
-    };
-    switch (options.auth) {
-      case AuthMethod::kPlain: return named(AuthMethod::kPlain, "PLAIN");
-      case AuthMethod::kLogin: return named(AuthMethod::kLogin, "LOGIN");
-      case AuthMethod::kCramMd5: return named(AuthMethod::kCramMd5, "CRAM-MD5");
-      case AuthMethod::kXoauth2: return named(AuthMethod::kXoauth2, "XOAUTH2");
-      case AuthMethod::kAuto: break;
-    }
-    // Over TLS the simplest first; in plain text (allow_plaintext) the one
-    // that does not send the password.
-    using Choice = std::pair<AuthMethod, const char*>;
-    static constexpr std::array<Choice, 3> kTlsOrder = {
-        Choice{AuthMethod::kPlain, "PLAIN"}, Choice{AuthMethod::kLogin, "LOGIN"},
-        Choice{AuthMethod::kCramMd5, "CRAM-MD5"}};
-    static constexpr std::array<Choice, 3> kPlainOrder = {
-        Choice{AuthMethod::kCramMd5, "CRAM-MD5"}, Choice{AuthMethod::kPlain, "PLAIN"},
-        Choice{AuthMethod::kLogin, "LOGIN"}};
-    for (const auto& [m, mech] : conn->secure() ? kTlsOrder : kPlainOrder) {
-      if (ext.HasAuth(mech)) return m;
-    }
-    return not_offered("an AUTH mechanism mailkeep supports (PLAIN, LOGIN, CRAM-MD5)");
-  }
-
-  Status LoginError(const std::string& mech, const Reply& r) {
+  Status LoginError(const Reply& r) {
     Drop();
-    std::string msg = "SMTP login as " + options.user + " at " + peer() + " failed (AUTH " + mech + "): " + Show(r);
+    std::string msg = "SMTP login as " + options.user + " at " + peer() + " failed (" +
+                      net::LoginCommand(net::LoginProtocol::kSmtp, used) + "): " + Show(r);
     if (r.code == 535) {
-      msg += mech == "XOAUTH2" ? "; check the user name and the access token" : "; check the user name and password";
+      msg += used == AuthMethod::kXoauth2 ? "; check the user name and the access token"
+                                          : "; check the user name and password";
     } else if (r.klass() == 4) {
       msg += "; try again later";
     }
     return MakeError(CodeForRefusal(r), msg);
   }
 
-  // One SASL exchange (RFC 4954 §4). `initial` goes with the command
-  // (base64; "=" when empty); each 334 challenge gets respond(challenge)'s
-  // answer, or "*" (cancel) when it has none.
-  using Responder = std::function<std::optional<std::string>(const std::string& challenge, int round)>;
-  Status Sasl(const std::string& mech, const std::optional<std::string>& initial, const Responder& respond) {
-    const std::string command = "AUTH " + mech;
-    std::string line = command;
-    if (initial) {
-      std::string ir = net::Base64Encode(*initial);
-      line += " " + (ir.empty() ? std::string("=") : ir);
-    }
-    MK_RETURN_IF_ERROR(SendNow(line, command));
-    bool cancelled = false;
-    for (int round = 0; round < 8; ++round) {
-      MK_ASSIGN_OR_RETURN(Reply r, ReadReply(command));
-      if (r.positive()) return OkStatus();
-      if (r.code != 334) {
-        if (r.klass() != 4 && r.klass() != 5) return std::unexpected(ProtocolError(command, "\"" + Show(r) + "\""));
-        return LoginError(mech, r);
-      }
-      if (cancelled) break;
-      std::string text = r.lines.empty() ? std::string() : r.lines[0];
-      auto challenge = net::Base64Decode(text);
-      if (!challenge) {
-        // Only CRAM-MD5 uses the challenge; some old servers send LOGIN's
-        // prompts in clear ("334 Username:").
-        if (mech == "CRAM-MD5") return std::unexpected(ProtocolError(command, "a challenge that is not base64"));
-        challenge = std::string();
-      }
-      std::optional<std::string> answer = respond(*challenge, round);
-      if (!answer) {
-        cancelled = true;
-        MK_RETURN_IF_ERROR(SendNow("*", command));
-        continue;
-      }
-      MK_RETURN_IF_ERROR(SendNow(net::Base64Encode(*answer), command));
-    }
-    return std::unexpected(ProtocolError(command, "the exchange did not end"));
+  // One SASL exchange (RFC 4954 §4, net::RunSasl): the initial response
+  // goes with AUTH when the line fits in 512 octets; 334 is a challenge.
+  Status Sasl() {
+    const std::string command = net::LoginCommand(net::LoginProtocol::kSmtp, used);
+    Reply last;
+    net::SaslWire wire{
+        .command = command,
+        .max_command_line = 512,
+        .send = [&](const std::string& line) { return SendNow(line, command); },
+        .next = [&](std::string* challenge) -> Result<bool> {
+          MK_ASSIGN_OR_RETURN(last, ReadReply(command));
+          if (last.code != 334) return false;
+          *challenge = last.lines.empty() ? std::string() : last.lines[0];
+          return true;
+        },
+        .broken = [&](std::string_view what) { return ProtocolError(command, what); }};
+    MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
+    if (last.positive()) return OkStatus();
+    if (last.klass() != 4 && last.klass() != 5) return std::unexpected(ProtocolError(command, "\"" + Show(last) + "\""));
+    return LoginError(last);
   }
 
   Status Authenticate() {
@@ -480,43 +422,14 @@ class SmtpClient::Impl {
                        "SMTP server " + peer() + " does not offer AUTH" + (esmtp ? "" : " (it does not speak ESMTP)") +
                            hint);
     }
-    auto method = ChooseMethod();
+    const net::LoginOffer offer{.tls = conn->secure(), .sasl = ext.auth, .user_pass = false, .apop = false};
+    auto method = net::ChooseLogin(net::LoginProtocol::kSmtp, options.auth, offer, peer());
     if (!method) {
       Drop();
       return std::unexpected(method.error());
     }
     used = *method;
-    const std::string& user = options.user;
-    const std::string& password = options.password;
-    switch (*method) {
-      case AuthMethod::kPlain:
-        return Sasl("PLAIN", net::SaslPlain(user, password), [](const std::string&, int) { return std::nullopt; });
-      case AuthMethod::kLogin:
-        // Challenges ("Username:", "Password:") differ between servers; the
-        // order does not.
-        return Sasl("LOGIN", std::nullopt, [&](const std::string&, int round) -> std::optional<std::string> {
-          if (round == 0) return user;
-          if (round == 1) return password;
-          return std::nullopt;
-        });
-      case AuthMethod::kCramMd5:
-        return Sasl("CRAM-MD5", std::nullopt, [&](const std::string& challenge, int round) -> std::optional<std::string> {
-          if (round != 0) return std::nullopt;
-          std::string answer = net::SaslCramMd5(user, password, challenge);
-          if (answer.empty()) return std::nullopt;  // no MD5 here: cancel
-          return answer;
-        });
-      case AuthMethod::kXoauth2:
-        // A 334 carries a JSON error; an empty answer gets the final 535.
-        return Sasl("XOAUTH2", net::SaslXoauth2(user, password),
-                    [](const std::string&, int round) -> std::optional<std::string> {
-                      if (round == 0) return std::string();
-                      return std::nullopt;
-                    });
-      case AuthMethod::kAuto:
-        break;
-    }
-    return MakeError(ErrorCode::kInternal, "SMTP: no AUTH mechanism chosen");
+    return Sasl();
   }
 
   // Connect, greet, EHLO, STARTTLS, EHLO, AUTH.

@@ -65,14 +65,17 @@
 
 #include "store/util/status.h"
 #include "sync/net/connection.h"
+#include "sync/net/login_chooser.h"
 #include "sync/smtp/smtp_data.h"
 #include "sync/smtp/smtp_reply.h"
 
 namespace mailkeep::smtp {
 
-enum class AuthMethod { kAuto, kPlain, kLogin, kCramMd5, kXoauth2 };
+// The login methods shared with POP3 and IMAP (sync/net/login_chooser.h);
+// SMTP uses the SASL ones: kPlain, kLogin, kCramMd5, kXoauth2.
+using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2".
+// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
 const char* AuthMethodName(AuthMethod method);
 
 struct SmtpOptions {
@@ -84,10 +87,11 @@ struct SmtpOptions {
   // Credentials; user "" = no AUTH. For kXoauth2 `password` is the OAuth2
   // access token.
   std::string user, password;
-  // kAuto: over TLS the first offered of PLAIN, LOGIN, CRAM-MD5; without TLS
-  // (allow_plaintext) CRAM-MD5 first, since it does not send the password.
-  // XOAUTH2 is used only when named. A named mechanism the server does not
-  // offer is an error (the message lists what it offers).
+  // kAuto (net::ChooseLogin): over TLS the first offered of PLAIN, LOGIN,
+  // CRAM-MD5; without TLS (allow_plaintext) CRAM-MD5 first, since it does
+  // not send the password. XOAUTH2 is used only when named. A named
+  // mechanism the server does not offer is an error (the message lists what
+  // it offers).
   AuthMethod auth = AuthMethod::kAuto;
   // Without it no credential of any kind is sent unless the connection is TLS.
   bool allow_plaintext = false;

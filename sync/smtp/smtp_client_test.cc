@@ -478,7 +478,7 @@ TEST(SmtpClient, NamedMechanismNotOffered) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(c.error().message(),
-            "SMTP server " + Where(server) + " does not offer AUTH CRAM-MD5 (it offers PLAIN LOGIN)");
+            "SMTP server " + Where(server) + " does not offer AUTH CRAM-MD5 (it offers AUTH PLAIN, AUTH LOGIN)");
 }
 
 TEST(SmtpClient, NoAuthOfferedHintsAtStartTls) {

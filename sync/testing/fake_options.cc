@@ -32,7 +32,7 @@ pop3::Pop3Options FakePop3(uint16_t port, const std::string& password) {
 
 imap::ImapOptions FakeImap(uint16_t port, const std::string& password) {
   auto o = FakeLogin<imap::ImapOptions>(port, password);
-  o.auth = imap::AuthMethod::kLogin;
+  o.auth = imap::AuthMethod::kUserPass;
   return o;
 }
 

@@ -267,8 +267,8 @@ TEST(Pop3DovecotAuth, ApopAndXoauth2NotOffered) {
   auto c = Pop3Client::Connect(o);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().message(), "POP3 server " + Peer(o) +
-                                     " does not offer APOP (no timestamp in its greeting) (it offers SASL PLAIN "
-                                     "LOGIN, no APOP, USER)");
+                                     " does not offer APOP (no timestamp in its greeting) (it offers AUTH PLAIN, "
+                                     "AUTH LOGIN, USER/PASS)");
   o.auth = AuthMethod::kXoauth2;
   c = Pop3Client::Connect(o);
   ASSERT_FALSE(c);
@@ -286,7 +286,9 @@ TEST(Pop3DovecotAuth, WrongPassword) {
     auto c = Pop3Client::Connect(o);
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().code(), ErrorCode::kFailedPrecondition);
-    EXPECT_EQ(c.error().message(), "POP3 login as alice at " + Peer(o) + " failed: [AUTH] Authentication failed.");
+    const std::string method = m == AuthMethod::kPlain ? "AUTH PLAIN" : m == AuthMethod::kLogin ? "AUTH LOGIN" : "USER/PASS";
+    EXPECT_EQ(c.error().message(),
+              "POP3 login as alice at " + Peer(o) + " failed (" + method + "): [AUTH] Authentication failed.");
     EXPECT_EQ(c.error().message().find("not-the-password"), std::string::npos);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   }
