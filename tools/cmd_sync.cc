@@ -36,7 +36,8 @@ pop3::AuthMethod ToPop3Auth(config::Auth auth) {
     case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
     case config::Auth::kApop: return pop3::AuthMethod::kApop;
     case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
-    case config::Auth::kCramMd5: break;  // refused for accounts by the config loader
+    case config::Auth::kCramMd5:      // refused for accounts by the config loader,
+    case config::Auth::kOauthBearer: break;  // oauthbearer for POP3 too
   }
   return pop3::AuthMethod::kAuto;
 }
@@ -55,11 +56,11 @@ sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
 // Builds the account's source; the password is resolved here, at use time,
 // and lives only in the source's options. `debug` (may be empty) gets the
 // IMAP client's notes.
-Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
+Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a, const std::string& archive_dir,
                                                  std::function<void(std::string_view)> debug) {
   if (a.protocol == config::Protocol::kImap) {
     sync::ImapSourceOptions o;
-    MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a));
+    MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a, archive_dir));
     o.client.debug = std::move(debug);
     o.folders = a.folders;
     o.exclude = a.exclude;
@@ -233,7 +234,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       // of memory) is that account's one-line error; the others go on.
       try {
         if (a.name == debug_throw_in) throw std::bad_alloc();
-        auto source = MakeSource(a, std::move(debug));
+        auto source = MakeSource(a, archive.dir(), std::move(debug));
         if (!source) {
           fail(source.error().message());
         } else {

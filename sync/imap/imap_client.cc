@@ -12,6 +12,7 @@
 #include "sync/imap/response_parser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
+#include "sync/oauth/sasl_bearer.h"
 
 namespace mailkeep::imap {
 
@@ -346,6 +347,7 @@ const char* AuthMethodName(AuthMethod method) {
     case AuthMethod::kPlain: return "plain";
     case AuthMethod::kLogin: return "login";
     case AuthMethod::kXoauth2: return "xoauth2";
+    case AuthMethod::kOauthBearer: return "oauthbearer";
   }
   return "?";
 }
@@ -716,6 +718,9 @@ class ImapClient::Impl {
       case AuthMethod::kXoauth2:
         if (!Has("AUTH=XOAUTH2")) return not_offered("AUTHENTICATE XOAUTH2");
         return AuthMethod::kXoauth2;
+      case AuthMethod::kOauthBearer:
+        if (!Has("AUTH=OAUTHBEARER")) return not_offered("AUTHENTICATE OAUTHBEARER");
+        return AuthMethod::kOauthBearer;
       case AuthMethod::kLogin:
         if (!login_ok) return not_offered("the LOGIN command");
         return AuthMethod::kLogin;
@@ -768,6 +773,14 @@ class ImapClient::Impl {
     return std::unexpected(ProtocolError(what, "the AUTHENTICATE exchange did not end"));
   }
 
+  // AUTHENTICATE XOAUTH2 or OAUTHBEARER with options.password as the token.
+  Result<Response> Bearer(AuthMethod method) {
+    if (method == AuthMethod::kXoauth2) return Sasl("XOAUTH2", net::SaslXoauth2(options.user, options.password));
+    const net::ConnectOptions& c = options.connect;
+    const uint16_t port = c.port != 0 ? c.port : net::DefaultPort(net::Service::kImap, c.tls);
+    return Sasl("OAUTHBEARER", oauth::SaslOauthBearer(options.user, conn->host(), port, options.password));
+  }
+
   Status Authenticate() {
     if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "IMAP: no user name given");
     if (!conn->secure() && !options.allow_plaintext) {
@@ -785,7 +798,12 @@ class ImapClient::Impl {
     } else if (method == AuthMethod::kPlain) {
       MK_ASSIGN_OR_RETURN(r, Sasl("PLAIN", net::SaslPlain(options.user, options.password)));
     } else {
-      MK_ASSIGN_OR_RETURN(r, Sasl("XOAUTH2", net::SaslXoauth2(options.user, options.password)));
+      MK_ASSIGN_OR_RETURN(r, Bearer(method));
+      if (r.cond == Response::Cond::kNo && options.renew_token) {  // the token may be stale: once more with a new one
+        MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+        mask = net::SecretMask(options.user, options.password);
+        MK_ASSIGN_OR_RETURN(r, Bearer(method));
+      }
     }
     if (r.cond != Response::Cond::kOk) return std::unexpected(LoginError(r));
     // Capabilities change at login; the OK often carries the new ones.

@@ -78,17 +78,21 @@
 
 namespace mailkeep::imap {
 
-enum class AuthMethod { kAuto, kPlain, kLogin /* the IMAP LOGIN command */, kXoauth2 };
+enum class AuthMethod { kAuto, kPlain, kLogin /* the IMAP LOGIN command */, kXoauth2, kOauthBearer };
 
-// "auto", "plain", "login", "xoauth2".
+// "auto", "plain", "login", "xoauth2", "oauthbearer".
 const char* AuthMethodName(AuthMethod method);
 
 struct ImapOptions {
   net::ConnectOptions connect;         // service is forced to kImap
-  std::string user, password;          // password = OAuth2 access token for kXoauth2
+  std::string user, password;          // password = OAuth2 access token for kXoauth2 / kOauthBearer
   // kAuto: AUTHENTICATE PLAIN when offered, else LOGIN (unless
-  // LOGINDISABLED). XOAUTH2 is never chosen automatically.
+  // LOGINDISABLED). XOAUTH2 and OAUTHBEARER are never chosen automatically.
   AuthMethod auth = AuthMethod::kAuto;
+  // kXoauth2 / kOauthBearer: when the server refuses the token, called once
+  // for a new one (oauth::AccessTokens::Renew), which is tried once more in
+  // the same session. Empty = no second try. Its error ends the login.
+  std::function<Result<std::string>()> renew_token;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
   uint64_t max_literal = 0;            // largest message (literal) accepted; 0 = 1 GiB
   size_t max_line = 0;                 // longest response line outside literals; 0 = 16 MiB

@@ -74,7 +74,7 @@ oauth_admin() {
   python3 - "$OAUTH_URL/admin" "$OAUTH_CA" "action=$1" "${@:2}" <<'EOF'
 import ssl, sys, urllib.parse, urllib.request
 url, ca, *pairs = sys.argv[1:]
-data = urllib.parse.urlencode([p.split("=", 1) for p in pairs]).encode()
+data = urllib.parse.urlencode([tuple(p.split("=", 1)) for p in pairs]).encode()
 ctx = ssl.create_default_context(cafile=ca)
 print(urllib.request.urlopen(url, data=data, context=ctx, timeout=10).read().decode())
 EOF
