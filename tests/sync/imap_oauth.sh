@@ -73,6 +73,13 @@ keep_output
 grep -q "account alice: no OAuth refresh token yet; run: mailkeep oauth alice" "$WORK/err" ||
   fail "sync before authorization: $(cat "$WORK/err")"
 
+# mailkeep oauth refuses what it cannot authorize, with one line (exit 2).
+expect_status 2 mk oauth --config "$cfg" nosuch
+grep -q "no account 'nosuch' in $cfg" "$WORK/err" || fail "oauth nosuch: $(cat "$WORK/err")"
+printf '[account.plain]\nprotocol = imap\nhost = h\nuser = u\npassword_env = X\n' >"$WORK/plain.ini"
+expect_status 2 mk oauth --config "$WORK/plain.ini" plain
+grep -q "account plain needs oauth_token_url and oauth_device_url" "$WORK/err" || fail "oauth plain: $(cat "$WORK/err")"
+
 # 2. The device grant.
 start=$(date +%s%N)
 mk oauth --config "$cfg" alice >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/out" "$WORK/err" >&2; fail "mailkeep oauth failed"; }
