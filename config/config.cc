@@ -604,7 +604,7 @@ int LineOf(const OpenSection& s, std::string_view key) {
 }
 
 // The oauth_* keys of an account: all need oauth_token_url, which needs
-// auth = xoauth2 | oauthbearer, oauth_client_id, IMAP and no password key
+// auth = xoauth2 | oauthbearer, oauth_client_id and no password key
 // (the password keys give a ready access token instead).
 Status CheckOAuth(const OpenSection& s, const AccountConfig& a, const std::string& file) {
   if (!a.oauth.enabled()) {
@@ -620,10 +620,6 @@ Status CheckOAuth(const OpenSection& s, const AccountConfig& a, const std::strin
     return LineError(file, line, "'oauth_token_url' needs 'auth = xoauth2' or 'auth = oauthbearer' in " + s.label);
   }
   if (a.oauth.client_id.empty()) return LineError(file, line, "'oauth_token_url' needs 'oauth_client_id' in " + s.label);
-  if (a.protocol != Protocol::kImap) {
-    return LineError(file, line, "'oauth_token_url' needs 'protocol = imap' in " + s.label +
-                                     " (mailkeep refreshes OAuth tokens for IMAP only so far)");
-  }
   if (a.password.kind != PasswordSource::Kind::kNone) {
     return LineError(file, LineOf(s, PasswordKey(a.password.kind)),
                      s.label + " sets both 'oauth_token_url' and '" + std::string(PasswordKey(a.password.kind)) +
@@ -646,9 +642,6 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
     MK_RETURN_IF_ERROR(CheckOAuth(s, a, file));
     if (a.password.kind == PasswordSource::Kind::kNone && !a.oauth.enabled()) {
       return missing("'password_env', 'password_file' or 'password_command'");
-    }
-    if (a.auth == Auth::kOauthBearer && a.protocol != Protocol::kImap) {
-      return LineError(file, LineOf(s, "auth"), "'auth = oauthbearer' needs 'protocol = imap' in " + s.label);
     }
     if (a.auth == Auth::kApop && a.protocol != Protocol::kPop3) {
       return LineError(file, LineOf(s, "auth"), "'auth = apop' needs 'protocol = pop3' in " + s.label);

@@ -53,7 +53,8 @@ struct PasswordSource {
 // mailkeep gets access tokens itself from a refresh token (kept in the
 // archive's state by `mailkeep oauth NAME`, or printed by
 // oauth_refresh_token_command) and needs no password key. Without it, the
-// password keys give a ready access token, as before. IMAP accounts only.
+// password keys give a ready access token, as before. Accounts (IMAP and
+// POP3); relays take a ready token only.
 struct OAuthConfig {
   std::string token_url;                         // oauth_token_url = https://...; "" = not used
   std::string device_url;                        // oauth_device_url = https://... (for `mailkeep oauth`)

@@ -78,10 +78,7 @@ oauth::TokenStore TokenStoreFor(const config::AccountConfig& a, const std::strin
   return oauth::TokenStore(archive_dir, "account." + a.name);
 }
 
-namespace {
-
-// The access token (the password) and the hook that renews it.
-Status UseOAuth(const config::AccountConfig& a, const std::string& archive_dir, imap::ImapOptions& o) {
+Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& a, const std::string& archive_dir) {
   oauth::AccessTokens::Options options;
   options.client = OAuthClientFor(a);
   if (a.oauth.refresh_token.kind != config::PasswordSource::Kind::kNone) {
@@ -90,17 +87,18 @@ Status UseOAuth(const config::AccountConfig& a, const std::string& archive_dir, 
     };
   }
   auto tokens = std::make_shared<oauth::AccessTokens>(std::move(options), TokenStoreFor(a, archive_dir));
-  MK_ASSIGN_OR_RETURN(o.password, tokens->Get());
-  o.renew_token = [tokens] { return tokens->Renew(); };
-  return OkStatus();
+  OAuthLogin login;
+  MK_ASSIGN_OR_RETURN(login.token, tokens->Get());
+  login.renew = [tokens] { return tokens->Renew(); };
+  return login;
 }
-
-}  // namespace
 
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a, const std::string& archive_dir) {
   imap::ImapOptions o;
   if (a.oauth.enabled()) {
-    MK_RETURN_IF_ERROR(UseOAuth(a, archive_dir, o));
+    MK_ASSIGN_OR_RETURN(OAuthLogin login, OAuthLoginFor(a, archive_dir));
+    o.password = std::move(login.token);
+    o.renew_token = std::move(login.renew);
   } else {
     MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
   }

@@ -4,6 +4,7 @@
 // Thread-safety: plain functions; ResolvePassword may run a command.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
@@ -38,6 +39,14 @@ Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account, c
 // timeouts), for the device grant and for AccessTokensFor.
 // REQUIRES: account.oauth.enabled().
 oauth::ClientConfig OAuthClientFor(const config::AccountConfig& account);
+// For an account with oauth_token_url: an access token (cached, or
+// refreshed now) and the hook the mail clients call once when a server
+// refuses it (renew_token in their options).
+struct OAuthLogin {
+  std::string token;
+  std::function<Result<std::string>()> renew;
+};
+Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& account, const std::string& archive_dir);
 // Where the account's tokens are kept: ARCHIVE/oauth/account.NAME.*
 oauth::TokenStore TokenStoreFor(const config::AccountConfig& account, const std::string& archive_dir);
 

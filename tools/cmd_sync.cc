@@ -36,8 +36,8 @@ pop3::AuthMethod ToPop3Auth(config::Auth auth) {
     case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
     case config::Auth::kApop: return pop3::AuthMethod::kApop;
     case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
-    case config::Auth::kCramMd5:      // refused for accounts by the config loader,
-    case config::Auth::kOauthBearer: break;  // oauthbearer for POP3 too
+    case config::Auth::kOauthBearer: return pop3::AuthMethod::kOauthBearer;
+    case config::Auth::kCramMd5: break;  // refused for accounts by the config loader
   }
   return pop3::AuthMethod::kAuto;
 }
@@ -66,11 +66,16 @@ Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
     o.exclude = a.exclude;
     return std::unique_ptr<sync::Source>(new sync::ImapSource(a.name, std::move(o)));
   }
-  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
   pop3::Pop3Options o;
+  if (a.oauth.enabled()) {
+    MK_ASSIGN_OR_RETURN(OAuthLogin login, OAuthLoginFor(a, archive_dir));
+    o.password = std::move(login.token);
+    o.renew_token = std::move(login.renew);
+  } else {
+    MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
+  }
   o.connect = ConnectOptionsFor(a, net::Service::kPop3);
   o.user = a.user;
-  o.password = std::move(password);
   o.auth = ToPop3Auth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
   // Real mail breaks the 998-byte line limit, sometimes by megabytes (a

@@ -762,9 +762,10 @@ class ImapClient::Impl {
         continue;
       }
       // A continuation: the response if not sent yet; otherwise a failure
-      // challenge (XOAUTH2 sends its JSON error so): an empty response, and
-      // the server then answers NO.
-      std::string reply = sent ? "" : ir;
+      // challenge (XOAUTH2 and OAUTHBEARER send their JSON error so): an
+      // empty response (OAUTHBEARER: a lone ^A, RFC 7628 §3.2.3), and the
+      // server then answers NO.
+      std::string reply = sent ? (mech == "OAUTHBEARER" ? "AQ==" : "") : ir;
       sent = true;
       Status w = conn->Write(reply + "\r\n");
       if (w) w = conn->Flush();

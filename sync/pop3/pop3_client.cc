@@ -11,6 +11,7 @@
 
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
+#include "sync/oauth/sasl_bearer.h"
 
 namespace mailkeep::pop3 {
 
@@ -82,6 +83,7 @@ const char* AuthMethodName(AuthMethod method) {
     case AuthMethod::kXoauth2: return "xoauth2";
     case AuthMethod::kApop: return "apop";
     case AuthMethod::kUserPass: return "user";
+    case AuthMethod::kOauthBearer: return "oauthbearer";
   }
   return "?";
 }
@@ -100,6 +102,7 @@ class Pop3Client::Impl {
   bool have_capa = false;
   std::string timestamp;
   AuthMethod used = AuthMethod::kAuto;
+  bool refused = false;  // the last SASL exchange ended with the server's -ERR
 
   const std::string& peer() const { return conn->peer(); }
 
@@ -299,6 +302,9 @@ class Pop3Client::Impl {
       case AuthMethod::kXoauth2:
         if (!offers("XOAUTH2")) return not_offered("AUTH XOAUTH2");
         return AuthMethod::kXoauth2;
+      case AuthMethod::kOauthBearer:
+        if (!offers("OAUTHBEARER")) return not_offered("AUTH OAUTHBEARER");
+        return AuthMethod::kOauthBearer;
       case AuthMethod::kApop:
         if (timestamp.empty()) return not_offered("APOP (no timestamp in its greeting)");
         return AuthMethod::kApop;
@@ -336,14 +342,18 @@ class Pop3Client::Impl {
     for (int round = 0; round < 10; ++round) {
       MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command, /*allow_continue=*/true));
       if (reply.kind == Reply::kOk) return OkStatus();
-      if (reply.kind == Reply::kErr) return LoginError(reply);
+      if (reply.kind == Reply::kErr) {
+        refused = true;
+        return LoginError(reply);
+      }
       // Continuation: send the next response, or end the exchange.
       if (next < steps.size()) {
         MK_RETURN_IF_ERROR(SendNow(net::Base64Encode(steps[next++]) + "\r\n", command));
-      } else if (mech == "XOAUTH2" && !cancelled) {
-        // The challenge carries a JSON error; an empty response gets the -ERR.
+      } else if ((mech == "XOAUTH2" || mech == "OAUTHBEARER") && !cancelled) {
+        // The challenge carries a JSON error; an empty response (OAUTHBEARER:
+        // a lone ^A, RFC 7628 §3.2.3) gets the -ERR.
         cancelled = true;
-        MK_RETURN_IF_ERROR(SendNow("\r\n", command));
+        MK_RETURN_IF_ERROR(SendNow(mech == "OAUTHBEARER" ? "AQ==\r\n" : "\r\n", command));
       } else if (!cancelled) {
         cancelled = true;
         MK_RETURN_IF_ERROR(SendNow("*\r\n", command));
@@ -352,6 +362,15 @@ class Pop3Client::Impl {
       }
     }
     return std::unexpected(ProtocolError(command, "the exchange did not end"));
+  }
+
+  // AUTH XOAUTH2 or OAUTHBEARER with options.password as the token.
+  Status Bearer(AuthMethod method) {
+    refused = false;
+    if (method == AuthMethod::kXoauth2) return Sasl("XOAUTH2", {net::SaslXoauth2(options.user, options.password)}, true);
+    const net::ConnectOptions& c = options.connect;
+    const uint16_t port = c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls);
+    return Sasl("OAUTHBEARER", {oauth::SaslOauthBearer(options.user, conn->host(), port, options.password)}, true);
   }
 
   Status Authenticate() {
@@ -369,7 +388,14 @@ class Pop3Client::Impl {
       case AuthMethod::kLogin:
         return Sasl("LOGIN", {options.user, options.password}, false);
       case AuthMethod::kXoauth2:
-        return Sasl("XOAUTH2", {net::SaslXoauth2(options.user, options.password)}, true);
+      case AuthMethod::kOauthBearer: {
+        Status s = Bearer(method);
+        if (s || !refused || !options.renew_token) return s;
+        // The token may be stale: once more with a new one.
+        MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+        mask = net::SecretMask(options.user, options.password);
+        return Bearer(method);
+      }
       case AuthMethod::kApop: {
         std::string digest = net::ApopDigest(timestamp, options.password);
         if (digest.empty()) return MakeError(ErrorCode::kInternal, "POP3 APOP: MD5 is not available");

@@ -42,18 +42,22 @@
 
 namespace mailkeep::pop3 {
 
-enum class AuthMethod { kAuto, kPlain, kLogin, kXoauth2, kApop, kUserPass };
+enum class AuthMethod { kAuto, kPlain, kLogin, kXoauth2, kApop, kUserPass, kOauthBearer };
 
-// "auto", "plain", "login", "xoauth2", "apop", "user".
+// "auto", "plain", "login", "xoauth2", "apop", "user", "oauthbearer".
 const char* AuthMethodName(AuthMethod method);
 
 struct Pop3Options {
   net::ConnectOptions connect;         // service is forced to kPop3
-  std::string user, password;          // password = OAuth2 token for kXoauth2
+  std::string user, password;          // password = OAuth2 token for kXoauth2 / kOauthBearer
   // kAuto = the strongest method offered: over TLS SASL PLAIN, then LOGIN,
   // then APOP, then USER/PASS; without TLS (allow_plaintext) APOP first.
-  // XOAUTH2 is never chosen automatically.
+  // XOAUTH2 and OAUTHBEARER are never chosen automatically.
   AuthMethod auth = AuthMethod::kAuto;
+  // kXoauth2 / kOauthBearer: when the server refuses the token (-ERR),
+  // called once for a new one, which is tried once more in the same
+  // session. Empty = no second try. Its error ends the login.
+  std::function<Result<std::string>()> renew_token;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
 
   // Limits: going past one is an error, so memory stays bounded whatever

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# OAuth2 from cron against a Dovecot that really checks tokens: its
+# OAuth2 from cron against a Dovecot that really checks tokens (IMAP, POP3): its
 # `passdb { driver = oauth2 }` introspects every token at the local token
 # endpoint (tests/servers/oauth_server.py), which also serves the refresh and
 # device grants.
@@ -12,6 +12,7 @@
 #   - a cached token past its expiry is refreshed first;
 #   - a token the server no longer accepts (cache says valid) is renewed
 #     once and the sync succeeds;
+#   - POP3 with OAUTHBEARER and the refresh token from a command;
 #   - a revoked grant fails the account with one line naming it and
 #     `mailkeep oauth alice`;
 #   - no token ever appears in output, errors or the catalog.
@@ -65,7 +66,7 @@ stat_of() { oauth_admin stats | json_field "[\"$1\"]"; }
 outputs="$WORK/all-output"
 : >"$outputs"
 keep_output() { cat "$WORK/out" "$WORK/err" >>"$outputs"; }
-sync_() { mk sync --config "$cfg" >"$WORK/out" 2>"$WORK/err"; }
+sync_() { mk sync --config "$cfg" "$@" >"$WORK/out" 2>"$WORK/err"; }
 
 # 1. Not authorized yet: one line, what to run.
 expect_status 1 sync_
@@ -121,9 +122,36 @@ grep -q "^alice: fetched 0 " "$WORK/out" || fail "sync after renewal: $(cat "$WO
 expect_eq "$(stat_of refresh_grants)" 2 "one renewal after the refused token"
 tokens+=("$(sed -n 3p "$ARCHIVE/oauth/account.alice.access")")
 
+# POP3 with OAUTHBEARER, the refresh token printed by a command (so the
+# archive keeps none for this account): the 5 messages are on the server,
+# already archived from IMAP.
+oauth_admin add_refresh token=rt-pop3-from-a-command-0123456789 user=alice >/dev/null
+printf 'rt-pop3-from-a-command-0123456789\n' >"$WORK/pop-refresh"
+cat >>"$cfg" <<EOF
+
+[account.alicepop]
+protocol = pop3
+host = $DOVECOT_HOST
+port = $DOVECOT_POP3S_PORT
+tls = implicit
+user = alice
+auth = oauthbearer
+oauth_token_url = $OAUTH_URL/token
+oauth_client_id = mailkeep-test
+oauth_client_secret_env = OAUTH_SECRET
+oauth_refresh_token_command = cat $WORK/pop-refresh
+ca_file = $DOVECOT_CA
+timeout = 30
+EOF
+sync_ alicepop || { cat "$WORK/out" "$WORK/err" >&2; tail -n 20 "$DOVECOT_LOG" >&2; fail "POP3 sync with OAUTHBEARER"; }
+keep_output
+grep -q "^alicepop: fetched 5 (.*5 already stored)" "$WORK/out" || fail "POP3 sync: $(cat "$WORK/out")"
+[[ ! -e "$ARCHIVE/oauth/account.alicepop.refresh" ]] || fail "the command's refresh token was written to the archive"
+tokens+=("rt-pop3-from-a-command-0123456789" "$(sed -n 3p "$ARCHIVE/oauth/account.alicepop.access")")
+
 # 6. The grant is revoked: one line naming the account and what to run.
 oauth_admin revoke user=alice >/dev/null
-expect_status 1 sync_
+expect_status 1 sync_ alice
 keep_output
 grep -q "account alice: the token endpoint refused the refresh token (invalid_grant: Token has been expired or revoked.); run: mailkeep oauth alice" "$WORK/err" ||
   fail "revoked: $(cat "$WORK/err")"
@@ -135,4 +163,4 @@ for t in "${tokens[@]}"; do
   if grep -qF "$t" "$outputs"; then fail "a token appears in mailkeep's output"; fi
   if grep -qaF "$t" "$ARCHIVE"/catalog.sqlite*; then fail "a token appears in the catalog"; fi
 done
-echo "ok: device grant, cached use, refresh on expiry, renewal on refusal, revoked grant, no token in output"
+echo "ok: device grant, cached use, refresh on expiry, renewal on refusal, POP3, revoked grant, no token in output"
