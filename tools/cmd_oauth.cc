@@ -3,8 +3,10 @@
 // sync/oauth/device_grant.h does the work): prints where to go and the code
 // to enter, waits until the user approved, then keeps the refresh token in
 // the archive's state (ARCHIVE/oauth/account.NAME.refresh, 0600), from
-// which every later `sync` gets its access tokens. Holds the archive lock
-// while it waits, like sync.
+// which every later `sync` gets its access tokens. It does not hold the
+// archive lock while the user approves (that may take minutes, and a sync
+// from cron must not wait for it): the token files are written atomically
+// and a running sync reads either the old or the new one.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -42,12 +44,9 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description desc("oauth options");
   AddCommonOptions(desc, global);
   std::string name;
-  int lock_timeout = 60;
   desc.add_options()
       ("account", po::value<std::string>(&name), "account of the config file to authorize")
-      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
-      ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
-       "seconds to wait for another mailkeep holding the archive, then exit 3");
+      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)");
   po::positional_options_description pos;
   pos.add("account", 1);
   po::variables_map vm;
@@ -56,7 +55,6 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (vm.count("config")) global.config = vm["config"].as<std::string>();
   if (name.empty()) return FailUsage("oauth needs an ACCOUNT of the config file");
-  if (lock_timeout < 0) return FailUsage("--lock-timeout must not be negative");
   std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
   auto loaded = config::LoadConfigFile(config_path);
   if (!loaded) return FailUsage(loaded.error().message());
@@ -69,7 +67,7 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
     return FailUsage("account " + name + " takes its refresh token from oauth_refresh_token_command; "
                      "a token kept in the archive would never be used");
   }
-  auto opened = OpenConfiguredArchive(global, *loaded, /*writable=*/true, lock_timeout);
+  auto opened = OpenConfiguredArchive(global, *loaded, /*writable=*/false, /*lock_timeout=*/0);
   if (!opened) return FailArchive(opened.error());
   oauth::TokenStore store = TokenStoreFor(*account, (*opened)->dir());
   oauth::DeviceGrantHooks hooks;
