@@ -103,10 +103,11 @@ Result<E> ParseWord(const Ctx& x, std::string_view v, const std::array<Word<E>, 
 constexpr std::array<Word<Protocol>, 2> kProtocols{{{"imap", Protocol::kImap}, {"pop3", Protocol::kPop3}}};
 constexpr std::array<Word<Tls>, 3> kTlsModes{
     {{"implicit", Tls::kImplicit}, {"starttls", Tls::kStartTls}, {"none", Tls::kNone}}};
-constexpr std::array<Word<Auth>, 6> kAuths{{{"auto", Auth::kAuto},
+constexpr std::array<Word<Auth>, 7> kAuths{{{"auto", Auth::kAuto},
                                             {"plain", Auth::kPlain},
                                             {"login", Auth::kLogin},
                                             {"xoauth2", Auth::kXoauth2},
+                                            {"oauthbearer", Auth::kOauthBearer},
                                             {"apop", Auth::kApop},
                                             {"user", Auth::kUser}}};
 constexpr std::array<Word<Auth>, 5> kRelayAuths{{{"auto", Auth::kAuto},
@@ -321,11 +322,14 @@ Status SetAuth(C& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
-template <typename C, PasswordSource::Kind K>
-Status SetPassword(C& c, const Ctx& x, std::string_view v) {
-  if (c.password.kind != PasswordSource::Kind::kNone) {
-    return LineError(x, x.section + " sets both '" + std::string(PasswordKey(c.password.kind)) + "' and '" +
-                            std::string(x.key) + "' (choose one)");
+// One of the secret keys PREFIX_env / PREFIX_file / PREFIX_command (the
+// password, the OAuth client secret) into `target`.
+template <PasswordSource::Kind K>
+Status SetSecret(PasswordSource& target, std::string_view prefix, const Ctx& x, std::string_view v) {
+  if (target.kind != PasswordSource::Kind::kNone) {
+    return LineError(x, x.section + " sets both '" + std::string(prefix) +
+                            std::string(PasswordKey(target.kind)).substr(8) + "' and '" + std::string(x.key) +
+                            "' (choose one)");
   }
   PasswordSource p;
   p.kind = K;
@@ -335,10 +339,47 @@ Status SetPassword(C& c, const Ctx& x, std::string_view v) {
   } else if constexpr (K == PasswordSource::Kind::kFile) {
     MK_ASSIGN_OR_RETURN(p.value, ExpandPath(x, v));
   } else {
-    if (v.empty()) return BadValue(x, v, "a shell command that prints the password");
+    if (v.empty()) return BadValue(x, v, "a shell command that prints the secret");
     p.value = v;
   }
-  c.password = std::move(p);
+  target = std::move(p);
+  return OkStatus();
+}
+
+template <typename C, PasswordSource::Kind K>
+Status SetPassword(C& c, const Ctx& x, std::string_view v) {
+  return SetSecret<K>(c.password, "password", x, v);
+}
+
+template <typename C, PasswordSource::Kind K>
+Status SetOAuthClientSecret(C& c, const Ctx& x, std::string_view v) {
+  return SetSecret<K>(c.oauth.client_secret, "oauth_client_secret", x, v);
+}
+
+template <typename C>
+Status SetOAuthRefreshTokenCommand(C& c, const Ctx& x, std::string_view v) {
+  return SetSecret<PasswordSource::Kind::kCommand>(c.oauth.refresh_token, "oauth_refresh_token", x, v);
+}
+
+// oauth_token_url, oauth_device_url: https:// and visible ASCII.
+template <typename C, std::string OAuthConfig::*M>
+Status SetOAuthUrl(C& c, const Ctx& x, std::string_view v) {
+  bool ok = v.size() > 8 && v.size() <= 2048 && EqualsIgnoreCase(v.substr(0, 8), "https://") &&
+            std::all_of(v.begin(), v.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+  if (!ok) return BadValue(x, v, "an https:// URL");
+  c.oauth.*M = v;
+  return OkStatus();
+}
+
+// oauth_client_id, oauth_scope: visible ASCII (the scope also spaces).
+template <typename C, std::string OAuthConfig::*M>
+Status SetOAuthWord(C& c, const Ctx& x, std::string_view v) {
+  bool spaces = M == &OAuthConfig::scope;
+  bool ok = !v.empty() && v.size() <= 1024 && std::all_of(v.begin(), v.end(), [&](char ch) {
+    return (ch > 0x20 && ch < 0x7f) || (spaces && ch == ' ');
+  });
+  if (!ok) return BadValue(x, v, spaces ? "space-separated scope names" : "a client id");
+  c.oauth.*M = v;
   return OkStatus();
 }
 
@@ -475,6 +516,14 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"password_env", &SetPassword<AccountConfig, PK::kEnv>},
     {"password_file", &SetPassword<AccountConfig, PK::kFile>},
     {"password_command", &SetPassword<AccountConfig, PK::kCommand>},
+    {"oauth_token_url", &SetOAuthUrl<AccountConfig, &OAuthConfig::token_url>},
+    {"oauth_device_url", &SetOAuthUrl<AccountConfig, &OAuthConfig::device_url>},
+    {"oauth_client_id", &SetOAuthWord<AccountConfig, &OAuthConfig::client_id>},
+    {"oauth_client_secret_env", &SetOAuthClientSecret<AccountConfig, PK::kEnv>},
+    {"oauth_client_secret_file", &SetOAuthClientSecret<AccountConfig, PK::kFile>},
+    {"oauth_client_secret_command", &SetOAuthClientSecret<AccountConfig, PK::kCommand>},
+    {"oauth_scope", &SetOAuthWord<AccountConfig, &OAuthConfig::scope>},
+    {"oauth_refresh_token_command", &SetOAuthRefreshTokenCommand<AccountConfig>},
     {"ca_file", &SetCaFile<AccountConfig>},
     {"tls_verify", &SetTlsVerify<AccountConfig>},
     {"allow_plaintext", &SetAllowPlaintext<AccountConfig>},
@@ -554,6 +603,31 @@ int LineOf(const OpenSection& s, std::string_view key) {
   return it == s.seen.end() ? 0 : it->second;
 }
 
+// The oauth_* keys of an account: all need oauth_token_url, which needs
+// auth = xoauth2 | oauthbearer, oauth_client_id and no password key
+// (the password keys give a ready access token instead).
+Status CheckOAuth(const OpenSection& s, const AccountConfig& a, const std::string& file) {
+  if (!a.oauth.enabled()) {
+    for (std::string_view key : AccountKeys()) {
+      if (int line = LineOf(s, key); line != 0 && key.starts_with("oauth_")) {
+        return LineError(file, line, "'" + std::string(key) + "' needs 'oauth_token_url' in " + s.label);
+      }
+    }
+    return OkStatus();
+  }
+  const int line = LineOf(s, "oauth_token_url");
+  if (a.auth != Auth::kXoauth2 && a.auth != Auth::kOauthBearer) {
+    return LineError(file, line, "'oauth_token_url' needs 'auth = xoauth2' or 'auth = oauthbearer' in " + s.label);
+  }
+  if (a.oauth.client_id.empty()) return LineError(file, line, "'oauth_token_url' needs 'oauth_client_id' in " + s.label);
+  if (a.password.kind != PasswordSource::Kind::kNone) {
+    return LineError(file, LineOf(s, PasswordKey(a.password.kind)),
+                     s.label + " sets both 'oauth_token_url' and '" + std::string(PasswordKey(a.password.kind)) +
+                         "' (choose one: a password key gives a ready access token)");
+  }
+  return OkStatus();
+}
+
 // Checks that need the whole section (required keys, keys that depend on
 // each other), when the section ends.
 Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file) {
@@ -565,7 +639,8 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
     for (std::string_view key : {"protocol", "host", "user"}) {
       if (LineOf(s, key) == 0) return missing("'" + std::string(key) + "'");
     }
-    if (a.password.kind == PasswordSource::Kind::kNone) {
+    MK_RETURN_IF_ERROR(CheckOAuth(s, a, file));
+    if (a.password.kind == PasswordSource::Kind::kNone && !a.oauth.enabled()) {
       return missing("'password_env', 'password_file' or 'password_command'");
     }
     if (a.auth == Auth::kApop && a.protocol != Protocol::kPop3) {

@@ -37,7 +37,7 @@ enum class Protocol { kPop3, kImap };
 enum class Tls { kImplicit, kStartTls, kNone };
 // kApop is POP3 only; kUser (POP3 USER/PASS, IMAP LOGIN) is not for relays;
 // kCramMd5 is for relays only.
-enum class Auth { kAuto, kPlain, kLogin, kXoauth2, kApop, kUser /* USER/PASS, IMAP LOGIN */, kCramMd5 };
+enum class Auth { kAuto, kPlain, kLogin, kXoauth2, kApop, kUser /* USER/PASS, IMAP LOGIN */, kCramMd5, kOauthBearer };
 
 struct DeletePolicy {
   enum class Kind { kNever, kAfterDownload, kOlderThan } kind = Kind::kNever;
@@ -47,6 +47,22 @@ struct DeletePolicy {
 struct PasswordSource {
   enum class Kind { kNone, kEnv, kFile, kCommand } kind = Kind::kNone;
   std::string value;                             // variable name / file path (absolute) / shell command
+};
+
+// OAuth 2.0 for auth = xoauth2 | oauthbearer: with oauth_token_url set,
+// mailkeep gets access tokens itself from a refresh token (kept in the
+// archive's state by `mailkeep oauth NAME`, or printed by
+// oauth_refresh_token_command) and needs no password key. Without it, the
+// password keys give a ready access token, as before. Accounts (IMAP and
+// POP3); relays take a ready token only.
+struct OAuthConfig {
+  std::string token_url;                         // oauth_token_url = https://...; "" = not used
+  std::string device_url;                        // oauth_device_url = https://... (for `mailkeep oauth`)
+  std::string client_id;                         // oauth_client_id (required with token_url)
+  std::string scope;                             // oauth_scope, asked for by `mailkeep oauth`
+  PasswordSource client_secret;                  // oauth_client_secret_env/_file/_command; kNone = public client
+  PasswordSource refresh_token;                  // oauth_refresh_token_command (kCommand) or kNone = the archive's
+  bool enabled() const { return !token_url.empty(); }
 };
 
 struct Where { std::string file; int line = 0; };  // for messages: "FILE:LINE"
@@ -59,8 +75,9 @@ struct AccountConfig {
   uint16_t port = 0;                             // 0 = standard port (StandardPort)
   Tls tls = Tls::kImplicit;                      // implicit | starttls | none
   std::string user;                              // required
-  Auth auth = Auth::kAuto;                       // auto | plain | login | xoauth2 | apop | user
-  PasswordSource password;                       // exactly one of password_env/password_file/password_command (required)
+  Auth auth = Auth::kAuto;                       // auto | plain | login | xoauth2 | oauthbearer | apop | user
+  PasswordSource password;                       // exactly one of password_env/password_file/password_command (required unless oauth)
+  OAuthConfig oauth;                             // oauth_* keys
   std::string ca_file;                           // optional extra CA (PEM); existed when loaded
   bool tls_verify = true;
   bool allow_plaintext = false;                  // send the password over tls = none

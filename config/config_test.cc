@@ -309,7 +309,7 @@ TEST(Values, ProtocolTlsAuth) {
             "config.ini:2: bad value 'smtp' for 'protocol' (imap | pop3)");
   EXPECT_EQ(BadValueOf("tls = ssl"), "config.ini:6: bad value 'ssl' for 'tls' (implicit | starttls | none)");
   EXPECT_EQ(BadValueOf("auth = cram-md5"),
-            "config.ini:6: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | apop | user)");
+            "config.ini:6: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | oauthbearer | apop | user)");
 }
 
 TEST(Values, Booleans) {
@@ -564,7 +564,7 @@ TEST(Errors, RelayCredentials) {
   EXPECT_EQ(MustParse("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = cram-md5\n").relays[0].auth,
             Auth::kCramMd5);
   EXPECT_EQ(ErrorOf("[account.a]\nauth = cram-md5\n"),
-            "config.ini:2: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | apop | user)");
+            "config.ini:2: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | oauthbearer | apop | user)");
   Config c = MustParse("[relay.r]\nhost = s\nauth = auto\n");
   EXPECT_EQ(c.relays.size(), 1u);
 }
@@ -677,7 +677,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 20u);
+  EXPECT_EQ(AccountKeys().size(), 28u);
   EXPECT_EQ(RelayKeys().size(), 13u);
   ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
@@ -693,6 +693,7 @@ TEST(Names, SpellingsAndStandardPorts) {
   EXPECT_EQ(AuthName(Auth::kXoauth2), "xoauth2");
   EXPECT_EQ(AuthName(Auth::kUser), "user");
   EXPECT_EQ(AuthName(Auth::kCramMd5), "cram-md5");
+  EXPECT_EQ(AuthName(Auth::kOauthBearer), "oauthbearer");
   EXPECT_EQ(DeletePolicyText(DeletePolicy{DeletePolicy::Kind::kOlderThan, 30}), "older-than:30d");
   EXPECT_EQ(DeletePolicyText(DeletePolicy{}), "never");
   EXPECT_EQ(StandardPort(Protocol::kImap, Tls::kImplicit), 993);
@@ -702,6 +703,64 @@ TEST(Names, SpellingsAndStandardPorts) {
   EXPECT_EQ(StandardSmtpPort(Tls::kImplicit), 465);
   EXPECT_EQ(StandardSmtpPort(Tls::kStartTls), 587);
   EXPECT_EQ(StandardSmtpPort(Tls::kNone), 25);
+}
+
+// An IMAP account that gets OAuth access tokens itself.
+constexpr std::string_view kOAuth =
+    "[account.gmail]\n"
+    "protocol = imap\n"
+    "host = imap.gmail.com\n"
+    "user = alice@gmail.com\n"
+    "auth = xoauth2\n"
+    "oauth_token_url = https://oauth2.googleapis.com/token\n"
+    "oauth_client_id = 123.apps.googleusercontent.com\n";
+
+TEST(OAuth, KeysNeedNoPassword) {
+  Config c = MustParse(std::string(kOAuth) +
+                       "oauth_device_url = https://oauth2.googleapis.com/device/code\n"
+                       "oauth_client_secret_file = secret.txt\n"
+                       "oauth_scope = https://mail.google.com/ openid\n"
+                       "oauth_refresh_token_command = pass show gmail-refresh\n",
+                       "/etc/mk/config.ini");
+  ASSERT_EQ(c.accounts.size(), 1u);
+  const OAuthConfig& o = c.accounts[0].oauth;
+  EXPECT_TRUE(o.enabled());
+  EXPECT_EQ(o.token_url, "https://oauth2.googleapis.com/token");
+  EXPECT_EQ(o.device_url, "https://oauth2.googleapis.com/device/code");
+  EXPECT_EQ(o.client_id, "123.apps.googleusercontent.com");
+  EXPECT_EQ(o.scope, "https://mail.google.com/ openid");
+  EXPECT_EQ(o.client_secret.kind, PasswordSource::Kind::kFile);
+  EXPECT_EQ(o.client_secret.value, "/etc/mk/secret.txt");
+  EXPECT_EQ(o.refresh_token.kind, PasswordSource::Kind::kCommand);
+  EXPECT_EQ(c.accounts[0].password.kind, PasswordSource::Kind::kNone);
+  EXPECT_EQ(MustParse(std::string(kOAuth)).accounts[0].auth, Auth::kXoauth2);
+  std::string bearer(kOAuth);
+  bearer.replace(bearer.find("auth = xoauth2"), 14, "auth = oauthbearer");
+  EXPECT_EQ(MustParse(bearer).accounts[0].auth, Auth::kOauthBearer);
+  EXPECT_FALSE(AccountWith("").oauth.enabled());  // password accounts are as before
+}
+
+TEST(OAuth, ChecksSayWhatIsMissingOrInTheWay) {
+  std::string a(kOAuth);
+  EXPECT_EQ(ErrorOf(a + "password_env = X\n"),
+            "config.ini:8: [account.gmail] sets both 'oauth_token_url' and 'password_env' (choose one: a password key "
+            "gives a ready access token)");
+  std::string plain = a;
+  plain.replace(plain.find("auth = xoauth2"), 14, "auth = plain");
+  EXPECT_EQ(ErrorOf(plain), "config.ini:6: 'oauth_token_url' needs 'auth = xoauth2' or 'auth = oauthbearer' in [account.gmail]");
+  std::string no_id = a.substr(0, a.find("oauth_client_id"));
+  EXPECT_EQ(ErrorOf(no_id), "config.ini:6: 'oauth_token_url' needs 'oauth_client_id' in [account.gmail]");
+  std::string pop3 = a;
+  pop3.replace(pop3.find("protocol = imap"), 15, "protocol = pop3");
+  EXPECT_EQ(MustParse(pop3).accounts[0].protocol, Protocol::kPop3);
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "oauth_client_id = x\n"),
+            "config.ini:6: 'oauth_client_id' needs 'oauth_token_url' in [account.work]");
+  EXPECT_TRUE(Contains(BadValueOf("oauth_token_url = http://example.com/token"), "(an https:// URL)"));
+  EXPECT_TRUE(Contains(BadValueOf("oauth_client_id = a b"), "(a client id)"));
+  EXPECT_EQ(ErrorOf(a + "oauth_client_secret_env = S\noauth_client_secret_file = /x\n"),
+            "config.ini:9: [account.gmail] sets both 'oauth_client_secret_env' and 'oauth_client_secret_file' (choose one)");
+  EXPECT_TRUE(Contains(ErrorOf("[relay.r]\nhost = h\nuser = u\npassword_env = T\nauth = oauthbearer\n"),
+                       "bad value 'oauthbearer' for 'auth'"));
 }
 
 // ---------------------------------------------------------------------------

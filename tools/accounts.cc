@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <algorithm>
 
 #include "store/util/terminal.h"
 
@@ -22,6 +24,7 @@ imap::AuthMethod ToImapAuth(config::Auth auth) {
   switch (auth) {
     case config::Auth::kPlain: return imap::AuthMethod::kPlain;
     case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
+    case config::Auth::kOauthBearer: return imap::AuthMethod::kOauthBearer;
     case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
     case config::Auth::kUser: return imap::AuthMethod::kUserPass;
     case config::Auth::kAuto:
@@ -53,12 +56,56 @@ uint64_t ClientMessageLimit(const config::AccountConfig& a) {
   return 2 * a.max_message_size + (1u << 20);
 }
 
-Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a) {
-  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
+oauth::ClientConfig OAuthClientFor(const config::AccountConfig& a) {
+  oauth::ClientConfig c;
+  c.context = "account " + a.name;
+  c.reauthorize = "mailkeep oauth " + a.name;
+  c.token_url = a.oauth.token_url;
+  c.device_url = a.oauth.device_url;
+  c.client_id = a.oauth.client_id;
+  c.scope = a.oauth.scope;
+  if (a.oauth.client_secret.kind != config::PasswordSource::Kind::kNone) {
+    c.client_secret = [source = a.oauth.client_secret, context = c.context + " oauth client secret"] {
+      return config::ResolvePassword(source, context);
+    };
+  }
+  c.post.ca_file = a.ca_file;
+  c.post.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
+  c.post.read_timeout = std::chrono::seconds(a.timeout_seconds);
+  c.post.deadline = std::chrono::seconds(std::min(a.command_deadline_seconds, 300));
+  return c;
+}
+
+oauth::TokenStore TokenStoreFor(const config::AccountConfig& a, const std::string& archive_dir) {
+  return oauth::TokenStore(archive_dir, "account." + a.name);
+}
+
+Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& a, const std::string& archive_dir) {
+  oauth::AccessTokens::Options options;
+  options.client = OAuthClientFor(a);
+  if (a.oauth.refresh_token.kind != config::PasswordSource::Kind::kNone) {
+    options.refresh_token_command = [source = a.oauth.refresh_token, context = options.client.context] {
+      return config::ResolvePassword(source, context + " oauth_refresh_token_command");
+    };
+  }
+  auto tokens = std::make_shared<oauth::AccessTokens>(std::move(options), TokenStoreFor(a, archive_dir));
+  OAuthLogin login;
+  MK_ASSIGN_OR_RETURN(login.token, tokens->Get());
+  login.renew = [tokens] { return tokens->Renew(); };
+  return login;
+}
+
+Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a, const std::string& archive_dir) {
   imap::ImapOptions o;
+  if (a.oauth.enabled()) {
+    MK_ASSIGN_OR_RETURN(OAuthLogin login, OAuthLoginFor(a, archive_dir));
+    o.password = std::move(login.token);
+    o.renew_token = std::move(login.renew);
+  } else {
+    MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
+  }
   o.connect = ConnectOptionsFor(a, net::Service::kImap);
   o.user = a.user;
-  o.password = std::move(password);
   o.auth = ToImapAuth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
   o.compress = a.compress;

@@ -4,12 +4,15 @@
 // Thread-safety: plain functions; ResolvePassword may run a command.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
 #include "store/util/status.h"
 #include "sync/imap/imap_client.h"
 #include "sync/net/connection.h"
+#include "sync/oauth/token_client.h"
+#include "sync/oauth/token_store.h"
 #include "tools/command.h"
 
 namespace mailkeep::tools {
@@ -26,8 +29,26 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& account, net:
 uint64_t ClientMessageLimit(const config::AccountConfig& account);
 
 // Everything an ImapClient needs for an IMAP account, password included
-// (resolved now; errors name the account, never the password).
-Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account);
+// (resolved now; errors name the account, never the password). With
+// oauth_token_url the password is an OAuth access token from the archive's
+// state in `archive_dir` (refreshed when it expired; renewed once more
+// when the server refuses it).
+Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account, const std::string& archive_dir);
+
+// The account's OAuth client (token endpoint, client id and secret, CA and
+// timeouts), for the device grant and for AccessTokensFor.
+// REQUIRES: account.oauth.enabled().
+oauth::ClientConfig OAuthClientFor(const config::AccountConfig& account);
+// For an account with oauth_token_url: an access token (cached, or
+// refreshed now) and the hook the mail clients call once when a server
+// refuses it (renew_token in their options).
+struct OAuthLogin {
+  std::string token;
+  std::function<Result<std::string>()> renew;
+};
+Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& account, const std::string& archive_dir);
+// Where the account's tokens are kept: ARCHIVE/oauth/account.NAME.*
+oauth::TokenStore TokenStoreFor(const config::AccountConfig& account, const std::string& archive_dir);
 
 // The archive of a command that reads the accounts file: --archive, else
 // $MAILKEEP_ARCHIVE, else the file's `archive`, else the default. A writer

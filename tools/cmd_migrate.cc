@@ -80,7 +80,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
 
   WarnIfUnverified(*account);
   auto started = std::chrono::steady_clock::now();
-  auto options = ImapOptionsFor(*account);
+  auto options = ImapOptionsFor(*account, archive.dir());
   if (!options) return FailUsage(options.error().message());
   if (global.verbosity >= 2) {
     options->debug = [&to_account](std::string_view note) {

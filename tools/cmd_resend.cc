@@ -72,7 +72,8 @@ smtp::AuthMethod ToSmtpAuth(config::Auth auth) {
     case config::Auth::kXoauth2: return smtp::AuthMethod::kXoauth2;
     case config::Auth::kAuto:
     case config::Auth::kApop:
-    case config::Auth::kUser: break;  // apop and user are refused for relays by the config loader
+    case config::Auth::kUser:
+    case config::Auth::kOauthBearer: break;  // apop, user and oauthbearer are refused for relays by the config loader
   }
   return smtp::AuthMethod::kAuto;
 }

@@ -36,6 +36,7 @@ pop3::AuthMethod ToPop3Auth(config::Auth auth) {
     case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
     case config::Auth::kApop: return pop3::AuthMethod::kApop;
     case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
+    case config::Auth::kOauthBearer: return pop3::AuthMethod::kOauthBearer;
     case config::Auth::kCramMd5: break;  // refused for accounts by the config loader
   }
   return pop3::AuthMethod::kAuto;
@@ -55,21 +56,26 @@ sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
 // Builds the account's source; the password is resolved here, at use time,
 // and lives only in the source's options. `debug` (may be empty) gets the
 // IMAP client's notes.
-Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
+Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a, const std::string& archive_dir,
                                                  std::function<void(std::string_view)> debug) {
   if (a.protocol == config::Protocol::kImap) {
     sync::ImapSourceOptions o;
-    MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a));
+    MK_ASSIGN_OR_RETURN(o.client, ImapOptionsFor(a, archive_dir));
     o.client.debug = std::move(debug);
     o.folders = a.folders;
     o.exclude = a.exclude;
     return std::unique_ptr<sync::Source>(new sync::ImapSource(a.name, std::move(o)));
   }
-  MK_ASSIGN_OR_RETURN(std::string password, config::ResolvePassword(a.password, "account " + a.name));
   pop3::Pop3Options o;
+  if (a.oauth.enabled()) {
+    MK_ASSIGN_OR_RETURN(OAuthLogin login, OAuthLoginFor(a, archive_dir));
+    o.password = std::move(login.token);
+    o.renew_token = std::move(login.renew);
+  } else {
+    MK_ASSIGN_OR_RETURN(o.password, config::ResolvePassword(a.password, "account " + a.name));
+  }
   o.connect = ConnectOptionsFor(a, net::Service::kPop3);
   o.user = a.user;
-  o.password = std::move(password);
   o.auth = ToPop3Auth(a.auth);
   o.allow_plaintext = a.allow_plaintext;
   // Real mail breaks the 998-byte line limit, sometimes by megabytes (a
@@ -233,7 +239,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       // of memory) is that account's one-line error; the others go on.
       try {
         if (a.name == debug_throw_in) throw std::bad_alloc();
-        auto source = MakeSource(a, std::move(debug));
+        auto source = MakeSource(a, archive.dir(), std::move(debug));
         if (!source) {
           fail(source.error().message());
         } else {

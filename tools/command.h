@@ -52,6 +52,7 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdThread(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdResend(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 

@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"export", CmdExport, "write messages as .eml files, an mbox or a Maildir"},
     {"migrate", CmdMigrate, "append messages to an IMAP account, keeping flags, dates and folders"},
     {"resend", CmdResend, "send messages out again over SMTP, through a relay or straight to the MX"},
+    {"oauth", CmdOauth, "authorize mailkeep once for an OAuth2 account (device code); sync then refreshes tokens"},
     {"stats", CmdStats, "counts, sizes and compression of the archive"},
     {"verify", CmdVerify, "check every stored message against its SHA-256"},
     {"reindex", CmdReindex, "rebuild the full-text index from the archive"},

@@ -13,6 +13,7 @@
 #include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
+#include "sync/net/sasl.h"
 
 namespace mailkeep::imap {
 
@@ -687,6 +688,11 @@ class ImapClient::Impl {
 
   std::string LoginWhat() const { return "login as " + options.user; }
 
+  uint16_t Port() const {
+    const net::ConnectOptions& c = options.connect;
+    return c.port != 0 ? c.port : net::DefaultPort(net::Service::kImap, c.tls);
+  }
+
   // The refusal of a login, naming the way it was tried.
   Error LoginError(const Response& r) {
     return Error(CodeFor(r, ErrorCode::kFailedPrecondition),
@@ -736,10 +742,13 @@ class ImapClient::Impl {
             return false;
           }
         },
-        .broken = [&](std::string_view why) { return ProtocolError(what, why); }};
+        .broken = [&](std::string_view why) { return ProtocolError(what, why); },
+        .host = conn->host(),
+        .port = Port()};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     return done;
   }
+
 
   Status Authenticate() {
     if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "IMAP: no user name given");
@@ -756,6 +765,12 @@ class ImapClient::Impl {
       MK_ASSIGN_OR_RETURN(r, Run(LoginWhat(), cmd));
     } else {
       MK_ASSIGN_OR_RETURN(r, Sasl());
+      if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
+        // The token may be stale: once more with a new one.
+        MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+        mask = net::SecretMask(options.user, options.password);
+        MK_ASSIGN_OR_RETURN(r, Sasl());
+      }
     }
     if (r.cond != Response::Cond::kOk) return std::unexpected(LoginError(r));
     // Capabilities change at login; the OK often carries the new ones.

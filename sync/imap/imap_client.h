@@ -84,16 +84,20 @@ namespace mailkeep::imap {
 // (the LOGIN command).
 using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
+// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user", "oauthbearer".
 const char* AuthMethodName(AuthMethod method);
 
 struct ImapOptions {
   net::ConnectOptions connect;         // service is forced to kImap
-  std::string user, password;          // password = OAuth2 access token for kXoauth2
+  std::string user, password;          // password = OAuth2 access token for kXoauth2 / kOauthBearer
   // kAuto (net::ChooseLogin): over TLS AUTHENTICATE PLAIN, LOGIN,
   // CRAM-MD5, then the LOGIN command (unless LOGINDISABLED); without TLS
-  // (allow_plaintext) CRAM-MD5 first. XOAUTH2 only when named.
+  // (allow_plaintext) CRAM-MD5 first. XOAUTH2, OAUTHBEARER only when named.
   AuthMethod auth = AuthMethod::kAuto;
+  // kXoauth2 / kOauthBearer: when the server refuses the token, called once
+  // for a new one (oauth::AccessTokens::Renew), which is tried once more in
+  // the same session. Empty = no second try. Its error ends the login.
+  std::function<Result<std::string>()> renew_token;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
   uint64_t max_literal = 0;            // largest message (literal) accepted; 0 = 1 GiB
   size_t max_line = 0;                 // longest response line outside literals; 0 = 16 MiB

@@ -244,6 +244,47 @@ TEST(ImapClient, Xoauth2FailureChallengeIsAnsweredAndReported) {
   EXPECT_EQ(server.received()[1], "");  // the empty response to the challenge
 }
 
+TEST(ImapClient, ARefusedBearerTokenIsRenewedOnceInTheSameSession) {
+  FakeServer server;
+  const std::string stale = net::Base64Encode("user=alice\x01" "auth=Bearer stale-1\x01\x01");
+  const std::string fresh = net::Base64Encode("user=alice\x01" "auth=Bearer fresh-2\x01\x01");
+  server.Serve({{"", "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n"},
+                {"A1 AUTHENTICATE XOAUTH2 " + stale, "A1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"},
+                {"A2 AUTHENTICATE XOAUTH2 " + fresh, "A2 OK [CAPABILITY IMAP4rev1] Logged in\r\n"}});
+  ImapOptions o = Opts(server.port());
+  o.auth = AuthMethod::kXoauth2;
+  o.password = "stale-1";
+  int renewed = 0;
+  o.renew_token = [&]() -> Result<std::string> { ++renewed; return std::string("fresh-2"); };
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(renewed, 1);
+  c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(ImapClient, OauthBearerIsRenewedOnlyOnceAndTheRenewalErrorEndsTheLogin) {
+  FakeServer server;
+  server.Serve({{"", "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] ready\r\n"},
+                {"A1 AUTHENTICATE OAUTHBEARER " +
+                     net::Base64Encode("n,a=alice,\x01host=127.0.0.1\x01port=" + std::to_string(server.port()) +
+                                       "\x01" "auth=Bearer tok\x01\x01"),
+                 "A1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"}});
+  ImapOptions o = Opts(server.port());
+  o.auth = AuthMethod::kOauthBearer;
+  o.password = "tok";
+  int renewed = 0;
+  o.renew_token = [&]() -> Result<std::string> {
+    ++renewed;
+    return MakeError(ErrorCode::kFailedPrecondition, "account a: the token endpoint refused the refresh token");
+  };
+  auto c = ImapClient::Connect(o);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(renewed, 1);
+  EXPECT_EQ(c.error().message(), "account a: the token endpoint refused the refresh token");
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(ImapClient, EnablesCondstoreAndQresyncWhenOffered) {
   FakeServer server;
   server.Serve(Plus(Login("IMAP4rev1 ENABLE CONDSTORE QRESYNC"),

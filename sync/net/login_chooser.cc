@@ -51,6 +51,7 @@ const char* LoginMethodName(LoginMethod method) {
     case LoginMethod::kLogin: return "login";
     case LoginMethod::kCramMd5: return "cram-md5";
     case LoginMethod::kXoauth2: return "xoauth2";
+    case LoginMethod::kOauthBearer: return "oauthbearer";
     case LoginMethod::kApop: return "apop";
     case LoginMethod::kUserPass: return "user";
   }
@@ -72,6 +73,7 @@ const char* SaslMechanism(LoginMethod method) {
     case LoginMethod::kLogin: return "LOGIN";
     case LoginMethod::kCramMd5: return "CRAM-MD5";
     case LoginMethod::kXoauth2: return "XOAUTH2";
+    case LoginMethod::kOauthBearer: return "OAUTHBEARER";
     default: return nullptr;
   }
 }

@@ -11,7 +11,7 @@
 //   without TLS  (allow_plaintext) the methods that do not send the
 //                password first: SASL CRAM-MD5, APOP; then SASL PLAIN, SASL
 //                LOGIN, USER/PASS.
-// XOAUTH2 only when named. A named method is used only when offered.
+// XOAUTH2 and OAUTHBEARER only when named. A named method is used only when offered.
 #pragma once
 
 #include <string>
@@ -24,11 +24,17 @@ namespace mailkeep::net {
 
 // kLogin is SASL LOGIN; kUserPass is POP3 USER/PASS or the IMAP LOGIN
 // command; kApop is POP3 only.
-enum class LoginMethod { kAuto, kPlain, kLogin, kCramMd5, kXoauth2, kApop, kUserPass };
+enum class LoginMethod { kAuto, kPlain, kLogin, kCramMd5, kXoauth2, kApop, kUserPass, kOauthBearer };
 
 // The accounts-file words: "auto", "plain", "login", "cram-md5", "xoauth2",
-// "apop", "user".
+// "apop", "user", "oauthbearer".
 const char* LoginMethodName(LoginMethod method);
+
+// XOAUTH2 and OAUTHBEARER: the secret is an OAuth2 access token, which a
+// refusal may mean is stale.
+inline bool IsBearer(LoginMethod method) {
+  return method == LoginMethod::kXoauth2 || method == LoginMethod::kOauthBearer;
+}
 
 enum class LoginProtocol { kPop3, kImap, kSmtp };
 
@@ -45,7 +51,7 @@ struct LoginOffer {
 };
 
 // The SASL mechanism of a SASL method ("PLAIN", "LOGIN", "CRAM-MD5",
-// "XOAUTH2"); nullptr for kAuto, kApop and kUserPass.
+// "XOAUTH2", "OAUTHBEARER"); nullptr for kAuto, kApop and kUserPass.
 const char* SaslMechanism(LoginMethod method);
 
 // How the method shows in messages: "AUTH PLAIN" (POP3, SMTP),

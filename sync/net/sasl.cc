@@ -148,18 +148,35 @@ std::string ApopDigest(std::string_view timestamp, std::string_view secret) {
   return Hex(md);
 }
 
+std::string SaslOauthBearer(std::string_view user, std::string_view host, uint16_t port, std::string_view token) {
+  std::string s = "n,a=";
+  for (char c : user) {
+    if (c == ',') s += "=2C";
+    else if (c == '=') s += "=3D";
+    else s += c;
+  }
+  s += ",\x01" "host=";
+  s += host;
+  s += "\x01" "port=" + std::to_string(port);
+  s += "\x01" "auth=Bearer ";
+  s += token;
+  s += "\x01\x01";
+  return s;
+}
+
 namespace {
 
 // The client's side of one mechanism: what it sends first, and its answer
 // to each challenge (nullopt: nothing more to say, cancel).
 class Mechanism {
  public:
-  Mechanism(LoginMethod method, std::string_view user, std::string_view secret)
-      : method_(method), user_(user), secret_(secret) {}
+  Mechanism(LoginMethod method, std::string_view user, std::string_view secret, const SaslWire& wire)
+      : method_(method), user_(user), secret_(secret), host_(wire.host), port_(wire.port) {}
 
   std::optional<std::string> Initial() const {
     if (method_ == LoginMethod::kPlain) return SaslPlain(user_, secret_);
     if (method_ == LoginMethod::kXoauth2) return SaslXoauth2(user_, secret_);
+    if (method_ == LoginMethod::kOauthBearer) return SaslOauthBearer(user_, host_, port_, secret_);
     return std::nullopt;
   }
 
@@ -172,9 +189,13 @@ class Mechanism {
         if (round == 0 && !sent_initial) return Initial();
         return std::optional<std::string>();
       case LoginMethod::kXoauth2:
+      case LoginMethod::kOauthBearer:
         if (round == 0 && !sent_initial) return Initial();
-        // The server's JSON error: an empty answer gets its final reply.
-        if (round == (sent_initial ? 0 : 1)) return std::optional<std::string>(std::string());
+        // The server's JSON error: an empty answer (OAUTHBEARER: a lone ^A,
+        // RFC 7628 §3.2.3) gets its final reply.
+        if (round == (sent_initial ? 0 : 1)) {
+          return std::optional<std::string>(method_ == LoginMethod::kOauthBearer ? "\x01" : "");
+        }
         return std::optional<std::string>();
       case LoginMethod::kLogin:
         // Prompts ("Username:", "Password:") differ between servers, and
@@ -196,14 +217,15 @@ class Mechanism {
 
  private:
   LoginMethod method_;
-  std::string_view user_, secret_;
+  std::string_view user_, secret_, host_;
+  uint16_t port_;
 };
 
 }  // namespace
 
 Status RunSasl(LoginMethod method, std::string_view user, std::string_view secret, const SaslWire& wire) {
   constexpr int kMaxChallenges = 8;
-  const Mechanism mech(method, user, secret);
+  const Mechanism mech(method, user, secret, wire);
   std::string line = wire.command;
   bool sent_initial = false;
   if (auto initial = mech.Initial()) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -27,6 +28,13 @@ std::optional<std::string> Base64Decode(std::string_view text);
 std::string SaslPlain(std::string_view user, std::string_view password);
 // "user=U\x01auth=Bearer TOKEN\x01\x01", not yet base64-encoded.
 std::string SaslXoauth2(std::string_view user, std::string_view token);
+
+// OAUTHBEARER's initial response (RFC 7628 §3.1), not yet base64-encoded,
+// with the GS2 header naming the user:
+//   "n,a=" USER "," ^A "host=" HOST ^A "port=" PORT ^A "auth=Bearer " TOKEN ^A ^A
+// (',' and '=' in USER are written "=2C" and "=3D", RFC 5801 saslname).
+// It contains the token: never log it or put it in an error.
+std::string SaslOauthBearer(std::string_view user, std::string_view host, uint16_t port, std::string_view token);
 // CRAM-MD5 (RFC 2195): "user " + lower-case hex HMAC-MD5(key = password,
 // text = challenge), not yet base64-encoded; `challenge` is the server's
 // challenge after base64 decoding. RFC 2195's example ("tim",
@@ -57,13 +65,17 @@ struct SaslWire {
   // The error for a server that breaks the exchange (the callee drops the
   // connection); `what` says how, e.g. "the exchange did not end".
   std::function<Error(std::string_view what)> broken;
+  // OAUTHBEARER names the server it logs in to (RFC 7628 §3.1).
+  std::string host;
+  uint16_t port = 0;
 };
 
-// One SASL exchange with `method` (kPlain, kLogin, kCramMd5, kXoauth2):
+// One SASL exchange with `method` (kPlain, kLogin, kCramMd5, kXoauth2,
+// kOauthBearer):
 // the command (with the initial response when it fits), an answer to each
 // challenge, "*" (cancel) when the mechanism has nothing more to say. For
 // XOAUTH2 a challenge after the token carries the server's JSON error: it
-// gets an empty answer, and the server then sends its final reply. Returns
+// gets an empty answer (OAUTHBEARER: a lone ^A, RFC 7628 §3.2.3), and the server then sends its final reply. Returns
 // OK when the exchange has ended (the caller judges the final reply); the
 // errors of send/next; wire.broken(...) after more than 8 challenges, a
 // challenge after "*", or a CRAM-MD5 challenge that is not base64.

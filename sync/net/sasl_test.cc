@@ -156,5 +156,12 @@ TEST(RunSasl, ErrorsOfTheWirePassThrough) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
 }
+
+TEST(SaslOauthBearer, Rfc7628Form) {
+  EXPECT_EQ(SaslOauthBearer("user@example.com", "server.example.com", 143, "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="),
+            std::string("n,a=user@example.com,\x01host=server.example.com\x01port=143\x01"
+                        "auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"));
+  EXPECT_EQ(SaslOauthBearer("a,b=c", "h", 993, "t"), std::string("n,a=a=2Cb=3Dc,\x01host=h\x01port=993\x01" "auth=Bearer t\x01\x01"));
+}
 }  // namespace
 }  // namespace mailkeep::net

@@ -12,6 +12,7 @@
 #include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
+#include "sync/net/sasl.h"
 
 namespace mailkeep::pop3 {
 
@@ -276,8 +277,10 @@ class Pop3Client::Impl {
 
   // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
   // when the line fits in 255 octets.
-  Status Sasl() {
+  // Returns the final reply (+OK or -ERR).
+  Result<Reply> Sasl() {
     const std::string command = net::LoginCommand(net::LoginProtocol::kPop3, used);
+    const net::ConnectOptions& c = options.connect;
     Reply last;
     net::SaslWire wire{
         .command = command,
@@ -289,10 +292,11 @@ class Pop3Client::Impl {
           *challenge = last.text;
           return true;
         },
-        .broken = [&](std::string_view what) { return ProtocolError(command, what); }};
+        .broken = [&](std::string_view what) { return ProtocolError(command, what); },
+        .host = conn->host(),
+        .port = c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls)};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
-    if (last.kind != Reply::kOk) return LoginError(last);
-    return OkStatus();
+    return last;
   }
 
   // Sends `line`, reads the status reply; -ERR is a login error.
@@ -302,6 +306,7 @@ class Pop3Client::Impl {
     if (reply.kind != Reply::kOk) return LoginError(reply);
     return OkStatus();
   }
+
 
   Status Authenticate() {
     if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "POP3: no user name given");
@@ -320,8 +325,17 @@ class Pop3Client::Impl {
       case AuthMethod::kUserPass:
         MK_RETURN_IF_ERROR(Step("USER " + options.user, "USER"));
         return Step("PASS " + options.password, "PASS");
-      default:
-        return Sasl();
+      default: {
+        MK_ASSIGN_OR_RETURN(Reply last, Sasl());
+        if (last.kind != Reply::kOk && net::IsBearer(used) && options.renew_token) {
+          // The token may be stale: once more with a new one.
+          MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+          mask = net::SecretMask(options.user, options.password);
+          MK_ASSIGN_OR_RETURN(last, Sasl());
+        }
+        if (last.kind != Reply::kOk) return LoginError(last);
+        return OkStatus();
+      }
     }
   }
 

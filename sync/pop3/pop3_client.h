@@ -49,17 +49,21 @@ namespace mailkeep::pop3 {
 // kUserPass (USER/PASS).
 using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
+// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user", "oauthbearer".
 const char* AuthMethodName(AuthMethod method);
 
 struct Pop3Options {
   net::ConnectOptions connect;         // service is forced to kPop3
-  std::string user, password;          // password = OAuth2 token for kXoauth2
+  std::string user, password;          // password = OAuth2 token for kXoauth2 / kOauthBearer
   // kAuto (net::ChooseLogin): over TLS SASL PLAIN, LOGIN, CRAM-MD5, then
   // USER/PASS, never APOP (servers such as GNU Mailutils put a timestamp in
   // every greeting but accept APOP only for some users); without TLS
-  // (allow_plaintext) CRAM-MD5 and APOP first. XOAUTH2 only when named.
+  // (allow_plaintext) CRAM-MD5 and APOP first. XOAUTH2, OAUTHBEARER only when named.
   AuthMethod auth = AuthMethod::kAuto;
+  // kXoauth2 / kOauthBearer: when the server refuses the token (-ERR),
+  // called once for a new one, which is tried once more in the same
+  // session. Empty = no second try. Its error ends the login.
+  std::function<Result<std::string>()> renew_token;
   bool allow_plaintext = false;        // without it, no password is sent unless the connection is TLS
 
   // Limits: going past one is an error, so memory stays bounded whatever

@@ -1,6 +1,7 @@
 // POP3 client against a scripted fake server: the failures and edge cases a
 // real server does not produce. tests/servers/pop3_dovecot_test.cc covers a
 // real Dovecot.
+#include "sync/net/sasl.h"
 #include "sync/pop3/pop3_client.h"
 
 #include <gtest/gtest.h>
@@ -234,6 +235,31 @@ TEST(Pop3Client, Xoauth2FailureChallengeGetsEmptyResponse) {
   server.Finish();
   ASSERT_EQ(server.received().size(), 4u);
   EXPECT_EQ(server.received()[3], "");  // the empty response
+}
+
+TEST(Pop3Client, ARefusedBearerTokenIsRenewedOnceInTheSameSession) {
+  FakeServer server;
+  const std::string capa = "+OK\r\nUSER\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n";
+  const std::string port = std::to_string(server.port());
+  auto bearer = [&](const std::string& token) {
+    return "AUTH OAUTHBEARER " + net::Base64Encode("n,a=alice,\x01host=127.0.0.1\x01port=" + port + "\x01" "auth=Bearer " +
+                                                   token + "\x01\x01");
+  };
+  server.Serve({{"", kGreeting},
+                {"CAPA", capa},
+                {bearer("stale-1"), "+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"},
+                {"AQ==", "-ERR [AUTH] Invalid credentials\r\n"},
+                {bearer("fresh-2"), "+OK Logged in.\r\n"}});
+  Pop3Options o = Opts(server.port());
+  o.auth = AuthMethod::kOauthBearer;
+  o.password = "stale-1";
+  int renewed = 0;
+  o.renew_token = [&]() -> Result<std::string> { ++renewed; return std::string("fresh-2"); };
+  auto c = Pop3Client::Connect(o);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(renewed, 1);
+  c->reset();
+  EXPECT_EQ(server.Finish(), "");
 }
 
 TEST(Pop3Client, MechanismNotOffered) {

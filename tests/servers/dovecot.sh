@@ -54,6 +54,13 @@
 # SASL PLAIN LOGIN" (no APOP); IMAP AUTH=PLAIN AUTH=LOGIN, STARTTLS.
 # DOVECOT_IMAP_COMPRESS=1 at start: IMAP also offers COMPRESS=DEFLATE after
 # login (plugins zlib and imap_zlib).
+# DOVECOT_OAUTH2_CONF=FILE at start: IMAP and POP3 also offer AUTH=XOAUTH2
+# and AUTH=OAUTHBEARER, checked by `passdb { driver = oauth2 }` with FILE as
+# its dovecot-oauth2.conf.ext (e.g. introspection_url = https://... of
+# tests/servers/oauth_server.py, introspection_mode = post,
+# username_attribute = username, active_attribute = active, active_value =
+# true, tls_ca_cert_file = DIR/tls/ca.pem); passwords still work. Unset: as
+# before.
 
 _dovecot_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 
@@ -174,6 +181,15 @@ _dovecot_zlib_plugins() {
   if [[ $1 == imap ]]; then echo 'mail_plugins = $mail_plugins imap_zlib'; else echo 'mail_plugins = $mail_plugins zlib'; fi
 }
 
+# With DOVECOT_OAUTH2_CONF: the extra SASL mechanisms and the oauth2 passdb.
+_dovecot_oauth2_mechanisms() {
+  [[ -n ${DOVECOT_OAUTH2_CONF:-} ]] && echo " xoauth2 oauthbearer"
+}
+_dovecot_oauth2_passdb() {
+  [[ -n ${DOVECOT_OAUTH2_CONF:-} ]] || return 0
+  printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n' "$DOVECOT_OAUTH2_CONF"
+}
+
 _dovecot_write_conf() {
   local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6 lmtp=${7:-}
   local protocols="imap pop3"
@@ -202,7 +218,7 @@ local 127.0.0.3 {
 }
 
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login$(_dovecot_oauth2_mechanisms)
 # One wrong password would otherwise delay every later login from 127.0.0.1.
 auth_failure_delay = 0
 service anvil {
@@ -224,6 +240,7 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $dir/passwd
 }
+$(_dovecot_oauth2_passdb)
 userdb {
   driver = static
   args = home=$dir/mail/%u

@@ -1,0 +1,88 @@
+// mailkeep oauth ACCOUNT: authorizes mailkeep once for an account with
+// oauth_token_url, by the OAuth 2.0 device authorization grant (RFC 8628;
+// sync/oauth/device_grant.h does the work): prints where to go and the code
+// to enter, waits until the user approved, then keeps the refresh token in
+// the archive's state (ARCHIVE/oauth/account.NAME.refresh, 0600), from
+// which every later `sync` gets its access tokens. It does not hold the
+// archive lock while the user approves (that may take minutes, and a sync
+// from cron must not wait for it): the token files are written atomically
+// and a running sync reads either the old or the new one.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "store/util/terminal.h"
+#include "sync/oauth/device_grant.h"
+#include "tools/accounts.h"
+#include "tools/command.h"
+
+namespace mailkeep::tools {
+namespace {
+
+void ShowPrompt(const std::string& account, const oauth::DevicePrompt& p, bool json) {
+  if (json) {
+    std::cout << nlohmann::json{{"account", account}, {"verification_uri", p.verification_uri},
+                                {"verification_uri_complete", p.verification_uri_complete},
+                                {"user_code", p.user_code}, {"expires_in", p.expires_in}}
+                     .dump()
+              << std::endl;
+    return;
+  }
+  std::cout << "To let mailkeep read account " << TerminalText(account) << ", open\n  "
+            << TerminalText(p.verification_uri) << "\nand enter the code\n  " << TerminalText(p.user_code) << "\n";
+  if (!p.verification_uri_complete.empty()) {
+    std::cout << "(or open " << TerminalText(p.verification_uri_complete) << ")\n";
+  }
+  std::cout << "Waiting for the approval (the code expires in " << (p.expires_in + 59) / 60 << " min)..."
+            << std::endl;
+}
+
+}  // namespace
+
+int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
+  po::options_description desc("oauth options");
+  AddCommonOptions(desc, global);
+  std::string name;
+  desc.add_options()
+      ("account", po::value<std::string>(&name), "account of the config file to authorize")
+      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)");
+  po::positional_options_description pos;
+  pos.add("account", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(global, args, "mailkeep [--config FILE] [--archive DIR] oauth ACCOUNT", desc, pos, vm)) {
+    return *rc;
+  }
+  if (vm.count("config")) global.config = vm["config"].as<std::string>();
+  if (name.empty()) return FailUsage("oauth needs an ACCOUNT of the config file");
+  std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
+  auto loaded = config::LoadConfigFile(config_path);
+  if (!loaded) return FailUsage(loaded.error().message());
+  const config::AccountConfig* account = loaded->FindAccount(name);
+  if (account == nullptr) return FailUsage("no account '" + name + "' in " + config_path);
+  if (!account->oauth.enabled() || account->oauth.device_url.empty()) {
+    return FailUsage("account " + name + " needs oauth_token_url and oauth_device_url in " + config_path);
+  }
+  if (account->oauth.refresh_token.kind != config::PasswordSource::Kind::kNone) {
+    return FailUsage("account " + name + " takes its refresh token from oauth_refresh_token_command; "
+                     "a token kept in the archive would never be used");
+  }
+  auto opened = OpenConfiguredArchive(global, *loaded, /*writable=*/false, /*lock_timeout=*/0);
+  if (!opened) return FailArchive(opened.error());
+  oauth::TokenStore store = TokenStoreFor(*account, (*opened)->dir());
+  oauth::DeviceGrantHooks hooks;
+  hooks.show = [&](const oauth::DevicePrompt& p) { ShowPrompt(name, p, global.json); };
+  if (auto granted = oauth::RunDeviceGrant(OAuthClientFor(*account), store, hooks); !granted) {
+    return Fail(granted.error());
+  }
+  if (global.json) {
+    std::cout << nlohmann::json{{"account", name}, {"authorized", true}, {"refresh_token_file", store.refresh_path()}}.dump()
+              << "\n";
+  } else {
+    std::cout << "account " << TerminalText(name) << ": authorized; the refresh token is kept in "
+              << TerminalText(store.refresh_path()) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace mailkeep::tools
