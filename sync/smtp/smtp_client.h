@@ -222,6 +222,11 @@ class SmtpClient {
   bool secure() const;                   // TLS active
   bool closed() const;
   const std::string& peer() const;       // "host:port"
+  // Mail transactions of this session that got a reply to their end of
+  // data (accepted or not). Servers limit messages per session (OpenSMTPD:
+  // 100, Exim: smtp_accept_max_per_connection) and then refuse MAIL or RCPT
+  // with a 4xx or close: a new session is not refused for that.
+  size_t transactions() const;
   // Session-level notes, e.g. "STARTTLS handshake with ... failed (...);
   // continued without TLS" under opportunistic_tls.
   const std::vector<std::string>& warnings() const;
