@@ -82,6 +82,7 @@ daemon_smtp_ports = $port : $tls_port
 tls_on_connect_ports = $tls_port
 spool_directory = $dir/spool
 log_file_path = $dir/log/%slog
+log_selector = +smtp_connection
 pid_file_path = $dir/exim.pid
 keep_environment =
 host_lookup =
