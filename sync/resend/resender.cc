@@ -146,9 +146,8 @@ bool Untouched(const smtp::SendResult& r) {
 bool UsedUp(const smtp::SendResult& r, size_t carried) {
   if (carried == 0 || r.session_error || r.delivery_unknown) return false;
   if (r.mail.klass() == 4) return true;
-  return r.mail.positive() && std::all_of(r.recipients.begin(), r.recipients.end(), [](const smtp::RecipientResult& rr) {
-           return rr.rcpt.klass() == 4;
-         });
+  return r.mail.positive() && std::all_of(r.recipients.begin(), r.recipients.end(),
+                                          [](const smtp::RecipientResult& rr) { return rr.rcpt.klass() == 4; });
 }
 
 // Whether a transaction deserves one more try on a new session: the

@@ -333,7 +333,8 @@ TEST_F(ResenderTest, RefusalOfAFreshSessionDefers) {
   }
   EXPECT_EQ(server.Finish(), "");
   EXPECT_EQ(server.sessions(), 2);
-  EXPECT_EQ(outcomes, (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kDeferred, SendOutcome::kDeferred}));
+  EXPECT_EQ(outcomes,
+            (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kDeferred, SendOutcome::kDeferred}));
   EXPECT_NE(reply.find("452 4.3.2"), std::string::npos) << reply;
 }
 
@@ -362,7 +363,8 @@ TEST_F(ResenderTest, NoReplyToTheEndOfDataStaysUnknownAcrossANewSession) {
   }
   EXPECT_EQ(server.Finish(), "");
   EXPECT_EQ(server.sessions(), 2);
-  EXPECT_EQ(outcomes, (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kUnknown, SendOutcome::kAccepted}));
+  EXPECT_EQ(outcomes,
+            (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kUnknown, SendOutcome::kAccepted}));
   auto unknown = *archive_->UnknownIntents(IntentKind::kSend);
   ASSERT_EQ(unknown.size(), 1u);
   EXPECT_EQ(unknown[0].message, ids[1]);
