@@ -20,8 +20,10 @@
 // before the end of data are recorded with their outcome, as a log.
 //
 // A new session when one is used up: servers limit the messages of one
-// session (OpenSMTPD answers MAIL with "452 4.5.3 ... Too many messages
-// sent" after 100; Exim's smtp_accept_max_per_connection, providers). When
+// session (OpenSMTPD 6.8 answers MAIL 101 with "452 4.5.3 Too many
+// recipients: Too many messages sent" and keeps the session; Exim 4.96
+// answers the MAIL over smtp_accept_max_per_connection with "421 too many
+// messages in this connection" and closes; providers do likewise). When
 // a session that has carried messages refuses the next one for now before
 // taking any recipient (4xx to MAIL, or to every RCPT), or ends before
 // answering any recipient (421, a hang-up), the message is tried once more

@@ -224,8 +224,8 @@ class SmtpClient {
   const std::string& peer() const;       // "host:port"
   // Mail transactions of this session that got a reply to their end of
   // data (accepted or not). Servers limit messages per session (OpenSMTPD:
-  // 100, Exim: smtp_accept_max_per_connection) and then refuse MAIL or RCPT
-  // with a 4xx or close: a new session is not refused for that.
+  // 100, then 452 to MAIL; Exim: smtp_accept_max_per_connection MAIL
+  // commands, then 421 and close): a new session is not refused for that.
   size_t transactions() const;
   // Session-level notes, e.g. "STARTTLS handshake with ... failed (...);
   // continued without TLS" under opportunistic_tls.
