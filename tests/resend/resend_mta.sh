@@ -90,7 +90,6 @@ echo "resend: $N messages through $server in $(((end - start) / 1000000)) ms ove
 expect_eq "$used" 4 "sessions for $N messages at 100 per session"
 
 wait_count "$N" || fail "bob's Maildir"
-t1=$SECONDS
 ids=$(grep -h -m1 -i "^Message-ID:" "$mail_dir"/new/* | tr -d '\r' | sort)
 expect_eq "$(wc -l <<<"$ids")" "$N" "delivered messages"
 expect_eq "$(uniq <<<"$ids" | wc -l)" "$N" "distinct Message-IDs delivered (each exactly once)"

@@ -214,8 +214,8 @@ exim_start() {
   mkdir -p "$dir/spool" "$dir/log" "$dir/mail"
   private_root_exec "$dir/proot" chown Debian-exim:Debian-exim "$dir/spool" "$dir/log" "$dir/mail" "$dir/tls/server.key" &&
     private_root_exec "$dir/proot" chmod 750 "$dir/spool" "$dir/log" "$dir/mail" || { private_root_stop "$dir/proot"; return 1; }
-  local attempt i ready
-  for attempt in 1 2 3; do
+  local i ready
+  for _ in 1 2 3; do
     read -r EXIM_PORT EXIM_TLS_PORT <<<"$(_dovecot_free_ports 2)"
     _exim_write_conf "$dir" "$EXIM_PORT" "$EXIM_TLS_PORT" "$EXIM_MAX_PER_CONNECTION"
     private_root_exec "$dir/proot" install -m 644 -o root -g root "$dir/exim4.conf" /etc/exim4/exim4.conf ||

@@ -111,8 +111,8 @@ opensmtpd_start() {
   private_root_adduser "$R" opensmtpd && private_root_adduser "$R" opensmtpq && mkdir -p "$dir/mail" &&
     private_root_adduser "$R" vmail vmail "$dir/mail" && private_root_exec "$R" chown vmail:vmail "$dir/mail" && chmod 750 "$dir/mail" ||
     { private_root_stop "$R"; return 1; }
-  local attempt i ready
-  for attempt in 1 2 3; do
+  local i ready
+  for _ in 1 2 3; do
     OPENSMTPD_PORT=$(_dovecot_free_ports 1)
     _opensmtpd_write_conf "$dir" "$OPENSMTPD_PORT" "$OPENSMTPD_MAX_MAILS"
     private_root_exec "$R" /usr/sbin/smtpd -n -f "$dir/smtpd.conf" >"$dir/check.log" 2>&1 || {
