@@ -138,6 +138,30 @@ bool Untouched(const smtp::SendResult& r) {
                      [](const smtp::RecipientResult& rr) { return rr.rcpt.code == 0; });
 }
 
+// A session that had carried `carried` messages refused this one for now
+// before taking any recipient (4xx to MAIL, or to every RCPT): a limit of
+// messages per session (OpenSMTPD answers MAIL with "452 4.5.3 ... Too many
+// messages sent" after 100), which a new session does not have. Nothing was
+// delivered: no end of data was sent.
+bool UsedUp(const smtp::SendResult& r, size_t carried) {
+  if (carried == 0 || r.session_error || r.delivery_unknown) return false;
+  if (r.mail.klass() == 4) return true;
+  return r.mail.positive() && std::all_of(r.recipients.begin(), r.recipients.end(),
+                                          [](const smtp::RecipientResult& rr) { return rr.rcpt.klass() == 4; });
+}
+
+// Whether a transaction deserves one more try on a new session: the
+// session ended before any recipient was answered, or it was used up. A
+// fresh session that refuses too is not given another (see the callers:
+// at most one new session per message).
+bool TryANewSession(const smtp::SendResult& r, size_t carried) { return Untouched(r) || UsedUp(r, carried); }
+
+// Ends a session politely (QUIT) when it is still open.
+void Retire(std::unique_ptr<smtp::SmtpClient>& client) {
+  if (client && !client->closed()) static_cast<void>(client->Quit());
+  client.reset();
+}
+
 void AllTo(std::vector<RecipientReport>& out, SendOutcome outcome, const std::string& route,
            const std::string& why) {
   for (auto& r : out) {
@@ -176,9 +200,7 @@ class RelayRoute : public Resender::Route {
   RelayRoute(const Relay& relay, const Options& settings, const Warn& warn)
       : relay_(relay), settings_(settings), warn_(warn) {}
 
-  ~RelayRoute() {
-    if (client_ && !client_->closed()) static_cast<void>(client_->Quit());
-  }
+  ~RelayRoute() { Retire(client_); }
 
   // Returns an error only when the relay cannot be used at all (connect,
   // TLS or login failed): the caller stops, since every message would fail
@@ -194,6 +216,7 @@ class RelayRoute : public Resender::Route {
         client_ = std::move(*opened);
         for (const auto& w : client_->warnings()) warn_(w);
       }
+      const size_t carried = client_->transactions();
       auto sent = client_->Send(env, bytes, [&](const smtp::SendResult& so_far) {
         return hooks.before_end(route, to, so_far);
       });
@@ -203,9 +226,12 @@ class RelayRoute : public Resender::Route {
         return hooks.done(to);
       }
       for (const auto& w : sent->warnings) warn_(w);
-      // The session ended before any recipient was answered: nothing was
-      // refused or taken; one more try on a fresh connection.
-      if (Untouched(*sent) && attempt == 0) continue;
+      // Ended or used up before anything was taken: one more try on a
+      // fresh connection.
+      if (attempt == 0 && TryANewSession(*sent, carried)) {
+        Retire(client_);
+        continue;
+      }
       FromSendResult(*sent, route, to);
       return hooks.done(to);
     }
@@ -232,9 +258,7 @@ class DirectRoute : public Resender::Route {
   }
 
   ~DirectRoute() {
-    for (auto& [key, client] : sessions_) {
-      if (client && !client->closed()) static_cast<void>(client->Quit());
-    }
+    for (auto& [key, client] : sessions_) Retire(client);
   }
 
   // One transaction per recipient domain; hooks.done is called with each
@@ -290,10 +314,11 @@ class DirectRoute : public Resender::Route {
         const std::string exchange_route = "direct " + exchange.host;
         // A session kept from an earlier message may have been ended by the
         // exchange since (an idle timeout; a per-connection message limit
-        // answered with 421 at the next MAIL). That says nothing about the
-        // exchange: one more try on a new connection before the next
-        // address, as RelayRoute does. Both retries below happen only when
-        // nothing was delivered.
+        // answered with 421 at the next MAIL), or used up (that limit
+        // answered with a 4xx). That says nothing about the exchange: one
+        // more try on a new connection before the next address, as
+        // RelayRoute does. Both retries below happen only when nothing was
+        // delivered.
         bool retry = HasSession(address);
         for (;;) {
           auto client = Session(exchange.host, address);
@@ -301,6 +326,7 @@ class DirectRoute : public Resender::Route {
             last_error = client.error().message();
             break;
           }
+          const size_t carried = (*client)->transactions();
           auto sent = (*client)->Send(env, bytes, [&](const smtp::SendResult& so_far) {
             return hooks.before_end(exchange_route, to, so_far);
           });
@@ -321,6 +347,11 @@ class DirectRoute : public Resender::Route {
             last_error = sent->session_error->message();
             if (std::exchange(retry, false)) continue;
             break;  // the next address or exchange
+          }
+          if (UsedUp(*sent, carried) && std::exchange(retry, false)) {
+            Retire(sessions_[address]);
+            sessions_.erase(address);
+            continue;
           }
           FromSendResult(*sent, exchange_route, to);
           return;

@@ -19,6 +19,20 @@
 // server may have delivered it) unless retry_unknown. Recipients refused
 // before the end of data are recorded with their outcome, as a log.
 //
+// A new session when one is used up: servers limit the messages of one
+// session (OpenSMTPD 6.8 answers MAIL 101 with "452 4.5.3 Too many
+// recipients: Too many messages sent" and keeps the session; Exim 4.96
+// answers the MAIL over smtp_accept_max_per_connection with "421 too many
+// messages in this connection" and closes; providers do likewise). When
+// a session that has carried messages refuses the next one for now before
+// taking any recipient (4xx to MAIL, or to every RCPT), or ends before
+// answering any recipient (421, a hang-up), the message is tried once more
+// on a new session; only what that fresh session refuses too is deferred.
+// Bound: at most one new session per message, so a run opens at most two
+// sessions per message. Nothing is delivered twice by this: no end of data
+// was sent in the attempt given up, and a message whose whole data went
+// out without a final reply is unknown and never tried again.
+//
 // Outcomes, per recipient: accepted (the server took responsibility),
 // deferred (4xx, or no server reachable now: try again), failed (5xx, a
 // null MX, a domain that does not exist), unknown (see above). One refused

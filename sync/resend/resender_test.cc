@@ -166,5 +166,176 @@ TEST_F(ResenderTest, UnknownMessageIsNullopt) {
   EXPECT_FALSE(*report);
 }
 
+// --- A new session when one is used up (issue 12 item 7) ---
+
+// Archives `n` small messages ("Subject: m1" ...) besides the fixture's;
+// returns their ids in order.
+std::vector<int64_t> IngestNumbered(Archive& archive, int n) {
+  std::vector<RawMessage> batch;
+  for (int i = 1; i <= n; ++i) {
+    RawMessage m;
+    m.bytes = "From: alice@example.test\r\nSubject: m" + std::to_string(i) + "\r\n\r\nhello\r\n";
+    m.origin = {"eml", "local", "/numbered", std::to_string(i), 0, "", {}};
+    batch.push_back(std::move(m));
+  }
+  std::vector<int64_t> ids;
+  auto out = archive.Ingest(std::move(batch));
+  if (out) {
+    for (const auto& o : *out) ids.push_back(o.id);
+  }
+  return ids;
+}
+
+// One lock-step transaction of message "m<i>" to bob, ended with `end`.
+void AddTransaction(std::vector<FakeStep>& s, int i, const FakeStep& end) {
+  for (const FakeStep& step : std::vector<FakeStep>{{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},
+                                                     {"RCPT TO:<bob@example.test>", "250 ok\r\n"},
+                                                     {"DATA", "354 go\r\n"},
+                                                     {"From: alice@example.test", ""},
+                                                     {"Subject: m" + std::to_string(i), ""},
+                                                     {"*", ""},
+                                                     {"hello", ""},
+                                                     end}) {
+    s.push_back(step);
+  }
+}
+
+// A server that takes `limit` messages per session and answers the next
+// MAIL with `refusal` (OpenSMTPD: 452 after 100), for `total` messages; the
+// client is expected to QUIT the used-up session and connect again.
+std::vector<std::vector<FakeStep>> PerSessionLimit(int total, int limit, const std::string& refusal) {
+  std::vector<std::vector<FakeStep>> sessions;
+  for (int first = 1; first <= total; first += limit) {
+    std::vector<FakeStep> s = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+    for (int i = first; i < first + limit && i <= total; ++i) AddTransaction(s, i, {".", "250 queued\r\n"});
+    if (first + limit <= total) s.push_back({"MAIL FROM:<alice@example.test>", refusal});
+    s.push_back({"QUIT", "221 bye\r\n"});
+    sessions.push_back(std::move(s));
+  }
+  return sessions;
+}
+
+// OpenSMTPD's per-session limit: ten messages, three per session, all
+// accepted in one run over four sessions; each recorded once, accepted.
+TEST_F(ResenderTest, UsedUpSessionIsReplacedAndTheRunGoesOn) {
+  std::vector<int64_t> ids = IngestNumbered(*archive_, 10);
+  ASSERT_EQ(ids.size(), 10u);
+  FakeServer server;
+  server.ServeSessions(PerSessionLimit(10, 3, "452 4.5.3 Too many recipients: Too many messages sent\r\n"));
+  {
+    Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
+    for (int64_t id : ids) {
+      auto report = resender.Send(id);
+      ASSERT_TRUE(report && *report);
+      ASSERT_EQ((*report)->recipients.size(), 1u);
+      EXPECT_EQ((*report)->recipients[0].outcome, SendOutcome::kAccepted) << (*report)->recipients[0].reply;
+    }
+  }
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 4);
+  for (int64_t id : ids) {
+    auto intents = *archive_->Intents(IntentKind::kSend, id);
+    ASSERT_EQ(intents.size(), 1u) << "message " << id;
+    EXPECT_EQ(intents[0].outcome, SendOutcome::kAccepted);
+  }
+}
+
+// The same limit shown as 4xx to every RCPT instead of to MAIL.
+TEST_F(ResenderTest, RecipientsRefusedForTheSessionGoOnANewOne) {
+  std::vector<int64_t> ids = IngestNumbered(*archive_, 2);
+  ASSERT_EQ(ids.size(), 2u);
+  std::vector<FakeStep> first = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+  AddTransaction(first, 1, {".", "250 queued\r\n"});
+  for (const FakeStep& step : std::vector<FakeStep>{{"MAIL FROM:<alice@example.test>", "250 ok\r\n"},
+                                                    {"RCPT TO:<bob@example.test>", "451 4.7.1 session limit\r\n"},
+                                                    {"RSET", "250 ok\r\n"},
+                                                    {"QUIT", "221 bye\r\n"}}) {
+    first.push_back(step);
+  }
+  std::vector<FakeStep> second = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+  AddTransaction(second, 2, {".", "250 queued\r\n"});
+  second.push_back({"QUIT", "221 bye\r\n"});
+  FakeServer server;
+  server.ServeSessions({first, second});
+  {
+    Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
+    for (int64_t id : ids) {
+      auto report = resender.Send(id);
+      ASSERT_TRUE(report && *report);
+      EXPECT_EQ((*report)->recipients[0].outcome, SendOutcome::kAccepted) << (*report)->recipients[0].reply;
+    }
+  }
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+}
+
+// A fresh session that refuses too: deferred, with the fresh session's
+// reply, after one new session (not one per attempt), and the next message
+// is not given another.
+TEST_F(ResenderTest, RefusalOfAFreshSessionDefers) {
+  std::vector<int64_t> ids = IngestNumbered(*archive_, 3);
+  ASSERT_EQ(ids.size(), 3u);
+  const std::string refusal = "452 4.3.2 Too much mail from 127.0.0.1\r\n";
+  std::vector<FakeStep> first = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+  AddTransaction(first, 1, {".", "250 queued\r\n"});
+  first.push_back({"MAIL FROM:<alice@example.test>", refusal});
+  first.push_back({"QUIT", "221 bye\r\n"});
+  std::vector<FakeStep> second = {{"", "220 mx.test ESMTP\r\n"},
+                                  {"EHLO client.test", "250 mx.test\r\n"},
+                                  {"MAIL FROM:<alice@example.test>", refusal},
+                                  {"MAIL FROM:<alice@example.test>", refusal},
+                                  {"QUIT", "221 bye\r\n"}};
+  FakeServer server;
+  server.ServeSessions({first, second});
+  std::vector<SendOutcome> outcomes;
+  std::string reply;
+  {
+    Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
+    for (int64_t id : ids) {
+      auto report = resender.Send(id);
+      ASSERT_TRUE(report && *report);
+      outcomes.push_back((*report)->recipients[0].outcome);
+      reply = (*report)->recipients[0].reply;
+    }
+  }
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+  EXPECT_EQ(outcomes,
+            (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kDeferred, SendOutcome::kDeferred}));
+  EXPECT_NE(reply.find("452 4.3.2"), std::string::npos) << reply;
+}
+
+// The server hangs up after the whole of message 2 without answering its
+// end of data: unknown, and not sent again on the new session that carries
+// message 3 (the server may have it).
+TEST_F(ResenderTest, NoReplyToTheEndOfDataStaysUnknownAcrossANewSession) {
+  std::vector<int64_t> ids = IngestNumbered(*archive_, 3);
+  ASSERT_EQ(ids.size(), 3u);
+  std::vector<FakeStep> first = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+  AddTransaction(first, 1, {".", "250 queued\r\n"});
+  AddTransaction(first, 2, {".", "", 0, true});
+  std::vector<FakeStep> second = {{"", "220 mx.test ESMTP\r\n"}, {"EHLO client.test", "250 mx.test\r\n"}};
+  AddTransaction(second, 3, {".", "250 queued\r\n"});
+  second.push_back({"QUIT", "221 bye\r\n"});
+  FakeServer server;
+  server.ServeSessions({first, second});
+  std::vector<SendOutcome> outcomes;
+  {
+    Resender resender(*archive_, Relayed(server, {"bob@example.test"}), Collect());
+    for (int64_t id : ids) {
+      auto report = resender.Send(id);
+      ASSERT_TRUE(report && *report);
+      outcomes.push_back((*report)->recipients[0].outcome);
+    }
+  }
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+  EXPECT_EQ(outcomes,
+            (std::vector<SendOutcome>{SendOutcome::kAccepted, SendOutcome::kUnknown, SendOutcome::kAccepted}));
+  auto unknown = *archive_->UnknownIntents(IntentKind::kSend);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].message, ids[1]);
+}
+
 }  // namespace
 }  // namespace mailkeep::resend

@@ -199,6 +199,7 @@ class SmtpClient::Impl {
   AuthMethod used = AuthMethod::kAuto;
   std::vector<std::string> warnings;
   bool tls_handshake_failed = false;   // STARTTLS's handshake (not the reply) failed
+  size_t transactions = 0;             // ended by a reply to the end of data, this session
   std::string peer_name;               // "host:port", also once the connection is gone
 
   const std::string& peer() const { return peer_name; }
@@ -677,6 +678,7 @@ Result<SendResult> SmtpClient::Impl::Send(const Envelope& env, std::string_view 
         } else {
           r.data = std::move(*reply);
           body_done = true;
+          ++transactions;
         }
       }
     } else {
@@ -833,6 +835,7 @@ AuthMethod SmtpClient::auth_method() const { return impl_->used; }
 bool SmtpClient::secure() const { return impl_->conn && !impl_->conn->closed() && impl_->conn->secure(); }
 bool SmtpClient::closed() const { return !impl_->conn || impl_->conn->closed(); }
 const std::string& SmtpClient::peer() const { return impl_->peer(); }
+size_t SmtpClient::transactions() const { return impl_->transactions; }
 const std::vector<std::string>& SmtpClient::warnings() const { return impl_->warnings; }
 
 }  // namespace mailkeep::smtp

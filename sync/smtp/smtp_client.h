@@ -226,6 +226,11 @@ class SmtpClient {
   bool secure() const;                   // TLS active
   bool closed() const;
   const std::string& peer() const;       // "host:port"
+  // Mail transactions of this session that got a reply to their end of
+  // data (accepted or not). Servers limit messages per session (OpenSMTPD:
+  // 100, then 452 to MAIL; Exim: smtp_accept_max_per_connection MAIL
+  // commands, then 421 and close): a new session is not refused for that.
+  size_t transactions() const;
   // Session-level notes, e.g. "STARTTLS handshake with ... failed (...);
   // continued without TLS" under opportunistic_tls.
   const std::vector<std::string>& warnings() const;

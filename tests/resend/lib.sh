@@ -182,7 +182,9 @@ wait_until() {
 # as DIR/N.eml (dot-stuffing removed, CRLF kept), and then ends the session:
 # MODE 421 answers the next MAIL with "421 4.7.0 too many messages in this
 # connection" and closes (a per-connection message limit, as Exim's
-# smtp_accept_max_per_connection); MODE drop hangs up at once after the
+# smtp_accept_max_per_connection); MODE 452 answers it with OpenSMTPD's
+# "452 4.5.3 Too many recipients: Too many messages sent" and keeps the
+# session open (the client must QUIT it); MODE drop hangs up at once after the
 # reply to the message (as after an idle timeout). DIR/connections counts
 # the connections. Returns 1 when it cannot listen on ADDR:PORT.
 start_one_message_exchange() {
@@ -203,7 +205,7 @@ class Session(socketserver.StreamRequestHandler):
         bump("connections")
         say = lambda line: self.wfile.write(line.encode() + b"\r\n")
         say("220 limit.test ESMTP one message per connection")
-        taken = 0
+        taken, mail = 0, False
         for raw in self.rfile:
             cmd = raw.decode("latin-1").rstrip("\r\n").upper()
             if cmd.startswith(("EHLO", "HELO")):
@@ -211,13 +213,20 @@ class Session(socketserver.StreamRequestHandler):
                 say("250-8BITMIME")
                 say("250 PIPELINING")
             elif cmd.startswith("MAIL"):
+                if taken and mode == "452":
+                    say("452 4.5.3 Too many recipients: Too many messages sent")
+                    continue
                 if taken:
                     say("421 4.7.0 limit.test too many messages in this connection")
                     return
+                mail = True
                 say("250 2.1.0 OK")
+            elif cmd.startswith(("RCPT", "DATA")) and not mail:
+                say("503 5.5.1 need MAIL first")
             elif cmd.startswith("RCPT"):
                 say("250 2.1.5 OK")
             elif cmd == "DATA":
+                mail = False
                 say("354 go ahead")
                 data = b""
                 for line in self.rfile:
@@ -234,6 +243,7 @@ class Session(socketserver.StreamRequestHandler):
                 if mode == "drop":
                     return
             elif cmd in ("RSET", "NOOP"):
+                mail = mail and cmd == "NOOP"
                 say("250 2.0.0 OK")
             elif cmd == "QUIT":
                 say("221 2.0.0 bye")

@@ -17,6 +17,9 @@
 #                 message per connection and answers the next MAIL with 421
 #   drop.test     A 127.0.0.7, no MX: the same, but it hangs up right after
 #                 each message (as an idle timeout would)
+#   full.test     A 127.0.0.9, no MX: the same, but it answers the next MAIL
+#                 with OpenSMTPD's "452 4.5.3 ... Too many messages sent"
+#                 and keeps the session
 #   nosuch.test   NXDOMAIN
 # Checks, through the receivers' .eml/.json and mailkeep's --json output:
 # fallback from a refused exchange to the next one; implicit MX; null MX and
@@ -26,20 +29,20 @@
 # the exchange nor is trusted) and plain delivery where none is offered; a
 # refusal by an exchange is final (the next exchange is not tried), an
 # unreachable domain is deferred; a kept session that the exchange ended
-# meanwhile (421, or closed) is replaced by a new one; the bytes received are the stored bytes
+# meanwhile (421, or closed) or used up (452 to MAIL) is replaced by a new one; the bytes received are the stored bytes
 # after CRLF normalization. Needs no root (dnsmasq and the receivers run on
 # high ports); skips when dnsmasq, python3-aiosmtpd or openssl is missing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../servers/dnsmasq.sh"
 reason=$(dnsmasq_skip_reason) && skip "$reason"
 
-MX1=127.0.0.5 MX2=127.0.0.4 NOMX=127.0.0.1 LIMIT=127.0.0.6 DROP=127.0.0.7 NOREPLY=127.0.0.8
+MX1=127.0.0.5 MX2=127.0.0.4 NOMX=127.0.0.1 LIMIT=127.0.0.6 DROP=127.0.0.7 NOREPLY=127.0.0.8 FULL=127.0.0.9
 HELLO=sender.mailkeep.test
 
 # Every exchange on one port, and nothing on mx1's address at that port.
 for attempt in 1 2 3 4 5; do
-  PORT=$(free_port "$NOMX" "$MX2" "$MX1" "$LIMIT" "$DROP" "$NOREPLY") || fail "no free port"
-  rm -rf "$WORK/nomx" "$WORK/mx2" "$WORK/limit" "$WORK/drop" "$WORK/noreply"
+  PORT=$(free_port "$NOMX" "$MX2" "$MX1" "$LIMIT" "$DROP" "$NOREPLY" "$FULL") || fail "no free port"
+  rm -rf "$WORK/nomx" "$WORK/mx2" "$WORK/limit" "$WORK/drop" "$WORK/noreply" "$WORK/full"
   started=${#receivers[@]}
   start_receiver_on "$NOMX" "$PORT" "$WORK/nomx" --defer later@nomx.test &&
     start_receiver_on "$MX2" "$PORT" "$WORK/mx2" --starttls "$TLS/server-chain.pem" "$TLS/server.key" \
@@ -47,6 +50,7 @@ for attempt in 1 2 3 4 5; do
     start_one_message_exchange "$LIMIT" "$PORT" "$WORK/limit" 421 &&
     start_one_message_exchange "$DROP" "$PORT" "$WORK/drop" drop &&
     start_one_message_exchange "$NOREPLY" "$PORT" "$WORK/noreply" noreply &&
+    start_one_message_exchange "$FULL" "$PORT" "$WORK/full" 452 &&
     ! (exec 3<>"/dev/tcp/$MX1/$PORT") 2>/dev/null && break
   for pid in "${receivers[@]:started}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   receivers=("${receivers[@]:0:started}")
@@ -56,7 +60,8 @@ done
 DNSMASQ_MX1_ADDR=$MX1 DNSMASQ_MX2_ADDR=$MX2 DNSMASQ_NOMX_ADDR=$NOMX
 dnsmasq_add_record "mx-host=other.test,mx2.example.test,10" "host-record=nullmx.test,$NOMX" \
   "mx-host=two.test,mx2.example.test,10" "mx-host=two.test,nomx.test,20" "mx-host=down.test,mx1.example.test,10" \
-  "host-record=limit.test,$LIMIT" "host-record=drop.test,$DROP" "host-record=noreply.test,$NOREPLY"
+  "host-record=limit.test,$LIMIT" "host-record=drop.test,$DROP" "host-record=noreply.test,$NOREPLY" \
+  "host-record=full.test,$FULL"
 on_exit dnsmasq_stop
 dnsmasq_start "$WORK/dns" || fail "dnsmasq did not start"
 
@@ -265,20 +270,23 @@ expect_eq "$(connections "$WORK/nomx2")" 1 "connections when everything was sent
 
 # 8. Sessions are kept for the whole run, but an exchange may end one
 # between two messages (a per-connection message limit answered with 421 at
-# the next MAIL; a hang-up after an idle timeout). That says nothing about
-# the exchange: every message is still delivered, each over a new
-# connection, and none is deferred.
-expect_status 0 rs --json resend "$id1" "$id2" "$id3" --direct --to x@limit.test --to y@drop.test
+# the next MAIL; a hang-up after an idle timeout; OpenSMTPD's 452 to MAIL
+# after its per-session limit). That says nothing about the exchange: every
+# message is still delivered, each over a new connection, and none is
+# deferred.
+expect_status 0 rs --json resend "$id1" "$id2" "$id3" --direct --to x@limit.test --to y@drop.test \
+  --to w@full.test
 /usr/bin/python3 - "$WORK/out" <<'EOF' || { cat "$WORK/out" >&2; fail "messages to exchanges that end each session"; }
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert (d["accepted"], d["deferred"], d["failed"]) == (6, 0, 0), d
+assert (d["accepted"], d["deferred"], d["failed"]) == (9, 0, 0), d
 for m in d["messages"]:
     got = {x["address"]: (x["outcome"], x["route"]) for x in m["recipients"]}
     assert got == {"x@limit.test": ("accepted", "direct limit.test"),
-                   "y@drop.test": ("accepted", "direct drop.test")}, got
+                   "y@drop.test": ("accepted", "direct drop.test"),
+                   "w@full.test": ("accepted", "direct full.test")}, got
 EOF
-for ex in limit drop; do
+for ex in limit drop full; do
   expect_eq "$(cat "$WORK/$ex/messages")" 3 "messages at $ex.test"
   expect_eq "$(cat "$WORK/$ex/connections")" 3 "connections to $ex.test"
   for i in 1 2 3; do

@@ -153,8 +153,14 @@ FakeServer::~FakeServer() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
-void FakeServer::Serve(std::vector<FakeStep> script) {
-  thread_ = std::thread([this, s = std::move(script)]() mutable { Run(std::move(s)); });
+void FakeServer::Serve(std::vector<FakeStep> script) { ServeSessions({std::move(script)}); }
+
+void FakeServer::ServeSessions(std::vector<std::vector<FakeStep>> sessions) {
+  thread_ = std::thread([this, all = std::move(sessions)] {
+    for (const auto& script : all) {
+      if (!Run(script)) return;
+    }
+  });
 }
 
 std::string FakeServer::Finish() {
@@ -162,16 +168,18 @@ std::string FakeServer::Finish() {
   return error_;
 }
 
-void FakeServer::Run(std::vector<FakeStep> script) {
+// Plays `script` on the next connection; false when none came.
+bool FakeServer::Run(const std::vector<FakeStep>& script) {
   if (!WaitReadable(listen_fd_, kWaitMs)) {
-    error_ = "fake server: no connection";
-    return;
+    if (error_.empty()) error_ = "fake server: no connection " + std::to_string(sessions_ + 1);
+    return false;
   }
   int fd = ::accept(listen_fd_, nullptr, nullptr);
   if (fd < 0) {
-    error_ = "fake server: accept failed";
-    return;
+    if (error_.empty()) error_ = "fake server: accept failed";
+    return false;
   }
+  ++sessions_;
   // An endless reply to a client that stops reading ends within the bound too.
   timeval send_timeout{kWaitMs / 1000, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
@@ -207,6 +215,7 @@ void FakeServer::Run(std::vector<FakeStep> script) {
   while (open && peer.ReadLine(&line)) received_.push_back(line);
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
+  return true;
 }
 
 }  // namespace mailkeep::testing

@@ -9,7 +9,7 @@
 // broken client makes a test fail instead of hanging; an endless or
 // dripping reply stops when the client hangs up.
 //
-// Thread-safety: Serve() runs the script on a background thread; call
+// Thread-safety: Serve() (or ServeSessions()) runs the script on a background thread; call
 // Finish() (or let the destructor do it) before reading what was received.
 #pragma once
 
@@ -50,6 +50,11 @@ class FakeServer {
   // the last step it reads (and records) what the client still sends until
   // the client hangs up.
   void Serve(std::vector<FakeStep> script);
+  // The same for a client that connects again: accepts one connection per
+  // script, in turn, each played (and read to its end) before the next is
+  // accepted.
+  void ServeSessions(std::vector<std::vector<FakeStep>> sessions);
+
 
   // Waits for the session to end. Returns the first deviation from the
   // script ("expected X, got Y"), or "" when the client did what was
@@ -57,14 +62,17 @@ class FakeServer {
   std::string Finish();
   // Every line the client sent, in order (valid after Finish()).
   const std::vector<std::string>& received() const { return received_; }
+  // Connections accepted (valid after Finish()).
+  int sessions() const { return sessions_; }
 
  private:
-  void Run(std::vector<FakeStep> script);
+  bool Run(const std::vector<FakeStep>& script);
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::thread thread_;
   std::vector<std::string> received_;
   std::string error_;
+  int sessions_ = 0;
 };
 
 }  // namespace mailkeep::testing
