@@ -434,8 +434,8 @@ std::string Folder::special_use() const {
 }
 
 bool SelectedFolder::Permits(std::string_view flag) const {
-  if (!permanent_flags) return true;
-  for (const auto& f : *permanent_flags) {
+  if (!has_permanent_flags) return true;
+  for (const auto& f : permanent_flags) {
     if (EqualsIgnoreCase(f, flag)) return true;
     if (f == "\\*" && !flag.starts_with('\\')) return true;
   }
@@ -923,6 +923,7 @@ class ImapClient::Impl {
           out.highestmodseq = 0;
         } else if (r.code == "PERMANENTFLAGS") {
           out.permanent_flags = ParsePermanentFlags(r.code_args);
+          out.has_permanent_flags = true;
         }
       }
       return OkStatus();

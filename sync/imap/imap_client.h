@@ -138,9 +138,11 @@ struct SelectedFolder {
   uint64_t highestmodseq = 0;          // 0 without CONDSTORE or with [NOMODSEQ]
   bool read_only = true;
   // [PERMANENTFLAGS (...)] as sent (at most 1,000 valid flags kept), e.g.
-  // {"\\Seen", "\\*"}; nullopt when the server sent none (RFC 3501: then
-  // every flag may be stored). An EXAMINE often gets "()": read-only.
-  std::optional<std::vector<std::string>> permanent_flags;
+  // {"\\Seen", "\\*"}; has_permanent_flags = false when the server sent
+  // none (RFC 3501: then every flag may be stored). An EXAMINE often gets
+  // "()": read-only.
+  bool has_permanent_flags = false;
+  std::vector<std::string> permanent_flags;
 
   // Whether `flag` may be kept in this folder: PERMANENTFLAGS absent, or
   // listing it (case-insensitive), or "\\*" for a keyword (a flag without

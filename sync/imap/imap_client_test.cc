@@ -755,8 +755,8 @@ TEST(ImapClient, PermanentFlagsFromSelect) {
   ASSERT_TRUE(c) << c.error().message();
   auto box = (*c)->Select("INBOX");
   ASSERT_TRUE(box) << box.error().message();
-  ASSERT_TRUE(box->permanent_flags);
-  EXPECT_EQ(*box->permanent_flags, (std::vector<std::string>{"\\Answered", "\\Seen"}));
+  ASSERT_TRUE(box->has_permanent_flags);
+  EXPECT_EQ(box->permanent_flags, (std::vector<std::string>{"\\Answered", "\\Seen"}));
   EXPECT_EQ(box->uidnext, 12u);
   EXPECT_TRUE(box->Permits("\\seen"));
   EXPECT_FALSE(box->Permits("\\Flagged"));
@@ -767,7 +767,7 @@ TEST(ImapClient, PermanentFlagsFromSelect) {
   EXPECT_FALSE(other->Permits("\\Draft"));
   auto plain = (*c)->Select("Plain");
   ASSERT_TRUE(plain);
-  EXPECT_FALSE(plain->permanent_flags);
+  EXPECT_FALSE(plain->has_permanent_flags);
   EXPECT_TRUE(plain->Permits("$Label1"));
   if (c) c->reset();
   EXPECT_EQ(server.Finish(), "");
