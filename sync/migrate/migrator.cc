@@ -158,7 +158,6 @@ struct ServerPlace {
   uint32_t uidvalidity = 0, uid = 0;
 };
 
-
 // A keyword: a flag without a backslash (IMAP system flags have one).
 bool HasKeyword(const std::string& flags) {
   for (const auto& f : FlagWords(flags)) {
@@ -234,7 +233,7 @@ struct Migrator::State {
   Outcome Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
   Outcome Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
   Status PrepareFolder(const std::string& folder, bool select);
-  std::string PermittedFlags(const std::string& flags);
+  std::string PermittedFlags(const std::string& folder, const std::string& flags);
   std::optional<uint32_t> AppendedUid(const std::string& message_id);
   Origin Place(const Outcome& out) const;
 };
@@ -444,10 +443,10 @@ Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
   return OkStatus();
 }
 
-// `flags` without those the selected folder does not keep
-// (PERMANENTFLAGS); one warning per dropped flag and run.
-std::string Migrator::State::PermittedFlags(const std::string& flags) {
-  if (selected.empty()) return flags;
+// `flags` without those `folder` does not keep (PERMANENTFLAGS, known when
+// it is the selected folder); one warning per dropped flag and run.
+std::string Migrator::State::PermittedFlags(const std::string& folder, const std::string& flags) {
+  if (selected != folder) return flags;
   std::set<std::string> kept;
   for (auto& f : FlagWords(flags)) {
     if (selected_box.Permits(f)) {
@@ -485,16 +484,16 @@ std::optional<uint32_t> Migrator::State::AppendedUid(const std::string& message_
 // place recorded with the intent resolved.
 Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id,
                                 Outcome out) {
-  // SELECTed for PERMANENTFLAGS when a keyword is to be set (servers refuse
-  // keywords they do not keep with BAD), for UIDNEXT without UIDPLUS.
   if (auto it = refused.find(out.folder); it != refused.end()) {
     out = Failed(out, Error(ErrorCode::kFailedPrecondition, it->second));
     out.repeat = true;
     return out;
   }
+  // SELECTed for PERMANENTFLAGS when a keyword is to be set (servers refuse
+  // keywords they do not keep with BAD), for UIDNEXT without UIDPLUS.
   const bool uidplus = client->HasCapability("UIDPLUS");
   if (Status st = PrepareFolder(out.folder, !uidplus || HasKeyword(out.flags)); !st) return Failed(out, st.error());
-  out.flags = PermittedFlags(out.flags);
+  out.flags = PermittedFlags(out.folder, out.flags);
   if (intent == 0) {
     std::vector<Intent> recorded = {Intent::For(IntentKind::kAppend, id, options.account, out.folder)};
     if (Status st = archive.RecordIntents(recorded); !st) {
