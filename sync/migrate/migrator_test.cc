@@ -332,5 +332,27 @@ TEST_F(MigratorTest, RefusedFolderFailsOnceAndOthersGoOn) {
   EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
 }
 
+// PERMANENTFLAGS count for their own folder only: a message for another
+// folder is not judged by the one still selected.
+TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
+  const int64_t a = IngestOne(*archive_, kMessage, {"maildir", "local", "/m/.Archive", "k1", 0, "$Label1", {}});
+  const int64_t b = IngestOne(*archive_, kSecond, {"maildir", "local", "/m/.Other", "k2", 0, "\\Flagged", {}});
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS",
+                       "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n* LIST () \"/\" Other\r\n",
+                       Join({{{"A3 SELECT \"Archive\"", "* OK [PERMANENTFLAGS (\\Seen)] ok\r\n"
+                                                      "* OK [UIDVALIDITY 77] ok\r\nA3 OK done\r\n"}},
+                             Appending("A4 APPEND \"Archive\"", kMessage, "A4 OK [APPENDUID 77 5] done\r\n"),
+                             Appending("A5 APPEND \"Other\" (\\Flagged)", kSecond, "A5 OK [APPENDUID 78 1] done\r\n")})));
+  Options o = To();
+  o.keep_folders = true;
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  for (int64_t id : {a, b}) EXPECT_EQ((*m)->Migrate(id).kind, Outcome::kAppended);
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(warnings_.size(), 1u);
+}
+
 }  // namespace
 }  // namespace mailkeep::migrate
