@@ -73,7 +73,7 @@ field() { json_field "$1" <"$WORK/out"; }
 # Talks IMAP to SRC or DST (python3 imaplib): folders in the server's own
 # layout from its NAMESPACE, names in modified UTF-7.
 cat >"$WORK/imap.py" <<'EOF'
-import base64, imaplib, json, os, re, ssl, sys
+import base64, datetime, imaplib, json, os, re, ssl, sys
 
 def mutf7(s):
     out, run = "", ""
@@ -135,6 +135,9 @@ def fill():
         assert typ == "OK", (folder, data)
     imap.logout()
 
+def when(text):
+    return int(datetime.datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z").timestamp())
+
 def check(mapping):
     # mapping: source neutral folder -> target neutral folder
     imap, prefix, delim = connect("DST")
@@ -142,11 +145,17 @@ def check(mapping):
     want = {}
     for folder, flags, date, subject in MESSAGES:
         want.setdefault(server_name(prefix, delim, mapping.get(folder, folder)), []).append(
-            (subject, " ".join(sorted(flags.split())), date))
+            (subject, flags.split(), when(date)))
     for box, items in want.items():
-        typ, data = imap.select(quote(mutf7(box)), readonly=True)
+        # Read-write for PERMANENTFLAGS (EXAMINE may answer "()"); nothing is changed.
+        typ, data = imap.select(quote(mutf7(box)))
         if typ != "OK":
             print("missing folder on the target:", box); bad += 1; continue
+        permanent = (imap.response("PERMANENTFLAGS")[1] or [None])[0]
+        kept = permanent.decode().strip("()").split() if permanent else None
+        def permitted(f):
+            return kept is None or f in kept or ("\\*" in kept and not f.startswith("\\"))
+        items = [(s, " ".join(sorted(f for f in fl if permitted(f))), d) for s, fl, d in items]
         typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         got = []
         for part in data:
@@ -154,7 +163,7 @@ def check(mapping):
                 continue
             meta = part[0].decode()
             fl = re.search(r"FLAGS \(([^)]*)\)", meta).group(1).replace("\\Recent", "").split()
-            dt = re.search(r'INTERNALDATE "([^"]*)"', meta).group(1).strip()
+            dt = when(re.search(r'INTERNALDATE "([^"]*)"', meta).group(1))
             subj = part[1].decode().split(":", 1)[1].strip()
             got.append((subj, " ".join(sorted(fl)), dt))
         if sorted(got) != sorted(items):
