@@ -195,4 +195,11 @@ expect_eq "$(field '["appended"]'),$(field '["already_there"]')" "0,9" "second r
 run sync target
 grep -q '^target: fetched 0 ' "$WORK/out" || fail "sync of the target after migrate: $(cat "$WORK/out")"
 expect_eq "$(mk --json stats | json_field '["messages"]')" 9 "messages after syncing the target"
+
+# Bad rules are usage errors (exit 2), named by where they came from.
+expect_status 2 "$MAILKEEP" --config "$cfg" --archive "$ARCHIVE" migrate --to-account target --map 'a=b'
+expect_status 2 "$MAILKEEP" --config "$cfg" --archive "$ARCHIVE" migrate --to-account target --keep-folders --map 'a*=*/*'
+sed -i 's/^folder_map = .*/folder_map = Drafts/' "$cfg"
+"$MAILKEEP" --config "$cfg" --archive "$ARCHIVE" migrate --to-account target --keep-folders 2>"$WORK/err" && fail "bad folder_map accepted"
+grep -q "config.ini:[0-9]*: bad value 'Drafts' for 'folder_map'" "$WORK/err" || fail "bad folder_map: $(cat "$WORK/err")"
 echo "imap_migrate_layouts: ok ($SOURCE_KIND -> $TARGET_KIND)"
