@@ -258,7 +258,8 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
   auto s = std::unique_ptr<State>(new State(archive, std::move(options), std::move(warn)));
   MK_ASSIGN_OR_RETURN(s->client, imap::ImapClient::Connect(imap));
   MK_ASSIGN_OR_RETURN(auto listed, s->client->ListFolders());
-  MK_ASSIGN_OR_RETURN(auto personal, s->client->Namespace());
+  auto personal = s->client->Namespace();  // refused (NO, BAD): the names tell
+  if (!personal && personal.error().code() == ErrorCode::kUnavailable) return std::unexpected(personal.error());
   std::vector<std::string> names;
   for (const auto& f : listed) {
     s->existing.insert(f.name);
@@ -273,7 +274,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
   for (const auto& f : listed) {
     if (layout.delimiter == '\0') layout.delimiter = f.delimiter;
   }
-  if (personal) layout = Layout{personal->prefix, personal->delimiter};
+  if (personal && *personal) layout = Layout{(*personal)->prefix, (*personal)->delimiter};
   s->mapper.emplace(layout, listed, s->options.folder_map);
   if (!s->options.keep_folders) {
     const std::string& f = s->options.folder;

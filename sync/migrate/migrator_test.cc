@@ -354,5 +354,25 @@ TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
   EXPECT_EQ(warnings_.size(), 1u);
 }
 
+// A server that announces NAMESPACE but refuses it: the layout comes from
+// LIST (prefix "INBOX." as every name has it, delimiter ".").
+TEST_F(MigratorTest, RefusedNamespaceFallsBackToTheListedNames) {
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE",
+                       "* LIST () \".\" INBOX\r\n* LIST () \".\" INBOX.Sent\r\n",
+                       Join({{{"A3 NAMESPACE", "A3 BAD unknown command\r\n"},
+                              {"A4 CREATE \"INBOX.in\"", "A4 OK done\r\n"}},
+                             Appending("A5 APPEND \"INBOX.in\"", kMessage, "A5 OK [APPENDUID 9 1] done\r\n")})));
+  Options o = To();
+  o.keep_folders = true;
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  EXPECT_EQ(out.folder, "INBOX.in");
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 }  // namespace
 }  // namespace mailkeep::migrate
