@@ -425,6 +425,15 @@ Status SetExclude(AccountConfig& c, const Ctx&, std::string_view v) {
   return OkStatus();
 }
 
+Status SetFolderMap(AccountConfig& c, const Ctx& x, std::string_view v) {
+  if (v.find('=') == std::string_view::npos) {
+    return BadValue(x, v, "OLD=NEW rules, comma separated, e.g. Lists/*=Mailing lists/*");
+  }
+  c.folder_map = v;
+  c.folder_map_line = x.line;
+  return OkStatus();
+}
+
 Status SetDelete(AccountConfig& c, const Ctx& x, std::string_view v) {
   MK_ASSIGN_OR_RETURN(c.delete_policy, ParseDelete(x, v));
   return OkStatus();
@@ -530,6 +539,7 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"compress", &SetCompress},
     {"folders", &SetFolders},
     {"exclude", &SetExclude},
+    {"folder_map", &SetFolderMap},
     {"delete", &SetDelete},
     {"max_message_size", &SetMaxMessageSize},
     {"connect_timeout", &SetConnectTimeout<AccountConfig>},
@@ -647,7 +657,7 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
       return LineError(file, LineOf(s, "auth"), "'auth = apop' needs 'protocol = pop3' in " + s.label);
     }
     if (a.protocol == Protocol::kPop3) {
-      for (std::string_view key : {"folders", "exclude"}) {
+      for (std::string_view key : {"folders", "exclude", "folder_map"}) {
         if (int line = LineOf(s, key); line != 0) {
           return LineError(file, line,
                            "'" + std::string(key) + "' needs 'protocol = imap' in " + s.label +

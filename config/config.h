@@ -84,6 +84,11 @@ struct AccountConfig {
   bool compress = true;                          // IMAP COMPRESS=DEFLATE when offered (IMAP only)
   std::vector<std::string> folders{"*"};         // IMAP patterns, comma separated (IMAP only)
   std::vector<std::string> exclude;              // comma separated (IMAP only)
+  // migrate --to-account this account: folder mapping rules "OLD=NEW",
+  // comma separated ("\," inside a rule), as sync/migrate/folder_map.h
+  // reads them; kept as written, checked by migrate (IMAP only).
+  std::string folder_map;
+  int folder_map_line = 0;                       // its line, for messages
   DeletePolicy delete_policy;                    // key "delete": never | after-download | older-than:Nd
   uint64_t max_message_size = 0;                 // 0 = no limit; accepts 500k, 25M, 1G (k=1024)
   int connect_timeout_seconds = 30;              // key connect_timeout, 1..86400

@@ -401,6 +401,16 @@ TEST(Values, FolderLists) {
   EXPECT_TRUE(Contains(BadValueOf("folders ="), "config.ini:6: bad value '' for 'folders'"));
 }
 
+// folder_map is kept as written (migrate reads the rules), with its line.
+TEST(Values, FolderMap) {
+  AccountConfig a = AccountWith("folder_map = Entwürfe=Drafts, Lists/*=Mailing lists/*");
+  EXPECT_EQ(a.folder_map, "Entwürfe=Drafts, Lists/*=Mailing lists/*");
+  EXPECT_EQ(a.folder_map_line, 6);
+  EXPECT_TRUE(Contains(BadValueOf("folder_map = Drafts"), "config.ini:6: bad value 'Drafts' for 'folder_map'"));
+  EXPECT_EQ(ErrorOf("[account.p]\nprotocol = pop3\nhost = h\nuser = u\npassword_env = P\nfolder_map = a=b\n"),
+            "config.ini:6: 'folder_map' needs 'protocol = imap' in [account.p] (POP3 has one mailbox)");
+}
+
 TEST(Values, HostUserAndPasswordSources) {
   EXPECT_EQ(ErrorOf("[account.a]\nhost = imaps://mail.example.com\n"),
             "config.ini:2: bad value 'imaps://mail.example.com' for 'host' (a host name or address, without "
@@ -677,7 +687,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 28u);
+  EXPECT_EQ(AccountKeys().size(), 29u);
   EXPECT_EQ(RelayKeys().size(), 13u);
   ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");

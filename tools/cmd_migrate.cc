@@ -1,4 +1,4 @@
-// mailkeep migrate [QUERY...] --to-account NAME [--folder F | --keep-folders]
+// mailkeep migrate [QUERY...] --to-account NAME [--folder F | --keep-folders [--map OLD=NEW]...]
 //                  [--dry-run] [--retry-unknown] [--config FILE] [--lock-timeout N] [--no-index]
 //
 // APPENDs archived messages to an IMAP account of the config file, keeping
@@ -9,6 +9,7 @@
 // JSON with --json; --dry-run lists "ID -> FOLDER" lines and changes
 // nothing (it still logs in, to learn the server's folders and delimiter).
 // A lost connection stops the run (exit 1; the rest is for the next run).
+// A folder the server will not create is reported once, not per message.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -24,6 +25,26 @@
 
 namespace mailkeep::tools {
 
+namespace {
+
+// The --map rules, then the account's folder_map (sync/migrate/folder_map.h);
+// an error names where the bad rule came from.
+Result<migrate::FolderMap> FolderRules(std::vector<std::string> rules, const config::AccountConfig& account,
+                                       const std::string& config_path) {
+  const std::vector<std::string> file_rules = migrate::SplitRules(account.folder_map);
+  if (auto bad = migrate::FolderMap::Parse(file_rules); !bad) {
+    return MakeError(ErrorCode::kInvalidArgument, config_path + ":" + std::to_string(account.folder_map_line) +
+                                                      ": folder_map: " + bad.error().message());
+  }
+  if (auto bad = migrate::FolderMap::Parse(rules); !bad) {
+    return MakeError(ErrorCode::kInvalidArgument, "--map: " + bad.error().message());
+  }
+  rules.insert(rules.end(), file_rules.begin(), file_rules.end());
+  return migrate::FolderMap::Parse(rules);
+}
+
+}  // namespace
+
 int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description desc("migrate options");
   AddCommonOptions(desc, global);
@@ -34,7 +55,10 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       ("query", po::value<std::vector<std::string>>(), "ids, mid:MESSAGE-ID or a search query; nothing or * = all")
       ("to-account", po::value<std::string>(&to_account), "IMAP account of the config file to append to")
       ("folder", po::value<std::string>(&folder_opt), "put every message into this folder (default INBOX)")
-      ("keep-folders", "use each message's own folder (IMAP name, or Maildir/mbox name)")
+      ("keep-folders", "use each message's own folder (IMAP name, or Maildir/mbox name), in the target's namespace")
+      ("map", po::value<std::vector<std::string>>()->composing(),
+       "with --keep-folders: OLD=NEW, a glob over the neutral folder name (levels joined by /); '*' in NEW is what "
+       "'*' matched, e.g. 'Lists/*=Mailing lists/*' (repeatable; before the account's folder_map)")
       ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
       ("dry-run,n", "list what would be appended where; change nothing")
       ("retry-unknown", "append again a message whose earlier APPEND got no answer and that is not found there")
@@ -48,7 +72,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto rc = ParseArgs(global, args,
                           "mailkeep [--config FILE] [--archive DIR] migrate [QUERY...] --to-account NAME "
-                          "[--folder F | --keep-folders] [--dry-run] [--retry-unknown]",
+                          "[--folder F | --keep-folders [--map OLD=NEW]...] [--dry-run] [--retry-unknown]",
                           desc, pos, vm)) {
     return *rc;
   }
@@ -57,6 +81,9 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   const bool keep_folders = vm.count("keep-folders") > 0;
   if (keep_folders && vm.count("folder")) return FailUsage("--folder and --keep-folders exclude each other");
   if (vm.count("folder") && folder_opt.empty()) return FailUsage("--folder needs a folder name");
+  std::vector<std::string> rules;
+  if (vm.count("map")) rules = vm["map"].as<std::vector<std::string>>();
+  if (!rules.empty() && !keep_folders) return FailUsage("--map needs --keep-folders");
   if (lock_timeout < 0) return FailUsage("--lock-timeout must not be negative");
   const bool dry_run = vm.count("dry-run") > 0;
 
@@ -69,6 +96,8 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   if (account->protocol != config::Protocol::kImap) {
     return FailUsage("account '" + to_account + "' is not an IMAP account; migrate appends over IMAP");
   }
+  auto folder_map = FolderRules(std::move(rules), *account, config_path);
+  if (!folder_map) return FailUsage(folder_map.error().message());
 
   auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
@@ -88,6 +117,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     };
   }
   migrate::Options mo;
+  mo.folder_map = std::move(*folder_map);
   mo.account = to_account;
   mo.folder = folder_opt.empty() ? "INBOX" : folder_opt;
   mo.keep_folders = keep_folders;
@@ -126,6 +156,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       case migrate::Outcome::kAppended: ++appended, bytes += out.bytes; break;
       case migrate::Outcome::kFailed:
         ++failed;
+        if (out.repeat) break;  // its folder's failure is reported once
         progress.Finish();
         std::cerr << "mailkeep: message " << id << ": " << TerminalText(out.error) << "\n";
         if (out.stop) stopped = out.error;

@@ -97,6 +97,17 @@ bool ValidFlag(std::string_view f) {
   return true;
 }
 
+// "(\\Seen \\Deleted \\*)" → its valid flags and "\\*" (at most 1,000).
+std::vector<std::string> ParsePermanentFlags(std::string_view args) {
+  std::vector<std::string> out;
+  for (auto w : Words(args)) {
+    while (!w.empty() && w.front() == '(') w.remove_prefix(1);
+    while (!w.empty() && w.back() == ')') w.remove_suffix(1);
+    if ((w == "\\*" || ValidFlag(w)) && out.size() < 1000) out.emplace_back(w);
+  }
+  return out;
+}
+
 std::string JoinFlags(std::vector<std::string> flags) {
   std::sort(flags.begin(), flags.end());
   flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
@@ -414,6 +425,15 @@ std::string Folder::special_use() const {
     for (const char* u : kUses)
       if (EqualsIgnoreCase(a, u)) return u;
   return "";
+}
+
+bool SelectedFolder::Permits(std::string_view flag) const {
+  if (!has_permanent_flags) return true;
+  for (const auto& f : permanent_flags) {
+    if (EqualsIgnoreCase(f, flag)) return true;
+    if (f == "\\*" && !flag.starts_with('\\')) return true;
+  }
+  return false;
 }
 
 class ImapClient::Impl {
@@ -886,6 +906,9 @@ class ImapClient::Impl {
           out.highestmodseq = v;
         } else if (r.code == "NOMODSEQ") {
           out.highestmodseq = 0;
+        } else if (r.code == "PERMANENTFLAGS") {
+          out.permanent_flags = ParsePermanentFlags(r.code_args);
+          out.has_permanent_flags = true;
         }
       }
       return OkStatus();
@@ -1025,6 +1048,28 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
     if (it != statuses.end()) f.status = it->second;
   }
   return folders;
+}
+
+Result<std::optional<PersonalNamespace>> ImapClient::Namespace() {
+  Impl& d = *impl_;
+  if (!d.Has("NAMESPACE")) return std::optional<PersonalNamespace>();
+  std::optional<PersonalNamespace> personal;
+  auto handler = [&](Response& r) -> Status {
+    if (r.name != "NAMESPACE" || personal || r.values.empty() || !r.values[0].is_list()) return OkStatus();
+    const Value& first = r.values[0].list.empty() ? r.values[0] : r.values[0].list[0];
+    if (!first.is_list() || first.list.size() < 2 || !first.list[0].is_string()) {
+      return std::unexpected(d.ProtocolError("NAMESPACE", "a malformed personal namespace"));
+    }
+    if (first.list[0].text.size() > 1000) return std::unexpected(d.ProtocolError("NAMESPACE", "a prefix over 1000 bytes"));
+    PersonalNamespace ns;
+    ns.prefix = DecodeModifiedUtf7(first.list[0].text);
+    if (first.list[1].is_string() && first.list[1].text.size() == 1) ns.delimiter = first.list[1].text[0];
+    personal = std::move(ns);
+    return OkStatus();
+  };
+  MK_ASSIGN_OR_RETURN(Response r, d.RunOk("NAMESPACE", Command("NAMESPACE"), handler));
+  (void)r;
+  return personal;
 }
 
 Result<SelectedFolder> ImapClient::Examine(const std::string& folder) { return impl_->OpenFolder(folder, false); }
@@ -1351,7 +1396,7 @@ Result<ImapClient::AppendResult> ImapClient::Append(const std::string& folder, s
   cmd.Text(" ").Literal(bytes, /*lf_to_crlf=*/true);
   MK_ASSIGN_OR_RETURN(Response r, d.RunOk(what, cmd));
   AppendResult out;
-  if (r.code == "APPENDUID") {
+  if (r.code == "APPENDUID" && d.Has("UIDPLUS")) {
     auto w = Words(r.code_args);
     uint32_t uv = 0, uid = 0;
     if (w.size() == 2 && ParseNumber(w[0], &uv) && ParseNumber(w[1], &uid)) {

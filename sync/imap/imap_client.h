@@ -146,6 +146,23 @@ struct SelectedFolder {
   uint32_t uidvalidity = 0, uidnext = 0, exists = 0;
   uint64_t highestmodseq = 0;          // 0 without CONDSTORE or with [NOMODSEQ]
   bool read_only = true;
+  // [PERMANENTFLAGS (...)] as sent (at most 1,000 valid flags kept), e.g.
+  // {"\\Seen", "\\*"}; has_permanent_flags = false when the server sent
+  // none (RFC 3501: then every flag may be stored). An EXAMINE often gets
+  // "()": read-only.
+  bool has_permanent_flags = false;
+  std::vector<std::string> permanent_flags;
+
+  // Whether `flag` may be kept in this folder: PERMANENTFLAGS absent, or
+  // listing it (case-insensitive), or "\\*" for a keyword (a flag without
+  // a backslash).
+  bool Permits(std::string_view flag) const;
+};
+
+// The personal namespace (RFC 2342): the first one the server names.
+struct PersonalNamespace {
+  std::string prefix;                  // UTF-8, e.g. "" or "INBOX."
+  char delimiter = '\0';               // '\0' = flat (NIL)
 };
 
 struct MessageFlags {
@@ -198,6 +215,11 @@ class ImapClient {
   // [HIGHESTMODSEQ])]) as far as offered (without it, servers may still
   // send special-use attributes).
   Result<std::vector<Folder>> ListFolders();
+
+  // NAMESPACE (RFC 2342) when offered: the first personal namespace.
+  // nullopt when the server does not offer NAMESPACE or names no personal
+  // namespace. A prefix over 1,000 bytes is a protocol error.
+  Result<std::optional<PersonalNamespace>> Namespace();
 
   // EXAMINE (read-only) / SELECT (read-write). A folder without
   // UIDVALIDITY is an error (kFailedPrecondition). kNotFound when it does
@@ -254,7 +276,10 @@ class ImapClient {
   // quote, "{", "%", "*" or a control character is kInvalidArgument).
   // kNotFound when the folder does not exist ([TRYCREATE]).
   struct AppendResult {
-    uint32_t uidvalidity = 0, uid = 0;   // from APPENDUID; 0 when the server sent none
+    // From APPENDUID; 0 when the server sent none, or did not announce
+    // UIDPLUS (an APPENDUID from a server that does not claim UIDPLUS is not
+    // relied on).
+    uint32_t uidvalidity = 0, uid = 0;
   };
   Result<AppendResult> Append(const std::string& folder, std::string_view bytes, const std::string& flags,
                               std::optional<int64_t> internal_date);

@@ -790,6 +790,81 @@ TEST(ImapClient, LogoutAndCreate) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// PERMANENTFLAGS from SELECT: which flags the folder keeps (Mailutils
+// sends no "\\*", so keywords are refused with BAD on APPEND).
+TEST(ImapClient, PermanentFlagsFromSelect) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 SELECT \"INBOX\"",
+                               "* FLAGS (\\Answered \\Seen $Label1)\r\n"
+                               "* OK [PERMANENTFLAGS (\\Answered \\Seen)] Permanent flags\r\n"
+                               "* OK [UIDVALIDITY 5] ok\r\n* OK [UIDNEXT 12] ok\r\nA2 OK [READ-WRITE] done\r\n"},
+                              {"A3 SELECT \"Other\"",
+                               "* OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\n* OK [UIDVALIDITY 6] ok\r\nA3 OK done\r\n"},
+                              {"A4 SELECT \"Plain\"", "* OK [UIDVALIDITY 7] ok\r\nA4 OK done\r\n"}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  auto box = (*c)->Select("INBOX");
+  ASSERT_TRUE(box) << box.error().message();
+  ASSERT_TRUE(box->has_permanent_flags);
+  EXPECT_EQ(box->permanent_flags, (std::vector<std::string>{"\\Answered", "\\Seen"}));
+  EXPECT_EQ(box->uidnext, 12u);
+  EXPECT_TRUE(box->Permits("\\seen"));
+  EXPECT_FALSE(box->Permits("\\Flagged"));
+  EXPECT_FALSE(box->Permits("$Label1"));
+  auto other = (*c)->Select("Other");
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->Permits("$Label1"));
+  EXPECT_FALSE(other->Permits("\\Draft"));
+  auto plain = (*c)->Select("Plain");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_permanent_flags);
+  EXPECT_TRUE(plain->Permits("$Label1"));
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+// NAMESPACE (RFC 2342): the first personal namespace; none without the
+// capability (no command sent).
+TEST(ImapClient, PersonalNamespace) {
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 NAMESPACE"),
+                    {{"A2 NAMESPACE", "* NAMESPACE ((\"INBOX.\" \".\")) ((\"#shared.\" \".\")) NIL\r\nA2 OK done\r\n"}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  auto ns = (*c)->Namespace();
+  ASSERT_TRUE(ns) << ns.error().message();
+  ASSERT_TRUE(*ns);
+  EXPECT_EQ((*ns)->prefix, "INBOX.");
+  EXPECT_EQ((*ns)->delimiter, '.');
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+
+  FakeServer plain;
+  plain.Serve(Login());
+  auto d = ImapClient::Connect(Opts(plain.port()));
+  ASSERT_TRUE(d) << d.error().message();
+  auto none = (*d)->Namespace();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  if (d) d->reset();
+  EXPECT_EQ(plain.Finish(), "");
+}
+
+// APPENDUID counts only from a server that announces UIDPLUS.
+TEST(ImapClient, AppendUidOnlyWithUidplus) {
+  FakeServer server;
+  server.Serve(Plus(Login("IMAP4rev1 LITERAL+"),
+                    {{"A2 APPEND \"INBOX\" {3+}", ""}, {"x", ""}, {"*", "A2 OK [APPENDUID 4 9] done\r\n"}}));
+  auto c = ImapClient::Connect(Opts(server.port()));
+  ASSERT_TRUE(c) << c.error().message();
+  auto r = (*c)->Append("INBOX", "x\n", "", std::nullopt);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->uid, 0u);
+  EXPECT_EQ(r->uidvalidity, 0u);
+  if (c) c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 // COMPRESS=DEFLATE (RFC 4978): after login and ENABLE, when offered.
 FakeStep CompressOk(const std::string& tag) {
   FakeStep step{tag + " COMPRESS DEFLATE", tag + " OK DEFLATE active\r\n"};
@@ -800,7 +875,7 @@ FakeStep CompressOk(const std::string& tag) {
 TEST(ImapClient, CompressesWhenOfferedAndEverythingAfterGoesThroughIt) {
   const std::string body(200000, 'z');  // a literal far larger than its compressed form
   FakeServer server;
-  server.Serve(Plus(Login("IMAP4rev1 LITERAL+ ENABLE CONDSTORE COMPRESS=DEFLATE"),
+  server.Serve(Plus(Login("IMAP4rev1 LITERAL+ UIDPLUS ENABLE CONDSTORE COMPRESS=DEFLATE"),
                     {{"A2 ENABLE CONDSTORE", "* ENABLED CONDSTORE\r\nA2 OK Enabled\r\n"},
                      CompressOk("A3"),
                      {"A4 EXAMINE \"INBOX\"", kSelectReply + "A4 OK [READ-ONLY] ok\r\n"},

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "sync/imap/mutf7.h"
+#include "sync/migrate/folder_map.h"
 
 namespace mailkeep::migrate {
 namespace {
@@ -57,29 +58,21 @@ std::string LastComponent(std::string path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// The target folder for a local (Maildir, mbox, .eml directory) place.
-std::string LocalFolder(const Location& l, char delimiter) {
+// The neutral path (folder_map.h) of a local (Maildir, mbox, .eml
+// directory) place.
+Path LocalPath(const Location& l) {
   std::string name = LastComponent(l.folder);
   if (name.empty() || name == "/" || EqualsIgnoreCase(name, "Maildir") || EqualsIgnoreCase(name, "INBOX")) {
-    return "INBOX";
+    return {"INBOX"};
   }
   if (l.source == "maildir" && name.size() > 1 && name[0] == '.') {
     // Maildir++: ".Lists.dev" is Lists/dev; names are modified UTF-7 on disk.
-    const char sep = delimiter != '\0' ? delimiter : '.';
-    std::string out;
-    size_t start = 1;
-    for (;;) {
-      size_t dot = name.find('.', start);
-      std::string part = name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!part.empty()) {
-        auto decoded = imap::TryDecodeModifiedUtf7(part);
-        if (!out.empty()) out += sep;
-        out += decoded ? *decoded : part;
-      }
-      if (dot == std::string::npos) break;
-      start = dot + 1;
+    Path out;
+    for (auto& part : ToNeutral(name.substr(1), Layout{"", '.'})) {
+      auto decoded = imap::TryDecodeModifiedUtf7(part);
+      out.push_back(decoded ? *decoded : part);
     }
-    return out.empty() ? "INBOX" : NormalizeInbox(out, sep);
+    return ParseNeutral(NeutralString(out));
   }
   if (l.source == "mbox") {
     for (const char* ext : {".gz", ".zst", ".xz", ".bz2"}) {
@@ -95,29 +88,33 @@ std::string LocalFolder(const Location& l, char delimiter) {
       }
     }
   }
-  return NormalizeInbox(name, delimiter);
+  return ParseNeutral(name);
 }
 
-std::string KeptFolder(const Location* l, char delimiter) {
-  if (l == nullptr || l->source == "pop3") return "INBOX";
-  if (l->source == kImap) return l->folder.empty() ? "INBOX" : NormalizeInbox(l->folder, delimiter);
-  return LocalFolder(*l, delimiter);
+std::vector<std::string> FlagWords(const std::string& flags) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < flags.size()) {
+    size_t j = std::min(flags.find(' ', i), flags.size());
+    if (j > i) out.push_back(flags.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string JoinFlags(const std::set<std::string>& flags) {
+  std::string s;
+  for (const auto& f : flags) s += (s.empty() ? "" : " ") + f;
+  return s;
 }
 
 // Flags to send: sorted, without \Recent and \Deleted.
 std::string CleanFlags(const std::string& flags) {
   std::set<std::string> out;
-  size_t i = 0;
-  while (i < flags.size()) {
-    size_t j = flags.find(' ', i);
-    if (j == std::string::npos) j = flags.size();
-    std::string f = flags.substr(i, j - i);
-    if (!f.empty() && !EqualsIgnoreCase(f, "\\Recent") && !EqualsIgnoreCase(f, "\\Deleted")) out.insert(f);
-    i = j + 1;
+  for (auto& f : FlagWords(flags)) {
+    if (!EqualsIgnoreCase(f, "\\Recent") && !EqualsIgnoreCase(f, "\\Deleted")) out.insert(f);
   }
-  std::string s;
-  for (const auto& f : out) s += (s.empty() ? "" : " ") + f;
-  return s;
+  return JoinFlags(out);
 }
 
 struct Target {
@@ -126,12 +123,12 @@ struct Target {
   std::optional<int64_t> internal_date;
 };
 
-Target PlanMessage(const MessageInfo& info, const std::string& account, const std::optional<std::string>& fixed,
-                   char delimiter) {
+// `folder_for` gives the target folder for the best place (nullptr: none).
+Target PlanMessage(const MessageInfo& info, const std::string& account,
+                   const std::function<std::string(const Location*)>& folder_for) {
   auto ranked = RankedLocations(info, account);
   Target t;
-  const Location* best = ranked.empty() ? nullptr : ranked.front();
-  t.folder = fixed ? *fixed : KeptFolder(best, delimiter);
+  t.folder = folder_for(ranked.empty() ? nullptr : ranked.front());
   for (const Location* l : ranked) {
     if (l->source == kImap || l->source == "maildir") {
       t.flags = CleanFlags(l->flags);
@@ -160,6 +157,14 @@ bool Searchable(const std::string& id) {
 struct ServerPlace {
   uint32_t uidvalidity = 0, uid = 0;
 };
+
+// A keyword: a flag without a backslash (IMAP system flags have one).
+bool HasKeyword(const std::string& flags) {
+  for (const auto& f : FlagWords(flags)) {
+    if (f[0] != '\\') return true;
+  }
+  return false;
+}
 
 // Looks for the message `raw` in `folder` on the server, after an APPEND
 // whose answer never arrived: candidates by exact RFC822.SIZE (what we
@@ -204,19 +209,32 @@ struct Migrator::State {
   Options options;
   Warn warn;
   std::unique_ptr<imap::ImapClient> client;
-  char delimiter = '\0';
+  std::optional<FolderMapper> mapper;   // the target's layout, special-use folders, the user's rules
   std::set<std::string> existing;       // folders on the server
   std::optional<std::string> fixed;     // the one target folder, unless keep_folders
   std::vector<std::string> created;
+  std::map<std::string, std::string> refused;                   // folder → why it could not be created / selected
+  std::map<std::string, Layout> source_layouts;                 // source IMAP account → its layout (InferLayout)
   std::map<std::pair<std::string, int64_t>, int64_t> unknown;  // (folder, message) → intent id
   std::map<std::string, std::set<int64_t>> live;                // folder → messages with a live place there
+  std::set<std::string> dropped_flags;  // warned about once each
+  std::set<std::string> uid_unknown;    // folders warned about: an appended message's UID not found
+  // The folder selected (SELECT) for PERMANENTFLAGS and UIDNEXT, and the
+  // lowest UID the next message appended there can have.
+  std::string selected;
+  imap::SelectedFolder selected_box;
+  uint32_t next_uid = 0;
   int appends = 0;
 
+  std::string FolderFor(const Location* best);
+  const Layout& SourceLayout(const std::string& account);
   Result<std::set<int64_t>*> LiveIn(const std::string& folder);
   Outcome Plan(const MessageInfo& info, Outcome out, bool check_first);
   Outcome Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
-  Outcome Append(int64_t id, int64_t intent, const std::string& raw, Outcome out);
-  Status EnsureFolder(const std::string& folder);
+  Outcome Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
+  Status PrepareFolder(const std::string& folder, bool select);
+  std::string PermittedFlags(const std::string& folder, const std::string& flags);
+  std::optional<uint32_t> AppendedUid(const std::string& message_id);
   Origin Place(const Outcome& out) const;
 };
 
@@ -240,15 +258,28 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
   auto s = std::unique_ptr<State>(new State(archive, std::move(options), std::move(warn)));
   MK_ASSIGN_OR_RETURN(s->client, imap::ImapClient::Connect(imap));
   MK_ASSIGN_OR_RETURN(auto listed, s->client->ListFolders());
-  // The hierarchy delimiter: INBOX's, else the first folder's that has one.
+  auto personal = s->client->Namespace();  // refused (NO, BAD): the names tell
+  if (!personal && personal.error().code() == ErrorCode::kUnavailable) return std::unexpected(personal.error());
+  std::vector<std::string> names;
   for (const auto& f : listed) {
-    if (f.name == "INBOX" && f.delimiter != '\0') s->delimiter = f.delimiter;
     s->existing.insert(f.name);
+    names.push_back(f.name);
+  }
+  // The layout: NAMESPACE's; without it the prefix as the names suggest and
+  // the hierarchy delimiter of INBOX, else of the first folder that has one.
+  Layout layout{InferLayout(names).prefix, '\0'};
+  for (const auto& f : listed) {
+    if (f.name == "INBOX" && f.delimiter != '\0') layout.delimiter = f.delimiter;
   }
   for (const auto& f : listed) {
-    if (s->delimiter == '\0') s->delimiter = f.delimiter;
+    if (layout.delimiter == '\0') layout.delimiter = f.delimiter;
   }
-  if (!s->options.keep_folders) s->fixed = NormalizeInbox(s->options.folder, s->delimiter);
+  if (personal && *personal) layout = Layout{(*personal)->prefix, (*personal)->delimiter};
+  s->mapper.emplace(layout, listed, s->options.folder_map);
+  if (!s->options.keep_folders) {
+    const std::string& f = s->options.folder;
+    s->fixed = s->existing.count(f) ? f : FromNeutral(ParseNeutral(f), layout);
+  }
   MK_ASSIGN_OR_RETURN(auto intents, archive.UnknownIntents(IntentKind::kAppend));
   for (const Intent& i : intents) {
     if (i.target == s->options.account) s->unknown[{i.via, i.message}] = i.id;
@@ -262,6 +293,31 @@ std::vector<std::string> Migrator::Finish(bool connection_lost) {
 }
 
 const std::vector<std::string>& Migrator::created_folders() const { return s_->created; }
+
+const Layout& Migrator::State::SourceLayout(const std::string& account) {
+  auto it = source_layouts.find(account);
+  if (it == source_layouts.end()) {
+    std::vector<std::string> names;
+    if (auto states = archive.FolderStates(kImap, account)) {
+      for (const auto& f : *states) names.push_back(f.name);
+    }
+    it = source_layouts.emplace(account, InferLayout(names)).first;
+  }
+  return it->second;
+}
+
+// The target folder for a message whose best place is `l` (see the top of
+// migrator.h and folder_map.h).
+std::string Migrator::State::FolderFor(const Location* l) {
+  if (fixed) return *fixed;
+  const Layout& target = mapper->target();
+  if (l != nullptr && l->source == kImap && l->account == options.account) {
+    return l->folder.empty() ? "INBOX" : NormalizeInbox(l->folder, target.delimiter);  // already the target's name
+  }
+  if (l == nullptr || l->source == "pop3") return mapper->Map({"INBOX"});
+  if (l->source == kImap) return mapper->Map(ToNeutral(l->folder, SourceLayout(l->account)));
+  return mapper->Map(LocalPath(*l));
+}
 
 Result<std::set<int64_t>*> Migrator::State::LiveIn(const std::string& folder) {
   auto it = live.find(folder);
@@ -292,7 +348,7 @@ Outcome Migrator::Migrate(int64_t id) {
   auto info = s.archive.GetInfo(id);
   if (!info) return Failed(out, info.error(), true);
   if (!*info) return Failed(out, Error(ErrorCode::kNotFound, "no such message"));
-  Target t = PlanMessage(**info, s.options.account, s.fixed, s.delimiter);
+  Target t = PlanMessage(**info, s.options.account, [&s](const Location* l) { return s.FolderFor(l); });
   out.folder = t.folder;
   out.flags = t.flags;
   out.internal_date = t.internal_date;
@@ -311,9 +367,10 @@ Outcome Migrator::Migrate(int64_t id) {
   if (!raw) return Failed(out, raw.error());
   if (intent != 0) {
     out = s.Recover(id, intent, *raw, (*info)->message_id, out);
+    s.selected.clear();  // FindOnServer leaves no folder selected
     if (out.kind != Outcome::kAppended) return out;
   }
-  return s.Append(id, intent, *raw, out);
+  return s.Append(id, intent, *raw, (*info)->message_id, out);
 }
 
 Outcome Migrator::State::Plan(const MessageInfo& info, Outcome out, bool check_first) {
@@ -361,18 +418,83 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
   return out;
 }
 
-Status Migrator::State::EnsureFolder(const std::string& folder) {
-  if (existing.count(folder)) return OkStatus();
-  MK_RETURN_IF_ERROR(client->CreateFolder(folder));
-  existing.insert(folder);
-  created.push_back(folder);
+// Creates the folder if it is missing; with `select`, SELECTs it (once
+// while it stays selected) for its PERMANENTFLAGS and UIDNEXT. A folder
+// that cannot be created or selected is refused for the rest of the run:
+// one error line, not one per message.
+Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
+  auto refuse = [&](const Error& e) -> Status {
+    if (e.code() == ErrorCode::kUnavailable) return std::unexpected(e);
+    refused[folder] = e.message() + "; every message for " + folder +
+                      " is skipped this run (map it elsewhere with --map or folder_map)";
+    return MakeError(ErrorCode::kFailedPrecondition, refused[folder]);
+  };
+  if (!existing.count(folder)) {
+    if (Status st = client->CreateFolder(folder); !st) return refuse(st.error());
+    existing.insert(folder);
+    created.push_back(folder);
+  }
+  if (!select || selected == folder) return OkStatus();
+  selected.clear();
+  auto box = client->Select(folder);
+  if (!box) return refuse(box.error());
+  selected = folder;
+  selected_box = *box;
+  next_uid = box->uidnext;
   return OkStatus();
+}
+
+// `flags` without those `folder` does not keep (PERMANENTFLAGS, known when
+// it is the selected folder); one warning per dropped flag and run.
+std::string Migrator::State::PermittedFlags(const std::string& folder, const std::string& flags) {
+  if (selected != folder) return flags;
+  std::set<std::string> kept;
+  for (auto& f : FlagWords(flags)) {
+    if (selected_box.Permits(f)) {
+      kept.insert(f);
+    } else if (dropped_flags.insert(f).second) {
+      warn("account " + options.account + " does not keep the flag " + f + " (not in PERMANENTFLAGS of " + selected +
+           "): messages are appended without it");
+    }
+  }
+  return JoinFlags(kept);
+}
+
+// Without UIDPLUS: the UID of the message just appended to the selected
+// folder — the one new UID from next_uid on, else the one there with its
+// Message-ID. nullopt when neither is unique (another client appending
+// messages without a Message-ID at the same time) or a search fails.
+std::optional<uint32_t> Migrator::State::AppendedUid(const std::string& message_id) {
+  const std::string range = "UID " + std::to_string(std::max<uint32_t>(next_uid, 1)) + ":*";
+  auto fresh = client->UidSearch(range);
+  if (!fresh) return std::nullopt;
+  if (!fresh->empty()) next_uid = std::max(next_uid, fresh->back() + 1);
+  if (fresh->size() == 1) return fresh->front();
+  if (fresh->empty() || !Searchable(message_id)) return std::nullopt;
+  auto same = client->UidSearch(range + " HEADER Message-ID \"" + message_id + "\"");
+  if (!same) return std::nullopt;
+  std::vector<uint32_t> in_range;
+  for (uint32_t u : *same) {
+    if (std::binary_search(fresh->begin(), fresh->end(), u)) in_range.push_back(u);
+  }
+  if (in_range.size() == 1) return in_range.front();
+  return std::nullopt;
 }
 
 // The intent (unless an unknown one is being retried), the APPEND, and its
 // place recorded with the intent resolved.
-Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& raw, Outcome out) {
-  if (Status st = EnsureFolder(out.folder); !st) return Failed(out, st.error());
+Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id,
+                                Outcome out) {
+  if (auto it = refused.find(out.folder); it != refused.end()) {
+    out = Failed(out, Error(ErrorCode::kFailedPrecondition, it->second));
+    out.repeat = true;
+    return out;
+  }
+  // SELECTed for PERMANENTFLAGS when a keyword is to be set (servers refuse
+  // keywords they do not keep with BAD), for UIDNEXT without UIDPLUS.
+  const bool uidplus = client->HasCapability("UIDPLUS");
+  if (Status st = PrepareFolder(out.folder, !uidplus || HasKeyword(out.flags)); !st) return Failed(out, st.error());
+  out.flags = PermittedFlags(out.folder, out.flags);
   if (intent == 0) {
     std::vector<Intent> recorded = {Intent::For(IntentKind::kAppend, id, options.account, out.folder)};
     if (Status st = archive.RecordIntents(recorded); !st) {
@@ -393,12 +515,18 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   }
   if (options.debug_crash_after_appends > 0 && ++appends >= options.debug_crash_after_appends) std::abort();
   Origin place = Place(out);
+  std::optional<uint32_t> uid;
   if (result->uidvalidity != 0 && result->uid != 0) {
     place.uidvalidity = result->uidvalidity;
-    place.key = std::to_string(result->uid);
-  } else {
-    place.key = "appended-" + std::to_string(id);
+    uid = result->uid;
+  } else if (selected == out.folder && (uid = AppendedUid(message_id))) {
+    place.uidvalidity = selected_box.uidvalidity;
+  } else if (uid_unknown.insert(out.folder).second) {
+    warn("account " + options.account + " sent no UID for a message appended to " + out.folder +
+         " (no UIDPLUS) and it could not be found by UID or Message-ID: recorded without one, so a sync of the "
+         "account fetches it again");
   }
+  place.key = uid ? std::to_string(*uid) : "appended-" + std::to_string(id);
   if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
     // On the server; the intent stays, so the next run finds it there.
     return Failed(out, st.error().WithContext("appended to " + out.folder + " but not recorded in the archive"), true);

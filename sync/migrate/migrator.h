@@ -7,26 +7,44 @@
 // first):
 //   flags          the best IMAP place's flags, else a Maildir place's, else
 //                  none; \Recent and \Deleted are never sent (a \Deleted
-//                  copy would vanish with the target's next EXPUNGE)
+//                  copy would vanish with the target's next EXPUNGE); a flag
+//                  the target folder does not keep (PERMANENTFLAGS without
+//                  it, and without \* for a keyword) is not sent either —
+//                  servers refuse the APPEND with BAD — with one warning per
+//                  flag and run. The folder is SELECTed for that (once while
+//                  it stays selected) when a keyword is to be set, and always
+//                  when the server lacks UIDPLUS (below).
 //   internal date  the first ranked place that has one (IMAP INTERNALDATE,
 //                  Maildir mtime, mbox From_ date), else the Date header,
 //                  else none (the server's clock)
-//   folder         Options::folder (INBOX as the server spells it) for all; with
-//                  keep_folders the best place's folder: an IMAP name as it
+//   folder         Options::folder for all (a target folder's exact name,
+//                  else a neutral name, folder_map.h, in the target's
+//                  layout; INBOX by default); with keep_folders the best
+//                  place's folder translated to the target (folder_map.h:
+//                  the target's NAMESPACE prefix and delimiter, the user's
+//                  rules, then special-use folders): an IMAP folder of
+//                  another account from that account's layout, which is
+//                  inferred from the folder names the archive keeps for it
+//                  (InferLayout); a place in the target account itself as it
 //                  is; for a Maildir / mbox / directory the last path
-//                  component, where Maildir++ ".Lists.dev" becomes
-//                  Lists<delimiter>dev (each part decoded from modified
-//                  UTF-7) and "Maildir" / "INBOX" become INBOX, and an mbox
-//                  loses its .mbox/.mbx (and .gz/.zst/.xz/.bz2) suffix;
-//                  POP3 → INBOX
-// Missing folders are created (CREATE; [TRYCREATE] also leads to one).
+//                  component, where Maildir++ ".Lists.dev" is Lists/dev (each
+//                  level decoded from modified UTF-7) and "Maildir" / "INBOX"
+//                  are INBOX, and an mbox loses its .mbox/.mbx (and
+//                  .gz/.zst/.xz/.bz2) suffix; POP3 → INBOX
+// Missing folders are created (CREATE; [TRYCREATE] also leads to one). A
+// folder the server will not create (or SELECT) fails once with one line;
+// its other messages fail quietly (Outcome::repeat), other folders go on.
 //
 // Nothing appended twice — the archive's intents journal (IntentKind::
 // kAppend, target the account, via the folder): an intent is committed
 // before each APPEND; the server's answer resolves it in one transaction
 // with the place it gave (source "imap", the account, the folder,
-// UIDVALIDITY and UID from APPENDUID; without APPENDUID uidvalidity 0 and
-// key "appended-<id>", which no server UID can collide with). A message
+// UIDVALIDITY and UID from APPENDUID). Without UIDPLUS the folder is
+// selected and the UID found as a sync would know it: the one UID from
+// UIDNEXT (as SELECT gave it, then after the last one found) on, else the
+// one among those with the message's Message-ID; not unique, the place gets
+// uidvalidity 0 and key "appended-<id>" (which no server UID can collide
+// with) and one warning per folder: a sync of the target fetches it again. A message
 // with a live (not deleted) place in the target folder is not appended
 // again — whether an earlier migrate put it there or a `sync` of that
 // account found it there. An intent left unknown (the process or the
@@ -50,6 +68,7 @@
 #include "store/archive.h"
 #include "store/util/status.h"
 #include "sync/imap/imap_client.h"
+#include "sync/migrate/folder_map.h"
 
 namespace mailkeep::migrate {
 
@@ -59,6 +78,7 @@ struct Options {
   std::string account;                 // the target account's name (locations, intents)
   std::string folder = "INBOX";        // one folder for all ...
   bool keep_folders = false;           // ... or each message's own (see above)
+  FolderMap folder_map;                // the user's rules for keep_folders (folder_map.h)
   bool dry_run = false;                // plan only: append and record nothing
   bool retry_unknown = false;          // append again what an unknown intent left unfound
   int debug_crash_after_appends = 0;   // testing: abort() after the Nth APPEND was accepted, before recording it
@@ -82,6 +102,9 @@ struct Outcome {
   // kFailed only: stop the run — the connection is gone, or the archive
   // could not record (then `archive` too); the rest is for the next run.
   bool stop = false, archive = false;
+  // kFailed only: the folder was refused earlier in this run and `error`
+  // was already reported for it (print nothing again).
+  bool repeat = false;
 };
 
 class Migrator {

@@ -3,6 +3,13 @@
 // Dovecot is in tests/sync/imap_migrate.sh and tests/crash/kill_migrate.sh.
 #include "sync/migrate/migrator.h"
 
+#include <stdlib.h>
+
+#include <atomic>
+#include <map>
+#include <filesystem>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "sync/testing/archive_fixture.h"
@@ -154,6 +161,182 @@ TEST_F(MigratorTest, RefusedAppendLeavesNoIntent) {
   EXPECT_EQ(server.Finish(), "");
   EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
   EXPECT_TRUE(archive_->FolderLocations("imap", "target", "Archive")->empty());
+}
+
+// Greeting, LOGIN (A1) with `caps`, LIST (A2) answered with `list`.
+std::vector<FakeStep> Session(const std::string& caps, const std::string& list, std::vector<FakeStep> then) {
+  std::vector<FakeStep> s = {{"", "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"},
+                             {"A1 LOGIN \"alice\" \"pw\"", "A1 OK [CAPABILITY " + caps + "] Logged in\r\n"},
+                             {"A2 LIST \"\" \"*\"", list + "A2 OK done\r\n"}};
+  s.insert(s.end(), then.begin(), then.end());
+  return s;
+}
+
+// The APPEND of `message` (CRLF lines) as `command`, answered with `reply`
+// (which also reads the line that ends the command).
+std::vector<FakeStep> Appending(const std::string& command, const std::string& message, const std::string& reply) {
+  std::vector<FakeStep> s = {{command + " {" + std::to_string(message.size()) + "+}", ""}};
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t end = message.find("\r\n", i);
+    std::string line = message.substr(i, end - i);
+    s.push_back({line.empty() ? "*" : line, ""});
+    i = end + 2;
+  }
+  s.push_back({"*", reply});
+  return s;
+}
+
+std::vector<FakeStep> Join(std::vector<std::vector<FakeStep>> parts) {
+  std::vector<FakeStep> out;
+  for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+int64_t IngestOne(Archive& archive, const std::string& bytes, Origin origin) {
+  RawMessage m;
+  m.bytes = bytes;
+  m.origin = std::move(origin);
+  auto out = archive.Ingest({m});
+  EXPECT_TRUE(out) << out.error().message();
+  return out ? (*out)[0].id : 0;
+}
+
+const std::string kSecond = "From: b@example.test\r\nMessage-ID: <m2@x>\r\n\r\nhi\r\n";
+
+// Item 4 of issue 12: a folder whose PERMANENTFLAGS lack \* (GNU Mailutils)
+// refuses keywords with BAD on APPEND. They are not sent, with one warning
+// per flag and run; the folder is selected once.
+TEST_F(MigratorTest, FlagsTheFolderDoesNotKeepAreDroppedWithOneWarning) {
+  const Origin flagged{"maildir", "local", "/home/a/Maildir", "k2", 0, "$Label1 \\Seen", {}};
+  const int64_t a = IngestOne(*archive_, kMessage, {"maildir", "local", "/home/a/Maildir", "k1", 0, "$Label1 \\Seen", {}});
+  const int64_t b = IngestOne(*archive_, kSecond, flagged);
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+                       Join({{{"A3 SELECT \"Archive\"", "* FLAGS (\\Seen \\Answered $Label1)\r\n"
+                                                      "* OK [PERMANENTFLAGS (\\Seen \\Answered)] ok\r\n"
+                                                      "* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 5] ok\r\nA3 OK done\r\n"}},
+                             Appending("A4 APPEND \"Archive\" (\\Seen)", kMessage, "A4 OK [APPENDUID 77 5] done\r\n"),
+                             Appending("A5 APPEND \"Archive\" (\\Seen)", kSecond, "A5 OK [APPENDUID 77 6] done\r\n")})));
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  for (int64_t id : {a, b}) {
+    Outcome out = (*m)->Migrate(id);
+    EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+    EXPECT_EQ(out.flags, "\\Seen");
+  }
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("$Label1"), std::string::npos) << warnings_[0];
+  auto places = *archive_->FolderLocations("imap", "target", "Archive");
+  ASSERT_EQ(places.size(), 2u);
+  EXPECT_EQ(places[0].flags, "\\Seen");
+}
+
+// Item 5: without UIDPLUS the appended message's UID is found (the one new
+// UID from UIDNEXT on; with another client's message beside it, by
+// Message-ID) and recorded as a sync would, so a sync fetches nothing again.
+TEST_F(MigratorTest, WithoutUidplusTheAppendedUidIsFound) {
+  const int64_t b = IngestOne(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+                       Join({{{"A3 SELECT \"Archive\"", "* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n"
+                                                      "* OK [UIDNEXT 5] ok\r\nA3 OK [READ-WRITE] done\r\n"}},
+                             Appending("A4 APPEND \"Archive\"", kMessage, "* 4 EXISTS\r\nA4 OK done\r\n"),
+                             {{"A5 UID SEARCH UID 5:*", "* SEARCH 5\r\nA5 OK done\r\n"}},
+                             Appending("A6 APPEND \"Archive\"", kSecond, "* 6 EXISTS\r\nA6 OK done\r\n"),
+                             {{"A7 UID SEARCH UID 6:*", "* SEARCH 6 7\r\nA7 OK done\r\n"},
+                              {"A8 UID SEARCH UID 6:* HEADER Message-ID \"m2@x\"", "* SEARCH 3 7\r\nA8 OK done\r\n"}}})));
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  for (int64_t id : {id_, b}) EXPECT_EQ((*m)->Migrate(id).kind, Outcome::kAppended);
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_TRUE(warnings_.empty());
+  std::map<int64_t, std::pair<uint64_t, std::string>> got;
+  auto places = archive_->FolderLocations("imap", "target", "Archive");
+  ASSERT_TRUE(places);
+  for (const auto& k : *places) got[k.message] = {k.uidvalidity, k.key};
+  EXPECT_EQ(got[id_], std::make_pair(uint64_t{77}, std::string("5")));
+  EXPECT_EQ(got[b], std::make_pair(uint64_t{77}, std::string("7")));
+}
+
+// Item 3: names go into the target's namespace (Courier/Cyrus: INBOX.,
+// "."); a folder the server will not create fails once with one line, its
+// other messages quietly, and the other folders go on.
+TEST_F(MigratorTest, RefusedFolderFailsOnceAndOthersGoOn) {
+  const int64_t b = IngestOne(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
+  const std::string third = "From: c@example.test\r\n\r\nthird\r\n";
+  const int64_t c = IngestOne(*archive_, third, {"eml", "local", "/Lists.mips", "3", 0, "", {}});
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE", "* LIST (\\HasChildren) \".\" INBOX\r\n",
+                       Join({{{"A3 NAMESPACE", "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\nA3 OK done\r\n"},
+                              {"A4 CREATE \"INBOX.in\"", "A4 NO [NOPERM] Permission denied\r\n"},
+                              {"A5 CREATE \"INBOX.Lists_mips\"", "A5 OK done\r\n"}},
+                             Appending("A6 APPEND \"INBOX.Lists_mips\"", third, "A6 OK [APPENDUID 9 1] done\r\n")})));
+  Options o = To();
+  o.keep_folders = true;
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome first = (*m)->Migrate(id_);
+  EXPECT_EQ(first.kind, Outcome::kFailed);
+  EXPECT_EQ(first.folder, "INBOX.in");
+  EXPECT_FALSE(first.repeat);
+  EXPECT_FALSE(first.stop);
+  EXPECT_NE(first.error.find("Permission denied"), std::string::npos) << first.error;
+  EXPECT_NE(first.error.find("skipped this run"), std::string::npos) << first.error;
+  Outcome again = (*m)->Migrate(b);
+  EXPECT_EQ(again.kind, Outcome::kFailed);
+  EXPECT_TRUE(again.repeat);
+  Outcome other = (*m)->Migrate(c);
+  EXPECT_EQ(other.kind, Outcome::kAppended) << other.error;
+  EXPECT_EQ(other.folder, "INBOX.Lists_mips");  // one level: a "." in a file name is not a level
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+}
+
+// PERMANENTFLAGS count for their own folder only: a message for another
+// folder is not judged by the one still selected.
+TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
+  const int64_t a = IngestOne(*archive_, kMessage, {"maildir", "local", "/m/.Archive", "k1", 0, "$Label1", {}});
+  const int64_t b = IngestOne(*archive_, kSecond, {"maildir", "local", "/m/.Other", "k2", 0, "\\Flagged", {}});
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS",
+                       "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n* LIST () \"/\" Other\r\n",
+                       Join({{{"A3 SELECT \"Archive\"", "* OK [PERMANENTFLAGS (\\Seen)] ok\r\n"
+                                                      "* OK [UIDVALIDITY 77] ok\r\nA3 OK done\r\n"}},
+                             Appending("A4 APPEND \"Archive\"", kMessage, "A4 OK [APPENDUID 77 5] done\r\n"),
+                             Appending("A5 APPEND \"Other\" (\\Flagged)", kSecond, "A5 OK [APPENDUID 78 1] done\r\n")})));
+  Options o = To();
+  o.keep_folders = true;
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  for (int64_t id : {a, b}) EXPECT_EQ((*m)->Migrate(id).kind, Outcome::kAppended);
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(warnings_.size(), 1u);
+}
+
+// A server that announces NAMESPACE but refuses it: the layout comes from
+// LIST (prefix "INBOX." as every name has it, delimiter ".").
+TEST_F(MigratorTest, RefusedNamespaceFallsBackToTheListedNames) {
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE",
+                       "* LIST () \".\" INBOX\r\n* LIST () \".\" INBOX.Sent\r\n",
+                       Join({{{"A3 NAMESPACE", "A3 BAD unknown command\r\n"},
+                              {"A4 CREATE \"INBOX.in\"", "A4 OK done\r\n"}},
+                             Appending("A5 APPEND \"INBOX.in\"", kMessage, "A5 OK [APPENDUID 9 1] done\r\n")})));
+  Options o = To();
+  o.keep_folders = true;
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  EXPECT_EQ(out.folder, "INBOX.in");
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
 }
 
 }  // namespace

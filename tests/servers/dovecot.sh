@@ -61,6 +61,12 @@
 # username_attribute = username, active_attribute = active, active_value =
 # true, tls_ca_cert_file = DIR/tls/ca.pem); passwords still work. Unset: as
 # before.
+# DOVECOT_NAMESPACE_STYLE=inbox-dot at start: folders as Courier and Cyrus
+# spell them — personal namespace prefix "INBOX.", separator "." (INBOX,
+# INBOX.Sent, INBOX.Lists.mips); the default is prefix "" and separator "/".
+# DOVECOT_IMAP_CAPABILITY="CAP ..." at start: the capabilities IMAP announces
+# after login (Dovecot's imap_capability), e.g. without UIDPLUS to imitate
+# GNU Mailutils; mailkeep then does not rely on APPENDUID.
 
 _dovecot_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 
@@ -190,6 +196,15 @@ _dovecot_oauth2_passdb() {
   printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n' "$DOVECOT_OAUTH2_CONF"
 }
 
+# The separator (and prefix) lines of the inbox namespace: see
+# DOVECOT_NAMESPACE_STYLE at the top.
+_dovecot_namespace_style() {
+  case ${DOVECOT_NAMESPACE_STYLE:-} in
+    inbox-dot) printf '  separator = .\n  prefix = INBOX.\n' ;;
+    *) printf '  separator = /\n' ;;
+  esac
+}
+
 _dovecot_write_conf() {
   local dir=$1 pop3=$2 pop3s=$3 imap=$4 imaps=$5 listen=$6 lmtp=${7:-}
   local protocols="imap pop3"
@@ -247,7 +262,7 @@ userdb {
 }
 namespace inbox {
   inbox = yes
-  separator = /
+$(_dovecot_namespace_style)
   mailbox Sent {
     special_use = \Sent
     auto = create
@@ -279,6 +294,7 @@ service pop3-login {
 protocol imap {
   mail_max_userip_connections = 200
   $(_dovecot_zlib_plugins imap)
+  ${DOVECOT_IMAP_CAPABILITY:+imap_capability = $DOVECOT_IMAP_CAPABILITY}
 }
 protocol pop3 {
   mail_max_userip_connections = 200
