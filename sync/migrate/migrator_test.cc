@@ -193,7 +193,7 @@ std::vector<FakeStep> Join(std::vector<std::vector<FakeStep>> parts) {
   return out;
 }
 
-int64_t IngestOne(Archive& archive, const std::string& bytes, Origin origin) {
+int64_t IngestWithOrigin(Archive& archive, const std::string& bytes, Origin origin) {
   RawMessage m;
   m.bytes = bytes;
   m.origin = std::move(origin);
@@ -209,8 +209,8 @@ const std::string kSecond = "From: b@example.test\r\nMessage-ID: <m2@x>\r\n\r\nh
 // per flag and run; the folder is selected once.
 TEST_F(MigratorTest, FlagsTheFolderDoesNotKeepAreDroppedWithOneWarning) {
   const Origin flagged{"maildir", "local", "/home/a/Maildir", "k2", 0, "$Label1 \\Seen", {}};
-  const int64_t a = IngestOne(*archive_, kMessage, {"maildir", "local", "/home/a/Maildir", "k1", 0, "$Label1 \\Seen", {}});
-  const int64_t b = IngestOne(*archive_, kSecond, flagged);
+  const int64_t a = IngestWithOrigin(*archive_, kMessage, {"maildir", "local", "/home/a/Maildir", "k1", 0, "$Label1 \\Seen", {}});
+  const int64_t b = IngestWithOrigin(*archive_, kSecond, flagged);
   FakeServer server;
   server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* FLAGS (\\Seen \\Answered $Label1)\r\n"
@@ -238,7 +238,7 @@ TEST_F(MigratorTest, FlagsTheFolderDoesNotKeepAreDroppedWithOneWarning) {
 // UID from UIDNEXT on; with another client's message beside it, by
 // Message-ID) and recorded as a sync would, so a sync fetches nothing again.
 TEST_F(MigratorTest, WithoutUidplusTheAppendedUidIsFound) {
-  const int64_t b = IngestOne(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
+  const int64_t b = IngestWithOrigin(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
   FakeServer server;
   server.Serve(Session("IMAP4rev1 LITERAL+", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n"
@@ -266,9 +266,9 @@ TEST_F(MigratorTest, WithoutUidplusTheAppendedUidIsFound) {
 // "."); a folder the server will not create fails once with one line, its
 // other messages quietly, and the other folders go on.
 TEST_F(MigratorTest, RefusedFolderFailsOnceAndOthersGoOn) {
-  const int64_t b = IngestOne(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
+  const int64_t b = IngestWithOrigin(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
   const std::string third = "From: c@example.test\r\n\r\nthird\r\n";
-  const int64_t c = IngestOne(*archive_, third, {"eml", "local", "/Lists.mips", "3", 0, "", {}});
+  const int64_t c = IngestWithOrigin(*archive_, third, {"eml", "local", "/Lists.mips", "3", 0, "", {}});
   FakeServer server;
   server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE", "* LIST (\\HasChildren) \".\" INBOX\r\n",
                        Join({{{"A3 NAMESPACE", "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\nA3 OK done\r\n"},
@@ -300,8 +300,8 @@ TEST_F(MigratorTest, RefusedFolderFailsOnceAndOthersGoOn) {
 // PERMANENTFLAGS count for their own folder only: a message for another
 // folder is not judged by the one still selected.
 TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
-  const int64_t a = IngestOne(*archive_, kMessage, {"maildir", "local", "/m/.Archive", "k1", 0, "$Label1", {}});
-  const int64_t b = IngestOne(*archive_, kSecond, {"maildir", "local", "/m/.Other", "k2", 0, "\\Flagged", {}});
+  const int64_t a = IngestWithOrigin(*archive_, kMessage, {"maildir", "local", "/m/.Archive", "k1", 0, "$Label1", {}});
+  const int64_t b = IngestWithOrigin(*archive_, kSecond, {"maildir", "local", "/m/.Other", "k2", 0, "\\Flagged", {}});
   FakeServer server;
   server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS",
                        "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n* LIST () \"/\" Other\r\n",

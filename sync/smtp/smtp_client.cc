@@ -400,7 +400,9 @@ class SmtpClient::Impl {
           *challenge = last.lines.empty() ? std::string() : last.lines[0];
           return true;
         },
-        .broken = [&](std::string_view what) { return ProtocolError(command, what); }};
+        .broken = [&](std::string_view what) { return ProtocolError(command, what); },
+        .host = {},  // OAUTHBEARER is not offered for relays
+        .port = 0};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     if (last.positive()) return OkStatus();
     if (last.klass() != 4 && last.klass() != 5) return std::unexpected(ProtocolError(command, "\"" + Show(last) + "\""));
