@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/mime/message.h"
+#include "store/util/files.h"
 
 namespace mailkeep::index {
 namespace {
@@ -62,6 +63,11 @@ std::vector<int64_t> LegacyJournalIds(const std::string& path) {
 }  // namespace
 
 std::string IndexDir(const Archive& archive) { return archive.dir() + "/xapian"; }
+
+Status DropIndex(Archive& archive) {
+  MK_RETURN_IF_ERROR(archive.QueueAllForIndex());
+  return RemoveTree(IndexDir(archive));
+}
 
 mime::ParseLimits IndexParseLimits() {
   mime::ParseLimits limits;

@@ -39,6 +39,13 @@ namespace mailkeep::index {
 
 std::string IndexDir(const Archive& archive);
 
+// Drops the index so that the next run builds it again from every message:
+// queues every message for it, then removes IndexDir (RemoveTree). After a
+// failure the old index is still there with every message queued, or there
+// is none: the archive verifies either way, and the next run indexes all.
+// REQUIRES: `archive` opened read-write.
+Status DropIndex(Archive& archive);
+
 // How the indexer parses a message (text included, cut where the index
 // stops reading). Archive::Ingest(batch, &limits) parses new messages this
 // way once, for the catalog and the index both.

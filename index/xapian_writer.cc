@@ -68,6 +68,7 @@
 #include "index/index.h"
 #include "index/schema.h"
 #include "index/shards.h"
+#include "store/util/files.h"
 
 namespace mailkeep::index {
 
@@ -325,6 +326,7 @@ class ShardedWriter final : public IndexWriter {
     MakePrivate(dir_);
     MK_RETURN_IF_ERROR(FirstFailure());
     MK_RETURN_IF_ERROR(first);
+    MK_RETURN_IF_ERROR(SyncShardDirs());
     pending_documents_ = 0;
     pending_bytes_ = 0;
     return OkStatus();
@@ -374,7 +376,7 @@ class ShardedWriter final : public IndexWriter {
         std::filesystem::remove_all(to, ignored);
         try {
           Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
-          ok[k] = 1;
+          ok[k] = SyncDir(to) ? 1 : 0;  // its files' names, before XAPIANDB points at it
         } catch (const Xapian::Error&) {
         } catch (const std::exception&) {
         }
@@ -392,6 +394,16 @@ class ShardedWriter final : public IndexWriter {
     std::error_code ignored;
     for (const ShardName& name : next) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
     return {};
+  }
+
+  // Xapian fsyncs its files but not the directories it makes them in (a
+  // commit renames a new version file into place): what a commit made is
+  // durable only with each shard's directory fsynced.
+  Status SyncShardDirs() {
+    for (const ShardName& name : names_) {
+      if (auto st = SyncDir(dir_ + "/" + name.Name()); !st) return MakeError(ErrorCode::kIoError, "index commit: " + st.error().message());
+    }
+    return OkStatus();
   }
 
   Status FirstFailure() {
@@ -493,6 +505,12 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     if (::mkdir(dir.c_str(), 0700) != 0) {
       return MakeError(ErrorCode::kIoError, "index open " + dir + ": cannot create: " + std::strerror(errno));
     }
+    // The index's own directory entry, made durable before anything relies
+    // on the index (the catalog drops index intents once it commits).
+    const auto parent = std::filesystem::path(dir).parent_path().string();
+    if (auto synced = SyncDir(parent.empty() ? "." : parent); !synced) {
+      return MakeError(ErrorCode::kIoError, "index open " + dir + ": " + synced.error().message());
+    }
   } else if (!S_ISDIR(st.st_mode)) {
     return MakeError(ErrorCode::kFailedPrecondition, "index open " + dir + ": not a directory");
   }
@@ -518,6 +536,9 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     for (const ShardName& shard : shards) {
       MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, shard));
       dbs.push_back(std::move(db));
+    }
+    if (auto synced = SyncDir(dir); !synced) {  // the shard directories made here
+      return MakeError(ErrorCode::kIoError, "index open " + dir + ": " + synced.error().message());
     }
     MakePrivate(dir);
     return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), std::move(dbs), options));

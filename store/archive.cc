@@ -912,9 +912,12 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   }
   MK_RETURN_IF_ERROR(SyncDir(dir));
   // Ids may differ from the old catalog's, so the index (keyed by id) is
-  // rebuilt from scratch: every message is queued for it.
-  std::error_code ec;
-  std::filesystem::remove_all(dir + "/xapian", ec);
+  // rebuilt from scratch: every message is queued for it, and the old index
+  // must go whole.
+  if (auto st = RemoveTree(dir + "/xapian"); !st) {
+    return MakeError(st.error().code(), "the catalog was rebuilt, but its old index stays: " + st.error().message() +
+                                            "; run `mailkeep reindex`");
+  }
   return report;
 }
 

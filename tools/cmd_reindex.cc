@@ -1,6 +1,5 @@
 // mailkeep reindex: rebuild the full-text index from the catalog and blobs.
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -28,10 +27,7 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   if (!vm.count("pending")) {
-    std::error_code ec;
-    std::filesystem::remove_all(index::IndexDir(archive), ec);
-    if (ec) return Fail(Error(ErrorCode::kIoError, index::IndexDir(archive) + ": cannot remove: " + ec.message()));
-    if (auto st = archive.QueueAllForIndex(); !st) return Fail(st.error());
+    if (auto st = index::DropIndex(archive); !st) return Fail(st.error());
   }
   Progress progress(global, "indexing");
   int64_t problems = 0;

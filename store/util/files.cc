@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace mailkeep {
 
@@ -73,6 +75,22 @@ Status SyncDir(const std::string& dir) {
   int e = errno;
   ::close(fd);
   if (rc != 0) return MakeError(ErrorCode::kIoError, dir + ": fsync failed: " + ErrnoText(e));
+  return OkStatus();
+}
+
+Status RemoveTree(const std::string& dir) {
+  const std::string gone = dir + ".removing";
+  std::error_code ec;
+  std::filesystem::remove_all(gone, ec);
+  if (ec) return MakeError(ErrorCode::kIoError, gone + ": cannot remove: " + ec.message());
+  if (::rename(dir.c_str(), gone.c_str()) != 0) {
+    if (errno == ENOENT) return OkStatus();
+    return MakeError(ErrorCode::kIoError, dir + ": cannot move it away to remove it: " + ErrnoText(errno));
+  }
+  const auto parent = std::filesystem::path(dir).parent_path().string();
+  MK_RETURN_IF_ERROR(SyncDir(parent.empty() ? "." : parent));
+  std::filesystem::remove_all(gone, ec);
+  if (ec) return MakeError(ErrorCode::kIoError, gone + ": cannot remove: " + ec.message());
   return OkStatus();
 }
 

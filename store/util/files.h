@@ -19,6 +19,11 @@ Status MakeDirs(const std::string& path, int mode = 0700);
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 // fsyncs a directory so that entries created or renamed in it are durable.
 Status SyncDir(const std::string& dir);
+// Removes directory `dir` and all in it so that it is gone whole or not at
+// all: it is renamed to dir.removing (the parent fsynced), then deleted.
+// A dir.removing an interrupted call left is deleted first. A missing `dir`
+// is fine.
+Status RemoveTree(const std::string& dir);
 // Writes all of `data` to fd, retrying short writes and EINTR.
 Status WriteAll(int fd, std::string_view data, const std::string& what);
 std::string ErrnoText(int err);

@@ -26,10 +26,10 @@ source "$(dirname "$0")/../cli/lib.sh"
 "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
 INPUT="$WORK/input"
 mkdir -p "$INPUT"/{cur,new,tmp}
-find "$WORK/sample/Maildir/.Archive.2023/cur" -type f | sort | head -3 | xargs -d '\n' cp -t "$INPUT/cur"
+find "$WORK/sample/Maildir/.Archive.2023/cur" -type f | sort | sed -n 1,3p | xargs -d '\n' cp -t "$INPUT/cur"
 TEMPLATE="$WORK/template"
 "$MAILKEEP" --archive "$TEMPLATE" init >/dev/null
-find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | head -5 >"$WORK/first"
+find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | sed -n 1,5p >"$WORK/first"
 mkdir -p "$WORK/first5"/{cur,new,tmp}
 xargs -d '\n' cp -t "$WORK/first5/cur" <"$WORK/first"
 "$MAILKEEP" --archive "$TEMPLATE" -q import --no-index "$WORK/first5"

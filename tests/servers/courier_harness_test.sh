@@ -74,7 +74,7 @@ check("POP3 STLS STAT", p.stat()[0] == 0)
 p.quit()
 PY
 
-ns=$(cat "$COURIER_DIR/proot/ns")
+ns=$(cat "$COURIER_DIR/proot/ns") proot=$COURIER_DIR/proot
 courier_stop
-[[ -z $(_private_root_members "$ns") ]] || fail "Courier processes left: $(_private_root_members "$ns")"
+[[ -z $(_private_root_members "$ns" "$proot") ]] || fail "Courier processes left: $(_private_root_members "$ns" "$proot")"
 echo "courier harness ok (${SECONDS}s)"

@@ -303,7 +303,12 @@ cyrus_start() {
     # The services read /etc/imapd.conf (inside: the real one is untouched).
     private_root_exec "$dir/proot" cp "$d/imapd.conf" /etc/imapd.conf || return 1
     private_root_exec "$dir/proot" chown -R cyrus:mail "$d" "$dir/tls" || return 1
-    private_root_spawn "$dir/proot" "$d/master.log" /usr/lib/cyrus/bin/master \
+    # In a session of its own: at its stop the master signals its process
+    # group, which would take down another test's Cyrus (its children log
+    # "graceful shutdown initiated by unexpected process"). setsid does not
+    # fork here (a background job of a script leads no group): the pid is
+    # the master's.
+    private_root_spawn "$dir/proot" "$d/master.log" setsid /usr/lib/cyrus/bin/master \
       -C "$d/imapd.conf" -M "$d/cyrus.conf" -p "$d/run/master.pid"
     CYRUS_PID=$PRIVATE_ROOT_SPAWNED
     ready=0

@@ -18,6 +18,9 @@ for v in CYRUS_DIR CYRUS_PID CYRUS_IMAP_PORT CYRUS_IMAPS_PORT CYRUS_POP3_PORT CY
   [[ -n "${!v:-}" ]] || fail "$v is not set"
 done
 
+[[ $(cat "/proc/$CYRUS_PID/comm") == master ]] || fail "CYRUS_PID $CYRUS_PID is not Cyrus's master"
+# A session of its own: its stop signals its process group, not ours.
+[[ $(ps -o sid= -p "$CYRUS_PID" | tr -d ' ') == "$CYRUS_PID" ]] || fail "the master does not lead its own session"
 [[ $(cyrus_count alice) == 0 ]] || fail "alice's INBOX is not empty"
 cyrus_seed alice 3
 printf 'Subject: file\n\nbody\n' >"$WORK/one.eml"

@@ -14,7 +14,7 @@
 #   reason=$(private_root_skip_reason cyrus-common cyrus-imapd) && { echo "SKIP: $reason"; exit 77; }
 #   private_root_start "$WORK/proot" cyrus-common cyrus-imapd   # unpack, namespace, overlays, syslog
 #   private_root_adduser "$WORK/proot" cyrus mail                # a system user inside
-#   private_root_exec "$WORK/proot" /usr/lib/cyrus/bin/mkimap   # foreground, returns its status
+#   private_root_exec "$WORK/proot" /usr/lib/cyrus/bin/ctl_cyrusdb -r  # foreground, returns its status
 #   private_root_spawn "$WORK/proot" "$WORK/log" daemon -f       # background; its pid:
 #   pid=$PRIVATE_ROOT_SPAWNED                                    #   a child of this shell
 #   private_root_stop "$WORK/proot"                              # also fine from an EXIT trap
@@ -237,37 +237,44 @@ private_root_adduser() {
 
 private_root_syslog() { echo "$1/syslog.log"; }
 
-# Pids of the processes whose mount namespace is $1 (mnt:[INODE]), in one
-# stat over /proc.
+# Pids of the processes whose mount namespace is $1 (mnt:[INODE]) and whose
+# /usr is the overlay of private root $2: a namespace's inode number is
+# reused once it is gone, and then names somebody else's processes.
 _private_root_members() {
-  local ino=${1#mnt:[}
+  local ino=${1#mnt:[} pid
   ino=${ino%]}
   [[ -n "$ino" ]] || return 0
   { stat -L -c '%i %n' /proc/[0-9]*/ns/mnt 2>/dev/null || true; } |
-    awk -v ino="$ino" '$1 == ino { split($2, a, "/"); print a[3] }'
+    awk -v ino="$ino" '$1 == ino { split($2, a, "/"); print a[3] }' |
+    while read -r pid; do
+      if grep -qsF "upperdir=$2/upper/usr," "/proc/$pid/mountinfo"; then echo "$pid"; fi
+    done
 }
 
 private_root_stop() {
-  local dir=$1 ns pids=() i watchdog
+  local dir=$1 ns pids=() i watchdog holder
   [[ -n "$dir" && -f "$dir/ns" ]] || return 0
+  dir=$(cd "$dir" && pwd)  # as private_root_start named it in the mounts
   ns=$(cat "$dir/ns")
   watchdog=$(cat "$dir/watchdog.pid" 2>/dev/null || true)
   # Never our own namespace (a failed unshare), never this shell.
   if [[ -n "$ns" && "$ns" != "$(readlink /proc/$$/ns/mnt)" ]]; then
-    mapfile -t pids < <(_private_root_members "$ns")
+    mapfile -t pids < <(_private_root_members "$ns" "$dir")
+    # The holder has no overlays when mounting them failed.
+    holder=$(_private_root_pid "$dir")
+    if [[ -n "$holder" && $(readlink "/proc/$holder/ns/mnt" 2>/dev/null) == "$ns" ]]; then pids+=("$holder"); fi
     if [[ ${#pids[@]} -gt 0 ]]; then kill -TERM "${pids[@]}" 2>/dev/null || true; fi
     for ((i = 0; i < 100; i++)); do
-      mapfile -t pids < <(_private_root_members "$ns")
+      mapfile -t pids < <(_private_root_members "$ns" "$dir")
       [[ ${#pids[@]} -eq 0 ]] && break
       sleep 0.05
     done
     if [[ ${#pids[@]} -gt 0 ]]; then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
     for ((i = 0; i < 100; i++)); do
-      [[ -z $(_private_root_members "$ns") ]] && break
+      [[ -z $(_private_root_members "$ns" "$dir") ]] && break
       sleep 0.05
     done
   fi
-  local holder
   holder=$(_private_root_pid "$dir")
   if [[ -n "$holder" ]]; then wait "$holder" 2>/dev/null || true; fi
   rm -f "$dir/ns" "$dir/holder.pid" "$dir/watchdog.pid"

@@ -42,7 +42,7 @@ for ((i = 0; i < 50; i++)); do [[ $(cat "/proc/$pid/comm") == sleep ]] && break;
 
 ns=$(cat "$R/ns")
 private_root_stop "$R"
-[[ -z $(_private_root_members "$ns") ]] || fail "processes left inside: $(_private_root_members "$ns")"
+[[ -z $(_private_root_members "$ns" "$R") ]] || fail "processes left inside: $(_private_root_members "$ns" "$R")"
 [[ ! -e /proc/$pid ]] || [[ $(awk '{print $3}' "/proc/$pid/stat") == Z ]] || fail "spawned $pid still runs"
 [[ ! -e $R/root && ! -e $R/upper ]] || fail "overlay dirs left"
 grep -q " $R/" /proc/mounts && fail "mounts left on the host"

@@ -1,0 +1,121 @@
+# Shared by the fault-injection tests (sourced after tests/cli/lib.sh):
+# isync's way, step l for every l. A run without a fault counts the N
+# operations a command does under the archive (tests/fault/fault_inject.cc,
+# loaded with LD_PRELOAD); then, for every l, the command runs again with
+# operation l failing, the kind rotating with l (EIO, ENOSPC, a short write
+# followed by ENOSPC; FAULT_ALL_KINDS=1: every kind at every step), and the
+# test's own function checks what it left.
+#
+#   fault_add_steps SCENARIO LAST [STRIDE]
+#       queues steps 1..LAST of SCENARIO (every STRIDE-th one: 1, 1+S, ...;
+#       FAULT_FROM and FAULT_TO pick a sub-range, to reproduce one step)
+#   fault_run_steps CHECK
+#       runs `CHECK SCENARIO L KIND` for every queued step in FAULT_JOBS
+#       (default 2) workers; worker i has $FAULT_WORKER=i, a private
+#       directory $W and an archive path $ARCHIVE (under $FAST). CHECK
+#       exits non-zero (fail) on the first broken promise and appends
+#       "SCENARIO L KIND OP PATH EXIT" to $W/outcomes. Prints what the
+#       faults hit and how the runs ended.
+#   fault_env OUT ENV... -- COMMAND...
+#       runs COMMAND with the fault library on $ARCHIVE, stdout and stderr
+#       in OUT.out and OUT.err; returns its status.
+#   fault_hit_what          the faulted operation of the last run ("OP PATH")
+#   fault_check_exit WHAT RC
+#       the faulted run ended cleanly: status 0, 1 or 3; if not 0, only
+#       "mailkeep: ..." lines on stderr; and a failed directory fsync that
+#       left a name at risk (unsynced-entry) did not end with status 0.
+#   fault_trace_ops TRACE   strips $ARCHIVE from a FAULT_TRACE file
+: "${FAULT_LIB:=}"
+[[ -n "$FAULT_LIB" && -f "$FAULT_LIB" ]] || skip "FAULT_LIB (the fault-injection library) is not built"
+command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
+
+# The archives live on tmpfs when there is one: every step fsyncs many
+# times, and the faults are ours, not the disk's.
+FAST=$WORK
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+  FAST=$(mktemp -d /dev/shm/mailkeep-fault.XXXXXX)
+  _fault_add_exit() {  # COMMAND: run before what the EXIT trap already does
+    local cmd=$1
+    eval "set -- $(trap -p EXIT)"
+    trap "$cmd; ${3:-}" EXIT
+  }
+  _fault_add_exit "rm -rf '$FAST'"
+fi
+
+fault_env() {
+  local out=$1
+  shift
+  local envs=()
+  while [[ $1 != -- ]]; do envs+=("$1") && shift; done
+  shift
+  env LD_PRELOAD="$FAULT_LIB" FAULT_DIR="$ARCHIVE" "${envs[@]}" "$@" >"$out.out" 2>"$out.err"
+}
+
+fault_trace_ops() { sed -i "s| $ARCHIVE/| |; s| $ARCHIVE\$| .|" "$1"; }
+
+fault_hit_what() { head -1 "$W/hit" 2>/dev/null | cut -d' ' -f3- | sed "s|$ARCHIVE/||; s|$ARCHIVE\$|.|"; }
+
+fault_check_exit() {  # WHAT RC; stderr in $W/faulted.err, hits in $W/hit
+  local what=$1 rc=$2
+  case $rc in
+    0 | 1 | 3) ;;
+    *) fail "$what: exited $rc: $(tail -5 "$W/faulted.err")" ;;
+  esac
+  if [[ $rc -ne 0 ]]; then
+    [[ -s "$W/faulted.err" ]] || fail "$what: exited $rc without a word"
+    if grep -qv '^mailkeep: ' "$W/faulted.err"; then fail "$what: stderr is not one-line errors: $(head -5 "$W/faulted.err")"; fi
+  fi
+  if [[ $rc -eq 0 ]] && grep -q '^unsynced-entry ' "$W/hit" 2>/dev/null; then
+    fail "$what went unnoticed: exit 0 with names never made durable: $(grep '^unsynced-entry ' "$W/hit" | cut -d' ' -f2 | sed "s|$ARCHIVE/||" | tr '\n' ' ')"
+  fi
+}
+
+read -r -a FAULT_KINDS <<<"${FAULT_KINDS:-eio enospc short}"
+_fault_items=()
+FAULT_STEPS=0
+fault_add_steps() {  # SCENARIO LAST [STRIDE]
+  local l kind first=${FAULT_FROM:-1} last=${FAULT_TO:-$2} stride=${3:-1}
+  ((last <= $2)) || last=$2
+  for ((l = first; l <= last; l += stride)); do
+    FAULT_STEPS=$((FAULT_STEPS + 1))
+    if [[ -n "${FAULT_ALL_KINDS:-}" ]]; then
+      for kind in "${FAULT_KINDS[@]}"; do _fault_items+=("$1 $l $kind"); done
+    else
+      _fault_items+=("$1 $l ${FAULT_KINDS[(l - 1) % ${#FAULT_KINDS[@]}]}")
+    fi
+  done
+}
+
+_fault_worker() {  # CHECK INDEX JOBS
+  local i
+  FAULT_WORKER=$2
+  W="$WORK/w$2"
+  ARCHIVE="$FAST/archive-$2"
+  mkdir -p "$W"
+  : >"$W/outcomes"
+  for ((i = $2; i < ${#_fault_items[@]}; i += $3)); do
+    [[ ! -e "$WORK/stop" ]] || return 0
+    # shellcheck disable=SC2086
+    ("$1" ${_fault_items[i]}) || { touch "$WORK/stop"; return 1; }
+  done
+}
+
+fault_run_steps() {  # CHECK
+  local jobs=${FAULT_JOBS:-2} start w pid failed=0 runs pids=()
+  start=$(date +%s)
+  rm -f "$WORK/stop" "$WORK"/w*/outcomes
+  for ((w = 0; w < jobs; w++)); do
+    _fault_worker "$1" "$w" "$jobs" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || exit 1
+  cat "$WORK"/w*/outcomes >"$WORK/outcomes"
+  runs=$(wc -l <"$WORK/outcomes")
+  ((runs == ${#_fault_items[@]})) || fail "only $runs of ${#_fault_items[@]} faulted runs were checked"
+  echo "faulted operations by file, operation and exit status:"
+  awk '{f = $5; sub(/shard-[0-9]+/, "shard-K", f); sub(/orphans\/.*/, "orphans/FILE", f); print $1, f, $4, "exit", $6}' \
+    "$WORK/outcomes" | sort | uniq -c | sed 's/^/  /'
+  FAULT_RUNS=$runs
+  FAULT_SECONDS=$(($(date +%s) - start))
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Faults below the program at every step of `reindex` and `rebuild-catalog`
+# (tests/fault/lib.sh: step l for every l; EIO, ENOSPC and short writes at
+# every write, fsync, rename, truncate, create, mkdir and unlink under the
+# archive).
+#
+# The archive: 8 messages in 3 packs, indexed; so that `reindex` removes an
+# index and builds it again, and `rebuild-catalog` reads blobs from several
+# packs, swaps the catalog and drops the index. (No dictionary: training
+# one needs 64 messages, and reading it is no write; fault_every_step
+# covers writing one.)
+# To stay within CI's time, every second step is faulted (1, 3, 5, ...; the
+# kinds still rotate through all three); FAULT_STRIDE=1 faults every step.
+# After each faulted run:
+#   - it ended cleanly (status 0, 1 or 3; one-line errors; a failed
+#     directory fsync that left a name at risk failed the run);
+#   - reindex: the catalog is untouched (the same messages), and `verify`
+#     passes (messages waiting for the index are fine: the next run indexes
+#     them);
+#   - rebuild-catalog: `verify` passes, or (the catalog was moved aside and
+#     the new one not yet in place) it refuses in one line naming
+#     rebuild-catalog;
+#   - the same command run again without a fault succeeds, and then every
+#     message is in the catalog once, `verify` passes and (after `reindex
+#     --pending` for rebuild-catalog) nothing waits for the index and a
+#     search finds every message.
+source "$(dirname "$0")/../cli/lib.sh"
+source "$(dirname "$0")/lib.sh"
+: "${MAKE_SAMPLE_MAIL:?}"
+
+"$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
+INPUT="$WORK/input"
+mkdir -p "$INPUT"/{cur,new,tmp}
+find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | sed -n 1,8p | xargs -d '\n' cp -t "$INPUT/cur"
+TEMPLATE="$FAST/template"
+"$MAILKEEP" --archive "$TEMPLATE" init >/dev/null
+"$MAILKEEP" --archive "$TEMPLATE" -q import --batch 4 --debug-pack-size 4000 "$INPUT"
+[[ -e "$TEMPLATE/packs/000003.pack" ]] || fail "the template archive has fewer than three packs"
+sha_lines() { sqlite3 -readonly "$1/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort; }
+sha_lines "$TEMPLATE" >"$WORK/expected"
+expect_eq "$(wc -l <"$WORK/expected")" 8 "messages in the template archive"
+
+# Counts the operations of each command on a copy of the template.
+COMMANDS=(reindex rebuild-catalog)
+for c in "${COMMANDS[@]}"; do
+  ARCHIVE="$FAST/count"
+  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
+  fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" -- "$MAILKEEP" --archive "$ARCHIVE" "$c" ||
+    fail "$c without a fault failed: $(cat "$WORK/count.err")"
+  n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
+  [[ "$n" -gt 0 ]] || fail "the fault library counted no operation of $c"
+  echo "$c: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//'))"
+  fault_add_steps "$c" "$n" "${FAULT_STRIDE:-2}"
+done
+
+check_step() {  # COMMAND L KIND
+  local c=$1 l=$2 kind=$3 rc what
+  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
+  rm -f "$W/hit"
+  set +e
+  fault_env "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit" -- "$MAILKEEP" --archive "$ARCHIVE" "$c"
+  rc=$?
+  set -e
+  what="$c step $l ($kind on $(fault_hit_what))"
+  [[ -s "$W/hit" ]] || fail "$what: $c never reached operation $l (exit $rc)"
+  echo "$c $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
+  fault_check_exit "$what" "$rc"
+  if mk verify >"$W/verify" 2>&1; then
+    :
+  elif [[ $c == rebuild-catalog ]] && [[ $(wc -l <"$W/verify") -eq 1 ]] && grep -q '^mailkeep: .*rebuild-catalog' "$W/verify"; then
+    :
+  else
+    fail "$what: verify failed after it: $(head -3 "$W/verify")"
+  fi
+  if [[ $c == reindex ]]; then
+    cmp -s <(sha_lines "$ARCHIVE") "$WORK/expected" || fail "$what: the catalog's messages changed"
+  fi
+  mk "$c" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: $c again without a fault failed: $(head -3 "$W/rerun.err")"
+  [[ $c == reindex ]] || mk reindex --pending >"$W/rerun.out" 2>"$W/rerun.err" ||
+    fail "$what: reindex --pending after it failed: $(head -3 "$W/rerun.err")"
+  cmp -s <(sha_lines "$ARCHIVE") "$WORK/expected" ||
+    fail "$what: after the rerun the catalog holds $(sha_lines "$ARCHIVE" | wc -l) messages, not the 8 once each"
+  mk -v verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
+  if grep -q 'waiting to be indexed' "$W/verify"; then fail "$what: after the rerun: $(grep waiting "$W/verify")"; fi
+  cmp -s <(mk search --format ids '*' | sort) <(sqlite3 -readonly "$ARCHIVE/catalog.sqlite" "SELECT id FROM messages" | sort) ||
+    fail "$what: after the rerun a search for every message finds $(mk search --format ids '*' | wc -l) of 8"
+}
+
+fault_run_steps check_step
+echo "ok: $FAULT_RUNS faulted runs ($FAULT_STEPS steps of ${COMMANDS[*]}, every ${FAULT_STRIDE:-2}th; kinds ${FAULT_KINDS[*]}${FAULT_ALL_KINDS:+, each at every step}) in $FAULT_SECONDS s with ${FAULT_JOBS:-2} jobs: each ended cleanly and verified, and a rerun completed the archive"
