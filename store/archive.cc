@@ -905,7 +905,7 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
   out.reserve(rows.size());
   for (auto& r : rows) {
     out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at, r.size,
-                   r.internal_date, r.gone_at});
+                   r.internal_date, r.gone_at, r.listed_size});
   }
   return out;
 }

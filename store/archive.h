@@ -81,7 +81,7 @@ struct Location {
   std::optional<int64_t> internal_date;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;  // mailkeep deleted it on the server
-  std::optional<int64_t> gone_at;     // it vanished from the server otherwise: no longer where it is
+  std::optional<int64_t> gone_at = std::nullopt;  // it vanished from the server otherwise: no longer where it is
 };
 
 struct PartInfo {
@@ -130,7 +130,8 @@ struct KnownLocation {
   std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
   uint64_t size = 0;         // the archived bytes (line ends LF, as sources hand them over)
   std::optional<int64_t> internal_date;  // as the server dated it when archived (IMAP INTERNALDATE)
-  std::optional<int64_t> gone_at;        // vanished from the server (expunged elsewhere, old UIDVALIDITY)
+  std::optional<int64_t> gone_at = std::nullopt;  // vanished from the server (expunged elsewhere, old UIDVALIDITY)
+  uint64_t listed_size = 0;  // the size the server listed there when archived or last fetched; 0 = unknown
 };
 
 // What a sync source remembers of one server folder between runs (IMAP:

@@ -85,6 +85,8 @@ class KnownPlaces {
 // Whether the listing may describe the copy `k` archived from that place.
 bool ListingAgrees(const ServerMessage& m, const KnownLocation& k) {
   if (m.origin.internal_date && k.internal_date && *m.origin.internal_date != *k.internal_date) return false;
+  // The size the server listed there before, where the catalog has it.
+  if (m.size != 0 && k.listed_size != 0) return m.size == k.listed_size;
   // CRLF line ends make the listed size at least the archived length and
   // at most twice it.
   return m.size == 0 || (m.size >= k.size && m.size <= 2 * k.size);
@@ -109,9 +111,11 @@ struct Renumbering {
 };
 
 // Whether a listed message is, beyond doubt from its listing, the copy `k`:
-// a known size and an INTERNALDATE on both sides that agree.
+// the size the server listed there before and the INTERNALDATE, both
+// known and equal.
 bool ListingProves(const ServerMessage& m, const KnownLocation& k) {
-  return m.size != 0 && m.origin.internal_date && k.internal_date && ListingAgrees(m, k);
+  return m.size != 0 && m.size == k.listed_size && m.origin.internal_date && k.internal_date &&
+         *m.origin.internal_date == *k.internal_date;
 }
 
 // `here`: one folder's listing, all under one UIDVALIDITY. When the archive
@@ -531,6 +535,7 @@ class AccountRun {
     };
 
     Status fetched = source_.Fetch(wanted, [&](RawMessage&& m) -> Status {
+      if (auto it = by_place.find(Place(m.origin)); it != by_place.end()) m.origin.listed_size = it->second->size;
       report_.bytes += m.bytes.size();
       batch_bytes += m.bytes.size();
       batch.push_back(std::move(m));

@@ -120,12 +120,13 @@ using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
 
 // Decides what to do with a listing given what the archive knows of those
 // folders. A place whose deletion mailkeep recorded, or that was marked
-// gone, counts as unknown: if
-// it is listed again, it holds another message (a reused UIDL) or the copy
-// came back, and either way it is fetched (the archive dedupes). A known
-// place agrees with the listing when the INTERNALDATEs are equal (where
-// both have one) and the listed size is one the archived bytes can have
-// with CRLF line ends; a size of 0 (unknown) agrees but proves nothing.
+// gone, counts as unknown: if it is listed again, it holds another message
+// (a reused UIDL) or the copy came back, and either way it is fetched (the
+// archive dedupes). A known place agrees with the listing when the
+// INTERNALDATEs are equal (where both have one) and the listed size is
+// the one the server listed there before (where the catalog has it; else
+// one the archived bytes can have with CRLF line ends); a size of 0
+// (unknown) agrees but proves nothing.
 // Pure: no I/O; `settings.now` must be set.
 SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
                   const SyncSettings& settings);

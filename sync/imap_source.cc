@@ -106,10 +106,14 @@ Result<Listing> ImapSource::ListFolder(const std::string& folder, const ListCont
   if (Unchanged(context, before, box.uidvalidity, box.uidnext, box.highestmodseq)) return listing;
   // With CONDSTORE and a remembered mod-sequence, only what changed since
   // (new messages have higher mod-sequences too) — unless every message
-  // must be listed for the delete policy.
+  // must be listed for the delete policy, or the folder went back in time
+  // (UIDNEXT or HIGHESTMODSEQ lower than seen: restored from a backup, its
+  // UIDs may name other messages now).
+  const bool went_back = before != nullptr && before->uidvalidity == box.uidvalidity &&
+                         (box.uidnext < before->uidnext || box.highestmodseq < before->highestmodseq);
   uint64_t changed_since = 0;
   if (!context.list_unchanged_folders && before != nullptr && before->uidvalidity == box.uidvalidity &&
-      before->highestmodseq != 0 && box.highestmodseq != 0) {
+      !went_back && before->highestmodseq != 0 && box.highestmodseq != 0) {
     changed_since = before->highestmodseq;
   }
   std::vector<imap::MessageFlags> messages;

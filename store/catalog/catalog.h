@@ -31,7 +31,8 @@
 //   accounts(id, name UNIQUE)
 //   folders(id, account, source, name, uidvalidity, uidnext, highestmodseq)
 //   locations(message, folder, uidvalidity, key, flags, internal_date,
-//             seen_at, deleted_at, gone_at)  PRIMARY KEY (folder, uidvalidity, key)
+//             seen_at, deleted_at, gone_at, listed_size)
+//       PRIMARY KEY (folder, uidvalidity, key)
 //       deleted_at: mailkeep deleted it there; gone_at: it vanished from
 //       the server otherwise (see Catalog::MarkLocationsGone)
 //   packs(id, committed_len)             durable end of each pack file
@@ -118,7 +119,7 @@ struct LocationRow {
   std::optional<int64_t> internal_date;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;
-  std::optional<int64_t> gone_at;  // vanished from the server (not deleted by mailkeep)
+  std::optional<int64_t> gone_at = std::nullopt;  // vanished from the server (not deleted by mailkeep)
 };
 
 // One place in a folder, for sync planning: what the archive already has.
@@ -131,7 +132,8 @@ struct FolderLocationRow {
   std::optional<int64_t> deleted_at;
   uint64_t size = 0;  // the message's raw length
   std::optional<int64_t> internal_date;
-  std::optional<int64_t> gone_at;
+  std::optional<int64_t> gone_at = std::nullopt;
+  uint64_t listed_size = 0;  // as the server listed it there; 0 = unknown
 };
 
 // What a sync source remembers of one server folder between runs.

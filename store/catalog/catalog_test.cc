@@ -238,7 +238,8 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
         "DROP TABLE intents; CREATE TABLE sends(id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES "
         "messages(id), recipient TEXT NOT NULL, sender TEXT NOT NULL, route TEXT NOT NULL, attempted_at INTEGER NOT "
         "NULL, outcome INTEGER NOT NULL, reply TEXT NOT NULL); CREATE INDEX sends_by_message ON sends(message, "
-        "recipient); ALTER TABLE locations DROP COLUMN gone_at; PRAGMA user_version=3"));
+        "recipient); ALTER TABLE locations DROP COLUMN gone_at; "
+        "ALTER TABLE locations DROP COLUMN listed_size; PRAGMA user_version=3"));
     ASSERT_TRUE(db->Exec("INSERT INTO sends VALUES(1, " + std::to_string(id) +
                          ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
                          ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));

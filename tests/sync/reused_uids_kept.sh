@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Issue 11.1 under delete = never, against a real Dovecot: a mailbox
 # restored from a backup hands its UIDs out again (same UIDVALIDITY) to
-# other messages. Where the listed size or INTERNALDATE contradicts what
-# was archived from that UID, the message is fetched and, new by its hash,
-# archived: nothing on the server stays unarchived because mailkeep keeps
-# mail there. Nothing is deleted; the next run fetches nothing.
+# other messages. Its UIDNEXT went back, so the folder is listed whole
+# (not only what changed since the remembered HIGHESTMODSEQ). Where the
+# listed size or INTERNALDATE contradicts what was archived from that UID,
+# the message is fetched and, new by its hash, archived: nothing on the
+# server stays unarchived because mailkeep keeps mail there. Nothing is
+# deleted; the next run fetches nothing. (Issue 12.6: the UID the restore
+# lost is marked gone; its mail stays.)
 PROTOCOL=imap
 source "$(dirname "$0")/../sync/lib.sh"
 dovecot_adduser gil gilpw
@@ -28,10 +31,10 @@ uidvalidity() { doveadm_ mailbox status -u gil uidvalidity INBOX | sed -n 's/.*u
 deliver a 0 0 "2024-01-01 00:00:00 UTC"
 v=$(uidvalidity)
 cp -a "$md" "$WORK/backup"
-deliver a 1 3 "2024-01-01 00:00:00 UTC"
+deliver a 1 4 "2024-01-01 00:00:00 UTC"
 account gil gil GIL_PW implicit
 sync_ok
-expect_eq "$(fetched gil)" 4 "first run"
+expect_eq "$(fetched gil)" 5 "first run"
 
 # The restore, then three other messages at UIDs 2-4: "b 1" differs from
 # "a 1" only by its date, "b 2" by its size, "b 3" by both.
@@ -52,7 +55,12 @@ for i in 1 2 3; do
 done
 expect_eq "$(deleted gil)" 0 "nothing deleted"
 expect_eq "$(dovecot_count gil INBOX)" 4 "the server keeps its mail"
-expect_eq "$(messages)" 7 "messages in the archive"
+expect_eq "$(messages)" 8 "messages in the archive"
+# Where each "a" message is now: a 0 still at UID 1; a 1-3 at reused UIDs
+# and a 4 (UID 5, lost by the restore) are gone from the server.
+gone() { mk --json show "$(mk search --format ids "mid:a-$1@example.test")" | python3 -c 'import json, sys; print(sum(1 for l in json.load(sys.stdin)["locations"] if "gone_at" in l))'; }
+expect_eq "$(gone 0)" 0 "a 0's place"
+expect_eq "$(gone 4)" 1 "a 4's place"
 
 sync_ok
 expect_eq "$(fetched gil)" 0 "third run fetches nothing"
