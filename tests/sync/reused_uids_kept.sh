@@ -61,6 +61,7 @@ expect_eq "$(messages)" 8 "messages in the archive"
 gone() { mk --json show "$(mk search --format ids "mid:a-$1@example.test")" | python3 -c 'import json, sys; print(sum(1 for l in json.load(sys.stdin)["locations"] if "gone_at" in l))'; }
 expect_eq "$(gone 0)" 0 "a 0's place"
 expect_eq "$(gone 4)" 1 "a 4's place"
+expect_eq "$(mk search --count folder:INBOX)" 4 "messages folder:INBOX finds (places gone left out)"
 
 sync_ok
 expect_eq "$(fetched gil)" 0 "third run fetches nothing"
