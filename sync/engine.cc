@@ -391,19 +391,28 @@ class AccountRun {
     return OkStatus();
   }
 
-  // Places of complete listings that the server no longer has (expunged by
-  // another client, or under an old UIDVALIDITY) are marked gone.
+  // Places that the server no longer has are marked gone: in a complete
+  // listing, those it does not name (expunged by another client, or under
+  // an old UIDVALIDITY); in any listing, those where it lists another
+  // message than was archived from there (a reused UID or UIDL).
   Status MarkVanished(const Listing& listed, const KnownFolders& known) {
-    std::set<PlaceKey> present;
-    for (const auto& m : listed.messages) present.insert(Place(m.origin));
+    std::map<PlaceKey, const ServerMessage*> present;
+    for (const auto& m : listed.messages) present.emplace(Place(m.origin), &m);
+    std::map<std::string, uint64_t> folders = listed.complete_folders;
+    for (const auto& m : listed.messages) folders.emplace(m.origin.folder, m.origin.uidvalidity);
     const int64_t now = WallClock();
-    for (const auto& [folder, uidvalidity] : listed.complete_folders) {
+    for (const auto& [folder, uidvalidity] : folders) {
       auto rows = known.find(folder);
       if (rows == known.end()) continue;
+      const bool complete = listed.complete_folders.count(folder) > 0;
       std::vector<std::pair<uint64_t, std::string>> vanished;
       for (const auto& k : rows->second) {
         if (k.deleted_at || k.gone_at) continue;
-        if (k.uidvalidity == uidvalidity && present.count(PlaceKey{folder, uidvalidity, BaseKey(k)})) continue;
+        const PlaceKey place{folder, k.uidvalidity, BaseKey(k)};
+        if (fetched_.count({place, k.message})) continue;  // fetched from there just now
+        auto there = present.find(place);
+        const bool listed_here = k.uidvalidity == uidvalidity && there != present.end();
+        if (listed_here ? ListingAgrees(*there->second, k) : !complete) continue;
         vanished.emplace_back(k.uidvalidity, k.key);
       }
       MK_RETURN_IF_ERROR(Archived(
@@ -529,6 +538,7 @@ class AccountRun {
                                        " not stored: " + o.error);
             continue;
         }
+        fetched_.emplace(Place(origins[i]), o.id);
         maybe_deletable(origins[i], o.id);
       }
       return OkStatus();
@@ -588,6 +598,7 @@ class AccountRun {
   int64_t started_ = 0;
   std::set<std::string> incomplete_folders_;
   bool archive_failed_ = false;
+  std::set<std::pair<PlaceKey, int64_t>> fetched_;  // (place, message) committed in this run
 };
 
 }  // namespace
