@@ -317,8 +317,7 @@ class Archive {
   // Remembers a folder's server state. Call only once everything fetched
   // from that folder is committed.
   Status SetFolderState(const std::string& source, const std::string& account, const FolderState& state);
-  // The folder is no longer on the server; its messages stay, its places
-  // are marked gone (MarkGone).
+  // The folder is no longer on the server; its messages and locations stay.
   Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                         int64_t when);
   // New flags for known places (each Origin names the place and carries

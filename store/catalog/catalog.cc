@@ -192,10 +192,10 @@ DELETE FROM locations WHERE uidvalidity = 0 AND key = 'pending-' || message
   AND folder IN (SELECT id FROM folders WHERE source = 'imap');
 )sql",
     // 4 → 5: places that vanished from the server without mailkeep deleting
-    // them (expunged by another client, left under an old UIDVALIDITY, or in
-    // a folder that is gone) get gone_at; the message stays archived. Each
-    // place keeps the size the server listed there (listed_size), so that a
-    // listing can be compared with it exactly.
+    // them (expunged by another client, left under an old UIDVALIDITY, or
+    // holding another message now) get gone_at; the message stays archived.
+    // Each place keeps the size the server listed there (listed_size), so
+    // that a listing can be compared with it exactly.
     R"sql(
 ALTER TABLE locations ADD COLUMN gone_at INTEGER;
 ALTER TABLE locations ADD COLUMN listed_size INTEGER;
@@ -1241,12 +1241,6 @@ Status Catalog::SetFolderState(const std::string& source, const std::string& acc
 
 Status Catalog::MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                                int64_t when) {
-  MK_ASSIGN_OR_RETURN(std::vector<FolderLocationRow> rows, FolderLocations(source, account, folder));
-  std::vector<std::pair<uint64_t, std::string>> places;
-  for (auto& r : rows) {
-    if (!r.deleted_at && !r.gone_at) places.emplace_back(r.uidvalidity, std::move(r.key));
-  }
-  MK_RETURN_IF_ERROR(MarkLocationsGone(source, account, folder, places, when));
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE folders SET gone_at = ? WHERE gone_at IS NULL AND source = ? AND name = ? "
       "AND account = (SELECT id FROM accounts WHERE name = ?)"));

@@ -295,8 +295,8 @@ class Catalog {
   Result<std::vector<FolderStateRow>> FolderStates(const std::string& source, const std::string& account);
   // Records a folder's server state (creating the folder row); clears gone_at.
   Status SetFolderState(const std::string& source, const std::string& account, const FolderStateRow& state);
-  // Marks a folder as gone from the server at `when`, and its places that
-  // are neither deleted nor gone yet (MarkLocationsGone; the mail stays).
+  // Marks a folder as gone from the server at `when` (its locations stay,
+  // and folder: still finds what was archived from it).
   Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                         int64_t when);
   // Sets the flags of known places (source, account, folder, uidvalidity,

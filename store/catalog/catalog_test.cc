@@ -162,9 +162,6 @@ TEST_F(CatalogTest, PlacesAreMarkedGoneRevivedAndMoved) {
   EXPECT_EQ(*cat->MoveLocations("imap", "acct", "INBOX", 7, 8, {"1", "2"}), 1);
   EXPECT_EQ(cat->GetLocations(a)->at(0).uidvalidity, 8u);
   EXPECT_EQ(cat->GetLocations(b)->size(), 2u);
-  // A folder that is gone takes its live places with it.
-  ASSERT_TRUE(cat->MarkFolderGone("imap", "acct", "INBOX", 70));
-  EXPECT_EQ(cat->GetLocations(a)->at(0).gone_at, 70);
 }
 
 TEST_F(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
