@@ -95,8 +95,33 @@ Result<FolderList> ImapSource::Folders(const ListContext& context) {
   return out;
 }
 
+Error ImapSource::SessionError(const Error& e) const {
+  if (client_ && client_->closed() && e.code() != ErrorCode::kUnavailable) return Error(ErrorCode::kUnavailable, e.message());
+  return e;
+}
+
 Result<Listing> ImapSource::ListFolder(const std::string& folder, const ListContext& context) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = ListOpen(folder, context);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
+}
+
+Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
+  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = FetchOpen(wanted, sink);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
+}
+
+Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMessage>& durable) {
+  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = DeleteOpen(durable);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
+}
+
+Result<Listing> ImapSource::ListOpen(const std::string& folder, const ListContext& context) {
   selected_.reset();
   MK_ASSIGN_OR_RETURN(imap::SelectedFolder box, context.writable ? client_->Select(folder) : client_->Examine(folder));
   selected_ = Selection{folder, box.uidvalidity, context.writable};
@@ -170,8 +195,7 @@ Status ImapSource::Open(const std::string& folder, uint64_t uidvalidity, bool wr
   return OkStatus();
 }
 
-Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
-  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+Status ImapSource::FetchOpen(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
   // Folder by folder, in listing order.
   for (size_t i = 0; i < wanted.size();) {
     const Origin& first = wanted[i].origin;
@@ -198,8 +222,7 @@ Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const Message
   return OkStatus();
 }
 
-Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMessage>& durable) {
-  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+Result<std::vector<ServerMessage>> ImapSource::DeleteOpen(const std::vector<ServerMessage>& durable) {
   std::map<std::pair<std::string, uint64_t>, std::vector<const ServerMessage*>> by_folder;
   for (const auto& m : durable) by_folder[{m.origin.folder, m.origin.uidvalidity}].push_back(&m);
   std::vector<ServerMessage> gone;

@@ -42,6 +42,8 @@ class ImapSource : public Source {
   const char* source_name() const override { return kSource; }
   Status Connect() override;
   Result<FolderList> Folders(const ListContext& context) override;
+  // Errors after which the session is closed are kUnavailable: the run
+  // cannot go on to another folder.
   Result<Listing> ListFolder(const std::string& folder, const ListContext& context) override;
   Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override;
   Result<std::vector<ServerMessage>> Delete(const std::vector<ServerMessage>& durable) override;
@@ -54,6 +56,12 @@ class ImapSource : public Source {
   // already, and checks that its UIDVALIDITY is still the listed one
   // (kFailedPrecondition: that folder fails, the session goes on).
   Status Open(const std::string& folder, uint64_t uidvalidity, bool writable);
+
+  Result<Listing> ListOpen(const std::string& folder, const ListContext& context);
+  Status FetchOpen(const std::vector<ServerMessage>& wanted, const MessageSink& sink);
+  Result<std::vector<ServerMessage>> DeleteOpen(const std::vector<ServerMessage>& durable);
+  // `e`, as kUnavailable when the session is closed.
+  Error SessionError(const Error& e) const;
 
   struct Selection {
     std::string folder;
