@@ -38,6 +38,7 @@ void FillFromInfo(const MessageInfo& info, IndexDocument& doc) {
   std::set<std::string> accounts, folders, flags;
   for (const auto& l : info.locations) {
     accounts.insert(l.account);
+    if (l.gone_at) continue;  // no longer there: neither its folder nor its flags count
     folders.insert(l.folder);
     std::istringstream in(l.flags);
     for (std::string f; in >> f;) flags.insert(f);

@@ -750,7 +750,7 @@ Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
   MK_ASSIGN_OR_RETURN(auto locs, impl_->catalog->GetLocations(id));
   for (auto& l : locs) {
     info.locations.push_back({l.source, l.account, l.folder, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at,
-                              l.deleted_at});
+                              l.deleted_at, l.gone_at});
   }
   return std::optional<MessageInfo>(std::move(info));
 }
@@ -932,7 +932,7 @@ Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& s
   out.reserve(rows.size());
   for (auto& r : rows) {
     out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at, r.size,
-                   r.internal_date});
+                   r.internal_date, r.gone_at, r.listed_size});
   }
   return out;
 }
@@ -941,6 +941,17 @@ Status Archive::MarkDeleted(const std::string& source, const std::string& accoun
                             uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
                             int64_t when) {
   return impl_->catalog->MarkLocationsDeleted(source, account, folder, uidvalidity, keys, when);
+}
+
+Result<int64_t> Archive::MarkGone(const std::string& source, const std::string& account, const std::string& folder,
+                                  const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when) {
+  return impl_->catalog->MarkLocationsGone(source, account, folder, places, when);
+}
+
+Result<int64_t> Archive::MoveLocations(const std::string& source, const std::string& account,
+                                       const std::string& folder, uint64_t from, uint64_t to,
+                                       const std::vector<std::string>& keys) {
+  return impl_->catalog->MoveLocations(source, account, folder, from, to, keys);
 }
 
 Status Archive::RecordRun(const SyncRun& run) {

@@ -80,7 +80,8 @@ struct Location {
   std::string flags;
   std::optional<int64_t> internal_date;
   int64_t seen_at = 0;
-  std::optional<int64_t> deleted_at;
+  std::optional<int64_t> deleted_at;  // mailkeep deleted it on the server
+  std::optional<int64_t> gone_at = std::nullopt;  // it vanished from the server otherwise: no longer where it is
 };
 
 struct PartInfo {
@@ -129,6 +130,8 @@ struct KnownLocation {
   std::optional<int64_t> deleted_at;  // when mailkeep deleted it on the server
   uint64_t size = 0;         // the archived bytes (line ends LF, as sources hand them over)
   std::optional<int64_t> internal_date;  // as the server dated it when archived (IMAP INTERNALDATE)
+  std::optional<int64_t> gone_at = std::nullopt;  // vanished from the server (expunged elsewhere, old UIDVALIDITY)
+  uint64_t listed_size = 0;  // the size the server listed there when archived or last fetched; 0 = unknown
 };
 
 // What a sync source remembers of one server folder between runs (IMAP:
@@ -280,6 +283,16 @@ class Archive {
   // server at `when`. Call only after the server made the deletion final.
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
                      uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys, int64_t when);
+  // Records that these places (uidvalidity, key) vanished from the server
+  // at `when` without mailkeep deleting them; the messages stay. Places
+  // already deleted or gone are left as they are. Returns how many changed.
+  Result<int64_t> MarkGone(const std::string& source, const std::string& account, const std::string& folder,
+                           const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when);
+  // Moves places `keys` of a folder from UIDVALIDITY `from` to `to` (the
+  // server renumbered the folder's UIDVALIDITY, not its messages). Returns
+  // how many moved.
+  Result<int64_t> MoveLocations(const std::string& source, const std::string& account, const std::string& folder,
+                                uint64_t from, uint64_t to, const std::vector<std::string>& keys);
   Status RecordRun(const SyncRun& run);
 
   // The intents journal (see Intent). All writers: kFailedPrecondition when

@@ -18,6 +18,9 @@ struct Origin {
   uint64_t uidvalidity = 0;            // IMAP only
   std::string flags;                   // IMAP-style, space separated: "\\Seen \\Flagged"
   std::optional<int64_t> internal_date;  // Unix seconds UTC (Maildir mtime, mbox From_ date, IMAP INTERNALDATE)
+  // The size the server listed for it there (RFC822.SIZE, POP3 LIST; CRLF
+  // line ends); 0 = not listed or unknown.
+  uint64_t listed_size = 0;
 };
 
 struct RawMessage {

@@ -40,24 +40,23 @@ std::string Megabytes(uint64_t bytes) {
   return buf;
 }
 
-// Every copy the archive recorded at each place, deleted ones left out. A
-// place taken by a second message (a reused UID) keeps the first under its
-// key and the second under "KEY#ID" (Catalog::AddLocation), so such a row
-// counts for KEY as well.
+// The key of the place a row stands for: a place taken by a second message
+// (a reused UID) keeps the first under its key and the second under
+// "KEY#ID" (Catalog::AddLocation).
+std::string BaseKey(const KnownLocation& k) {
+  const std::string suffix = "#" + std::to_string(k.message);
+  if (k.key.size() > suffix.size() && k.key.ends_with(suffix)) return k.key.substr(0, k.key.size() - suffix.size());
+  return k.key;
+}
+
+// Every copy the archive recorded at each place, those deleted or gone
+// from the server left out; a "KEY#ID" row counts for KEY as well.
 class KnownPlaces {
  public:
   explicit KnownPlaces(const KnownFolders& known) {
-    for (const auto& [folder, rows] : known) {
-      for (const auto& k : rows) {
-        if (k.deleted_at) continue;
-        copies_[PlaceKey{folder, k.uidvalidity, k.key}].push_back(&k);
-        std::string suffix = "#" + std::to_string(k.message);
-        if (k.key.size() > suffix.size() && k.key.ends_with(suffix)) {
-          copies_[PlaceKey{folder, k.uidvalidity, k.key.substr(0, k.key.size() - suffix.size())}].push_back(&k);
-        }
-      }
-    }
+    for (const auto& [folder, rows] : known) Add(folder, rows);
   }
+  KnownPlaces(const std::string& folder, const std::vector<KnownLocation>& rows) { Add(folder, rows); }
   // The copies recorded at the place of `o` (pointers into the KnownFolders).
   const std::vector<const KnownLocation*>& At(const Origin& o) const {
     static const std::vector<const KnownLocation*> kNone;
@@ -73,12 +72,21 @@ class KnownPlaces {
   }
 
  private:
+  void Add(const std::string& folder, const std::vector<KnownLocation>& rows) {
+    for (const auto& k : rows) {
+      if (k.deleted_at || k.gone_at) continue;
+      copies_[PlaceKey{folder, k.uidvalidity, k.key}].push_back(&k);
+      if (std::string base = BaseKey(k); base != k.key) copies_[PlaceKey{folder, k.uidvalidity, base}].push_back(&k);
+    }
+  }
   std::map<PlaceKey, std::vector<const KnownLocation*>> copies_;
 };
 
 // Whether the listing may describe the copy `k` archived from that place.
 bool ListingAgrees(const ServerMessage& m, const KnownLocation& k) {
   if (m.origin.internal_date && k.internal_date && *m.origin.internal_date != *k.internal_date) return false;
+  // The size the server listed there before, where the catalog has it.
+  if (m.size != 0 && k.listed_size != 0) return m.size == k.listed_size;
   // CRLF line ends make the listed size at least the archived length and
   // at most twice it.
   return m.size == 0 || (m.size >= k.size && m.size <= 2 * k.size);
@@ -93,6 +101,56 @@ const KnownLocation* AgreeingCopy(const ServerMessage& m, const std::vector<cons
     }
   }
   return best;
+}
+
+// Places of a folder to move from UIDVALIDITY `from` (see
+// AccountRun::FollowRenumbering): indexes into the folder's rows.
+struct Renumbering {
+  uint64_t from = 0;
+  std::vector<size_t> rows;
+};
+
+// Whether a listed message is, beyond doubt from its listing, the copy `k`:
+// the size the server listed there before and the INTERNALDATE, both
+// known and equal.
+bool ListingProves(const ServerMessage& m, const KnownLocation& k) {
+  return m.size != 0 && m.size == k.listed_size && m.origin.internal_date && k.internal_date &&
+         *m.origin.internal_date == *k.internal_date;
+}
+
+// `here`: one folder's listing, all under one UIDVALIDITY. When the archive
+// knows no place there under it, but under an earlier one (the newest with
+// live places) every listed UID it knows holds, by size and date, what was
+// archived there — at least one — those places are to move.
+std::optional<Renumbering> FindRenumbering(const std::string& folder, const std::vector<const ServerMessage*>& here,
+                                           const std::vector<KnownLocation>& rows) {
+  if (here.empty()) return std::nullopt;
+  const uint64_t to = here.front()->origin.uidvalidity;
+  std::optional<uint64_t> from;
+  int64_t newest = 0;
+  for (const auto& k : rows) {
+    if (k.deleted_at || k.gone_at) continue;
+    if (k.uidvalidity == to) return std::nullopt;
+    if (!from || k.seen_at > newest) {
+      from = k.uidvalidity;
+      newest = k.seen_at;
+    }
+  }
+  if (!from) return std::nullopt;
+  const KnownPlaces places(folder, rows);
+  Renumbering out{*from, {}};
+  for (const ServerMessage* m : here) {
+    if (m->origin.uidvalidity != to) return std::nullopt;
+    Origin o = m->origin;
+    o.uidvalidity = *from;
+    const auto& copies = places.At(o);
+    if (copies.empty()) continue;  // new since
+    const KnownLocation* k = AgreeingCopy(*m, copies);
+    if (!k || !ListingProves(*m, *k)) return std::nullopt;
+    out.rows.push_back(static_cast<size_t>(k - rows.data()));
+  }
+  if (out.rows.empty()) return std::nullopt;
+  return out;
 }
 
 // Places the listing names more than once.
@@ -114,7 +172,6 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
                   const SyncSettings& settings) {
   const KnownPlaces places(known);
   const std::set<PlaceKey> repeated = RepeatedPlaces(listing);
-  const bool may_delete = settings.delete_policy.kind != DeletePolicy::Kind::kNever;
   SyncPlan plan;
   auto fetch = [&](const ServerMessage& m) {
     bool too_large = settings.max_message_size > 0 && m.size > settings.max_message_size;
@@ -133,9 +190,10 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
     }
     const KnownLocation* k = AgreeingCopy(m, copies);
     if (!k) {
-      // Another message than was archived from there: fetched before
-      // anything there may be deleted.
-      if (may_delete) fetch(m);
+      // Another message than was archived from there (a reused UID or
+      // UIDL): fetched, so that the archive keeps it if it is new, whatever
+      // the policy; compared by hash, nothing is stored twice.
+      fetch(m);
       continue;
     }
     if (m.has_flags && m.origin.flags != k->flags) plan.flag_changes.push_back(m);
@@ -184,27 +242,80 @@ class AccountRun {
     report_.problems.push_back(why);
   }
 
+  // One call into the archive; an error there stops the account.
+  template <typename F>
+  auto Archived(F&& f) {
+    auto out = archive_.With(std::forward<F>(f));
+    if (!out) archive_failed_ = true;
+    return out;
+  }
+
   Status RunSteps() {
     started_ = WallClock();
     MK_RETURN_IF_ERROR(source_.Connect());
     ListContext context;
-    MK_ASSIGN_OR_RETURN(context.known_folders, archive_.With([&](Archive& a) {
+    MK_ASSIGN_OR_RETURN(context.known_folders, Archived([&](Archive& a) {
       return a.FolderStates(source_.source_name(), report_.account);
     }));
     context.list_unchanged_folders = settings_.delete_policy.kind != DeletePolicy::Kind::kNever;
-    MK_ASSIGN_OR_RETURN(Listing listed, source_.List(context));
+    context.writable = context.list_unchanged_folders && !settings_.dry_run;
+    context.live_places = [&](const std::string& folder, uint64_t uidvalidity) -> Result<int64_t> {
+      MK_ASSIGN_OR_RETURN(auto rows, Archived([&](Archive& a) {
+        return a.FolderLocations(source_.source_name(), report_.account, folder);
+      }));
+      std::set<std::string> keys;
+      for (const auto& k : rows) {
+        if (k.uidvalidity == uidvalidity && !k.deleted_at && !k.gone_at) keys.insert(BaseKey(k));
+      }
+      return static_cast<int64_t>(keys.size());
+    };
+    MK_ASSIGN_OR_RETURN(FolderList folders, source_.Folders(context));
+    report_.listed += folders.on_server;
+    for (const auto& name : folders.names) {
+      Status done = SyncFolder(name, context);
+      if (done) continue;
+      // The archive failing, the session lost or a source without folders:
+      // the account stops. Anything else fails that folder only.
+      if (archive_failed_ || name.empty() || done.error().code() == ErrorCode::kUnavailable) return done;
+      ++report_.errors;
+      ++report_.folders_failed;
+      report_.problems.push_back("folder " + name + " not synced: " + done.error().message());
+    }
+    if (settings_.dry_run) return OkStatus();
+    for (const auto& folder : folders.vanished_folders) {
+      MK_RETURN_IF_ERROR(Archived(
+          [&](Archive& a) { return a.MarkFolderGone(source_.source_name(), report_.account, folder, WallClock()); }));
+    }
+    return OkStatus();
+  }
+
+  // Lists one folder (or the whole source), then fetches, records and
+  // deletes what the listing calls for, in the source's one selection.
+  Status SyncFolder(const std::string& name, const ListContext& context) {
+    MK_ASSIGN_OR_RETURN(Listing listed, source_.ListFolder(name, context));
     const std::vector<ServerMessage>& listing = listed.messages;
-    report_.listed = listed.on_server >= 0 ? listed.on_server : static_cast<int64_t>(listing.size());
+    report_.listed += listed.on_server >= 0 ? listed.on_server : static_cast<int64_t>(listing.size());
 
     KnownFolders known;
-    std::set<std::pair<std::string, std::string>> folders;
-    for (const auto& m : listing) folders.emplace(m.origin.source, m.origin.folder);
-    for (const auto& [src, folder] : folders) {
-      MK_ASSIGN_OR_RETURN(known[folder], archive_.With([&](Archive& a) {
-        return a.FolderLocations(src, report_.account, folder);
+    for (const auto& m : listing) known[m.origin.folder];
+    for (const auto& [folder, uidvalidity] : listed.complete_folders) known[folder];
+    for (auto& [folder, rows] : known) {
+      MK_ASSIGN_OR_RETURN(rows, Archived([&](Archive& a) {
+        return a.FolderLocations(source_.source_name(), report_.account, folder);
       }));
     }
+    std::set<PlaceKey> renumbered;
+    for (auto& [folder, rows] : known) {
+      MK_RETURN_IF_ERROR(FollowRenumbering(folder, listing, rows, &renumbered));
+    }
     SyncPlan plan = PlanSync(listing, known, settings_);
+    // A place carried over from another UIDVALIDITY is proven for
+    // deletion by its bytes, not by its listing.
+    std::erase_if(plan.deletable, [&](const Deletable& d) {
+      if (!renumbered.count(Place(d.first.origin))) return false;
+      plan.fetch.push_back(d.first);
+      return true;
+    });
     WarnListedTwice(plan.listed_twice);
     for (const auto& m : plan.too_large) {
       ++report_.skipped;
@@ -221,9 +332,9 @@ class AccountRun {
       flag_changes.push_back(m.origin);
       flag_changes.back().account = report_.account;
     }
-    auto changed = archive_.With([&](Archive& a) { return a.UpdateFlags(flag_changes); });
+    auto changed = Archived([&](Archive& a) { return a.UpdateFlags(flag_changes); });
     if (!changed) return std::unexpected(changed.error().WithContext("archive"));
-    report_.flags_updated = *changed;
+    report_.flags_updated += *changed;
     std::vector<Deletable> proven = ProveByReadback(plan.deletable, &plan.fetch);
     std::vector<Deletable> fetched_deletable;
     MK_RETURN_IF_ERROR(FetchAll(plan.fetch, KnownPlaces(known), RepeatedPlaces(listing), &fetched_deletable));
@@ -233,17 +344,81 @@ class AccountRun {
       // A folder with skipped or refused messages is looked at again next
       // time (a raised max_message_size must find them).
       if (incomplete_folders_.count(state.name)) continue;
-      MK_RETURN_IF_ERROR(archive_.With(
+      MK_RETURN_IF_ERROR(Archived(
           [&](Archive& a) { return a.SetFolderState(source_.source_name(), report_.account, state); }));
     }
-    for (const auto& folder : listed.vanished_folders) {
-      MK_RETURN_IF_ERROR(archive_.With(
-          [&](Archive& a) { return a.MarkFolderGone(source_.source_name(), report_.account, folder, WallClock()); }));
-    }
+    MK_RETURN_IF_ERROR(MarkVanished(listed, known));
     for (const auto& [m, id] : fetched_deletable) {
       if (ReadBack(m, id)) proven.emplace_back(m, id);
     }
     return Delete(proven);
+  }
+
+  // A folder listed under a UIDVALIDITY that the archive knows no place
+  // under, whose listed messages are, UID by UID, what was archived under
+  // an earlier UIDVALIDITY (the same size and INTERNALDATE): the server
+  // renumbered the folder, not its messages, as Courier and Mailutils do
+  // at every opening until a client opens the folder read-write. The
+  // places move to the new UIDVALIDITY (in `rows` and, unless a dry run, in
+  // the catalog) instead of every message being fetched and recorded again.
+  // One contradicting or undated message and nothing moves.
+  Status FollowRenumbering(const std::string& folder, const std::vector<ServerMessage>& listing,
+                           std::vector<KnownLocation>& rows, std::set<PlaceKey>* renumbered) {
+    std::vector<const ServerMessage*> here;
+    for (const auto& m : listing) {
+      if (m.origin.folder == folder) here.push_back(&m);
+    }
+    std::optional<Renumbering> found = FindRenumbering(folder, here, rows);
+    if (!found) return OkStatus();
+    const uint64_t to = here.front()->origin.uidvalidity;
+    std::vector<std::string> keys;
+    for (size_t i : found->rows) keys.push_back(rows[i].key);
+    if (!settings_.dry_run) {
+      MK_RETURN_IF_ERROR(Archived([&](Archive& a) {
+        return a.MoveLocations(source_.source_name(), report_.account, folder, found->from, to, keys);
+      }));
+    }
+    for (size_t i : found->rows) {
+      rows[i].uidvalidity = to;
+      renumbered->insert(PlaceKey{folder, to, BaseKey(rows[i])});
+    }
+    report_.problems.push_back(
+        "the server gave folder " + folder + " a new UIDVALIDITY (" + std::to_string(found->from) + " -> " +
+        std::to_string(to) + ") but kept its messages under the same UIDs, as Courier (without courierimapuiddb) "
+        "and Mailutils (mbox without X-IMAPbase) do at every opening: " + std::to_string(keys.size()) +
+        " archived places carried over, nothing fetched again; open the folder once read-write with a mail "
+        "client to make its UIDVALIDITY stable");
+    return OkStatus();
+  }
+
+  // Places that the server no longer has are marked gone: in a complete
+  // listing, those it does not name (expunged by another client, or under
+  // an old UIDVALIDITY); in any listing, those where it lists another
+  // message than was archived from there (a reused UID or UIDL).
+  Status MarkVanished(const Listing& listed, const KnownFolders& known) {
+    std::map<PlaceKey, const ServerMessage*> present;
+    for (const auto& m : listed.messages) present.emplace(Place(m.origin), &m);
+    std::map<std::string, uint64_t> folders = listed.complete_folders;
+    for (const auto& m : listed.messages) folders.emplace(m.origin.folder, m.origin.uidvalidity);
+    const int64_t now = WallClock();
+    for (const auto& [folder, uidvalidity] : folders) {
+      auto rows = known.find(folder);
+      if (rows == known.end()) continue;
+      const bool complete = listed.complete_folders.count(folder) > 0;
+      std::vector<std::pair<uint64_t, std::string>> vanished;
+      for (const auto& k : rows->second) {
+        if (k.deleted_at || k.gone_at) continue;
+        const PlaceKey place{folder, k.uidvalidity, BaseKey(k)};
+        if (fetched_.count({place, k.message})) continue;  // fetched from there just now
+        auto there = present.find(place);
+        const bool listed_here = k.uidvalidity == uidvalidity && there != present.end();
+        if (listed_here ? ListingAgrees(*there->second, k) : !complete) continue;
+        vanished.emplace_back(k.uidvalidity, k.key);
+      }
+      MK_RETURN_IF_ERROR(Archived(
+          [&](Archive& a) { return a.MarkGone(source_.source_name(), report_.account, folder, vanished, now); }));
+    }
+    return OkStatus();
   }
 
   // One line for all keys the server lists more than once.
@@ -266,7 +441,7 @@ class AccountRun {
   }
 
   Status ReportDryRun(const SyncPlan& plan) {
-    report_.would_fetch = static_cast<int64_t>(plan.fetch.size());
+    report_.would_fetch += static_cast<int64_t>(plan.fetch.size());
     for (const auto& m : plan.fetch) {
       report_.would_fetch_bytes += m.size;
       report_.details.push_back("fetch " + m.origin.folder + " " + m.origin.key + " " + std::to_string(m.size));
@@ -281,7 +456,7 @@ class AccountRun {
         if (!repeated.count(Place(m.origin))) deletes.push_back(&m);
       }
     }
-    report_.would_delete = static_cast<int64_t>(deletes.size());
+    report_.would_delete += static_cast<int64_t>(deletes.size());
     for (const auto* m : deletes) report_.details.push_back("delete " + m->origin.folder + " " + m->origin.key);
     return OkStatus();
   }
@@ -346,7 +521,10 @@ class AccountRun {
       });
       batch.clear();
       batch_bytes = 0;
-      if (!outcomes) return std::unexpected(outcomes.error().WithContext("archive"));
+      if (!outcomes) {
+        archive_failed_ = true;
+        return std::unexpected(outcomes.error().WithContext("archive"));
+      }
       for (size_t i = 0; i < outcomes->size(); ++i) {
         const IngestOutcome& o = (*outcomes)[i];
         switch (o.status) {
@@ -360,12 +538,14 @@ class AccountRun {
                                        " not stored: " + o.error);
             continue;
         }
+        fetched_.emplace(Place(origins[i]), o.id);
         maybe_deletable(origins[i], o.id);
       }
       return OkStatus();
     };
 
     Status fetched = source_.Fetch(wanted, [&](RawMessage&& m) -> Status {
+      if (auto it = by_place.find(Place(m.origin)); it != by_place.end()) m.origin.listed_size = it->second->size;
       report_.bytes += m.bytes.size();
       batch_bytes += m.bytes.size();
       batch.push_back(std::move(m));
@@ -417,6 +597,8 @@ class AccountRun {
   AccountReport report_;
   int64_t started_ = 0;
   std::set<std::string> incomplete_folders_;
+  bool archive_failed_ = false;
+  std::set<std::pair<PlaceKey, int64_t>> fetched_;  // (place, message) committed in this run
 };
 
 }  // namespace

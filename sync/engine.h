@@ -1,12 +1,28 @@
-// The sync engine: one account's run, whatever its protocol.
+// The sync engine: one account's run, whatever its protocol. Folder by
+// folder (Source::Folders), each in one selection on the server:
 //
-//   1. list what the server holds (Source::List)
+//   1. list what the server holds there (Source::ListFolder)
 //   2. plan: what the archive lacks, what is too large, what may be deleted
 //   3. fetch, handing messages to the Archive in batches bounded by count
 //      and bytes; a message counts only once its batch is committed
 //   4. delete on the server only messages whose catalog commit is durable
 //      and whose stored bytes read back with the right SHA-256, then
 //      record the deletion in the catalog
+//
+// A folder that fails (it cannot be opened, the server refuses a command)
+// is one error line and the next folder is synced; the account stops only
+// when the session is lost or the archive fails. Places that a complete
+// listing no longer shows (expunged by another client, or under an old
+// UIDVALIDITY) are marked gone; the mail stays archived.
+//
+// A folder listed under a new UIDVALIDITY whose UIDs hold, by size and
+// INTERNALDATE, what was archived from them under the previous one is a
+// server renumbering the folder, not its messages (Courier without
+// courierimapuiddb and Mailutils for an mbox without X-IMAPbase do so at
+// every opening): the archived places move to the new UIDVALIDITY, nothing
+// is fetched or recorded again, and one line says what to do about it.
+// Such a moved place is not proof for a deletion: it is fetched and
+// compared by hash first.
 //
 // A message leaves the server only when this archive provably holds it:
 // fetched in this run, or archived from that very place before with what
@@ -83,7 +99,8 @@ class ArchiveGate {
 
 struct SyncPlan {
   // Not archived from that place yet; or archived, but the listing
-  // contradicts what was archived from there (or cannot prove it) and the
+  // contradicts what was archived from there (a reused UID or UIDL: it may
+  // be another message, whatever the policy), or cannot prove it and the
   // policy may delete it; or listed under a key that the listing repeats.
   std::vector<ServerMessage> fetch;
   std::vector<ServerMessage> too_large;  // to fetch, but over max_message_size: skipped
@@ -102,12 +119,14 @@ struct SyncPlan {
 using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
 
 // Decides what to do with a listing given what the archive knows of those
-// folders. A place whose deletion mailkeep recorded counts as unknown: if
-// it is listed again, it holds another message (a reused UIDL) or the copy
-// came back, and either way it is fetched (the archive dedupes). A known
-// place agrees with the listing when the INTERNALDATEs are equal (where
-// both have one) and the listed size is one the archived bytes can have
-// with CRLF line ends; a size of 0 (unknown) agrees but proves nothing.
+// folders. A place whose deletion mailkeep recorded, or that was marked
+// gone, counts as unknown: if it is listed again, it holds another message
+// (a reused UIDL) or the copy came back, and either way it is fetched (the
+// archive dedupes). A known place agrees with the listing when the
+// INTERNALDATEs are equal (where both have one) and the listed size is
+// the one the server listed there before (where the catalog has it; else
+// one the archived bytes can have with CRLF line ends); a size of 0
+// (unknown) agrees but proves nothing.
 // Pure: no I/O; `settings.now` must be set.
 SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
                   const SyncSettings& settings);
@@ -125,7 +144,8 @@ struct AccountReport {
   int64_t skipped = 0;     // over max_message_size
   int64_t deleted = 0;     // deleted on the server (final)
   int64_t flags_updated = 0;  // archived places whose flags changed on the server
-  int64_t errors = 0;      // messages or steps that failed
+  int64_t errors = 0;      // messages, folders or steps that failed
+  int64_t folders_failed = 0;  // folders not synced (each also counts in errors); the others were
   double seconds = 0;
   bool ok = true;          // false: the run stopped early (connect, login, network, archive)
   // dry run: what would happen

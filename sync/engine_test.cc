@@ -367,7 +367,9 @@ TEST(PlanSyncTest, KeyListedTwiceIsFetchedAndNeverDeletable) {
   }
 }
 
-TEST(PlanSyncTest, ListingThatContradictsTheArchivedCopyIsFetchedWhenThePolicyMayDelete) {
+// Issue 11.1: whatever the policy, a reused place's new message is fetched
+// (and kept if new); only the policy may delete decides deletion.
+TEST(PlanSyncTest, ListingThatContradictsTheArchivedCopyIsFetchedWhateverThePolicy) {
   KnownFolders known;
   known["INBOX"] = {Copy("1", 7, 10, 500), Copy("2", 8, 10, 500), Copy("3", 9, 10, 500)};
   std::vector<ServerMessage> listing{
@@ -375,9 +377,8 @@ TEST(PlanSyncTest, ListingThatContradictsTheArchivedCopyIsFetchedWhenThePolicyMa
       Listed("2", 9, 500),   // shorter than the archived bytes
       Listed("3", 21, 500),  // more than twice as long (CRLF)
   };
-  auto never = PlanSync(listing, known, Policy(DeletePolicy::Kind::kNever));
-  EXPECT_TRUE(never.fetch.empty());
-  for (auto s : {Policy(DeletePolicy::Kind::kAfterDownload), Policy(DeletePolicy::Kind::kOlderThan, 30)}) {
+  for (auto s : {Policy(DeletePolicy::Kind::kNever), Policy(DeletePolicy::Kind::kAfterDownload),
+                 Policy(DeletePolicy::Kind::kOlderThan, 30)}) {
     auto plan = PlanSync(listing, known, s);
     EXPECT_EQ(plan.fetch.size(), 3u);
     EXPECT_TRUE(plan.deletable.empty());
@@ -426,6 +427,188 @@ TEST(ListedSizeTest, CountsLineEndsAsCrlf) {
   EXPECT_EQ(ListedSize(""), 0u);
   EXPECT_EQ(ListedSize("a\nbc\n"), 7u);
   EXPECT_EQ(ListedSize("no line end"), 11u);
+}
+
+// ---- Issue 12.1 / 12.6 / 11.1: renumbered folders, vanished places --------
+
+// MemorySource whose listing is complete (as POP3's UIDL is) and, when
+// `renumber` is set, under a new UIDVALIDITY at every listing (as Courier
+// and Mailutils give one at every EXAMINE).
+class RenumberingSource : public MemorySource {
+ public:
+  bool renumber = false;
+  uint64_t uidvalidity = 100;
+  Result<Listing> List(const ListContext& context) override {
+    if (renumber) ++uidvalidity;
+    MK_ASSIGN_OR_RETURN(Listing listing, MemorySource::List(context));
+    for (auto& m : listing.messages) m.origin.uidvalidity = uidvalidity;
+    listing.complete_folders.emplace("INBOX", uidvalidity);
+    return listing;
+  }
+};
+
+class PlacesTest : public EngineTest {
+ protected:
+  // The places recorded for message n: (uidvalidity, gone).
+  std::vector<std::pair<uint64_t, bool>> Places(int n) {
+    auto ids = archive_->FindByMessageId("m" + std::to_string(n) + "@example.org");
+    std::vector<std::pair<uint64_t, bool>> out;
+    if (!ids || ids->empty()) return out;
+    auto info = archive_->GetInfo(ids->at(0));
+    for (const auto& l : info->value().locations) out.emplace_back(l.uidvalidity, l.gone_at.has_value());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  int64_t Rows() { return archive_->Stats()->locations; }
+  static RenumberingSource Dated(int count) {
+    RenumberingSource src;
+    for (int i = 1; i <= count; ++i) {
+      src.mailbox[std::to_string(i)] = Message(i);
+      src.internal_dates[std::to_string(i)] = 1700000000 + i;
+    }
+    return src;
+  }
+  static bool Says(const AccountReport& r, const std::string& text) {
+    return std::any_of(r.problems.begin(), r.problems.end(),
+                       [&](const std::string& p) { return p.find(text) != std::string::npos; });
+  }
+};
+
+TEST_F(PlacesTest, RenumberedFolderIsNeitherFetchedAgainNorGivenNewPlaces) {
+  RenumberingSource src = Dated(3);
+  src.renumber = true;
+  ASSERT_EQ(Sync(src, {}).fetched, 3);
+  ASSERT_EQ(Rows(), 3);
+  for (int run = 2; run <= 3; ++run) {
+    auto r = Sync(src, {});
+    EXPECT_TRUE(r.ok);
+    EXPECT_EQ(r.errors, 0);
+    EXPECT_EQ(r.fetched + r.duplicates, 0) << "run " << run;
+    EXPECT_EQ(Rows(), 3) << "run " << run;
+    EXPECT_TRUE(Says(r, "new UIDVALIDITY (" + std::to_string(src.uidvalidity - 1) + " -> " +
+                            std::to_string(src.uidvalidity) + ")"));
+    EXPECT_TRUE(Says(r, "open the folder once read-write with a mail client"));
+  }
+  EXPECT_EQ(src.fetched.size(), 3u);
+  EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{src.uidvalidity, false}}));
+}
+
+TEST_F(PlacesTest, RenumberedFolderWithAnotherMessageUnderAKnownUidIsFetchedAgain) {
+  RenumberingSource src = Dated(3);
+  ASSERT_EQ(Sync(src, {}).fetched, 3);
+  // A real UIDVALIDITY change: UID 2 now holds another message.
+  src.renumber = true;
+  src.mailbox["2"] = Message(22);
+  auto r = Sync(src, {});
+  EXPECT_FALSE(Says(r, "new UIDVALIDITY"));
+  EXPECT_EQ(r.fetched, 1);  // message 22
+  EXPECT_EQ(r.duplicates, 2);
+  EXPECT_TRUE(Archived(22));
+  // The old places are gone, the new ones live; the mail stays.
+  EXPECT_EQ(Places(1), (std::vector<std::pair<uint64_t, bool>>{{100, true}, {101, false}}));
+  EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{100, true}}));
+  EXPECT_EQ(ArchivedCount(), 4);
+}
+
+TEST_F(PlacesTest, RenumberedPlacesAreComparedByHashBeforeDeletion) {
+  RenumberingSource src = Dated(2);
+  src.renumber = true;
+  ASSERT_EQ(Sync(src, {}).fetched, 2);
+  auto r = Sync(src, AfterDownload());
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.duplicates, 2);  // fetched again, compared by hash, stored once
+  EXPECT_EQ(r.deleted, 2);
+  EXPECT_EQ(Rows(), 2);
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"1", "2", "1", "2"}));
+}
+
+TEST_F(PlacesTest, UndatedListingIsNotTakenForARenumbering) {
+  RenumberingSource src;
+  src.mailbox["1"] = Message(1);
+  src.renumber = true;
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  auto r = Sync(src, {});
+  EXPECT_FALSE(Says(r, "new UIDVALIDITY"));
+  EXPECT_EQ(r.duplicates, 1);  // fetched again: size alone proves nothing
+}
+
+TEST_F(PlacesTest, VanishedPlacesAreMarkedGoneAndComeBack) {
+  RenumberingSource src = Dated(3);
+  ASSERT_EQ(Sync(src, {}).fetched, 3);
+  std::string second = src.mailbox["2"];
+  src.mailbox.erase("2");  // expunged by another client
+  auto r = Sync(src, {});
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{100, true}}));
+  EXPECT_EQ(Places(1), (std::vector<std::pair<uint64_t, bool>>{{100, false}}));
+  EXPECT_EQ(ArchivedCount(), 3);  // the mail stays
+  // Listed again (a restore): the place is live again, no second row.
+  src.mailbox["2"] = second;
+  r = Sync(src, {});
+  EXPECT_EQ(r.duplicates, 1);
+  EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{100, false}}));
+  EXPECT_EQ(Rows(), 3);
+}
+
+TEST_F(PlacesTest, PlacesOfAnIncompleteListingAreNotMarkedGone) {
+  MemorySource src;  // says nothing about completeness
+  src.mailbox["1"] = Message(1);
+  src.mailbox["2"] = Message(2);
+  ASSERT_EQ(Sync(src, {}).fetched, 2);
+  src.mailbox.erase("2");
+  Sync(src, {});
+  EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{0, false}}));
+}
+
+// Issue 11.1 under delete = never: a reused place's new message is archived.
+TEST_F(PlacesTest, ReusedPlaceIsArchivedUnderDeleteNever) {
+  MemorySource src;
+  src.mailbox["1"] = Message(1);
+  ASSERT_EQ(Sync(src, {}).fetched, 1);
+  src.mailbox["1"] = Message(11) + "a longer body\n";
+  auto r = Sync(src, {});
+  EXPECT_EQ(r.fetched, 1);
+  EXPECT_TRUE(Archived(11));
+  r = Sync(src, {});
+  EXPECT_EQ(r.fetched + r.duplicates, 0);  // known from then on
+}
+
+// A source with folders: one that fails is that folder's error; the next
+// folder is still synced; a lost session stops the account.
+class FoldersSource : public MemorySource {
+ public:
+  std::vector<std::string> folders{"A", "Broken", "C"};
+  ErrorCode broken_code = ErrorCode::kNotFound;
+  std::string listed_folder;
+  Result<FolderList> Folders(const ListContext&) override { return FolderList{folders, 0, {}}; }
+  Result<Listing> ListFolder(const std::string& folder, const ListContext& context) override {
+    if (folder == "Broken") return MakeError(broken_code, "EXAMINE Broken failed: cannot open");
+    MK_ASSIGN_OR_RETURN(Listing listing, MemorySource::List(context));
+    for (auto& m : listing.messages) {
+      m.origin.folder = folder;
+      m.origin.key = folder + m.origin.key;
+    }
+    return listing;
+  }
+};
+
+TEST_F(PlacesTest, FailingFolderDoesNotStopTheNextOnes) {
+  FoldersSource src;
+  src.mailbox["1"] = Message(1);
+  auto r = Sync(src, {});
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.folders_failed, 1);
+  EXPECT_EQ(r.errors, 1);
+  EXPECT_EQ(r.duplicates + r.fetched, 2);  // A and C
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("folder Broken not synced: EXAMINE Broken failed"), std::string::npos);
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"A1", "C1"}));
+
+  src.broken_code = ErrorCode::kUnavailable;  // the connection is gone
+  src.mailbox["2"] = Message(2);
+  r = Sync(src, {});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(src.fetched, (std::vector<std::string>{"A1", "C1", "A2"}));  // C not tried
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "sync/imap_source.h"
 #include "store/util/ascii.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace mailkeep::sync {
@@ -47,14 +49,31 @@ Status ImapSource::Connect() {
   return OkStatus();
 }
 
-Result<Listing> ImapSource::List(const ListContext& context) {
+namespace {
+
+// The remembered state of a folder that is still on the server, if any.
+const FolderState* Before(const ListContext& context, const std::string& folder) {
+  for (const auto& f : context.known_folders) {
+    if (f.name == folder && !f.gone_at) return &f;
+  }
+  return nullptr;
+}
+
+// Unchanged: same UIDVALIDITY and UIDNEXT (no new message), same
+// HIGHESTMODSEQ (no flag change, no expunge). Only with CONDSTORE: without
+// a mod-sequence a flag change would go unseen.
+bool Unchanged(const ListContext& context, const FolderState* before, uint64_t uidvalidity, uint64_t uidnext,
+               uint64_t modseq) {
+  return !context.list_unchanged_folders && before != nullptr && modseq != 0 && before->uidvalidity == uidvalidity &&
+         before->uidnext == uidnext && before->highestmodseq == modseq;
+}
+
+}  // namespace
+
+Result<FolderList> ImapSource::Folders(const ListContext& context) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
   MK_ASSIGN_OR_RETURN(std::vector<imap::Folder> folders, client_->ListFolders());
-  std::map<std::string, const FolderState*> known;
-  for (const auto& f : context.known_folders) known.emplace(f.name, &f);
-
-  Listing listing;
-  int64_t on_server = 0;
+  FolderList out;
   std::set<std::string> server_folders;
   for (const auto& folder : folders) {
     server_folders.insert(folder.name);
@@ -63,72 +82,120 @@ Result<Listing> ImapSource::List(const ListContext& context) {
     for (const auto& p : options_.folders) wanted = wanted || FolderMatches(p, folder.name, folder.delimiter);
     for (const auto& p : options_.exclude) wanted = wanted && !FolderMatches(p, folder.name, folder.delimiter);
     if (!wanted) continue;
-
-    const FolderState* before = nullptr;
-    if (auto it = known.find(folder.name); it != known.end() && !it->second->gone_at) before = it->second;
-    // Unchanged: same UIDVALIDITY and UIDNEXT (no new message), same
-    // HIGHESTMODSEQ (no flag change, no expunge). Only with CONDSTORE:
-    // without a mod-sequence a flag change would go unseen.
-    auto unchanged = [&](uint64_t uidvalidity, uint64_t uidnext, uint64_t modseq) {
-      return !context.list_unchanged_folders && before != nullptr && modseq != 0 &&
-             before->uidvalidity == uidvalidity && before->uidnext == uidnext && before->highestmodseq == modseq;
-    };
-    if (folder.status && unchanged(folder.status->uidvalidity, folder.status->uidnext, folder.status->highestmodseq)) {
-      on_server += folder.status->messages;
+    const auto& st = folder.status;
+    if (st && Unchanged(context, Before(context, folder.name), st->uidvalidity, st->uidnext, st->highestmodseq)) {
+      out.on_server += st->messages;
       continue;  // LIST-STATUS told us: nothing to do, not even a SELECT
     }
-    MK_ASSIGN_OR_RETURN(imap::SelectedFolder box, client_->Examine(folder.name));
-    on_server += box.exists;
-    if (unchanged(box.uidvalidity, box.uidnext, box.highestmodseq)) continue;
-    // With CONDSTORE and a remembered mod-sequence, only what changed since
-    // (new messages have higher mod-sequences too) — unless every message
-    // must be listed for the delete policy.
-    uint64_t changed_since = 0;
-    if (!context.list_unchanged_folders && before != nullptr && before->uidvalidity == box.uidvalidity &&
-        before->highestmodseq != 0 && box.highestmodseq != 0) {
-      changed_since = before->highestmodseq;
-    }
-    std::vector<imap::MessageFlags> messages;
-    if (box.exists > 0) {
-      MK_ASSIGN_OR_RETURN(messages, client_->FetchFlags("1:*", changed_since));
-    }
-    for (auto& m : messages) {
-      ServerMessage s;
-      s.origin.source = kSource;
-      s.origin.account = account_;
-      s.origin.folder = folder.name;
-      s.origin.uidvalidity = box.uidvalidity;
-      s.origin.key = std::to_string(m.uid);
-      s.origin.flags = std::move(m.flags);
-      s.has_flags = true;
-      if (m.internal_date != 0) s.origin.internal_date = m.internal_date;
-      s.size = m.size;
-      s.handle = m.uid;
-      listing.messages.push_back(std::move(s));
-    }
-    listing.folder_states.push_back({folder.name, box.uidvalidity, box.uidnext, box.highestmodseq, std::nullopt});
+    out.names.push_back(folder.name);
   }
-  MK_RETURN_IF_ERROR(client_->Unselect());
   for (const auto& f : context.known_folders) {
-    if (!f.gone_at && !server_folders.count(f.name)) listing.vanished_folders.push_back(f.name);
+    if (!f.gone_at && !server_folders.count(f.name)) out.vanished_folders.push_back(f.name);
   }
-  listing.on_server = on_server;
-  return listing;
+  return out;
 }
 
-Status ImapSource::Open(const std::string& folder, uint64_t uidvalidity, bool writable) {
-  auto box = writable ? client_->Select(folder) : client_->Examine(folder);
-  if (!box) return std::unexpected(box.error());
-  if (box->uidvalidity != uidvalidity) {
-    return MakeError(ErrorCode::kUnavailable, "IMAP folder " + folder + " changed its UIDVALIDITY during the sync (" +
-                                                  std::to_string(uidvalidity) + " -> " +
-                                                  std::to_string(box->uidvalidity) + "); the next run catches up");
-  }
-  return OkStatus();
+Error ImapSource::SessionError(const Error& e) const {
+  if (client_ && client_->closed() && e.code() != ErrorCode::kUnavailable) return Error(ErrorCode::kUnavailable, e.message());
+  return e;
+}
+
+Result<Listing> ImapSource::ListFolder(const std::string& folder, const ListContext& context) {
+  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = ListOpen(folder, context);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
 }
 
 Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = FetchOpen(wanted, sink);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
+}
+
+Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMessage>& durable) {
+  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+  auto out = DeleteOpen(durable);
+  if (!out) return std::unexpected(SessionError(out.error()));
+  return out;
+}
+
+Result<Listing> ImapSource::ListOpen(const std::string& folder, const ListContext& context) {
+  selected_.reset();
+  MK_ASSIGN_OR_RETURN(imap::SelectedFolder box, context.writable ? client_->Select(folder) : client_->Examine(folder));
+  selected_ = Selection{folder, box.uidvalidity, context.writable};
+  Listing listing;
+  listing.on_server = box.exists;
+  const FolderState* before = Before(context, folder);
+  if (Unchanged(context, before, box.uidvalidity, box.uidnext, box.highestmodseq)) return listing;
+  // With CONDSTORE and a remembered mod-sequence, only what changed since
+  // (new messages have higher mod-sequences too) — unless every message
+  // must be listed for the delete policy, or the folder went back in time
+  // (UIDNEXT or HIGHESTMODSEQ lower than seen: restored from a backup, its
+  // UIDs may name other messages now).
+  const bool went_back = before != nullptr && before->uidvalidity == box.uidvalidity &&
+                         (box.uidnext < before->uidnext || box.highestmodseq < before->highestmodseq);
+  uint64_t changed_since = 0;
+  if (!context.list_unchanged_folders && before != nullptr && before->uidvalidity == box.uidvalidity &&
+      !went_back && before->highestmodseq != 0 && box.highestmodseq != 0) {
+    changed_since = before->highestmodseq;
+  }
+  std::vector<imap::MessageFlags> messages;
+  if (box.exists > 0) {
+    MK_ASSIGN_OR_RETURN(messages, client_->FetchFlags("1:*", changed_since));
+  }
+  if (changed_since != 0 && box.exists > 0 && context.live_places) {
+    // What changed does not show what was expunged: when fewer messages
+    // are there than the archive knows plus the new ones, list them all.
+    int64_t fresh = std::count_if(messages.begin(), messages.end(),
+                                  [&](const imap::MessageFlags& m) { return m.uid >= before->uidnext; });
+    MK_ASSIGN_OR_RETURN(int64_t live, context.live_places(folder, box.uidvalidity));
+    if (int64_t{box.exists} - fresh < live) {
+      MK_ASSIGN_OR_RETURN(messages, client_->FetchFlags("1:*", 0));
+      changed_since = 0;
+    }
+  }
+  for (auto& m : messages) {
+    ServerMessage s;
+    s.origin.source = kSource;
+    s.origin.account = account_;
+    s.origin.folder = folder;
+    s.origin.uidvalidity = box.uidvalidity;
+    s.origin.key = std::to_string(m.uid);
+    s.origin.flags = std::move(m.flags);
+    s.has_flags = true;
+    if (m.internal_date != 0) s.origin.internal_date = m.internal_date;
+    s.size = m.size;
+    s.handle = m.uid;
+    listing.messages.push_back(std::move(s));
+  }
+  listing.folder_states.push_back({folder, box.uidvalidity, box.uidnext, box.highestmodseq, std::nullopt});
+  if (changed_since == 0) listing.complete_folders.emplace(folder, box.uidvalidity);
+  return listing;
+}
+
+Status ImapSource::Open(const std::string& folder, uint64_t uidvalidity, bool writable) {
+  // Still open as listed: the same selection, whatever the server would
+  // say of its UIDVALIDITY at another opening.
+  if (selected_ && selected_->folder == folder && selected_->uidvalidity == uidvalidity &&
+      (selected_->writable || !writable)) {
+    return OkStatus();
+  }
+  selected_.reset();
+  auto box = writable ? client_->Select(folder) : client_->Examine(folder);
+  if (!box) return std::unexpected(box.error());
+  if (box->uidvalidity != uidvalidity) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "IMAP folder " + folder + " changed its UIDVALIDITY during the sync (" +
+                         std::to_string(uidvalidity) + " -> " + std::to_string(box->uidvalidity) +
+                         "); nothing there was deleted, the next run looks at it again");
+  }
+  selected_ = Selection{folder, box->uidvalidity, writable};
+  return OkStatus();
+}
+
+Status ImapSource::FetchOpen(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
   // Folder by folder, in listing order.
   for (size_t i = 0; i < wanted.size();) {
     const Origin& first = wanted[i].origin;
@@ -152,11 +219,10 @@ Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const Message
     }));
     i = j;
   }
-  return client_->Unselect();
+  return OkStatus();
 }
 
-Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMessage>& durable) {
-  if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
+Result<std::vector<ServerMessage>> ImapSource::DeleteOpen(const std::vector<ServerMessage>& durable) {
   std::map<std::pair<std::string, uint64_t>, std::vector<const ServerMessage*>> by_folder;
   for (const auto& m : durable) by_folder[{m.origin.folder, m.origin.uidvalidity}].push_back(&m);
   std::vector<ServerMessage> gone;
@@ -170,7 +236,6 @@ Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMe
     MK_RETURN_IF_ERROR(client_->DeleteMessages(uids));
     for (const auto* m : messages) gone.push_back(*m);
   }
-  MK_RETURN_IF_ERROR(client_->Unselect());
   return gone;
 }
 
@@ -178,6 +243,7 @@ Status ImapSource::Close() {
   if (!client_) return OkStatus();
   auto out = client_->Logout();
   client_.reset();
+  selected_.reset();
   return out;
 }
 

@@ -1,17 +1,21 @@
-// IMAP as a sync Source: every folder the account's patterns select; places
-// are (folder, UIDVALIDITY, UID). A folder whose UIDVALIDITY, UIDNEXT and
-// HIGHESTMODSEQ (from LIST-STATUS, else EXAMINE) are what the archive
-// remembers is skipped without reading its UIDs. Otherwise its UIDs with
-// flags and sizes are listed in one UID FETCH — with CONDSTORE only those
-// changed since the remembered HIGHESTMODSEQ (CHANGEDSINCE), new ones
-// included — so new messages are fetched and flag changes recorded. After a UIDVALIDITY change every message is
-// fetched again and the archive, which dedupes by content, stores nothing
-// twice: the old places stay in the catalog, the new ones are added.
+// IMAP as a sync Source: every folder the account's patterns select, one
+// at a time; places are (folder, UIDVALIDITY, UID). A folder whose
+// UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ (from LIST-STATUS, else EXAMINE)
+// are what the archive remembers is skipped without reading its UIDs.
+// Otherwise its UIDs with flags and sizes are listed in one UID FETCH —
+// with CONDSTORE only those changed since the remembered HIGHESTMODSEQ
+// (CHANGEDSINCE), new ones included, unless fewer messages are left than
+// the archive knows there (then all, to see what vanished) — so new
+// messages are fetched and flag changes recorded. A folder is listed,
+// fetched and deleted from in one selection (EXAMINE, or SELECT when the
+// run may delete): servers that give a folder a new UIDVALIDITY at every
+// opening (Courier, Mailutils; see sync/engine.h) are read consistently.
 // Deletion is UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly
 // those UIDs (refused without UIDPLUS), final at once.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +41,10 @@ class ImapSource : public Source {
 
   const char* source_name() const override { return kSource; }
   Status Connect() override;
-  Result<Listing> List(const ListContext& context) override;
+  Result<FolderList> Folders(const ListContext& context) override;
+  // Errors after which the session is closed are kUnavailable: the run
+  // cannot go on to another folder.
+  Result<Listing> ListFolder(const std::string& folder, const ListContext& context) override;
   Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override;
   Result<std::vector<ServerMessage>> Delete(const std::vector<ServerMessage>& durable) override;
   Status Close() override;
@@ -45,13 +52,26 @@ class ImapSource : public Source {
   static constexpr char kSource[] = "imap";
 
  private:
-  // Opens `folder` (read-write when `writable`) and checks that its
-  // UIDVALIDITY is still the listed one.
+  // Opens `folder` (read-write when `writable`) unless it is open so
+  // already, and checks that its UIDVALIDITY is still the listed one
+  // (kFailedPrecondition: that folder fails, the session goes on).
   Status Open(const std::string& folder, uint64_t uidvalidity, bool writable);
 
+  Result<Listing> ListOpen(const std::string& folder, const ListContext& context);
+  Status FetchOpen(const std::vector<ServerMessage>& wanted, const MessageSink& sink);
+  Result<std::vector<ServerMessage>> DeleteOpen(const std::vector<ServerMessage>& durable);
+  // `e`, as kUnavailable when the session is closed.
+  Error SessionError(const Error& e) const;
+
+  struct Selection {
+    std::string folder;
+    uint64_t uidvalidity = 0;
+    bool writable = false;
+  };
   std::string account_;
   ImapSourceOptions options_;
   std::unique_ptr<imap::ImapClient> client_;
+  std::optional<Selection> selected_;  // the folder open now, as listed
 };
 
 }  // namespace mailkeep::sync

@@ -30,6 +30,7 @@ Result<Listing> Pop3Source::List(const ListContext&) {
     m.handle = e.number;
     out.push_back(std::move(m));
   }
+  listing.complete_folders.emplace(kFolder, 0);  // UIDL lists the whole maildrop
   return listing;
 }
 

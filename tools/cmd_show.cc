@@ -89,6 +89,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
       if (l.uidvalidity) j["uidvalidity"] = l.uidvalidity;
       j["internal_date"] = l.internal_date ? nlohmann::json(IsoDate(*l.internal_date)) : nlohmann::json();
       if (l.deleted_at) j["deleted_at"] = IsoDate(*l.deleted_at);
+      if (l.gone_at) j["gone_at"] = IsoDate(*l.gone_at);
       locations.push_back(std::move(j));
     }
     nlohmann::json j = {
@@ -137,7 +138,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
     std::cout << "Found in:   "
               << HeaderText(l.source + " " + l.account + " " + l.folder + (l.key.empty() ? "" : " " + l.key) +
                             (l.flags.empty() ? "" : " [" + l.flags + "]"))
-              << "\n";
+              << (l.gone_at ? " (no longer on the server)" : "") << "\n";
   }
   std::string text = TerminalText(m.text, TextKind::kMultiline);
   std::cout << "\n" << text;

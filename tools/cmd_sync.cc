@@ -97,6 +97,7 @@ std::string Summary(const sync::AccountReport& r, bool dry_run) {
     // archive already held (another account, folder or import): only the
     // new place was recorded. "on server": messages listed there.
     std::string flags = r.flags_updated > 0 ? ", flags changed " + std::to_string(r.flags_updated) : "";
+    if (r.folders_failed > 0) flags += ", folders failed " + std::to_string(r.folders_failed);
     std::snprintf(buf, sizeof buf,
                   "%s: fetched %lld (%.1f MB, %lld already stored), on server %lld, skipped %lld, deleted %lld%s, "
                   "errors %lld, %.1f s%s",
@@ -122,6 +123,7 @@ nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
     j["bytes"] = r.bytes;
     j["deleted"] = r.deleted;
     j["flags_changed"] = r.flags_updated;
+    j["folders_failed"] = r.folders_failed;
     j["errors"] = r.errors + (r.ok ? 0 : 1);
     j["seconds"] = r.seconds;
   }

@@ -196,6 +196,15 @@ INSERT INTO intents(kind, message, target, via, created_at)
 DELETE FROM locations WHERE uidvalidity = 0 AND key = 'pending-' || message
   AND folder IN (SELECT id FROM folders WHERE source = 'imap');
 )sql",
+    // 4 → 5: places that vanished from the server without mailkeep deleting
+    // them (expunged by another client, left under an old UIDVALIDITY, or
+    // holding another message now) get gone_at; the message stays archived.
+    // Each place keeps the size the server listed there (listed_size), so
+    // that a listing can be compared with it exactly.
+    R"sql(
+ALTER TABLE locations ADD COLUMN gone_at INTEGER;
+ALTER TABLE locations ADD COLUMN listed_size INTEGER;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -619,9 +628,11 @@ Result<LocationChange> Catalog::AddLocation(int64_t message, const Origin& origi
     MK_ASSIGN_OR_RETURN(Statement * st,
                         Cached(*db_, cache_->insert_location,
                                "INSERT OR IGNORE INTO locations(message, folder, uidvalidity, key, flags, "
-                               "internal_date, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+                               "internal_date, seen_at, listed_size) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+    const std::optional<int64_t> listed_size =
+        origin.listed_size ? std::optional<int64_t>(static_cast<int64_t>(origin.listed_size)) : std::nullopt;
     st->Bind(1, message).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, key);
-    st->Bind(5, origin.flags).Bind(6, origin.internal_date).Bind(7, now);
+    st->Bind(5, origin.flags).Bind(6, origin.internal_date).Bind(7, now).Bind(8, listed_size);
     MK_RETURN_IF_ERROR(st->Run());
     if (db_->Changes() > 0) return LocationChange::kAdded;
     // The place is taken: by this message (seen again; its flags may have
@@ -630,18 +641,26 @@ Result<LocationChange> Catalog::AddLocation(int64_t message, const Origin& origi
     // stays; this one gets the key made unique by its id.
     MK_ASSIGN_OR_RETURN(Statement * find,
                         Cached(*db_, cache_->find_location,
-                               "SELECT message, flags FROM locations WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+                               "SELECT message, flags, gone_at, listed_size FROM locations WHERE folder = ? AND uidvalidity = ? "
+                               "AND key = ?"));
     find->Bind(1, folder).Bind(2, static_cast<int64_t>(origin.uidvalidity)).Bind(3, key);
     MK_ASSIGN_OR_RETURN(bool row, find->Step());
     int64_t holder = row ? find->ColumnInt(0) : 0;
     std::string flags = row ? find->ColumnText(1) : std::string();
+    const bool gone = row && !find->ColumnIsNull(2);
+    const bool resized = row && listed_size && find->ColumnInt(3) != *listed_size;
     find->Reset();
     if (holder == message) {
-      if (flags == origin.flags) return LocationChange::kUnchanged;
+      // Seen there again: its flags (and the size listed) are the server's
+      // now, and a place marked gone is back.
+      if (flags == origin.flags && !gone && !resized) return LocationChange::kUnchanged;
       MK_ASSIGN_OR_RETURN(Statement * up,
                           Cached(*db_, cache_->update_flags,
-                                 "UPDATE locations SET flags = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
-      up->Bind(1, origin.flags).Bind(2, folder).Bind(3, static_cast<int64_t>(origin.uidvalidity)).Bind(4, key);
+                                 "UPDATE locations SET flags = ?, gone_at = NULL, "
+                                 "listed_size = coalesce(?, listed_size) "
+                                 "WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+      up->Bind(1, origin.flags).Bind(2, listed_size).Bind(3, folder).Bind(4, static_cast<int64_t>(origin.uidvalidity));
+      up->Bind(5, key);
       MK_RETURN_IF_ERROR(up->Run());
       return LocationChange::kFlagsChanged;
     }
@@ -935,7 +954,8 @@ Result<std::vector<BlobRow>> Catalog::RecentBlobs(uint32_t dict, size_t limit) {
 
 Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
   MK_ASSIGN_OR_RETURN(Statement * stp, Cached(*db_, cache_->get_locations,
-      "SELECT f.source, a.name, f.name, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at, l.deleted_at "
+      "SELECT f.source, a.name, f.name, l.key, l.uidvalidity, l.flags, l.internal_date, l.seen_at, l.deleted_at, "
+      "l.gone_at "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
       "WHERE l.message = ? ORDER BY l.seen_at, f.name, l.key"));
   Statement& st = *stp;
@@ -954,6 +974,7 @@ Result<std::vector<LocationRow>> Catalog::GetLocations(int64_t id) {
     if (!st.ColumnIsNull(6)) l.internal_date = st.ColumnInt(6);
     l.seen_at = st.ColumnInt(7);
     if (!st.ColumnIsNull(8)) l.deleted_at = st.ColumnInt(8);
+    if (!st.ColumnIsNull(9)) l.gone_at = st.ColumnInt(9);
     out.push_back(std::move(l));
   }
   st.Reset();
@@ -1025,7 +1046,8 @@ namespace mailkeep::catalog {
 Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
                                                                const std::string& folder) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags, b.raw_len, l.internal_date "
+      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags, b.raw_len, l.internal_date, "
+      "l.gone_at, l.listed_size "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
       "LEFT JOIN blobs b ON b.id = l.message "
       "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
@@ -1043,9 +1065,74 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
     l.flags = st.ColumnText(5);
     l.size = static_cast<uint64_t>(st.ColumnInt(6));
     if (!st.ColumnIsNull(7)) l.internal_date = st.ColumnInt(7);
+    if (!st.ColumnIsNull(8)) l.gone_at = st.ColumnInt(8);
+    if (!st.ColumnIsNull(9)) l.listed_size = static_cast<uint64_t>(st.ColumnInt(9));
     out.push_back(std::move(l));
   }
   return out;
+}
+
+Result<int64_t> Catalog::MarkLocationsGone(const std::string& source, const std::string& account,
+                                           const std::string& folder,
+                                           const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when) {
+  if (places.empty()) return 0;
+  Origin origin;
+  origin.source = source;
+  origin.account = account;
+  origin.folder = folder;
+  MK_RETURN_IF_ERROR(Begin());
+  int64_t marked = 0;
+  auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "UPDATE locations SET gone_at = ? WHERE folder = ? AND uidvalidity = ? AND key = ? "
+        "AND deleted_at IS NULL AND gone_at IS NULL RETURNING message"));
+    for (const auto& [uidvalidity, key] : places) {
+      st.Bind(1, when).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
+      MK_ASSIGN_OR_RETURN(bool row, st.Step());
+      const int64_t message = row ? st.ColumnInt(0) : 0;
+      st.Reset();
+      if (!row) continue;
+      MK_RETURN_IF_ERROR(QueueForIndex(message));
+      ++marked;
+    }
+    return OkStatus();
+  }();
+  if (!done) {
+    Rollback();
+    return std::unexpected(done.error());
+  }
+  MK_RETURN_IF_ERROR(Commit());
+  return marked;
+}
+
+Result<int64_t> Catalog::MoveLocations(const std::string& source, const std::string& account,
+                                       const std::string& folder, uint64_t from, uint64_t to,
+                                       const std::vector<std::string>& keys) {
+  if (keys.empty() || from == to) return 0;
+  Origin origin;
+  origin.source = source;
+  origin.account = account;
+  origin.folder = folder;
+  MK_RETURN_IF_ERROR(Begin());
+  int64_t moved = 0;
+  auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "UPDATE OR IGNORE locations SET uidvalidity = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+    for (const auto& key : keys) {
+      st.Bind(1, static_cast<int64_t>(to)).Bind(2, folder_id).Bind(3, static_cast<int64_t>(from)).Bind(4, key);
+      MK_RETURN_IF_ERROR(st.Run());
+      moved += db_->Changes();
+    }
+    return OkStatus();
+  }();
+  if (!done) {
+    Rollback();
+    return std::unexpected(done.error());
+  }
+  MK_RETURN_IF_ERROR(Commit());
+  return moved;
 }
 
 Status Catalog::MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,

@@ -4,8 +4,8 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-// Version 4 (version 3 has sends instead of intents; version 2 lacks
-// both; version 1 also lacks the changes
+// Version 5 (version 4 lacks locations.gone_at; version 3 has sends
+// instead of intents; version 2 lacks both; version 1 also lacks the changes
 // migration 1 → 2 lists in catalog.cc):
 //
 //   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
@@ -31,7 +31,10 @@
 //   accounts(id, name UNIQUE)
 //   folders(id, account, source, name, uidvalidity, uidnext, highestmodseq)
 //   locations(message, folder, uidvalidity, key, flags, internal_date,
-//             seen_at, deleted_at)       PRIMARY KEY (folder, uidvalidity, key)
+//             seen_at, deleted_at, gone_at, listed_size)
+//       PRIMARY KEY (folder, uidvalidity, key)
+//       deleted_at: mailkeep deleted it there; gone_at: it vanished from
+//       the server otherwise (see Catalog::MarkLocationsGone)
 //   packs(id, committed_len)             durable end of each pack file
 //   dictionaries(id, pack, offset, stored_len, raw_len)   where each
 //       dictionary record is (the bytes are only in the pack)
@@ -69,7 +72,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -116,6 +119,7 @@ struct LocationRow {
   std::optional<int64_t> internal_date;
   int64_t seen_at = 0;
   std::optional<int64_t> deleted_at;
+  std::optional<int64_t> gone_at = std::nullopt;  // vanished from the server (not deleted by mailkeep)
 };
 
 // One place in a folder, for sync planning: what the archive already has.
@@ -128,6 +132,8 @@ struct FolderLocationRow {
   std::optional<int64_t> deleted_at;
   uint64_t size = 0;  // the message's raw length
   std::optional<int64_t> internal_date;
+  std::optional<int64_t> gone_at = std::nullopt;
+  uint64_t listed_size = 0;  // as the server listed it there; 0 = unknown
 };
 
 // What a sync source remembers of one server folder between runs.
@@ -263,6 +269,19 @@ class Catalog {
   Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
                               uint64_t uidvalidity, const std::vector<std::pair<std::string, int64_t>>& keys,
                               int64_t when);
+  // Sets gone_at = `when` on those places of (source, account, folder),
+  // given as (uidvalidity, key), that have neither deleted_at nor gone_at,
+  // in one transaction, and queues their messages for the index (a
+  // vanished place no longer counts for folder:). Unknown places are
+  // ignored. Returns how many were marked.
+  Result<int64_t> MarkLocationsGone(const std::string& source, const std::string& account, const std::string& folder,
+                                    const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when);
+  // Moves the places `keys` of (source, account, folder) from UIDVALIDITY
+  // `from` to `to`, in one transaction: for a server that gives a folder a
+  // new UIDVALIDITY although its UIDs still name the same messages. A key
+  // already recorded under `to` is left under `from`. Returns how many moved.
+  Result<int64_t> MoveLocations(const std::string& source, const std::string& account, const std::string& folder,
+                                uint64_t from, uint64_t to, const std::vector<std::string>& keys);
   Status AddRun(const RunRow& run);
   // Intents. The caller holds the transaction for the three writers.
   // AddIntents fills each row's id.
@@ -278,7 +297,8 @@ class Catalog {
   Result<std::vector<FolderStateRow>> FolderStates(const std::string& source, const std::string& account);
   // Records a folder's server state (creating the folder row); clears gone_at.
   Status SetFolderState(const std::string& source, const std::string& account, const FolderStateRow& state);
-  // Marks a folder as gone from the server at `when` (its locations stay).
+  // Marks a folder as gone from the server at `when` (its locations stay,
+  // and folder: still finds what was archived from it).
   Status MarkFolderGone(const std::string& source, const std::string& account, const std::string& folder,
                         int64_t when);
   // Sets the flags of known places (source, account, folder, uidvalidity,

@@ -141,6 +141,50 @@ TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
   EXPECT_EQ(stats->per_source[0].source, "maildir");
 }
 
+// Issue 12.6: places that vanished from the server are marked gone (not
+// deleted: mailkeep did not delete them), their messages queued for the
+// index; a place listed again is live again; a renumbered folder's places
+// move to the new UIDVALIDITY.
+TEST_F(CatalogTest, PlacesAreMarkedGoneRevivedAndMoved) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  int64_t a = *cat->InsertMessage(Row(1, "a@x")), b = *cat->InsertMessage(Row(2, "b@x"));
+  Origin pa{"imap", "acct", "INBOX", "1", 7, "", 1700000000}, pb{"imap", "acct", "INBOX", "2", 7, "", 1700000001};
+  ASSERT_TRUE(cat->AddLocation(a, pa, 10));
+  ASSERT_TRUE(cat->AddLocation(b, pb, 10));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->MarkLocationsDeleted("imap", "acct", "INBOX", 7, {{"2", b}}, 20));
+  while (*cat->PendingIndexCount() > 0) {
+    auto ids = *cat->PendingIndex(100);
+    ASSERT_TRUE(cat->Begin());
+    ASSERT_TRUE(cat->DequeueIndexed(ids));
+    ASSERT_TRUE(cat->Commit());
+  }
+  // "2" was deleted by mailkeep: not gone; "9" is unknown.
+  EXPECT_EQ(*cat->MarkLocationsGone("imap", "acct", "INBOX", {{7, "1"}, {7, "2"}, {7, "9"}}, 30), 1);
+  EXPECT_EQ(*cat->PendingIndexCount(), 1);
+  EXPECT_EQ(cat->GetLocations(a)->at(0).gone_at, 30);
+  EXPECT_FALSE(cat->GetLocations(b)->at(0).gone_at);
+  EXPECT_EQ(*cat->MarkLocationsGone("imap", "acct", "INBOX", {{7, "1"}}, 40), 0);  // once
+  auto rows = *cat->FolderLocations("imap", "acct", "INBOX");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].key == "1" ? rows[0].gone_at : rows[1].gone_at, 30);
+  // Listed again: live again, with the flags seen now.
+  ASSERT_TRUE(cat->Begin());
+  EXPECT_EQ(*cat->AddLocation(a, pa, 50), LocationChange::kFlagsChanged);
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_FALSE(cat->GetLocations(a)->at(0).gone_at);
+  // Renumbered: "1" moves to 8; a key already recorded under 8 stays.
+  Origin taken = pb;
+  taken.uidvalidity = 8;
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->AddLocation(b, taken, 60));
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_EQ(*cat->MoveLocations("imap", "acct", "INBOX", 7, 8, {"1", "2"}), 1);
+  EXPECT_EQ(cat->GetLocations(a)->at(0).uidvalidity, 8u);
+  EXPECT_EQ(cat->GetLocations(b)->size(), 2u);
+}
+
 TEST_F(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
   auto cat = *Catalog::Open(path_, true, false);
   ASSERT_TRUE(cat->Begin());
@@ -212,7 +256,8 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
         "DROP TABLE intents; CREATE TABLE sends(id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES "
         "messages(id), recipient TEXT NOT NULL, sender TEXT NOT NULL, route TEXT NOT NULL, attempted_at INTEGER NOT "
         "NULL, outcome INTEGER NOT NULL, reply TEXT NOT NULL); CREATE INDEX sends_by_message ON sends(message, "
-        "recipient); PRAGMA user_version=3"));
+        "recipient); ALTER TABLE locations DROP COLUMN gone_at; "
+        "ALTER TABLE locations DROP COLUMN listed_size; PRAGMA user_version=3"));
     ASSERT_TRUE(db->Exec("INSERT INTO sends VALUES(1, " + std::to_string(id) +
                          ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
                          ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));

@@ -978,6 +978,7 @@ bool ImapClient::IsEnabled(std::string_view extension) const { return impl_->Ena
 AuthMethod ImapClient::auth_method() const { return impl_->used; }
 bool ImapClient::secure() const { return impl_->conn->secure(); }
 bool ImapClient::compressed() const { return impl_->conn->compressing(); }
+bool ImapClient::closed() const { return impl_->conn->closed(); }
 const std::string& ImapClient::peer() const { return impl_->peer(); }
 
 std::vector<std::string> ImapClient::TakeAlerts() {

@@ -205,6 +205,7 @@ class ImapClient {
   AuthMethod auth_method() const;      // what logged in (kAuto after PREAUTH)
   bool secure() const;
   bool compressed() const;             // COMPRESS DEFLATE is active
+  bool closed() const;                 // after LOGOUT, or an error that ended the session
   const std::string& peer() const;
   // [ALERT] texts the server sent so far (RFC 3501 says a person must see
   // them); the list is cleared.

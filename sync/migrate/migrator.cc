@@ -46,7 +46,7 @@ std::vector<const Location*> RankedLocations(const MessageInfo& info, const std:
   for (const auto& l : info.locations) out.push_back(&l);
   auto key = [&](const Location* l) {
     bool target = l->source == kImap && l->account == target_account;
-    return std::make_tuple(Rank(*l), target, l->deleted_at.has_value());
+    return std::make_tuple(l->gone_at.has_value(), Rank(*l), target, l->deleted_at.has_value());
   };
   std::stable_sort(out.begin(), out.end(), [&](const Location* a, const Location* b) { return key(a) < key(b); });
   return out;
@@ -130,6 +130,7 @@ Target PlanMessage(const MessageInfo& info, const std::string& account,
   Target t;
   t.folder = folder_for(ranked.empty() ? nullptr : ranked.front());
   for (const Location* l : ranked) {
+    if (l->gone_at) break;  // flags of a place the server no longer has are stale
     if (l->source == kImap || l->source == "maildir") {
       t.flags = CleanFlags(l->flags);
       break;

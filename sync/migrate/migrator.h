@@ -2,11 +2,11 @@
 // message is APPENDed with its flags and internal date, e.g. to move an
 // archive to a new server.
 //
-// What each message gets, from its locations (ranked: IMAP, Maildir, mbox,
-// anything else; among IMAP places, one in another account and not deleted
-// first):
+// What each message gets, from its locations (ranked: places still on their
+// server before those marked gone; then IMAP, Maildir, mbox, anything
+// else; among IMAP places, one in another account and not deleted first):
 //   flags          the best IMAP place's flags, else a Maildir place's, else
-//                  none; \Recent and \Deleted are never sent (a \Deleted
+//                  none, never from a place marked gone; \Recent and \Deleted are never sent (a \Deleted
 //                  copy would vanish with the target's next EXPUNGE); a flag
 //                  the target folder does not keep (PERMANENTFLAGS without
 //                  it, and without \* for a keyword) is not sent either —

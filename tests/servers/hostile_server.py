@@ -25,6 +25,11 @@ under COMPRESS=DEFLATE. Scenarios:
   imap-lying-size      40 messages claim RFC822.SIZE 100, are 14 MiB each,
                        and come in reverse UID order
   imap-lying-size-deflate   the same after COMPRESS=DEFLATE
+  imap-volatile        folders INBOX, Broken, Later: every EXAMINE / SELECT
+                       reports a new UIDVALIDITY (as Courier and Mailutils
+                       do until a folder is opened read-write); INBOX and
+                       Later hold 3 messages each at UIDs 1-3, Broken
+                       cannot be opened (NO)
 """
 import os
 import re
@@ -233,6 +238,68 @@ def imap(peer, scenario):
             peer.send(ok)
 
 
+VOLATILE_FOLDERS = ("INBOX", "Broken", "Later")
+volatile_uidvalidity = iter(range(1000, 1 << 31))
+volatile_lock = threading.Lock()
+
+
+def volatile_message(folder, uid):
+    return (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: %s %d\r\n"
+            b"Message-ID: <volatile-%s-%d@example.com>\r\n\r\nbody %d\r\n" % (
+                folder.encode(), uid, folder.encode(), uid, uid))
+
+
+def bound(item, end):
+    """One end of a UID range "a:b" or "a" of the 3-message folders."""
+    value = item.split(":")[end]
+    return 3 if value == "*" else int(value)
+
+
+def volatile_imap(peer):
+    """imap-volatile: one folder open at a time; a new UIDVALIDITY each time."""
+    caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
+    peer.send(b"* OK [CAPABILITY " + caps + b"] volatile IMAP ready\r\n")
+    folder = None
+    while True:
+        m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", peer.line())
+        if not m:
+            continue
+        tag, verb, rest = m.group(1).encode(), m.group(2).upper(), m.group(3)
+        ok = tag + b" OK done\r\n"
+        if verb == "LOGIN":
+            peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
+        elif verb == "LIST":
+            peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in VOLATILE_FOLDERS) + ok)
+        elif verb in ("EXAMINE", "SELECT"):
+            folder = rest.strip('"')
+            if folder == "Broken" or folder not in VOLATILE_FOLDERS:
+                folder = None
+                peer.send(tag + b" NO cannot open that folder\r\n")
+                continue
+            with volatile_lock:
+                uidvalidity = next(volatile_uidvalidity)
+            peer.send(b"* 3 EXISTS\r\n* OK [UIDVALIDITY %d] x\r\n* OK [UIDNEXT 4] x\r\n" % uidvalidity +
+                      tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
+        elif verb == "UID FETCH" and folder:
+            spec, _, items = rest.partition(" ")
+            uids = sorted({u for item in spec.split(",") for u in (1, 2, 3)
+                           if min(bound(item, 0), bound(item, -1)) <= u <= max(bound(item, 0), bound(item, -1))})
+            out = b""
+            for u in uids:
+                body = volatile_message(folder, u)
+                attrs = b'UID %d FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:0%d +0000" RFC822.SIZE %d' % (
+                    u, u, len(body))
+                if "BODY" in items.upper():
+                    attrs += b" BODY[] {%d}\r\n" % len(body) + body
+                out += b"* %d FETCH (%s)\r\n" % (u, attrs)
+            peer.send(out + ok)
+        elif verb == "LOGOUT":
+            peer.send(b"* BYE bye\r\n" + ok)
+            return
+        else:  # CAPABILITY, NOOP, UNSELECT, CLOSE ...
+            peer.send((b"* CAPABILITY " + caps + b"\r\n" if verb == "CAPABILITY" else b"") + ok)
+
+
 def serve(conn, scenario, tls_files):
     peer = Peer(conn)
     try:
@@ -240,6 +307,8 @@ def serve(conn, scenario, tls_files):
             tls_drip(conn, *tls_files)
         elif scenario.startswith("pop3"):
             pop3(peer, scenario)
+        elif scenario == "imap-volatile":
+            volatile_imap(peer)
         else:
             imap(peer, scenario)
     except (EOFError, OSError, ValueError, ssl.SSLError):

@@ -2,7 +2,7 @@
 # An IMAP connection lost in the middle of a big literal: `mailkeep sync`
 # (delete = after-download) through a proxy that hangs up 1.5 MB into a
 # 3 MB message exits 1 with one line on stderr, keeps every message that
-# arrived whole and deletes nothing; the next run, straight to Dovecot,
+# arrived whole and deletes nothing it does not hold; the next run, straight to Dovecot,
 # fetches the rest: the archive then holds exactly what the server held
 # (SHA-256 sets compared, nothing twice) and the server is empty.
 source "$(dirname "$0")/../cli/lib.sh"
@@ -75,7 +75,15 @@ for i in 1 2 3 4 5; do
   grep -qx "$(sha256sum <"$WORK/mail/$i.eml" | cut -d' ' -f1)" <<<"$got" || fail "small $i (before the cut) not kept"
 done
 grep -qx "$(sha256sum <"$WORK/mail/big.eml" | cut -d' ' -f1)" <<<"$got" && fail "the cut message was kept"
-expect_eq "$(on_server)" 11 "messages on the server after the cut (nothing deleted)"
+# Nothing deleted from the folder that was cut. Folders are synced one at a
+# time: one synced whole before the cut (Later, when listed first) may have
+# been emptied, but only of messages the archive holds.
+expect_eq "$(dovecot_count bob INBOX)" 9 "INBOX after the cut (nothing deleted)"
+if [[ $(dovecot_count bob Later) -ne 2 ]]; then
+  for i in 9 10; do
+    grep -qx "$(sha256sum <"$WORK/mail/$i.eml" | cut -d' ' -f1)" <<<"$got" || fail "small $i deleted but not archived"
+  done
+fi
 mk verify >/dev/null || fail "verify after the cut"
 
 # 2. Straight to Dovecot: the rest comes, nothing twice, the server is emptied.
