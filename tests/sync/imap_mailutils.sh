@@ -6,13 +6,11 @@
 # Status); `delete = after-download` removes nothing from a server without
 # UIDPLUS. Skips (77) when Mailutils cannot run here.
 #
-# EXPECTED FAILURE until issue 12 item 1 (helper `uidvalidity`, in
-# sync/engine.cc and sync/imap_source.cc) lands: an mbox without X-IMAPbase
-# reports a new UIDVALIDITY at every EXAMINE, so a run may abort ("changed
-# its UIDVALIDITY during the sync") and a second run may fetch again. With
-# xfail_volatile_uidvalidity=1 those two checks print XFAIL/XPASS instead
-# of failing; set it to 0 when the fix is in.
-xfail_volatile_uidvalidity=1
+# An mbox without X-IMAPbase reports a new UIDVALIDITY at every EXAMINE;
+# mailkeep recognizes the renumbered folder (issue 12 item 1), so no run
+# aborts and a second run fetches nothing. xfail_volatile_uidvalidity=1
+# would turn those two checks into XFAIL/XPASS lines again.
+xfail_volatile_uidvalidity=0
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/../servers/mailutils.sh"
 reason=$(mailutils_skip_reason) && skip "$reason"

@@ -28,19 +28,12 @@ step "server started"
 mk init >/dev/null
 
 # Courier reports a new UIDVALIDITY at every EXAMINE of a Maildir no client
-# has opened read-write (NOTES-interop.md); mailkeep's handling of that is
-# issue 12 item 1 (sync/engine.cc, sync/imap_source.cc), not done here yet.
-# Today the second run fetches every message again, and any run whose two
-# EXAMINEs of a folder fall in different seconds stops the account ("changed
-# its UIDVALIDITY during the sync"): the first run and the deleting run may
-# stop too, leaving messages unarchived or undeleted.
-volatile="Courier's volatile UIDVALIDITY (issue 12 item 1)"
-declare -A xfail=(
-  [courier/first-run]=$volatile [courier/first-run-fetched]=$volatile
-  [courier/first-run-archived]=$volatile [courier/folders]=$volatile
-  [courier/second-run]=$volatile [courier/stored]=$volatile
-  [courier/delete]=$volatile [courier/delete-kept]=$volatile
-)
+# has opened read-write (NOTES-interop.md): mailkeep lists and fetches a
+# folder in one selection and recognizes a renumbered folder by the sizes
+# and dates under its UIDs, so every check below holds for Courier too.
+# A server whose check is known to fail would be listed here with the reason
+# (xfail[SERVER/CHECK]=why); none is.
+declare -A xfail=()
 xfails=0
 declare -A xpassed=()
 # check NAME FAILED MESSAGE: FAILED=0 passes; otherwise the test fails
