@@ -101,25 +101,22 @@ _courier_write_conf() {
 
 _courier_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export COURIER_DIR='$dir'
-export COURIER_SH='$_courier_script'
-export COURIER_SYSLOG='$dir/proot/syslog.log'
-export COURIER_PIDS='$COURIER_PIDS'
-export COURIER_HOST=localhost
-export COURIER_IP=127.0.0.1
-export COURIER_IMAP_PORT=$COURIER_IMAP_PORT
-export COURIER_IMAPS_PORT=$COURIER_IMAPS_PORT
-export COURIER_POP3_PORT=$COURIER_POP3_PORT
-export COURIER_POP3S_PORT=$COURIER_POP3S_PORT
-export COURIER_CA='$dir/tls/ca.pem'
-export COURIER_USERS='alice bob'
-export COURIER_ALICE_PASSWORD=alicepw
-export COURIER_BOB_PASSWORD=bobpw
-export COURIER_VMAIL='$COURIER_VMAIL'
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    COURIER_DIR="$dir" \
+    COURIER_SH="$_courier_script" \
+    COURIER_SYSLOG="$dir/proot/syslog.log" \
+    COURIER_PIDS="$COURIER_PIDS" \
+    COURIER_HOST="localhost" \
+    COURIER_IP="127.0.0.1" \
+    COURIER_IMAP_PORT="$COURIER_IMAP_PORT" \
+    COURIER_IMAPS_PORT="$COURIER_IMAPS_PORT" \
+    COURIER_POP3_PORT="$COURIER_POP3_PORT" \
+    COURIER_POP3S_PORT="$COURIER_POP3S_PORT" \
+    COURIER_CA="$dir/tls/ca.pem" \
+    COURIER_USERS="alice bob" \
+    COURIER_ALICE_PASSWORD="alicepw" \
+    COURIER_BOB_PASSWORD="bobpw" \
+    COURIER_VMAIL="$COURIER_VMAIL"
 }
 
 # courier_adduser USER PASSWORD: a userdb entry (mail as vmail) and an empty
@@ -201,7 +198,7 @@ courier_seed() {
 courier_count() {
   local md
   md=$(_courier_maildir "$1" "${2:-INBOX}") || return 1
-  find "$md/new" "$md/cur" -maxdepth 1 -type f | wc -l
+  harness_maildir_count "$md"
 }
 
 # courier_start DIR: starts authdaemond and the four listeners inside a
@@ -209,14 +206,7 @@ courier_count() {
 courier_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: courier_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # vmail must reach DIR: search permission on parents that lack it.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   private_root_start "$dir/proot" "${_courier_debs[@]}" || return 1
   private_root_adduser "$dir/proot" courier && private_root_adduser "$dir/proot" vmail || return 1
   COURIER_VMAIL="$(private_root_exec "$dir/proot" id -u vmail) $(private_root_exec "$dir/proot" id -g vmail)"
@@ -279,36 +269,7 @@ courier_stop() {
   private_root_stop "$dir/proot"
 }
 
+# Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$_courier_here/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  _load_env() {
-    [[ -f "$1/env" ]] || { echo "courier.sh: $1/env not found: not started?" >&2; exit 1; }
-    # shellcheck disable=SC1091
-    source "$1/env"
-  }
-  case "$cmd" in
-    run) harness_run courier courier_skip_reason courier_start courier_stop "$@" ;;
-    start)
-      [[ $# -ge 1 ]] || { echo "usage: courier.sh start DIR" >&2; exit 2; }
-      if reason=$(courier_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      PRIVATE_ROOT_WATCH=none courier_start "$1" || exit 1
-      echo "courier.sh: started; variables in $COURIER_DIR/env"
-      ;;
-    stop) [[ $# -ge 1 ]] || { echo "usage: courier.sh stop DIR" >&2; exit 2; }; courier_stop "$(cd "$1" && pwd)" ;;
-    seed) [[ $# -ge 3 ]] || { echo "usage: courier.sh seed DIR USER N [FOLDER]" >&2; exit 2; }
-      _load_env "$1"; courier_seed "$2" "$3" "${4:-INBOX}" ;;
-    deliver) [[ $# -ge 3 ]] || { echo "usage: courier.sh deliver DIR USER [-m FOLDER] FILE..." >&2; exit 2; }
-      _load_env "$1"; shift; courier_deliver "$@" ;;
-    count) [[ $# -ge 2 ]] || { echo "usage: courier.sh count DIR USER [FOLDER]" >&2; exit 2; }
-      _load_env "$1"; courier_count "$2" "${3:-INBOX}" ;;
-    adduser) [[ $# -eq 3 ]] || { echo "usage: courier.sh adduser DIR USER PASSWORD" >&2; exit 2; }
-      _load_env "$1"; courier_adduser "$2" "$3" ;;
-    mkfolder) [[ $# -eq 3 ]] || { echo "usage: courier.sh mkfolder DIR USER FOLDER" >&2; exit 2; }
-      _load_env "$1"; courier_mkfolder "$2" "$3" ;;
-    *) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
-  esac
+  harness_cli courier "$@"
 fi

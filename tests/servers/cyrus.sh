@@ -207,26 +207,23 @@ EOF
 
 _cyrus_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export CYRUS_DIR='$dir'
-export CYRUS_PID='$CYRUS_PID'
-export CYRUS_SH='$_cyrus_script'
-export CYRUS_SYSLOG='$dir/proot/syslog.log'
-export CYRUS_HOST=localhost
-export CYRUS_IP=127.0.0.1
-export CYRUS_IMAP_PORT=$CYRUS_IMAP_PORT
-export CYRUS_IMAPS_PORT=$CYRUS_IMAPS_PORT
-export CYRUS_POP3_PORT=$CYRUS_POP3_PORT
-export CYRUS_POP3S_PORT=$CYRUS_POP3S_PORT
-export CYRUS_CA='$dir/tls/ca.pem'
-export CYRUS_USERS='alice bob'
-export CYRUS_ALICE_PASSWORD=alicepw
-export CYRUS_BOB_PASSWORD=bobpw
-export CYRUS_ADMIN=cyrusadmin
-export CYRUS_ADMIN_PASSWORD=cyrusadminpw
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    CYRUS_DIR="$dir" \
+    CYRUS_PID="$CYRUS_PID" \
+    CYRUS_SH="$_cyrus_script" \
+    CYRUS_SYSLOG="$dir/proot/syslog.log" \
+    CYRUS_HOST="localhost" \
+    CYRUS_IP="127.0.0.1" \
+    CYRUS_IMAP_PORT="$CYRUS_IMAP_PORT" \
+    CYRUS_IMAPS_PORT="$CYRUS_IMAPS_PORT" \
+    CYRUS_POP3_PORT="$CYRUS_POP3_PORT" \
+    CYRUS_POP3S_PORT="$CYRUS_POP3S_PORT" \
+    CYRUS_CA="$dir/tls/ca.pem" \
+    CYRUS_USERS="alice bob" \
+    CYRUS_ALICE_PASSWORD="alicepw" \
+    CYRUS_BOB_PASSWORD="bobpw" \
+    CYRUS_ADMIN="cyrusadmin" \
+    CYRUS_ADMIN_PASSWORD="cyrusadminpw"
 }
 
 # _cyrus_saslpasswd USER PASSWORD: a sasldb entry (the password on stdin).
@@ -281,14 +278,7 @@ cyrus_count() { _cyrus_tool count "$1" "${2:-INBOX}"; }
 cyrus_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: cyrus_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # The cyrus user must reach DIR: search permission on parents that lack it.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   private_root_start "$dir/proot" "${_cyrus_debs[@]}" || return 1
   private_root_adduser "$dir/proot" cyrus mail || return 1
   local d=$dir/cyrus
@@ -344,36 +334,7 @@ cyrus_stop() {
   private_root_stop "$dir/proot"
 }
 
+# Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$_cyrus_here/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  _load_env() {
-    [[ -f "$1/env" ]] || { echo "cyrus.sh: $1/env not found: not started?" >&2; exit 1; }
-    # shellcheck disable=SC1091
-    source "$1/env"
-  }
-  case "$cmd" in
-    run) harness_run cyrus cyrus_skip_reason cyrus_start cyrus_stop "$@" ;;
-    start)
-      [[ $# -ge 1 ]] || { echo "usage: cyrus.sh start DIR" >&2; exit 2; }
-      if reason=$(cyrus_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      PRIVATE_ROOT_WATCH=none cyrus_start "$1" || exit 1
-      echo "cyrus.sh: started (pid $CYRUS_PID); variables in $CYRUS_DIR/env"
-      ;;
-    stop) [[ $# -ge 1 ]] || { echo "usage: cyrus.sh stop DIR" >&2; exit 2; }; cyrus_stop "$(cd "$1" && pwd)" ;;
-    seed) [[ $# -ge 3 ]] || { echo "usage: cyrus.sh seed DIR USER N [FOLDER]" >&2; exit 2; }
-      _load_env "$1"; cyrus_seed "$2" "$3" "${4:-INBOX}" ;;
-    deliver) [[ $# -ge 3 ]] || { echo "usage: cyrus.sh deliver DIR USER [-m FOLDER] FILE..." >&2; exit 2; }
-      _load_env "$1"; shift; cyrus_deliver "$@" ;;
-    count) [[ $# -ge 2 ]] || { echo "usage: cyrus.sh count DIR USER [FOLDER]" >&2; exit 2; }
-      _load_env "$1"; cyrus_count "$2" "${3:-INBOX}" ;;
-    adduser) [[ $# -eq 3 ]] || { echo "usage: cyrus.sh adduser DIR USER PASSWORD" >&2; exit 2; }
-      _load_env "$1"; cyrus_adduser "$2" "$3" ;;
-    mkfolder) [[ $# -eq 3 ]] || { echo "usage: cyrus.sh mkfolder DIR USER FOLDER" >&2; exit 2; }
-      _load_env "$1"; cyrus_mkfolder "$2" "$3" ;;
-    *) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
-  esac
+  harness_cli cyrus "$@"
 fi

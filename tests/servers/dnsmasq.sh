@@ -55,6 +55,8 @@
 # Every query is logged to DNSMASQ_LOG.
 
 _dnsmasq_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+# shellcheck source=tests/servers/harness_lib.sh
+source "$(dirname "$_dnsmasq_script")/harness_lib.sh"
 _dnsmasq_records=()
 
 _dnsmasq_bin() {
@@ -154,20 +156,17 @@ EOF
 
 _dnsmasq_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export DNSMASQ_DIR='$dir'
-export DNSMASQ_CONF='$dir/dnsmasq.conf'
-export DNSMASQ_LOG='$dir/dnsmasq.log'
-export DNSMASQ_PID='$DNSMASQ_PID'
-export DNSMASQ_SH='$_dnsmasq_script'
-export DNSMASQ_PORT=$DNSMASQ_PORT
-export DNSMASQ_SERVER=127.0.0.1:$DNSMASQ_PORT
-export DNSMASQ_MX1_ADDR=$DNSMASQ_MX1_ADDR
-export DNSMASQ_MX2_ADDR=$DNSMASQ_MX2_ADDR
-export DNSMASQ_NOMX_ADDR=$DNSMASQ_NOMX_ADDR
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    DNSMASQ_DIR="$dir" \
+    DNSMASQ_CONF="$dir/dnsmasq.conf" \
+    DNSMASQ_LOG="$dir/dnsmasq.log" \
+    DNSMASQ_PID="$DNSMASQ_PID" \
+    DNSMASQ_SH="$_dnsmasq_script" \
+    DNSMASQ_PORT="$DNSMASQ_PORT" \
+    DNSMASQ_SERVER="127.0.0.1:$DNSMASQ_PORT" \
+    DNSMASQ_MX1_ADDR="$DNSMASQ_MX1_ADDR" \
+    DNSMASQ_MX2_ADDR="$DNSMASQ_MX2_ADDR" \
+    DNSMASQ_NOMX_ADDR="$DNSMASQ_NOMX_ADDR"
 }
 
 # dnsmasq_start DIR: starts dnsmasq as a child of this shell and exports the
@@ -227,28 +226,5 @@ dnsmasq_stop() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  case "$cmd" in
-    run)
-      harness_run dnsmasq dnsmasq_skip_reason dnsmasq_start dnsmasq_stop "$@"
-      ;;
-    start)
-      [[ $# -ge 1 ]] || { echo "usage: dnsmasq.sh start DIR" >&2; exit 2; }
-      if reason=$(dnsmasq_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      dnsmasq_start "$1" || exit 1
-      echo "dnsmasq.sh: started (pid $DNSMASQ_PID) on $DNSMASQ_SERVER; variables in $DNSMASQ_DIR/env"
-      ;;
-    stop)
-      [[ $# -ge 1 ]] || { echo "usage: dnsmasq.sh stop DIR" >&2; exit 2; }
-      dnsmasq_stop "$(cd "$1" && pwd)"
-      ;;
-    *)
-      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
-      exit 2
-      ;;
-  esac
+  harness_cli dnsmasq "$@"
 fi

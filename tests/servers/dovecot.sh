@@ -69,6 +69,8 @@
 # GNU Mailutils; mailkeep then does not rely on APPENDUID.
 
 _dovecot_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+# shellcheck source=tests/servers/harness_lib.sh
+source "$(dirname "$_dovecot_script")/harness_lib.sh"
 
 _dovecot_bin() {
   if command -v dovecot >/dev/null 2>&1; then command -v dovecot
@@ -337,30 +339,27 @@ _dovecot_alive() {  # pid: running and not a zombie
 
 _dovecot_export() {  # writes the variables to DIR/env and exports them
   local dir=$1
-  cat >"$dir/env" <<EOF
-export DOVECOT_DIR='$dir'
-export DOVECOT_CONF='$dir/dovecot.conf'
-export DOVECOT_LOG='$dir/dovecot.log'
-export DOVECOT_PID='$DOVECOT_PID'
-export DOVECOT_SH='$_dovecot_script'
-export DOVECOT_HOST=localhost
-export DOVECOT_IP=127.0.0.1
-export DOVECOT_POP3_PORT=$DOVECOT_POP3_PORT
-export DOVECOT_POP3S_PORT=$DOVECOT_POP3S_PORT
-export DOVECOT_IMAP_PORT=$DOVECOT_IMAP_PORT
-export DOVECOT_IMAPS_PORT=$DOVECOT_IMAPS_PORT
-export DOVECOT_CA='$dir/tls/ca.pem'
-export DOVECOT_UNTRUSTED_CA='$dir/tls/untrusted-ca.pem'
-export DOVECOT_WRONG_NAME_HOST=127.0.0.2
-export DOVECOT_UNTRUSTED_HOST=127.0.0.3
-export DOVECOT_USERS='alice bob'
-export DOVECOT_ALICE_PASSWORD=alicepw
-export DOVECOT_BOB_PASSWORD=bobpw
-export DOVECOT_LMTP_PORT=$DOVECOT_LMTP_PORT
-export DOVECOT_AUTH_SOCKET='$dir/run/auth-postfix'
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    DOVECOT_DIR="$dir" \
+    DOVECOT_CONF="$dir/dovecot.conf" \
+    DOVECOT_LOG="$dir/dovecot.log" \
+    DOVECOT_PID="$DOVECOT_PID" \
+    DOVECOT_SH="$_dovecot_script" \
+    DOVECOT_HOST="localhost" \
+    DOVECOT_IP="127.0.0.1" \
+    DOVECOT_POP3_PORT="$DOVECOT_POP3_PORT" \
+    DOVECOT_POP3S_PORT="$DOVECOT_POP3S_PORT" \
+    DOVECOT_IMAP_PORT="$DOVECOT_IMAP_PORT" \
+    DOVECOT_IMAPS_PORT="$DOVECOT_IMAPS_PORT" \
+    DOVECOT_CA="$dir/tls/ca.pem" \
+    DOVECOT_UNTRUSTED_CA="$dir/tls/untrusted-ca.pem" \
+    DOVECOT_WRONG_NAME_HOST="127.0.0.2" \
+    DOVECOT_UNTRUSTED_HOST="127.0.0.3" \
+    DOVECOT_USERS="alice bob" \
+    DOVECOT_ALICE_PASSWORD="alicepw" \
+    DOVECOT_BOB_PASSWORD="bobpw" \
+    DOVECOT_LMTP_PORT="$DOVECOT_LMTP_PORT" \
+    DOVECOT_AUTH_SOCKET="$dir/run/auth-postfix"
 }
 
 # dovecot_adduser USER PASSWORD (uses DOVECOT_DIR; also used before start)
@@ -393,16 +392,7 @@ dovecot_adduser() {
 dovecot_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: dovecot_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # Dovecot's users (dovecot, nobody) must be able to reach DIR: give
-  # search permission (o+x, not read) to parents that lack it, e.g. a
-  # mktemp -d test root.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   rm -rf "$dir/run"
   mkdir -p "$dir/run" "$dir/state" "$dir/mail"
   [[ -f "$dir/tls/ca.pem" ]] || _dovecot_make_certs "$dir/tls" || return 1
@@ -548,49 +538,5 @@ EOF
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  _load_env() {
-    [[ -f "$1/env" ]] || { echo "dovecot.sh: $1/env not found: not started?" >&2; exit 1; }
-    # shellcheck disable=SC1091
-    source "$1/env"
-  }
-  case "$cmd" in
-    run)
-      harness_run dovecot dovecot_skip_reason dovecot_start dovecot_stop "$@"
-      ;;
-    start)
-      [[ $# -ge 1 ]] || { echo "usage: dovecot.sh start DIR" >&2; exit 2; }
-      if reason=$(dovecot_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      dovecot_start "$1" || exit 1
-      echo "dovecot.sh: started (pid $DOVECOT_PID); variables in $DOVECOT_DIR/env"
-      ;;
-    stop)
-      [[ $# -ge 1 ]] || { echo "usage: dovecot.sh stop DIR" >&2; exit 2; }
-      dovecot_stop "$(cd "$1" && pwd)"
-      ;;
-    seed)
-      [[ $# -eq 3 ]] || { echo "usage: dovecot.sh seed DIR USER N" >&2; exit 2; }
-      _load_env "$1"; dovecot_seed "$2" "$3"
-      ;;
-    deliver)
-      [[ $# -ge 3 ]] || { echo "usage: dovecot.sh deliver DIR USER FILE..." >&2; exit 2; }
-      _load_env "$1"; d=$1; u=$2; shift 2; dovecot_deliver "$u" "$@"
-      ;;
-    count)
-      [[ $# -ge 2 ]] || { echo "usage: dovecot.sh count DIR USER [MAILBOX]" >&2; exit 2; }
-      _load_env "$1"; dovecot_count "$2" "${3:-INBOX}"
-      ;;
-    adduser)
-      [[ $# -eq 3 ]] || { echo "usage: dovecot.sh adduser DIR USER PASSWORD" >&2; exit 2; }
-      _load_env "$1"; dovecot_adduser "$2" "$3"
-      ;;
-    *)
-      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
-      exit 2
-      ;;
-  esac
+  harness_cli dovecot "$@"
 fi

@@ -175,22 +175,19 @@ _exim_make_certs() {
 
 _exim_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export EXIM_DIR='$dir'
-export EXIM_PID='$EXIM_PID'
-export EXIM_SH='$_exim_script'
-export EXIM_HOST=localhost
-export EXIM_PORT=$EXIM_PORT
-export EXIM_TLS_PORT=$EXIM_TLS_PORT
-export EXIM_CA='$dir/tls/ca.pem'
-export EXIM_MAIL='$dir/mail'
-export EXIM_LOG='$dir/log/mainlog'
-export EXIM_REFUSE=refuse@example.test
-export EXIM_DEFER=defer@example.test
-export EXIM_MAX_PER_CONNECTION=$EXIM_MAX_PER_CONNECTION
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    EXIM_DIR="$dir" \
+    EXIM_PID="$EXIM_PID" \
+    EXIM_SH="$_exim_script" \
+    EXIM_HOST="localhost" \
+    EXIM_PORT="$EXIM_PORT" \
+    EXIM_TLS_PORT="$EXIM_TLS_PORT" \
+    EXIM_CA="$dir/tls/ca.pem" \
+    EXIM_MAIL="$dir/mail" \
+    EXIM_LOG="$dir/log/mainlog" \
+    EXIM_REFUSE="refuse@example.test" \
+    EXIM_DEFER="defer@example.test" \
+    EXIM_MAX_PER_CONNECTION="$EXIM_MAX_PER_CONNECTION"
 }
 
 # exim_start DIR: the private root, then the daemon (exim4 -bdf, a child of
@@ -199,14 +196,7 @@ EOF
 exim_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: exim_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # Debian-exim must reach DIR: search permission on parents that lack it.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   : "${EXIM_MAX_PER_CONNECTION:=1000}"
   private_root_start "$dir/proot" "${_exim_pkgs[@]}" || return 1
   private_root_adduser "$dir/proot" Debian-exim || { private_root_stop "$dir/proot"; return 1; }
@@ -252,34 +242,19 @@ exim_start() {
 # private root's namespace), then the namespace.
 exim_stop() {
   local dir=${1:-${EXIM_DIR:-}}
-  [[ -n "$dir" && -d "$dir" ]] || return 0
-  private_root_stop "$dir/proot"
-  local pid
-  pid=$(sed -n "s/^export EXIM_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
-  [[ -n "$pid" ]] && wait "$pid" 2>/dev/null
-  rm -f "$dir/env"
-  return 0
+  harness_stop_private_root "$dir" EXIM_PID
 }
 
 # exim_count USER: messages delivered to USER (new and cur of its Maildir).
 exim_count() {
-  local d=${EXIM_MAIL:?start Exim first}/$1/Maildir
-  find "$d/new" "$d/cur" -type f 2>/dev/null | wc -l
+  harness_maildir_count "${EXIM_MAIL:?start Exim first}/$1/Maildir"
 }
 
 # exim_wait_count USER N [SECONDS]: waits until USER has N messages (Exim
 # delivers a moment after it answers the end of data); fails after SECONDS
 # (default 30) or when there are more.
 exim_wait_count() {
-  local user=$1 want=$2 limit=${3:-30} n
-  local deadline=$((SECONDS + limit))
-  while :; do
-    n=$(exim_count "$user")
-    [[ $n -eq $want ]] && return 0
-    [[ $n -gt $want ]] && { echo "exim.sh: $user has $n messages, more than $want" >&2; return 1; }
-    ((SECONDS < deadline)) || { echo "exim.sh: $user has $n messages, not $want, after $limit s" >&2; return 1; }
-    sleep 0.1
-  done
+  harness_wait_count exim exim_count "$1" "$2" "${3:-30}"
 }
 
 # exim_log: prints the main log of the running instance.
@@ -289,18 +264,5 @@ exim_log() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  case "$cmd" in
-    run)
-      harness_run exim exim_skip_reason exim_start exim_stop "$@"
-      ;;
-    *)
-      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
-      exit 2
-      ;;
-  esac
+  harness_cli exim "$@"
 fi

@@ -205,15 +205,7 @@ _mailutils_start_one() {
 mailutils_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: mailutils_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # The users must reach DIR/spool and DIR/home: search permission on the
-  # parents (e.g. a mktemp -d test root).
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   mkdir -p "$dir/run" "$dir/home" "$dir/spool"
   chmod 1777 "$dir/spool"
   [[ -f "$dir/tls/ca.pem" ]] || _dovecot_make_certs "$dir/tls" || return 1
@@ -337,49 +329,5 @@ mailutils_count() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
-  set -uo pipefail
-  cmd=${1:-}
-  shift || true
-  _load_env() {
-    [[ -f "$1/env" ]] || { echo "mailutils.sh: $1/env not found: not started?" >&2; exit 1; }
-    # shellcheck disable=SC1091
-    source "$1/env"
-  }
-  case "$cmd" in
-    run)
-      harness_run mailutils mailutils_skip_reason mailutils_start mailutils_stop "$@"
-      ;;
-    start)
-      [[ $# -ge 1 ]] || { echo "usage: mailutils.sh start DIR" >&2; exit 2; }
-      if reason=$(mailutils_skip_reason); then echo "SKIP: $reason"; exit 77; fi
-      mailutils_start "$1" || exit 1
-      echo "mailutils.sh: started (imap4d $MAILUTILS_IMAP_PID, pop3d $MAILUTILS_POP3_PID); variables in $MAILUTILS_DIR/env"
-      ;;
-    stop)
-      [[ $# -ge 1 ]] || { echo "usage: mailutils.sh stop DIR" >&2; exit 2; }
-      mailutils_stop "$(cd "$1" && pwd)"
-      ;;
-    seed)
-      [[ $# -eq 3 ]] || { echo "usage: mailutils.sh seed DIR USER N" >&2; exit 2; }
-      _load_env "$1"; mailutils_seed "$2" "$3"
-      ;;
-    deliver)
-      [[ $# -ge 3 ]] || { echo "usage: mailutils.sh deliver DIR USER [-f FOLDER] FILE..." >&2; exit 2; }
-      _load_env "$1"; shift; mailutils_deliver "$@"
-      ;;
-    count)
-      [[ $# -ge 2 ]] || { echo "usage: mailutils.sh count DIR USER [FOLDER]" >&2; exit 2; }
-      _load_env "$1"; mailutils_count "$2" "${3:-INBOX}"
-      ;;
-    adduser)
-      [[ $# -ge 3 ]] || { echo "usage: mailutils.sh adduser DIR USER PASSWORD [apop]" >&2; exit 2; }
-      _load_env "$1"; mailutils_adduser "$2" "$3" "${4:-}"
-      ;;
-    *)
-      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
-      exit 2
-      ;;
-  esac
+  harness_cli mailutils "$@"
 fi

@@ -77,18 +77,15 @@ EOF
 
 _opensmtpd_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export OPENSMTPD_DIR='$dir'
-export OPENSMTPD_PID='$OPENSMTPD_PID'
-export OPENSMTPD_SH='$_opensmtpd_script'
-export OPENSMTPD_HOST=127.0.0.1
-export OPENSMTPD_PORT=$OPENSMTPD_PORT
-export OPENSMTPD_MAIL='$dir/mail'
-export OPENSMTPD_LOG='$dir/smtpd.log'
-export OPENSMTPD_MAX_MAILS=$OPENSMTPD_MAX_MAILS
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    OPENSMTPD_DIR="$dir" \
+    OPENSMTPD_PID="$OPENSMTPD_PID" \
+    OPENSMTPD_SH="$_opensmtpd_script" \
+    OPENSMTPD_HOST="127.0.0.1" \
+    OPENSMTPD_PORT="$OPENSMTPD_PORT" \
+    OPENSMTPD_MAIL="$dir/mail" \
+    OPENSMTPD_LOG="$dir/smtpd.log" \
+    OPENSMTPD_MAX_MAILS="$OPENSMTPD_MAX_MAILS"
 }
 
 # opensmtpd_start DIR: the private root, then smtpd -d (a child of this
@@ -97,14 +94,7 @@ EOF
 opensmtpd_start() {
   local dir=$1
   [[ -n "$dir" ]] || { echo "usage: opensmtpd_start DIR" >&2; return 2; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # vmail must reach DIR: search permission on parents that lack it.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   : "${OPENSMTPD_MAX_MAILS:=100}"
   private_root_start "$dir/proot" opensmtpd || return 1
   local R=$dir/proot
@@ -145,34 +135,19 @@ opensmtpd_start() {
 # private root's namespace), then the namespace.
 opensmtpd_stop() {
   local dir=${1:-${OPENSMTPD_DIR:-}}
-  [[ -n "$dir" && -d "$dir" ]] || return 0
-  private_root_stop "$dir/proot"
-  local pid
-  pid=$(sed -n "s/^export OPENSMTPD_PID='\(.*\)'/\1/p" "$dir/env" 2>/dev/null)
-  [[ -n "$pid" ]] && wait "$pid" 2>/dev/null
-  rm -f "$dir/env"
-  return 0
+  harness_stop_private_root "$dir" OPENSMTPD_PID
 }
 
 # opensmtpd_count USER: messages delivered to USER (new and cur of its Maildir).
 opensmtpd_count() {
-  local d=${OPENSMTPD_MAIL:?start OpenSMTPD first}/$1/Maildir
-  find "$d/new" "$d/cur" -type f 2>/dev/null | wc -l
+  harness_maildir_count "${OPENSMTPD_MAIL:?start OpenSMTPD first}/$1/Maildir"
 }
 
 # opensmtpd_wait_count USER N [SECONDS]: waits until USER has N messages
 # (delivery follows the answer to the end of data from the queue); fails
 # after SECONDS (default 60) or when there are more.
 opensmtpd_wait_count() {
-  local user=$1 want=$2 limit=${3:-60} n
-  local deadline=$((SECONDS + limit))
-  while :; do
-    n=$(opensmtpd_count "$user")
-    [[ $n -eq $want ]] && return 0
-    [[ $n -gt $want ]] && { echo "opensmtpd.sh: $user has $n messages, more than $want" >&2; return 1; }
-    ((SECONDS < deadline)) || { echo "opensmtpd.sh: $user has $n messages, not $want, after $limit s" >&2; return 1; }
-    sleep 0.1
-  done
+  harness_wait_count opensmtpd opensmtpd_count "$1" "$2" "${3:-60}"
 }
 
 # opensmtpd_log: prints smtpd's log.
@@ -182,17 +157,5 @@ opensmtpd_log() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
-  set -uo pipefail
-  case "${1:-}" in
-    run)
-      shift
-      harness_run opensmtpd opensmtpd_skip_reason opensmtpd_start opensmtpd_stop "$@"
-      ;;
-    *)
-      sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
-      exit 2
-      ;;
-  esac
+  harness_cli opensmtpd "$@"
 fi

@@ -230,22 +230,19 @@ _postfix_make_cert() {
 
 _postfix_export() {
   local dir=$1
-  cat >"$dir/env" <<EOF
-export POSTFIX_DIR='$dir'
-export POSTFIX_CONF_DIR='$dir/etc'
-export POSTFIX_LOG='$dir/maillog'
-export POSTFIX_PID='$POSTFIX_PID'
-export POSTFIX_SH='$_postfix_script'
-export POSTFIX_HOST=localhost
-export POSTFIX_ADDR=$POSTFIX_ADDR
-export POSTFIX_PORT=$POSTFIX_PORT
-export POSTFIX_SMTPS_PORT=$POSTFIX_SMTPS_PORT
-export POSTFIX_CA='$DOVECOT_DIR/tls/ca.pem'
-export POSTFIX_REFUSE='$POSTFIX_REFUSE'
-export POSTFIX_DEFER='$POSTFIX_DEFER'
-EOF
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  harness_export "$dir" \
+    POSTFIX_DIR="$dir" \
+    POSTFIX_CONF_DIR="$dir/etc" \
+    POSTFIX_LOG="$dir/maillog" \
+    POSTFIX_PID="$POSTFIX_PID" \
+    POSTFIX_SH="$_postfix_script" \
+    POSTFIX_HOST="localhost" \
+    POSTFIX_ADDR="$POSTFIX_ADDR" \
+    POSTFIX_PORT="$POSTFIX_PORT" \
+    POSTFIX_SMTPS_PORT="$POSTFIX_SMTPS_PORT" \
+    POSTFIX_CA="$DOVECOT_DIR/tls/ca.pem" \
+    POSTFIX_REFUSE="$POSTFIX_REFUSE" \
+    POSTFIX_DEFER="$POSTFIX_DEFER"
 }
 
 # postfix_start DIR: starts Postfix (master in the foreground, a child of
@@ -257,14 +254,7 @@ postfix_start() {
   [[ -n "$dir" ]] || { echo "usage: postfix_start DIR" >&2; return 2; }
   [[ -n "${DOVECOT_LMTP_PORT:-}" && -n "${DOVECOT_AUTH_SOCKET:-}" && -n "${DOVECOT_DIR:-}" ]] || {
     echo "postfix.sh: start Dovecot with LMTP first (dovecot_start; dovecot-lmtpd installed?)" >&2; return 1; }
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chmod 755 "$dir"
-  # Postfix's users must reach DIR: search permission on parents that lack it.
-  local up=$dir
-  while up=$(dirname "$up") && [[ "$up" != / ]]; do
-    if [[ -O "$up" ]] && ! (( 8#$(stat -c %a "$up") & 1 )); then chmod o+x "$up"; fi
-  done
+  dir=$(harness_prepare_dir "$dir") || return 1
   : "${POSTFIX_ADDR:=127.0.0.1}" "${POSTFIX_REFUSE:=refuse@example.test}" "${POSTFIX_DEFER:=defer@example.test}"
   POSTFIX_MYNETWORKS=${POSTFIX_MYNETWORKS-127.0.0.0/8}
   [[ -f "$dir/tls/server.key" ]] || _postfix_make_cert "$dir/tls" || return 1
@@ -347,8 +337,6 @@ postfix_log() {
 
 # Command-line use.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=tests/servers/harness_run.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/harness_run.sh"
   # Both servers, Dovecot first (Postfix delivers into it).
   _postfix_run_start() { dovecot_start "$1/dovecot" && postfix_start "$1/postfix"; }
   _postfix_run_stop() { postfix_stop "$1/postfix"; dovecot_stop "$1/dovecot"; }
