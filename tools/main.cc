@@ -38,7 +38,7 @@ void PrintUsage(std::ostream& out) {
   out << "\n`mailkeep COMMAND --help` describes a command. The archive: --archive, else $MAILKEEP_ARCHIVE,\n"
          "else the config file's `archive` (--config FILE, else $MAILKEEP_CONFIG, else\n"
          "~/.config/mailkeep/config.ini), else ~/.local/share/mailkeep.\n"
-         "exit status: 0 ok, 1 some messages failed or problems found, 2 usage error, 3 archive missing,\n"
+         "exit status: 0 ok, 1 some messages failed or problems found, 2 usage or config file error, 3 archive missing,\n"
          "locked or unusable.\n";
 }
 

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 BUILD=${1:?usage: install.sh BUILD_DIR PROJECT_VERSION}
 VERSION=${2:?usage: install.sh BUILD_DIR PROJECT_VERSION}
 P="$WORK/prefix"
-cmake --install "$BUILD" --prefix "$P" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log" >&2; fail "cmake --install"; }
+"${CMAKE:-cmake}" --install "$BUILD" --prefix "$P" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log" >&2; fail "cmake --install"; }
 
 for f in bin/mailkeep share/man/man1/mailkeep.1 share/bash-completion/completions/mailkeep \
          share/doc/mailkeep/mailkeep.example.ini share/doc/mailkeep/mailkeep-sync.service \
