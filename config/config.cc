@@ -911,7 +911,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  MK_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  constexpr size_t kMaxConfigBytes = 1 << 20;  // an accounts file is a few KiB; /dev/zero is not one
+  MK_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxConfigBytes));
   return ParseConfig(text, path);
 }
 

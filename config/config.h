@@ -126,7 +126,8 @@ struct Config {
 };
 
 // Reads and parses `path`. Errors: those of ParseConfig, or the ReadFile
-// error (kNotFound / kIoError, message "PATH: reason").
+// error (kNotFound / kIoError, message "PATH: reason"; a file over 1 MiB is
+// kInvalidArgument).
 Result<Config> LoadConfigFile(const std::string& path);
 
 // Parses config text; `file_name` is used in messages, in Where, and as the

@@ -1,7 +1,6 @@
 #include "tools/accounts.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <algorithm>
@@ -118,16 +117,6 @@ void WarnIfUnverified(const config::AccountConfig& a) {
   std::cerr << "mailkeep: warning: account " << TerminalText(a.name)
             << ": tls_verify = false, the server's certificate is not checked; anyone on the network path "
                "could read the password and the mail\n";
-}
-
-Result<std::unique_ptr<Archive>> OpenConfiguredArchive(GlobalOptions& global, const config::Config& config,
-                                                       bool writable, int lock_timeout) {
-  if (global.archive.empty() && !config.archive.empty() && !std::getenv("MAILKEEP_ARCHIVE")) {
-    global.archive = config.archive;
-  }
-  ArchiveOptions options;
-  options.lock_wait_seconds = lock_timeout;
-  return OpenArchive(global, writable ? OpenMode::kReadWrite : OpenMode::kReadOnly, options);
 }
 
 }  // namespace mailkeep::tools

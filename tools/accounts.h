@@ -50,12 +50,6 @@ Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& account, const std
 // Where the account's tokens are kept: ARCHIVE/oauth/account.NAME.*
 oauth::TokenStore TokenStoreFor(const config::AccountConfig& account, const std::string& archive_dir);
 
-// The archive of a command that reads the accounts file: --archive, else
-// $MAILKEEP_ARCHIVE, else the file's `archive`, else the default. A writer
-// waits up to `lock_timeout` seconds for another mailkeep holding it.
-Result<std::unique_ptr<Archive>> OpenConfiguredArchive(GlobalOptions& global, const config::Config& config,
-                                                       bool writable, int lock_timeout);
-
 // The warning sync and migrate print for an account with tls_verify = false.
 void WarnIfUnverified(const config::AccountConfig& account);
 

@@ -59,7 +59,6 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       ("map", po::value<std::vector<std::string>>()->composing(),
        "with --keep-folders: OLD=NEW, a glob over the neutral folder name (levels joined by /); '*' in NEW is what "
        "'*' matched, e.g. 'Lists/*=Mailing lists/*' (repeatable; before the account's folder_map)")
-      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
       ("dry-run,n", "list what would be appended where; change nothing")
       ("retry-unknown", "append again a message whose earlier APPEND got no answer and that is not found there")
       ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
@@ -76,7 +75,6 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
                           desc, pos, vm)) {
     return *rc;
   }
-  if (vm.count("config")) global.config = vm["config"].as<std::string>();
   if (to_account.empty()) return FailUsage("migrate needs --to-account NAME (an IMAP account of the config file)");
   const bool keep_folders = vm.count("keep-folders") > 0;
   if (keep_folders && vm.count("folder")) return FailUsage("--folder and --keep-folders exclude each other");
@@ -87,10 +85,10 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   if (lock_timeout < 0) return FailUsage("--lock-timeout must not be negative");
   const bool dry_run = vm.count("dry-run") > 0;
 
-  std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
-  auto loaded = config::LoadConfigFile(config_path);
+  auto loaded = RequireConfig(global);
   if (!loaded) return FailUsage(loaded.error().message());
-  const config::Config& cfg = *loaded;
+  const config::Config& cfg = **loaded;
+  const std::string& config_path = cfg.path;
   const config::AccountConfig* account = cfg.FindAccount(to_account);
   if (account == nullptr) return FailUsage("no account '" + to_account + "' in " + config_path);
   if (account->protocol != config::Protocol::kImap) {
@@ -99,7 +97,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
   auto folder_map = FolderRules(std::move(rules), *account, config_path);
   if (!folder_map) return FailUsage(folder_map.error().message());
 
-  auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
+  auto opened = OpenConfiguredArchive(global, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   std::vector<std::string> terms;

@@ -45,20 +45,18 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   std::string name;
   desc.add_options()
-      ("account", po::value<std::string>(&name), "account of the config file to authorize")
-      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)");
+      ("account", po::value<std::string>(&name), "account of the config file to authorize");
   po::positional_options_description pos;
   pos.add("account", 1);
   po::variables_map vm;
   if (auto rc = ParseArgs(global, args, "mailkeep [--config FILE] [--archive DIR] oauth ACCOUNT", desc, pos, vm)) {
     return *rc;
   }
-  if (vm.count("config")) global.config = vm["config"].as<std::string>();
   if (name.empty()) return FailUsage("oauth needs an ACCOUNT of the config file");
-  std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
-  auto loaded = config::LoadConfigFile(config_path);
+  auto loaded = RequireConfig(global);
   if (!loaded) return FailUsage(loaded.error().message());
-  const config::AccountConfig* account = loaded->FindAccount(name);
+  const std::string& config_path = (*loaded)->path;
+  const config::AccountConfig* account = (*loaded)->FindAccount(name);
   if (account == nullptr) return FailUsage("no account '" + name + "' in " + config_path);
   if (!account->oauth.enabled() || account->oauth.device_url.empty()) {
     return FailUsage("account " + name + " needs oauth_token_url and oauth_device_url in " + config_path);
@@ -67,7 +65,7 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args) {
     return FailUsage("account " + name + " takes its refresh token from oauth_refresh_token_command; "
                      "a token kept in the archive would never be used");
   }
-  auto opened = OpenConfiguredArchive(global, *loaded, /*writable=*/false, /*lock_timeout=*/0);
+  auto opened = OpenConfiguredArchive(global, /*writable=*/false, /*lock_timeout=*/0);
   if (!opened) return FailArchive(opened.error());
   oauth::TokenStore store = TokenStoreFor(*account, (*opened)->dir());
   oauth::DeviceGrantHooks hooks;

@@ -141,7 +141,6 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
       ("resent-headers", "prepend Resent-From, Resent-To, Resent-Date and Resent-Message-ID")
       ("skip-sent", "leave out recipients a previous resend of the message got accepted (or may have delivered)")
       ("retry-unknown", "with --skip-sent: send again where an earlier resend's outcome is unknown")
-      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
       ("dry-run,n", "list what would be sent to whom and how; send nothing")
       ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
        "seconds to wait for another mailkeep holding the archive, then exit 3");
@@ -155,7 +154,6 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
                           desc, pos, vm)) {
     return *rc;
   }
-  if (vm.count("config")) global.config = vm["config"].as<std::string>();
   std::vector<std::string> terms;
   if (vm.count("query")) terms = vm["query"].as<std::vector<std::string>>();
   if (terms.empty()) return FailUsage("resend needs a QUERY (ids, mid:MESSAGE-ID or a search; * = every message)");
@@ -199,16 +197,9 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
   settings.dry_run = dry_run;
 
   // The config file: required for a relay; for --direct only when it exists.
-  const std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
-  config::Config cfg;
-  {
-    auto loaded = config::LoadConfigFile(config_path);
-    if (loaded) {
-      cfg = std::move(*loaded);
-    } else if (!(direct && global.config.empty() && loaded.error().code() == ErrorCode::kNotFound)) {
-      return FailUsage(loaded.error().message());
-    }
-  }
+  if (!direct && !global.config_file) return FailUsage(RequireConfig(global).error().message());
+  const config::Config cfg = global.config_file ? *global.config_file : config::Config{};
+  const std::string& config_path = cfg.path;
   const config::RelayConfig* relay = nullptr;
   if (!direct) {
     if (!relay_name.empty()) {
@@ -224,7 +215,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
   settings.smtp.hello_name = cfg.direct.hello_name.empty() ? smtp::DefaultHelloName() : cfg.direct.hello_name;
   settings.envid_prefix = "mailkeep." + std::to_string(std::time(nullptr)) + ".";
 
-  auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
+  auto opened = OpenConfiguredArchive(global, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   auto ids = ResolveQuery(archive, terms);

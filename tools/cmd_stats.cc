@@ -26,8 +26,11 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] stats [--json]", desc, pos, vm)) return *rc;
-  auto archive = OpenArchive(global, OpenMode::kReadOnly);
+  if (auto rc = ParseArgs(global, args, "mailkeep [--config FILE] [--archive DIR] stats [--json]", desc, pos, vm)) {
+    return *rc;
+  }
+  const config::ArchiveChoice where = ArchiveFor(global);
+  auto archive = Archive::Open(where.dir, OpenMode::kReadOnly);
   if (!archive) return FailArchive(archive.error());
   auto stats = (*archive)->Stats();
   if (!stats) return Fail(stats.error());
@@ -38,7 +41,10 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
     for (const auto& p : s.per_source) {
       sources.push_back({{"source", p.source}, {"account", p.account}, {"locations", p.locations}, {"messages", p.messages}});
     }
-    nlohmann::json j = {{"messages", s.messages},       {"blobs", s.messages},
+    nlohmann::json j = {{"archive", where.dir},
+                        {"archive_source", config::ArchiveSourceName(where.source)},
+                        {"archive_from", where.from},
+                        {"messages", s.messages},       {"blobs", s.messages},
                         {"locations", s.locations},     {"raw_bytes", s.raw_bytes},
                         {"stored_bytes", s.stored_bytes}, {"pack_bytes", s.pack_bytes},
                         {"catalog_bytes", s.catalog_bytes}, {"ratio", ratio},
@@ -46,6 +52,7 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
+  std::printf("archive         %s (from %s)\n", TerminalText(where.dir).c_str(), TerminalText(where.from).c_str());
   std::printf("messages        %lld (distinct blobs)\n", (long long)s.messages);
   std::printf("locations       %lld\n", (long long)s.locations);
   std::printf("raw bytes       %s (%llu)\n", Human(s.raw_bytes).c_str(), (unsigned long long)s.raw_bytes);

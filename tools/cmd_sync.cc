@@ -141,7 +141,6 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   std::string debug_throw_in;
   desc.add_options()
       ("account", po::value<std::vector<std::string>>(), "accounts to sync (default: all in the config file)")
-      ("config", po::value<std::string>(), "accounts file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)")
       ("dry-run,n", "list what would be fetched and deleted; change nothing")
       ("jobs,j", po::value<int>(&jobs)->default_value(2), "accounts synced in parallel")
       ("lock-timeout", po::value<int>(&lock_timeout)->default_value(60),
@@ -155,15 +154,14 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   if (auto rc = ParseArgs(global, args, "mailkeep [--config FILE] [--archive DIR] sync [ACCOUNT...]", desc, pos, vm)) {
     return *rc;
   }
-  if (vm.count("config")) global.config = vm["config"].as<std::string>();
   if (jobs < 1) return FailUsage("--jobs must be at least 1");
   if (lock_timeout < 0) return FailUsage("--lock-timeout must not be negative");
   const bool dry_run = vm.count("dry-run") > 0;
 
-  std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
-  auto loaded = config::LoadConfigFile(config_path);
+  auto loaded = RequireConfig(global);
   if (!loaded) return FailUsage(loaded.error().message());
-  const config::Config& cfg = *loaded;
+  const config::Config& cfg = **loaded;
+  const std::string& config_path = cfg.path;
 
   std::vector<const config::AccountConfig*> accounts;
   if (vm.count("account")) {
@@ -177,7 +175,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (accounts.empty()) return FailUsage(config_path + " defines no [account.NAME] section; nothing to sync");
 
-  auto opened = OpenConfiguredArchive(global, cfg, !dry_run, lock_timeout);
+  auto opened = OpenConfiguredArchive(global, !dry_run, lock_timeout);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   sync::ArchiveGate gate(archive);

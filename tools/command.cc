@@ -28,6 +28,11 @@ void AddCommonOptions(po::options_description& desc, GlobalOptions& global) {
 std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::string>& args, const char* usage,
                              po::options_description& desc, const po::positional_options_description& positional,
                              po::variables_map& vm) {
+  // Every command takes --config; one that declares it itself keeps its own.
+  if (desc.find_nothrow("config", false) == nullptr) {
+    desc.add_options()("config", po::value<std::string>(),
+                       "config file (default $MAILKEEP_CONFIG, then ~/.config/mailkeep/config.ini)");
+  }
   try {
     po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
     po::notify(vm);
@@ -40,6 +45,10 @@ std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::strin
     std::cout << "usage: " << usage << "\n\n" << desc << "\n";
     return kExitOk;
   }
+  if (vm.count("config")) global.config = vm["config"].as<std::string>();
+  auto loaded = config::LoadCommandConfig(global.config);
+  if (!loaded) return FailUsage(loaded.error().message());
+  if (*loaded) global.config_file = std::make_shared<const config::Config>(std::move(**loaded));
   if (vm.count("archive")) global.archive = vm["archive"].as<std::string>();
   if (vm.count("json")) global.json = true;
   if (vm.count("quiet")) global.verbosity = 0;
@@ -47,16 +56,28 @@ std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::strin
   return std::nullopt;
 }
 
-std::string ArchiveDir(const GlobalOptions& global) {
-  if (!global.archive.empty()) return global.archive;
-  if (const char* env = std::getenv("MAILKEEP_ARCHIVE"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.local/share/mailkeep";
+config::ArchiveChoice ArchiveFor(const GlobalOptions& global) {
+  return config::ChooseArchive(global.archive, global.config_file.get(), !global.config.empty());
 }
+
+std::string ArchiveDir(const GlobalOptions& global) { return ArchiveFor(global).dir; }
 
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
                                              const ArchiveOptions& options) {
   return Archive::Open(ArchiveDir(global), mode, options);
+}
+
+Result<std::unique_ptr<Archive>> OpenConfiguredArchive(const GlobalOptions& global, bool writable, int lock_timeout) {
+  ArchiveOptions options;
+  options.lock_wait_seconds = lock_timeout;
+  return OpenArchive(global, writable ? OpenMode::kReadWrite : OpenMode::kReadOnly, options);
+}
+
+Result<const config::Config*> RequireConfig(const GlobalOptions& global) {
+  if (global.config_file) return global.config_file.get();
+  // Only the default file may be missing (ParseArgs refuses a missing --config FILE).
+  return MakeError(ErrorCode::kNotFound,
+                   "no config file: " + config::DefaultConfigPath() + " does not exist; name one with --config FILE");
 }
 
 void PrintError(std::string_view line) { std::cerr << "mailkeep: " << TerminalText(line) << "\n"; }

@@ -9,6 +9,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "config/archive_choice.h"
+#include "config/config.h"
 #include "index/feeder.h"
 #include "store/archive.h"
 #include "store/util/status.h"
@@ -25,8 +27,11 @@ enum ExitCode : int {
 };
 
 struct GlobalOptions {
-  std::string archive;     // --archive, else $MAILKEEP_ARCHIVE, else ~/.local/share/mailkeep
-  std::string config;      // --config: the accounts file (sync)
+  std::string archive;     // --archive ("" = not given); the archive opened is ArchiveFor(*this)
+  std::string config;      // --config: the config (accounts) file ("" = not given)
+  // The config file every command reads (ParseArgs): --config, else the
+  // default one when it exists; nullptr when there is none.
+  std::shared_ptr<const config::Config> config_file;
   bool json = false;       // --json: machine-readable output on stdout
   int verbosity = 1;       // -q = 0, -v = 2
 };
@@ -56,20 +61,32 @@ int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 
-// Adds --archive, --json, -q, -v and --help to a command's options.
+// Adds --archive, --json, -q, -v and --help to a command's options
+// (ParseArgs adds --config).
 void AddCommonOptions(po::options_description& desc, GlobalOptions& global);
 
-// Parses a command's arguments and applies the common options to `global`.
-// Returns an exit code when the command should
-// stop now (after --help, or a usage error already printed).
+// Parses a command's arguments, applies the common options to `global` and
+// reads the config file (config::LoadCommandConfig into global.config_file).
+// Returns an exit code when the command should stop now (after --help, or a
+// usage or config file error already printed as one line: kExitUsage).
 std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::string>& args, const char* usage,
                              po::options_description& desc, const po::positional_options_description& positional,
                              po::variables_map& vm);
 
-// Fills in the default archive directory.
-std::string ArchiveDir(const GlobalOptions& global);
+// The archive of every command, and why (config/archive_choice.h):
+// --archive, $MAILKEEP_ARCHIVE, the config file's `archive`, the default.
+config::ArchiveChoice ArchiveFor(const GlobalOptions& global);
+std::string ArchiveDir(const GlobalOptions& global);  // ArchiveFor(global).dir
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
                                              const ArchiveOptions& options = {});
+// OpenArchive for the commands that wait for the lock: a writer waits up to
+// `lock_timeout` seconds for another mailkeep holding it.
+Result<std::unique_ptr<Archive>> OpenConfiguredArchive(const GlobalOptions& global, bool writable, int lock_timeout);
+
+// The config file of a command that cannot work without one (sync,
+// migrate, oauth, resend through a relay): global.config_file, or the
+// error of reading the default one ("PATH: No such file or directory").
+Result<const config::Config*> RequireConfig(const GlobalOptions& global);
 
 // Prints "mailkeep: " + `line` on stderr as one line: control characters
 // in it (from file names, servers, messages) are shown as U+FFFD

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/version.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -34,9 +35,10 @@ void PrintUsage(std::ostream& out) {
   for (const auto& c : kCommands) {
     out << "  " << c.name << std::string(18 - std::strlen(c.name), ' ') << c.summary << "\n";
   }
-  out << "\n`mailkeep COMMAND --help` describes a command. The archive defaults to $MAILKEEP_ARCHIVE,\n"
-         "then ~/.local/share/mailkeep.\n"
-         "exit status: 0 ok, 1 some messages failed or problems found, 2 usage error, 3 archive missing,\n"
+  out << "\n`mailkeep COMMAND --help` describes a command. The archive: --archive, else $MAILKEEP_ARCHIVE,\n"
+         "else the config file's `archive` (--config FILE, else $MAILKEEP_CONFIG, else\n"
+         "~/.config/mailkeep/config.ini), else ~/.local/share/mailkeep.\n"
+         "exit status: 0 ok, 1 some messages failed or problems found, 2 usage or config file error, 3 archive missing,\n"
          "locked or unusable.\n";
 }
 
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
       PrintUsage(std::cout);
       return kExitOk;
     } else if (a == "--version") {
-      std::cout << "mailkeep 0.1.0\n";
+      std::cout << "mailkeep " << MAILKEEP_VERSION << "\n";
       return kExitOk;
     } else {
       PrintError("unknown option " + a);

@@ -3,6 +3,7 @@
 // Thread-safety: no shared state.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,8 +11,9 @@
 
 namespace mailkeep {
 
-// Reads a whole file.
-Result<std::string> ReadFile(const std::string& path);
+// Reads a whole file. More than `max_bytes` is kInvalidArgument ("PATH:
+// larger than N bytes"), found before more than max_bytes + 64 KiB is held.
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes = SIZE_MAX);
 // Creates `path` and missing parents with `mode` (default 0700).
 Status MakeDirs(const std::string& path, int mode = 0700);
 // Writes `data` to path.tmp (mode 0600), fsyncs it, renames it over `path`,
