@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "store/export/utf8.h"
 #include "store/util/sha256.h"
 
 namespace mailkeep::exporting {
@@ -12,20 +13,6 @@ namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
 
-// Length of the valid UTF-8 sequence at s[i] (2-4), or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  auto c1 = static_cast<unsigned char>(s[i + 1]);
-  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) {
-    return 0;  // overlong, surrogate, past U+10FFFF
-  }
-  return n;
-}
 
 bool ValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {

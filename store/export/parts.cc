@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "store/export/utf8.h"
 #include "store/mime/decode.h"
 
 namespace mailkeep::exporting {
@@ -31,15 +32,6 @@ std::string BufferOf(std::string_view raw, const mime::Message& m, size_t i) {
   return std::string(raw);
 }
 
-size_t Utf8Length(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  return n;
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
