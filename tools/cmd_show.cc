@@ -1,7 +1,8 @@
 // mailkeep show ID: one message for a person (headers and decoded text),
 // --raw for the exact stored bytes, --json for one object, --part PATH for
-// one part's decoded bytes (to stdout or --output FILE, 0600, never through
-// a symlink). Text output shows
+// one part's decoded bytes (to stdout — shown as text, controls replaced,
+// when stdout is a terminal — or --output FILE, 0600, never through a
+// symlink). Text output shows
 // no control characters from the message (store/util/terminal.h).
 #include <unistd.h>
 
@@ -87,6 +88,12 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
     if (!part) return part.error().code() == ErrorCode::kInvalidArgument ? FailUsage(part.error().message())
                                                                        : Fail(part.error());
     if (!vm.count("output")) {
+      // Decoded bytes from a message never go to a terminal as they are.
+      if (::isatty(STDOUT_FILENO)) {
+        std::cout << TerminalText(*part, TextKind::kMultiline);
+        if (!part->empty() && part->back() != '\n') std::cout << "\n";
+        return kExitOk;
+      }
       std::cout.write(part->data(), static_cast<std::streamsize>(part->size()));
       std::cout.flush();
       return std::cout ? kExitOk : kExitPartial;
