@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -785,46 +786,74 @@ Result<ArchiveStats> Archive::Stats() {
 
 Result<int64_t> Archive::Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
                                 const std::function<void(int64_t, int64_t)>& on_progress) {
+  VerifyOptions options;
+  options.deep = deep;
+  MK_ASSIGN_OR_RETURN(VerifyResult r, Verify(options, on_problem, on_progress));
+  return r.checked;
+}
+
+Result<VerifyResult> Archive::Verify(const VerifyOptions& options,
+                                     const std::function<void(const VerifyProblem&)>& on_problem,
+                                     const std::function<void(int64_t, int64_t)>& on_progress) {
+  if (options.of == 0 || options.subset == 0 || options.subset > options.of || options.chunk == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "verify subset must be N/M with 1 <= N <= M");
+  }
   Impl& s = *impl_;
+  auto now = [&] { return options.clock ? options.clock() : std::chrono::steady_clock::now(); };
   MK_ASSIGN_OR_RETURN(std::string integrity, s.catalog->CheckIntegrity());
   if (!integrity.empty()) on_problem({0, "", "catalog integrity check failed: " + integrity});
 
   MK_RETURN_IF_ERROR(s.VerifyDictionaries(on_problem));
 
-  std::vector<int64_t> ids;
-  MK_ASSIGN_OR_RETURN(auto blobs, s.catalog->AllBlobs(&ids));
+  std::vector<int64_t> all_ids;
+  MK_ASSIGN_OR_RETURN(auto all_blobs, s.catalog->AllBlobs(&all_ids));
   // After listing the blobs: every dictionary they use is committed by now.
   MK_RETURN_IF_ERROR(s.ReloadDictionaries());
-  const size_t n = blobs.size();
+  // This run's messages, ascending by id so that a stopped run can resume.
+  std::vector<std::pair<int64_t, catalog::BlobRow>> todo;
+  for (size_t i = 0; i < all_blobs.size(); ++i) {
+    const int64_t id = all_ids[i];
+    if (id > options.after_id && static_cast<uint64_t>(id) % options.of == options.subset - 1) {
+      todo.emplace_back(id, all_blobs[i]);
+    }
+  }
+  std::sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t n = todo.size();
   std::vector<std::string> problems(n);
   std::atomic<int64_t> done{0};
-  const size_t chunk = 256;
-  for (size_t start = 0; start < n; start += chunk) {
-    size_t end = std::min(n, start + chunk);
+  VerifyResult result;
+  size_t start = 0;
+  for (; start < n; start += options.chunk) {
+    if (options.deadline && now() >= *options.deadline) break;
+    size_t end = std::min(n, start + options.chunk);
     MK_RETURN_IF_ERROR(ParallelFor(end - start, s.workers, [&](size_t k) {
       size_t i = start + k;
-      const auto& b = blobs[i];
+      const auto& b = todo[i].second;
       blobs::BlobLocation loc{b.pack, b.offset, b.stored_len, b.raw_len, b.dict};
       auto raw = s.packs->Read(loc, /*verify_hash=*/false);
       if (!raw) {
         problems[i] = raw.error().message();
       } else if (Sha256(*raw) != b.sha256) {
         problems[i] = "stored bytes do not match the catalog's SHA-256 " + ToHex(b.sha256);
-      } else if (deep) {
+      } else if (options.deep) {
         mime::Message m = mime::ParseMessage(*raw);
         (void)m;  // parsing must not crash or hang; defects are normal for real mail
       }
       ++done;
     }));
+    result.last_id = todo[end - 1].first;
     if (on_progress) on_progress(done.load(), static_cast<int64_t>(n));
   }
-  for (size_t i = 0; i < n; ++i) {
+  const size_t read = std::min(start, n);
+  result.checked = static_cast<int64_t>(read);
+  result.complete = read == n;
+  for (size_t i = 0; i < read; ++i) {
     if (problems[i].empty()) continue;
-    VerifyProblem p{ids[i], "", problems[i]};
-    if (auto row = s.catalog->GetMessage(ids[i]); row && *row) p.message_id = (*row)->message_id;
+    VerifyProblem p{todo[i].first, "", problems[i]};
+    if (auto row = s.catalog->GetMessage(todo[i].first); row && *row) p.message_id = (*row)->message_id;
     on_problem(p);
   }
-  return static_cast<int64_t>(n);
+  return result;
 }
 
 Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {

@@ -20,6 +20,7 @@
 // second writer gets kUnavailable. Readers take no lock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -209,6 +210,27 @@ struct VerifyProblem {
   std::string what;
 };
 
+// Which messages one Verify reads, and until when.
+struct VerifyOptions {
+  bool deep = false;  // also re-parse each message
+  // Subset `subset` of `of`: the messages whose id % of == subset - 1 (as
+  // restic's --read-data-subset n/t, by message instead of pack). Running
+  // subsets 1..of reads every message once. REQUIRES: 1 <= subset <= of.
+  uint32_t subset = 1, of = 1;
+  int64_t after_id = 0;  // resume: only messages with a larger id (ascending)
+  // Stop once clock() passes the deadline (checked between chunks, so a
+  // run overshoots by at most one chunk); nullopt = no deadline.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::function<std::chrono::steady_clock::time_point()> clock;  // default: steady_clock::now
+  size_t chunk = 256;  // messages read between two deadline checks (> 0)
+};
+
+struct VerifyResult {
+  int64_t checked = 0;    // messages read this run
+  bool complete = true;   // false: stopped at the deadline
+  int64_t last_id = 0;    // the largest id checked (where to resume)
+};
+
 class Archive {
  public:
   // Creates an empty archive in `dir` (created 0700 if missing). Fails if an
@@ -253,6 +275,11 @@ class Archive {
   // messages checked.
   Result<int64_t> Verify(bool deep, const std::function<void(const VerifyProblem&)>& on_problem,
                          const std::function<void(int64_t done, int64_t total)>& on_progress = {});
+  // The same for a subset, in ascending id order, until a deadline (see
+  // VerifyOptions). The catalog and dictionary checks run every time.
+  Result<VerifyResult> Verify(const VerifyOptions& options,
+                              const std::function<void(const VerifyProblem&)>& on_problem,
+                              const std::function<void(int64_t done, int64_t total)>& on_progress = {});
 
   // The full-text index follows the catalog through a durable queue: every
   // committed batch queues its new messages (and messages that gained a

@@ -30,6 +30,14 @@ struct Tally {
   nlohmann::json failures = nlohmann::json::array();
 };
 
+bool ValidAccountName(const std::string& name) {
+  if (name.empty() || name.size() > 100) return false;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
@@ -40,6 +48,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   uint64_t max_message_mb = 64;
   int crash_after = 0;
   ArchiveOptions options;
+  local::FolderNaming naming;
   desc.add_options()
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
@@ -47,6 +56,9 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       ("max-message-mb", po::value<uint64_t>(&max_message_mb)->default_value(64),
        "largest message in MiB (after decompression, 1-2048); larger ones are skipped with a line each")
       ("no-index", "store only; the next import or `mailkeep reindex --pending` indexes them")
+      ("account", po::value<std::string>(&naming.account),
+       "record a directory's folders by name (INBOX, Work/Sub: what `export --format maildir` wrote) "
+       "under this account, instead of by path under account local")
       ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits")
       ("debug-pack-size", po::value<uint64_t>(&options.pack_size_limit), "testing: start a new pack past N bytes")
       ("debug-dictionary-after", po::value<size_t>(&options.dictionary_after),
@@ -58,6 +70,9 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!vm.count("path")) return FailUsage("import needs at least one PATH (a Maildir, an mbox file or message files)");
   if (batch_count == 0 || batch_mb == 0) return FailUsage("--batch and --batch-mb must be positive");
   if (max_message_mb == 0 || max_message_mb > 2048) return FailUsage("--max-message-mb must be 1 to 2048");
+  if (vm.count("account") && !ValidAccountName(naming.account)) {
+    return FailUsage("--account wants a name of 1 to 100 printable characters");
+  }
   local::ReadLimits limits;
   limits.max_message_size = max_message_mb << 20;
   limits.too_large_hint = " (a larger --max-message-mb imports it)";
@@ -169,7 +184,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
           progress.Update(seen);
           return OkStatus();
         },
-        report_failure, limits);
+        report_failure, limits, naming);
     if (st) continue;
     if (!store_failed) {
       // The path went away after it was checked: that input failed, the

@@ -1,5 +1,8 @@
 // mailkeep show ID: one message for a person (headers and decoded text),
-// --raw for the exact stored bytes, --json for one object. Text output shows
+// --raw for the exact stored bytes, --json for one object, --part PATH for
+// one part's decoded bytes (to stdout — shown as text, controls replaced,
+// when stdout is a terminal — or --output FILE, 0600, never through a
+// symlink). Text output shows
 // no control characters from the message (store/util/terminal.h).
 #include <unistd.h>
 
@@ -9,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/export/output_dir.h"
+#include "store/export/parts.h"
 #include "store/mime/message.h"
 #include "store/util/terminal.h"
 #include "tools/command.h"
@@ -46,14 +51,17 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   AddCommonOptions(desc, global);
   desc.add_options()
       ("id", po::value<std::string>(), "catalog id, or mid:MESSAGE-ID")
-      ("raw", "write the exact stored bytes to stdout");
+      ("raw", "write the exact stored bytes to stdout")
+      ("part", po::value<std::string>(), "write this part decoded (a path as `show --json` lists: 1, 2.1, ...)")
+      ("output,o", po::value<std::string>(), "--part: write to this file instead of stdout");
   po::positional_options_description pos;
   pos.add("id", 1);
   po::variables_map vm;
-  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] show ID|mid:MESSAGE-ID [--raw | --json]", desc, pos, vm)) {
+  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] show ID|mid:MESSAGE-ID [--raw | --json | --part N [--output FILE]]", desc, pos, vm)) {
     return *rc;
   }
   if (!vm.count("id")) return FailUsage("show needs a message: a catalog id or mid:MESSAGE-ID");
+  if (vm.count("output") && !vm.count("part")) return FailUsage("--output goes with --part");
   auto opened = OpenArchive(global, OpenMode::kReadOnly);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
@@ -75,6 +83,24 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
     return std::cout ? kExitOk : kExitPartial;
   }
   mime::Message m = mime::ParseMessage(*raw);
+  if (vm.count("part")) {
+    auto part = exporting::DecodedPart(*raw, m, vm["part"].as<std::string>());
+    if (!part) return part.error().code() == ErrorCode::kInvalidArgument ? FailUsage(part.error().message())
+                                                                       : Fail(part.error());
+    if (!vm.count("output")) {
+      // Decoded bytes from a message never go to a terminal as they are.
+      if (::isatty(STDOUT_FILENO)) {
+        std::cout << TerminalText(*part, TextKind::kMultiline);
+        if (!part->empty() && part->back() != '\n') std::cout << "\n";
+        return kExitOk;
+      }
+      std::cout.write(part->data(), static_cast<std::streamsize>(part->size()));
+      std::cout.flush();
+      return std::cout ? kExitOk : kExitPartial;
+    }
+    if (auto st = exporting::WriteFileNoFollow(vm["output"].as<std::string>(), *part); !st) return Fail(st.error());
+    return kExitOk;
+  }
   const MessageInfo& mi = **info;
   if (global.json) {
     nlohmann::json parts = nlohmann::json::array();

@@ -1,6 +1,9 @@
-// mailkeep verify [--deep]: every catalog row points at a readable frame
-// whose SHA-256 matches; --deep re-parses each message too. Reports each
-// problem (exit status 1); fixes nothing.
+// mailkeep verify [--deep] [--read-data-subset N/M|next/M] [--max-duration T]:
+// every catalog row (or a subset) points at a readable frame whose SHA-256
+// matches; --deep re-parses each message too. Reports each problem and ends
+// with one line for monitoring (exit status 1 on problems); fixes nothing.
+// The subset rotation and where a stopped run resumes: store/verify_schedule.h.
+#include <chrono>
 #include <iostream>
 #include <optional>
 
@@ -9,16 +12,36 @@
 #include "index/index.h"
 #include "tools/command.h"
 #include "index/feeder.h"
+#include "store/verify_schedule.h"
 
 namespace mailkeep::tools {
 
 int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description desc("verify options");
   AddCommonOptions(desc, global);
-  desc.add_options()("deep", "also re-parse every message");
+  std::string subset_text = "1/1", duration_text;
+  desc.add_options()("deep", "also re-parse every message")(
+      "read-data-subset", po::value<std::string>(&subset_text),
+      "N/M: read subset N of M; next/M: the next of M subsets in turn (state kept in the archive)")(
+      "max-duration", po::value<std::string>(&duration_text),
+      "stop after this long (90s, 10m, 2h); the next run of the same subset resumes there");
   po::positional_options_description pos;
   po::variables_map vm;
-  if (auto rc = ParseArgs(global, args, "mailkeep [--archive DIR] verify [--deep] [--json]", desc, pos, vm)) return *rc;
+  if (auto rc = ParseArgs(global, args,
+                          "mailkeep [--archive DIR] verify [--deep] [--read-data-subset N/M|next/M] "
+                          "[--max-duration 10m] [--json]",
+                          desc, pos, vm)) {
+    return *rc;
+  }
+  auto spec = ParseSubset(subset_text);
+  if (!spec) return FailUsage(spec.error().message());
+  VerifyOptions options;
+  options.deep = vm.count("deep") > 0;
+  if (!duration_text.empty()) {
+    auto limit = ParseDuration(duration_text);
+    if (!limit) return FailUsage(limit.error().message());
+    options.deadline = std::chrono::steady_clock::now() + *limit;
+  }
   auto archive = OpenArchive(global, OpenMode::kReadOnly);
   if (!archive) return FailArchive(archive.error());
   // What the index comparison below needs is read first, in this order:
@@ -44,8 +67,8 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   Progress progress(global, "verifying");
   nlohmann::json problems = nlohmann::json::array();
   int64_t problem_count = 0;
-  auto checked = (*archive)->Verify(
-      vm.count("deep") > 0,
+  auto run = VerifyOnSchedule(
+      **archive, *spec, options,
       [&](const VerifyProblem& p) {
         ++problem_count;
         progress.Finish();
@@ -59,7 +82,10 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
       },
       [&](int64_t done, int64_t total) { progress.Update(done, total); });
   progress.Finish();
-  if (!checked) return Fail(checked.error());
+  if (!run) return Fail(run.error());
+  auto messages_now = (*archive)->AllIds();
+  if (!messages_now) return Fail(messages_now.error());
+  const auto total = static_cast<int64_t>(messages_now->size());
 
   // Drift between the catalog and the full-text index.
   auto report = [&](const std::string& what) {
@@ -81,8 +107,8 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   } else {
     if (!*count) return Fail(count->error());
     const int64_t documents = **count;
-    if (documents > *checked) {
-      report(std::to_string(documents) + " documents for " + std::to_string(*checked) +
+    if (documents > total) {
+      report(std::to_string(documents) + " documents for " + std::to_string(total) +
              " messages; run `mailkeep reindex`");
     } else if (documents + *pending < before) {
       report(std::to_string(before - documents - *pending) +
@@ -91,11 +117,19 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
       std::cout << "index: " << *pending << " messages waiting to be indexed (the next import catches up)\n";
     }
   }
+  const VerifyResult& r = run->result;
+  const std::string subset = std::to_string(run->subset) + "/" + std::to_string(run->of);
   if (global.json) {
-    std::cout << nlohmann::json{{"checked", *checked}, {"problems", problems}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"checked", r.checked}, {"subset", subset}, {"complete", r.complete},
+                                {"resumed_after", run->resumed_after}, {"problems", problems}}
+                     .dump(2)
+              << "\n";
   } else if (global.verbosity > 0) {
-    std::cout << "checked " << *checked << " messages: "
-              << (problem_count == 0 ? std::string("all good") : std::to_string(problem_count) + " problem(s)") << "\n";
+    // One line for monitoring (cron mail, a check's output).
+    std::cout << "verify: " << (problem_count == 0 ? "ok " : "FAILED ") << r.checked << " messages checked (subset "
+              << subset << (run->resumed_after > 0 ? ", resumed" : "")
+              << (r.complete ? "" : ", stopped at --max-duration; the next run resumes") << "), " << problem_count
+              << (problem_count == 1 ? " problem" : " problems") << "\n";
   }
   return problem_count == 0 ? kExitOk : kExitPartial;
 }

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/export/folder_names.h"
 #include "store/util/files.h"
 #include "sync/local/decoded_file.h"
 #include "sync/local/mbox_splitter.h"
@@ -475,8 +476,41 @@ InputKind DetectInput(const std::string& path, std::string* why) {
   return ContainsMaildir(*real, *real) ? InputKind::kMaildir : InputKind::kEmlDirectory;
 }
 
+namespace {
+
+// Folder paths below `root` as names (FolderNaming).
+MessageSink NameFolders(const std::string& root, const std::string& account, const MessageSink& sink) {
+  return [root, account, &sink](RawMessage&& m) -> Status {
+    const std::string& folder = m.origin.folder;
+    if (folder == root || (folder.starts_with(root) && folder.size() > root.size() && folder[root.size()] == '/')) {
+      std::vector<std::string> relative;
+      std::string_view rest = std::string_view(folder).substr(root.size());
+      while (!rest.empty()) {
+        rest.remove_prefix(1);  // the '/'
+        size_t slash = rest.find('/');
+        relative.emplace_back(rest.substr(0, slash));
+        rest.remove_prefix(slash == std::string_view::npos ? rest.size() : slash);
+      }
+      m.origin.folder = exporting::FolderName(relative);
+      m.origin.account = account;
+    }
+    return sink(std::move(m));
+  };
+}
+
+}  // namespace
+
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
-                 const ReadLimits& limits) {
+                 const ReadLimits& limits, const FolderNaming& naming) {
+  if (!naming.account.empty()) {
+    auto resolved = AbsolutePath(path);
+    if (resolved) {
+      struct stat st {};
+      if (::stat(resolved->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        return ReadInput(path, NameFolders(*resolved, naming.account, sink), on_problem, limits, {});
+      }
+    }
+  }
   Reader reader(sink, on_problem, limits);
   auto resolved = AbsolutePath(path);
   if (!resolved) {

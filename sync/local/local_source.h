@@ -42,6 +42,18 @@ struct ReadLimits {
   std::string too_large_hint;
 };
 
+// How the folders of a directory input are recorded. By default: account
+// "local", folder = the absolute path of the Maildir folder (or directory,
+// or mbox file). With `account` set: that account, and folder = the name
+// of the folder relative to the directory given (exporting::FolderName in
+// store/export/folder_names.h: the directory itself is "INBOX", a
+// Maildir++ ".Work.Sub" or nested Work/Sub is "Work/Sub", %XX escapes
+// undone) — the folders a `mailkeep export --format maildir` wrote.
+// A single file input keeps its path either way.
+struct FolderNaming {
+  std::string account;  // "" = by path under account "local"
+};
+
 using MessageSink = std::function<Status(RawMessage&&)>;
 // Called for a message or file that could not be read; reading goes on.
 using ProblemSink = std::function<void(const std::string& where, const std::string& why)>;
@@ -89,7 +101,7 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 // dropped), empty mbox messages — goes to `on_problem` (may be empty) and
 // reading continues, as do messages over `limits.max_message_size`.
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
-                 const ReadLimits& limits = {});
+                 const ReadLimits& limits = {}, const FolderNaming& naming = {});
 
 // Splits an mbox stream that is already in memory (tests, fuzzing). Removes
 // mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also

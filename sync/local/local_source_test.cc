@@ -56,7 +56,7 @@ class LocalSourceTest : public ::testing::Test {
     std::vector<RawMessage> messages;
     std::vector<std::pair<std::string, std::string>> problems;
   };
-  Run Read(const std::string& rel, const ReadLimits& limits = {}) {
+  Run Read(const std::string& rel, const ReadLimits& limits = {}, const FolderNaming& naming = {}) {
     Run run;
     run.status = ReadInput(
         rel.empty() ? dir_ : Path(rel),
@@ -67,7 +67,7 @@ class LocalSourceTest : public ::testing::Test {
         [&](const std::string& where, const std::string& why) {
           run.problems.emplace_back(where, why);
         },
-        limits);
+        limits, naming);
     return run;
   }
   void Symlink(const std::string& target, const std::string& rel) {
@@ -392,6 +392,41 @@ TEST_F(LocalSourceTest, MaildirPlusPlusSubFolders) {
   EXPECT_EQ(run.messages[1].bytes, "A: lists\n\n");
   EXPECT_EQ(run.messages[2].origin.folder, Path("md/.Sent"));
   EXPECT_EQ(run.messages[2].origin.key, "2");
+}
+
+TEST_F(LocalSourceTest, FoldersByNameUnderAnAccount) {
+  // What `export --format maildir` writes, both layouts, read back as names.
+  Write("md/cur/1.M1.mailkeep:2,S", "A: inbox\n\n");
+  Write("md/.Work.Projects/cur/1.M2.mailkeep:2,FR", "A: work\n\n");
+  Write("md/.Donn\xc3\xa9" "es.v1%2E2/cur/1.M3.mailkeep", "A: dot\n\n");
+  Write("md/.evil%2F..%00/cur/1.M4.mailkeep:2,", "A: evil\n\n");
+  Write("nested/cur/1.M1.mailkeep:2,S", "A: inbox\n\n");
+  Write("nested/Work/Projects/cur/1.M2.mailkeep:2,T", "A: work\n\n");
+  Write("nested/%63ur/cur/1.M5.mailkeep", "A: cur\n\n");
+  FolderNaming naming{"restored"};
+  Run run = Read("md", {}, naming);
+  ASSERT_TRUE(run.status);
+  std::set<std::pair<std::string, std::string>> got;
+  for (const auto& m : run.messages) {
+    EXPECT_EQ(m.origin.account, "restored");
+    EXPECT_EQ(m.origin.source, "maildir");
+    got.emplace(m.origin.folder, m.origin.flags);
+  }
+  EXPECT_EQ(got, (std::set<std::pair<std::string, std::string>>{{"INBOX", "\\Seen"},
+                                                                 {"Work/Projects", "\\Answered \\Flagged"},
+                                                                 {"Donn\xc3\xa9" "es/v1.2", ""},
+                                                                 {"evil%2F/%00", ""}}));
+  got.clear();
+  run = Read("nested", {}, naming);
+  ASSERT_TRUE(run.status);
+  for (const auto& m : run.messages) got.emplace(m.origin.folder, m.origin.flags);
+  EXPECT_EQ(got, (std::set<std::pair<std::string, std::string>>{
+                     {"INBOX", "\\Seen"}, {"Work/Projects", "\\Deleted"}, {"cur", ""}}));
+  // Without an account: paths under "local", as before.
+  run = Read("md");
+  ASSERT_EQ(run.messages.size(), 4u);
+  EXPECT_EQ(run.messages[0].origin.account, "local");
+  EXPECT_EQ(run.messages[0].origin.folder, Path("md"));
 }
 
 TEST_F(LocalSourceTest, NestedMaildirs) {

@@ -185,6 +185,19 @@ Layout InferLayout(const std::vector<std::string>& names) {
   return {"", '.'};
 }
 
+std::string ArchivedLayouts::NeutralName(const Location& place) {
+  if (place.source != "imap") return place.folder;
+  auto it = layouts_.find(place.account);
+  if (it == layouts_.end()) {
+    std::vector<std::string> names;
+    if (auto states = archive_.FolderStates("imap", place.account)) {
+      for (const auto& f : *states) names.push_back(f.name);
+    }
+    it = layouts_.emplace(place.account, InferLayout(names)).first;
+  }
+  return NeutralString(ToNeutral(place.folder, it->second));
+}
+
 Role RoleOfName(const Path& in) {
   Path path = in;
   if (path.size() == 2 && (path[0] == "[Gmail]" || path[0] == "[Google Mail]")) path.erase(path.begin());

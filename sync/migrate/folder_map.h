@@ -38,11 +38,13 @@
 // Pure functions and values; thread-safe.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "store/archive.h"
 #include "store/util/status.h"
 #include "sync/imap/imap_client.h"
 
@@ -69,6 +71,20 @@ Path ParseNeutral(std::string_view neutral);
 // INBOX starting with "INBOX." → prefix "INBOX.", delimiter "."; else "/"
 // when a name contains "/", else "." when one contains "."; else "/".
 Layout InferLayout(const std::vector<std::string>& names);
+
+// The neutral names of the IMAP places an archive keeps, each account's
+// layout inferred (InferLayout) from the folder names the archive keeps for
+// it, once per account. Other places keep their folder as stored.
+// REQUIRES: `archive` outlives this.
+class ArchivedLayouts {
+ public:
+  explicit ArchivedLayouts(Archive& archive) : archive_(archive) {}
+  std::string NeutralName(const Location& place);
+
+ private:
+  Archive& archive_;
+  std::map<std::string, Layout> layouts_;  // account → layout
+};
 
 enum class Role { kNone, kSent, kDrafts, kTrash, kJunk, kArchive };
 // The role of a source folder by its well-known name (see the top).

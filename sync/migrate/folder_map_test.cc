@@ -1,6 +1,10 @@
 // Folder names between server layouts, user rules and special use.
 #include "sync/migrate/folder_map.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 namespace mailkeep::migrate {
@@ -47,6 +51,37 @@ TEST(FolderMap, InferLayoutFromArchivedNames) {
   EXPECT_EQ(InferLayout({"INBOX", "Sent"}), kSlash);
   EXPECT_EQ(InferLayout({"INBOX"}), kSlash);
   EXPECT_EQ(InferLayout({}), kSlash);
+}
+
+// export --format maildir names IMAP places through their account's layout.
+TEST(FolderMap, ArchivedLayoutsGiveNeutralNamesPerAccount) {
+  char tmpl[] = "/tmp/folder_map_test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  {
+    auto archive = Archive::Create(std::string(tmpl) + "/a");
+    ASSERT_TRUE(archive);
+    for (const char* name : {"INBOX", "INBOX.Sent", "INBOX.Lists.mips"}) {
+      FolderState f;
+      f.name = name;
+      ASSERT_TRUE((*archive)->SetFolderState("imap", "courier", f));
+    }
+    FolderState f;
+    f.name = "Lists/v1.2";
+    ASSERT_TRUE((*archive)->SetFolderState("imap", "dovecot", f));
+    ArchivedLayouts layouts(**archive);
+    auto place = [](std::string source, std::string account, std::string folder) {
+      Location l;
+      l.source = std::move(source);
+      l.account = std::move(account);
+      l.folder = std::move(folder);
+      return l;
+    };
+    EXPECT_EQ(layouts.NeutralName(place("imap", "courier", "INBOX.Lists.mips")), "Lists/mips");
+    EXPECT_EQ(layouts.NeutralName(place("imap", "courier", "INBOX")), "INBOX");
+    EXPECT_EQ(layouts.NeutralName(place("imap", "dovecot", "Lists/v1.2")), "Lists/v1.2");
+    EXPECT_EQ(layouts.NeutralName(place("maildir", "local", "/home/x/Maildir/.Sent")), "/home/x/Maildir/.Sent");
+  }
+  std::filesystem::remove_all(tmpl);
 }
 
 TEST(FolderMap, RolesByWellKnownNameAndAttribute) {
