@@ -47,18 +47,21 @@ Status Pop3Source::Retrying(const std::function<Status()>& step, const bool* sto
   }
 }
 
-Result<std::optional<int>> Pop3Source::NumberOf(const ServerMessage& m) {
-  if (listing_session_) return static_cast<int>(m.handle);
-  if (!renumbered_) {
-    MK_ASSIGN_OR_RETURN(auto entries, client_->List());
-    std::map<std::string, pop3::MailboxEntry> unique;
-    std::set<std::string> repeated;
-    for (auto& e : entries) {
-      if (!unique.emplace(e.uidl, e).second) repeated.insert(e.uidl);
-    }
-    for (const auto& uidl : repeated) unique.erase(uidl);
-    renumbered_ = std::move(unique);
+Status Pop3Source::Renumber() {
+  if (listing_session_ || renumbered_) return OkStatus();
+  MK_ASSIGN_OR_RETURN(auto entries, client_->List());
+  std::map<std::string, pop3::MailboxEntry> unique;
+  std::set<std::string> repeated;
+  for (auto& e : entries) {
+    if (!unique.emplace(e.uidl, e).second) repeated.insert(e.uidl);
   }
+  for (const auto& uidl : repeated) unique.erase(uidl);
+  renumbered_ = std::move(unique);
+  return OkStatus();
+}
+
+std::optional<int> Pop3Source::NumberOf(const ServerMessage& m) const {
+  if (listing_session_) return static_cast<int>(m.handle);
   auto it = renumbered_->find(m.origin.key);
   if (it == renumbered_->end() || it->second.size != m.size) return std::nullopt;
   return it->second.number;
@@ -96,11 +99,12 @@ Status Pop3Source::Fetch(const std::vector<ServerMessage>& wanted, const Message
   size_t missing = 0;
   bool sink_failed = false;
   MK_RETURN_IF_ERROR(Retrying([&]() -> Status {
+    MK_RETURN_IF_ERROR(Renumber());
     std::map<int, size_t> by_number;
     std::vector<int> numbers;
     for (size_t i = 0; i < wanted.size(); ++i) {
       if (done[i]) continue;
-      MK_ASSIGN_OR_RETURN(std::optional<int> number, NumberOf(wanted[i]));
+      std::optional<int> number = NumberOf(wanted[i]);
       if (!number) {
         done[i] = true;
         ++missing;
@@ -152,11 +156,12 @@ Result<std::vector<ServerMessage>> Pop3Source::Delete(const std::vector<ServerMe
       if (!client_) {  // the last chunk's QUIT ended the session: a new one, not a reconnect
         MK_ASSIGN_OR_RETURN(client_, pop3::Pop3Client::Connect(options_));
       }
+      MK_RETURN_IF_ERROR(Renumber());  // before the chunk is sized: it takes commands too
       const size_t end = next + DeleteChunk(durable.size() - next);
       std::vector<int> numbers;
       std::vector<const ServerMessage*> chunk;
       for (size_t k = next; k < end; ++k) {
-        MK_ASSIGN_OR_RETURN(std::optional<int> number, NumberOf(durable[k]));
+        std::optional<int> number = NumberOf(durable[k]);
         if (!number) continue;  // gone since (maybe by an earlier QUIT whose answer was lost): not claimed
         numbers.push_back(*number);
         chunk.push_back(&durable[k]);

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sync/pop3/pop3_client.h"
@@ -48,10 +49,12 @@ class Pop3Source : public Source {
   // A new session after a lost one, within the budget. Errors are
   // kUnavailable: the account cannot go on.
   Status Reconnect(Error why);
+  // In a session after the listing's: UIDL + LIST there (once).
+  Status Renumber();
   // The session's number for a message of the listing: its handle in the
-  // listing's own session; in a later one, the number UIDL + LIST give its
-  // UIDL there (nullopt when gone, repeated, or of another size).
-  Result<std::optional<int>> NumberOf(const ServerMessage& m);
+  // listing's own session; in a later one (after Renumber), the number its
+  // UIDL has there (nullopt when gone, repeated, or of another size).
+  std::optional<int> NumberOf(const ServerMessage& m) const;
   // How many DELE fit in this session with its QUIT, at least 1.
   size_t DeleteChunk(size_t left) const;
 
