@@ -1,6 +1,6 @@
 #include "sync/pop3_source.h"
 
-#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 
@@ -141,10 +141,10 @@ Status Pop3Source::Fetch(const std::vector<ServerMessage>& wanted, const Message
   return OkStatus();
 }
 
-size_t Pop3Source::DeleteChunk(size_t left) const {
-  if (session_limit_ == 0) return left;
+size_t Pop3Source::DeleteRoom() const {
+  if (session_limit_ == 0) return SIZE_MAX;
   const int room = session_limit_ - client_->replies() - 1;  // one reply for QUIT
-  return std::clamp<size_t>(room > 0 ? static_cast<size_t>(room) : 1, 1, left);
+  return room > 0 ? static_cast<size_t>(room) : 1;
 }
 
 Result<std::vector<ServerMessage>> Pop3Source::Delete(const std::vector<ServerMessage>& durable) {
@@ -156,26 +156,30 @@ Result<std::vector<ServerMessage>> Pop3Source::Delete(const std::vector<ServerMe
       if (!client_) {  // the last chunk's QUIT ended the session: a new one, not a reconnect
         MK_ASSIGN_OR_RETURN(client_, pop3::Pop3Client::Connect(options_));
       }
-      MK_RETURN_IF_ERROR(Renumber());  // before the chunk is sized: it takes commands too
-      const size_t end = next + DeleteChunk(durable.size() - next);
+      MK_RETURN_IF_ERROR(Renumber());  // before the room is counted: it takes commands too
+      const size_t room = DeleteRoom();
       std::vector<int> numbers;
       std::vector<const ServerMessage*> chunk;
-      for (size_t k = next; k < end; ++k) {
-        std::optional<int> number = NumberOf(durable[k]);
-        if (!number) continue;  // gone since (maybe by an earlier QUIT whose answer was lost): not claimed
+      size_t end = next;
+      for (; end < durable.size() && numbers.size() < room; ++end) {
+        // Gone since (maybe by an earlier QUIT whose answer was lost): not claimed.
+        std::optional<int> number = NumberOf(durable[end]);
+        if (!number) continue;
         numbers.push_back(*number);
-        chunk.push_back(&durable[k]);
+        chunk.push_back(&durable[end]);
       }
-      MK_RETURN_IF_ERROR(client_->Delete(numbers));
-      // Only QUIT's +OK makes the deletions final (the UPDATE state).
-      Status quit = client_->Quit();
-      if (!quit) return std::unexpected(quit.error().WithContext("deletions not confirmed by the server"));
-      client_.reset();
-      listing_session_ = false;
-      renumbered_.reset();
-      for (const auto* m : chunk) gone.push_back(*m);
+      if (!numbers.empty()) {
+        MK_RETURN_IF_ERROR(client_->Delete(numbers));
+        // Only QUIT's +OK makes the deletions final (the UPDATE state).
+        Status quit = client_->Quit();
+        if (!quit) return std::unexpected(quit.error().WithContext("deletions not confirmed by the server"));
+        client_.reset();
+        listing_session_ = false;
+        renumbered_.reset();
+        for (const auto* m : chunk) gone.push_back(*m);
+        budget_.Progress();
+      }
       next = end;
-      budget_.Progress();
     }
     return OkStatus();
   });

@@ -55,8 +55,9 @@ class Pop3Source : public Source {
   // listing's own session; in a later one (after Renumber), the number its
   // UIDL has there (nullopt when gone, repeated, or of another size).
   std::optional<int> NumberOf(const ServerMessage& m) const;
-  // How many DELE fit in this session with its QUIT, at least 1.
-  size_t DeleteChunk(size_t left) const;
+  // How many DELE fit in this session with its QUIT, at least 1 (all
+  // when no session has ended yet).
+  size_t DeleteRoom() const;
 
   std::string account_;
   pop3::Pop3Options options_;

@@ -74,6 +74,7 @@ cuts=$(grep -c "^cut after $lines lines" "$WORK/proxy.log")
 ((logins >= 4)) || fail "only $logins logins"
 expect_eq "$(fetched dropping)" 12 "fetched through the dropping proxy"
 expect_eq "$(deleted dropping)" 12 "deleted through the dropping proxy"
+expect_eq "$(stored_before dropping)" 0 "messages fetched twice"
 [[ -s $WORK/err ]] && fail "a successful run printed: $(cat "$WORK/err")"
 expect_eq "$(archived)" "$want" "archived SHA-256 set"
 expect_eq "$(messages)" 12 "messages in the archive"
