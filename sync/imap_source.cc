@@ -127,9 +127,11 @@ Status ImapSource::Retrying(const std::function<Status()>& step, const bool* sto
   for (;;) {
     Status out = step();
     if (out) return out;
-    // Lost sessions only: a refusal leaves the session open, a protocol
-    // violation is kFailedPrecondition.
-    if ((stop && *stop) || out.error().code() != ErrorCode::kUnavailable || !client_->closed()) {
+    // Sessions the server ended only: a refusal leaves the session open, a
+    // protocol violation is kFailedPrecondition, and a server that stopped
+    // answering would most likely cost the whole timeout again.
+    if ((stop && *stop) || out.error().code() != ErrorCode::kUnavailable || !client_->closed() ||
+        client_->timed_out()) {
       return std::unexpected(SessionError(out.error()));
     }
     MK_RETURN_IF_ERROR(Reconnect(out.error()));

@@ -20,9 +20,11 @@
 // folders not deleted from yet. Every folder is opened again first, and its
 // UIDVALIDITY must be the listed one before anything is fetched or deleted
 // there (a UID names one message for good only under one UIDVALIDITY); if
-// not, that folder fails and nothing is deleted there. Only lost sessions
-// are retried: not a refusal, a protocol violation or a sink (archive)
-// error. The initial Connect() is not retried.
+// not, that folder fails and nothing is deleted there. Only sessions the
+// server ended (EOF, reset, BYE) are retried: not a server that stopped
+// answering (a timeout or command_deadline would be waited again), a
+// refusal, a protocol violation or a sink (archive) error. The initial
+// Connect() is not retried.
 #pragma once
 
 #include <memory>

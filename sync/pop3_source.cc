@@ -40,7 +40,9 @@ Status Pop3Source::Reconnect(Error why) {
 Status Pop3Source::Retrying(const std::function<Status()>& step, const bool* stop) {
   for (;;) {
     Status out = step();
-    if (out || (stop && *stop) || out.error().code() != ErrorCode::kUnavailable || (client_ && !client_->closed())) {
+    // Sessions the server ended only (see ImapSource::Retrying).
+    if (out || (stop && *stop) || out.error().code() != ErrorCode::kUnavailable ||
+        (client_ && (!client_->closed() || client_->timed_out()))) {
       return out;
     }
     MK_RETURN_IF_ERROR(Reconnect(out.error()));

@@ -10,7 +10,8 @@
 // is neither fetched nor deleted. Deletions go in chunks that fit the
 // sessions the server allows, each made final by its own QUIT: once a
 // session ended after R replies, each later session sends DELE only as far
-// as R allows, with room for the QUIT. The initial Connect() is not retried.
+// as R allows, with room for the QUIT. As for IMAP (imap_source.h), only
+// sessions the server ended are retried, and the initial Connect() is not.
 #pragma once
 
 #include <map>

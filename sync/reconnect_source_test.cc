@@ -152,6 +152,25 @@ TEST(ImapReconnect, GivesUpAfterThreeInARow) {
   EXPECT_EQ(server.sessions(), 4);
 }
 
+// A server that stops answering is not logged in to again: the read
+// timeout (3 s here) would most likely be waited again.
+TEST(ImapReconnect, NoReconnectAfterATimeout) {
+  FakeServer server;
+  server.ServeSessions({Plus(ImapLogin(), {{"A2 LIST *", "", 4000, true}})});
+  ImapSourceOptions options;
+  options.client = mailkeep::testing::FakeImap(server.port());
+  ImapSource source("acct", options, NoPauses());
+  ASSERT_TRUE(source.Connect());
+  auto folders = source.Folders(ListContext{});
+  ASSERT_FALSE(folders);
+  EXPECT_EQ(folders.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(folders.error().message().rfind("IMAP LIST: read from 127.0.0.1:", 0), 0u) << folders.error().message();
+  EXPECT_NE(folders.error().message().find("timed out"), std::string::npos) << folders.error().message();
+  source.Close();
+  server.Finish();
+  EXPECT_EQ(server.sessions(), 1);
+}
+
 // --- POP3 -----------------------------------------------------------------
 
 std::vector<FakeStep> Pop3Login() {

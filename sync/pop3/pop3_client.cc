@@ -422,6 +422,7 @@ AuthMethod Pop3Client::auth_method() const { return impl_->used; }
 bool Pop3Client::secure() const { return impl_->conn->secure(); }
 const std::string& Pop3Client::peer() const { return impl_->peer(); }
 bool Pop3Client::closed() const { return impl_->conn->closed(); }
+bool Pop3Client::timed_out() const { return impl_->conn->timed_out(); }
 int Pop3Client::replies() const { return impl_->replies; }
 
 Result<std::vector<MailboxEntry>> Pop3Client::List() {

@@ -109,6 +109,8 @@ class Pop3Client {
   const std::string& peer() const;
   // After QUIT, or an error that ended the session (the server hung up).
   bool closed() const;
+  // Closed because the server stopped answering (net::Connection::timed_out).
+  bool timed_out() const;
   // Replies (+OK / -ERR lines) read in this session, the greeting
   // included: how many commands a session carried before the server ended
   // it (Pop3Source uses it to fit deletions into the sessions a server allows).
