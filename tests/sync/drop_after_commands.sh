@@ -7,6 +7,12 @@
 # exit 0, the archive holds exactly the messages the server held (SHA-256
 # sets equal, nothing twice), the server is empty, and a second run straight
 # to Dovecot finds nothing to fetch.
+# Then a server that ends every session right after the login (a second
+# proxy hangs up at the first command after it; the login method is fixed,
+# so the lines up to there are known: CAPA, USER, PASS for POP3; LOGIN and
+# ENABLE for IMAP, whose greeting and login reply carry the capabilities):
+# 3 reconnects, then the account fails with one line on stderr and exit 1,
+# nothing archived and nothing deleted.
 #   usage: drop_after_commands.sh pop3|imap
 #   pop3: 12 messages in INBOX, N = 9 (login, UIDL, LIST, a few RETR or DELE
 #         per session: deletions must be split into sessions, each with its
@@ -14,9 +20,9 @@
 #   imap: 8 messages in INBOX and 4 in Later, N = 6.
 PROTOCOL=${1:?usage: drop_after_commands.sh pop3|imap}
 source "$(dirname "$0")/lib.sh"
-proxy_pid=
-trap '[[ -n $proxy_pid ]] && kill "$proxy_pid" 2>/dev/null; dovecot_stop; rm -rf "$WORK"' EXIT
-export BOB_PW=$DOVECOT_BOB_PASSWORD
+proxy_pids=()
+trap 'for p in "${proxy_pids[@]}"; do kill "$p" 2>/dev/null; done; dovecot_stop; rm -rf "$WORK"' EXIT
+export BOB_PW=$DOVECOT_BOB_PASSWORD ALICE_PW=$DOVECOT_ALICE_PASSWORD
 
 mkdir "$WORK/mail"
 n=0
@@ -50,16 +56,27 @@ fi
 expect_eq "$(on_server)" 12 "messages on the server"
 want=$(sha256sum "$WORK"/mail/*.eml | cut -d' ' -f1 | sort)
 
-python3 "$(dirname "$0")/../servers/cutting_proxy.py" 127.0.0.1 "$port" "lines:$lines" \
-  "$WORK/proxy.port" "$WORK/proxy.log" &
-proxy_pid=$!
-for ((i = 0; i < 100; i++)); do [[ -s $WORK/proxy.port ]] && break; sleep 0.05; done
-[[ -s $WORK/proxy.port ]] || fail "the proxy did not start"
+proxy() {  # proxy NAME LINES: a cutting proxy in front of $port, its port in $WORK/NAME.port
+  python3 "$(dirname "$0")/../servers/cutting_proxy.py" 127.0.0.1 "$port" "lines:$2" \
+    "$WORK/$1.port" "$WORK/$1.log" &
+  proxy_pids+=($!)
+  for ((i = 0; i < 100; i++)); do [[ -s $WORK/$1.port ]] && break; sleep 0.05; done
+  [[ -s $WORK/$1.port ]] || fail "the proxy $1 did not start"
+}
+proxy proxy "$lines"
 
 extra=(allow_plaintext=true delete=after-download)
 [[ $PROTOCOL == imap ]] && extra+=(compress=false)
-account dropping bob BOB_PW none "${extra[@]}"
-sed -i "s/^port = $port\$/port = $(cat "$WORK/proxy.port")/" "$cfg"
+proxied_account() {  # proxied_account PROXY NAME USER PASSWORD_VAR [KEY=VALUE...]: through that proxy
+  local proxy=$1 all=$cfg
+  shift
+  cfg=$WORK/one.ini
+  : >"$cfg"
+  account "$1" "$2" "$3" none "${@:4}"
+  sed "s/^port = $port\$/port = $(cat "$WORK/$proxy.port")/" "$cfg" >>"$all"
+  cfg=$all
+}
+proxied_account proxy dropping bob BOB_PW "${extra[@]}"
 account direct bob BOB_PW none "${extra[@]}"
 archived() {  # SHA-256 of every archived message, sorted
   local id
@@ -84,4 +101,20 @@ mk verify >/dev/null || fail "verify"
 # 2. Straight to Dovecot: nothing left to fetch.
 sync_ok direct
 expect_eq "$(fetched direct)" 0 "fetched by the direct run"
-echo "drop_after_commands $PROTOCOL: ok ($logins sessions, $cuts of them cut)"
+
+# 3. Every session ends right after the login.
+dovecot_seed alice 3
+login_lines=2
+[[ $PROTOCOL == pop3 ]] && login_lines=3
+proxy login "$login_lines"
+proxied_account login cut_at_login alice ALICE_PW auth=user "${extra[@]}"
+expect_status 1 mk sync --config "$cfg" cut_at_login
+expect_eq "$(wc -l <"$WORK/err")" 1 "lines on stderr ($(cat "$WORK/err"))"
+grep -q "ended the session 4 times in a row without progress (gave up after 3 reconnects)" "$WORK/err" ||
+  fail "the error does not say why it gave up: $(cat "$WORK/err")"
+grep -q "^cut_at_login: .*FAILED" "$WORK/out" || fail "no FAILED summary: $(cat "$WORK/out")"
+expect_eq "$(grep -c "^cut after $login_lines lines" "$WORK/login.log")" 4 "sessions cut (1 + 3 reconnects)"
+expect_eq "$(grep -c "Login: user=<alice>" "$DOVECOT_LOG")" 4 "logins"
+expect_eq "$(dovecot_count alice)" 3 "messages on the server"
+expect_eq "$(messages)" 12 "messages in the archive"
+echo "drop_after_commands $PROTOCOL: ok ($logins sessions, $cuts of them cut; gave up after the login drops)"
