@@ -39,8 +39,8 @@ bool FolderMatches(const std::string& pattern, const std::string& name, char del
   return Match(fold_inbox(pattern), fold_inbox(name), delimiter);
 }
 
-ImapSource::ImapSource(std::string account, ImapSourceOptions options)
-    : account_(std::move(account)), options_(std::move(options)) {}
+ImapSource::ImapSource(std::string account, ImapSourceOptions options, ReconnectBudget budget)
+    : account_(std::move(account)), options_(std::move(options)), budget_(std::move(budget)) {}
 
 ImapSource::~ImapSource() = default;
 
@@ -72,7 +72,12 @@ bool Unchanged(const ListContext& context, const FolderState* before, uint64_t u
 
 Result<FolderList> ImapSource::Folders(const ListContext& context) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
-  MK_ASSIGN_OR_RETURN(std::vector<imap::Folder> folders, client_->ListFolders());
+  std::vector<imap::Folder> folders;
+  MK_RETURN_IF_ERROR(Retrying([&]() -> Status {
+    MK_ASSIGN_OR_RETURN(folders, client_->ListFolders());
+    return OkStatus();
+  }));
+  budget_.Progress();
   FolderList out;
   std::set<std::string> server_folders;
   for (const auto& folder : folders) {
@@ -96,29 +101,84 @@ Result<FolderList> ImapSource::Folders(const ListContext& context) {
 }
 
 Error ImapSource::SessionError(const Error& e) const {
-  if (client_ && client_->closed() && e.code() != ErrorCode::kUnavailable) return Error(ErrorCode::kUnavailable, e.message());
+  if ((!client_ || client_->closed()) && e.code() != ErrorCode::kUnavailable) {
+    return Error(ErrorCode::kUnavailable, e.message());
+  }
   return e;
+}
+
+Status ImapSource::Reconnect(Error why) {
+  const std::string server = options_.client.connect.host + ":" + std::to_string(options_.client.connect.port);
+  for (;;) {
+    client_.reset();
+    selected_.reset();
+    if (!budget_.Spend()) return MakeError(ErrorCode::kUnavailable, "IMAP: " + budget_.GaveUp(server, why.message()));
+    auto c = imap::ImapClient::Connect(options_.client);
+    if (c) {
+      client_ = std::move(*c);
+      return OkStatus();
+    }
+    if (c.error().code() != ErrorCode::kUnavailable) return MakeError(ErrorCode::kUnavailable, c.error().message());
+    why = c.error();
+  }
+}
+
+Status ImapSource::Retrying(const std::function<Status()>& step, const bool* stop) {
+  for (;;) {
+    Status out = step();
+    if (out) return out;
+    // Sessions the server ended only: a refusal leaves the session open, a
+    // protocol violation is kFailedPrecondition, and a server that stopped
+    // answering would most likely cost the whole timeout again.
+    if ((stop && *stop) || out.error().code() != ErrorCode::kUnavailable || !client_->closed() ||
+        client_->timed_out()) {
+      return std::unexpected(SessionError(out.error()));
+    }
+    MK_RETURN_IF_ERROR(Reconnect(out.error()));
+  }
 }
 
 Result<Listing> ImapSource::ListFolder(const std::string& folder, const ListContext& context) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
-  auto out = ListOpen(folder, context);
-  if (!out) return std::unexpected(SessionError(out.error()));
-  return out;
+  Listing listing;
+  MK_RETURN_IF_ERROR(Retrying([&]() -> Status {
+    MK_ASSIGN_OR_RETURN(listing, ListOpen(folder, context));
+    return OkStatus();
+  }));
+  budget_.Progress();
+  return listing;
 }
 
 Status ImapSource::Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
-  auto out = FetchOpen(wanted, sink);
-  if (!out) return std::unexpected(SessionError(out.error()));
-  return out;
+  std::set<std::pair<std::string, std::string>> handed;  // (folder, UID) passed to the sink
+  bool sink_failed = false;
+  const MessageSink counted = [&](RawMessage&& m) -> Status {
+    std::pair<std::string, std::string> place{m.origin.folder, m.origin.key};
+    Status kept = sink(std::move(m));
+    if (!kept) {
+      sink_failed = true;
+      return kept;
+    }
+    handed.insert(std::move(place));
+    budget_.Progress();
+    return OkStatus();
+  };
+  return Retrying([&]() -> Status {
+    if (handed.empty()) return FetchOpen(wanted, counted);
+    std::vector<ServerMessage> left;
+    for (const auto& m : wanted) {
+      if (!handed.count({m.origin.folder, m.origin.key})) left.push_back(m);
+    }
+    return FetchOpen(left, counted);
+  }, &sink_failed);
 }
 
 Result<std::vector<ServerMessage>> ImapSource::Delete(const std::vector<ServerMessage>& durable) {
   if (!client_) return MakeError(ErrorCode::kFailedPrecondition, "IMAP: not connected");
-  auto out = DeleteOpen(durable);
-  if (!out) return std::unexpected(SessionError(out.error()));
-  return out;
+  std::vector<ServerMessage> gone;
+  MK_RETURN_IF_ERROR(Retrying([&]() { return DeleteOpen(durable, &gone); }));
+  return gone;
 }
 
 Result<Listing> ImapSource::ListOpen(const std::string& folder, const ListContext& context) {
@@ -222,21 +282,27 @@ Status ImapSource::FetchOpen(const std::vector<ServerMessage>& wanted, const Mes
   return OkStatus();
 }
 
-Result<std::vector<ServerMessage>> ImapSource::DeleteOpen(const std::vector<ServerMessage>& durable) {
+Status ImapSource::DeleteOpen(const std::vector<ServerMessage>& durable, std::vector<ServerMessage>* gone) {
   std::map<std::pair<std::string, uint64_t>, std::vector<const ServerMessage*>> by_folder;
   for (const auto& m : durable) by_folder[{m.origin.folder, m.origin.uidvalidity}].push_back(&m);
-  std::vector<ServerMessage> gone;
+  std::set<std::pair<std::string, uint64_t>> done;  // before a reconnect
+  for (const auto& m : *gone) done.emplace(m.origin.folder, m.origin.uidvalidity);
   for (const auto& [where, messages] : by_folder) {
+    if (done.count(where)) continue;
     const auto& [folder, uidvalidity] = where;
+    // After a reconnect this SELECTs again and checks the UIDVALIDITY.
     MK_RETURN_IF_ERROR(Open(folder, uidvalidity, /*writable=*/true));
     std::vector<uint32_t> uids;
     for (const auto* m : messages) uids.push_back(static_cast<uint32_t>(m->handle));
     // A failure in a later folder leaves the earlier deletions unrecorded
     // (their places keep deleted_at empty): nothing is lost either way.
+    // Deleting again after a lost session is safe: under the same
+    // UIDVALIDITY a UID never names another message.
     MK_RETURN_IF_ERROR(client_->DeleteMessages(uids));
-    for (const auto* m : messages) gone.push_back(*m);
+    for (const auto* m : messages) gone->push_back(*m);
+    budget_.Progress();
   }
-  return gone;
+  return OkStatus();
 }
 
 Status ImapSource::Close() {

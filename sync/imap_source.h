@@ -12,6 +12,19 @@
 // opening (Courier, Mailutils; see sync/engine.h) are read consistently.
 // Deletion is UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly
 // those UIDs (refused without UIDPLUS), final at once.
+//
+// A server that ends the session (Gmail and Office 365 drop connections
+// after some commands) is logged in to again (ReconnectBudget,
+// sync/reconnect.h) and the step goes on with what is left: the folder list
+// or the folder's listing again, the messages not handed over yet, the
+// folders not deleted from yet. Every folder is opened again first, and its
+// UIDVALIDITY must be the listed one before anything is fetched or deleted
+// there (a UID names one message for good only under one UIDVALIDITY); if
+// not, that folder fails and nothing is deleted there. Only sessions the
+// server ended (EOF, reset, BYE) are retried: not a server that stopped
+// answering (a timeout or command_deadline would be waited again), a
+// refusal, a protocol violation or a sink (archive) error. The initial
+// Connect() is not retried.
 #pragma once
 
 #include <memory>
@@ -20,6 +33,7 @@
 #include <vector>
 
 #include "sync/imap/imap_client.h"
+#include "sync/reconnect.h"
 #include "sync/source.h"
 
 namespace mailkeep::sync {
@@ -36,7 +50,7 @@ bool FolderMatches(const std::string& pattern, const std::string& name, char del
 
 class ImapSource : public Source {
  public:
-  ImapSource(std::string account, ImapSourceOptions options);
+  ImapSource(std::string account, ImapSourceOptions options, ReconnectBudget budget = ReconnectBudget());
   ~ImapSource() override;
 
   const char* source_name() const override { return kSource; }
@@ -59,9 +73,17 @@ class ImapSource : public Source {
 
   Result<Listing> ListOpen(const std::string& folder, const ListContext& context);
   Status FetchOpen(const std::vector<ServerMessage>& wanted, const MessageSink& sink);
-  Result<std::vector<ServerMessage>> DeleteOpen(const std::vector<ServerMessage>& durable);
+  // Deletes in the folders that have no message in `gone` yet, adding
+  // theirs once the server made their deletion final.
+  Status DeleteOpen(const std::vector<ServerMessage>& durable, std::vector<ServerMessage>* gone);
   // `e`, as kUnavailable when the session is closed.
   Error SessionError(const Error& e) const;
+  // Runs `step`; when the server ended the session (not when *stop is
+  // set: the sink failed), logs in again within the budget and runs it
+  // again. Errors after which the session is closed are kUnavailable.
+  Status Retrying(const std::function<Status()>& step, const bool* stop = nullptr);
+  // A new session after a lost one. Errors are kUnavailable.
+  Status Reconnect(Error why);
 
   struct Selection {
     std::string folder;
@@ -70,6 +92,7 @@ class ImapSource : public Source {
   };
   std::string account_;
   ImapSourceOptions options_;
+  ReconnectBudget budget_;
   std::unique_ptr<imap::ImapClient> client_;
   std::optional<Selection> selected_;  // the folder open now, as listed
 };

@@ -979,6 +979,7 @@ AuthMethod ImapClient::auth_method() const { return impl_->used; }
 bool ImapClient::secure() const { return impl_->conn->secure(); }
 bool ImapClient::compressed() const { return impl_->conn->compressing(); }
 bool ImapClient::closed() const { return impl_->conn->closed(); }
+bool ImapClient::timed_out() const { return impl_->conn->timed_out(); }
 const std::string& ImapClient::peer() const { return impl_->peer(); }
 
 std::vector<std::string> ImapClient::TakeAlerts() {

@@ -206,6 +206,8 @@ class ImapClient {
   bool secure() const;
   bool compressed() const;             // COMPRESS DEFLATE is active
   bool closed() const;                 // after LOGOUT, or an error that ended the session
+  // Closed because the server stopped answering (net::Connection::timed_out).
+  bool timed_out() const;
   const std::string& peer() const;
   // [ALERT] texts the server sent so far (RFC 3501 says a person must see
   // them); the list is cleared.

@@ -245,6 +245,7 @@ class Connection::Impl {
   Poco::Net::StreamSocket socket;  // a SecureStreamSocket's impl once TLS is on
   bool secure = false;
   bool closed = false;
+  bool timed_out = false;  // dropped after a read timeout or the command deadline
   std::string rbuf;
   size_t rpos = 0;
   size_t scan = 0;  // rbuf[rpos, scan) holds no '\n'
@@ -274,6 +275,7 @@ class Connection::Impl {
   }
 
   Error DeadlinePassed() {
+    timed_out = true;
     CloseQuietly();
     return Error(ErrorCode::kUnavailable, "no complete reply from " + peer + " within " +
                                               Seconds(options.command_deadline) + " (command_deadline)");
@@ -310,6 +312,7 @@ class Connection::Impl {
     try {
       std::rethrow_exception(ep);
     } catch (const Poco::TimeoutException&) {
+      timed_out = true;
       msg = std::string(what) + " " + peer + " timed out after " + Seconds(options.read_timeout);
     } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException&) {
       msg = "connection to " + peer + " closed by the server";
@@ -713,6 +716,7 @@ bool Connection::secure() const { return impl_->secure; }
 const std::string& Connection::peer() const { return impl_->peer; }
 const std::string& Connection::host() const { return impl_->host; }
 bool Connection::closed() const { return impl_->closed; }
+bool Connection::timed_out() const { return impl_->timed_out; }
 
 void Connection::BeginCommand(uint64_t max_bytes) {
   Impl& d = *impl_;

@@ -145,6 +145,10 @@ class Connection {
   // kUnavailable. Idempotent; the destructor calls it.
   void Close();
   bool closed() const;
+  // The connection was dropped because the server stopped answering (a
+  // read timeout or the command deadline), not ended by the server: a
+  // reconnect would most likely wait as long again.
+  bool timed_out() const;
 
   class Impl;
 

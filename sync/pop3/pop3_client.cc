@@ -92,6 +92,7 @@ class Pop3Client::Impl {
   bool have_capa = false;
   std::string timestamp;
   AuthMethod used = AuthMethod::kAuto;
+  int replies = 0;  // status lines read, the greeting included
 
   const std::string& peer() const { return conn->peer(); }
 
@@ -178,9 +179,11 @@ class Pop3Client::Impl {
       return mask.Apply(t);
     };
     if (StartsWithIgnoreCase(l, "+OK") && (l.size() == 3 || l[3] == ' ' || l[3] == '\t')) {
+      ++replies;
       reply.kind = Reply::kOk;
       reply.text = rest(3);
     } else if (StartsWithIgnoreCase(l, "-ERR") && (l.size() == 4 || l[4] == ' ' || l[4] == '\t')) {
+      ++replies;
       reply.kind = Reply::kErr;
       reply.text = rest(4);
     } else if (allow_continue && !l.empty() && l[0] == '+' && (l.size() == 1 || l[1] == ' ')) {
@@ -418,6 +421,9 @@ bool Pop3Client::HasCapability(std::string_view name) const { return impl_->Has(
 AuthMethod Pop3Client::auth_method() const { return impl_->used; }
 bool Pop3Client::secure() const { return impl_->conn->secure(); }
 const std::string& Pop3Client::peer() const { return impl_->peer(); }
+bool Pop3Client::closed() const { return impl_->conn->closed(); }
+bool Pop3Client::timed_out() const { return impl_->conn->timed_out(); }
+int Pop3Client::replies() const { return impl_->replies; }
 
 Result<std::vector<MailboxEntry>> Pop3Client::List() {
   Impl& d = *impl_;

@@ -107,6 +107,14 @@ class Pop3Client {
   AuthMethod auth_method() const;
   bool secure() const;
   const std::string& peer() const;
+  // After QUIT, or an error that ended the session (the server hung up).
+  bool closed() const;
+  // Closed because the server stopped answering (net::Connection::timed_out).
+  bool timed_out() const;
+  // Replies (+OK / -ERR lines) read in this session, the greeting
+  // included: how many commands a session carried before the server ended
+  // it (Pop3Source uses it to fit deletions into the sessions a server allows).
+  int replies() const;
 
   // UIDL + LIST merged, in message-number order. A server without UIDL →
   // kFailedPrecondition with a clear message. Numbers and sizes are the
