@@ -419,10 +419,13 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
   return out;
 }
 
-// Creates the folder if it is missing; with `select`, SELECTs it (once
-// while it stays selected) for its PERMANENTFLAGS and UIDNEXT. A folder
-// that cannot be created or selected is refused for the rest of the run:
-// one error line, not one per message.
+// Creates the folder if it is missing; with `select`, SELECTs it for its
+// PERMANENTFLAGS (an EXAMINE may answer "()") and then holds it read-only
+// (EXAMINE, once while it stays selected) for UIDVALIDITY, UIDNEXT and the
+// appended messages' UIDs: GNU Mailutils 3.15 keeps only the first APPEND,
+// without its flags, into a folder the session has SELECTed read-write. A
+// folder that cannot be created or selected is refused for the rest of the
+// run: one error line, not one per message.
 Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
   auto refuse = [&](const Error& e) -> Status {
     if (e.code() == ErrorCode::kUnavailable) return std::unexpected(e);
@@ -437,10 +440,14 @@ Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
   }
   if (!select || selected == folder) return OkStatus();
   selected.clear();
-  auto box = client->Select(folder);
+  auto writable = client->Select(folder);
+  if (!writable) return refuse(writable.error());
+  auto box = client->Examine(folder);
   if (!box) return refuse(box.error());
   selected = folder;
   selected_box = *box;
+  selected_box.has_permanent_flags = writable->has_permanent_flags;
+  selected_box.permanent_flags = writable->permanent_flags;
   next_uid = box->uidnext;
   return OkStatus();
 }
@@ -462,21 +469,23 @@ std::string Migrator::State::PermittedFlags(const std::string& folder, const std
 }
 
 // Without UIDPLUS: the UID of the message just appended to the selected
-// folder — the one new UID from next_uid on, else the one there with its
-// Message-ID. nullopt when neither is unique (another client appending
-// messages without a Message-ID at the same time) or a search fails.
+// folder — the one new UID from next_uid on (UID FETCH: GNU Mailutils
+// answers UID SEARCH UID n:* with nothing), else the one among them with
+// its Message-ID. nullopt when neither is unique (another client appending
+// messages without a Message-ID at the same time) or a command fails.
 std::optional<uint32_t> Migrator::State::AppendedUid(const std::string& message_id) {
-  const std::string range = "UID " + std::to_string(std::max<uint32_t>(next_uid, 1)) + ":*";
-  auto fresh = client->UidSearch(range);
-  if (!fresh) return std::nullopt;
-  if (!fresh->empty()) next_uid = std::max(next_uid, fresh->back() + 1);
-  if (fresh->size() == 1) return fresh->front();
-  if (fresh->empty() || !Searchable(message_id)) return std::nullopt;
-  auto same = client->UidSearch(range + " HEADER Message-ID \"" + message_id + "\"");
+  auto listed = client->FetchFlags(std::to_string(std::max<uint32_t>(next_uid, 1)) + ":*");
+  if (!listed) return std::nullopt;
+  std::vector<uint32_t> fresh;
+  for (const auto& m : *listed) fresh.push_back(m.uid);
+  if (!fresh.empty()) next_uid = std::max(next_uid, fresh.back() + 1);
+  if (fresh.size() == 1) return fresh.front();
+  if (fresh.empty() || !Searchable(message_id)) return std::nullopt;
+  auto same = client->UidSearch("HEADER Message-ID \"" + message_id + "\"");
   if (!same) return std::nullopt;
   std::vector<uint32_t> in_range;
   for (uint32_t u : *same) {
-    if (std::binary_search(fresh->begin(), fresh->end(), u)) in_range.push_back(u);
+    if (std::binary_search(fresh.begin(), fresh.end(), u)) in_range.push_back(u);
   }
   if (in_range.size() == 1) return in_range.front();
   return std::nullopt;
