@@ -220,10 +220,11 @@ struct Migrator::State {
   std::map<std::string, std::set<int64_t>> live;                // folder → messages with a live place there
   std::set<std::string> dropped_flags;  // warned about once each
   std::set<std::string> uid_unknown;    // folders warned about: an appended message's UID not found
-  // The folder selected (SELECT) for PERMANENTFLAGS and UIDNEXT, and the
-  // lowest UID the next message appended there can have.
-  std::string selected;
-  imap::SelectedFolder selected_box;
+  // The folder last SELECTed for its PERMANENTFLAGS and UIDNEXT (and left
+  // again, see PrepareFolder), what SELECT said, and the lowest UID the
+  // next message appended there can have.
+  std::string known;
+  imap::SelectedFolder known_box;
   uint32_t next_uid = 0;
   int appends = 0;
 
@@ -235,7 +236,7 @@ struct Migrator::State {
   Outcome Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
   Status PrepareFolder(const std::string& folder, bool select);
   std::string PermittedFlags(const std::string& folder, const std::string& flags);
-  std::optional<uint32_t> AppendedUid(const std::string& message_id);
+  Result<ServerPlace> AppendedPlace(const std::string& folder, const std::string& message_id);
   Origin Place(const Outcome& out) const;
 };
 
@@ -368,7 +369,6 @@ Outcome Migrator::Migrate(int64_t id) {
   if (!raw) return Failed(out, raw.error());
   if (intent != 0) {
     out = s.Recover(id, intent, *raw, (*info)->message_id, out);
-    s.selected.clear();  // FindOnServer leaves no folder selected
     if (out.kind != Outcome::kAppended) return out;
   }
   return s.Append(id, intent, *raw, (*info)->message_id, out);
@@ -420,9 +420,13 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
 }
 
 // Creates the folder if it is missing; with `select`, SELECTs it (once
-// while it stays selected) for its PERMANENTFLAGS and UIDNEXT. A folder
-// that cannot be created or selected is refused for the rest of the run:
-// one error line, not one per message.
+// while it stays the folder appended to) for its PERMANENTFLAGS and UIDNEXT
+// and leaves it again: no folder is selected while a message is appended
+// (GNU Mailutils 3.15 keeps only the first APPEND, without its flags, into
+// the folder a session has SELECTed read-write; Courier refuses an APPEND
+// into the folder it has EXAMINEd). A folder that cannot be created or
+// selected is refused for the rest of the run: one error line, not one per
+// message.
 Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
   auto refuse = [&](const Error& e) -> Status {
     if (e.code() == ErrorCode::kUnavailable) return std::unexpected(e);
@@ -435,51 +439,58 @@ Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
     existing.insert(folder);
     created.push_back(folder);
   }
-  if (!select || selected == folder) return OkStatus();
-  selected.clear();
+  if (!select || known == folder) return OkStatus();
+  known.clear();
   auto box = client->Select(folder);
   if (!box) return refuse(box.error());
-  selected = folder;
-  selected_box = *box;
+  MK_RETURN_IF_ERROR(client->Unselect());
+  known = folder;
+  known_box = *box;
   next_uid = box->uidnext;
   return OkStatus();
 }
 
 // `flags` without those `folder` does not keep (PERMANENTFLAGS, known when
-// it is the selected folder); one warning per dropped flag and run.
+// PrepareFolder selected it); one warning per dropped flag and run.
 std::string Migrator::State::PermittedFlags(const std::string& folder, const std::string& flags) {
-  if (selected != folder) return flags;
+  if (known != folder) return flags;
   std::set<std::string> kept;
   for (auto& f : FlagWords(flags)) {
-    if (selected_box.Permits(f)) {
+    if (known_box.Permits(f)) {
       kept.insert(f);
     } else if (dropped_flags.insert(f).second) {
-      warn("account " + options.account + " does not keep the flag " + f + " (not in PERMANENTFLAGS of " + selected +
+      warn("account " + options.account + " does not keep the flag " + f + " (not in PERMANENTFLAGS of " + known +
            "): messages are appended without it");
     }
   }
   return JoinFlags(kept);
 }
 
-// Without UIDPLUS: the UID of the message just appended to the selected
-// folder — the one new UID from next_uid on, else the one there with its
-// Message-ID. nullopt when neither is unique (another client appending
-// messages without a Message-ID at the same time) or a search fails.
-std::optional<uint32_t> Migrator::State::AppendedUid(const std::string& message_id) {
-  const std::string range = "UID " + std::to_string(std::max<uint32_t>(next_uid, 1)) + ":*";
-  auto fresh = client->UidSearch(range);
-  if (!fresh) return std::nullopt;
-  if (!fresh->empty()) next_uid = std::max(next_uid, fresh->back() + 1);
-  if (fresh->size() == 1) return fresh->front();
-  if (fresh->empty() || !Searchable(message_id)) return std::nullopt;
-  auto same = client->UidSearch(range + " HEADER Message-ID \"" + message_id + "\"");
-  if (!same) return std::nullopt;
-  std::vector<uint32_t> in_range;
-  for (uint32_t u : *same) {
-    if (std::binary_search(fresh->begin(), fresh->end(), u)) in_range.push_back(u);
+// Without UIDPLUS: the place of the message just appended to `folder` (the
+// one PrepareFolder knows), EXAMINEd for it — the one new UID from next_uid
+// on (UID FETCH: GNU Mailutils answers UID SEARCH UID n:* with nothing),
+// else the one among them with its Message-ID. uid 0 when neither is unique
+// (another client appending messages without a Message-ID at the same
+// time). Leaves no folder selected.
+Result<ServerPlace> Migrator::State::AppendedPlace(const std::string& folder, const std::string& message_id) {
+  MK_ASSIGN_OR_RETURN(auto box, client->Examine(folder));
+  ServerPlace place{box.uidvalidity, 0};
+  MK_ASSIGN_OR_RETURN(auto listed, client->FetchFlags(std::to_string(std::max<uint32_t>(next_uid, 1)) + ":*"));
+  std::vector<uint32_t> fresh;
+  for (const auto& m : listed) fresh.push_back(m.uid);
+  if (!fresh.empty()) next_uid = std::max(next_uid, fresh.back() + 1);
+  if (fresh.size() == 1) {
+    place.uid = fresh.front();
+  } else if (!fresh.empty() && Searchable(message_id)) {
+    MK_ASSIGN_OR_RETURN(auto same, client->UidSearch("HEADER Message-ID \"" + message_id + "\""));
+    std::vector<uint32_t> in_range;
+    for (uint32_t u : same) {
+      if (std::binary_search(fresh.begin(), fresh.end(), u)) in_range.push_back(u);
+    }
+    if (in_range.size() == 1) place.uid = in_range.front();
   }
-  if (in_range.size() == 1) return in_range.front();
-  return std::nullopt;
+  MK_RETURN_IF_ERROR(client->Unselect());
+  return place;
 }
 
 // The intent (unless an unknown one is being retried), the APPEND, and its
@@ -516,18 +527,20 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   }
   if (options.debug_crash_after_appends > 0 && ++appends >= options.debug_crash_after_appends) std::abort();
   Origin place = Place(out);
-  std::optional<uint32_t> uid;
+  std::optional<ServerPlace> at;
   if (result->uidvalidity != 0 && result->uid != 0) {
-    place.uidvalidity = result->uidvalidity;
-    uid = result->uid;
-  } else if (selected == out.folder && (uid = AppendedUid(message_id))) {
-    place.uidvalidity = selected_box.uidvalidity;
-  } else if (uid_unknown.insert(out.folder).second) {
+    at = ServerPlace{result->uidvalidity, result->uid};
+  } else if (known == out.folder) {
+    auto found = AppendedPlace(out.folder, message_id);
+    if (found && found->uid != 0) at = *found;
+  }
+  if (!at && uid_unknown.insert(out.folder).second) {
     warn("account " + options.account + " sent no UID for a message appended to " + out.folder +
          " (no UIDPLUS) and it could not be found by UID or Message-ID: recorded without one, so a sync of the "
          "account fetches it again");
   }
-  place.key = uid ? std::to_string(*uid) : "appended-" + std::to_string(id);
+  if (at) place.uidvalidity = at->uidvalidity;
+  place.key = at ? std::to_string(at->uid) : "appended-" + std::to_string(id);
   if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
     // On the server; the intent stays, so the next run finds it there.
     return Failed(out, st.error().WithContext("appended to " + out.folder + " but not recorded in the archive"), true);

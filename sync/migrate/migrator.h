@@ -11,9 +11,12 @@
 //                  the target folder does not keep (PERMANENTFLAGS without
 //                  it, and without \* for a keyword) is not sent either —
 //                  servers refuse the APPEND with BAD — with one warning per
-//                  flag and run. The folder is SELECTed for that (once while
-//                  it stays selected) when a keyword is to be set, and always
-//                  when the server lacks UIDPLUS (below).
+//                  flag and run. The folder is SELECTed for that when a
+//                  keyword is to be set, and always when the server lacks
+//                  UIDPLUS (below); it is then held read-only (EXAMINE) while
+//                  messages are appended to it, since GNU Mailutils keeps only
+//                  the first APPEND (without its flags) into a folder the
+//                  session has SELECTed read-write.
 //   internal date  the first ranked place that has one (IMAP INTERNALDATE,
 //                  Maildir mtime, mbox From_ date), else the Date header,
 //                  else none (the server's clock)
@@ -41,8 +44,8 @@
 // with the place it gave (source "imap", the account, the folder,
 // UIDVALIDITY and UID from APPENDUID). Without UIDPLUS the folder is
 // selected and the UID found as a sync would know it: the one UID from
-// UIDNEXT (as SELECT gave it, then after the last one found) on, else the
-// one among those with the message's Message-ID; not unique, the place gets
+// UIDNEXT (as EXAMINE gave it, then after the last one found) on, by UID
+// FETCH, else the one among those with the message's Message-ID; not unique, the place gets
 // uidvalidity 0 and key "appended-<id>" (which no server UID can collide
 // with) and one warning per folder: a sync of the target fetches it again. A message
 // with a live (not deleted) place in the target folder is not appended

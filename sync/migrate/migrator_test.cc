@@ -212,12 +212,13 @@ TEST_F(MigratorTest, FlagsTheFolderDoesNotKeepAreDroppedWithOneWarning) {
   const int64_t a = IngestWithOrigin(*archive_, kMessage, {"maildir", "local", "/home/a/Maildir", "k1", 0, "$Label1 \\Seen", {}});
   const int64_t b = IngestWithOrigin(*archive_, kSecond, flagged);
   FakeServer server;
-  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS UNSELECT", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* FLAGS (\\Seen \\Answered $Label1)\r\n"
                                                       "* OK [PERMANENTFLAGS (\\Seen \\Answered)] ok\r\n"
-                                                      "* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 5] ok\r\nA3 OK done\r\n"}},
-                             Appending("A4 APPEND \"Archive\" (\\Seen)", kMessage, "A4 OK [APPENDUID 77 5] done\r\n"),
-                             Appending("A5 APPEND \"Archive\" (\\Seen)", kSecond, "A5 OK [APPENDUID 77 6] done\r\n")})));
+                                                      "* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 5] ok\r\nA3 OK done\r\n"},
+                              {"A4 UNSELECT", "A4 OK\r\n"}},
+                             Appending("A5 APPEND \"Archive\" (\\Seen)", kMessage, "A5 OK [APPENDUID 77 5] done\r\n"),
+                             Appending("A6 APPEND \"Archive\" (\\Seen)", kSecond, "A6 OK [APPENDUID 77 6] done\r\n")})));
   auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
   ASSERT_TRUE(m) << m.error().message();
   for (int64_t id : {a, b}) {
@@ -235,19 +236,34 @@ TEST_F(MigratorTest, FlagsTheFolderDoesNotKeepAreDroppedWithOneWarning) {
 }
 
 // Item 5: without UIDPLUS the appended message's UID is found (the one new
-// UID from UIDNEXT on; with another client's message beside it, by
-// Message-ID) and recorded as a sync would, so a sync fetches nothing again.
+// UID from UIDNEXT on, by UID FETCH; with another client's message beside
+// it, by Message-ID) and recorded as a sync would, so a sync fetches nothing
+// again. The folder is SELECTed once for PERMANENTFLAGS and UIDNEXT and
+// left; no folder is selected while a message is appended (GNU Mailutils
+// 3.15 keeps only the first APPEND, without its flags, into a folder the
+// session has SELECTed read-write; Courier refuses an APPEND into the
+// folder it has EXAMINEd), and the new UID is looked for in an EXAMINE
+// (Mailutils answers UID SEARCH UID n:* with nothing).
 TEST_F(MigratorTest, WithoutUidplusTheAppendedUidIsFound) {
   const int64_t b = IngestWithOrigin(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
   FakeServer server;
-  server.Serve(Session("IMAP4rev1 LITERAL+", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+  const std::string examined = "* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 9] ok\r\n";
+  server.Serve(Session("IMAP4rev1 LITERAL+ UNSELECT", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n"
-                                                      "* OK [UIDNEXT 5] ok\r\nA3 OK [READ-WRITE] done\r\n"}},
-                             Appending("A4 APPEND \"Archive\"", kMessage, "* 4 EXISTS\r\nA4 OK done\r\n"),
-                             {{"A5 UID SEARCH UID 5:*", "* SEARCH 5\r\nA5 OK done\r\n"}},
-                             Appending("A6 APPEND \"Archive\"", kSecond, "* 6 EXISTS\r\nA6 OK done\r\n"),
-                             {{"A7 UID SEARCH UID 6:*", "* SEARCH 6 7\r\nA7 OK done\r\n"},
-                              {"A8 UID SEARCH UID 6:* HEADER Message-ID \"m2@x\"", "* SEARCH 3 7\r\nA8 OK done\r\n"}}})));
+                                                      "* OK [UIDNEXT 5] ok\r\nA3 OK [READ-WRITE] done\r\n"},
+                              {"A4 UNSELECT", "A4 OK\r\n"}},
+                             Appending("A5 APPEND \"Archive\"", kMessage, "A5 OK done\r\n"),
+                             {{"A6 EXAMINE \"Archive\"", examined + "A6 OK [READ-ONLY] done\r\n"},
+                              {"A7 UID FETCH 5:* (UID FLAGS INTERNALDATE RFC822.SIZE)",
+                               "* 4 FETCH (UID 5 FLAGS () RFC822.SIZE 10)\r\nA7 OK done\r\n"},
+                              {"A8 UNSELECT", "A8 OK\r\n"}},
+                             Appending("A9 APPEND \"Archive\"", kSecond, "A9 OK done\r\n"),
+                             {{"A10 EXAMINE \"Archive\"", examined + "A10 OK [READ-ONLY] done\r\n"},
+                              {"A11 UID FETCH 6:* (UID FLAGS INTERNALDATE RFC822.SIZE)",
+                               "* 5 FETCH (UID 6 FLAGS () RFC822.SIZE 10)\r\n* 6 FETCH (UID 7 FLAGS () RFC822.SIZE 10)\r\n"
+                               "A11 OK done\r\n"},
+                              {"A12 UID SEARCH HEADER Message-ID \"m2@x\"", "* SEARCH 3 7\r\nA12 OK done\r\n"},
+                              {"A13 UNSELECT", "A13 OK\r\n"}}})));
   auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
   ASSERT_TRUE(m) << m.error().message();
   for (int64_t id : {id_, b}) EXPECT_EQ((*m)->Migrate(id).kind, Outcome::kAppended);
@@ -303,12 +319,13 @@ TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
   const int64_t a = IngestWithOrigin(*archive_, kMessage, {"maildir", "local", "/m/.Archive", "k1", 0, "$Label1", {}});
   const int64_t b = IngestWithOrigin(*archive_, kSecond, {"maildir", "local", "/m/.Other", "k2", 0, "\\Flagged", {}});
   FakeServer server;
-  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS",
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS UNSELECT",
                        "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n* LIST () \"/\" Other\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* OK [PERMANENTFLAGS (\\Seen)] ok\r\n"
-                                                      "* OK [UIDVALIDITY 77] ok\r\nA3 OK done\r\n"}},
-                             Appending("A4 APPEND \"Archive\"", kMessage, "A4 OK [APPENDUID 77 5] done\r\n"),
-                             Appending("A5 APPEND \"Other\" (\\Flagged)", kSecond, "A5 OK [APPENDUID 78 1] done\r\n")})));
+                                                      "* OK [UIDVALIDITY 77] ok\r\nA3 OK done\r\n"},
+                              {"A4 UNSELECT", "A4 OK\r\n"}},
+                             Appending("A5 APPEND \"Archive\"", kMessage, "A5 OK [APPENDUID 77 5] done\r\n"),
+                             Appending("A6 APPEND \"Other\" (\\Flagged)", kSecond, "A6 OK [APPENDUID 78 1] done\r\n")})));
   Options o = To();
   o.keep_folders = true;
   auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
