@@ -712,6 +712,7 @@ class ImapClient::Impl {
     const net::ConnectOptions& c = options.connect;
     return c.port != 0 ? c.port : net::DefaultPort(net::Service::kImap, c.tls);
   }
+  void Mask() { mask = net::SecretMask(options.user, options.password, options.connect.host, Port()); }
 
   // The refusal of a login, naming the way it was tried.
   Error LoginError(const Response& r) {
@@ -763,7 +764,7 @@ class ImapClient::Impl {
           }
         },
         .broken = [&](std::string_view why) { return ProtocolError(what, why); },
-        .host = conn->host(),
+        .host = options.connect.host,
         .port = Port()};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     return done;
@@ -788,7 +789,7 @@ class ImapClient::Impl {
       if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
         // The token may be stale: once more with a new one.
         MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
-        mask = net::SecretMask(options.user, options.password);
+        Mask();
         MK_ASSIGN_OR_RETURN(r, Sasl());
       }
     }
@@ -955,7 +956,7 @@ Result<std::unique_ptr<ImapClient>> ImapClient::Connect(const ImapOptions& optio
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->options.connect.service = net::Service::kImap;
-    impl->mask = net::SecretMask(options.user, options.password);
+    impl->Mask();
     if (options.max_literal > 0) impl->limits.max_literal = options.max_literal;
     if (options.max_line > 0) {
       impl->limits.max_line = options.max_line;

@@ -277,10 +277,16 @@ class Pop3Client::Impl {
 
   // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
   // when the line fits in 255 octets.
+  // Where OAUTHBEARER says it logs in (and SecretMask looks for it).
+  uint16_t Port() const {
+    const net::ConnectOptions& c = options.connect;
+    return c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls);
+  }
+  void Mask() { mask = net::SecretMask(options.user, options.password, options.connect.host, Port()); }
+
   // Returns the final reply (+OK or -ERR).
   Result<Reply> Sasl() {
     const std::string command = net::LoginCommand(net::LoginProtocol::kPop3, used);
-    const net::ConnectOptions& c = options.connect;
     Reply last;
     net::SaslWire wire{
         .command = command,
@@ -293,8 +299,8 @@ class Pop3Client::Impl {
           return true;
         },
         .broken = [&](std::string_view what) { return ProtocolError(command, what); },
-        .host = conn->host(),
-        .port = c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls)};
+        .host = options.connect.host,
+        .port = Port()};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     return last;
   }
@@ -330,7 +336,7 @@ class Pop3Client::Impl {
         if (last.kind != Reply::kOk && net::IsBearer(used) && options.renew_token) {
           // The token may be stale: once more with a new one.
           MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
-          mask = net::SecretMask(options.user, options.password);
+          Mask();
           MK_ASSIGN_OR_RETURN(last, Sasl());
         }
         if (last.kind != Reply::kOk) return LoginError(last);
@@ -405,7 +411,7 @@ Result<std::unique_ptr<Pop3Client>> Pop3Client::Connect(const Pop3Options& optio
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->options.connect.service = net::Service::kPop3;
-  impl->mask = net::SecretMask(options.user, options.password);
+  impl->Mask();
   auto conn = net::Connection::Open(impl->options.connect);
   if (!conn) return std::unexpected(conn.error());
   impl->conn = std::move(*conn);
