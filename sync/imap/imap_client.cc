@@ -353,8 +353,6 @@ class Command {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 std::string UidSetString(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
@@ -771,6 +769,23 @@ class ImapClient::Impl {
   }
 
 
+  // One login with `used`; the tagged response (NO is not an error here).
+  Result<Response> Login() {
+    if (used == AuthMethod::kUserPass) {
+      Command cmd("LOGIN ");
+      cmd.Astring(options.user).Text(" ").Astring(options.password);
+      return Run(LoginWhat(), cmd);
+    }
+    MK_ASSIGN_OR_RETURN(Response r, Sasl());
+    if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
+      // The token may be stale: once more with a new one.
+      MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+      Mask();
+      MK_ASSIGN_OR_RETURN(r, Sasl());
+    }
+    return r;
+  }
+
   Status Authenticate() {
     if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "IMAP: no user name given");
     if (!conn->secure() && !options.allow_plaintext) {
@@ -778,19 +793,13 @@ class ImapClient::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kImap, options.auth, Offer(), peer()));
-    Response r;
-    if (used == AuthMethod::kUserPass) {
-      Command cmd("LOGIN ");
-      cmd.Astring(options.user).Text(" ").Astring(options.password);
-      MK_ASSIGN_OR_RETURN(r, Run(LoginWhat(), cmd));
-    } else {
-      MK_ASSIGN_OR_RETURN(r, Sasl());
-      if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
-        // The token may be stale: once more with a new one.
-        MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
-        Mask();
-        MK_ASSIGN_OR_RETURN(r, Sasl());
+    const net::LoginOffer offer = Offer();
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kImap, options.auth, offer, peer()));
+    MK_ASSIGN_OR_RETURN(Response r, Login());
+    if (r.cond == Response::Cond::kNo) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;  // CRAM-MD5 refused: once more with the next method
+        MK_ASSIGN_OR_RETURN(r, Login());
       }
     }
     if (r.cond != Response::Cond::kOk) return std::unexpected(LoginError(r));

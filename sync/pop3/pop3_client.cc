@@ -76,8 +76,6 @@ std::string FindTimestamp(std::string_view greeting) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 struct Reply {
   enum Kind { kOk, kErr, kContinue } kind = kErr;
   std::string text;  // after "+OK " / "-ERR " / "+ "
@@ -305,12 +303,10 @@ class Pop3Client::Impl {
     return last;
   }
 
-  // Sends `line`, reads the status reply; -ERR is a login error.
-  Status Step(const std::string& line, const std::string& command) {
+  // Sends `line`, reads the status reply.
+  Result<Reply> Step(const std::string& line, const std::string& command) {
     MK_RETURN_IF_ERROR(SendNow(line + "\r\n", command));
-    MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command));
-    if (reply.kind != Reply::kOk) return LoginError(reply);
-    return OkStatus();
+    return ReadReply(command);
   }
 
 
@@ -321,16 +317,32 @@ class Pop3Client::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kPop3, options.auth, Offer(), peer()));
+    const net::LoginOffer offer = Offer();
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kPop3, options.auth, offer, peer()));
+    MK_ASSIGN_OR_RETURN(Reply last, Login());
+    if (last.kind != Reply::kOk && !conn->closed()) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;  // CRAM-MD5 or APOP refused: once more with the next method
+        MK_ASSIGN_OR_RETURN(last, Login());
+      }
+    }
+    if (last.kind != Reply::kOk) return LoginError(last);
+    return OkStatus();
+  }
+
+  // One login with `used`; the final reply (a refusal is not an error here).
+  Result<Reply> Login() {
     switch (used) {
       case AuthMethod::kApop: {
         std::string digest = net::ApopDigest(timestamp, options.password);
         if (digest.empty()) return MakeError(ErrorCode::kInternal, "POP3 APOP: MD5 is not available");
         return Step("APOP " + options.user + " " + digest, "APOP");
       }
-      case AuthMethod::kUserPass:
-        MK_RETURN_IF_ERROR(Step("USER " + options.user, "USER"));
+      case AuthMethod::kUserPass: {
+        MK_ASSIGN_OR_RETURN(Reply user, Step("USER " + options.user, "USER"));
+        if (user.kind != Reply::kOk) return user;
         return Step("PASS " + options.password, "PASS");
+      }
       default: {
         MK_ASSIGN_OR_RETURN(Reply last, Sasl());
         if (last.kind != Reply::kOk && net::IsBearer(used) && options.renew_token) {
@@ -339,8 +351,7 @@ class Pop3Client::Impl {
           Mask();
           MK_ASSIGN_OR_RETURN(last, Sasl());
         }
-        if (last.kind != Reply::kOk) return LoginError(last);
-        return OkStatus();
+        return last;
       }
     }
   }

@@ -130,8 +130,6 @@ ErrorCode CodeForRefusal(const Reply& r) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kAccepted: return "accepted";
@@ -411,11 +409,18 @@ class SmtpClient::Impl {
     return last;
   }
 
-  // AUTH; a refused OAuth token is renewed once (renew_token) and tried
-  // again in the same session (RFC 4954 §4: a failed AUTH leaves the
-  // session usable).
-  Status Login() {
+  // AUTH; a refused OAuth token is renewed once (renew_token), a refused
+  // CRAM-MD5 that auto chose is followed by the next method once
+  // (net::FallbackLogin), in the same session (RFC 4954 §4: a failed AUTH
+  // leaves the session usable).
+  Status Login(const net::LoginOffer& offer) {
     MK_ASSIGN_OR_RETURN(Reply r, Sasl());
+    if (r.klass() == 5) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;
+        MK_ASSIGN_OR_RETURN(r, Sasl());
+      }
+    }
     if (r.klass() == 5 && net::IsBearer(used) && options.renew_token) {
       auto renewed = options.renew_token();
       if (!renewed) {
@@ -453,7 +458,7 @@ class SmtpClient::Impl {
       return std::unexpected(method.error());
     }
     used = *method;
-    return Login();
+    return Login(offer);
   }
 
   // Connect, greet, EHLO, STARTTLS, EHLO, AUTH.

@@ -75,9 +75,6 @@ namespace mailkeep::smtp {
 // SMTP uses the SASL ones: kPlain, kLogin, kCramMd5, kXoauth2, kOauthBearer.
 using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
-const char* AuthMethodName(AuthMethod method);
-
 struct SmtpOptions {
   // The EHLO/HELO argument: a domain name or an address literal
   // ("[192.0.2.1]"). "" = this machine's fully qualified name, or
