@@ -273,8 +273,6 @@ class Pop3Client::Impl {
             .apop = !timestamp.empty()};
   }
 
-  // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
-  // when the line fits in 255 octets.
   // Where OAUTHBEARER says it logs in (and SecretMask looks for it).
   uint16_t Port() const {
     const net::ConnectOptions& c = options.connect;
@@ -282,7 +280,8 @@ class Pop3Client::Impl {
   }
   void Mask() { mask = net::SecretMask(options.user, options.password, options.connect.host, Port()); }
 
-  // Returns the final reply (+OK or -ERR).
+  // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
+  // when the line fits in 255 octets. Returns the final reply (+OK or -ERR).
   Result<Reply> Sasl() {
     const std::string command = net::LoginCommand(net::LoginProtocol::kPop3, used);
     Reply last;

@@ -375,8 +375,7 @@ class SmtpClient::Impl {
     std::string msg = "SMTP login as " + options.user + " at " + peer() + " failed (" +
                       net::LoginCommand(net::LoginProtocol::kSmtp, used) + "): " + Show(r);
     if (r.code == 535) {
-      msg += net::IsBearer(used) ? "; check the user name and the access token"
-                                          : "; check the user name and password";
+      msg += net::IsBearer(used) ? "; check the user name and the access token" : "; check the user name and password";
     } else if (r.klass() == 4) {
       msg += "; try again later";
     }
