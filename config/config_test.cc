@@ -567,9 +567,9 @@ TEST(Errors, RelayCredentials) {
             "config.ini:3: 'password_env' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nauth = plain\n"), "config.ini:3: 'auth' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = apop\n"),
-            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
+            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | cram-md5 | xoauth2 | oauthbearer)");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = user\n"),
-            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
+            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | cram-md5 | xoauth2 | oauthbearer)");
   // CRAM-MD5 is an SMTP mechanism: relays only.
   EXPECT_EQ(MustParse("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = cram-md5\n").relays[0].auth,
             Auth::kCramMd5);
