@@ -110,11 +110,12 @@ constexpr std::array<Word<Auth>, 7> kAuths{{{"auto", Auth::kAuto},
                                             {"oauthbearer", Auth::kOauthBearer},
                                             {"apop", Auth::kApop},
                                             {"user", Auth::kUser}}};
-constexpr std::array<Word<Auth>, 5> kRelayAuths{{{"auto", Auth::kAuto},
+constexpr std::array<Word<Auth>, 6> kRelayAuths{{{"auto", Auth::kAuto},
                                                  {"plain", Auth::kPlain},
                                                  {"login", Auth::kLogin},
                                                  {"cram-md5", Auth::kCramMd5},
-                                                 {"xoauth2", Auth::kXoauth2}}};
+                                                 {"xoauth2", Auth::kXoauth2},
+                                                 {"oauthbearer", Auth::kOauthBearer}}};
 
 Result<bool> ParseBool(const Ctx& x, std::string_view v) {
   for (std::string_view t : {"true", "yes", "1"}) {
@@ -326,6 +327,7 @@ Status SetAuth(C& c, const Ctx& x, std::string_view v) {
 // password, the OAuth client secret) into `target`.
 template <PasswordSource::Kind K>
 Status SetSecret(PasswordSource& target, std::string_view prefix, const Ctx& x, std::string_view v) {
+  static_assert(K != PasswordSource::Kind::kNone);
   if (target.kind != PasswordSource::Kind::kNone) {
     return LineError(x, x.section + " sets both '" + std::string(prefix) +
                             std::string(PasswordKey(target.kind)).substr(8) + "' and '" + std::string(x.key) +
@@ -333,6 +335,7 @@ Status SetSecret(PasswordSource& target, std::string_view prefix, const Ctx& x, 
   }
   PasswordSource p;
   p.kind = K;
+  p.key = prefix;  // a literal of the callers below
   if constexpr (K == PasswordSource::Kind::kEnv) {
     if (!IsEnvName(v)) return BadValue(x, v, "an environment variable name");
     p.value = v;
@@ -556,6 +559,14 @@ const KeySpec<RelayConfig> kRelaySpecs[] = {
     {"password_env", &SetPassword<RelayConfig, PK::kEnv>},
     {"password_file", &SetPassword<RelayConfig, PK::kFile>},
     {"password_command", &SetPassword<RelayConfig, PK::kCommand>},
+    {"oauth_token_url", &SetOAuthUrl<RelayConfig, &OAuthConfig::token_url>},
+    {"oauth_device_url", &SetOAuthUrl<RelayConfig, &OAuthConfig::device_url>},
+    {"oauth_client_id", &SetOAuthWord<RelayConfig, &OAuthConfig::client_id>},
+    {"oauth_client_secret_env", &SetOAuthClientSecret<RelayConfig, PK::kEnv>},
+    {"oauth_client_secret_file", &SetOAuthClientSecret<RelayConfig, PK::kFile>},
+    {"oauth_client_secret_command", &SetOAuthClientSecret<RelayConfig, PK::kCommand>},
+    {"oauth_scope", &SetOAuthWord<RelayConfig, &OAuthConfig::scope>},
+    {"oauth_refresh_token_command", &SetOAuthRefreshTokenCommand<RelayConfig>},
     {"ca_file", &SetCaFile<RelayConfig>},
     {"tls_verify", &SetTlsVerify<RelayConfig>},
     {"allow_plaintext", &SetAllowPlaintext<RelayConfig>},
@@ -613,12 +624,13 @@ int LineOf(const OpenSection& s, std::string_view key) {
   return it == s.seen.end() ? 0 : it->second;
 }
 
-// The oauth_* keys of an account: all need oauth_token_url, which needs
-// auth = xoauth2 | oauthbearer, oauth_client_id and no password key
-// (the password keys give a ready access token instead).
-Status CheckOAuth(const OpenSection& s, const AccountConfig& a, const std::string& file) {
+// The oauth_* keys of an account or relay: all need oauth_token_url, which
+// needs auth = xoauth2 | oauthbearer, oauth_client_id, a user and no
+// password key (the password keys give a ready access token instead).
+template <typename C>
+Status CheckOAuth(const OpenSection& s, const C& a, const std::string& file) {
   if (!a.oauth.enabled()) {
-    for (std::string_view key : AccountKeys()) {
+    for (std::string_view key : std::is_same_v<C, RelayConfig> ? RelayKeys() : AccountKeys()) {
       if (int line = LineOf(s, key); line != 0 && key.starts_with("oauth_")) {
         return LineError(file, line, "'" + std::string(key) + "' needs 'oauth_token_url' in " + s.label);
       }
@@ -630,6 +642,7 @@ Status CheckOAuth(const OpenSection& s, const AccountConfig& a, const std::strin
     return LineError(file, line, "'oauth_token_url' needs 'auth = xoauth2' or 'auth = oauthbearer' in " + s.label);
   }
   if (a.oauth.client_id.empty()) return LineError(file, line, "'oauth_token_url' needs 'oauth_client_id' in " + s.label);
+  if (a.user.empty()) return LineError(file, line, "'oauth_token_url' needs 'user' in " + s.label);
   if (a.password.kind != PasswordSource::Kind::kNone) {
     return LineError(file, LineOf(s, PasswordKey(a.password.kind)),
                      s.label + " sets both 'oauth_token_url' and '" + std::string(PasswordKey(a.password.kind)) +
@@ -677,7 +690,8 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
       return LineError(file, LineOf(s, PasswordKey(r.password.kind)),
                        "'" + std::string(PasswordKey(r.password.kind)) + "' needs 'user' in " + s.label);
     }
-    if (!r.user.empty() && !has_password) {
+    MK_RETURN_IF_ERROR(CheckOAuth(s, r, file));
+    if (!r.user.empty() && !has_password && !r.oauth.enabled()) {
       return LineError(file, LineOf(s, "user"),
                        "'user' needs 'password_env', 'password_file' or 'password_command' in " + s.label);
     }
@@ -959,43 +973,52 @@ std::string ModeText(mode_t mode) {
   return buf;
 }
 
+// What a source gives, for messages: "password", "OAuth client secret",
+// "OAuth refresh token".
+std::string SecretNoun(const PasswordSource& source) {
+  if (source.key == "oauth_client_secret") return "OAuth client secret";
+  if (source.key == "oauth_refresh_token") return "OAuth refresh token";
+  return "password";
+}
+
 Result<std::string> PasswordFromEnv(const PasswordSource& source, const std::string& context) {
   const char* v = std::getenv(source.value.c_str());
   if (v == nullptr) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": environment variable " + source.value + " (password_env) is not set");
+                     context + ": environment variable " + source.value + " (" + std::string(source.key) + "_env) is not set");
   }
   if (*v == '\0') {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": environment variable " + source.value + " (password_env) is empty");
+                     context + ": environment variable " + source.value + " (" + std::string(source.key) + "_env) is empty");
   }
   return std::string(v);
 }
 
 Result<std::string> PasswordFromFile(const PasswordSource& source, const std::string& context) {
   const std::string& path = source.value;
+  const std::string file = SecretNoun(source) + " file ";
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (fd.get() < 0) {
     int e = errno;
     ErrorCode code = e == ENOENT ? ErrorCode::kNotFound
                      : (e == EACCES || e == EPERM) ? ErrorCode::kFailedPrecondition
                                                    : ErrorCode::kIoError;
-    return MakeError(code, context + ": password file " + path + ": " + ErrnoText(e));
+    return MakeError(code, context + ": " + file + path + ": " + ErrnoText(e));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    return MakeError(ErrorCode::kIoError, context + ": password file " + path + ": " + ErrnoText(errno));
+    return MakeError(ErrorCode::kIoError, context + ": " + file + path + ": " + ErrnoText(errno));
   }
   if (!S_ISREG(st.st_mode)) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": password file " + path + " is not a regular file");
+                     context + ": " + file + path + " is not a regular file");
   }
   if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
     const char* who = (st.st_mode & S_IRGRP) && (st.st_mode & S_IROTH) ? "its group and others"
                       : (st.st_mode & S_IRGRP)                         ? "its group"
                                                                        : "others";
     return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": password file " + path + " is readable by " + who + " (mode " +
+                     context + ": " + file + path + " is readable by " + who + " (mode " +
                          ModeText(st.st_mode) + "); run: chmod 600 " + path);
   }
   std::string data;
@@ -1004,7 +1027,7 @@ Result<std::string> PasswordFromFile(const PasswordSource& source, const std::st
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return MakeError(ErrorCode::kIoError, context + ": password file " + path + ": " + ErrnoText(errno));
+      return MakeError(ErrorCode::kIoError, context + ": " + file + path + ": " + ErrnoText(errno));
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
@@ -1012,7 +1035,7 @@ Result<std::string> PasswordFromFile(const PasswordSource& source, const std::st
   std::string password(FirstLine(data));
   if (password.empty()) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": password file " + path + " is empty (the password is its first line)");
+                     context + ": " + file + path + " is empty (the " + SecretNoun(source) + " is its first line)");
   }
   return password;
 }
@@ -1046,7 +1069,7 @@ std::string StderrLine(std::string_view err, std::string_view secret) {
 Result<std::string> PasswordFromCommand(const PasswordSource& source, const std::string& context,
                                         const ResolveOptions& options) {
   auto fail = [&](ErrorCode code, const std::string& what) {
-    return MakeError(code, context + ": password_command " + what);
+    return MakeError(code, context + ": " + std::string(source.key) + "_command " + what);
   };
   Fd out_r, out_w, err_r, err_w;
   {
@@ -1158,7 +1181,7 @@ Result<std::string> PasswordFromCommand(const PasswordSource& source, const std:
     return fail(ErrorCode::kFailedPrecondition, "exited with status " + std::to_string(exit_status) + stderr_part);
   }
   if (password.empty()) {
-    return fail(ErrorCode::kFailedPrecondition, "printed no password (exit status 0)" + stderr_part);
+    return fail(ErrorCode::kFailedPrecondition, "printed no " + SecretNoun(source) + " (exit status 0)" + stderr_part);
   }
   return password;
 }
@@ -1173,7 +1196,7 @@ Result<std::string> ResolvePassword(const PasswordSource& source, const std::str
     case PasswordSource::Kind::kCommand: return PasswordFromCommand(source, context, options);
     case PasswordSource::Kind::kNone: break;
   }
-  return MakeError(ErrorCode::kInvalidArgument, context + ": no password configured");
+  return MakeError(ErrorCode::kInvalidArgument, context + ": no " + SecretNoun(source) + " configured");
 }
 
 Result<std::string> ResolvePassword(const PasswordSource& source, const std::string& context) {

@@ -47,14 +47,18 @@ struct DeletePolicy {
 struct PasswordSource {
   enum class Kind { kNone, kEnv, kFile, kCommand } kind = Kind::kNone;
   std::string value;                             // variable name / file path (absolute) / shell command
+  // The keys it came from, for messages: "password" (password_env/_file/
+  // _command), "oauth_client_secret" (oauth_client_secret_*) or
+  // "oauth_refresh_token" (oauth_refresh_token_command).
+  std::string_view key = "password";
 };
 
 // OAuth 2.0 for auth = xoauth2 | oauthbearer: with oauth_token_url set,
 // mailkeep gets access tokens itself from a refresh token (kept in the
-// archive's state by `mailkeep oauth NAME`, or printed by
-// oauth_refresh_token_command) and needs no password key. Without it, the
-// password keys give a ready access token, as before. Accounts (IMAP and
-// POP3); relays take a ready token only.
+// archive's state by `mailkeep oauth NAME` / `mailkeep oauth --relay NAME`,
+// or printed by oauth_refresh_token_command) and needs no password key.
+// Without it, the password keys give a ready access token, as before.
+// Accounts (IMAP and POP3) and relays (SMTP).
 struct OAuthConfig {
   std::string token_url;                         // oauth_token_url = https://...; "" = not used
   std::string device_url;                        // oauth_device_url = https://... (for `mailkeep oauth`)
@@ -99,9 +103,11 @@ struct AccountConfig {
 struct RelayConfig {                             // [relay.NAME], for SMTP resend
   std::string name; Where where;
   std::string host; uint16_t port = 0; Tls tls = Tls::kStartTls;
-  // user and password are optional for a relay, but go together. auth may
-  // not be apop or user (SMTP has neither).
+  // user and password are optional for a relay, but go together (with
+  // oauth_token_url the user needs no password key). auth may not be apop
+  // or user (SMTP has neither).
   std::string user; Auth auth = Auth::kAuto; PasswordSource password;
+  OAuthConfig oauth;                             // oauth_* keys, as for accounts
   std::string ca_file; bool tls_verify = true; bool allow_plaintext = false;
   int connect_timeout_seconds = 30; int timeout_seconds = 120;
 };
@@ -149,7 +155,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name);
 std::string DefaultConfigPath();
 
 // Resolves the password at use time (never stored in Config). `context`
-// starts every message, e.g. "account work".
+// starts every message, e.g. "account work"; the messages name the source's
+// keys (source.key): "password file PATH", "password_command exited ...",
+// "OAuth client secret file PATH", "oauth_refresh_token_command printed no
+// OAuth refresh token", "environment variable X (oauth_client_secret_env)".
 //   env:     the variable must be set and non-empty.
 //   file:    the first line (without its "\n" or "\r\n"; other whitespace is
 //            kept), which must be non-empty. The file must be a regular file

@@ -567,9 +567,9 @@ TEST(Errors, RelayCredentials) {
             "config.ini:3: 'password_env' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nauth = plain\n"), "config.ini:3: 'auth' needs 'user' in [relay.r]");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = apop\n"),
-            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
+            "config.ini:2: bad value 'apop' for 'auth' (auto | plain | login | cram-md5 | xoauth2 | oauthbearer)");
   EXPECT_EQ(ErrorOf("[relay.r]\nauth = user\n"),
-            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | cram-md5 | xoauth2)");
+            "config.ini:2: bad value 'user' for 'auth' (auto | plain | login | cram-md5 | xoauth2 | oauthbearer)");
   // CRAM-MD5 is an SMTP mechanism: relays only.
   EXPECT_EQ(MustParse("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = cram-md5\n").relays[0].auth,
             Auth::kCramMd5);
@@ -688,7 +688,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 
 TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(AccountKeys().size(), 29u);
-  EXPECT_EQ(RelayKeys().size(), 13u);
+  EXPECT_EQ(RelayKeys().size(), 21u);
   ASSERT_EQ(TopLevelKeys().size(), 4u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
   // Every relay key is an account key except none, and the parser knows all.
@@ -769,8 +769,44 @@ TEST(OAuth, ChecksSayWhatIsMissingOrInTheWay) {
   EXPECT_TRUE(Contains(BadValueOf("oauth_client_id = a b"), "(a client id)"));
   EXPECT_EQ(ErrorOf(a + "oauth_client_secret_env = S\noauth_client_secret_file = /x\n"),
             "config.ini:9: [account.gmail] sets both 'oauth_client_secret_env' and 'oauth_client_secret_file' (choose one)");
-  EXPECT_TRUE(Contains(ErrorOf("[relay.r]\nhost = h\nuser = u\npassword_env = T\nauth = oauthbearer\n"),
-                       "bad value 'oauthbearer' for 'auth'"));
+  EXPECT_TRUE(Contains(ErrorOf("[relay.r]\nhost = h\nuser = u\npassword_env = T\nauth = apop\n"),
+                       "bad value 'apop' for 'auth'"));
+}
+
+constexpr char kOAuthRelay[] =
+    "[relay.gmail]\n"
+    "host = smtp.gmail.com\n"
+    "user = alice@gmail.com\n"
+    "auth = oauthbearer\n"
+    "oauth_token_url = https://oauth2.googleapis.com/token\n"
+    "oauth_client_id = 123.apps.googleusercontent.com\n";
+
+TEST(OAuth, RelaysTakeTheSameKeys) {
+  Config c = MustParse(std::string(kOAuthRelay) +
+                       "oauth_device_url = https://oauth2.googleapis.com/device/code\n"
+                       "oauth_client_secret_env = GMAIL_SECRET\n"
+                       "oauth_scope = https://mail.google.com/\n");
+  ASSERT_EQ(c.relays.size(), 1u);
+  const RelayConfig& r = c.relays[0];
+  EXPECT_EQ(r.auth, Auth::kOauthBearer);
+  EXPECT_TRUE(r.oauth.enabled());
+  EXPECT_EQ(r.oauth.device_url, "https://oauth2.googleapis.com/device/code");
+  EXPECT_EQ(r.oauth.client_secret.kind, PasswordSource::Kind::kEnv);
+  EXPECT_EQ(r.oauth.client_secret.key, "oauth_client_secret");
+  EXPECT_EQ(r.password.kind, PasswordSource::Kind::kNone);
+  // The checks of accounts, naming the relay.
+  std::string a(kOAuthRelay);
+  EXPECT_EQ(ErrorOf(a + "password_env = X\n"),
+            "config.ini:7: [relay.gmail] sets both 'oauth_token_url' and 'password_env' (choose one: a password key "
+            "gives a ready access token)");
+  std::string plain = a;
+  plain.replace(plain.find("auth = oauthbearer"), 18, "auth = plain");
+  EXPECT_EQ(ErrorOf(plain), "config.ini:5: 'oauth_token_url' needs 'auth = xoauth2' or 'auth = oauthbearer' in [relay.gmail]");
+  std::string no_user = a;
+  no_user.erase(no_user.find("user = "), std::string("user = alice@gmail.com\n").size());
+  EXPECT_EQ(ErrorOf(no_user), "config.ini:4: 'oauth_token_url' needs 'user' in [relay.gmail]");
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = h\nuser = u\npassword_env = T\noauth_scope = s\n"),
+            "config.ini:5: 'oauth_scope' needs 'oauth_token_url' in [relay.r]");
 }
 
 // ---------------------------------------------------------------------------
@@ -794,6 +830,31 @@ Error ResolveError(const PasswordSource& source, ResolveOptions options = {}) {
   EXPECT_EQ(r.error().message().find('\n'), std::string::npos) << r.error().message();
   EXPECT_TRUE(r.error().message().starts_with("account work: ")) << r.error().message();
   return r.error();
+}
+
+// The OAuth secrets come from keys of their own; their errors name them.
+TEST(ResolvePassword, OAuthSecretsNameTheirKeys) {
+  TempDir dir;
+  Config c = MustParse(std::string(kOAuth) + "oauth_client_secret_command = echo oops >&2; exit 3\n" +
+                       "oauth_refresh_token_command = true\n" + std::string(kOAuthRelay) +
+                       "oauth_client_secret_file = " + dir.path() + "/missing\n");
+  const OAuthConfig& account = c.accounts[0].oauth;
+  Error e = ResolveError(account.client_secret);
+  EXPECT_EQ(e.message(), "account work: oauth_client_secret_command exited with status 3: oops");
+  e = ResolveError(account.refresh_token);
+  EXPECT_EQ(e.message(), "account work: oauth_refresh_token_command printed no OAuth refresh token (exit status 0) "
+                         "(nothing on stderr)");
+  e = ResolveError(c.relays[0].oauth.client_secret);
+  EXPECT_EQ(e.message(), "account work: OAuth client secret file " + dir.path() + "/missing: No such file or directory");
+  const std::string empty = dir.Write("empty", "\n");
+  PasswordSource file = c.relays[0].oauth.client_secret;
+  file.value = empty;
+  EXPECT_EQ(ResolveError(file).message(),
+            "account work: OAuth client secret file " + empty + " is empty (the OAuth client secret is its first line)");
+  Config env = MustParse(std::string(kOAuth) + "oauth_client_secret_env = MAILKEEP_TEST_SECRET\n");
+  ScopedEnv unset("MAILKEEP_TEST_SECRET", std::nullopt);
+  EXPECT_EQ(ResolveError(env.accounts[0].oauth.client_secret).message(),
+            "account work: environment variable MAILKEEP_TEST_SECRET (oauth_client_secret_env) is not set");
 }
 
 TEST(ResolvePassword, None) {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 #include <algorithm>
+#include <type_traits>
 
 #include "store/util/terminal.h"
 
@@ -55,43 +56,78 @@ uint64_t ClientMessageLimit(const config::AccountConfig& a) {
   return 2 * a.max_message_size + (1u << 20);
 }
 
-oauth::ClientConfig OAuthClientFor(const config::AccountConfig& a) {
-  oauth::ClientConfig c;
-  c.context = "account " + a.name;
-  c.reauthorize = "mailkeep oauth " + a.name;
-  c.token_url = a.oauth.token_url;
-  c.device_url = a.oauth.device_url;
-  c.client_id = a.oauth.client_id;
-  c.scope = a.oauth.scope;
-  if (a.oauth.client_secret.kind != config::PasswordSource::Kind::kNone) {
-    c.client_secret = [source = a.oauth.client_secret, context = c.context + " oauth client secret"] {
+namespace {
+
+// What accounts and relays share for OAuth: "account work" / "relay out",
+// what to run to authorize again, and the token files' name.
+template <typename C>
+constexpr bool kIsRelay = std::is_same_v<C, config::RelayConfig>;
+
+template <typename C>
+std::string ContextOf(const C& c) {
+  return (kIsRelay<C> ? "relay " : "account ") + c.name;
+}
+
+template <typename C>
+oauth::ClientConfig MakeOAuthClient(const C& c) {
+  oauth::ClientConfig client;
+  client.context = ContextOf(c);
+  client.reauthorize = std::string(kIsRelay<C> ? "mailkeep oauth --relay " : "mailkeep oauth ") + c.name;
+  client.token_url = c.oauth.token_url;
+  client.device_url = c.oauth.device_url;
+  client.client_id = c.oauth.client_id;
+  client.scope = c.oauth.scope;
+  if (c.oauth.client_secret.kind != config::PasswordSource::Kind::kNone) {
+    client.client_secret = [source = c.oauth.client_secret, context = client.context] {
       return config::ResolvePassword(source, context);
     };
   }
-  c.post.ca_file = a.ca_file;
-  c.post.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
-  c.post.read_timeout = std::chrono::seconds(a.timeout_seconds);
-  c.post.deadline = std::chrono::seconds(std::min(a.command_deadline_seconds, 300));
-  return c;
+  client.post.ca_file = c.ca_file;
+  client.post.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
+  client.post.read_timeout = std::chrono::seconds(c.timeout_seconds);
+  int deadline = 300;
+  if constexpr (!kIsRelay<C>) deadline = std::min(c.command_deadline_seconds, deadline);
+  client.post.deadline = std::chrono::seconds(deadline);
+  return client;
 }
 
-oauth::TokenStore TokenStoreFor(const config::AccountConfig& a, const std::string& archive_dir) {
-  return oauth::TokenStore(archive_dir, "account." + a.name);
+template <typename C>
+oauth::TokenStore MakeTokenStore(const C& c, const std::string& archive_dir) {
+  return oauth::TokenStore(archive_dir, (kIsRelay<C> ? "relay." : "account.") + c.name);
 }
 
-Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& a, const std::string& archive_dir) {
+template <typename C>
+Result<OAuthLogin> MakeOAuthLogin(const C& c, const std::string& archive_dir) {
   oauth::AccessTokens::Options options;
-  options.client = OAuthClientFor(a);
-  if (a.oauth.refresh_token.kind != config::PasswordSource::Kind::kNone) {
-    options.refresh_token_command = [source = a.oauth.refresh_token, context = options.client.context] {
-      return config::ResolvePassword(source, context + " oauth_refresh_token_command");
+  options.client = MakeOAuthClient(c);
+  if (c.oauth.refresh_token.kind != config::PasswordSource::Kind::kNone) {
+    options.refresh_token_command = [source = c.oauth.refresh_token, context = options.client.context] {
+      return config::ResolvePassword(source, context);
     };
   }
-  auto tokens = std::make_shared<oauth::AccessTokens>(std::move(options), TokenStoreFor(a, archive_dir));
+  auto tokens = std::make_shared<oauth::AccessTokens>(std::move(options), MakeTokenStore(c, archive_dir));
   OAuthLogin login;
   MK_ASSIGN_OR_RETURN(login.token, tokens->Get());
+  login.current = [tokens] { return tokens->Get(); };
   login.renew = [tokens] { return tokens->Renew(); };
   return login;
+}
+
+}  // namespace
+
+oauth::ClientConfig OAuthClientFor(const config::AccountConfig& a) { return MakeOAuthClient(a); }
+oauth::ClientConfig OAuthClientFor(const config::RelayConfig& r) { return MakeOAuthClient(r); }
+oauth::TokenStore TokenStoreFor(const config::AccountConfig& a, const std::string& archive_dir) {
+  return MakeTokenStore(a, archive_dir);
+}
+oauth::TokenStore TokenStoreFor(const config::RelayConfig& r, const std::string& archive_dir) {
+  return MakeTokenStore(r, archive_dir);
+}
+Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& a, const std::string& archive_dir) {
+  return MakeOAuthLogin(a, archive_dir);
+}
+Result<OAuthLogin> OAuthLoginFor(const config::RelayConfig& r, const std::string& archive_dir) {
+  return MakeOAuthLogin(r, archive_dir);
 }
 
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a, const std::string& archive_dir) {

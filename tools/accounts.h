@@ -35,20 +35,27 @@ uint64_t ClientMessageLimit(const config::AccountConfig& account);
 // when the server refuses it).
 Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& account, const std::string& archive_dir);
 
-// The account's OAuth client (token endpoint, client id and secret, CA and
-// timeouts), for the device grant and for AccessTokensFor.
-// REQUIRES: account.oauth.enabled().
+// The OAuth client of an account or relay (token endpoint, client id and
+// secret, CA and timeouts), for the device grant and for OAuthLoginFor.
+// Messages start "account NAME" / "relay NAME".
+// REQUIRES: oauth.enabled().
 oauth::ClientConfig OAuthClientFor(const config::AccountConfig& account);
-// For an account with oauth_token_url: an access token (cached, or
-// refreshed now) and the hook the mail clients call once when a server
-// refuses it (renew_token in their options).
+oauth::ClientConfig OAuthClientFor(const config::RelayConfig& relay);
+// For an account or relay with oauth_token_url: an access token (cached,
+// or refreshed now), the hook that gives the usable one later (cached while
+// valid, else refreshed: for each new session of a long run), and the hook
+// the mail clients call once when a server refuses it (renew_token in their
+// options).
 struct OAuthLogin {
   std::string token;
+  std::function<Result<std::string>()> current;
   std::function<Result<std::string>()> renew;
 };
 Result<OAuthLogin> OAuthLoginFor(const config::AccountConfig& account, const std::string& archive_dir);
-// Where the account's tokens are kept: ARCHIVE/oauth/account.NAME.*
+Result<OAuthLogin> OAuthLoginFor(const config::RelayConfig& relay, const std::string& archive_dir);
+// Where the tokens are kept: ARCHIVE/oauth/account.NAME.* / relay.NAME.*
 oauth::TokenStore TokenStoreFor(const config::AccountConfig& account, const std::string& archive_dir);
+oauth::TokenStore TokenStoreFor(const config::RelayConfig& relay, const std::string& archive_dir);
 
 // The warning sync and migrate print for an account with tls_verify = false.
 void WarnIfUnverified(const config::AccountConfig& account);

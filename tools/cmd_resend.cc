@@ -70,10 +70,10 @@ smtp::AuthMethod ToSmtpAuth(config::Auth auth) {
     case config::Auth::kLogin: return smtp::AuthMethod::kLogin;
     case config::Auth::kCramMd5: return smtp::AuthMethod::kCramMd5;
     case config::Auth::kXoauth2: return smtp::AuthMethod::kXoauth2;
+    case config::Auth::kOauthBearer: return smtp::AuthMethod::kOauthBearer;
     case config::Auth::kAuto:
     case config::Auth::kApop:
-    case config::Auth::kUser:
-    case config::Auth::kOauthBearer: break;  // apop, user and oauthbearer are refused for relays by the config loader
+    case config::Auth::kUser: break;  // apop and user are refused for relays by the config loader
   }
   return smtp::AuthMethod::kAuto;
 }
@@ -226,11 +226,24 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
     if (!relay->tls_verify && !dry_run) {
       warnings.Add("relay " + relay->name + ": tls_verify = false, the server's certificate is not checked");
     }
-    if (!relay->user.empty() && !dry_run) {
+    if (!relay->user.empty() && !dry_run && relay->oauth.enabled()) {
+      // An access token now (one line and exit 1 when there is none), the
+      // usable one for each later session, a new one after a refusal.
+      auto login = OAuthLoginFor(*relay, archive.dir());
+      if (!login) {
+        std::cerr << "mailkeep: " << Printable(login.error().message()) << "\n";
+        return kExitPartial;
+      }
+      settings.smtp.password = std::move(login->token);
+      settings.relay_token = std::move(login->current);
+      settings.smtp.renew_token = std::move(login->renew);
+    } else if (!relay->user.empty() && !dry_run) {
       auto password = config::ResolvePassword(relay->password, "relay " + relay->name);
       if (!password) return FailUsage(password.error().message());
-      settings.smtp.user = relay->user;
       settings.smtp.password = std::move(*password);
+    }
+    if (!relay->user.empty() && !dry_run) {
+      settings.smtp.user = relay->user;
       settings.smtp.auth = ToSmtpAuth(relay->auth);
       settings.smtp.allow_plaintext = relay->allow_plaintext;
     }

@@ -353,8 +353,6 @@ class Command {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 std::string UidSetString(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
@@ -712,6 +710,7 @@ class ImapClient::Impl {
     const net::ConnectOptions& c = options.connect;
     return c.port != 0 ? c.port : net::DefaultPort(net::Service::kImap, c.tls);
   }
+  void Mask() { mask = net::SecretMask(options.user, options.password, options.connect.host, Port()); }
 
   // The refusal of a login, naming the way it was tried.
   Error LoginError(const Response& r) {
@@ -763,12 +762,29 @@ class ImapClient::Impl {
           }
         },
         .broken = [&](std::string_view why) { return ProtocolError(what, why); },
-        .host = conn->host(),
+        .host = options.connect.host,
         .port = Port()};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     return done;
   }
 
+
+  // One login with `used`; the tagged response (NO is not an error here).
+  Result<Response> Login() {
+    if (used == AuthMethod::kUserPass) {
+      Command cmd("LOGIN ");
+      cmd.Astring(options.user).Text(" ").Astring(options.password);
+      return Run(LoginWhat(), cmd);
+    }
+    MK_ASSIGN_OR_RETURN(Response r, Sasl());
+    if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
+      // The token may be stale: once more with a new one.
+      MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
+      Mask();
+      MK_ASSIGN_OR_RETURN(r, Sasl());
+    }
+    return r;
+  }
 
   Status Authenticate() {
     if (options.user.empty()) return MakeError(ErrorCode::kInvalidArgument, "IMAP: no user name given");
@@ -777,19 +793,13 @@ class ImapClient::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kImap, options.auth, Offer(), peer()));
-    Response r;
-    if (used == AuthMethod::kUserPass) {
-      Command cmd("LOGIN ");
-      cmd.Astring(options.user).Text(" ").Astring(options.password);
-      MK_ASSIGN_OR_RETURN(r, Run(LoginWhat(), cmd));
-    } else {
-      MK_ASSIGN_OR_RETURN(r, Sasl());
-      if (r.cond == Response::Cond::kNo && net::IsBearer(used) && options.renew_token) {
-        // The token may be stale: once more with a new one.
-        MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
-        mask = net::SecretMask(options.user, options.password);
-        MK_ASSIGN_OR_RETURN(r, Sasl());
+    const net::LoginOffer offer = Offer();
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kImap, options.auth, offer, peer()));
+    MK_ASSIGN_OR_RETURN(Response r, Login());
+    if (r.cond == Response::Cond::kNo) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;  // CRAM-MD5 refused: once more with the next method
+        MK_ASSIGN_OR_RETURN(r, Login());
       }
     }
     if (r.cond != Response::Cond::kOk) return std::unexpected(LoginError(r));
@@ -955,7 +965,7 @@ Result<std::unique_ptr<ImapClient>> ImapClient::Connect(const ImapOptions& optio
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->options.connect.service = net::Service::kImap;
-    impl->mask = net::SecretMask(options.user, options.password);
+    impl->Mask();
     if (options.max_literal > 0) impl->limits.max_literal = options.max_literal;
     if (options.max_line > 0) {
       impl->limits.max_line = options.max_line;

@@ -84,9 +84,6 @@ namespace mailkeep::imap {
 // (the LOGIN command).
 using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user", "oauthbearer".
-const char* AuthMethodName(AuthMethod method);
-
 struct ImapOptions {
   net::ConnectOptions connect;         // service is forced to kImap
   std::string user, password;          // password = OAuth2 access token for kXoauth2 / kOauthBearer

@@ -119,4 +119,12 @@ Result<LoginMethod> ChooseLogin(LoginProtocol protocol, LoginMethod wanted, cons
                      apop_only_if_asked ? "; over TLS mailkeep uses APOP only with auth = apop" : "");
 }
 
+std::optional<LoginMethod> FallbackLogin(LoginMethod wanted, LoginMethod used, const LoginOffer& offer) {
+  using M = LoginMethod;
+  if (wanted != M::kAuto || offer.tls || (used != M::kCramMd5 && used != M::kApop)) return std::nullopt;
+  for (M m : {M::kPlain, M::kLogin, M::kUserPass})
+    if (Offers(offer, m)) return m;
+  return std::nullopt;
+}
+
 }  // namespace mailkeep::net

@@ -11,9 +11,18 @@
 //   without TLS  (allow_plaintext) the methods that do not send the
 //                password first: SASL CRAM-MD5, APOP; then SASL PLAIN, SASL
 //                LOGIN, USER/PASS.
+//                A server may offer CRAM-MD5 or APOP and still be unable to
+//                check them (GNU Mailutils offers AUTH=CRAM-MD5 with no
+//                CRAM password file, and an APOP timestamp in every POP3
+//                greeting with APOP only for users in its APOP database):
+//                when the server refuses the one auto chose, the client
+//                tries the first offered of SASL PLAIN, SASL LOGIN,
+//                USER/PASS (LOGIN) once more (FallbackLogin). So a wrong
+//                password costs two refusals there.
 // XOAUTH2 and OAUTHBEARER only when named. A named method is used only when offered.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +74,10 @@ std::string LoginCommand(LoginProtocol protocol, LoginMethod method);
 //   "POP3 server mail.example.com:995 does not offer AUTH PLAIN (it offers USER/PASS, APOP)"
 Result<LoginMethod> ChooseLogin(LoginProtocol protocol, LoginMethod wanted, const LoginOffer& offer,
                                 std::string_view peer);
+
+// After the server refused `used`, which ChooseLogin picked for `wanted`:
+// the method to try once more, or nullopt. Only for auto without TLS after
+// CRAM-MD5 or APOP (see above); never again after the fallback itself.
+std::optional<LoginMethod> FallbackLogin(LoginMethod wanted, LoginMethod used, const LoginOffer& offer);
 
 }  // namespace mailkeep::net

@@ -88,6 +88,33 @@ TEST(LoginChooser, MailutilsPop3OverTlsUsesUserPass) {
   EXPECT_EQ(ChooseLogin(LoginProtocol::kPop3, M::kAuto, o, "h:110"), M::kApop);
 }
 
+// Without TLS, a refused CRAM-MD5 or APOP that auto chose is followed once
+// by the next method that the server can check against its password store
+// (GNU Mailutils offers both and checks neither for most users).
+TEST(LoginChooser, FallbackAfterARefusedChallengeResponse) {
+  // Mailutils imap4d on a plain connection.
+  LoginOffer imap{.tls = false, .sasl = {"CRAM-MD5", "DIGEST-MD5", "LOGIN", "PLAIN"}, .user_pass = true, .apop = false};
+  ASSERT_EQ(ChooseLogin(LoginProtocol::kImap, M::kAuto, imap, "h:143"), M::kCramMd5);
+  EXPECT_EQ(FallbackLogin(M::kAuto, M::kCramMd5, imap), M::kPlain);
+  // Mailutils pop3d: no SASL, a timestamp in every greeting.
+  LoginOffer pop{.tls = false, .sasl = {}, .user_pass = true, .apop = true};
+  ASSERT_EQ(ChooseLogin(LoginProtocol::kPop3, M::kAuto, pop, "h:110"), M::kApop);
+  EXPECT_EQ(FallbackLogin(M::kAuto, M::kApop, pop), M::kUserPass);
+  pop.sasl = {"LOGIN"};
+  EXPECT_EQ(FallbackLogin(M::kAuto, M::kApop, pop), M::kLogin);
+  // Exactly once: not after the fallback, not after what sends the password.
+  for (M used : {M::kPlain, M::kLogin, M::kUserPass, M::kXoauth2, M::kOauthBearer}) {
+    EXPECT_EQ(FallbackLogin(M::kAuto, used, imap), std::nullopt) << LoginMethodName(used);
+  }
+  // Not for a method the user named, not over TLS, not when nothing else is offered.
+  EXPECT_EQ(FallbackLogin(M::kCramMd5, M::kCramMd5, imap), std::nullopt);
+  EXPECT_EQ(FallbackLogin(M::kApop, M::kApop, pop), std::nullopt);
+  imap.tls = true;
+  EXPECT_EQ(FallbackLogin(M::kAuto, M::kCramMd5, imap), std::nullopt);
+  LoginOffer only_cram{.tls = false, .sasl = {"CRAM-MD5"}, .user_pass = false, .apop = false};
+  EXPECT_EQ(FallbackLogin(M::kAuto, M::kCramMd5, only_cram), std::nullopt);
+}
+
 TEST(LoginChooser, SaslBeforeUserPassOverTls) {
   LoginOffer o{.tls = true, .sasl = {"login", "plain"}, .user_pass = true, .apop = true};  // any case
   EXPECT_EQ(ChooseLogin(LoginProtocol::kPop3, M::kAuto, o, "h:1"), M::kPlain);

@@ -29,10 +29,11 @@ std::string Quoted(std::string_view s) {
 
 }  // namespace
 
-SecretMask::SecretMask(std::string_view user, std::string_view password) {
+SecretMask::SecretMask(std::string_view user, std::string_view password, std::string_view host, uint16_t port) {
   if (password.empty()) return;
   AddBase64(forms_, SaslPlain(user, password));
   AddBase64(forms_, SaslXoauth2(user, password));
+  AddBase64(forms_, SaslOauthBearer(user, host, port, password));
   if (password.size() >= kMinBareLength) {
     forms_.emplace_back(password);
     forms_.push_back(Quoted(password));

@@ -22,7 +22,7 @@ Result<DeviceAuthorization> RequestDeviceCode(const ClientConfig& client) {
   if (!url) return in_context(url.error());
   std::vector<std::pair<std::string, std::string>> fields{{"client_id", client.client_id}};
   if (!client.scope.empty()) fields.emplace_back("scope", client.scope);
-  auto reply = PostForm(*url, FormEncode(fields), client.post);
+  auto reply = Post(client, *url, FormEncode(fields));
   if (!reply) return in_context(reply.error());
   auto parsed = ParseDeviceAuthorization(reply->status, reply->body);
   if (!parsed) return in_context(parsed.error());
@@ -50,20 +50,31 @@ Status RunDeviceGrant(const ClientConfig& client, TokenStore& store, const Devic
   const int64_t expires_at = now() + device.expires_in;
   hooks.show({device.verification_uri, device.verification_uri_complete, device.user_code, device.expires_in});
   int interval = device.interval;
+  int unreachable = 0;  // polls in a row that met network trouble
   auto fail = [&](const std::string& what) { return MakeError(ErrorCode::kFailedPrecondition, client.context + ": " + what); };
   while (true) {
     if (now() + interval > expires_at) return fail("the code expired before it was approved; run the command again");
     sleep(interval);
     const int64_t asked_at = now();
-    MK_ASSIGN_OR_RETURN(TokenReply reply,
-                        RequestToken(client, {{"grant_type", kDeviceGrantType}, {"device_code", device.device_code}}));
-    switch (reply.error) {
-      case GrantError::kNone: return Keep(client, store, reply, asked_at);
+    auto reply = RequestToken(client, {{"grant_type", kDeviceGrantType}, {"device_code", device.device_code}});
+    if (!reply) {
+      // Network trouble (§3.5): poll again, less often, a bounded number of times.
+      if (reply.error().code() != ErrorCode::kUnavailable) return std::unexpected(reply.error());
+      if (++unreachable > kMaxUnreachablePolls) {
+        return MakeError(ErrorCode::kUnavailable, reply.error().message() + " (" + std::to_string(unreachable) +
+                                                      " polls in a row); run the command again");
+      }
+      interval = std::min(interval * 2, kMaxInterval);
+      continue;
+    }
+    unreachable = 0;
+    switch (reply->error) {
+      case GrantError::kNone: return Keep(client, store, *reply, asked_at);
       case GrantError::kAuthorizationPending: continue;
       case GrantError::kSlowDown: interval = std::min(interval + 5, kMaxInterval); continue;
       case GrantError::kExpiredToken: return fail("the code expired before it was approved; run the command again");
-      case GrantError::kAccessDenied: return fail("authorization was denied (" + reply.error_text + ")");
-      default: return fail("the token endpoint refused the device code (" + reply.error_text + ")");
+      case GrantError::kAccessDenied: return fail("authorization was denied (" + reply->error_text + ")");
+      default: return fail("the token endpoint refused the device code (" + reply->error_text + ")");
     }
   }
 }

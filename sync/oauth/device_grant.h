@@ -6,9 +6,14 @@
 // token that came with it).
 //
 // Polling (RFC 8628 §3.5): authorization_pending → wait `interval` and poll
-// again; slow_down → the interval grows by 5 s (at most kMaxInterval);
-// expired_token, access_denied or any other error → stop with one line;
-// the device code's own expires_in bounds the whole wait.
+// again; slow_down → the interval grows by 5 s from then on (at most
+// kMaxInterval); network trouble (kUnavailable: no connection, a timeout,
+// a 5xx) → the interval doubles and the poll is repeated, at most
+// kMaxUnreachablePolls times in a row, then one line; expired_token,
+// access_denied or any other error → stop with one line; the device code's
+// own expires_in bounds the whole wait (a poll that would come after it is
+// not made: "the code expired before it was approved; run the command
+// again").
 //
 // Thread-safety: plain function; the hooks are called on the caller's thread.
 #pragma once
@@ -23,6 +28,8 @@
 
 namespace mailkeep::oauth {
 
+inline constexpr int kMaxUnreachablePolls = 5;
+
 struct DevicePrompt {
   std::string verification_uri;           // https://..., visible ASCII
   std::string verification_uri_complete;  // may be empty
@@ -32,7 +39,7 @@ struct DevicePrompt {
 
 struct DeviceGrantHooks {
   std::function<void(const DevicePrompt&)> show;    // REQUIRED: tell the user
-  std::function<void(int seconds)> sleep;           // empty = really sleep
+  std::function<void(int seconds)> sleep;           // empty = really sleep (tests count instead)
   std::function<int64_t()> now;                     // Unix seconds; empty = the system clock
 };
 

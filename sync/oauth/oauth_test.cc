@@ -1,16 +1,20 @@
 // Unit tests of the OAuth pieces that need no server: URL and form
 // encoding, token endpoint replies with their limits, the token store and
-// the OAUTHBEARER initial response. token_client and device_grant run
+// the OAUTHBEARER initial response, the device grant's polling with a
+// scripted transport and clock. token_client and device_grant also run
 // against tests/servers/oauth_server.py (oauth_endpoint_test.cc).
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "store/util/files.h"
+#include "sync/oauth/device_grant.h"
 #include "sync/oauth/https_post.h"
 #include "sync/net/sasl.h"
 #include "sync/oauth/token_reply.h"
@@ -202,6 +206,112 @@ TEST_F(TokenStoreTest, RefusesReadableAndDamagedFiles) {
   EXPECT_FALSE(store.LoadAccessToken());
   EXPECT_FALSE(store.SaveRefreshToken("has space"));
   EXPECT_FALSE(store.SaveAccessToken({"line\nbreak", 1}));
+}
+
+// The device grant with a scripted token endpoint: each poll takes the
+// next step; time passes only in the injected sleeper.
+class DeviceGrantTest : public TokenStoreTest {
+ protected:
+  struct Step {
+    int status = 400;
+    std::string body;                // used when status != 0
+  };
+  static Step Pending() { return {400, R"({"error":"authorization_pending"})"}; }
+  static Step SlowDown() { return {400, R"({"error":"slow_down"})"}; }
+  static Step Unreachable() { return {0, ""}; }
+  static Step Granted() {
+    return {200, R"({"access_token":"at-0123456789","token_type":"Bearer","expires_in":3600,)"
+                 R"("refresh_token":"rt-0123456789"})"};
+  }
+
+  // expires_in and interval of the device code.
+  Status Run(std::vector<Step> steps, int expires_in = 600, int interval = 5) {
+    std::deque<Step> script(steps.begin(), steps.end());
+    ClientConfig client;
+    client.context = "account work";
+    client.token_url = "https://login.example.com/token";
+    client.device_url = "https://login.example.com/device";
+    client.client_id = "mailkeep-test";
+    client.transport = [&, expires_in, interval](const HttpsUrl& url, std::string_view, const PostOptions&)
+        -> Result<HttpReply> {
+      if (url.target == "/device") {
+        return HttpReply{200, R"({"device_code":"dc-1","user_code":"WDJB-MJHT",)"
+                              R"("verification_uri":"https://login.example.com/activate","expires_in":)" +
+                                  std::to_string(expires_in) + R"(,"interval":)" + std::to_string(interval) + "}"};
+      }
+      ++polls;
+      if (script.empty()) return MakeError(ErrorCode::kInternal, "poll after the script ended");
+      Step step = script.front();
+      script.pop_front();
+      if (step.status == 0) return MakeError(ErrorCode::kUnavailable, "login.example.com:443: connection refused");
+      return HttpReply{step.status, step.body};
+    };
+    DeviceGrantHooks hooks;
+    hooks.show = [](const DevicePrompt&) {};
+    hooks.sleep = [this](int s) {
+      sleeps.push_back(s);
+      now += s;
+    };
+    hooks.now = [this] { return now; };
+    TokenStore store(dir_, "account.work");
+    return RunDeviceGrant(client, store, hooks);
+  }
+
+  bool Granted(const Status& s) {
+    auto refresh = TokenStore(dir_, "account.work").LoadRefreshToken();
+    return s && refresh && *refresh && **refresh == "rt-0123456789";
+  }
+
+  int64_t now = 1'000'000;
+  std::vector<int> sleeps;
+  int polls = 0;
+};
+
+TEST_F(DeviceGrantTest, SlowDownAddsFiveSecondsFromThenOn) {
+  Status s = Run({Pending(), SlowDown(), Pending(), SlowDown(), Granted()});
+  EXPECT_TRUE(Granted(s)) << (s ? "" : s.error().message());
+  EXPECT_EQ(sleeps, (std::vector<int>{5, 5, 10, 10, 15}));
+}
+
+TEST_F(DeviceGrantTest, NetworkTroubleWhilePollingIsRetriedLessOften) {
+  Status s = Run({Pending(), Unreachable(), Unreachable(), Pending(), Granted()});
+  EXPECT_TRUE(Granted(s)) << (s ? "" : s.error().message());
+  // Each failed poll doubles the interval (RFC 8628 §3.5).
+  EXPECT_EQ(sleeps, (std::vector<int>{5, 5, 10, 20, 20}));
+}
+
+TEST_F(DeviceGrantTest, NetworkTroubleIsRetriedABoundedNumberOfTimes) {
+  std::vector<Step> down(kMaxUnreachablePolls + 1, Unreachable());
+  Status s = Run(down, /*expires_in=*/86400);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(polls, kMaxUnreachablePolls + 1);
+  EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(s.error().message(), "account work: login.example.com:443: connection refused (6 polls in a row); "
+                                 "run the command again");
+  EXPECT_FALSE(Granted(s));
+}
+
+TEST_F(DeviceGrantTest, OtherFailuresAreNotRetried) {
+  Status s = Run({{500, "oops"}, Granted()});
+  // A 5xx is network trouble too...
+  EXPECT_TRUE(Granted(s)) << (s ? "" : s.error().message());
+  polls = 0;
+  sleeps.clear();
+  // ...a reply that is not OAuth is not.
+  s = Run({{200, "<html>"}, Granted()});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(polls, 1);
+}
+
+TEST_F(DeviceGrantTest, ExpiryEndsTheWaitWithOneLine) {
+  Status s = Run(std::vector<Step>(10, Pending()), /*expires_in=*/12, /*interval=*/5);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(sleeps, (std::vector<int>{5, 5}));  // a third poll would come after the code expired
+  EXPECT_EQ(s.error().message(), "account work: the code expired before it was approved; run the command again");
+  EXPECT_EQ(s.error().message().find('\n'), std::string::npos);
+  s = Run({Pending(), {400, R"({"error":"expired_token"})"}});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "account work: the code expired before it was approved; run the command again");
 }
 
 }  // namespace

@@ -11,6 +11,10 @@ int64_t SystemNow() {
 
 }  // namespace
 
+Result<HttpReply> Post(const ClientConfig& client, const HttpsUrl& url, std::string_view form) {
+  return client.transport ? client.transport(url, form, client.post) : PostForm(url, form, client.post);
+}
+
 Result<TokenReply> RequestToken(const ClientConfig& client, std::vector<std::pair<std::string, std::string>> fields) {
   auto in_context = [&](const Error& e) { return std::unexpected(e.WithContext(client.context)); };
   auto url = ParseHttpsUrl(client.token_url);
@@ -22,7 +26,7 @@ Result<TokenReply> RequestToken(const ClientConfig& client, std::vector<std::pai
     fields.emplace_back("client_secret", std::move(*secret));
   }
   std::string form = FormEncode(fields);
-  auto reply = PostForm(*url, form, client.post);
+  auto reply = Post(client, *url, form);
   form.assign(form.size(), '\0');
   if (!reply) return in_context(reply.error());
   auto parsed = ParseTokenReply(reply->status, reply->body);

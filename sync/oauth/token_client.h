@@ -46,7 +46,13 @@ struct ClientConfig {
   // function = a public client (no secret sent).
   std::function<Result<std::string>()> client_secret;
   PostOptions post;             // CA file, timeouts, reply limit
+  // The HTTPS transport; empty = PostForm (https_post.h). Tests put a
+  // scripted one here.
+  std::function<Result<HttpReply>(const HttpsUrl&, std::string_view form, const PostOptions&)> transport;
 };
+
+// client.transport, or PostForm.
+Result<HttpReply> Post(const ClientConfig& client, const HttpsUrl& url, std::string_view form);
 
 // One request to the token endpoint with `fields` plus client_id (and
 // client_secret when the client has one). The reply is parsed, not judged.

@@ -76,8 +76,6 @@ std::string FindTimestamp(std::string_view greeting) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 struct Reply {
   enum Kind { kOk, kErr, kContinue } kind = kErr;
   std::string text;  // after "+OK " / "-ERR " / "+ "
@@ -278,12 +276,17 @@ class Pop3Client::Impl {
             .apop = !timestamp.empty()};
   }
 
+  // Where OAUTHBEARER says it logs in (and SecretMask looks for it).
+  uint16_t Port() const {
+    const net::ConnectOptions& c = options.connect;
+    return c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls);
+  }
+  void Mask() { mask = net::SecretMask(options.user, options.password, options.connect.host, Port()); }
+
   // One SASL exchange (RFC 5034 §4): the initial response goes with AUTH
-  // when the line fits in 255 octets.
-  // Returns the final reply (+OK or -ERR).
+  // when the line fits in 255 octets. Returns the final reply (+OK or -ERR).
   Result<Reply> Sasl() {
     const std::string command = net::LoginCommand(net::LoginProtocol::kPop3, used);
-    const net::ConnectOptions& c = options.connect;
     Reply last;
     net::SaslWire wire{
         .command = command,
@@ -296,18 +299,16 @@ class Pop3Client::Impl {
           return true;
         },
         .broken = [&](std::string_view what) { return ProtocolError(command, what); },
-        .host = conn->host(),
-        .port = c.port != 0 ? c.port : net::DefaultPort(net::Service::kPop3, c.tls)};
+        .host = options.connect.host,
+        .port = Port()};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
     return last;
   }
 
-  // Sends `line`, reads the status reply; -ERR is a login error.
-  Status Step(const std::string& line, const std::string& command) {
+  // Sends `line`, reads the status reply.
+  Result<Reply> Step(const std::string& line, const std::string& command) {
     MK_RETURN_IF_ERROR(SendNow(line + "\r\n", command));
-    MK_ASSIGN_OR_RETURN(Reply reply, ReadReply(command));
-    if (reply.kind != Reply::kOk) return LoginError(reply);
-    return OkStatus();
+    return ReadReply(command);
   }
 
 
@@ -318,26 +319,41 @@ class Pop3Client::Impl {
                        "refusing to log in as " + options.user + " at " + peer() +
                            " without TLS; use tls = implicit or starttls, or set allow_plaintext = true");
     }
-    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kPop3, options.auth, Offer(), peer()));
+    const net::LoginOffer offer = Offer();
+    MK_ASSIGN_OR_RETURN(used, net::ChooseLogin(net::LoginProtocol::kPop3, options.auth, offer, peer()));
+    MK_ASSIGN_OR_RETURN(Reply last, Login());
+    if (last.kind != Reply::kOk && !conn->closed()) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;  // CRAM-MD5 or APOP refused: once more with the next method
+        MK_ASSIGN_OR_RETURN(last, Login());
+      }
+    }
+    if (last.kind != Reply::kOk) return LoginError(last);
+    return OkStatus();
+  }
+
+  // One login with `used`; the final reply (a refusal is not an error here).
+  Result<Reply> Login() {
     switch (used) {
       case AuthMethod::kApop: {
         std::string digest = net::ApopDigest(timestamp, options.password);
         if (digest.empty()) return MakeError(ErrorCode::kInternal, "POP3 APOP: MD5 is not available");
         return Step("APOP " + options.user + " " + digest, "APOP");
       }
-      case AuthMethod::kUserPass:
-        MK_RETURN_IF_ERROR(Step("USER " + options.user, "USER"));
+      case AuthMethod::kUserPass: {
+        MK_ASSIGN_OR_RETURN(Reply user, Step("USER " + options.user, "USER"));
+        if (user.kind != Reply::kOk) return user;
         return Step("PASS " + options.password, "PASS");
+      }
       default: {
         MK_ASSIGN_OR_RETURN(Reply last, Sasl());
         if (last.kind != Reply::kOk && net::IsBearer(used) && options.renew_token) {
           // The token may be stale: once more with a new one.
           MK_ASSIGN_OR_RETURN(options.password, options.renew_token());
-          mask = net::SecretMask(options.user, options.password);
+          Mask();
           MK_ASSIGN_OR_RETURN(last, Sasl());
         }
-        if (last.kind != Reply::kOk) return LoginError(last);
-        return OkStatus();
+        return last;
       }
     }
   }
@@ -408,7 +424,7 @@ Result<std::unique_ptr<Pop3Client>> Pop3Client::Connect(const Pop3Options& optio
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->options.connect.service = net::Service::kPop3;
-  impl->mask = net::SecretMask(options.user, options.password);
+  impl->Mask();
   auto conn = net::Connection::Open(impl->options.connect);
   if (!conn) return std::unexpected(conn.error());
   impl->conn = std::move(*conn);

@@ -49,9 +49,6 @@ namespace mailkeep::pop3 {
 // kUserPass (USER/PASS).
 using AuthMethod = net::LoginMethod;
 
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user", "oauthbearer".
-const char* AuthMethodName(AuthMethod method);
-
 struct Pop3Options {
   net::ConnectOptions connect;         // service is forced to kPop3
   std::string user, password;          // password = OAuth2 token for kXoauth2 / kOauthBearer

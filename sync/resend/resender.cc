@@ -211,7 +211,7 @@ class RelayRoute : public Resender::Route {
     const smtp::Envelope env = MakeEnvelope(from, to, settings_, id);
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!client_ || client_->closed()) {
-        auto opened = smtp::SmtpClient::Open(relay_.connect, settings_.smtp);
+        auto opened = Open();
         if (!opened) return std::unexpected(opened.error());
         client_ = std::move(*opened);
         for (const auto& w : client_->warnings()) warn_(w);
@@ -239,6 +239,13 @@ class RelayRoute : public Resender::Route {
   }
 
  private:
+  Result<std::unique_ptr<smtp::SmtpClient>> Open() const {
+    if (!settings_.relay_token) return smtp::SmtpClient::Open(relay_.connect, settings_.smtp);
+    smtp::SmtpOptions options = settings_.smtp;
+    MK_ASSIGN_OR_RETURN(options.password, settings_.relay_token());
+    return smtp::SmtpClient::Open(relay_.connect, options);
+  }
+
   const Relay& relay_;
   const Options& settings_;
   const Warn& warn_;

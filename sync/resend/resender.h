@@ -96,6 +96,12 @@ struct Options {
   bool retry_unknown = false;    // with skip_sent: send again where the earlier outcome is unknown
   bool dry_run = false;          // plan only: send and record nothing
   smtp::SmtpOptions smtp;        // hello name; credentials for a relay
+  // A relay that logs in with OAuth: its access token, asked before each new
+  // session (oauth::AccessTokens::Get: the cached one while it is valid,
+  // else a refreshed one), so a long run outlives a token; it replaces
+  // smtp.password. Its error makes the relay unusable (relay_error()).
+  // Empty = smtp.password as given.
+  std::function<Result<std::string>()> relay_token;
   std::optional<smtp::DsnNotify> notify;
   smtp::DsnReturn ret = smtp::DsnReturn::kDefault;
   std::string envid_prefix;      // ENVID = prefix + message id (with DSN)

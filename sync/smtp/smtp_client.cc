@@ -130,8 +130,6 @@ ErrorCode CodeForRefusal(const Reply& r) {
 
 }  // namespace
 
-const char* AuthMethodName(AuthMethod method) { return net::LoginMethodName(method); }
-
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kAccepted: return "accepted";
@@ -377,8 +375,7 @@ class SmtpClient::Impl {
     std::string msg = "SMTP login as " + options.user + " at " + peer() + " failed (" +
                       net::LoginCommand(net::LoginProtocol::kSmtp, used) + "): " + Show(r);
     if (r.code == 535) {
-      msg += used == AuthMethod::kXoauth2 ? "; check the user name and the access token"
-                                          : "; check the user name and password";
+      msg += net::IsBearer(used) ? "; check the user name and the access token" : "; check the user name and password";
     } else if (r.klass() == 4) {
       msg += "; try again later";
     }
@@ -387,7 +384,8 @@ class SmtpClient::Impl {
 
   // One SASL exchange (RFC 4954 §4, net::RunSasl): the initial response
   // goes with AUTH when the line fits in 512 octets; 334 is a challenge.
-  Status Sasl() {
+  // Returns the final reply (235, 535, ...).
+  Result<Reply> Sasl() {
     const std::string command = net::LoginCommand(net::LoginProtocol::kSmtp, used);
     Reply last;
     net::SaslWire wire{
@@ -401,12 +399,39 @@ class SmtpClient::Impl {
           return true;
         },
         .broken = [&](std::string_view what) { return ProtocolError(command, what); },
-        .host = {},  // OAUTHBEARER is not offered for relays
-        .port = 0};
+        .host = connect.host,
+        .port = connect.port};
     MK_RETURN_IF_ERROR(net::RunSasl(used, options.user, options.password, wire));
-    if (last.positive()) return OkStatus();
-    if (last.klass() != 4 && last.klass() != 5) return std::unexpected(ProtocolError(command, "\"" + Show(last) + "\""));
-    return LoginError(last);
+    if (!last.positive() && last.klass() != 4 && last.klass() != 5) {
+      return std::unexpected(ProtocolError(command, "\"" + Show(last) + "\""));
+    }
+    return last;
+  }
+
+  // AUTH; a refused OAuth token is renewed once (renew_token), a refused
+  // CRAM-MD5 that auto chose is followed by the next method once
+  // (net::FallbackLogin), in the same session (RFC 4954 §4: a failed AUTH
+  // leaves the session usable).
+  Status Login(const net::LoginOffer& offer) {
+    MK_ASSIGN_OR_RETURN(Reply r, Sasl());
+    if (r.klass() == 5) {
+      if (auto next = net::FallbackLogin(options.auth, used, offer)) {
+        used = *next;
+        MK_ASSIGN_OR_RETURN(r, Sasl());
+      }
+    }
+    if (r.klass() == 5 && net::IsBearer(used) && options.renew_token) {
+      auto renewed = options.renew_token();
+      if (!renewed) {
+        Drop();
+        return std::unexpected(renewed.error());
+      }
+      options.password = std::move(*renewed);
+      mask = net::SecretMask(options.user, options.password, connect.host, connect.port);
+      MK_ASSIGN_OR_RETURN(r, Sasl());
+    }
+    if (r.positive()) return OkStatus();
+    return LoginError(r);
   }
 
   Status Authenticate() {
@@ -432,7 +457,7 @@ class SmtpClient::Impl {
       return std::unexpected(method.error());
     }
     used = *method;
-    return Sasl();
+    return Login(offer);
   }
 
   // Connect, greet, EHLO, STARTTLS, EHLO, AUTH.
@@ -749,12 +774,12 @@ Result<std::unique_ptr<SmtpClient>> SmtpClient::Open(const net::ConnectOptions& 
   auto impl = std::make_unique<Impl>();
   impl->connect = connect;
   impl->options = options;
-  impl->mask = net::SecretMask(options.user, options.password);
   if (impl->connect.service != net::Service::kSmtpSubmission && impl->connect.service != net::Service::kSmtpRelay) {
     impl->connect.service = net::Service::kSmtpSubmission;
   }
   if (impl->connect.host.empty()) return MakeError(ErrorCode::kInvalidArgument, "SMTP: no host given");
   if (impl->connect.port == 0) impl->connect.port = net::DefaultPort(impl->connect.service, impl->connect.tls);
+  impl->mask = net::SecretMask(options.user, options.password, impl->connect.host, impl->connect.port);
   if (impl->connect.port == 465 && impl->connect.tls != net::TlsMode::kImplicit) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "SMTP port 465 of " + impl->connect.host +

@@ -72,11 +72,8 @@
 namespace mailkeep::smtp {
 
 // The login methods shared with POP3 and IMAP (sync/net/login_chooser.h);
-// SMTP uses the SASL ones: kPlain, kLogin, kCramMd5, kXoauth2.
+// SMTP uses the SASL ones: kPlain, kLogin, kCramMd5, kXoauth2, kOauthBearer.
 using AuthMethod = net::LoginMethod;
-
-// "auto", "plain", "login", "cram-md5", "xoauth2", "apop", "user".
-const char* AuthMethodName(AuthMethod method);
 
 struct SmtpOptions {
   // The EHLO/HELO argument: a domain name or an address literal
@@ -84,8 +81,8 @@ struct SmtpOptions {
   // "localhost" when it has none.
   std::string hello_name;
 
-  // Credentials; user "" = no AUTH. For kXoauth2 `password` is the OAuth2
-  // access token.
+  // Credentials; user "" = no AUTH. For kXoauth2 and kOauthBearer
+  // `password` is the OAuth2 access token.
   std::string user, password;
   // kAuto (net::ChooseLogin): over TLS the first offered of PLAIN, LOGIN,
   // CRAM-MD5; without TLS (allow_plaintext) CRAM-MD5 first, since it does
@@ -93,6 +90,11 @@ struct SmtpOptions {
   // mechanism the server does not offer is an error (the message lists what
   // it offers).
   AuthMethod auth = AuthMethod::kAuto;
+  // kXoauth2 / kOauthBearer: when the server refuses the token (5xx), called
+  // once for a new one (oauth::AccessTokens::Renew), which is tried once
+  // more in the same session. Empty = no second try. Its error ends the
+  // login.
+  std::function<Result<std::string>()> renew_token;
   // Without it no credential of any kind is sent unless the connection is TLS.
   bool allow_plaintext = false;
 

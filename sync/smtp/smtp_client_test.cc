@@ -386,6 +386,54 @@ TEST(SmtpClient, AuthXoauth2FailureSendsAnEmptyAnswerAndNamesTheToken) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// A refused token is renewed once (renew_token) and tried again in the
+// same session.
+TEST(SmtpClient, ARefusedTokenIsRenewedOnce) {
+  for (bool second_accepted : {true, false}) {
+    SCOPED_TRACE(second_accepted);
+    FakeServer server;
+    server.Serve(Plus(Hello({"AUTH XOAUTH2"}),
+                      {{"AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBvbGQtdG9rZW4BAQ==",
+                        "334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"},
+                       {"*", "535 5.7.8 token expired\r\n"},
+                       {"AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBuZXctdG9rZW4BAQ==",
+                        second_accepted ? "235 2.7.0 ok\r\n" : "535 5.7.8 still not\r\n"}}));
+    SmtpOptions o = WithLogin(AuthMethod::kXoauth2);
+    o.password = "old-token";
+    int renewed = 0;
+    o.renew_token = [&]() -> Result<std::string> {
+      ++renewed;
+      return std::string("new-token");
+    };
+    auto c = SmtpClient::Open(Connect(server.port()), o);
+    EXPECT_EQ(renewed, 1);
+    if (second_accepted) {
+      ASSERT_TRUE(c) << c.error().message();
+      EXPECT_EQ((*c)->auth_method(), AuthMethod::kXoauth2);
+      c->reset();
+    } else {
+      ASSERT_FALSE(c);
+      EXPECT_TRUE(Contains(c.error().message(), "failed (AUTH XOAUTH2): 535 5.7.8 still not")) << c.error().message();
+    }
+    EXPECT_EQ(server.Finish(), "");
+  }
+}
+
+// auto without TLS: a refused CRAM-MD5 (a server that offers it and cannot
+// check it, like GNU Mailutils) is followed once by PLAIN.
+TEST(SmtpClient, AutoFallsBackOnceAfterARefusedCramMd5) {
+  FakeServer server;
+  server.Serve(Plus(Hello({"AUTH CRAM-MD5 PLAIN"}),
+                    {{"AUTH CRAM-MD5", "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"},
+                     {"*", "535 5.7.8 no CRAM secret for alice\r\n"},
+                     {"AUTH PLAIN AGFsaWNlAHMzY3JldC1wdw==", "235 2.7.0 ok\r\n"}}));
+  auto c = MustOpen(server, WithLogin());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->auth_method(), AuthMethod::kPlain);
+  c.reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
 TEST(SmtpClient, WrongPasswordNamesUserNotPassword) {
   FakeServer server;
   server.Serve(Plus(Hello({"AUTH PLAIN"}), {{"AUTH PLAIN *", "535 5.7.8 Authentication credentials invalid\r\n"}}));

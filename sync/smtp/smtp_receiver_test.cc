@@ -264,7 +264,7 @@ void LoginAndSend(AuthMethod method, const char* mechanism) {
   auto c = MustOpen(Connect(r, net::TlsMode::kStartTls), Login(method));
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->secure());
-  EXPECT_EQ(AuthMethodName(c->auth_method()), ascii::LowerCopy(mechanism));
+  EXPECT_EQ(net::LoginMethodName(c->auth_method()), ascii::LowerCopy(mechanism));
   auto s = c->Send(To({"bob@example.test"}), kMessage);
   ASSERT_TRUE(s);
   EXPECT_TRUE(s->all_accepted()) << s->recipients[0].reason;

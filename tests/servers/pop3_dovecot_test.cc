@@ -249,7 +249,7 @@ TEST(Pop3DovecotAuth, EachMechanism) {
   for (Case k : {Case{AuthMethod::kAuto, AuthMethod::kPlain}, Case{AuthMethod::kPlain, AuthMethod::kPlain},
                  Case{AuthMethod::kLogin, AuthMethod::kLogin}, Case{AuthMethod::kUserPass, AuthMethod::kUserPass}}) {
     for (auto tls : {net::TlsMode::kImplicit, net::TlsMode::kStartTls}) {
-      SCOPED_TRACE(std::string(AuthMethodName(k.asked)) + " over " + net::TlsModeName(tls));
+      SCOPED_TRACE(std::string(net::LoginMethodName(k.asked)) + " over " + net::TlsModeName(tls));
       Pop3Options o = Options(tls, "bob");
       o.auth = k.asked;
       auto c = Pop3Client::Connect(o);
@@ -278,7 +278,7 @@ TEST(Pop3DovecotAuth, ApopAndXoauth2NotOffered) {
 TEST(Pop3DovecotAuth, WrongPassword) {
   REQUIRE_DOVECOT();
   for (AuthMethod m : {AuthMethod::kPlain, AuthMethod::kLogin, AuthMethod::kUserPass}) {
-    SCOPED_TRACE(AuthMethodName(m));
+    SCOPED_TRACE(net::LoginMethodName(m));
     Pop3Options o = Options(net::TlsMode::kImplicit);
     o.auth = m;
     o.password = "not-the-password";

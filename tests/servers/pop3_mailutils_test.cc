@@ -4,7 +4,8 @@
 //
 // pop3d puts an APOP timestamp in every greeting but accepts APOP only for
 // users in its APOP database (alice is, bob is not): `auth = auto` must not
-// pick APOP over TLS, where USER/PASS is offered (issue 12 item 2).
+// pick APOP over TLS, where USER/PASS is offered, and goes on with
+// USER/PASS after a refused APOP without TLS (issue 12 item 2).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -102,6 +103,24 @@ TEST(Pop3MailutilsAuth, AutoWithoutTlsPrefersApop) {
   EXPECT_FALSE((*c)->secure());
   EXPECT_EQ((*c)->auth_method(), AuthMethod::kApop);
   EXPECT_TRUE((*c)->Quit());
+}
+
+// Without TLS auto tries APOP first; pop3d refuses it for bob (not in its
+// APOP database), and the client goes on once with USER/PASS.
+TEST(Pop3MailutilsAuth, AutoWithoutTlsFallsBackAfterARefusedApop) {
+  REQUIRE_MAILUTILS();
+  auto c = Pop3Client::Connect(Options(net::TlsMode::kNone, "BOB"));
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ((*c)->auth_method(), AuthMethod::kUserPass);
+  EXPECT_TRUE((*c)->List());
+  EXPECT_TRUE((*c)->Quit());
+  // A wrong password: refused twice, the error names the last method.
+  Pop3Options o = Options(net::TlsMode::kNone, "BOB");
+  o.password += "-wrong";
+  auto wrong = Pop3Client::Connect(o);
+  ASSERT_FALSE(wrong);
+  const std::string prefix = "POP3 login as " + o.user + " at " + Peer(o) + " failed (USER/PASS): ";
+  EXPECT_EQ(wrong.error().message().substr(0, prefix.size()), prefix) << wrong.error().message();
 }
 
 }  // namespace
