@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Issue 12.8: servers that throttle as Office 365 does
+# (tests/servers/throttling_server.py), over IMAP and POP3.
+# - a short suggested backoff (200 ms) is waited out and the command sent
+#   again: everything archived in one run, exit 0;
+# - a backoff longer than throttle_max_wait stops the account at once: what
+#   was fetched is kept, the summary (and --json) says partial and why,
+#   exit 1; the next run fetches the rest, nothing twice.
+source "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || skip "python3 is not installed"
+SERVER="$(dirname "$0")/../servers/throttling_server.py"
+export MK_TEST_PASSWORD=pw
+servers=()
+trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+
+# start SCENARIO: a fresh archive and accounts file for a new server.
+start() {
+  rm -rf "$ARCHIVE" "$WORK/port"
+  mk init >/dev/null
+  python3 "$SERVER" "$1" "$WORK/port" &
+  servers+=($!)
+  for _ in $(seq 100); do [[ -s $WORK/port ]] && break; sleep 0.1; done
+  [[ -s $WORK/port ]] || fail "$1: the throttling server did not start"
+  printf '[account.thr]\nprotocol = %s\nhost = 127.0.0.1\nport = %s\ntls = none\nallow_plaintext = true\nuser = alice\npassword_env = MK_TEST_PASSWORD\nthrottle_max_wait = 120\n' \
+    "${1%%-*}" "$(cat "$WORK/port")" >"$WORK/accounts.ini"
+}
+sync_run() {
+  set +e
+  timeout -s KILL 60 "$MAILKEEP" --archive "$ARCHIVE" sync --no-index --config "$WORK/accounts.ini" "$@" \
+    >"$WORK/out" 2>"$WORK/err"
+  status=$?
+  set -e
+}
+stat_field() { mk stats --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
+fetched() { sed -E -n 's/^thr: fetched ([0-9]+) .*/\1/p' "$WORK/out"; }
+complete_run() {  # NAME MESSAGES: exit 0, a plain success line
+  expect_eq "$status" 0 "$1: exit status ($(cat "$WORK/out" "$WORK/err"))"
+  if grep -q "partial" "$WORK/out"; then fail "$1: $(cat "$WORK/out")"; fi
+  expect_eq "$(stat_field messages)" "$2" "$1: messages archived"
+  expect_eq "$(stat_field locations)" "$2" "$1: location rows"
+}
+partial_run() {  # NAME MESSAGES: exit 1, the summary says why and what next
+  expect_eq "$status" 1 "$1: exit status ($(cat "$WORK/out" "$WORK/err"))"
+  grep -Eq "^thr: fetched [0-9]+ .*, partial: server throttled .*\(asked to wait 300 s, more than throttle_max_wait 120 s\); the rest next run$" "$WORK/out" ||
+    fail "$1: the summary does not say partial: $(cat "$WORK/out")"
+  if grep -q "FAILED" "$WORK/out"; then fail "$1: a throttled run is partial, not failed: $(cat "$WORK/out")"; fi
+  expect_eq "$(stat_field messages)" "$2" "$1: messages kept"
+}
+
+for proto in imap pop3; do
+  all=$([[ $proto == imap ]] && echo 8 || echo 5)
+  start "$proto-short"
+  sync_run
+  complete_run "$proto-short" "$all"
+  expect_eq "$(fetched)" "$all" "$proto-short: fetched in one run"
+
+  start "$proto-long"
+  before=$([[ $proto == imap ]] && echo 5 || echo 2)
+  sync_run
+  partial_run "$proto-long run 1" "$before"
+  expect_eq "$(fetched)" "$before" "$proto-long run 1: fetched before the throttle"
+  sync_run --json
+  complete_run "$proto-long run 2" "$all"
+  python3 - "$WORK/out" "$((all - before))" <<'EOF' || fail "$proto-long run 2: $(cat "$WORK/out")"
+import json, sys
+a = json.load(open(sys.argv[1]))["accounts"][0]
+assert a["partial"] is None and a["fetched"] == int(sys.argv[2]) and a["already_stored"] == 0, a
+EOF
+  # --json of a partial run carries it too.
+  start "$proto-long"
+  sync_run --json
+  expect_eq "$status" 1 "$proto-long --json: exit status"
+  python3 - "$WORK/out" <<'EOF' || fail "$proto-long --json: $(cat "$WORK/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["accounts"][0]
+assert d["ok"] is False and "more than throttle_max_wait 120 s" in a["partial"], d
+EOF
+done
+echo "ok"
