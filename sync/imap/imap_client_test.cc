@@ -1016,10 +1016,10 @@ namespace {
 // asked (the sleeper is a recorder: no time passes) and sent again.
 TEST(ImapClient, ThrottledCommandIsWaitedOutAndSentAgain) {
   FakeServer server;
-  server.Serve(Plus(Login(), {{"A2 EXAMINE INBOX*",
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"*",
                                "A2 NO [THROTTLED] Request is throttled. Suggested Backoff Time: 5 milliseconds\r\n"},
-                              {"A3 EXAMINE INBOX*", "A3 BAD Request is throttled. Suggested Backoff Time: 7 milliseconds\r\n"},
-                              {"A4 EXAMINE INBOX*", kSelectReply + "A4 OK [READ-ONLY] done\r\n"}}));
+                              {"A3 EXAMINE \"INBOX\"*", "A3 BAD Request is throttled. Suggested Backoff Time: 7 milliseconds\r\n"},
+                              {"A4 EXAMINE \"INBOX\"*", kSelectReply + "A4 OK [READ-ONLY] done\r\n"}}));
   std::vector<std::chrono::milliseconds> waits;
   ImapOptions o = Opts(server.port());
   net::ThrottleOptions t;
@@ -1037,7 +1037,7 @@ TEST(ImapClient, ThrottledCommandIsWaitedOutAndSentAgain) {
 
 TEST(ImapClient, ThrottledLongerThanTheRunMayWaitStops) {
   FakeServer server;
-  server.Serve(Plus(Login(), {{"A2 EXAMINE INBOX*",
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"*",
                                "A2 NO [THROTTLED] Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n"}}));
   std::vector<std::chrono::milliseconds> waits;
   ImapOptions o = Opts(server.port());

@@ -645,7 +645,6 @@ TEST(Pop3Client, ThrottledRetrIsWaitedOutAndResumed) {
 TEST(Pop3Client, ThrottledLongerThanTheRunMayWaitStops) {
   FakeServer server;
   server.Serve(Plus(Login(), {{"UIDL", "-ERR Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n"},
-                              {"LIST", "+OK\r\n.\r\n"},
                               {"QUIT", "+OK\r\n"}}));
   std::vector<std::chrono::milliseconds> waits;
   Pop3Options o = Opts(server.port());
