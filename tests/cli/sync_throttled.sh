@@ -31,20 +31,19 @@ sync_run() {
   status=$?
   set -e
 }
-stat_field() { mk stats --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
+counts() { mk stats --json | python3 -c "import json, sys; d = json.load(sys.stdin); print(d['messages'], d['locations'])"; }
 fetched() { sed -E -n 's/^thr: fetched ([0-9]+) .*/\1/p' "$WORK/out"; }
 complete_run() {  # NAME MESSAGES: exit 0, a plain success line
   expect_eq "$status" 0 "$1: exit status ($(cat "$WORK/out" "$WORK/err"))"
-  if grep -q "partial" "$WORK/out"; then fail "$1: $(cat "$WORK/out")"; fi
-  expect_eq "$(stat_field messages)" "$2" "$1: messages archived"
-  expect_eq "$(stat_field locations)" "$2" "$1: location rows"
+  if grep -q ", partial: " "$WORK/out"; then fail "$1: $(cat "$WORK/out")"; fi
+  expect_eq "$(counts)" "$2 $2" "$1: messages archived and location rows"
 }
 partial_run() {  # NAME MESSAGES: exit 1, the summary says why and what next
   expect_eq "$status" 1 "$1: exit status ($(cat "$WORK/out" "$WORK/err"))"
   grep -Eq "^thr: fetched [0-9]+ .*, partial: server throttled .*\(asked to wait 300 s, more than throttle_max_wait 120 s\); the rest next run$" "$WORK/out" ||
     fail "$1: the summary does not say partial: $(cat "$WORK/out")"
   if grep -q "FAILED" "$WORK/out"; then fail "$1: a throttled run is partial, not failed: $(cat "$WORK/out")"; fi
-  expect_eq "$(stat_field messages)" "$2" "$1: messages kept"
+  expect_eq "$(counts)" "$2 $2" "$1: messages kept and location rows"
 }
 
 for proto in imap pop3; do
@@ -66,6 +65,7 @@ import json, sys
 a = json.load(open(sys.argv[1]))["accounts"][0]
 assert a["partial"] is None and a["fetched"] == int(sys.argv[2]) and a["already_stored"] == 0, a
 EOF
+  [[ $proto == imap ]] || continue
   # --json of a partial run carries it too.
   start "$proto-long"
   sync_run --json
