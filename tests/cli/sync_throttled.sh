@@ -5,7 +5,9 @@
 #   again: everything archived in one run, exit 0;
 # - a backoff longer than throttle_max_wait stops the account at once: what
 #   was fetched is kept, the summary (and --json) says partial and why,
-#   exit 1; the next run fetches the rest, nothing twice.
+#   exit 1; the next run fetches the rest, nothing twice;
+# - max_connections_per_host = 1: accounts on one host, run in parallel,
+#   take turns.
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip "python3 is not installed"
 SERVER="$(dirname "$0")/../servers/throttling_server.py"
@@ -15,7 +17,7 @@ trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "
 
 # start SCENARIO: a fresh archive and accounts file for a new server.
 start() {
-  rm -rf "$ARCHIVE" "$WORK/port"
+  rm -rf "$ARCHIVE" "$WORK/port" "$WORK/port.max"
   mk init >/dev/null
   python3 "$SERVER" "$1" "$WORK/port" &
   servers+=($!)
@@ -77,4 +79,15 @@ a = d["accounts"][0]
 assert d["ok"] is False and "more than throttle_max_wait 120 s" in a["partial"], d
 EOF
 done
+
+# max_connections_per_host: three accounts on one host, synced with
+# --jobs 3, hold at most one connection there at a time.
+start imap-slow
+keys=$(sed -n '2,$p' "$WORK/accounts.ini")
+for n in 2 3; do printf '[account.thr%s]\n%s\n' "$n" "$keys" >>"$WORK/accounts.ini"; done
+sed -i '1i max_connections_per_host = 1' "$WORK/accounts.ini"
+sync_run --jobs 3
+expect_eq "$status" 0 "three accounts: exit status ($(cat "$WORK/out" "$WORK/err"))"
+expect_eq "$(grep -c ': fetched 8 ' "$WORK/out")" 3 "three accounts synced ($(cat "$WORK/out"))"
+expect_eq "$(cat "$WORK/port.max")" 1 "connections open at once to the host"
 echo "ok"

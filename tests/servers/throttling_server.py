@@ -23,12 +23,17 @@ Scenarios:
                offered: RETR 3 to 5 are on their way and answered)
   pop3-long    the first RETR 3 gets "-ERR Request is throttled. Suggested
                Backoff Time: 299961 milliseconds"
+  imap-slow    no throttling; each greeting comes after 300 ms, so that
+               clients connecting at once overlap
+
+The most connections open at once so far is kept in PORT_FILE.max.
 """
 import os
 import re
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile_server import Peer  # noqa: E402
@@ -156,9 +161,27 @@ def pop3(peer, scenario):
             peer.send(b"-ERR unknown command\r\n")
 
 
-def serve(conn, scenario):
+open_now = 0
+open_max = 0
+
+
+def count(port_file, change):
+    global open_now, open_max
+    with given_lock:
+        open_now += change
+        if open_now > open_max:
+            open_max = open_now
+            with open(port_file + ".max.tmp", "w") as f:
+                f.write(str(open_max))
+            os.rename(port_file + ".max.tmp", port_file + ".max")
+
+
+def serve(conn, scenario, port_file):
     peer = Peer(conn)
+    count(port_file, 1)
     try:
+        if scenario == "imap-slow":
+            time.sleep(0.3)
         if scenario.startswith("pop3"):
             pop3(peer, scenario)
         else:
@@ -167,10 +190,11 @@ def serve(conn, scenario):
         pass
     finally:
         conn.close()
+        count(port_file, -1)
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("imap-short", "imap-long", "pop3-short", "pop3-long"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("imap-short", "imap-long", "pop3-short", "pop3-long", "imap-slow"):
         sys.exit(__doc__)
     scenario, port_file = sys.argv[1], sys.argv[2]
     listener = socket.socket()
@@ -183,7 +207,7 @@ def main():
     os.rename(tmp, port_file)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, scenario), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, scenario, port_file), daemon=True).start()
 
 
 if __name__ == "__main__":
