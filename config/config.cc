@@ -464,6 +464,30 @@ Status SetCommandDeadline(AccountConfig& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Status SetBandwidth(AccountConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.bandwidth, ParseSize(x, v));
+  return OkStatus();
+}
+
+Status SetMaxBytesPerRun(AccountConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.max_bytes_per_run, ParseSize(x, v));
+  return OkStatus();
+}
+
+Status SetThrottleMaxWait(AccountConfig& c, const Ctx& x, std::string_view v) {
+  uint64_t n = 0;
+  if (!ParseDigits(v, n) || n > kMaxSeconds) return BadValue(x, v, "seconds, 0..86400 (0 = never wait)");
+  c.throttle_max_wait_seconds = static_cast<int>(n);
+  return OkStatus();
+}
+
+Status SetMaxConnectionsPerHost(Config& c, const Ctx& x, std::string_view v) {
+  uint64_t n = 0;
+  if (!ParseDigits(v, n) || n < 1 || n > 1000) return BadValue(x, v, "1..1000");
+  c.max_connections_per_host = static_cast<int>(n);
+  return OkStatus();
+}
+
 using PK = PasswordSource::Kind;
 
 // dns_server = IP[:PORT] (IPv4 or IPv6; an IPv6 address with a port is
@@ -516,6 +540,7 @@ const KeySpec<Config> kTopLevelSpecs[] = {
     {"dns_server", &SetDnsServer},
     {"direct_port", &SetDirectPort},
     {"hello_name", &SetHelloName},
+    {"max_connections_per_host", &SetMaxConnectionsPerHost},
 };
 
 const KeySpec<AccountConfig> kAccountSpecs[] = {
@@ -548,6 +573,9 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"connect_timeout", &SetConnectTimeout<AccountConfig>},
     {"timeout", &SetTimeout<AccountConfig>},
     {"command_deadline", &SetCommandDeadline},
+    {"bandwidth", &SetBandwidth},
+    {"max_bytes_per_run", &SetMaxBytesPerRun},
+    {"throttle_max_wait", &SetThrottleMaxWait},
 };
 
 const KeySpec<RelayConfig> kRelaySpecs[] = {

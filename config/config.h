@@ -98,6 +98,9 @@ struct AccountConfig {
   int connect_timeout_seconds = 30;              // key connect_timeout, 1..86400
   int timeout_seconds = 120;                     // key timeout (each read), 1..86400
   int command_deadline_seconds = 1800;           // key command_deadline (each command as a whole), 1..86400
+  uint64_t bandwidth = 0;                        // bytes per second downloaded (sizes as max_message_size); 0 = no limit
+  uint64_t max_bytes_per_run = 0;                // sync fetches no new message past this; 0 = no limit
+  int throttle_max_wait_seconds = 120;           // key throttle_max_wait: all waits for a throttling server in one run, 0..86400
 };
 
 struct RelayConfig {                             // [relay.NAME], for SMTP resend
@@ -123,6 +126,10 @@ struct Config {
   std::string path;                              // file it came from (as given)
   std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
   DirectDeliveryConfig direct;                   // top-level keys dns_server, direct_port, hello_name
+  // Top-level key: connections sync keeps open at once to one host (by
+  // name, case-insensitive), over all its accounts; 1..1000 (migrate and
+  // resend hold one connection at a time).
+  int max_connections_per_host = 4;
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
   // nullptr when there is none. The pointer is valid while *this is alive

@@ -360,6 +360,24 @@ TEST(Values, Timeouts) {
   EXPECT_TRUE(Contains(BadValueOf("command_deadline = 0"), "for 'command_deadline' (seconds, 1..86400)"));
 }
 
+TEST(Values, ThrottlingAndQuotas) {
+  AccountConfig a = AccountWith("bandwidth = 2M");
+  EXPECT_EQ(a.bandwidth, 2u << 20);
+  EXPECT_EQ(a.max_bytes_per_run, 0u);
+  EXPECT_EQ(a.throttle_max_wait_seconds, 120);
+  EXPECT_EQ(AccountWith("max_bytes_per_run = 2500M").max_bytes_per_run, 2500ull << 20);
+  EXPECT_EQ(AccountWith("throttle_max_wait = 0").throttle_max_wait_seconds, 0);
+  EXPECT_EQ(AccountWith("throttle_max_wait = 600").throttle_max_wait_seconds, 600);
+  EXPECT_TRUE(Contains(BadValueOf("bandwidth = fast"), "for 'bandwidth' (bytes, or a number with k, M or G"));
+  EXPECT_TRUE(Contains(BadValueOf("throttle_max_wait = 86401"), "for 'throttle_max_wait' (seconds, 0..86400"));
+  EXPECT_EQ(MustParse("archive = /a\n").max_connections_per_host, 4);
+  EXPECT_EQ(MustParse("max_connections_per_host = 15\n").max_connections_per_host, 15);
+  for (const char* bad : {"0", "1001", "x"}) {
+    EXPECT_EQ(ErrorOf(std::string("max_connections_per_host = ") + bad + "\n"),
+              std::string("config.ini:1: bad value '") + bad + "' for 'max_connections_per_host' (1..1000)");
+  }
+}
+
 TEST(Values, DeletePolicy) {
   EXPECT_EQ(AccountWith("delete = never").delete_policy.kind, DeletePolicy::Kind::kNever);
   EXPECT_EQ(AccountWith("delete = after-download").delete_policy.kind, DeletePolicy::Kind::kAfterDownload);
@@ -687,9 +705,9 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 29u);
+  EXPECT_EQ(AccountKeys().size(), 32u);
   EXPECT_EQ(RelayKeys().size(), 21u);
-  ASSERT_EQ(TopLevelKeys().size(), 4u);
+  ASSERT_EQ(TopLevelKeys().size(), 5u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {

@@ -221,7 +221,11 @@ class AccountRun {
   AccountReport Run() {
     auto start = std::chrono::steady_clock::now();
     auto finished = RunSteps();
-    if (!finished) Stop(finished.error().message());
+    if (!finished && finished.error().code() == ErrorCode::kResourceExhausted) {
+      report_.partial = finished.error().message();
+    } else if (!finished) {
+      Stop(finished.error().message());
+    }
     if (auto closed = source_.Close(); !closed && report_.ok) {
       // Deletions already confirmed stay final; anything else is only
       // retried next time, so this is worth a line but loses nothing.
@@ -272,11 +276,17 @@ class AccountRun {
     MK_ASSIGN_OR_RETURN(FolderList folders, source_.Folders(context));
     report_.listed += folders.on_server;
     for (const auto& name : folders.names) {
+      if (!report_.partial.empty()) break;  // max_bytes_per_run reached: later folders next run
       Status done = SyncFolder(name, context);
       if (done) continue;
-      // The archive failing, the session lost or a source without folders:
-      // the account stops. Anything else fails that folder only.
-      if (archive_failed_ || name.empty() || done.error().code() == ErrorCode::kUnavailable) return done;
+      // The archive failing, the session lost, the server throttling or a
+      // source without folders: the account stops. Anything else fails
+      // that folder only.
+      const ErrorCode code = done.error().code();
+      if (archive_failed_ || name.empty() || code == ErrorCode::kUnavailable ||
+          code == ErrorCode::kResourceExhausted) {
+        return done;
+      }
       ++report_.errors;
       ++report_.folders_failed;
       report_.problems.push_back("folder " + name + " not synced: " + done.error().message());
@@ -336,6 +346,7 @@ class AccountRun {
     if (!changed) return std::unexpected(changed.error().WithContext("archive"));
     report_.flags_updated += *changed;
     std::vector<Deletable> proven = ProveByReadback(plan.deletable, &plan.fetch);
+    KeepWithinByteBudget(plan.fetch);
     std::vector<Deletable> fetched_deletable;
     MK_RETURN_IF_ERROR(FetchAll(plan.fetch, KnownPlaces(known), RepeatedPlaces(listing), &fetched_deletable));
     // Everything listed is committed now: remember the folders' state, so
@@ -352,6 +363,26 @@ class AccountRun {
       if (ReadBack(m, id)) proven.emplace_back(m, id);
     }
     return Delete(proven);
+  }
+
+  // max_bytes_per_run: cuts `fetch` where its listed sizes would pass what
+  // is left of the run's bytes (the first message of a run always stays),
+  // and marks the run partial and the folder to be listed again.
+  void KeepWithinByteBudget(std::vector<ServerMessage>& fetch) {
+    const uint64_t max = settings_.max_bytes_per_run;
+    if (max == 0 || fetch.empty()) return;
+    uint64_t planned = report_.bytes;
+    size_t keep = 0;
+    for (; keep < fetch.size(); ++keep) {
+      if (planned >= max || (planned + fetch[keep].size > max && planned > 0)) break;
+      planned += fetch[keep].size;
+    }
+    if (keep == fetch.size()) return;
+    for (size_t i = keep; i < fetch.size(); ++i) incomplete_folders_.insert(fetch[i].origin.folder);
+    report_.partial = "max_bytes_per_run (" + Megabytes(max) + ") reached; " +
+                      std::to_string(fetch.size() - keep) + " messages in " + fetch[keep].origin.folder +
+                      " and any later folders wait";
+    fetch.resize(keep);
   }
 
   // A folder listed under a UIDVALIDITY that the archive knows no place

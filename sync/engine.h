@@ -11,7 +11,9 @@
 //
 // A folder that fails (it cannot be opened, the server refuses a command)
 // is one error line and the next folder is synced; the account stops only
-// when the session is lost or the archive fails. Places that a complete
+// when the session is lost or the archive fails, or, as a partial run
+// (AccountReport::partial), when the server throttles for longer than the
+// run may wait (kResourceExhausted) or max_bytes_per_run is reached. Places that a complete
 // listing no longer shows (expunged by another client, or under an old
 // UIDVALIDITY) are marked gone; the mail stays archived.
 //
@@ -71,6 +73,12 @@ struct SyncSettings {
   size_t batch_messages = 500;     // a commit at least this often...
   size_t batch_bytes = 64 << 20;   // ...and at least every this many bytes
   bool dry_run = false;            // plan and report; change nothing anywhere
+  // 0 = no limit. Once this run has fetched this many bytes, no new
+  // message is fetched: a folder's fetch list is cut where its listed sizes
+  // would pass what is left (one message always goes, so every run makes
+  // progress), later folders wait, and the report says partial; what was
+  // fetched is kept (and deleted under the policy), the rest next run.
+  uint64_t max_bytes_per_run = 0;
   int64_t now = 0;                 // Unix seconds for deletion ages; 0 = the clock
   // Called with the archive (inside the gate) after each committed batch,
   // with the batch's outcomes (the callee may move from them), e.g. to hand
@@ -148,6 +156,10 @@ struct AccountReport {
   int64_t folders_failed = 0;  // folders not synced (each also counts in errors); the others were
   double seconds = 0;
   bool ok = true;          // false: the run stopped early (connect, login, network, archive)
+  // Not empty: nothing failed, but the run stopped before everything was
+  // fetched, and why (the server throttled past throttle_max_wait,
+  // max_bytes_per_run reached); the rest next run.
+  std::string partial;
   // dry run: what would happen
   int64_t would_fetch = 0, would_delete = 0;
   uint64_t would_fetch_bytes = 0;

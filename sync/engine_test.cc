@@ -33,6 +33,7 @@ class MemorySource : public Source {
   std::map<std::string, int64_t> internal_dates;  // listed and fetched with these (as IMAP)
   std::map<std::string, uint64_t> listed_sizes;   // a size other than CrlfSize (0 = unknown)
   int fail_fetch_after = -1;                   // break the connection after this many messages
+  Error fetch_failure{ErrorCode::kUnavailable, "connection reset"};  // how it breaks
   bool fail_delete = false;
   std::vector<std::string> deleted;
   std::vector<std::string> fetched;            // keys, in order, every run
@@ -58,7 +59,7 @@ class MemorySource : public Source {
   Status Fetch(const std::vector<ServerMessage>& wanted, const MessageSink& sink) override {
     int sent = 0;
     for (const auto& m : wanted) {
-      if (sent == fail_fetch_after) return MakeError(ErrorCode::kUnavailable, "connection reset");
+      if (sent == fail_fetch_after) return std::unexpected(fetch_failure);
       fetched.push_back(m.origin.key);
       MK_RETURN_IF_ERROR(sink(RawMessage{listed_.at(m.handle - 1).second, m.origin}));
       ++sent;
@@ -135,6 +136,53 @@ TEST_F(EngineTest, AfterDownloadDeletesOnlyWhatIsArchived) {
   EXPECT_EQ(resumed.deleted, 10);
   EXPECT_TRUE(src.mailbox.empty());
   EXPECT_EQ(ArchivedCount(), 10);
+}
+
+TEST_F(EngineTest, MaxBytesPerRunStopsFetchingAndTheNextRunGoesOn) {
+  MemorySource src;
+  for (int i = 0; i < 10; ++i) src.mailbox["u" + std::to_string(i)] = Message(i);
+  const uint64_t one = CrlfSize(Message(0));  // all ten have this size
+  SyncSettings s = AfterDownload();
+  s.max_bytes_per_run = 4 * one - 1;  // three fit, a fourth would pass it
+  auto first = Sync(src, s);
+  EXPECT_TRUE(first.ok);
+  EXPECT_EQ(first.fetched, 3);
+  EXPECT_EQ(first.partial, "max_bytes_per_run (0.0 MB) reached; 7 messages in INBOX and any later folders wait");
+  EXPECT_EQ(first.deleted, 3);  // what was fetched is kept, and deleted under the policy
+  auto second = Sync(src, s);
+  EXPECT_EQ(second.fetched, 3);
+  EXPECT_FALSE(second.partial.empty());
+  s.max_bytes_per_run = one / 2;  // smaller than any message: still one a run
+  auto third = Sync(src, s);
+  EXPECT_EQ(third.fetched, 1);
+  EXPECT_FALSE(third.partial.empty());
+  s.max_bytes_per_run = 0;
+  auto last = Sync(src, s);
+  EXPECT_EQ(last.fetched, 3);
+  EXPECT_EQ(last.duplicates, 0);
+  EXPECT_TRUE(last.partial.empty());
+  EXPECT_TRUE(src.mailbox.empty());
+  EXPECT_EQ(ArchivedCount(), 10);
+}
+
+TEST_F(EngineTest, AThrottledRunIsPartialNotFailed) {
+  MemorySource src;
+  for (int i = 0; i < 6; ++i) src.mailbox["u" + std::to_string(i)] = Message(i);
+  src.fail_fetch_after = 2;
+  src.fetch_failure = Error(ErrorCode::kResourceExhausted, "server throttled RETR 3 at h:1 (asked to wait 300 s, "
+                                                            "more than throttle_max_wait 120 s)");
+  auto throttled = Sync(src, AfterDownload());
+  EXPECT_TRUE(throttled.ok);
+  EXPECT_EQ(throttled.errors, 0);
+  EXPECT_EQ(throttled.partial, src.fetch_failure.message());
+  EXPECT_EQ(throttled.fetched, 2);  // kept
+  EXPECT_EQ(throttled.deleted, 0);  // the account stopped before deleting
+  src.fail_fetch_after = -1;
+  auto next = Sync(src, AfterDownload());
+  EXPECT_TRUE(next.partial.empty());
+  EXPECT_EQ(next.fetched, 4);
+  EXPECT_EQ(next.deleted, 6);
+  EXPECT_EQ(ArchivedCount(), 6);
 }
 
 TEST_F(EngineTest, FailedDeleteIsRetriedNextRun) {

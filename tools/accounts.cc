@@ -47,6 +47,12 @@ net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Servi
   c.connect_timeout = std::chrono::seconds(a.connect_timeout_seconds);
   c.read_timeout = std::chrono::seconds(a.timeout_seconds);
   c.command_deadline = std::chrono::seconds(a.command_deadline_seconds);
+  // Fresh for each use: one run's bandwidth and throttle_max_wait, shared
+  // by the sessions that use these options.
+  if (a.bandwidth > 0) c.download_rate = std::make_shared<net::RateLimit>(a.bandwidth);
+  net::ThrottleOptions throttle;
+  throttle.max_wait = std::chrono::seconds(a.throttle_max_wait_seconds);
+  c.throttle = std::make_shared<net::Throttle>(std::move(throttle));
   return c;
 }
 

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "sync/engine.h"
 #include "sync/imap_source.h"
+#include "sync/net/host_slots.h"
 #include "sync/pop3_source.h"
 #include "tools/accounts.h"
 #include "tools/command.h"
@@ -105,6 +106,8 @@ std::string Summary(const sync::AccountReport& r, bool dry_run) {
                   (long long)r.duplicates, (long long)r.listed, (long long)r.skipped, (long long)r.deleted,
                   flags.c_str(), (long long)(r.errors + (r.ok ? 0 : 1)), r.seconds, r.ok ? "" : ", FAILED");
   }
+  // A partial run never reads as a success.
+  if (!r.partial.empty()) return buf + (", partial: " + TerminalText(r.partial) + "; the rest next run");
   return buf;
 }
 
@@ -126,6 +129,8 @@ nlohmann::json ReportJson(const sync::AccountReport& r, bool dry_run) {
     j["folders_failed"] = r.folders_failed;
     j["errors"] = r.errors + (r.ok ? 0 : 1);
     j["seconds"] = r.seconds;
+    // null, or why the run stopped before everything was fetched (the rest next run).
+    j["partial"] = r.partial.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.partial);
   }
   return j;
 }
@@ -210,12 +215,14 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   std::mutex out_mu;
   Progress progress(global, "syncing");
   std::atomic<int64_t> fetched_total{0};
+  net::HostSlots host_slots(cfg.max_connections_per_host);
   auto worker = [&]() {
     for (size_t i = next++; i < accounts.size(); i = next++) {
       const config::AccountConfig& a = *accounts[i];
       sync::SyncSettings settings;
       settings.delete_policy = ToDeletePolicy(a.delete_policy);
       settings.max_message_size = a.max_message_size;
+      settings.max_bytes_per_run = a.max_bytes_per_run;
       settings.dry_run = dry_run;
       settings.now = debug_now;
       if (indexing) {
@@ -239,6 +246,8 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
       // of memory) is that account's one-line error; the others go on.
       try {
         if (a.name == debug_throw_in) throw std::bad_alloc();
+        // One connection for the account's whole run (max_connections_per_host).
+        net::HostSlots::Slot slot = host_slots.Acquire(a.host);
         auto source = MakeSource(a, archive.dir(), std::move(debug));
         if (!source) {
           fail(source.error().message());
@@ -278,7 +287,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   progress.Finish();
 
   bool all_ok = true;
-  for (const auto& r : reports) all_ok = all_ok && r.ok && r.errors == 0;
+  for (const auto& r : reports) all_ok = all_ok && r.ok && r.errors == 0 && r.partial.empty();
 
   int64_t indexed = 0;
   if (feeder) {

@@ -10,6 +10,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIoError: return "I/O error";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kFailedPrecondition: return "failed precondition";
+    case ErrorCode::kResourceExhausted: return "resource exhausted";
     case ErrorCode::kInternal: return "internal error";
   }
   return "error";

@@ -27,6 +27,9 @@ enum class ErrorCode {
   kIoError,
   kUnavailable,
   kFailedPrecondition,
+  // The server throttles or a quota is used up (e.g. max_bytes_per_run):
+  // nothing is wrong, the rest waits for the next run.
+  kResourceExhausted,
   kInternal,
 };
 

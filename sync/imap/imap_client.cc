@@ -59,6 +59,7 @@ bool ParseNumber(std::string_view s, T* out) {
 // a missing folder kNotFound.
 ErrorCode CodeFor(const Response& r, ErrorCode fallback) {
   const std::string& c = r.code;
+  if (c == "THROTTLED" || net::ThrottleWait(r.text, {})) return ErrorCode::kResourceExhausted;
   if (c == "UNAVAILABLE" || c == "INUSE" || c == "LIMIT" || c == "EXPUNGEISSUED") return ErrorCode::kUnavailable;
   if (c == "NONEXISTENT" || c == "TRYCREATE") return ErrorCode::kNotFound;
   return fallback;
@@ -622,9 +623,28 @@ class ImapClient::Impl {
   // and that error is returned after the tagged response (or instead of the
   // error that ends the reading, when the handler dropped the connection).
   // The responses have `budget` bytes (0: max_command_bytes) and the
-  // command deadline (net::Connection::BeginCommand).
+  // command deadline (net::Connection::BeginCommand). A throttling NO or BAD
+  // (net/throttle.h) before any untagged response reached `handler` is
+  // waited out and the command sent again, as the account's Throttle
+  // allows; past that, its error (kResourceExhausted) is returned.
   Result<Response> Run(const std::string& what, const Command& cmd, const Handler& handler = nullptr,
                        uint64_t budget = 0) {
+    for (int tries = 1;; ++tries) {
+      bool passed = false;
+      Handler counted;
+      if (handler) counted = [&](Response& r) { passed = true; return handler(r); };
+      MK_ASSIGN_OR_RETURN(Response r, RunOnce(what, cmd, counted, budget));
+      const auto& throttle = options.connect.throttle;
+      // Office 365 throttles with NO and with BAD (then often ends the session).
+      const bool refused = r.cond == Response::Cond::kNo || r.cond == Response::Cond::kBad;
+      if (!refused || passed || !throttle) return r;
+      auto waited = throttle->Wait(r.StatusText(), tries, "IMAP " + what + " at " + peer());
+      if (!waited) return r;
+      MK_RETURN_IF_ERROR(*waited);
+    }
+  }
+
+  Result<Response> RunOnce(const std::string& what, const Command& cmd, const Handler& handler, uint64_t budget) {
     MK_RETURN_IF_ERROR(Usable());
     conn->BeginCommand(Budget(budget));
     const std::string tag = "A" + std::to_string(++tag_counter);

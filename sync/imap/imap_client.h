@@ -46,6 +46,11 @@
 //   kNotFound            the folder does not exist ([NONEXISTENT],
 //                        [TRYCREATE]).
 //   kInvalidArgument     bad arguments (empty user, UID 0, bad flag).
+//   kResourceExhausted   the server throttles ("NO [THROTTLED]", "BAD Request
+//                        is throttled. Suggested Backoff Time: N milliseconds")
+//                        longer than connect.throttle lets this run wait;
+//                        within that, the command is sent again after the
+//                        wait (net/throttle.h). The rest next run.
 // After a network or protocol error, or a BYE, the connection is dropped and
 // every later call fails with kUnavailable. No exception escapes.
 //

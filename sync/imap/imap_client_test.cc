@@ -1008,3 +1008,53 @@ TEST(Helpers, UidSetsAndDates) {
 
 }  // namespace
 }  // namespace mailkeep::imap
+
+namespace mailkeep::imap {
+namespace {
+
+// Office 365 throttles with NO [THROTTLED] and with BAD: waited out as
+// asked (the sleeper is a recorder: no time passes) and sent again.
+TEST(ImapClient, ThrottledCommandIsWaitedOutAndSentAgain) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"*",
+                               "A2 NO [THROTTLED] Request is throttled. Suggested Backoff Time: 5 milliseconds\r\n"},
+                              {"A3 EXAMINE \"INBOX\"*", "A3 BAD Request is throttled. Suggested Backoff Time: 7 milliseconds\r\n"},
+                              {"A4 EXAMINE \"INBOX\"*", kSelectReply + "A4 OK [READ-ONLY] done\r\n"}}));
+  std::vector<std::chrono::milliseconds> waits;
+  ImapOptions o = Opts(server.port());
+  net::ThrottleOptions t;
+  t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto box = (*c)->Examine("INBOX");
+  ASSERT_TRUE(box) << box.error().ToString();
+  EXPECT_EQ(box->exists, 3u);
+  EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(5), std::chrono::milliseconds(7)}));
+  c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(ImapClient, ThrottledLongerThanTheRunMayWaitStops) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"A2 EXAMINE \"INBOX\"*",
+                               "A2 NO [THROTTLED] Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n"}}));
+  std::vector<std::chrono::milliseconds> waits;
+  ImapOptions o = Opts(server.port());
+  net::ThrottleOptions t;
+  t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  auto c = ImapClient::Connect(o);
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto box = (*c)->Examine("INBOX");
+  ASSERT_FALSE(box);
+  EXPECT_EQ(box.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(box.error().message(), "server throttled IMAP EXAMINE INBOX at " + Where(server) +
+                                       " (asked to wait 300 s, more than throttle_max_wait 120 s)");
+  EXPECT_TRUE(waits.empty());
+  c->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+}  // namespace
+}  // namespace mailkeep::imap

@@ -363,6 +363,7 @@ class Connection::Impl {
       return std::unexpected(IoError("read from", std::current_exception()));
     }
     if (n <= 0) return std::unexpected(PastDeadline() ? DeadlinePassed() : ClosedByServer());
+    if (options.download_rate) options.download_rate->Took(static_cast<size_t>(n));
     return static_cast<size_t>(n);
   }
 

@@ -44,6 +44,8 @@
 #include <string_view>
 
 #include "store/util/status.h"
+#include "sync/net/rate_limit.h"
+#include "sync/net/throttle.h"
 
 namespace mailkeep::net {
 
@@ -69,6 +71,11 @@ struct ConnectOptions {
   // The longest one command's reply may take as a whole, from
   // BeginCommand() on, however steadily bytes come; 0 = no deadline.
   std::chrono::milliseconds command_deadline{1800000};  // 30 min
+  // Shared by the sessions of one account's run (nullptr = none): every
+  // receive is paid for at the account's `bandwidth`; the protocol
+  // clients wait out throttling replies with `throttle` (throttle.h).
+  std::shared_ptr<RateLimit> download_rate;
+  std::shared_ptr<Throttle> throttle;
 };
 
 class Connection {

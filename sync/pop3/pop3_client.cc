@@ -52,6 +52,7 @@ bool ParseNumber(std::string_view s, T* out) {
 // The RFC 2449 response code's class decides retry: temporary ones are
 // kUnavailable.
 ErrorCode CodeFor(std::string_view text, ErrorCode fallback) {
+  if (net::ThrottleWait(text, {})) return ErrorCode::kResourceExhausted;
   if (text.empty() || text[0] != '[') return fallback;
   size_t end = text.find(']');
   if (end == std::string_view::npos) return fallback;
@@ -394,6 +395,14 @@ class Pop3Client::Impl {
     return OkStatus();
   }
 
+  // A refusal of `command` (its `tries`-th send) that is throttling
+  // (net/throttle.h): OK once waited out (send it again), else the error.
+  // nullopt: no throttling, or no Throttle set.
+  std::optional<Status> WaitIfThrottled(const std::string& text, int tries, const std::string& command) {
+    if (!options.connect.throttle) return std::nullopt;
+    return options.connect.throttle->Wait(text, tries, "POP3 " + command + " at " + peer());
+  }
+
   ErrorCode MessageErrorCode(const std::string& text) const {
     return CodeFor(text, ErrorCode::kNotFound);
   }
@@ -442,6 +451,17 @@ bool Pop3Client::timed_out() const { return impl_->conn->timed_out(); }
 int Pop3Client::replies() const { return impl_->replies; }
 
 Result<std::vector<MailboxEntry>> Pop3Client::List() {
+  for (int tries = 1;; ++tries) {
+    std::string refusal;
+    auto out = ListOnce(&refusal);
+    if (out || refusal.empty()) return out;
+    auto waited = impl_->WaitIfThrottled(refusal, tries, "UIDL");
+    if (!waited) return out;
+    MK_RETURN_IF_ERROR(*waited);
+  }
+}
+
+Result<std::vector<MailboxEntry>> Pop3Client::ListOnce(std::string* refusal) {
   Impl& d = *impl_;
   MK_RETURN_IF_ERROR(d.Usable());
   bool pipelined = d.Has("PIPELINING");
@@ -470,6 +490,7 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
       MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST", false, budget));
       if (list.kind == Reply::kOk) MK_RETURN_IF_ERROR(d.DrainBody("LIST"));
     }
+    *refusal = uidl.text;
     return MakeError(CodeFor(uidl.text, ErrorCode::kFailedPrecondition),
                      "POP3 server " + d.peer() +
                          " does not support UIDL, which mailkeep needs to tell which messages it already "
@@ -478,6 +499,7 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
   if (!pipelined) MK_RETURN_IF_ERROR(d.SendNow("LIST\r\n", "LIST"));
   MK_ASSIGN_OR_RETURN(Reply list, d.ReadReply("LIST", false, budget));
   if (list.kind != Reply::kOk) {
+    *refusal = list.text;
     return MakeError(CodeFor(list.text, ErrorCode::kFailedPrecondition),
                      "POP3 LIST at " + d.peer() + " failed: " + Sanitize(list.text));
   }
@@ -502,6 +524,23 @@ Result<std::vector<MailboxEntry>> Pop3Client::List() {
 
 Status Pop3Client::Retrieve(const std::vector<int>& numbers,
                             const std::function<Status(int number, std::string&& message)>& sink) {
+  std::vector<int> rest = numbers;
+  for (int tries = 1;; ++tries) {
+    std::string refusal;
+    size_t refused_at = 0;
+    Status out = RetrieveOnce(rest, sink, &refusal, &refused_at);
+    if (out || refusal.empty()) return out;
+    auto waited = impl_->WaitIfThrottled(refusal, tries, "RETR " + std::to_string(rest[refused_at]));
+    if (!waited) return out;
+    MK_RETURN_IF_ERROR(*waited);
+    // Those before the refused one reached the sink; the others are asked again.
+    rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(refused_at));
+  }
+}
+
+Status Pop3Client::RetrieveOnce(const std::vector<int>& numbers,
+                                const std::function<Status(int number, std::string&& message)>& sink,
+                                std::string* refusal, size_t* refused_at) {
   Impl& d = *impl_;
   MK_RETURN_IF_ERROR(d.Usable());
   MK_RETURN_IF_ERROR(d.CheckNumbers(numbers, "RETR"));
@@ -532,6 +571,8 @@ Status Pop3Client::Retrieve(const std::vector<int>& numbers,
       ++done;
       if (!stop) {
         stop = true;
+        *refusal = reply.text;
+        *refused_at = done - 1;
         failure = Error(d.MessageErrorCode(reply.text),
                         "POP3 " + command + " at " + d.peer() + " failed: " + Sanitize(reply.text));
       }

@@ -118,6 +118,9 @@ class Pop3Client {
   // server's claims: nothing is sized by them.
   Result<std::vector<MailboxEntry>> List();
 
+  // A throttling -ERR to UIDL, LIST or RETR (sync/net/throttle.h) is waited
+  // out as connect.throttle allows and the command sent again (RETR from
+  // the refused message on); past that, kResourceExhausted.
   // RETR each number (pipelined in a bounded window when PIPELINING is
   // advertised); each message is buffered by the bytes that came and calls sink(number, bytes) in the given order, bytes in
   // Maildir form (see the top of this file). If sink returns an error, or the
@@ -142,6 +145,13 @@ class Pop3Client {
 
  private:
   explicit Pop3Client(std::unique_ptr<Impl> impl);
+  // One try of List() / Retrieve(); a -ERR's text goes to *refusal (and,
+  // for RETR, the index into `numbers` of the refused one to *refused_at),
+  // for List() and Retrieve() to wait out throttling (net/throttle.h).
+  Result<std::vector<MailboxEntry>> ListOnce(std::string* refusal);
+  Status RetrieveOnce(const std::vector<int>& numbers,
+                      const std::function<Status(int number, std::string&& message)>& sink, std::string* refusal,
+                      size_t* refused_at);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -606,3 +606,62 @@ TEST(Pop3Client, NoUserName) {
 
 }  // namespace
 }  // namespace mailkeep::pop3
+
+namespace mailkeep::pop3 {
+namespace {
+
+// Office 365 throttles with "-ERR [THROTTLED] ... Suggested Backoff Time":
+// waited out and sent again (RETR from the refused message on; those in
+// flight behind it are read and asked again), each message once to the sink.
+TEST(Pop3Client, ThrottledRetrIsWaitedOutAndResumed) {
+  FakeServer server;
+  const std::string capa = "+OK\r\nUIDL\r\nPIPELINING\r\nUSER\r\n.\r\n";
+  const std::string throttled = "-ERR [THROTTLED] Request is throttled. Suggested Backoff Time: 5 milliseconds\r\n";
+  server.Serve(Plus(Login(capa), {{"RETR 1", "+OK\r\none\r\n.\r\n"},
+                                  {"RETR 2", throttled},
+                                  {"RETR 3", "+OK\r\nthree\r\n.\r\n"},
+                                  {"RETR 2", "+OK\r\ntwo\r\n.\r\n"},
+                                  {"RETR 3", "+OK\r\nthree\r\n.\r\n"},
+                                  {"QUIT", "+OK\r\n"}}));
+  std::vector<std::chrono::milliseconds> waits;
+  Pop3Options o = Opts(server.port());
+  net::ThrottleOptions t;
+  t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  auto c = Pop3Client::Connect(o);
+  ASSERT_TRUE(c) << c.error().ToString();
+  std::vector<std::string> got;
+  auto s = (*c)->Retrieve({1, 2, 3}, [&](int n, std::string&& m) {
+    got.push_back(std::to_string(n) + ":" + m);
+    return OkStatus();
+  });
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_EQ(got, (std::vector<std::string>{"1:one\n", "2:two\n", "3:three\n"}));
+  EXPECT_EQ(waits, std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(5)});
+  EXPECT_TRUE((*c)->Quit());
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(Pop3Client, ThrottledLongerThanTheRunMayWaitStops) {
+  FakeServer server;
+  server.Serve(Plus(Login(), {{"UIDL", "-ERR Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n"},
+                              {"QUIT", "+OK\r\n"}}));
+  std::vector<std::chrono::milliseconds> waits;
+  Pop3Options o = Opts(server.port());
+  net::ThrottleOptions t;
+  t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  auto c = Pop3Client::Connect(o);
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto list = (*c)->List();
+  ASSERT_FALSE(list);
+  EXPECT_EQ(list.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(list.error().message(), "server throttled POP3 UIDL at " + Where(server) +
+                                        " (asked to wait 300 s, more than throttle_max_wait 120 s)");
+  EXPECT_TRUE(waits.empty());
+  EXPECT_TRUE((*c)->Quit());
+  EXPECT_EQ(server.Finish(), "");
+}
+
+}  // namespace
+}  // namespace mailkeep::pop3

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Throttling IMAP and POP3 servers on 127.0.0.1, for tests only: they
+refuse chosen commands the way Office 365 does when it throttles, then
+serve a small real mailbox. No real server here throttles like that.
+
+usage: throttling_server.py SCENARIO PORT_FILE
+
+Listens on a free port of 127.0.0.1, writes it to PORT_FILE once it accepts
+connections, and serves every connection (one thread each) until killed.
+Any user and password log in. Plain TCP. What was refused is remembered
+for the server's life, so a second run of a client sees what comes next.
+The mailbox: INBOX with 5 messages, Archive with 3 (POP3: the 5 of INBOX).
+Scenarios:
+
+  imap-short   the first EXAMINE of INBOX gets "NO [THROTTLED] ... Suggested
+               Backoff Time: 200 milliseconds", the first body FETCH of
+               Archive "BAD Request is throttled. Suggested Backoff Time:
+               200 milliseconds"; everything works once asked again
+  imap-long    the first body FETCH of Archive gets "NO [THROTTLED] Request
+               is throttled. Suggested Backoff Time: 299961 milliseconds"
+  pop3-short   the first UIDL and the first RETR 2 get "-ERR [THROTTLED]
+               ... Suggested Backoff Time: 200 milliseconds" (PIPELINING
+               offered: RETR 3 to 5 are on their way and answered)
+  pop3-long    the first RETR 3 gets "-ERR Request is throttled. Suggested
+               Backoff Time: 299961 milliseconds"
+  imap-slow    no throttling; each greeting comes after 300 ms, so that
+               clients connecting at once overlap
+
+The most connections open at once so far is kept in PORT_FILE.max.
+"""
+import os
+import re
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile_server import Peer  # noqa: E402
+
+FOLDERS = {"INBOX": 5, "Archive": 3}
+UIDVALIDITY = 7
+
+
+def message(folder, uid):
+    return (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: %s %d\r\n"
+            b"Message-ID: <throttled-%s-%d@example.com>\r\n\r\nbody of %s %d\r\n" % (
+                folder.encode(), uid, folder.encode(), uid, folder.encode(), uid))
+
+
+SHORT = b"Request is throttled. Suggested Backoff Time: 200 milliseconds"
+LONG = b"Request is throttled. Suggested Backoff Time: 299961 milliseconds"
+
+given = set()  # refusals already sent (each is sent once in the server's life)
+given_lock = threading.Lock()
+
+
+def refuse_once(name):
+    with given_lock:
+        if name in given:
+            return False
+        given.add(name)
+        return True
+
+
+def uid_set(spec, count):
+    uids = set()
+    for item in spec.split(","):
+        lo, _, hi = item.partition(":")
+        lo = count if lo == "*" else int(lo)
+        hi = count if hi == "*" else int(hi or lo)
+        uids.update(u for u in range(min(lo, hi), max(lo, hi) + 1) if 1 <= u <= count)
+    return sorted(uids)
+
+
+def imap(peer, scenario):
+    caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
+    peer.send(b"* OK [CAPABILITY " + caps + b"] throttling IMAP ready\r\n")
+    folder = None
+    while True:
+        m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", peer.line())
+        if not m:
+            continue
+        tag, verb, rest = m.group(1).encode(), m.group(2).upper(), m.group(3)
+        ok = tag + b" OK done\r\n"
+        if verb == "LOGIN":
+            peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
+        elif verb == "LIST":
+            peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in FOLDERS) + ok)
+        elif verb in ("EXAMINE", "SELECT"):
+            name = rest.split(" ")[0].strip('"')
+            if name not in FOLDERS:
+                folder = None
+                peer.send(tag + b" NO no such folder\r\n")
+                continue
+            if scenario == "imap-short" and name == "INBOX" and refuse_once("examine"):
+                folder = None
+                peer.send(tag + b" NO [THROTTLED] " + SHORT + b"\r\n")
+                continue
+            folder = name
+            n = FOLDERS[name]
+            peer.send(b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] x\r\n* OK [UIDNEXT %d] x\r\n" % (n, UIDVALIDITY, n + 1) +
+                      tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
+        elif verb == "UID FETCH" and folder:
+            spec, _, items = rest.partition(" ")
+            bodies = "BODY" in items.upper()
+            if bodies and folder == "Archive":
+                if scenario == "imap-short" and refuse_once("fetch"):
+                    peer.send(tag + b" BAD " + SHORT + b"\r\n")
+                    continue
+                if scenario == "imap-long" and refuse_once("fetch"):
+                    peer.send(tag + b" NO [THROTTLED] " + LONG + b"\r\n")
+                    continue
+            out = b""
+            for u in uid_set(spec, FOLDERS[folder]):
+                body = message(folder, u)
+                attrs = b'UID %d FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:0%d +0000" RFC822.SIZE %d' % (
+                    u, u, len(body))
+                if bodies:
+                    attrs += b" BODY[] {%d}\r\n" % len(body) + body
+                out += b"* %d FETCH (%s)\r\n" % (u, attrs)
+            peer.send(out + ok)
+        elif verb == "LOGOUT":
+            peer.send(b"* BYE bye\r\n" + ok)
+            return
+        else:  # CAPABILITY, NOOP, UNSELECT, CLOSE ...
+            peer.send((b"* CAPABILITY " + caps + b"\r\n" if verb == "CAPABILITY" else b"") + ok)
+
+
+def pop3(peer, scenario):
+    peer.send(b"+OK throttling POP3 ready\r\n")
+    messages = {n: message("INBOX", n) for n in range(1, FOLDERS["INBOX"] + 1)}
+    while True:
+        cmd = peer.line().split(" ")
+        verb = cmd[0].upper()
+        if verb == "CAPA":
+            peer.send(b"+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n")
+        elif verb in ("USER", "PASS", "NOOP", "DELE", "RSET"):
+            peer.send(b"+OK\r\n")
+        elif verb == "UIDL":
+            if scenario == "pop3-short" and refuse_once("uidl"):
+                peer.send(b"-ERR [THROTTLED] " + SHORT + b"\r\n")
+                continue
+            peer.send(b"+OK\r\n" + b"".join(b"%d u%d\r\n" % (n, n) for n in messages) + b".\r\n")
+        elif verb == "LIST":
+            peer.send(b"+OK\r\n" + b"".join(b"%d %d\r\n" % (n, len(m)) for n, m in messages.items()) + b".\r\n")
+        elif verb == "RETR":
+            n = int(cmd[1])
+            if scenario == "pop3-short" and n == 2 and refuse_once("retr"):
+                peer.send(b"-ERR [THROTTLED] " + SHORT + b"\r\n")
+            elif scenario == "pop3-long" and n == 3 and refuse_once("retr"):
+                peer.send(b"-ERR " + LONG + b"\r\n")
+            elif n in messages:
+                peer.send(b"+OK\r\n" + messages[n] + b".\r\n")
+            else:
+                peer.send(b"-ERR no such message\r\n")
+        elif verb == "QUIT":
+            peer.send(b"+OK bye\r\n")
+            return
+        else:
+            peer.send(b"-ERR unknown command\r\n")
+
+
+open_now = 0
+open_max = 0
+
+
+def count(port_file, change):
+    global open_now, open_max
+    with given_lock:
+        open_now += change
+        if open_now > open_max:
+            open_max = open_now
+            with open(port_file + ".max.tmp", "w") as f:
+                f.write(str(open_max))
+            os.rename(port_file + ".max.tmp", port_file + ".max")
+
+
+def serve(conn, scenario, port_file):
+    peer = Peer(conn)
+    count(port_file, 1)
+    try:
+        if scenario == "imap-slow":
+            time.sleep(0.3)
+        if scenario.startswith("pop3"):
+            pop3(peer, scenario)
+        else:
+            imap(peer, scenario)
+    except (EOFError, OSError, ValueError):
+        pass
+    finally:
+        conn.close()
+        count(port_file, -1)
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("imap-short", "imap-long", "pop3-short", "pop3-long", "imap-slow"):
+        sys.exit(__doc__)
+    scenario, port_file = sys.argv[1], sys.argv[2]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(listener.getsockname()[1]))
+    os.rename(tmp, port_file)
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn, scenario, port_file), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
