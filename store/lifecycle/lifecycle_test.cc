@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "store/archive.h"
+#include "store/lifecycle/prune.h"
 #include "store/lifecycle/retention.h"
 #include "store/util/civil_date.h"
 #include "store/util/sha256.h"

@@ -18,8 +18,8 @@
 // than the server's receipt time says, and a missing one never makes mail
 // expire at all before its archive time allows.
 //
-// Pure functions over plain values, but SelectExpired (which reads the
-// archive: the archive's thread); thread-safe.
+// Pure functions over plain values; thread-safe. (What a policy selects
+// in an archive: store/lifecycle/prune.h.)
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,6 @@
 #include <string_view>
 #include <vector>
 
-#include "store/archive.h"
 #include "store/util/status.h"
 
 namespace mailkeep::lifecycle {
@@ -99,14 +98,5 @@ int64_t AgeFrom(const Candidate& c);
 Verdict Judge(const Policy& policy, const Candidate& c, int64_t now);
 
 bool FolderMatches(std::string_view pattern, std::string_view folder);
-
-// What a policy selects in an archive.
-struct Selection {
-  std::vector<int64_t> expired;  // to remove (held ones included: Archive::Remove skips them)
-  int64_t kept_flagged = 0;      // expired but kept for keep_flagged
-  int64_t examined = 0;
-};
-// Judges every message of `archive` (one catalog read each).
-Result<Selection> SelectExpired(Archive& archive, const Policy& policy, int64_t now);
 
 }  // namespace mailkeep::lifecycle
