@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/lifecycle/retention.h"
 #include "store/util/status.h"
 
 namespace mailkeep::config {
@@ -94,6 +95,12 @@ struct AccountConfig {
   int connect_timeout_seconds = 30;              // key connect_timeout, 1..86400
   int timeout_seconds = 120;                     // key timeout (each read), 1..86400
   int command_deadline_seconds = 1800;           // key command_deadline (each command as a whole), 1..86400
+  // `mailkeep prune`: key retention = 7y | 18m | 4w | 90d | forever, key
+  // keep_flagged = yes | no (unset: the top-level ones apply), and key
+  // folder_retention = PATTERN=PERIOD, ... (folder patterns, '*' any run of
+  // characters; the first match wins and overrides the account's period).
+  lifecycle::Rule retention;
+  std::vector<lifecycle::FolderRule> folder_retention;
 };
 
 struct RelayConfig {                             // [relay.NAME], for SMTP resend
@@ -117,6 +124,7 @@ struct Config {
   std::string path;                              // file it came from (as given)
   std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
   DirectDeliveryConfig direct;                   // top-level keys dns_server, direct_port, hello_name
+  lifecycle::Rule retention;                     // top-level keys retention, keep_flagged (prune); unset = keep forever, keep_flagged = yes
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
   // nullptr when there is none. The pointer is valid while *this is alive
@@ -173,6 +181,10 @@ struct ResolveOptions {
 };
 Result<std::string> ResolvePassword(const PasswordSource& source, const std::string& context,
                                     const ResolveOptions& options);
+
+// The retention policy of the file (top-level, accounts and their folders)
+// for `mailkeep prune`.
+lifecycle::Policy RetentionPolicy(const Config& config);
 
 // The keys the parser accepts, in the order the example file documents them.
 std::span<const std::string_view> TopLevelKeys();
