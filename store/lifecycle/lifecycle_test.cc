@@ -206,13 +206,16 @@ TEST(RetentionTest, JudgesByTheLaterDateAndEveryPlace) {
   Policy p;
   p.global.period = Period{1, 'y'};
   const int64_t now = At(2026, 1, 1);
-  Candidate old{At(2020, 1, 1), At(2025, 12, 1), {{"a", "INBOX", "", {}}}};
+  Candidate old{At(2020, 1, 1), At(2025, 12, 1), {{"imap", "a", "INBOX", "", {}}}};
   EXPECT_EQ(Judge(p, old, now), Verdict::kExpired);
   // The server received it recently: the later date counts.
   Candidate received = old;
   received.places[0].internal_date = At(2025, 6, 1);
   EXPECT_EQ(AgeFrom(received), At(2025, 6, 1));
   EXPECT_EQ(Judge(p, received, now), Verdict::kKeep);
+  // Only an IMAP server's date counts (a Maildir file's mtime is when it was copied).
+  received.places[0].source = "maildir";
+  EXPECT_EQ(AgeFrom(received), At(2020, 1, 1));
   // No Date header: dated by when it was archived.
   Candidate undated{std::nullopt, At(2025, 12, 1), {}};
   EXPECT_EQ(Judge(p, undated, now), Verdict::kKeep);
@@ -225,7 +228,7 @@ TEST(RetentionTest, JudgesByTheLaterDateAndEveryPlace) {
   // A place whose rule keeps it longer keeps it.
   p.accounts.push_back({"b", {Period{}, {}}, {}});
   Candidate two = old;
-  two.places.push_back({"b", "INBOX", "", {}});
+  two.places.push_back({"imap", "b", "INBOX", "", {}});
   EXPECT_EQ(Judge(p, two, now), Verdict::kKeep);
   // No period anywhere: nothing expires.
   EXPECT_TRUE(Policy{}.empty());

@@ -10,7 +10,7 @@ Result<Selection> SelectExpired(Archive& archive, const Policy& policy, int64_t 
     MK_ASSIGN_OR_RETURN(auto info, archive.GetInfo(id));
     if (!info) continue;
     Candidate c{info->date, info->added_at, {}};
-    for (auto& l : info->locations) c.places.push_back({l.account, l.folder, l.flags, l.internal_date});
+    for (auto& l : info->locations) c.places.push_back({l.source, l.account, l.folder, l.flags, l.internal_date});
     ++out.examined;
     switch (Judge(policy, c, now)) {
       case Verdict::kExpired: out.expired.push_back(id); break;

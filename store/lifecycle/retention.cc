@@ -138,7 +138,8 @@ Rule RuleFor(const Policy& policy, const std::string& account, const std::string
 int64_t AgeFrom(const Candidate& c) {
   std::optional<int64_t> from = c.date;
   for (const auto& p : c.places) {
-    if (p.internal_date && (!from || *p.internal_date > *from)) from = p.internal_date;
+    if (p.source != "imap" || !p.internal_date) continue;
+    if (!from || *p.internal_date > *from) from = p.internal_date;
   }
   return from ? *from : c.added_at;
 }

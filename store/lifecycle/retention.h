@@ -12,8 +12,9 @@
 //
 // Which date: a message's age counts from the LATER of its Date header (as
 // parsed into the catalog: what `date:` searches and sorting use) and the
-// server's INTERNALDATE of any place (IMAP only); a message with neither is
-// dated by when it was archived. The later one is the conservative choice:
+// server's INTERNALDATE of any IMAP place; a message with neither is
+// dated by when it was archived. (Other sources' dates are not used: a
+// Maildir file's mtime is when it was copied, not when mail arrived.) The later one is the conservative choice:
 // a forged or wrong Date header in the past cannot make mail go earlier
 // than the server's receipt time says, and a missing one never makes mail
 // expire at all before its archive time allows.
@@ -77,6 +78,7 @@ struct Policy {
 
 // One place a message was found.
 struct Place {
+  std::string source;                  // "imap", "pop3", "maildir", "mbox", ...: only IMAP dates count
   std::string account, folder;
   std::string flags;                   // IMAP flags, space separated
   std::optional<int64_t> internal_date;
