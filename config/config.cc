@@ -488,6 +488,42 @@ Status SetMaxConnectionsPerHost(Config& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Result<lifecycle::Period> ParseRetention(const Ctx& x, std::string_view v) {
+  auto p = lifecycle::ParsePeriod(v);
+  if (!p) return BadValue(x, v, "a number with d, w, m or y, e.g. 90d or 7y; or forever");
+  return *p;
+}
+
+template <typename C>
+Status SetRetention(C& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.retention.period, ParseRetention(x, v));
+  return OkStatus();
+}
+
+template <typename C>
+Status SetKeepFlagged(C& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.retention.keep_flagged, ParseBool(x, v));
+  return OkStatus();
+}
+
+// folder_retention = Trash=30d, Lists/*=2y
+Status SetFolderRetention(AccountConfig& c, const Ctx& x, std::string_view v) {
+  std::vector<lifecycle::FolderRule> rules;
+  for (const std::string& item : SplitList(v)) {
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return BadValue(x, v, "FOLDER=PERIOD rules, comma separated, e.g. Trash=30d, Lists/*=2y");
+    }
+    lifecycle::FolderRule r;
+    r.pattern = std::string(Trim(std::string_view(item).substr(0, eq)));
+    MK_ASSIGN_OR_RETURN(r.rule.period, ParseRetention(x, Trim(std::string_view(item).substr(eq + 1))));
+    rules.push_back(std::move(r));
+  }
+  if (rules.empty()) return BadValue(x, v, "FOLDER=PERIOD rules, comma separated, e.g. Trash=30d, Lists/*=2y");
+  c.folder_retention = std::move(rules);
+  return OkStatus();
+}
+
 using PK = PasswordSource::Kind;
 
 // dns_server = IP[:PORT] (IPv4 or IPv6; an IPv6 address with a port is
@@ -541,6 +577,8 @@ const KeySpec<Config> kTopLevelSpecs[] = {
     {"direct_port", &SetDirectPort},
     {"hello_name", &SetHelloName},
     {"max_connections_per_host", &SetMaxConnectionsPerHost},
+    {"retention", &SetRetention<Config>},
+    {"keep_flagged", &SetKeepFlagged<Config>},
 };
 
 const KeySpec<AccountConfig> kAccountSpecs[] = {
@@ -576,6 +614,9 @@ const KeySpec<AccountConfig> kAccountSpecs[] = {
     {"bandwidth", &SetBandwidth},
     {"max_bytes_per_run", &SetMaxBytesPerRun},
     {"throttle_max_wait", &SetThrottleMaxWait},
+    {"retention", &SetRetention<AccountConfig>},
+    {"keep_flagged", &SetKeepFlagged<AccountConfig>},
+    {"folder_retention", &SetFolderRetention},
 };
 
 const KeySpec<RelayConfig> kRelaySpecs[] = {
@@ -764,6 +805,13 @@ std::string BaseDir(const std::string& file_name) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+lifecycle::Policy RetentionPolicy(const Config& config) {
+  lifecycle::Policy p;
+  p.global = config.retention;
+  for (const auto& a : config.accounts) p.accounts.push_back({a.name, a.retention, a.folder_retention});
+  return p;
+}
 
 const AccountConfig* Config::FindAccount(std::string_view name) const {
   for (const auto& a : accounts) {

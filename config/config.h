@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/lifecycle/retention.h"
 #include "store/util/status.h"
 
 namespace mailkeep::config {
@@ -101,6 +102,12 @@ struct AccountConfig {
   uint64_t bandwidth = 0;                        // bytes per second downloaded (sizes as max_message_size); 0 = no limit
   uint64_t max_bytes_per_run = 0;                // sync fetches no new message past this; 0 = no limit
   int throttle_max_wait_seconds = 120;           // key throttle_max_wait: all waits for a throttling server in one run, 0..86400
+  // `mailkeep prune`: key retention = 7y | 18m | 4w | 90d | forever, key
+  // keep_flagged = yes | no (unset: the top-level ones apply), and key
+  // folder_retention = PATTERN=PERIOD, ... (folder patterns, '*' any run of
+  // characters; the first match wins and overrides the account's period).
+  lifecycle::Rule retention;
+  std::vector<lifecycle::FolderRule> folder_retention;
 };
 
 struct RelayConfig {                             // [relay.NAME], for SMTP resend
@@ -130,6 +137,7 @@ struct Config {
   // name, case-insensitive), over all its accounts; 1..1000 (migrate and
   // resend hold one connection at a time).
   int max_connections_per_host = 4;
+  lifecycle::Rule retention;                     // top-level keys retention, keep_flagged (prune); unset = keep forever, keep_flagged = yes
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
   // nullptr when there is none. The pointer is valid while *this is alive
@@ -190,6 +198,10 @@ struct ResolveOptions {
 };
 Result<std::string> ResolvePassword(const PasswordSource& source, const std::string& context,
                                     const ResolveOptions& options);
+
+// The retention policy of the file (top-level, accounts and their folders)
+// for `mailkeep prune`.
+lifecycle::Policy RetentionPolicy(const Config& config);
 
 // The keys the parser accepts, in the order the example file documents them.
 std::span<const std::string_view> TopLevelKeys();

@@ -705,14 +705,40 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
-  EXPECT_EQ(AccountKeys().size(), 32u);
+  EXPECT_EQ(AccountKeys().size(), 35u);
   EXPECT_EQ(RelayKeys().size(), 21u);
-  ASSERT_EQ(TopLevelKeys().size(), 5u);
+  ASSERT_EQ(TopLevelKeys().size(), 7u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {
     EXPECT_NE(std::find(AccountKeys().begin(), AccountKeys().end(), k), AccountKeys().end()) << k;
   }
+}
+
+TEST(Retention, TopLevelAccountAndFolderRules) {
+  auto c = ParseConfig(
+      "retention = 7y\nkeep_flagged = no\n"
+      "[account.work]\nprotocol = imap\nhost = h\nuser = u\npassword_env = P\n"
+      "retention = 1y\nfolder_retention = Trash=30d, Lists/*=forever\n",
+      "r.ini");
+  ASSERT_TRUE(c) << c.error().message();
+  const lifecycle::Policy p = RetentionPolicy(*c);
+  EXPECT_EQ(*p.global.period, (lifecycle::Period{7, 'y'}));
+  EXPECT_FALSE(*p.global.keep_flagged);
+  EXPECT_EQ(*lifecycle::RuleFor(p, "work", "INBOX").period, (lifecycle::Period{1, 'y'}));
+  EXPECT_EQ(*lifecycle::RuleFor(p, "work", "Trash").period, (lifecycle::Period{30, 'd'}));
+  EXPECT_TRUE(lifecycle::RuleFor(p, "work", "Lists/x").period->forever());
+  EXPECT_EQ(*lifecycle::RuleFor(p, "other", "INBOX").period, (lifecycle::Period{7, 'y'}));
+
+  auto bad = ParseConfig("retention = 7 years\n", "r.ini");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(),
+            "r.ini:1: bad value '7 years' for 'retention' (a number with d, w, m or y, e.g. 90d or 7y; or forever)");
+  bad = ParseConfig("[account.w]\nprotocol = imap\nhost = h\nuser = u\npassword_env = P\nfolder_retention = Trash\n",
+                    "r.ini");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("r.ini:6: bad value 'Trash' for 'folder_retention'"), std::string::npos)
+      << bad.error().message();
 }
 
 TEST(Names, SpellingsAndStandardPorts) {

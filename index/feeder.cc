@@ -125,9 +125,10 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
       ids.assign(replay_.begin(), replay_.begin() + static_cast<std::ptrdiff_t>(n));
       replay_.erase(replay_.begin(), replay_.begin() + static_cast<std::ptrdiff_t>(n));
     } else {
-      MK_ASSIGN_OR_RETURN(std::vector<int64_t> pending, archive_.PendingIndex(kChunk + skipped_.size()));
+      MK_ASSIGN_OR_RETURN(std::vector<int64_t> pending,
+                          archive_.PendingIndex(kChunk + skipped_.size() + removing_.size()));
       for (int64_t id : pending) {
-        if (!skipped_.count(id)) ids.push_back(id);
+        if (!skipped_.count(id) && !removing_.count(id)) ids.push_back(id);
       }
     }
     if (ids.empty()) break;
@@ -198,7 +199,11 @@ Status IndexFeeder::Feed(std::unordered_map<int64_t, AtHand>* at_hand) {
     std::vector<int64_t> handing;  // journaled, then off the catalog's queue, then to the writer
     for (size_t i = 0; i < work.size(); ++i) {
       if (work[i].gone) {
-        handing.push_back(ids[i]);  // nothing to index; just off the queue
+        // Removed from the catalog (delete, prune, a tombstone at
+        // rebuild): its document goes. It stays queued until the index
+        // has committed the removal, so a killed run removes it again.
+        MK_RETURN_IF_ERROR(writer_->Remove(ids[i]));
+        removing_.insert(ids[i]);
         continue;
       }
       if (work[i].error.empty()) {
@@ -242,6 +247,11 @@ Status IndexFeeder::Commit() {
     if (!refused.count(id)) ++result_.indexed;
   }
   in_flight_.clear();
+  if (!removing_.empty()) {
+    MK_RETURN_IF_ERROR(archive_.MarkIndexed(std::vector<int64_t>(removing_.begin(), removing_.end())));
+    result_.removed += static_cast<int64_t>(removing_.size());
+    removing_.clear();
+  }
   std::sort(retry_.begin(), retry_.end());
   retry_.erase(std::unique(retry_.begin(), retry_.end()), retry_.end());
   return archive_.IndexCommitted(retry_);

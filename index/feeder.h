@@ -57,6 +57,11 @@ struct AtHand {
   std::shared_ptr<const mime::Message> parsed;  // parsed with IndexParseLimits(), or null
 };
 
+// Removed messages (Archive::Remove) are queued like changed ones; the
+// feeder finds them gone from the catalog, removes their documents and
+// takes them off the queue only once the index has committed that, so a
+// killed run leaves them queued and the next run removes them again.
+//
 // Messages in flight: off the catalog's queue, not yet known committed to
 // the index (the next indexing run does them first).
 Result<std::vector<int64_t>> InFlightIds(Archive& archive);
@@ -67,6 +72,7 @@ Status AdoptLegacyJournal(Archive& archive);
 
 struct CatchUpResult {
   int64_t indexed = 0;
+  int64_t removed = 0;  // documents of messages no longer in the catalog, removed
   int64_t failed = 0;  // messages not indexed: unreadable (each reported through on_problem and left
                        // queued), or refused by the index (reported, kept in the journal); retried by a
                        // later run
@@ -112,6 +118,7 @@ class IndexFeeder {
   std::unique_ptr<IndexWriter> writer_;
   std::vector<int64_t> replay_;       // journaled by a killed run: indexed first
   std::set<int64_t> skipped_;         // unreadable this run: stay queued, asked for past them
+  std::set<int64_t> removing_;        // gone from the catalog: removed from the index, queued until it commits
   std::vector<int64_t> in_flight_;    // handed to the writer since the last commit
   std::vector<int64_t> retry_;        // refused by the index: keep their intents
   CatchUpResult result_;

@@ -117,6 +117,36 @@ TEST_F(FeederTest, DrainsTheQueueIntoTheIndex) {
   EXPECT_EQ(result->indexed, 0);
 }
 
+TEST_F(FeederTest, RemovedMessagesLeaveTheIndexAndTheQueueOnlyWhenCommitted) {
+  const std::vector<int64_t> ids = Store(3);
+  ASSERT_TRUE(CatchUpIndex(*archive_, 1, {}, {}));
+  AuditContext who;
+  who.command = "delete";
+  auto removed = archive_->Remove({ids[1]}, who);
+  ASSERT_TRUE(removed) << removed.error().ToString();
+  EXPECT_EQ(*archive_->PendingIndexCount(), 1);
+  {
+    // Handed over, not committed: still queued (a killed run removes it again).
+    auto feeder = IndexFeeder::Open(*archive_, 1, {});
+    ASSERT_TRUE(feeder) << feeder.error().ToString();
+    ASSERT_TRUE((*feeder)->Feed());
+    EXPECT_EQ(*archive_->PendingIndexCount(), 1);
+    EXPECT_TRUE(archive_->IndexInFlight()->empty());
+    ASSERT_TRUE((*feeder)->Commit());
+    EXPECT_EQ((*feeder)->result().removed, 1);
+  }
+  EXPECT_EQ(*archive_->PendingIndexCount(), 0);
+  EXPECT_EQ(IndexedIds(), (std::vector<int64_t>{ids[0], ids[2]}));
+  // A message removed before it was ever indexed: nothing to remove, no error.
+  const std::vector<int64_t> fresh = Store(1);
+  ASSERT_TRUE(archive_->Remove(fresh, who));
+  auto result = CatchUpIndex(*archive_, 1, {}, {});
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(result->removed, 1);
+  EXPECT_EQ(*archive_->PendingIndexCount(), 0);
+  EXPECT_EQ(IndexedIds(), (std::vector<int64_t>{ids[0], ids[2]}));
+}
+
 TEST_F(FeederTest, IntentsStayUntilTheIndexCommits) {
   const std::vector<int64_t> ids = Store(3);
   auto feeder = IndexFeeder::Open(*archive_, 1, {});

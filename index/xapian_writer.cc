@@ -299,7 +299,11 @@ class ShardedWriter final : public IndexWriter {
     MK_RETURN_IF_ERROR(shards_[(docid - 1) % n]
                            ->Submit(
                                [shard_docid](Xapian::WritableDatabase& db) -> Status {
-                                 db.delete_document(shard_docid);
+                                 try {
+                                   db.delete_document(shard_docid);
+                                 } catch (const Xapian::DocNotFoundError&) {
+                                   // never indexed, or removed by a run killed before it was dequeued
+                                 }
                                  return OkStatus();
                                },
                                "index remove " + std::to_string(id))

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -733,6 +735,7 @@ Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
   info.message_id = row->message_id;
   info.subject = row->subject;
   info.date = row->date;
+  info.added_at = row->added_at;
   info.has_attachments = row->has_attachments;
   info.thread = row->thread;
   info.defects = row->defects;
@@ -901,6 +904,13 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
           ends[rec.location.pack] = std::max(ends[rec.location.pack], rec.end);
           if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) return add_dictionary(rec.location);
           MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
+          if (rec.kind == blobs::ScannedRecord::Kind::kTombstone) {
+            // Removed (delete, prune): every earlier copy is dead; a later
+            // one (archived again since) is found after it.
+            if (!existing) return OkStatus();
+            --report.messages;
+            return cat->RemoveMessage(*existing);
+          }
           if (existing) return OkStatus();  // a second copy (e.g. from a rolled-back batch)
           auto raw = packs->Read(rec.location, /*verify_hash=*/true);
           if (!raw) {
@@ -953,6 +963,143 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
 }  // namespace mailkeep
 
 namespace mailkeep {
+
+// ---- Removal, legal hold, audit ------------------------------------------------
+
+namespace {
+
+std::string LoginName() {
+  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
+  std::array<char, 4096> buf{};
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (::getpwuid_r(::getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) return found->pw_name;
+  return "uid " + std::to_string(::getuid());
+}
+
+std::string HostName() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) return "";
+  return buf.data();
+}
+
+catalog::AuditEventRow EventRow(const AuditContext& who) {
+  return {0, who.at != 0 ? who.at : NowSeconds(), who.user.empty() ? LoginName() : who.user,
+          who.host.empty() ? HostName() : who.host, who.command, who.query, who.reason};
+}
+
+}  // namespace
+
+Result<RemovalResult> Archive::Remove(const std::vector<int64_t>& ids, const AuditContext& who) {
+  Impl& s = *impl_;
+  if (s.mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  if (s.needs_reopen) return MakeError(ErrorCode::kFailedPrecondition, "an earlier batch failed; reopen the archive");
+  RemovalResult result;
+  std::vector<Sha256Digest> shas;
+  for (int64_t id : std::set<int64_t>(ids.begin(), ids.end())) {
+    MK_ASSIGN_OR_RETURN(auto row, s.catalog->GetMessage(id));
+    MK_ASSIGN_OR_RETURN(bool held, s.catalog->IsHeld(id));
+    if (!row) {
+      ++result.missing;
+    } else if (held) {
+      result.held.push_back(id);
+    } else {
+      result.removed.push_back(id);
+      shas.push_back(row->blob.sha256);
+    }
+  }
+  if (result.removed.empty()) return result;
+  // Tombstones first, durable; then the rows. Any failure leaves the
+  // tombstones past the committed end, where this handle must not append
+  // after them (its next commit would make them count): reopen.
+  auto fail = [&](const Error& e) -> Result<RemovalResult> {
+    s.catalog->Rollback();
+    s.needs_reopen = true;
+    s.rolled_ends.clear();
+    return std::unexpected(e);
+  };
+  const catalog::AuditEventRow event = EventRow(who);
+  for (const auto& sha : shas) {
+    if (auto t = s.packs->AppendTombstone(sha, event.at); !t) return fail(t.error());
+  }
+  if (auto st = s.packs->Sync(); !st) return fail(st.error());
+  auto body = [&]() -> Status {
+    MK_RETURN_IF_ERROR(s.BeginBatchCommit());
+    MK_ASSIGN_OR_RETURN(int64_t ev, s.catalog->AddAuditEvent(event));
+    std::vector<int64_t> addresses;
+    for (int64_t id : result.removed) {
+      MK_ASSIGN_OR_RETURN(auto used, s.catalog->MessageAddressIds(id));
+      addresses.insert(addresses.end(), used.begin(), used.end());
+      MK_RETURN_IF_ERROR(s.catalog->AddAuditMessage(ev, catalog::AuditAction::kRemoved, id));
+      MK_RETURN_IF_ERROR(s.catalog->RemoveMessage(id));
+    }
+    MK_RETURN_IF_ERROR(s.catalog->PruneAddresses(addresses));
+    MK_RETURN_IF_ERROR(s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()));
+    return s.catalog->Commit();
+  };
+  if (auto st = body(); !st) return fail(st.error());
+  s.rolled_ends.clear();
+  if (s.options.debug_crash_after_commits > 0 && ++s.commits >= s.options.debug_crash_after_commits) std::abort();
+  return result;
+}
+
+// Holds or releases, in one transaction with their audit entries (no event
+// when no id is in the catalog).
+Result<std::vector<int64_t>> Archive::ChangeHolds(const std::vector<int64_t>& ids, const AuditContext& who,
+                                                  bool hold) {
+  catalog::Catalog& cat = *impl_->catalog;
+  std::vector<int64_t> changed;
+  const catalog::AuditEventRow event = EventRow(who);
+  MK_RETURN_IF_ERROR(InTransaction([&]() -> Status {
+    int64_t ev = 0;
+    for (int64_t id : std::set<int64_t>(ids.begin(), ids.end())) {
+      MK_ASSIGN_OR_RETURN(auto row, cat.GetMessage(id));
+      if (!row) continue;
+      if (ev == 0) {
+        MK_ASSIGN_OR_RETURN(ev, cat.AddAuditEvent(event));
+      }
+      MK_ASSIGN_OR_RETURN(bool did, hold ? cat.AddHold(id, ev) : cat.RemoveHold(id));
+      if (!did) continue;
+      MK_RETURN_IF_ERROR(cat.AddAuditMessage(ev, hold ? catalog::AuditAction::kHeld : catalog::AuditAction::kReleased, id));
+      changed.push_back(id);
+    }
+    return OkStatus();
+  }));
+  return changed;
+}
+
+Result<std::vector<int64_t>> Archive::Hold(const std::vector<int64_t>& ids, const AuditContext& who) {
+  return ChangeHolds(ids, who, /*hold=*/true);
+}
+
+Result<std::vector<int64_t>> Archive::Release(const std::vector<int64_t>& ids, const AuditContext& who) {
+  return ChangeHolds(ids, who, /*hold=*/false);
+}
+
+Result<std::vector<HoldInfo>> Archive::Holds() {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->Holds());
+  std::vector<HoldInfo> out;
+  for (auto& h : rows) {
+    MK_ASSIGN_OR_RETURN(auto m, impl_->catalog->GetMessage(h.message));
+    out.push_back({h.message, m ? m->message_id : "", m ? m->subject : "", std::move(h.event.reason),
+                   std::move(h.event.user), std::move(h.event.host), h.event.at});
+  }
+  return out;
+}
+
+Result<bool> Archive::IsHeld(int64_t id) { return impl_->catalog->IsHeld(id); }
+
+Result<std::vector<AuditEntry>> Archive::AuditTrail() {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->AuditTrail());
+  std::vector<AuditEntry> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    out.push_back({r.event.id, r.event.at, std::move(r.event.user), std::move(r.event.host),
+                   std::move(r.event.command), std::move(r.event.query), std::move(r.event.reason),
+                   static_cast<AuditAction>(r.action), std::move(r.message_id), ToHex(r.sha256), r.date, r.size});
+  }
+  return out;
+}
 
 Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& source, const std::string& account,
                                                             const std::string& folder) {

@@ -98,6 +98,7 @@ struct MessageInfo {
   std::string message_id;
   std::string subject;
   std::optional<int64_t> date;
+  int64_t added_at = 0;  // when it was archived (Unix seconds)
   std::vector<mime::Address> from, sender, reply_to, to, cc, bcc;
   bool has_attachments = false;
   int64_t thread = 0;
@@ -231,6 +232,45 @@ struct VerifyResult {
   int64_t last_id = 0;    // the largest id checked (where to resume)
 };
 
+// Who asks for a removal, hold or release, for the audit trail.
+struct AuditContext {
+  std::string command;  // "delete", "prune", "hold", "release"
+  std::string query;    // as the user gave it (prune: the policy applied)
+  std::string reason;   // hold: why (required by `mailkeep hold`)
+  std::string user;     // "" = the login name of the process's user
+  std::string host;     // "" = this host's name
+  int64_t at = 0;       // Unix seconds; 0 = now
+};
+
+enum class AuditAction { kRemoved = 1, kHeld = 2, kReleased = 3 };
+
+// One message in the audit trail: what one command run did to it. Kept
+// after the message is gone.
+struct AuditEntry {
+  int64_t event = 0;  // the command run (entries of one run share it)
+  int64_t at = 0;
+  std::string user, host, command, query, reason;
+  AuditAction action = AuditAction::kRemoved;
+  std::string message_id;
+  std::string sha256;  // hex
+  std::optional<int64_t> date;
+  uint64_t size = 0;
+};
+
+// A message under legal hold.
+struct HoldInfo {
+  int64_t id = 0;
+  std::string message_id, subject;
+  std::string reason, user, host;
+  int64_t since = 0;
+};
+
+struct RemovalResult {
+  std::vector<int64_t> removed;  // ids removed (catalog and, after the next index run, index)
+  std::vector<int64_t> held;     // asked for but under legal hold: kept
+  int64_t missing = 0;           // ids not in the catalog (already gone)
+};
+
 class Archive {
  public:
   // Creates an empty archive in `dir` (created 0700 if missing). Fails if an
@@ -354,6 +394,31 @@ class Archive {
 
   const std::string& dir() const;
 
+  // Removal (`delete`, `prune`): removes `ids` from the catalog — blobs,
+  // messages, locations, intents rows; addresses nobody else uses; its
+  // Message-ID stays as a thread ghost while its thread lives — skipping
+  // held ones, and queues them for the index, whose next run
+  // (IndexFeeder) removes their documents. Their bytes stay in the packs
+  // until `repack`; first a tombstone per message is appended and synced
+  // (store/PACK_FORMAT.md, "Tombstones"), so that rebuild-catalog does
+  // not bring them back. Then one catalog transaction removes the rows,
+  // records the audit trail (`who`, one entry per removed message) and
+  // the packs' new end: a crash removes all of them or none (unsynced
+  // tombstones past the end are moved to orphans/ by the next open).
+  // Nothing removed: no audit event. kFailedPrecondition when read-only.
+  Result<RemovalResult> Remove(const std::vector<int64_t>& ids, const AuditContext& who);
+  // Legal hold: held messages survive Remove (and so delete, prune and
+  // retention) until released. Hold records who.reason; each newly held
+  // (resp. released) message gets an audit entry. Return the ids that
+  // changed (already held / not held ones are left alone); unknown ids
+  // are skipped.
+  Result<std::vector<int64_t>> Hold(const std::vector<int64_t>& ids, const AuditContext& who);
+  Result<std::vector<int64_t>> Release(const std::vector<int64_t>& ids, const AuditContext& who);
+  Result<std::vector<HoldInfo>> Holds();
+  Result<bool> IsHeld(int64_t id);
+  // The audit trail, oldest first.
+  Result<std::vector<AuditEntry>> AuditTrail();
+
   // Records one more place of a message already in the archive (e.g. where
   // a sync found a message that `migrate` appended), in its own committed
   // transaction, and queues the message for the index when the place is new
@@ -365,6 +430,7 @@ class Archive {
   struct Impl;
   // Runs `body` in one catalog transaction, committed when it succeeds.
   Status InTransaction(const std::function<Status()>& body);
+  Result<std::vector<int64_t>> ChangeHolds(const std::vector<int64_t>& ids, const AuditContext& who, bool hold);
   explicit Archive(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

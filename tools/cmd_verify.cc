@@ -107,7 +107,18 @@ int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args) {
   } else {
     if (!*count) return Fail(count->error());
     const int64_t documents = **count;
+    // Documents of removed messages (delete, prune) go once the index has
+    // committed their removal; until then they wait in the queue.
+    int64_t removing = 0;
     if (documents > total) {
+      auto queued = (*archive)->PendingIndex(static_cast<size_t>(*pending));
+      if (!queued) return Fail(queued.error());
+      for (int64_t id : *queued) {
+        auto info = (*archive)->GetInfo(id);
+        if (info && !*info) ++removing;
+      }
+    }
+    if (documents > total + removing) {
       report(std::to_string(documents) + " documents for " + std::to_string(total) +
              " messages; run `mailkeep reindex`");
     } else if (documents + *pending < before) {

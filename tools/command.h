@@ -58,6 +58,11 @@ int CmdThread(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdResend(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdOauth(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdDelete(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdPrune(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdHold(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdRelease(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdAudit(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 
@@ -123,6 +128,27 @@ std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t*
 
 // "2024-03-01T12:00:00Z"
 std::string IsoDate(int64_t unix_seconds);
+
+// Removal (tools/removal.cc), shared by delete and prune.
+struct RemovalRequest {
+  std::vector<int64_t> ids;  // the selection (held ones included: they are kept and counted)
+  AuditContext who;          // who.command is the verb printed ("delete", "prune")
+  bool dry_run = false;      // list / count only
+  bool list = false;         // dry run: one line per message
+  bool confirm = false;      // ask for the count on a terminal unless `yes`; refuse off a terminal
+  bool yes = false;
+  std::string note;          // appended to the summary line
+};
+// Removes (Archive::Remove), brings the index up to date and prints the
+// summary; returns the exit code.
+int RunRemoval(const GlobalOptions& global, Archive& archive, const RemovalRequest& request);
+// The held ones of `ids`.
+Result<std::vector<int64_t>> HeldAmong(Archive& archive, const std::vector<int64_t>& ids);
+// Indexes what waits (and drops removed documents); problems are printed
+// and counted.
+Status CatchUpIndexQuietly(Archive& archive, int64_t* problems);
+// QUERY words of a lifecycle command as one string, refused when empty.
+Result<std::string> JoinQuery(const po::variables_map& vm, const char* command);
 // A progress line on stderr when it is a terminal and verbosity allows.
 class Progress {
  public:

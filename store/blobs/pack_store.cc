@@ -42,6 +42,11 @@ constexpr uint8_t kKindDictionary = 2;
 // dictionary bytes: per-batch dictionaries are large enough that storing
 // them compressed matters (store/PACK_FORMAT.md).
 constexpr uint8_t kKindCompressedDictionary = 3;
+// A removal: `mailkeep delete` / `prune` removed the message whose SHA-256
+// the header holds; every earlier blob record of it is dead until repack
+// drops both (store/PACK_FORMAT.md, "Tombstones").
+constexpr uint8_t kKindTombstone = 4;
+constexpr uint32_t kTombstonePayload = 8;  // removal time, Unix seconds (int64 LE)
 // zstd level for compressed dictionary records: written once per
 // dictionary, read once per process that needs it.
 constexpr int kDictionaryRecordLevel = 9;
@@ -91,10 +96,14 @@ std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
   h.raw_len = GetU64(b + 16);
   std::copy(b + 24, b + 56, h.sha256.begin());
   h.payload_crc = GetU32(b + 56);
-  if (h.kind != kKindBlob && !IsDictionaryKind(h.kind)) {
+  if (h.kind != kKindBlob && !IsDictionaryKind(h.kind) && h.kind != kKindTombstone) {
     return "unknown record kind " + std::to_string(h.kind);
   }
   if (h.stored_len == 0) return "empty payload";
+  if (h.kind == kKindTombstone &&
+      (h.dict_id != 0 || h.stored_len != kTombstonePayload || h.raw_len != kTombstonePayload)) {
+    return "malformed tombstone record header";
+  }
   if (h.kind == kKindDictionary && (h.dict_id == 0 || h.raw_len != h.stored_len)) {
     return "malformed dictionary record header";
   }
@@ -576,9 +585,9 @@ struct PackStore::Impl {
     std::string why = DecodeHeader(reinterpret_cast<const uint8_t*>(buf.data()), h);
     if (!why.empty()) return MakeError(ErrorCode::kCorruption, where + ": " + why);
     if (h.kind != kind && !(IsDictionaryKind(h.kind) && IsDictionaryKind(kind))) {
-      return MakeError(ErrorCode::kCorruption,
-                       where + (kind == kKindBlob ? ": is a dictionary record, not a blob"
-                                                  : ": is a blob record, not a dictionary"));
+      const char* is = h.kind == kKindTombstone ? "a tombstone" : h.kind == kKindBlob ? "a blob" : "a dictionary";
+      return MakeError(ErrorCode::kCorruption, where + ": is " + is + " record, not " +
+                                                   (kind == kKindBlob ? "a blob" : "a dictionary"));
     }
     if (h.stored_len != loc.stored_len || h.raw_len != loc.raw_len || h.dict_id != loc.dict_id) {
       return MakeError(ErrorCode::kCorruption,
@@ -678,7 +687,9 @@ struct PackStore::Impl {
 
   static ScannedRecord Scanned(const RecordHeader& h, uint32_t pack, uint64_t off) {
     ScannedRecord rec;
-    rec.kind = h.kind == kKindBlob ? ScannedRecord::Kind::kBlob : ScannedRecord::Kind::kDictionary;
+    rec.kind = h.kind == kKindBlob        ? ScannedRecord::Kind::kBlob
+               : h.kind == kKindTombstone ? ScannedRecord::Kind::kTombstone
+                                          : ScannedRecord::Kind::kDictionary;
     rec.sha256 = h.sha256;
     rec.location = BlobLocation{pack, off, h.stored_len, h.raw_len, h.dict_id};
     rec.end = off + kHeaderSize + h.stored_len;
@@ -1223,6 +1234,19 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
   h.sha256 = blob.sha256;
   h.payload_crc = Crc32(blob.frame);
   return impl_->AppendRecord(h, blob.frame);
+}
+
+Result<BlobLocation> PackStore::AppendTombstone(const Sha256Digest& sha, int64_t removed_at) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  std::string payload(kTombstonePayload, '\0');
+  PutU64(reinterpret_cast<uint8_t*>(payload.data()), static_cast<uint64_t>(removed_at));
+  RecordHeader h;
+  h.kind = kKindTombstone;
+  h.stored_len = kTombstonePayload;
+  h.raw_len = kTombstonePayload;
+  h.sha256 = sha;
+  h.payload_crc = Crc32(payload);
+  return impl_->AppendRecord(h, payload);
 }
 
 Status PackStore::Sync() { return impl_->Sync(); }

@@ -70,7 +70,9 @@ struct PackStoreOptions {
 
 // A record found by Scan().
 struct ScannedRecord {
-  enum class Kind { kBlob, kDictionary } kind = Kind::kBlob;
+  // kTombstone: sha256 names a removed message; location.raw_len and
+  // stored_len are 8, dict_id 0 (store/PACK_FORMAT.md, "Tombstones").
+  enum class Kind { kBlob, kDictionary, kTombstone } kind = Kind::kBlob;
   Sha256Digest sha256{};
   BlobLocation location;
   uint64_t end = 0;  // offset just past this record in its pack
@@ -157,6 +159,11 @@ class PackStore {
   // After a write or fsync error the store refuses further writes (the
   // error is sticky): reopen it at the committed end.
   Result<BlobLocation> Append(const CompressedBlob& blob);
+  // Appends a tombstone for the message `sha` (removed at `removed_at`,
+  // Unix seconds): every blob record of `sha` before it is dead, so that
+  // rebuilding the catalog from packs does not bring the message back. Not
+  // durable until Sync(); errors as Append.
+  Result<BlobLocation> AppendTombstone(const Sha256Digest& sha, int64_t removed_at);
   // Makes every appended byte durable: fsyncs each pack written since the
   // last Sync and the directory if a pack was created. Never forgets an
   // fsync error (sticky, as above).

@@ -824,6 +824,34 @@ TEST(PackStoreTest, HeaderBytesMatchTheDocumentedFormat) {
   EXPECT_EQ(ZSTD_getDictID_fromFrame(blob->frame.data(), blob->frame.size()), 0u);
 }
 
+TEST(PackStoreTest, TombstoneMatchesTheDocumentedFormatAndScansAsOne) {
+  TempDir t;
+  auto s = OpenOrDie(t.packs());
+  const std::string raw = "Subject: gone\r\n\r\nbye\r\n";
+  auto blob = s->Compress(raw, Sha256(raw));
+  ASSERT_TRUE(blob.has_value());
+  ASSERT_TRUE(s->Append(*blob).has_value());
+  auto tomb = s->AppendTombstone(Sha256(raw), 0x0102030405060708);
+  ASSERT_TRUE(tomb.has_value()) << tomb.error().ToString();
+  ASSERT_TRUE(s->Sync().has_value());
+  EXPECT_EQ(tomb->stored_len, 8u);
+  EXPECT_EQ(tomb->raw_len, 8u);
+  std::ifstream f(PackPath(t.packs(), 1), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, EncodeRecord(1, 0, raw.size(), Sha256(raw), blob->frame) +
+                       EncodeRecord(4, 0, 8, Sha256(raw), std::string("\x08\x07\x06\x05\x04\x03\x02\x01", 8)));
+  auto log = ScanAll(*s);
+  EXPECT_TRUE(log.errors.empty());
+  ASSERT_EQ(log.records.size(), 2u);
+  EXPECT_EQ(log.records[1].kind, ScannedRecord::Kind::kTombstone);
+  EXPECT_EQ(log.records[1].sha256, Sha256(raw));
+  EXPECT_EQ(log.records[1].location, *tomb);
+  // A tombstone is not a blob: reading it as one is refused.
+  auto read = s->Read(*tomb);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_NE(read.error().message().find("tombstone"), std::string::npos) << read.error().message();
+}
+
 TEST(PackStoreTest, IncompressibleDictionaryIsStoredAsIs) {
   TempDir t;
   auto s = OpenOrDie(t.packs());

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <string_view>
 
@@ -204,6 +205,32 @@ DELETE FROM locations WHERE uidvalidity = 0 AND key = 'pending-' || message
     R"sql(
 ALTER TABLE locations ADD COLUMN gone_at INTEGER;
 ALTER TABLE locations ADD COLUMN listed_size INTEGER;
+)sql",
+    // 5 → 6: removal for real (`delete`, `prune`), legal holds and the
+    // audit trail. An audit event is one command run (who, where, when,
+    // which command and query); its audit_messages name each message it
+    // removed, held or released by Message-ID, SHA-256, date and size, so
+    // the trail outlives the messages (no reference to messages).
+    R"sql(
+CREATE TABLE audit_events(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  host TEXT NOT NULL,
+  command TEXT NOT NULL,
+  query TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '');
+CREATE TABLE audit_messages(
+  event INTEGER NOT NULL REFERENCES audit_events(id),
+  action INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  sha256 BLOB NOT NULL,
+  date INTEGER,
+  size INTEGER NOT NULL);
+CREATE INDEX audit_messages_by_event ON audit_messages(event);
+CREATE TABLE holds(
+  message INTEGER PRIMARY KEY REFERENCES messages(id),
+  event INTEGER NOT NULL REFERENCES audit_events(id));
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -1313,6 +1340,167 @@ Result<int64_t> Catalog::UpdateFlags(const std::vector<Origin>& places) {
   }
   MK_RETURN_IF_ERROR(Commit());
   return changed;
+}
+
+}  // namespace mailkeep::catalog
+
+namespace mailkeep::catalog {
+
+// ---- Removal, holds and audit (version 6) ------------------------------------
+
+namespace {
+
+// Runs one statement with `id` bound to ?1.
+Status RunWithId(Db& db, std::string_view sql, int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db.Prepare(sql));
+  st.Bind(1, id);
+  return st.Run();
+}
+
+bool DecodeAddressIds(std::string_view in, std::vector<int64_t>& out) {
+  while (!in.empty()) {
+    uint64_t v = 0;
+    if (!GetVarint(in, v)) return false;
+    out.push_back(static_cast<int64_t>(v >> 3));
+  }
+  return true;
+}
+
+AuditEventRow ReadEvent(const Statement& st, int first) {
+  return {st.ColumnInt(first), st.ColumnInt(first + 1), st.ColumnText(first + 2), st.ColumnText(first + 3),
+          st.ColumnText(first + 4), st.ColumnText(first + 5), st.ColumnText(first + 6)};
+}
+
+constexpr char kEventColumns[] = "e.id, e.at, e.user, e.host, e.command, e.query, e.reason";
+
+}  // namespace
+
+Status Catalog::RemoveMessage(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto find, db_->Prepare("SELECT coalesce(message_id, ''), coalesce(thread, id) FROM messages WHERE id = ?"));
+  find.Bind(1, id);
+  MK_ASSIGN_OR_RETURN(bool row, find.Step());
+  if (!row) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
+  const std::string mid = find.ColumnText(0);
+  const int64_t thread = find.ColumnInt(1);
+  find.Reset();
+  for (const char* sql : {"DELETE FROM intents WHERE message = ?1", "DELETE FROM locations WHERE message = ?1",
+                          "DELETE FROM holds WHERE message = ?1", "DELETE FROM messages WHERE id = ?1",
+                          "DELETE FROM blobs WHERE id = ?1",
+                          "INSERT OR IGNORE INTO index_queue(message) VALUES(?1)"}) {
+    MK_RETURN_IF_ERROR(RunWithId(*db_, sql, id));
+  }
+  MK_ASSIGN_OR_RETURN(auto left, db_->Prepare("SELECT 1 FROM messages WHERE coalesce(thread, id) = ? LIMIT 1"));
+  left.Bind(1, thread);
+  MK_ASSIGN_OR_RETURN(bool thread_lives, left.Step());
+  left.Reset();
+  if (!thread_lives) return RunWithId(*db_, "DELETE FROM thread_ids WHERE thread = ?1", thread);
+  if (mid.empty()) return OkStatus();
+  MK_ASSIGN_OR_RETURN(auto ghost, db_->Prepare("INSERT OR IGNORE INTO thread_ids(message_id, thread) VALUES(?, ?)"));
+  ghost.Bind(1, mid).Bind(2, thread);
+  return ghost.Run();
+}
+
+Result<std::vector<int64_t>> Catalog::MessageAddressIds(int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT address_list FROM messages WHERE id = ?"));
+  st.Bind(1, id);
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  std::vector<int64_t> out;
+  if (row && !DecodeAddressIds(st.ColumnBlob(0), out)) {
+    return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": bad address list");
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::PruneAddresses(const std::vector<int64_t>& candidates) {
+  std::set<int64_t> unused(candidates.begin(), candidates.end());
+  if (unused.empty()) return int64_t{0};
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, address_list FROM messages WHERE address_list IS NOT NULL"));
+  std::vector<int64_t> ids;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || unused.empty()) break;
+    ids.clear();
+    if (!DecodeAddressIds(st.ColumnBlob(1), ids)) {
+      return MakeError(ErrorCode::kCorruption, "message " + std::to_string(st.ColumnInt(0)) + ": bad address list");
+    }
+    for (int64_t a : ids) unused.erase(a);
+  }
+  st.Reset();
+  for (int64_t a : unused) {
+    MK_RETURN_IF_ERROR(RunWithId(*db_, "DELETE FROM addresses WHERE id = ?1", a));
+    cache_->addresses.erase(a);
+  }
+  return static_cast<int64_t>(unused.size());
+}
+
+Result<int64_t> Catalog::AddAuditEvent(const AuditEventRow& e) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO audit_events(at, user, host, command, query, reason) VALUES(?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, e.at).Bind(2, e.user).Bind(3, e.host).Bind(4, e.command).Bind(5, e.query).Bind(6, e.reason);
+  MK_RETURN_IF_ERROR(st.Run());
+  return db_->LastInsertId();
+}
+
+Status Catalog::AddAuditMessage(int64_t event, AuditAction action, int64_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO audit_messages(event, action, message_id, sha256, date, size) "
+      "SELECT ?, ?, coalesce(m.message_id, ''), b.sha256, m.date, b.raw_len "
+      "FROM messages m JOIN blobs b ON b.id = m.id WHERE m.id = ?"));
+  st.Bind(1, event).Bind(2, static_cast<int64_t>(action)).Bind(3, id);
+  MK_RETURN_IF_ERROR(st.Run());
+  if (db_->Changes() == 0) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
+  return OkStatus();
+}
+
+Result<std::vector<AuditRow>> Catalog::AuditTrail() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(std::string("SELECT ") + kEventColumns +
+      ", a.action, a.message_id, a.sha256, a.date, a.size FROM audit_messages a "
+      "JOIN audit_events e ON e.id = a.event ORDER BY e.id, a.rowid"));
+  std::vector<AuditRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    AuditRow r;
+    r.event = ReadEvent(st, 0);
+    r.action = static_cast<AuditAction>(st.ColumnInt(7));
+    r.message_id = st.ColumnText(8);
+    const std::string sha = st.ColumnBlob(9);
+    if (sha.size() == r.sha256.size()) std::copy(sha.begin(), sha.end(), r.sha256.begin());
+    if (!st.ColumnIsNull(10)) r.date = st.ColumnInt(10);
+    r.size = static_cast<uint64_t>(st.ColumnInt(11));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<bool> Catalog::AddHold(int64_t message, int64_t event) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT OR IGNORE INTO holds(message, event) VALUES(?, ?)"));
+  st.Bind(1, message).Bind(2, event);
+  MK_RETURN_IF_ERROR(st.Run());
+  return db_->Changes() > 0;
+}
+
+Result<bool> Catalog::RemoveHold(int64_t message) {
+  MK_RETURN_IF_ERROR(RunWithId(*db_, "DELETE FROM holds WHERE message = ?1", message));
+  return db_->Changes() > 0;
+}
+
+Result<std::vector<HoldRow>> Catalog::Holds() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(std::string("SELECT h.message, ") + kEventColumns +
+                                            " FROM holds h JOIN audit_events e ON e.id = h.event ORDER BY h.message"));
+  std::vector<HoldRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnInt(0), ReadEvent(st, 1)});
+  }
+  return out;
+}
+
+Result<bool> Catalog::IsHeld(int64_t message) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1 FROM holds WHERE message = ?"));
+  st.Bind(1, message);
+  return st.Step();
 }
 
 }  // namespace mailkeep::catalog

@@ -4,7 +4,8 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-// Version 5 (version 4 lacks locations.gone_at; version 3 has sends
+// Version 6 (version 5 lacks audit_events, audit_messages and holds;
+// version 4 lacks locations.gone_at; version 3 has sends
 // instead of intents; version 2 lacks both; version 1 also lacks the changes
 // migration 1 → 2 lists in catalog.cc):
 //
@@ -50,6 +51,18 @@
 //       send (target recipient, via route, sender), 2 append (target
 //       account, via folder), 3 index. Indexed by (message, kind) and, for
 //       rows without an outcome, by (kind, message).
+//   audit_events(id, at, user, host, command, query, reason)  (version 6)
+//       one row per removing/holding/releasing command run
+//   audit_messages(event, action, message_id, sha256, date, size)
+//       what that run did to each message (action: AuditAction); no
+//       reference to messages, so the trail outlives them
+//   holds(message, event)     legal holds: a held message is never removed;
+//       event is the hold's audit event (its reason, who, when)
+//
+// Which rows reference a message's blob (what repack keeps): the blobs row
+// (id = the message id; pack, offset, stored_len) and nothing else points
+// into a pack but dictionaries rows. RemoveMessage deletes it with the
+// message, its locations, intents and index-queue entry.
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
@@ -72,7 +85,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -163,6 +176,29 @@ struct IntentRow {
   std::optional<int64_t> resolved_at; // when it got an outcome
   std::optional<int> outcome;         // nullopt: unknown (no outcome yet)
   std::string reply;                  // the server's reply, or why nothing happened
+};
+
+// Audit trail (version 6).
+enum class AuditAction { kRemoved = 1, kHeld = 2, kReleased = 3 };
+
+struct AuditEventRow {
+  int64_t id = 0;  // assigned by AddAuditEvent
+  int64_t at = 0;  // Unix seconds
+  std::string user, host, command, query, reason;
+};
+
+struct AuditRow {
+  AuditEventRow event;
+  AuditAction action = AuditAction::kRemoved;
+  std::string message_id;
+  Sha256Digest sha256{};
+  std::optional<int64_t> date;
+  uint64_t size = 0;
+};
+
+struct HoldRow {
+  int64_t message = 0;
+  AuditEventRow event;  // the hold: who, when, why (reason)
 };
 
 // Where a dictionary record is; its bytes live only in the pack.
@@ -306,6 +342,34 @@ class Catalog {
   // changed for the index. Returns how many changed (unknown places are
   // skipped).
   Result<int64_t> UpdateFlags(const std::vector<Origin>& places);
+
+  // Removal, holds and audit (version 6). The writers REQUIRE a
+  // transaction held by the caller.
+  // Removes a message: its blobs and messages rows, locations, intents and
+  // hold; queues its id for the index (whose next run drops the
+  // document). When other messages stay in its thread, its Message-ID
+  // becomes a ghost of that thread (later replies still join it); when
+  // none stay, the thread's ghosts go. kNotFound for an unknown id.
+  // Addresses it used stay until PruneAddresses.
+  Status RemoveMessage(int64_t id);
+  // Drops those of `candidates` (addresses ids) no remaining message uses.
+  // Returns how many went. Reads every message's address list once.
+  Result<int64_t> PruneAddresses(const std::vector<int64_t>& candidates);
+  // The addresses ids a message uses (before RemoveMessage).
+  Result<std::vector<int64_t>> MessageAddressIds(int64_t id);
+  Result<int64_t> AddAuditEvent(const AuditEventRow& event);
+  // Records what event did to message `id` (Message-ID, SHA-256, date and
+  // size copied from its rows). kNotFound for an unknown id.
+  Status AddAuditMessage(int64_t event, AuditAction action, int64_t id);
+  // The whole trail, oldest first.
+  Result<std::vector<AuditRow>> AuditTrail();
+  // Returns false when the message was already held.
+  Result<bool> AddHold(int64_t message, int64_t event);
+  // Returns false when the message was not held.
+  Result<bool> RemoveHold(int64_t message);
+  Result<std::vector<HoldRow>> Holds();
+  Result<bool> IsHeld(int64_t message);
+
  private:
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();

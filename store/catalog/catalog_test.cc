@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -257,7 +258,8 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
         "messages(id), recipient TEXT NOT NULL, sender TEXT NOT NULL, route TEXT NOT NULL, attempted_at INTEGER NOT "
         "NULL, outcome INTEGER NOT NULL, reply TEXT NOT NULL); CREATE INDEX sends_by_message ON sends(message, "
         "recipient); ALTER TABLE locations DROP COLUMN gone_at; "
-        "ALTER TABLE locations DROP COLUMN listed_size; PRAGMA user_version=3"));
+        "ALTER TABLE locations DROP COLUMN listed_size; DROP TABLE holds; DROP TABLE audit_messages; "
+        "DROP TABLE audit_events; PRAGMA user_version=3"));
     ASSERT_TRUE(db->Exec("INSERT INTO sends VALUES(1, " + std::to_string(id) +
                          ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
                          ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));
@@ -278,6 +280,69 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
   EXPECT_EQ(appends[0].created_at, 1000);
   EXPECT_TRUE(cat->GetLocations(id)->empty());  // the fake place is gone
   EXPECT_EQ(cat->GetLocations(other)->size(), 2u);
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
+}
+
+TEST_F(CatalogTest, VersionFiveGainsHoldsAndTheAuditTrail) {
+  int64_t id = 0;
+  {
+    auto cat = *Catalog::Open(path_, true, false);
+    ASSERT_TRUE(cat->Begin());
+    id = *cat->InsertMessage(Row(1, "m@x"));
+    ASSERT_TRUE(cat->Commit());
+  }
+  {
+    auto db = *Db::Open(path_, false, false);
+    ASSERT_TRUE(db->Exec("DROP TABLE holds; DROP TABLE audit_messages; DROP TABLE audit_events; "
+                         "PRAGMA user_version=5"));
+  }
+  auto cat = Catalog::Open(path_, false, false);
+  ASSERT_TRUE(cat) << cat.error().ToString();
+  ASSERT_TRUE((*cat)->Begin());
+  const int64_t ev = *(*cat)->AddAuditEvent({0, 5, "u", "h", "hold", "q", "why"});
+  EXPECT_TRUE(*(*cat)->AddHold(id, ev));
+  ASSERT_TRUE((*cat)->AddAuditMessage(ev, AuditAction::kHeld, id));
+  ASSERT_TRUE((*cat)->Commit());
+  EXPECT_TRUE(*(*cat)->IsHeld(id));
+  auto holds = *(*cat)->Holds();
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].event.reason, "why");
+  auto trail = *(*cat)->AuditTrail();
+  ASSERT_EQ(trail.size(), 1u);
+  EXPECT_EQ(trail[0].message_id, "m@x");
+  EXPECT_EQ(trail[0].size, 120u);
+  EXPECT_EQ(*(*cat)->CheckIntegrity(), "");
+}
+
+TEST_F(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  MessageRow a = Row(1, "a@x");
+  a.addresses.push_back({AddressRole::kCc, "Only A", "only-a@example.org"});
+  const int64_t ida = *cat->InsertMessage(a);
+  const int64_t idb = *cat->InsertMessage(Row(2, "b@x"));
+  ASSERT_TRUE(cat->AssignThread(ida, "a@x", {}));
+  ASSERT_TRUE(cat->AssignThread(idb, "b@x", {"a@x"}));
+  Origin o{"imap", "acct", "INBOX", "1", 7, "", {}};
+  ASSERT_TRUE(cat->AddLocation(ida, o, 1));
+  auto used = *cat->MessageAddressIds(ida);
+  EXPECT_EQ(used.size(), 4u);
+  ASSERT_TRUE(cat->RemoveMessage(ida));
+  EXPECT_EQ(*cat->PruneAddresses(used), 1);  // only-a; the others b uses too
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_FALSE(*cat->GetMessage(ida));
+  EXPECT_FALSE(*cat->FindBySha(a.blob.sha256));
+  EXPECT_TRUE(cat->GetLocations(ida)->empty());
+  EXPECT_EQ(cat->GetMessage(idb)->value().addresses.size(), 3u);
+  // a@x stays a ghost of the thread b lives in: a new reply to it joins.
+  ASSERT_TRUE(cat->Begin());
+  const int64_t idc = *cat->InsertMessage(Row(3, "c@x"));
+  const int64_t thread = *cat->AssignThread(idc, "c@x", {"a@x"});
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_EQ(thread, cat->GetMessage(idb)->value().thread);
+  auto pending = *cat->PendingIndex(10);
+  EXPECT_NE(std::find(pending.begin(), pending.end(), ida), pending.end());  // for the index to drop
+  EXPECT_EQ(cat->RemoveMessage(ida).error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 

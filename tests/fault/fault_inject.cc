@@ -10,10 +10,13 @@
 //                 (absolute; resolved with realpath). Unset: the library
 //                 does nothing.
 //   FAULT_STEP    l >= 1: operation number l fails; 0 or unset: count only.
-//   FAULT_KIND    eio | enospc | short. `short` writes the first half of a
-//                 write and returns that count, and the next write to the
-//                 same file fails with ENOSPC (a disk filling up); on an
-//                 operation that is not a write, `short` is ENOSPC.
+//   FAULT_KIND    eio | enospc | short | kill. `short` writes the first half
+//                 of a write and returns that count, and the next write to
+//                 the same file fails with ENOSPC (a disk filling up); on an
+//                 operation that is not a write, `short` is ENOSPC. `kill`
+//                 sends the process SIGKILL just before operation l (a
+//                 crash at that step; what was written stays in the page
+//                 cache, as after any killed process).
 //   FAULT_COUNTS  at exit, "total N" and one line per kind of operation are
 //                 written to this file (the driver learns N from a run
 //                 without a fault).
@@ -43,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +63,8 @@ namespace {
 
 enum Op { kWrite, kSync, kRename, kTruncate, kCreate, kMkdir, kUnlink, kOps };
 constexpr const char* kOpNames[kOps] = {"write", "sync", "rename", "truncate", "create", "mkdir", "unlink"};
-enum Kind { kEio, kEnospc, kShort };
-constexpr const char* kKindNames[] = {"eio", "enospc", "short"};
+enum Kind { kEio, kEnospc, kShort, kKill };
+constexpr const char* kKindNames[] = {"eio", "enospc", "short", "kill"};
 
 char g_dir[PATH_MAX];
 size_t g_dir_len;  // 0: inactive
@@ -181,6 +185,7 @@ __attribute__((constructor)) void fault_init(void) {
   const char* kind = getenv("FAULT_KIND");
   if (kind && strcmp(kind, "enospc") == 0) g_kind = kEnospc;
   if (kind && strcmp(kind, "short") == 0) g_kind = kShort;
+  if (kind && strcmp(kind, "kill") == 0) g_kind = kKill;
   if (const char* ops = getenv("FAULT_OPS"); ops && *ops) {
     for (int op = 0; op < kOps; ++op) {
       const char* at = strstr(ops, kOpNames[op]);
@@ -284,6 +289,7 @@ int count(enum Op op, const char* path) {
   if (n != g_step) return 0;
   snprintf(line, sizeof line, "%ld %s %s %s\n", n, kKindNames[g_kind], kOpNames[op], path);
   put(g_hit_fd, line);
+  if (g_kind == kKill) raise(SIGKILL);
   return 1;
 }
 
