@@ -329,7 +329,7 @@ TEST_F(RepackTest, KeepsEveryNeededDictionaryDropsTheRest) {
   auto ids = (*archive)->AllIds();
   ASSERT_TRUE(ids);
   for (int64_t id : *ids) got.insert(*(*archive)->ReadRaw(id));
-  EXPECT_EQ(got, want);
+  EXPECT_TRUE(got == want) << got.size() << " messages read back of " << want.size();
 }
 
 // Orphans (bytes a crash left past a recorded end) may hold removed mail

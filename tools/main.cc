@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"verify", CmdVerify, "check every stored message against its SHA-256"},
     {"reindex", CmdReindex, "rebuild the full-text index from the archive"},
     {"rebuild-catalog", CmdRebuildCatalog, "recreate the catalog from the pack files alone"},
+    {"repack", CmdRepack, "rewrite packs so that removed messages' bytes are gone; --dry-run counts"},
 };
 
 void PrintUsage(std::ostream& out) {
