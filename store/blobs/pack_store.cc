@@ -1478,6 +1478,7 @@ Result<int> PackStore::SettleRepairFiles(const std::map<uint32_t, BlobLocation>&
   MK_RETURN_IF_ERROR(impl_->CheckWritable());
   const std::string rdir = impl_->dir + "/" + kRepairDir;
   std::vector<std::pair<uint32_t, bool>> files;  // id, staged
+  std::vector<std::string> leftovers;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(rdir, ec)) {
     const std::string name = e.path().filename().string();
@@ -1486,6 +1487,7 @@ Result<int> PackStore::SettleRepairFiles(const std::map<uint32_t, BlobLocation>&
     if (err != std::errc() || id == 0) continue;
     const std::string_view rest(end);
     if (rest == ".repair" || rest == kStagedRepairSuffix) files.emplace_back(id, rest != ".repair");
+    if (rest.ends_with(".tmp")) leftovers.push_back(e.path().string());  // of an interrupted WriteFileAtomic
   }
   int changed = 0;
   auto unlink = [&](const std::string& path) -> Status {
@@ -1495,6 +1497,7 @@ Result<int> PackStore::SettleRepairFiles(const std::map<uint32_t, BlobLocation>&
     ++changed;
     return OkStatus();
   };
+  for (const auto& path : leftovers) MK_RETURN_IF_ERROR(unlink(path));
   for (const auto& [id, staged] : files) {
     auto it = committed.find(id);
     if (!staged) {

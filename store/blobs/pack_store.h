@@ -229,7 +229,8 @@ class PackStore {
   // Brings packs/dictionaries/ in line with the catalog's dictionaries
   // (`committed`: id -> location): a staged <id>.next-repair that protects
   // the committed location replaces <id>.repair; any other staged file, and
-  // the <id>.repair of a dictionary not in `committed`, is removed; the
+  // the <id>.repair of a dictionary not in `committed`, and any temporary
+  // file an interrupted write left, is removed; the
   // directory is fsynced when anything changed. Returns how many files
   // changed. Writer only.
   Result<int> SettleRepairFiles(const std::map<uint32_t, BlobLocation>& committed);

@@ -1,13 +1,18 @@
 # make_repack_archive DIR [PACK_SIZE] (sourced by the repack crash and
 # fault tests): an archive of 80 generated messages in batches of 10 over
-# packs of PACK_SIZE bytes (default 3000: about a dozen packs), with a dictionary (trained after 64 messages), no index;
+# packs of PACK_SIZE bytes (default 3000: about a dozen packs), with a
+# dictionary (trained after 64 messages), no index;
 # then 8 messages are removed from the catalog the way a delete does (their
 # rows go, their bytes stay in the packs), among them the one carrying
-# $SECRET amid random bytes (which zstd stores literally, so a grep of the
-# raw pack files finds it before a repack). Writes DIR.expected (the SHA-256
-# of the messages that stay, sorted) and DIR.removed.
+# $SECRET amid random bytes. That message comes after the dictionary was
+# trained: a dictionary keeps snippets of the messages it was trained on,
+# and a repack keeps a dictionary other messages need (store/PACK_FORMAT.md,
+# "Repacking", limits). The secret is stored literally (zstd keeps literals amid
+# random bytes raw), so a grep of the pack files finds it before a repack.
+# Writes DIR.expected (the SHA-256 of the messages that stay, sorted) and
+# DIR.removed.
 SECRET=zebra-quartz-7731-never-seen-elsewhere
-REMOVED_MIDS="'m3@example.org','m17@example.org','m18@example.org','m40@example.org','m41@example.org','m42@example.org','m43@example.org','m70@example.org'"
+REMOVED_MIDS="'m3@example.org','m75@example.org','m18@example.org','m40@example.org','m41@example.org','m42@example.org','m43@example.org','m70@example.org'"
 make_repack_archive() {
   local dir=$1 pack_size=${2:-3000} input
   input=$(mktemp -d "$WORK/input.XXXXXX")
@@ -19,7 +24,7 @@ rng = random.Random(4242)
 words = "kernel build patch review thanks signed cache driver commit merge config".split()
 for i in range(80):
     body = "".join(" ".join(rng.choice(words) for _ in range(12)) + "\n" for _ in range(8)).encode()
-    if i == 17:
+    if i == 75:
         noise = bytes(rng.randrange(256) for _ in range(4096))
         body += noise[:2048] + secret + noise[2048:] + b"\n"
     head = (f"From: dev{i % 5}@example.org\nTo: list@example.org\nSubject: report {i}\n"
