@@ -3,7 +3,9 @@
 # packs of PACK_SIZE bytes (default 3000: about a dozen packs), with a
 # dictionary (trained after 64 messages), no index;
 # then 8 messages are removed from the catalog the way a delete does (their
-# rows go, their bytes stay in the packs), among them the one carrying
+# rows go, their bytes stay in the packs), among them one from the pack
+# that holds the dictionary record (so the dictionary moves, and its
+# repair file with it) and the one carrying
 # $SECRET amid random bytes. That message comes after the dictionary was
 # trained: a dictionary keeps snippets of the messages it was trained on,
 # and a repack keeps a dictionary other messages need (store/PACK_FORMAT.md,
@@ -12,7 +14,7 @@
 # Writes DIR.expected (the SHA-256 of the messages that stay, sorted) and
 # DIR.removed.
 SECRET=zebra-quartz-7731-never-seen-elsewhere
-REMOVED_MIDS="'m3@example.org','m75@example.org','m18@example.org','m40@example.org','m41@example.org','m42@example.org','m43@example.org','m70@example.org'"
+REMOVED_MIDS="'m3@example.org','m75@example.org','m18@example.org','m40@example.org','m41@example.org','m42@example.org','m43@example.org','m65@example.org'"
 make_repack_archive() {
   local dir=$1 pack_size=${2:-3000} input
   input=$(mktemp -d "$WORK/input.XXXXXX")
