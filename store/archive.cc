@@ -24,6 +24,7 @@
 #include "store/blobs/pack_store.h"
 #include "store/catalog/catalog.h"
 #include "store/mime/message.h"
+#include "store/repack.h"
 #include "store/util/files.h"
 #include "store/util/sha256.h"
 
@@ -859,6 +860,14 @@ Result<VerifyResult> Archive::Verify(const VerifyOptions& options,
   return result;
 }
 
+Result<RepackReport> Archive::Repack(const RepackOptions& options,
+                                     const std::function<void(int64_t, int64_t)>& on_progress) {
+  Impl& s = *impl_;
+  if (s.mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  if (s.needs_reopen) return MakeError(ErrorCode::kFailedPrecondition, "an earlier batch failed; reopen the archive");
+  return RunRepack(*s.catalog, *s.packs, s.rolled_ends, options, on_progress);
+}
+
 Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {
   std::string cat_path = dir + "/" + kCatalogFile;
   std::string packs_dir = dir + "/" + kPacksDir;
@@ -898,41 +907,57 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
       catalog::DictionaryRow row{loc.dict_id, loc.pack, loc.offset, loc.stored_len, loc.raw_len};
       return cat->AddDictionary(row);
     };
+    // A blob whose dictionary comes later (a repack moved the dictionary
+    // record to a later pack) waits for the end of the scan.
+    std::vector<blobs::ScannedRecord> deferred;
+    auto add_blob = [&](const blobs::ScannedRecord& rec, bool last_chance) -> Status {
+      MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
+      if (existing) return OkStatus();  // a second copy (e.g. from a rolled-back batch)
+      auto raw = packs->Read(rec.location, /*verify_hash=*/true);
+      if (!raw && !last_chance && raw.error().code() == ErrorCode::kFailedPrecondition) {
+        deferred.push_back(rec);
+        return OkStatus();
+      }
+      if (!raw) {
+        report.problems.push_back("message " + ToHex(rec.sha256) + " skipped: " + raw.error().message());
+        return OkStatus();
+      }
+      mime::ParseLimits limits;
+      limits.extract_text = false;
+      catalog::MessageRow row = RowFromParsed(mime::ParseMessage(*raw, limits));
+      row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len,
+                  rec.location.raw_len, rec.location.dict_id};
+      row.added_at = now;
+      MK_ASSIGN_OR_RETURN(int64_t id, cat->InsertMessage(row));
+      MK_RETURN_IF_ERROR(cat->AssignThread(id, row.message_id, row.thread_links));
+      MK_RETURN_IF_ERROR(cat->QueueForIndex(id));
+      ++report.messages;
+      return OkStatus();
+    };
     MK_RETURN_IF_ERROR(cat->Begin());
     auto scanned = packs->Scan(
         [&](const blobs::ScannedRecord& rec) -> Status {
           ends[rec.location.pack] = std::max(ends[rec.location.pack], rec.end);
           if (rec.kind == blobs::ScannedRecord::Kind::kDictionary) return add_dictionary(rec.location);
-          MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
           if (rec.kind == blobs::ScannedRecord::Kind::kTombstone) {
-            // Removed (delete, prune): every earlier copy is dead; a later
-            // one (archived again since) is found after it.
+            // Removed (delete, prune): every earlier copy is dead, those
+            // waiting for a later dictionary too; a later one (archived
+            // again since) is found after it.
+            std::erase_if(deferred, [&](const blobs::ScannedRecord& d) { return d.sha256 == rec.sha256; });
+            MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
             if (!existing) return OkStatus();
             --report.messages;
             return cat->RemoveMessage(*existing);
           }
-          if (existing) return OkStatus();  // a second copy (e.g. from a rolled-back batch)
-          auto raw = packs->Read(rec.location, /*verify_hash=*/true);
-          if (!raw) {
-            report.problems.push_back("message " + ToHex(rec.sha256) + " skipped: " + raw.error().message());
-            return OkStatus();
-          }
-          mime::ParseLimits limits;
-          limits.extract_text = false;
-          catalog::MessageRow row = RowFromParsed(mime::ParseMessage(*raw, limits));
-          row.blob = {rec.sha256, rec.location.pack, rec.location.offset, rec.location.stored_len,
-                      rec.location.raw_len, rec.location.dict_id};
-          row.added_at = now;
-          MK_ASSIGN_OR_RETURN(int64_t id, cat->InsertMessage(row));
-          MK_RETURN_IF_ERROR(cat->AssignThread(id, row.message_id, row.thread_links));
-          MK_RETURN_IF_ERROR(cat->QueueForIndex(id));
-          ++report.messages;
-          return OkStatus();
+          return add_blob(rec, /*last_chance=*/false);
         },
         [&](uint32_t pack, uint64_t offset, const std::string& why) {
           report.problems.push_back("pack " + std::to_string(pack) + " offset " + std::to_string(offset) + ": " + why);
           ends.emplace(pack, 0);
         });
+    for (const auto& rec : deferred) {
+      if (scanned) scanned = add_blob(rec, /*last_chance=*/true);
+    }
     if (!scanned) {
       cat->Rollback();
       return std::unexpected(scanned.error());

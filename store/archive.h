@@ -205,6 +205,23 @@ struct RebuildReport {
   std::string old_catalog;            // where the previous catalog went ("" if none)
 };
 
+struct RepackOptions {
+  bool dry_run = false;  // only count what a repack would do
+};
+
+// What a repack did (or, with dry_run, would do).
+struct RepackReport {
+  int64_t packs = 0;               // pack files before
+  int64_t packs_rewritten = 0;     // packs whose live records were copied and the pack removed
+  uint64_t bytes_copied = 0;       // live record bytes copied into the current pack
+  uint64_t bytes_freed = 0;        // pack bytes that are gone
+  int64_t dictionaries_dropped = 0;  // dictionaries no message needs any more
+  int64_t orphan_files = 0;        // files removed from packs/orphans/
+  uint64_t orphan_bytes = 0;
+  bool catalog_compacted = false;  // the catalog was rebuilt without free pages
+  std::vector<std::string> problems;  // packs left as they were, one line each
+};
+
 struct VerifyProblem {
   int64_t id = 0;           // 0 when not tied to one message
   std::string message_id;
@@ -418,6 +435,17 @@ class Archive {
   Result<bool> IsHeld(int64_t id);
   // The audit trail, oldest first.
   Result<std::vector<AuditEntry>> AuditTrail();
+  // Rewrites every pack that holds bytes the catalog no longer references
+  // (records of removed messages, dictionaries no message needs, damage):
+  // its live records are copied byte for byte to the current pack, the
+  // catalog switched to the copies in one transaction, then the pack is
+  // removed; one pack at a time, so it needs free space for one pack's live
+  // records. Then packs/orphans/ is emptied and the catalog compacted
+  // (store/PACK_FORMAT.md, "Repacking"). A kill at any point leaves an
+  // archive that verifies; the next repack finishes the work. A pack with a
+  // live record that does not verify is left as it is and reported.
+  Result<RepackReport> Repack(const RepackOptions& options,
+                              const std::function<void(int64_t done, int64_t total)>& on_progress = {});
 
   // Records one more place of a message already in the archive (e.g. where
   // a sync found a message that `migrate` appended), in its own committed

@@ -52,6 +52,7 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdStats(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdVerify(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdThread(GlobalOptions& global, const std::vector<std::string>& args);

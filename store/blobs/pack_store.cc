@@ -63,6 +63,7 @@ constexpr size_t kHeaderSize = kRecordHeaderSize;
 constexpr HeaderFrame kRecordFrame{{0x89, 'M', 'K', 'P'}, 1, 60};
 constexpr uint32_t kMaxPackNumber = 999999;
 constexpr const char* kOrphansDir = "orphans";
+constexpr const char* kStagedRepairSuffix = ".next-repair";
 constexpr const char* kRepairDir = "dictionaries";
 
 struct RecordHeader {
@@ -611,9 +612,27 @@ struct PackStore::Impl {
   std::string RepairPath(uint32_t id) const {
     return dir + "/" + kRepairDir + "/" + std::to_string(id) + ".repair";
   }
+  // A repack's repair file for the copy of a dictionary record, until the
+  // catalog's switch to the copy is settled (SettleRepairFiles).
+  std::string StagedRepairPath(uint32_t id) const {
+    return dir + "/" + kRepairDir + "/" + std::to_string(id) + kStagedRepairSuffix;
+  }
 
-  Result<RepairData> LoadRepair(uint32_t id) const {
-    const std::string path = RepairPath(id);
+  Result<RepairData> LoadRepair(uint32_t id) const { return LoadRepairFile(RepairPath(id)); }
+
+  // The repair file protecting the record at loc: <id>.repair, or the
+  // staged copy's file while a repack moves the record.
+  Result<RepairData> LoadRepairFor(const BlobLocation& loc) const {
+    auto data = LoadRepair(loc.dict_id);
+    if (data && data->target == TargetOf(loc)) return data;
+    if (auto staged = LoadRepairFile(StagedRepairPath(loc.dict_id)); staged && staged->target == TargetOf(loc)) {
+      return staged;
+    }
+    if (!data) return data;
+    return MakeError(ErrorCode::kCorruption, RepairPath(loc.dict_id) + ": protects another record");
+  }
+
+  Result<RepairData> LoadRepairFile(const std::string& path) const {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       return MakeError(ErrorCode::kNotFound, path + ": " + ErrnoText(errno));
@@ -634,10 +653,7 @@ struct PackStore::Impl {
   // The dictionary record at loc rebuilt through its repair file (which
   // must protect exactly that record), checked as ReadRecord checks.
   Result<std::string> RepairedRecord(const BlobLocation& loc, RecordHeader& h) const {
-    MK_ASSIGN_OR_RETURN(RepairData data, LoadRepair(loc.dict_id));
-    if (!(data.target == TargetOf(loc))) {
-      return MakeError(ErrorCode::kCorruption, RepairPath(loc.dict_id) + ": protects another record");
-    }
+    MK_ASSIGN_OR_RETURN(RepairData data, LoadRepairFor(loc));
     auto read = ReadRecordBytes(loc);
     auto rec = RepairRecord(data, read ? std::string_view(*read) : std::string_view());
     if (!rec) return std::unexpected(rec.error().WithContext(RepairPath(loc.dict_id)));
@@ -670,10 +686,7 @@ struct PackStore::Impl {
 
   // Does dictionary `id` at loc have a repair file that decodes and names
   // that record? (Whether it matches the record's bytes is verify's check.)
-  bool HasRepair(const BlobLocation& loc) const {
-    auto data = LoadRepair(loc.dict_id);
-    return data && data->target == TargetOf(loc);
-  }
+  bool HasRepair(const BlobLocation& loc) const { return LoadRepairFor(loc).has_value(); }
 
   // ---- Scan (store/PACK_FORMAT.md, "Scanning a pack") ----
 
@@ -815,14 +828,19 @@ struct PackStore::Impl {
   }
 
   Result<BlobLocation> AppendRecord(const RecordHeader& h, std::string_view payload) {
+    auto hb = EncodeHeader(h);
+    return AppendParts(h, {reinterpret_cast<const char*>(hb.data()), hb.size()}, payload);
+  }
+
+  // Appends a record given as its encoded header (of h) and payload.
+  Result<BlobLocation> AppendParts(const RecordHeader& h, std::string_view header, std::string_view payload) {
     const uint64_t rec_len = kHeaderSize + payload.size();
     if (cur_pack == 0 || !cur_fd.valid() ||
         (cur_len > 0 && cur_len + rec_len > options.pack_size_limit)) {
       MK_RETURN_IF_ERROR(RollLocked());
     }
-    auto hb = EncodeHeader(h);
     const std::string what = PackPath(cur_pack);
-    auto st = PWriteAll(cur_fd.get(), {reinterpret_cast<const char*>(hb.data()), hb.size()}, cur_len, what);
+    auto st = PWriteAll(cur_fd.get(), header, cur_len, what);
     if (st) st = PWriteAll(cur_fd.get(), payload, cur_len + kHeaderSize, what);
     cur_dirty = true;
     if (!st) return Poison(st.error());
@@ -1357,11 +1375,9 @@ DictionaryCheck PackStore::CheckDictionary(const BlobLocation& loc) const {
   if (rec) record_sha = Sha256(*rec);
   auto bytes = rec ? impl_->DictionaryPayload(loc, h, std::move(*rec)) : std::unexpected(rec.error());
   if (!bytes) c.pack_damage = bytes.error().message();
-  auto data = impl_->LoadRepair(loc.dict_id);
+  auto data = impl_->LoadRepairFor(loc);
   if (!data) {
     c.repair_damage = data.error().message();
-  } else if (!(data->target == Impl::TargetOf(loc))) {
-    c.repair_damage = impl_->RepairPath(loc.dict_id) + ": protects another record";
   } else if (bytes && data->sha256 != *record_sha) {
     c.repair_damage = impl_->RepairPath(loc.dict_id) + ": does not match the pack record (SHA-256)";
   }
@@ -1428,6 +1444,161 @@ Result<uint64_t> PackStore::TotalBytes() const {
     if (e.path().extension() == ".repair") total += std::filesystem::file_size(e.path(), size_ec);
   }
   return total;
+}
+
+// ---- Repack ---------------------------------------------------------------------
+
+Result<BlobLocation> PackStore::CopyRecord(const BlobLocation& from, bool dictionary) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  RecordHeader h;
+  std::string rec;
+  if (dictionary) {
+    // The pack record if it verifies, else the record rebuilt through its
+    // repair file: a repack heals a damaged dictionary record.
+    auto read = impl_->ReadRecord(from, kKindDictionary, h);
+    if (read && impl_->DictionaryPayload(from, h, *read)) {
+      rec = std::move(*read);
+    } else {
+      auto repaired = impl_->RepairedRecord(from, h);
+      if (!repaired || !impl_->DictionaryPayload(from, h, *repaired)) {
+        auto bytes = impl_->DictionaryBytes(from);  // fails, naming both problems
+        return MakeError(ErrorCode::kCorruption, bytes ? Where(from.pack, from.offset) + ": dictionary does not verify"
+                                                       : bytes.error().message());
+      }
+      rec = std::move(*repaired);
+    }
+  } else {
+    if (auto raw = Read(from, /*verify_hash=*/true); !raw) return std::unexpected(raw.error());
+    MK_ASSIGN_OR_RETURN(rec, impl_->ReadRecord(from, kKindBlob, h));
+  }
+  const std::string_view bytes(rec);
+  MK_ASSIGN_OR_RETURN(BlobLocation loc,
+                      impl_->AppendParts(h, bytes.substr(0, kHeaderSize), bytes.substr(kHeaderSize)));
+  if (dictionary) {
+    auto st = WriteFileAtomic(impl_->StagedRepairPath(h.dict_id), EncodeRepairFile(Impl::TargetOf(loc), rec));
+    if (!st) return impl_->Poison(st.error());
+  }
+  return loc;
+}
+
+Status PackStore::RelocateDictionary(uint32_t id, const std::optional<BlobLocation>& loc) {
+  std::lock_guard lock(impl_->dict_mu);
+  auto it = impl_->dicts.find(id);
+  if (it == impl_->dicts.end()) return MakeError(ErrorCode::kNotFound, "dictionary " + std::to_string(id) + " unknown");
+  if (loc) {
+    if (loc->dict_id != id) return MakeError(ErrorCode::kInvalidArgument, "bad dictionary id");
+    it->second.loc = *loc;
+    return OkStatus();
+  }
+  if (id == impl_->current_id) {
+    return MakeError(ErrorCode::kFailedPrecondition, "the current dictionary cannot be dropped");
+  }
+  if (it->second.loaded) impl_->loaded_bytes -= it->second.loaded->bytes().size();
+  impl_->dicts.erase(it);
+  return OkStatus();
+}
+
+Result<int> PackStore::SettleRepairFiles(const std::map<uint32_t, BlobLocation>& committed) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  const std::string rdir = impl_->dir + "/" + kRepairDir;
+  std::vector<std::pair<uint32_t, bool>> files;  // id, staged
+  std::vector<std::string> leftovers;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(rdir, ec)) {
+    const std::string name = e.path().filename().string();
+    uint32_t id = 0;
+    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), id);
+    if (err != std::errc() || id == 0) continue;
+    const std::string_view rest(end);
+    if (rest == ".repair" || rest == kStagedRepairSuffix) files.emplace_back(id, rest != ".repair");
+    if (rest.ends_with(".tmp")) leftovers.push_back(e.path().string());  // of an interrupted WriteFileAtomic
+  }
+  int changed = 0;
+  auto unlink = [&](const std::string& path) -> Status {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return impl_->Poison(Error(ErrorCode::kIoError, path + ": cannot remove: " + ErrnoText(errno)));
+    }
+    ++changed;
+    return OkStatus();
+  };
+  for (const auto& path : leftovers) MK_RETURN_IF_ERROR(unlink(path));
+  for (const auto& [id, staged] : files) {
+    auto it = committed.find(id);
+    if (!staged) {
+      if (it == committed.end()) MK_RETURN_IF_ERROR(unlink(impl_->RepairPath(id)));
+      continue;
+    }
+    const std::string path = impl_->StagedRepairPath(id);
+    auto data = impl_->LoadRepairFile(path);
+    if (it == committed.end() || !data || !(data->target == Impl::TargetOf(it->second))) {
+      MK_RETURN_IF_ERROR(unlink(path));
+    } else if (::rename(path.c_str(), impl_->RepairPath(id).c_str()) != 0) {
+      return impl_->Poison(Error(ErrorCode::kIoError, path + ": cannot rename: " + ErrnoText(errno)));
+    } else {
+      ++changed;
+    }
+  }
+  if (changed > 0) {
+    if (auto st = SyncDir(rdir); !st) return impl_->Poison(st.error());
+  }
+  return changed;
+}
+
+Status PackStore::RemovePack(uint32_t n) {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  if (n == impl_->cur_pack) return MakeError(ErrorCode::kFailedPrecondition, "cannot remove the current pack");
+  {
+    std::lock_guard lock(impl_->read_mu);
+    impl_->read_fds.erase(n);
+  }
+  const std::string path = impl_->PackPath(n);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return OkStatus();
+    return MakeError(ErrorCode::kIoError, path + ": cannot remove: " + ErrnoText(errno));
+  }
+  if (auto st = SyncDir(impl_->dir); !st) return impl_->Poison(st.error());
+  return OkStatus();
+}
+
+Result<std::map<uint32_t, uint64_t>> PackStore::PackSizes() const {
+  MK_ASSIGN_OR_RETURN(std::vector<PackFile> packs, ListPacks(impl_->dir));
+  std::map<uint32_t, uint64_t> sizes;
+  for (const PackFile& p : packs) {
+    MK_ASSIGN_OR_RETURN(sizes[p.number], PathSize(p.path));
+  }
+  return sizes;
+}
+
+Result<PackStore::OrphanUsage> PackStore::Orphans() const {
+  OrphanUsage u;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(impl_->dir + "/" + kOrphansDir, ec)) {
+    std::error_code size_ec;
+    if (!e.is_regular_file(size_ec)) continue;
+    ++u.files;
+    u.bytes += std::filesystem::file_size(e.path(), size_ec);
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return MakeError(ErrorCode::kIoError, impl_->dir + "/" + kOrphansDir + ": cannot list: " + ec.message());
+  }
+  return u;
+}
+
+Status PackStore::RemoveOrphans() {
+  MK_RETURN_IF_ERROR(impl_->CheckWritable());
+  const std::string odir = impl_->dir + "/" + kOrphansDir;
+  std::vector<std::string> paths;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(odir, ec)) {
+    std::error_code type_ec;
+    if (e.is_regular_file(type_ec)) paths.push_back(e.path().string());
+  }
+  for (const auto& path : paths) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return MakeError(ErrorCode::kIoError, path + ": cannot remove: " + ErrnoText(errno));
+    }
+  }
+  return paths.empty() ? OkStatus() : SyncDir(odir);
 }
 
 }  // namespace mailkeep::blobs

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -219,6 +220,41 @@ class PackStore {
   // to report. Upgrades archives made before repair files, and replaces a
   // damaged repair file. Returns how many were written. Writer only.
   Result<int> WriteMissingRepairFiles();
+
+  // ---- Repack (store/repack.h; store/PACK_FORMAT.md, "Repacking") ----
+  // Appends a byte-exact copy of the record at `from` (a blob, or a
+  // dictionary when `dictionary`) at the writer's end, after checking it
+  // whole: a blob must decompress to its SHA-256, a dictionary must verify
+  // (a damaged dictionary record is copied as rebuilt through its repair
+  // file). For a dictionary the copy's repair file is staged, durable, as
+  // dictionaries/<id>.next-repair; readers use it for the copy's location
+  // until SettleRepairFiles. Not durable until Sync(). Writer only.
+  Result<BlobLocation> CopyRecord(const BlobLocation& from, bool dictionary);
+  // After the catalog committed it: dictionary `id` is now at `loc`, or,
+  // with nullopt, gone (no blob needs it). Writer only.
+  Status RelocateDictionary(uint32_t id, const std::optional<BlobLocation>& loc);
+  // Brings packs/dictionaries/ in line with the catalog's dictionaries
+  // (`committed`: id -> location): a staged <id>.next-repair that protects
+  // the committed location replaces <id>.repair; any other staged file, and
+  // the <id>.repair of a dictionary not in `committed`, and any temporary
+  // file an interrupted write left, is removed; the
+  // directory is fsynced when anything changed. Returns how many files
+  // changed. Writer only.
+  Result<int> SettleRepairFiles(const std::map<uint32_t, BlobLocation>& committed);
+  // Removes pack `n` (never the current one): drops its read descriptor,
+  // unlinks it and fsyncs packs/. A missing pack is fine. REQUIRES: no
+  // other thread reads from it. Writer only.
+  Status RemovePack(uint32_t n);
+  // Size of every pack file, by number.
+  Result<std::map<uint32_t, uint64_t>> PackSizes() const;
+  // Files and bytes in packs/orphans/, and removing them (fsyncing the
+  // directory). Writer only.
+  struct OrphanUsage {
+    int64_t files = 0;
+    uint64_t bytes = 0;
+  };
+  Result<OrphanUsage> Orphans() const;
+  Status RemoveOrphans();
 
   // Total bytes of all pack files and dictionary repair files (what the
   // store keeps; not counting packs/orphans/).

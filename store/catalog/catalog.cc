@@ -859,6 +859,45 @@ Status Catalog::AddDictionary(const DictionaryRow& dict) {
   return st.Run();
 }
 
+Status Catalog::MoveBlob(int64_t id, uint32_t pack, uint64_t offset) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE blobs SET pack = ?, offset = ? WHERE id = ?"));
+  st.Bind(1, int64_t{pack}).Bind(2, static_cast<int64_t>(offset)).Bind(3, id);
+  MK_RETURN_IF_ERROR(st.Run());
+  if (db_->Changes() != 1) return MakeError(ErrorCode::kNotFound, "no blob with id " + std::to_string(id));
+  return OkStatus();
+}
+
+Status Catalog::MoveDictionary(uint32_t id, uint32_t pack, uint64_t offset) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE dictionaries SET pack = ?, offset = ? WHERE id = ?"));
+  st.Bind(1, int64_t{pack}).Bind(2, static_cast<int64_t>(offset)).Bind(3, int64_t{id});
+  MK_RETURN_IF_ERROR(st.Run());
+  if (db_->Changes() != 1) return MakeError(ErrorCode::kNotFound, "no dictionary " + std::to_string(id));
+  return OkStatus();
+}
+
+Status Catalog::RemoveDictionary(uint32_t id) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM dictionaries WHERE id = ?"));
+  st.Bind(1, int64_t{id});
+  return st.Run();
+}
+
+Status Catalog::RemovePack(uint32_t pack) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM packs WHERE id = ?"));
+  st.Bind(1, int64_t{pack});
+  return st.Run();
+}
+
+Status Catalog::Compact() {
+  MK_RETURN_IF_ERROR(db_->Exec("VACUUM"));
+  return Checkpoint();
+}
+
+Result<int64_t> Catalog::FreePages() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA freelist_count"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : 0;
+}
+
 Result<std::vector<DictionaryRow>> Catalog::Dictionaries() {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT id, pack, offset, stored_len, raw_len FROM dictionaries ORDER BY id"));

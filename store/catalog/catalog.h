@@ -281,6 +281,19 @@ class Catalog {
   Status SetPackCommitted(uint32_t pack, uint64_t len);
   Status AddDictionary(const DictionaryRow& dict);
   Result<std::vector<DictionaryRow>> Dictionaries();
+  // Repack (store/repack.h): a record moved to another place, a dictionary
+  // no blob needs, a pack file that is gone. The caller holds the
+  // transaction.
+  Status MoveBlob(int64_t id, uint32_t pack, uint64_t offset);
+  Status MoveDictionary(uint32_t id, uint32_t pack, uint64_t offset);
+  Status RemoveDictionary(uint32_t id);
+  Status RemovePack(uint32_t pack);
+  // Rebuilds the database file without free pages (VACUUM), then empties
+  // the WAL (Checkpoint): no page of a deleted row survives in either file.
+  // Outside a transaction.
+  Status Compact();
+  // Pages of the database file that hold no live row (PRAGMA freelist_count).
+  Result<int64_t> FreePages();
 
   Result<std::optional<MessageRow>> GetMessage(int64_t id);  // with addresses and parts
   Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);

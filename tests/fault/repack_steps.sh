@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Faults below the program at every step of `repack` (tests/fault/lib.sh:
+# EIO, ENOSPC and short writes, rotating, at every write, fsync, rename,
+# truncate, create, mkdir and unlink under the archive; FAULT_STRIDE, default
+# 1, faults every STRIDE-th step).
+#
+# The archive (tests/crash/repack_archive.sh with packs of 8000 bytes): 80
+# messages in a few packs with a dictionary, 8 of them removed from the
+# catalog, so that repack copies blobs and the dictionary (staging its
+# repair file), switches the catalog, removes packs and compacts the
+# catalog. After each faulted run:
+#   - it ended cleanly (status 0, 1 or 3; one-line errors; a failed
+#     directory fsync that left a name at risk failed the run);
+#   - `verify` passes and the catalog holds exactly the 72 messages that stay;
+#   - repack again without a fault succeeds, then verify passes, the 72 are
+#     there, and the removed message's text is nowhere under the archive.
+source "$(dirname "$0")/../cli/lib.sh"
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../crash/repack_archive.sh"
+
+TEMPLATE="$FAST/template"
+make_repack_archive "$TEMPLATE" 8000
+sha_lines() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort; }
+
+ARCHIVE="$FAST/count"
+rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
+fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" -- "$MAILKEEP" --archive "$ARCHIVE" repack ||
+  fail "repack without a fault failed: $(cat "$WORK/count.err")"
+n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
+[[ "$n" -gt 0 ]] || fail "the fault library counted no operation of repack"
+echo "repack: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//')); $(cat "$WORK/count.out")"
+fault_add_steps repack "$n" "${FAULT_STRIDE:-1}"
+
+check_step() {  # COMMAND L KIND
+  local c=$1 l=$2 kind=$3 rc what
+  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
+  rm -f "$W/hit"
+  set +e
+  fault_env "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit" -- "$MAILKEEP" --archive "$ARCHIVE" "$c"
+  rc=$?
+  set -e
+  what="$c step $l ($kind on $(fault_hit_what))"
+  [[ -s "$W/hit" ]] || fail "$what: $c never reached operation $l (exit $rc)"
+  echo "$c $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
+  fault_check_exit "$what" "$rc"
+  mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after it: $(head -3 "$W/verify")"
+  cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: the catalog's messages changed"
+  mk -q "$c" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: $c again without a fault failed: $(head -3 "$W/rerun.err")"
+  mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
+  cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: after the rerun the catalog's messages changed"
+  if grep -rqa "$SECRET" "$ARCHIVE"; then
+    fail "$what: after the rerun the removed text is still in $(grep -rla "$SECRET" "$ARCHIVE" | sed "s|$ARCHIVE/||" | tr '\n' ' ')"
+  fi
+}
+
+fault_run_steps check_step
+echo "ok: $FAULT_RUNS faulted runs ($FAULT_STEPS steps of repack, every ${FAULT_STRIDE:-1}th; kinds ${FAULT_KINDS[*]}) in $FAULT_SECONDS s with ${FAULT_JOBS:-2} jobs: each ended cleanly and verified, and a rerun finished the repack"
