@@ -53,11 +53,11 @@ int CmdPrune(GlobalOptions& global, const std::vector<std::string>& args) {
     if (!parsed) return FailUsage("bad --now '" + now_text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
     now = *parsed;
   }
-  const std::string config_path = global.config.empty() ? config::DefaultConfigPath() : global.config;
-  auto cfg = config::LoadConfigFile(config_path);
+  auto cfg = RequireConfig(global);
   if (!cfg) return FailUsage(cfg.error().message());
-  const lifecycle::Policy policy = config::RetentionPolicy(*cfg);
-  auto opened = OpenConfiguredArchive(global, *cfg, !req.dry_run, 0);
+  const std::string& config_path = (*cfg)->path;
+  const lifecycle::Policy policy = config::RetentionPolicy(**cfg);
+  auto opened = OpenConfiguredArchive(global, !req.dry_run, 0);
   if (!opened) return FailArchive(opened.error());
   Archive& archive = **opened;
   if (policy.empty()) {
