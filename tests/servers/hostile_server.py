@@ -317,10 +317,9 @@ def serve(conn, scenario, tls_files):
         conn.close()
 
 
-def main():
-    if len(sys.argv) not in (3, 5):
-        sys.exit(__doc__)
-    scenario, port_file, tls_files = sys.argv[1], sys.argv[2], sys.argv[3:]
+def listen_and_serve(port_file, handler, *args):
+    """Listens on a free port of 127.0.0.1, writes the port to port_file
+    (atomically), and runs handler(conn, *args) in a thread per connection."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -331,7 +330,14 @@ def main():
     os.rename(tmp, port_file)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, scenario, tls_files), daemon=True).start()
+        threading.Thread(target=handler, args=(conn, *args), daemon=True).start()
+
+
+def main():
+    if len(sys.argv) not in (3, 5):
+        sys.exit(__doc__)
+    scenario, port_file, tls_files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    listen_and_serve(port_file, serve, scenario, tls_files)
 
 
 if __name__ == "__main__":

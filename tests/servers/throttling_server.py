@@ -30,13 +30,12 @@ The most connections open at once so far is kept in PORT_FILE.max.
 """
 import os
 import re
-import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hostile_server import Peer  # noqa: E402
+from hostile_server import Peer, listen_and_serve  # noqa: E402
 
 FOLDERS = {"INBOX": 5, "Archive": 3}
 UIDVALIDITY = 7
@@ -197,17 +196,7 @@ def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("imap-short", "imap-long", "pop3-short", "pop3-long", "imap-slow"):
         sys.exit(__doc__)
     scenario, port_file = sys.argv[1], sys.argv[2]
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    tmp = port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(listener.getsockname()[1]))
-    os.rename(tmp, port_file)
-    while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, scenario, port_file), daemon=True).start()
+    listen_and_serve(port_file, serve, scenario, port_file)
 
 
 if __name__ == "__main__":
