@@ -85,6 +85,8 @@ class IndexWriter {
   // returned by a later Add() or by Commit(), and after one the writer
   // refuses further adds.
   virtual Status Add(IndexDocument doc) = 0;
+  // Removes message `id`'s document; one that is not there is no error (a
+  // removal queued twice, or for a message never indexed).
   virtual Status Remove(int64_t id) = 0;
   // Waits for everything added so far, makes it durable in every shard and
   // visible to new readers; the first error of any shard.
