@@ -8,9 +8,7 @@
 #
 # An mbox without X-IMAPbase reports a new UIDVALIDITY at every EXAMINE;
 # mailkeep recognizes the renumbered folder (issue 12 item 1), so no run
-# aborts and a second run fetches nothing. xfail_volatile_uidvalidity=1
-# would turn those two checks into XFAIL/XPASS lines again.
-xfail_volatile_uidvalidity=0
+# aborts and a second run fetches nothing.
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/../servers/mailutils.sh"
 reason=$(mailutils_skip_reason) && skip "$reason"
@@ -19,14 +17,8 @@ mailutils_start "$WORK/mailutils" || fail "Mailutils did not start"
 trap 'mailutils_stop; rm -rf "$WORK"' EXIT
 mk init >/dev/null
 
-xfail() {  # CONDITION-STATUS WHAT
-  if [[ $1 -eq 0 ]]; then
-    echo "XPASS: $2 (an expected failure passed; once issue 12 item 1 is fixed set xfail_volatile_uidvalidity=0)"
-  elif [[ $xfail_volatile_uidvalidity == 1 ]]; then
-    echo "XFAIL: $2 (issue 12 item 1, volatile UIDVALIDITY)"
-  else
-    fail "$2"
-  fi
+check() {  # STATUS WHAT: fails the test unless STATUS is 0
+  [[ $1 -eq 0 ]] || fail "$2"
 }
 
 # Three folders: INBOX, a nested one, a non-ASCII one (its IMAP name is
@@ -58,7 +50,7 @@ fetched() { sed -nE 's/^alice: fetched ([0-9]+) .*/\1/p' "$WORK/out"; }
 
 # 1. One run archives everything (XFAIL: a run may abort on a folder).
 run
-xfail "$status" "first sync archives all 9 messages (status $status: $(head -c 300 "$WORK/err"))"
+check "$status" "first sync archives all 9 messages (status $status: $(head -c 300 "$WORK/err"))"
 # Whatever the first run did, a few runs get everything, each message once.
 for attempt in 1 2 3; do
   [[ $(mk --json stats | json_field '["messages"]') == "$n" ]] && break
@@ -86,7 +78,7 @@ EOF
 # 3. A second run fetches nothing (XFAIL: a new UIDVALIDITY re-downloads).
 run
 ok=0; [[ $status -eq 0 && "$(fetched)" == 0 ]] || ok=1
-xfail $ok "second sync fetches nothing (status $status, fetched '$(fetched)')"
+check $ok "second sync fetches nothing (status $status, fetched '$(fetched)')"
 expect_eq "$(mk --json stats | json_field '["messages"]')" "$n" "messages after the second run (nothing stored twice)"
 
 # 4. delete = after-download without UIDPLUS: nothing leaves the server,
@@ -99,5 +91,5 @@ done
 expect_eq "$(mailutils_count alice)" 4 "INBOX after delete = after-download"
 expect_eq "$(mailutils_count alice Archive/2024)" 3 "Archive/2024 after delete = after-download"
 ok=0; grep -q "lacks UIDPLUS; refusing to delete" "$WORK/err" || ok=1
-xfail $ok "delete = after-download refuses with a UIDPLUS line ($(head -c 300 "$WORK/err"))"
+check $ok "delete = after-download refuses with a UIDPLUS line ($(head -c 300 "$WORK/err"))"
 echo "imap_mailutils ok"
