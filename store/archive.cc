@@ -269,6 +269,7 @@ struct Archive::Impl {
 Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Archive::~Archive() = default;
 const std::string& Archive::dir() const { return impl_->dir; }
+const crypto::ArchiveKeys* Archive::keys() const { return impl_->options.keys.get(); }
 
 Result<std::vector<int64_t>> Archive::PendingIndex(size_t limit) { return impl_->catalog->PendingIndex(limit); }
 Result<int64_t> Archive::PendingIndexCount() { return impl_->catalog->PendingIndexCount(); }
@@ -324,7 +325,25 @@ Status Archive::QueueAllForIndex() {
 
 Result<std::vector<int64_t>> Archive::ThreadMessages(int64_t thread) { return impl_->catalog->ThreadMessages(thread); }
 
+namespace {
+
+// An encrypted archive (one with a key file) is opened only with its keys,
+// and keys are never used on a plain archive.
+Status CheckKeys(const std::string& dir, const ArchiveOptions& options) {
+  const bool encrypted = crypto::IsEncrypted(dir);
+  if (encrypted && !options.keys) {
+    return MakeError(ErrorCode::kFailedPrecondition, "the archive in " + dir + " is encrypted; its passphrase is needed");
+  }
+  if (!encrypted && options.keys) {
+    return MakeError(ErrorCode::kFailedPrecondition, "the archive in " + dir + " is not encrypted (no key file)");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const ArchiveOptions& options) {
+  MK_RETURN_IF_ERROR(CheckKeys(dir, options));
   std::error_code ec;
   const bool empty_before = !std::filesystem::exists(dir, ec) || std::filesystem::is_empty(dir, ec);
   MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
@@ -360,6 +379,7 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
 
 Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode mode, const ArchiveOptions& options) {
   MK_RETURN_IF_ERROR(CheckCatalogBesidePacks(dir));
+  MK_RETURN_IF_ERROR(CheckKeys(dir, options));
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
@@ -874,6 +894,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   if (::access(packs_dir.c_str(), F_OK) != 0) {
     return MakeError(ErrorCode::kNotFound, "no packs in " + dir + "; nothing to rebuild from");
   }
+  MK_RETURN_IF_ERROR(CheckKeys(dir, options));
   LockFile lock;
   MK_RETURN_IF_ERROR(lock.Acquire(dir + "/" + kLockFile));
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "store/crypto/keys.h"
 #include "store/mime/message.h"
 #include "store/raw_message.h"
 #include "store/util/status.h"
@@ -59,6 +60,11 @@ struct ArchiveOptions {
   int lock_wait_seconds = 0;
   // For crash tests only: abort() after this many catalog commits.
   int debug_crash_after_commits = 0;
+  // The keys of an encrypted archive (crypto::UnlockKeyFile, or
+  // crypto::CreateKeyFile before Create); null for a plain one. Open and
+  // Create refuse an encrypted archive without keys, and keys for a plain
+  // archive.
+  std::shared_ptr<const crypto::ArchiveKeys> keys;
 };
 
 enum class OpenMode { kReadOnly, kReadWrite };
@@ -410,6 +416,8 @@ class Archive {
   Result<int64_t> UpdateFlags(const std::vector<Origin>& places);
 
   const std::string& dir() const;
+  // The archive's keys when it is encrypted, else null.
+  const crypto::ArchiveKeys* keys() const;
 
   // Removal (`delete`, `prune`): removes `ids` from the catalog — blobs,
   // messages, locations, intents rows; addresses nobody else uses; its
