@@ -401,6 +401,29 @@ TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
   EXPECT_EQ(plan.deletable[0].second, 7);
 }
 
+// Issue 13.2: a place whose message `delete` removed is neither fetched
+// again nor deleted, whatever the policy; another message listed there (a
+// reused UIDL: another size) is fetched.
+TEST(PlanSyncTest, RemovedPlaceIsNeitherFetchedNorDeleted) {
+  std::vector<ServerMessage> listing{Listed("u1", 12), Listed("u2", 30)};
+  listing[0].has_flags = true;
+  listing[0].origin.flags = "\\Seen";
+  KnownFolders known;
+  known["INBOX"] = {Copy("u1", 0, 10), Copy("u2", 0, 10)};
+  for (auto& k : known["INBOX"]) {
+    k.removed_at = 150;
+    k.listed_size = 12;
+  }
+  known["INBOX"][0].gone_at = 160;  // listed again after a restore: still removed
+  for (auto kind : {DeletePolicy::Kind::kNever, DeletePolicy::Kind::kAfterDownload}) {
+    auto plan = PlanSync(listing, known, Policy(kind));
+    ASSERT_EQ(plan.fetch.size(), 1u);
+    EXPECT_EQ(plan.fetch[0].origin.key, "u2");
+    EXPECT_TRUE(plan.deletable.empty());
+    EXPECT_TRUE(plan.flag_changes.empty());
+  }
+}
+
 TEST(PlanSyncTest, KeyListedTwiceIsFetchedAndNeverDeletable) {
   std::vector<ServerMessage> listing{Listed("u1", 12), Listed("u2", 12), Listed("u1", 30)};
   KnownFolders known;
