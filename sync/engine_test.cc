@@ -621,6 +621,37 @@ TEST_F(PlacesTest, VanishedPlacesAreMarkedGoneAndComeBack) {
   EXPECT_EQ(Rows(), 3);
 }
 
+// Issue 13.2: a removed message's place follows the folder's renumbering,
+// is marked gone when it vanishes and, listed again (a restore), is still
+// neither fetched nor deleted.
+TEST_F(PlacesTest, RemovedPlaceFollowsARenumberingAndStaysRemoved) {
+  RenumberingSource src = Dated(3);
+  src.renumber = true;
+  ASSERT_EQ(Sync(src, {}).fetched, 3);
+  auto removed = archive_->Remove(*archive_->FindByMessageId("m2@example.org"), {"delete", "m2", "", "u", "h", 1});
+  ASSERT_TRUE(removed) << removed.error().ToString();
+  ASSERT_EQ(removed->removed.size(), 1u);
+  auto r = Sync(src, {});
+  EXPECT_TRUE(Says(r, "new UIDVALIDITY"));
+  EXPECT_EQ(r.fetched + r.duplicates, 0);
+  auto places = *archive_->RemovedPlaces("pop3", "acct", "INBOX");
+  ASSERT_EQ(places.size(), 1u);
+  EXPECT_EQ(places[0].key, "2");
+  EXPECT_EQ(places[0].uidvalidity, src.uidvalidity);
+  EXPECT_FALSE(places[0].gone_at);
+  src.renumber = false;
+  const std::string second = src.mailbox["2"];
+  src.mailbox.erase("2");
+  EXPECT_TRUE(Sync(src, {}).ok);
+  EXPECT_TRUE(archive_->RemovedPlaces("pop3", "acct", "INBOX")->at(0).gone_at);
+  src.mailbox["2"] = second;
+  r = Sync(src, AfterDownload());
+  EXPECT_EQ(r.fetched + r.duplicates, 0);
+  EXPECT_EQ(src.deleted, (std::vector<std::string>{"1", "3"}));
+  EXPECT_EQ(src.fetched.size(), 3u);
+  EXPECT_FALSE(Archived(2));
+}
+
 TEST_F(PlacesTest, PlacesOfAnIncompleteListingAreNotMarkedGone) {
   MemorySource src;  // says nothing about completeness
   src.mailbox["1"] = Message(1);
