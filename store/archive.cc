@@ -968,7 +968,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
             MK_ASSIGN_OR_RETURN(auto existing, cat->FindBySha(rec.sha256));
             if (!existing) return OkStatus();
             --report.messages;
-            return cat->RemoveMessage(*existing);
+            return cat->RemoveMessage(*existing, now);
           }
           return add_blob(rec, /*last_chance=*/false);
         },
@@ -1077,7 +1077,7 @@ Result<RemovalResult> Archive::Remove(const std::vector<int64_t>& ids, const Aud
       MK_ASSIGN_OR_RETURN(auto used, s.catalog->MessageAddressIds(id));
       addresses.insert(addresses.end(), used.begin(), used.end());
       MK_RETURN_IF_ERROR(s.catalog->AddAuditMessage(ev, catalog::AuditAction::kRemoved, id));
-      MK_RETURN_IF_ERROR(s.catalog->RemoveMessage(id));
+      MK_RETURN_IF_ERROR(s.catalog->RemoveMessage(id, event.at));
     }
     MK_RETURN_IF_ERROR(s.catalog->PruneAddresses(addresses));
     MK_RETURN_IF_ERROR(s.catalog->SetPackCommitted(s.packs->current_pack(), s.packs->current_pack_len()));
@@ -1147,16 +1147,32 @@ Result<std::vector<AuditEntry>> Archive::AuditTrail() {
   return out;
 }
 
-Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& source, const std::string& account,
-                                                            const std::string& folder) {
-  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderLocations(source, account, folder));
+static std::vector<KnownLocation> ToKnown(std::vector<catalog::FolderLocationRow>&& rows) {
   std::vector<KnownLocation> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
     out.push_back({std::move(r.key), r.uidvalidity, r.message, std::move(r.flags), r.seen_at, r.deleted_at, r.size,
-                   r.internal_date, r.gone_at, r.listed_size});
+                   r.internal_date, r.gone_at, r.listed_size, r.removed_at});
   }
   return out;
+}
+
+Result<std::vector<KnownLocation>> Archive::FolderLocations(const std::string& source, const std::string& account,
+                                                            const std::string& folder) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->FolderLocations(source, account, folder));
+  return ToKnown(std::move(rows));
+}
+
+Result<std::vector<KnownLocation>> Archive::RemovedPlaces(const std::string& source, const std::string& account,
+                                                          const std::string& folder) {
+  MK_ASSIGN_OR_RETURN(auto rows, impl_->catalog->RemovedPlaces(source, account, folder));
+  return ToKnown(std::move(rows));
+}
+
+Result<int64_t> Archive::MarkRemovedGone(const std::string& source, const std::string& account,
+                                         const std::string& folder,
+                                         const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when) {
+  return impl_->catalog->MarkRemovedPlacesGone(source, account, folder, places, when);
 }
 
 Status Archive::MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,

@@ -140,6 +140,10 @@ struct KnownLocation {
   std::optional<int64_t> internal_date;  // as the server dated it when archived (IMAP INTERNALDATE)
   std::optional<int64_t> gone_at = std::nullopt;  // vanished from the server (expunged elsewhere, old UIDVALIDITY)
   uint64_t listed_size = 0;  // the size the server listed there when archived or last fetched; 0 = unknown
+  // A removed place (Archive::RemovedPlaces): `delete` or `prune` removed
+  // the message found there at this time; message is 0, size the removed
+  // message's length. Sync neither fetches nor deletes what it finds there.
+  std::optional<int64_t> removed_at = std::nullopt;
 };
 
 // What a sync source remembers of one server folder between runs (IMAP:
@@ -369,6 +373,16 @@ class Archive {
   // Sync state: every location recorded in one folder of an account.
   Result<std::vector<KnownLocation>> FolderLocations(const std::string& source, const std::string& account,
                                                      const std::string& folder);
+  // Places in one folder where a message was found that `delete` or
+  // `prune` removed since (the places mailkeep deleted on the server left
+  // out): KnownLocation rows with removed_at set, any uidvalidity. They
+  // stay when the same bytes are archived again.
+  Result<std::vector<KnownLocation>> RemovedPlaces(const std::string& source, const std::string& account,
+                                                   const std::string& folder);
+  // Records that these removed places (uidvalidity, key) vanished from the
+  // server at `when`. Returns how many changed.
+  Result<int64_t> MarkRemovedGone(const std::string& source, const std::string& account, const std::string& folder,
+                                  const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when);
   // Records that these messages (key, catalog id) were deleted on the
   // server at `when`. Call only after the server made the deletion final.
   Status MarkDeleted(const std::string& source, const std::string& account, const std::string& folder,
@@ -379,8 +393,8 @@ class Archive {
   Result<int64_t> MarkGone(const std::string& source, const std::string& account, const std::string& folder,
                            const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when);
   // Moves places `keys` of a folder from UIDVALIDITY `from` to `to` (the
-  // server renumbered the folder's UIDVALIDITY, not its messages). Returns
-  // how many moved.
+  // server renumbered the folder's UIDVALIDITY, not its messages), removed
+  // places included. Returns how many locations moved.
   Result<int64_t> MoveLocations(const std::string& source, const std::string& account, const std::string& folder,
                                 uint64_t from, uint64_t to, const std::vector<std::string>& keys);
   Status RecordRun(const SyncRun& run);
@@ -420,7 +434,8 @@ class Archive {
   const crypto::ArchiveKeys* keys() const;
 
   // Removal (`delete`, `prune`): removes `ids` from the catalog — blobs,
-  // messages, locations, intents rows; addresses nobody else uses; its
+  // messages, locations, intents rows (the places on mail servers kept as
+  // removed places, see RemovedPlaces); addresses nobody else uses; its
   // Message-ID stays as a thread ghost while its thread lives — skipping
   // held ones, and queues them for the index, whose next run
   // (IndexFeeder) removes their documents. Their bytes stay in the packs

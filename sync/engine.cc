@@ -50,7 +50,9 @@ std::string BaseKey(const KnownLocation& k) {
 }
 
 // Every copy the archive recorded at each place, those deleted or gone
-// from the server left out; a "KEY#ID" row counts for KEY as well.
+// from the server left out; a "KEY#ID" row counts for KEY as well. A
+// removed place counts even when gone (a server restored from a backup
+// may list it again).
 class KnownPlaces {
  public:
   explicit KnownPlaces(const KnownFolders& known) {
@@ -74,7 +76,7 @@ class KnownPlaces {
  private:
   void Add(const std::string& folder, const std::vector<KnownLocation>& rows) {
     for (const auto& k : rows) {
-      if (k.deleted_at || k.gone_at) continue;
+      if (!k.removed_at && (k.deleted_at || k.gone_at)) continue;
       copies_[PlaceKey{folder, k.uidvalidity, k.key}].push_back(&k);
       if (std::string base = BaseKey(k); base != k.key) copies_[PlaceKey{folder, k.uidvalidity, base}].push_back(&k);
     }
@@ -196,6 +198,9 @@ SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders&
       fetch(m);
       continue;
     }
+    // Removed here by `delete` or `prune`: not fetched again, and not
+    // deleted on the server (no copy is kept).
+    if (k->removed_at) continue;
     if (m.has_flags && m.origin.flags != k->flags) plan.flag_changes.push_back(m);
     if (!DueForDeletion(settings.delete_policy, k->seen_at, settings.now)) continue;
     if (m.size == 0) {
@@ -264,9 +269,7 @@ class AccountRun {
     context.list_unchanged_folders = settings_.delete_policy.kind != DeletePolicy::Kind::kNever;
     context.writable = context.list_unchanged_folders && !settings_.dry_run;
     context.live_places = [&](const std::string& folder, uint64_t uidvalidity) -> Result<int64_t> {
-      MK_ASSIGN_OR_RETURN(auto rows, Archived([&](Archive& a) {
-        return a.FolderLocations(source_.source_name(), report_.account, folder);
-      }));
+      MK_ASSIGN_OR_RETURN(auto rows, KnownIn(folder));
       std::set<std::string> keys;
       for (const auto& k : rows) {
         if (k.uidvalidity == uidvalidity && !k.deleted_at && !k.gone_at) keys.insert(BaseKey(k));
@@ -299,6 +302,20 @@ class AccountRun {
     return OkStatus();
   }
 
+  // What the archive knows of a folder: its locations, then its removed
+  // places (KnownLocation::removed_at).
+  Result<std::vector<KnownLocation>> KnownIn(const std::string& folder) {
+    const std::string source = source_.source_name();
+    MK_ASSIGN_OR_RETURN(auto rows, Archived([&](Archive& a) {
+      return a.FolderLocations(source, report_.account, folder);
+    }));
+    MK_ASSIGN_OR_RETURN(auto removed, Archived([&](Archive& a) {
+      return a.RemovedPlaces(source, report_.account, folder);
+    }));
+    rows.insert(rows.end(), std::make_move_iterator(removed.begin()), std::make_move_iterator(removed.end()));
+    return rows;
+  }
+
   // Lists one folder (or the whole source), then fetches, records and
   // deletes what the listing calls for, in the source's one selection.
   Status SyncFolder(const std::string& name, const ListContext& context) {
@@ -310,9 +327,7 @@ class AccountRun {
     for (const auto& m : listing) known[m.origin.folder];
     for (const auto& [folder, uidvalidity] : listed.complete_folders) known[folder];
     for (auto& [folder, rows] : known) {
-      MK_ASSIGN_OR_RETURN(rows, Archived([&](Archive& a) {
-        return a.FolderLocations(source_.source_name(), report_.account, folder);
-      }));
+      MK_ASSIGN_OR_RETURN(rows, KnownIn(folder));
     }
     std::set<PlaceKey> renumbered;
     for (auto& [folder, rows] : known) {
@@ -436,7 +451,7 @@ class AccountRun {
       auto rows = known.find(folder);
       if (rows == known.end()) continue;
       const bool complete = listed.complete_folders.count(folder) > 0;
-      std::vector<std::pair<uint64_t, std::string>> vanished;
+      std::vector<std::pair<uint64_t, std::string>> vanished, removed;
       for (const auto& k : rows->second) {
         if (k.deleted_at || k.gone_at) continue;
         const PlaceKey place{folder, k.uidvalidity, BaseKey(k)};
@@ -444,10 +459,13 @@ class AccountRun {
         auto there = present.find(place);
         const bool listed_here = k.uidvalidity == uidvalidity && there != present.end();
         if (listed_here ? ListingAgrees(*there->second, k) : !complete) continue;
-        vanished.emplace_back(k.uidvalidity, k.key);
+        (k.removed_at ? removed : vanished).emplace_back(k.uidvalidity, k.key);
       }
       MK_RETURN_IF_ERROR(Archived(
           [&](Archive& a) { return a.MarkGone(source_.source_name(), report_.account, folder, vanished, now); }));
+      MK_RETURN_IF_ERROR(Archived([&](Archive& a) {
+        return a.MarkRemovedGone(source_.source_name(), report_.account, folder, removed, now);
+      }));
     }
     return OkStatus();
   }

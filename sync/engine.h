@@ -123,7 +123,8 @@ struct SyncPlan {
   std::vector<ServerMessage> listed_twice;
 };
 
-// What the archive knows of each listed folder, by folder name.
+// What the archive knows of each listed folder, by folder name: its
+// locations and its removed places (KnownLocation::removed_at).
 using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
 
 // Decides what to do with a listing given what the archive knows of those
@@ -134,7 +135,9 @@ using KnownFolders = std::map<std::string, std::vector<KnownLocation>>;
 // INTERNALDATEs are equal (where both have one) and the listed size is
 // the one the server listed there before (where the catalog has it; else
 // one the archived bytes can have with CRLF line ends); a size of 0
-// (unknown) agrees but proves nothing.
+// (unknown) agrees but proves nothing. A removed place (delete, prune)
+// counts as known even when gone: when the listing agrees with it, the
+// message is neither fetched nor deleted, nor are its flags recorded.
 // Pure: no I/O; `settings.now` must be set.
 SyncPlan PlanSync(const std::vector<ServerMessage>& listing, const KnownFolders& known,
                   const SyncSettings& settings);

@@ -401,6 +401,29 @@ TEST(PlanSyncTest, ReusedPlaceAfterRecordedDeletionIsFetchedAgain) {
   EXPECT_EQ(plan.deletable[0].second, 7);
 }
 
+// Issue 13.2: a place whose message `delete` removed is neither fetched
+// again nor deleted, whatever the policy; another message listed there (a
+// reused UIDL: another size) is fetched.
+TEST(PlanSyncTest, RemovedPlaceIsNeitherFetchedNorDeleted) {
+  std::vector<ServerMessage> listing{Listed("u1", 12), Listed("u2", 30)};
+  listing[0].has_flags = true;
+  listing[0].origin.flags = "\\Seen";
+  KnownFolders known;
+  known["INBOX"] = {Copy("u1", 0, 10), Copy("u2", 0, 10)};
+  for (auto& k : known["INBOX"]) {
+    k.removed_at = 150;
+    k.listed_size = 12;
+  }
+  known["INBOX"][0].gone_at = 160;  // listed again after a restore: still removed
+  for (auto kind : {DeletePolicy::Kind::kNever, DeletePolicy::Kind::kAfterDownload}) {
+    auto plan = PlanSync(listing, known, Policy(kind));
+    ASSERT_EQ(plan.fetch.size(), 1u);
+    EXPECT_EQ(plan.fetch[0].origin.key, "u2");
+    EXPECT_TRUE(plan.deletable.empty());
+    EXPECT_TRUE(plan.flag_changes.empty());
+  }
+}
+
 TEST(PlanSyncTest, KeyListedTwiceIsFetchedAndNeverDeletable) {
   std::vector<ServerMessage> listing{Listed("u1", 12), Listed("u2", 12), Listed("u1", 30)};
   KnownFolders known;
@@ -596,6 +619,37 @@ TEST_F(PlacesTest, VanishedPlacesAreMarkedGoneAndComeBack) {
   EXPECT_EQ(r.duplicates, 1);
   EXPECT_EQ(Places(2), (std::vector<std::pair<uint64_t, bool>>{{100, false}}));
   EXPECT_EQ(Rows(), 3);
+}
+
+// Issue 13.2: a removed message's place follows the folder's renumbering,
+// is marked gone when it vanishes and, listed again (a restore), is still
+// neither fetched nor deleted.
+TEST_F(PlacesTest, RemovedPlaceFollowsARenumberingAndStaysRemoved) {
+  RenumberingSource src = Dated(3);
+  src.renumber = true;
+  ASSERT_EQ(Sync(src, {}).fetched, 3);
+  auto removed = archive_->Remove(*archive_->FindByMessageId("m2@example.org"), {"delete", "m2", "", "u", "h", 1});
+  ASSERT_TRUE(removed) << removed.error().ToString();
+  ASSERT_EQ(removed->removed.size(), 1u);
+  auto r = Sync(src, {});
+  EXPECT_TRUE(Says(r, "new UIDVALIDITY"));
+  EXPECT_EQ(r.fetched + r.duplicates, 0);
+  auto places = *archive_->RemovedPlaces("pop3", "acct", "INBOX");
+  ASSERT_EQ(places.size(), 1u);
+  EXPECT_EQ(places[0].key, "2");
+  EXPECT_EQ(places[0].uidvalidity, src.uidvalidity);
+  EXPECT_FALSE(places[0].gone_at);
+  src.renumber = false;
+  const std::string second = src.mailbox["2"];
+  src.mailbox.erase("2");
+  EXPECT_TRUE(Sync(src, {}).ok);
+  EXPECT_TRUE(archive_->RemovedPlaces("pop3", "acct", "INBOX")->at(0).gone_at);
+  src.mailbox["2"] = second;
+  r = Sync(src, AfterDownload());
+  EXPECT_EQ(r.fetched + r.duplicates, 0);
+  EXPECT_EQ(src.deleted, (std::vector<std::string>{"1", "3"}));
+  EXPECT_EQ(src.fetched.size(), 3u);
+  EXPECT_FALSE(Archived(2));
 }
 
 TEST_F(PlacesTest, PlacesOfAnIncompleteListingAreNotMarkedGone) {

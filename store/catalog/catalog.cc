@@ -232,6 +232,51 @@ CREATE TABLE holds(
   message INTEGER PRIMARY KEY REFERENCES messages(id),
   event INTEGER NOT NULL REFERENCES audit_events(id));
 )sql",
+    // 6 → 7: removal that lasts.
+    // - Message ids are never handed out again: blobs (whose id is the
+    //   message id) is rebuilt with AUTOINCREMENT, its counter starting
+    //   above every id still referred to (threads and ghosts are numbered
+    //   by message ids; the index queue names removed ids for the index to
+    //   drop). Without it, removing the newest message let the next one
+    //   take its id.
+    // - removed_places: where on a server each removed message was found
+    //   (the places its locations named, those mailkeep deleted there left
+    //   out), so that sync does not fetch it again. The listing facts
+    //   (sizes, INTERNALDATE) are kept to tell a reused UID or UIDL holding
+    //   another message; gone_at as for locations.
+    R"sql(
+CREATE TABLE blobs_v7(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sha256 BLOB NOT NULL,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  stored_len INTEGER NOT NULL,
+  raw_len INTEGER NOT NULL,
+  dict INTEGER NOT NULL DEFAULT 0);
+INSERT INTO blobs_v7(id, sha256, pack, offset, stored_len, raw_len, dict)
+  SELECT id, sha256, pack, offset, stored_len, raw_len, dict FROM blobs ORDER BY id;
+DROP TABLE blobs;
+ALTER TABLE blobs_v7 RENAME TO blobs;
+CREATE INDEX blobs_by_sha_prefix ON blobs(substr(sha256, 1, 6));
+DELETE FROM sqlite_sequence WHERE name IN ('blobs', 'blobs_v7');
+INSERT INTO sqlite_sequence(name, seq) SELECT 'blobs', max(
+  (SELECT coalesce(max(id), 0) FROM blobs),
+  (SELECT coalesce(max(thread), 0) FROM messages),
+  (SELECT coalesce(max(thread), 0) FROM thread_ids),
+  (SELECT coalesce(max(message), 0) FROM index_queue));
+CREATE TABLE removed_places(
+  folder INTEGER NOT NULL REFERENCES folders(id),
+  uidvalidity INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  sha256 BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  listed_size INTEGER,
+  internal_date INTEGER,
+  seen_at INTEGER NOT NULL,
+  removed_at INTEGER NOT NULL,
+  gone_at INTEGER,
+  PRIMARY KEY(folder, uidvalidity, key, sha256)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1138,6 +1183,61 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
   return out;
 }
 
+Result<std::vector<FolderLocationRow>> Catalog::RemovedPlaces(const std::string& source, const std::string& account,
+                                                             const std::string& folder) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT r.key, r.uidvalidity, r.seen_at, r.size, r.internal_date, r.gone_at, r.listed_size, r.removed_at "
+      "FROM removed_places r JOIN folders f ON f.id = r.folder JOIN accounts a ON a.id = f.account "
+      "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
+  st.Bind(1, account).Bind(2, source).Bind(3, folder);
+  std::vector<FolderLocationRow> out;
+  for (;;) {
+    MK_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FolderLocationRow l;
+    l.key = st.ColumnText(0);
+    l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
+    l.seen_at = st.ColumnInt(2);
+    l.size = static_cast<uint64_t>(st.ColumnInt(3));
+    if (!st.ColumnIsNull(4)) l.internal_date = st.ColumnInt(4);
+    if (!st.ColumnIsNull(5)) l.gone_at = st.ColumnInt(5);
+    if (!st.ColumnIsNull(6)) l.listed_size = static_cast<uint64_t>(st.ColumnInt(6));
+    l.removed_at = st.ColumnInt(7);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::MarkRemovedPlacesGone(const std::string& source, const std::string& account,
+                                               const std::string& folder,
+                                               const std::vector<std::pair<uint64_t, std::string>>& places,
+                                               int64_t when) {
+  if (places.empty()) return 0;
+  Origin origin;
+  origin.source = source;
+  origin.account = account;
+  origin.folder = folder;
+  MK_RETURN_IF_ERROR(Begin());
+  int64_t marked = 0;
+  auto done = [&]() -> Status {
+    MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
+    MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "UPDATE removed_places SET gone_at = ? WHERE folder = ? AND uidvalidity = ? AND key = ? AND gone_at IS NULL"));
+    for (const auto& [uidvalidity, key] : places) {
+      st.Bind(1, when).Bind(2, folder_id).Bind(3, static_cast<int64_t>(uidvalidity)).Bind(4, key);
+      MK_RETURN_IF_ERROR(st.Run());
+      marked += db_->Changes();
+    }
+    return OkStatus();
+  }();
+  if (!done) {
+    Rollback();
+    return std::unexpected(done.error());
+  }
+  MK_RETURN_IF_ERROR(Commit());
+  return marked;
+}
+
 Result<int64_t> Catalog::MarkLocationsGone(const std::string& source, const std::string& account,
                                            const std::string& folder,
                                            const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when) {
@@ -1186,10 +1286,15 @@ Result<int64_t> Catalog::MoveLocations(const std::string& source, const std::str
     MK_ASSIGN_OR_RETURN(int64_t folder_id, FolderId(origin));
     MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
         "UPDATE OR IGNORE locations SET uidvalidity = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
+    // A removed place moves with the folder too (it is not counted).
+    MK_ASSIGN_OR_RETURN(auto removed, db_->Prepare(
+        "UPDATE OR IGNORE removed_places SET uidvalidity = ? WHERE folder = ? AND uidvalidity = ? AND key = ?"));
     for (const auto& key : keys) {
       st.Bind(1, static_cast<int64_t>(to)).Bind(2, folder_id).Bind(3, static_cast<int64_t>(from)).Bind(4, key);
       MK_RETURN_IF_ERROR(st.Run());
       moved += db_->Changes();
+      removed.Bind(1, static_cast<int64_t>(to)).Bind(2, folder_id).Bind(3, static_cast<int64_t>(from)).Bind(4, key);
+      MK_RETURN_IF_ERROR(removed.Run());
     }
     return OkStatus();
   }();
@@ -1414,7 +1519,21 @@ constexpr char kEventColumns[] = "e.id, e.at, e.user, e.host, e.command, e.query
 
 }  // namespace
 
-Status Catalog::RemoveMessage(int64_t id) {
+// A removed message's places on mail servers (imap, pop3: what sync reads)
+// that mailkeep did not delete there become removed places, under the key
+// of the place ("KEY#ID" is KEY: Catalog::AddLocation). ?1 id, ?2 when.
+constexpr char kKeepRemovedPlaces[] = R"sql(
+INSERT OR IGNORE INTO removed_places(folder, uidvalidity, key, sha256, size, listed_size, internal_date, seen_at,
+                                     removed_at, gone_at)
+SELECT l.folder, l.uidvalidity,
+       CASE WHEN length(l.key) > length('#' || ?1) AND substr(l.key, -length('#' || ?1)) = '#' || ?1
+            THEN substr(l.key, 1, length(l.key) - length('#' || ?1)) ELSE l.key END,
+       b.sha256, b.raw_len, l.listed_size, l.internal_date, l.seen_at, ?2, l.gone_at
+FROM locations l JOIN blobs b ON b.id = l.message JOIN folders f ON f.id = l.folder
+WHERE l.message = ?1 AND l.deleted_at IS NULL AND f.source IN ('imap', 'pop3')
+)sql";
+
+Status Catalog::RemoveMessage(int64_t id, int64_t when) {
   MK_ASSIGN_OR_RETURN(auto find, db_->Prepare("SELECT coalesce(message_id, ''), coalesce(thread, id) FROM messages WHERE id = ?"));
   find.Bind(1, id);
   MK_ASSIGN_OR_RETURN(bool row, find.Step());
@@ -1422,6 +1541,9 @@ Status Catalog::RemoveMessage(int64_t id) {
   const std::string mid = find.ColumnText(0);
   const int64_t thread = find.ColumnInt(1);
   find.Reset();
+  MK_ASSIGN_OR_RETURN(auto keep, db_->Prepare(kKeepRemovedPlaces));
+  keep.Bind(1, id).Bind(2, when);
+  MK_RETURN_IF_ERROR(keep.Run());
   for (const char* sql : {"DELETE FROM intents WHERE message = ?1", "DELETE FROM locations WHERE message = ?1",
                           "DELETE FROM holds WHERE message = ?1", "DELETE FROM messages WHERE id = ?1",
                           "DELETE FROM blobs WHERE id = ?1",

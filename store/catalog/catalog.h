@@ -4,13 +4,16 @@
 // Schema (version in PRAGMA user_version; migrations run forward only, each
 // in its own transaction; a catalog newer than this program is refused):
 //
-// Version 6 (version 5 lacks audit_events, audit_messages and holds;
+// Version 7 (version 6 lacks removed_places, and its blobs.id has no
+// AUTOINCREMENT; version 5 lacks audit_events, audit_messages and holds;
 // version 4 lacks locations.gone_at; version 3 has sends
 // instead of intents; version 2 lacks both; version 1 also lacks the changes
 // migration 1 → 2 lists in catalog.cc):
 //
 //   blobs(id, sha256, pack, offset, stored_len, raw_len, dict)
-//       one row per distinct raw message; id is also the message id;
+//       one row per distinct raw message; id is also the message id, never
+//       handed out twice (AUTOINCREMENT: a removed message's id stays
+//       unused, as audit rows, index documents and intents referred to it);
 //       indexed by the first 6 bytes of sha256
 //   messages(id → blobs.id, message_id, subject, date, thread,
 //            has_attachments, defects, added_at, mid_hash, address_list,
@@ -58,11 +61,21 @@
 //       reference to messages, so the trail outlives them
 //   holds(message, event)     legal holds: a held message is never removed;
 //       event is the hold's audit event (its reason, who, when)
+//   removed_places(folder, uidvalidity, key, sha256, size, listed_size,
+//                  internal_date, seen_at, removed_at, gone_at)  (version 7)
+//       where on a mail server (imap, pop3 folders) a removed message was
+//       found, so that sync does not fetch it again: one row per such
+//       location it had (not those mailkeep deleted there), its key
+//       without the "#ID" of a shared place, its SHA-256 and raw length;
+//       the other columns as in locations. PRIMARY KEY (folder,
+//       uidvalidity, key, sha256). Never removed by archiving the same
+//       bytes again.
 //
 // Which rows reference a message's blob (what repack keeps): the blobs row
 // (id = the message id; pack, offset, stored_len) and nothing else points
 // into a pack but dictionaries rows. RemoveMessage deletes it with the
-// message, its locations, intents and index-queue entry.
+// message, its locations (kept as removed_places), intents and
+// index-queue entry.
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
@@ -85,7 +98,7 @@ class Db;
 
 enum class LocationChange { kAdded, kFlagsChanged, kUnchanged };
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 enum class AddressRole { kFrom = 1, kSender = 2, kReplyTo = 3, kTo = 4, kCc = 5, kBcc = 6 };
 
@@ -147,6 +160,9 @@ struct FolderLocationRow {
   std::optional<int64_t> internal_date;
   std::optional<int64_t> gone_at = std::nullopt;
   uint64_t listed_size = 0;  // as the server listed it there; 0 = unknown
+  // A removed place (RemovedPlaces): message is 0, size the removed
+  // message's raw length, deleted_at empty.
+  std::optional<int64_t> removed_at = std::nullopt;
 };
 
 // What a sync source remembers of one server folder between runs.
@@ -313,6 +329,15 @@ class Catalog {
   // uidvalidity; empty when the folder was never seen.
   Result<std::vector<FolderLocationRow>> FolderLocations(const std::string& source, const std::string& account,
                                                         const std::string& folder);
+  // The removed places recorded in (source, account, folder), any
+  // uidvalidity (see removed_places; rows with removed_at set).
+  Result<std::vector<FolderLocationRow>> RemovedPlaces(const std::string& source, const std::string& account,
+                                                      const std::string& folder);
+  // Sets gone_at = `when` on those removed places (uidvalidity, key) that
+  // have none, in one transaction. Returns how many were marked.
+  Result<int64_t> MarkRemovedPlacesGone(const std::string& source, const std::string& account,
+                                        const std::string& folder,
+                                        const std::vector<std::pair<uint64_t, std::string>>& places, int64_t when);
   // Sets deleted_at = `when` on those locations (key and message id, in
   // `uidvalidity`) that have none yet; unknown ones are ignored.
   Status MarkLocationsDeleted(const std::string& source, const std::string& account, const std::string& folder,
@@ -328,7 +353,8 @@ class Catalog {
   // Moves the places `keys` of (source, account, folder) from UIDVALIDITY
   // `from` to `to`, in one transaction: for a server that gives a folder a
   // new UIDVALIDITY although its UIDs still name the same messages. A key
-  // already recorded under `to` is left under `from`. Returns how many moved.
+  // already recorded under `to` is left under `from`. Removed places with
+  // those keys move too. Returns how many locations moved.
   Result<int64_t> MoveLocations(const std::string& source, const std::string& account, const std::string& folder,
                                 uint64_t from, uint64_t to, const std::vector<std::string>& keys);
   Status AddRun(const RunRow& run);
@@ -359,12 +385,14 @@ class Catalog {
   // Removal, holds and audit (version 6). The writers REQUIRE a
   // transaction held by the caller.
   // Removes a message: its blobs and messages rows, locations, intents and
-  // hold; queues its id for the index (whose next run drops the
+  // hold; its places on mail servers that mailkeep did not delete there
+  // become removed_places (removed_at `when`), in the same transaction;
+  // queues its id for the index (whose next run drops the
   // document). When other messages stay in its thread, its Message-ID
   // becomes a ghost of that thread (later replies still join it); when
   // none stay, the thread's ghosts go. kNotFound for an unknown id.
   // Addresses it used stay until PruneAddresses.
-  Status RemoveMessage(int64_t id);
+  Status RemoveMessage(int64_t id, int64_t when);
   // Drops those of `candidates` (addresses ids) no remaining message uses.
   // Returns how many went. Reads every message's address list once.
   Result<int64_t> PruneAddresses(const std::vector<int64_t>& candidates);

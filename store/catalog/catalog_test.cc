@@ -259,7 +259,7 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
         "NULL, outcome INTEGER NOT NULL, reply TEXT NOT NULL); CREATE INDEX sends_by_message ON sends(message, "
         "recipient); ALTER TABLE locations DROP COLUMN gone_at; "
         "ALTER TABLE locations DROP COLUMN listed_size; DROP TABLE holds; DROP TABLE audit_messages; "
-        "DROP TABLE audit_events; PRAGMA user_version=3"));
+        "DROP TABLE audit_events; DROP TABLE removed_places; PRAGMA user_version=3"));
     ASSERT_TRUE(db->Exec("INSERT INTO sends VALUES(1, " + std::to_string(id) +
                          ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
                          ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));
@@ -294,7 +294,7 @@ TEST_F(CatalogTest, VersionFiveGainsHoldsAndTheAuditTrail) {
   {
     auto db = *Db::Open(path_, false, false);
     ASSERT_TRUE(db->Exec("DROP TABLE holds; DROP TABLE audit_messages; DROP TABLE audit_events; "
-                         "PRAGMA user_version=5"));
+                         "DROP TABLE removed_places; PRAGMA user_version=5"));
   }
   auto cat = Catalog::Open(path_, false, false);
   ASSERT_TRUE(cat) << cat.error().ToString();
@@ -327,7 +327,7 @@ TEST_F(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
   ASSERT_TRUE(cat->AddLocation(ida, o, 1));
   auto used = *cat->MessageAddressIds(ida);
   EXPECT_EQ(used.size(), 4u);
-  ASSERT_TRUE(cat->RemoveMessage(ida));
+  ASSERT_TRUE(cat->RemoveMessage(ida, 1));
   EXPECT_EQ(*cat->PruneAddresses(used), 1);  // only-a; the others b uses too
   ASSERT_TRUE(cat->Commit());
   EXPECT_FALSE(*cat->GetMessage(ida));
@@ -342,7 +342,134 @@ TEST_F(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
   EXPECT_EQ(thread, cat->GetMessage(idb)->value().thread);
   auto pending = *cat->PendingIndex(10);
   EXPECT_NE(std::find(pending.begin(), pending.end(), ida), pending.end());  // for the index to drop
-  EXPECT_EQ(cat->RemoveMessage(ida).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(cat->RemoveMessage(ida, 1).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
+}
+
+// Issue 13.2: a removed message's places on mail servers are kept, so that
+// sync does not fetch it again; archiving the same bytes again keeps them.
+TEST_F(CatalogTest, RemovedMessageLeavesItsServerPlacesBehind) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  const int64_t a = *cat->InsertMessage(Row(1, "a@x"));
+  const int64_t b = *cat->InsertMessage(Row(2, "b@x"));
+  Origin imap{"imap", "acct", "INBOX", "1", 7, "\\Seen", 1700000000, 130};
+  Origin shared{"imap", "acct", "INBOX", "2", 7, "", 1700000001, 0};
+  Origin deleted{"imap", "acct", "Sent", "3", 7, "", {}, 0};
+  Origin pop{"pop3", "acct", "INBOX", "UIDL-a", 0, "", {}, 131};
+  Origin mbox{"mbox", "local", "/mail/box.mbox", "0", 0, "", {}, 0};
+  ASSERT_TRUE(cat->AddLocation(a, imap, 10));
+  ASSERT_TRUE(cat->AddLocation(b, shared, 11));
+  ASSERT_TRUE(cat->AddLocation(a, shared, 12));  // recorded as "2#<a>"
+  for (const Origin* o : {&deleted, &pop, &mbox}) ASSERT_TRUE(cat->AddLocation(a, *o, 13));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->MarkLocationsDeleted("imap", "acct", "Sent", 7, {{"3", a}}, 14));
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->RemoveMessage(a, 500));
+  ASSERT_TRUE(cat->Commit());
+
+  auto inbox = *cat->RemovedPlaces("imap", "acct", "INBOX");
+  ASSERT_EQ(inbox.size(), 2u);
+  std::sort(inbox.begin(), inbox.end(), [](const auto& x, const auto& y) { return x.key < y.key; });
+  EXPECT_EQ(inbox[0].key, "1");
+  EXPECT_EQ(inbox[0].uidvalidity, 7u);
+  EXPECT_EQ(inbox[0].removed_at, 500);
+  EXPECT_EQ(inbox[0].size, 120u);
+  EXPECT_EQ(inbox[0].listed_size, 130u);
+  EXPECT_EQ(inbox[0].internal_date, 1700000000);
+  EXPECT_EQ(inbox[0].seen_at, 10);
+  EXPECT_EQ(inbox[0].message, 0);
+  EXPECT_EQ(inbox[1].key, "2");  // the shared place, under its own key
+  EXPECT_EQ(inbox[1].seen_at, 12);
+  EXPECT_TRUE(cat->RemovedPlaces("imap", "acct", "Sent")->empty());  // mailkeep deleted it there
+  ASSERT_EQ(cat->RemovedPlaces("pop3", "acct", "INBOX")->size(), 1u);
+  EXPECT_TRUE(cat->RemovedPlaces("mbox", "local", "/mail/box.mbox")->empty());  // not a server
+  // b's place is its own still.
+  EXPECT_EQ(cat->FolderLocations("imap", "acct", "INBOX")->size(), 1u);
+
+  // The same bytes archived again: a new message, the places stay removed.
+  ASSERT_TRUE(cat->Begin());
+  const int64_t again = *cat->InsertMessage(Row(1, "a@x"));
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_GT(again, b);
+  EXPECT_EQ(cat->RemovedPlaces("imap", "acct", "INBOX")->size(), 2u);
+
+  // Gone from the server once; renumbered with the folder.
+  EXPECT_EQ(*cat->MarkRemovedPlacesGone("imap", "acct", "INBOX", {{7, "1"}, {7, "9"}}, 600), 1);
+  EXPECT_EQ(*cat->MarkRemovedPlacesGone("imap", "acct", "INBOX", {{7, "1"}}, 700), 0);
+  EXPECT_EQ(*cat->MoveLocations("imap", "acct", "INBOX", 7, 8, {"1"}), 0);  // no location moved
+  inbox = *cat->RemovedPlaces("imap", "acct", "INBOX");
+  std::sort(inbox.begin(), inbox.end(), [](const auto& x, const auto& y) { return x.key < y.key; });
+  EXPECT_EQ(inbox[0].uidvalidity, 8u);
+  EXPECT_EQ(inbox[0].gone_at, 600);
+  EXPECT_EQ(inbox[1].uidvalidity, 7u);
+  EXPECT_FALSE(inbox[1].gone_at);
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
+}
+
+// Issue 13.2: ids are never handed out twice, so that what refers to a
+// removed message's id (audit, index documents, intents) names no other.
+TEST_F(CatalogTest, RemovedNewestIdIsNotReused) {
+  auto cat = *Catalog::Open(path_, true, false);
+  ASSERT_TRUE(cat->Begin());
+  for (uint8_t i = 1; i <= 3; ++i) EXPECT_EQ(*cat->InsertMessage(Row(i, "m" + std::to_string(i))), i);
+  ASSERT_TRUE(cat->RemoveMessage(3, 100));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->Begin());
+  EXPECT_EQ(*cat->InsertMessage(Row(4, "m4")), 4);
+  ASSERT_TRUE(cat->Commit());
+  cat.reset();
+  cat = *Catalog::Open(path_, false, false);  // the high-water mark is on disk
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->RemoveMessage(4, 200));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->Begin());
+  EXPECT_EQ(*cat->InsertMessage(Row(5, "m5")), 5);
+  ASSERT_TRUE(cat->Commit());
+}
+
+// A version 6 catalog: blobs rebuilt with AUTOINCREMENT, its counter above
+// every id still referred to (here the removed newest message, still queued
+// for the index to drop, and a thread numbered by it); removed_places added.
+TEST_F(CatalogTest, VersionSixGetsIdsThatAreNeverReusedAndRemovedPlaces) {
+  int64_t first = 0;
+  Sha256Digest sha{};
+  {
+    auto cat = *Catalog::Open(path_, true, false);
+    ASSERT_TRUE(cat->Begin());
+    MessageRow r = Row(1, "a@x");
+    sha = r.blob.sha256;
+    first = *cat->InsertMessage(r);
+    ASSERT_TRUE(cat->AddLocation(first, {"imap", "acct", "INBOX", "1", 7, "", {}, 0}, 10));
+    ASSERT_TRUE(cat->Commit());
+  }
+  {
+    // Back to version 6 as an older mailkeep left it: message 3, the
+    // newest, removed (its id queued for the index), and message 2's
+    // thread numbered 3 by it.
+    auto db = *Db::Open(path_, false, false);
+    ASSERT_TRUE(db->Exec(
+        "CREATE TABLE blobs_v6(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL, pack INTEGER NOT NULL, "
+        "offset INTEGER NOT NULL, stored_len INTEGER NOT NULL, raw_len INTEGER NOT NULL, "
+        "dict INTEGER NOT NULL DEFAULT 0); "
+        "INSERT INTO blobs_v6 SELECT * FROM blobs; DROP TABLE blobs; ALTER TABLE blobs_v6 RENAME TO blobs; "
+        "CREATE INDEX blobs_by_sha_prefix ON blobs(substr(sha256, 1, 6)); DELETE FROM sqlite_sequence; "
+        "DROP TABLE removed_places; "
+        "INSERT INTO blobs(id, sha256, pack, offset, stored_len, raw_len) VALUES(2, x'02', 1, 200, 50, 120); "
+        "INSERT INTO messages(id, message_id, thread, added_at) VALUES(2, 'b@x', 3, 1); "
+        "INSERT INTO index_queue(message) VALUES(3); PRAGMA user_version=6"));
+  }
+  auto opened = Catalog::Open(path_, false, false);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto& cat = *opened;
+  EXPECT_EQ(*Catalog::ReadSchemaVersion(path_), kSchemaVersion);
+  EXPECT_EQ(*cat->FindBySha(sha), first);  // rows and the hash index kept
+  EXPECT_EQ(cat->GetLocations(first)->size(), 1u);
+  ASSERT_TRUE(cat->Begin());
+  EXPECT_EQ(*cat->InsertMessage(Row(4, "d@x")), 4);  // not 3
+  ASSERT_TRUE(cat->RemoveMessage(first, 50));
+  ASSERT_TRUE(cat->Commit());
+  EXPECT_EQ(cat->RemovedPlaces("imap", "acct", "INBOX")->size(), 1u);
   EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 
