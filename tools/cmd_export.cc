@@ -208,55 +208,56 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args) {
   int64_t written = 0, failed = 0, attachment_files = 0;
   std::optional<Error> mbox_error;  // the mbox cannot be finished: nothing is published
   std::string buffer;
-  // One message: its file(s) in the chosen format.
-  auto write_message = [&](int64_t id, const MessageInfo& info, const std::string& raw) -> Status {
+  // One message: its file(s) in the chosen format (`info` is there for mbox and maildir).
+  auto write_message = [&](int64_t id, const std::optional<MessageInfo>& info, const std::string& raw) -> Status {
     if (format == "eml") {
       std::string name = std::to_string(id) + ".eml";
       return exporting::WritePrivateFile(out_dir.get(), "." + name, out, out_dir.get(), name, raw, out + "/" + name);
     }
     if (format == "mbox") {
       buffer.clear();
-      AppendMboxrd(buffer, raw, MboxFromLine(info));
+      AppendMboxrd(buffer, raw, MboxFromLine(*info));
       auto st = WriteAll(mbox.fd.get(), buffer, out);
       if (!st) mbox_error = st.error();
       return st;
     }
-    int64_t when = info.date.value_or(0);
+    int64_t when = info->date.value_or(0);
     std::string base = std::to_string(when < 0 ? 0 : when) + ".M" + std::to_string(id) + ".mailkeep";
     auto name_of = [&](const Location& l) { return layouts.NeutralName(l); };
     std::vector<Location> locations;
-    std::copy_if(info.locations.begin(), info.locations.end(), std::back_inserter(locations), wanted);
+    std::ranges::copy_if(info->locations, std::back_inserter(locations), wanted);
     for (const auto& place : exporting::PlaceMessage(locations, layout, name_of, names)) {
       MK_RETURN_IF_ERROR(maildir->WriteMessage(place, base, raw));
     }
     return OkStatus();
   };
+  // One message: false when --account/--folder leave it out. Its catalog
+  // record is read only when needed (not for a plain eml export).
+  auto export_one = [&](int64_t id) -> Result<bool> {
+    std::optional<MessageInfo> info;
+    if (format != "eml" || !account.empty()) {
+      MK_ASSIGN_OR_RETURN(info, archive.GetInfo(id));
+      if (!info) return MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id));
+      if (!std::ranges::any_of(info->locations, wanted)) return false;
+    }
+    MK_ASSIGN_OR_RETURN(const std::string raw, archive.ReadRaw(id));
+    if (messages) MK_RETURN_IF_ERROR(write_message(id, info, raw));
+    if (attachment_writer) {
+      MK_ASSIGN_OR_RETURN(const int64_t n, attachment_writer->Add(id, raw));
+      attachment_files += n;
+    }
+    return true;
+  };
   for (size_t k = 0; k < ids->size(); ++k) {
     int64_t id = (*ids)[k];
-    auto info = archive.GetInfo(id);
-    Status st = !info    ? Status(std::unexpected(info.error()))
-                : !*info ? MakeError(ErrorCode::kNotFound, "no message with id " + std::to_string(id))
-                         : OkStatus();
-    if (st && !std::any_of((**info).locations.begin(), (**info).locations.end(), wanted)) {
-      ++skipped;
-      progress.Update(static_cast<int64_t>(k + 1), static_cast<int64_t>(ids->size()));
-      continue;
-    }
-    auto raw = st ? archive.ReadRaw(id) : Result<std::string>(std::unexpected(st.error()));
-    if (st && !raw) st = std::unexpected(raw.error());
-    if (st && messages) st = write_message(id, **info, *raw);
-    if (st && attachment_writer) {
-      auto n = attachment_writer->Add(id, *raw);
-      if (n) attachment_files += *n;
-      if (!n) st = std::unexpected(n.error());
-    }
-    if (!st) {
+    auto done = export_one(id);
+    if (!done) {
       ++failed;
       progress.Finish();
-      PrintError("message " + std::to_string(id) + ": " + st.error().message());
+      PrintError("message " + std::to_string(id) + ": " + done.error().message());
       if (mbox_error) break;
     } else {
-      ++written;
+      ++(*done ? written : skipped);
     }
     progress.Update(static_cast<int64_t>(k + 1), static_cast<int64_t>(ids->size()));
   }
