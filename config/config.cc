@@ -852,6 +852,22 @@ std::string_view AuthName(Auth auth) {
   return "?";
 }
 
+net::LoginMethod LoginMethodFor(Auth auth, net::LoginProtocol protocol) {
+  using M = net::LoginMethod;
+  using P = net::LoginProtocol;
+  switch (auth) {
+    case Auth::kAuto: return M::kAuto;
+    case Auth::kPlain: return M::kPlain;
+    case Auth::kLogin: return protocol == P::kImap ? M::kUserPass : M::kLogin;  // IMAP servers offer no SASL LOGIN
+    case Auth::kXoauth2: return M::kXoauth2;
+    case Auth::kOauthBearer: return M::kOauthBearer;
+    case Auth::kUser: return protocol == P::kSmtp ? M::kAuto : M::kUserPass;
+    case Auth::kApop: return protocol == P::kPop3 ? M::kApop : M::kAuto;
+    case Auth::kCramMd5: return protocol == P::kSmtp ? M::kCramMd5 : M::kAuto;
+  }
+  return M::kAuto;
+}
+
 std::string DeletePolicyText(const DeletePolicy& policy) {
   switch (policy.kind) {
     case DeletePolicy::Kind::kNever: return "never";

@@ -31,6 +31,7 @@
 
 #include "store/lifecycle/retention.h"
 #include "store/util/status.h"
+#include "sync/net/login_chooser.h"
 
 namespace mailkeep::config {
 
@@ -212,6 +213,11 @@ std::span<const std::string_view> RelayKeys();
 std::string_view ProtocolName(Protocol protocol);
 std::string_view TlsName(Tls tls);
 std::string_view AuthName(Auth auth);
+// The login method a `protocol` client uses for `auth`: the one mapping of
+// the accounts-file word. IMAP's "login" and "user" are its LOGIN command;
+// a word the loader refuses for `protocol` (apop but for POP3, user for
+// relays, cram-md5 but for relays) is kAuto.
+net::LoginMethod LoginMethodFor(Auth auth, net::LoginProtocol protocol);
 std::string DeletePolicyText(const DeletePolicy& policy);
 
 // The port that port = 0 stands for: IMAP 993 (implicit TLS) / 143; POP3

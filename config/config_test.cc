@@ -10,6 +10,7 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -310,6 +311,55 @@ TEST(Values, ProtocolTlsAuth) {
   EXPECT_EQ(BadValueOf("tls = ssl"), "config.ini:6: bad value 'ssl' for 'tls' (implicit | starttls | none)");
   EXPECT_EQ(BadValueOf("auth = cram-md5"),
             "config.ini:6: bad value 'cram-md5' for 'auth' (auto | plain | login | xoauth2 | oauthbearer | apop | user)");
+}
+
+// Every accounts-file word, as the loader reads it and as each client is
+// told to log in: the one mapping (LoginMethodFor) cmd_sync, the IMAP
+// options and resend use.
+TEST(Values, AuthWordsBecomeLoginMethods) {
+  using M = net::LoginMethod;
+  using P = net::LoginProtocol;
+  struct Case {
+    const char* word;
+    M pop3, imap, smtp;  // kAuto where the loader refuses the word (checked below)
+  };
+  const Case cases[] = {
+      {"auto", M::kAuto, M::kAuto, M::kAuto},
+      {"plain", M::kPlain, M::kPlain, M::kPlain},
+      {"login", M::kLogin, M::kUserPass, M::kLogin},
+      {"cram-md5", M::kAuto, M::kAuto, M::kCramMd5},
+      {"xoauth2", M::kXoauth2, M::kXoauth2, M::kXoauth2},
+      {"oauthbearer", M::kOauthBearer, M::kOauthBearer, M::kOauthBearer},
+      {"apop", M::kApop, M::kAuto, M::kAuto},
+      {"user", M::kUserPass, M::kUserPass, M::kAuto},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.word);
+    const std::string word = c.word;
+    for (auto [protocol, proto_word, want] : {std::tuple{P::kPop3, "pop3", c.pop3}, {P::kImap, "imap", c.imap}}) {
+      const std::string text = std::string("[account.a]\nprotocol = ") + proto_word +
+                               "\nhost = h\nuser = u\npassword_env = X\nauth = " + word + "\n";
+      auto parsed = ParseConfig(text, "config.ini");
+      if (word == "cram-md5" || (word == "apop" && protocol == P::kImap)) {
+        EXPECT_FALSE(parsed) << proto_word;
+        continue;
+      }
+      ASSERT_TRUE(parsed) << proto_word << ": " << parsed.error().message();
+      EXPECT_EQ(config::LoginMethodFor(parsed->accounts[0].auth, protocol), want) << proto_word;
+    }
+    auto relay = ParseConfig("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = " + word + "\n", "config.ini");
+    if (word == "apop" || word == "user") {
+      EXPECT_FALSE(relay);
+      continue;
+    }
+    ASSERT_TRUE(relay) << relay.error().message();
+    EXPECT_EQ(config::LoginMethodFor(relay->relays[0].auth, P::kSmtp), c.smtp);
+  }
+  // An unknown word: one line naming the allowed words.
+  EXPECT_EQ(BadValueOf("auth = kerberos"),
+            "config.ini:6: bad value 'kerberos' for 'auth' (auto | plain | login | xoauth2 | oauthbearer | apop | user)");
+  EXPECT_EQ(ErrorOf("[relay.r]\nhost = s\nuser = u\npassword_env = P\nauth = digest-md5\n"),
+            "config.ini:5: bad value 'digest-md5' for 'auth' (auto | plain | login | cram-md5 | xoauth2 | oauthbearer)");
 }
 
 TEST(Values, Booleans) {

@@ -54,7 +54,13 @@ _mailkeep() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       [[ $cmd == export ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return ;;
-    --to-account)
+    --layout)
+      mapfile -t COMPREPLY < <(compgen -W "maildir++ nested" -- "$cur")
+      return ;;
+    --folder-names)
+      mapfile -t COMPREPLY < <(compgen -W "mutf7 utf8" -- "$cur")
+      return ;;
+    --to-account | --account)
       mapfile -t COMPREPLY < <(compgen -W "$(_mailkeep_sections account)" -- "$cur")
       return ;;
     --relay)

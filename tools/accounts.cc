@@ -20,20 +20,6 @@ net::TlsMode ToTlsMode(config::Tls tls) {
   return net::TlsMode::kImplicit;
 }
 
-imap::AuthMethod ToImapAuth(config::Auth auth) {
-  switch (auth) {
-    case config::Auth::kPlain: return imap::AuthMethod::kPlain;
-    case config::Auth::kXoauth2: return imap::AuthMethod::kXoauth2;
-    case config::Auth::kOauthBearer: return imap::AuthMethod::kOauthBearer;
-    case config::Auth::kLogin:  // SASL LOGIN is not offered by IMAP servers we know; the LOGIN command is
-    case config::Auth::kUser: return imap::AuthMethod::kUserPass;
-    case config::Auth::kAuto:
-    case config::Auth::kApop:      // apop is refused for IMAP accounts by the config loader,
-    case config::Auth::kCramMd5: break;  // cram-md5 for every account
-  }
-  return imap::AuthMethod::kAuto;
-}
-
 }  // namespace
 
 net::ConnectOptions ConnectOptionsFor(const config::AccountConfig& a, net::Service service) {
@@ -147,7 +133,7 @@ Result<imap::ImapOptions> ImapOptionsFor(const config::AccountConfig& a, const s
   }
   o.connect = ConnectOptionsFor(a, net::Service::kImap);
   o.user = a.user;
-  o.auth = ToImapAuth(a.auth);
+  o.auth = config::LoginMethodFor(a.auth, net::LoginProtocol::kImap);
   o.allow_plaintext = a.allow_plaintext;
   o.compress = a.compress;
   o.max_literal = ClientMessageLimit(a);

@@ -49,6 +49,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   int crash_after = 0;
   ArchiveOptions options;
   local::FolderNaming naming;
+  std::string names_name = "mutf7";
   desc.add_options()
       ("path", po::value<std::vector<std::string>>(), "Maildir, mbox (.gz, .zst), directory or message file")
       ("batch", po::value<size_t>(&batch_count)->default_value(1000), "messages per commit")
@@ -59,6 +60,8 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       ("account", po::value<std::string>(&naming.account),
        "record a directory's folders by name (INBOX, Work/Sub: what `export --format maildir` wrote) "
        "under this account, instead of by path under account local")
+      ("folder-names", po::value<std::string>(&names_name),
+       "with --account: folder directory names are mutf7 (modified UTF-7 decoded where well-formed; default) | utf8")
       ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits")
       ("debug-pack-size", po::value<uint64_t>(&options.pack_size_limit), "testing: start a new pack past N bytes")
       ("debug-dictionary-after", po::value<size_t>(&options.dictionary_after),
@@ -73,6 +76,11 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (vm.count("account") && !ValidAccountName(naming.account)) {
     return FailUsage("--account wants a name of 1 to 100 printable characters");
   }
+  if (names_name != "mutf7" && names_name != "utf8") {
+    return FailUsage("unknown --folder-names '" + names_name + "': use mutf7 or utf8");
+  }
+  if (vm.count("folder-names") && !vm.count("account")) return FailUsage("--folder-names goes with --account NAME");
+  if (names_name == "utf8") naming.names = exporting::FolderNameEncoding::kUtf8;
   local::ReadLimits limits;
   limits.max_message_size = max_message_mb << 20;
   limits.too_large_hint = " (a larger --max-message-mb imports it)";

@@ -64,20 +64,6 @@ class Warnings {
   std::set<std::string> seen_;
 };
 
-smtp::AuthMethod ToSmtpAuth(config::Auth auth) {
-  switch (auth) {
-    case config::Auth::kPlain: return smtp::AuthMethod::kPlain;
-    case config::Auth::kLogin: return smtp::AuthMethod::kLogin;
-    case config::Auth::kCramMd5: return smtp::AuthMethod::kCramMd5;
-    case config::Auth::kXoauth2: return smtp::AuthMethod::kXoauth2;
-    case config::Auth::kOauthBearer: return smtp::AuthMethod::kOauthBearer;
-    case config::Auth::kAuto:
-    case config::Auth::kApop:
-    case config::Auth::kUser: break;  // apop and user are refused for relays by the config loader
-  }
-  return smtp::AuthMethod::kAuto;
-}
-
 net::ConnectOptions RelayConnectOptions(const config::RelayConfig& r) {
   net::ConnectOptions c;
   c.host = r.host;
@@ -244,7 +230,7 @@ int CmdResend(GlobalOptions& global, const std::vector<std::string>& args) {
     }
     if (!relay->user.empty() && !dry_run) {
       settings.smtp.user = relay->user;
-      settings.smtp.auth = ToSmtpAuth(relay->auth);
+      settings.smtp.auth = config::LoginMethodFor(relay->auth, net::LoginProtocol::kSmtp);
       settings.smtp.allow_plaintext = relay->allow_plaintext;
     }
     settings.relay = resend::Relay{relay->name, RelayConnectOptions(*relay)};

@@ -29,20 +29,6 @@
 namespace mailkeep::tools {
 namespace {
 
-pop3::AuthMethod ToPop3Auth(config::Auth auth) {
-  switch (auth) {
-    case config::Auth::kAuto: return pop3::AuthMethod::kAuto;
-    case config::Auth::kPlain: return pop3::AuthMethod::kPlain;
-    case config::Auth::kLogin: return pop3::AuthMethod::kLogin;
-    case config::Auth::kXoauth2: return pop3::AuthMethod::kXoauth2;
-    case config::Auth::kApop: return pop3::AuthMethod::kApop;
-    case config::Auth::kUser: return pop3::AuthMethod::kUserPass;
-    case config::Auth::kOauthBearer: return pop3::AuthMethod::kOauthBearer;
-    case config::Auth::kCramMd5: break;  // refused for accounts by the config loader
-  }
-  return pop3::AuthMethod::kAuto;
-}
-
 sync::DeletePolicy ToDeletePolicy(const config::DeletePolicy& p) {
   sync::DeletePolicy out;
   out.days = p.days;
@@ -77,7 +63,7 @@ Result<std::unique_ptr<sync::Source>> MakeSource(const config::AccountConfig& a,
   }
   o.connect = ConnectOptionsFor(a, net::Service::kPop3);
   o.user = a.user;
-  o.auth = ToPop3Auth(a.auth);
+  o.auth = config::LoginMethodFor(a.auth, net::LoginProtocol::kPop3);
   o.allow_plaintext = a.allow_plaintext;
   // Real mail breaks the 998-byte line limit, sometimes by megabytes (a
   // base64 blob without line breaks); such a message is still mail to keep.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -41,7 +42,14 @@ TEST(FolderDirTest, MaildirPlusPlusAndNested) {
   EXPECT_EQ(FolderDir("INBOX/Sub", pp), Dir{".INBOX.Sub"});
   EXPECT_EQ(FolderDir("v1.2", pp), Dir{".v1%2E2"});
   EXPECT_EQ(FolderDir("v1.2", nested), Dir{"v1.2"});
-  EXPECT_EQ(FolderDir("Données/Été", pp), Dir{".Données.Été"});  // UTF-8 kept
+  EXPECT_EQ(FolderDir("Données/Été", pp, FolderNameEncoding::kUtf8), Dir{".Données.Été"});  // UTF-8 kept
+  // Modified UTF-7 by default, as Dovecot spells its Maildir++ folders.
+  EXPECT_EQ(FolderDir("Données/Été", pp), Dir{".Donn&AOk-es.&AMk-t&AOk-"});
+  EXPECT_EQ(FolderDir("Übersicht", pp), Dir{".&ANw-bersicht"});
+  EXPECT_EQ(FolderDir("Übersicht/日本語", nested), (Dir{"&ANw-bersicht", "&ZeVnLIqe-"}));
+  EXPECT_EQ(FolderDir("R&D", pp), Dir{".R&-D"});
+  EXPECT_EQ(FolderDir("R&D", pp, FolderNameEncoding::kUtf8), Dir{".R&D"});
+  EXPECT_EQ(FolderDir("Ü.1", pp), Dir{".&ANw-%2E1"});  // escapes stay outside the encoded runs
   EXPECT_EQ(FolderDir("100%", pp), Dir{".100%25"});
 }
 
@@ -89,18 +97,28 @@ TEST(FolderDirTest, LongNamesAreCutAtACharacterAndStayDistinct) {
 }
 
 TEST(FolderNameTest, RoundTripsWhatFolderDirWrites) {
-  for (const std::string& name : std::vector<std::string>{"INBOX", "Work", "Work/Projects", "v1.2/x.y", "Données/Été", "100%", "cur", ".hidden/..",
-                           "INBOX/Sub", std::string("tab\there", 8)}) {
+  for (const std::string& name :
+       std::vector<std::string>{"INBOX", "Work", "Work/Projects", "v1.2/x.y", "Données/Été", "100%", "cur", ".hidden/..",
+                                "INBOX/Sub", std::string("tab\there", 8), "Übersicht", "R&D", "&-", "日本語/Ü.x&y"}) {
     for (auto layout : {MaildirLayout::kMaildirPlusPlus, MaildirLayout::kNested}) {
-      std::string back = FolderName(FolderDir(name, layout));
-      if (name.find('\t') != std::string::npos) {
-        EXPECT_EQ(back, FolderName(FolderDir(name, layout)));  // kept escaped: no control byte in a name
-        EXPECT_EQ(back.find('\t'), std::string::npos);
-      } else {
-        EXPECT_EQ(back, name);
+      for (auto names : {FolderNameEncoding::kModifiedUtf7, FolderNameEncoding::kUtf8}) {
+        SCOPED_TRACE(name);
+        std::string back = FolderName(FolderDir(name, layout, names), names);
+        if (name.find('\t') != std::string::npos) {
+          EXPECT_EQ(back.find('\t'), std::string::npos);  // kept escaped: no control byte in a name
+        } else {
+          EXPECT_EQ(back, name);
+        }
       }
     }
   }
+  // Import reads UTF-8 names as they are even when decoding modified UTF-7,
+  // and keeps what is not well-formed modified UTF-7.
+  EXPECT_EQ(FolderName({".Données"}), "Données");
+  EXPECT_EQ(FolderName({".Donn&AOk-es"}), "Données");
+  EXPECT_EQ(FolderName({".Donn&AOk-es"}, FolderNameEncoding::kUtf8), "Donn&AOk-es");
+  EXPECT_EQ(FolderName({".R&D"}), "R&D");
+  EXPECT_EQ(FolderName({".&AAE-"}), "&AAE-");  // would decode to a control byte
   EXPECT_EQ(FolderName({}), "INBOX");
   EXPECT_EQ(FolderName({".Lists.mips"}), "Lists/mips");
   EXPECT_EQ(FolderName({"work", "projects"}), "work/projects");
@@ -129,20 +147,46 @@ TEST(PlaceMessageTest, OneFilePerFolderWithThatFoldersFlags) {
                               Loc("imap", "inbox", "\\Answered")},
                              MaildirLayout::kMaildirPlusPlus);
   ASSERT_EQ(places.size(), 2u);
-  EXPECT_EQ(places[0], (MaildirPlacement{{}, "RS", true}));
-  EXPECT_EQ(places[1], (MaildirPlacement{{".Work.Projects"}, "F", true}));
+  EXPECT_EQ(places[0], (MaildirPlacement{{}, "RS", true, {}}));
+  EXPECT_EQ(places[1], (MaildirPlacement{{".Work.Projects"}, "F", true, {}}));
 }
 
 TEST(PlaceMessageTest, NoNamedFolderMeansInbox) {
   // Imported from local paths: INBOX; flags only from a Maildir copy.
   EXPECT_EQ(PlaceMessage({Loc("mbox", "/home/x/mail.mbox", "")}, MaildirLayout::kNested),
-            (std::vector<MaildirPlacement>{{{}, "", false}}));
+            (std::vector<MaildirPlacement>{{{}, "", false, {}}}));
   EXPECT_EQ(PlaceMessage({Loc("maildir", "/home/x/Maildir", "\\Seen")}, MaildirLayout::kNested),
-            (std::vector<MaildirPlacement>{{{}, "S", true}}));
-  EXPECT_EQ(PlaceMessage({}, MaildirLayout::kNested), (std::vector<MaildirPlacement>{{{}, "", false}}));
+            (std::vector<MaildirPlacement>{{{}, "S", true, {}}}));
+  EXPECT_EQ(PlaceMessage({}, MaildirLayout::kNested), (std::vector<MaildirPlacement>{{{}, "", false, {}}}));
   // POP3 knows no flags.
   EXPECT_EQ(PlaceMessage({Loc("pop3", "INBOX", "")}, MaildirLayout::kNested),
-            (std::vector<MaildirPlacement>{{{}, "", false}}));
+            (std::vector<MaildirPlacement>{{{}, "", false, {}}}));
+}
+
+TEST(PlaceMessageTest, KeywordsOfEachFolderSortedOnce) {
+  auto places = PlaceMessage({Loc("imap", "INBOX", "\\Seen Junk $Label1"), Loc("imap", "INBOX", "$Forwarded Junk"),
+                              Loc("imap", "Übersicht", "\\Flagged custom-1 \\Recent")},
+                             MaildirLayout::kMaildirPlusPlus);
+  ASSERT_EQ(places.size(), 2u);
+  EXPECT_EQ(places[0], (MaildirPlacement{{}, "S", true, {"$Forwarded", "$Label1", "Junk"}}));
+  EXPECT_EQ(places[1], (MaildirPlacement{{".&ANw-bersicht"}, "F", true, {"custom-1"}}));
+}
+
+TEST(KeywordsTest, AtomsOnlyAndTheDovecotKeywordsFile) {
+  EXPECT_EQ(Keywords("\\Seen $Label1 Junk \\Custom a(b x]y $Label1 " + std::string(200, 'k') + " NonJunk"),
+            (std::vector<std::string>{"$Label1", "Junk", "NonJunk"}));
+  EXPECT_EQ(KeywordFileText({"$Label1", "Junk"}), "0 $Label1\n1 Junk\n");
+  std::vector<std::string> many;
+  for (int i = 0; i < 30; ++i) many.push_back("k" + std::to_string(i));
+  std::string text = KeywordFileText(many);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 26);  // only lettered keywords
+  EXPECT_EQ(ParseKeywordFile(text), std::vector<std::string>(many.begin(), many.begin() + 26));
+  // Dovecot's own file, and lines that are not "N KEYWORD" (N < 26).
+  EXPECT_EQ(ParseKeywordFile("0 $Forwarded\n2 Junk\n26 Late\nx Bad\n3 two words\n1\n4 \x1b\n"),
+            (std::vector<std::string>{"$Forwarded", "", "Junk"}));
+  EXPECT_EQ(MaildirFlags("FSac", {"$Forwarded", "", "Junk"}), "\\Flagged \\Seen $Forwarded Junk");
+  EXPECT_EQ(MaildirFlags("RTDbz", {"$Forwarded", "", "Junk"}), "\\Answered \\Deleted \\Draft");
+  EXPECT_EQ(MaildirFlags("Sa"), "\\Seen");
 }
 
 TEST(SafeFileNameTest, HostileAttachmentNames) {
@@ -242,6 +286,36 @@ TEST(MaildirWriterTest, WritesFoldersAndRefusesAPlantedSymlink) {
   struct stat st {};
   ASSERT_EQ(::stat((root + "/.Work.Sub/cur/1.M1.mailkeep:2,F").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(MaildirWriterTest, KeywordLettersPerFolderAndTheKeywordsFile) {
+  char tmpl[] = "/tmp/mk-export-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = std::string(tmpl) + "/out";
+  auto fd = OpenOutDir(root);
+  ASSERT_TRUE(fd);
+  std::vector<std::string> warnings;
+  MaildirWriter w(std::move(*fd), root, [&](const std::string& line) { warnings.push_back(line); });
+  ASSERT_TRUE(w.WriteMessage({{}, "S", true, {"Junk", "$Label1"}}, "1.M1.mailkeep", "one"));
+  ASSERT_TRUE(w.WriteMessage({{}, "", true, {"$Label1", "$Forwarded"}}, "2.M2.mailkeep", "two"));
+  ASSERT_TRUE(w.WriteMessage({{".Sub"}, "F", true, {"$Forwarded"}}, "2.M2.mailkeep", "two"));
+  ASSERT_TRUE(w.WriteMessage({{".Sub"}, "", false, {"Junk"}}, "3.M3.mailkeep", "three"));  // no flags known
+  std::vector<std::string> many;
+  for (int i = 0; i < 28; ++i) many.push_back("k" + std::to_string(i));
+  ASSERT_TRUE(w.WriteMessage({{".Many"}, "", true, many}, "4.M4.mailkeep", "four"));
+  ASSERT_TRUE(w.WriteMessage({{".Many"}, "", true, {"k27", "k0"}}, "5.M5.mailkeep", "five"));
+  ASSERT_TRUE(w.WriteKeywordFiles());
+  EXPECT_EQ(*ReadFile(root + "/cur/1.M1.mailkeep:2,Sab"), "one");
+  EXPECT_EQ(*ReadFile(root + "/cur/2.M2.mailkeep:2,bc"), "two");
+  EXPECT_EQ(*ReadFile(root + "/dovecot-keywords"), "0 Junk\n1 $Label1\n2 $Forwarded\n");
+  EXPECT_EQ(*ReadFile(root + "/.Sub/cur/2.M2.mailkeep:2,Fa"), "two");
+  EXPECT_EQ(*ReadFile(root + "/.Sub/cur/3.M3.mailkeep"), "three");
+  EXPECT_EQ(*ReadFile(root + "/.Sub/dovecot-keywords"), "0 $Forwarded\n");
+  EXPECT_EQ(*ReadFile(root + "/.Many/cur/5.M5.mailkeep:2,a"), "five");
+  EXPECT_EQ(w.keywords_left_out(), 3);  // k26, k27, then k27 again
+  ASSERT_EQ(warnings.size(), 1u);  // once per folder
+  EXPECT_NE(warnings[0].find(".Many: more than 26 keywords"), std::string::npos) << warnings[0];
   std::filesystem::remove_all(tmpl);
 }
 

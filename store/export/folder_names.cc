@@ -6,6 +6,7 @@
 #include <set>
 
 #include "store/export/utf8.h"
+#include "store/util/mutf7.h"
 #include "store/util/sha256.h"
 
 namespace mailkeep::exporting {
@@ -33,34 +34,70 @@ void Escape(std::string& out, unsigned char c) {
   out += kHex[c & 15];
 }
 
-// One component, escaped; each entry of `units` is one character or escape
-// (so a cut never splits one).
-std::vector<std::string> EscapeComponent(std::string_view in, MaildirLayout layout) {
-  std::vector<std::string> units;
+struct Unit {
+  std::string text;
+  bool escape = false;  // a %XX escape (else one character, kept or to be encoded)
+};
+
+// Units of modified UTF-7 text: each "&...-" run is one, so a cut never splits it.
+void SplitEncoded(const std::string& encoded, std::vector<std::string>& out) {
+  for (size_t i = 0; i < encoded.size();) {
+    size_t end = encoded[i] == '&' ? encoded.find('-', i) : i;
+    end = end == std::string::npos ? encoded.size() : end + 1;
+    out.push_back(encoded.substr(i, end - i));
+    i = end;
+  }
+}
+
+// One component, escaped; each entry of the result is one character, one
+// escape or one modified UTF-7 run (so a cut never splits one).
+std::vector<std::string> EscapeComponent(std::string_view in, MaildirLayout layout, FolderNameEncoding names) {
+  std::vector<Unit> units;
   for (size_t i = 0; i < in.size();) {
     auto c = static_cast<unsigned char>(in[i]);
-    std::string unit;
+    Unit unit;
     if (c >= 0x80) {
       if (size_t n = Utf8Length(in, i)) {
-        units.emplace_back(in.substr(i, n));
+        units.push_back({std::string(in.substr(i, n))});
         i += n;
         continue;
       }
-      Escape(unit, c);
+      Escape(unit.text, c);
+      unit.escape = true;
     } else if (c < 0x20 || c == 0x7f || c == '%' || c == '/' ||
                (c == '.' && (layout == MaildirLayout::kMaildirPlusPlus || i == 0))) {
-      Escape(unit, c);
+      Escape(unit.text, c);
+      unit.escape = true;
     } else {
-      unit = std::string(1, static_cast<char>(c));
+      unit.text = std::string(1, static_cast<char>(c));
     }
     units.push_back(std::move(unit));
     ++i;
   }
   if (layout == MaildirLayout::kNested && (in == "cur" || in == "new" || in == "tmp")) {
-    units[0].clear();
-    Escape(units[0], static_cast<unsigned char>(in[0]));
+    units[0] = {"", true};
+    Escape(units[0].text, static_cast<unsigned char>(in[0]));
   }
-  return units;
+  std::vector<std::string> out;
+  std::string run;  // characters between escapes, encoded together
+  auto flush = [&] {
+    if (names == FolderNameEncoding::kModifiedUtf7) {
+      SplitEncoded(EncodeModifiedUtf7(run), out);
+    }
+    run.clear();
+  };
+  for (auto& u : units) {
+    if (names == FolderNameEncoding::kUtf8) {
+      out.push_back(std::move(u.text));
+    } else if (u.escape) {
+      flush();
+      out.push_back(std::move(u.text));
+    } else {
+      run += u.text;
+    }
+  }
+  flush();
+  return out;
 }
 
 std::string Cut(const std::vector<std::string>& units, std::string_view prefix, std::string_view whole) {
@@ -102,9 +139,16 @@ int HexValue(char c) {
   return -1;
 }
 
-// Undoes %XX escapes, or returns the piece as written when the result
-// would not be a clean name.
-std::string Unescape(std::string_view piece) {
+bool CleanName(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || c == '/') return false;
+  }
+  return ValidUtf8(s);
+}
+
+// Undoes %XX escapes, then (kModifiedUtf7) modified UTF-7, or returns the
+// piece as written when the result would not be a clean name.
+std::string Unescape(std::string_view piece, FolderNameEncoding names) {
   std::string out;
   for (size_t i = 0; i < piece.size(); ++i) {
     if (piece[i] == '%' && i + 2 < piece.size() && HexValue(piece[i + 1]) >= 0 && HexValue(piece[i + 2]) >= 0) {
@@ -114,39 +158,58 @@ std::string Unescape(std::string_view piece) {
       out += piece[i];
     }
   }
-  for (unsigned char c : out) {
-    if (c < 0x20 || c == 0x7f || c == '/') return std::string(piece);
+  if (!CleanName(out)) return std::string(piece);
+  if (names == FolderNameEncoding::kModifiedUtf7) {
+    if (auto decoded = TryDecodeModifiedUtf7(out); decoded && CleanName(*decoded)) return *decoded;
   }
-  return ValidUtf8(out) ? out : std::string(piece);
+  return out;
+}
+
+bool ValidKeyword(std::string_view k) {
+  if (k.empty() || k.size() > kMaxKeywordLength || k.front() == '\\') return false;
+  for (unsigned char c : k) {
+    if (c <= 0x20 || c >= 0x7f || std::string_view("(){%*\"\\]").find(static_cast<char>(c)) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Adds the keywords of `imap_flags` to the sorted set `keywords`.
+void AddKeywords(std::vector<std::string>& keywords, std::string_view imap_flags) {
+  for (auto& k : Keywords(imap_flags)) {
+    auto at = std::lower_bound(keywords.begin(), keywords.end(), k);
+    if (at == keywords.end() || *at != k) keywords.insert(at, std::move(k));
+  }
 }
 
 bool IsLocalPath(const Location& l) { return !l.folder.empty() && l.folder.front() == '/'; }
 
 }  // namespace
 
-std::vector<std::string> FolderDir(std::string_view folder, MaildirLayout layout) {
+std::vector<std::string> FolderDir(std::string_view folder, MaildirLayout layout, FolderNameEncoding names) {
   auto parts = Components(folder);
   if (parts.empty() || (parts.size() == 1 && IsInbox(parts[0]))) return {};
   if (layout == MaildirLayout::kNested) {
     std::vector<std::string> dir;
-    for (auto p : parts) dir.push_back(Cut(EscapeComponent(p, layout), "", folder));
+    for (auto p : parts) dir.push_back(Cut(EscapeComponent(p, layout, names), "", folder));
     return dir;
   }
   std::vector<std::string> units;
   for (auto p : parts) {
     units.emplace_back(".");
-    auto escaped = EscapeComponent(p, layout);
+    auto escaped = EscapeComponent(p, layout, names);
     units.insert(units.end(), escaped.begin(), escaped.end());
   }
   return {Cut(units, "", folder)};
 }
 
-std::string FolderName(const std::vector<std::string>& relative_dir) {
+std::string FolderName(const std::vector<std::string>& relative_dir, FolderNameEncoding names) {
   std::string name;
   auto add = [&](std::string_view piece) {
     if (piece.empty()) return;
     if (!name.empty()) name += '/';
-    name += Unescape(piece);
+    name += Unescape(piece, names);
   };
   for (const auto& component : relative_dir) {
     if (component.starts_with('.')) {
@@ -179,18 +242,75 @@ std::string MaildirLetters(std::string_view imap_flags) {
   return std::string(letters.begin(), letters.end());
 }
 
+std::vector<std::string> Keywords(std::string_view imap_flags) {
+  std::vector<std::string> out;
+  while (!imap_flags.empty()) {
+    size_t space = imap_flags.find(' ');
+    std::string_view word = imap_flags.substr(0, space);
+    imap_flags.remove_prefix(space == std::string_view::npos ? imap_flags.size() : space + 1);
+    if (ValidKeyword(word) && std::find(out.begin(), out.end(), word) == out.end()) out.emplace_back(word);
+  }
+  return out;
+}
+
+std::string KeywordFileText(const std::vector<std::string>& keywords) {
+  std::string text;
+  for (size_t i = 0; i < keywords.size() && i < kMaildirKeywordLetters; ++i) {
+    text += std::to_string(i) + " " + keywords[i] + "\n";
+  }
+  return text;
+}
+
+std::vector<std::string> ParseKeywordFile(std::string_view text) {
+  std::vector<std::string> keywords;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    size_t space = line.find(' ');
+    if (space == 0 || space > 2 || space == std::string_view::npos) continue;
+    size_t index = 0;
+    for (char c : line.substr(0, space)) index = c >= '0' && c <= '9' ? index * 10 + (c - '0') : kMaildirKeywordLetters;
+    std::string_view name = line.substr(space + 1);
+    if (index >= kMaildirKeywordLetters || !ValidKeyword(name)) continue;
+    if (keywords.size() <= index) keywords.resize(index + 1);
+    keywords[index] = name;
+  }
+  return keywords;
+}
+
+std::string MaildirFlags(std::string_view letters, const std::vector<std::string>& keywords) {
+  static constexpr std::pair<char, const char*> kFlags[] = {
+      {'R', "\\Answered"}, {'T', "\\Deleted"}, {'D', "\\Draft"}, {'F', "\\Flagged"}, {'S', "\\Seen"},
+  };
+  std::string out;
+  auto add = [&](std::string_view flag) {
+    if (!out.empty()) out += ' ';
+    out += flag;
+  };
+  for (const auto& [letter, flag] : kFlags) {
+    if (letters.find(letter) != std::string_view::npos) add(flag);
+  }
+  for (size_t i = 0; i < keywords.size(); ++i) {
+    if (!keywords[i].empty() && letters.find(static_cast<char>('a' + i)) != std::string_view::npos) add(keywords[i]);
+  }
+  return out;
+}
+
 std::vector<MaildirPlacement> PlaceMessage(const std::vector<Location>& locations, MaildirLayout layout,
-                                           const std::function<std::string(const Location&)>& folder_name) {
+                                           const std::function<std::string(const Location&)>& folder_name,
+                                           FolderNameEncoding names) {
   std::map<std::vector<std::string>, MaildirPlacement> by_dir;
   for (const auto& l : locations) {
     if (IsLocalPath(l)) continue;
-    auto dir = FolderDir(folder_name ? folder_name(l) : l.folder, layout);
+    auto dir = FolderDir(folder_name ? folder_name(l) : l.folder, layout, names);
     MaildirPlacement& p = by_dir[dir];
     p.dir = dir;
     std::string letters = p.letters + MaildirLetters(l.flags);
     std::sort(letters.begin(), letters.end());
     letters.erase(std::unique(letters.begin(), letters.end()), letters.end());
     p.letters = letters;
+    AddKeywords(p.keywords, l.flags);
     p.flags_known = p.flags_known || l.source == "imap" || l.source == "maildir";
   }
   if (by_dir.empty()) {
@@ -200,6 +320,7 @@ std::vector<MaildirPlacement> PlaceMessage(const std::vector<Location>& location
       if (l.source != "maildir") continue;
       root.flags_known = true;
       root.letters += MaildirLetters(l.flags);
+      AddKeywords(root.keywords, l.flags);
     }
     std::sort(root.letters.begin(), root.letters.end());
     root.letters.erase(std::unique(root.letters.begin(), root.letters.end()), root.letters.end());

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "store/util/files.h"
@@ -109,6 +110,7 @@ Result<MaildirWriter::Folder*> MaildirWriter::OpenFolder(const std::vector<std::
     at = here.get();
   }
   Folder f;
+  f.here = std::move(here);
   f.shown = shown;
   MK_ASSIGN_OR_RETURN(f.cur, OpenSubdir(at, "cur", shown + "/cur"));
   MK_ASSIGN_OR_RETURN(Fd fresh, OpenSubdir(at, "new", shown + "/new"));
@@ -119,6 +121,43 @@ Result<MaildirWriter::Folder*> MaildirWriter::OpenFolder(const std::vector<std::
 Status MaildirWriter::Write(const std::vector<std::string>& dir, const std::string& name, std::string_view data) {
   MK_ASSIGN_OR_RETURN(Folder * f, OpenFolder(dir));
   return WritePrivateFile(f->tmp.get(), name, f->shown + "/tmp", f->cur.get(), name, data, f->shown + "/cur/" + name);
+}
+
+std::string MaildirWriter::KeywordLetters(Folder& f, const std::vector<std::string>& keywords) {
+  std::string letters;
+  for (const auto& k : keywords) {
+    auto at = std::find(f.keywords.begin(), f.keywords.end(), k);
+    if (at == f.keywords.end() && f.keywords.size() < kMaildirKeywordLetters) at = f.keywords.insert(at, k);
+    if (at != f.keywords.end()) {
+      letters += static_cast<char>('a' + (at - f.keywords.begin()));
+      continue;
+    }
+    ++keywords_left_out_;
+    if (!f.warned && warn_) {
+      warn_(f.shown + ": more than " + std::to_string(kMaildirKeywordLetters) +
+            " keywords; a Maildir has no letter for the others (such as '" + k + "'), left out");
+    }
+    f.warned = true;
+  }
+  std::sort(letters.begin(), letters.end());
+  return letters;
+}
+
+Status MaildirWriter::WriteMessage(const MaildirPlacement& place, const std::string& base, std::string_view data) {
+  MK_ASSIGN_OR_RETURN(Folder * f, OpenFolder(place.dir));
+  std::string name = base;
+  if (place.flags_known) name += ":2," + place.letters + KeywordLetters(*f, place.keywords);
+  return Write(place.dir, name, data);
+}
+
+Status MaildirWriter::WriteKeywordFiles() {
+  for (auto& [dir, f] : folders_) {
+    if (f.keywords.empty()) continue;
+    int at = f.here.ok() ? f.here.get() : root_.get();
+    MK_RETURN_IF_ERROR(WritePrivateFile(f.tmp.get(), kKeywordFileName, f.shown + "/tmp", at, kKeywordFileName,
+                                        KeywordFileText(f.keywords), f.shown + "/" + kKeywordFileName));
+  }
+  return OkStatus();
 }
 
 }  // namespace mailkeep::exporting

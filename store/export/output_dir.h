@@ -8,6 +8,7 @@
 // Thread-safety: none; one writer per thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -72,22 +73,40 @@ Status WriteFileNoFollow(const std::string& path, std::string_view data);
 class MaildirWriter {
  public:
   // REQUIRES: `root` open (OpenOutDir); `shown` is its path for messages.
-  MaildirWriter(Fd root, std::string shown) : root_(std::move(root)), shown_(std::move(shown)) {}
+  // `warn` gets one line per folder that has more keywords than letters.
+  MaildirWriter(Fd root, std::string shown, std::function<void(const std::string&)> warn = {})
+      : root_(std::move(root)), shown_(std::move(shown)), warn_(std::move(warn)) {}
   // Writes `data` as DIR/cur/NAME, DIR being `dir` (FolderDir's components,
   // each one safe name) below the root.
   Status Write(const std::vector<std::string>& dir, const std::string& name, std::string_view data);
+  // Writes `data` in place.dir as `base`, with (place.flags_known) the info
+  // ":2," + place.letters + one letter per keyword: the folder's keywords
+  // are numbered as first seen, 'a' for the first; a keyword past the 26th
+  // has no letter and is left out (counted; `warn` once per folder).
+  Status WriteMessage(const MaildirPlacement& place, const std::string& base, std::string_view data);
+  // Writes the dovecot-keywords file of every folder that has keywords
+  // (folder_names.h). Call once, after the last WriteMessage.
+  Status WriteKeywordFiles();
   // Folders written so far (their directories relative to the root).
   int64_t folders() const { return static_cast<int64_t>(folders_.size()); }
+  // Keyword letters that could not be written (one per message and keyword).
+  int64_t keywords_left_out() const { return keywords_left_out_; }
 
  private:
   struct Folder {
-    Fd cur, tmp;
+    Fd here, cur, tmp;  // `here` is not open for the root
     std::string shown;
+    std::vector<std::string> keywords;  // index = letter - 'a'
+    bool warned = false;
   };
   Result<Folder*> OpenFolder(const std::vector<std::string>& dir);
+  // The letters of `keywords` in `f` (numbering new ones).
+  std::string KeywordLetters(Folder& f, const std::vector<std::string>& keywords);
   Fd root_;
   std::string shown_;
+  std::function<void(const std::string&)> warn_;
   std::map<std::vector<std::string>, Folder> folders_;
+  int64_t keywords_left_out_ = 0;
 };
 
 }  // namespace mailkeep::exporting

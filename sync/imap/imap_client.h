@@ -22,7 +22,7 @@
 //   client->Unselect();  ...  client->Logout();
 //
 // Folder names in this API are UTF-8; on the wire they are modified UTF-7
-// (mutf7.h). Names that ListFolders() saw are sent back exactly as the
+// (store/util/mutf7.h). Names that ListFolders() saw are sent back exactly as the
 // server spelt them, even when they are not well-formed modified UTF-7.
 //
 // Messages come back in the form a Maildir file has (as Pop3Client): every
@@ -78,7 +78,7 @@
 #include <vector>
 
 #include "store/util/status.h"
-#include "sync/imap/mutf7.h"
+#include "store/util/mutf7.h"
 #include "sync/net/connection.h"
 #include "sync/net/login_chooser.h"
 

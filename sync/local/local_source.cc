@@ -122,21 +122,6 @@ bool IsMaildirMetadata(const std::string& name) {
          name == "subscriptions";
 }
 
-// Maildir flag letters (the part after ":2,") as IMAP flags, in sorted order.
-std::string MaildirFlags(std::string_view letters) {
-  static constexpr std::pair<char, const char*> kFlags[] = {
-      {'R', "\\Answered"}, {'T', "\\Deleted"}, {'D', "\\Draft"},
-      {'F', "\\Flagged"},  {'S', "\\Seen"},
-  };
-  std::string out;
-  for (const auto& [letter, flag] : kFlags) {
-    if (letters.find(letter) == std::string_view::npos) continue;
-    if (!out.empty()) out += ' ';
-    out += flag;
-  }
-  return out;
-}
-
 // Splits a Maildir file name into the unique name and the flag letters.
 void SplitMaildirName(const std::string& name, std::string* key, std::string* letters) {
   size_t info = name.rfind(":2,");
@@ -290,6 +275,7 @@ class Reader {
   // in progress and is skipped, as are dot files).
   Status ReadMaildirFolder(const std::string& dir) {
     std::unordered_set<std::string> keys;
+    const std::vector<std::string> keywords = ReadKeywords(dir);
     for (const char* sub : {"cur", "new"}) {
       std::string subdir = Join(dir, sub);
       Entry what = Classify(subdir, root_);
@@ -317,7 +303,7 @@ class Reader {
         m.origin.account = "local";
         m.origin.folder = dir;
         m.origin.key = std::move(key);
-        m.origin.flags = MaildirFlags(letters);
+        m.origin.flags = exporting::MaildirFlags(letters, keywords);
         m.origin.internal_date = e.mtime;
         MK_RETURN_IF_ERROR(sink_(std::move(m)));
       }
@@ -392,6 +378,21 @@ class Reader {
   }
 
  private:
+  // The keywords `dir`'s dovecot-keywords file names (folder_names.h), if
+  // it has one; a link out of the tree or an unreadable file is reported.
+  std::vector<std::string> ReadKeywords(const std::string& dir) {
+    std::string path = Join(dir, exporting::kKeywordFileName);
+    Entry what = Classify(path, root_);
+    if (!what.outside.empty()) SkippedLink(path, what.outside);
+    if (!what.is_file) return {};
+    auto text = ReadFile(what.open_path, exporting::kMaxKeywordFile);
+    if (!text) {
+      Problem(path, text.error().message() + "; its keywords are not imported");
+      return {};
+    }
+    return exporting::ParseKeywordFile(*text);
+  }
+
   // A whole message file (decompressed if it is gzip or zstd) at
   // `open_path`; problems are reported (naming `path`) and give an error.
   Result<std::string> ReadWhole(const std::string& path, const std::string& open_path) {
@@ -479,8 +480,8 @@ InputKind DetectInput(const std::string& path, std::string* why) {
 namespace {
 
 // Folder paths below `root` as names (FolderNaming).
-MessageSink NameFolders(const std::string& root, const std::string& account, const MessageSink& sink) {
-  return [root, account, &sink](RawMessage&& m) -> Status {
+MessageSink NameFolders(const std::string& root, const FolderNaming& naming, const MessageSink& sink) {
+  return [root, account = naming.account, names = naming.names, &sink](RawMessage&& m) -> Status {
     const std::string& folder = m.origin.folder;
     if (folder == root || (folder.starts_with(root) && folder.size() > root.size() && folder[root.size()] == '/')) {
       std::vector<std::string> relative;
@@ -491,7 +492,7 @@ MessageSink NameFolders(const std::string& root, const std::string& account, con
         relative.emplace_back(rest.substr(0, slash));
         rest.remove_prefix(slash == std::string_view::npos ? rest.size() : slash);
       }
-      m.origin.folder = exporting::FolderName(relative);
+      m.origin.folder = exporting::FolderName(relative, names);
       m.origin.account = account;
     }
     return sink(std::move(m));
@@ -507,7 +508,7 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
     if (resolved) {
       struct stat st {};
       if (::stat(resolved->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        return ReadInput(path, NameFolders(*resolved, naming.account, sink), on_problem, limits, {});
+        return ReadInput(path, NameFolders(*resolved, naming, sink), on_problem, limits, {});
       }
     }
   }

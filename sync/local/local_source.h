@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/export/folder_names.h"
 #include "store/raw_message.h"
 #include "store/util/status.h"
 
@@ -48,10 +49,12 @@ struct ReadLimits {
 // of the folder relative to the directory given (exporting::FolderName in
 // store/export/folder_names.h: the directory itself is "INBOX", a
 // Maildir++ ".Work.Sub" or nested Work/Sub is "Work/Sub", %XX escapes
-// undone) — the folders a `mailkeep export --format maildir` wrote.
+// undone, modified UTF-7 decoded unless `names` is kUtf8) — the folders a
+// `mailkeep export --format maildir` wrote.
 // A single file input keeps its path either way.
 struct FolderNaming {
   std::string account;  // "" = by path under account "local"
+  exporting::FolderNameEncoding names = exporting::FolderNameEncoding::kModifiedUtf7;
 };
 
 using MessageSink = std::function<Status(RawMessage&&)>;
@@ -64,8 +67,9 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 // key = Maildir unique name (before ":2,") / decimal byte offset of the
 // "From " line in the uncompressed mbox / path relative to the directory.
 // Maildir flags (letters after ":2," or "!2,") become IMAP flags (S→\Seen,
-// R→\Answered, F→\Flagged, T→\Deleted, D→\Draft; other letters ignored),
-// in sorted order; new/ messages get no flag (not \Recent).
+// R→\Answered, F→\Flagged, T→\Deleted, D→\Draft, in sorted order; then
+// the keywords the letters a..z stand for in the folder's dovecot-keywords
+// file; other letters ignored); new/ messages get no flag (not \Recent).
 // internal_date: Maildir/eml file mtime; mbox From_ line date when it parses
 // (a 1970-01-01 date counts as absent).
 //

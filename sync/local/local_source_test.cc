@@ -429,6 +429,34 @@ TEST_F(LocalSourceTest, FoldersByNameUnderAnAccount) {
   EXPECT_EQ(run.messages[0].origin.folder, Path("md"));
 }
 
+TEST_F(LocalSourceTest, KeywordsFromDovecotKeywordsAndModifiedUtf7Names) {
+  // As Dovecot (and `export --format maildir`) writes them.
+  Write("md/dovecot-keywords", "0 $Label1\n1 Junk\n3 $Forwarded\n");
+  Write("md/cur/1.x:2,Sad", "A: one\n\n");
+  Write("md/cur/2.x:2,bcz", "A: two\n\n");  // c and z: no keyword there
+  Write("md/.&ANw-bersicht/cur/3.x:2,Fa", "A: three\n\n");  // no keywords file in this folder
+  Write("md/.R&D/cur/4.x:2,", "A: four\n\n");               // not modified UTF-7: kept
+  Write("outside-keywords", "0 Planted\n");
+  Write("md/.Linked/cur/5.x:2,a", "A: five\n\n");
+  Symlink(Path("outside-keywords"), "md/.Linked/dovecot-keywords");
+  FolderNaming naming{"restored"};
+  Run run = Read("md", {}, naming);
+  ASSERT_TRUE(run.status);
+  std::set<std::pair<std::string, std::string>> got;
+  for (const auto& m : run.messages) got.emplace(m.origin.folder, m.origin.flags);
+  EXPECT_EQ(got, (std::set<std::pair<std::string, std::string>>{{"INBOX", "\\Seen $Label1 $Forwarded"},
+                                                                 {"INBOX", "Junk"},
+                                                                 {"\xc3\x9c" "bersicht", "\\Flagged"},
+                                                                 {"R&D", ""},
+                                                                 {"Linked", ""}}));
+  ASSERT_EQ(run.problems.size(), 1u);  // the link out of the tree, not followed
+  EXPECT_NE(run.problems[0].second.find("symbolic link out of the imported tree"), std::string::npos);
+  naming.names = exporting::FolderNameEncoding::kUtf8;
+  got.clear();
+  for (const auto& m : Read("md", {}, naming).messages) got.emplace(m.origin.folder, m.origin.flags);
+  EXPECT_TRUE(got.contains({"&ANw-bersicht", "\\Flagged"}));
+}
+
 TEST_F(LocalSourceTest, NestedMaildirs) {
   Write("tree/work/cur/1:2,", "A: 1\n\n");
   Write("tree/work/projects/x/new/2", "A: 2\n\n");

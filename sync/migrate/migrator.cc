@@ -5,7 +5,7 @@
 #include <map>
 #include <tuple>
 
-#include "sync/imap/mutf7.h"
+#include "store/util/mutf7.h"
 #include "sync/migrate/folder_map.h"
 
 namespace mailkeep::migrate {
@@ -69,7 +69,7 @@ Path LocalPath(const Location& l) {
     // Maildir++: ".Lists.dev" is Lists/dev; names are modified UTF-7 on disk.
     Path out;
     for (auto& part : ToNeutral(name.substr(1), Layout{"", '.'})) {
-      auto decoded = imap::TryDecodeModifiedUtf7(part);
+      auto decoded = TryDecodeModifiedUtf7(part);
       out.push_back(decoded ? *decoded : part);
     }
     return ParseNeutral(NeutralString(out));

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sync/imap/mutf7.h"
+#include "store/util/mutf7.h"
 #include "sync/imap/response_parser.h"
 
 namespace {
@@ -72,7 +72,7 @@ Outcome Run(std::string_view in, Step step, bool direct) {
 }
 
 void CheckUtf7(std::string_view s) {
-  namespace i = mailkeep::imap;
+  namespace i = mailkeep;
   auto printable = [](const std::string& w) {
     for (char c : w)
       if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) return false;

@@ -3,14 +3,17 @@
 // modified base64 (",' instead of "/", no padding) between "&" and "-".
 // Example: "~peter/mail/台北/日本語" ↔ "~peter/mail/&U,BTFw-/&ZeVnLIqe-".
 //
-// Pure functions; thread-safe. No dependency on store/util (fuzz builds).
+// The one codec for these names: the IMAP client's folder names and the
+// Maildir folder directories export writes and import reads (Dovecot's
+// default on-disk spelling). Pure functions; thread-safe. Its own library
+// (mailkeep_mutf7) with no dependency on the rest of store/util (fuzz builds).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace mailkeep::imap {
+namespace mailkeep {
 
 // UTF-8 → modified UTF-7. Invalid UTF-8 sequences become U+FFFD.
 std::string EncodeModifiedUtf7(std::string_view utf8);
@@ -25,4 +28,4 @@ std::string DecodeModifiedUtf7(std::string_view mutf7);
 // should have been merged, non-zero padding bits).
 std::optional<std::string> TryDecodeModifiedUtf7(std::string_view mutf7);
 
-}  // namespace mailkeep::imap
+}  // namespace mailkeep

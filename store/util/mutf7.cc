@@ -1,9 +1,9 @@
-#include "sync/imap/mutf7.h"
+#include "store/util/mutf7.h"
 
 #include <cstdint>
 #include <vector>
 
-namespace mailkeep::imap {
+namespace mailkeep {
 
 namespace {
 
@@ -190,4 +190,4 @@ std::string DecodeModifiedUtf7(std::string_view mutf7) {
   return std::move(*decoded);
 }
 
-}  // namespace mailkeep::imap
+}  // namespace mailkeep

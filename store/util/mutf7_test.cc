@@ -1,8 +1,8 @@
-#include "sync/imap/mutf7.h"
+#include "store/util/mutf7.h"
 
 #include <gtest/gtest.h>
 
-namespace mailkeep::imap {
+namespace mailkeep {
 namespace {
 
 TEST(ModifiedUtf7, Rfc3501Example) {
@@ -52,4 +52,4 @@ TEST(ModifiedUtf7, InvalidUtf8BecomesReplacementCharacter) {
 }
 
 }  // namespace
-}  // namespace mailkeep::imap
+}  // namespace mailkeep
