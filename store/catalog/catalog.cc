@@ -376,10 +376,12 @@ struct Catalog::Cache {
 Catalog::Catalog(std::unique_ptr<Db> db) : db_(std::move(db)), cache_(std::make_unique<Cache>()) {}
 Catalog::~Catalog() = default;
 
-Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only, bool migrate) {
-  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only));
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only, bool migrate,
+                                               const crypto::Key* key) {
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only, key));
   std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
   if (!read_only) {
+    if (key) MK_RETURN_IF_ERROR(cat->EnterWalWithoutJournal());
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_mode=WAL"));
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA synchronous=FULL"));
     // A persistent WAL is emptied (truncated to 0) at the last close, and
@@ -404,13 +406,26 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   return cat;
 }
 
-Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path) {
+Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path, const crypto::Key* key) {
   // Read-write like the archive's readers (a WAL database needs its -shm),
   // but nothing is written: no pragma that changes the file runs here.
-  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, /*read_only=*/false));
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, /*read_only=*/false, key));
   MK_ASSIGN_OR_RETURN(auto st, db->Prepare("PRAGMA user_version"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : int64_t{0};
+}
+
+// Switching a new database to WAL writes its first page in a rollback
+// transaction; a sealed database may have no rollback journal (it would
+// hold plaintext), so that one transaction runs with journal_mode=OFF (on
+// an empty file there is nothing to roll back). A database already in WAL
+// mode is left alone.
+Status Catalog::EnterWalWithoutJournal() {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA journal_mode"));
+  MK_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row && st.ColumnText(0) == "wal") return OkStatus();
+  st.Reset();
+  return db_->Exec("PRAGMA journal_mode=OFF");
 }
 
 // The writer's commits go to path-wal: before the first one, that file

@@ -75,6 +75,7 @@
 #include <string>
 #include <vector>
 
+#include "store/crypto/keys.h"
 #include "store/raw_message.h"
 #include "store/util/sha256.h"
 #include "store/util/status.h"
@@ -231,12 +232,15 @@ class Catalog {
   // who holds its lock) an older schema is migrated to kSchemaVersion, and
   // the WAL file (path-wal, kept between opens) exists and its directory is
   // fsynced before Open returns (kIoError when that fsync fails); otherwise
-  // a catalog of another version is refused.
+  // a catalog of another version is refused. With `key` (an encrypted
+  // archive's catalog key) the database and its WAL are sealed page by page
+  // (sealed_vfs.h); a page that fails authentication is kCorruption.
   static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only,
-                                               bool migrate = true);
+                                               bool migrate = true, const crypto::Key* key = nullptr);
   // PRAGMA user_version of the catalog at `path` without changing it: 0 for
-  // an empty file (no schema yet); kCorruption when it is not a database.
-  static Result<int64_t> ReadSchemaVersion(const std::string& path);
+  // an empty file (no schema yet); kCorruption when it is not a database
+  // (or, with `key`, not one sealed with it).
+  static Result<int64_t> ReadSchemaVersion(const std::string& path, const crypto::Key* key = nullptr);
   ~Catalog();
 
   Status Begin();
@@ -387,6 +391,7 @@ class Catalog {
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();
   Status SyncWalEntry();
+  Status EnterWalWithoutJournal();
   Status FillV2();
   Status CheckForeignKeys();
   Result<int64_t> AddressId(const std::string& address, const std::string& name);
