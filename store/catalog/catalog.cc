@@ -381,7 +381,6 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only, key));
   std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
   if (!read_only) {
-    if (key) MK_RETURN_IF_ERROR(cat->EnterWalWithoutJournal());
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_mode=WAL"));
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA synchronous=FULL"));
     // A persistent WAL is emptied (truncated to 0) at the last close, and
@@ -413,19 +412,6 @@ Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path, const crypto
   MK_ASSIGN_OR_RETURN(auto st, db->Prepare("PRAGMA user_version"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : int64_t{0};
-}
-
-// Switching a new database to WAL writes its first page in a rollback
-// transaction; a sealed database may have no rollback journal (it would
-// hold plaintext), so that one transaction runs with journal_mode=OFF (on
-// an empty file there is nothing to roll back). A database already in WAL
-// mode is left alone.
-Status Catalog::EnterWalWithoutJournal() {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA journal_mode"));
-  MK_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (row && st.ColumnText(0) == "wal") return OkStatus();
-  st.Reset();
-  return db_->Exec("PRAGMA journal_mode=OFF");
 }
 
 // The writer's commits go to path-wal: before the first one, that file

@@ -391,7 +391,6 @@ class Catalog {
   explicit Catalog(std::unique_ptr<Db> db);
   Status Migrate();
   Status SyncWalEntry();
-  Status EnterWalWithoutJournal();
   Status FillV2();
   Status CheckForeignKeys();
   Result<int64_t> AddressId(const std::string& address, const std::string& name);

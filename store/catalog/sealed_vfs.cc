@@ -111,6 +111,15 @@ int ReadWal(SealedFile* f, uint8_t* out, int n, sqlite3_int64 off) {
   int rc = real->pMethods->xRead(real, out, kFrameHeader, off);
   if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) return rc;
   int page_rc = ReadPage(f, off + kFrameHeader, frame, out + kFrameHeader);
+  // Recovery reads whole frames to find where the log ends. A frame whose
+  // page fails its tag (torn by a power loss while being written, or
+  // changed) ends it, as a frame failing SQLite's checksum does: its page
+  // reads as zeros, which the frame's checksum (over the page written) then
+  // refuses. So the page is never used, and a crash mid-write still opens.
+  if (page_rc == SQLITE_IOERR_DATA) {
+    std::memset(out + kFrameHeader, 0, kPage);
+    page_rc = SQLITE_OK;
+  }
   return rc == SQLITE_OK ? page_rc : rc;
 }
 

@@ -9,7 +9,12 @@
 // first write) and sees them as zeros. The associated data binds a page to
 // its place: the page number in the database file, the frame number in the
 // WAL. A page that fails its tag (a changed byte, another key, a plain
-// database) is SQLITE_IOERR_DATA, which Db reports as kCorruption.
+// database) is SQLITE_IOERR_DATA, which Db reports as kCorruption; except
+// while SQLite recovers the WAL (reading whole frames to find where the log
+// ends): there a frame whose page fails its tag ends the log, as a frame
+// failing SQLite's own checksum does, so that a frame torn by a power loss
+// leaves a catalog that opens. Its page is never used; losing the WAL's
+// tail this way is no more than truncating the file would do.
 //
 // What is not sealed holds no content: the WAL header and frame headers
 // (page numbers, salts, checksums) are written as SQLite makes them, and

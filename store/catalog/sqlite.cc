@@ -119,7 +119,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
-  flags |= SQLITE_OPEN_NOMUTEX;
+  flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   const char* vfs = nullptr;
   if (key && !(vfs = SealedVfsName())) {
     return MakeError(ErrorCode::kInternal, "catalog: cannot register the sealing SQLite VFS");
@@ -146,20 +146,31 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   int persist = 1;
   sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   std::unique_ptr<Db> out(new Db(db, path, key != nullptr));
-  if (key) MK_RETURN_IF_ERROR(out->SetUpSealed());
+  if (key) MK_RETURN_IF_ERROR(out->SetUpSealed(read_only));
   return out;
 }
 
 // Before anything is written: every page keeps kSealedReserve bytes for
 // its nonce and tag (an existing database keeps the layout it was made
 // with, and its first page read proves it sealed); temporary tables,
-// indexes and statement journals stay in memory.
-Status Db::SetUpSealed() {
+// indexes and statement journals stay in memory; and the database is in
+// WAL mode, as the sealed VFS opens no rollback journal. Switching a new
+// database to WAL writes its first page in a rollback transaction, so that
+// one runs with journal_mode=OFF: an empty file has nothing to roll back.
+Status Db::SetUpSealed(bool read_only) {
   int reserve = kSealedReserve;
   sqlite3_file_control(db_, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
   MK_RETURN_IF_ERROR(Exec("PRAGMA page_size=" + std::to_string(kSealedPageSize)));
   MK_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
-  return Exec("PRAGMA mmap_size=0");
+  MK_RETURN_IF_ERROR(Exec("PRAGMA mmap_size=0"));
+  if (read_only) return OkStatus();
+  MK_ASSIGN_OR_RETURN(auto pages, Prepare("PRAGMA page_count"));
+  MK_ASSIGN_OR_RETURN(bool row, pages.Step());
+  const bool empty = !row || pages.ColumnInt(0) == 0;
+  pages.Reset();
+  if (!empty) return OkStatus();  // made here, so in WAL mode already
+  MK_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=OFF"));
+  return Exec("PRAGMA journal_mode=WAL");
 }
 
 Db::~Db() { sqlite3_close_v2(db_); }

@@ -80,7 +80,7 @@ class Db {
  private:
   Db(sqlite3* db, std::string path, bool sealed) : db_(db), path_(std::move(path)), sealed_(sealed) {}
   // Page size, reserved bytes and pragmas of a sealed database.
-  Status SetUpSealed();
+  Status SetUpSealed(bool read_only);
   sqlite3* db_;
   std::string path_;
   bool sealed_;
