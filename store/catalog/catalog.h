@@ -310,7 +310,8 @@ class Catalog {
   // Messages whose frame uses dictionary `dict` (0 = none).
   Result<int64_t> CountBlobsWithDict(uint32_t dict);
   Result<CatalogStats> Stats();
-  // PRAGMA quick_check; "" when fine.
+  // PRAGMA quick_check, and for a sealed catalog the tag of every page of
+  // its file; what is wrong, "" when fine.
   Result<std::string> CheckIntegrity();
 
   // Sync state. Every location recorded in (source, account, folder), any

@@ -154,7 +154,32 @@ int Write(sqlite3_file* file, const void* in, int n, sqlite3_int64 off) {
   return f->kind == Kind::kMain ? WriteMain(f, p, n, off) : WriteWal(f, p, n, off);
 }
 
+// Reads and authenticates every page of the main database file. A page a
+// checkpoint is writing at that moment may read torn: read once more.
+int CheckPages(SealedFile* f, SealedPageCheck* out) {
+  sqlite3_file* real = f->real();
+  sqlite3_int64 size = 0;
+  if (int rc = real->pMethods->xFileSize(real, &size); rc != SQLITE_OK) return rc;
+  *out = {};
+  for (sqlite3_int64 off = 0; off < size; off += kPage) {
+    const uint64_t pgno = static_cast<uint64_t>(off / kPage) + 1;
+    int rc = ReadPage(f, off, pgno, f->page);
+    if (rc == SQLITE_IOERR_DATA) rc = ReadPage(f, off, pgno, f->page);
+    if (rc == SQLITE_IOERR_DATA) {
+      if (out->bad++ == 0) out->first_bad = static_cast<int64_t>(pgno);
+    } else if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
+      return rc;
+    }
+    ++out->pages;
+  }
+  return SQLITE_OK;
+}
+
 int FileControl(sqlite3_file* file, int op, void* arg) {
+  if (op == kSealedFcntlCheckPages) {
+    SealedFile* f = Sealed(file);
+    return f->kind == Kind::kMain ? CheckPages(f, static_cast<SealedPageCheck*>(arg)) : SQLITE_NOTFOUND;
+  }
   if (op == SQLITE_FCNTL_MMAP_SIZE) {  // never mapped: pages are sealed on disk
     *static_cast<sqlite3_int64*>(arg) = 0;
     return SQLITE_OK;

@@ -27,6 +27,8 @@
 // to its connection as SQLite requires.
 #pragma once
 
+#include <cstdint>
+
 #include "store/crypto/keys.h"
 
 namespace mailkeep::catalog {
@@ -35,6 +37,16 @@ namespace mailkeep::catalog {
 inline constexpr int kSealedPageSize = 4096;
 // Bytes SQLite reserves at the end of each page for the nonce and the tag.
 inline constexpr int kSealedReserve = static_cast<int>(crypto::kSealOverhead);
+
+// A file control (sqlite3_file_control on "main") of a sealed database:
+// authenticates every page of the database file, free pages too (arg:
+// SealedPageCheck*, filled in). Not for a plain database (SQLITE_NOTFOUND).
+inline constexpr int kSealedFcntlCheckPages = 0x4d4b5001;
+struct SealedPageCheck {
+  int64_t pages = 0;      // pages read
+  int64_t bad = 0;        // pages failing authentication
+  int64_t first_bad = 0;  // page number of the first, 0 when none
+};
 
 // The name of the sealed VFS, registering it on first use.
 const char* SealedVfsName();

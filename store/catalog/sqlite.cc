@@ -196,6 +196,16 @@ Result<Statement> Db::Prepare(std::string_view sql) {
   return Statement(db_, stmt);
 }
 
+Result<std::string> Db::CheckSealedPages() {
+  SealedPageCheck check;
+  int rc = sqlite3_file_control(db_, "main", kSealedFcntlCheckPages, &check);
+  if (rc != SQLITE_OK) return std::unexpected(SqlError(nullptr, rc, path_ + ": checking its sealed pages"));
+  if (check.bad == 0) return std::string();
+  return std::to_string(check.bad) + " of " + std::to_string(check.pages) +
+         " pages of the database file fail authentication (changed on disk), the first is page " +
+         std::to_string(check.first_bad);
+}
+
 int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
 

@@ -76,6 +76,9 @@ class Db {
   int Changes() const;
   const std::string& path() const { return path_; }
   bool sealed() const { return sealed_; }
+  // A sealed database: how many pages of its file fail authentication
+  // (sealed_vfs.h), as "" when none.
+  Result<std::string> CheckSealedPages();
 
  private:
   Db(sqlite3* db, std::string path, bool sealed) : db_(db), path_(std::move(path)), sealed_(sealed) {}
