@@ -888,6 +888,16 @@ TEST_F(ArchiveTest, EncryptedArchiveCatalogHoldsNoPlaintext) {
     ASSERT_TRUE(info && *info);
     EXPECT_EQ((*info)->subject, subject);
   }
+  // A catalog rebuilt from the packs is sealed as well.
+  auto rebuilt = Archive::RebuildCatalog(dir_, {.keys = *keys});
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  {
+    auto a = Archive::Open(dir_, OpenMode::kReadOnly, {.keys = *keys});
+    ASSERT_TRUE(a) << a.error().ToString();
+    auto info = (*a)->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    EXPECT_EQ((*info)->subject, subject);
+  }
   // The last close checkpointed the WAL into the database file, which
   // holds pages (sealed: not even SQLite's header is readable).
   auto bytes = ReadFile(cat);
@@ -898,6 +908,19 @@ TEST_F(ArchiveTest, EncryptedArchiveCatalogHoldsNoPlaintext) {
     EXPECT_FALSE(FileContains(cat, needle)) << needle;
     EXPECT_FALSE(FileContains(cat + "-wal", needle)) << needle;
   }
+  // verify authenticates every page of the catalog: one changed byte is
+  // a finding.
+  {
+    std::string bytes = *ReadFile(cat);
+    bytes[bytes.size() - 2000] ^= 0x10;
+    ASSERT_TRUE(WriteFileAtomic(cat, bytes));
+  }
+  auto a = Archive::Open(dir_, OpenMode::kReadOnly, {.keys = *keys});
+  ASSERT_TRUE(a) << a.error().ToString();
+  std::vector<std::string> problems;
+  (void)(*a)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p.what); }, nullptr);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("fail authentication"), std::string::npos) << problems[0];
 }
 
 }  // namespace

@@ -670,6 +670,28 @@ TEST_F(SealedCatalogTest, NoPlaintextInTheDatabaseOrItsWal) {
   EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 
+// A rollback journal would hold plaintext pages: a sealed database cannot
+// leave WAL mode, and no journal file is ever made.
+TEST_F(SealedCatalogTest, NoRollbackJournalIsEverOpened) {
+  {
+    auto cat = *OpenCat(true, false);
+    ASSERT_TRUE(cat->Begin());
+    ASSERT_TRUE(cat->InsertMessage(Row(1, "<a@x>")));
+    ASSERT_TRUE(cat->Commit());
+  }
+  {
+    auto db = *OpenDb(false, false);
+    EXPECT_FALSE(db->Exec("PRAGMA journal_mode=DELETE"));  // its switch transaction needs a journal
+    auto mode = *db->Prepare("PRAGMA journal_mode");
+    ASSERT_TRUE(*mode.Step());
+    EXPECT_EQ(mode.ColumnText(0), "wal");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-journal"));
+  auto cat = OpenCat(false, false);
+  ASSERT_TRUE(cat) << cat.error().ToString();
+  EXPECT_EQ(*(*cat)->CountMessages(), 1);
+}
+
 // Another key, no key, or a key for a plain file: one clear error, never
 // garbage.
 TEST_F(SealedCatalogTest, WrongKeyMissingKeyAndPlainFileAreRefused) {
