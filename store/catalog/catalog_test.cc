@@ -692,6 +692,25 @@ TEST_F(SealedCatalogTest, NoRollbackJournalIsEverOpened) {
   EXPECT_EQ(*(*cat)->CountMessages(), 1);
 }
 
+// A transaction larger than the page cache spills pages to the WAL and
+// rewrites frames in place (reading a frame header's checksum alone);
+// an index build sorts. Both work sealed.
+TEST_F(SealedCatalogTest, ATransactionLargerThanTheCacheSpillsAndRewritesFrames) {
+  auto db = *OpenDb(true, false);
+  ASSERT_TRUE(db->Exec("PRAGMA cache_size=20"));
+  ASSERT_TRUE(db->Exec(
+      "BEGIN; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<20000) "
+      "INSERT INTO t SELECT randomblob(50) FROM c; UPDATE t SET x = randomblob(40); CREATE INDEX ti ON t(x); "
+      "COMMIT"));
+  auto st = *db->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(*st.Step());
+  EXPECT_EQ(st.ColumnInt(0), 20000);
+  st.Reset();
+  auto check = *db->Prepare("PRAGMA quick_check");
+  ASSERT_TRUE(*check.Step());
+  EXPECT_EQ(check.ColumnText(0), "ok");
+}
+
 // Another key, no key, or a key for a plain file: one clear error, never
 // garbage.
 TEST_F(SealedCatalogTest, WrongKeyMissingKeyAndPlainFileAreRefused) {

@@ -28,6 +28,10 @@ sqlite3_vfs g_vfs;
 struct alignas(8) SealedFile {
   sqlite3_file base;
   Kind kind;
+  // Main database: SQLite holds WAL_RECOVER_LOCK (it is recovering the
+  // WAL). WAL: the main database's file, which outlives it.
+  bool recovering;
+  SealedFile* main;
   crypto::Key key;
   uint8_t buf[kFrame];  // sealed bytes on their way to or from the disk
   uint8_t page[kPage];  // a whole page, for reads of part of one
@@ -97,8 +101,9 @@ int WriteMain(SealedFile* f, const uint8_t* in, int n, sqlite3_int64 off) {
   return WritePage(f, in, off, static_cast<uint64_t>(off / kPage) + 1);
 }
 
-// The WAL: its header and frame headers pass through; a frame's page is
-// read alone (walReadFrame, checkpoints) or with its header (recovery).
+// The WAL: its header and frame headers (or parts of them) pass through; a
+// frame's page is read alone (walReadFrame, checkpoints) or with its header
+// (recovery, rewriting checksums).
 int ReadWal(SealedFile* f, uint8_t* out, int n, sqlite3_int64 off) {
   sqlite3_file* real = f->real();
   if (off + n <= kWalHeader) return real->pMethods->xRead(real, out, n, off);
@@ -106,7 +111,8 @@ int ReadWal(SealedFile* f, uint8_t* out, int n, sqlite3_int64 off) {
   const uint64_t frame = static_cast<uint64_t>((off - kWalHeader) / kFrame);
   const sqlite3_int64 within = (off - kWalHeader) % kFrame;
   if (within == kFrameHeader && n == kPage) return ReadPage(f, off, frame, out);
-  if (within == 0 && n <= kFrameHeader) return real->pMethods->xRead(real, out, n, off);
+  // (the previous frame's checksum, read when frames are rewritten in place)
+  if (within + n <= kFrameHeader) return real->pMethods->xRead(real, out, n, off);
   if (within != 0 || n != kFrame) return SQLITE_IOERR_READ;
   int rc = real->pMethods->xRead(real, out, kFrameHeader, off);
   if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) return rc;
@@ -116,7 +122,9 @@ int ReadWal(SealedFile* f, uint8_t* out, int n, sqlite3_int64 off) {
   // changed) ends it, as a frame failing SQLite's checksum does: its page
   // reads as zeros, which the frame's checksum (over the page written) then
   // refuses. So the page is never used, and a crash mid-write still opens.
-  if (page_rc == SQLITE_IOERR_DATA) {
+  // (Whole frames are also read to rewrite checksums in a transaction:
+  // there a failing page stays an error.)
+  if (page_rc == SQLITE_IOERR_DATA && f->main && f->main->recovering) {
     std::memset(out + kFrameHeader, 0, kPage);
     page_rc = SQLITE_OK;
   }
@@ -129,7 +137,7 @@ int WriteWal(SealedFile* f, const uint8_t* in, int n, sqlite3_int64 off) {
   if (off < kWalHeader) return SQLITE_IOERR_WRITE;
   const uint64_t frame = static_cast<uint64_t>((off - kWalHeader) / kFrame);
   const sqlite3_int64 within = (off - kWalHeader) % kFrame;
-  if (within == 0 && n <= kFrameHeader) return real->pMethods->xWrite(real, in, n, off);
+  if (within + n <= kFrameHeader) return real->pMethods->xWrite(real, in, n, off);
   if (within == kFrameHeader && n == kPage) return WritePage(f, in, off, frame);
   return SQLITE_IOERR_WRITE;
 }
@@ -205,7 +213,17 @@ int DeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCh
 int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** pp) {
   return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, pp);
 }
-int ShmLock(sqlite3_file* f, int offset, int n, int flags) { return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags); }
+// Tracks WAL_RECOVER_LOCK (slot 2 of the WAL file format's locks), which
+// SQLite holds exclusively while it recovers the WAL.
+int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  constexpr int kRecoverLock = 2;
+  int rc = Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+  if (rc == SQLITE_OK && offset <= kRecoverLock && kRecoverLock < offset + n) {
+    if (flags & SQLITE_SHM_UNLOCK) Sealed(f)->recovering = false;
+    else if (flags & SQLITE_SHM_EXCLUSIVE) Sealed(f)->recovering = true;
+  }
+  return rc;
+}
 void ShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
 int ShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); }
 
@@ -220,16 +238,19 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int
   file->pMethods = nullptr;
   const crypto::Key* key = nullptr;
   Kind kind = Kind::kMain;
+  SealedFile* main = nullptr;
   if ((flags & SQLITE_OPEN_MAIN_DB) && name) {
     key = t_opening_key;
   } else if ((flags & SQLITE_OPEN_WAL) && name) {
     sqlite3_file* db = sqlite3_database_file_object(name);
-    if (db && db->pMethods == &kMethods) key = &Sealed(db)->key;
+    if (db && db->pMethods == &kMethods) main = Sealed(db);
+    if (main) key = &main->key;
     kind = Kind::kWal;
   }
   if (!key) return SQLITE_CANTOPEN;  // journals and temporary files would hold plaintext
   SealedFile* f = new (file) SealedFile{};
   f->kind = kind;
+  f->main = main;
   f->key = *key;
   f->real()->pMethods = nullptr;
   int rc = g_unix->xOpen(g_unix, name, f->real(), flags, out_flags);
