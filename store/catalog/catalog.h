@@ -66,6 +66,8 @@
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
+// Encryption: an encrypted archive's catalog is opened with its catalog key
+// and sealed page by page, WAL included (sealed_vfs.h); the SQL is the same.
 // Thread-safety: one thread at a time per Catalog.
 #pragma once
 
