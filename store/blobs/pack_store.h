@@ -1,10 +1,13 @@
-// Pack files of zstd frames addressed by SHA-256 — the record of truth.
+// Pack files of zstd frames addressed by content hash — the record of truth.
 //
 // A pack (`packs/NNNNNN.pack`) is a sequence of self-describing records
-// (store/PACK_FORMAT.md): a header with magic, kind, SHA-256, raw length,
-// dictionary id and CRCs, then one independent zstd frame. Blob records hold
-// messages; dictionary records hold the zstd dictionaries later blobs were
-// compressed with, so packs alone suffice to rebuild the catalog.
+// (store/PACK_FORMAT.md): a header with magic, kind, content hash, raw
+// length, dictionary id and CRCs, then one independent zstd frame. Blob
+// records hold messages; dictionary records hold the zstd dictionaries later
+// blobs were compressed with, so packs alone suffice to rebuild the catalog.
+// The content hash is crypto::ContentHash: SHA-256, or in an encrypted
+// archive (PackStoreOptions::keys) HMAC-SHA256 under its content key, and
+// there every payload is sealed (PACK_FORMAT.md, "Sealed records").
 //
 // Durability contract: Append() writes into the current pack but does not
 // sync. Sync() fsyncs every pack written since the last Sync (and the packs
@@ -202,7 +205,8 @@ class PackStore {
   // pack and offset; a dictionary that was never loaded is
   // kFailedPrecondition. Thread-safe.
   Result<std::string> Read(const BlobLocation& loc, bool verify_hash = true) const;
-  // Reads the header at loc and returns its SHA-256 (cheap integrity check).
+  // Reads the header at loc and returns its hash field (cheap integrity
+  // check; the seal is not opened).
   Result<Sha256Digest> ReadRecordHash(const BlobLocation& loc) const;
 
   // Walks every record of every pack in order (not packs/orphans/). Checks
@@ -216,7 +220,7 @@ class PackStore {
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
-  // Reads a dictionary's bytes (decompressed; SHA-256 checked): from its
+  // Reads a dictionary's bytes (opened, decompressed, hash checked): from its
   // pack record, or, when that is damaged, from the record rebuilt through
   // its repair file (dictionary_repair.h). kCorruption naming both when
   // neither works.
