@@ -1316,5 +1316,37 @@ TEST(PackStoreTest, WithKeysARecordThatIsNotSealedIsRefused) {
   EXPECT_NE(log.errors[2].second.find("not sealed"), std::string::npos) << log.errors[2].second;
 }
 
+// A repair file protects a sealed dictionary record as stored: damage in
+// the sealed payload is rebuilt, and the rebuilt record still opens.
+TEST(PackStoreTest, ADamagedSealedDictionaryRecordIsRebuiltFromItsRepairFile) {
+  TempDir t;
+  const PackStoreOptions o = SealedOptions();
+  auto msgs = FakeMessages(40, 300);
+  BlobLocation dloc;
+  std::vector<BlobLocation> locs;
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+    auto d = s->AddDictionary(*PackStore::TrainDictionary(samples, 2048));
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m, o.keys.get()));
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  FlipByte(PackPath(t.packs(), 1), dloc.offset + kRecordHeaderSize + dloc.stored_len / 2);
+  auto r = PackStore::OpenReadOnly(t.packs(), o);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    auto back = (*r)->Read(locs[i]);
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(*back, msgs[i]);
+  }
+  DictionaryCheck c = (*r)->CheckDictionary(dloc);
+  EXPECT_TRUE(c.readable);
+  EXPECT_NE(c.pack_damage.find("payload CRC mismatch"), std::string::npos) << c.pack_damage;
+  EXPECT_EQ(c.repair_damage, "");
+}
+
 }  // namespace
 }  // namespace mailkeep::blobs
