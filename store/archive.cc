@@ -118,15 +118,16 @@ catalog::MessageRow RowFromParsed(const mime::Message& m) {
 
 constexpr char kRebuildHint[] = "run `mailkeep rebuild-catalog` to recover the catalog from the packs";
 
-// A catalog that is missing, empty (no schema) or unreadable beside packs
-// that hold messages must not be taken for an empty archive: a writer would
-// then disown every pack. Checked before the catalog is opened; refuses
-// (changing nothing) with one line naming rebuild-catalog.
 // The catalog key of an encrypted archive; null for a plain one.
 const crypto::Key* CatalogKey(const ArchiveOptions& options) {
   return options.keys ? &options.keys->catalog : nullptr;
 }
 
+// A catalog that is missing, empty (no schema) or unreadable beside packs
+// that hold messages must not be taken for an empty archive: a writer would
+// then disown every pack. Checked before the catalog is opened; refuses
+// (changing nothing) with one line naming rebuild-catalog. `key`: the
+// catalog key of an encrypted archive.
 Status CheckCatalogBesidePacks(const std::string& dir, const crypto::Key* key) {
   const std::string cat_path = dir + "/" + kCatalogFile;
   MK_ASSIGN_OR_RETURN(uint64_t pack_bytes, blobs::PackStore::PackBytesIn(dir + "/" + kPacksDir));
