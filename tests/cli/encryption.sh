@@ -88,6 +88,12 @@ for source in "passphrase_command = cat $WORK/pass.txt" "passphrase_file = $WORK
     fail "$source: $(cat "$WORK/err")"
   expect_eq "$got" 3 "search with $source"
 done
+# Unlocked once per process: passphrase_command runs once for an import
+# (which opens the archive, then indexes) and once for a reindex.
+printf 'archive = %s\npassphrase_command = echo run >>%s; cat %s\n' "$ARCHIVE" "$WORK/runs" "$WORK/pass.txt" >"$cfg"
+"$MAILKEEP" --config "$cfg" -q import "$md" </dev/null 2>"$WORK/err" || fail "import with passphrase_command: $(cat "$WORK/err")"
+"$MAILKEEP" --config "$cfg" -q reindex --pending </dev/null 2>"$WORK/err" || fail "reindex with passphrase_command: $(cat "$WORK/err")"
+expect_eq "$(wc -l <"$WORK/runs")" 2 "passphrase_command runs for two commands"
 # A group-readable passphrase_file is refused (as ssh refuses such a key).
 chmod 640 "$WORK/pass.txt"
 printf 'archive = %s\npassphrase_file = %s\n' "$ARCHIVE" "$WORK/pass.txt" >"$cfg"
