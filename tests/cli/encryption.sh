@@ -110,6 +110,16 @@ printf 'archive = %s\npassphrase_env = A\npassphrase_file = %s\n' "$ARCHIVE" "$W
 expect_status 2 "$MAILKEEP" --config "$cfg" stats </dev/null
 grep -q "passphrase_env' and 'passphrase_file" "$WORK/err" || fail "two passphrase sources: $(cat "$WORK/err")"
 
+# --- the commands that need the config file's accounts and relays open
+# the archive the same way (refused here before any connection is made).
+printf 'archive = %s\n[account.acct]\nprotocol = imap\nhost = 127.0.0.1\nport = 1\nuser = u\npassword_env = NOPE\n[relay.r]\nhost = 127.0.0.1\nport = 1\n' \
+  "$ARCHIVE" >"$cfg"
+for cmd in "sync acct" "migrate --to-account acct 1" "resend --relay r --to x@example.org 1" "delete --yes 1" "hold --reason r 1" "prune"; do
+  # shellcheck disable=SC2086
+  expect_status 3 env MAILKEEP_PASSPHRASE=wrong-one "$MAILKEEP" --config "$cfg" $cmd
+  one_line "mailkeep: wrong passphrase for the archive in $ARCHIVE"
+done
+
 # --- the index cache deleted (a new machine): the next import queues every
 # message again and says so in one line; search works after it.
 rm -rf "$XDG_CACHE_HOME"
