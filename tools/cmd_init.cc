@@ -1,12 +1,9 @@
 // mailkeep init: create an empty archive, encrypted with --encrypt.
-#include <unistd.h>
-
 #include <bit>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
-#include "config/passphrase.h"
 #include "store/crypto/keys.h"
 #include "tools/command.h"
 
@@ -23,23 +20,6 @@ crypto::KdfParams KdfForMemory(int mib) {
   params.r = 8;
   params.log2_n = static_cast<uint8_t>(10 + std::countr_zero(static_cast<unsigned>(mib)));
   return params;
-}
-
-// Writes the key file of a new encrypted archive in `dir` with a passphrase
-// from the first source set, then creates the archive. A failed Create
-// removes the key file again (CreateKeyFile refused a directory holding an
-// archive, so the key file is the only thing it made).
-Result<std::unique_ptr<Archive>> CreateEncrypted(const GlobalOptions& global, const std::string& dir, int kdf_mib) {
-  MK_ASSIGN_OR_RETURN(std::string passphrase,
-                      config::GetPassphrase(global.config_file.get(), dir, config::PassphraseUse::kCreate));
-  auto keys = crypto::CreateKeyFile(dir, passphrase, KdfForMemory(kdf_mib));
-  config::WipeSecret(passphrase);
-  if (!keys) return std::unexpected(keys.error());
-  ArchiveOptions options;
-  options.keys = *keys;
-  auto archive = Archive::Create(dir, options);
-  if (!archive) ::unlink((dir + "/" + crypto::kKeyFileName).c_str());
-  return archive;
 }
 
 }  // namespace
@@ -66,7 +46,8 @@ int CmdInit(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (!encrypt && !vm["kdf-memory"].defaulted()) return FailUsage("--kdf-memory goes with --encrypt");
   std::string dir = ArchiveDir(global);
-  auto archive = encrypt ? CreateEncrypted(global, dir, kdf_mib) : Archive::Create(dir);
+  const crypto::KdfParams kdf = KdfForMemory(kdf_mib);
+  auto archive = CreateArchive(global, encrypt ? &kdf : nullptr);
   if (!archive) return FailArchive(archive.error());
   if (global.json) {
     std::cout << nlohmann::json{{"archive", dir}, {"created", true}, {"encrypted", encrypt}}.dump() << "\n";

@@ -88,6 +88,23 @@ Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMo
   return Archive::Open(dir, mode, options);
 }
 
+Result<std::unique_ptr<Archive>> CreateArchive(const GlobalOptions& global, const crypto::KdfParams* encrypt) {
+  const std::string dir = ArchiveDir(global);
+  if (encrypt == nullptr) return Archive::Create(dir);
+  MK_ASSIGN_OR_RETURN(std::string passphrase,
+                      config::GetPassphrase(global.config_file.get(), dir, config::PassphraseUse::kCreate));
+  auto keys = crypto::CreateKeyFile(dir, passphrase, *encrypt);
+  config::WipeSecret(passphrase);
+  if (!keys) return std::unexpected(keys.error());
+  ArchiveOptions options;
+  options.keys = *keys;
+  auto archive = Archive::Create(dir, options);
+  // CreateKeyFile refused a directory holding an archive, so the key file
+  // is all this made: without it a second init can start afresh.
+  if (!archive) ::unlink((dir + "/" + crypto::kKeyFileName).c_str());
+  return archive;
+}
+
 Result<std::unique_ptr<Archive>> OpenConfiguredArchive(const GlobalOptions& global, bool writable, int lock_timeout) {
   ArchiveOptions options;
   options.lock_wait_seconds = lock_timeout;

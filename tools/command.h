@@ -83,13 +83,17 @@ std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::strin
 // --archive, $MAILKEEP_ARCHIVE, the config file's `archive`, the default.
 config::ArchiveChoice ArchiveFor(const GlobalOptions& global);
 std::string ArchiveDir(const GlobalOptions& global);  // ArchiveFor(global).dir
-// The one way every command opens an archive (init creates one, with
-// config::GetPassphrase and crypto::CreateKeyFile). An encrypted archive is
+// The one way every command opens an archive (init creates one with
+// CreateArchive). An encrypted archive is
 // unlocked with its passphrase (config::GetPassphrase: the config file's
 // passphrase_* key, $MAILKEEP_PASSPHRASE, a prompt on a terminal), once per
 // process; `options.keys` is set from that. Any error -> FailArchive (exit 3).
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
                                              ArchiveOptions options = {});
+// init: creates the archive of ArchiveFor(global); with `encrypt`, an
+// encrypted one (its key file made with a passphrase from
+// config::GetPassphrase, asked twice on a terminal, and scrypt `*encrypt`).
+Result<std::unique_ptr<Archive>> CreateArchive(const GlobalOptions& global, const crypto::KdfParams* encrypt);
 // `options` with the keys of the archive in `dir` when it is encrypted
 // (null for a plain one): for the calls that are not Archive::Open
 // (Archive::RebuildCatalog).
