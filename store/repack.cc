@@ -160,13 +160,7 @@ class Repacker {
         plan(d.pack).dropped_dicts.push_back(d.id);
       }
     }
-    unknown_packs_.clear();
-    for (const auto& [pack, size] : sizes) {
-      if (by_pack.count(pack) == 0 && pack < packs_.current_pack()) {
-        unknown_packs_.push_back("pack " + std::to_string(pack) + " (" + std::to_string(size) +
-                                   " bytes) is not known to the catalog; left as it is");
-      }
-    }
+    NoteUnknownPacks(sizes, by_pack);
     std::vector<PackPlan> out;
     for (auto& [pack, p] : by_pack) {
       if (auto it = sizes.find(pack); it != sizes.end()) {
@@ -182,6 +176,17 @@ class Repacker {
       if (dead_bytes || empty_leftover) out.push_back(std::move(p));
     }
     return out;
+  }
+
+  // Pack files below the current one that the catalog does not know.
+  void NoteUnknownPacks(const std::map<uint32_t, uint64_t>& sizes, const std::map<uint32_t, PackPlan>& known) {
+    unknown_packs_.clear();
+    for (const auto& [pack, size] : sizes) {
+      if (known.count(pack) == 0 && pack < packs_.current_pack()) {
+        unknown_packs_.push_back("pack " + std::to_string(pack) + " (" + std::to_string(size) +
+                                 " bytes) is not known to the catalog; left as it is");
+      }
+    }
   }
 
   RepackReport Finish() {
