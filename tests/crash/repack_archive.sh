@@ -75,7 +75,7 @@ for i in range(80):
         noise = bytes(rng.randrange(256) for _ in range(4096))
         body += noise[:2048] + secret + noise[2048:] + b"\n"
     if i == 65:
-        body += b"".join(dict_secret + b" %d\n" % (k % 3) for k in range(60))
+        body += b"".join(dict_secret + b" %d\n" % (k % 3) for k in range(400))
     head = (f"From: dev{i % 5}@example.org\nTo: list@example.org\nSubject: report {i}\n"
             f"Message-ID: <m{i}@example.org>\n\n").encode()
     with open(f"{out}/{1700000000 + i}.m{i}:2,S", "wb") as f:
