@@ -372,7 +372,10 @@ class RepackPurgeTest : public RepackTest {
       EXPECT_TRUE(removed && removed->removed == std::vector<int64_t>{id});
     }
     stored.erase(id);
+    RepackReport dry = Repack(Options(), /*dry_run=*/true);
     RepackReport report = Repack(Options());
+    EXPECT_EQ(dry.messages_recompressed, report.messages_recompressed);
+    EXPECT_EQ(dry.dictionaries_dropped, report.dictionaries_dropped);
     EXPECT_EQ(report.problems, std::vector<std::string>{});
     EXPECT_GT(report.messages_recompressed, 0);
     for (const auto& [path, bytes] : FilesUnder(dir_)) {
