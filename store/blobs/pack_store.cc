@@ -1199,6 +1199,9 @@ Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Dig
   std::shared_ptr<const Dictionary> dict;
   if (dict_id != 0) {
     MK_ASSIGN_OR_RETURN(dict, impl_->FindDict(dict_id));
+    if (!dict) {
+      return MakeError(ErrorCode::kFailedPrecondition, "dictionary " + std::to_string(dict_id) + " is not loaded");
+    }
   }
   ZSTD_CCtx* cctx = ThreadCCtx();
   if (cctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a compression context");
