@@ -53,6 +53,15 @@ int64_t NowSeconds() {
       .count();
 }
 
+// A dictionary of at most `max_size` bytes (and of at most a quarter of
+// the samples' bytes) trained on `samples`.
+Result<std::string> TrainOn(const std::vector<std::string_view>& samples, size_t max_size) {
+  size_t sample_bytes = 0;
+  for (auto v : samples) sample_bytes += v.size();
+  size_t size = std::min(max_size, std::max<size_t>(sample_bytes / kSampleBytesPerDictionaryByte, 4096));
+  return blobs::PackStore::TrainDictionary(samples, size);
+}
+
 int WorkerCount(int requested) {
   if (requested > 0) return requested;
   unsigned hw = std::thread::hardware_concurrency();
@@ -560,11 +569,7 @@ Result<bool> Archive::Impl::DictionaryDue(catalog::Catalog& cat) {
 }
 
 Result<std::string> Archive::Impl::TrainFromSamples() {
-  std::vector<std::string_view> views(samples.begin(), samples.end());
-  size_t sample_bytes = 0;
-  for (auto v : views) sample_bytes += v.size();
-  size_t size = std::min(options.dictionary_size, std::max<size_t>(sample_bytes / kSampleBytesPerDictionaryByte, 4096));
-  return blobs::PackStore::TrainDictionary(views, size);
+  return TrainOn(std::vector<std::string_view>(samples.begin(), samples.end()), options.dictionary_size);
 }
 
 Status Archive::Impl::InstallDictionary(const Result<std::string>& dict) {
@@ -904,7 +909,18 @@ Result<RepackReport> Archive::Repack(const RepackOptions& options,
   Impl& s = *impl_;
   if (s.mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
   if (s.needs_reopen) return MakeError(ErrorCode::kFailedPrecondition, "an earlier batch failed; reopen the archive");
-  return RunRepack(*s.catalog, *s.packs, s.rolled_ends, options, on_progress);
+  const DictionaryTraining training{kMaxSamples, kMaxSampleBytes, [&s](const std::vector<std::string_view>& v) {
+                                      return TrainOn(v, s.options.dictionary_size);
+                                    }};
+  auto report = RunRepack(*s.catalog, *s.packs, s.rolled_ends, training, options, on_progress);
+  if (!report) {
+    s.needs_reopen = true;  // the store may hold a dictionary the catalog does not
+    return report;
+  }
+  // Samples gathered before may be of removed or recompressed messages.
+  s.samples.clear();
+  MK_ASSIGN_OR_RETURN(s.since_dictionary, s.catalog->CountBlobsWithDict(s.packs->current_dictionary()));
+  return report;
 }
 
 Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const ArchiveOptions& options) {

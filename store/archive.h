@@ -225,7 +225,10 @@ struct RepackReport {
   int64_t packs_rewritten = 0;     // packs whose live records were copied and the pack removed
   uint64_t bytes_copied = 0;       // live record bytes copied into the current pack
   uint64_t bytes_freed = 0;        // pack bytes that are gone
-  int64_t dictionaries_dropped = 0;  // dictionaries no message needs any more
+  int64_t dictionaries_dropped = 0;  // dictionaries no message needs any more, or tainted (below)
+  // Messages recompressed because their dictionary may hold fragments of a
+  // removed message (store/PACK_FORMAT.md, "Repacking").
+  int64_t messages_recompressed = 0;
   int64_t orphan_files = 0;        // files removed from packs/orphans/
   uint64_t orphan_bytes = 0;
   bool catalog_compacted = false;  // the catalog was rebuilt without free pages

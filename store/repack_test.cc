@@ -74,6 +74,7 @@ std::map<std::string, std::string> FilesUnder(const std::string& dir) {
 struct PackContents {
   std::set<std::string> blob_shas;
   std::string decompressed;  // all of it, concatenated
+  std::string dictionaries;  // every dictionary's bytes, concatenated
 };
 
 PackContents ReadAllRecords(const std::string& dir) {
@@ -94,6 +95,7 @@ PackContents ReadAllRecords(const std::string& dir) {
     EXPECT_TRUE(bytes);
     EXPECT_TRUE((*store)->LoadDictionary(r.location.dict_id, *bytes));
     c.decompressed += *bytes;
+    c.dictionaries += *bytes;
   }
   for (const auto& r : records) {
     if (r.kind != blobs::ScannedRecord::Kind::kBlob) continue;
@@ -282,34 +284,36 @@ std::set<uint32_t> DictionaryIds(const std::string& dir) {
   return ids;
 }
 
-// Batch 1 (dictionary 1) is removed whole: its dictionary goes with it.
-// Batch 2 loses the messages of the pack its dictionary record is in: the
-// dictionary moves (to a pack after blobs that use it, which a rebuild
-// must handle) and keeps a valid repair file.
+// Batch 1 (dictionary 1) is removed whole: dictionary 1 goes, and so does
+// 2, which may hold text of batch 1 too (store/PACK_FORMAT.md,
+// "Repacking"); batch 2 is recompressed with dictionary 3, whose record
+// moves when its pack loses batch 2's old frames (to a pack after blobs
+// that use it, which a rebuild must handle) and keeps a valid repair file.
 TEST_F(RepackTest, KeepsEveryNeededDictionaryDropsTheRest) {
   const ArchiveOptions opts = SmallDictionaries();
   auto stored = Fill(300, 100, opts);
   ASSERT_EQ(DictionaryIds(dir_), (std::set<uint32_t>{1, 2, 3}));
   std::vector<int64_t> gone;
   for (int64_t id = 1; id <= 100; ++id) gone.push_back(id);
-  for (int64_t id = 101; id <= 110; ++id) gone.push_back(id);
   RemoveFromCatalog(dir_, gone);
   for (int64_t id : gone) stored.erase(id);
 
   RepackReport report = Repack(opts);
   EXPECT_EQ(report.problems, std::vector<std::string>{});
-  EXPECT_EQ(report.dictionaries_dropped, 1);
-  EXPECT_EQ(DictionaryIds(dir_), (std::set<uint32_t>{2, 3}));
+  EXPECT_EQ(report.dictionaries_dropped, 2);
+  EXPECT_EQ(report.messages_recompressed, 100);
+  EXPECT_EQ(DictionaryIds(dir_), (std::set<uint32_t>{3}));
   EXPECT_FALSE(fs::exists(dir_ + "/packs/dictionaries/1.repair"));
+  EXPECT_FALSE(fs::exists(dir_ + "/packs/dictionaries/2.repair"));
   {
-    // Dictionary 2 now lies in a pack after blobs compressed with it.
+    // Dictionary 3 now lies in a pack after blobs compressed with it.
     auto db = catalog::Db::Open(dir_ + "/catalog.sqlite", false, true);
     ASSERT_TRUE(db);
-    auto st = (*db)->Prepare("SELECT (SELECT pack FROM dictionaries WHERE id = 2) > (SELECT min(pack) FROM blobs WHERE dict = 2)");
+    auto st = (*db)->Prepare("SELECT (SELECT pack FROM dictionaries WHERE id = 3) > (SELECT min(pack) FROM blobs WHERE dict = 3)");
     ASSERT_TRUE(st && *st->Step());
     EXPECT_EQ(st->ColumnInt(0), 1);
   }
-  EXPECT_TRUE(fs::exists(dir_ + "/packs/dictionaries/2.repair"));
+  EXPECT_TRUE(fs::exists(dir_ + "/packs/dictionaries/3.repair"));
   for (const auto& e : fs::directory_iterator(dir_ + "/packs/dictionaries")) {
     EXPECT_EQ(e.path().extension(), ".repair") << e.path();  // nothing staged left
   }
@@ -330,6 +334,83 @@ TEST_F(RepackTest, KeepsEveryNeededDictionaryDropsTheRest) {
   ASSERT_TRUE(ids);
   for (int64_t id : *ids) got.insert(*(*archive)->ReadRaw(id));
   EXPECT_TRUE(got == want) << got.size() << " messages read back of " << want.size();
+}
+
+// A dictionary holds snippets of the messages it was trained on: a removed
+// message's text must leave the dictionaries too (store/PACK_FORMAT.md,
+// "Repacking"). 192 messages in batches of 64 (training needs 64
+// samples), one dictionary per batch, each trained on its batch (and
+// perhaps the one before); message `secret_at`
+// repeats a marker so that training puts it in the dictionary. It is
+// removed the way `delete` removes (tombstone first), then repacked:
+// the marker is nowhere under the archive directory, nor in any record
+// decompressed, and every other message reads back byte-exact.
+class RepackPurgeTest : public RepackTest {
+ protected:
+  static constexpr char kMarker[] = "walrus-octave-5519-only-in-one-message";
+  static ArchiveOptions Options() {
+    ArchiveOptions opts;
+    opts.dictionary_after = 64;
+    opts.dictionary_retrain_after = 64;
+    opts.dictionary_size = 4 * 1024;
+    opts.pack_size_limit = 16 * 1024;
+    return opts;
+  }
+  // Removes message `secret_at` and repacks; returns the dictionaries after.
+  std::set<uint32_t> RemoveAndRepack(int secret_at, std::map<int64_t, std::string>& stored) {
+    std::string repeated;
+    for (int i = 0; i < 60; ++i) repeated += std::string(kMarker) + " " + std::to_string(i % 3) + "\n";
+    stored = Fill(192, 64, Options(), {{secret_at, repeated}});
+    EXPECT_EQ(DictionaryIds(dir_), (std::set<uint32_t>{1, 2, 3}));
+    EXPECT_NE(ReadAllRecords(dir_).dictionaries.find(kMarker), std::string::npos)
+        << "the marker did not make it into a dictionary; the test would prove nothing";
+    const int64_t id = secret_at + 1;
+    {
+      auto archive = Archive::Open(dir_, OpenMode::kReadWrite, Options());
+      EXPECT_TRUE(archive);
+      auto removed = (*archive)->Remove({id}, AuditContext{"delete", "test", "", "u", "h", 1});
+      EXPECT_TRUE(removed && removed->removed == std::vector<int64_t>{id});
+    }
+    stored.erase(id);
+    RepackReport dry = Repack(Options(), /*dry_run=*/true);
+    RepackReport report = Repack(Options());
+    EXPECT_EQ(dry.messages_recompressed, report.messages_recompressed);
+    EXPECT_EQ(dry.dictionaries_dropped, report.dictionaries_dropped);
+    EXPECT_EQ(report.problems, std::vector<std::string>{});
+    EXPECT_GT(report.messages_recompressed, 0);
+    for (const auto& [path, bytes] : FilesUnder(dir_)) {
+      EXPECT_EQ(bytes.find(kMarker), std::string::npos) << path;
+    }
+    PackContents c = ReadAllRecords(dir_);
+    EXPECT_EQ(c.dictionaries.find(kMarker), std::string::npos);
+    EXPECT_EQ(c.decompressed.find(kMarker), std::string::npos);
+    EXPECT_EQ(c.blob_shas.size(), stored.size());
+    ExpectIntact(stored, Options());
+    return DictionaryIds(dir_);
+  }
+};
+
+// The marker is in the newest two dictionaries' samples: both go, after a
+// new newest one, trained on the messages left, took their place.
+TEST_F(RepackPurgeTest, RemovedTextLeavesTheNewestDictionaries) {
+  std::map<int64_t, std::string> stored;
+  EXPECT_EQ(RemoveAndRepack(100, stored), (std::set<uint32_t>{1, 4}));
+  // A second repack has nothing left to do.
+  RepackReport again = Repack(Options());
+  EXPECT_EQ(again.packs_rewritten, 0);
+  EXPECT_EQ(again.messages_recompressed, 0);
+}
+
+// The marker is in dictionary 1 (and could be in 2, trained on batch 1 as
+// well): their messages move to dictionary 3, and the archive still
+// rebuilds from its packs alone.
+TEST_F(RepackPurgeTest, RemovedTextLeavesAnOlderDictionary) {
+  std::map<int64_t, std::string> stored;
+  EXPECT_EQ(RemoveAndRepack(10, stored), (std::set<uint32_t>{3}));
+  auto rebuilt = Archive::RebuildCatalog(dir_, Options());
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  EXPECT_EQ(rebuilt->problems, std::vector<std::string>{});
+  EXPECT_EQ(rebuilt->messages, static_cast<int64_t>(stored.size()));
 }
 
 // Orphans (bytes a crash left past a recorded end) may hold removed mail

@@ -18,7 +18,8 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
                           "mailkeep [--archive DIR] repack [--dry-run]\n\n"
                           "Rewrites every pack that holds bytes the catalog no longer needs (messages removed from\n"
                           "the catalog, dictionaries no message uses), one pack at a time: its other records are\n"
-                          "copied unchanged into the current pack, then the old pack is removed. Empties\n"
+                          "copied unchanged into the current pack, then the old pack is removed. A dictionary\n"
+                          "that may hold text of a removed message is replaced, its messages recompressed. Empties\n"
                           "packs/orphans/ and compacts the catalog. Needs free space for one pack. Safe to\n"
                           "interrupt: the next repack finishes the work.",
                           desc, pos, vm)) {
@@ -39,6 +40,7 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
                                 {"bytes_copied", report->bytes_copied},
                                 {"bytes_freed", report->bytes_freed},
                                 {"dictionaries_dropped", report->dictionaries_dropped},
+                                {"messages_recompressed", report->messages_recompressed},
                                 {"orphan_files", report->orphan_files},
                                 {"orphan_bytes", report->orphan_bytes},
                                 {"catalog_compacted", report->catalog_compacted},
@@ -48,7 +50,8 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
   } else if (global.verbosity > 0) {
     std::cout << (dry_run ? "would rewrite " : "rewrote ") << report->packs_rewritten << " of " << report->packs
               << " packs (" << report->bytes_copied << " bytes copied, " << report->bytes_freed << " bytes freed, "
-              << report->dictionaries_dropped << " dictionaries dropped); "
+              << report->dictionaries_dropped << " dictionaries dropped, " << report->messages_recompressed
+              << " messages recompressed); "
               << (dry_run ? "would remove " : "removed ") << report->orphan_files << " orphan files ("
               << report->orphan_bytes << " bytes)" << (report->catalog_compacted ? "; compacted the catalog" : "")
               << "\n";

@@ -1286,13 +1286,20 @@ uint32_t PackStore::current_dictionary() const {
 }
 
 Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Digest& sha) const {
+  return Compress(raw, sha, current_dictionary());
+}
+
+Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Digest& sha, uint32_t dict_id) const {
   if (raw.size() > impl_->options.max_raw_len) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "message of " + std::to_string(raw.size()) + " bytes exceeds max_raw_len");
   }
   std::shared_ptr<const Dictionary> dict;
-  if (uint32_t id = current_dictionary(); id != 0) {
-    MK_ASSIGN_OR_RETURN(dict, impl_->FindDict(id));
+  if (dict_id != 0) {
+    MK_ASSIGN_OR_RETURN(dict, impl_->FindDict(dict_id));
+    if (!dict) {
+      return MakeError(ErrorCode::kFailedPrecondition, "dictionary " + std::to_string(dict_id) + " is not loaded");
+    }
   }
   ZSTD_CCtx* cctx = ThreadCCtx();
   if (cctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a compression context");
@@ -1537,6 +1544,13 @@ Status PackStore::Scan(
   std::optional<Impl::RepairIndex> repairs;  // read at the first damage
   for (const PackFile& p : packs) MK_RETURN_IF_ERROR(impl_->ScanPack(p, on_record, on_error, repairs));
   return OkStatus();
+}
+
+Status PackStore::ScanPack(
+    uint32_t n, const std::function<Status(const ScannedRecord&)>& on_record,
+    const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const {
+  std::optional<Impl::RepairIndex> repairs;
+  return impl_->ScanPack({n, impl_->dir + "/" + PackFileName(n)}, on_record, on_error, repairs);
 }
 
 Result<uint64_t> PackStore::TotalBytes() const {

@@ -169,6 +169,8 @@ class PackStore {
   // the seal). kInvalidArgument if raw is longer than options.max_raw_len.
   // Thread-safe.
   Result<CompressedBlob> Compress(std::string_view raw, const Sha256Digest& sha) const;
+  // The same with dictionary `dict_id` (0 = none), which must be known.
+  Result<CompressedBlob> Compress(std::string_view raw, const Sha256Digest& sha, uint32_t dict_id) const;
   // Appends a record; not durable until Sync(). Rolls to a new pack first
   // when the record would take the current pack past pack_size_limit.
   // After a write or fsync error the store refuses further writes (the
@@ -219,6 +221,9 @@ class PackStore {
   // For rebuilding the catalog and for verify.
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
+  // The same over pack `n` only (a missing pack is kIoError).
+  Status ScanPack(uint32_t n, const std::function<Status(const ScannedRecord&)>& on_record,
+                  const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
   // Reads a dictionary's bytes (opened, decompressed, hash checked): from its
   // pack record, or, when that is damaged, from the record rebuilt through

@@ -749,6 +749,41 @@ TEST(PackStoreTest, ScanFindsEveryRecordAndReportsATornTail) {
   EXPECT_EQ(log.errors[0].first.offset, last.offset);
 }
 
+// ScanPack walks one pack only; Compress with a named dictionary uses that
+// one, not the newest (repack recompresses with a kept older dictionary).
+TEST(PackStoreTest, ScanPackWalksOnePackAndCompressUsesTheNamedDictionary) {
+  TempDir t;
+  PackStoreOptions o;
+  o.pack_size_limit = 4096;
+  auto msgs = FakeMessages(40, 150);
+  auto s = OpenOrDie(t.packs(), o);
+  ASSERT_TRUE(s->AddDictionary(std::string(3000, 'a')).has_value());
+  ASSERT_TRUE(s->AddDictionary(std::string(3000, 'b')).has_value());
+  std::vector<BlobLocation> all;
+  for (const auto& m : msgs) all.push_back(AddOrDie(*s, m));
+  ASSERT_TRUE(s->Sync().has_value());
+  ASSERT_GT(all.back().pack, 1u);
+  std::vector<BlobLocation> in_two, scanned;
+  for (const auto& loc : all) {
+    if (loc.pack == 2) in_two.push_back(loc);
+  }
+  ASSERT_FALSE(in_two.empty());
+  auto st = s->ScanPack(2, [&](const ScannedRecord& r) -> Status {
+    scanned.push_back(r.location);
+    return OkStatus();
+  }, [](uint32_t, uint64_t, const std::string& why) { ADD_FAILURE() << why; });
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(scanned, in_two);
+
+  auto frame = s->Compress(msgs[0], Sha256(msgs[0]), 1);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->dict_id, 1u);
+  auto loc = s->Append(*frame);
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(*s->Read(*loc), msgs[0]);
+  EXPECT_FALSE(s->Compress(msgs[0], Sha256(msgs[0]), 9).has_value());  // not known
+}
+
 TEST(PackStoreTest, ScanResyncsPastDamage) {
   TempDir t;
   auto msgs = FakeMessages(10, 150);

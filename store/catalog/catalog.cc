@@ -905,9 +905,11 @@ Status Catalog::AddDictionary(const DictionaryRow& dict) {
   return st.Run();
 }
 
-Status Catalog::MoveBlob(int64_t id, uint32_t pack, uint64_t offset) {
-  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE blobs SET pack = ?, offset = ? WHERE id = ?"));
-  st.Bind(1, int64_t{pack}).Bind(2, static_cast<int64_t>(offset)).Bind(3, id);
+Status Catalog::MoveBlob(int64_t id, uint32_t pack, uint64_t offset, uint32_t stored_len, uint32_t dict) {
+  MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE blobs SET pack = ?, offset = ?, stored_len = ?, dict = ? WHERE id = ?"));
+  st.Bind(1, int64_t{pack}).Bind(2, static_cast<int64_t>(offset)).Bind(3, int64_t{stored_len});
+  st.Bind(4, int64_t{dict}).Bind(5, id);
   MK_RETURN_IF_ERROR(st.Run());
   if (db_->Changes() != 1) return MakeError(ErrorCode::kNotFound, "no blob with id " + std::to_string(id));
   return OkStatus();

@@ -306,7 +306,9 @@ class Catalog {
   // Repack (store/repack.h): a record moved to another place, a dictionary
   // no blob needs, a pack file that is gone. The caller holds the
   // transaction.
-  Status MoveBlob(int64_t id, uint32_t pack, uint64_t offset);
+  // A blob's record moved (a copy: same frame) or was recompressed (a new
+  // frame: its length and dictionary change too).
+  Status MoveBlob(int64_t id, uint32_t pack, uint64_t offset, uint32_t stored_len, uint32_t dict);
   Status MoveDictionary(uint32_t id, uint32_t pack, uint64_t offset);
   Status RemoveDictionary(uint32_t id);
   Status RemovePack(uint32_t pack);

@@ -1,27 +1,72 @@
 # make_repack_archive DIR [PACK_SIZE] (sourced by the repack crash and
 # fault tests): an archive of 80 generated messages in batches of 10 over
 # packs of PACK_SIZE bytes (default 3000: about a dozen packs), with a
-# dictionary (trained after 64 messages), no index;
-# then 8 messages are removed from the catalog the way a delete does (their
-# rows go, their bytes stay in the packs), among them one from the pack
-# that holds the dictionary record (so the dictionary moves, and its
-# repair file with it) and the one carrying
-# $SECRET amid random bytes. That message comes after the dictionary was
-# trained: a dictionary keeps snippets of the messages it was trained on,
-# and a repack keeps a dictionary other messages need (store/PACK_FORMAT.md,
-# "Repacking", limits). The secret is stored literally (zstd keeps literals amid
-# random bytes raw), so a grep of the pack files finds it before a repack.
-# Writes DIR.expected (the SHA-256 of the messages that stay, sorted) and
-# DIR.removed.
+# dictionary (trained after 64 messages on messages 0..69), no index;
+# then m20 and m50 are put under legal hold, and a real `mailkeep delete`
+# of 9 messages removes 8 (m20 is held, so it stays): their rows go, a
+# tombstone per message is appended, their bytes stay in the packs. Among
+# them:
+#   - one from the pack that holds the dictionary record (so that record
+#     moves, and its repair file with it);
+#   - m75, carrying $SECRET amid random bytes, stored literally (zstd keeps
+#     literals amid random bytes raw), so a grep of the packs finds it
+#     before a repack;
+#   - m65, repeating $DICT_SECRET: it is one of the dictionary's training
+#     samples, and the dictionary holds that text (checked here through
+#     dictionary_text), so a repack must replace the dictionary
+#     (store/PACK_FORMAT.md, "Dictionaries that may hold a removed message").
+# Writes DIR.expected (the SHA-256 of the 72 messages that stay, sorted)
+# and DIR.removed.
 SECRET=zebra-quartz-7731-never-seen-elsewhere
-REMOVED_MIDS="'m3@example.org','m75@example.org','m18@example.org','m40@example.org','m41@example.org','m42@example.org','m43@example.org','m65@example.org'"
+DICT_SECRET=walrus-octave-5519-only-in-one-message
+REMOVED_MIDS="m3 m75 m18 m40 m41 m42 m43 m65"
+HELD_MIDS="m20 m50"
+
+# dictionary_text DIR: the bytes of every dictionary record in DIR's packs,
+# decompressed (kind 3 is a zstd frame; store/PACK_FORMAT.md, "Record").
+dictionary_text() {
+  python3 - "$1/packs" <<'PY'
+import glob, struct, subprocess, sys
+for path in sorted(glob.glob(sys.argv[1] + "/*.pack")):
+    data = open(path, "rb").read()
+    off = 0
+    while off + 64 <= len(data):
+        if data[off:off + 4] != b"\x89MKP":
+            break
+        kind = data[off + 5]
+        stored_len, = struct.unpack_from("<I", data, off + 12)
+        payload = data[off + 64:off + 64 + stored_len]
+        if kind == 2:
+            sys.stdout.buffer.write(payload)
+        elif kind == 3:
+            sys.stdout.buffer.write(subprocess.run(["zstd", "-dcq"], input=payload, capture_output=True, check=True).stdout)
+        off += 64 + stored_len
+PY
+}
+
+# The removed texts are nowhere under DIR: not in any file, not in any
+# dictionary (decompressed). Prints where they are; fails otherwise quietly.
+removed_text_gone() {
+  local dir=$1 found=0
+  if grep -rqa -e "$SECRET" -e "$DICT_SECRET" "$dir"; then
+    echo "in $(grep -rla -e "$SECRET" -e "$DICT_SECRET" "$dir" | sed "s|$dir/||" | tr '\n' ' ')"
+    found=1
+  fi
+  if dictionary_text "$dir" | grep -qa -e "$SECRET" -e "$DICT_SECRET"; then
+    echo "in a dictionary"
+    found=1
+  fi
+  return $found
+}
+
 make_repack_archive() {
-  local dir=$1 pack_size=${2:-3000} input
+  local dir=$1 pack_size=${2:-3000} input m query=()
+  command -v zstd >/dev/null || skip "zstd (the command) is not installed: the dictionaries cannot be checked"
   input=$(mktemp -d "$WORK/input.XXXXXX")
   mkdir -p "$input"/{cur,new,tmp}
-  python3 - "$input/cur" "$SECRET" <<'PY'
+  python3 - "$input/cur" "$SECRET" "$DICT_SECRET" <<'PY'
 import random, sys
-out, secret = sys.argv[1], sys.argv[2].encode()
+out, secret, dict_secret = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
 rng = random.Random(4242)
 words = "kernel build patch review thanks signed cache driver commit merge config".split()
 for i in range(80):
@@ -29,6 +74,8 @@ for i in range(80):
     if i == 75:
         noise = bytes(rng.randrange(256) for _ in range(4096))
         body += noise[:2048] + secret + noise[2048:] + b"\n"
+    if i == 65:
+        body += b"".join(dict_secret + b" %d\n" % (k % 3) for k in range(400))
     head = (f"From: dev{i % 5}@example.org\nTo: list@example.org\nSubject: report {i}\n"
             f"Message-ID: <m{i}@example.org>\n\n").encode()
     with open(f"{out}/{1700000000 + i}.m{i}:2,S", "wb") as f:
@@ -39,16 +86,26 @@ PY
   rm -rf "$input"
   sqlite3 "$dir/catalog.sqlite" "SELECT count(*) FROM dictionaries" | grep -qx 1 || fail "the test archive has no dictionary"
   grep -rqa "$SECRET" "$dir/packs" || fail "the secret is not stored literally in the packs; the grep checks would prove nothing"
-  sqlite3 "$dir/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs WHERE id IN (SELECT id FROM messages WHERE message_id IN ($REMOVED_MIDS))" | sort >"$dir.removed"
+  dictionary_text "$dir" | grep -qa "$DICT_SECRET" || fail "the dictionary does not hold m65's text; the test would prove nothing"
+  for m in $HELD_MIDS; do
+    "$MAILKEEP" --archive "$dir" -q hold "id:$m@example.org" --reason "kept for the repack tests" >/dev/null ||
+      fail "hold $m failed"
+  done
+  local mids=$REMOVED_MIDS
+  mids="'${mids// /@example.org\',\'}@example.org'"
+  sqlite3 "$dir/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs WHERE id IN (SELECT id FROM messages WHERE message_id IN ($mids))" | sort >"$dir.removed"
   [[ $(wc -l <"$dir.removed") -eq 8 ]] || fail "the test archive lacks some of the messages to remove"
-  sqlite3 "$dir/catalog.sqlite" <<SQL
-CREATE TEMP TABLE gone AS SELECT id FROM messages WHERE message_id IN ($REMOVED_MIDS);
-DELETE FROM locations WHERE message IN gone;
-DELETE FROM index_queue WHERE message IN gone;
-DELETE FROM intents WHERE message IN gone;
-DELETE FROM messages WHERE id IN gone;
-DELETE FROM blobs WHERE id IN gone;
-SQL
+  for m in $REMOVED_MIDS m20; do query+=("id:$m@example.org"); done
+  "$MAILKEEP" --archive "$dir" -q delete --yes "${query[@]}" >/dev/null 2>"$dir.err" || fail "delete failed: $(head -3 "$dir.err")"
+  rm -f "$dir.err"
   sqlite3 "$dir/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort >"$dir.expected"
-  [[ $(wc -l <"$dir.expected") -eq 72 ]] || fail "expected 72 messages to stay"
+  [[ $(wc -l <"$dir.expected") -eq 72 ]] || fail "expected 72 messages to stay, not $(wc -l <"$dir.expected")"
+  held_ok "$dir" || fail "the held messages are not held"
+}
+
+# The held messages are in the archive and still held.
+held_ok() {
+  local m list
+  list=$("$MAILKEEP" --archive "$1" hold --list 2>/dev/null) || return 1
+  for m in $HELD_MIDS; do grep -q "<$m@example.org>" <<<"$list" || return 1; done
 }

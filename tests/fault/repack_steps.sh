@@ -5,15 +5,22 @@
 # 2 in CI, faults every STRIDE-th step; FAULT_STRIDE=1 for all).
 #
 # The archive (tests/crash/repack_archive.sh with packs of 8000 bytes): 80
-# messages in a few packs with a dictionary, 8 of them removed from the
-# catalog, so that repack copies blobs and the dictionary (staging its
-# repair file), switches the catalog, removes packs and compacts the
-# catalog. After each faulted run:
+# messages in a few packs with a dictionary, 8 of them removed by
+# `mailkeep delete` (one of them a training sample of the dictionary), 2
+# held, so that repack replaces the dictionary (a new one and its repair
+# file, the messages recompressed, a catalog switch, the old repair file
+# removed), then copies blobs and the new dictionary (staging its repair
+# file), switches the catalog, removes packs and compacts the catalog.
+# After each faulted run:
 #   - it ended cleanly (status 0, 1 or 3; one-line errors; a failed
 #     directory fsync that left a name at risk failed the run);
-#   - `verify` passes and the catalog holds exactly the 72 messages that stay;
+#   - `verify` passes and the catalog holds exactly the 72 messages that
+#     stay, the held ones held;
 #   - repack again without a fault succeeds, then verify passes, the 72 are
-#     there, and the removed message's text is nowhere under the archive.
+#     there, and the removed messages' texts are nowhere under the archive
+#     (files, and dictionaries decompressed).
+# Every distinct step of the dictionary's replacement is faulted once
+# whatever FAULT_STRIDE.
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../crash/repack_archive.sh"
@@ -24,12 +31,29 @@ sha_lines() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT
 
 ARCHIVE="$FAST/count"
 rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
-fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" -- "$MAILKEEP" --archive "$ARCHIVE" repack ||
+fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" FAULT_TRACE="$WORK/trace" -- "$MAILKEEP" --archive "$ARCHIVE" repack ||
   fail "repack without a fault failed: $(cat "$WORK/count.err")"
 n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
 [[ "$n" -gt 0 ]] || fail "the fault library counted no operation of repack"
 echo "repack: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//')); $(cat "$WORK/count.out")"
-fault_add_steps repack "$n" "${FAULT_STRIDE:-2}"
+stride=${FAULT_STRIDE:-2}
+fault_add_steps repack "$n" "$stride"
+# The dictionary's replacement (from its record's append to the removal of
+# the old repair file), every distinct step once whatever the stride: a run
+# of the same operation on the same file (the recompressed frames' appends,
+# the WAL's pages) counts by its first and last.
+fault_trace_ops "$WORK/trace"
+read -r first last < <(awk '$3 == "packs/dictionaries/2.repair.tmp" && !f {f = $1}
+  $2 == "unlink" && $3 == "packs/dictionaries/1.repair" {l = $1} END {print f - 2, l + 1}' "$WORK/trace")
+((first > 0 && last > first)) || fail "the repack did not replace the dictionary (no new repair file, or no old one removed)"
+replacement=0
+while read -r l; do
+  replacement=$((replacement + 1))
+  (((l - 1) % stride == 0)) || FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
+done < <(awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b {
+    k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
+  END { if (held) print held }' "$WORK/trace" | sort -un)
+echo "the dictionary's replacement: operations $first..$last, $replacement distinct steps, each faulted once"
 
 check_step() {  # COMMAND L KIND
   local c=$1 l=$2 kind=$3 rc what
@@ -45,12 +69,11 @@ check_step() {  # COMMAND L KIND
   fault_check_exit "$what" "$rc"
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after it: $(head -3 "$W/verify")"
   cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: the catalog's messages changed"
+  [[ $((l % 4)) -ne 1 ]] || held_ok "$ARCHIVE" || fail "$what: a held message is gone or no longer held"
   mk -q "$c" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: $c again without a fault failed: $(head -3 "$W/rerun.err")"
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
   cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: after the rerun the catalog's messages changed"
-  if grep -rqa "$SECRET" "$ARCHIVE"; then
-    fail "$what: after the rerun the removed text is still in $(grep -rla "$SECRET" "$ARCHIVE" | sed "s|$ARCHIVE/||" | tr '\n' ' ')"
-  fi
+  where=$(removed_text_gone "$ARCHIVE") || fail "$what: after the rerun a removed text is still there: $where"
 }
 
 fault_run_steps check_step
