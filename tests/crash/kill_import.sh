@@ -146,7 +146,7 @@ kill_at() {
   set +e
   env LD_PRELOAD="$FAULT_LIB" FAULT_DIR="$dir" FAULT_OPS="$ops" FAULT_STEP="$l" FAULT_KIND=kill FAULT_HIT="$WORK/hit" \
     "$MAILKEEP" --archive "$ARCHIVE" -v import "$@" "${FLAGS[@]}" "$INPUT" >"$WORK/log" 2>"$WORK/err" &
-  wait $!  # (in the background: bash does not print "Killed" for it)
+  wait $! 2>/dev/null  # (so that bash prints no "Killed" line)
   rc=$?
   set -e
   [[ $rc -eq 137 && -s "$WORK/hit" ]] || fail "$what: the import was not killed at step $l (exit $rc)"
