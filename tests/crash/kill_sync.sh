@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIGKILL `mailkeep sync` (POP3, or IMAP with MAILKEEP_KILL_PROTOCOL=imap;
 # delete = after-download) at random moments against a real Dovecot, adding
-# mail between runs, until 60 runs (MAILKEEP_KILLS) were killed mid-way.
+# mail between runs (200 messages of 1-20 KB first, 20 more before each run),
+# until 60 runs (MAILKEEP_KILLS; at least 50) were killed mid-way.
 # Afterwards one clean run must leave: every seeded message in the archive
 # exactly once (SHA-256 sets equal, no extra message), the server empty,
 # and an archive that verifies. Nothing may leave the server before it is
@@ -10,28 +11,31 @@ source "$(dirname "$0")/../sync/lib.sh"
 
 kills=${MAILKEEP_KILLS:-60}
 mkdir -p "$WORK/seed"
-# make_batch N FIRST: N messages of 2-40 KB, unique, written to seed/.
-make_batch() {
-  python3 - "$WORK/seed" "$1" "$2" <<'EOF'
-import os, random, sys
-out, n, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# seed N: N more messages of 1-20 KB, unique, written to seed/ and delivered
+# into alice's Maildir in that order (one python run: no process per file).
+next=0
+seed() {
+  python3 - "$WORK/seed" "$(_dovecot_maildir alice)" "$1" "$next" <<'EOF2'
+import os, pwd, random, sys
+out, maildir, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+nobody = pwd.getpwnam("nobody")
 rnd = random.Random(first)
 words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
 for i in range(first, first + n):
-    lines = rnd.randint(30, 600)
+    lines = rnd.randint(15, 300)
     body = "\n".join(" ".join(rnd.choice(words) for _ in range(10)) for _ in range(lines))
-    with open(os.path.join(out, "m%06d.eml" % i), "w") as f:
-        f.write("From: crash@example.test\nTo: alice@example.test\nSubject: crash test %d\n"
-                "Message-ID: <crash-%d@example.test>\n\n%s\n" % (i, i, body))
-EOF
-}
-next=0
-seed() {
-  local n=$1
-  make_batch "$n" "$next"
-  next=$((next + n))
-  mapfile -t fresh < <(ls "$WORK/seed" | sort | tail -n "$n")
-  dovecot_deliver alice "${fresh[@]/#/$WORK/seed/}"
+    data = ("From: crash@example.test\nTo: alice@example.test\nSubject: crash test %d\n"
+            "Message-ID: <crash-%d@example.test>\n\n%s\n" % (i, i, body)).encode()
+    with open(os.path.join(out, "m%06d.eml" % i), "wb") as f:
+        f.write(data)
+    name = "%d.M%dP%d.mailkeep-kill" % (1700000000 + i, i, os.getpid())
+    tmp = os.path.join(maildir, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
+    os.rename(tmp, os.path.join(maildir, "new", name))
+EOF2
+  next=$((next + $1))
 }
 
 protocol=${MAILKEEP_KILL_PROTOCOL:-pop3}
@@ -50,19 +54,21 @@ timeout = 20
 EOF
 export ALICE_PW=$DOVECOT_ALICE_PASSWORD
 
-seed 800
-# Kill at a random moment within the run: the delay is uniform in [0, D],
+seed 200
+# Kill at a random moment within the run: the delay is uniform in [0, D] ms,
 # and D shrinks whenever a run finished before its kill, so kills land
 # anywhere from the login to the index update however fast the machine.
-killed=0 finished=0 k=0 max_delay=1.0
+# (The delay by bash arithmetic: a python start-up would take longer.)
+killed=0 finished=0 k=0 max_ms=1000
 while ((killed < kills && k < 3 * kills)); do
   k=$((k + 1))
-  seed 40
+  seed 20
   # The binary itself in the background (not the mk function: $! would be
   # a subshell, and SIGKILL would leave mailkeep running on as an orphan).
   "$MAILKEEP" --archive "$ARCHIVE" sync --config "$WORK/config.ini" --lock-timeout 10 >/dev/null 2>"$WORK/err" &
   pid=$!
-  sleep "$(python3 -c "import random; print(random.uniform(0.0, $max_delay))")"
+  ms=$(((RANDOM * 32768 + RANDOM) % (max_ms + 1)))
+  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
   kill -KILL "$pid" 2>/dev/null || true
   set +e
   wait "$pid" 2>/dev/null
@@ -75,7 +81,7 @@ while ((killed < kills && k < 3 * kills)); do
     killed=$((killed + 1))
   else
     finished=$((finished + 1))
-    max_delay=$(python3 -c "print(max(0.02, $max_delay * 0.7))")
+    max_ms=$((max_ms * 7 / 10 > 20 ? max_ms * 7 / 10 : 20))
     # A clean failure (exit 1: e.g. the server still busy with the session
     # killed a moment ago) is allowed; it must say why. Anything else is not.
     if [[ $rc -eq 1 ]]; then
@@ -90,7 +96,7 @@ while ((killed < kills && k < 3 * kills)); do
     mk verify >"$WORK/verr" 2>&1 || { cat "$WORK/verr" >&2; fail "verify failed after run $k"; }
   fi
 done
-echo "killed $killed runs, $finished finished before their kill"
+echo "killed $killed runs, $finished finished before their kill (the delay was at most $max_ms ms at the end)"
 [[ $killed -ge 50 ]] || fail "only $killed runs were killed mid-way in $k runs (need at least 50)"
 
 # One clean run finishes the work.

@@ -12,15 +12,9 @@
 # FAULT_STRIDE (default: ~24 kills spread over the run) picks every n-th step.
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/lib.sh"
-: "${MAKE_SAMPLE_MAIL:?}"
 
-"$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
-INPUT="$WORK/input"
-mkdir -p "$INPUT"/{cur,new,tmp}
-find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | sed -n 1,8p | xargs -d '\n' cp -t "$INPUT/cur"
 TEMPLATE="$FAST/template"
-"$MAILKEEP" --archive "$TEMPLATE" init >/dev/null
-"$MAILKEEP" --archive "$TEMPLATE" -q import --batch 4 --debug-pack-size 4000 "$INPUT"
+fault_small_archive "$TEMPLATE"
 SELECTION="2 4 6"
 in_catalog() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT count(*) FROM messages WHERE id IN (${SELECTION// /,})"; }
 others() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT count(*) FROM messages WHERE id NOT IN (${SELECTION// /,})"; }
@@ -28,28 +22,21 @@ expect_eq "$(in_catalog "$TEMPLATE")" 3 "selection in the template"
 expect_eq "$(others "$TEMPLATE")" 5 "other messages in the template"
 
 ARCHIVE="$FAST/count"
-cp -a "$TEMPLATE" "$ARCHIVE"
-W="$WORK/w" && mkdir -p "$W"
+fault_reset "$TEMPLATE"
 # shellcheck disable=SC2086
-fault_env "$W/count" FAULT_COUNTS="$W/counts" -- "$MAILKEEP" --archive "$ARCHIVE" delete --yes $SELECTION ||
-  fail "delete without a fault failed: $(cat "$W/count.err")"
-n=$(awk '$1 == "total" {print $2}' "$W/counts")
-[[ "$n" -gt 0 ]] || fail "the fault library counted no operation of delete"
+fault_count delete "$MAILKEEP" --archive "$ARCHIVE" delete --yes $SELECTION
+n=$FAULT_N
 stride=${FAULT_STRIDE:-$(((n + 23) / 24))}
-echo "delete: $n operations under the archive; a SIGKILL before every ${stride}th"
+echo "delete: a SIGKILL before every ${stride}th operation"
 
 ARCHIVE="$FAST/run"
+W="$WORK/w" && mkdir -p "$W"
 all=0 none=0
 for ((l = 1; l <= n; l += stride)); do
-  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
-  rm -f "$W/hit"
-  set +e
+  fault_reset "$TEMPLATE"
   # shellcheck disable=SC2086
-  fault_env "$W/killed" FAULT_STEP="$l" FAULT_KIND=kill FAULT_HIT="$W/hit" -- "$MAILKEEP" --archive "$ARCHIVE" delete --yes $SELECTION
-  rc=$?
-  set -e
-  what="kill before step $l ($(fault_hit_what))"
-  [[ $rc -eq 137 ]] || fail "$what: delete exited $rc, not killed: $(tail -3 "$W/killed.err")"
+  fault_step delete "$l" kill "$MAILKEEP" --archive "$ARCHIVE" delete --yes $SELECTION
+  what=$FAULT_WHAT
   mk verify -q >"$W/verify" 2>&1 || fail "$what: verify failed: $(head -3 "$W/verify")"
   left=$(in_catalog "$ARCHIVE")
   case $left in

@@ -61,11 +61,10 @@ import_with() {
   shift
   fault_env "$out" "$@" -- "$MAILKEEP" --archive "$ARCHIVE" -v import "${FLAGS[@]}" "$INPUT"
 }
-reset_archive() { rm -rf "$ARCHIVE" && cp -a "$1" "$ARCHIVE"; }
 
 # 1. Count the operations; check that the run crosses every path.
 ARCHIVE="$FAST/archive"
-reset_archive "$TEMPLATE"
+fault_reset "$TEMPLATE"
 import_with "$WORK/count" FAULT_COUNTS="$WORK/counts" FAULT_TRACE="$WORK/trace" ||
   fail "the import without a fault failed: $(cat "$WORK/count.err")"
 N=$(awk '$1 == "total" {print $2}' "$WORK/counts")
@@ -92,11 +91,11 @@ commits=$(grep -cE "^[0-9]+ sync catalog\.sqlite-wal\$" "$WORK/trace")
 # rest is the "grow" run again.
 RECOVER="$FAST/recover"
 ARCHIVE=$RECOVER
-reset_archive "$TEMPLATE"
+fault_reset "$TEMPLATE"
 first_commit=$(grep -m1 -E "^[0-9]+ sync catalog\.sqlite-wal\$" "$WORK/trace" | cut -d' ' -f1)
 import_with "$WORK/recover" FAULT_STEP="$first_commit" && fail "the import with its first catalog commit failing did not fail"
 ARCHIVE="$FAST/archive"
-reset_archive "$RECOVER"
+fault_reset "$RECOVER"
 import_with "$WORK/count" FAULT_TRACE="$WORK/recover.trace" ||
   fail "the import into the archive a failed run left failed: $(cat "$WORK/count.err")"
 fault_trace_ops "$WORK/recover.trace"
@@ -111,18 +110,11 @@ fault_add_steps recover "$N_RECOVER"
 # One faulted import and the checks after it. Fails (exits) on the first
 # broken promise.
 check_step() {  # SCENARIO L KIND; uses $ARCHIVE and $W (private files)
-  local s=$1 l=$2 kind=$3 rc what lost
-  if [[ $s == recover ]]; then reset_archive "$RECOVER"; else reset_archive "$TEMPLATE"; fi
-  rm -f "$W/hit"
-  set +e
-  import_with "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit"
-  rc=$?
-  set -e
-  what="$s step $l ($kind on $(fault_hit_what))"
-  [[ -s "$W/hit" ]] || fail "$what: the import never reached operation $l (exit $rc)"
-  echo "$s $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
+  local s=$1 l=$2 kind=$3 what lost
+  if [[ $s == recover ]]; then fault_reset "$RECOVER"; else fault_reset "$TEMPLATE"; fi
   # The faulted run: an error line, never an abort or a usage error.
-  fault_check_exit "$what" "$rc"
+  fault_step "$s" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" -v import "${FLAGS[@]}" "$INPUT"
+  what=$FAULT_WHAT
   # The archive verifies (without the fault).
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the faulted import: $(head -5 "$W/verify")"
   # Nothing reported stored is missing; nothing there before is gone.

@@ -16,6 +16,23 @@
 #       exits non-zero (fail) on the first broken promise and appends
 #       "SCENARIO L KIND OP PATH EXIT" to $W/outcomes. Prints what the
 #       faults hit and how the runs ended.
+#   fault_count NAME COMMAND...
+#       runs COMMAND once without a fault, counting (stdout and stderr in
+#       $WORK/count.out and .err, the counts in $WORK/counts); sets FAULT_N
+#       to the operations it did under $ARCHIVE and prints them. Fails when
+#       COMMAND fails or did none.
+#   fault_reset FROM        $ARCHIVE becomes a fresh copy of the archive FROM
+#   fault_step NAME L KIND COMMAND...
+#       the head of a check: runs COMMAND (on $ARCHIVE, as it is) with
+#       operation L failing as KIND (kill: SIGKILL just before it), output
+#       in $W/faulted.out and .err; sets FAULT_RC and FAULT_WHAT ("NAME step
+#       L (KIND on OP PATH)"), appends "NAME L KIND OP PATH RC" to
+#       $W/outcomes, and fails unless operation L was reached and the run
+#       ended as it may (killed: 137; else fault_check_exit).
+#   fault_small_archive DIR
+#       8 messages of the generated sample in 3 packs, indexed, at DIR
+#   fault_shas ARCHIVE      the SHA-256 of every blob, sorted (waits for a
+#                           writer's lock rather than failing)
 #   fault_env OUT ENV... -- COMMAND...
 #       runs COMMAND with the fault library on $ARCHIVE, stdout and stderr
 #       in OUT.out and OUT.err; returns its status.
@@ -50,6 +67,48 @@ fault_env() {
   shift
   env LD_PRELOAD="$FAULT_LIB" FAULT_DIR="$ARCHIVE" "${envs[@]}" "$@" >"$out.out" 2>"$out.err"
 }
+
+fault_count() {  # NAME COMMAND...
+  local name=$1
+  shift
+  fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" -- "$@" ||
+    fail "$name without a fault failed: $(cat "$WORK/count.err")"
+  FAULT_N=$(awk '$1 == "total" {print $2}' "$WORK/counts")
+  [[ "$FAULT_N" -gt 0 ]] || fail "the fault library counted no operation of $name"
+  echo "$name: $FAULT_N operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//'))"
+}
+
+fault_reset() { rm -rf "$ARCHIVE" && cp -a "$1" "$ARCHIVE"; }
+
+fault_step() {  # NAME L KIND COMMAND...
+  local name=$1 l=$2 kind=$3
+  shift 3
+  rm -f "$W/hit"
+  set +e
+  fault_env "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit" -- "$@"
+  FAULT_RC=$?
+  set -e
+  FAULT_WHAT="$name step $l ($kind on $(fault_hit_what))"
+  [[ -s "$W/hit" ]] || fail "$FAULT_WHAT: never reached operation $l (exit $FAULT_RC)"
+  echo "$name $l $kind $(fault_hit_what) $FAULT_RC" >>"$W/outcomes"
+  if [[ $kind == kill ]]; then
+    [[ $FAULT_RC -eq 137 ]] || fail "$FAULT_WHAT: exited $FAULT_RC, not killed: $(tail -3 "$W/faulted.err")"
+  else
+    fault_check_exit "$FAULT_WHAT" "$FAULT_RC"
+  fi
+}
+
+fault_small_archive() {  # DIR
+  : "${MAKE_SAMPLE_MAIL:?}"
+  "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
+  mkdir -p "$WORK/small"/{cur,new,tmp}
+  find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | sed -n 1,8p | xargs -d '\n' cp -t "$WORK/small/cur"
+  "$MAILKEEP" --archive "$1" init >/dev/null
+  "$MAILKEEP" --archive "$1" -q import --batch 4 --debug-pack-size 4000 "$WORK/small"
+  [[ -e "$1/packs/000003.pack" ]] || fail "the small archive has fewer than three packs"
+}
+
+fault_shas() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort; }
 
 fault_trace_ops() { sed -i "s| $ARCHIVE/| |; s| $ARCHIVE\$| .|" "$1"; }
 

@@ -26,46 +26,26 @@
 #     search finds every message.
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/lib.sh"
-: "${MAKE_SAMPLE_MAIL:?}"
 
-"$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
-INPUT="$WORK/input"
-mkdir -p "$INPUT"/{cur,new,tmp}
-find "$WORK/sample/Maildir/.Lists.dev/cur" -type f | sort | sed -n 1,8p | xargs -d '\n' cp -t "$INPUT/cur"
 TEMPLATE="$FAST/template"
-"$MAILKEEP" --archive "$TEMPLATE" init >/dev/null
-"$MAILKEEP" --archive "$TEMPLATE" -q import --batch 4 --debug-pack-size 4000 "$INPUT"
-[[ -e "$TEMPLATE/packs/000003.pack" ]] || fail "the template archive has fewer than three packs"
-# -cmd ".timeout 5000": wait for a writer's lock rather than fail at once.
-sha_lines() { sqlite3 -readonly -cmd ".timeout 5000" "$1/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort; }
-sha_lines "$TEMPLATE" >"$WORK/expected"
+fault_small_archive "$TEMPLATE"
+fault_shas "$TEMPLATE" >"$WORK/expected"
 expect_eq "$(wc -l <"$WORK/expected")" 8 "messages in the template archive"
 
 # Counts the operations of each command on a copy of the template.
 COMMANDS=(reindex rebuild-catalog)
+ARCHIVE="$FAST/count"
 for c in "${COMMANDS[@]}"; do
-  ARCHIVE="$FAST/count"
-  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
-  fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" -- "$MAILKEEP" --archive "$ARCHIVE" "$c" ||
-    fail "$c without a fault failed: $(cat "$WORK/count.err")"
-  n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
-  [[ "$n" -gt 0 ]] || fail "the fault library counted no operation of $c"
-  echo "$c: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//'))"
-  fault_add_steps "$c" "$n" "${FAULT_STRIDE:-2}"
+  fault_reset "$TEMPLATE"
+  fault_count "$c" "$MAILKEEP" --archive "$ARCHIVE" "$c"
+  fault_add_steps "$c" "$FAULT_N" "${FAULT_STRIDE:-2}"
 done
 
 check_step() {  # COMMAND L KIND
-  local c=$1 l=$2 kind=$3 rc what
-  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
-  rm -f "$W/hit"
-  set +e
-  fault_env "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit" -- "$MAILKEEP" --archive "$ARCHIVE" "$c"
-  rc=$?
-  set -e
-  what="$c step $l ($kind on $(fault_hit_what))"
-  [[ -s "$W/hit" ]] || fail "$what: $c never reached operation $l (exit $rc)"
-  echo "$c $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
-  fault_check_exit "$what" "$rc"
+  local c=$1 l=$2 kind=$3 what
+  fault_reset "$TEMPLATE"
+  fault_step "$c" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" "$c"
+  what=$FAULT_WHAT
   if mk verify >"$W/verify" 2>&1; then
     :
   elif [[ $c == rebuild-catalog ]] && [[ $(wc -l <"$W/verify") -eq 1 ]] && grep -q '^mailkeep: .*rebuild-catalog' "$W/verify"; then
@@ -74,13 +54,13 @@ check_step() {  # COMMAND L KIND
     fail "$what: verify failed after it: $(head -3 "$W/verify")"
   fi
   if [[ $c == reindex ]]; then
-    cmp -s <(sha_lines "$ARCHIVE") "$WORK/expected" || fail "$what: the catalog's messages changed"
+    cmp -s <(fault_shas "$ARCHIVE") "$WORK/expected" || fail "$what: the catalog's messages changed"
   fi
   mk "$c" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: $c again without a fault failed: $(head -3 "$W/rerun.err")"
   [[ $c == reindex ]] || mk reindex --pending >"$W/rerun.out" 2>"$W/rerun.err" ||
     fail "$what: reindex --pending after it failed: $(head -3 "$W/rerun.err")"
-  cmp -s <(sha_lines "$ARCHIVE") "$WORK/expected" ||
-    fail "$what: after the rerun the catalog holds $(sha_lines "$ARCHIVE" | wc -l) messages, not the 8 once each"
+  cmp -s <(fault_shas "$ARCHIVE") "$WORK/expected" ||
+    fail "$what: after the rerun the catalog holds $(fault_shas "$ARCHIVE" | wc -l) messages, not the 8 once each"
   mk -v verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
   if grep -q 'waiting to be indexed' "$W/verify"; then fail "$what: after the rerun: $(grep waiting "$W/verify")"; fi
   # One after the other: search may write the catalog (it indexes what is

@@ -54,53 +54,35 @@ for u in "${USERS[@]}"; do
   cp -a "$(_dovecot_maildir "$u")" "$WORK/snapshot-$u"
 done
 server_shas() { find "$1"/cur "$1"/new -type f -print0 | xargs -0 -r sha256sum | cut -d' ' -f1 | sort; }
-archive_shas() { sqlite3 -readonly "$1/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort; }
 
 restore() {  # USER: the mailbox and the archive as before the faulted run
   local md
   md=$(_dovecot_maildir "$1")
   rm -rf "$md" && cp -a "$WORK/snapshot-$1" "$md"
-  rm -rf "$ARCHIVE" && cp -a "$FAST/template-$1" "$ARCHIVE"
-}
-sync_with() {  # OUT USER ENV...: the faulted or counted sync of USER
-  local out=$1 u=$2
-  shift 2
-  fault_env "$out" "$@" -- "$MAILKEEP" --archive "$ARCHIVE" sync --no-index --config "$WORK/$u.ini"
+  fault_reset "$FAST/template-$1"
 }
 
 # Counts each user's sync (the same operations: the steps are shared).
-W="$WORK/count"
-mkdir -p "$W"
 ARCHIVE="$FAST/count"
 restore alice
-sync_with "$W/count" alice FAULT_COUNTS="$W/counts" || fail "the sync without a fault failed: $(cat "$W/count.err")"
+fault_count "sync ($PROTOCOL, delete = after-download)" "$MAILKEEP" --archive "$ARCHIVE" sync --no-index --config "$WORK/alice.ini"
 expect_eq "$(server_shas "$(_dovecot_maildir alice)" | wc -l)" 0 "messages left on the server by a sync without a fault"
-N=$(awk '$1 == "total" {print $2}' "$W/counts")
-[[ "$N" -gt 0 ]] || fail "the fault library counted no operation of sync"
-echo "sync ($PROTOCOL, delete = after-download): $N operations under the archive ($(tr '\n' ' ' <"$W/counts" | sed 's/ $//'))"
-fault_add_steps "sync-$PROTOCOL" "$N"
+fault_add_steps "sync-$PROTOCOL" "$FAULT_N"
 
 check_step() {  # SCENARIO L KIND
-  local s=$1 l=$2 kind=$3 rc what u=${USERS[$FAULT_WORKER]} md lost
+  local s=$1 l=$2 kind=$3 what u=${USERS[$FAULT_WORKER]} md lost
   md=$(_dovecot_maildir "$u")
   restore "$u"
-  rm -f "$W/hit"
-  set +e
-  sync_with "$W/faulted" "$u" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit"
-  rc=$?
-  set -e
-  what="$s step $l ($kind on $(fault_hit_what))"
-  [[ -s "$W/hit" ]] || fail "$what: sync never reached operation $l (exit $rc)"
-  echo "$s $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
-  fault_check_exit "$what" "$rc"
+  fault_step "$s" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" sync --no-index --config "$WORK/$u.ini"
+  what=$FAULT_WHAT
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after it: $(head -3 "$W/verify")"
-  lost=$(sort -u <(server_shas "$md") <(archive_shas "$ARCHIVE") | comm -23 "$WORK/expected" - | head -3)
+  lost=$(sort -u <(server_shas "$md") <(fault_shas "$ARCHIVE") | comm -23 "$WORK/expected" - | head -3)
   [[ -z "$lost" ]] || fail "$what: deleted from the server but not in the archive (SHA-256): $lost"
   mk sync --no-index --config "$WORK/$u.ini" >"$W/rerun.out" 2>"$W/rerun.err" ||
     fail "$what: the sync without a fault failed: $(head -3 "$W/rerun.err")"
   [[ -z "$(server_shas "$md")" ]] || fail "$what: after the rerun the server still holds $(server_shas "$md" | wc -l) messages"
-  cmp -s <(archive_shas "$ARCHIVE") "$WORK/expected" ||
-    fail "$what: after the rerun the archive holds $(archive_shas "$ARCHIVE" | wc -l) messages, not the 4 once each"
+  cmp -s <(fault_shas "$ARCHIVE") "$WORK/expected" ||
+    fail "$what: after the rerun the archive holds $(fault_shas "$ARCHIVE" | wc -l) messages, not the 4 once each"
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
 }
 

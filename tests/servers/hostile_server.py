@@ -176,16 +176,6 @@ def lying_body(uid):
     return head + line * ((LYING_BODY_BYTES - len(head)) // len(line))
 
 
-def fetch_uids(spec):
-    uids = []
-    for item in spec.split(","):
-        lo, _, hi = item.partition(":")
-        lo = int(lo)
-        hi = LYING_COUNT if hi == "*" else int(hi or lo)
-        uids.extend(u for u in range(min(lo, hi), max(lo, hi) + 1) if 1 <= u <= LYING_COUNT)
-    return uids
-
-
 def imap(peer, scenario):
     caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
     if scenario == "imap-lying-size-deflate":
@@ -220,7 +210,7 @@ def imap(peer, scenario):
                       tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
         elif verb == "UID FETCH":
             spec, _, items = rest.partition(" ")
-            uids = fetch_uids(spec)
+            uids = uid_set(spec, LYING_COUNT)
             if scenario == "imap-endless-flags":
                 forever(peer, lambda i: b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 1)\r\n" % (i, i))
             if "BODY" not in items.upper():
@@ -238,27 +228,28 @@ def imap(peer, scenario):
             peer.send(ok)
 
 
-VOLATILE_FOLDERS = ("INBOX", "Broken", "Later")
-volatile_uidvalidity = iter(range(1000, 1 << 31))
-volatile_lock = threading.Lock()
+# --- A small read-only IMAP mailbox (imap-volatile, throttling_server.py) ---
+
+def uid_set(spec, count):
+    """The UIDs 1..count that a UID set ("1:3,5", "2:*") names, sorted."""
+    uids = set()
+    for item in spec.split(","):
+        lo, _, hi = item.partition(":")
+        lo = count if lo == "*" else int(lo)
+        hi = count if hi == "*" else int(hi or lo)
+        uids.update(u for u in range(min(lo, hi), max(lo, hi) + 1) if 1 <= u <= count)
+    return sorted(uids)
 
 
-def volatile_message(folder, uid):
-    return (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: %s %d\r\n"
-            b"Message-ID: <volatile-%s-%d@example.com>\r\n\r\nbody %d\r\n" % (
-                folder.encode(), uid, folder.encode(), uid, uid))
-
-
-def bound(item, end):
-    """One end of a UID range "a:b" or "a" of the 3-message folders."""
-    value = item.split(":")[end]
-    return 3 if value == "*" else int(value)
-
-
-def volatile_imap(peer):
-    """imap-volatile: one folder open at a time; a new UIDVALIDITY each time."""
+def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None):
+    """Serves a mailbox over peer until LOGOUT. folders: each folder LIST
+    shows and its message count (UIDs 1..count; None: listed, but EXAMINE
+    and SELECT get NO). message(folder, uid): its bytes. refuse(verb,
+    folder, items): None, or a refusal (b"NO ..." / b"BAD ...") sent
+    instead of the answer to an EXAMINE, SELECT or UID FETCH.
+    uidvalidity(folder): the UIDVALIDITY of this selection (default 7)."""
     caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
-    peer.send(b"* OK [CAPABILITY " + caps + b"] volatile IMAP ready\r\n")
+    peer.send(b"* OK [CAPABILITY " + caps + b"] " + greeting + b"\r\n")
     folder = None
     while True:
         m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", peer.line())
@@ -269,24 +260,27 @@ def volatile_imap(peer):
         if verb == "LOGIN":
             peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
         elif verb == "LIST":
-            peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in VOLATILE_FOLDERS) + ok)
+            peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in folders) + ok)
         elif verb in ("EXAMINE", "SELECT"):
-            folder = rest.strip('"')
-            if folder == "Broken" or folder not in VOLATILE_FOLDERS:
+            folder = rest.split(" ")[0].strip('"')
+            refusal = b"NO cannot open that folder" if folders.get(folder) is None else refuse and refuse(verb, folder, "")
+            if refusal:
                 folder = None
-                peer.send(tag + b" NO cannot open that folder\r\n")
+                peer.send(tag + b" " + refusal + b"\r\n")
                 continue
-            with volatile_lock:
-                uidvalidity = next(volatile_uidvalidity)
-            peer.send(b"* 3 EXISTS\r\n* OK [UIDVALIDITY %d] x\r\n* OK [UIDNEXT 4] x\r\n" % uidvalidity +
-                      tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
+            n = folders[folder]
+            peer.send(b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] x\r\n* OK [UIDNEXT %d] x\r\n" % (
+                n, uidvalidity(folder) if uidvalidity else 7, n + 1) +
+                tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
         elif verb == "UID FETCH" and folder:
             spec, _, items = rest.partition(" ")
-            uids = sorted({u for item in spec.split(",") for u in (1, 2, 3)
-                           if min(bound(item, 0), bound(item, -1)) <= u <= max(bound(item, 0), bound(item, -1))})
+            refusal = refuse and refuse(verb, folder, items.upper())
+            if refusal:
+                peer.send(tag + b" " + refusal + b"\r\n")
+                continue
             out = b""
-            for u in uids:
-                body = volatile_message(folder, u)
+            for u in uid_set(spec, folders[folder]):
+                body = message(folder, u)
                 attrs = b'UID %d FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:0%d +0000" RFC822.SIZE %d' % (
                     u, u, len(body))
                 if "BODY" in items.upper():
@@ -296,8 +290,29 @@ def volatile_imap(peer):
         elif verb == "LOGOUT":
             peer.send(b"* BYE bye\r\n" + ok)
             return
-        else:  # CAPABILITY, NOOP, UNSELECT, CLOSE ...
+        else:  # CAPABILITY, NOOP, UNSELECT, CLOSE, UID STORE, EXPUNGE ...
             peer.send((b"* CAPABILITY " + caps + b"\r\n" if verb == "CAPABILITY" else b"") + ok)
+
+
+VOLATILE_FOLDERS = {"INBOX": 3, "Broken": None, "Later": 3}
+volatile_uidvalidity = iter(range(1000, 1 << 31))
+volatile_lock = threading.Lock()
+
+
+def volatile_message(folder, uid):
+    return (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: %s %d\r\n"
+            b"Message-ID: <volatile-%s-%d@example.com>\r\n\r\nbody %d\r\n" % (
+                folder.encode(), uid, folder.encode(), uid, uid))
+
+
+def next_uidvalidity(folder):
+    with volatile_lock:
+        return next(volatile_uidvalidity)
+
+
+def volatile_imap(peer):
+    """imap-volatile: one folder open at a time; a new UIDVALIDITY each time."""
+    mailbox_imap(peer, b"volatile IMAP ready", VOLATILE_FOLDERS, volatile_message, uidvalidity=next_uidvalidity)
 
 
 def serve(conn, scenario, tls_files):

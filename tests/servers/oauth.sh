@@ -12,7 +12,16 @@
 #      source tests/servers/oauth.sh
 #      oauth_start DIR TLSDIR [oauth_server.py options]   exports the variables
 #      oauth_admin ACTION [KEY=VALUE...]                   prints the JSON reply
+#      oauth_stat KEY                                      one of its stats
 #      oauth_stop
+#    With tests/servers/dovecot.sh sourced too:
+#      oauth_dovecot_start WORK [oauth_server.py options]
+#          the endpoint (WORK/oauth, client secret $OAUTH_SECRET) and a
+#          Dovecot (WORK/dovecot, certificates in WORK/dovecot/tls) whose
+#          `passdb { driver = oauth2 }` introspects every token there
+#      oauth_token_leak OUTPUTS ARCHIVE TOKEN...
+#          prints where a token was found (the file OUTPUTS, the archive's
+#          catalog files) or that one was not read back; status 1 if none
 # Variables: OAUTH_URL=https://localhost:PORT (endpoints /token, /device,
 # /introspect, /admin), OAUTH_PORT, OAUTH_PID, OAUTH_LOG (one line per
 # request, never a token), OAUTH_CA (TLSDIR/ca.pem).
@@ -78,6 +87,40 @@ data = urllib.parse.urlencode([tuple(p.split("=", 1)) for p in pairs]).encode()
 ctx = ssl.create_default_context(cafile=ca)
 print(urllib.request.urlopen(url, data=data, context=ctx, timeout=10).read().decode())
 EOF
+}
+
+oauth_stat() {  # KEY
+  oauth_admin stats | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+oauth_dovecot_start() {  # WORK [oauth_server.py options]
+  local work=$1
+  shift
+  mkdir -p "$work/dovecot"
+  _dovecot_make_certs "$work/dovecot/tls" >/dev/null || { echo "oauth.sh: cannot make test certificates" >&2; return 1; }
+  export OAUTH_SECRET=client-s3cret
+  oauth_start "$work/oauth" "$work/dovecot/tls" --client-secret "$OAUTH_SECRET" "$@" || return 1
+  cat >"$work/dovecot-oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = https://127.0.0.1:$OAUTH_PORT/introspect
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = $work/dovecot/tls/ca.pem
+EOF
+  DOVECOT_OAUTH2_CONF="$work/dovecot-oauth2.conf.ext" dovecot_start "$work/dovecot"
+}
+
+oauth_token_leak() {  # OUTPUTS ARCHIVE TOKEN...
+  local outputs=$1 archive=$2 t
+  shift 2
+  for t in "$@"; do
+    [[ ${#t} -ge 20 ]] || { echo "a token was not read back from the state files"; return 0; }
+    if grep -qF "$t" "$outputs"; then echo "a token appears in mailkeep's output" && return 0; fi
+    if grep -qaF "$t" "$archive"/catalog.sqlite*; then echo "a token appears in the catalog" && return 0; fi
+  done
+  return 1
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -29,13 +29,12 @@ Scenarios:
 The most connections open at once so far is kept in PORT_FILE.max.
 """
 import os
-import re
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hostile_server import Peer, listen_and_serve  # noqa: E402
+from hostile_server import Peer, listen_and_serve, mailbox_imap  # noqa: E402
 
 FOLDERS = {"INBOX": 5, "Archive": 3}
 UIDVALIDITY = 7
@@ -62,68 +61,18 @@ def refuse_once(name):
         return True
 
 
-def uid_set(spec, count):
-    uids = set()
-    for item in spec.split(","):
-        lo, _, hi = item.partition(":")
-        lo = count if lo == "*" else int(lo)
-        hi = count if hi == "*" else int(hi or lo)
-        uids.update(u for u in range(min(lo, hi), max(lo, hi) + 1) if 1 <= u <= count)
-    return sorted(uids)
-
-
-def imap(peer, scenario):
-    caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
-    peer.send(b"* OK [CAPABILITY " + caps + b"] throttling IMAP ready\r\n")
-    folder = None
-    while True:
-        m = re.match(r"(\S+) (UID \S+|\S+) ?(.*)", peer.line())
-        if not m:
-            continue
-        tag, verb, rest = m.group(1).encode(), m.group(2).upper(), m.group(3)
-        ok = tag + b" OK done\r\n"
-        if verb == "LOGIN":
-            peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
-        elif verb == "LIST":
-            peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in FOLDERS) + ok)
-        elif verb in ("EXAMINE", "SELECT"):
-            name = rest.split(" ")[0].strip('"')
-            if name not in FOLDERS:
-                folder = None
-                peer.send(tag + b" NO no such folder\r\n")
-                continue
-            if scenario == "imap-short" and name == "INBOX" and refuse_once("examine"):
-                folder = None
-                peer.send(tag + b" NO [THROTTLED] " + SHORT + b"\r\n")
-                continue
-            folder = name
-            n = FOLDERS[name]
-            peer.send(b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] x\r\n* OK [UIDNEXT %d] x\r\n" % (n, UIDVALIDITY, n + 1) +
-                      tag + (b" OK [READ-ONLY] done\r\n" if verb == "EXAMINE" else b" OK [READ-WRITE] done\r\n"))
-        elif verb == "UID FETCH" and folder:
-            spec, _, items = rest.partition(" ")
-            bodies = "BODY" in items.upper()
-            if bodies and folder == "Archive":
-                if scenario == "imap-short" and refuse_once("fetch"):
-                    peer.send(tag + b" BAD " + SHORT + b"\r\n")
-                    continue
-                if scenario == "imap-long" and refuse_once("fetch"):
-                    peer.send(tag + b" NO [THROTTLED] " + LONG + b"\r\n")
-                    continue
-            out = b""
-            for u in uid_set(spec, FOLDERS[folder]):
-                body = message(folder, u)
-                attrs = b'UID %d FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:0%d +0000" RFC822.SIZE %d' % (
-                    u, u, len(body))
-                if bodies:
-                    attrs += b" BODY[] {%d}\r\n" % len(body) + body
-                out += b"* %d FETCH (%s)\r\n" % (u, attrs)
-            peer.send(out + ok)
-        elif verb == "LOGOUT":
-            peer.send(b"* BYE bye\r\n" + ok)
-            return
-        else:  # CAPABILITY, NOOP, UNSELECT, CLOSE ...
-            peer.send((b"* CAPABILITY " + caps + b"\r\n" if verb == "CAPABILITY" else b"") + ok)
+def imap_refusal(scenario):
+    """What the IMAP scenario refuses (see mailbox_imap's refuse)."""
+    def refuse(verb, folder, items):
+        if verb in ("EXAMINE", "SELECT") and scenario == "imap-short" and folder == "INBOX" and refuse_once("examine"):
+            return b"NO [THROTTLED] " + SHORT
+        if verb == "UID FETCH" and "BODY" in items and folder == "Archive":
+            if scenario == "imap-short" and refuse_once("fetch"):
+                return b"BAD " + SHORT
+            if scenario == "imap-long" and refuse_once("fetch"):
+                return b"NO [THROTTLED] " + LONG
+        return None
+    return refuse
 
 
 def pop3(peer, scenario):
@@ -184,7 +133,7 @@ def serve(conn, scenario, port_file):
         if scenario.startswith("pop3"):
             pop3(peer, scenario)
         else:
-            imap(peer, scenario)
+            mailbox_imap(peer, b"throttling IMAP ready", FOLDERS, message, imap_refusal(scenario))
     except (EOFError, OSError, ValueError):
         pass
     finally:
