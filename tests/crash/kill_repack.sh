@@ -73,7 +73,11 @@ while ((killed < KILLS)); do
   mk -q repack 2>"$WORK/err" || fail "$what: a repack after the kill failed: $(head -3 "$WORK/err")"
   mk verify >"$WORK/verify" 2>&1 || fail "$what: verify failed after the second repack: $(head -3 "$WORK/verify")"
   cmp -s <(sha_lines) "$TEMPLATE.expected" || fail "$what: the second repack changed the catalog's messages"
-  where=$(removed_text_gone "$ARCHIVE") || fail "$what: a removed message's text is still there: $where"
+  # The removed texts' absence (a slow scan of every file and dictionary)
+  # after every fifth kill's completing repack and the last.
+  if ((killed % 5 == 0 || killed == KILLS)); then
+    where=$(removed_text_gone "$ARCHIVE") || fail "$what: a removed message's text is still there: $where"
+  fi
 done
 echo "killed $killed runs ($untouched before any pack changed, $midway mid-way, $complete after the last pack), $finished finished before their kill, in $(($(date +%s) - start)) s"
 ((midway >= KILLS / 10)) || fail "only $midway of $killed kills landed mid-way through the packs"
