@@ -596,9 +596,13 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
   if (n == 0) return out;
 
   // 1. Hash everything (workers).
+  // The content address (keyed in an encrypted archive); callers are told
+  // the message's plain SHA-256 either way.
   std::vector<Sha256Digest> sha(n);
-  MK_RETURN_IF_ERROR(ParallelFor(n, s.workers, [&](size_t i) { sha[i] = s.ContentHash(batch[i].bytes); }));
-  for (size_t i = 0; i < n; ++i) out[i].sha256 = ToHex(sha[i]);
+  MK_RETURN_IF_ERROR(ParallelFor(n, s.workers, [&](size_t i) {
+    sha[i] = s.ContentHash(batch[i].bytes);
+    out[i].sha256 = ToHex(s.options.keys ? Sha256(batch[i].bytes) : sha[i]);
+  }));
 
   // 2. Classify: known blob, first copy in this batch, or repeat in batch.
   enum class Kind { kNew, kKnown, kRepeat };

@@ -74,7 +74,7 @@ enum class IngestStatus { kStored, kDuplicate, kKnownLocation, kFailed };
 struct IngestOutcome {
   IngestStatus status = IngestStatus::kFailed;
   int64_t id = 0;       // catalog id (stored or duplicate)
-  std::string sha256;   // hex SHA-256 of the raw bytes
+  std::string sha256;   // hex SHA-256 of the raw bytes (plain, also in an encrypted archive)
   std::string error;    // for kFailed
   // kStored, when Ingest was given `keep_parsed`: the message as parsed
   // with those limits (text included), for the caller's index.

@@ -37,12 +37,15 @@ int CmdAudit(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!opened) return FailArchive(opened.error());
   auto trail = (*opened)->AuditTrail();
   if (!trail) return Fail(trail.error());
+  // An encrypted archive names messages by a keyed hash (HMAC-SHA256), not
+  // their SHA-256: say so in the field's name.
+  const std::string hash_name = (*opened)->keys() ? "content_hash" : "sha256";
   if (global.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& e : *trail) {
       out.push_back({{"event", e.event}, {"at", IsoDate(e.at)}, {"user", e.user}, {"host", e.host},
                      {"command", e.command}, {"query", e.query}, {"reason", e.reason},
-                     {"action", ActionName(e.action)}, {"message_id", e.message_id}, {"sha256", e.sha256},
+                     {"action", ActionName(e.action)}, {"message_id", e.message_id}, {hash_name, e.sha256},
                      {"date", e.date ? nlohmann::json(IsoDate(*e.date)) : nlohmann::json()}, {"size", e.size}});
     }
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -50,7 +53,7 @@ int CmdAudit(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   for (const auto& e : *trail) {
     std::cout << IsoDate(e.at) << " " << ActionName(e.action) << " <" << TerminalText(e.message_id)
-              << "> sha256=" << e.sha256 << " date=" << (e.date ? IsoDate(*e.date) : "-") << " size=" << e.size
+              << "> " << hash_name << "=" << e.sha256 << " date=" << (e.date ? IsoDate(*e.date) : "-") << " size=" << e.size
               << " by " << TerminalText(e.user) << "@" << TerminalText(e.host) << ": " << e.command << " "
               << TerminalText(e.query) << (e.reason.empty() ? "" : " (reason: " + TerminalText(e.reason) + ")")
               << "\n";

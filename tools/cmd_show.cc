@@ -15,6 +15,7 @@
 #include "store/export/output_dir.h"
 #include "store/export/parts.h"
 #include "store/mime/message.h"
+#include "store/util/sha256.h"
 #include "store/util/terminal.h"
 #include "tools/command.h"
 
@@ -132,7 +133,8 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
         {"in_reply_to", m.in_reply_to},
         {"references", m.references},
         {"size", raw->size()},
-        {"sha256", mi.sha256},
+        // Of the bytes read back: an encrypted archive's catalog keeps a keyed hash.
+        {"sha256", ToHex(Sha256(*raw))},
         {"parts", parts},
         {"attachments", m.attachments},
         {"text", m.text},
