@@ -5,16 +5,17 @@
 # import -v) is in the archive. At the end a full import completes the set
 # with no duplicates.
 # Input: linux-mips-2018 (6,182 real messages) when ../shared/corpus is
-# there, else the bundled generated sample.
+# there and CRASH_INPUT is not "sample", else the bundled generated sample.
 source "$(dirname "$0")/../cli/lib.sh"
 KILLS=${KILLS:-60}
 mips="${MAILKEEP_CORPUS:-}/linux-mips-list-archive/linux-mips-2018.mboxrd.zst"
-if [[ -f "$mips" ]]; then
+if [[ -f "$mips" && ${CRASH_INPUT:-} != sample ]]; then
   INPUT=$mips
   zstd -dc "${mips%.mboxrd.zst}.manifest.tsv.zst" | tail -n +2 | cut -f4 | sort -u >"$WORK/expected.sha"
   BATCH=100
 else
-  echo "note: ${MAILKEEP_CORPUS:-../shared/corpus} not found; crash-testing with the generated sample instead"
+  [[ ${CRASH_INPUT:-} == sample ]] ||
+    echo "note: ${MAILKEEP_CORPUS:-../shared/corpus} not found; crash-testing with the generated sample instead"
   : "${MAKE_SAMPLE_MAIL:?}"
   "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
   INPUT="$WORK/sample/Maildir"
@@ -22,7 +23,7 @@ else
   find "$INPUT" -type f -path '*/cur/*' -o -type f -path '*/new/*' | xargs -d '\n' sha256sum | cut -d' ' -f1 | sort -u >"$WORK/expected.sha"
 fi
 expected=$(wc -l <"$WORK/expected.sha")
-mk init >/dev/null
+init_archive
 : >"$WORK/reported"
 
 # Measure one full import to scale the kill delays (then start over).
@@ -30,12 +31,12 @@ start=$(date +%s%N)
 mk -q import --no-index --batch "$BATCH" "$INPUT"
 full_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -rf "$ARCHIVE"
-mk init >/dev/null
+init_archive
 echo "a full import takes ${full_ms} ms; killing $KILLS times"
 
 RANDOM=12345
 check_complete() {
-  sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort >"$WORK/final.sha"
+  held_sha256s >"$WORK/final.sha"
   [[ $(sort -u "$WORK/final.sha" | wc -l) -eq $(wc -l <"$WORK/final.sha") ]] || fail "duplicate blobs in the catalog"
   cmp -s "$WORK/final.sha" "$WORK/expected.sha" ||
     fail "archive does not hold exactly the $expected input messages ($(wc -l <"$WORK/final.sha") held)"
@@ -61,14 +62,14 @@ while ((killed_mid_run < KILLS)); do
   grep -E '^(stored|duplicate|known) ' "$WORK/log" | cut -d' ' -f3 >>"$WORK/reported" || true
 
   mk -q verify || fail "verify failed after kill $killed_mid_run"
-  sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort -u >"$WORK/have.sha"
+  held_sha256s | sort -u >"$WORK/have.sha"
   lost=$(sort -u "$WORK/reported" | comm -23 - "$WORK/have.sha" | wc -l)
   [[ $lost -eq 0 ]] || fail "after kill $killed_mid_run, $lost message(s) reported as stored are missing"
   if ((completed_runs > 0 && $(wc -l <"$WORK/have.sha") == expected)); then
     # Complete: start over with an empty archive so later kills land while
     # messages are being stored, not during a no-op re-import.
     rm -rf "$ARCHIVE"
-    mk init >/dev/null
+    init_archive
     : >"$WORK/reported"
     completed_runs=0
   fi

@@ -66,7 +66,7 @@ for layout in maildir++ nested; do
     for d in cur Work/Projects/cur "Données/cur"; do [[ -d "$WORK/md/$d" ]] || fail "no $d in the export"; done
   fi
   expect_eq "$(find "$WORK/md" -type f | wc -l)" 9 "$layout: files (one per message and folder: 8 messages, one in two folders)"
-  "$MAILKEEP" --archive "$WORK/restored" init >/dev/null
+  init_archive "$WORK/restored"
   "$MAILKEEP" --archive "$WORK/restored" -q import --account alice "$WORK/md"
   places "$WORK/restored" alice >"$WORK/imported"
   diff "$WORK/synced" "$WORK/imported" >&2 || fail "$layout: folders or flags differ after export and import"
