@@ -24,7 +24,9 @@ import email.policy
 import email.utils
 import hashlib
 import os
+import subprocess
 import sys
+import tempfile
 
 
 def files_under(root):
@@ -66,17 +68,68 @@ def known_texts(raw):
     return out
 
 
+def grep_pattern(needle):
+    """The longest run of needle without a newline or NUL (grep -f reads one
+    pattern a line): all of a text, most of a binary digest."""
+    runs = needle.replace(b"\0", b"\n").split(b"\n")
+    return max(runs, key=len)
+
+
+def grep_round(patterns, paths):
+    """{pattern: (path, offset)} of the matches grep -F -o reports."""
+    with tempfile.NamedTemporaryFile(suffix=".patterns") as pf:
+        pf.write(b"\n".join(patterns) + b"\n")
+        pf.flush()
+        out = subprocess.run(["grep", "-F", "-a", "-o", "-b", "-Z", "-f", pf.name, "--"] + paths,
+                             env=dict(os.environ, LC_ALL="C"), capture_output=True)
+    if out.returncode > 1:
+        sys.exit(f"grep failed: {out.stderr.decode(errors='replace')}")
+    hits = {}
+    for line in out.stdout.split(b"\n"):
+        if line:
+            path, rest = line.split(b"\0", 1)
+            offset, match = rest.split(b":", 1)
+            hits.setdefault(match, (path.decode(), int(offset)))
+    return hits
+
+
 def find_all(needles, paths):
-    """{needle: (path, offset)} for every needle found in one of paths."""
+    """{needle: (path, offset)} for every needle found in one of paths, by
+    grep -F (all patterns at once). A needle counts as found when its
+    pattern is: all of a text, or the longest run of at least 10 bytes of a
+    binary digest or raw window without a newline or NUL."""
+    by_pattern = {}
+    for n in needles:
+        p = grep_pattern(n)
+        if len(p) >= 10:
+            by_pattern.setdefault(p, []).append(n)
+        else:
+            by_pattern.setdefault(n, []).append(n)
     found = {}
-    for p in paths:
-        with open(p, "rb") as f:
-            data = f.read()
-        for n in needles:
-            if n not in found:
-                at = data.find(n)
-                if at >= 0:
-                    found[n] = (p, at)
+    if not paths or not by_pattern:
+        return found
+    # grep -o reports non-overlapping matches only, so a pattern inside or
+    # across another's match is missed: search again without the patterns
+    # found until a round finds nothing new.
+    hits = {}
+    left = [p for p in by_pattern if b"\n" not in p and b"\0" not in p]
+    while left:
+        new = grep_round(left, paths)
+        if not new:
+            break
+        hits.update(new)
+        left = [p for p in left if p not in new]
+    for p, ns in by_pattern.items():
+        for n in ns:
+            if p in hits:
+                found[n] = hits[p]
+            elif b"\n" in p or b"\0" in p:
+                for path in paths:  # the rare needle with no usable pattern
+                    with open(path, "rb") as f:
+                        at = f.read().find(n)
+                    if at >= 0:
+                        found[n] = (path, at)
+                        break
     return found
 
 

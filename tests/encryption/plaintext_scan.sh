@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Issue 13 acceptance: no known plaintext under an encrypted archive's
-# directory. 150 linux-mips messages imported (with the index) and 60 more
-# synced over IMAP from a real Dovecot into three folders; then every file
-# under the archive (catalog.sqlite and, caught while an import runs, its
-# -wal and -shm; packs, dictionaries, orphans, the key file) is searched for
-# the messages' subjects, body lines, addresses, Message-IDs, raw bytes and
-# SHA-256s (hex and binary) and the folder names (plaintext_scan.py).
-# With MAILKEEP_TEST_ENCRYPTED=1 nothing may be found; without it (a plain
-# archive) the same scan must find them, so the check can fail.
+# directory. 900 linux-mips messages imported (with the index), 15 more
+# synced over IMAP from a real Dovecot into three folders, and 385 more
+# imported (the batch that passes 1,000 messages trains the first zstd
+# dictionary, so a dictionary record and its repair file are scanned too).
+# Every file under the archive (catalog.sqlite and, caught while the last
+# import runs, its -wal and -shm; packs, dictionaries, orphans, the key
+# file) is searched for the messages' subjects, body lines, addresses,
+# Message-IDs, raw bytes and SHA-256s (hex and binary) and the folder names
+# (plaintext_scan.py). With MAILKEEP_TEST_ENCRYPTED=1 nothing may be found;
+# without it (a plain archive) the same scan must find them, so the check
+# can fail.
 PROTOCOL=imap
 source "$(dirname "$0")/../sync/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,14 +20,16 @@ mode=plain
 encrypted && mode=encrypted
 export ALICE_PW=$DOVECOT_ALICE_PASSWORD
 
-python3 "$here/../../tools/bench/mboxrd_split.py" "$WORK/all" 400 "$mips" >/dev/null
+python3 "$here/../../tools/bench/mboxrd_split.py" "$WORK/all" 1300 "$mips" >/dev/null
 mkdir -p "$WORK/src/import/cur" "$WORK/src/import/new" "$WORK/src/import/tmp" "$WORK/src/synced" "$WORK/src/late/cur" "$WORK/src/late/new"
-ls "$WORK/all" | head -150 | xargs -I{} mv "$WORK/all/{}" "$WORK/src/import/cur/"
-ls "$WORK/all" | head -60 | xargs -I{} mv "$WORK/all/{}" "$WORK/src/synced/"
-mv "$WORK/all"/* "$WORK/src/late/cur/"
+all=("$WORK"/all/*)
+mv "${all[@]:0:900}" "$WORK/src/import/cur/"
+mv "${all[@]:900:15}" "$WORK/src/synced/"
+mv "${all[@]:915}" "$WORK/src/late/cur/"
 
 mk -q import "$WORK/src/import"
 folders=("Projekt-Geheimsache-4711" "Données-Privées-Été")
+for box in "${folders[@]}"; do doveadm_ mailbox create -u alice "$box"; done
 i=0
 for f in "$WORK"/src/synced/*; do
   case $((i++ % 3)) in
@@ -32,13 +37,12 @@ for f in "$WORK"/src/synced/*; do
     1) box=${folders[0]} ;;
     2) box=${folders[1]} ;;
   esac
-  doveadm_ mailbox create -u alice "$box" 2>/dev/null || true
   doveadm_ save -u alice -m "$box" <"$f"
 done
 account alice alice ALICE_PW implicit
 sync_ok alice
-expect_eq "$(fetched alice)" 60 "messages synced"
-expect_eq "$(messages)" 210 "messages in the archive"
+expect_eq "$(fetched alice)" 15 "messages synced"
+expect_eq "$(messages)" 915 "messages in the archive"
 
 # The index works, wherever it is kept.
 mid=$(grep -i -m1 '^Message-ID:' "$(ls "$WORK"/src/import/cur/* | head -1)" | sed -E 's/^[^<]*<([^>]*)>.*/\1/')
@@ -48,7 +52,7 @@ if encrypted; then
   [[ -d $(index_dir) ]] || fail "no index cache"
 fi
 
-# The catalog's -wal and -shm are caught while an import of 190 more
+# The catalog's -wal and -shm are caught while an import of 385 more
 # messages is stopped in the middle (SIGSTOP once the WAL has grown).
 "$MAILKEEP" --archive "$ARCHIVE" -q import "$WORK/src/late" 2>"$WORK/late.err" &
 pid=$!
@@ -75,8 +79,9 @@ grep -q '^  packs/.*\.pack ' "$WORK/scan1" || fail "no pack was scanned"
 # After the SIGKILL: the next command recovers (orphans, WAL), verify passes,
 # and the scan again finds nothing (plain: finds them).
 mk -q import "$WORK/src/late"
-expect_eq "$(messages)" 400 "messages after the interrupted import was redone"
+expect_eq "$(messages)" 1300 "messages after the interrupted import was redone"
 mk -q verify || fail "verify after the SIGKILL"
+[[ $(mk --json stats | json_field '["dictionaries"]') -ge 1 ]] || fail "no dictionary was trained: the scan would not cover one"
 python3 "$here/plaintext_scan.py" "$mode" "$ARCHIVE" "$WORK/src" "${folders[@]}" >"$WORK/scan2" ||
   { cat "$WORK/scan2"; fail "scan after recovery ($mode archive)"; }
 tail -n 9 "$WORK/scan2"
