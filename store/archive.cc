@@ -169,6 +169,16 @@ Status UnlinkIfThere(const std::string& path) {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// How every PackStore of the archive is opened: with its keys (an encrypted
+// archive's records are sealed), its compression level and pack size.
+blobs::PackStoreOptions PackOptions(const ArchiveOptions& options) {
+  blobs::PackStoreOptions popts;
+  popts.compression_level = options.compression_level;
+  popts.pack_size_limit = options.pack_size_limit;
+  popts.keys = options.keys;
+  return popts;
+}
+
 // Moves the catalog at `path` and its WAL aside to path.old-N (N the first
 // free number) and drops its -shm (SQLite rebuilds it from the WAL); returns
 // path.old-N, or "" when there was nothing to move. The catalog file moves
@@ -254,6 +264,8 @@ struct Archive::Impl {
   Status ReloadDictionaries();
   // Open's work after the checks: catalog, then packs at their known ends.
   Status OpenStores();
+  // The content address of a message: keyed for an encrypted archive.
+  Sha256Digest ContentHash(std::string_view raw) const { return crypto::ContentHash(options.keys.get(), raw); }
   Result<blobs::PackStore::PackEnds> KnownPackEnds();
   Status RecordNewPack(uint32_t closing, uint64_t closing_len, uint32_t next);
   Status BeginBatchCommit();
@@ -398,9 +410,7 @@ Status Archive::Impl::OpenStores() {
   // -shm file; open read-write but never write from this handle, and only
   // the writer (holding the lock) migrates.
   MK_ASSIGN_OR_RETURN(catalog, catalog::Catalog::Open(dir + "/" + kCatalogFile, false, /*read_only=*/false, writable));
-  blobs::PackStoreOptions popts;
-  popts.compression_level = options.compression_level;
-  popts.pack_size_limit = options.pack_size_limit;
+  const blobs::PackStoreOptions popts = PackOptions(options);
   if (writable) {
     MK_ASSIGN_OR_RETURN(auto known, KnownPackEnds());
     auto opened = blobs::PackStore::Open(dir + "/" + kPacksDir, popts, known);
@@ -573,7 +583,7 @@ Result<std::vector<IngestOutcome>> Archive::Ingest(std::vector<RawMessage>&& bat
 
   // 1. Hash everything (workers).
   std::vector<Sha256Digest> sha(n);
-  MK_RETURN_IF_ERROR(ParallelFor(n, s.workers, [&](size_t i) { sha[i] = Sha256(batch[i].bytes); }));
+  MK_RETURN_IF_ERROR(ParallelFor(n, s.workers, [&](size_t i) { sha[i] = s.ContentHash(batch[i].bytes); }));
   for (size_t i = 0; i < n; ++i) out[i].sha256 = ToHex(sha[i]);
 
   // 2. Classify: known blob, first copy in this batch, or repeat in batch.
@@ -740,8 +750,8 @@ Result<std::string> Archive::ReadRaw(int64_t id) {
     read = impl_->packs->Read(loc, /*verify_hash=*/false);
   }
   MK_ASSIGN_OR_RETURN(std::string raw, std::move(read));
-  if (Sha256(raw) != row->blob.sha256) {
-    return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": stored bytes do not match their SHA-256");
+  if (impl_->ContentHash(raw) != row->blob.sha256) {
+    return MakeError(ErrorCode::kCorruption, "message " + std::to_string(id) + ": stored bytes do not match their hash");
   }
   return raw;
 }
@@ -857,8 +867,8 @@ Result<VerifyResult> Archive::Verify(const VerifyOptions& options,
       auto raw = s.packs->Read(loc, /*verify_hash=*/false);
       if (!raw) {
         problems[i] = raw.error().message();
-      } else if (Sha256(*raw) != b.sha256) {
-        problems[i] = "stored bytes do not match the catalog's SHA-256 " + ToHex(b.sha256);
+      } else if (s.ContentHash(*raw) != b.sha256) {
+        problems[i] = "stored bytes do not match the catalog's hash " + ToHex(b.sha256);
       } else if (options.deep) {
         mime::Message m = mime::ParseMessage(*raw);
         (void)m;  // parsing must not crash or hang; defects are normal for real mail
@@ -905,9 +915,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   RebuildReport report;
   {
     MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(tmp_path, true, false));
-    blobs::PackStoreOptions popts;
-    popts.compression_level = options.compression_level;
-    MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, popts));
+    MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, PackOptions(options)));
 
     // The end of the last valid record of every pack (0 for a pack with
     // none): what the next writer keeps of each.

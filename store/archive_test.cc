@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/blobs/pack_store.h"
 #include "store/catalog/sqlite.h"
 #include "store/util/files.h"
 #include "store/util/sha256.h"
@@ -843,6 +845,189 @@ TEST_F(ArchiveTest, IndexIntentsKeepHandedMessagesUntilCommitted) {
   EXPECT_EQ(a->UnknownIntents(IntentKind::kIndex)->size(), 1u);
   ASSERT_TRUE(a->IndexCommitted({}));
   EXPECT_TRUE(a->IndexInFlight()->empty());
+}
+
+}  // namespace
+}  // namespace mailkeep
+
+namespace mailkeep {
+namespace {
+
+// ---- An encrypted archive's packs (store/PACK_FORMAT.md, "Sealed records") ----
+
+class EncryptedArchiveTest : public ArchiveTest {
+ protected:
+  // A key file at the cheapest scrypt cost the key file accepts.
+  std::shared_ptr<const crypto::ArchiveKeys> MakeKeys(const std::string& dir, const std::string& pass) {
+    auto keys = crypto::CreateKeyFile(dir, pass, crypto::KdfParams{10, 8, 1});
+    EXPECT_TRUE(keys) << keys.error().ToString();
+    return keys ? *keys : nullptr;
+  }
+  ArchiveOptions Options(std::shared_ptr<const crypto::ArchiveKeys> keys) {
+    ArchiveOptions o;
+    o.keys = std::move(keys);
+    o.dictionary_after = 64;  // the fewest samples a dictionary is trained on
+    o.dictionary_size = 4096;
+    o.dictionary_retrain_after = 64;
+    return o;
+  }
+  // Ingests messages first..last-1 in batches of 70 (a dictionary each); returns their ids.
+  std::vector<int64_t> Fill(Archive& a, int first, int last) {
+    std::vector<int64_t> ids;
+    for (int b = first; b < last; b += 70) {
+      std::vector<RawMessage> batch;
+      for (int i = b; i < std::min(last, b + 70); ++i) batch.push_back(Raw(MakeMessage(i), std::to_string(i)));
+      auto out = a.Ingest(std::move(batch));
+      EXPECT_TRUE(out) << out.error().ToString();
+      if (out) {
+        for (const auto& o : *out) ids.push_back(o.id);
+      }
+    }
+    return ids;
+  }
+  // Bytes of every file under packs/.
+  std::string PackDirBytes() {
+    std::string all;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/packs")) {
+      if (e.is_regular_file()) all += *ReadFile(e.path().string());
+    }
+    return all;
+  }
+  std::vector<std::string> Problems(Archive& a) {
+    std::vector<std::string> problems;
+    auto checked = a.Verify(false, [&](const VerifyProblem& p) { problems.push_back(p.what); });
+    EXPECT_TRUE(checked) << checked.error().ToString();
+    return problems;
+  }
+};
+
+TEST_F(EncryptedArchiveTest, MessagesAreSealedAndNamedByAKeyedHash) {
+  auto keys = MakeKeys(dir_, "correct horse");
+  auto archive = Archive::Create(dir_, Options(keys));
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  std::vector<int64_t> ids = Fill(**archive, 0, 140);
+  ASSERT_EQ(ids.size(), 140u);
+  EXPECT_EQ((*archive)->Stats()->dictionaries, 2);
+  for (int i = 0; i < 140; ++i) {
+    auto raw = (*archive)->ReadRaw(ids[i]);
+    ASSERT_TRUE(raw) << raw.error().ToString();
+    EXPECT_EQ(*raw, MakeMessage(i));
+  }
+  // The content address is the HMAC under this archive's key, not SHA-256.
+  auto info = (*archive)->GetInfo(ids[5]);
+  ASSERT_TRUE(info && *info);
+  EXPECT_EQ((*info)->sha256, ToHex(crypto::ContentHash(keys.get(), MakeMessage(5))));
+  EXPECT_NE((*info)->sha256, ToHex(Sha256(MakeMessage(5))));
+  // Another archive holding the same message names it differently.
+  const std::string other_dir = dir_ + "-other";
+  auto other = Archive::Create(other_dir, Options(MakeKeys(other_dir, "correct horse")));
+  ASSERT_TRUE(other) << other.error().ToString();
+  auto out = (*other)->Ingest({Raw(MakeMessage(5), "5")});
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_NE((*out)[0].sha256, (*info)->sha256);
+  // No subject, body line or address in any byte under packs/.
+  const std::string bytes = PackDirBytes();
+  for (const std::string needle : {"Subject: Test message", "quick brown fox", "sender3@example.org",
+                                   "list@example.org", "msg17@example.org"}) {
+    EXPECT_EQ(bytes.find(needle), std::string::npos) << needle;
+  }
+  EXPECT_TRUE(Problems(**archive).empty());
+}
+
+// verify opens every seal: a payload byte changed with its CRC fixed up is
+// reported for exactly that message.
+TEST_F(EncryptedArchiveTest, VerifyChecksEveryAuthenticationTag) {
+  auto keys = MakeKeys(dir_, "pw");
+  int64_t victim = 0;
+  {
+    auto archive = Archive::Create(dir_, Options(keys));
+    ASSERT_TRUE(archive);
+    victim = Fill(**archive, 0, 10)[4];
+  }
+  blobs::PackStoreOptions popts;
+  popts.keys = keys;
+  auto packs = blobs::PackStore::OpenReadOnly(dir_ + "/packs", popts);
+  ASSERT_TRUE(packs);
+  std::vector<blobs::BlobLocation> blobs;
+  ASSERT_TRUE((*packs)->Scan(
+      [&](const blobs::ScannedRecord& r) -> Status {
+        if (r.kind == blobs::ScannedRecord::Kind::kBlob) blobs.push_back(r.location);
+        return OkStatus();
+      },
+      [](uint32_t, uint64_t, const std::string& why) { ADD_FAILURE() << why; }));
+  ASSERT_EQ(blobs.size(), 10u);
+  const blobs::BlobLocation& loc = blobs[4];
+  const std::string pack = dir_ + "/packs/000001.pack";
+  std::string b = *ReadFile(pack);
+  b[loc.offset + blobs::kRecordHeaderSize + loc.stored_len - 3] ^= 0x10;  // in the tag
+  // Fix up the payload CRC, then the header CRC over it: only the seal can tell.
+  auto put_crc = [&](size_t at, size_t from, size_t len) {
+    const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(b.data() + from), len));
+    for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(crc >> (8 * i));
+  };
+  put_crc(loc.offset + 56, loc.offset + blobs::kRecordHeaderSize, loc.stored_len);
+  put_crc(loc.offset + 60, loc.offset, 60);
+  ASSERT_TRUE(WriteFileAtomic(pack, b));
+  auto archive = Archive::Open(dir_, OpenMode::kReadOnly, Options(keys));
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  std::vector<VerifyProblem> problems;
+  ASSERT_TRUE((*archive)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p); }));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].id, victim);
+  EXPECT_NE(problems[0].what.find("authentication failed"), std::string::npos) << problems[0].what;
+}
+
+// Delete, rebuild-catalog and repack work on sealed records: tombstones are
+// sealed and honoured, copies stay sealed byte for byte.
+TEST_F(EncryptedArchiveTest, RemoveRebuildAndRepackKeepEverythingElse) {
+  auto keys = MakeKeys(dir_, "pw");
+  std::vector<int64_t> gone;
+  {
+    auto archive = Archive::Create(dir_, Options(keys));
+    ASSERT_TRUE(archive);
+    std::vector<int64_t> ids = Fill(**archive, 0, 140);
+    gone = {ids[3], ids[100]};
+    auto removed = (*archive)->Remove(gone, AuditContext{"delete", "test", "", "tester", "host", 1});
+    ASSERT_TRUE(removed) << removed.error().ToString();
+    ASSERT_EQ(removed->removed.size(), 2u);
+  }
+  auto rebuild = [&](int64_t expect) {
+    auto rebuilt = Archive::RebuildCatalog(dir_, Options(keys));
+    ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+    EXPECT_EQ(rebuilt->messages, expect);
+    EXPECT_TRUE(rebuilt->problems.empty()) << rebuilt->problems.front();
+  };
+  rebuild(138);  // the tombstones keep the removed ones out
+  {
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, Options(keys));
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    auto report = (*archive)->Repack({});
+    ASSERT_TRUE(report) << report.error().ToString();
+    EXPECT_GT(report->packs_rewritten, 0);
+    EXPECT_TRUE(report->problems.empty());
+    EXPECT_TRUE(Problems(**archive).empty());
+    for (int i : {0, 3, 100, 139}) {
+      auto found = (*archive)->FindByMessageId("msg" + std::to_string(i) + "@example.org");
+      ASSERT_TRUE(found);
+      ASSERT_EQ(found->size(), (i == 3 || i == 100) ? 0u : 1u) << i;
+      if (!found->empty()) {
+        EXPECT_EQ(*(*archive)->ReadRaw(found->front()), MakeMessage(i));
+      }
+    }
+  }
+  rebuild(138);
+  EXPECT_FALSE(Archive::RebuildCatalog(dir_, {}));  // not without the keys
+  // Every record the repack copied or wrote is still sealed: a store
+  // without the keys yields none of them.
+  auto keyless = blobs::PackStore::OpenReadOnly(dir_ + "/packs", {});
+  ASSERT_TRUE(keyless);
+  int records = 0, sealed = 0;
+  ASSERT_TRUE((*keyless)->Scan([&](const blobs::ScannedRecord&) -> Status { ++records; return OkStatus(); },
+                               [&](uint32_t, uint64_t, const std::string& why) {
+                                 sealed += why.find("passphrase") != std::string::npos;
+                               }));
+  EXPECT_EQ(records, 0);
+  EXPECT_GE(sealed, 138 + 2);  // the messages kept and their dictionaries
 }
 
 }  // namespace

@@ -38,8 +38,8 @@ inline uint32_t Crc32(std::string_view data) { return Crc32(data.data(), data.si
 
 // The frame every on-disk header here shares (store/PACK_FORMAT.md: pack
 // records and repair files): bytes 0-3 a magic, 4 the version, 5 a kind,
-// 6-7 flags that must be zero, and at `crc_offset` the CRC-32 of all bytes
-// before it.
+// 6-7 flags (zero unless the format defines one), and at `crc_offset` the
+// CRC-32 of all bytes before it.
 struct HeaderFrame {
   std::array<uint8_t, 4> magic;
   uint8_t version;
@@ -55,13 +55,20 @@ inline void StartHeader(uint8_t* b, const HeaderFrame& f, uint8_t kind) {
 }
 // Writes the CRC of b[0..crc_offset) at crc_offset; call it last.
 inline void SealHeader(uint8_t* b, const HeaderFrame& f) { PutU32(b + f.crc_offset, Crc32(b, f.crc_offset)); }
-// Checks magic, CRC, version and flags of the crc_offset + 4 bytes at `b`:
-// "" when they are good, else what is wrong (one line).
-inline std::string CheckHeader(const uint8_t* b, const HeaderFrame& f) {
+// The flags field (bytes 6-7, little-endian).
+inline uint16_t GetFlags(const uint8_t* b) { return static_cast<uint16_t>(b[6] | b[7] << 8); }
+inline void PutFlags(uint8_t* b, uint16_t flags) {
+  b[6] = static_cast<uint8_t>(flags);
+  b[7] = static_cast<uint8_t>(flags >> 8);
+}
+// Checks magic, CRC, version and flags (none but `known_flags` set) of the
+// crc_offset + 4 bytes at `b`: "" when they are good, else what is wrong
+// (one line).
+inline std::string CheckHeader(const uint8_t* b, const HeaderFrame& f, uint16_t known_flags = 0) {
   if (!std::equal(f.magic.begin(), f.magic.end(), b)) return "bad magic";
   if (GetU32(b + f.crc_offset) != Crc32(b, f.crc_offset)) return "header CRC mismatch";
   if (b[4] != f.version) return "unsupported version " + std::to_string(b[4]);
-  if (b[6] != 0 || b[7] != 0) return "unknown flags";
+  if ((GetFlags(b) & ~known_flags) != 0) return "unknown flags";
   return {};
 }
 

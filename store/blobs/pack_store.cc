@@ -47,6 +47,12 @@ constexpr uint8_t kKindCompressedDictionary = 3;
 // drops both (store/PACK_FORMAT.md, "Tombstones").
 constexpr uint8_t kKindTombstone = 4;
 constexpr uint32_t kTombstonePayload = 8;  // removal time, Unix seconds (int64 LE)
+// Header flag: the payload is sealed (an encrypted archive; store/PACK_FORMAT.md,
+// "Sealed records").
+constexpr uint16_t kFlagSealed = 0x0001;
+// A sealed payload's associated data is header bytes 0..55 (all but the
+// CRCs), so it opens only under the header it was written with.
+constexpr size_t kBoundHeaderBytes = 56;
 // zstd level for compressed dictionary records: written once per
 // dictionary, read once per process that needs it.
 constexpr int kDictionaryRecordLevel = 9;
@@ -68,16 +74,21 @@ constexpr const char* kRepairDir = "dictionaries";
 
 struct RecordHeader {
   uint8_t kind = kKindBlob;
+  uint16_t flags = 0;
   uint32_t dict_id = 0;
   uint32_t stored_len = 0;
   uint64_t raw_len = 0;
   Sha256Digest sha256{};
   uint32_t payload_crc = 0;
+  bool sealed() const { return (flags & kFlagSealed) != 0; }
+  // What sealing adds to the payload's length.
+  uint32_t seal_overhead() const { return sealed() ? crypto::kSealOverhead : 0; }
 };
 
 std::array<uint8_t, kHeaderSize> EncodeHeader(const RecordHeader& h) {
   std::array<uint8_t, kHeaderSize> b{};
   StartHeader(b.data(), kRecordFrame, h.kind);
+  PutFlags(b.data(), h.flags);
   PutU32(&b[8], h.dict_id);
   PutU32(&b[12], h.stored_len);
   PutU64(&b[16], h.raw_len);
@@ -90,8 +101,9 @@ std::array<uint8_t, kHeaderSize> EncodeHeader(const RecordHeader& h) {
 // Decodes and validates a header. Returns an empty string when it is good,
 // else the reason (one line).
 std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
-  if (std::string why = CheckHeader(b, kRecordFrame); !why.empty()) return why;
+  if (std::string why = CheckHeader(b, kRecordFrame, kFlagSealed); !why.empty()) return why;
   h.kind = b[5];
+  h.flags = GetFlags(b);
   h.dict_id = GetU32(b + 8);
   h.stored_len = GetU32(b + 12);
   h.raw_len = GetU64(b + 16);
@@ -100,18 +112,42 @@ std::string DecodeHeader(const uint8_t* b, RecordHeader& h) {
   if (h.kind != kKindBlob && !IsDictionaryKind(h.kind) && h.kind != kKindTombstone) {
     return "unknown record kind " + std::to_string(h.kind);
   }
-  if (h.stored_len == 0) return "empty payload";
-  if (h.kind == kKindTombstone &&
-      (h.dict_id != 0 || h.stored_len != kTombstonePayload || h.raw_len != kTombstonePayload)) {
+  if (h.stored_len <= h.seal_overhead()) return h.sealed() ? "sealed payload shorter than its seal" : "empty payload";
+  if (h.kind == kKindTombstone && (h.dict_id != 0 || h.stored_len != kTombstonePayload + h.seal_overhead() ||
+                                   h.raw_len != kTombstonePayload)) {
     return "malformed tombstone record header";
   }
-  if (h.kind == kKindDictionary && (h.dict_id == 0 || h.raw_len != h.stored_len)) {
+  if (h.kind == kKindDictionary && (h.dict_id == 0 || h.raw_len + h.seal_overhead() != h.stored_len)) {
     return "malformed dictionary record header";
   }
   if (h.kind == kKindCompressedDictionary && (h.dict_id == 0 || h.raw_len == 0 || h.raw_len > 0xffffffffu)) {
     return "malformed dictionary record header";
   }
   return {};
+}
+
+// Seals `plain` as the payload of record `h` into out[0, plain.size() +
+// kSealOverhead), binding it to the header: sets h's sealed flag and
+// stored_len first. `plain` may lie at out + kNonceSize (sealed in place).
+Status SealPayload(const crypto::Key& key, RecordHeader& h, std::string_view plain, uint8_t* out) {
+  if (plain.size() > std::numeric_limits<uint32_t>::max() - crypto::kSealOverhead) {
+    return MakeError(ErrorCode::kInvalidArgument, "record payload exceeds 4 GiB");
+  }
+  h.flags |= kFlagSealed;
+  h.stored_len = static_cast<uint32_t>(plain.size() + crypto::kSealOverhead);
+  const auto hb = EncodeHeader(h);
+  return crypto::SealInto(key, plain, {reinterpret_cast<const char*>(hb.data()), kBoundHeaderBytes}, out);
+}
+
+// The header of a blob record, but its stored_len and payload CRC.
+RecordHeader BlobHeader(const CompressedBlob& blob) {
+  RecordHeader h;
+  h.kind = kKindBlob;
+  h.flags = blob.sealed ? kFlagSealed : 0;
+  h.dict_id = blob.dict_id;
+  h.raw_len = blob.raw_len;
+  h.sha256 = blob.sha256;
+  return h;
 }
 
 // ---- File names -------------------------------------------------------------
@@ -438,6 +474,52 @@ struct PackStore::Impl {
 
   std::string PackPath(uint32_t n) const { return dir + "/" + PackFileName(n); }
 
+  // ---- Sealed records (store/PACK_FORMAT.md, "Sealed records") ----
+
+  const crypto::ArchiveKeys* keys() const { return options.keys.get(); }
+  // The name of a message or dictionary in a record header.
+  Sha256Digest ContentHash(std::string_view data) const { return crypto::ContentHash(keys(), data); }
+
+  // Why a record cannot be read by this store: sealed without keys, or
+  // not sealed with them (an encrypted archive holds only sealed records).
+  std::string SealingProblem(const RecordHeader& h) const {
+    if (h.sealed() && !keys()) return "sealed: the archive's passphrase is needed";
+    if (!h.sealed() && keys()) return "not sealed, in an encrypted archive";
+    return {};
+  }
+
+  // The payload of a record `rec` read by ReadRecord (header h): opened in
+  // place (its tag checked) when sealed. Refuses what SealingProblem names.
+  Result<std::string_view> OpenPayload(const BlobLocation& loc, const RecordHeader& h, std::string& rec) const {
+    if (std::string why = SealingProblem(h); !why.empty()) {
+      return MakeError(h.sealed() ? ErrorCode::kFailedPrecondition : ErrorCode::kCorruption,
+                       Where(loc.pack, loc.offset) + ": " + why);
+    }
+    char* payload = rec.data() + kHeaderSize;
+    if (!h.sealed()) return std::string_view(payload, h.stored_len);
+    char* plain = payload + crypto::kNonceSize;
+    auto opened = crypto::OpenInto(keys()->pack, {payload, h.stored_len}, {rec.data(), kBoundHeaderBytes},
+                                   reinterpret_cast<uint8_t*>(plain));
+    if (!opened) return std::unexpected(opened.error().WithContext(Where(loc.pack, loc.offset)));
+    return std::string_view(plain, h.stored_len - crypto::kSealOverhead);
+  }
+
+  // The payload to store for record h (a dictionary or tombstone): sealed
+  // with keys (setting h's flag and stored_len), else as is; sets
+  // h.payload_crc over the stored bytes.
+  Result<std::string> StoredPayload(RecordHeader& h, std::string_view payload) const {
+    std::string out;
+    if (keys()) {
+      out.resize(payload.size() + crypto::kSealOverhead);
+      MK_RETURN_IF_ERROR(SealPayload(keys()->pack, h, payload, reinterpret_cast<uint8_t*>(out.data())));
+    } else {
+      out = payload;
+      h.stored_len = static_cast<uint32_t>(out.size());
+    }
+    h.payload_crc = Crc32(out);
+    return out;
+  }
+
   bool KnowsDict(uint32_t id) const {
     std::lock_guard lock(dict_mu);
     return dicts.count(id) > 0;
@@ -494,29 +576,30 @@ struct PackStore::Impl {
   // header's SHA-256.
   Result<std::string> DictionaryPayload(const BlobLocation& loc, const RecordHeader& h, std::string rec) const {
     const std::string where = Where(loc.pack, loc.offset);
-    rec.erase(0, kHeaderSize);
+    MK_ASSIGN_OR_RETURN(std::string_view payload, OpenPayload(loc, h, rec));
+    std::string out;
     if (h.kind == kKindCompressedDictionary) {
-      unsigned long long content = ZSTD_getFrameContentSize(rec.data(), rec.size());
-      if (content != h.raw_len || ZSTD_findFrameCompressedSize(rec.data(), rec.size()) != rec.size()) {
+      unsigned long long content = ZSTD_getFrameContentSize(payload.data(), payload.size());
+      if (content != h.raw_len || ZSTD_findFrameCompressedSize(payload.data(), payload.size()) != payload.size()) {
         return MakeError(ErrorCode::kCorruption, where + ": dictionary payload is not one zstd frame of its raw length");
       }
       ZSTD_DCtx* dctx = ThreadDCtx();
       if (dctx == nullptr) return MakeError(ErrorCode::kInternal, "zstd: cannot create a decompression context");
-      std::string out;
       size_t rc = 0;
       out.resize_and_overwrite(static_cast<size_t>(h.raw_len), [&](char* p, size_t cap) {
-        rc = ZSTD_decompressDCtx(dctx, p, cap, rec.data(), rec.size());
+        rc = ZSTD_decompressDCtx(dctx, p, cap, payload.data(), payload.size());
         return ZSTD_isError(rc) ? 0 : rc;
       });
       if (ZSTD_isError(rc) || rc != h.raw_len) {
         return MakeError(ErrorCode::kCorruption, where + ": dictionary does not decompress");
       }
-      rec = std::move(out);
+    } else {
+      out = payload;
     }
-    if (Sha256(rec) != h.sha256) {
-      return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the dictionary does not match the record");
+    if (ContentHash(out) != h.sha256) {
+      return MakeError(ErrorCode::kCorruption, where + ": the dictionary's hash does not match the record");
     }
-    return rec;
+    return out;
   }
 
   Status CheckWritable() const {
@@ -558,7 +641,7 @@ struct PackStore::Impl {
       return MakeError(ErrorCode::kInvalidArgument, where + ": location has no stored length");
     }
     // Bound the allocation by what a valid record can need.
-    if (loc.stored_len > ZSTD_compressBound(options.max_raw_len)) {
+    if (loc.stored_len > ZSTD_compressBound(options.max_raw_len) + crypto::kSealOverhead) {
       return MakeError(ErrorCode::kCorruption,
                        where + ": stored length " + std::to_string(loc.stored_len) + " is impossible");
     }
@@ -709,7 +792,7 @@ struct PackStore::Impl {
     return rec;
   }
 
-  static Result<ScanStep> ScanAt(WindowReader& r, uint32_t pack, uint64_t off, uint64_t size) {
+  Result<ScanStep> ScanAt(WindowReader& r, uint32_t pack, uint64_t off, uint64_t size) const {
     if (size - off < kHeaderSize) {
       return ScanStep{{}, "torn record: only " + std::to_string(size - off) + " bytes left for a " +
                               std::to_string(kHeaderSize) + "-byte header", size, true};
@@ -728,6 +811,9 @@ struct PackStore::Impl {
       if (Crc32(payload) != h.payload_crc) {
         return ScanStep{{}, "payload CRC mismatch; skipped the record (header is intact)", rec.end, false};
       }
+      if (std::string problem = RecordProblem(h, payload); !problem.empty()) {
+        return ScanStep{{}, problem + "; skipped the record", rec.end, false};
+      }
       return ScanStep{rec, "", rec.end, false};
     }
     MK_ASSIGN_OR_RETURN(uint64_t next, FindNextRecord(r, off + 1, size));
@@ -737,6 +823,20 @@ struct PackStore::Impl {
     }
     return ScanStep{{}, why + "; skipped " + std::to_string(next - off) +
                             " bytes to the next valid record at offset " + std::to_string(next), next, false};
+  }
+
+  // What Scan refuses in a record whose CRCs are good: a sealing this store
+  // cannot read, and a tombstone whose seal does not open (its hash field
+  // decides what a rebuild removes; blobs and dictionaries are opened by
+  // whoever reads them).
+  std::string RecordProblem(const RecordHeader& h, std::string_view payload) const {
+    if (std::string why = SealingProblem(h); !why.empty()) return why;
+    if (h.kind != kKindTombstone || !h.sealed()) return {};
+    const auto header = EncodeHeader(h);  // bytes 0..55 as read (they decoded to h)
+    std::array<uint8_t, kTombstonePayload> when{};
+    auto opened = crypto::OpenInto(keys()->pack, payload, {reinterpret_cast<const char*>(header.data()), kBoundHeaderBytes},
+                                   when.data());
+    return opened ? std::string() : "tombstone: " + opened.error().message();
   }
 
   // Where each repair file's record is: (pack, offset) -> dictionary id.
@@ -770,7 +870,7 @@ struct PackStore::Impl {
     auto rec = RepairRecord(*data, read ? std::string_view(*read) : std::string_view());
     RecordHeader h;
     if (!rec || !DecodeHeader(reinterpret_cast<const uint8_t*>(rec->data()), h).empty() ||
-        !IsDictionaryKind(h.kind) || h.dict_id != it->second) {
+        !IsDictionaryKind(h.kind) || h.dict_id != it->second || !SealingProblem(h).empty()) {
       return std::nullopt;
     }
     return Scanned(h, pack, off);
@@ -1163,14 +1263,12 @@ Result<std::pair<uint32_t, BlobLocation>> PackStore::AddDictionary(std::string_v
     return ZSTD_isError(rc) ? 0 : rc;
   });
   const bool compressed = !packed.empty() && packed.size() < bytes.size();
-  std::string_view payload = compressed ? std::string_view(packed) : bytes;
   RecordHeader h;
   h.kind = compressed ? kKindCompressedDictionary : kKindDictionary;
   h.dict_id = id;
-  h.stored_len = static_cast<uint32_t>(payload.size());
   h.raw_len = bytes.size();
-  h.sha256 = Sha256(bytes);
-  h.payload_crc = Crc32(payload);
+  h.sha256 = impl_->ContentHash(bytes);
+  MK_ASSIGN_OR_RETURN(const std::string payload, impl_->StoredPayload(h, compressed ? std::string_view(packed) : bytes));
   MK_ASSIGN_OR_RETURN(BlobLocation loc, impl_->AppendRecord(h, payload));
   auto header = EncodeHeader(h);
   std::string record(reinterpret_cast<const char*>(header.data()), header.size());
@@ -1217,13 +1315,26 @@ Result<CompressedBlob> PackStore::Compress(std::string_view raw, const Sha256Dig
   out.sha256 = sha;
   out.raw_len = raw.size();
   out.dict_id = dict ? dict->id() : 0;
+  // Sealed: the frame is compressed to where the seal wants its plaintext
+  // and sealed there, in place (no copy of the frame).
+  const crypto::ArchiveKeys* keys = impl_->keys();
+  out.sealed = keys != nullptr;
+  const size_t at = out.sealed ? crypto::kNonceSize : 0;
+  const size_t overhead = out.sealed ? crypto::kSealOverhead : 0;
   size_t rc = 0;
-  out.frame.resize_and_overwrite(ZSTD_compressBound(raw.size()), [&](char* p, size_t cap) {
-    rc = ZSTD_compress2(cctx, p, cap, raw.data(), raw.size());
-    return ZSTD_isError(rc) ? 0 : rc;
+  Status sealed;
+  out.frame.resize_and_overwrite(ZSTD_compressBound(raw.size()) + overhead, [&](char* p, size_t cap) {
+    rc = ZSTD_compress2(cctx, p + at, cap - overhead, raw.data(), raw.size());
+    if (ZSTD_isError(rc)) return size_t{0};
+    if (keys != nullptr) {
+      RecordHeader h = BlobHeader(out);
+      sealed = SealPayload(keys->pack, h, {p + at, rc}, reinterpret_cast<uint8_t*>(p));
+    }
+    return rc + overhead;
   });
   (void)ZSTD_CCtx_refCDict(cctx, nullptr);  // keep no reference past this call
   MK_RETURN_IF_ERROR(check(rc));
+  MK_RETURN_IF_ERROR(sealed);
   if (out.frame.size() > std::numeric_limits<uint32_t>::max()) {
     return MakeError(ErrorCode::kInvalidArgument, "compressed message exceeds 4 GiB");
   }
@@ -1235,8 +1346,13 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
   if (blob.frame.empty() || blob.frame.size() > std::numeric_limits<uint32_t>::max()) {
     return MakeError(ErrorCode::kInvalidArgument, "blob frame is empty or larger than 4 GiB");
   }
-  unsigned long long content = ZSTD_getFrameContentSize(blob.frame.data(), blob.frame.size());
-  if (content != blob.raw_len) {
+  if (blob.sealed != (impl_->keys() != nullptr)) {
+    return MakeError(ErrorCode::kInvalidArgument, blob.sealed ? "a sealed blob for a store without keys"
+                                                              : "a blob that is not sealed, for a store with keys");
+  }
+  unsigned long long content =
+      blob.sealed ? blob.raw_len : ZSTD_getFrameContentSize(blob.frame.data(), blob.frame.size());
+  if (content != blob.raw_len || blob.frame.size() <= (blob.sealed ? crypto::kSealOverhead : 0)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "blob frame does not declare its raw length " + std::to_string(blob.raw_len));
   }
@@ -1244,12 +1360,8 @@ Result<BlobLocation> PackStore::Append(const CompressedBlob& blob) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "blob uses dictionary " + std::to_string(blob.dict_id) + ", which is not loaded");
   }
-  RecordHeader h;
-  h.kind = kKindBlob;
-  h.dict_id = blob.dict_id;
+  RecordHeader h = BlobHeader(blob);
   h.stored_len = static_cast<uint32_t>(blob.frame.size());
-  h.raw_len = blob.raw_len;
-  h.sha256 = blob.sha256;
   h.payload_crc = Crc32(blob.frame);
   return impl_->AppendRecord(h, blob.frame);
 }
@@ -1260,11 +1372,10 @@ Result<BlobLocation> PackStore::AppendTombstone(const Sha256Digest& sha, int64_t
   PutU64(reinterpret_cast<uint8_t*>(payload.data()), static_cast<uint64_t>(removed_at));
   RecordHeader h;
   h.kind = kKindTombstone;
-  h.stored_len = kTombstonePayload;
   h.raw_len = kTombstonePayload;
   h.sha256 = sha;
-  h.payload_crc = Crc32(payload);
-  return impl_->AppendRecord(h, payload);
+  MK_ASSIGN_OR_RETURN(const std::string stored, impl_->StoredPayload(h, payload));
+  return impl_->AppendRecord(h, stored);
 }
 
 Status PackStore::Sync() { return impl_->Sync(); }
@@ -1300,8 +1411,9 @@ Result<std::string> PackStore::Read(const BlobLocation& loc, bool verify_hash) c
   }
   RecordHeader h;
   MK_ASSIGN_OR_RETURN(std::string rec, impl_->ReadRecord(loc, kKindBlob, h));
-  const char* frame = rec.data() + kHeaderSize;
-  const size_t frame_len = h.stored_len;
+  MK_ASSIGN_OR_RETURN(const std::string_view payload, impl_->OpenPayload(loc, h, rec));
+  const char* frame = payload.data();
+  const size_t frame_len = payload.size();
 
   size_t one = ZSTD_findFrameCompressedSize(frame, frame_len);
   if (ZSTD_isError(one) || one != frame_len) {
@@ -1343,8 +1455,8 @@ Result<std::string> PackStore::Read(const BlobLocation& loc, bool verify_hash) c
                      where + ": decompressed " + std::to_string(rc) + " bytes, expected " +
                          std::to_string(h.raw_len));
   }
-  if (verify_hash && Sha256(out) != h.sha256) {
-    return MakeError(ErrorCode::kCorruption, where + ": SHA-256 of the content does not match the record");
+  if (verify_hash && impl_->ContentHash(out) != h.sha256) {
+    return MakeError(ErrorCode::kCorruption, where + ": the content's hash does not match the record");
   }
   return out;
 }

@@ -1,10 +1,13 @@
-// Pack files of zstd frames addressed by SHA-256 — the record of truth.
+// Pack files of zstd frames addressed by content hash — the record of truth.
 //
 // A pack (`packs/NNNNNN.pack`) is a sequence of self-describing records
-// (store/PACK_FORMAT.md): a header with magic, kind, SHA-256, raw length,
-// dictionary id and CRCs, then one independent zstd frame. Blob records hold
-// messages; dictionary records hold the zstd dictionaries later blobs were
-// compressed with, so packs alone suffice to rebuild the catalog.
+// (store/PACK_FORMAT.md): a header with magic, kind, content hash, raw
+// length, dictionary id and CRCs, then one independent zstd frame. Blob
+// records hold messages; dictionary records hold the zstd dictionaries later
+// blobs were compressed with, so packs alone suffice to rebuild the catalog.
+// The content hash is crypto::ContentHash: SHA-256, or in an encrypted
+// archive (PackStoreOptions::keys) HMAC-SHA256 under its content key, and
+// there every payload is sealed (PACK_FORMAT.md, "Sealed records").
 //
 // Durability contract: Append() writes into the current pack but does not
 // sync. Sync() fsyncs every pack written since the last Sync (and the packs
@@ -33,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/crypto/keys.h"
 #include "store/util/sha256.h"
 #include "store/util/status.h"
 
@@ -57,7 +61,10 @@ struct CompressedBlob {
   Sha256Digest sha256{};
   uint64_t raw_len = 0;
   uint32_t dict_id = 0;
-  std::string frame;  // one zstd frame
+  // One zstd frame; sealed (nonce || AES-256-GCM of the frame || tag) by a
+  // store with keys.
+  std::string frame;
+  bool sealed = false;
 };
 
 struct PackStoreOptions {
@@ -67,6 +74,11 @@ struct PackStoreOptions {
   // Loaded dictionaries kept in memory (bytes); past it the least recently
   // used are dropped and re-read from their records when needed again.
   uint64_t dictionary_cache_bytes = 256ull << 20;
+  // An encrypted archive's keys (null = plain). With keys every record
+  // written is sealed with keys->pack and named by crypto::ContentHash, and
+  // a record that is not sealed is refused; without keys a sealed record is
+  // refused (store/PACK_FORMAT.md, "Sealed records").
+  std::shared_ptr<const crypto::ArchiveKeys> keys;
 };
 
 // A record found by Scan().
@@ -151,9 +163,11 @@ class PackStore {
   // Id of the dictionary Compress() uses now (0 = none).
   uint32_t current_dictionary() const;
 
-  // Compresses one raw message with the current dictionary. `sha` must be
-  // Sha256(raw) (not recomputed). kInvalidArgument if raw is longer than
-  // options.max_raw_len. Thread-safe.
+  // Compresses one raw message with the current dictionary, and with keys
+  // seals the frame for its record. `sha` must be
+  // crypto::ContentHash(options.keys, raw) (not recomputed; it is bound into
+  // the seal). kInvalidArgument if raw is longer than options.max_raw_len.
+  // Thread-safe.
   Result<CompressedBlob> Compress(std::string_view raw, const Sha256Digest& sha) const;
   // Appends a record; not durable until Sync(). Rolls to a new pack first
   // when the record would take the current pack past pack_size_limit.
@@ -183,14 +197,16 @@ class PackStore {
   uint32_t current_pack() const;
   uint64_t current_pack_len() const;
 
-  // Reads and decompresses one blob, checking header CRC, payload CRC, raw
-  // length and (when verify_hash) the SHA-256 against the record's.
+  // Reads and decompresses one blob, checking header CRC, payload CRC, the
+  // seal (with keys), raw length and (when verify_hash) the content hash
+  // against the record's.
   // REQUIRES: loc as returned by Append()/Scan() (all fields; they are
   // checked against the header). Any failed check is kCorruption naming the
   // pack and offset; a dictionary that was never loaded is
   // kFailedPrecondition. Thread-safe.
   Result<std::string> Read(const BlobLocation& loc, bool verify_hash = true) const;
-  // Reads the header at loc and returns its SHA-256 (cheap integrity check).
+  // Reads the header at loc and returns its hash field (cheap integrity
+  // check; the seal is not opened).
   Result<Sha256Digest> ReadRecordHash(const BlobLocation& loc) const;
 
   // Walks every record of every pack in order (not packs/orphans/). Checks
@@ -204,7 +220,7 @@ class PackStore {
   Status Scan(const std::function<Status(const ScannedRecord&)>& on_record,
               const std::function<void(uint32_t pack, uint64_t offset, const std::string&)>& on_error) const;
 
-  // Reads a dictionary's bytes (decompressed; SHA-256 checked): from its
+  // Reads a dictionary's bytes (opened, decompressed, hash checked): from its
   // pack record, or, when that is damaged, from the record rebuilt through
   // its repair file (dictionary_repair.h). kCorruption naming both when
   // neither works.

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -87,8 +88,9 @@ std::unique_ptr<PackStore> OpenOrDie(const std::string& dir, const PackStoreOpti
   return s ? std::move(*s) : nullptr;
 }
 
-BlobLocation AddOrDie(PackStore& s, std::string_view raw) {
-  auto c = s.Compress(raw, Sha256(raw));
+// `keys`: the store's (a sealed store names records by the keyed hash).
+BlobLocation AddOrDie(PackStore& s, std::string_view raw, const crypto::ArchiveKeys* keys = nullptr) {
+  auto c = s.Compress(raw, crypto::ContentHash(keys, raw));
   EXPECT_TRUE(c.has_value()) << (c ? "" : c.error().ToString());
   auto loc = s.Append(*c);
   EXPECT_TRUE(loc.has_value()) << (loc ? "" : loc.error().ToString());
@@ -1050,6 +1052,300 @@ TEST(PackStoreTest, ConcurrentCompressAndReadWhileAppending) {
     }
   }
   ASSERT_TRUE(s->Sync().has_value());
+}
+
+// ---- sealed records (store/PACK_FORMAT.md, "Sealed records") ----------------
+
+std::shared_ptr<const crypto::ArchiveKeys> TestKeys(uint8_t seed) {
+  auto k = std::make_shared<crypto::ArchiveKeys>();
+  for (size_t i = 0; i < crypto::kKeySize; ++i) {
+    k->pack.data()[i] = static_cast<uint8_t>(seed + i);
+    k->catalog.data()[i] = static_cast<uint8_t>(seed * 3 + i);
+    k->content.data()[i] = static_cast<uint8_t>(seed * 7 + i);
+  }
+  k->archive_id = "0123456789abcdef0123456789abcdef";
+  return k;
+}
+
+PackStoreOptions SealedOptions(uint8_t seed = 1) {
+  PackStoreOptions o;
+  o.keys = TestKeys(seed);
+  return o;
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+uint32_t Le32(std::string_view b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+void PutLe32(std::string& b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint32_t Crc(std::string_view b) {
+  return static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size())));
+}
+
+// The records of one pack file as header and payload, framed by stored_len.
+std::vector<std::pair<std::string, std::string>> SplitRecords(const std::string& pack) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t off = 0; off + kRecordHeaderSize <= pack.size();) {
+    const uint32_t stored = Le32(pack, off + 12);
+    out.emplace_back(pack.substr(off, kRecordHeaderSize), pack.substr(off + kRecordHeaderSize, stored));
+    off += kRecordHeaderSize + stored;
+  }
+  return out;
+}
+
+// Changes one payload byte of the record at `rec` and fixes its payload CRC
+// (and so its header CRC), so that only the seal can tell.
+void TamperPayloadKeepingCrcs(const std::string& path, const BlobLocation& rec) {
+  std::string b = FileBytes(path);
+  b[rec.offset + kRecordHeaderSize + rec.stored_len / 2] ^= 0x01;
+  PutLe32(b, rec.offset + 56, Crc(std::string_view(b).substr(rec.offset + kRecordHeaderSize, rec.stored_len)));
+  PutLe32(b, rec.offset + 60, Crc(std::string_view(b).substr(rec.offset, 60)));
+  WriteFile(path, b);
+}
+
+// Changes header byte `at` (in 0..55, bound by the seal) and fixes the header CRC.
+void TamperHeaderKeepingCrcs(const std::string& path, const BlobLocation& rec, size_t at) {
+  std::string b = FileBytes(path);
+  b[rec.offset + at] ^= 0x01;
+  PutLe32(b, rec.offset + 60, Crc(std::string_view(b).substr(rec.offset, 60)));
+  WriteFile(path, b);
+}
+
+TEST(PackStoreTest, SealedRecordsMatchTheDocumentedFormatAndRoundTrip) {
+  TempDir t;
+  const PackStoreOptions o = SealedOptions();
+  const crypto::ArchiveKeys& keys = *o.keys;
+  auto msgs = FakeMessages(40, 200);
+  std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+  auto dict = PackStore::TrainDictionary(samples, 4096);
+  ASSERT_TRUE(dict.has_value()) << dict.error().ToString();
+  auto s = OpenOrDie(t.packs(), o);
+  auto d = s->AddDictionary(*dict);
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  std::vector<BlobLocation> locs;
+  for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m, &keys));
+  auto tomb = s->AppendTombstone(crypto::ContentHash(&keys, msgs[0]), 0x0102030405060708);
+  ASSERT_TRUE(tomb.has_value()) << tomb.error().ToString();
+  ASSERT_TRUE(s->Sync().has_value());
+
+  // Bytes on disk: flags 0x0001, stored_len = sealed length, payload CRC
+  // over the sealed bytes, hash field = HMAC under the content key, and the
+  // payload opens under the pack key with header bytes 0..55 as associated data.
+  auto records = SplitRecords(FileBytes(PackPath(t.packs(), 1)));
+  ASSERT_EQ(records.size(), msgs.size() + 2);
+  for (const auto& [h, payload] : records) {
+    EXPECT_EQ(static_cast<uint8_t>(h[6]), 1u);
+    EXPECT_EQ(static_cast<uint8_t>(h[7]), 0u);
+    EXPECT_EQ(Le32(h, 56), Crc(payload));
+    EXPECT_EQ(Le32(h, 60), Crc(std::string_view(h).substr(0, 60)));
+  }
+  auto opened = [&](size_t i) {
+    auto plain = crypto::Open(keys.pack, records[i].second, std::string_view(records[i].first).substr(0, 56));
+    EXPECT_TRUE(plain.has_value()) << "record " << i << ": " << (plain ? "" : plain.error().ToString());
+    return plain ? *plain : std::string();
+  };
+  auto hash_field = [&](size_t i) { return records[i].first.substr(24, 32); };
+  auto as_field = [](const Sha256Digest& d) { return std::string(d.begin(), d.end()); };
+  // The dictionary (kind 3: one zstd frame of it, sealed).
+  ASSERT_EQ(records[0].first[5], 3);
+  const std::string dframe = opened(0);
+  EXPECT_EQ(records[0].second.size(), dframe.size() + crypto::kSealOverhead);
+  EXPECT_EQ(d->second.stored_len, records[0].second.size());
+  std::string dback(dict->size(), '\0');
+  EXPECT_EQ(ZSTD_decompress(dback.data(), dback.size(), dframe.data(), dframe.size()), dict->size());
+  EXPECT_EQ(dback, *dict);
+  EXPECT_EQ(hash_field(0), as_field(crypto::ContentHash(&keys, *dict)));
+  // A blob: one zstd frame of the message, named by its keyed hash.
+  ASSERT_EQ(records[1].first[5], 1);
+  const std::string frame = opened(1);
+  EXPECT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), msgs[0].size());
+  EXPECT_EQ(hash_field(1), as_field(crypto::ContentHash(&keys, msgs[0])));
+  EXPECT_NE(hash_field(1), as_field(Sha256(msgs[0])));
+  // The tombstone: 8 bytes of time, sealed.
+  ASSERT_EQ(records.back().first[5], 4);
+  EXPECT_EQ(opened(records.size() - 1), std::string("\x08\x07\x06\x05\x04\x03\x02\x01", 8));
+  EXPECT_EQ(tomb->stored_len, 8 + crypto::kSealOverhead);
+
+  // Round trip, also from a second store that knows only where records are.
+  for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(*s->Read(locs[i]), msgs[i]);
+  auto r = PackStore::OpenReadOnly(t.packs(), o);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE((*r)->RegisterDictionary(d->second.dict_id, d->second).has_value());
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    auto back = (*r)->Read(locs[i]);
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(*back, msgs[i]);
+  }
+  EXPECT_EQ(*(*r)->ReadDictionary(d->second), *dict);
+  DictionaryCheck c = (*r)->CheckDictionary(d->second);
+  EXPECT_TRUE(c.readable);
+  EXPECT_EQ(c.pack_damage + c.repair_damage, "");
+  auto log = ScanAll(**r);
+  EXPECT_TRUE(log.errors.empty());
+  ASSERT_EQ(log.records.size(), msgs.size() + 2);
+  EXPECT_EQ(log.records.back().kind, ScannedRecord::Kind::kTombstone);
+  EXPECT_EQ(log.records.back().sha256, crypto::ContentHash(&keys, msgs[0]));
+  // A frame made by a plain store is not appended to a sealed one.
+  auto plain_store = OpenOrDie(t.path() + "/plain");
+  auto plain_frame = plain_store->Compress(msgs[1], Sha256(msgs[1]));
+  ASSERT_TRUE(plain_frame.has_value());
+  auto mixed = s->Append(*plain_frame);
+  ASSERT_FALSE(mixed.has_value());
+  EXPECT_EQ(mixed.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// No message text in any byte under a sealed store (packs, dictionary
+// records, repair files); the same records in a plain store show it (zstd
+// stores incompressible blocks and dictionaries as they are).
+TEST(PackStoreTest, NoPlaintextOfAMessageInAnySealedPackByte) {
+  std::mt19937 rng(7);
+  auto noise = [&](size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(rng()));
+    return s;
+  };
+  auto msgs = FakeMessages(20, 150);
+  for (int i = 0; i < 5; ++i) msgs.push_back("Subject: needle-subject " + std::to_string(i) + "\r\n\r\n" + noise(3000));
+  const std::string dict = noise(2000) + "needle-in-the-dictionary" + noise(2000);
+  const std::vector<std::string> needles = {"needle-subject", "needle-in-the-dictionary", "linux-mips@linux-mips.org"};
+  auto found_under = [&](const std::string& dir) {
+    std::set<std::string> found;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      if (!e.is_regular_file()) continue;
+      const std::string bytes = FileBytes(e.path().string());
+      for (const auto& n : needles) {
+        if (bytes.find(n) != std::string::npos) found.insert(n);
+      }
+    }
+    return found;
+  };
+  for (bool sealed : {false, true}) {
+    TempDir t;
+    const PackStoreOptions o = sealed ? SealedOptions() : PackStoreOptions{};
+    auto s = OpenOrDie(t.packs(), o);
+    for (size_t i = 0; i < 10; ++i) AddOrDie(*s, msgs[i], o.keys.get());
+    ASSERT_TRUE(s->AddDictionary(dict).has_value());
+    for (size_t i = 10; i < msgs.size(); ++i) AddOrDie(*s, msgs[i], o.keys.get());
+    ASSERT_TRUE(s->AppendTombstone(crypto::ContentHash(o.keys.get(), msgs[0]), 1).has_value());
+    ASSERT_TRUE(s->Sync().has_value());
+    ASSERT_TRUE(fs::exists(t.packs() + "/dictionaries/1.repair"));
+    if (sealed) {
+      EXPECT_TRUE(found_under(t.path()).empty());
+    } else {
+      EXPECT_EQ(found_under(t.path()).size(), 2u);  // the check sees plaintext where there is some
+    }
+  }
+}
+
+TEST(PackStoreTest, ASealedRecordOpensOnlyWithItsKeyAndUnderItsOwnHeader) {
+  TempDir t;
+  const PackStoreOptions o = SealedOptions();
+  auto msgs = FakeMessages(3, 200);
+  std::vector<BlobLocation> locs;
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m, o.keys.get()));
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  const std::string pack = PackPath(t.packs(), 1);
+  auto expect_refused = [&](const PackStoreOptions& with, const BlobLocation& loc, ErrorCode code,
+                            const std::string& why) {
+    auto r = PackStore::OpenReadOnly(t.packs(), with);
+    ASSERT_TRUE(r.has_value());
+    auto read = (*r)->Read(loc, /*verify_hash=*/false);
+    ASSERT_FALSE(read.has_value()) << "read " << loc.offset << " though " << why;
+    EXPECT_EQ(read.error().code(), code) << read.error().ToString();
+    EXPECT_NE(read.error().message().find(why), std::string::npos) << read.error().message();
+  };
+  // Another key, and no key at all.
+  expect_refused(SealedOptions(2), locs[0], ErrorCode::kCorruption, "authentication failed");
+  expect_refused({}, locs[0], ErrorCode::kFailedPrecondition, "passphrase");
+  // A changed payload byte whose CRC was fixed up.
+  TamperPayloadKeepingCrcs(pack, locs[1]);
+  expect_refused(o, locs[1], ErrorCode::kCorruption, "authentication failed");
+  // The payload under a changed header (its hash field; header CRC fixed up).
+  TamperHeaderKeepingCrcs(pack, locs[2], 30);
+  expect_refused(o, locs[2], ErrorCode::kCorruption, "authentication failed");
+  auto r = PackStore::OpenReadOnly(t.packs(), o);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*(*r)->Read(locs[0]), msgs[0]);  // the untouched one still reads
+  // Scan without the key reports every sealed record instead of yielding it.
+  auto keyless = PackStore::OpenReadOnly(t.packs(), {});
+  ASSERT_TRUE(keyless.has_value());
+  auto log = ScanAll(**keyless);
+  EXPECT_TRUE(log.records.empty());
+  ASSERT_EQ(log.errors.size(), msgs.size());
+  EXPECT_NE(log.errors[0].second.find("passphrase"), std::string::npos) << log.errors[0].second;
+}
+
+TEST(PackStoreTest, WithKeysARecordThatIsNotSealedIsRefused) {
+  TempDir t;
+  auto msgs = FakeMessages(2, 100);
+  BlobLocation blob, dloc;
+  {
+    auto s = OpenOrDie(t.packs());
+    blob = AddOrDie(*s, msgs[0]);
+    auto d = s->AddDictionary(std::string(2000, 'z'));
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    ASSERT_TRUE(s->AppendTombstone(Sha256(msgs[0]), 1).has_value());
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  auto r = PackStore::OpenReadOnly(t.packs(), SealedOptions());
+  ASSERT_TRUE(r.has_value());
+  auto read = (*r)->Read(blob);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(read.error().message().find("not sealed"), std::string::npos) << read.error().message();
+  auto dict = (*r)->ReadDictionary(dloc);
+  ASSERT_FALSE(dict.has_value());
+  EXPECT_NE(dict.error().message().find("not sealed"), std::string::npos) << dict.error().message();
+  auto log = ScanAll(**r);
+  EXPECT_TRUE(log.records.empty());
+  ASSERT_EQ(log.errors.size(), 3u);
+  EXPECT_NE(log.errors[2].second.find("not sealed"), std::string::npos) << log.errors[2].second;
+}
+
+// A repair file protects a sealed dictionary record as stored: damage in
+// the sealed payload is rebuilt, and the rebuilt record still opens.
+TEST(PackStoreTest, ADamagedSealedDictionaryRecordIsRebuiltFromItsRepairFile) {
+  TempDir t;
+  const PackStoreOptions o = SealedOptions();
+  auto msgs = FakeMessages(40, 300);
+  BlobLocation dloc;
+  std::vector<BlobLocation> locs;
+  {
+    auto s = OpenOrDie(t.packs(), o);
+    std::vector<std::string_view> samples(msgs.begin(), msgs.end());
+    auto d = s->AddDictionary(*PackStore::TrainDictionary(samples, 2048));
+    ASSERT_TRUE(d.has_value());
+    dloc = d->second;
+    for (const auto& m : msgs) locs.push_back(AddOrDie(*s, m, o.keys.get()));
+    ASSERT_TRUE(s->Sync().has_value());
+  }
+  FlipByte(PackPath(t.packs(), 1), dloc.offset + kRecordHeaderSize + dloc.stored_len / 2);
+  auto r = PackStore::OpenReadOnly(t.packs(), o);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE((*r)->RegisterDictionary(dloc.dict_id, dloc).has_value());
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    auto back = (*r)->Read(locs[i]);
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(*back, msgs[i]);
+  }
+  DictionaryCheck c = (*r)->CheckDictionary(dloc);
+  EXPECT_TRUE(c.readable);
+  EXPECT_NE(c.pack_damage.find("payload CRC mismatch"), std::string::npos) << c.pack_damage;
+  EXPECT_EQ(c.repair_damage, "");
 }
 
 }  // namespace

@@ -88,12 +88,14 @@ Result<std::shared_ptr<const ArchiveKeys>> UnlockKeyFile(const std::string& arch
                                                          std::string_view passphrase);
 
 // AES-256-GCM with a random nonce. `out` receives plaintext.size() +
-// kSealOverhead bytes.
+// kSealOverhead bytes. The plaintext may lie at out + kNonceSize (sealed in
+// place, as the pack store does); otherwise the two must not overlap.
 Status SealInto(const Key& key, std::string_view plaintext, std::string_view aad, uint8_t* out);
 Result<std::string> Seal(const Key& key, std::string_view plaintext, std::string_view aad);
 // Checks the tag and decrypts; any mismatch (wrong key, changed byte, other
 // aad) is kCorruption "authentication failed". `out` receives
-// sealed.size() - kSealOverhead bytes.
+// sealed.size() - kSealOverhead bytes; it may be sealed.data() + kNonceSize
+// (opened in place), otherwise the two must not overlap.
 Status OpenInto(const Key& key, std::string_view sealed, std::string_view aad, uint8_t* out);
 Result<std::string> Open(const Key& key, std::string_view sealed, std::string_view aad);
 

@@ -73,6 +73,20 @@ TEST(Aead, RefusesChangedBytesOtherAadAndOtherKey) {
   EXPECT_FALSE(Open(k, sealed.substr(0, kSealOverhead - 1), "aad"));
 }
 
+// The pack store seals a frame where it was compressed and opens a record
+// where it was read (keys.h: in place at out + kNonceSize).
+TEST(Aead, SealsAndOpensInPlace) {
+  const Key k = TestKey(9);
+  const std::string plain(70000, 'm');
+  std::string buf(plain.size() + kSealOverhead, '\0');
+  std::memcpy(buf.data() + kNonceSize, plain.data(), plain.size());
+  auto* p = reinterpret_cast<uint8_t*>(buf.data());
+  ASSERT_TRUE(SealInto(k, {buf.data() + kNonceSize, plain.size()}, "aad", p));
+  EXPECT_EQ(*Open(k, buf, "aad"), plain);  // the same bytes as sealed elsewhere
+  ASSERT_TRUE(OpenInto(k, buf, "aad", p + kNonceSize));
+  EXPECT_EQ(buf.substr(kNonceSize, plain.size()), plain);
+}
+
 TEST(Aead, EmptyPlaintext) {
   const Key k = TestKey(1);
   auto sealed = Seal(k, "", "x");
