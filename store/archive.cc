@@ -122,7 +122,12 @@ constexpr char kRebuildHint[] = "run `mailkeep rebuild-catalog` to recover the c
 // that hold messages must not be taken for an empty archive: a writer would
 // then disown every pack. Checked before the catalog is opened; refuses
 // (changing nothing) with one line naming rebuild-catalog.
-Status CheckCatalogBesidePacks(const std::string& dir) {
+// The catalog key of an encrypted archive; null for a plain one.
+const crypto::Key* CatalogKey(const ArchiveOptions& options) {
+  return options.keys ? &options.keys->catalog : nullptr;
+}
+
+Status CheckCatalogBesidePacks(const std::string& dir, const crypto::Key* key) {
   const std::string cat_path = dir + "/" + kCatalogFile;
   MK_ASSIGN_OR_RETURN(uint64_t pack_bytes, blobs::PackStore::PackBytesIn(dir + "/" + kPacksDir));
   const std::string packs_hold = "packs/ holds " + std::to_string(pack_bytes) + " bytes of messages; nothing was changed: ";
@@ -133,7 +138,7 @@ Status CheckCatalogBesidePacks(const std::string& dir) {
     return MakeError(ErrorCode::kFailedPrecondition, cat_path + " is missing but " + packs_hold + kRebuildHint);
   }
   if (pack_bytes == 0) return OkStatus();
-  auto version = catalog::Catalog::ReadSchemaVersion(cat_path);
+  auto version = catalog::Catalog::ReadSchemaVersion(cat_path, key);
   if (!version && version.error().code() == ErrorCode::kCorruption) {
     return MakeError(ErrorCode::kCorruption,
                      cat_path + " is unreadable (" + version.error().message() + ") but " + packs_hold + kRebuildHint);
@@ -380,7 +385,8 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
   {
     LockFile lock;
     MK_RETURN_IF_ERROR(lock.Acquire(dir + "/" + kLockFile));
-    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, /*create=*/true, /*read_only=*/false));
+    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(cat_path, /*create=*/true, /*read_only=*/false,
+                                                         /*migrate=*/true, CatalogKey(options)));
     MK_RETURN_IF_ERROR(MakeDirs(dir + "/" + kPacksDir, 0700));
     MK_RETURN_IF_ERROR(SyncDir(dir));
     const auto parent = std::filesystem::absolute(dir).parent_path().string();
@@ -390,8 +396,9 @@ Result<std::unique_ptr<Archive>> Archive::Create(const std::string& dir, const A
 }
 
 Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode mode, const ArchiveOptions& options) {
-  MK_RETURN_IF_ERROR(CheckCatalogBesidePacks(dir));
+  // Keys first: an encrypted catalog is read only with its key.
   MK_RETURN_IF_ERROR(CheckKeys(dir, options));
+  MK_RETURN_IF_ERROR(CheckCatalogBesidePacks(dir, CatalogKey(options)));
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
@@ -409,7 +416,8 @@ Status Archive::Impl::OpenStores() {
   // A read-only open of a WAL database still needs write access to the
   // -shm file; open read-write but never write from this handle, and only
   // the writer (holding the lock) migrates.
-  MK_ASSIGN_OR_RETURN(catalog, catalog::Catalog::Open(dir + "/" + kCatalogFile, false, /*read_only=*/false, writable));
+  MK_ASSIGN_OR_RETURN(catalog, catalog::Catalog::Open(dir + "/" + kCatalogFile, false, /*read_only=*/false, writable,
+                                                      CatalogKey(options)));
   const blobs::PackStoreOptions popts = PackOptions(options);
   if (writable) {
     MK_ASSIGN_OR_RETURN(auto known, KnownPackEnds());
@@ -914,7 +922,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) MK_RETURN_IF_ERROR(UnlinkIfThere(tmp_path + suffix));
   RebuildReport report;
   {
-    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(tmp_path, true, false));
+    MK_ASSIGN_OR_RETURN(auto cat, catalog::Catalog::Open(tmp_path, true, false, /*migrate=*/true, CatalogKey(options)));
     MK_ASSIGN_OR_RETURN(auto packs, blobs::PackStore::OpenReadOnly(packs_dir, PackOptions(options)));
 
     // The end of the last valid record of every pack (0 for a pack with

@@ -1030,5 +1030,77 @@ TEST_F(EncryptedArchiveTest, RemoveRebuildAndRepackKeepEverythingElse) {
   EXPECT_GE(sealed, 138 + 2);  // the messages kept and their dictionaries
 }
 
+// Whether `needle` occurs anywhere in the file at `path` (a missing file
+// holds nothing).
+bool FileContains(const std::string& path, const std::string& needle) {
+  auto bytes = ReadFile(path);
+  return bytes && bytes->find(needle) != std::string::npos;
+}
+
+// The catalog of an encrypted archive is sealed page by page: no subject
+// or address reaches catalog.sqlite or its WAL, before or after a
+// checkpoint, and the archive reopens and reads with its keys.
+TEST_F(ArchiveTest, EncryptedArchiveCatalogHoldsNoPlaintext) {
+  ASSERT_TRUE(MakeDirs(dir_, 0700));
+  auto keys = crypto::CreateKeyFile(dir_, "pass", crypto::KdfParams{.log2_n = 10, .r = 8, .p = 1});
+  ASSERT_TRUE(keys) << keys.error().ToString();
+  const std::string subject = "Unmistakable subject zebra-quartz-81", address = "hidden.person@secret-domain.test";
+  const std::string msg = "From: Hidden <" + address + ">\nTo: list@example.org\nSubject: " + subject +
+                          "\nMessage-ID: <sealed1@example.org>\n\nbody\n";
+  const std::string cat = dir_ + "/catalog.sqlite";
+  int64_t id = 0;
+  {
+    auto a = Archive::Create(dir_, {.keys = *keys});
+    ASSERT_TRUE(a) << a.error().ToString();
+    auto out = (*a)->Ingest({Raw(msg, "k1")});
+    ASSERT_TRUE(out) << out.error().ToString();
+    id = (*out)[0].id;
+    for (const auto& needle : {subject, address}) {
+      EXPECT_FALSE(FileContains(cat, needle)) << needle;
+      EXPECT_FALSE(FileContains(cat + "-wal", needle)) << needle;
+    }
+  }
+  {
+    auto a = Archive::Open(dir_, OpenMode::kReadWrite, {.keys = *keys});
+    ASSERT_TRUE(a) << a.error().ToString();
+    auto info = (*a)->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    EXPECT_EQ((*info)->subject, subject);
+  }
+  // A catalog rebuilt from the packs is sealed as well.
+  auto rebuilt = Archive::RebuildCatalog(dir_, {.keys = *keys});
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  {
+    auto a = Archive::Open(dir_, OpenMode::kReadOnly, {.keys = *keys});
+    ASSERT_TRUE(a) << a.error().ToString();
+    auto info = (*a)->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    EXPECT_EQ((*info)->subject, subject);
+  }
+  // The last close checkpointed the WAL into the database file, which
+  // holds pages (sealed: not even SQLite's header is readable).
+  auto bytes = ReadFile(cat);
+  ASSERT_TRUE(bytes);
+  EXPECT_GE(bytes->size(), 8192u);
+  EXPECT_NE(bytes->substr(0, 15), "SQLite format 3");
+  for (const auto& needle : {subject, address}) {
+    EXPECT_FALSE(FileContains(cat, needle)) << needle;
+    EXPECT_FALSE(FileContains(cat + "-wal", needle)) << needle;
+  }
+  // verify authenticates every page of the catalog: one changed byte is
+  // a finding.
+  {
+    std::string bytes = *ReadFile(cat);
+    bytes[bytes.size() - 2000] ^= 0x10;
+    ASSERT_TRUE(WriteFileAtomic(cat, bytes));
+  }
+  auto a = Archive::Open(dir_, OpenMode::kReadOnly, {.keys = *keys});
+  ASSERT_TRUE(a) << a.error().ToString();
+  std::vector<std::string> problems;
+  (void)(*a)->Verify(false, [&](const VerifyProblem& p) { problems.push_back(p.what); }, nullptr);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("fail authentication"), std::string::npos) << problems[0];
+}
+
 }  // namespace
 }  // namespace mailkeep

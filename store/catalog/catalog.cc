@@ -376,8 +376,9 @@ struct Catalog::Cache {
 Catalog::Catalog(std::unique_ptr<Db> db) : db_(std::move(db)), cache_(std::make_unique<Cache>()) {}
 Catalog::~Catalog() = default;
 
-Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only, bool migrate) {
-  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only));
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool create, bool read_only, bool migrate,
+                                               const crypto::Key* key) {
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, create, read_only, key));
   std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
   if (!read_only) {
     MK_RETURN_IF_ERROR(cat->db_->Exec("PRAGMA journal_mode=WAL"));
@@ -404,10 +405,10 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
   return cat;
 }
 
-Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path) {
+Result<int64_t> Catalog::ReadSchemaVersion(const std::string& path, const crypto::Key* key) {
   // Read-write like the archive's readers (a WAL database needs its -shm),
   // but nothing is written: no pragma that changes the file runs here.
-  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, /*read_only=*/false));
+  MK_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, /*read_only=*/false, key));
   MK_ASSIGN_OR_RETURN(auto st, db->Prepare("PRAGMA user_version"));
   MK_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : int64_t{0};
@@ -1093,14 +1094,28 @@ Result<CatalogStats> Catalog::Stats() {
   return s;
 }
 
+// quick_check reads every page in use (in the database file or the WAL),
+// which for a sealed catalog checks every tag met; the file's free pages
+// are then checked too. A page failing its tag stops quick_check: that is
+// a finding, not an error of the check.
 Result<std::string> Catalog::CheckIntegrity() {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare("PRAGMA quick_check"));
   std::string out;
+  auto add = [&out](const std::string& line) { out += (out.empty() ? "" : "; ") + line; };
   for (;;) {
-    MK_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
+    auto row = st.Step();
+    if (!row && row.error().code() == ErrorCode::kCorruption) {
+      add(row.error().message());
+      break;
+    }
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
     std::string line = st.ColumnText(0);
-    if (line != "ok") out += (out.empty() ? "" : "; ") + line;
+    if (line != "ok") add(line);
+  }
+  if (db_->sealed()) {
+    MK_ASSIGN_OR_RETURN(std::string pages, db_->CheckSealedPages());
+    if (!pages.empty()) add(pages);
   }
   return out;
 }

@@ -66,6 +66,8 @@
 //
 // Durability: journal_mode=WAL, synchronous=FULL; Commit() returns only
 // once the transaction is on disk.
+// Encryption: an encrypted archive's catalog is opened with its catalog key
+// and sealed page by page, WAL included (sealed_vfs.h); the SQL is the same.
 // Thread-safety: one thread at a time per Catalog.
 #pragma once
 
@@ -75,6 +77,7 @@
 #include <string>
 #include <vector>
 
+#include "store/crypto/keys.h"
 #include "store/raw_message.h"
 #include "store/util/sha256.h"
 #include "store/util/status.h"
@@ -231,12 +234,15 @@ class Catalog {
   // who holds its lock) an older schema is migrated to kSchemaVersion, and
   // the WAL file (path-wal, kept between opens) exists and its directory is
   // fsynced before Open returns (kIoError when that fsync fails); otherwise
-  // a catalog of another version is refused.
+  // a catalog of another version is refused. With `key` (an encrypted
+  // archive's catalog key) the database and its WAL are sealed page by page
+  // (sealed_vfs.h); a page that fails authentication is kCorruption.
   static Result<std::unique_ptr<Catalog>> Open(const std::string& path, bool create, bool read_only,
-                                               bool migrate = true);
+                                               bool migrate = true, const crypto::Key* key = nullptr);
   // PRAGMA user_version of the catalog at `path` without changing it: 0 for
-  // an empty file (no schema yet); kCorruption when it is not a database.
-  static Result<int64_t> ReadSchemaVersion(const std::string& path);
+  // an empty file (no schema yet); kCorruption when it is not a database
+  // (or, with `key`, not one sealed with it).
+  static Result<int64_t> ReadSchemaVersion(const std::string& path, const crypto::Key* key = nullptr);
   ~Catalog();
 
   Status Begin();
@@ -306,7 +312,8 @@ class Catalog {
   // Messages whose frame uses dictionary `dict` (0 = none).
   Result<int64_t> CountBlobsWithDict(uint32_t dict);
   Result<CatalogStats> Stats();
-  // PRAGMA quick_check; "" when fine.
+  // PRAGMA quick_check, and for a sealed catalog the tag of every page of
+  // its file; what is wrong, "" when fine.
   Result<std::string> CheckIntegrity();
 
   // Sync state. Every location recorded in (source, account, folder), any

@@ -1,6 +1,9 @@
 #include "store/catalog/catalog.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,20 +12,30 @@
 
 #include <gtest/gtest.h>
 
+#include "store/catalog/sealed_vfs.h"
 #include "store/catalog/sqlite.h"
+#include "store/util/files.h"
 
 namespace mailkeep::catalog {
 namespace {
 
-class CatalogTest : public ::testing::Test {
+// A catalog file, plain or sealed (sealed_vfs.h) with a test key.
+class CatalogFixture {
  protected:
-  void SetUp() override {
+  explicit CatalogFixture(bool sealed) : sealed_(sealed) {
+    for (size_t i = 0; i < crypto::Key::size(); ++i) key_.data()[i] = static_cast<uint8_t>(i * 7 + 1);
     char tmpl[] = "/tmp/mk-catalog-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    if (mkdtemp(tmpl)) dir_ = tmpl;
     path_ = dir_ + "/catalog.sqlite";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  ~CatalogFixture() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  const crypto::Key* key() const { return sealed_ ? &key_ : nullptr; }
+  Result<std::unique_ptr<Catalog>> OpenCat(bool create, bool read_only, bool migrate = true) {
+    return Catalog::Open(path_, create, read_only, migrate, key());
+  }
+  Result<std::unique_ptr<Db>> OpenDb(bool create, bool read_only) { return Db::Open(path_, create, read_only, key()); }
 
   MessageRow Row(uint8_t seed, const std::string& mid) {
     MessageRow r;
@@ -41,13 +54,22 @@ class CatalogTest : public ::testing::Test {
     return r;
   }
 
+  bool sealed_;
+  crypto::Key key_;
   std::string dir_, path_;
 };
 
-TEST_F(CatalogTest, NewCatalogHasCurrentSchemaVersionAndPrivateMode) {
-  auto cat = Catalog::Open(path_, true, false);
+// Every catalog test runs on a plain and on a sealed catalog.
+class CatalogTest : public CatalogFixture, public ::testing::TestWithParam<bool> {
+ protected:
+  CatalogTest() : CatalogFixture(GetParam()) {}
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
+};
+
+TEST_P(CatalogTest, NewCatalogHasCurrentSchemaVersionAndPrivateMode) {
+  auto cat = OpenCat(true, false);
   ASSERT_TRUE(cat) << cat.error().ToString();
-  auto db = Db::Open(path_, false, true);
+  auto db = OpenDb(false, true);
   ASSERT_TRUE(db);
   auto st = (*db)->Prepare("PRAGMA user_version");
   ASSERT_TRUE(st);
@@ -61,10 +83,10 @@ TEST_F(CatalogTest, NewCatalogHasCurrentSchemaVersionAndPrivateMode) {
 // The WAL's directory entry is made once and kept: a writer's open leaves
 // path-wal in place (fsynced into its directory), and the last close
 // empties it instead of deleting it.
-TEST_F(CatalogTest, WalFileIsKeptAndEmptiedAtClose) {
+TEST_P(CatalogTest, WalFileIsKeptAndEmptiedAtClose) {
   const std::string wal = path_ + "-wal";
   {
-    auto cat = Catalog::Open(path_, true, false);
+    auto cat = OpenCat(true, false);
     ASSERT_TRUE(cat) << cat.error().ToString();
     EXPECT_TRUE(std::filesystem::exists(wal));
     ASSERT_TRUE((*cat)->Begin());
@@ -75,25 +97,25 @@ TEST_F(CatalogTest, WalFileIsKeptAndEmptiedAtClose) {
   ASSERT_TRUE(std::filesystem::exists(wal));
   EXPECT_EQ(std::filesystem::file_size(wal), 0u);
   std::filesystem::remove(wal);  // as an older mailkeep left it: made again
-  { ASSERT_TRUE(Catalog::Open(path_, false, false)); }
+  { ASSERT_TRUE(OpenCat(false, false)); }
   EXPECT_TRUE(std::filesystem::exists(wal));
 }
 
-TEST_F(CatalogTest, NewerSchemaIsRefused) {
-  { ASSERT_TRUE(Catalog::Open(path_, true, false)); }
+TEST_P(CatalogTest, NewerSchemaIsRefused) {
+  { ASSERT_TRUE(OpenCat(true, false)); }
   {
-    auto db = Db::Open(path_, false, false);
+    auto db = OpenDb(false, false);
     ASSERT_TRUE(db);
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version=99"));
   }
-  auto cat = Catalog::Open(path_, false, false);
+  auto cat = OpenCat(false, false);
   ASSERT_FALSE(cat);
   EXPECT_EQ(cat.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(cat.error().message().find("newer"), std::string::npos);
 }
 
-TEST_F(CatalogTest, InsertFindAndReadBack) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, InsertFindAndReadBack) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   auto id = cat->InsertMessage(Row(7, "a@x"));
   ASSERT_TRUE(id) << id.error().ToString();
@@ -119,8 +141,8 @@ TEST_F(CatalogTest, InsertFindAndReadBack) {
   EXPECT_EQ(cat->FindByMessageId("a@x")->size(), 1u);
 }
 
-TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, SameLocationIsRecordedOnce) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(1, "m@x"));
   Origin o{"maildir", "local", "/mail/INBOX", "123.abc", 0, "\\Seen", 1700000000};
@@ -146,8 +168,8 @@ TEST_F(CatalogTest, SameLocationIsRecordedOnce) {
 // deleted: mailkeep did not delete them), their messages queued for the
 // index; a place listed again is live again; a renumbered folder's places
 // move to the new UIDVALIDITY.
-TEST_F(CatalogTest, PlacesAreMarkedGoneRevivedAndMoved) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, PlacesAreMarkedGoneRevivedAndMoved) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t a = *cat->InsertMessage(Row(1, "a@x")), b = *cat->InsertMessage(Row(2, "b@x"));
   Origin pa{"imap", "acct", "INBOX", "1", 7, "", 1700000000}, pb{"imap", "acct", "INBOX", "2", 7, "", 1700000001};
@@ -186,8 +208,8 @@ TEST_F(CatalogTest, PlacesAreMarkedGoneRevivedAndMoved) {
   EXPECT_EQ(cat->GetLocations(b)->size(), 2u);
 }
 
-TEST_F(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(1, "m@x"));
   int64_t other = *cat->InsertMessage(Row(2, "n@x"));
@@ -233,10 +255,10 @@ TEST_F(CatalogTest, IntentsAreRecordedResolvedAndListedByKind) {
 
 // A version 3 catalog (sends log; migrate's intents as "pending-<id>"
 // locations) is migrated in place to the intents journal.
-TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
+TEST_P(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
   int64_t id = 0, other = 0;
   {
-    auto cat = *Catalog::Open(path_, true, false);
+    auto cat = *OpenCat(true, false);
     ASSERT_TRUE(cat->Begin());
     id = *cat->InsertMessage(Row(1, "m@x"));
     other = *cat->InsertMessage(Row(2, "n@x"));
@@ -252,7 +274,7 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
   }
   {
     // Back to version 3 as an older mailkeep left it.
-    auto db = *Db::Open(path_, false, false);
+    auto db = *OpenDb(false, false);
     ASSERT_TRUE(db->Exec(
         "DROP TABLE intents; CREATE TABLE sends(id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES "
         "messages(id), recipient TEXT NOT NULL, sender TEXT NOT NULL, route TEXT NOT NULL, attempted_at INTEGER NOT "
@@ -264,7 +286,7 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
                          ", 'a@x', 'me@x', 'relay r', 100, 0, '250 ok'), (2, " + std::to_string(id) +
                          ", 'b@x', 'me@x', 'relay r', 100, 3, 'no reply to the end of data')"));
   }
-  auto cat = *Catalog::Open(path_, false, false);
+  auto cat = *OpenCat(false, false);
   auto sends = *cat->Intents(1, id, false);
   ASSERT_EQ(sends.size(), 2u);
   EXPECT_EQ(sends[0].target, "a@x");
@@ -283,20 +305,20 @@ TEST_F(CatalogTest, VersionThreeSendsAndPendingLocationsBecomeIntents) {
   EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 
-TEST_F(CatalogTest, VersionFiveGainsHoldsAndTheAuditTrail) {
+TEST_P(CatalogTest, VersionFiveGainsHoldsAndTheAuditTrail) {
   int64_t id = 0;
   {
-    auto cat = *Catalog::Open(path_, true, false);
+    auto cat = *OpenCat(true, false);
     ASSERT_TRUE(cat->Begin());
     id = *cat->InsertMessage(Row(1, "m@x"));
     ASSERT_TRUE(cat->Commit());
   }
   {
-    auto db = *Db::Open(path_, false, false);
+    auto db = *OpenDb(false, false);
     ASSERT_TRUE(db->Exec("DROP TABLE holds; DROP TABLE audit_messages; DROP TABLE audit_events; "
                          "PRAGMA user_version=5"));
   }
-  auto cat = Catalog::Open(path_, false, false);
+  auto cat = OpenCat(false, false);
   ASSERT_TRUE(cat) << cat.error().ToString();
   ASSERT_TRUE((*cat)->Begin());
   const int64_t ev = *(*cat)->AddAuditEvent({0, 5, "u", "h", "hold", "q", "why"});
@@ -314,8 +336,8 @@ TEST_F(CatalogTest, VersionFiveGainsHoldsAndTheAuditTrail) {
   EXPECT_EQ(*(*cat)->CheckIntegrity(), "");
 }
 
-TEST_F(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   MessageRow a = Row(1, "a@x");
   a.addresses.push_back({AddressRole::kCc, "Only A", "only-a@example.org"});
@@ -346,8 +368,8 @@ TEST_F(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
   EXPECT_EQ(*cat->CheckIntegrity(), "");
 }
 
-TEST_F(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t id = *cat->InsertMessage(Row(2, "r@x"));
   Origin o{"mbox", "local", "/tmp/x.mbox", "0", 0, "", std::nullopt};
@@ -361,8 +383,8 @@ TEST_F(CatalogTest, RollbackForgetsFoldersCreatedInTheTransaction) {
   ASSERT_TRUE(cat->Commit());
 }
 
-TEST_F(CatalogTest, APlaceTakenByAnotherMessageKeepsBothRecords) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, APlaceTakenByAnotherMessageKeepsBothRecords) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   int64_t first = *cat->InsertMessage(Row(4, "first@x"));
   int64_t second = *cat->InsertMessage(Row(5, "second@x"));
@@ -378,8 +400,8 @@ TEST_F(CatalogTest, APlaceTakenByAnotherMessageKeepsBothRecords) {
   EXPECT_EQ((*locs)[0].key, "0#" + std::to_string(second));
 }
 
-TEST_F(CatalogTest, CommittedPackEndAndDictionaries) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, CommittedPackEndAndDictionaries) {
+  auto cat = *OpenCat(true, false);
   auto end = cat->CommittedPackEnd();
   ASSERT_TRUE(end);
   EXPECT_EQ(end->first, 0u);
@@ -401,8 +423,8 @@ TEST_F(CatalogTest, CommittedPackEndAndDictionaries) {
   EXPECT_EQ((*ends)[0].second, 764u);
 }
 
-TEST_F(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   auto r = Row(5, "m5@example.org");
   // Roles out of order on input; read back in role order, header order within.
@@ -436,7 +458,7 @@ TEST_F(CatalogTest, AddressesAndPartsKeepOrderAndLookupsUseSmallIndexes) {
   other[31] ^= 1;  // same 6-byte prefix, other hash
   EXPECT_FALSE(*cat->FindBySha(other));
 
-  auto db = *Db::Open(path_, false, true);
+  auto db = *OpenDb(false, true);
   auto plan = [&](const std::string& sql) {
     auto st = *db->Prepare("EXPLAIN QUERY PLAN " + sql);
     std::string out;
@@ -502,23 +524,23 @@ INSERT INTO runs VALUES(1, 1795000000, 1795000050, 'local', 2, 250, 0, 0);
 PRAGMA user_version = 1;
 )sql";
 
-TEST_F(CatalogTest, VersionOneCatalogIsMigratedInPlace) {
+TEST_P(CatalogTest, VersionOneCatalogIsMigratedInPlace) {
   {
-    auto db = *Db::Open(path_, true, false);
+    auto db = *OpenDb(true, false);
     ASSERT_TRUE(db->Exec("PRAGMA journal_mode=WAL"));
     ASSERT_TRUE(db->Exec(kSchemaV1));
   }
   {
     // Readers never migrate: they refuse the old version.
-    auto ro = Catalog::Open(path_, false, false, /*migrate=*/false);
+    auto ro = OpenCat(false, false, /*migrate=*/false);
     ASSERT_FALSE(ro);
     EXPECT_EQ(ro.error().code(), ErrorCode::kFailedPrecondition);
   }
-  auto opened = Catalog::Open(path_, false, false);
+  auto opened = OpenCat(false, false);
   ASSERT_TRUE(opened) << opened.error().ToString();
   auto cat = std::move(*opened);
   {
-    auto db = *Db::Open(path_, false, true);
+    auto db = *OpenDb(false, true);
     auto st = *db->Prepare("PRAGMA user_version");
     ASSERT_TRUE(*st.Step());
     EXPECT_EQ(st.ColumnInt(0), kSchemaVersion);
@@ -576,17 +598,254 @@ TEST_F(CatalogTest, VersionOneCatalogIsMigratedInPlace) {
   EXPECT_EQ(*cat->CheckIntegrity(), "");
   // Opening again is a no-op.
   cat.reset();
-  EXPECT_TRUE(Catalog::Open(path_, false, false));
+  EXPECT_TRUE(OpenCat(false, false));
 }
 
-TEST_F(CatalogTest, HostileTextIsBoundNotInterpolated) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, HostileTextIsBoundNotInterpolated) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   auto r = Row(3, "x'); DROP TABLE messages; --");
   int64_t id = *cat->InsertMessage(r);
   ASSERT_TRUE(cat->Commit());
   EXPECT_EQ(cat->FindByMessageId("x'); DROP TABLE messages; --")->front(), id);
   EXPECT_EQ(*cat->CountMessages(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndSealed, CatalogTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Sealed" : "Plain"; });
+
+// What only a sealed catalog does.
+class SealedCatalogTest : public CatalogFixture, public ::testing::Test {
+ protected:
+  SealedCatalogTest() : CatalogFixture(/*sealed=*/true) {}
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
+
+  std::string FileBytes(const std::string& path) {
+    auto bytes = ReadFile(path);
+    return bytes ? *bytes : std::string();
+  }
+  // Whether any known plaintext of Row(…, mid) is in the file.
+  bool HoldsPlaintext(const std::string& path, const std::string& mid) {
+    std::string bytes = FileBytes(path);
+    for (const std::string& needle : {"subject " + mid, std::string("alice@example.org"), std::string("Carol")}) {
+      if (bytes.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  void FlipByte(const std::string& path, off_t at) {
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    uint8_t b = 0;
+    ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+    b ^= 0x01;
+    ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+    ::close(fd);
+  }
+};
+
+// No subject or address reaches the database file or its WAL: after
+// commits (pages in WAL frames), after a checkpoint, after a VACUUM.
+TEST_F(SealedCatalogTest, NoPlaintextInTheDatabaseOrItsWal) {
+  const std::string wal = path_ + "-wal";
+  auto cat = *OpenCat(true, false);
+  for (uint8_t i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(cat->Begin());
+    ASSERT_TRUE(cat->InsertMessage(Row(i, "<m" + std::to_string(i) + "@x>")));
+    ASSERT_TRUE(cat->Commit());
+  }
+  EXPECT_GT(std::filesystem::file_size(wal), 4096u);
+  EXPECT_FALSE(HoldsPlaintext(wal, "<m7@x>"));
+  EXPECT_FALSE(HoldsPlaintext(path_, "<m7@x>"));
+  ASSERT_TRUE(cat->Checkpoint());
+  EXPECT_GT(std::filesystem::file_size(path_), 4096u);
+  EXPECT_FALSE(HoldsPlaintext(path_, "<m7@x>"));
+  EXPECT_NE(FileBytes(path_).substr(0, 15), "SQLite format 3");
+  ASSERT_TRUE(cat->Compact());  // VACUUM: its temporary database stays in memory
+  EXPECT_FALSE(HoldsPlaintext(path_, "<m7@x>"));
+  EXPECT_FALSE(HoldsPlaintext(wal, "<m7@x>"));
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-journal"));
+  auto got = cat->GetMessage(*cat->FindByMessageId("<m7@x>")->begin());
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->subject, "subject <m7@x>");
+  EXPECT_EQ(*cat->CheckIntegrity(), "");
+}
+
+// A rollback journal would hold plaintext pages: a sealed database cannot
+// leave WAL mode, and no journal file is ever made.
+TEST_F(SealedCatalogTest, NoRollbackJournalIsEverOpened) {
+  {
+    auto cat = *OpenCat(true, false);
+    ASSERT_TRUE(cat->Begin());
+    ASSERT_TRUE(cat->InsertMessage(Row(1, "<a@x>")));
+    ASSERT_TRUE(cat->Commit());
+  }
+  {
+    auto db = *OpenDb(false, false);
+    EXPECT_FALSE(db->Exec("PRAGMA journal_mode=DELETE"));  // its switch transaction needs a journal
+    auto mode = *db->Prepare("PRAGMA journal_mode");
+    ASSERT_TRUE(*mode.Step());
+    EXPECT_EQ(mode.ColumnText(0), "wal");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-journal"));
+  auto cat = OpenCat(false, false);
+  ASSERT_TRUE(cat) << cat.error().ToString();
+  EXPECT_EQ(*(*cat)->CountMessages(), 1);
+}
+
+// A transaction larger than the page cache spills pages to the WAL and
+// rewrites frames in place (reading a frame header's checksum alone);
+// an index build sorts. Both work sealed.
+TEST_F(SealedCatalogTest, ATransactionLargerThanTheCacheSpillsAndRewritesFrames) {
+  auto db = *OpenDb(true, false);
+  ASSERT_TRUE(db->Exec("PRAGMA cache_size=20"));
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(x)"));  // committed: the big transaction's frames do not start the WAL
+  ASSERT_TRUE(db->Exec(
+      "BEGIN; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<20000) "
+      "INSERT INTO t SELECT randomblob(50) FROM c; UPDATE t SET x = randomblob(40); CREATE INDEX ti ON t(x); "
+      "COMMIT"));
+  auto st = *db->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(*st.Step());
+  EXPECT_EQ(st.ColumnInt(0), 20000);
+  st.Reset();
+  auto check = *db->Prepare("PRAGMA quick_check");
+  ASSERT_TRUE(*check.Step());
+  EXPECT_EQ(check.ColumnText(0), "ok");
+}
+
+// Another key, no key, or a key for a plain file: one clear error, never
+// garbage.
+TEST_F(SealedCatalogTest, WrongKeyMissingKeyAndPlainFileAreRefused) {
+  {
+    auto cat = *OpenCat(true, false);
+    ASSERT_TRUE(cat->Begin());
+    ASSERT_TRUE(cat->InsertMessage(Row(1, "<a@x>")));
+    ASSERT_TRUE(cat->Commit());
+  }
+  crypto::Key other = key_;
+  other.data()[0] ^= 0x80;
+  auto wrong = Catalog::Open(path_, false, false, true, &other);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(wrong.error().message().find("failed authentication"), std::string::npos) << wrong.error().message();
+  EXPECT_EQ(Catalog::ReadSchemaVersion(path_, &other).error().code(), ErrorCode::kCorruption);
+  auto none = Catalog::Open(path_, false, false);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(*Catalog::ReadSchemaVersion(path_, &key_), kSchemaVersion);
+
+  const std::string plain = dir_ + "/plain.sqlite";
+  { ASSERT_TRUE(Catalog::Open(plain, true, false)); }
+  auto sealed_open = Catalog::Open(plain, false, false, true, &key_);
+  ASSERT_FALSE(sealed_open);
+  EXPECT_EQ(sealed_open.error().code(), ErrorCode::kCorruption);
+}
+
+// One changed byte anywhere in a page is found: the page's tag fails, the
+// read is kCorruption, and quick_check (what verify runs) reads every page.
+TEST_F(SealedCatalogTest, AFlippedByteIsCorruptionAndQuickCheckFindsIt) {
+  {
+    auto cat = *OpenCat(true, false);
+    ASSERT_TRUE(cat->Begin());
+    for (uint8_t i = 1; i <= 60; ++i) ASSERT_TRUE(cat->InsertMessage(Row(i, "<m" + std::to_string(i) + "@x>")));
+    ASSERT_TRUE(cat->Commit());
+  }
+  const auto size = static_cast<off_t>(std::filesystem::file_size(path_));
+  ASSERT_EQ(size % kSealedPageSize, 0);
+  ASSERT_GE(size, 4 * kSealedPageSize);
+  FlipByte(path_, size - kSealedPageSize + 2000);  // the middle of the last page
+  auto cat = OpenCat(false, false);
+  ASSERT_TRUE(cat) << cat.error().ToString();  // page 1 and the schema are fine
+  auto check = (*cat)->CheckIntegrity();
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_NE(check->find("failed authentication"), std::string::npos) << *check;  // quick_check met it
+  EXPECT_NE(check->find("1 of " + std::to_string(size / kSealedPageSize) +
+                        " pages of the database file fail authentication"),
+            std::string::npos)
+      << *check;
+  cat->reset();
+  FlipByte(path_, size - kSealedPageSize + 2000);  // back as it was
+  FlipByte(path_, 50);                              // page 1's header
+  auto broken = OpenCat(false, false);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().code(), ErrorCode::kCorruption) << broken.error().ToString();
+}
+
+// A page in a WAL frame is authenticated too. While the WAL is recovered,
+// a frame whose page fails its tag ends the log as a torn frame does (its
+// page is never used; the catalog opens as it was before that
+// transaction); a frame page read after recovery (a checkpoint) that fails
+// its tag is kCorruption.
+TEST_F(SealedCatalogTest, AChangedWalFramePageIsNeverUsed) {
+  const std::string copy = dir_ + "/copy.sqlite";
+  auto cat = *OpenCat(true, false);
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->InsertMessage(Row(1, "<a@x>")));
+  ASSERT_TRUE(cat->Commit());
+  ASSERT_TRUE(cat->Checkpoint());
+  ASSERT_TRUE(cat->Begin());
+  ASSERT_TRUE(cat->InsertMessage(Row(2, "<b@x>")));
+  ASSERT_TRUE(cat->Commit());
+  // As a crash leaves it: the last transaction only in the WAL.
+  auto crash_copy = [&] {
+    std::filesystem::copy_file(path_, copy, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(path_ + "-wal", copy + "-wal", std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::remove(copy + "-shm");
+  };
+  crash_copy();
+  {
+    auto intact = Catalog::Open(copy, false, false, true, &key_);
+    ASSERT_TRUE(intact) << intact.error().ToString();
+    EXPECT_EQ(*(*intact)->CountMessages(), 2);  // recovered from the WAL
+  }
+  crash_copy();
+  FlipByte(copy + "-wal", 32 + 24 + 1000);  // the first frame's page
+  {
+    auto recovered = Catalog::Open(copy, false, false, true, &key_);
+    ASSERT_TRUE(recovered) << recovered.error().ToString();
+    EXPECT_EQ(*(*recovered)->CountMessages(), 1);
+    EXPECT_TRUE((*recovered)->FindByMessageId("<b@x>")->empty());
+    EXPECT_EQ(*(*recovered)->CheckIntegrity(), "");
+  }
+  crash_copy();
+  auto reader = Catalog::Open(copy, false, false, true, &key_);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  EXPECT_EQ(*(*reader)->CountMessages(), 2);
+  FlipByte(copy + "-wal", 32 + 24 + 1000);  // after recovery: the checkpoint reads it
+  auto st = (*reader)->Checkpoint();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kCorruption) << st.error().ToString();
+}
+
+// A writer killed (SIGKILL) with committed transactions in the WAL and one
+// in progress: the next open recovers every committed row from the sealed
+// frames and none of the unfinished one.
+TEST_F(SealedCatalogTest, KilledWriterIsRecoveredFromTheSealedWal) {
+  { ASSERT_TRUE(OpenCat(true, false)); }
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto cat = OpenCat(false, false);
+    if (!cat) ::_exit(2);
+    for (uint8_t i = 1; i <= 30; ++i) {
+      if (!(*cat)->Begin() || !(*cat)->InsertMessage(Row(i, "<m" + std::to_string(i) + "@x>")) || !(*cat)->Commit()) {
+        ::_exit(3);
+      }
+    }
+    if (!(*cat)->Begin()) ::_exit(4);
+    for (uint8_t i = 31; i <= 250; ++i) (void)(*cat)->InsertMessage(Row(i, "<m" + std::to_string(i) + "@x>"));
+    ::raise(SIGKILL);  // mid-transaction: its pages may be in the WAL, uncommitted
+    ::_exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited with " << status;
+  ASSERT_GT(std::filesystem::file_size(path_ + "-wal"), 0u);
+  auto cat = OpenCat(false, false);
+  ASSERT_TRUE(cat) << cat.error().ToString();
+  EXPECT_EQ(*(*cat)->CountMessages(), 30);
+  EXPECT_EQ((*cat)->FindByMessageId("<m30@x>")->size(), 1u);
+  EXPECT_TRUE((*cat)->FindByMessageId("<m31@x>")->empty());
+  EXPECT_EQ(*(*cat)->CheckIntegrity(), "");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "store/catalog/sealed_vfs.h"
+
 namespace mailkeep::catalog {
 
 // The start of a statement on one line, for error messages.
@@ -18,6 +20,11 @@ static std::string Snippet(std::string_view sql) {
 }
 
 static Error SqlError(sqlite3* db, int rc, std::string_view what) {
+  if (rc == SQLITE_IOERR_DATA) {
+    return Error(ErrorCode::kCorruption, "catalog: " + std::string(what) +
+                                             ": a page failed authentication (changed on disk, or not sealed with "
+                                             "this archive's key)");
+  }
   ErrorCode code = ErrorCode::kInternal;
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -108,13 +115,23 @@ std::string Statement::ColumnBlob(int col) const {
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool read_only) {
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool read_only, const crypto::Key* key) {
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
-  flags |= SQLITE_OPEN_NOMUTEX;
+  flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const char* vfs = nullptr;
+  if (key && !(vfs = SealedVfsName())) {
+    return MakeError(ErrorCode::kInternal, "catalog: cannot register the sealing SQLite VFS");
+  }
   mode_t old = ::umask(077);  // the catalog and its -wal/-shm files are 0600
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc;
+  if (key) {
+    SealedOpenScope scope(*key);
+    rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
+  } else {
+    rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  }
   ::umask(old);
   if (rc != SQLITE_OK) {
     Error err = SqlError(db, rc, path);
@@ -128,7 +145,32 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   // fsyncs the directory after making it but ignores a failure there.
   int persist = 1;
   sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-  return std::unique_ptr<Db>(new Db(db, path));
+  std::unique_ptr<Db> out(new Db(db, path, key != nullptr));
+  if (key) MK_RETURN_IF_ERROR(out->SetUpSealed(read_only));
+  return out;
+}
+
+// Before anything is written: every page keeps kSealedReserve bytes for
+// its nonce and tag (an existing database keeps the layout it was made
+// with, and its first page read proves it sealed); temporary tables,
+// indexes and statement journals stay in memory; and the database is in
+// WAL mode, as the sealed VFS opens no rollback journal. Switching a new
+// database to WAL writes its first page in a rollback transaction, so that
+// one runs with journal_mode=OFF: an empty file has nothing to roll back.
+Status Db::SetUpSealed(bool read_only) {
+  int reserve = kSealedReserve;
+  sqlite3_file_control(db_, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+  MK_RETURN_IF_ERROR(Exec("PRAGMA page_size=" + std::to_string(kSealedPageSize)));
+  MK_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
+  MK_RETURN_IF_ERROR(Exec("PRAGMA mmap_size=0"));
+  if (read_only) return OkStatus();
+  MK_ASSIGN_OR_RETURN(auto pages, Prepare("PRAGMA page_count"));
+  MK_ASSIGN_OR_RETURN(bool row, pages.Step());
+  const bool empty = !row || pages.ColumnInt(0) == 0;
+  pages.Reset();
+  if (!empty) return OkStatus();  // made here, so in WAL mode already
+  MK_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=OFF"));
+  return Exec("PRAGMA journal_mode=WAL");
 }
 
 Db::~Db() { sqlite3_close_v2(db_); }
@@ -139,6 +181,7 @@ Status Db::Exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
+    if (rc == SQLITE_IOERR_DATA) return std::unexpected(SqlError(nullptr, rc, Snippet(sql)));
     Error e = SqlError(nullptr, rc, Snippet(sql));
     return MakeError(e.code(), "catalog: " + msg + " (in: " + Snippet(sql) + ")");
   }
@@ -151,6 +194,16 @@ Result<Statement> Db::Prepare(std::string_view sql) {
                               &stmt, nullptr);
   if (rc != SQLITE_OK) return std::unexpected(SqlError(db_, rc, Snippet(sql)));
   return Statement(db_, stmt);
+}
+
+Result<std::string> Db::CheckSealedPages() {
+  SealedPageCheck check;
+  int rc = sqlite3_file_control(db_, "main", kSealedFcntlCheckPages, &check);
+  if (rc != SQLITE_OK) return std::unexpected(SqlError(nullptr, rc, path_ + ": checking its sealed pages"));
+  if (check.bad == 0) return std::string();
+  return std::to_string(check.bad) + " of " + std::to_string(check.pages) +
+         " pages of the database file fail authentication (changed on disk), the first is page " +
+         std::to_string(check.first_bad);
 }
 
 int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/crypto/keys.h"
 #include "store/util/status.h"
 
 struct sqlite3;
@@ -59,8 +60,12 @@ class Statement {
 
 class Db {
  public:
-  // Opens (creating when `create`) the database file with mode 0600.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create, bool read_only);
+  // Opens (creating when `create`) the database file with mode 0600. With
+  // `key`, the file is sealed page by page (sealed_vfs.h): a new one gets
+  // the sealed page layout, temp_store=MEMORY keeps temporary data off the
+  // disk, and a page that fails authentication is kCorruption.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create, bool read_only,
+                                          const crypto::Key* key = nullptr);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -70,11 +75,18 @@ class Db {
   int64_t LastInsertId() const;
   int Changes() const;
   const std::string& path() const { return path_; }
+  bool sealed() const { return sealed_; }
+  // A sealed database: how many pages of its file fail authentication
+  // (sealed_vfs.h), as "" when none.
+  Result<std::string> CheckSealedPages();
 
  private:
-  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Db(sqlite3* db, std::string path, bool sealed) : db_(db), path_(std::move(path)), sealed_(sealed) {}
+  // Page size, reserved bytes and pragmas of a sealed database.
+  Status SetUpSealed(bool read_only);
   sqlite3* db_;
   std::string path_;
+  bool sealed_;
 };
 
 }  // namespace mailkeep::catalog
