@@ -329,7 +329,7 @@ template <PasswordSource::Kind K>
 Status SetSecret(PasswordSource& target, std::string_view prefix, const Ctx& x, std::string_view v) {
   static_assert(K != PasswordSource::Kind::kNone);
   if (target.kind != PasswordSource::Kind::kNone) {
-    return LineError(x, x.section + " sets both '" + std::string(prefix) +
+    return LineError(x, (x.section.empty() ? "the file" : x.section) + " sets both '" + std::string(prefix) +
                             std::string(PasswordKey(target.kind)).substr(8) + "' and '" + std::string(x.key) +
                             "' (choose one)");
   }
@@ -347,6 +347,11 @@ Status SetSecret(PasswordSource& target, std::string_view prefix, const Ctx& x, 
   }
   target = std::move(p);
   return OkStatus();
+}
+
+template <PasswordSource::Kind K>
+Status SetPassphrase(Config& c, const Ctx& x, std::string_view v) {
+  return SetSecret<K>(c.passphrase, "passphrase", x, v);
 }
 
 template <typename C, PasswordSource::Kind K>
@@ -579,6 +584,9 @@ const KeySpec<Config> kTopLevelSpecs[] = {
     {"max_connections_per_host", &SetMaxConnectionsPerHost},
     {"retention", &SetRetention<Config>},
     {"keep_flagged", &SetKeepFlagged<Config>},
+    {"passphrase_command", &SetPassphrase<PK::kCommand>},
+    {"passphrase_file", &SetPassphrase<PK::kFile>},
+    {"passphrase_env", &SetPassphrase<PK::kEnv>},
 };
 
 const KeySpec<AccountConfig> kAccountSpecs[] = {
@@ -1054,6 +1062,7 @@ std::string ModeText(mode_t mode) {
 std::string SecretNoun(const PasswordSource& source) {
   if (source.key == "oauth_client_secret") return "OAuth client secret";
   if (source.key == "oauth_refresh_token") return "OAuth refresh token";
+  if (source.key == "passphrase") return "passphrase";
   return "password";
 }
 

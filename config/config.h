@@ -49,8 +49,9 @@ struct PasswordSource {
   enum class Kind { kNone, kEnv, kFile, kCommand } kind = Kind::kNone;
   std::string value;                             // variable name / file path (absolute) / shell command
   // The keys it came from, for messages: "password" (password_env/_file/
-  // _command), "oauth_client_secret" (oauth_client_secret_*) or
-  // "oauth_refresh_token" (oauth_refresh_token_command).
+  // _command), "oauth_client_secret" (oauth_client_secret_*),
+  // "oauth_refresh_token" (oauth_refresh_token_command) or "passphrase"
+  // (passphrase_env/_file/_command, the archive's).
   std::string_view key = "password";
 };
 
@@ -138,6 +139,10 @@ struct Config {
   // resend hold one connection at a time).
   int max_connections_per_host = 4;
   lifecycle::Rule retention;                     // top-level keys retention, keep_flagged (prune); unset = keep forever, keep_flagged = yes
+  // The passphrase of an encrypted archive: top-level passphrase_command,
+  // passphrase_file or passphrase_env (one of them; key "passphrase");
+  // kNone = not set (then $MAILKEEP_PASSPHRASE, then a prompt on a terminal).
+  PasswordSource passphrase;
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
   // nullptr when there is none. The pointer is valid while *this is alive

@@ -707,7 +707,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
 TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(AccountKeys().size(), 35u);
   EXPECT_EQ(RelayKeys().size(), 21u);
-  ASSERT_EQ(TopLevelKeys().size(), 7u);
+  ASSERT_EQ(TopLevelKeys().size(), 10u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {
@@ -899,6 +899,32 @@ TEST(ResolvePassword, OAuthSecretsNameTheirKeys) {
   ScopedEnv unset("MAILKEEP_TEST_SECRET", std::nullopt);
   EXPECT_EQ(ResolveError(env.accounts[0].oauth.client_secret).message(),
             "account work: environment variable MAILKEEP_TEST_SECRET (oauth_client_secret_env) is not set");
+}
+
+// The archive's passphrase (top-level passphrase_command / _file / _env):
+// one source, resolved like a password, its messages naming its keys.
+TEST(ResolvePassword, ArchivePassphraseKeys) {
+  TempDir dir;
+  const std::string file = dir.Write("pass", std::string(kSecret) + "\n", 0600);
+  Config c = MustParse("passphrase_file = " + file + "\n");
+  EXPECT_EQ(c.passphrase.kind, PasswordSource::Kind::kFile);
+  EXPECT_EQ(c.passphrase.key, "passphrase");
+  EXPECT_EQ(ResolvePassword(c.passphrase, "archive").value_or(""), kSecret);
+  c = MustParse("passphrase_command = echo oops >&2; exit 4\n");
+  EXPECT_EQ(ResolveError(c.passphrase).message(), "account work: passphrase_command exited with status 4: oops");
+  c = MustParse("passphrase_env = MAILKEEP_TEST_PASSPHRASE\n");
+  ScopedEnv unset("MAILKEEP_TEST_PASSPHRASE", std::nullopt);
+  EXPECT_EQ(ResolveError(c.passphrase).message(),
+            "account work: environment variable MAILKEEP_TEST_PASSPHRASE (passphrase_env) is not set");
+  const std::string open = dir.Write("open", std::string(kSecret) + "\n", 0640);
+  c = MustParse("passphrase_file = " + open + "\n");
+  EXPECT_EQ(ResolveError(c.passphrase).message(),
+            "account work: passphrase file " + open + " is readable by its group (mode 0640); run: chmod 600 " + open);
+  EXPECT_EQ(ErrorOf("passphrase_env = A\npassphrase_file = " + file + "\n"),
+            "config.ini:2: the file sets both 'passphrase_env' and 'passphrase_file' (choose one)");
+  EXPECT_EQ(ErrorOf("[account.x]\npassphrase_env = A\n"),
+            "config.ini:2: unknown key 'passphrase_env' in [account.x] (top-level keys go before the first section)");
+  EXPECT_EQ(MustParse(std::string(kMinimal)).passphrase.kind, PasswordSource::Kind::kNone);
 }
 
 TEST(ResolvePassword, None) {

@@ -60,6 +60,9 @@ _mailkeep() {
     --relay)
       mapfile -t COMPREPLY < <(compgen -W "$(_mailkeep_sections relay)" -- "$cur")
       return ;;
+    --kdf-memory)
+      mapfile -t COMPREPLY < <(compgen -W "1 2 4 8 16 32 64 128 256 512 1024" -- "$cur")
+      return ;;
     --sort)
       mapfile -t COMPREPLY < <(compgen -W "newest oldest relevance" -- "$cur")
       return ;;

@@ -1,11 +1,14 @@
 #include "index/feeder.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -61,9 +64,40 @@ std::vector<int64_t> LegacyJournalIds(const std::string& path) {
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
+// ${XDG_CACHE_HOME:-$HOME/.cache}; "/.cache" when there is no home at all
+// (not the archive directory: a copy of it must not hold the index).
+std::string CacheHome() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return xdg;
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || home[0] != '/') {
+    const passwd* pw = ::getpwuid(::getuid());
+    home = pw != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/' ? pw->pw_dir : nullptr;
+  }
+  return std::string(home != nullptr ? home : "") + "/.cache";
+}
+
 }  // namespace
 
-std::string IndexDir(const Archive& archive) { return archive.dir() + "/xapian"; }
+bool IndexIsCache(const Archive& archive) { return archive.keys() != nullptr; }
+
+std::string IndexDir(const Archive& archive) {
+  if (!IndexIsCache(archive)) return archive.dir() + "/xapian";
+  // archive_id is 32 hex digits made by crypto::UnlockKeyFile: safe as a name.
+  return CacheHome() + "/mailkeep/index/" + archive.keys()->archive_id;
+}
+
+Result<int64_t> RequeueLostIndex(Archive& archive) {
+  const std::string dir = IndexDir(archive);
+  if (!IndexIsCache(archive) || ::access(dir.c_str(), F_OK) == 0) return int64_t{0};
+  MK_ASSIGN_OR_RETURN(std::vector<int64_t> all, archive.AllIds());
+  MK_ASSIGN_OR_RETURN(int64_t queued, archive.PendingIndexCount());
+  MK_ASSIGN_OR_RETURN(std::vector<int64_t> in_flight, InFlightIds(archive));
+  const auto messages = static_cast<int64_t>(all.size());
+  if (messages <= queued + static_cast<int64_t>(in_flight.size())) return int64_t{0};
+  MK_RETURN_IF_ERROR(archive.QueueAllForIndex());
+  return messages;
+}
 
 Status DropIndex(Archive& archive) {
   MK_RETURN_IF_ERROR(archive.QueueAllForIndex());
@@ -88,8 +122,14 @@ IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
 IndexFeeder::~IndexFeeder() = default;
 
 Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks) {
-  MK_ASSIGN_OR_RETURN(auto writer, IndexWriter::Open(IndexDir(archive)));
+  MK_ASSIGN_OR_RETURN(const int64_t requeued, RequeueLostIndex(archive));
+  const std::string dir = IndexDir(archive);
+  if (IndexIsCache(archive)) {
+    MK_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(dir).parent_path().string(), 0700));
+  }
+  MK_ASSIGN_OR_RETURN(auto writer, IndexWriter::Open(dir));
   std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
+  feeder->result_.requeued = requeued;
   MK_RETURN_IF_ERROR(AdoptLegacyJournal(archive));
   MK_ASSIGN_OR_RETURN(feeder->replay_, InFlightIds(archive));
   return feeder;
@@ -260,6 +300,7 @@ Status IndexFeeder::Commit() {
 Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t, int64_t)>& on_progress,
                                    const std::function<void(int64_t, const std::string&)>& on_problem) {
+  MK_ASSIGN_OR_RETURN(const int64_t requeued, RequeueLostIndex(archive));
   MK_ASSIGN_OR_RETURN(int64_t total, archive.PendingIndexCount());
   MK_ASSIGN_OR_RETURN(auto in_flight, InFlightIds(archive));
   const bool legacy = ::access((IndexDir(archive) + "/" + kJournalName).c_str(), F_OK) == 0;
@@ -267,7 +308,9 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
   MK_ASSIGN_OR_RETURN(auto feeder, IndexFeeder::Open(archive, workers, {on_progress, on_problem}));
   MK_RETURN_IF_ERROR(feeder->Feed());
   MK_RETURN_IF_ERROR(feeder->Commit());
-  return feeder->result();
+  CatchUpResult result = feeder->result();
+  result.requeued = requeued;
+  return result;
 }
 
 }  // namespace mailkeep::index

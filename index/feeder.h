@@ -37,7 +37,24 @@
 
 namespace mailkeep::index {
 
+// Where the full-text index of `archive` lives (the one place that says so):
+// ARCHIVE/xapian for a plain archive. An encrypted archive's index cannot be
+// encrypted, so it is kept outside the archive directory, as a local cache
+// that `reindex` (or the next indexing run) rebuilds:
+// ${XDG_CACHE_HOME:-$HOME/.cache}/mailkeep/index/<archive_id> (XDG_CACHE_HOME
+// only when absolute; HOME unset: the passwd entry's home).
 std::string IndexDir(const Archive& archive);
+// Whether IndexDir is such a cache outside the archive directory.
+bool IndexIsCache(const Archive& archive);
+
+// An index cache that is gone (deleted, or a copy of the archive on another
+// machine) while the catalog counts messages as indexed: queues every
+// message for it again and returns how many there are. 0 when the index is
+// there, when it is not a cache (a missing ARCHIVE/xapian is damage that
+// `verify` reports), or when every message is queued already.
+// IndexFeeder::Open and CatchUpIndex call it; their results say how many.
+// REQUIRES: `archive` opened read-write.
+Result<int64_t> RequeueLostIndex(Archive& archive);
 
 // Drops the index so that the next run builds it again from every message:
 // queues every message for it, then removes IndexDir (RemoveTree). After a
@@ -76,6 +93,7 @@ struct CatchUpResult {
   int64_t failed = 0;  // messages not indexed: unreadable (each reported through on_problem and left
                        // queued), or refused by the index (reported, kept in the journal); retried by a
                        // later run
+  int64_t requeued = 0;  // the index cache was missing: every message queued again (RequeueLostIndex)
 };
 
 class IndexFeeder {
@@ -86,7 +104,8 @@ class IndexFeeder {
   };
 
   // Opens (or creates) the index of `archive` and reads the journal left by
-  // a killed run. `workers`: parse threads, 0 = hardware threads.
+  // a killed run. A lost index cache is queued whole again first
+  // (RequeueLostIndex; result().requeued says how many). `workers`: parse threads, 0 = hardware threads.
   // REQUIRES: `archive` opened read-write; it outlives the feeder.
   static Result<std::unique_ptr<IndexFeeder>> Open(Archive& archive, int workers, Callbacks callbacks);
   // Commits what is in flight (errors lost: call Commit() first).

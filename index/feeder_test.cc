@@ -5,10 +5,12 @@
 // index through Xapian directly.
 #include "index/feeder.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xapian.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "index/index.h"
 #include "store/archive.h"
+#include "store/crypto/keys.h"
 
 namespace mailkeep::index {
 namespace {
@@ -34,10 +37,13 @@ class FeederTest : public ::testing::Test {
     char tmpl[] = "/tmp/mk-feeder-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = std::string(tmpl) + "/archive";
-    auto archive = Archive::Create(dir_);
+    auto archive = Archive::Create(dir_, CreateOptions());
     ASSERT_TRUE(archive) << archive.error().ToString();
     archive_ = std::move(*archive);
   }
+  // The options the archive is created and opened with (a plain archive).
+  virtual ArchiveOptions CreateOptions() { return {}; }
+
   void TearDown() override {
     archive_.reset();
     std::filesystem::remove_all(std::filesystem::path(dir_).parent_path());
@@ -69,7 +75,7 @@ class FeederTest : public ::testing::Test {
 
   void Reopen() {
     archive_.reset();
-    auto archive = Archive::Open(dir_, OpenMode::kReadWrite);
+    auto archive = Archive::Open(dir_, OpenMode::kReadWrite, options_);
     ASSERT_TRUE(archive) << archive.error().ToString();
     archive_ = std::move(*archive);
   }
@@ -84,6 +90,7 @@ class FeederTest : public ::testing::Test {
   }
 
   std::string dir_;
+  ArchiveOptions options_;  // those of Reopen
   std::unique_ptr<Archive> archive_;
   int next_ = 1;
 };
@@ -270,6 +277,96 @@ TEST_F(FeederTest, LegacyJournalIsAdoptedAsIntents) {
   ASSERT_TRUE(AdoptLegacyJournal(*archive_));
   EXPECT_EQ(*archive_->IndexInFlight(), (std::vector<int64_t>{ids[1], ids[2]}));
   EXPECT_FALSE(std::filesystem::exists(IndexDir(*archive_) + "/in-flight"));
+}
+
+// An encrypted archive's index lives outside the archive directory, in
+// $XDG_CACHE_HOME/mailkeep/index/<archive_id>; when that cache is gone, the
+// next run queues every message again and says how many.
+class EncryptedFeederTest : public FeederTest {
+ protected:
+  ArchiveOptions CreateOptions() override {
+    const std::string root = std::filesystem::path(dir_).parent_path().string();
+    cache_ = root + "/cache";
+    ::setenv("XDG_CACHE_HOME", cache_.c_str(), 1);
+    crypto::KdfParams cheap;
+    cheap.log2_n = 10;  // 1 MiB: a test, not a secret
+    auto keys = crypto::CreateKeyFile(dir_, "feeder test passphrase", cheap);
+    EXPECT_TRUE(keys) << keys.error().ToString();
+    if (keys) options_.keys = *keys;
+    return options_;
+  }
+  void TearDown() override {
+    FeederTest::TearDown();
+    ::unsetenv("XDG_CACHE_HOME");
+  }
+  std::string cache_;
+};
+
+TEST_F(EncryptedFeederTest, IndexLivesInTheCacheAndALostCacheIsRebuilt) {
+  ASSERT_NE(archive_->keys(), nullptr);
+  EXPECT_TRUE(IndexIsCache(*archive_));
+  const std::string index = cache_ + "/mailkeep/index/" + archive_->keys()->archive_id;
+  EXPECT_EQ(IndexDir(*archive_), index);
+  Store(3);
+  auto result = CatchUpIndex(*archive_, 1, {}, {});
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(result->indexed, 3);
+  EXPECT_EQ(result->requeued, 0);
+  EXPECT_EQ(IndexedIds().size(), 3u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/xapian"));
+  struct stat st {};
+  ASSERT_EQ(::stat((cache_ + "/mailkeep").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  // The cache deleted (or the archive copied to another machine): nothing
+  // is queued, yet the next run indexes every message again.
+  std::filesystem::remove_all(cache_);
+  Reopen();
+  ASSERT_EQ(*archive_->PendingIndexCount(), 0);
+  result = CatchUpIndex(*archive_, 1, {}, {});
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(result->requeued, 3);
+  EXPECT_EQ(result->indexed, 3);
+  EXPECT_EQ(IndexedIds().size(), 3u);
+
+  // A feeder opened on a lost cache says so too; a second run has nothing to redo.
+  std::filesystem::remove_all(cache_);
+  Store(1);
+  auto feeder = IndexFeeder::Open(*archive_, 1, {});
+  ASSERT_TRUE(feeder) << feeder.error().ToString();
+  EXPECT_EQ((*feeder)->result().requeued, 4);
+  ASSERT_TRUE((*feeder)->Feed());
+  ASSERT_TRUE((*feeder)->Commit());
+  EXPECT_EQ(IndexedIds().size(), 4u);
+  feeder->reset();
+  result = CatchUpIndex(*archive_, 1, {}, {});
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(result->requeued, 0);
+  EXPECT_EQ(result->indexed, 0);
+}
+
+TEST_F(EncryptedFeederTest, RelativeXdgCacheHomeIsIgnored) {
+  const std::string home = std::filesystem::path(dir_).parent_path().string() + "/home";
+  const char* old_home = std::getenv("HOME");
+  const std::string saved = old_home ? old_home : "";
+  ::setenv("XDG_CACHE_HOME", "relative/cache", 1);
+  ::setenv("HOME", home.c_str(), 1);
+  EXPECT_EQ(IndexDir(*archive_), home + "/.cache/mailkeep/index/" + archive_->keys()->archive_id);
+  ::setenv("HOME", saved.c_str(), 1);
+}
+
+// A plain archive keeps ARCHIVE/xapian, and a missing one is not rebuilt
+// behind the user's back (it is damage that verify reports).
+TEST_F(FeederTest, PlainArchiveKeepsItsIndexInside) {
+  EXPECT_FALSE(IndexIsCache(*archive_));
+  EXPECT_EQ(IndexDir(*archive_), dir_ + "/xapian");
+  Store(2);
+  ASSERT_TRUE(CatchUpIndex(*archive_, 1, {}, {}));
+  std::filesystem::remove_all(dir_ + "/xapian");
+  auto requeued = RequeueLostIndex(*archive_);
+  ASSERT_TRUE(requeued) << requeued.error().ToString();
+  EXPECT_EQ(*requeued, 0);
+  EXPECT_EQ(*archive_->PendingIndexCount(), 0);
 }
 
 }  // namespace

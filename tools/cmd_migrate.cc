@@ -193,6 +193,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
       index_ok = false;
       std::cerr << "mailkeep: message " << id << " not indexed: " << TerminalText(why) << "\n";
     });
+    if (caught_up) SayIndexRequeued(archive, caught_up->requeued);
     if (!caught_up) {
       index_ok = false;
       std::cerr << "mailkeep: migrated, but indexing stopped: " << TerminalText(caught_up.error().message())

@@ -21,7 +21,9 @@ int CmdRebuildCatalog(GlobalOptions& global, const std::vector<std::string>& arg
     return *rc;
   }
   std::string dir = ArchiveDir(global);
-  auto report = Archive::RebuildCatalog(dir);
+  auto options = WithArchiveKeys(global, dir);
+  if (!options) return FailArchive(options.error());
+  auto report = Archive::RebuildCatalog(dir, *options);
   if (!report) return FailArchive(report.error());
   if (global.json) {
     std::cout << nlohmann::json{{"archive", dir},

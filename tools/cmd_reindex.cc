@@ -18,7 +18,8 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto rc = ParseArgs(global, args,
                           "mailkeep [--archive DIR] reindex [--pending]\n\n"
-                          "Deletes ARCHIVE/xapian and indexes every message again (the index is derived data).\n"
+                          "Deletes the index (ARCHIVE/xapian; an encrypted archive's is in ~/.cache/mailkeep/index)\n"
+                          "and indexes every message again (the index is derived data).\n"
                           "With --pending, indexes only what the catalog says the index has not caught up with.",
                           desc, pos, vm)) {
     return *rc;
@@ -40,6 +41,7 @@ int CmdReindex(GlobalOptions& global, const std::vector<std::string>& args) {
       });
   progress.Finish();
   if (!done) return Fail(done.error());
+  SayIndexRequeued(archive, done->requeued);
   if (global.json) {
     std::cout << nlohmann::json{{"indexed", done->indexed}, {"failed", done->failed}}.dump() << "\n";
   } else if (global.verbosity > 0) {

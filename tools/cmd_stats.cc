@@ -30,11 +30,12 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
     return *rc;
   }
   const config::ArchiveChoice where = ArchiveFor(global);
-  auto archive = Archive::Open(where.dir, OpenMode::kReadOnly);
+  auto archive = OpenArchive(global, OpenMode::kReadOnly);
   if (!archive) return FailArchive(archive.error());
   auto stats = (*archive)->Stats();
   if (!stats) return Fail(stats.error());
   const ArchiveStats& s = *stats;
+  const crypto::ArchiveKeys* keys = (*archive)->keys();
   double ratio = s.raw_bytes ? static_cast<double>(s.stored_bytes) / static_cast<double>(s.raw_bytes) : 0.0;
   if (global.json) {
     nlohmann::json sources = nlohmann::json::array();
@@ -48,11 +49,18 @@ int CmdStats(GlobalOptions& global, const std::vector<std::string>& args) {
                         {"locations", s.locations},     {"raw_bytes", s.raw_bytes},
                         {"stored_bytes", s.stored_bytes}, {"pack_bytes", s.pack_bytes},
                         {"catalog_bytes", s.catalog_bytes}, {"ratio", ratio},
-                        {"dictionaries", s.dictionaries}, {"sources", sources}};
+                        {"dictionaries", s.dictionaries}, {"sources", sources},
+                        {"encrypted", keys != nullptr}};
+    if (keys != nullptr) j["archive_id"] = keys->archive_id;
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
   std::printf("archive         %s (from %s)\n", TerminalText(where.dir).c_str(), TerminalText(where.from).c_str());
+  if (keys != nullptr) {
+    std::printf("encrypted       yes (its index: %s)\n", TerminalText(index::IndexDir(**archive)).c_str());
+  } else {
+    std::printf("encrypted       no\n");
+  }
   std::printf("messages        %lld (distinct blobs)\n", (long long)s.messages);
   std::printf("locations       %lld\n", (long long)s.locations);
   std::printf("raw bytes       %s (%llu)\n", Human(s.raw_bytes).c_str(), (unsigned long long)s.raw_bytes);

@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <set>
 
+#include "config/passphrase.h"
 #include "index/index.h"
 
 namespace mailkeep::tools {
@@ -62,9 +64,28 @@ config::ArchiveChoice ArchiveFor(const GlobalOptions& global) {
 
 std::string ArchiveDir(const GlobalOptions& global) { return ArchiveFor(global).dir; }
 
-Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
-                                             const ArchiveOptions& options) {
-  return Archive::Open(ArchiveDir(global), mode, options);
+Result<ArchiveOptions> WithArchiveKeys(const GlobalOptions& global, const std::string& dir, ArchiveOptions options) {
+  if (!crypto::IsEncrypted(dir)) return options;
+  // Unlocked once per process (scrypt is slow on purpose; a command may
+  // open its archive more than once).
+  static std::map<std::string, std::shared_ptr<const crypto::ArchiveKeys>> unlocked;
+  if (auto it = unlocked.find(dir); it != unlocked.end()) {
+    options.keys = it->second;
+    return options;
+  }
+  MK_ASSIGN_OR_RETURN(std::string passphrase,
+                      config::GetPassphrase(global.config_file.get(), dir, config::PassphraseUse::kUnlock));
+  auto keys = crypto::UnlockKeyFile(dir, passphrase);
+  config::WipeSecret(passphrase);
+  if (!keys) return std::unexpected(keys.error());
+  options.keys = unlocked[dir] = *keys;
+  return options;
+}
+
+Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode, ArchiveOptions options) {
+  const std::string dir = ArchiveDir(global);
+  MK_ASSIGN_OR_RETURN(options, WithArchiveKeys(global, dir, std::move(options)));
+  return Archive::Open(dir, mode, options);
 }
 
 Result<std::unique_ptr<Archive>> OpenConfiguredArchive(const GlobalOptions& global, bool writable, int lock_timeout) {
@@ -94,7 +115,14 @@ std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t*
     *error = opened.error();
     return nullptr;
   }
+  SayIndexRequeued(archive, (*opened)->result().requeued);
   return std::move(*opened);
+}
+
+void SayIndexRequeued(const Archive& archive, int64_t requeued) {
+  if (requeued <= 0) return;
+  PrintError("the search index (" + index::IndexDir(archive) + ") was missing: all " + std::to_string(requeued) +
+             " messages are being indexed again");
 }
 
 int FailArchive(const Error& error) {

@@ -83,8 +83,18 @@ std::optional<int> ParseArgs(GlobalOptions& global, const std::vector<std::strin
 // --archive, $MAILKEEP_ARCHIVE, the config file's `archive`, the default.
 config::ArchiveChoice ArchiveFor(const GlobalOptions& global);
 std::string ArchiveDir(const GlobalOptions& global);  // ArchiveFor(global).dir
+// The one way every command opens an archive (init creates one, with
+// config::GetPassphrase and crypto::CreateKeyFile). An encrypted archive is
+// unlocked with its passphrase (config::GetPassphrase: the config file's
+// passphrase_* key, $MAILKEEP_PASSPHRASE, a prompt on a terminal), once per
+// process; `options.keys` is set from that. Any error -> FailArchive (exit 3).
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalOptions& global, OpenMode mode,
-                                             const ArchiveOptions& options = {});
+                                             ArchiveOptions options = {});
+// `options` with the keys of the archive in `dir` when it is encrypted
+// (null for a plain one): for the calls that are not Archive::Open
+// (Archive::RebuildCatalog).
+Result<ArchiveOptions> WithArchiveKeys(const GlobalOptions& global, const std::string& dir,
+                                       ArchiveOptions options = {});
 // OpenArchive for the commands that wait for the lock: a writer waits up to
 // `lock_timeout` seconds for another mailkeep holding it.
 Result<std::unique_ptr<Archive>> OpenConfiguredArchive(const GlobalOptions& global, bool writable, int lock_timeout);
@@ -126,6 +136,11 @@ Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string&
 // the next run catches the index up.
 std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
                                                       std::optional<Error>* error);
+
+// When `requeued` > 0 (index::CatchUpResult::requeued: the index cache of
+// an encrypted archive was missing), says in one line that every message is
+// being indexed again. OpenCommandFeeder calls it itself.
+void SayIndexRequeued(const Archive& archive, int64_t requeued);
 
 // "2024-03-01T12:00:00Z"
 std::string IsoDate(int64_t unix_seconds);

@@ -68,6 +68,7 @@ Status CatchUpIndexQuietly(Archive& archive, int64_t* problems) {
     PrintError("message " + std::to_string(id) + " not indexed: " + why);
   });
   if (!done) return std::unexpected(done.error());
+  SayIndexRequeued(archive, done->requeued);
   return OkStatus();
 }
 

@@ -1,0 +1,40 @@
+// The passphrase of an encrypted archive, from the first source that is
+// set: the config file's passphrase_command / passphrase_file /
+// passphrase_env (Config::passphrase, resolved as ResolvePassword resolves
+// an account's password), then the environment variable
+// MAILKEEP_PASSPHRASE, then a prompt without echo when stdin is a terminal
+// (for a new archive asked twice). The passphrase is never printed, and no
+// message here contains it.
+//
+// Thread-safety: reads the environment and the terminal; call from one
+// thread.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+#include "store/util/status.h"
+
+namespace mailkeep::config {
+
+inline constexpr char kPassphraseEnv[] = "MAILKEEP_PASSPHRASE";
+
+enum class PassphraseUse {
+  kUnlock,  // opening an existing archive
+  kCreate,  // init --encrypt: a prompt asks twice and the two must match
+};
+
+// `config` may be null (no config file). `archive_dir` names the archive in
+// messages. Errors (each one line):
+//   no source: kFailedPrecondition "the archive in DIR is encrypted: set
+//     passphrase_command, passphrase_file or passphrase_env in the config
+//     file, or MAILKEEP_PASSPHRASE"
+//   a source that fails: ResolvePassword's error, after "the archive in DIR: "
+//   a prompt: kFailedPrecondition "the passphrases do not match" (kCreate),
+//     "no passphrase given" (empty), or kIoError reading the terminal.
+Result<std::string> GetPassphrase(const Config* config, const std::string& archive_dir, PassphraseUse use);
+
+// Overwrites a secret's bytes before it is released.
+void WipeSecret(std::string& secret);
+
+}  // namespace mailkeep::config
