@@ -19,7 +19,8 @@ mk -q import "$WORK/sample/Maildir"
 total=$(mk --json stats | json_field '["messages"]')
 dicts=$(mk --json stats | json_field '["dictionaries"]')
 mk -q verify || fail "a clean encrypted archive does not verify"
-[[ ! -e $ARCHIVE/catalog.sqlite-wal ]] || fail "the catalog's WAL is left after a clean exit"
+# (The WAL is kept between runs, empty after each: flips below hit the file.)
+[[ ! -s $ARCHIVE/catalog.sqlite-wal ]] || fail "the catalog's WAL is not empty after a clean exit"
 
 # one_line_error RC...: the last command ($WORK/out, $WORK/err) failed with
 # one of the exit statuses RC (checked by the caller), printing one line
