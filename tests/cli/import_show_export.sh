@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 : "${MAKE_SAMPLE_MAIL:?}"
 "$MAKE_SAMPLE_MAIL" "$WORK/sample" >/dev/null
-mk init >/dev/null
+init_archive
 mk --json import "$WORK/sample/Maildir" "$WORK/sample/old-mail.mbox" >"$WORK/first.json"
 imported=$(json_field '["imported"]' <"$WORK/first.json")
 failed=$(json_field '["failed"]' <"$WORK/first.json")
@@ -48,7 +48,7 @@ fi
 
 # mbox export, re-imported into a second archive, gives the same blobs.
 mk export --format mbox --out "$WORK/all.mbox" >/dev/null
-"$MAILKEEP" --archive "$WORK/second" init >/dev/null
+init_archive "$WORK/second"
 "$MAILKEEP" --archive "$WORK/second" --json import "$WORK/all.mbox" >"$WORK/re.json"
 expect_eq "$(json_field '["imported"]' <"$WORK/re.json")" "$total" "messages re-imported from the exported mbox"
 "$MAILKEEP" --archive "$WORK/second" export --format eml --out "$WORK/eml2" >/dev/null

@@ -7,6 +7,45 @@ trap 'rm -rf "$WORK"' EXIT
 ARCHIVE="$WORK/archive"
 
 mk() { "$MAILKEEP" --archive "$ARCHIVE" "$@"; }
+# MAILKEEP_TEST_ENCRYPTED=1 runs a test on encrypted archives (the `_encrypted`
+# variants in tests/CMakeLists.txt): init_archive makes each archive with
+# `init --encrypt` (scrypt at 1 MiB, to stay fast; the passphrase from
+# MAILKEEP_PASSPHRASE), and the index cache of an encrypted archive lives in
+# $WORK, not in the home directory.
+if [[ ${MAILKEEP_TEST_ENCRYPTED:-0} == 1 ]]; then
+  export MAILKEEP_PASSPHRASE="test passphrase for $WORK"
+  export XDG_CACHE_HOME="$WORK/cache"
+  encrypt_args=(--encrypt --kdf-memory 1)
+else
+  encrypt_args=()
+fi
+encrypted() { [[ ${MAILKEEP_TEST_ENCRYPTED:-0} == 1 ]]; }
+# init_archive [DIR]: a new, empty archive in DIR (default $ARCHIVE).
+init_archive() { "$MAILKEEP" --archive "${1:-$ARCHIVE}" init "${encrypt_args[@]}" >/dev/null; }
+# index_dir [DIR]: where the full-text index of the archive in DIR lives
+# (an encrypted archive's is the one cache directory under $XDG_CACHE_HOME).
+index_dir() {
+  if encrypted; then
+    local d=("$XDG_CACHE_HOME"/mailkeep/index/*)
+    [[ ${#d[@]} -eq 1 && -d ${d[0]} ]] || fail "not one index cache under $XDG_CACHE_HOME/mailkeep/index: ${d[*]}"
+    echo "${d[0]}"
+  else
+    echo "${1:-$ARCHIVE}/xapian"
+  fi
+}
+# held_sha256s: the sorted SHA-256 (hex) of every message the archive holds,
+# one per blob. A plain catalog names them; an encrypted one cannot be read
+# from outside (and keys its content hash), so its messages are exported.
+held_sha256s() {
+  if encrypted; then
+    rm -rf "$WORK/held-export"
+    mk -q export --format eml --out "$WORK/held-export"
+    (cd "$WORK/held-export" && find . -type f -print0 | xargs -0r sha256sum | cut -d' ' -f1 | sort)
+    rm -rf "$WORK/held-export"
+  else
+    sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort
+  fi
+}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }

@@ -9,7 +9,7 @@ reason=$(dovecot_skip_reason) && skip "$reason"
 chmod 755 "$WORK"  # Dovecot's users must reach its directory inside
 dovecot_start "$WORK/dovecot"
 trap 'dovecot_stop; rm -rf "$WORK"' EXIT
-mk init >/dev/null
+init_archive
 
 doveadm_() { doveadm -c "$DOVECOT_CONF" "$@"; }
 

@@ -75,7 +75,7 @@ for way in maildir++/mutf7 nested/mutf7 maildir++/utf8 nested/utf8; do
   esac
   for d in "${dirs[@]}"; do [[ -d "$WORK/md/$d" ]] || fail "$way: no $d in the export: $(find "$WORK/md" -type d)"; done
   expect_eq "$(find "$WORK/md" -path '*/cur/*' -type f | wc -l)" 10 "$way: files (one per message and folder: 9 messages, one in two folders)"
-  "$MAILKEEP" --archive "$WORK/restored" init >/dev/null
+  init_archive "$WORK/restored"
   "$MAILKEEP" --archive "$WORK/restored" -q import --account alice --folder-names "$names" "$WORK/md"
   places "$WORK/restored" alice >"$WORK/imported"
   diff "$WORK/synced" "$WORK/imported" >&2 || fail "$way: folders or flags differ after export and import"
