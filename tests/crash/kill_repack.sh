@@ -46,7 +46,10 @@ while ((killed < KILLS)); do
   # The binary itself (exec): $! is mailkeep, and SIGKILL reaches it.
   (exec "$MAILKEEP" --archive "$ARCHIVE" -q repack >/dev/null 2>"$WORK/err") &
   pid=$!
-  ms=$(( (RANDOM * 32768 + RANDOM) % (max_ms + 1) ))
+  # Every other kill in the second half of the run, where the packs are
+  # rewritten (the first part reads and checks, changing nothing).
+  lo=$(( runs % 2 ? 0 : max_ms / 2 ))
+  ms=$(( lo + (RANDOM * 32768 + RANDOM) % (max_ms - lo + 1) ))
   sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
   kill -KILL "$pid" 2>/dev/null || true
   set +e
