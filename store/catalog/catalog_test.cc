@@ -370,8 +370,8 @@ TEST_P(CatalogTest, RemoveMessageTakesItsRowsAndTheAddressesOnlyItUsed) {
 
 // Issue 13.2: a removed message's places on mail servers are kept, so that
 // sync does not fetch it again; archiving the same bytes again keeps them.
-TEST_F(CatalogTest, RemovedMessageLeavesItsServerPlacesBehind) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, RemovedMessageLeavesItsServerPlacesBehind) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   const int64_t a = *cat->InsertMessage(Row(1, "a@x"));
   const int64_t b = *cat->InsertMessage(Row(2, "b@x"));
@@ -431,8 +431,8 @@ TEST_F(CatalogTest, RemovedMessageLeavesItsServerPlacesBehind) {
 
 // Issue 13.2: ids are never handed out twice, so that what refers to a
 // removed message's id (audit, index documents, intents) names no other.
-TEST_F(CatalogTest, RemovedNewestIdIsNotReused) {
-  auto cat = *Catalog::Open(path_, true, false);
+TEST_P(CatalogTest, RemovedNewestIdIsNotReused) {
+  auto cat = *OpenCat(true, false);
   ASSERT_TRUE(cat->Begin());
   for (uint8_t i = 1; i <= 3; ++i) EXPECT_EQ(*cat->InsertMessage(Row(i, "m" + std::to_string(i))), i);
   ASSERT_TRUE(cat->RemoveMessage(3, 100));
@@ -441,7 +441,7 @@ TEST_F(CatalogTest, RemovedNewestIdIsNotReused) {
   EXPECT_EQ(*cat->InsertMessage(Row(4, "m4")), 4);
   ASSERT_TRUE(cat->Commit());
   cat.reset();
-  cat = *Catalog::Open(path_, false, false);  // the high-water mark is on disk
+  cat = *OpenCat(false, false);  // the high-water mark is on disk
   ASSERT_TRUE(cat->Begin());
   ASSERT_TRUE(cat->RemoveMessage(4, 200));
   ASSERT_TRUE(cat->Commit());
@@ -453,11 +453,11 @@ TEST_F(CatalogTest, RemovedNewestIdIsNotReused) {
 // A version 6 catalog: blobs rebuilt with AUTOINCREMENT, its counter above
 // every id still referred to (here the removed newest message, still queued
 // for the index to drop, and a thread numbered by it); removed_places added.
-TEST_F(CatalogTest, VersionSixGetsIdsThatAreNeverReusedAndRemovedPlaces) {
+TEST_P(CatalogTest, VersionSixGetsIdsThatAreNeverReusedAndRemovedPlaces) {
   int64_t first = 0;
   Sha256Digest sha{};
   {
-    auto cat = *Catalog::Open(path_, true, false);
+    auto cat = *OpenCat(true, false);
     ASSERT_TRUE(cat->Begin());
     MessageRow r = Row(1, "a@x");
     sha = r.blob.sha256;
@@ -469,7 +469,7 @@ TEST_F(CatalogTest, VersionSixGetsIdsThatAreNeverReusedAndRemovedPlaces) {
     // Back to version 6 as an older mailkeep left it: message 3, the
     // newest, removed (its id queued for the index), and message 2's
     // thread numbered 3 by it.
-    auto db = *Db::Open(path_, false, false);
+    auto db = *OpenDb(false, false);
     ASSERT_TRUE(db->Exec(
         "CREATE TABLE blobs_v6(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL, pack INTEGER NOT NULL, "
         "offset INTEGER NOT NULL, stored_len INTEGER NOT NULL, raw_len INTEGER NOT NULL, "
@@ -481,10 +481,10 @@ TEST_F(CatalogTest, VersionSixGetsIdsThatAreNeverReusedAndRemovedPlaces) {
         "INSERT INTO messages(id, message_id, thread, added_at) VALUES(2, 'b@x', 3, 1); "
         "INSERT INTO index_queue(message) VALUES(3); PRAGMA user_version=6"));
   }
-  auto opened = Catalog::Open(path_, false, false);
+  auto opened = OpenCat(false, false);
   ASSERT_TRUE(opened) << opened.error().ToString();
   auto& cat = *opened;
-  EXPECT_EQ(*Catalog::ReadSchemaVersion(path_), kSchemaVersion);
+  EXPECT_EQ(*Catalog::ReadSchemaVersion(path_, key()), kSchemaVersion);
   EXPECT_EQ(*cat->FindBySha(sha), first);  // rows and the hash index kept
   EXPECT_EQ(cat->GetLocations(first)->size(), 1u);
   ASSERT_TRUE(cat->Begin());
