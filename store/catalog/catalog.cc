@@ -1171,11 +1171,30 @@ Result<std::string> Catalog::CheckIntegrity() {
 
 namespace mailkeep::catalog {
 
+namespace {
+
+// The columns a place has in `locations` and in `removed_places` alike,
+// which both readers below select first, in this order: key, uidvalidity,
+// seen_at, size, internal_date, gone_at, listed_size.
+FolderLocationRow PlaceFrom(Statement& st) {
+  FolderLocationRow l;
+  l.key = st.ColumnText(0);
+  l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
+  l.seen_at = st.ColumnInt(2);
+  l.size = static_cast<uint64_t>(st.ColumnInt(3));
+  if (!st.ColumnIsNull(4)) l.internal_date = st.ColumnInt(4);
+  if (!st.ColumnIsNull(5)) l.gone_at = st.ColumnInt(5);
+  if (!st.ColumnIsNull(6)) l.listed_size = static_cast<uint64_t>(st.ColumnInt(6));
+  return l;
+}
+
+}  // namespace
+
 Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::string& source, const std::string& account,
                                                                const std::string& folder) {
   MK_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT l.key, l.uidvalidity, l.message, l.seen_at, l.deleted_at, l.flags, b.raw_len, l.internal_date, "
-      "l.gone_at, l.listed_size "
+      "SELECT l.key, l.uidvalidity, l.seen_at, b.raw_len, l.internal_date, l.gone_at, l.listed_size, "
+      "l.message, l.deleted_at, l.flags "
       "FROM locations l JOIN folders f ON f.id = l.folder JOIN accounts a ON a.id = f.account "
       "LEFT JOIN blobs b ON b.id = l.message "
       "WHERE a.name = ? AND f.source = ? AND f.name = ?"));
@@ -1184,17 +1203,10 @@ Result<std::vector<FolderLocationRow>> Catalog::FolderLocations(const std::strin
   for (;;) {
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    FolderLocationRow l;
-    l.key = st.ColumnText(0);
-    l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
-    l.message = st.ColumnInt(2);
-    l.seen_at = st.ColumnInt(3);
-    if (!st.ColumnIsNull(4)) l.deleted_at = st.ColumnInt(4);
-    l.flags = st.ColumnText(5);
-    l.size = static_cast<uint64_t>(st.ColumnInt(6));
-    if (!st.ColumnIsNull(7)) l.internal_date = st.ColumnInt(7);
-    if (!st.ColumnIsNull(8)) l.gone_at = st.ColumnInt(8);
-    if (!st.ColumnIsNull(9)) l.listed_size = static_cast<uint64_t>(st.ColumnInt(9));
+    FolderLocationRow l = PlaceFrom(st);
+    l.message = st.ColumnInt(7);
+    if (!st.ColumnIsNull(8)) l.deleted_at = st.ColumnInt(8);
+    l.flags = st.ColumnText(9);
     out.push_back(std::move(l));
   }
   return out;
@@ -1211,14 +1223,7 @@ Result<std::vector<FolderLocationRow>> Catalog::RemovedPlaces(const std::string&
   for (;;) {
     MK_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    FolderLocationRow l;
-    l.key = st.ColumnText(0);
-    l.uidvalidity = static_cast<uint64_t>(st.ColumnInt(1));
-    l.seen_at = st.ColumnInt(2);
-    l.size = static_cast<uint64_t>(st.ColumnInt(3));
-    if (!st.ColumnIsNull(4)) l.internal_date = st.ColumnInt(4);
-    if (!st.ColumnIsNull(5)) l.gone_at = st.ColumnInt(5);
-    if (!st.ColumnIsNull(6)) l.listed_size = static_cast<uint64_t>(st.ColumnInt(6));
+    FolderLocationRow l = PlaceFrom(st);
     l.removed_at = st.ColumnInt(7);
     out.push_back(std::move(l));
   }
