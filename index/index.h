@@ -137,6 +137,31 @@ struct SearchResult {
   size_t total = 0;          // estimated matches (exact when small)
 };
 
+// The facets of a query's matches: the search page's histogram over time
+// and the counts by sender, folder and account that narrow a query when
+// clicked (each value is what a field query matches: from:, folder:,
+// account:).
+struct FacetCount {
+  std::string value;
+  int64_t count = 0;
+};
+
+struct FacetOptions {
+  size_t max_values = 10;          // senders, folders, accounts: the most frequent this many
+  size_t max_documents = 100000;   // matches counted at most (newest first)
+  int64_t now = 0;                 // as SearchOptions::now
+  QueryLimits limits;
+};
+
+struct FacetResult {
+  std::vector<FacetCount> months;    // "YYYY-MM" (UTC), ascending: every month with a counted match
+  std::vector<FacetCount> senders;   // From addresses, lower case, most first
+  std::vector<FacetCount> folders;   // most first
+  std::vector<FacetCount> accounts;  // most first
+  size_t counted = 0;                // matches counted (<= max_documents; the newest)
+  size_t total = 0;                  // estimated matches, as SearchResult::total
+};
+
 class IndexReader {
  public:
   static Result<std::unique_ptr<IndexReader>> Open(const std::string& dir);
@@ -145,6 +170,14 @@ class IndexReader {
   // a query past options.limits, is kInvalidArgument with a one-line
   // message pointing at the problem.
   virtual Result<SearchResult> Search(const std::string& query, const SearchOptions& options) = 0;
+  // The facets of `query`'s matches (same syntax and limits as Search).
+  // Not yet built: returns kFailedPrecondition until the index keeps the
+  // values it needs (schema version 4).
+  virtual Result<FacetResult> Facets(const std::string& query, const FacetOptions& options) {
+    (void)query;
+    (void)options;
+    return MakeError(ErrorCode::kFailedPrecondition, "facets need index schema version 4");
+  }
   virtual Result<int64_t> DocumentCount() = 0;
 };
 
