@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -31,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/export/folder_names.h"
+#include "store/export/mbox.h"
 #include "store/export/output_dir.h"
 #include "store/export/parts.h"
 #include "store/util/files.h"
@@ -66,41 +66,6 @@ Status PublishMbox(int dir, const std::string& tmp, const std::string& name, boo
     return MakeError(ErrorCode::kFailedPrecondition, shown + " appeared during the export; nothing replaced (use --force)");
   }
   return MakeError(ErrorCode::kIoError, shown + ": " + ErrnoText(err));
-}
-
-// Appends `raw` to `out` with mboxrd quoting: every line matching ^>*From 
-// gets one more '>'. Ends the message with a newline and a blank line.
-void AppendMboxrd(std::string& out, std::string_view raw, const std::string& from_line) {
-  out += from_line;
-  out += '\n';
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    size_t eol = raw.find('\n', pos);
-    size_t end = eol == std::string_view::npos ? raw.size() : eol + 1;
-    std::string_view line = raw.substr(pos, end - pos);
-    size_t gt = 0;
-    while (gt < line.size() && line[gt] == '>') ++gt;
-    if (line.substr(gt, 5) == "From ") out += '>';
-    out.append(line);
-    pos = end;
-  }
-  if (raw.empty() || raw.back() != '\n') out += '\n';
-  out += '\n';
-}
-
-std::string MboxFromLine(const MessageInfo& info) {
-  std::string sender = info.from.empty() ? "" : info.from.front().address;
-  std::string clean;
-  for (char c : sender) {
-    if (static_cast<unsigned char>(c) > ' ' && c != 0x7f) clean += c;
-  }
-  if (clean.empty()) clean = "MAILER-DAEMON";
-  time_t t = static_cast<time_t>(info.date.value_or(0));
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
-  return "From " + clean + " " + buf;
 }
 
 }  // namespace
@@ -216,7 +181,8 @@ int CmdExport(GlobalOptions& global, const std::vector<std::string>& args) {
     }
     if (format == "mbox") {
       buffer.clear();
-      AppendMboxrd(buffer, raw, MboxFromLine(*info));
+      exporting::AppendMboxrd(buffer, raw,
+                              exporting::MboxFromLine(info->from.empty() ? "" : info->from.front().address, info->date));
       auto st = WriteAll(mbox.fd.get(), buffer, out);
       if (!st) mbox_error = st.error();
       return st;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "store/export/folder_names.h"
+#include "store/export/mbox.h"
 #include "store/export/output_dir.h"
 #include "store/export/parts.h"
 #include "store/util/files.h"
@@ -317,6 +318,15 @@ TEST(MaildirWriterTest, KeywordLettersPerFolderAndTheKeywordsFile) {
   ASSERT_EQ(warnings.size(), 1u);  // once per folder
   EXPECT_NE(warnings[0].find(".Many: more than 26 keywords"), std::string::npos) << warnings[0];
   std::filesystem::remove_all(tmpl);
+}
+
+// mboxrd: every ^>*From line gets one more '>', the message ends with a
+// newline and a blank line, and the From_ line carries a clean sender.
+TEST(Mbox, QuotesFromLinesAndEndsWithABlankLine) {
+  std::string out;
+  AppendMboxrd(out, "Subject: x\n\nFrom here\n>From there\nFromage", MboxFromLine("a b@example.org", 0));
+  EXPECT_EQ(out, "From ab@example.org Thu Jan  1 00:00:00 1970\nSubject: x\n\n>From here\n>>From there\nFromage\n\n");
+  EXPECT_EQ(MboxFromLine("\x01", std::nullopt), "From MAILER-DAEMON Thu Jan  1 00:00:00 1970");
 }
 
 }  // namespace
