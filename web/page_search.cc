@@ -17,6 +17,11 @@ using page::Text;
 constexpr size_t kMaxOffset = 10'000'000;
 constexpr int kMaxMonthBars = 120;  // a longer span is shown by year
 
+// A paper clip, drawn (no font has to have the emoji).
+constexpr std::string_view kClip =
+    "<svg class=\"clip\" viewBox=\"0 0 16 16\" width=\"14\" height=\"14\" role=\"img\" aria-label=\"attachment\">"
+    "<path d=\"M5 9V4a3 3 0 0 1 6 0v7a2 2 0 0 1-4 0V5\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\"/></svg>";
+
 struct SearchParams {
   std::string query;
   std::string sort = "newest";
@@ -92,7 +97,8 @@ std::string ResultRow(const MessageInfo& info) {
          "</td><td class=\"from\">" + Text(page::SenderName(info)) + "</td><td><a class=\"subject\" href=\"/message/" +
          id + "\">" + Text(info.subject.empty() ? "(no subject)" : info.subject) + "</a></td><td class=\"folders\">" +
          Text(folder_text) + "</td><td class=\"att\">" +
-         (info.has_attachments ? "<span class=\"attachment-mark\" title=\"has attachments\">\xF0\x9F\x93\x8E</span>"
+         (info.has_attachments ? "<span class=\"attachment-mark\" title=\"has attachments\">" + std::string(kClip) +
+                                     "</span>"
                                : "") +
          "</td></tr>\n";
 }
@@ -101,7 +107,7 @@ std::string ResultRow(const MessageInfo& info) {
 std::expected<std::string, Response> ResultsTable(ArchiveSession& session, const std::vector<int64_t>& ids) {
   std::string html =
       "<table id=\"results\"><thead><tr><th>Date</th><th>From</th><th>Subject</th><th>Folder</th>"
-      "<th><span title=\"attachment\">\xF0\x9F\x93\x8E</span></th></tr></thead><tbody>\n";
+      "<th><span title=\"attachment\">" + std::string(kClip) + "</span></th></tr></thead><tbody>\n";
   for (int64_t id : ids) {
     auto info = page::FindMessage(session, id);
     if (!info) {
