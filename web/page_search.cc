@@ -155,44 +155,57 @@ std::optional<int> MonthNumber(std::string_view value) {
   return static_cast<int>(*year) * 12 + static_cast<int>(*month) - 1;
 }
 
-// One bar per month with matches (per year when they span more than
-// kMaxMonthBars months), placed on a linear time axis; each links to the
-// query narrowed to its date.
-std::string Histogram(std::string_view query, std::string_view sort, const std::vector<index::FacetCount>& months) {
-  std::map<int, int64_t> by_month;
-  for (const auto& m : months) {
-    if (auto n = MonthNumber(m.value); n && m.count > 0) by_month[*n] += m.count;
-  }
-  if (by_month.empty()) return "";
-  const bool yearly = by_month.rbegin()->first - by_month.begin()->first >= kMaxMonthBars;
-  std::map<int, int64_t> bars;  // month or year -> count
-  for (const auto& [n, count] : by_month) bars[yearly ? n / 12 : n] += count;
-  const int first = bars.begin()->first, span = bars.rbegin()->first - first + 1;
-  int64_t most = 0;
-  for (const auto& [k, count] : bars) most = std::max(most, count);
-  auto name = [&](int k) {
+// The bars of a histogram: month (or year) number -> matches.
+struct Bars {
+  bool yearly = false;
+  std::map<int, int64_t> counts;
+
+  std::string Name(int k) const {
     char buf[16];
     if (yearly) {
       std::snprintf(buf, sizeof buf, "%04d", k);
     } else {
       std::snprintf(buf, sizeof buf, "%04d-%02d", k / 12, k % 12 + 1);
     }
-    return std::string(buf);
-  };
-  std::string svg = "<svg viewBox=\"0 0 " + std::to_string(span * 10) +
+    return buf;
+  }
+};
+
+// One bar per month with matches, or per year when they span more than
+// kMaxMonthBars months; values that are not "YYYY-MM" are left out.
+Bars CountBars(const std::vector<index::FacetCount>& months) {
+  std::map<int, int64_t> by_month;
+  for (const auto& m : months) {
+    if (auto n = MonthNumber(m.value); n && m.count > 0) by_month[*n] += m.count;
+  }
+  Bars bars;
+  if (by_month.empty()) return bars;
+  bars.yearly = by_month.rbegin()->first - by_month.begin()->first >= kMaxMonthBars;
+  for (const auto& [n, count] : by_month) bars.counts[bars.yearly ? n / 12 : n] += count;
+  return bars;
+}
+
+// The bars on a linear time axis, as an inline SVG (no script, no style
+// attribute); each links to the query narrowed to its month or year.
+std::string Histogram(std::string_view query, std::string_view sort, const std::vector<index::FacetCount>& months) {
+  const Bars bars = CountBars(months);
+  if (bars.counts.empty()) return "";
+  const int first = bars.counts.begin()->first, last = bars.counts.rbegin()->first;
+  int64_t most = 0;
+  for (const auto& [k, count] : bars.counts) most = std::max(most, count);
+  std::string svg = "<svg viewBox=\"0 0 " + std::to_string((last - first + 1) * 10) +
                     " 100\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Matches per " +
-                    (yearly ? "year" : "month") + ", " + name(first) + " to " + name(bars.rbegin()->first) + "\">";
-  for (const auto& [k, count] : bars) {
+                    (bars.yearly ? "year" : "month") + ", " + bars.Name(first) + " to " + bars.Name(last) + "\">";
+  for (const auto& [k, count] : bars.counts) {
     const int64_t height = std::max<int64_t>(1, count * 100 / most);
-    const std::string label = name(k);
-    const auto narrowed = NarrowQuery(query, "date", label);
-    svg += "<a href=\"" + Text(page::SearchUrl(narrowed.value_or(""), sort)) + "\"><rect class=\"bar\" x=\"" +
-           std::to_string((k - first) * 10 + 1) + "\" y=\"" + std::to_string(100 - height) +
-           "\" width=\"8\" height=\"" + std::to_string(height) + "\"><title>" + label + ": " + std::to_string(count) +
-           "</title></rect></a>";
+    const std::string label = bars.Name(k);
+    svg += "<a href=\"" + Text(page::SearchUrl(NarrowQuery(query, "date", label).value_or(""), sort)) +
+           "\"><rect class=\"bar\" x=\"" + std::to_string((k - first) * 10 + 1) + "\" y=\"" +
+           std::to_string(100 - height) + "\" width=\"8\" height=\"" + std::to_string(height) + "\"><title>" + label +
+           ": " + std::to_string(count) + "</title></rect></a>";
   }
   return "<section id=\"histogram\"><h2 class=\"visually-hidden\">Matches over time</h2>" + svg +
-         "</svg><div class=\"range\"><span>" + name(first) + "</span><span>" + name(bars.rbegin()->first) +
+         "</svg><div class=\"range\"><span>" + bars.Name(first) + "</span><span>" + bars.Name(last) +
          "</span></div></section>\n";
 }
 

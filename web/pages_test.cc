@@ -532,6 +532,21 @@ TEST_F(PagesTest, FacetsNarrowTheQueryWithValidQueries) {
   }
 }
 
+// Matches spread over more than ten years are shown by year.
+TEST_F(PagesTest, HistogramOfALongSpanHasABarPerYear) {
+  index::FacetResult f;
+  f.months = {{"2010-01", 1}, {"2024-02", 3}, {"2024-05", 1}};
+  fake_->facets = f;
+  Response r = Search({{"q", "quince"}});
+  const size_t hist = r.body.find("<section id=\"histogram\">");
+  ASSERT_NE(hist, std::string::npos) << r.body;
+  const std::string histogram = r.body.substr(hist, r.body.find("</section>", hist) - hist);
+  EXPECT_EQ(Count(histogram, "<rect class=\"bar\""), 2u) << histogram;
+  EXPECT_NE(histogram.find("<title>2024: 4</title>"), std::string::npos) << histogram;
+  EXPECT_EQ(LinkedQueries(histogram), (std::vector<std::string>{"quince date:\"2010\"", "quince date:\"2024\""}));
+  EXPECT_EQ(Matches("quince date:\"2024\""), 5u);
+}
+
 TEST(NarrowQuery, QuotesTheValueAndKeepsTheQueryWhole) {
   EXPECT_EQ(NarrowQuery("", "folder", "INBOX"), "folder:\"INBOX\"");
   EXPECT_EQ(NarrowQuery(" * ", "folder", "INBOX"), "folder:\"INBOX\"");
