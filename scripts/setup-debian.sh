@@ -17,6 +17,9 @@ packages=(
   # GNU Mailutils' IMAP and POP3 servers conflict with nothing (under systemd:
   # systemctl disable --now mailutils-imap4d mailutils-pop3d).
   mailutils-imap4d mailutils-pop3d
+  # The browser test of `mailkeep serve` (tests/web/browser.sh): headless
+  # Chromium driven through chromedriver by Selenium.
+  chromium chromium-driver python3-selenium
   # The libraries and tools of the servers below that would replace Dovecot
   # or Postfix if installed: only their .debs are fetched (private_debs).
   db-util gawk libclamav12 libical3 libzephyr4 libicu72 libjansson4 libpcre3 libpq5
