@@ -715,10 +715,16 @@ Status SetTlsCertificate(ServeConfig& c, const Ctx& x, std::string_view v) {
 }
 
 // A file of `key` that holds secrets, checked now (OpenPrivateFile); its
-// descriptor, or a line error.
-Result<int> OpenPrivateKeyFile(const Ctx& x, std::string_view v, std::string& path) {
+// descriptor, or a line error (`if_missing` replaces the errno text of a
+// file that does not exist).
+Result<int> OpenPrivateKeyFile(const Ctx& x, std::string_view v, std::string& path,
+                               std::string_view if_missing = {}) {
   MK_ASSIGN_OR_RETURN(path, ExpandPath(x, v));
-  auto fd = OpenPrivateFile(path, std::string(x.key) + " " + path);
+  const std::string what = std::string(x.key) + " " + path;
+  auto fd = OpenPrivateFile(path, what);
+  if (!fd && fd.error().code() == ErrorCode::kNotFound && !if_missing.empty()) {
+    return LineError(x, what + " " + std::string(if_missing));
+  }
   if (!fd) return LineError(x, fd.error().message());
   return *fd;
 }
@@ -765,13 +771,9 @@ bool ParseTokenLine(std::string_view line, ServeToken& out) {
 }
 
 Status SetTokenFile(ServeConfig& c, const Ctx& x, std::string_view v) {
-  auto opened = OpenPrivateKeyFile(x, v, c.token_file);
-  if (!opened && ::access(c.token_file.c_str(), F_OK) != 0 && errno == ENOENT) {
-    return LineError(x, "token_file " + c.token_file +
-                            " does not exist (mailkeep serve-password --token --token-file FILE NAME creates it)");
-  }
-  if (!opened) return std::unexpected(opened.error());
-  const int raw_fd = *opened;
+  constexpr std::string_view kMissing =
+      "does not exist (mailkeep serve-password --token --token-file FILE NAME creates it)";
+  MK_ASSIGN_OR_RETURN(const int raw_fd, OpenPrivateKeyFile(x, v, c.token_file, kMissing));
   std::string data;
   char buf[4096];
   ssize_t n = 0;
@@ -848,7 +850,9 @@ std::string UnknownKeyHint(std::string_view key, SectionKind kind) {
   std::string lower = ToLower(key);
   if (lower != key && IsKnownKey(lower)) return " (keys are lowercase: '" + lower + "')";
   if (lower == "password" || lower == "pass" || lower == "passwd") {
-    if (kind == SectionKind::kServe) return " (give each user a hash: user = NAME:HASH, from mailkeep serve-password NAME)";
+    if (kind == SectionKind::kServe) {
+      return " (give each user a hash: user = NAME:HASH, from mailkeep serve-password NAME)";
+    }
     return " (passwords are not kept in the file: use password_env, password_file or password_command)";
   }
   return "";
@@ -1036,7 +1040,8 @@ bool IsServeName(std::string_view v) {
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
   auto bad = [&] {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "bad address '" + std::string(text.substr(0, 300)) + "' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
+                     "bad address '" + std::string(text.substr(0, 300)) +
+                         "' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
   };
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return bad();
@@ -1049,7 +1054,8 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
     const bool name_chars = !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
     });
-    const bool looks_numeric = std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    const bool looks_numeric =
+        std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
     if (!name_chars || (looks_numeric && ::inet_pton(AF_INET, std::string(host).c_str(), buf) != 1)) return bad();
   }
   uint64_t port = 0;

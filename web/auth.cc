@@ -231,7 +231,9 @@ void ServeAuthenticator::Remember(const Digest& key, const std::string& user) {
   if (options_.cache_entries == 0 || options_.cache_seconds <= 0) return;
   std::lock_guard lock(mu_);
   const TimePoint now = options_.now();
-  if (cache_.size() >= options_.cache_entries) std::erase_if(cache_, [&](const auto& e) { return e.second.expires <= now; });
+  if (cache_.size() >= options_.cache_entries) {
+    std::erase_if(cache_, [&](const auto& e) { return e.second.expires <= now; });
+  }
   if (cache_.size() >= options_.cache_entries) {
     cache_.erase(std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) {
       return a.second.expires < b.second.expires;
