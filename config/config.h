@@ -15,8 +15,8 @@
 // lowercase and case-sensitive; word values (tls, auth, booleans, ...) are
 // case-insensitive. A key may appear once per section (but `user` in
 // [serve], once per user), a section once per file.
-// Relative paths (archive, ca_file, password_file) are relative to the
-// directory of the config file; "~" and "~/..." mean the home directory.
+// Relative paths (archive, ca_file, password_file, tls_certificate, tls_key, token_file)
+// are relative to the directory of the config file; "~" and "~/..." mean the home directory.
 //
 // Secrets are never stored in the file or in Config: a PasswordSource says
 // where to get the password, and ResolvePassword fetches it when it is needed.
