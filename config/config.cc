@@ -240,6 +240,46 @@ Result<std::string> ExpandPath(const Ctx& x, std::string_view v) {
   return std::filesystem::path(path).lexically_normal().string();
 }
 
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// Opens a file that holds secrets (a password file, a TLS key, the token
+// hashes): it must be a regular file that neither its group nor others may
+// read. `what` ("password file PATH", "tls_key PATH") starts each message.
+// The caller closes the descriptor. kNotFound when missing, kIoError when it
+// cannot be read, kFailedPrecondition otherwise.
+Result<int> OpenPrivateFile(const std::string& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int e = errno;
+    const ErrorCode code = e == ENOENT                  ? ErrorCode::kNotFound
+                           : (e == EACCES || e == EPERM) ? ErrorCode::kFailedPrecondition
+                                                         : ErrorCode::kIoError;
+    return MakeError(code, what + ": " + ErrnoText(e));
+  }
+  struct stat st {};
+  std::optional<Error> refused;
+  if (::fstat(fd, &st) != 0) {
+    refused = Error(ErrorCode::kIoError, what + ": " + ErrnoText(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    refused = Error(ErrorCode::kFailedPrecondition, what + " is not a regular file");
+  } else if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    const char* who = (st.st_mode & S_IRGRP) && (st.st_mode & S_IROTH) ? "its group and others"
+                      : (st.st_mode & S_IRGRP)                         ? "its group"
+                                                                       : "others";
+    refused = Error(ErrorCode::kFailedPrecondition, what + " is readable by " + who + " (mode " +
+                                                        ModeText(st.st_mode) + "); run: chmod 600 " + path);
+  }
+  if (refused) {
+    ::close(fd);
+    return std::unexpected(*refused);
+  }
+  return fd;
+}
+
 bool IsEnvName(std::string_view v) {
   if (v.empty() || (v[0] >= '0' && v[0] <= '9')) return false;
   return std::all_of(v.begin(), v.end(), [](char c) {
@@ -391,16 +431,22 @@ Status SetOAuthWord(C& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
-template <typename C>
-Status SetCaFile(C& c, const Ctx& x, std::string_view v) {
+// A path that names an existing regular file when the file is loaded (ca_file, tls_certificate).
+Result<std::string> RegularFile(const Ctx& x, std::string_view v) {
   MK_ASSIGN_OR_RETURN(std::string path, ExpandPath(x, v));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return LineError(x, "cannot use 'ca_file' " + path + ": " + ErrnoText(errno));
+  const std::string cannot = "cannot use '" + std::string(x.key) + "' " + path;
+  if (fd < 0) return LineError(x, cannot + ": " + ErrnoText(errno));
   struct stat st {};
   bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
-  if (!regular) return LineError(x, "cannot use 'ca_file' " + path + ": not a regular file");
-  c.ca_file = std::move(path);
+  if (!regular) return LineError(x, cannot + ": not a regular file");
+  return path;
+}
+
+template <typename C>
+Status SetCaFile(C& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.ca_file, RegularFile(x, v));
   return OkStatus();
 }
 
@@ -651,6 +697,123 @@ const KeySpec<RelayConfig> kRelaySpecs[] = {
     {"timeout", &SetTimeout<RelayConfig>},
 };
 
+// ---------------------------------------------------------------------------
+// [serve]
+
+constexpr std::string_view kServeNames = "letters, digits, '.', '_', '@', '+' and '-', at most 64";
+
+Status SetListen(ServeConfig& c, const Ctx& x, std::string_view v) {
+  auto address = ParseListenAddress(v);
+  if (!address) return BadValue(x, v, "HOST:PORT or [IPv6]:PORT, port 1..65535");
+  c.listen = *address;
+  return OkStatus();
+}
+
+Status SetTlsCertificate(ServeConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.tls_certificate, RegularFile(x, v));
+  return OkStatus();
+}
+
+// A file of `key` that holds secrets, checked now (OpenPrivateFile); its
+// descriptor, or a line error (`if_missing` replaces the errno text of a
+// file that does not exist).
+Result<int> OpenPrivateKeyFile(const Ctx& x, std::string_view v, std::string& path,
+                               std::string_view if_missing = {}) {
+  MK_ASSIGN_OR_RETURN(path, ExpandPath(x, v));
+  const std::string what = std::string(x.key) + " " + path;
+  auto fd = OpenPrivateFile(path, what);
+  if (!fd && fd.error().code() == ErrorCode::kNotFound && !if_missing.empty()) {
+    return LineError(x, what + " " + std::string(if_missing));
+  }
+  if (!fd) return LineError(x, fd.error().message());
+  return *fd;
+}
+
+Status SetTlsKey(ServeConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(int fd, OpenPrivateKeyFile(x, v, c.tls_key));
+  ::close(fd);
+  return OkStatus();
+}
+
+// user = NAME:HASH
+Status SetServeUser(ServeConfig& c, const Ctx& x, std::string_view v) {
+  const size_t colon = v.find(':');
+  const std::string_view name = v.substr(0, colon);
+  if (colon == std::string_view::npos || !IsServeName(name)) {
+    return LineError(x, "'user' in [serve] is NAME:HASH (NAME: " + std::string(kServeNames) +
+                            "); mailkeep serve-password NAME prints the line");
+  }
+  for (const ServeUser& u : c.users) {
+    if (u.name == name) {
+      return LineError(x, "duplicate user '" + std::string(name) + "' in [serve] (first on line " +
+                              std::to_string(u.line) + ")");
+    }
+  }
+  auto hash = crypto::ParsePasswordHash(v.substr(colon + 1));
+  if (!hash) {
+    return LineError(x, "the hash of user '" + std::string(name) + "' in [serve]: " + hash.error().message() +
+                            "; mailkeep serve-password " + std::string(name) + " makes a new one");
+  }
+  c.users.push_back({std::string(name), std::move(*hash), x.line});
+  return OkStatus();
+}
+
+constexpr size_t kMaxTokenFileBytes = 64 * 1024;
+constexpr size_t kMaxTokens = 1000;
+
+// One line of the token file: NAME:sha256:HEX.
+bool ParseTokenLine(std::string_view line, ServeToken& out) {
+  constexpr std::string_view kTag = ":sha256:";
+  const size_t at = line.find(kTag);
+  if (at == std::string_view::npos || !IsServeName(line.substr(0, at))) return false;
+  out.name = line.substr(0, at);
+  return FromHex(line.substr(at + kTag.size()), out.sha256);
+}
+
+Status SetTokenFile(ServeConfig& c, const Ctx& x, std::string_view v) {
+  constexpr std::string_view kMissing =
+      "does not exist (mailkeep serve-password --token --token-file FILE NAME creates it)";
+  MK_ASSIGN_OR_RETURN(const int raw_fd, OpenPrivateKeyFile(x, v, c.token_file, kMissing));
+  std::string data;
+  char buf[4096];
+  ssize_t n = 0;
+  while (data.size() <= kMaxTokenFileBytes && (n = ::read(raw_fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  const int read_errno = n < 0 ? errno : 0;
+  ::close(raw_fd);
+  const std::string what = "token_file " + c.token_file;
+  if (read_errno != 0) return LineError(x, what + ": " + ErrnoText(read_errno));
+  if (data.size() > kMaxTokenFileBytes) return LineError(x, what + " is larger than 64 KiB");
+  int line_no = 0;
+  for (std::string_view rest = data; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = Trim(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    ServeToken t;
+    if (!ParseTokenLine(line, t)) {
+      return LineError(x, what + ":" + std::to_string(line_no) +
+                              ": expected NAME:sha256:HEX (mailkeep serve-password --token NAME adds one)");
+    }
+    if (c.tokens.size() == kMaxTokens) return LineError(x, what + " holds more than 1000 tokens");
+    t.line = line_no;
+    c.tokens.push_back(std::move(t));
+  }
+  return OkStatus();
+}
+
+const KeySpec<ServeConfig> kServeSpecs[] = {
+    {"listen", &SetListen},
+    {"tls_certificate", &SetTlsCertificate},
+    {"tls_key", &SetTlsKey},
+    {"user", &SetServeUser},
+    {"token_file", &SetTokenFile},
+};
+
 template <typename C, size_t N>
 const KeySpec<C>* FindSpec(const KeySpec<C> (&specs)[N], std::string_view key) {
   for (const auto& s : specs) {
@@ -670,24 +833,33 @@ std::span<const std::string_view> Names(const KeySpec<C> (&specs)[N]) {
 }
 
 bool IsKnownKey(std::string_view key) {
-  return FindSpec(kTopLevelSpecs, key) || FindSpec(kAccountSpecs, key) || FindSpec(kRelaySpecs, key);
-}
-
-// A hint appended to "unknown key" messages. Never quotes the value.
-std::string UnknownKeyHint(std::string_view key, bool in_section) {
-  if (in_section && FindSpec(kTopLevelSpecs, key)) return " (top-level keys go before the first section)";
-  std::string lower = ToLower(key);
-  if (lower != key && IsKnownKey(lower)) return " (keys are lowercase: '" + lower + "')";
-  if (lower == "password" || lower == "pass" || lower == "passwd") {
-    return " (passwords are not kept in the file: use password_env, password_file or password_command)";
-  }
-  return "";
+  return FindSpec(kTopLevelSpecs, key) || FindSpec(kAccountSpecs, key) || FindSpec(kRelaySpecs, key) ||
+         FindSpec(kServeSpecs, key);
 }
 
 // ---------------------------------------------------------------------------
 // The line parser.
 
-enum class SectionKind { kTop, kAccount, kRelay };
+enum class SectionKind { kTop, kAccount, kRelay, kServe };
+
+// A hint appended to "unknown key" messages. Never quotes the value.
+std::string UnknownKeyHint(std::string_view key, SectionKind kind) {
+  if (kind != SectionKind::kTop && FindSpec(kTopLevelSpecs, key)) {
+    return " (top-level keys go before the first section)";
+  }
+  std::string lower = ToLower(key);
+  if (lower != key && IsKnownKey(lower)) return " (keys are lowercase: '" + lower + "')";
+  if (lower == "password" || lower == "pass" || lower == "passwd") {
+    if (kind == SectionKind::kServe) {
+      return " (give each user a hash: user = NAME:HASH, from mailkeep serve-password NAME)";
+    }
+    return " (passwords are not kept in the file: use password_env, password_file or password_command)";
+  }
+  return "";
+}
+
+// Keys that may appear more than once in a section: one `user` line per user.
+bool IsRepeatable(SectionKind kind, std::string_view key) { return kind == SectionKind::kServe && key == "user"; }
 
 struct OpenSection {
   SectionKind kind = SectionKind::kTop;
@@ -724,6 +896,22 @@ Status CheckOAuth(const OpenSection& s, const C& a, const std::string& file) {
     return LineError(file, LineOf(s, PasswordKey(a.password.kind)),
                      s.label + " sets both 'oauth_token_url' and '" + std::string(PasswordKey(a.password.kind)) +
                          "' (choose one: a password key gives a ready access token)");
+  }
+  return OkStatus();
+}
+
+// [serve]: the TLS keys go together, and `listen` beyond loopback needs
+// TLS and a way to log in.
+Status FinishServe(const OpenSection& s, const ServeConfig& serve, const std::string& file) {
+  for (auto [have, need] : {std::pair{"tls_certificate", "tls_key"}, std::pair{"tls_key", "tls_certificate"}}) {
+    if (int line = LineOf(s, have); line != 0 && LineOf(s, need) == 0) {
+      return LineError(file, line, "'" + std::string(have) + "' needs '" + need + "' in [serve]");
+    }
+  }
+  if (serve.listen) {
+    if (auto st = CheckServeSecurity(serve, *serve.listen); !st) {
+      return LineError(file, LineOf(s, "listen"), st.error().message());
+    }
   }
   return OkStatus();
 }
@@ -775,6 +963,8 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
     if (int line = LineOf(s, "auth"); line != 0 && r.auth != Auth::kAuto && r.user.empty()) {
       return LineError(file, line, "'auth' needs 'user' in " + s.label);
     }
+  } else if (s.kind == SectionKind::kServe) {
+    return FinishServe(s, cfg.serve, file);
   }
   return OkStatus();
 }
@@ -838,6 +1028,63 @@ const RelayConfig* Config::FindRelay(std::string_view name) const {
 std::span<const std::string_view> TopLevelKeys() { return Names(kTopLevelSpecs); }
 std::span<const std::string_view> AccountKeys() { return Names(kAccountSpecs); }
 std::span<const std::string_view> RelayKeys() { return Names(kRelaySpecs); }
+std::span<const std::string_view> ServeKeys() { return Names(kServeSpecs); }
+
+bool IsServeName(std::string_view v) {
+  return !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '@' || c == '+' || c == '-';
+  });
+}
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&] {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "bad address '" + std::string(text.substr(0, 300)) +
+                         "' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
+  };
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad();
+  std::string_view host = text.substr(0, colon);
+  unsigned char buf[16];
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+    if (::inet_pton(AF_INET6, std::string(host).c_str(), buf) != 1) return bad();
+  } else {
+    const bool name_chars = !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    });
+    const bool looks_numeric =
+        std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    if (!name_chars || (looks_numeric && ::inet_pton(AF_INET, std::string(host).c_str(), buf) != 1)) return bad();
+  }
+  uint64_t port = 0;
+  if (!ParseDigits(text.substr(colon + 1), port) || port < 1 || port > 65535) return bad();
+  return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
+}
+
+bool IsLoopback(const ListenAddress& address) {
+  if (EqualsIgnoreCase(address.host, "localhost")) return true;
+  unsigned char v4[4], v6[16];
+  if (::inet_pton(AF_INET, address.host.c_str(), v4) == 1) return v4[0] == 127;
+  if (::inet_pton(AF_INET6, address.host.c_str(), v6) != 1) return false;
+  constexpr unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  constexpr unsigned char kMapped4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::equal(v6, v6 + 16, kLoopback6) || (std::equal(v6, v6 + 12, kMapped4) && v6[12] == 127);
+}
+
+Status CheckServeSecurity(const ServeConfig& serve, const ListenAddress& address) {
+  if (IsLoopback(address)) return OkStatus();
+  const bool v6 = address.host.find(':') != std::string::npos;
+  const std::string needs = "listening on " + (v6 ? "[" + address.host + "]" : address.host) + ":" +
+                            std::to_string(address.port) + " (beyond this machine) needs ";
+  if (!serve.tls()) return MakeError(ErrorCode::kInvalidArgument, needs + "tls_certificate and tls_key in [serve]");
+  if (!serve.authenticates()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     needs + "'user = NAME:HASH' (from mailkeep serve-password NAME) or 'token_file' in [serve]");
+  }
+  return OkStatus();
+}
 
 std::string_view ProtocolName(Protocol protocol) {
   return protocol == Protocol::kPop3 ? "pop3" : "imap";
@@ -936,9 +1183,20 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
         sk = SectionKind::kAccount;
       } else if (kind == "relay") {
         sk = SectionKind::kRelay;
+      } else if (kind == "serve") {
+        if (dot != std::string_view::npos) {
+          return LineError(file_name, line_no, "section " + label + ": [serve] takes no name");
+        }
+        if (cfg.serve.where.line != 0) {
+          return LineError(file_name, line_no,
+                           "duplicate section [serve] (first on line " + std::to_string(cfg.serve.where.line) + ")");
+        }
+        cfg.serve.where = Where{file_name, line_no};
+        cur = OpenSection{SectionKind::kServe, line_no, label, {}};
+        continue;
       } else {
         return LineError(file_name, line_no,
-                         "unknown section " + label + " (sections are [account.NAME] and [relay.NAME])");
+                         "unknown section " + label + " (sections are [account.NAME], [relay.NAME] and [serve])");
       }
       if (dot == std::string_view::npos) {
         return LineError(file_name, line_no,
@@ -992,6 +1250,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
         } else if (FindSpec(kAccountSpecs, key) || FindSpec(kRelaySpecs, key)) {
           return LineError(file_name, line_no,
                            "key '" + std::string(key) + "' outside of a section (put it under [account.NAME] or [relay.NAME])");
+        } else if (FindSpec(kServeSpecs, key)) {
+          return LineError(file_name, line_no,
+                           "key '" + std::string(key) + "' outside of a section (put it under [serve])");
         }
         break;
       case SectionKind::kAccount:
@@ -1006,19 +1267,25 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
           if (!cur.seen.contains(key)) applied = spec->set(cfg.relays.back(), x, value);
         }
         break;
+      case SectionKind::kServe:
+        if (const auto* spec = FindSpec(kServeSpecs, key)) {
+          known = true;
+          if (!cur.seen.contains(key) || IsRepeatable(cur.kind, key)) applied = spec->set(cfg.serve, x, value);
+        }
+        break;
     }
     if (!known) {
       return LineError(file_name, line_no,
                        "unknown key '" + std::string(key) + "'" + in_section +
-                           UnknownKeyHint(key, cur.kind != SectionKind::kTop));
+                           UnknownKeyHint(key, cur.kind));
     }
-    if (auto first = cur.seen.find(key); first != cur.seen.end()) {
+    if (auto first = cur.seen.find(key); first != cur.seen.end() && !IsRepeatable(cur.kind, key)) {
       return LineError(file_name, line_no,
                        "duplicate key '" + std::string(key) + "'" + in_section + " (first on line " +
                            std::to_string(first->second) + ")");
     }
     if (!applied) return std::unexpected(applied.error());
-    cur.seen.emplace(std::string(key), line_no);
+    cur.seen.emplace(std::string(key), line_no);  // a repeated key keeps its first line
   }
   MK_RETURN_IF_ERROR(FinishSection(cur, cfg, file_name));
   return cfg;
@@ -1067,12 +1334,6 @@ class Fd {
   int fd_ = -1;
 };
 
-std::string ModeText(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
 // What a source gives, for messages: "password", "OAuth client secret",
 // "OAuth refresh token".
 std::string SecretNoun(const PasswordSource& source) {
@@ -1098,30 +1359,9 @@ Result<std::string> PasswordFromEnv(const PasswordSource& source, const std::str
 Result<std::string> PasswordFromFile(const PasswordSource& source, const std::string& context) {
   const std::string& path = source.value;
   const std::string file = SecretNoun(source) + " file ";
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (fd.get() < 0) {
-    int e = errno;
-    ErrorCode code = e == ENOENT ? ErrorCode::kNotFound
-                     : (e == EACCES || e == EPERM) ? ErrorCode::kFailedPrecondition
-                                                   : ErrorCode::kIoError;
-    return MakeError(code, context + ": " + file + path + ": " + ErrnoText(e));
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return MakeError(ErrorCode::kIoError, context + ": " + file + path + ": " + ErrnoText(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": " + file + path + " is not a regular file");
-  }
-  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-    const char* who = (st.st_mode & S_IRGRP) && (st.st_mode & S_IROTH) ? "its group and others"
-                      : (st.st_mode & S_IRGRP)                         ? "its group"
-                                                                       : "others";
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     context + ": " + file + path + " is readable by " + who + " (mode " +
-                         ModeText(st.st_mode) + "); run: chmod 600 " + path);
-  }
+  auto opened = OpenPrivateFile(path, file + path);
+  if (!opened) return std::unexpected(opened.error().WithContext(context));
+  Fd fd(*opened);
   std::string data;
   char buf[4096];
   while (data.size() < kMaxSecretBytes && data.find('\n') == std::string::npos) {

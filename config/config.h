@@ -6,15 +6,17 @@
 // error can name its line):
 //   key = value          whitespace around key and value is trimmed
 //   [account.NAME]       NAME is [A-Za-z0-9._-]+; section kinds: account, relay
+//   [serve]              `mailkeep serve` (no name; at most one)
 //   # comment / ; comment   full-line comments; blank lines are skipped
 //   key = value  ; note  a ';' or '#' preceded by whitespace starts a trailing
 //                        comment. To keep " ;" or " #" in a value, wrap the
 //                        whole value in double quotes: key = "a ; b".
 // Keys before the first section are top-level ("archive"). Keys are
 // lowercase and case-sensitive; word values (tls, auth, booleans, ...) are
-// case-insensitive. A key may appear once per section, a section once per file.
-// Relative paths (archive, ca_file, password_file) are relative to the
-// directory of the config file; "~" and "~/..." mean the home directory.
+// case-insensitive. A key may appear once per section (but `user` in
+// [serve], once per user), a section once per file.
+// Relative paths (archive, ca_file, password_file, tls_certificate, tls_key, token_file)
+// are relative to the directory of the config file; "~" and "~/..." mean the home directory.
 //
 // Secrets are never stored in the file or in Config: a PasswordSource says
 // where to get the password, and ResolvePassword fetches it when it is needed.
@@ -24,12 +26,15 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "store/crypto/password_hash.h"
 #include "store/lifecycle/retention.h"
+#include "store/util/sha256.h"
 #include "store/util/status.h"
 #include "sync/net/login_chooser.h"
 
@@ -131,6 +136,48 @@ struct DirectDeliveryConfig {
   std::string hello_name;                        // key hello_name: EHLO name (relays too); "" = this host's name
 };
 
+// Where `mailkeep serve` listens: HOST:PORT, [IPv6]:PORT.
+struct ListenAddress {
+  std::string host;  // an IPv4 or IPv6 address (without brackets) or a host name
+  uint16_t port = 0; // 1..65535
+};
+
+// A person who may log in to `mailkeep serve` (HTTP Basic): key
+// user = NAME:HASH, one line per user; the hash as
+// crypto::ParsePasswordHash reads it with the default (production) limits.
+struct ServeUser {
+  std::string name;                              // [A-Za-z0-9._@+-], 1..64 bytes
+  crypto::PasswordHash hash;
+  int line = 0;
+};
+
+// A bearer token (Authorization: Bearer TOKEN): the file holds only the
+// SHA-256 of each token, one "NAME:sha256:HEX" line per token ('#'
+// comments and blank lines skipped); `mailkeep serve-password --token
+// NAME` makes one.
+struct ServeToken {
+  std::string name;                              // as for users
+  Sha256Digest sha256{};
+  int line = 0;                                  // its line in token_file
+};
+
+// [serve]: how `mailkeep serve` listens and who may use it. Without the
+// section, or without `listen`, serve listens on loopback only.
+// Listening beyond loopback needs TLS and a way to log in
+// (CheckServeSecurity, which the loader applies to `listen`).
+struct ServeConfig {
+  Where where;                                   // the [serve] header; line 0 = no section
+  std::optional<ListenAddress> listen;           // key listen = HOST:PORT; unset = serve's default (loopback)
+  std::string tls_certificate;                   // key tls_certificate: PEM chain; a regular file when loaded
+  std::string tls_key;                           // key tls_key: PEM private key; a regular file, not readable
+                                                 // by group or others (chmod 600) when loaded
+  std::vector<ServeUser> users;                  // key user = NAME:HASH (repeatable; names unique)
+  std::string token_file;                        // key token_file: "" = none; same rules as tls_key
+  std::vector<ServeToken> tokens;                // read from token_file when loaded (at most 1000)
+  bool tls() const { return !tls_certificate.empty(); }
+  bool authenticates() const { return !users.empty() || !token_file.empty(); }
+};
+
 struct Config {
   std::string path;                              // file it came from (as given)
   std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
@@ -146,6 +193,7 @@ struct Config {
   PasswordSource passphrase;
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
+  ServeConfig serve;                             // [serve]
   // nullptr when there is none. The pointer is valid while *this is alive
   // and its vectors are not modified.
   const AccountConfig* FindAccount(std::string_view name) const;
@@ -213,6 +261,21 @@ lifecycle::Policy RetentionPolicy(const Config& config);
 std::span<const std::string_view> TopLevelKeys();
 std::span<const std::string_view> AccountKeys();
 std::span<const std::string_view> RelayKeys();
+std::span<const std::string_view> ServeKeys();
+
+// The names of [serve] users and tokens: [A-Za-z0-9._@+-], 1..64 bytes.
+bool IsServeName(std::string_view name);
+
+// "127.0.0.1:8025", "[::1]:8025", "archive.example.com:443". Errors
+// (kInvalidArgument): "bad address 'X' (HOST:PORT or [IPv6]:PORT, port 1..65535)".
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+// 127.0.0.0/8, ::1 and "localhost": reachable from this machine only.
+bool IsLoopback(const ListenAddress& address);
+// Serving on `address` beyond loopback needs serve.tls() and
+// serve.authenticates(). kInvalidArgument, one line, e.g. "listening on
+// 0.0.0.0:8025 (beyond this machine) needs tls_certificate and tls_key in
+// [serve]".
+Status CheckServeSecurity(const ServeConfig& serve, const ListenAddress& address);
 
 // Spellings used in the file: "imap", "starttls", "xoauth2", "older-than:30d".
 std::string_view ProtocolName(Protocol protocol);

@@ -598,9 +598,10 @@ TEST(Errors, KeyOutsideOfASection) {
 }
 
 TEST(Errors, Sections) {
-  EXPECT_EQ(ErrorOf("[foo]\n"), "config.ini:1: unknown section [foo] (sections are [account.NAME] and [relay.NAME])");
+  EXPECT_EQ(ErrorOf("[foo]\n"),
+            "config.ini:1: unknown section [foo] (sections are [account.NAME], [relay.NAME] and [serve])");
   EXPECT_EQ(ErrorOf("[Account.work]\n"),
-            "config.ini:1: unknown section [Account.work] (sections are [account.NAME] and [relay.NAME])");
+            "config.ini:1: unknown section [Account.work] (sections are [account.NAME], [relay.NAME] and [serve])");
   EXPECT_EQ(ErrorOf("[account]\n"), "config.ini:1: section [account] needs a name: [account.NAME]");
   EXPECT_EQ(ErrorOf("[account.]\n"), "config.ini:1: bad name '' in [account.] (letters, digits, '.', '_' and '-')");
   EXPECT_EQ(ErrorOf("[account.my work]\n"),
@@ -659,7 +660,7 @@ TEST(Errors, FirstErrorInFileOrder) {
 
 TEST(Errors, FileNameAsGiven) {
   EXPECT_EQ(ErrorOf("[x.y]\n", "/etc/mailkeep/mailkeep.ini"),
-            "/etc/mailkeep/mailkeep.ini:1: unknown section [x.y] (sections are [account.NAME] and [relay.NAME])");
+            "/etc/mailkeep/mailkeep.ini:1: unknown section [x.y] (sections are [account.NAME], [relay.NAME] and [serve])");
 }
 
 // ---------------------------------------------------------------------------
@@ -732,7 +733,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
   // Keys set (or shown commented out) in each kind of section.
   auto text = ReadFile(MAILKEEP_EXAMPLE_INI);
   ASSERT_TRUE(text.has_value());
-  std::set<std::string> top, account, relay;
+  std::set<std::string> top, account, relay, serve;
   std::set<std::string>* current = &top;
   std::string_view rest = *text;
   while (!rest.empty()) {
@@ -743,6 +744,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
     line.remove_prefix(start);
     if (line.starts_with("[account.")) current = &account;
     if (line.starts_with("[relay.")) current = &relay;
+    if (line.starts_with("[serve]")) current = &serve;
     if (line.starts_with("# ") || line.starts_with("; ")) line.remove_prefix(2);
     size_t eq = line.find(" = ");
     if (eq == std::string_view::npos) continue;
@@ -752,6 +754,8 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
   for (std::string_view k : TopLevelKeys()) EXPECT_TRUE(top.contains(std::string(k))) << "top-level key " << k;
   for (std::string_view k : AccountKeys()) EXPECT_TRUE(account.contains(std::string(k))) << "account key " << k;
   for (std::string_view k : RelayKeys()) EXPECT_TRUE(relay.contains(std::string(k))) << "relay key " << k;
+  for (std::string_view k : ServeKeys()) EXPECT_TRUE(serve.contains(std::string(k))) << "serve key " << k;
+  EXPECT_EQ(c->serve.where.line != 0, true) << "the example has a [serve] section";
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
@@ -759,6 +763,7 @@ TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(RelayKeys().size(), 21u);
   ASSERT_EQ(TopLevelKeys().size(), 10u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
+  EXPECT_EQ(ServeKeys().size(), 5u);
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {
     EXPECT_NE(std::find(AccountKeys().begin(), AccountKeys().end(), k), AccountKeys().end()) << k;
@@ -1129,6 +1134,189 @@ TEST(ResolvePassword, CommandGetsDefaultSigpipeEvenIfTheCallerIgnoresIt) {
   ASSERT_TRUE(r.has_value()) << r.error().message();
   uint64_t ignored = std::stoull(*r, nullptr, 16);
   EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << *r;
+}
+
+// ---------------------------------------------------------------------------
+// [serve]: how `mailkeep serve` listens and who may log in.
+
+// A hash string as serve-password writes it (32 MiB); parsing runs no KDF.
+constexpr std::string_view kHash =
+    "$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+// The serve files of a test: a certificate (0644), a key and a token file (0600).
+struct ServeFiles {
+  TempDir dir;
+  std::string cert = dir.Write("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
+  std::string key = dir.Write("key.pem", "-----BEGIN PRIVATE KEY-----\n", 0600);
+  std::string tokens = dir.Write("tokens", "# CI\nci:sha256:" + std::string(64, 'a') + "\n\nbot:sha256:" +
+                                               std::string(64, 'B') + "\n", 0600);
+  std::string Tls() const { return "tls_certificate = " + cert + "\ntls_key = " + key + "\n"; }
+};
+
+TEST(Serve, NoSectionMeansLoopbackWithoutLogin) {
+  Config c = MustParse(kMinimal);
+  EXPECT_EQ(c.serve.where.line, 0);
+  EXPECT_FALSE(c.serve.listen);
+  EXPECT_FALSE(c.serve.tls());
+  EXPECT_FALSE(c.serve.authenticates());
+}
+
+TEST(Serve, EveryKey) {
+  ServeFiles f;
+  Config c = MustParse(std::string(kMinimal) + "[serve]\nlisten = 0.0.0.0:8443\n" + f.Tls() + "user = alice:" +
+                       std::string(kHash) + "\nuser = bob@example.com:" + std::string(kHash) +
+                       "\ntoken_file = " + f.tokens + "\n");
+  const ServeConfig& s = c.serve;
+  EXPECT_EQ(s.where.line, 6);
+  ASSERT_TRUE(s.listen);
+  EXPECT_EQ(s.listen->host, "0.0.0.0");
+  EXPECT_EQ(s.listen->port, 8443);
+  EXPECT_EQ(s.tls_certificate, f.cert);
+  EXPECT_EQ(s.tls_key, f.key);
+  ASSERT_EQ(s.users.size(), 2u);
+  EXPECT_EQ(s.users[0].name, "alice");
+  EXPECT_EQ(s.users[0].line, 10);
+  EXPECT_EQ(s.users[0].hash.cost.log2_n, 15);
+  EXPECT_EQ(s.users[0].hash.salt, "saltsaltsaltsalt");
+  EXPECT_EQ(s.users[1].name, "bob@example.com");
+  EXPECT_EQ(s.token_file, f.tokens);
+  ASSERT_EQ(s.tokens.size(), 2u);
+  EXPECT_EQ(s.tokens[0].name, "ci");
+  EXPECT_EQ(s.tokens[0].line, 2);
+  EXPECT_EQ(s.tokens[0].sha256[0], 0xaa);
+  EXPECT_EQ(s.tokens[1].name, "bot");
+  EXPECT_EQ(s.tokens[1].sha256[31], 0xbb);
+  EXPECT_TRUE(s.tls());
+  EXPECT_TRUE(s.authenticates());
+}
+
+TEST(Serve, BadListen) {
+  for (std::string_view v : {"8025", "localhost", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", ":8025",
+                             "::1:8025", "[::1]", "[nonsense]:80", "999.1.2.3:80", "host name:80", "a/b:80",
+                             "127.0.0.1:80x", "127.0.0.1:+80"}) {
+    EXPECT_EQ(ErrorOf("[serve]\nlisten = " + std::string(v) + "\n"),
+              "config.ini:2: bad value '" + std::string(v) +
+                  "' for 'listen' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
+  }
+  Config c = MustParse("[serve]\nlisten = [::1]:8025\n");
+  ASSERT_TRUE(c.serve.listen);
+  EXPECT_EQ(c.serve.listen->host, "::1");
+  EXPECT_EQ(MustParse("[serve]\nlisten = localhost:1\n").serve.listen->port, 1);
+}
+
+TEST(Serve, ListeningBeyondLoopbackNeedsTlsAndLogin) {
+  ServeFiles f;
+  EXPECT_EQ(ErrorOf("[serve]\nlisten = 0.0.0.0:8025\n"),
+            "config.ini:2: listening on 0.0.0.0:8025 (beyond this machine) needs tls_certificate and tls_key in [serve]");
+  EXPECT_EQ(ErrorOf("[serve]\n" + f.Tls() + "listen = [2001:db8::1]:443\n"),
+            "config.ini:4: listening on [2001:db8::1]:443 (beyond this machine) needs 'user = NAME:HASH' "
+            "(from mailkeep serve-password NAME) or 'token_file' in [serve]");
+  EXPECT_EQ(ErrorOf("[serve]\nlisten = archive.example.com:443\n" + f.Tls()),
+            "config.ini:2: listening on archive.example.com:443 (beyond this machine) needs "
+            "'user = NAME:HASH' (from mailkeep serve-password NAME) or 'token_file' in [serve]");
+  MustParse("[serve]\nlisten = 0.0.0.0:8025\n" + f.Tls() + "user = a:" + std::string(kHash) + "\n");
+  MustParse("[serve]\nlisten = 0.0.0.0:8025\n" + f.Tls() + "token_file = " + f.tokens + "\n");
+  // Loopback needs neither.
+  for (std::string_view v : {"127.0.0.1:8025", "127.1.2.3:80", "[::1]:8025", "localhost:8025", "LocalHost:8025",
+                             "[::ffff:127.0.0.1]:80"}) {
+    MustParse("[serve]\nlisten = " + std::string(v) + "\n");
+  }
+  // The same check for serve --listen.
+  ServeConfig none;
+  EXPECT_TRUE(CheckServeSecurity(none, {"127.0.0.1", 8025}));
+  EXPECT_FALSE(CheckServeSecurity(none, {"192.168.1.2", 8025}));
+  EXPECT_FALSE(CheckServeSecurity(none, {"::", 8025}));
+  EXPECT_FALSE(IsLoopback({"128.0.0.1", 1}));
+  EXPECT_FALSE(IsLoopback({"localhost.example.com", 1}));
+}
+
+TEST(Serve, TlsFiles) {
+  ServeFiles f;
+  EXPECT_EQ(ErrorOf("[serve]\ntls_certificate = " + f.cert + "\n"),
+            "config.ini:2: 'tls_certificate' needs 'tls_key' in [serve]");
+  EXPECT_EQ(ErrorOf("[serve]\n\ntls_key = " + f.key + "\n"), "config.ini:3: 'tls_key' needs 'tls_certificate' in [serve]");
+  const std::string missing = f.dir.path() + "/missing.pem";
+  EXPECT_EQ(ErrorOf("[serve]\ntls_certificate = " + f.cert + "\ntls_key = " + missing + "\n"),
+            "config.ini:3: tls_key " + missing + ": No such file or directory");
+  EXPECT_EQ(ErrorOf("[serve]\ntls_certificate = " + missing + "\n"),
+            "config.ini:2: cannot use 'tls_certificate' " + missing + ": No such file or directory");
+  ASSERT_EQ(::chmod(f.key.c_str(), 0640), 0);
+  EXPECT_EQ(ErrorOf("[serve]\n" + f.Tls()), "config.ini:3: tls_key " + f.key +
+                                                " is readable by its group (mode 0640); run: chmod 600 " + f.key);
+  ASSERT_EQ(::chmod(f.key.c_str(), 0400), 0);
+  MustParse("[serve]\n" + f.Tls());
+  EXPECT_EQ(ErrorOf("[serve]\ntls_certificate = " + f.cert + "\ntls_key = " + f.dir.path() + "\n"),
+            "config.ini:3: tls_key " + f.dir.path() + " is not a regular file");
+  // Relative to the config file's directory.
+  Config c = MustParse("[serve]\ntls_certificate = cert.pem\ntls_key = key.pem\n", f.dir.path() + "/c.ini");
+  EXPECT_EQ(c.serve.tls_key, f.key);
+}
+
+TEST(Serve, Users) {
+  const std::string hash(kHash);
+  EXPECT_EQ(ErrorOf("[serve]\nuser = a:" + hash + "\nuser = b:" + hash + "\nuser = a:" + hash + "\n"),
+            "config.ini:4: duplicate user 'a' in [serve] (first on line 2)");
+  const std::string shape =
+      "'user' in [serve] is NAME:HASH (NAME: letters, digits, '.', '_', '@', '+' and '-', at most 64); "
+      "mailkeep serve-password NAME prints the line";
+  EXPECT_EQ(ErrorOf("[serve]\nuser = alice\n"), "config.ini:2: " + shape);
+  EXPECT_EQ(ErrorOf("[serve]\nuser = :" + hash + "\n"), "config.ini:2: " + shape);
+  EXPECT_EQ(ErrorOf("[serve]\nuser = a b:" + hash + "\n"), "config.ini:2: " + shape);
+  EXPECT_EQ(ErrorOf("[serve]\nuser = " + std::string(65, 'a') + ":" + hash + "\n"), "config.ini:2: " + shape);
+  // A password where the hash belongs is refused without being quoted.
+  std::string e = ErrorOf("[serve]\nuser = alice:hunter2\n");
+  EXPECT_EQ(e, "config.ini:2: the hash of user 'alice' in [serve]: not a $scrypt$ln=N,r=R,p=P$SALT$HASH string; "
+               "mailkeep serve-password alice makes a new one");
+  // A cheap hash (1 MiB) is refused when the file is read.
+  e = ErrorOf("[serve]\nuser = alice:$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA\n");
+  EXPECT_TRUE(Contains(e, "config.ini:2: the hash of user 'alice' in [serve]: its cost is out of bounds (memory 1 MiB"))
+      << e;
+  EXPECT_EQ(ErrorOf("[serve]\npassword = x\n"),
+            "config.ini:2: unknown key 'password' in [serve] (give each user a hash: user = NAME:HASH, from "
+            "mailkeep serve-password NAME)");
+}
+
+TEST(Serve, TokenFile) {
+  ServeFiles f;
+  ASSERT_EQ(::chmod(f.tokens.c_str(), 0604), 0);
+  EXPECT_EQ(ErrorOf("[serve]\ntoken_file = " + f.tokens + "\n"),
+            "config.ini:2: token_file " + f.tokens + " is readable by others (mode 0604); run: chmod 600 " + f.tokens);
+  const std::string missing = f.dir.path() + "/none";
+  EXPECT_EQ(ErrorOf("[serve]\ntoken_file = " + missing + "\n"),
+            "config.ini:2: token_file " + missing +
+                " does not exist (mailkeep serve-password --token --token-file FILE NAME creates it)");
+  const std::string bad = f.dir.path() + "/bad";
+  for (std::string line : {std::string("rawtoken"), std::string("ci:sha256:abc"), "ci:sha1:" + std::string(64, 'a'),
+                                ":sha256:" + std::string(64, 'a'), "c i:sha256:" + std::string(64, 'a')}) {
+    f.dir.Write("bad", "ci:sha256:" + std::string(64, '0') + "\n" + std::string(line) + "\n", 0600);
+    EXPECT_EQ(ErrorOf("[serve]\ntoken_file = " + bad + "\n"),
+              "config.ini:2: token_file " + bad +
+                  ":2: expected NAME:sha256:HEX (mailkeep serve-password --token NAME adds one)")
+        << line;
+  }
+  f.dir.Write("empty", "", 0600);
+  Config c = MustParse("[serve]\ntoken_file = " + f.dir.path() + "/empty\n");
+  EXPECT_TRUE(c.serve.tokens.empty());
+  EXPECT_TRUE(c.serve.authenticates());  // a token file, even empty, means every request must log in
+  f.dir.Write("big", std::string(70 * 1024, '#'), 0600);
+  EXPECT_EQ(ErrorOf("[serve]\ntoken_file = " + f.dir.path() + "/big\n"),
+            "config.ini:2: token_file " + f.dir.path() + "/big is larger than 64 KiB");
+}
+
+TEST(Serve, SectionRules) {
+  EXPECT_EQ(ErrorOf("[serve.web]\n"), "config.ini:1: section [serve.web]: [serve] takes no name");
+  EXPECT_EQ(ErrorOf("[serve]\n[serve]\n"), "config.ini:2: duplicate section [serve] (first on line 1)");
+  EXPECT_EQ(ErrorOf("[serve]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n"),
+            "config.ini:3: duplicate key 'listen' in [serve] (first on line 2)");
+  EXPECT_EQ(ErrorOf("listen = 127.0.0.1:8025\n"),
+            "config.ini:1: key 'listen' outside of a section (put it under [serve])");
+  EXPECT_EQ(ErrorOf("[serve]\nhost = h\n"), "config.ini:2: unknown key 'host' in [serve]");
+  EXPECT_EQ(ErrorOf("[serve]\narchive = /a\n"),
+            "config.ini:2: unknown key 'archive' in [serve] (top-level keys go before the first section)");
+  // Sections after [serve] are still read.
+  Config c = MustParse("[serve]\nlisten = 127.0.0.1:9000\n" + std::string(kMinimal));
+  EXPECT_EQ(c.accounts.size(), 1u);
+  EXPECT_EQ(c.serve.listen->port, 9000);
 }
 
 }  // namespace

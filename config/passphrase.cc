@@ -10,12 +10,8 @@
 #include "store/util/files.h"
 
 namespace mailkeep::config {
-namespace {
 
-// Turns echo off, prints `prompt` on stderr (after: what is typed once
-// the prompt shows is never discarded or echoed) and reads one line from
-// the terminal on stdin.
-Result<std::string> Prompt(const std::string& prompt) {
+Result<std::string> ReadSecretFromTerminal(const std::string& prompt, std::string_view noun) {
   termios saved {};
   const bool restore = ::tcgetattr(STDIN_FILENO, &saved) == 0;
   if (restore) {
@@ -40,11 +36,15 @@ Result<std::string> Prompt(const std::string& prompt) {
   if (restore) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   if (err != 0) {
     WipeSecret(line);
-    return MakeError(ErrorCode::kIoError, "reading the passphrase from the terminal: " + ErrnoText(err));
+    return MakeError(ErrorCode::kIoError, "reading the " + std::string(noun) + " from the terminal: " + ErrnoText(err));
   }
-  if (line.empty()) return MakeError(ErrorCode::kFailedPrecondition, "no passphrase given");
+  if (line.empty()) return MakeError(ErrorCode::kFailedPrecondition, "no " + std::string(noun) + " given");
   return line;
 }
+
+namespace {
+
+Result<std::string> Prompt(const std::string& prompt) { return ReadSecretFromTerminal(prompt, "passphrase"); }
 
 Result<std::string> PromptTwice(const std::string& archive_dir) {
   MK_ASSIGN_OR_RETURN(std::string first, Prompt("new passphrase for the archive in " + archive_dir + ": "));

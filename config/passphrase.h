@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 #include "store/util/status.h"
@@ -33,6 +34,13 @@ enum class PassphraseUse {
 //   a prompt: kFailedPrecondition "the passphrases do not match" (kCreate),
 //     "no passphrase given" (empty), or kIoError reading the terminal.
 Result<std::string> GetPassphrase(const Config* config, const std::string& archive_dir, PassphraseUse use);
+
+// Turns echo off, prints `prompt` on stderr (after: what is typed once
+// the prompt shows is never discarded or echoed) and reads one line (at
+// most 4096 bytes kept) from the terminal on stdin. `noun` ("passphrase",
+// "password") names it in errors: kIoError reading the terminal,
+// kFailedPrecondition "no NOUN given" for an empty line.
+Result<std::string> ReadSecretFromTerminal(const std::string& prompt, std::string_view noun);
 
 // Overwrites a secret's bytes before it is released.
 void WipeSecret(std::string& secret);

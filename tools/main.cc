@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"hold", CmdHold, "put messages under legal hold (--reason), or --list the held ones"},
     {"release", CmdRelease, "end the legal hold of messages"},
     {"audit", CmdAudit, "who removed, held or released which message, and when"},
+    {"serve-password", CmdServePassword, "make a login for `serve`: a user = NAME:HASH line, or --token"},
     {"stats", CmdStats, "counts, sizes and compression of the archive"},
     {"verify", CmdVerify, "check stored messages against their SHA-256 (all, or a rotating subset)"},
     {"reindex", CmdReindex, "rebuild the full-text index from the archive"},
