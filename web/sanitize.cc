@@ -24,7 +24,7 @@ std::string EscapeHtml(std::string_view text) {
   return out;
 }
 
-std::string SanitizeHtml(std::string_view html) {
+std::string SanitizeHtml(std::string_view html, const CidResolver&) {
   return "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><pre>" + EscapeHtml(html) +
          "</pre></body></html>";
 }
