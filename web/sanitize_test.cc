@@ -492,6 +492,20 @@ TEST(SanitizeHtml, UnclosedAndMisnestedElementsAreClosed) {
   EXPECT_EQ(Check("x</b></p></div>y</br>z"), Doc("xy<br>z"));
 }
 
+TEST(SanitizeHtml, HeadingAfterParagraphInHeadingIsStable) {
+  EXPECT_EQ(Check("<h1><p>a<h2>b"), Doc("<h1><p>a</p></h1><h2>b</h2>"));
+}
+
+TEST(SanitizeHtml, SpaceBeforeFirstTagIsKept) {
+  EXPECT_EQ(Check("\n  a  <b>x</b>"), Doc("a  <b>x</b>"));
+}
+
+TEST(SanitizeHtml, LongAttributeValuesAreDroppedTheSameWayTwice) {
+  const std::string quotes(10000, '"');  // 60000 bytes once escaped
+  EXPECT_EQ(Check("<p title='" + quotes + "'>x</p>"), Doc("<p title=\"" + EscapeHtml(quotes) + "\">x</p>"));
+  EXPECT_EQ(Check("<p title='" + std::string(20000, 'a') + "'>x</p>"), Doc("<p>x</p>"));
+}
+
 TEST(SanitizeHtml, TextAndEntities) {
   EXPECT_EQ(Check("Gr\xC3\xBC\xC3\x9F" "e &amp; &euro;&#8364;&#x20AC; &hearts; &clubs; &bogus &#0; \xFF"),
             Doc("Gr\xC3\xBC\xC3\x9F" "e &amp; \xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC \xE2\x99\xA5 &clubs; &amp;bogus "
