@@ -699,13 +699,15 @@ class Builder {
   // Text as written (references to decode), or, with !decode, raw text.
   void Text(std::string_view raw, bool decode) {
     if (!skip_.empty() || truncated_) return;
-    if (out_.empty() && open_.empty()) raw = TrimmedLeft(raw);  // no leading blank in the body
+    const bool first = out_.empty();
     if (!decode) {
       AppendEscaped(out_, raw.substr(0, kMaxHtmlOutput - std::min(out_.size(), kMaxHtmlOutput)), false);
       truncated_ = out_.size() >= kMaxHtmlOutput;
     } else if (!AppendText(out_, raw, false, kMaxHtmlOutput)) {
       truncated_ = true;
     }
+    // No blank (written or decoded) opens the body.
+    if (first) out_.erase(0, out_.size() - TrimmedLeft(out_).size());
   }
 
   std::string Finish() {

@@ -498,6 +498,7 @@ TEST(SanitizeHtml, HeadingAfterParagraphInHeadingIsStable) {
 
 TEST(SanitizeHtml, SpaceBeforeFirstTagIsKept) {
   EXPECT_EQ(Check("\n  a  <b>x</b>"), Doc("a  <b>x</b>"));
+  EXPECT_EQ(Check("&#12;&#32;&#9;a"), Doc("a"));
 }
 
 TEST(SanitizeHtml, LongAttributeValuesAreDroppedTheSameWayTwice) {
