@@ -52,7 +52,8 @@ inline constexpr size_t kMaxHtmlOutput = 16u << 20;  // bytes, roughly: past it 
 std::string SanitizeHtml(std::string_view html, const CidResolver& cid = {});
 
 // Text (or anything else) escaped for HTML element content and quoted
-// attribute values: & < > " ' -> entities.
+// attribute values: & < > " ' -> entities (and CR -> &#13;, which a
+// browser would otherwise read as LF).
 std::string EscapeHtml(std::string_view text);
 
 // A Content-Disposition header value for `disposition` ("inline"; anything

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -536,20 +536,31 @@ TEST(SanitizeHtml, OutputSizeIsBounded) {
   EXPECT_GT(out.size(), kMaxHtmlOutput - 4096);
 }
 
-// A 1 MB newsletter-like part: generous bound here (sanitizer builds run
-// it too); the release figure is measured separately (see the report).
+// A 1 MB newsletter-like part. About 20 ms of CPU in an optimized build
+// here; the bound is 25 times that, in CPU time (not wall time, so a busy
+// machine does not fail it), and only in optimized builds without
+// sanitizers, which are 50 times slower.
 TEST(SanitizeHtml, OneMegabyteIsQuick) {
   std::string html = "<html><body>";
   while (html.size() < (1u << 20))
     html += "<table style=\"width:100%;color:#333\"><tr><td><a href=\"https://x.example/?a=1&amp;b=2\">Link</a> "
             "<img src=\"http://x.example/i.png\" alt=\"i\"><p>Some text &amp; more &nbsp;text</p></td></tr></table>"
             "<!-- c --><script>x()</script>";
-  const auto start = std::chrono::steady_clock::now();
+  const auto cpu_ms = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+  };
+  const double start = cpu_ms();
   const std::string out = SanitizeHtml(html);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-  EXPECT_LT(ms.count(), 1000);
+  const double ms = cpu_ms() - start;
   EXPECT_TRUE(Has(out, "Some text &amp; more"));
   EXPECT_FALSE(Has(out, "<script"));
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(ms, 500) << "CPU ms for 1 MB";
+#else
+  (void)ms;
+#endif
 }
 
 // --- EscapeHtml ------------------------------------------------------------
