@@ -32,10 +32,11 @@ inline constexpr size_t kMaxHtmlOutput = 16u << 20;  // bytes, roughly: past it 
 //    but rgb()/rgba()/hsl()/hsla(), no backslash, comment or '@';
 //  - removed with their contents: script, style (every <style> element: a
 //    stylesheet cannot be checked as cheaply as a declaration), title,
-//    textarea, select, template, iframe, noscript, noembed, noframes, svg,
-//    math; removed, contents kept: every other element (form, button,
-//    object, video, unknown and namespaced tags, ...); removed alone:
-//    meta, base, link, input, embed, frame, param, source, comments;
+//    textarea, select, datalist, template, iframe, noscript, noembed,
+//    noframes, svg, math; removed, contents kept: every other element
+//    (form, button, object, video, unknown and namespaced tags, ...; xmp
+//    and plaintext keep their source as text); removed alone: meta, base,
+//    link, input, embed, frame, param, source, comments;
 //  - every attribute not on the list: on*, srcset, action, formaction,
 //    xlink:href, poster, class, id, ...;
 //  - URLs (a href, img src, background): decoded, tabs and newlines removed
@@ -43,11 +44,13 @@ inline constexpr size_t kMaxHtmlOutput = 16u << 20;  // bytes, roughly: past it 
 //    with scheme http, https or mailto (links) or cid (resolved through
 //    `cid`; dropped without one). An img whose src is http(s) loses it and
 //    gets data-blocked="remote" (remote images are blocked); links get
-//    rel="noopener noreferrer" target="_blank";
+//    rel="noopener noreferrer" target="_blank" (the iframe's sandbox needs
+//    allow-popups for them to open; cid images need img-src 'self').
 // The result is a complete document, the first <body>'s allowed attributes
 // kept on its body:
 //   <!DOCTYPE html><html><head><meta charset="utf-8"></head><body…>…</body></html>
-// Nesting is cut at kMaxHtmlDepth and output at about kMaxHtmlOutput bytes.
+// Nesting is cut at kMaxHtmlDepth; past about kMaxHtmlOutput bytes the
+// rest is cut and a paragraph says so. `cid` is called on this thread.
 // Without a resolver, SanitizeHtml(SanitizeHtml(x)) == SanitizeHtml(x).
 std::string SanitizeHtml(std::string_view html, const CidResolver& cid = {});
 
