@@ -339,24 +339,35 @@ class Tokenizer {
 // `attribute`, a double-quoted attribute value (also " '). A CR, which the
 // next parse would turn into LF, is written as a reference.
 void AppendEscaped(std::string& out, std::string_view s, bool attribute) {
-  size_t run = 0;  // start of the bytes not yet written
-  for (size_t i = 0; i < s.size(); ++i) {
-    std::string_view entity;
-    switch (s[i]) {
-      case '&': entity = "&amp;"; break;
-      case '<': entity = "&lt;"; break;
-      case '>': entity = "&gt;"; break;
-      case '\r': entity = "&#13;"; break;
-      case '"': entity = attribute ? "&quot;" : ""; break;
-      case '\'': entity = attribute ? "&#39;" : ""; break;
-      default: continue;
+  const auto entity = [attribute](char c) -> std::string_view {
+    switch (c) {
+      case '&': return "&amp;";
+      case '<': return "&lt;";
+      case '>': return "&gt;";
+      case '\r': return "&#13;";
+      case '"': return attribute ? "&quot;" : "";
+      case '\'': return attribute ? "&#39;" : "";
+      default: return "";
     }
-    if (entity.empty()) continue;
-    if (i > run) out.append(s.substr(run, i - run));
-    out.append(entity);
-    run = i + 1;
+  };
+  size_t extra = 0;
+  for (char c : s) extra += entity(c).empty() ? 0 : entity(c).size() - 1;
+  if (extra == 0) {
+    out.append(s);
+    return;
   }
-  out.append(s.substr(run));
+  // One resize, then plain stores: text of '<'s must stay as quick as text.
+  size_t w = out.size();
+  out.resize(w + s.size() + extra);
+  for (char c : s) {
+    const std::string_view e = entity(c);
+    if (e.empty()) {
+      out[w++] = c;
+    } else {
+      std::copy(e.begin(), e.end(), out.begin() + static_cast<std::ptrdiff_t>(w));
+      w += e.size();
+    }
+  }
 }
 
 // The character reference at s[i] == '&' decoded into `out` (bytes used),
