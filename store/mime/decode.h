@@ -82,6 +82,12 @@ std::string DecodeTransfer(std::string_view body, std::string_view encoding, boo
 // The size DecodeTransfer would return, computed without decoding base64.
 size_t DecodedSize(std::string_view body, std::string_view encoding);
 
+// Decodes the HTML character reference at s[i] == '&' (named: the HTML 4
+// Latin-1 set and common others; numeric: &#NN; &#xHH;, C1 values read as
+// windows-1252, the ';' optional) into `out` as UTF-8; returns the bytes
+// consumed, 0 when it is not one (the '&' is then literal).
+size_t DecodeCharRef(std::string_view s, size_t i, std::string& out);
+
 // text/html → readable text: tags removed, script/style dropped, block
 // elements become line breaks, entities (named, &#NN;, &#xHH;) decoded.
 std::string HtmlToText(std::string_view html);

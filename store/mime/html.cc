@@ -46,9 +46,9 @@ constexpr Entity kEntities[] = {
     {"sigma", 0x03C3},  {"omega", 0x03C9},   {"Omega", 0x03A9},   {"hearts", 0x2665},  {"check", 0x2713},
 };
 
-// Decodes a character reference at s[i] == '&'; returns the bytes consumed
-// (0 when it is not one, so '&' is literal).
-size_t DecodeEntity(std::string_view s, size_t i, std::string& out) {
+}  // namespace
+
+size_t DecodeCharRef(std::string_view s, size_t i, std::string& out) {
   size_t j = i + 1;
   if (j < s.size() && s[j] == '#') {
     ++j;
@@ -73,7 +73,6 @@ size_t DecodeEntity(std::string_view s, size_t i, std::string& out) {
     }
     if (digits == 0) return 0;
     if (j < s.size() && s[j] == ';') ++j;
-    if (cp == 0xA0) cp = ' ';
     // Numeric references in the C1 range mean windows-1252 (HTML5).
     if (cp >= 0x80 && cp < 0xA0) {
       static constexpr uint16_t k1252[32] = {
@@ -106,10 +105,11 @@ size_t DecodeEntity(std::string_view s, size_t i, std::string& out) {
     else if (lower == "quot") cp = '"';
   }
   if (cp == 0) return 0;
-  if (cp == 0xA0) cp = ' ';
   AppendUtf8(out, cp);
   return j - i + (semi ? 1 : 0);
 }
+
+namespace {
 
 bool TagIs(std::string_view name, std::initializer_list<std::string_view> list) {
   for (auto n : list)
@@ -215,10 +215,13 @@ std::string HtmlToText(std::string_view s) {
     }
     flush_ws();
     if (c == '&') {
-      const size_t used = DecodeEntity(s, i, out);
+      const size_t used = DecodeCharRef(s, i, out);
       if (used > 0) {
-        // &nbsp; decoded to a space: keep collapsing.
-        if (!out.empty() && out.back() == ' ') {
+        // A space or &nbsp; decoded: keep collapsing.
+        if (out.ends_with("\xC2\xA0")) {
+          out.resize(out.size() - 2);
+          pending_space = true;
+        } else if (!out.empty() && out.back() == ' ') {
           out.pop_back();
           pending_space = true;
         }
