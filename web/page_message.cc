@@ -97,20 +97,15 @@ std::string HtmlFrames(const Loaded& m) {
   return html;
 }
 
-// `html` (sanitized) with each cid: reference to a part of `m` pointing at
-// that part's download URL.
-std::string LinkInlineParts(std::string html, const mime::Message& m, int64_t id) {
-  for (const auto& p : m.parts) {
-    if (p.is_multipart || p.content_id.empty()) continue;
-    for (const char quote : {'"', '\''}) {
-      const std::string from = quote + ("cid:" + EscapeHtml(p.content_id)) + quote;
-      const std::string to = quote + PartUrl(id, "part", p.path) + quote;
-      for (size_t at = html.find(from); at != std::string::npos; at = html.find(from, at + to.size())) {
-        html.replace(at, from.size(), to);
-      }
+// Resolves a cid: reference of message `m` (SanitizeHtml) to the download
+// URL of the part with that Content-ID ("" = none: dropped).
+CidResolver InlineParts(const mime::Message& m, int64_t id) {
+  return [&m, id](std::string_view content_id) -> std::string {
+    for (const auto& p : m.parts) {
+      if (!p.is_multipart && !p.content_id.empty() && p.content_id == content_id) return PartUrl(id, "part", p.path);
     }
-  }
-  return html;
+    return {};
+  };
 }
 
 // What a browser is told a downloaded part is: images it can show and plain
@@ -160,7 +155,7 @@ Response HtmlPartPage(const Request& request, ArchiveSession& session) {
   if (!bytes) return page::Failure("decoding part " + part->path, bytes.error());
   Response r;
   r.headers.emplace_back("Content-Security-Policy", kHtmlPartPolicy);
-  r.body = LinkInlineParts(SanitizeHtml(mime::ToUtf8(*bytes, part->charset)), m->parsed, request.id);
+  r.body = SanitizeHtml(mime::ToUtf8(*bytes, part->charset), InlineParts(m->parsed, request.id));
   return r;
 }
 
