@@ -651,6 +651,28 @@ const KeySpec<RelayConfig> kRelaySpecs[] = {
     {"timeout", &SetTimeout<RelayConfig>},
 };
 
+template <std::string ServeConfig::*Field>
+Status SetServePath(ServeConfig& c, const Ctx& x, std::string_view v) {
+  if (v.empty()) return BadValue(x, v, "a file name");
+  MK_ASSIGN_OR_RETURN(c.*Field, ExpandPath(x, v));
+  return OkStatus();
+}
+
+Status SetListen(ServeConfig& c, const Ctx& x, std::string_view v) {
+  if (v.empty() || v.find(':') == std::string_view::npos ||
+      std::any_of(v.begin(), v.end(), [](char ch) { return IsSpace(ch) || ch == '/'; })) {
+    return BadValue(x, v, "HOST:PORT, e.g. 127.0.0.1:8025");
+  }
+  c.listen = v;
+  return OkStatus();
+}
+
+const KeySpec<ServeConfig> kServeSpecs[] = {
+    {"listen", &SetListen},
+    {"tls_certificate", &SetServePath<&ServeConfig::tls_certificate>},
+    {"tls_key", &SetServePath<&ServeConfig::tls_key>},
+};
+
 template <typename C, size_t N>
 const KeySpec<C>* FindSpec(const KeySpec<C> (&specs)[N], std::string_view key) {
   for (const auto& s : specs) {
@@ -670,7 +692,8 @@ std::span<const std::string_view> Names(const KeySpec<C> (&specs)[N]) {
 }
 
 bool IsKnownKey(std::string_view key) {
-  return FindSpec(kTopLevelSpecs, key) || FindSpec(kAccountSpecs, key) || FindSpec(kRelaySpecs, key);
+  return FindSpec(kTopLevelSpecs, key) || FindSpec(kAccountSpecs, key) || FindSpec(kRelaySpecs, key) ||
+         FindSpec(kServeSpecs, key);
 }
 
 // A hint appended to "unknown key" messages. Never quotes the value.
@@ -687,7 +710,7 @@ std::string UnknownKeyHint(std::string_view key, bool in_section) {
 // ---------------------------------------------------------------------------
 // The line parser.
 
-enum class SectionKind { kTop, kAccount, kRelay };
+enum class SectionKind { kTop, kAccount, kRelay, kServe };
 
 struct OpenSection {
   SectionKind kind = SectionKind::kTop;
@@ -758,6 +781,10 @@ Status FinishSection(const OpenSection& s, Config& cfg, const std::string& file)
         return LineError(file, line,
                          "'compress' needs 'protocol = imap' in " + s.label + " (POP3 has no compression)");
       }
+    }
+  } else if (s.kind == SectionKind::kServe) {
+    if (cfg.serve.tls_certificate.empty() != cfg.serve.tls_key.empty()) {
+      return LineError(file, s.line, s.label + " needs both 'tls_certificate' and 'tls_key', or neither");
     }
   } else if (s.kind == SectionKind::kRelay) {
     const RelayConfig& r = cfg.relays.back();
@@ -838,6 +865,7 @@ const RelayConfig* Config::FindRelay(std::string_view name) const {
 std::span<const std::string_view> TopLevelKeys() { return Names(kTopLevelSpecs); }
 std::span<const std::string_view> AccountKeys() { return Names(kAccountSpecs); }
 std::span<const std::string_view> RelayKeys() { return Names(kRelaySpecs); }
+std::span<const std::string_view> ServeKeys() { return Names(kServeSpecs); }
 
 std::string_view ProtocolName(Protocol protocol) {
   return protocol == Protocol::kPop3 ? "pop3" : "imap";
@@ -908,6 +936,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
 
   OpenSection cur;
   std::map<std::string, int, std::less<>> account_lines, relay_lines;
+  int serve_line = 0;  // of [serve], 0 = none yet
   int line_no = 0;
   while (!text.empty()) {
     size_t nl = text.find('\n');
@@ -931,6 +960,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
       size_t dot = inner.find('.');
       std::string_view kind = inner.substr(0, dot);
       std::string_view name = dot == std::string_view::npos ? std::string_view() : inner.substr(dot + 1);
+      if (inner == "serve") {
+        if (serve_line != 0) {
+          return LineError(file_name, line_no, "duplicate section [serve] (first on line " + std::to_string(serve_line) + ")");
+        }
+        serve_line = line_no;
+        cur = OpenSection{SectionKind::kServe, line_no, label, {}};
+        continue;
+      }
       SectionKind sk;
       if (kind == "account") {
         sk = SectionKind::kAccount;
@@ -938,7 +975,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
         sk = SectionKind::kRelay;
       } else {
         return LineError(file_name, line_no,
-                         "unknown section " + label + " (sections are [account.NAME] and [relay.NAME])");
+                         "unknown section " + label + " (sections are [account.NAME], [relay.NAME] and [serve])");
       }
       if (dot == std::string_view::npos) {
         return LineError(file_name, line_no,
@@ -1004,6 +1041,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name) 
         if (const auto* spec = FindSpec(kRelaySpecs, key)) {
           known = true;
           if (!cur.seen.contains(key)) applied = spec->set(cfg.relays.back(), x, value);
+        }
+        break;
+      case SectionKind::kServe:
+        if (const auto* spec = FindSpec(kServeSpecs, key)) {
+          known = true;
+          if (!cur.seen.contains(key)) applied = spec->set(cfg.serve, x, value);
         }
         break;
     }

@@ -131,6 +131,12 @@ struct DirectDeliveryConfig {
   std::string hello_name;                        // key hello_name: EHLO name (relays too); "" = this host's name
 };
 
+// `mailkeep serve` ([serve], one section without a name).
+struct ServeConfig {
+  std::string listen;                            // key listen = HOST:PORT; "" = the default, 127.0.0.1:8025
+  std::string tls_certificate, tls_key;          // keys tls_certificate, tls_key: PEM files (~ expanded); both or neither
+};
+
 struct Config {
   std::string path;                              // file it came from (as given)
   std::string archive;                           // top-level key "archive" (optional; ~ expanded); "" = unset
@@ -146,6 +152,7 @@ struct Config {
   PasswordSource passphrase;
   std::vector<AccountConfig> accounts;           // file order
   std::vector<RelayConfig> relays;               // file order
+  ServeConfig serve;                             // [serve]
   // nullptr when there is none. The pointer is valid while *this is alive
   // and its vectors are not modified.
   const AccountConfig* FindAccount(std::string_view name) const;
@@ -213,6 +220,7 @@ lifecycle::Policy RetentionPolicy(const Config& config);
 std::span<const std::string_view> TopLevelKeys();
 std::span<const std::string_view> AccountKeys();
 std::span<const std::string_view> RelayKeys();
+std::span<const std::string_view> ServeKeys();
 
 // Spellings used in the file: "imap", "starttls", "xoauth2", "older-than:30d".
 std::string_view ProtocolName(Protocol protocol);

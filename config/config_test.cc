@@ -598,9 +598,9 @@ TEST(Errors, KeyOutsideOfASection) {
 }
 
 TEST(Errors, Sections) {
-  EXPECT_EQ(ErrorOf("[foo]\n"), "config.ini:1: unknown section [foo] (sections are [account.NAME] and [relay.NAME])");
+  EXPECT_EQ(ErrorOf("[foo]\n"), "config.ini:1: unknown section [foo] (sections are [account.NAME], [relay.NAME] and [serve])");
   EXPECT_EQ(ErrorOf("[Account.work]\n"),
-            "config.ini:1: unknown section [Account.work] (sections are [account.NAME] and [relay.NAME])");
+            "config.ini:1: unknown section [Account.work] (sections are [account.NAME], [relay.NAME] and [serve])");
   EXPECT_EQ(ErrorOf("[account]\n"), "config.ini:1: section [account] needs a name: [account.NAME]");
   EXPECT_EQ(ErrorOf("[account.]\n"), "config.ini:1: bad name '' in [account.] (letters, digits, '.', '_' and '-')");
   EXPECT_EQ(ErrorOf("[account.my work]\n"),
@@ -659,7 +659,7 @@ TEST(Errors, FirstErrorInFileOrder) {
 
 TEST(Errors, FileNameAsGiven) {
   EXPECT_EQ(ErrorOf("[x.y]\n", "/etc/mailkeep/mailkeep.ini"),
-            "/etc/mailkeep/mailkeep.ini:1: unknown section [x.y] (sections are [account.NAME] and [relay.NAME])");
+            "/etc/mailkeep/mailkeep.ini:1: unknown section [x.y] (sections are [account.NAME], [relay.NAME] and [serve])");
 }
 
 // ---------------------------------------------------------------------------
@@ -732,7 +732,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
   // Keys set (or shown commented out) in each kind of section.
   auto text = ReadFile(MAILKEEP_EXAMPLE_INI);
   ASSERT_TRUE(text.has_value());
-  std::set<std::string> top, account, relay;
+  std::set<std::string> top, account, relay, serve;
   std::set<std::string>* current = &top;
   std::string_view rest = *text;
   while (!rest.empty()) {
@@ -743,6 +743,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
     line.remove_prefix(start);
     if (line.starts_with("[account.")) current = &account;
     if (line.starts_with("[relay.")) current = &relay;
+    if (line.starts_with("[serve]")) current = &serve;
     if (line.starts_with("# ") || line.starts_with("; ")) line.remove_prefix(2);
     size_t eq = line.find(" = ");
     if (eq == std::string_view::npos) continue;
@@ -752,6 +753,7 @@ TEST(Example, ParsesAndDocumentsEveryKey) {
   for (std::string_view k : TopLevelKeys()) EXPECT_TRUE(top.contains(std::string(k))) << "top-level key " << k;
   for (std::string_view k : AccountKeys()) EXPECT_TRUE(account.contains(std::string(k))) << "account key " << k;
   for (std::string_view k : RelayKeys()) EXPECT_TRUE(relay.contains(std::string(k))) << "relay key " << k;
+  for (std::string_view k : ServeKeys()) EXPECT_TRUE(serve.contains(std::string(k))) << "serve key " << k;
 }
 
 TEST(Keys, TablesAgreeWithTheParser) {
@@ -763,6 +765,22 @@ TEST(Keys, TablesAgreeWithTheParser) {
   for (std::string_view k : RelayKeys()) {
     EXPECT_NE(std::find(AccountKeys().begin(), AccountKeys().end(), k), AccountKeys().end()) << k;
   }
+}
+
+TEST(Serve, ListenAndTlsFiles) {
+  auto c = ParseConfig("[serve]\nlisten = 0.0.0.0:8443\ntls_certificate = /etc/cert.pem\ntls_key = key.pem\n",
+                       "/etc/mailkeep/config.ini");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->serve.listen, "0.0.0.0:8443");
+  EXPECT_EQ(c->serve.tls_certificate, "/etc/cert.pem");
+  EXPECT_EQ(c->serve.tls_key, "/etc/mailkeep/key.pem");
+  EXPECT_EQ(ParseConfig("archive = /a\n", "c.ini")->serve.listen, "");
+  EXPECT_EQ(ErrorOf("[serve]\ntls_key = k.pem\n"),
+            "config.ini:1: [serve] needs both 'tls_certificate' and 'tls_key', or neither");
+  EXPECT_EQ(ErrorOf("[serve]\n[serve]\n"), "config.ini:2: duplicate section [serve] (first on line 1)");
+  EXPECT_EQ(ErrorOf("[serve]\nlisten = 8025\n"),
+            "config.ini:2: bad value '8025' for 'listen' (HOST:PORT, e.g. 127.0.0.1:8025)");
+  EXPECT_EQ(ErrorOf("[serve]\nhost = x\n"), "config.ini:2: unknown key 'host' in [serve]");
 }
 
 TEST(Retention, TopLevelAccountAndFolderRules) {
