@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
@@ -456,6 +458,38 @@ TEST_F(ServerTest, FullQueueAnswers503) {
   auto refused = Connect();
   Reply r = Parse(ReadAll(refused));
   EXPECT_EQ(r.status, 503);
+}
+
+TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl command";
+  const std::string cert = root_ + "/cert.pem", key = root_ + "/key.pem";
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+                           " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  ServerOptions o;
+  o.tls_certificate = cert;
+  o.tls_key = key;
+  Start(o);
+  EXPECT_EQ(server_->url().rfind("https://127.0.0.1:", 0), 0u);
+  Poco::Net::Context::Params params;
+  params.verificationMode = Poco::Net::Context::VERIFY_NONE;  // self-signed: the test checks the channel, not trust
+  Poco::Net::Context::Ptr client = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+  Poco::Net::SecureStreamSocket s(Poco::Net::SocketAddress("127.0.0.1", server_->port()), client);
+  s.setReceiveTimeout(Poco::Timespan(10, 0));
+  const std::string request = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  s.sendBytes(request.data(), static_cast<int>(request.size()));
+  Poco::Net::StreamSocket plain = s;
+  Reply r = Parse(ReadAll(plain));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, *(*Open())->ReadRaw(1));
+  // Unusable files: one line, before anything listens.
+  ServerOptions bad;
+  bad.listen = "127.0.0.1:0";
+  bad.tls_certificate = root_ + "/missing.pem";
+  bad.tls_key = key;
+  auto refused = Server::Start(bad, ApiRoutes(), *SessionPool::Open(1, ReadOnlySessions(dir_, {})));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
 }
 
 TEST_F(ServerTest, StopEndsIdleConnections) {
