@@ -372,7 +372,10 @@ class Connection : public net::TCPServerConnection {
     std::string_view raw_path;
     const std::string target = request->getURI();
     Response r = Check(*request, req, target, &raw_path);
-    bool keep = r.status == 200 && request->getKeepAlive() && session.canKeepAlive();
+    // A connection is kept open only while no other waits for a thread:
+    // busy keep-alive clients would otherwise hold every thread.
+    bool keep = r.status == 200 && request->getKeepAlive() && session.canKeepAlive() &&
+                server_.tcp->queuedConnections() == 0;
     if (r.status == 200) {
       r = server_.Serve(req, start + server_.options.limits.request_timeout);
       keep = keep && r.status < 500;

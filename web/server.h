@@ -105,7 +105,7 @@ class SessionPool {
 };
 
 struct ServerLimits {
-  int threads = 32;                  // connections served at once
+  int threads = 64;                  // connections served at once (a keep-alive one is closed while others wait)
   int queued = 64;                   // accepted connections waiting for a thread; past it 503
   size_t sessions = 0;               // archive sessions; 0 = hardware threads, at least 2
   size_t max_waiting = 256;          // requests waiting for a session; past it 503

@@ -182,6 +182,11 @@ std::string Message(int n, const std::string& extra = "") {
          "@example.org>\n" + extra + "\nAbout marmalade, number " + std::to_string(n) + ".\r\n";
 }
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 struct Reply {
   int status = 0;
   std::string head;  // status line and header fields
@@ -490,6 +495,28 @@ TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   auto refused = Server::Start(bad, ApiRoutes(), *SessionPool::Open(1, ReadOnlySessions(dir_, {})));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(ServerTest, AKeepAliveConnectionYieldsItsThreadToAWaitingOne) {
+  ServerOptions o;
+  o.limits.threads = 1;
+  o.limits.queued = 4;
+  Start(o);
+  auto first = Connect();  // takes the one thread
+  std::this_thread::sleep_for(200ms);
+  auto second = Connect();  // waits for it
+  const std::string second_request = "GET /api/message/2/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  second.sendBytes(second_request.data(), static_cast<int>(second_request.size()));
+  std::this_thread::sleep_for(200ms);
+  const std::string keep_alive = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\n\r\n";
+  first.sendBytes(keep_alive.data(), static_cast<int>(keep_alive.size()));
+  const auto start = std::chrono::steady_clock::now();
+  Reply one = Parse(ReadAll(first));  // ends: the server closed it
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(Lower(one.Header("Connection")), "close");
+  Reply two = Parse(ReadAll(second));
+  EXPECT_EQ(two.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // not after the 5 s keep-alive wait
 }
 
 TEST_F(ServerTest, StopEndsIdleConnections) {
