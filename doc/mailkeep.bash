@@ -69,6 +69,9 @@ _mailkeep() {
     --kdf-memory)
       mapfile -t COMPREPLY < <(compgen -W "1 2 4 8 16 32 64 128 256 512 1024" -- "$cur")
       return ;;
+    --listen)
+      mapfile -t COMPREPLY < <(compgen -W "127.0.0.1:8025 127.0.0.1:0" -- "$cur")
+      return ;;
     --sort)
       mapfile -t COMPREPLY < <(compgen -W "newest oldest relevance" -- "$cur")
       return ;;

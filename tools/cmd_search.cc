@@ -5,14 +5,13 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "index/feeder.h"
 #include "index/index.h"
 #include "tools/command.h"
-#include "index/feeder.h"
+#include "web/json_views.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -23,7 +22,6 @@ int TerminalWidth() {
   return 100;
 }
 
-// Cuts UTF-8 text to at most `width` code points.
 // `text` made safe for the terminal (TerminalText), cut or padded to
 // `width` code points.
 std::string Fit(const std::string& text, size_t width) {
@@ -39,36 +37,6 @@ std::string Fit(const std::string& text, size_t width) {
     out += s[i];
   }
   return out + std::string(width > cps ? width - cps : 0, ' ');
-}
-
-std::string Sender(const MessageInfo& info) {
-  if (info.from.empty()) return "";
-  return info.from.front().name.empty() ? info.from.front().address : info.from.front().name;
-}
-
-nlohmann::json Summary(const MessageInfo& info) {
-  std::set<std::string> folders, flags;
-  for (const auto& l : info.locations) {
-    folders.insert(l.folder);
-    std::istringstream in(l.flags);
-    for (std::string f; in >> f;) flags.insert(f);
-  }
-  nlohmann::json attachments = nlohmann::json::array();
-  for (const auto& p : info.parts) {
-    if (!p.filename.empty()) attachments.push_back(p.filename);
-  }
-  nlohmann::json from = nlohmann::json::array();
-  for (const auto& a : info.from) from.push_back({{"name", a.name}, {"address", a.address}});
-  return {{"id", info.id},
-          {"message_id", info.message_id},
-          {"thread", info.thread},
-          {"date", info.date ? nlohmann::json(IsoDate(*info.date)) : nlohmann::json()},
-          {"from", from},
-          {"subject", info.subject},
-          {"size", info.size},
-          {"folders", folders},
-          {"flags", flags},
-          {"attachments", attachments}};
 }
 
 }  // namespace
@@ -157,9 +125,7 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
     }
   }
   if (format == "json") {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& info : infos) out.push_back(Summary(info));
-    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << web::DumpJson(web::SearchResultsJson(infos), 2) << "\n";
   } else if (format == "ids") {
     for (const auto& info : infos) std::cout << info.id << "\n";
   } else if (format == "mids") {
@@ -176,7 +142,7 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
       std::string date = info.date ? IsoDate(*info.date).substr(0, 10) : "          ";
       std::string id = std::to_string(info.id);
       int rest = width - 10 - 1 - 20 - 2 - static_cast<int>(id.size()) - 1;
-      std::cout << date << " " << Fit(Sender(info), 20) << "  " << Fit(info.subject, rest > 10 ? rest : 10) << " "
+      std::cout << date << " " << Fit(web::SenderName(info), 20) << "  " << Fit(info.subject, rest > 10 ? rest : 10) << " "
                 << id << "\n";
     }
     if (global.verbosity > 0 && result->total > options.offset + infos.size()) {

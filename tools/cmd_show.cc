@@ -10,14 +10,12 @@
 #include <iostream>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "store/export/output_dir.h"
 #include "store/export/parts.h"
 #include "store/mime/message.h"
-#include "store/util/sha256.h"
 #include "store/util/terminal.h"
 #include "tools/command.h"
+#include "web/json_views.h"
 
 namespace mailkeep::tools {
 namespace {
@@ -25,12 +23,6 @@ namespace {
 // What a message says is shown as text, never as terminal control
 // (TerminalText): header values on one line, the body with its lines.
 std::string HeaderText(std::string_view in) { return TerminalText(in, TextKind::kLine); }
-
-nlohmann::json AddressesJson(const std::vector<mime::Address>& list) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& x : list) a.push_back({{"name", x.name}, {"address", x.address}});
-  return a;
-}
 
 std::string AddressesText(const std::vector<mime::Address>& list) {
   std::string out;
@@ -104,43 +96,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   const MessageInfo& mi = **info;
   if (global.json) {
-    nlohmann::json parts = nlohmann::json::array();
-    for (const auto& p : m.parts) {
-      parts.push_back({{"path", p.path}, {"content_type", p.content_type}, {"charset", p.charset},
-                       {"disposition", p.disposition}, {"filename", p.filename}, {"size", p.size}});
-    }
-    nlohmann::json locations = nlohmann::json::array();
-    for (const auto& l : mi.locations) {
-      nlohmann::json j = {{"source", l.source}, {"account", l.account}, {"folder", l.folder}, {"key", l.key},
-                          {"flags", l.flags}, {"seen_at", IsoDate(l.seen_at)}};
-      if (l.uidvalidity) j["uidvalidity"] = l.uidvalidity;
-      j["internal_date"] = l.internal_date ? nlohmann::json(IsoDate(*l.internal_date)) : nlohmann::json();
-      if (l.deleted_at) j["deleted_at"] = IsoDate(*l.deleted_at);
-      if (l.gone_at) j["gone_at"] = IsoDate(*l.gone_at);
-      locations.push_back(std::move(j));
-    }
-    nlohmann::json j = {
-        {"id", mi.id},
-        {"message_id", m.message_id},
-        {"subject", m.subject},
-        {"date", m.date ? nlohmann::json(IsoDate(*m.date)) : nlohmann::json()},
-        {"from", AddressesJson(m.from)},
-        {"sender", AddressesJson(m.sender)},
-        {"reply_to", AddressesJson(m.reply_to)},
-        {"to", AddressesJson(m.to)},
-        {"cc", AddressesJson(m.cc)},
-        {"bcc", AddressesJson(m.bcc)},
-        {"in_reply_to", m.in_reply_to},
-        {"references", m.references},
-        {"size", raw->size()},
-        // Of the bytes read back: an encrypted archive's catalog keeps a keyed hash.
-        {"sha256", ToHex(Sha256(*raw))},
-        {"parts", parts},
-        {"attachments", m.attachments},
-        {"text", m.text},
-        {"locations", locations},
-    };
-    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << web::DumpJson(web::MessageJson(mi, *raw, m), 2) << "\n";
     return kExitOk;
   }
   auto line = [](const char* name, const std::string& value) {

@@ -1,9 +1,8 @@
 // mailkeep thread ID: every message of one thread, oldest first.
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "tools/command.h"
+#include "web/json_views.h"
 
 namespace mailkeep::tools {
 
@@ -25,24 +24,16 @@ int CmdThread(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!ids) return Fail(ids.error());
   auto first = archive.GetInfo(ids->front());
   if (!first || !*first) return Fail(first ? Error(ErrorCode::kNotFound, "no such message") : first.error());
-  auto members = archive.ThreadMessages((*first)->thread);
+  auto members = web::ThreadInfos(archive, (*first)->thread);
   if (!members) return Fail(members.error());
-  nlohmann::json out = nlohmann::json::array();
-  for (int64_t id : *members) {
-    auto info = archive.GetInfo(id);
-    if (!info || !*info) continue;
-    const MessageInfo& m = **info;
-    std::string from = m.from.empty() ? "" : (m.from[0].name.empty() ? m.from[0].address : m.from[0].name);
-    if (global.json) {
-      out.push_back({{"id", m.id}, {"message_id", m.message_id},
-                     {"date", m.date ? nlohmann::json(IsoDate(*m.date)) : nlohmann::json()},
-                     {"from", from}, {"subject", m.subject}});
-    } else {
-      std::cout << (m.date ? IsoDate(*m.date) : std::string(20, ' ')) << "  " << m.id << "  "
-                << TerminalText(from) << "  " << TerminalText(m.subject) << "\n";
-    }
+  if (global.json) {
+    std::cout << web::DumpJson(web::ThreadJson(*members), 2) << "\n";
+    return kExitOk;
   }
-  if (global.json) std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  for (const MessageInfo& m : *members) {
+    std::cout << (m.date ? IsoDate(*m.date) : std::string(20, ' ')) << "  " << m.id << "  "
+              << TerminalText(web::SenderName(m)) << "  " << TerminalText(m.subject) << "\n";
+  }
   return kExitOk;
 }
 

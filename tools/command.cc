@@ -12,6 +12,7 @@
 
 #include "config/passphrase.h"
 #include "index/index.h"
+#include "web/json_views.h"
 
 namespace mailkeep::tools {
 
@@ -211,14 +212,7 @@ Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string&
   return ids;
 }
 
-std::string IsoDate(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoDate(int64_t unix_seconds) { return web::IsoDate(unix_seconds); }
 
 static int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())

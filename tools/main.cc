@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"search", CmdSearch, "find messages: words, from: to: subject: date: size: ... (see --help)"},
     {"thread", CmdThread, "list the messages of one thread, oldest first"},
     {"show", CmdShow, "show one message: headers and text, --raw bytes, --json, or one --part"},
+    {"serve", CmdServe, "a read-only web interface and JSON API over the archive (loopback by default)"},
     {"export", CmdExport, "write messages as .eml files, an mbox or a Maildir tree; --attachments"},
     {"migrate", CmdMigrate, "append messages to an IMAP account, keeping flags, dates and folders"},
     {"resend", CmdResend, "send messages out again over SMTP, through a relay or straight to the MX"},

@@ -101,9 +101,9 @@ class ServeAuthenticator : public Authenticator {
 
   // The WWW-Authenticate value of a 401: Basic when users are configured,
   // Bearer when tokens are (two values joined by ", ").
-  std::string WwwAuthenticate() const;
+  std::string WwwAuthenticate() const override;
   // Seconds until `client` may try again; 0 when it is not throttled.
-  int RetryAfterSeconds(std::string_view client);
+  int RetryAfterSeconds(std::string_view client) override;
 
   AuthStats stats();
   size_t tracked_clients();

@@ -100,6 +100,15 @@ class Authenticator {
   // server then answers 401 with WWW-Authenticate). Must take the same time
   // whether the user exists or not.
   virtual std::string Authenticate(const Request& request) = 0;
+  // The WWW-Authenticate value of the 401 that answers a request
+  // Authenticate() refused.
+  virtual std::string WwwAuthenticate() const { return "Basic realm=\"mailkeep\", charset=\"UTF-8\""; }
+  // Seconds until `client` may try again after too many failures (the
+  // server answers 429 with Retry-After then); 0 = not throttled.
+  virtual int RetryAfterSeconds(std::string_view client) {
+    (void)client;
+    return 0;
+  }
 };
 
 }  // namespace mailkeep::web

@@ -1,0 +1,60 @@
+#include "web/client_limits.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mailkeep::web {
+
+ClientLimiter::ClientLimiter(ClientLimits limits) : limits_(limits) {}
+
+void ClientLimiter::Refill(State& s, Clock::time_point now) const {
+  const double seconds = std::chrono::duration<double>(now - s.last).count();
+  if (seconds > 0) {
+    s.tokens = std::min(limits_.burst, s.tokens + seconds * limits_.requests_per_second);
+    s.last = now;
+  }
+}
+
+// Drops the addresses with nothing in progress and a full bucket (they are
+// as if never seen); whether any was dropped.
+bool ClientLimiter::ForgetIdle(Clock::time_point now) {
+  const size_t before = clients_.size();
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    Refill(it->second, now);
+    const bool idle = it->second.active == 0 && it->second.tokens >= limits_.burst;
+    it = idle ? clients_.erase(it) : std::next(it);
+  }
+  return clients_.size() < before;
+}
+
+ClientLimiter::Verdict ClientLimiter::Admit(const std::string& client, Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto it = clients_.find(client);
+  if (it == clients_.end()) {
+    if (clients_.size() >= limits_.max_clients && !ForgetIdle(now)) return {false, 1};
+    it = clients_.emplace(client, State{limits_.burst, now, 0}).first;
+  }
+  State& s = it->second;
+  Refill(s, now);
+  if (s.active >= limits_.max_concurrent) return {false, 1};
+  if (s.tokens < 1) {
+    const double wait = (1 - s.tokens) / limits_.requests_per_second;
+    return {false, std::max(1, static_cast<int>(std::ceil(wait)))};
+  }
+  s.tokens -= 1;
+  ++s.active;
+  return {true, 0};
+}
+
+void ClientLimiter::Release(const std::string& client) {
+  std::lock_guard lock(mu_);
+  auto it = clients_.find(client);
+  if (it != clients_.end() && it->second.active > 0) --it->second.active;
+}
+
+size_t ClientLimiter::tracked() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+}  // namespace mailkeep::web

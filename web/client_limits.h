@@ -1,0 +1,55 @@
+// Per-client limits of `mailkeep serve`: how many requests one client
+// address may have in progress at once, and how fast it may send them (a
+// token bucket: `requests_per_second` on average, bursts up to `burst`).
+// A refused request is answered 429 with Retry-After. Memory is bounded:
+// at most `max_clients` addresses are tracked; idle ones are forgotten
+// first, and a new address past the bound is refused.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace mailkeep::web {
+
+struct ClientLimits {
+  size_t max_concurrent = 16;        // requests of one address in progress at once
+  double requests_per_second = 50;   // sustained rate per address
+  double burst = 100;                // requests an idle address may send at once (>= 1)
+  size_t max_clients = 10000;        // addresses tracked at once
+};
+
+class ClientLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Verdict {
+    bool admitted = false;
+    int retry_after_seconds = 0;  // when refused: when to try again (>= 1)
+  };
+
+  explicit ClientLimiter(ClientLimits limits);
+  // Admits one request of `client` at `now`, or refuses it. An admitted
+  // request must be ended with Release(client).
+  Verdict Admit(const std::string& client, Clock::time_point now);
+  void Release(const std::string& client);
+  size_t tracked() const;
+
+ private:
+  struct State {
+    double tokens = 0;
+    Clock::time_point last;
+    size_t active = 0;
+  };
+  void Refill(State& s, Clock::time_point now) const;
+  bool ForgetIdle(Clock::time_point now);
+
+  const ClientLimits limits_;
+  mutable std::mutex mu_;
+  std::map<std::string, State> clients_;
+};
+
+}  // namespace mailkeep::web

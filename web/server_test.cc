@@ -1,0 +1,534 @@
+// Tests for the web server (web/server.h), its routing and limits
+// (web/routing.h, web/client_limits.h) and the JSON API (web/api.cc): pure
+// functions directly, the rest over real sockets on 127.0.0.1 (port 0)
+// against a small archive with an index made in a temp dir.
+#include "web/server.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <gtest/gtest.h>
+
+#include "index/feeder.h"
+#include "web/client_limits.h"
+#include "web/json_views.h"
+#include "web/routing.h"
+
+namespace mailkeep::web {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(PercentDecode, DecodesAndRefusesBadEscapes) {
+  EXPECT_EQ(*PercentDecode("%41b+c%2f", false), "Ab+c/");
+  EXPECT_EQ(*PercentDecode("%41b+c", true), "Ab c");
+  EXPECT_EQ(*PercentDecode("%00", false), std::string(1, '\0'));
+  for (const char* bad : {"%", "%4", "%zz", "a%g1", "%%41"}) {
+    auto r = PercentDecode(bad, false);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseTarget, SplitsPathAndQuery) {
+  Request r;
+  ASSERT_TRUE(ParseTarget("/api/search?q=from%3Aalice+x&limit=5&&flag&q=second", r));
+  EXPECT_EQ(r.path, "/api/search");
+  ASSERT_EQ(r.query.size(), 4u);
+  EXPECT_EQ(r.Param("q"), "from:alice x");
+  EXPECT_EQ(r.Param("limit"), "5");
+  EXPECT_EQ(r.Param("flag", "unset"), "");
+  EXPECT_EQ(r.Param("none", "fallback"), "fallback");
+  EXPECT_FALSE(ParseTarget("http://example.org/", r));
+  EXPECT_FALSE(ParseTarget("*", r));
+  EXPECT_FALSE(ParseTarget("/a?q=%G0", r));
+  EXPECT_FALSE(ParseTarget("/a%", r));
+}
+
+TEST(MatchPattern, IdsAndParts) {
+  int64_t id = -1;
+  std::string part = "x";
+  EXPECT_TRUE(MatchPattern("/", "/", &id, &part));
+  EXPECT_EQ(id, 0);
+  EXPECT_EQ(part, "");
+  EXPECT_TRUE(MatchPattern("/message/{id}", "/message/42", &id, &part));
+  EXPECT_EQ(id, 42);
+  EXPECT_TRUE(MatchPattern("/message/{id}", "/message/9223372036854775807", &id, &part));
+  EXPECT_EQ(id, INT64_MAX);
+  for (const char* bad : {"/message/0", "/message/-1", "/message/+1", "/message/1x", "/message/",
+                          "/message/9223372036854775808", "/message/42/", "/message/42/raw", "/message"}) {
+    EXPECT_FALSE(MatchPattern("/message/{id}", bad, &id, &part)) << bad;
+  }
+  EXPECT_TRUE(MatchPattern("/message/{id}/part/{part}", "/message/7/part/2.1", &id, &part));
+  EXPECT_EQ(id, 7);
+  EXPECT_EQ(part, "2.1");
+  EXPECT_TRUE(MatchPattern("/m/{part}", "/m/" + std::string(64, '1'), &id, &part));
+  EXPECT_FALSE(MatchPattern("/m/{part}", "/m/" + std::string(65, '1'), &id, &part));
+  EXPECT_FALSE(MatchPattern("/m/{part}", "/m/1a", &id, &part));
+  EXPECT_FALSE(MatchPattern("/m/{part}", "/m/../x", &id, &part));
+}
+
+TEST(FindRoute, HeadTakesTheGetRoute) {
+  std::vector<Route> routes = {{"GET", "/a/{id}", [](const Request&, ArchiveSession&) { return Response{}; }}};
+  Request r;
+  r.method = "HEAD";
+  r.path = "/a/5";
+  ASSERT_EQ(FindRoute(routes, r), &routes[0]);
+  EXPECT_EQ(r.id, 5);
+  r.method = "POST";
+  EXPECT_EQ(FindRoute(routes, r), nullptr);
+}
+
+TEST(ErrorResponse, OneLineJsonUnderApiElseEscapedHtml) {
+  Response api = ErrorResponse(400, "/api/search", "query error at column 3: \"x\"");
+  EXPECT_EQ(api.status, 400);
+  EXPECT_EQ(api.content_type, "application/json");
+  EXPECT_EQ(api.body, "{\"error\":\"query error at column 3: \\\"x\\\"\"}\n");
+  Response page = ErrorResponse(404, "/message/1", "<script>alert(1)</script>");
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+  EXPECT_NE(page.body.find("&lt;script&gt;"), std::string::npos);
+}
+
+TEST(ClientLimiter, ConcurrencyRateAndMemoryBound) {
+  ClientLimits limits;
+  limits.max_concurrent = 2;
+  limits.requests_per_second = 2;
+  limits.burst = 3;
+  limits.max_clients = 2;
+  ClientLimiter l(limits);
+  const auto t0 = ClientLimiter::Clock::time_point{} + 100s;
+  EXPECT_TRUE(l.Admit("a", t0).admitted);
+  EXPECT_TRUE(l.Admit("a", t0).admitted);
+  auto busy = l.Admit("a", t0);  // two in progress
+  EXPECT_FALSE(busy.admitted);
+  EXPECT_EQ(busy.retry_after_seconds, 1);
+  l.Release("a");
+  EXPECT_TRUE(l.Admit("a", t0).admitted);  // the third token of the burst
+  l.Release("a");
+  l.Release("a");
+  auto fast = l.Admit("a", t0);  // bucket empty
+  EXPECT_FALSE(fast.admitted);
+  EXPECT_GE(fast.retry_after_seconds, 1);
+  EXPECT_TRUE(l.Admit("a", t0 + 500ms).admitted);  // one token back after 1/rate
+  l.Release("a");
+  // Another address has its own limits.
+  EXPECT_TRUE(l.Admit("b", t0).admitted);
+  // A third address past max_clients: refused while a and b are busy or recent...
+  EXPECT_FALSE(l.Admit("c", t0).admitted);
+  l.Release("b");
+  // ... admitted once an idle one (full bucket, nothing in progress) is forgotten.
+  EXPECT_TRUE(l.Admit("c", t0 + 10s).admitted);
+  EXPECT_LE(l.tracked(), 2u);
+}
+
+TEST(ParseListen, AddressesAndLoopback) {
+  auto a = ParseListen("127.0.0.1:8025");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->port, 8025);
+  EXPECT_TRUE(a->loopback);
+  EXPECT_TRUE(ParseListen("localhost:0")->loopback);
+  EXPECT_TRUE(ParseListen("[::1]:0")->loopback);
+  EXPECT_TRUE(ParseListen("127.1.2.3:1")->loopback);
+  EXPECT_FALSE(ParseListen("0.0.0.0:0")->loopback);
+  EXPECT_FALSE(ParseListen("[::]:80")->loopback);
+  EXPECT_FALSE(ParseListen("192.168.1.5:8025")->loopback);
+  for (const char* bad : {"8025", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x", "example.org:80",
+                          ":80", "127.0.0.1:123456"}) {
+    auto r = ParseListen(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+class FixedUser : public Authenticator {
+ public:
+  std::string Authenticate(const Request& request) override {
+    return request.Header("authorization") == "Bearer good-token" ? "alice" : "";
+  }
+};
+
+TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
+  ServerOptions o;
+  o.listen = "0.0.0.0:0";
+  auto refused = CheckOptions(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().message().find('\n'), std::string::npos);
+  o.tls_certificate = "/c.pem";
+  o.tls_key = "/k.pem";
+  EXPECT_FALSE(CheckOptions(o));  // TLS without authentication
+  o.authenticator = std::make_shared<FixedUser>();
+  EXPECT_TRUE(CheckOptions(o));
+  o.tls_key.clear();
+  EXPECT_FALSE(CheckOptions(o));  // a certificate without its key
+  ServerOptions loopback;
+  loopback.listen = "127.0.0.1:0";
+  EXPECT_TRUE(CheckOptions(loopback));
+}
+
+// ---------------------------------------------------------------------------
+// Over sockets.
+
+std::string Message(int n, const std::string& extra = "") {
+  return "From: Alice Example <alice@example.org>\nTo: bob@example.org\nSubject: Marmalade " + std::to_string(n) +
+         "\nDate: Mon, " + std::to_string(n) + " Jan 2024 10:00:00 +0000\nMessage-ID: <m" + std::to_string(n) +
+         "@example.org>\n" + extra + "\nAbout marmalade, number " + std::to_string(n) + ".\r\n";
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Reply {
+  int status = 0;
+  std::string head;  // status line and header fields
+  std::string body;
+  std::string Header(const std::string& name) const {
+    const std::string key = "\r\n" + name + ": ";
+    const size_t at = head.find(key);
+    if (at == std::string::npos) return "";
+    const size_t start = at + key.size();
+    return head.substr(start, head.find("\r\n", start) - start);
+  }
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mk-web-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/archive";
+    auto archive = Archive::Create(dir_);
+    ASSERT_TRUE(archive) << archive.error().ToString();
+    std::vector<RawMessage> batch;
+    for (int i = 1; i <= 3; ++i) {
+      RawMessage m;
+      m.bytes = Message(i, i == 2 ? "In-Reply-To: <m1@example.org>\nReferences: <m1@example.org>\n" : "");
+      m.origin.source = "eml";
+      m.origin.account = "local";
+      m.origin.folder = "INBOX";
+      m.origin.key = "k" + std::to_string(i);
+      batch.push_back(std::move(m));
+    }
+    auto stored = (*archive)->Ingest(std::move(batch));
+    ASSERT_TRUE(stored);
+    auto indexed = index::CatchUpIndex(**archive, 1, {}, {});
+    ASSERT_TRUE(indexed) << indexed.error().ToString();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  void Start(ServerOptions options = {}) {
+    options.listen = "127.0.0.1:0";
+    auto pool = SessionPool::Open(2, ReadOnlySessions(dir_, {}));
+    ASSERT_TRUE(pool) << pool.error().ToString();
+    auto server = Server::Start(std::move(options), ApiRoutes(), std::move(*pool));
+    ASSERT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+  }
+
+  Poco::Net::StreamSocket Connect() {
+    Poco::Net::StreamSocket s(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
+    s.setReceiveTimeout(Poco::Timespan(10, 0));
+    return s;
+  }
+
+  static std::string ReadAll(Poco::Net::StreamSocket& s) {
+    std::string out;
+    char buf[4096];
+    try {
+      for (int n; (n = s.receiveBytes(buf, sizeof buf)) > 0;) out.append(buf, n);
+    } catch (const Poco::Exception&) {
+    }
+    return out;
+  }
+
+  static Reply Parse(const std::string& text) {
+    Reply r;
+    const size_t end = text.find("\r\n\r\n");
+    r.head = text.substr(0, end == std::string::npos ? text.size() : end);
+    if (end != std::string::npos) r.body = text.substr(end + 4);
+    if (text.size() > 12) r.status = std::stoi(text.substr(9, 3));
+    return r;
+  }
+
+  // Sends `request` as it is and reads the reply until the server closes.
+  Reply Send(const std::string& request) {
+    auto s = Connect();
+    s.sendBytes(request.data(), static_cast<int>(request.size()));
+    return Parse(ReadAll(s));
+  }
+
+  Reply Get(const std::string& target, const std::string& method = "GET", const std::string& headers = "") {
+    return Send(method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n");
+  }
+
+  Result<std::unique_ptr<Archive>> Open() { return Archive::Open(dir_, OpenMode::kReadOnly, {}); }
+
+  std::string root_, dir_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, SearchReturnsTheCliObjectsAndTheTotal) {
+  Start();
+  Reply r = Get("/api/search?q=marmalade&limit=2&sort=oldest");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  auto got = nlohmann::json::parse(r.body);
+  EXPECT_EQ(got["total"], 3);
+  EXPECT_EQ(got["offset"], 0);
+  auto archive = Open();
+  ASSERT_TRUE(archive);
+  std::vector<MessageInfo> infos;
+  for (int64_t id : {1, 2}) infos.push_back(**(*archive)->GetInfo(id));
+  EXPECT_EQ(got["results"], SearchResultsJson(infos));
+
+  auto page = nlohmann::json::parse(Get("/api/search?q=marmalade&offset=2&sort=oldest").body);
+  ASSERT_EQ(page["results"].size(), 1u);
+  EXPECT_EQ(page["results"][0]["id"], 3);
+  EXPECT_EQ(page["offset"], 2);
+}
+
+TEST_F(ServerTest, SearchRefusesBadQueriesAndParametersInOneLine) {
+  Start();
+  for (const char* target : {"/api/search?q=subject%3A%28", "/api/search?q=x&limit=1001", "/api/search?q=x&limit=-1",
+                             "/api/search?q=x&sort=up", "/api/search", "/api/search?q=%zz"}) {
+    Reply r = Get(target);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    ASSERT_TRUE(j.contains("error")) << target;
+    EXPECT_EQ(r.body.find('\n'), r.body.size() - 1) << target;
+  }
+  // A query past QueryLimits (more than 100 words) is refused before it runs.
+  std::string words;
+  for (int i = 0; i < 150; ++i) words += "w" + std::to_string(i) + "+";
+  EXPECT_EQ(Get("/api/search?q=" + words).status, 400);
+}
+
+TEST_F(ServerTest, MessageRawAndThreadAsTheCli) {
+  Start();
+  auto archive = Open();
+  ASSERT_TRUE(archive);
+  const MessageInfo info = **(*archive)->GetInfo(2);
+  const std::string raw = *(*archive)->ReadRaw(2);
+
+  Reply m = Get("/api/message/2");
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(nlohmann::json::parse(m.body), MessageJson(info, raw, mime::ParseMessage(raw)));
+
+  Reply r = Get("/api/message/2/raw");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, raw);
+  EXPECT_EQ(r.Header("Content-Type"), "message/rfc822");
+  EXPECT_NE(r.Header("Content-Disposition").find("attachment; filename=\"2.eml\""), std::string::npos);
+
+  Reply t = Get("/api/thread/1");
+  ASSERT_EQ(t.status, 200);
+  auto members = ThreadInfos(**archive, info.thread);
+  ASSERT_TRUE(members);
+  EXPECT_EQ(members->size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(t.body), ThreadJson(*members));
+
+  for (const char* target : {"/api/message/99", "/api/message/99/raw", "/api/thread/99"}) {
+    Reply nf = Get(target);
+    EXPECT_EQ(nf.status, 404) << target;
+    EXPECT_TRUE(nlohmann::json::parse(nf.body).contains("error"));
+  }
+  EXPECT_EQ(Get("/api/message/0").status, 404);
+  EXPECT_EQ(Get("/api/message/abc").status, 404);
+}
+
+TEST_F(ServerTest, SecurityHeadersOnEveryResponse) {
+  Start();
+  for (const char* target : {"/api/message/1", "/api/nothing", "/elsewhere"}) {
+    Reply r = Get(target);
+    EXPECT_EQ(r.Header("X-Content-Type-Options"), "nosniff") << target;
+    EXPECT_EQ(r.Header("Referrer-Policy"), "no-referrer") << target;
+    EXPECT_EQ(r.Header("X-Frame-Options"), "DENY") << target;
+    EXPECT_EQ(r.Header("Content-Security-Policy").rfind("default-src 'none'", 0), 0u) << target;
+    EXPECT_EQ(r.Header("Cache-Control"), "no-store") << target;
+  }
+  Reply page = Get("/elsewhere");
+  EXPECT_EQ(page.status, 404);
+  EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
+}
+
+TEST_F(ServerTest, OnlyGetAndHeadWithoutBody) {
+  Start();
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "TRACE"}) {
+    Reply r = Get("/api/search?q=x", method);
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(r.Header("Allow"), "GET, HEAD");
+  }
+  Reply head = Get("/api/message/1/raw", "HEAD");
+  Reply get = Get("/api/message/1/raw");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(get.body.size()));
+  EXPECT_EQ(Get("/api/message/1", "GET", "Content-Length: 3\r\n").status, 413);
+}
+
+TEST_F(ServerTest, SizesOfTargetAndHeaderAreBounded) {
+  ServerOptions o;
+  o.limits.max_target_bytes = 1000;
+  o.limits.max_header_bytes = 2000;
+  Start(o);
+  EXPECT_EQ(Get("/api/search?q=" + std::string(1000, 'a')).status, 414);
+  EXPECT_EQ(Get("/api/search?q=" + std::string(20000, 'a')).status, 414);  // past Poco's own bound too
+  EXPECT_EQ(Get("/api/message/1", "GET", "X-Big: " + std::string(2000, 'b') + "\r\n").status, 431);
+  EXPECT_EQ(Get("/api/message/1", "GET", "X-Big: " + std::string(9000, 'b') + "\r\n").status, 431);
+  EXPECT_EQ(Send("GET / HTTP/1.1111\r\n\r\n").status, 400);
+  EXPECT_EQ(Get("/api/message/1").status, 200);
+}
+
+TEST_F(ServerTest, PerClientLimitsAnswer429WithRetryAfter) {
+  ServerOptions o;
+  o.limits.limit_loopback = true;
+  o.limits.per_client.requests_per_second = 0.5;
+  o.limits.per_client.burst = 2;
+  Start(o);
+  EXPECT_EQ(Get("/api/message/1").status, 200);
+  EXPECT_EQ(Get("/api/message/1").status, 200);
+  Reply r = Get("/api/message/1");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_GE(std::stoi(r.Header("Retry-After")), 1);
+  EXPECT_TRUE(nlohmann::json::parse(r.body).contains("error"));
+}
+
+TEST_F(ServerTest, AuthenticatorIsAskedForEveryRequest) {
+  ServerOptions o;
+  o.authenticator = std::make_shared<FixedUser>();
+  Start(o);
+  Reply denied = Get("/api/message/1");
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_NE(denied.Header("WWW-Authenticate").find("Basic realm=\"mailkeep\""), std::string::npos);
+  EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer bad\r\n").status, 401);
+  EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer good-token\r\n").status, 200);
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  Start();
+  auto s = Connect();
+  const std::string one = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string two = "GET /api/message/2/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string both = one + two;
+  s.sendBytes(both.data(), static_cast<int>(both.size()));
+  const std::string all = ReadAll(s);
+  EXPECT_EQ(all.rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_NE(all.find("HTTP/1.1 200", 10), std::string::npos);
+}
+
+TEST_F(ServerTest, ASlowRequestIsCutAtItsDeadline) {
+  ServerOptions o;
+  o.limits.request_timeout = 1s;
+  Start(o);
+  auto s = Connect();
+  const std::string part = "GET /api/message/1 HTTP/1.1\r\nHost: x\r\n";
+  s.sendBytes(part.data(), static_cast<int>(part.size()));
+  const auto start = std::chrono::steady_clock::now();
+  // A byte every 300 ms never lets a per-read timeout fire; the deadline does.
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(300ms);
+    try {
+      if (s.sendBytes("X", 1) <= 0) break;
+    } catch (const Poco::Exception&) {
+      break;
+    }
+  }
+  ReadAll(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST_F(ServerTest, FullQueueAnswers503) {
+  ServerOptions o;
+  o.limits.threads = 1;
+  o.limits.queued = 1;
+  Start(o);
+  auto busy = Connect();  // holds the one thread: a request that never ends
+  busy.sendBytes("GET / HTTP/1.1\r\n", 16);
+  std::this_thread::sleep_for(200ms);
+  auto waiting = Connect();  // queued
+  std::this_thread::sleep_for(200ms);
+  auto refused = Connect();
+  Reply r = Parse(ReadAll(refused));
+  EXPECT_EQ(r.status, 503);
+}
+
+TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl command";
+  const std::string cert = root_ + "/cert.pem", key = root_ + "/key.pem";
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+                           " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  ServerOptions o;
+  o.tls_certificate = cert;
+  o.tls_key = key;
+  Start(o);
+  EXPECT_EQ(server_->url().rfind("https://127.0.0.1:", 0), 0u);
+  Poco::Net::Context::Params params;
+  params.verificationMode = Poco::Net::Context::VERIFY_NONE;  // self-signed: the test checks the channel, not trust
+  Poco::Net::Context::Ptr client = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+  Poco::Net::SecureStreamSocket s(Poco::Net::SocketAddress("127.0.0.1", server_->port()), client);
+  s.setReceiveTimeout(Poco::Timespan(10, 0));
+  const std::string request = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  s.sendBytes(request.data(), static_cast<int>(request.size()));
+  Poco::Net::StreamSocket plain = s;
+  Reply r = Parse(ReadAll(plain));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, *(*Open())->ReadRaw(1));
+  // Unusable files: one line, before anything listens.
+  ServerOptions bad;
+  bad.listen = "127.0.0.1:0";
+  bad.tls_certificate = root_ + "/missing.pem";
+  bad.tls_key = key;
+  auto refused = Server::Start(bad, ApiRoutes(), *SessionPool::Open(1, ReadOnlySessions(dir_, {})));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(ServerTest, AKeepAliveConnectionYieldsItsThreadToAWaitingOne) {
+  ServerOptions o;
+  o.limits.threads = 1;
+  o.limits.queued = 4;
+  Start(o);
+  auto first = Connect();  // takes the one thread
+  std::this_thread::sleep_for(200ms);
+  auto second = Connect();  // waits for it
+  const std::string second_request = "GET /api/message/2/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  second.sendBytes(second_request.data(), static_cast<int>(second_request.size()));
+  std::this_thread::sleep_for(200ms);
+  const std::string keep_alive = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\n\r\n";
+  first.sendBytes(keep_alive.data(), static_cast<int>(keep_alive.size()));
+  const auto start = std::chrono::steady_clock::now();
+  Reply one = Parse(ReadAll(first));  // ends: the server closed it
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(Lower(one.Header("Connection")), "close");
+  Reply two = Parse(ReadAll(second));
+  EXPECT_EQ(two.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // not after the 5 s keep-alive wait
+}
+
+TEST_F(ServerTest, StopEndsIdleConnections) {
+  Start();
+  auto idle = Connect();
+  const std::string one = "GET /api/message/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  idle.sendBytes(one.data(), static_cast<int>(one.size()));
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+}  // namespace
+}  // namespace mailkeep::web
