@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "index/index.h"
+#include "store/mime/message.h"
 #include "tools/command.h"
 #include "index/feeder.h"
 
@@ -55,7 +56,9 @@ nlohmann::json Summary(const MessageInfo& info) {
   }
   nlohmann::json attachments = nlohmann::json::array();
   for (const auto& p : info.parts) {
-    if (!p.filename.empty()) attachments.push_back(p.filename);
+    if (!p.filename.empty() && mime::IsAttachment(p.content_type, p.disposition, p.filename)) {
+      attachments.push_back(p.filename);
+    }
   }
   nlohmann::json from = nlohmann::json::array();
   for (const auto& a : info.from) from.push_back({{"name", a.name}, {"address", a.address}});
