@@ -4,12 +4,12 @@
 //
 // Facets() counts with a MatchSpy over value slot kValueFacets (one value
 // per match, index/schema.h): at most max_documents + 1 matches are
-// examined; when there are more, a second pass sorted by date finds the
-// (max_documents + 1)-th newest and a third counts the matches dated after
+// examined; when there are more, a pass sorted by date finds the
+// (max_documents + 1)-th newest and another counts the matches dated after
 // it.
 //
-// Each Search() and Facets() first reopens the database, so a long-lived reader sees what
-// writers committed since, then parses the query against it (stem
+// Each Search() and Facets() first reopens the database, so a long-lived
+// reader sees what writers committed since, then parses the query against it (stem
 // expansion reads its vocabulary); a DatabaseModifiedError (a writer
 // committed twice during a search) is retried a few times on a reopened
 // database.
