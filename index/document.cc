@@ -1,5 +1,8 @@
 #include "index/document.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -104,15 +107,127 @@ void DocumentBuilder::IndexAddresses(Xapian::Document& document, const std::vect
   }
 }
 
+namespace {
+
+// Each field's prefix, from the one table the query parser also reads.
+const std::string kSubject(FieldPrefix("subject")), kBody(FieldPrefix("body")), kFrom(FieldPrefix("from")),
+    kTo(FieldPrefix("to")), kCc(FieldPrefix("cc")), kBcc(FieldPrefix("bcc")), kAttachment(FieldPrefix("attachment"));
+constexpr std::string_view kMimeType = FieldPrefix("mimetype"), kMessageId = FieldPrefix("id"),
+                           kThread = FieldPrefix("thread"), kAccount = FieldPrefix("account"),
+                           kFolder = FieldPrefix("folder"), kFlag = FieldPrefix("is"), kHas = FieldPrefix("has");
+static_assert(FieldPrefix("mid") == FieldPrefix("id"));
+
+// Whether `value` can be a facet value of a field with `prefix`: its term
+// fits in the document (AddBooleanTerm and AddTerm leave longer ones out),
+// and a field query can name it (a quoted value cannot hold '"'; an address
+// with a space in it would be searched as words).
+bool FacetValueFits(std::string_view prefix, std::string_view value, bool no_space) {
+  if (value.empty() || prefix.size() + value.size() > kMaxTermBytes) return false;
+  if (value.find('"') != std::string_view::npos) return false;
+  return !no_space || value.find_first_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+void AppendVarint(std::string& out, size_t n) {
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>(0x80 | (n & 0x7F)));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+bool ConsumeVarint(std::string_view& in, size_t& n) {
+  n = 0;
+  for (int shift = 0; shift < 28; shift += 7) {
+    if (in.empty()) return false;
+    const auto b = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    n |= static_cast<size_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool ConsumeString(std::string_view& in, std::string_view& s) {
+  size_t n = 0;
+  if (!ConsumeVarint(in, n) || n > in.size()) return false;
+  s = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string MonthOf(int64_t unix_seconds) {
+  using namespace std::chrono;
+  const year_month_day ymd{floor<days>(sys_seconds{seconds{unix_seconds}})};
+  const int y = static_cast<int>(ymd.year());
+  if (y < 0 || y > 9999) return {};
+  char month[16];
+  std::snprintf(month, sizeof month, "%04d-%02u", y, static_cast<unsigned>(ymd.month()));
+  return month;
+}
+
+FacetValues FacetValuesOf(const IndexDocument& doc) {
+  const mime::Message& message = *doc.message;
+  FacetValues values;
+  if (message.date) values.month = MonthOf(*message.date);
+  for (const mime::Address& address : message.from) {
+    // What from:ADDRESS matches: the whole folded address, its first term.
+    std::vector<std::string> terms = AddressTerms(address.address);
+    if (terms.empty() || terms.front().find('@') == std::string::npos) continue;
+    std::string& whole = terms.front();
+    if (!FacetValueFits(kFrom, whole, true) || std::ranges::find(values.senders, whole) != values.senders.end()) {
+      continue;
+    }
+    values.senders.push_back(std::move(whole));
+  }
+  auto add_names = [](std::string_view prefix, const std::vector<std::string>& names, std::vector<std::string>& out) {
+    for (const std::string& name : names) {
+      if (FacetValueFits(prefix, name, false) && std::ranges::find(out, name) == out.end()) out.push_back(name);
+    }
+  };
+  add_names(kFolder, doc.folders, values.folders);
+  add_names(kAccount, doc.accounts, values.accounts);
+  return values;
+}
+
+std::string EncodeFacets(const FacetValues& values) {
+  std::string out;
+  AppendVarint(out, values.month.size());
+  out.append(values.month);
+  for (const std::vector<std::string>* list : {&values.senders, &values.folders, &values.accounts}) {
+    AppendVarint(out, list->size());
+    for (const std::string& value : *list) {
+      AppendVarint(out, value.size());
+      out.append(value);
+    }
+  }
+  return out;
+}
+
+bool DecodeFacets(std::string_view encoded, FacetView* view) {
+  *view = FacetView{};
+  if (!ConsumeString(encoded, view->month)) return false;
+  for (std::vector<std::string_view>* list : {&view->senders, &view->folders, &view->accounts}) {
+    size_t n = 0;
+    // Each value takes at least one byte: a count past what is left is damage.
+    if (!ConsumeVarint(encoded, n) || n > encoded.size()) return false;
+    list->reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view value;
+      if (!ConsumeString(encoded, value)) return false;
+      list->push_back(value);
+    }
+  }
+  return encoded.empty();
+}
+
 Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
   const mime::Message& message = *doc.message;
   Xapian::Document document;
   generator_.set_document(document);
   generator_.set_termpos(0);
   text_bytes_ = 0;
-
-  static const std::string kSubject(kSubjectPrefix), kBody(kBodyPrefix), kFrom = "F", kTo = "T", kCc = "C",
-      kBcc = "BC", kAttachment = "A";
 
   IndexText(message.subject, kSubject, true);
   IndexAddresses(document, message.from, kFrom);
@@ -121,6 +236,8 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
   IndexAddresses(document, message.cc, kCc);
   IndexAddresses(document, message.bcc, kBcc);
 
+  // message.attachments: the attachment parts' names (Part::is_attachment,
+  // store/mime's one rule) and uuencoded files.
   bool has_attachment = !message.attachments.empty();
   for (const std::string& name : message.attachments) {
     IndexText(name, kAttachment, true);
@@ -128,7 +245,7 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
   }
   for (const mime::Part& part : message.parts) {
     if (part.is_attachment) has_attachment = true;
-    if (!part.is_multipart && !part.is_message) AddBooleanTerm(document, "M", part.content_type);
+    if (!part.is_multipart && !part.is_message) AddBooleanTerm(document, kMimeType, part.content_type);
   }
 
   if (!message.text.empty()) {
@@ -142,18 +259,19 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
     IndexText(quoted, kBody, false);
   }
 
-  AddBooleanTerm(document, "Q", message.message_id);
-  if (doc.thread != 0) AddBooleanTerm(document, "G", std::to_string(doc.thread));
-  for (const std::string& account : doc.accounts) AddBooleanTerm(document, "XA", account);
-  for (const std::string& folder : doc.folders) AddBooleanTerm(document, "XF", folder);
+  AddBooleanTerm(document, kMessageId, message.message_id);
+  if (doc.thread != 0) AddBooleanTerm(document, kThread, std::to_string(doc.thread));
+  for (const std::string& account : doc.accounts) AddBooleanTerm(document, kAccount, account);
+  for (const std::string& folder : doc.folders) AddBooleanTerm(document, kFolder, folder);
   for (std::string_view flag : doc.flags) {
     if (!flag.empty() && flag.front() == '\\') flag.remove_prefix(1);
-    AddBooleanTerm(document, "K", FoldText(flag));
+    AddBooleanTerm(document, kFlag, FoldText(flag));
   }
-  if (has_attachment) AddBooleanTerm(document, "H", "attachment");
+  if (has_attachment) AddBooleanTerm(document, kHas, kHasAttachment);
 
   if (message.date) document.add_value(kValueDate, Xapian::sortable_serialise(static_cast<double>(*message.date)));
   document.add_value(kValueSize, Xapian::sortable_serialise(static_cast<double>(doc.size)));
+  document.add_value(kValueFacets, EncodeFacets(FacetValuesOf(doc)));
   return document;
 }
 

@@ -19,7 +19,8 @@
 //                   spells it); account and folder names and Message-IDs
 //                   keep their case, MIME types and flags are lower case.
 //   values          slot 0 date (when the message has one), slot 1 raw size,
-//                   both Xapian::sortable_serialise.
+//                   both Xapian::sortable_serialise; slot 2 the facets
+//                   (EncodeFacets(FacetValuesOf(doc)), schema version 4).
 //   data            empty: the docid is the catalog id, the catalog has the rest.
 // Terms longer than Xapian's limit (245 bytes) are left out rather than
 // failing the document.
@@ -30,9 +31,11 @@
 #include <xapian.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "index/index.h"
 #include "store/util/status.h"
@@ -72,6 +75,38 @@ std::string BodyForIndex(std::string_view text, size_t max_bytes);
 // Splits text into the writer's own lines and quoted ones (first non-blank
 // character '>'), each kept with its line end, in order.
 void SplitQuoted(std::string_view text, std::string* own, std::string* quoted);
+
+// What a document contributes to IndexReader::Facets (value slot
+// kValueFacets): each value exactly what a field query matches, so that a
+// facet narrows the query when clicked.
+struct FacetValues {
+  std::string month;                  // "YYYY-MM" of the date, UTC (MonthOf); "" without one
+  std::vector<std::string> senders;   // From addresses as from: matches them (folded, lower case)
+  std::vector<std::string> folders;   // as folder: matches them (as written)
+  std::vector<std::string> accounts;  // as account: matches them
+};
+// The same, viewing an encoded value (valid while that string lives).
+struct FacetView {
+  std::string_view month;
+  std::vector<std::string_view> senders, folders, accounts;
+};
+
+// "YYYY-MM" of a Unix time (UTC), or "" outside years 0000-9999 (which
+// date: cannot name).
+std::string MonthOf(int64_t unix_seconds);
+
+// The facet values of a document. A value is left out when its term is too
+// long to be indexed or when no field query can name it: one holding '"'
+// (a quoted query value cannot), a From address with a space; duplicates
+// are dropped.
+FacetValues FacetValuesOf(const IndexDocument& doc);
+
+// The slot's bytes: month, then senders, folders, accounts; each string a
+// LEB128 length and its bytes, each list a LEB128 count first.
+std::string EncodeFacets(const FacetValues& values);
+// Reads EncodeFacets' output; false (and `view` partly filled) when it is
+// not well formed (a damaged index): never reads outside `encoded`.
+bool DecodeFacets(std::string_view encoded, FacetView* view);
 
 // Checks the schema version in the "mailkeep.schema" metadata of an open
 // database: OK when it is kSchemaVersion, or when the key is missing and

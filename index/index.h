@@ -148,7 +148,7 @@ struct FacetCount {
 
 struct FacetOptions {
   size_t max_values = 10;          // senders, folders, accounts: the most frequent this many
-  size_t max_documents = 100000;   // matches counted at most (newest first)
+  size_t max_documents = 100000;   // matches counted at most (the newest; see Facets); >= 1
   int64_t now = 0;                 // as SearchOptions::now
   QueryLimits limits;
 };
@@ -170,14 +170,16 @@ class IndexReader {
   // a query past options.limits, is kInvalidArgument with a one-line
   // message pointing at the problem.
   virtual Result<SearchResult> Search(const std::string& query, const SearchOptions& options) = 0;
-  // The facets of `query`'s matches (same syntax and limits as Search).
-  // Not yet built: returns kFailedPrecondition until the index keeps the
-  // values it needs (schema version 4).
-  virtual Result<FacetResult> Facets(const std::string& query, const FacetOptions& options) {
-    (void)query;
-    (void)options;
-    return MakeError(ErrorCode::kFailedPrecondition, "facets need index schema version 4");
-  }
+  // The facets of `query`'s matches (same syntax, errors and limits as
+  // Search). When more than options.max_documents match, the newest that
+  // many are counted at most: those dated after the (max_documents + 1)-th
+  // newest (so messages sharing its date, and undated ones, are left out).
+  // Each value is exactly what its field query matches: month M is
+  // date:M, sender S from:"S", folder F folder:"F", account A account:"A"
+  // (no value holds '"'; a From address with a space, which from: cannot
+  // name, is not listed). Cost: reads one value (index/schema.h slot 2) per
+  // counted match; memory grows with the distinct values counted.
+  virtual Result<FacetResult> Facets(const std::string& query, const FacetOptions& options) = 0;
   virtual Result<int64_t> DocumentCount() = 0;
 };
 

@@ -219,6 +219,64 @@ TEST(DocumentBuilder, FollowsTheSchema) {
   EXPECT_EQ(positions("XFINBOX"), 0u);
 }
 
+// The writer takes every prefix from the schema table: a message with every
+// field gives a document holding a term of each field of kFields (a term
+// belongs to the longest table prefix it starts with; the body's, "", to
+// terms starting with no capital), and every value slot.
+TEST(DocumentBuilder, EveryFieldOfTheSchemaAppearsInABuiltDocument) {
+  const mime::Message message = mime::ParseMessage(kRich);
+  IndexDocument doc = MakeDoc(7, message, 1234);
+  doc.thread = 42;
+  doc.accounts = {"work"};
+  doc.folders = {"INBOX"};
+  doc.flags = {"\\Seen"};
+  DocumentBuilder builder(64 * 1024);
+  const Xapian::Document document = builder.Build(doc);
+  std::set<std::string_view> owners;
+  const std::set<std::string> terms = Terms(document);
+  for (const std::string& term : terms) {
+    const Field* owner = nullptr;
+    for (const Field& field : kFields) {
+      if (!term.starts_with(field.prefix)) continue;
+      if (field.prefix.empty() && term.front() >= 'A' && term.front() <= 'Z') continue;
+      if (owner == nullptr || field.prefix.size() > owner->prefix.size()) owner = &field;
+    }
+    ASSERT_NE(owner, nullptr) << "term of no field: " << term;
+    owners.insert(owner->prefix);
+  }
+  for (const Field& field : kFields) EXPECT_TRUE(owners.contains(field.prefix)) << field.name;
+  for (unsigned slot : {kValueDate, kValueSize, kValueFacets}) EXPECT_FALSE(document.get_value(slot).empty()) << slot;
+}
+
+TEST(DocumentBuilder, FacetValuesAreWhatFieldQueriesMatch) {
+  const mime::Message message = mime::ParseMessage(
+      "From: Alice <Alice.Smith@Example.ORG>, \"x y\"@example.org, alice.smith@example.org\n"
+      "Date: Thu, 29 Feb 2024 23:30:00 -0200\n\nhi\n");
+  IndexDocument doc = MakeDoc(1, message, 10);
+  doc.folders = {"INBOX", "Sent Items", "odd \"quoted\"", "INBOX", std::string(300, 'f')};
+  doc.accounts = {"Work"};
+  const FacetValues values = FacetValuesOf(doc);
+  EXPECT_EQ(values.month, "2024-03");  // 2024-03-01T01:30:00 UTC
+  EXPECT_EQ(values.senders, (std::vector<std::string>{"alice.smith@example.org"}));
+  EXPECT_EQ(values.folders, (std::vector<std::string>{"INBOX", "Sent Items"}));
+  EXPECT_EQ(values.accounts, (std::vector<std::string>{"Work"}));
+  EXPECT_EQ(MonthOf(Utc(2024, 2, 29, 23, 59, 59)), "2024-02");
+  EXPECT_EQ(MonthOf(Utc(1969, 12, 31, 23)), "1969-12");
+  EXPECT_EQ(MonthOf(400000000000LL), "");  // past year 9999
+
+  const std::string encoded = EncodeFacets(values);
+  FacetView view;
+  ASSERT_TRUE(DecodeFacets(encoded, &view));
+  EXPECT_EQ(view.month, "2024-03");
+  EXPECT_EQ(view.folders, (std::vector<std::string_view>{"INBOX", "Sent Items"}));
+  EXPECT_EQ(view.senders.size(), 1u);
+  EXPECT_EQ(view.accounts, (std::vector<std::string_view>{"Work"}));
+  // Damaged values are refused, never read past.
+  for (size_t n = 0; n < encoded.size(); ++n) EXPECT_FALSE(DecodeFacets(encoded.substr(0, n), &view)) << n;
+  EXPECT_FALSE(DecodeFacets(encoded + "x", &view));
+  EXPECT_FALSE(DecodeFacets(std::string("\x00\xFF\xFF\xFF\xFF\x0F", 6), &view));
+}
+
 TEST(DocumentBuilder, BodyCutAtMaxBodyBytes) {
   const std::string raw = "Subject: s\n\nearlyword " + std::string(5000, 'x') + " lateword\n";
   const mime::Message message = mime::ParseMessage(raw);
@@ -673,6 +731,32 @@ TEST(IndexReader, OpenErrors) {
   EXPECT_NE(mismatch.error().message().find("run `mailkeep reindex`"), std::string::npos);
 }
 
+// An index of schema 3 (before the facet slot) is refused by readers and
+// writers with one line naming `mailkeep reindex`.
+TEST(IndexReader, SchemaThreeIndexNeedsReindex) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  {
+    auto writer = IndexWriter::Open(path);
+    ASSERT_TRUE(writer);
+  }
+  {
+    Xapian::WritableDatabase shard(path + "/shard-0", Xapian::DB_OPEN);
+    shard.set_metadata("mailkeep.schema", "3");
+    shard.add_document(Xapian::Document());
+    shard.commit();
+  }
+  auto reader = IndexReader::Open(path);
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(reader.error().message().find("index schema 3, expected 4; run `mailkeep reindex`"), std::string::npos)
+      << reader.error().message();
+  auto writer = IndexWriter::Open(path);
+  ASSERT_FALSE(writer);
+  EXPECT_NE(writer.error().message().find("index schema 3, expected 4; run `mailkeep reindex`"), std::string::npos)
+      << writer.error().message();
+}
+
 // A small archive: messages 1..4 with known fields.
 class SearchTest : public ::testing::Test {
  protected:
@@ -696,6 +780,7 @@ class SearchTest : public ::testing::Test {
       doc.folders = {i < 2 ? "Lists/MIPS" : "INBOX"};
       if (i % 2 == 0) doc.flags = {"\\Seen"};
       if (i == 3) doc.flags = {"\\Flagged"};
+      if (i == 3) doc.folders.push_back("Sent Items");
       ASSERT_TRUE((*writer)->Add(doc));
     }
     ASSERT_TRUE((*writer)->Commit());
@@ -820,6 +905,85 @@ TEST_F(SearchTest, ReaderSeesLaterCommits) {
     ASSERT_TRUE((*writer)->Commit());
   }
   EXPECT_EQ(Ids("zebra"), (V{5}));
+}
+
+using C = std::vector<std::pair<std::string, int64_t>>;
+
+C Counts(const std::vector<FacetCount>& counts) {
+  C out;
+  for (const FacetCount& c : counts) out.emplace_back(c.value, c.count);
+  return out;
+}
+
+TEST_F(SearchTest, FacetsCountMonthsSendersFoldersAccounts) {
+  FacetOptions options;
+  options.now = Utc(2019, 1, 2, 12);
+  auto all = reader_->Facets("*", options);
+  ASSERT_TRUE(all) << all.error().ToString();
+  EXPECT_EQ(Counts(all->months), (C{{"2018-01", 1}, {"2018-06", 1}, {"2018-12", 1}, {"2019-01", 1}}));
+  EXPECT_EQ(Counts(all->senders), (C{{"alice@example.org", 1}, {"billing@shop.example", 1}, {"macro@mips.com", 1},
+                                     {"ralf@linux-mips.org", 1}}));
+  EXPECT_EQ(Counts(all->folders), (C{{"INBOX", 2}, {"Lists/MIPS", 2}, {"Sent Items", 1}}));
+  EXPECT_EQ(Counts(all->accounts), (C{{"home", 2}, {"lists", 2}}));
+  EXPECT_EQ(all->counted, 4u);
+  EXPECT_EQ(all->total, 4u);
+
+  auto patch = reader_->Facets("patch", options);
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(Counts(patch->folders), (C{{"Lists/MIPS", 2}}));
+  EXPECT_EQ(Counts(patch->months), (C{{"2018-01", 1}, {"2018-06", 1}}));
+  EXPECT_EQ(patch->counted, 2u);
+
+  options.max_values = 1;
+  auto top = reader_->Facets("*", options);
+  ASSERT_TRUE(top);
+  EXPECT_EQ(Counts(top->folders), (C{{"INBOX", 2}}));
+  EXPECT_EQ(top->months.size(), 4u);  // every month
+
+  auto bad = reader_->Facets("(oops", options);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// Clicking a value narrows the query to exactly the messages it counted.
+TEST_F(SearchTest, FacetValuesNarrowTheQueryWhenClicked) {
+  FacetOptions options;
+  options.now = Utc(2019, 1, 2, 12);
+  for (const std::string base : {"*", "to:list@example.org", "NOT patch"}) {
+    auto facets = reader_->Facets(base, options);
+    ASSERT_TRUE(facets) << facets.error().ToString();
+    auto check = [&](const char* field, const std::vector<FacetCount>& counts) {
+      for (const FacetCount& c : counts) {
+        const std::string query = base + " " + field + ":\"" + c.value + "\"";
+        EXPECT_EQ(static_cast<int64_t>(Ids(query).size()), c.count) << query;
+      }
+    };
+    check("date", facets->months);
+    check("from", facets->senders);
+    check("folder", facets->folders);
+    check("account", facets->accounts);
+  }
+}
+
+// Past max_documents, the newest are counted: those dated after the
+// (max_documents + 1)-th newest.
+TEST_F(SearchTest, FacetsCountTheNewestWhenThereAreMore) {
+  FacetOptions options;
+  options.now = Utc(2019, 1, 2, 12);
+  options.max_documents = 2;
+  auto newest = reader_->Facets("*", options);
+  ASSERT_TRUE(newest) << newest.error().ToString();
+  EXPECT_EQ(newest->counted, 2u);
+  EXPECT_EQ(newest->total, 4u);
+  EXPECT_EQ(Counts(newest->months), (C{{"2018-12", 1}, {"2019-01", 1}}));
+  EXPECT_EQ(Counts(newest->folders), (C{{"INBOX", 2}, {"Sent Items", 1}}));
+  options.max_documents = 3;
+  auto three = reader_->Facets("*", options);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->counted, 3u);
+  EXPECT_EQ(Counts(three->months), (C{{"2018-06", 1}, {"2018-12", 1}, {"2019-01", 1}}));
+  options.max_documents = 0;
+  EXPECT_FALSE(reader_->Facets("*", options));
 }
 
 // A search box open to others: wildcards, word lists and phrases that would

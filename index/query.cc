@@ -740,7 +740,7 @@ class Parser {
         if (field.name == "to") {
           // As in notmuch, to: means any recipient: To, Cc or Bcc.
           std::vector<Query> any;
-          for (std::string_view prefix : {std::string_view("T"), std::string_view("C"), std::string_view("BC")}) {
+          for (std::string_view prefix : {FieldPrefix("to"), FieldPrefix("cc"), FieldPrefix("bcc")}) {
             auto one = AddressTerm(prefix, field.name, value, quoted, offset);
             if (!one) return one;
             any.push_back(Resolve(std::move(*one)));
@@ -917,7 +917,7 @@ class Parser {
       term = AsciiLower(value);
     } else if (field.name == "has") {
       term = AsciiLower(value);
-      if (term != "attachment") return Fail(offset, "has: supports only \"attachment\", not " + Quoted(value));
+      if (term != kHasAttachment) return Fail(offset, "has: supports only \"attachment\", not " + Quoted(value));
     } else if (field.name == "mimetype") {
       term = AsciiLower(value);
     } else {

@@ -24,6 +24,14 @@
 //
 //   value slot 0: date, Xapian::sortable_serialise(Unix seconds UTC)
 //   value slot 1: raw size in bytes, Xapian::sortable_serialise
+//   value slot 2: the facets (version 4; IndexReader::Facets), one string
+//                 (EncodeFacets, index/document.h): the month "YYYY-MM" of
+//                 the date (UTC; empty without a date or outside years
+//                 0000-9999), then three lists: the From addresses (lower
+//                 case), the folders and the accounts, each value exactly
+//                 what from:, folder: and account: match (values whose
+//                 term would be too long to index are left out, as the
+//                 term is). One slot, so counting reads one value per match.
 //
 // Text is lower-cased and diacritics are folded (é → e) before term
 // generation, for case- and diacritic-insensitive search. Folded text never
@@ -43,22 +51,19 @@
 //      is expanded to the indexed words with the same English stem; address
 //      words without positions. linux-mips: 261 -> ~170 MB, about 40% less
 //      indexing CPU.
+//   4  value slot 2 (the facets: month, senders, folders, accounts), for
+//      the search page's histogram and counts. Terms unchanged.
 #pragma once
 
 #include <string_view>
 
 namespace mailkeep::index {
 
-inline constexpr int kSchemaVersion = 3;
-
-// The body's prefix (none, version 3) and the subject's.
-inline constexpr std::string_view kBodyPrefix = "";
-inline constexpr std::string_view kSubjectPrefix = "S";
-// The prefixes free text searches, in this order (version 3).
-inline constexpr std::string_view kFreeTextPrefixes[] = {kBodyPrefix, kSubjectPrefix, "F", "T", "C"};
+inline constexpr int kSchemaVersion = 4;
 
 inline constexpr unsigned kValueDate = 0;
 inline constexpr unsigned kValueSize = 1;
+inline constexpr unsigned kValueFacets = 2;
 
 enum class FieldKind { kText, kAddress, kBoolean };
 
@@ -68,6 +73,8 @@ struct Field {
   FieldKind kind;
 };
 
+// Every field; the document writer (index/document.cc) and the query parser
+// (index/query.cc) both take their prefixes from here.
 inline constexpr Field kFields[] = {
     {"subject", "S", FieldKind::kText},      {"body", "", FieldKind::kText},
     {"from", "F", FieldKind::kAddress},      {"to", "T", FieldKind::kAddress},
@@ -78,6 +85,24 @@ inline constexpr Field kFields[] = {
     {"folder", "XF", FieldKind::kBoolean},   {"is", "K", FieldKind::kBoolean},
     {"has", "H", FieldKind::kBoolean},
 };
+
+// The prefix of field `name` (exact, lower case). Evaluated at compile
+// time where it is used in a constant: an unknown name does not compile.
+consteval std::string_view FieldPrefix(std::string_view name) {
+  for (const Field& field : kFields) {
+    if (field.name == name) return field.prefix;
+  }
+  throw "no such field in kFields";
+}
+
+// The body's prefix (none, version 3) and the subject's.
+inline constexpr std::string_view kBodyPrefix = FieldPrefix("body");
+inline constexpr std::string_view kSubjectPrefix = FieldPrefix("subject");
+// The prefixes free text searches, in this order (version 3).
+inline constexpr std::string_view kFreeTextPrefixes[] = {kBodyPrefix, kSubjectPrefix, FieldPrefix("from"),
+                                                         FieldPrefix("to"), FieldPrefix("cc")};
+// The term has:attachment matches (under FieldPrefix("has")).
+inline constexpr std::string_view kHasAttachment = "attachment";
 
 // The field for a query name (case-insensitive), or nullptr.
 const Field* FindField(std::string_view name);

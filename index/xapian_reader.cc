@@ -2,8 +2,14 @@
 // The shards (index/shards.h) are opened with Database::add_database in
 // shard order, so Xapian's combined docids are the catalog ids.
 //
-// Each Search() first reopens the database, so a long-lived reader sees what
-// writers committed since, then parses the query against it (stem
+// Facets() counts with a MatchSpy over value slot kValueFacets (one value
+// per match, index/schema.h): at most max_documents + 1 matches are
+// examined; when there are more, a pass sorted by date finds the
+// (max_documents + 1)-th newest and another counts the matches dated after
+// it.
+//
+// Each Search() and Facets() first reopens the database, so a long-lived
+// reader sees what writers committed since, then parses the query against it (stem
 // expansion reads its vocabulary); a DatabaseModifiedError (a writer
 // committed twice during a search) is retried a few times on a reopened
 // database.
@@ -14,8 +20,13 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "index/document.h"
 #include "index/index.h"
@@ -32,34 +43,72 @@ namespace {
 constexpr Xapian::doccount kExactTotalUpTo = 10000;
 constexpr int kModifiedRetries = 3;
 
+// Counts the facet values (index/document.h FacetView) of every document
+// the matcher shows it.
+class FacetSpy final : public Xapian::MatchSpy {
+ public:
+  void operator()(const Xapian::Document& doc, double /*weight*/) override {
+    ++seen_;
+    const std::string encoded = doc.get_value(kValueFacets);
+    FacetView view;
+    if (!DecodeFacets(encoded, &view)) return;  // damaged: counted as a match, without values
+    if (!view.month.empty()) Count(months_, view.month);
+    for (std::string_view v : view.senders) Count(senders_, v);
+    for (std::string_view v : view.folders) Count(folders_, v);
+    for (std::string_view v : view.accounts) Count(accounts_, v);
+  }
+
+  size_t seen() const { return seen_; }
+
+  // The counts into `result` (months ascending, the rest most first).
+  void Fill(size_t max_values, FacetResult* result) const {
+    result->counted = seen_;
+    for (const auto& [month, count] : months_) result->months.push_back({month, count});
+    result->senders = MostFrequent(senders_, max_values);
+    result->folders = MostFrequent(folders_, max_values);
+    result->accounts = MostFrequent(accounts_, max_values);
+  }
+
+ private:
+  using Counts = std::map<std::string, int64_t, std::less<>>;
+
+  static void Count(Counts& counts, std::string_view value) {
+    auto it = counts.find(value);
+    if (it == counts.end()) it = counts.emplace(std::string(value), 0).first;
+    ++it->second;
+  }
+
+  // The `n` most frequent, ties by value.
+  static std::vector<FacetCount> MostFrequent(const Counts& counts, size_t n) {
+    std::vector<FacetCount> all;
+    all.reserve(counts.size());
+    for (const auto& [value, count] : counts) all.push_back({value, count});
+    auto more = [](const FacetCount& a, const FacetCount& b) {
+      return a.count != b.count ? a.count > b.count : a.value < b.value;
+    };
+    n = std::min(n, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), more);
+    all.resize(n);
+    return all;
+  }
+
+  size_t seen_ = 0;
+  Counts months_, senders_, folders_, accounts_;
+};
+
 class XapianReader final : public IndexReader {
  public:
   XapianReader(Xapian::Database db, std::string dir) : db_(std::move(db)), dir_(std::move(dir)) {}
 
   Result<SearchResult> Search(const std::string& query, const SearchOptions& options) override {
-    const int64_t now = options.now != 0 ? options.now : static_cast<int64_t>(std::time(nullptr));
-    for (int attempt = 0;; ++attempt) {
-      try {
-        db_.reopen();
-        // Parsed against the reopened database: words are expanded to the
-        // stem variants in its vocabulary (index/query.h).
-        Result<Xapian::Query> parsed = ParseQuery(query, now, &db_, options.limits);
-        if (!parsed) return std::unexpected(std::move(parsed).error());
-        return Run(*parsed, options);
-      } catch (const Xapian::DatabaseModifiedError& e) {
-        if (attempt + 1 >= kModifiedRetries) return std::unexpected(ErrorFromXapian(e, "search"));
-      } catch (const Xapian::WildcardError&) {
-        // ParseQuery counted every wildcard in this very database, so this
-        // is a backstop (index/query.h).
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "query error: a wildcard matches too many words in the index (a query may search " +
-                             std::to_string(options.limits.max_terms) + "); make it longer");
-      } catch (const Xapian::Error& e) {
-        return std::unexpected(ErrorFromXapian(e, "search"));
-      } catch (const std::exception& e) {
-        return std::unexpected(ErrorFromException(e, "search"));
-      }
-    }
+    return Parsed<SearchResult>("search", query, options.now, options.limits,
+                                [&](const Xapian::Query& parsed) { return Run(parsed, options); });
+  }
+
+  Result<FacetResult> Facets(const std::string& query, const FacetOptions& options) override {
+    if (options.max_documents == 0) return MakeError(ErrorCode::kInvalidArgument, "facets: max_documents must be > 0");
+    return Parsed<FacetResult>("facets", query, options.now, options.limits,
+                               [&](const Xapian::Query& parsed) { return CountFacets(parsed, options); });
   }
 
   Result<int64_t> DocumentCount() override {
@@ -72,6 +121,76 @@ class XapianReader final : public IndexReader {
   }
 
  private:
+  // Reopens the database, parses `query` against it and calls `run` with
+  // the parsed query, retrying on DatabaseModifiedError; every exception
+  // becomes an error named `what`.
+  template <typename T>
+  Result<T> Parsed(const char* what, const std::string& query, int64_t now, const QueryLimits& limits,
+                   const std::function<T(const Xapian::Query&)>& run) {
+    if (now == 0) now = static_cast<int64_t>(std::time(nullptr));
+    for (int attempt = 0;; ++attempt) {
+      try {
+        db_.reopen();
+        // Parsed against the reopened database: words are expanded to the
+        // stem variants in its vocabulary (index/query.h).
+        Result<Xapian::Query> parsed = ParseQuery(query, now, &db_, limits);
+        if (!parsed) return std::unexpected(std::move(parsed).error());
+        return run(*parsed);
+      } catch (const Xapian::DatabaseModifiedError& e) {
+        if (attempt + 1 >= kModifiedRetries) return std::unexpected(ErrorFromXapian(e, what));
+      } catch (const Xapian::WildcardError&) {
+        // ParseQuery counted every wildcard in this very database, so this
+        // is a backstop (index/query.h).
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "query error: a wildcard matches too many words in the index (a query may search " +
+                             std::to_string(limits.max_terms) + "); make it longer");
+      } catch (const Xapian::Error& e) {
+        return std::unexpected(ErrorFromXapian(e, what));
+      } catch (const std::exception& e) {
+        return std::unexpected(ErrorFromException(e, what));
+      }
+    }
+  }
+
+  // Throws Xapian::Error.
+  FacetResult CountFacets(const Xapian::Query& query, const FacetOptions& options) {
+    const auto most = static_cast<Xapian::doccount>(
+        std::min<size_t>(options.max_documents, std::numeric_limits<Xapian::doccount>::max() - 1));
+    FacetSpy all;
+    FacetResult result;
+    result.total = Spy(query, most + 1, &all).get_matches_estimated();
+    if (all.seen() <= most) {
+      all.Fill(options.max_values, &result);
+      return result;
+    }
+    // More than `most` match: count those dated after the (most + 1)-th
+    // newest, at most `most`. The smallest string above a value is the
+    // value with a NUL appended (sortable_serialise strings compare
+    // bytewise); after an undated one ("") is any dated one.
+    Xapian::Enquire newest(db_);
+    newest.set_query(query);
+    newest.set_weighting_scheme(Xapian::BoolWeight());
+    newest.set_docid_order(Xapian::Enquire::DESCENDING);
+    newest.set_sort_by_value(kValueDate, true);
+    const Xapian::MSet boundary = newest.get_mset(most, 1);
+    std::string after = boundary.empty() ? std::string() : boundary.begin().get_document().get_value(kValueDate);
+    after.push_back('\0');
+    FacetSpy recent;
+    Spy(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_VALUE_GE, kValueDate, after)),
+        most + 1, &recent);
+    recent.Fill(options.max_values, &result);
+    return result;
+  }
+
+  // Shows `spy` at least `at_least` matches of `query` (all when fewer).
+  Xapian::MSet Spy(const Xapian::Query& query, Xapian::doccount at_least, FacetSpy* spy) {
+    Xapian::Enquire enquire(db_);
+    enquire.set_query(query);
+    enquire.set_weighting_scheme(Xapian::BoolWeight());
+    enquire.add_matchspy(spy);
+    return enquire.get_mset(0, 0, at_least);
+  }
+
   // Throws Xapian::Error.
   SearchResult Run(const Xapian::Query& query, const SearchOptions& options) {
     Xapian::Enquire enquire(db_);

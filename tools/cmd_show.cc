@@ -113,8 +113,7 @@ int CmdShow(GlobalOptions& global, const std::vector<std::string>& args) {
   line("Bcc:        ", AddressesText(m.bcc));
   line("Subject:    ", m.subject);
   for (const auto& p : m.parts) {
-    if (p.is_multipart) continue;
-    if (!p.is_attachment && p.filename.empty()) continue;
+    if (!p.is_attachment) continue;
     std::cout << "Attachment: " << (p.filename.empty() ? "(unnamed)" : HeaderText(p.filename)) << " ("
               << HeaderText(p.content_type) << ", " << p.size << " bytes)\n";
   }

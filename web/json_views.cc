@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "store/mime/message.h"
 #include "store/util/sha256.h"
 
 namespace mailkeep::web {
@@ -49,7 +50,9 @@ nlohmann::json SearchResultJson(const MessageInfo& info) {
   }
   nlohmann::json attachments = nlohmann::json::array();
   for (const auto& p : info.parts) {
-    if (!p.filename.empty()) attachments.push_back(p.filename);
+    if (!p.filename.empty() && mime::IsAttachment(p.content_type, p.disposition, p.filename)) {
+      attachments.push_back(p.filename);
+    }
   }
   return {{"id", info.id},
           {"message_id", info.message_id},

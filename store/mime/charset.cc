@@ -4,7 +4,8 @@
 // iconv (they are most of real mail); everything else goes through glibc
 // iconv with descriptors cached per thread, because iconv_open costs far more
 // than converting a typical body. Names real mail uses but glibc does not know
-// are mapped first (see CanonicalCharset); HZ, which glibc lacks, is decoded
+// are mapped first, whatever their spelling (case, '-', '_', '.', vendor
+// "x-" prefixes: see AliasKey and CanonicalCharset); HZ, which glibc lacks, is decoded
 // here on top of its GB18030 converter (AppendHz).
 #include <iconv.h>
 
@@ -128,10 +129,131 @@ enum class Kind { kUnlabelled, kUtf8, kCp1252, kHz, kIconv };
 
 struct Canonical {
   Kind kind;
-  std::string iconv_name;  // upper case, for kIconv
+  // For kIconv: the names to try with iconv_open, in order (upper case).
+  std::vector<std::string> iconv_names;
 };
 
-// Maps a charset label to how it is decoded.
+// A label's key for the alias table: lower case, only letters and digits
+// ("ks_c_5601-1987" -> "ksc56011987", "ISO8859_1" -> "iso88591"), after
+// vendor prefixes ("x-", "x-x-") are dropped. Every spelling of a name that
+// differs only in case, '-', '_', '.', ':' or such a prefix has one key.
+std::string AliasKey(std::string_view name) {
+  while (name.size() > 2 && (name.starts_with("x-") || name.starts_with("x_"))) name.remove_prefix(2);
+  std::string key;
+  key.reserve(name.size());
+  for (char c : name) {
+    c = AsciiLower(c);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) key.push_back(c);
+  }
+  return key;
+}
+
+struct Alias {
+  std::string_view key;  // AliasKey form
+  Kind kind;
+  std::string_view iconv_name;  // for kIconv
+};
+
+// Labels real mail uses (IANA names, Python codec names and aliases, vendor
+// x- names) that glibc iconv does not take as written, by AliasKey.
+// Labelled ASCII with 8-bit bytes in it is common, so ASCII labels are read
+// as unlabelled; latin1 labels decode as windows-1252 (the WHATWG rule);
+// Korean, simplified Chinese and Japanese Shift_JIS labels as their
+// supersets (CP949, GB18030, CP932), as mail clients write them.
+constexpr Alias kAliases[] = {
+    {"utf8", Kind::kUtf8, {}},           {"u8", Kind::kUtf8, {}},           {"utf", Kind::kUtf8, {}},
+    {"unicode11utf8", Kind::kUtf8, {}},  {"cp65001", Kind::kUtf8, {}},      {"csutf8", Kind::kUtf8, {}},
+    {"usascii", Kind::kUnlabelled, {}},  {"ascii", Kind::kUnlabelled, {}},  {"unknown", Kind::kUnlabelled, {}},
+    {"unknown8bit", Kind::kUnlabelled, {}}, {"userdefined", Kind::kUnlabelled, {}},
+    {"default", Kind::kUnlabelled, {}},  {"us", Kind::kUnlabelled, {}},     {"ansix341968", Kind::kUnlabelled, {}},
+    {"ansix341986", Kind::kUnlabelled, {}}, {"iso646us", Kind::kUnlabelled, {}}, {"646", Kind::kUnlabelled, {}},
+    {"csascii", Kind::kUnlabelled, {}},  {"cp367", Kind::kUnlabelled, {}},  {"ibm367", Kind::kUnlabelled, {}},
+    {"8bit", Kind::kUnlabelled, {}},     {"7bit", Kind::kUnlabelled, {}},   {"none", Kind::kUnlabelled, {}},
+    {"charset", Kind::kUnlabelled, {}},
+    {"iso88591", Kind::kCp1252, {}},     {"latin1", Kind::kCp1252, {}},     {"latin", Kind::kCp1252, {}},
+    {"l1", Kind::kCp1252, {}},           {"windows1252", Kind::kCp1252, {}}, {"cp1252", Kind::kCp1252, {}},
+    {"iso885911987", Kind::kCp1252, {}}, {"cp819", Kind::kCp1252, {}},      {"ibm819", Kind::kCp1252, {}},
+    {"isoir100", Kind::kCp1252, {}},     {"csisolatin1", Kind::kCp1252, {}}, {"iso8859", Kind::kCp1252, {}},
+    {"8859", Kind::kCp1252, {}},         {"mscp1252", Kind::kCp1252, {}},
+    {"hzgb2312", Kind::kHz, {}},         {"hz", Kind::kHz, {}},             {"hzgb", Kind::kHz, {}},
+    {"ksc56011987", Kind::kIconv, "CP949"}, {"ksc5601", Kind::kIconv, "CP949"}, {"ksc56011989", Kind::kIconv, "CP949"},
+    {"euckr", Kind::kIconv, "CP949"},    {"cseuckr", Kind::kIconv, "CP949"}, {"windows949", Kind::kIconv, "CP949"},
+    {"ms949", Kind::kIconv, "CP949"},    {"uhc", Kind::kIconv, "CP949"},    {"korean", Kind::kIconv, "CP949"},
+    {"ksx1001", Kind::kIconv, "CP949"},
+    {"gbk", Kind::kIconv, "GB18030"},    {"gb2312", Kind::kIconv, "GB18030"}, {"gb231280", Kind::kIconv, "GB18030"},
+    {"gb23121980", Kind::kIconv, "GB18030"}, {"csgb2312", Kind::kIconv, "GB18030"},
+    {"csiso58gb231280", Kind::kIconv, "GB18030"}, {"isoir58", Kind::kIconv, "GB18030"},
+    {"euccn", Kind::kIconv, "GB18030"},  {"eucgb2312cn", Kind::kIconv, "GB18030"}, {"cp936", Kind::kIconv, "GB18030"},
+    {"ms936", Kind::kIconv, "GB18030"},  {"windows936", Kind::kIconv, "GB18030"}, {"936", Kind::kIconv, "GB18030"},
+    {"chinese", Kind::kIconv, "GB18030"}, {"gb180302000", Kind::kIconv, "GB18030"},
+    {"unicode11utf7", Kind::kIconv, "UTF-7"}, {"unicode20utf7", Kind::kIconv, "UTF-7"}, {"utf7", Kind::kIconv, "UTF-7"},
+    {"u7", Kind::kIconv, "UTF-7"},
+    {"iso88598i", Kind::kIconv, "ISO-8859-8"}, {"iso88598e", Kind::kIconv, "ISO-8859-8"},
+    {"logical", Kind::kIconv, "ISO-8859-8"}, {"visual", Kind::kIconv, "ISO-8859-8"},
+    {"iso88596i", Kind::kIconv, "ISO-8859-6"}, {"iso88596e", Kind::kIconv, "ISO-8859-6"},
+    {"macroman", Kind::kIconv, "MACINTOSH"}, {"mac", Kind::kIconv, "MACINTOSH"}, {"macintosh", Kind::kIconv, "MACINTOSH"},
+    {"csmacintosh", Kind::kIconv, "MACINTOSH"},
+    {"maccyrillic", Kind::kIconv, "MAC-CYRILLIC"}, {"macce", Kind::kIconv, "MAC-CENTRALEUROPE"},
+    {"maccentraleurope", Kind::kIconv, "MAC-CENTRALEUROPE"}, {"maclatin2", Kind::kIconv, "MAC-CENTRALEUROPE"},
+    {"maccenteuro", Kind::kIconv, "MAC-CENTRALEUROPE"}, {"macukrainian", Kind::kIconv, "MACUKRAINIAN"},
+    {"macukraine", Kind::kIconv, "MACUKRAINIAN"}, {"macicelandic", Kind::kIconv, "MAC-IS"},
+    {"maciceland", Kind::kIconv, "MAC-IS"},
+    {"shiftjis", Kind::kIconv, "CP932"}, {"sjis", Kind::kIconv, "CP932"}, {"mskanji", Kind::kIconv, "CP932"},
+    {"csshiftjis", Kind::kIconv, "CP932"}, {"windows31j", Kind::kIconv, "CP932"}, {"mscp932", Kind::kIconv, "CP932"},
+    {"ms932", Kind::kIconv, "CP932"},    {"932", Kind::kIconv, "CP932"},
+    {"shiftjis2004", Kind::kIconv, "SHIFT_JISX0213"}, {"sjis2004", Kind::kIconv, "SHIFT_JISX0213"},
+    {"shiftjisx0213", Kind::kIconv, "SHIFT_JISX0213"}, {"sjisx0213", Kind::kIconv, "SHIFT_JISX0213"},
+    {"eucjp", Kind::kIconv, "EUC-JP"},   {"ujis", Kind::kIconv, "EUC-JP"},   {"cseucpkdfmtjapanese", Kind::kIconv, "EUC-JP"},
+    {"eucjis2004", Kind::kIconv, "EUC-JISX0213"}, {"eucjisx0213", Kind::kIconv, "EUC-JISX0213"},
+    {"big5", Kind::kIconv, "BIG5-HKSCS"}, {"big5tw", Kind::kIconv, "BIG5-HKSCS"}, {"csbig5", Kind::kIconv, "BIG5-HKSCS"},
+    {"cnbig5", Kind::kIconv, "BIG5-HKSCS"}, {"big5hkscs", Kind::kIconv, "BIG5-HKSCS"}, {"hkscs", Kind::kIconv, "BIG5-HKSCS"},
+    {"ms950", Kind::kIconv, "CP950"},    {"950", Kind::kIconv, "CP950"},
+    {"windows874", Kind::kIconv, "CP874"}, {"tis620", Kind::kIconv, "CP874"}, {"tis6200", Kind::kIconv, "CP874"},
+    {"tis62025290", Kind::kIconv, "CP874"}, {"tis62025291", Kind::kIconv, "CP874"}, {"iso885911", Kind::kIconv, "CP874"},
+    {"isoir166", Kind::kIconv, "CP874"},
+    {"koi8r", Kind::kIconv, "KOI8-R"},   {"cskoi8r", Kind::kIconv, "KOI8-R"}, {"koi8u", Kind::kIconv, "KOI8-U"},
+    {"latin9", Kind::kIconv, "ISO-8859-15"}, {"l9", Kind::kIconv, "ISO-8859-15"},
+    {"iso2022jp", Kind::kIconv, "ISO-2022-JP"}, {"csiso2022jp", Kind::kIconv, "ISO-2022-JP"},
+    {"iso2022kr", Kind::kIconv, "ISO-2022-KR"}, {"csiso2022kr", Kind::kIconv, "ISO-2022-KR"},
+    {"utf16", Kind::kIconv, "UTF-16"},   {"u16", Kind::kIconv, "UTF-16"},     {"utf16le", Kind::kIconv, "UTF-16LE"},
+    {"utf16be", Kind::kIconv, "UTF-16BE"}, {"utf32", Kind::kIconv, "UTF-32"}, {"u32", Kind::kIconv, "UTF-32"},
+    {"utf32le", Kind::kIconv, "UTF-32LE"}, {"utf32be", Kind::kIconv, "UTF-32BE"},
+};
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// The iconv name for a key of a numbered family: iso8859N, latinN / lN,
+// windowsNNNN / cpNNNN / msNNNN / mscpNNNN (cp125x, cp874, cp850 ...),
+// ibmNNN; "" when the key is none of them.
+std::string NumberedCharset(const std::string& key) {
+  static constexpr std::string_view kLatin[] = {"", "1", "2", "3", "4", "9", "10", "13", "14", "15", "16"};
+  auto tail = [&](std::string_view prefix) -> std::string_view {
+    if (!key.starts_with(prefix)) return {};
+    std::string_view rest = std::string_view(key).substr(prefix.size());
+    return AllDigits(rest) && rest.size() <= 5 ? rest : std::string_view();
+  };
+  if (auto n = tail("iso8859"); !n.empty()) return "ISO-8859-" + std::string(n);
+  for (std::string_view latin : {"latin", "l"}) {
+    if (auto n = tail(latin); !n.empty()) {
+      const int k = std::stoi(std::string(n));
+      if (k >= 1 && k <= 10) return "ISO-8859-" + std::string(kLatin[k]);
+    }
+  }
+  for (std::string_view cp : {"windows", "mscp", "cp", "ms"}) {
+    if (auto n = tail(cp); !n.empty()) return "CP" + std::string(n);
+  }
+  if (auto n = tail("ibm"); !n.empty()) return "IBM" + std::string(n);
+  return {};
+}
+
+// Maps a charset label to how it is decoded: the alias table, then a
+// numbered family, then iconv with the label as written and with '_' read
+// as '-' (euc_kr -> EUC-KR).
 Canonical CanonicalCharset(std::string_view label) {
   // Trim blanks and quotes; drop an RFC 2231 "*language" suffix.
   while (!label.empty() && (label.front() == ' ' || label.front() == '\t' || label.front() == '"' ||
@@ -142,61 +264,26 @@ Canonical CanonicalCharset(std::string_view label) {
     label.remove_suffix(1);
   if (auto star = label.find('*'); star != std::string_view::npos) label = label.substr(0, star);
   if (label.empty() || label.size() > 40) return {Kind::kUnlabelled, {}};
-  std::string name;
-  name.reserve(label.size());
+  std::string upper;
+  upper.reserve(label.size());
   for (char c : label) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '_' || c == '.' || c == ':';
     if (!ok) return {Kind::kUnlabelled, {}};
-    name.push_back(AsciiLower(c));
+    upper.push_back((c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
   }
-  if (name == "utf-8" || name == "utf8" || name == "x-utf-8" || name == "unicode-1-1-utf-8")
-    return {Kind::kUtf8, {}};
-  // Labelled ASCII with 8-bit bytes in it is common; treat it as unlabelled.
-  if (name == "us-ascii" || name == "ascii" || name == "x-unknown" || name == "unknown" ||
-      name == "unknown-8bit" || name == "x-user-defined" || name == "default" || name == "us" ||
-      name == "ansi_x3.4-1968" || name == "iso646-us" || name == "8bit" || name == "7bit" ||
-      name == "none" || name == "charset")
-    return {Kind::kUnlabelled, {}};
-  // The WHATWG rule: latin1 labels decode as windows-1252.
-  if (name == "iso-8859-1" || name == "iso8859-1" || name == "iso_8859-1" || name == "latin1" ||
-      name == "latin-1" || name == "l1" || name == "windows-1252" || name == "cp1252" ||
-      name == "x-cp1252" || name == "iso-8859-1:1987" || name == "iso_8859-1:1987" ||
-      name == "cp819" || name == "ibm819" || name == "iso-ir-100")
-    return {Kind::kCp1252, {}};
-  // HZ (RFC 1843): glibc iconv has no converter, see AppendHz.
-  if (name == "hz-gb-2312" || name == "hz") return {Kind::kHz, {}};
-  struct Alias {
-    std::string_view from, to;
-  };
-  static constexpr Alias kAliases[] = {
-      {"ks_c_5601-1987", "CP949"},   {"ks_c_5601", "CP949"},       {"ks_c_5601-1989", "CP949"},
-      {"ksc5601", "CP949"},          {"ksc_5601", "CP949"},        {"euc-kr", "CP949"},
-      {"x-euc-kr", "CP949"},         {"windows-949", "CP949"},     {"x-gbk", "GB18030"},
-      {"gbk", "GB18030"},            {"gb2312", "GB18030"},        {"gb_2312-80", "GB18030"},
-      {"gb_2312", "GB18030"},        {"csgb2312", "GB18030"},      {"x-gb2312", "GB18030"},
-      {"euc-cn", "GB18030"},         {"x-euc-cn", "GB18030"},      {"cp936", "GB18030"},
-      {"windows-936", "GB18030"},    {"chinese", "GB18030"},       {"unicode-1-1-utf-7", "UTF-7"},
-      {"x-unicode-2-0-utf-7", "UTF-7"}, {"utf7", "UTF-7"},         {"iso-8859-8-i", "ISO-8859-8"},
-      {"iso-8859-8-e", "ISO-8859-8"}, {"iso-8859-6-i", "ISO-8859-6"}, {"iso-8859-6-e", "ISO-8859-6"},
-      {"logical", "ISO-8859-8"},     {"visual", "ISO-8859-8"},     {"x-mac-roman", "MACINTOSH"},
-      {"mac", "MACINTOSH"},          {"macintosh", "MACINTOSH"},   {"x-mac", "MACINTOSH"},
-      {"shift_jis", "CP932"},        {"shift-jis", "CP932"},       {"x-sjis", "CP932"},
-      {"sjis", "CP932"},             {"ms_kanji", "CP932"},        {"windows-31j", "CP932"},
-      {"x-ms-cp932", "CP932"},       {"big5", "BIG5-HKSCS"},       {"x-x-big5", "BIG5-HKSCS"},
-      {"big-5", "BIG5-HKSCS"},       {"cn-big5", "BIG5-HKSCS"},    {"x-euc-jp", "EUC-JP"},
-      {"windows-874", "CP874"},      {"tis-620", "CP874"},         {"iso-8859-11", "CP874"},
-      {"x-cp1250", "WINDOWS-1250"},  {"x-cp1251", "WINDOWS-1251"}, {"koi8r", "KOI8-R"},
-      {"iso-8859-15", "ISO-8859-15"}, {"latin9", "ISO-8859-15"},   {"utf-16", "UTF-16"},
-  };
-  for (const auto& a : kAliases)
-    if (name == a.from) return {Kind::kIconv, std::string(a.to)};
-  // cp125x → WINDOWS-125x
-  if (name.size() == 6 && name.starts_with("cp125")) return {Kind::kIconv, "WINDOWS-" + name.substr(2)};
-  std::string upper = name;
-  for (char& c : upper)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  return {Kind::kIconv, std::move(upper)};
+  const std::string key = AliasKey(label);
+  for (const Alias& a : kAliases) {
+    if (key == a.key) return {a.kind, a.kind == Kind::kIconv ? std::vector<std::string>{std::string(a.iconv_name)}
+                                                             : std::vector<std::string>{}};
+  }
+  if (std::string numbered = NumberedCharset(key); !numbered.empty()) return {Kind::kIconv, {std::move(numbered)}};
+  Canonical c{Kind::kIconv, {upper}};
+  std::string hyphens = upper;
+  for (char& ch : hyphens)
+    if (ch == '_') ch = '-';
+  if (hyphens != upper) c.iconv_names.push_back(std::move(hyphens));
+  return c;
 }
 
 const iconv_t kNoIconv = reinterpret_cast<iconv_t>(-1);
@@ -351,10 +438,9 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset, bool* bad) 
   if (IsAscii(bytes)) {
     bool special = false;
     if (charset.size() >= 2) {
-      std::string lower;
-      for (char c : charset.substr(0, 24)) lower.push_back(AsciiLower(c));
-      for (std::string_view k : {"utf-7", "utf7", "2022", "hz", "16", "32", "ucs", "unicode"})
-        special |= lower.find(k) != std::string::npos;
+      const std::string key = AliasKey(charset.substr(0, 24));
+      for (std::string_view k : {"utf7", "u7", "2022", "hz", "16", "32", "ucs", "unicode"})
+        special |= key.find(k) != std::string::npos;
     }
     if (!special) {
       out.append(bytes);
@@ -378,14 +464,15 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset, bool* bad) 
     case Kind::kIconv:
       break;
   }
-  bool owned = false;
-  iconv_t cd = Cache().Get(c.iconv_name, &owned);
-  if (cd == kNoIconv) {
-    AppendUnlabelled(out, bytes);
+  for (const std::string& name : c.iconv_names) {
+    bool owned = false;
+    iconv_t cd = Cache().Get(name, &owned);
+    if (cd == kNoIconv) continue;
+    AppendIconv(out, cd, bytes, bad);
+    if (owned) iconv_close(cd);
     return out;
   }
-  AppendIconv(out, cd, bytes, bad);
-  if (owned) iconv_close(cd);
+  AppendUnlabelled(out, bytes);
   return out;
 }
 

@@ -412,7 +412,7 @@ class Parser {
     // one is decoded and parsed (ParseEncodedMessage).
     const bool encoded = part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable";
     part.path = part.is_multipart ? container_path : leaf_path;
-    if (!part.is_multipart) part.is_attachment = part.disposition == "attachment" || !part.filename.empty();
+    if (!part.is_multipart) part.is_attachment = IsAttachment(part.content_type, part.disposition, part.filename);
     if (part.is_attachment && !part.filename.empty()) msg_.attachments.push_back(part.filename);
 
     const size_t index = msg_.parts.size();
@@ -686,6 +686,16 @@ class Parser {
 };
 
 }  // namespace
+
+bool IsSignatureType(std::string_view content_type) {
+  return content_type == "application/pgp-signature" || content_type == "application/pkcs7-signature" ||
+         content_type == "application/x-pkcs7-signature";
+}
+
+bool IsAttachment(std::string_view content_type, std::string_view disposition, std::string_view filename) {
+  if (content_type.starts_with("multipart/") || IsSignatureType(content_type)) return false;
+  return disposition == "attachment" || !filename.empty();
+}
 
 const std::string* Message::FindHeader(std::string_view name) const {
   for (const auto& h : headers)

@@ -56,8 +56,22 @@ struct Part {
   // (store/mime/decode.h), not into raw. M itself and parts outside it have
   // it false. Nested encoded messages apply the rule again, level by level.
   bool in_decoded = false;
-  bool is_attachment = false;     // disposition attachment, or a named non-text leaf
+  bool is_attachment = false;     // IsAttachment(content_type, disposition, filename), leaves only
 };
+
+// Whether `content_type` (lower case) is a detached signature: the second
+// part of a multipart/signed (RFC 1847) in OpenPGP (RFC 3156,
+// application/pgp-signature) or S/MIME (RFC 8551, application/pkcs7-signature
+// and the older application/x-pkcs7-signature).
+bool IsSignatureType(std::string_view content_type);
+
+// What mailkeep counts as an attachment, the one rule for has:attachment and
+// attachment: (index/), the catalog's has_attachments, `search --format
+// json`, `show` and `export --attachments`: a leaf part (not multipart/*)
+// whose disposition is "attachment" or that has a file name, unless it is a
+// signature (IsSignatureType), as notmuch and mu count them. Arguments as in
+// Part (lower-case type and disposition).
+bool IsAttachment(std::string_view content_type, std::string_view disposition, std::string_view filename);
 
 // Defects found while parsing (bit flags). None of them is fatal.
 enum Defect : uint32_t {
@@ -85,7 +99,8 @@ struct Message {
   std::vector<std::string> references;  // message ids in order, without brackets
 
   std::vector<Part> parts;           // pre-order; parts[0] is the root
-  std::vector<std::string> attachments;  // file names of attachment parts, in order
+  std::vector<std::string> attachments;  // file names of attachment parts (Part::is_attachment) and of
+                                         // uuencoded blocks in text, in order
   // Readable text: every text/plain part, and text/html parts (tags, script
   // and style removed, entities decoded) when no plain alternative exists;
   // joined with blank lines; capped at ParseLimits::max_text_bytes.

@@ -588,6 +588,71 @@ TEST(MimeCharset, Windows125x) {
   EXPECT_EQ(ToUtf8("\xB9", "cp1250"), "ą");
 }
 
+// Python- and vendor-style spellings of known charsets decode as that
+// charset, not as the windows-1252 fallback.
+TEST(MimeCharset, AliasSpellingsDecodeAsTheirCharset) {
+  struct Case {
+    const char* label;
+    std::string bytes;
+    const char* utf8;
+  };
+  const Case cases[] = {
+      {"eucgb2312_cn", "\xD6\xD0\xCE\xC4", "中文"},
+      {"gb2312_80", "\xD6\xD0\xCE\xC4", "中文"},
+      {"GB2312_1980", "\xD6\xD0\xCE\xC4", "中文"},
+      {"euc_cn", "\xD6\xD0\xCE\xC4", "中文"},
+      {"ms936", "\xD6\xD0\xCE\xC4", "中文"},
+      {"euc_kr", "\xC7\xD1\xB1\xB9", "한국"},
+      {"ks_c_5601_1987", "\xC7\xD1\xB1\xB9", "한국"},
+      {"KS_C_5601-1987", "\xC7\xD1\xB1\xB9", "한국"},
+      {"uhc", "\xC7\xD1\xB1\xB9", "한국"},
+      {"x-sjis", "\x93\xFA\x96\x7B", "日本"},
+      {"shift-jis", "\x93\xFA\x96\x7B", "日本"},
+      {"s_jis", "\x93\xFA\x96\x7B", "日本"},
+      {"ms_kanji", "\x93\xFA\x96\x7B", "日本"},
+      {"ms932", "\x93\xFA\x96\x7B", "日本"},
+      {"euc_jp", "\xC6\xFC\xCB\xDC", "日本"},
+      {"ujis", "\xC6\xFC\xCB\xDC", "日本"},
+      {"iso8859_2", "\xB1", "ą"},
+      {"iso_8859_2", "\xB1", "ą"},
+      {"latin_2", "\xB1", "ą"},
+      {"l2", "\xB1", "ą"},
+      {"iso8859_1", "\xE9\x80", "é€"},
+      {"latin_1", "\xE9", "é"},
+      {"cp1252", "\x93q\x94", "“q”"},
+      {"windows_1251", "\xCF\xF0\xE8\xE2\xE5\xF2", "Привет"},
+      {"x-cp1251", "\xCF\xF0\xE8\xE2\xE5\xF2", "Привет"},
+      {"koi8_r", "\xF0\xD2\xC9\xD7\xC5\xD4", "Привет"},
+      {"x-mac-cyrillic", "\x8F\xF0\xE8\xE2\xE5\xF2", "Привет"},
+      {"mac_cyrillic", "\x8F\xF0\xE8\xE2\xE5\xF2", "Привет"},
+      {"x-mac-ce", "\x88", "ą"},
+      {"mac_latin2", "\x88", "ą"},
+      {"x-mac-ukrainian", "\x8F\xF0\xE8\xE2\xE5\xF2", "Привет"},
+      {"macroman", "\x8E", "é"},
+      {"mac_roman", "\x8E", "é"},
+      {"utf8", "caf\xC3\xA9", "café"},
+      {"utf_8", "caf\xC3\xA9", "café"},
+      {"UTF-8", "caf\xC3\xA9", "café"},
+      {"big5_tw", "\xA4\xA4\xA4\xE5", "中文"},
+      {"big5_hkscs", "\xA4\xA4\xA4\xE5", "中文"},
+      {"cp950", "\xA4\xA4\xA4\xE5", "中文"},
+      {"windows_874", "\xA1", "ก"},
+      {"tis_620", "\xA1", "ก"},
+      {"iso_2022_jp", "\x1B$BF|K\\\x1B(B", "日本"},
+      {"csISO2022JP", "\x1B$BF|K\\\x1B(B", "日本"},
+      {"utf_7", "+AOk-", "é"},
+      {"utf_16_le", std::string("h\0i\0", 4), "hi"},
+  };
+  for (const Case& c : cases) {
+    bool bad = false;
+    EXPECT_EQ(ToUtf8(c.bytes, c.label, &bad), c.utf8) << c.label;
+    EXPECT_FALSE(bad) << c.label;
+  }
+  // Unknown names still fall back (UTF-8 if valid, else windows-1252).
+  EXPECT_EQ(ToUtf8("caf\xE9", "x_no_such_charset"), "café");
+  EXPECT_EQ(ToUtf8("caf\xE9", "x-mac-klingon"), "café");
+}
+
 TEST(MimeCharset, UnlabelledUtf8OrWindows1252) {
   for (const char* label : {"", "x-unknown", "unknown", "us-ascii"}) {
     EXPECT_EQ(ToUtf8("caf\xC3\xA9", label), "café") << label;
@@ -769,6 +834,36 @@ TEST(MimeTree, AttachmentFields) {
   EXPECT_EQ(std::string_view(kNested).substr(pdf.body_offset, pdf.body_length), "aGVsbG8gd29ybGQ=");
   EXPECT_EQ(m.attachments, (std::vector<std::string>{"doc.pdf", "pic.png"}));
   EXPECT_EQ(m.parts[2].charset, "utf-8");
+}
+
+// A detached signature (multipart/signed's second part) is not an
+// attachment, named or not (notmuch and mu count them the same way).
+TEST(MimeTree, SignaturePartsAreNotAttachments) {
+  for (const char* type : {"application/pgp-signature", "application/pkcs7-signature",
+                           "Application/X-PKCS7-Signature"}) {
+    const std::string raw = std::string(
+                                "From: a@example.com\nSubject: signed\nContent-Type: multipart/signed; boundary=b\n\n"
+                                "--b\nContent-Type: multipart/mixed; boundary=c\n\n"
+                                "--c\nContent-Type: text/plain\n\nhello\n"
+                                "--c\nContent-Type: image/png; name=pic.png\nContent-Disposition: attachment\n\nPNG\n"
+                                "--c--\n"
+                                "--b\nContent-Type: ") +
+                            type + "; name=sig.asc\nContent-Disposition: attachment; filename=sig.asc\n\nSIG\n--b--\n";
+    const Message m = ParseMessage(raw);
+    ASSERT_EQ(m.parts.size(), 5u) << type;
+    EXPECT_TRUE(m.parts[3].is_attachment) << type;
+    EXPECT_FALSE(m.parts[4].is_attachment) << type;
+    EXPECT_EQ(m.parts[4].filename, "sig.asc");
+    EXPECT_EQ(m.attachments, (std::vector<std::string>{"pic.png"})) << type;
+  }
+  EXPECT_TRUE(IsAttachment("application/pdf", "", "a.pdf"));
+  EXPECT_TRUE(IsAttachment("application/octet-stream", "attachment", ""));
+  EXPECT_FALSE(IsAttachment("text/plain", "inline", ""));
+  EXPECT_FALSE(IsAttachment("application/pgp-signature", "attachment", "signature.asc"));
+  EXPECT_FALSE(IsAttachment("multipart/mixed", "attachment", "x.zip"));
+  // Encrypted data and keys are attachments: only detached signatures are not.
+  EXPECT_TRUE(IsAttachment("application/pgp-keys", "attachment", "key.asc"));
+  EXPECT_TRUE(IsAttachment("application/pkcs7-mime", "attachment", "smime.p7m"));
 }
 
 TEST(MimeTree, TextPrefersPlainAlternativeAndIncludesForwarded) {
