@@ -33,17 +33,31 @@ index_dir() {
     echo "${1:-$ARCHIVE}/xapian"
   fi
 }
-# held_sha256s: the sorted SHA-256 (hex) of every message the archive holds,
-# one per blob. A plain catalog names them; an encrypted one cannot be read
-# from outside (and keys its content hash), so its messages are exported.
+# held_sha256s [ID...]: the sorted SHA-256 (hex) of every message the
+# archive holds, one per blob; with IDs, of those messages only (an id not
+# held gives no line). A plain catalog names them; an encrypted one cannot
+# be read from outside (and keys its content hash), so its messages are
+# exported: only the IDs asked for, hashed by one sha256sum.
 held_sha256s() {
+  local id ids=
+  for id in "$@"; do
+    [[ $id =~ ^[0-9]+$ ]] || fail "held_sha256s: not a message id: $id"
+    ids+=${ids:+,}$id
+  done
   if encrypted; then
-    rm -rf "$WORK/held-export"
-    mk -q export --format eml --out "$WORK/held-export"
-    (cd "$WORK/held-export" && find . -type f -print0 | xargs -0r sha256sum | cut -d' ' -f1 | sort)
-    rm -rf "$WORK/held-export"
+    local tmp dir files
+    tmp=$(mktemp -d "$WORK/held.XXXXXX")  # (callers may run side by side)
+    dir="$tmp/eml"
+    if (($#)); then
+      mk -q export --format eml --out "$dir" "$@" >/dev/null 2>&1 || true  # an id not held: no file for it
+    else
+      mk -q export --format eml --out "$dir"
+    fi
+    files=("$dir"/*)
+    [[ ! -e ${files[0]} ]] || sha256sum "${files[@]}" | cut -d' ' -f1 | sort
+    rm -rf "$tmp"
   else
-    sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort
+    sqlite3 "$ARCHIVE/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs${ids:+ WHERE id IN ($ids)}" | sort
   fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -68,11 +68,21 @@ while ((killed < kills && k < 3 * kills)); do
   "$MAILKEEP" --archive "$ARCHIVE" sync --config "$WORK/config.ini" --lock-timeout 10 >/dev/null 2>"$WORK/err" &
   pid=$!
   ms=$(((RANDOM * 32768 + RANDOM) % (max_ms + 1)))
-  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
-  kill -KILL "$pid" 2>/dev/null || true
+  # Killed when the delay is up, unless it finished first (then the next
+  # run starts at once instead of after the rest of the delay).
+  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))" &
+  timer=$! ended=
   set +e
-  wait "$pid" 2>/dev/null
+  wait -n -p ended "$pid" "$timer" 2>/dev/null
   rc=$?
+  if [[ $ended == "$timer" ]]; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rc=$?
+  else
+    kill "$timer" 2>/dev/null
+    wait "$timer" 2>/dev/null
+  fi
   set -e
   if pgrep -f -- "--archive $ARCHIVE sync" >/dev/null; then
     fail "a mailkeep sync is still running after its kill (run $k)"

@@ -50,7 +50,7 @@ find "$SAMPLE/.Archive.2023/cur" -type f | sort | sed -n 1,10p | xargs -d '\n' c
 pack_end=$(stat -c %s "$TEMPLATE/packs/000001.pack")
 FLAGS=(--batch 4 --debug-pack-size $((pack_end + 4000)) --debug-dictionary-after 77)
 
-sha_lines() { sqlite3 -separator ' ' "$1/catalog.sqlite" "SELECT id, lower(hex(sha256)) FROM blobs" | sort; }
+sha_lines() { sqlite3 -separator ' ' "$1/catalog.sqlite" "SELECT id, lower(hex(sha256)) FROM blobs"; }
 sha_lines "$TEMPLATE" | cut -d' ' -f2 | sort >"$WORK/before"  # the same in both scenarios
 { cat "$WORK/before"; find "$INPUT" -type f -print0 | xargs -0 sha256sum | cut -d' ' -f1; } | sort -u >"$WORK/expected"
 
@@ -107,10 +107,17 @@ echo "recover: the first $N_RECOVER operations open the archive a failed run lef
 fault_add_steps grow "$N"
 fault_add_steps recover "$N_RECOVER"
 
+# The sets the checks compare with (bash associative arrays: see lib.sh on
+# processes).
+declare -A BEFORE EXPECTED
+fault_set BEFORE "$WORK/before"
+fault_set EXPECTED "$WORK/expected"
+
 # One faulted import and the checks after it. Fails (exits) on the first
 # broken promise.
 check_step() {  # SCENARIO L KIND; uses $ARCHIVE and $W (private files)
-  local s=$1 l=$2 kind=$3 what lost
+  local s=$1 l=$2 kind=$3 what word id sha line
+  local -A have=() final=()
   if [[ $s == recover ]]; then fault_reset "$RECOVER"; else fault_reset "$TEMPLATE"; fi
   # The faulted run: an error line, never an abort or a usage error.
   fault_step "$s" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" -v import "${FLAGS[@]}" "$INPUT"
@@ -119,21 +126,35 @@ check_step() {  # SCENARIO L KIND; uses $ARCHIVE and $W (private files)
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the faulted import: $(head -5 "$W/verify")"
   # Nothing reported stored is missing; nothing there before is gone.
   sha_lines "$ARCHIVE" >"$W/have"
-  grep -E '^(stored|duplicate|known) ' "$W/faulted.out" | cut -d' ' -f2,3 | sort >"$W/reported" || true
-  lost=$(comm -23 "$W/reported" "$W/have" | head -3)
-  [[ -z "$lost" ]] || fail "$what: reported stored but not in the catalog (id sha): $lost"
-  lost=$(cut -d' ' -f2 "$W/have" | sort | comm -13 - "$WORK/before" | head -3)
-  [[ -z "$lost" ]] || fail "$what: messages archived before the run are gone: $lost"
+  fault_set have "$W/have"
+  while read -r word id sha line; do
+    case $word in
+      stored | duplicate | known)
+        [[ -n ${have["$id $sha"]:-} ]] || fail "$what: reported stored but not in the catalog (id sha): $id $sha" ;;
+    esac
+  done <"$W/faulted.out"
+  have=()
+  while read -r id sha; do have[$sha]=1; done <"$W/have"
+  for sha in "${!BEFORE[@]}"; do
+    [[ -n ${have[$sha]:-} ]] || fail "$what: messages archived before the run are gone: $sha"
+  done
   # A fault-free rerun completes the set: each message once, all indexed.
   mk -v import --batch 4 "$INPUT" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: the rerun failed: $(head -3 "$W/rerun.err")"
-  sha_lines "$ARCHIVE" | cut -d' ' -f2 | sort >"$W/final"
-  cmp -s "$W/final" "$WORK/expected" ||
-    fail "$what: after the rerun the archive holds $(wc -l <"$W/final") blobs ($(sort -u "$W/final" | wc -l) distinct), not the $(wc -l <"$WORK/expected") messages once each"
+  sha_lines "$ARCHIVE" >"$W/final"
+  while read -r id sha; do
+    [[ -n ${EXPECTED[$sha]:-} && -z ${final[$sha]:-} ]] ||
+      fail "$what: after the rerun the archive holds $sha $([[ -n ${EXPECTED[$sha]:-} ]] && echo twice || echo "which is not an input message")"
+    final[$sha]=1
+  done <"$W/final"
+  ((${#final[@]} == ${#EXPECTED[@]})) ||
+    fail "$what: after the rerun the archive holds ${#final[@]} messages, not the ${#EXPECTED[@]} once each"
   # verify reads every message back and checks it against its catalog row,
   # and compares the index with the catalog: with nothing left waiting for
   # the index, every message is indexed.
   mk -v verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -5 "$W/verify")"
-  if grep -q 'waiting to be indexed' "$W/verify"; then fail "$what: after the rerun: $(grep waiting "$W/verify")"; fi
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line != *'waiting to be indexed'* ]] || fail "$what: after the rerun: $line"
+  done <"$W/verify"
 }
 
 fault_run_steps check_step
