@@ -5,22 +5,27 @@
 # 2 in CI, faults every STRIDE-th step; FAULT_STRIDE=1 for all).
 #
 # The archive (tests/crash/repack_archive.sh with packs of 8000 bytes): 80
-# messages in a few packs with a dictionary, 8 of them removed by
-# `mailkeep delete` (one of them a training sample of the dictionary), 2
-# held, so that repack replaces the dictionary (a new one and its repair
-# file, the messages recompressed, a catalog switch, the old repair file
-# removed), then copies blobs and the new dictionary (staging its repair
-# file), switches the catalog, removes packs and compacts the catalog.
+# messages in a few packs with a dictionary and an index, 8 of them
+# removed by `mailkeep delete` (one of them a training sample of the
+# dictionary), 2 held, so that repack replaces the dictionary (a new one
+# and its repair file, the messages recompressed, a catalog switch, the old
+# repair file removed), then copies blobs and the new dictionary (staging
+# its repair file), switches the catalog, removes packs, compacts the
+# catalog, and compacts the index (its next generation written and synced,
+# XAPIANDB switched, the old generation removed).
 # After each faulted run:
 #   - it ended cleanly (status 0, 1 or 3; one-line errors; a failed
-#     directory fsync that left a name at risk failed the run);
+#     directory fsync that left a name at risk failed the run), or was
+#     killed (kind `kill`);
 #   - `verify` passes and the catalog holds exactly the 72 messages that
-#     stay, the held ones held;
+#     stay, the held ones held, and the index their 72 documents;
 #   - repack again without a fault succeeds, then verify passes, the 72 are
-#     there, and the removed messages' texts are nowhere under the archive
-#     (files, and dictionaries decompressed).
-# Every distinct step of the dictionary's replacement is faulted once
-# whatever FAULT_STRIDE.
+#     there, the index has only the shard directories XAPIANDB names, and
+#     the removed messages' texts and words are nowhere under the archive
+#     (files, index included, and dictionaries decompressed).
+# Every distinct step of the dictionary's replacement and of the index's
+# compaction is faulted once whatever FAULT_STRIDE; every distinct step of
+# the index's compaction is also killed once (SIGKILL just before it).
 source "$(dirname "$0")/../cli/lib.sh"
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../crash/repack_archive.sh"
@@ -55,24 +60,38 @@ done < <(awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b {
   END { if (held) print held }' "$WORK/trace" | sort -un)
 echo "the dictionary's replacement: operations $first..$last, $replacement distinct steps, each faulted once"
 
+# The index's compaction: from the first operation on the index to the
+# last, every distinct step faulted once and killed once.
+read -r first last < <(awk '$3 ~ /^xapian\// && !f {f = $1} $3 ~ /^xapian/ {l = $1} END {print f, l}' "$WORK/trace")
+awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b && $2 == "rename" && $3 == "xapian/XAPIANDB.tmp"' "$WORK/trace" | grep -q . ||
+  fail "the repack did not switch the index to a new generation (no rename of XAPIANDB.tmp in operations $first..$last)"
+compaction=0
+saved_kinds=("${FAULT_KINDS[@]}")
+while read -r l; do
+  compaction=$((compaction + 1))
+  (((l - 1) % stride == 0)) || FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
+  FAULT_KINDS=(kill)
+  FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
+  FAULT_KINDS=("${saved_kinds[@]}")
+done < <(awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b {
+    k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
+  END { if (held) print held }' "$WORK/trace" | sort -un)
+echo "the index's compaction: operations $first..$last, $compaction distinct steps, each faulted and killed once"
+
 check_step() {  # COMMAND L KIND
-  local c=$1 l=$2 kind=$3 rc what
-  rm -rf "$ARCHIVE" && cp -a "$TEMPLATE" "$ARCHIVE"
-  rm -f "$W/hit"
-  set +e
-  fault_env "$W/faulted" FAULT_STEP="$l" FAULT_KIND="$kind" FAULT_HIT="$W/hit" -- "$MAILKEEP" --archive "$ARCHIVE" "$c"
-  rc=$?
-  set -e
-  what="$c step $l ($kind on $(fault_hit_what))"
-  [[ -s "$W/hit" ]] || fail "$what: $c never reached operation $l (exit $rc)"
-  echo "$c $l $kind $(fault_hit_what) $rc" >>"$W/outcomes"
-  fault_check_exit "$what" "$rc"
+  local c=$1 l=$2 kind=$3 what docs
+  fault_reset "$TEMPLATE"
+  fault_step "$c" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" "$c"
+  what=$FAULT_WHAT
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after it: $(head -3 "$W/verify")"
   cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: the catalog's messages changed"
   [[ $((l % 4)) -ne 1 ]] || held_ok "$ARCHIVE" || fail "$what: a held message is gone or no longer held"
+  docs=$(index_documents "$ARCHIVE")
+  [[ $docs == 72 ]] || fail "$what: the index has $docs documents, not 72"
   mk -q "$c" >"$W/rerun.out" 2>"$W/rerun.err" || fail "$what: $c again without a fault failed: $(head -3 "$W/rerun.err")"
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after the rerun: $(head -3 "$W/verify")"
   cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: after the rerun the catalog's messages changed"
+  where=$(index_shards_listed "$ARCHIVE") || fail "$what: after the rerun $where"
   where=$(removed_text_gone "$ARCHIVE") || fail "$what: after the rerun a removed text is still there: $where"
 }
 
