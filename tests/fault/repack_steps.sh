@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Faults below the program at every step of `repack` (tests/fault/lib.sh:
 # EIO, ENOSPC and short writes, rotating, at every write, fsync, rename,
-# truncate, create, mkdir and unlink under the archive; FAULT_STRIDE, default
-# 2 in CI, faults every STRIDE-th step; FAULT_STRIDE=1 for all).
+# truncate, create, mkdir and unlink under the archive;
+# FAULT_STRIDE=S faults every S-th step, FAULT_STRIDE=1 all; unset (CI),
+# every distinct step once: a run of the same operation on the same file
+# by its first and last).
 #
 # The archive (tests/crash/repack_archive.sh with packs of 8000 bytes): 80
 # messages in a few packs with a dictionary and an index, 8 of them
@@ -41,42 +43,54 @@ fault_env "$WORK/count" FAULT_COUNTS="$WORK/counts" FAULT_TRACE="$WORK/trace" --
 n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
 [[ "$n" -gt 0 ]] || fail "the fault library counted no operation of repack"
 echo "repack: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//')); $(cat "$WORK/count.out")"
-stride=${FAULT_STRIDE:-2}
-fault_add_steps repack "$n" "$stride"
-# The dictionary's replacement (from its record's append to the removal of
-# the old repair file), every distinct step once whatever the stride: a run
-# of the same operation on the same file (the recompressed frames' appends,
-# the WAL's pages) counts by its first and last.
 fault_trace_ops "$WORK/trace"
-read -r first last < <(awk '$3 == "packs/dictionaries/2.repair.tmp" && !f {f = $1}
+# distinct_steps FIRST LAST: operations FIRST..LAST, a run of the same
+# operation on the same file (the recompressed frames' appends, the WAL's
+# pages, the index's blocks) by its first and last.
+distinct_steps() {
+  awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b {
+      k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
+    END { if (held) print held }' "$WORK/trace" | sort -un
+}
+# The dictionary's replacement: from its record's append to the removal of
+# the old repair file.
+read -r dict_first dict_last < <(awk '$3 == "packs/dictionaries/2.repair.tmp" && !f {f = $1}
   $2 == "unlink" && $3 == "packs/dictionaries/1.repair" {l = $1} END {print f - 2, l + 1}' "$WORK/trace")
-((first > 0 && last > first)) || fail "the repack did not replace the dictionary (no new repair file, or no old one removed)"
-replacement=0
-while read -r l; do
-  replacement=$((replacement + 1))
-  (((l - 1) % stride == 0)) || FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
-done < <(awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b {
-    k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
-  END { if (held) print held }' "$WORK/trace" | sort -un)
-echo "the dictionary's replacement: operations $first..$last, $replacement distinct steps, each faulted once"
-
-# The index's compaction: from the first operation on the index to the
-# last, every distinct step faulted once and killed once.
-read -r first last < <(awk '$3 ~ /^xapian\// && !f {f = $1} $3 ~ /^xapian/ {l = $1} END {print f, l}' "$WORK/trace")
-awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b && $2 == "rename" && $3 == "xapian/XAPIANDB.tmp"' "$WORK/trace" | grep -q . ||
-  fail "the repack did not switch the index to a new generation (no rename of XAPIANDB.tmp in operations $first..$last)"
-compaction=0
+((dict_first > 0 && dict_last > dict_first)) || fail "the repack did not replace the dictionary (no new repair file, or no old one removed)"
+# The index's compaction: from the first operation on the index to the last.
+read -r index_first index_last < <(awk '$3 ~ /^xapian\// && !f {f = $1} $3 ~ /^xapian/ {l = $1} END {print f, l}' "$WORK/trace")
+awk -v a="$index_first" -v b="$index_last" '$1 >= a && $1 <= b && $2 == "rename" && $3 == "xapian/XAPIANDB.tmp"' "$WORK/trace" |
+  grep -q . || fail "the repack did not switch the index to a new generation (no rename of XAPIANDB.tmp)"
+if [[ -n ${FAULT_STRIDE:-} ]]; then
+  # Every STRIDE-th operation, and every distinct step of the dictionary's
+  # replacement and of the index's compaction.
+  fault_add_steps repack "$n" "$FAULT_STRIDE"
+  while read -r l; do
+    (((l - 1) % FAULT_STRIDE == 0)) || FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
+  done < <( (distinct_steps "$dict_first" "$dict_last"; distinct_steps "$index_first" "$index_last") | sort -un)
+  echo "faulting every ${FAULT_STRIDE}th operation, and each distinct step of the dictionary's replacement and the index's compaction"
+else
+  # By default every distinct step of the whole repack once (CI: 164 runs
+  # where every second operation made 227, and ran before the index was
+  # compacted at all).
+  steps=0
+  while read -r l; do
+    steps=$((steps + 1))
+    FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
+  done < <(distinct_steps 1 "$n")
+  echo "faulting each of the $steps distinct steps once"
+fi
+echo "the dictionary's replacement: operations $dict_first..$dict_last, $(distinct_steps "$dict_first" "$dict_last" | wc -l) distinct steps"
+# SIGKILL just before each distinct step of the index's compaction.
 saved_kinds=("${FAULT_KINDS[@]}")
+FAULT_KINDS=(kill)
+kills=0
 while read -r l; do
-  compaction=$((compaction + 1))
-  (((l - 1) % stride == 0)) || FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
-  FAULT_KINDS=(kill)
+  kills=$((kills + 1))
   FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
-  FAULT_KINDS=("${saved_kinds[@]}")
-done < <(awk -v a="$first" -v b="$last" '$1 >= a && $1 <= b {
-    k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
-  END { if (held) print held }' "$WORK/trace" | sort -un)
-echo "the index's compaction: operations $first..$last, $compaction distinct steps, each faulted and killed once"
+done < <(distinct_steps "$index_first" "$index_last")
+FAULT_KINDS=("${saved_kinds[@]}")
+echo "the index's compaction: operations $index_first..$index_last, $kills distinct steps, each killed once"
 
 check_step() {  # COMMAND L KIND
   local c=$1 l=$2 kind=$3 what docs
@@ -96,4 +110,4 @@ check_step() {  # COMMAND L KIND
 }
 
 fault_run_steps check_step
-echo "ok: $FAULT_RUNS faulted runs ($FAULT_STEPS steps of repack, every ${FAULT_STRIDE:-2}th; kinds ${FAULT_KINDS[*]}) in $FAULT_SECONDS s with ${FAULT_JOBS:-2} jobs: each ended cleanly and verified, and a rerun finished the repack"
+echo "ok: $FAULT_RUNS faulted runs ($FAULT_STEPS steps of repack, ${FAULT_STRIDE:+every ${FAULT_STRIDE}th and }distinct ones; kinds ${FAULT_KINDS[*]}) in $FAULT_SECONDS s with ${FAULT_JOBS:-2} jobs: each ended cleanly and verified, and a rerun finished the repack"
