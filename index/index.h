@@ -106,7 +106,10 @@ class IndexWriter {
   // after it (the new shards cannot be opened) the writer refuses further
   // work (reopen it). A kill at any moment leaves an index with exactly
   // the committed documents: XAPIANDB names one complete generation, and
-  // the next Open() removes the shard directories it does not name.
+  // the next Open() removes the shard directories it does not name. Not
+  // caught: a failed fsync inside Xapian's compact(), which Xapian 1.4.22
+  // ignores (a disk error there can leave the index unreadable until
+  // `reindex`; the catalog is not affected).
   virtual Status Compact() = 0;
 };
 
