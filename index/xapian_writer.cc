@@ -37,7 +37,7 @@
 // added at least compact_after_documents documents, and at least half of
 // the index, when destroyed. A kill leaves XAPIANDB naming one complete
 // generation; Open() removes the shard directories it does not name.
-// Xapian 1.4.22's compact() ignores a failed fsync of its output tables
+// Xapian 1.4.22's compact() ignores a failed fsync of the files it writes
 // (tests/fault: ENOSPC on shard-0.1/postlist.glass's fsync, then the
 // switch, and the lost page left the index unreadable): such a disk error
 // is not caught here (`reindex` repairs it).

@@ -62,10 +62,10 @@ read -r index_first index_last < <(awk '$3 ~ /^xapian\// && !f {f = $1} $3 ~ /^x
 awk -v a="$index_first" -v b="$index_last" '$1 >= a && $1 <= b && $2 == "rename" && $3 == "xapian/XAPIANDB.tmp"' "$WORK/trace" |
   grep -q . || fail "the repack did not switch the index to a new generation (no rename of XAPIANDB.tmp)"
 # Known gap, not faulted (killed, though): Xapian 1.4.22's compact()
-# ignores a failed fsync of the tables it writes (shard-K.G/*.glass), so
-# the index switched to a generation whose unsynced pages a disk error
-# lost (index/xapian_writer.cc).
-unfaultable() { awk -v l="$1" '$1 == l && $2 == "sync" && $3 ~ /^xapian\/shard-[0-9]+\.[0-9]+\/[a-z]+\.glass$/ {f = 1} END {exit !f}' "$WORK/trace"; }
+# ignores a failed fsync of the files it writes (shard-K.G/*.glass and
+# iamglass), so the index switched to a generation whose unsynced pages a
+# disk error lost (index/xapian_writer.cc).
+unfaultable() { awk -v l="$1" '$1 == l && $2 == "sync" && $3 ~ /^xapian\/shard-[0-9]+\.[0-9]+\/[^\/]+$/ {f = 1} END {exit !f}' "$WORK/trace"; }
 if [[ -n ${FAULT_STRIDE:-} ]]; then
   # Every STRIDE-th operation, and every distinct step of the dictionary's
   # replacement and of the index's compaction.
@@ -85,7 +85,7 @@ while read -r l; do
   steps=$((steps + 1))
   FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
 done < <(steps_wanted | sort -un)
-echo "faulting $steps steps once${FAULT_STRIDE:+ (every ${FAULT_STRIDE}th and the distinct ones of the dictionary's replacement and the index's compaction)}; $skipped fsyncs of the index's compacted tables only killed"
+echo "faulting $steps steps once${FAULT_STRIDE:+ (every ${FAULT_STRIDE}th and the distinct ones of the dictionary's replacement and the index's compaction)}; $skipped fsyncs of the index's compacted files only killed"
 echo "the dictionary's replacement: operations $dict_first..$dict_last, $(distinct_steps "$dict_first" "$dict_last" | wc -l) distinct steps"
 # SIGKILL just before each distinct step of the index's compaction.
 saved_kinds=("${FAULT_KINDS[@]}")
