@@ -103,6 +103,11 @@ check_step() {  # COMMAND L KIND
   fault_reset "$TEMPLATE"
   fault_step "$c" "$l" "$kind" "$MAILKEEP" --archive "$ARCHIVE" "$c"
   what=$FAULT_WHAT
+  if [[ $kind != kill && $(fault_hit_what) =~ ^sync\ xapian/shard-[0-9]+\.[0-9]+/[^/]+$ ]]; then
+    # The known gap (above), hit where the counting run had another
+    # operation: the index may have lost a page; reindex rebuilds it.
+    mk -q reindex >/dev/null 2>&1 || fail "$what: reindex after the known gap failed"
+  fi
   mk verify >"$W/verify" 2>&1 || fail "$what: verify failed after it: $(head -3 "$W/verify")"
   cmp -s <(sha_lines "$ARCHIVE") "$TEMPLATE.expected" || fail "$what: the catalog's messages changed"
   [[ $((l % 4)) -ne 1 ]] || held_ok "$ARCHIVE" || fail "$what: a held message is gone or no longer held"
