@@ -44,12 +44,14 @@ n=$(awk '$1 == "total" {print $2}' "$WORK/counts")
 [[ "$n" -gt 0 ]] || fail "the fault library counted no operation of repack"
 echo "repack: $n operations under the archive ($(tr '\n' ' ' <"$WORK/counts" | sed 's/ $//')); $(cat "$WORK/count.out")"
 fault_trace_ops "$WORK/trace"
-# distinct_steps FIRST LAST: operations FIRST..LAST, a run of the same
-# operation on the same file (the recompressed frames' appends, the WAL's
-# pages, the index's blocks) by its first and last.
+# distinct_steps FIRST LAST [dir]: operations FIRST..LAST, a run of the
+# same operation on the same file (the recompressed frames' appends, the
+# WAL's pages, the index's blocks) by its first and last; with `dir`, a run
+# of the same operation in the same directory (the old shards' unlinks).
 distinct_steps() {
-  awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b {
-      k = $2 " " $3; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
+  awk -v a="$1" -v b="$2" -v by="${3:-file}" '$1 >= a && $1 <= b {
+      f = $3; if (by == "dir") sub(/\/[^\/]*$/, "", f)
+      k = $2 " " f; if (k != prev) { if (held) print held; print $1; held = "" } else held = $1; prev = k }
     END { if (held) print held }' "$WORK/trace" | sort -un
 }
 # The dictionary's replacement: from its record's append to the removal of
@@ -75,8 +77,8 @@ if [[ -n ${FAULT_STRIDE:-} ]]; then
     distinct_steps "$index_first" "$index_last"
   }
 else
-  # By default every distinct step of the whole repack once (164 runs
-  # where every second operation made 227).
+  # By default every distinct step of the whole repack once (164 of its
+  # 453 operations, where every second one made 227 runs).
   steps_wanted() { distinct_steps 1 "$n"; }
 fi
 steps=0 skipped=0
@@ -87,14 +89,15 @@ while read -r l; do
 done < <(steps_wanted | sort -un)
 echo "faulting $steps steps once${FAULT_STRIDE:+ (every ${FAULT_STRIDE}th and the distinct ones of the dictionary's replacement and the index's compaction)}; $skipped fsyncs of the index's compacted files only killed"
 echo "the dictionary's replacement: operations $dict_first..$dict_last, $(distinct_steps "$dict_first" "$dict_last" | wc -l) distinct steps"
-# SIGKILL just before each distinct step of the index's compaction.
+# SIGKILL just before each distinct step of the index's compaction (by
+# directory: the states a kill leaves differ by directory, not by file).
 saved_kinds=("${FAULT_KINDS[@]}")
 FAULT_KINDS=(kill)
 kills=0
 while read -r l; do
   kills=$((kills + 1))
   FAULT_FROM=$l FAULT_TO=$l fault_add_steps repack "$n"
-done < <(distinct_steps "$index_first" "$index_last")
+done < <(distinct_steps "$index_first" "$index_last" dir)
 FAULT_KINDS=("${saved_kinds[@]}")
 echo "the index's compaction: operations $index_first..$index_last, $kills distinct steps, each killed once"
 
