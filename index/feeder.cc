@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "index/shards.h"
 #include "store/mime/message.h"
 #include "store/util/files.h"
 
@@ -310,6 +311,17 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
   MK_RETURN_IF_ERROR(feeder->Commit());
   CatchUpResult result = feeder->result();
   result.requeued = requeued;
+  return result;
+}
+
+Result<IndexCompaction> CatchUpAndCompactIndex(Archive& archive,
+                                               const std::function<void(int64_t, const std::string&)>& on_problem) {
+  const std::string dir = IndexDir(archive);
+  MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
+  IndexCompaction result;
+  if (shards.empty()) return result;  // no index to clean
+  MK_ASSIGN_OR_RETURN(result.caught_up, CatchUpIndex(archive, 0, {}, on_problem));
+  MK_ASSIGN_OR_RETURN(result.compacted, CompactIndex(dir));
   return result;
 }
 

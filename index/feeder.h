@@ -151,4 +151,19 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
                                    const std::function<void(int64_t done, int64_t total)>& on_progress,
                                    const std::function<void(int64_t id, const std::string& why)>& on_problem);
 
+// `mailkeep repack`'s index step. When the archive has an index, brings
+// it up to date (CatchUpIndex: the documents of removed messages go) and
+// compacts it (CompactIndex), so that no file of the index holds text of a
+// removed message. No index (never built, or a cache that is gone):
+// nothing is done, compacted is false (an index built later holds no
+// removed message). Errors as CatchUpIndex's and CompactIndex's; after one
+// the index is consistent, maybe not compacted.
+// REQUIRES: `archive` opened read-write.
+struct IndexCompaction {
+  CatchUpResult caught_up;
+  bool compacted = false;
+};
+Result<IndexCompaction> CatchUpAndCompactIndex(Archive& archive,
+                                               const std::function<void(int64_t id, const std::string& why)>& on_problem);
+
 }  // namespace mailkeep::index

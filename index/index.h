@@ -57,12 +57,11 @@ struct IndexWriterOptions {
   // at least 2. An existing index keeps the number it was created with.
   size_t shards = 0;
   // When the writer is destroyed after adding at least this many documents,
-  // and at least half of the index, it compacts the shards (a bulk load
-  // leaves them about twice their compact size); 0 = never. Not lower:
-  // with 1,000, a `sync` killed at random moments (crash_kill_sync) left
-  // an index with more documents than the catalog has messages, so a kill
-  // during compaction is not yet safe (the catalog is never affected;
-  // `reindex` repairs the index).
+  // and at least half of the index, it compacts the shards (Compact(); a
+  // bulk load leaves them about twice their compact size); 0 = never.
+  // A kill at any step of a compaction leaves the index with exactly its
+  // committed documents (Compact(); tests/fault/repack_steps.sh kills it
+  // at each step).
   size_t compact_after_documents = 10000;
 };
 
@@ -97,7 +96,28 @@ class IndexWriter {
   virtual Result<int64_t> DocumentCount() = 0;
   // Highest docid in the index (0 when empty).
   virtual Result<int64_t> LastDocId() = 0;
+  // Commits, then rewrites every shard into its next generation (docids
+  // kept) and switches XAPIANDB to it (index/shards.h), then removes the
+  // old generation and goes on writing to the new one. Afterwards no file
+  // under the index directory holds a byte of a removed or replaced
+  // document (Xapian leaves them in freed B-tree blocks until then); the
+  // shards are also at their compact size. Needs free space for one copy
+  // of the index. An error before the switch leaves the index as it was;
+  // after it (the new shards cannot be opened) the writer refuses further
+  // work (reopen it). A kill at any moment leaves an index with exactly
+  // the committed documents: XAPIANDB names one complete generation, and
+  // the next Open() removes the shard directories it does not name. Not
+  // caught: a failed fsync inside Xapian's compact(), which Xapian 1.4.22
+  // ignores (a disk error there can leave the index unreadable until
+  // `reindex`; the catalog is not affected).
+  virtual Status Compact() = 0;
 };
+
+// `mailkeep repack`'s index step: IndexWriter::Compact() on the index in
+// `dir`, if there is one (a writer is opened and closed; a writer open
+// elsewhere makes this kUnavailable). false, and nothing created, when
+// `dir` holds no index.
+Result<bool> CompactIndex(const std::string& dir);
 
 enum class SortOrder { kNewest, kOldest, kRelevance };
 

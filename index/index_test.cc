@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -1024,6 +1025,164 @@ TEST(IndexReader, CostlyQueriesAreRefusedInOneLine) {
 }
 
 #endif  // MAILKEEP_INDEX_HAVE_QUERY
+
+// ---------------------------------------------------------------- compaction (repack)
+
+namespace compaction {
+
+// Whether `needle` occurs in any regular file under `dir` (as grep -r).
+std::vector<std::string> FilesHolding(const std::string& dir, std::string_view needle) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) found.push_back(entry.path().lexically_relative(dir).string());
+  }
+  return found;
+}
+
+std::string StubText(const std::string& path) {
+  std::ifstream stub(path + "/XAPIANDB");
+  std::stringstream text;
+  text << stub.rdbuf();
+  return text.str();
+}
+
+// The docids the index holds, through the stub (as the reader's
+// add_database opens the shards).
+std::vector<Xapian::docid> DocIds(const std::string& path) {
+  Xapian::Database db(path);
+  std::vector<Xapian::docid> ids;
+  for (auto it = db.postlist_begin(""); it != db.postlist_end(""); ++it) ids.push_back(*it);
+  return ids;
+}
+
+constexpr std::string_view kRemovedWord = "quixotrypsinwort";
+
+// 20 documents; number 7 carries kRemovedWord in its subject and body.
+void AddTwenty(IndexWriter& writer) {
+  for (int i = 1; i <= 20; ++i) {
+    const std::string word = i == 7 ? std::string(kRemovedWord) : "common" + std::to_string(i);
+    const std::string raw = Raw(i, "note " + word, "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "text " + word);
+    ASSERT_TRUE(writer.Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
+  }
+}
+
+}  // namespace compaction
+
+// A removed document's terms stay in freed B-tree blocks until the shards
+// are rewritten; Compact() rewrites them (repack's index step), keeping
+// the docids, and the writer goes on writing to the new generation.
+TEST(IndexWriter, CompactLeavesNoByteOfARemovedDocument) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  IndexWriterOptions options;
+  options.shards = 2;
+  auto writer = IndexWriter::Open(path, options);
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  AddTwenty(**writer);
+  ASSERT_TRUE((*writer)->Commit());
+  ASSERT_TRUE((*writer)->Remove(7));
+  ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ(Xapian::Database(path).get_termfreq(std::string(kRemovedWord)), 0u);
+  // What this test is about: removed, but its bytes are still on disk.
+  ASSERT_FALSE(FilesHolding(path, kRemovedWord).empty());
+
+  ASSERT_TRUE((*writer)->Compact());
+  EXPECT_EQ(FilesHolding(path, kRemovedWord), std::vector<std::string>{});
+  EXPECT_EQ(StubText(path), "glass shard-0.1\nglass shard-1.1\n");
+  EXPECT_FALSE(std::filesystem::exists(path + "/shard-0"));
+  EXPECT_FALSE(std::filesystem::exists(path + "/shard-1"));
+  std::vector<Xapian::docid> expected;
+  for (Xapian::docid id = 1; id <= 20; ++id) {
+    if (id != 7) expected.push_back(id);
+  }
+  EXPECT_EQ(DocIds(path), expected);
+  EXPECT_EQ((*writer)->DocumentCount().value(), 19);
+  EXPECT_EQ((*writer)->LastDocId().value(), 20);
+
+  // The writer goes on, on the new generation; a second compaction makes
+  // the next one.
+  const std::string raw = Raw(21, "later", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "text later");
+  ASSERT_TRUE((*writer)->Add(MakeDoc(21, mime::ParseMessage(raw), raw.size())));
+  ASSERT_TRUE((*writer)->Commit());
+  ASSERT_TRUE((*writer)->Compact());
+  EXPECT_EQ(StubText(path), "glass shard-0.2\nglass shard-1.2\n");
+  writer->reset();
+  expected.push_back(21);
+  EXPECT_EQ(DocIds(path), expected);
+  std::set<std::string> entries;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) entries.insert(entry.path().filename());
+  EXPECT_EQ(entries, (std::set<std::string>{"XAPIANDB", "shard-0.2", "shard-1.2"}));
+}
+
+// A compaction killed before XAPIANDB switched leaves (part of) the next
+// generation; killed after, the previous one. Either may hold a removed
+// document's text: the next writer removes every shard directory the stub
+// does not list, and keeps everything else.
+TEST(IndexWriter, OpenRemovesShardDirectoriesTheStubDoesNotList) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  IndexWriterOptions options;
+  options.shards = 2;
+  {
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    AddTwenty(**writer);
+    ASSERT_TRUE((*writer)->Commit());
+    ASSERT_TRUE((*writer)->Remove(7));
+  }
+  // Killed after the switch (the old generation left), then before the
+  // next one's switch (a complete and a partial next generation).
+  std::filesystem::copy(path + "/shard-0", path + "/shard-0.1", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(path + "/shard-1", path + "/shard-1.1", std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(WriteShardStub(path, {ShardName{0, 1}, ShardName{1, 1}}));
+  std::filesystem::copy(path + "/shard-0.1", path + "/shard-0.2", std::filesystem::copy_options::recursive);
+  std::filesystem::create_directory(path + "/shard-1.2");
+  std::ofstream(path + "/shard-1.2/postlist.glass") << "partial";
+  std::ofstream(path + "/in-flight") << "3\n";  // not a shard: left alone
+  ASSERT_FALSE(FilesHolding(path + "/shard-0", kRemovedWord).empty());
+
+  auto writer = IndexWriter::Open(path, options);
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  std::set<std::string> entries;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) entries.insert(entry.path().filename());
+  EXPECT_EQ(entries, (std::set<std::string>{"XAPIANDB", "in-flight", "shard-0.1", "shard-1.1"}));
+  EXPECT_EQ((*writer)->DocumentCount().value(), 19);
+  ASSERT_TRUE((*writer)->Compact());
+  EXPECT_EQ(StubText(path), "glass shard-0.2\nglass shard-1.2\n");
+  EXPECT_EQ(FilesHolding(path, kRemovedWord), std::vector<std::string>{});
+  EXPECT_EQ((*writer)->DocumentCount().value(), 19);
+}
+
+// CompactIndex (what `mailkeep repack` calls): nothing to do without an
+// index, and it creates none.
+TEST(CompactIndex, CompactsAnIndexAndCreatesNone) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  auto none = CompactIndex(path);
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_FALSE(*none);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  IndexWriterOptions options;
+  options.shards = 2;
+  {
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    AddTwenty(**writer);
+    ASSERT_TRUE((*writer)->Commit());
+    ASSERT_TRUE((*writer)->Remove(7));
+  }
+  auto done = CompactIndex(path);
+  ASSERT_TRUE(done) << done.error().ToString();
+  EXPECT_TRUE(*done);
+  EXPECT_EQ(FilesHolding(path, kRemovedWord), std::vector<std::string>{});
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 19u);
+}
 
 }  // namespace
 }  // namespace mailkeep::index

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "store/util/files.h"
@@ -25,6 +27,18 @@ bool ParseNumber(std::string_view s, size_t& out) {
 }
 
 }  // namespace
+
+std::optional<ShardName> ParseShardName(std::string_view name) {
+  if (!name.starts_with("shard-")) return std::nullopt;
+  name.remove_prefix(6);
+  ShardName parsed;
+  const size_t dot = name.find('.');
+  if (!ParseNumber(name.substr(0, dot), parsed.shard)) return std::nullopt;
+  if (dot != std::string_view::npos && (!ParseNumber(name.substr(dot + 1), parsed.generation) || parsed.generation == 0)) {
+    return std::nullopt;
+  }
+  return parsed;
+}
 
 std::string ShardName::Name() const {
   std::string name = "shard-" + std::to_string(shard);
@@ -49,16 +63,9 @@ Result<std::vector<ShardName>> ReadShardStub(const std::string& dir) {
     std::string_view rest = line;
     if (!rest.starts_with(kLinePrefix)) return bad();
     rest.remove_prefix(kLinePrefix.size());
-    if (!rest.starts_with("shard-")) return bad();
-    rest.remove_prefix(6);
-    ShardName name;
-    const size_t dot = rest.find('.');
-    if (!ParseNumber(rest.substr(0, dot), name.shard)) return bad();
-    if (dot != std::string_view::npos && (!ParseNumber(rest.substr(dot + 1), name.generation) || name.generation == 0)) {
-      return bad();
-    }
-    if (name.shard != shards.size() || shards.size() >= kMaxShards) return bad();
-    shards.push_back(name);
+    const std::optional<ShardName> name = ParseShardName(rest);
+    if (!name || name->shard != shards.size() || shards.size() >= kMaxShards) return bad();
+    shards.push_back(*name);
   }
   if (in.bad()) return MakeError(ErrorCode::kIoError, "index " + path + ": read error");
   if (shards.empty()) return MakeError(ErrorCode::kCorruption, "index " + path + ": no shards; run `mailkeep reindex`");
@@ -70,6 +77,27 @@ Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shar
   for (const ShardName& shard : shards) text += std::string(kLinePrefix) + shard.Name() + "\n";
   Status written = WriteFileAtomic(dir + "/" + kStubFile, text);
   if (!written) return MakeError(ErrorCode::kIoError, "index " + written.error().message());
+  return OkStatus();
+}
+
+Status RemoveUnlistedShards(const std::string& dir, const std::vector<ShardName>& listed) {
+  std::set<std::string> keep;
+  for (const ShardName& name : listed) keep.insert(name.Name());
+  std::error_code ec;
+  bool removed = false;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (keep.count(name) != 0 || !ParseShardName(name)) continue;
+    std::error_code removing;
+    std::filesystem::remove_all(it->path(), removing);
+    if (removing) return MakeError(ErrorCode::kIoError, "index " + dir + ": cannot remove " + name + ": " + removing.message());
+    removed = true;
+  }
+  if (ec) return MakeError(ErrorCode::kIoError, "index " + dir + ": " + ec.message());
+  if (removed) {
+    if (Status synced = SyncDir(dir); !synced) return MakeError(ErrorCode::kIoError, "index " + synced.error().message());
+  }
   return OkStatus();
 }
 

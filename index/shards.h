@@ -9,6 +9,12 @@
 //                  one database (xapian-delve DIR).
 //   DIR/shard-K[.G]  glass database K, 0 <= K < N.
 //
+// Generations: a compaction (IndexWriter::Compact) writes every shard's
+// next generation beside the current one, fsyncs it, then switches
+// XAPIANDB to it in one rename and removes the old generation. XAPIANDB
+// always names one complete generation; shard directories it does not name
+// are leftovers of a killed compaction, removed by the next writer.
+//
 // Catalog id c lives in shard (c-1) % N as shard docid (c-1)/N + 1. Opened
 // together with Database::add_database in shard order, Xapian interleaves
 // the shards' docids exactly so: combined docid = (shard docid-1)*N + K + 1
@@ -17,7 +23,9 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/util/status.h"
@@ -32,6 +40,7 @@ struct ShardName {
   size_t shard = 0;       // K
   size_t generation = 0;  // G; 0 = "shard-K"
   std::string Name() const;  // "shard-K" or "shard-K.G"
+  bool operator==(const ShardName&) const = default;
 };
 
 // The shards listed in DIR/XAPIANDB, in shard order; empty when DIR has no
@@ -42,5 +51,16 @@ Result<std::vector<ShardName>> ReadShardStub(const std::string& dir);
 // Writes DIR/XAPIANDB durably and atomically (WriteFileAtomic: a 0600
 // temporary, fsync, rename, directory fsync).
 Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards);
+
+// "shard-K" or "shard-K.G" (G > 0) as a ShardName; nullopt for any other
+// name.
+std::optional<ShardName> ParseShardName(std::string_view name);
+
+// Removes every shard directory in DIR that `listed` (XAPIANDB) does not
+// name: what a compaction killed before its switch (the next generation,
+// maybe partial) or after it (the previous one) left. Either may hold
+// text of removed documents. Other files are left alone. REQUIRES: the
+// caller holds the listed shards' write locks (no compaction runs).
+Status RemoveUnlistedShards(const std::string& dir, const std::vector<ShardName>& listed);
 
 }  // namespace mailkeep::index

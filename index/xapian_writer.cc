@@ -26,13 +26,21 @@
 // indexed: the catalog still lists them as pending, and adding them again
 // replaces them.
 //
-// Compaction: a shard written in many commits has half-empty B-tree blocks
-// (about twice the size). When a writer that added at least
-// compact_after_documents documents, and at least half of the index, is
-// destroyed, it compacts every shard (in parallel, docids kept) into a new
-// generation "shard-K.G" and switches XAPIANDB to them atomically, then
-// removes the old ones: about 1.6 s for linux-mips, halving the index. A
-// failure leaves the uncompacted shards in place.
+// Compaction (Compact()): every shard is compacted (docids kept) into a
+// new generation "shard-K.G", fsynced, XAPIANDB switched to
+// them atomically, the shards reopened there and the old ones removed:
+// 1.6 s for linux-mips with the shards in parallel (one after another now,
+// about their sum). It halves an index written in many commits
+// (half-empty B-tree blocks), and it is the only way a removed document's
+// terms leave the disk: Xapian frees their blocks but does not overwrite
+// them. `mailkeep repack` compacts (CompactIndex); so does a writer that
+// added at least compact_after_documents documents, and at least half of
+// the index, when destroyed. A kill leaves XAPIANDB naming one complete
+// generation; Open() removes the shard directories it does not name.
+// Xapian 1.4.22's compact() ignores a failed fsync of the files it writes
+// (tests/fault: ENOSPC on shard-0.1/postlist.glass's fsync, then the
+// switch, and the lost page left the index unreadable): such a disk error
+// is not caught here (`reindex` repairs it).
 //
 // Shard flushes: each shard thread also commits by itself every
 // shard_flush_documents adds (default 500), so Xapian's in-memory buffer
@@ -62,6 +70,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "index/document.h"
@@ -89,16 +98,23 @@ Result<Xapian::docid> ToDocId(int64_t id) {
 // A task run on a shard's thread against its database. May throw.
 using Task = std::function<Status(Xapian::WritableDatabase&)>;
 
-// Runs `task`, mapping exceptions to an Error.
-Status RunTask(const Task& task, Xapian::WritableDatabase& db, std::string_view context) {
+// Runs `fn` (returning Status), mapping exceptions to an Error.
+template <typename Fn>
+Status Guarded(Fn&& fn, std::string_view context) {
   try {
-    return task(db);
+    return fn();
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, context));
   } catch (const std::exception& e) {
     return std::unexpected(ErrorFromException(e, context));
   }
 }
+
+Status RunTask(const Task& task, Xapian::WritableDatabase& db, std::string_view context) {
+  return Guarded([&] { return task(db); }, context);
+}
+
+Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardName& shard);
 
 class Shard {
  public:
@@ -264,16 +280,14 @@ class ShardedWriter final : public IndexWriter {
   }
 
   ~ShardedWriter() override {
-    // After a bulk load (this writer wrote at least half of the index):
-    // compact every shard, while the shards' locks are still held.
-    std::vector<ShardName> old_names;
+    // After a bulk load (this writer wrote at least half of the index).
+    // Errors are lost (see the file comment); a failed compaction leaves
+    // the index as it was.
     if (options_.compact_after_documents != 0 && added_ >= options_.compact_after_documents && Commit()) {
       const Result<int64_t> count = DocumentCount();
-      if (count && static_cast<int64_t>(added_) * 2 >= *count) old_names = CompactShards();
+      if (count && static_cast<int64_t>(added_) * 2 >= *count) (void)Compact();
     }
-    shards_.clear();  // joins the shard threads; closing commits what is pending
-    std::error_code ignored;
-    for (const ShardName& name : old_names) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
+    // shards_ goes with the members: joins the threads, closing commits what is pending.
   }
 
   Status Add(IndexDocument doc) override {
@@ -294,6 +308,7 @@ class ShardedWriter final : public IndexWriter {
 
   Status Remove(int64_t id) override {
     MK_ASSIGN_OR_RETURN(const Xapian::docid docid, ToDocId(id));
+    if (failure_) return std::unexpected(*failure_);
     const size_t n = shards_.size();
     const auto shard_docid = static_cast<Xapian::docid>((docid - 1) / n + 1);
     MK_RETURN_IF_ERROR(shards_[(docid - 1) % n]
@@ -337,7 +352,8 @@ class ShardedWriter final : public IndexWriter {
   }
 
   std::vector<RefusedDocument> TakeRefused() override {
-    std::vector<RefusedDocument> refused;
+    std::vector<RefusedDocument> refused = std::move(refused_);
+    refused_.clear();
     for (auto& shard : shards_) shard->TakeRefused(refused);
     return refused;
   }
@@ -349,6 +365,35 @@ class ShardedWriter final : public IndexWriter {
     });
     if (!status) return std::unexpected(std::move(status).error());
     return total;
+  }
+
+  Status Compact() override {
+    MK_RETURN_IF_ERROR(Commit());
+    std::vector<ShardName> next = names_;
+    for (ShardName& name : next) ++name.generation;
+    if (Status written = CompactShards(next); !written) {
+      RemoveShards(next);
+      return written;
+    }
+    if (Status switched = WriteShardStub(dir_, next); !switched) {
+      auto now = ReadShardStub(dir_);
+      if (now && *now == names_) {
+        RemoveShards(next);
+      } else {
+        // Renamed but not known durable: both generations stay until the
+        // next Open() keeps the one XAPIANDB names; this writer stops.
+        failure_ = switched.error();
+      }
+      return switched;
+    }
+    std::vector<ShardName> old = std::exchange(names_, std::move(next));
+    if (Status reopened = Reopen(); !reopened) {
+      failure_ = reopened.error();  // XAPIANDB names the new shards; the old ones must not be written
+      return reopened;
+    }
+    RemoveShards(old);
+    if (Status synced = SyncDir(dir_); !synced) return MakeError(ErrorCode::kIoError, "index compact: " + synced.error().message());
+    return OkStatus();
   }
 
   Result<int64_t> LastDocId() override {
@@ -363,41 +408,51 @@ class ShardedWriter final : public IndexWriter {
   }
 
  private:
-  // Compacts every committed shard into its next generation (keeping the
-  // docids), one thread per shard, and switches XAPIANDB to them. Returns
-  // the names now unused (to remove once the shards are closed); empty when
-  // anything failed, leaving the index as it was. Readers that still have
-  // the old shards open find them gone at their next reopen.
-  std::vector<ShardName> CompactShards() {
-    std::vector<ShardName> next = names_;
-    for (ShardName& name : next) ++name.generation;
-    std::vector<char> ok(names_.size(), 0);
-    std::vector<std::thread> threads;
-    for (size_t k = 0; k < names_.size(); ++k) {
-      threads.emplace_back([&, k] {
-        const std::string to = dir_ + "/" + next[k].Name();
-        std::error_code ignored;
-        std::filesystem::remove_all(to, ignored);
-        try {
-          Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
-          ok[k] = SyncDir(to) ? 1 : 0;  // its files' names, before XAPIANDB points at it
-        } catch (const Xapian::Error&) {
-        } catch (const std::exception&) {
-        }
-      });
+  // Compacts every committed shard k into next[k] (keeping the docids),
+  // each fsynced, the files private; the first error. One shard after
+  // another: the file operations come in one order (tests/fault counts
+  // them).
+  Status CompactShards(const std::vector<ShardName>& next) {
+    Status done = OkStatus();
+    for (size_t k = 0; k < names_.size() && done; ++k) {
+      const std::string to = dir_ + "/" + next[k].Name();
+      std::error_code ignored;
+      std::filesystem::remove_all(to, ignored);  // a killed compaction's
+      done = Guarded(
+          [&]() -> Status {
+            Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
+            return SyncDir(to);  // its files' names, before XAPIANDB points at it
+          },
+          "index compact " + to);
     }
-    for (auto& thread : threads) thread.join();
-    const bool all_ok = std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
     MakePrivate(dir_);
-    if (all_ok && WriteShardStub(dir_, next)) {
-      MakePrivate(dir_);
-      std::vector<ShardName> old = std::move(names_);
-      names_ = std::move(next);
-      return old;
+    return done;
+  }
+
+  // Opens the shards XAPIANDB now names (names_) and moves every shard
+  // thread onto them, closing the old databases (what their threads
+  // refused is kept for TakeRefused).
+  Status Reopen() {
+    std::vector<Xapian::WritableDatabase> dbs;
+    MK_RETURN_IF_ERROR(Guarded(
+        [&]() -> Status {
+          for (const ShardName& name : names_) {
+            MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir_, name));
+            dbs.push_back(std::move(db));
+          }
+          return OkStatus();
+        },
+        "index reopen " + dir_));
+    for (size_t k = 0; k < shards_.size(); ++k) {
+      shards_[k]->TakeRefused(refused_);
+      shards_[k] = std::make_unique<Shard>(std::move(dbs[k]), options_.max_body_bytes, options_.shard_flush_documents);
     }
+    return OkStatus();
+  }
+
+  void RemoveShards(const std::vector<ShardName>& names) {
     std::error_code ignored;
-    for (const ShardName& name : next) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
-    return {};
+    for (const ShardName& name : names) std::filesystem::remove_all(dir_ + "/" + name.Name(), ignored);
   }
 
   // Xapian fsyncs its files but not the directories it makes them in (a
@@ -411,6 +466,7 @@ class ShardedWriter final : public IndexWriter {
   }
 
   Status FirstFailure() {
+    if (failure_) return std::unexpected(*failure_);
     for (auto& shard : shards_) {
       if (std::optional<Error> failure = shard->failure()) return std::unexpected(*failure);
     }
@@ -438,6 +494,8 @@ class ShardedWriter final : public IndexWriter {
   IndexWriterOptions options_;
   std::vector<std::unique_ptr<Shard>> shards_;
   size_t added_ = 0;  // documents added by this writer
+  std::optional<Error> failure_;  // Compact() left the writer unusable
+  std::vector<RefusedDocument> refused_;  // by shard threads Compact() ended
   size_t pending_documents_ = 0;
   size_t pending_bytes_ = 0;
 };
@@ -541,6 +599,14 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
       MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, shard));
       dbs.push_back(std::move(db));
     }
+    // With the shards' locks held, no compaction runs: the stub read above
+    // must still be the one (a compaction that switched it meanwhile: try
+    // again), and every other shard directory is a killed one's leftover.
+    MK_ASSIGN_OR_RETURN(const std::vector<ShardName> now, ReadShardStub(dir));
+    if (now != shards) {
+      return MakeError(ErrorCode::kUnavailable, "index open " + dir + ": compacted by another writer meanwhile; try again");
+    }
+    MK_RETURN_IF_ERROR(RemoveUnlistedShards(dir, shards));
     if (auto synced = SyncDir(dir); !synced) {  // the shard directories made here
       return MakeError(ErrorCode::kIoError, "index open " + dir + ": " + synced.error().message());
     }
@@ -551,6 +617,16 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
   } catch (const std::exception& e) {
     return std::unexpected(ErrorFromException(e, "index open " + dir));
   }
+}
+
+Result<bool> CompactIndex(const std::string& dir) {
+  MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
+  if (shards.empty()) return false;  // no index (or an unsharded one, which `reindex` replaces)
+  IndexWriterOptions options;
+  options.compact_after_documents = 0;  // compacted here, not again when closed
+  MK_ASSIGN_OR_RETURN(std::unique_ptr<IndexWriter> writer, IndexWriter::Open(dir, options));
+  MK_RETURN_IF_ERROR(writer->Compact());
+  return true;
 }
 
 }  // namespace mailkeep::index

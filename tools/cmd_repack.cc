@@ -1,9 +1,12 @@
 // mailkeep repack: rewrite the packs that hold bytes no message needs any
-// more, so that removed messages are gone from the disk (Archive::Repack).
+// more (Archive::Repack), then bring the index up to date and compact it
+// (index::CatchUpAndCompactIndex), so that removed messages are gone from
+// the disk.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "index/feeder.h"
 #include "tools/command.h"
 
 namespace mailkeep::tools {
@@ -20,8 +23,10 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
                           "the catalog, dictionaries no message uses), one pack at a time: its other records are\n"
                           "copied unchanged into the current pack, then the old pack is removed. A dictionary\n"
                           "that may hold text of a removed message is replaced, its messages recompressed. Empties\n"
-                          "packs/orphans/ and compacts the catalog. Needs free space for one pack. Safe to\n"
-                          "interrupt: the next repack finishes the work.",
+                          "packs/orphans/ and compacts the catalog, then brings the full-text index up to date\n"
+                          "and compacts it (a removed message's words stay in the index's free space until then).\n"
+                          "Needs free space for one pack and one copy of the index. Safe to interrupt: the next\n"
+                          "repack finishes the work.",
                           desc, pos, vm)) {
     return *rc;
   }
@@ -32,6 +37,20 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
   auto report = (*opened)->Repack({dry_run}, [&](int64_t done, int64_t total) { progress.Update(done, total); });
   progress.Finish();
   if (!report) return Fail(report.error());
+  // The index: dropped documents of removed messages, then their words
+  // from the index's free blocks.
+  bool index_compacted = false;
+  if (!dry_run) {
+    auto compaction = index::CatchUpAndCompactIndex(**opened, [&](int64_t id, const std::string& why) {
+      report->problems.push_back("message " + std::to_string(id) + " not indexed: " + why);
+    });
+    if (compaction) {
+      index_compacted = compaction->compacted;
+    } else {
+      report->problems.push_back("the packs are done, but the index was not compacted: " +
+                                 compaction.error().message() + "; run `mailkeep repack` again");
+    }
+  }
   for (const auto& p : report->problems) PrintError(p);
   if (global.json) {
     std::cout << nlohmann::json{{"dry_run", dry_run},
@@ -44,6 +63,7 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
                                 {"orphan_files", report->orphan_files},
                                 {"orphan_bytes", report->orphan_bytes},
                                 {"catalog_compacted", report->catalog_compacted},
+                                {"index_compacted", index_compacted},
                                 {"problems", report->problems}}
                      .dump()
               << "\n";
@@ -54,7 +74,7 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
               << " messages recompressed); "
               << (dry_run ? "would remove " : "removed ") << report->orphan_files << " orphan files ("
               << report->orphan_bytes << " bytes)" << (report->catalog_compacted ? "; compacted the catalog" : "")
-              << "\n";
+              << (index_compacted ? "; index compacted" : "") << "\n";
   }
   return report->problems.empty() ? kExitOk : kExitPartial;
 }

@@ -2,18 +2,22 @@
 # SIGKILLs `mailkeep repack` at random moments (KILLS times, default 60;
 # tests/crash/repack_archive.sh makes the archive: 8 of 80 messages
 # removed by `mailkeep delete`, tombstones included, 2 held, one removed
-# message in the dictionary's training samples, a dozen packs). So repack
-# replaces the dictionary (recompressing its messages), then rewrites the
-# packs. The delay is uniform over the length of an uninterrupted repack,
-# shrinking by 30 % each time a run finishes before its kill. After every
-# kill:
+# message in the dictionary's training samples, a dozen packs, an index).
+# So repack replaces the dictionary (recompressing its messages), rewrites
+# the packs, then compacts the index. The delay is uniform over the length
+# of an uninterrupted repack, shrinking by 30 % each time a run finishes
+# before its kill. After every kill:
 #   - `verify` passes (every catalog message reads back and matches its
-#     SHA-256, every dictionary and its repair file check out), and the
-#     catalog holds exactly the 72 messages that stay, the held ones held;
+#     SHA-256, every dictionary and its repair file check out, the index
+#     has a document for every message), the catalog holds exactly the 72
+#     messages that stay, the held ones held, and the index 72 documents;
 #   - a repack without a kill completes, verify passes again, the catalog
-#     is unchanged, and the removed messages' texts are nowhere under the
-#     archive directory (grep -r over packs, repair files, orphans,
-#     catalog and WAL, and over every dictionary decompressed).
+#     is unchanged, the index has only the shard directories XAPIANDB
+#     names, and the removed messages' texts and words are nowhere under
+#     the archive directory (grep -r over packs, repair files, orphans,
+#     catalog and WAL, the index, and every dictionary decompressed).
+# (tests/fault/repack_steps.sh kills the index's compaction at each of its
+# steps; here the kills land where they may.)
 # At the end, once: every remaining message exported and grepped (no
 # decompressed frame holds the texts), and rebuild-catalog from the packs
 # gives back exactly the 72 (so no record of a removed message is left in
@@ -37,7 +41,7 @@ done_state=$(pack_state)
 echo "an uninterrupted repack takes ${full_ms} ms; killing $KILLS times"
 
 RANDOM=2718
-killed=0 finished=0 runs=0 untouched=0 midway=0 complete=0 max_ms=$full_ms
+killed=0 finished=0 runs=0 untouched=0 midway=0 complete=0 in_index=0 max_ms=$full_ms
 start=$(date +%s)
 while ((killed < KILLS)); do
   runs=$((runs + 1))
@@ -73,16 +77,20 @@ while ((killed < KILLS)); do
   mk verify >"$WORK/verify" 2>&1 || fail "$what: verify failed after the kill: $(head -3 "$WORK/verify")"
   cmp -s <(sha_lines) "$TEMPLATE.expected" || fail "$what: the catalog's messages changed"
   held_ok "$ARCHIVE" || fail "$what: a held message is gone or no longer held"
+  docs=$(index_documents "$ARCHIVE")
+  [[ $docs == 72 ]] || fail "$what: the index has $docs documents, not 72"
+  index_shards_listed "$ARCHIVE" >/dev/null || in_index=$((in_index + 1))  # killed mid-compaction
   mk -q repack 2>"$WORK/err" || fail "$what: a repack after the kill failed: $(head -3 "$WORK/err")"
   mk verify >"$WORK/verify" 2>&1 || fail "$what: verify failed after the second repack: $(head -3 "$WORK/verify")"
   cmp -s <(sha_lines) "$TEMPLATE.expected" || fail "$what: the second repack changed the catalog's messages"
+  where=$(index_shards_listed "$ARCHIVE") || fail "$what: after the second repack $where"
   # The removed texts' absence (a slow scan of every file and dictionary)
   # after every fifth kill's completing repack and the last.
   if ((killed % 5 == 0 || killed == KILLS)); then
     where=$(removed_text_gone "$ARCHIVE") || fail "$what: a removed message's text is still there: $where"
   fi
 done
-echo "killed $killed runs ($untouched before any pack changed, $midway mid-way, $complete after the last pack), $finished finished before their kill, in $(($(date +%s) - start)) s"
+echo "killed $killed runs ($untouched before any pack changed, $midway mid-way, $complete after the last pack, $in_index of them amid the index's compaction), $finished finished before their kill, in $(($(date +%s) - start)) s"
 ((midway >= KILLS / 10)) || fail "only $midway of $killed kills landed mid-way through the packs"
 
 # Every remaining frame decompressed: no secret; the packs alone hold

@@ -1,11 +1,12 @@
 # make_repack_archive DIR [PACK_SIZE] (sourced by the repack crash and
 # fault tests): an archive of 80 generated messages in batches of 10 over
 # packs of PACK_SIZE bytes (default 3000: about a dozen packs), with a
-# dictionary (trained after 64 messages on messages 0..69), no index;
-# then m20 and m50 are put under legal hold, and a real `mailkeep delete`
-# of 9 messages removes 8 (m20 is held, so it stays): their rows go, a
-# tombstone per message is appended, their bytes stay in the packs. Among
-# them:
+# dictionary (trained after 64 messages on messages 0..69) and an index
+# (ARCHIVE/xapian, 2 shards); then m20 and m50 are put under legal hold,
+# and a real `mailkeep delete` of 9 messages removes 8 (m20 is held, so it
+# stays): their rows go, a tombstone per message is appended, their bytes
+# stay in the packs, and their index documents go but their words stay in
+# the index's freed blocks (checked here: a grep finds them). Among them:
 #   - one from the pack that holds the dictionary record (so that record
 #     moves, and its repair file with it);
 #   - m75, carrying $SECRET amid random bytes, stored literally (zstd keeps
@@ -19,6 +20,9 @@
 # and DIR.removed.
 SECRET=zebra-quartz-7731-never-seen-elsewhere
 DICT_SECRET=walrus-octave-5519-only-in-one-message
+# The index keeps words, not the texts: words of the two texts that no
+# message that stays has.
+SECRET_WORDS=(zebra quartz walrus octave)
 REMOVED_MIDS="m3 m75 m18 m40 m41 m42 m43 m65"
 HELD_MIDS="m20 m50"
 
@@ -44,12 +48,21 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.pack")):
 PY
 }
 
-# The removed texts are nowhere under DIR: not in any file, not in any
+# grep -e for the removed texts and their words.
+secret_patterns() {
+  local w
+  printf -- '-e\n%s\n-e\n%s\n' "$SECRET" "$DICT_SECRET"
+  for w in "${SECRET_WORDS[@]}"; do printf -- '-e\n%s\n' "$w"; done
+}
+
+# The removed texts, and their words, are nowhere under DIR (packs, repair
+# files, orphans, catalog and WAL, the index): not in any file, not in any
 # dictionary (decompressed). Prints where they are; fails otherwise quietly.
 removed_text_gone() {
-  local dir=$1 found=0
-  if grep -rqa -e "$SECRET" -e "$DICT_SECRET" "$dir"; then
-    echo "in $(grep -rla -e "$SECRET" -e "$DICT_SECRET" "$dir" | sed "s|$dir/||" | tr '\n' ' ')"
+  local dir=$1 found=0 patterns
+  mapfile -t patterns < <(secret_patterns)
+  if grep -rqa "${patterns[@]}" "$dir"; then
+    echo "in $(grep -rla "${patterns[@]}" "$dir" | sed "s|$dir/||" | tr '\n' ' ')"
     found=1
   fi
   if dictionary_text "$dir" | grep -qa -e "$SECRET" -e "$DICT_SECRET"; then
@@ -82,7 +95,7 @@ for i in range(80):
         f.write(head + body)
 PY
   "$MAILKEEP" --archive "$dir" init >/dev/null
-  "$MAILKEEP" --archive "$dir" -q import --no-index --batch 10 --debug-pack-size "$pack_size" --debug-dictionary-after 64 "$input"
+  "$MAILKEEP" --archive "$dir" -q import --batch 10 --debug-pack-size "$pack_size" --debug-dictionary-after 64 "$input"
   rm -rf "$input"
   sqlite3 "$dir/catalog.sqlite" "SELECT count(*) FROM dictionaries" | grep -qx 1 || fail "the test archive has no dictionary"
   grep -rqa "$SECRET" "$dir/packs" || fail "the secret is not stored literally in the packs; the grep checks would prove nothing"
@@ -98,9 +111,26 @@ PY
   for m in $REMOVED_MIDS m20; do query+=("id:$m@example.org"); done
   "$MAILKEEP" --archive "$dir" -q delete --yes "${query[@]}" >/dev/null 2>"$dir.err" || fail "delete failed: $(head -3 "$dir.err")"
   rm -f "$dir.err"
+  [[ $(index_documents "$dir") == 72 ]] || fail "the index holds $(index_documents "$dir") documents after the delete, not 72"
+  local w
+  for w in "${SECRET_WORDS[@]}"; do
+    grep -rqa "$w" "$dir/xapian" || fail "the index has no '$w' left after the delete; its grep would prove nothing"
+  done
   sqlite3 "$dir/catalog.sqlite" "SELECT lower(hex(sha256)) FROM blobs" | sort >"$dir.expected"
   [[ $(wc -l <"$dir.expected") -eq 72 ]] || fail "expected 72 messages to stay, not $(wc -l <"$dir.expected")"
   held_ok "$dir" || fail "the held messages are not held"
+}
+
+# The documents in DIR's index.
+index_documents() { "$MAILKEEP" --archive "$1" search --count '*' 2>&1; }
+
+# The shard directories of DIR's index: exactly those XAPIANDB names (a
+# compaction's leftovers are removed by the next writer).
+index_shards_listed() {
+  local listed present
+  listed=$(sed 's/^glass //' "$1/xapian/XAPIANDB" | sort | tr '\n' ' ')
+  present=$(cd "$1/xapian" && find . -maxdepth 1 -name 'shard-*' -printf '%f\n' | sort | tr '\n' ' ')
+  [[ $listed == "$present" ]] || { echo "XAPIANDB names $listed; the index has $present"; return 1; }
 }
 
 # The held messages are in the archive and still held.
