@@ -34,6 +34,15 @@ enum class PassphraseUse {
 //     "no passphrase given" (empty), or kIoError reading the terminal.
 Result<std::string> GetPassphrase(const Config* config, const std::string& archive_dir, PassphraseUse use);
 
+// The new passphrase of `mailkeep change-passphrase`: from `source` when
+// it is set (--new-passphrase-file / -env / -command, fetched and checked
+// as ResolvePassword does: a file readable by its group or others is
+// refused), else asked twice without echo on a terminal. Never from argv.
+// Errors (one line each): ResolvePassword's after "the new passphrase: ";
+// kFailedPrecondition for an empty passphrase, two that differ ("...;
+// nothing was changed"), or no source off a terminal.
+Result<std::string> GetNewPassphrase(const PasswordSource& source, const std::string& archive_dir);
+
 // Overwrites a secret's bytes before it is released.
 void WipeSecret(std::string& secret);
 

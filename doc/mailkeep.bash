@@ -45,7 +45,7 @@ _mailkeep() {
     esac
   done
   case $prev in
-    --config)
+    --config | --new-passphrase-file)
       compopt -o filenames 2>/dev/null
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return ;;

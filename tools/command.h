@@ -64,6 +64,7 @@ int CmdPrune(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdHold(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdRelease(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdAudit(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdChangePassphrase(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 
