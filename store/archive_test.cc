@@ -1224,6 +1224,22 @@ TEST_P(HoldsRebuildTest, ADamagedHoldsFileIsAReportedProblem) {
   EXPECT_NE(rebuilt->problems[0].find("legal holds were not restored"), std::string::npos) << rebuilt->problems[0];
 }
 
+TEST_P(HoldsRebuildTest, AHoldIsNotCommittedUnlessTheHoldsFileHasIt) {
+  auto a = Archive::Create(dir_, Opts());
+  ASSERT_TRUE(a);
+  auto ids = Fill(**a, 0, 2);
+  // The file cannot be written (a directory is in its way): the hold fails
+  // and the catalog has none, so no rebuild can lose it.
+  ASSERT_TRUE(std::filesystem::create_directories(dir_ + "/holds/in-the-way"));
+  EXPECT_FALSE((*a)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000}));
+  EXPECT_FALSE(*(*a)->IsHeld(ids[0]));
+  std::filesystem::remove_all(dir_ + "/holds");
+  auto held = (*a)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000});
+  ASSERT_TRUE(held) << held.error().ToString();
+  EXPECT_EQ(held->size(), 1u);
+  EXPECT_TRUE(*(*a)->IsHeld(ids[0]));
+}
+
 INSTANTIATE_TEST_SUITE_P(PlainAndEncrypted, HoldsRebuildTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Encrypted" : "Plain"; });
 
