@@ -46,14 +46,14 @@ namespace {
 
 Result<std::string> Prompt(const std::string& prompt) { return ReadSecretFromTerminal(prompt, "passphrase"); }
 
-Result<std::string> PromptTwice(const std::string& archive_dir) {
+Result<std::string> PromptTwice(const std::string& archive_dir, const char* unchanged) {
   MK_ASSIGN_OR_RETURN(std::string first, Prompt("new passphrase for the archive in " + archive_dir + ": "));
   auto second = Prompt("the same passphrase again: ");
   const bool same = second && *second == first;
   if (second) WipeSecret(*second);
   if (!same) {
     WipeSecret(first);
-    return second ? MakeError(ErrorCode::kFailedPrecondition, "the passphrases do not match; nothing was created")
+    return second ? MakeError(ErrorCode::kFailedPrecondition, std::string("the passphrases do not match; ") + unchanged)
                   : std::unexpected(second.error());
   }
   return first;
@@ -73,13 +73,27 @@ Result<std::string> GetPassphrase(const Config* config, const std::string& archi
   }
   if (const char* env = std::getenv(kPassphraseEnv); env != nullptr && *env != '\0') return std::string(env);
   if (::isatty(STDIN_FILENO)) {
-    if (use == PassphraseUse::kCreate) return PromptTwice(archive_dir);
+    if (use == PassphraseUse::kCreate) return PromptTwice(archive_dir, "nothing was created");
     return Prompt("passphrase for the archive in " + archive_dir + ": ");
   }
   return MakeError(ErrorCode::kFailedPrecondition,
                    "the archive in " + archive_dir +
                        " is encrypted: set passphrase_command, passphrase_file or passphrase_env in the config "
                        "file, or " + kPassphraseEnv);
+}
+
+Result<std::string> GetNewPassphrase(const PasswordSource& source, const std::string& archive_dir) {
+  if (source.kind != PasswordSource::Kind::kNone) {
+    PasswordSource s = source;
+    s.key = "passphrase";
+    auto got = ResolvePassword(s, "the new passphrase");
+    if (got && got->empty()) return MakeError(ErrorCode::kFailedPrecondition, "the new passphrase is empty");
+    return got;
+  }
+  if (::isatty(STDIN_FILENO)) return PromptTwice(archive_dir, "nothing was changed");
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "no new passphrase: not on a terminal, so give --new-passphrase-file, --new-passphrase-env or "
+                   "--new-passphrase-command");
 }
 
 }  // namespace mailkeep::config

@@ -42,6 +42,15 @@ Result<std::string> GetPassphrase(const Config* config, const std::string& archi
 // kFailedPrecondition "no NOUN given" for an empty line.
 Result<std::string> ReadSecretFromTerminal(const std::string& prompt, std::string_view noun);
 
+// The new passphrase of `mailkeep change-passphrase`: from `source` when
+// it is set (--new-passphrase-file / -env / -command, fetched and checked
+// as ResolvePassword does: a file readable by its group or others is
+// refused), else asked twice without echo on a terminal. Never from argv.
+// Errors (one line each): ResolvePassword's after "the new passphrase: ";
+// kFailedPrecondition for an empty passphrase, two that differ ("...;
+// nothing was changed"), or no source off a terminal.
+Result<std::string> GetNewPassphrase(const PasswordSource& source, const std::string& archive_dir);
+
 // Overwrites a secret's bytes before it is released.
 void WipeSecret(std::string& secret);
 

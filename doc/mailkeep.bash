@@ -45,7 +45,7 @@ _mailkeep() {
     esac
   done
   case $prev in
-    --config | --token-file)
+    --config | --token-file | --new-passphrase-file)
       compopt -o filenames 2>/dev/null
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return ;;

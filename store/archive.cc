@@ -23,6 +23,7 @@
 
 #include "store/blobs/pack_store.h"
 #include "store/catalog/catalog.h"
+#include "store/holds_file.h"
 #include "store/mime/message.h"
 #include "store/repack.h"
 #include "store/util/files.h"
@@ -298,6 +299,12 @@ Archive::~Archive() = default;
 const std::string& Archive::dir() const { return impl_->dir; }
 const crypto::ArchiveKeys* Archive::keys() const { return impl_->options.keys.get(); }
 
+Status Archive::ChangePassphrase(std::string_view current, std::string_view next, const crypto::KdfParams& params) {
+  if (impl_->mode != OpenMode::kReadWrite) return MakeError(ErrorCode::kFailedPrecondition, "archive opened read-only");
+  if (!keys()) return MakeError(ErrorCode::kFailedPrecondition, "the archive in " + impl_->dir + " is not encrypted");
+  return crypto::RewrapKeyFile(impl_->dir, current, next, params);
+}
+
 Result<std::vector<int64_t>> Archive::PendingIndex(size_t limit) { return impl_->catalog->PendingIndex(limit); }
 Result<int64_t> Archive::PendingIndexCount() { return impl_->catalog->PendingIndexCount(); }
 
@@ -421,6 +428,13 @@ Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir, OpenMode 
   return std::unique_ptr<Archive>(new Archive(std::move(impl)));
 }
 
+// ARCHIVE/holds (store/holds_file.h), defined with Hold below: brings the
+// file in line with the catalog's holds on a writable open, and puts its
+// holds back into a rebuilt catalog.
+static Status ReconcileHoldsFile(catalog::Catalog& cat, const std::string& dir, const crypto::ArchiveKeys* keys);
+static Status RestoreHolds(catalog::Catalog& cat, const std::string& dir, const crypto::ArchiveKeys* keys,
+                           std::vector<std::string>& problems);
+
 Status Archive::Impl::OpenStores() {
   const bool writable = mode == OpenMode::kReadWrite;
   // A read-only open of a WAL database still needs write access to the
@@ -445,6 +459,7 @@ Status Archive::Impl::OpenStores() {
   // Archives made before repair files get them now (each from a pack
   // record that verifies); a damaged or missing one is replaced.
   MK_RETURN_IF_ERROR(packs->WriteMissingRepairFiles());
+  MK_RETURN_IF_ERROR(ReconcileHoldsFile(*catalog, dir, options.keys.get()));
   MK_ASSIGN_OR_RETURN(since_dictionary, catalog->CountBlobsWithDict(packs->current_dictionary()));
   return OkStatus();
 }
@@ -1021,6 +1036,7 @@ Result<RebuildReport> Archive::RebuildCatalog(const std::string& dir, const Arch
       return std::unexpected(scanned.error());
     }
     for (const auto& [pack, end] : ends) MK_RETURN_IF_ERROR(cat->SetPackCommitted(pack, end));
+    MK_RETURN_IF_ERROR(RestoreHolds(*cat, dir, options.keys.get(), report.problems));
     MK_RETURN_IF_ERROR(cat->Commit());
     MK_RETURN_IF_ERROR(cat->Checkpoint());
   }
@@ -1065,6 +1081,71 @@ std::string HostName() {
   if (::gethostname(buf.data(), buf.size() - 1) != 0) return "";
   return buf.data();
 }
+
+// What the holds file must list: every hold of the catalog, and the
+// entries of the file whose message the catalog does not have (a rebuild
+// that could not read a held message keeps its hold for a later one). A
+// damaged file counts as empty (it is rewritten).
+Result<std::vector<holds::HeldMessage>> HoldsToKeep(catalog::Catalog& cat, const std::string& dir,
+                                                    const crypto::ArchiveKeys* keys) {
+  std::vector<holds::HeldMessage> out;
+  MK_ASSIGN_OR_RETURN(auto rows, cat.Holds());
+  for (auto& h : rows) {
+    MK_ASSIGN_OR_RETURN(auto m, cat.GetMessage(h.message));
+    if (!m) continue;
+    out.push_back({m->blob.sha256, h.event.at, std::move(h.event.user), std::move(h.event.host),
+                   std::move(h.event.command), std::move(h.event.query), std::move(h.event.reason)});
+  }
+  if (auto file = holds::Read(dir, keys); file && *file) {
+    for (auto& h : **file) {
+      MK_ASSIGN_OR_RETURN(auto known, cat.FindBySha(h.hash));
+      if (!known) out.push_back(std::move(h));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.hash < b.hash; });
+  return out;
+}
+
+}  // namespace
+
+static Status WriteHoldsFile(catalog::Catalog& cat, const std::string& dir, const crypto::ArchiveKeys* keys) {
+  MK_ASSIGN_OR_RETURN(auto keep, HoldsToKeep(cat, dir, keys));
+  return holds::Write(dir, keep, keys);
+}
+
+static Status ReconcileHoldsFile(catalog::Catalog& cat, const std::string& dir, const crypto::ArchiveKeys* keys) {
+  MK_ASSIGN_OR_RETURN(auto keep, HoldsToKeep(cat, dir, keys));
+  auto file = holds::Read(dir, keys);
+  if (file && (*file ? **file == keep : keep.empty())) return OkStatus();
+  return holds::Write(dir, keep, keys);
+}
+
+// Puts the holds of ARCHIVE/holds back into a rebuilt catalog, each with its
+// audit event; a held message not in the packs, or a damaged file, is a
+// problem the rebuild reports.
+static Status RestoreHolds(catalog::Catalog& cat, const std::string& dir, const crypto::ArchiveKeys* keys,
+                           std::vector<std::string>& problems) {
+  auto file = holds::Read(dir, keys);
+  if (!file) {
+    problems.push_back(file.error().message() + "; legal holds were not restored: check `mailkeep hold --list`");
+    return OkStatus();
+  }
+  for (const auto& h : file->value_or(std::vector<holds::HeldMessage>{})) {
+    MK_ASSIGN_OR_RETURN(auto id, cat.FindBySha(h.hash));
+    if (!id) {
+      problems.push_back("a held message (content hash " + ToHex(h.hash) + ", held since " +
+                         std::to_string(h.since) + ") is not in the packs; its hold is kept in " + dir + "/" +
+                         holds::kHoldsFileName);
+      continue;
+    }
+    MK_ASSIGN_OR_RETURN(int64_t ev, cat.AddAuditEvent({0, h.since, h.user, h.host, h.command, h.query, h.reason}));
+    if (auto added = cat.AddHold(*id, ev); !added) return std::unexpected(added.error());
+    MK_RETURN_IF_ERROR(cat.AddAuditMessage(ev, catalog::AuditAction::kHeld, *id));
+  }
+  return OkStatus();
+}
+
+namespace {
 
 catalog::AuditEventRow EventRow(const AuditContext& who) {
   return {0, who.at != 0 ? who.at : NowSeconds(), who.user.empty() ? LoginName() : who.user,
@@ -1146,8 +1227,16 @@ Result<std::vector<int64_t>> Archive::ChangeHolds(const std::vector<int64_t>& id
       MK_RETURN_IF_ERROR(cat.AddAuditMessage(ev, hold ? catalog::AuditAction::kHeld : catalog::AuditAction::kReleased, id));
       changed.push_back(id);
     }
-    return OkStatus();
+    // New holds reach the holds file before the catalog commits them ...
+    return hold && !changed.empty() ? WriteHoldsFile(cat, impl_->dir, keys()) : OkStatus();
   }));
+  // ... and releases leave it after: it never lacks a committed hold.
+  if (!hold && !changed.empty()) {
+    if (auto st = WriteHoldsFile(cat, impl_->dir, keys()); !st) {
+      return MakeError(st.error().code(), "released, but " + st.error().message() +
+                                              " still lists them (the next writer corrects it)");
+    }
+  }
   return changed;
 }
 

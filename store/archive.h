@@ -313,8 +313,9 @@ class Archive {
   // and only when that is complete moves the old catalog aside
   // (catalog.sqlite.old-N) and the new one into place, so a kill or error
   // changes nothing. Messages, dictionaries, parsed fields and threads come
-  // back (ids in pack order); locations and sync state do not (they are not
-  // in packs). A dictionary whose pack record is damaged is rebuilt from its
+  // back (ids in pack order), and the legal holds of ARCHIVE/holds (a held
+  // message not found, or a damaged file, is a reported problem);
+  // locations and sync state do not (they are not in packs). A dictionary whose pack record is damaged is rebuilt from its
   // repair file (packs/dictionaries/) and reported. Every skipped record is
   // reported. The
   // full-text index is removed and every message queued for it.
@@ -435,6 +436,12 @@ class Archive {
   const std::string& dir() const;
   // The archive's keys when it is encrypted, else null.
   const crypto::ArchiveKeys* keys() const;
+  // An encrypted archive's new passphrase: crypto::RewrapKeyFile under this
+  // writer's lock (so two changes cannot cross). The master key stays: packs
+  // and catalog are untouched. kFailedPrecondition for a plain archive or a
+  // read-only handle; a wrong `current` is RewrapKeyFile's
+  // kFailedPrecondition "wrong passphrase ...".
+  Status ChangePassphrase(std::string_view current, std::string_view next, const crypto::KdfParams& params);
 
   // Removal (`delete`, `prune`): removes `ids` from the catalog — blobs,
   // messages, locations, intents rows (the places on mail servers kept as
@@ -454,7 +461,10 @@ class Archive {
   // retention) until released. Hold records who.reason; each newly held
   // (resp. released) message gets an audit entry. Return the ids that
   // changed (already held / not held ones are left alone); unknown ids
-  // are skipped.
+  // are skipped. Holds are also kept outside the catalog, in ARCHIVE/holds
+  // (store/holds_file.h), for RebuildCatalog: Hold writes it before its
+  // catalog commit, Release after, so that a crash never leaves the file
+  // without a hold the catalog has; a writable Open brings it in line.
   Result<std::vector<int64_t>> Hold(const std::vector<int64_t>& ids, const AuditContext& who);
   Result<std::vector<int64_t>> Release(const std::vector<int64_t>& ids, const AuditContext& who);
   Result<std::vector<HoldInfo>> Holds();

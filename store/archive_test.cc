@@ -14,6 +14,7 @@
 
 #include "store/blobs/pack_store.h"
 #include "store/catalog/sqlite.h"
+#include "store/holds_file.h"
 #include "store/util/files.h"
 #include "store/util/sha256.h"
 
@@ -1111,6 +1112,172 @@ TEST_F(EncryptedArchiveTest, RemoveRebuildAndRepackKeepEverythingElse) {
                              [&](uint32_t, uint64_t, const std::string& why) { ADD_FAILURE() << why; }));
   EXPECT_GE(readable, 138 + 1);
   EXPECT_EQ(sealed, readable);
+}
+
+
+// Legal holds outlive the catalog: rebuild-catalog restores them from
+// ARCHIVE/holds, a release stays a release, and repack changes neither.
+class HoldsRebuildTest : public EncryptedArchiveTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  ArchiveOptions Opts() {
+    if (!GetParam()) return {};
+    if (!keys_) keys_ = MakeKeys(dir_, "pw");
+    return Options(keys_);
+  }
+  std::unique_ptr<Archive> OpenRw() {
+    auto a = Archive::Open(dir_, OpenMode::kReadWrite, Opts());
+    EXPECT_TRUE(a) << a.error().ToString();
+    return a ? std::move(*a) : nullptr;
+  }
+  // Loses the catalog and rebuilds it; returns the held Message-IDs with their reasons.
+  std::map<std::string, std::string> RebuildAndListHolds() {
+    for (const char* f : {"/catalog.sqlite", "/catalog.sqlite-wal", "/catalog.sqlite-shm"}) {
+      std::filesystem::remove(dir_ + f);
+    }
+    auto rebuilt = Archive::RebuildCatalog(dir_, Opts());
+    EXPECT_TRUE(rebuilt) << rebuilt.error().ToString();
+    if (rebuilt) {
+      EXPECT_TRUE(rebuilt->problems.empty()) << rebuilt->problems.front();
+    }
+    std::map<std::string, std::string> held;
+    auto a = OpenRw();
+    auto list = a->Holds();
+    EXPECT_TRUE(list);
+    for (const auto& h : *list) {
+      held[h.message_id] = h.reason + " by " + h.user + "@" + h.host + " at " + std::to_string(h.since);
+    }
+    return held;
+  }
+  std::shared_ptr<const crypto::ArchiveKeys> keys_;
+};
+
+TEST_P(HoldsRebuildTest, HoldsComeBackAndKeepTheirMessagesReleasesStay) {
+  std::vector<int64_t> ids;
+  {
+    auto created = Archive::Create(dir_, Opts());
+    ASSERT_TRUE(created) << created.error().ToString();
+    ids = Fill(**created, 0, 5);
+    ASSERT_EQ(ids.size(), 5u);
+    auto held = (*created)->Hold({ids[1], ids[2]}, AuditContext{"hold", "q", "case 17", "alice", "box", 1000});
+    ASSERT_TRUE(held) << held.error().ToString();
+    ASSERT_EQ(held->size(), 2u);
+  }
+  const std::string by = " by alice@box at 1000";
+  EXPECT_EQ(RebuildAndListHolds(), (std::map<std::string, std::string>{
+                                       {"msg1@example.org", "case 17" + by}, {"msg2@example.org", "case 17" + by}}));
+  {
+    auto a = OpenRw();
+    auto all = a->AllIds();
+    auto removed = a->Remove(*all, AuditContext{"delete", "*", "", "bob", "box", 2000});
+    ASSERT_TRUE(removed) << removed.error().ToString();
+    EXPECT_EQ(removed->removed.size(), 3u);
+    EXPECT_EQ(removed->held.size(), 2u);
+    auto one = a->FindByMessageId("msg1@example.org");
+    ASSERT_TRUE(a->Release(*one, AuditContext{"release", "q", "", "bob", "box", 3000}));
+  }
+  EXPECT_EQ(RebuildAndListHolds(), (std::map<std::string, std::string>{{"msg2@example.org", "case 17" + by}}));
+  {
+    auto a = OpenRw();
+    auto report = a->Repack({});
+    ASSERT_TRUE(report) << report.error().ToString();
+    EXPECT_GT(report->packs_rewritten, 0);
+  }
+  EXPECT_EQ(RebuildAndListHolds(), (std::map<std::string, std::string>{{"msg2@example.org", "case 17" + by}}));
+  auto a = OpenRw();
+  EXPECT_EQ(a->AllIds()->size(), 2u);  // msg1 (released, never removed since) and msg2
+}
+
+TEST_P(HoldsRebuildTest, AWriterPutsBackAHoldsFileThatLacksACatalogHold) {
+  {
+    auto created = Archive::Create(dir_, Opts());
+    ASSERT_TRUE(created);
+    auto ids = Fill(**created, 0, 3);
+    ASSERT_TRUE((*created)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000}));
+  }
+  // As if the file were lost (or a release's write had failed): the next
+  // writer rewrites it from the catalog, a reader leaves it alone.
+  ASSERT_TRUE(std::filesystem::remove(dir_ + "/holds"));
+  ASSERT_TRUE(Archive::Open(dir_, OpenMode::kReadOnly, Opts()));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/holds"));
+  OpenRw();
+  auto file = holds::Read(dir_, keys_.get());
+  ASSERT_TRUE(file && *file) << (file ? "none" : file.error().ToString());
+  ASSERT_EQ((*file)->size(), 1u);
+  EXPECT_EQ((**file)[0].reason, "why");
+  EXPECT_EQ(RebuildAndListHolds().size(), 1u);
+}
+
+TEST_P(HoldsRebuildTest, ADamagedHoldsFileIsAReportedProblem) {
+  {
+    auto created = Archive::Create(dir_, Opts());
+    ASSERT_TRUE(created);
+    auto ids = Fill(**created, 0, 3);
+    ASSERT_TRUE((*created)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000}));
+  }
+  std::string bytes = *ReadFile(dir_ + "/holds");
+  bytes[20] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/holds", bytes));
+  std::filesystem::remove(dir_ + "/catalog.sqlite");
+  auto rebuilt = Archive::RebuildCatalog(dir_, Opts());
+  ASSERT_TRUE(rebuilt) << rebuilt.error().ToString();
+  ASSERT_EQ(rebuilt->problems.size(), 1u);
+  EXPECT_NE(rebuilt->problems[0].find("legal holds were not restored"), std::string::npos) << rebuilt->problems[0];
+}
+
+TEST_P(HoldsRebuildTest, AHoldIsNotCommittedUnlessTheHoldsFileHasIt) {
+  auto a = Archive::Create(dir_, Opts());
+  ASSERT_TRUE(a);
+  auto ids = Fill(**a, 0, 2);
+  // The file cannot be written (a directory is in its way): the hold fails
+  // and the catalog has none, so no rebuild can lose it.
+  ASSERT_TRUE(std::filesystem::create_directories(dir_ + "/holds/in-the-way"));
+  EXPECT_FALSE((*a)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000}));
+  EXPECT_FALSE(*(*a)->IsHeld(ids[0]));
+  std::filesystem::remove_all(dir_ + "/holds");
+  auto held = (*a)->Hold({ids[0]}, AuditContext{"hold", "q", "why", "alice", "box", 1000});
+  ASSERT_TRUE(held) << held.error().ToString();
+  EXPECT_EQ(held->size(), 1u);
+  EXPECT_TRUE(*(*a)->IsHeld(ids[0]));
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndEncrypted, HoldsRebuildTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Encrypted" : "Plain"; });
+
+TEST_F(EncryptedArchiveTest, TheHoldsFileIsSealed) {
+  auto keys = MakeKeys(dir_, "pw");
+  auto a = Archive::Create(dir_, Options(keys));
+  ASSERT_TRUE(a);
+  auto ids = Fill(**a, 0, 2);
+  ASSERT_TRUE((*a)->Hold({ids[0]}, AuditContext{"hold", "subpoena query", "subpoena 4711", "alice", "box", 1000}));
+  const std::string file = *ReadFile(dir_ + "/holds");
+  for (const char* plain : {"subpoena", "alice", "box"}) EXPECT_EQ(file.find(plain), std::string::npos) << plain;
+  EXPECT_FALSE(holds::Decode(file, nullptr));
+  auto opened = holds::Decode(file, keys.get());
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  ASSERT_EQ(opened->size(), 1u);
+  EXPECT_EQ((*opened)[0].reason, "subpoena 4711");
+}
+
+TEST_F(EncryptedArchiveTest, ChangePassphraseKeepsTheDataAndLocksOut) {
+  auto keys = MakeKeys(dir_, "old");
+  {
+    auto a = Archive::Create(dir_, Options(keys));
+    ASSERT_TRUE(a);
+    Fill(**a, 0, 3);
+    auto wrong = (*a)->ChangePassphrase("not it", "new", crypto::KdfParams{10, 8, 1});
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().code(), ErrorCode::kFailedPrecondition);
+    ASSERT_TRUE((*a)->ChangePassphrase("old", "new", crypto::KdfParams{10, 8, 1}));
+  }
+  EXPECT_FALSE(crypto::UnlockKeyFile(dir_, "old"));
+  auto now = crypto::UnlockKeyFile(dir_, "new");
+  ASSERT_TRUE(now);
+  auto a = Archive::Open(dir_, OpenMode::kReadOnly, Options(*now));
+  ASSERT_TRUE(a) << a.error().ToString();
+  EXPECT_TRUE(Problems(**a).empty());
+  EXPECT_EQ(*(*a)->ReadRaw((*a)->AllIds()->front()), MakeMessage(0));
+  // A read-only handle or a plain archive has nothing to change.
+  EXPECT_FALSE((*a)->ChangePassphrase("new", "newer", crypto::KdfParams{10, 8, 1}));
 }
 
 }  // namespace

@@ -1,5 +1,4 @@
 // mailkeep init: create an empty archive, encrypted with --encrypt.
-#include <bit>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -8,22 +7,6 @@
 #include "tools/command.h"
 
 namespace mailkeep::tools {
-namespace {
-
-constexpr int kMinKdfMib = 1;
-constexpr int kMaxKdfMib = 1024;
-
-// scrypt parameters using `mib` MiB (128 * r * N bytes, r = 8): N = mib * 1024.
-// REQUIRES: mib a power of two in [kMinKdfMib, kMaxKdfMib].
-crypto::KdfParams KdfForMemory(int mib) {
-  crypto::KdfParams params;
-  params.r = 8;
-  params.log2_n = static_cast<uint8_t>(10 + std::countr_zero(static_cast<unsigned>(mib)));
-  return params;
-}
-
-}  // namespace
-
 int CmdInit(GlobalOptions& global, const std::vector<std::string>& args) {
   po::options_description desc("init options");
   AddCommonOptions(desc, global);
@@ -40,14 +23,11 @@ int CmdInit(GlobalOptions& global, const std::vector<std::string>& args) {
     return *rc;
   }
   const bool encrypt = vm.count("encrypt") > 0;
-  if (kdf_mib < kMinKdfMib || kdf_mib > kMaxKdfMib || !std::has_single_bit(static_cast<unsigned>(kdf_mib))) {
-    return FailUsage("--kdf-memory " + std::to_string(kdf_mib) + ": use a power of two from " +
-                     std::to_string(kMinKdfMib) + " to " + std::to_string(kMaxKdfMib) + " (MiB)");
-  }
+  auto kdf = crypto::KdfForMemory(kdf_mib);
+  if (!kdf) return FailUsage(kdf.error().message());
   if (!encrypt && !vm["kdf-memory"].defaulted()) return FailUsage("--kdf-memory goes with --encrypt");
   std::string dir = ArchiveDir(global);
-  const crypto::KdfParams kdf = KdfForMemory(kdf_mib);
-  auto archive = CreateArchive(global, encrypt ? &kdf : nullptr);
+  auto archive = CreateArchive(global, encrypt ? &*kdf : nullptr);
   if (!archive) return FailArchive(archive.error());
   if (global.json) {
     std::cout << nlohmann::json{{"archive", dir}, {"created", true}, {"encrypted", encrypt}}.dump() << "\n";

@@ -66,6 +66,7 @@ int CmdRelease(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdAudit(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdServe(GlobalOptions& global, const std::vector<std::string>& args);
 int CmdServePassword(GlobalOptions& global, const std::vector<std::string>& args);
+int CmdChangePassphrase(GlobalOptions& global, const std::vector<std::string>& args);
 
 namespace po = boost::program_options;
 

@@ -35,6 +35,7 @@ const Command kCommands[] = {
     {"verify", CmdVerify, "check stored messages against their SHA-256 (all, or a rotating subset)"},
     {"reindex", CmdReindex, "rebuild the full-text index from the archive"},
     {"rebuild-catalog", CmdRebuildCatalog, "recreate the catalog from the pack files alone"},
+    {"change-passphrase", CmdChangePassphrase, "wrap an encrypted archive's key under a new passphrase"},
     {"repack", CmdRepack, "rewrite packs so that removed messages' bytes are gone; --dry-run counts"},
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <bit>
 #include <cstring>
 #include <filesystem>
 
@@ -104,16 +105,27 @@ const uint8_t* GoodCopy(const std::string& file) {
 
 Key::~Key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
+Result<KdfParams> KdfForMemory(int mib) {
+  constexpr int kMinMib = 1, kMaxMib = 1024;
+  if (mib < kMinMib || mib > kMaxMib || !std::has_single_bit(static_cast<unsigned>(mib))) {
+    return MakeError(ErrorCode::kInvalidArgument, "--kdf-memory " + std::to_string(mib) +
+                                                      ": use a power of two from 1 to 1024 (MiB)");
+  }
+  KdfParams params;
+  params.r = 8;
+  params.log2_n = static_cast<uint8_t>(10 + std::countr_zero(static_cast<unsigned>(mib)));
+  return params;
+}
+
 bool IsEncrypted(const std::string& archive_dir) { return Exists(KeyFilePath(archive_dir)); }
 
-Result<std::shared_ptr<const ArchiveKeys>> CreateKeyFile(const std::string& dir, std::string_view passphrase,
-                                                         const KdfParams& params) {
+namespace {
+
+// The key file's bytes: `master` wrapped under `passphrase` (a new random
+// salt, scrypt `params`) with archive id `id`, twice.
+Result<std::string> KeyFileBytes(const Key& master, const uint8_t* id, std::string_view passphrase,
+                                 const KdfParams& params) {
   if (passphrase.empty()) return MakeError(ErrorCode::kInvalidArgument, "the passphrase is empty");
-  for (const char* name : {kKeyFileName, "catalog.sqlite", "packs"}) {
-    if (Exists(dir + "/" + name)) {
-      return MakeError(ErrorCode::kFailedPrecondition, "an archive already exists in " + dir);
-    }
-  }
   MK_RETURN_IF_ERROR(CheckParams(params));
   uint8_t rec[kRecordSize] = {};
   std::memcpy(rec, kMagic, 4);
@@ -122,26 +134,24 @@ Result<std::shared_ptr<const ArchiveKeys>> CreateKeyFile(const std::string& dir,
   rec[6] = params.log2_n;
   PutLe32(rec + 8, params.r);
   PutLe32(rec + 12, params.p);
-  Key master;
-  if (RAND_bytes(rec + 16, kSaltSize + kIdSize) != 1 || RAND_bytes(master.data(), master.size()) != 1) {
-    return MakeError(ErrorCode::kInternal, "no random bytes from the system");
-  }
+  if (RAND_bytes(rec + 16, kSaltSize) != 1) return MakeError(ErrorCode::kInternal, "no random bytes from the system");
+  std::memcpy(rec + 16 + kSaltSize, id, kIdSize);
   MK_ASSIGN_OR_RETURN(Key wrapping, DeriveWrappingKey(passphrase, rec + 16, params));
   MK_RETURN_IF_ERROR(SealInto(wrapping, View(master.data(), master.size()), View(rec, kHeaderSize), rec + kHeaderSize));
   PutLe32(rec + kRecordSize - 4, Crc(rec, kRecordSize - 4));
   std::string file(kCopyStride + kRecordSize, '\0');
   std::memcpy(file.data(), rec, kRecordSize);
   std::memcpy(file.data() + kCopyStride, rec, kRecordSize);
-  const bool empty_before = !Exists(dir) || std::filesystem::is_empty(dir);
-  MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-  if (empty_before && ::chmod(dir.c_str(), 0700) != 0) {
-    return MakeError(ErrorCode::kIoError, dir + ": cannot make it private (0700): " + ErrnoText(errno));
-  }
-  MK_RETURN_IF_ERROR(WriteFileAtomic(KeyFilePath(dir), file));
-  return KeysFrom(master, rec + 16 + kSaltSize);
+  return file;
 }
 
-Result<std::shared_ptr<const ArchiveKeys>> UnlockKeyFile(const std::string& dir, std::string_view passphrase) {
+// The master key and archive id of the key file in `dir`, unwrapped with
+// `passphrase` (errors as UnlockKeyFile).
+struct Unwrapped {
+  Key master;
+  std::array<uint8_t, kIdSize> id{};
+};
+Result<Unwrapped> UnwrapKeyFile(const std::string& dir, std::string_view passphrase) {
   const std::string path = KeyFilePath(dir);
   if (!Exists(path)) return MakeError(ErrorCode::kNotFound, dir + " is not an encrypted archive (no key file)");
   MK_ASSIGN_OR_RETURN(std::string file, ReadFile(path, 64 * 1024));
@@ -155,11 +165,51 @@ Result<std::shared_ptr<const ArchiveKeys>> UnlockKeyFile(const std::string& dir,
   params.p = GetLe32(rec + 12);
   if (auto st = CheckParams(params); !st) return std::unexpected(st.error().WithContext(path));
   MK_ASSIGN_OR_RETURN(Key wrapping, DeriveWrappingKey(passphrase, rec + 16, params));
-  Key master;
-  if (!OpenInto(wrapping, View(rec + kHeaderSize, kKeySize + kSealOverhead), View(rec, kHeaderSize), master.data())) {
+  Unwrapped out;
+  if (!OpenInto(wrapping, View(rec + kHeaderSize, kKeySize + kSealOverhead), View(rec, kHeaderSize),
+                out.master.data())) {
     return MakeError(ErrorCode::kFailedPrecondition, "wrong passphrase for the archive in " + dir);
   }
-  return KeysFrom(master, rec + 16 + kSaltSize);
+  std::memcpy(out.id.data(), rec + 16 + kSaltSize, kIdSize);
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ArchiveKeys>> CreateKeyFile(const std::string& dir, std::string_view passphrase,
+                                                         const KdfParams& params) {
+  if (passphrase.empty()) return MakeError(ErrorCode::kInvalidArgument, "the passphrase is empty");
+  for (const char* name : {kKeyFileName, "catalog.sqlite", "packs"}) {
+    if (Exists(dir + "/" + name)) {
+      return MakeError(ErrorCode::kFailedPrecondition, "an archive already exists in " + dir);
+    }
+  }
+  Key master;
+  uint8_t id[kIdSize];
+  if (RAND_bytes(id, kIdSize) != 1 || RAND_bytes(master.data(), master.size()) != 1) {
+    return MakeError(ErrorCode::kInternal, "no random bytes from the system");
+  }
+  MK_ASSIGN_OR_RETURN(std::string file, KeyFileBytes(master, id, passphrase, params));
+  const bool empty_before = !Exists(dir) || std::filesystem::is_empty(dir);
+  MK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  if (empty_before && ::chmod(dir.c_str(), 0700) != 0) {
+    return MakeError(ErrorCode::kIoError, dir + ": cannot make it private (0700): " + ErrnoText(errno));
+  }
+  MK_RETURN_IF_ERROR(WriteFileAtomic(KeyFilePath(dir), file));
+  return KeysFrom(master, id);
+}
+
+Result<std::shared_ptr<const ArchiveKeys>> UnlockKeyFile(const std::string& dir, std::string_view passphrase) {
+  MK_ASSIGN_OR_RETURN(Unwrapped key, UnwrapKeyFile(dir, passphrase));
+  return KeysFrom(key.master, key.id.data());
+}
+
+Status RewrapKeyFile(const std::string& dir, std::string_view current, std::string_view next,
+                     const KdfParams& params) {
+  if (next.empty()) return MakeError(ErrorCode::kInvalidArgument, "the new passphrase is empty");
+  MK_ASSIGN_OR_RETURN(Unwrapped key, UnwrapKeyFile(dir, current));
+  MK_ASSIGN_OR_RETURN(std::string file, KeyFileBytes(key.master, key.id.data(), next, params));
+  return WriteFileAtomic(KeyFilePath(dir), file);
 }
 
 namespace {

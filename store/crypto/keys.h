@@ -3,7 +3,8 @@
 //
 // An encrypted archive holds ARCHIVE/key (0600): a random 256-bit master key
 // wrapped (AES-256-GCM) under a key derived from the passphrase with scrypt
-// (memory-hard; 64 MiB by default). The master key never changes; from it
+// (memory-hard; 64 MiB by default). The master key never changes (a new
+// passphrase rewraps it: RewrapKeyFile); from it
 // come one key per purpose (HMAC-SHA256 of the master key and a label):
 //   pack     seals pack record payloads (message frames, dictionaries)
 //   catalog  seals the catalog's database pages
@@ -61,6 +62,11 @@ struct KdfParams {
   uint32_t p = 1;
 };
 
+// scrypt parameters using `mib` MiB (r = 8, N = mib * 1024): what
+// `--kdf-memory MIB` asks for. kInvalidArgument unless mib is a power of
+// two from 1 to 1024.
+Result<KdfParams> KdfForMemory(int mib);
+
 // The keys of one encrypted archive.
 struct ArchiveKeys {
   Key pack;
@@ -86,6 +92,19 @@ Result<std::shared_ptr<const ArchiveKeys>> CreateKeyFile(const std::string& arch
 // unknown key file: kCorruption naming the file. No key file: kNotFound.
 Result<std::shared_ptr<const ArchiveKeys>> UnlockKeyFile(const std::string& archive_dir,
                                                          std::string_view passphrase);
+
+// Changes the passphrase: unwraps the master key with `current` and wraps
+// it under `next` (a new random salt, scrypt `params`). The master key, the
+// keys derived from it and the archive id stay, so packs and catalog are
+// untouched — and an old copy of the key file still opens with the old
+// passphrase. The file is replaced atomically (temp file, fsync, rename,
+// directory fsync): a crash at any moment leaves a key file that opens with
+// `current` or with `next`. Errors: UnlockKeyFile's for `current` (wrong:
+// kFailedPrecondition "wrong passphrase ..."); an empty `next` is
+// kInvalidArgument. The caller keeps other writers out (Archive holds the
+// archive's lock).
+Status RewrapKeyFile(const std::string& archive_dir, std::string_view current, std::string_view next,
+                     const KdfParams& params = {});
 
 // AES-256-GCM with a random nonce. `out` receives plaintext.size() +
 // kSealOverhead bytes. The plaintext may lie at out + kNonceSize (sealed in

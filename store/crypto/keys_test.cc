@@ -168,6 +168,47 @@ TEST_F(KeysTest, RefusesAnExistingArchiveAndAnEmptyPassphrase) {
   EXPECT_FALSE(IsEncrypted(dir_));
 }
 
+bool SameKeys(const ArchiveKeys& a, const ArchiveKeys& b) {
+  return std::memcmp(a.pack.data(), b.pack.data(), kKeySize) == 0 &&
+         std::memcmp(a.catalog.data(), b.catalog.data(), kKeySize) == 0 &&
+         std::memcmp(a.content.data(), b.content.data(), kKeySize) == 0 && a.archive_id == b.archive_id;
+}
+
+TEST_F(KeysTest, RewrapKeepsTheKeysUnderTheNewPassphraseOnly) {
+  auto made = CreateKeyFile(dir_, "old one", kCheap);
+  ASSERT_TRUE(made);
+  ASSERT_TRUE(ReadFile(KeyFile()));
+  const std::string before = *ReadFile(KeyFile());
+  ASSERT_TRUE(RewrapKeyFile(dir_, "old one", "new one", KdfParams{11, 8, 1}));
+  auto now = UnlockKeyFile(dir_, "new one");
+  ASSERT_TRUE(now) << now.error().message();
+  EXPECT_TRUE(SameKeys(**made, **now));
+  EXPECT_EQ(UnlockKeyFile(dir_, "old one").error().code(), ErrorCode::kFailedPrecondition);
+  const std::string after = *ReadFile(KeyFile());
+  EXPECT_EQ(after.size(), before.size());
+  EXPECT_EQ(after[6], 11);                                 // the new scrypt cost
+  EXPECT_NE(after.substr(16, 32), before.substr(16, 32));  // a new salt
+  EXPECT_EQ(after.substr(48, 16), before.substr(48, 16));  // the same archive id
+  EXPECT_EQ(after.substr(0, 128), after.substr(4096, 128));  // both copies
+  struct stat st {};
+  ASSERT_EQ(::stat(KeyFile().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(KeyFile() + ".tmp"));
+}
+
+TEST_F(KeysTest, RewrapRefusesAWrongCurrentPassphraseAndAnEmptyNewOne) {
+  ASSERT_TRUE(CreateKeyFile(dir_, "right", kCheap));
+  const std::string before = *ReadFile(KeyFile());
+  auto wrong = RewrapKeyFile(dir_, "wrong", "new", kCheap);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(wrong.error().message(), "wrong passphrase for the archive in " + dir_);
+  EXPECT_EQ(RewrapKeyFile(dir_, "right", "", kCheap).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(RewrapKeyFile(dir_, "right", "new", KdfParams{30, 8, 1}).error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(*ReadFile(KeyFile()), before);  // nothing changed
+  EXPECT_EQ(RewrapKeyFile(root_ + "/none", "right", "new", kCheap).error().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(KeysTest, NoKeyFileIsNotFound) {
   ASSERT_TRUE(MakeDirs(dir_));
   EXPECT_EQ(UnlockKeyFile(dir_, "pw").error().code(), ErrorCode::kNotFound);

@@ -153,40 +153,13 @@ expect_eq "$(sha256sum <"$ARCHIVE/key")" "$before" "key file after a refused ini
 # --- on a terminal: a prompt without echo (init asks twice and wants the
 # same answer). A pseudo-terminal answers each prompt ending in ':'.
 if [[ -x /usr/bin/python3 ]]; then
-  cat >"$WORK/answer_prompts.py" <<'PY'
-import os, pty, select, sys
-sep = sys.argv.index("--")
-answers, cmd = sys.argv[1:sep], sys.argv[sep + 1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(cmd[0], cmd)
-out, seen = b"", 0
-while True:
-    ready, _, _ = select.select([fd], [], [], 60)
-    if not ready:  # stuck: stop it rather than hang the test
-        os.kill(pid, 9)
-        break
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if answers and out[seen:].rstrip().endswith(b":"):
-        seen = len(out)
-        os.write(fd, answers.pop(0).encode() + b"\n")
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-PY
   tty_mk() {  # tty_mk ARCHIVE ANSWER... -- ARGS: mailkeep on a terminal; its output in $WORK/tty
     local dir=$1; shift
     local answers=()
     while [[ $1 != -- ]]; do answers+=("$1"); shift; done
     shift
     set +e
-    /usr/bin/python3 "$WORK/answer_prompts.py" "${answers[@]}" -- "$MAILKEEP" --archive "$dir" "$@" >"$WORK/tty"
+    /usr/bin/python3 "$(dirname "$0")/answer_prompts.py" "${answers[@]}" -- "$MAILKEEP" --archive "$dir" "$@" >"$WORK/tty"
     tty_status=$?
     set -e
   }
