@@ -42,6 +42,7 @@ namespace net = Poco::Net;
 class EmptyIndex : public index::IndexReader {
  public:
   Result<index::SearchResult> Search(const std::string&, const index::SearchOptions&) override { return {}; }
+  Result<index::FacetResult> Facets(const std::string&, const index::FacetOptions&) override { return {}; }
   Result<int64_t> DocumentCount() override { return 0; }
 };
 

@@ -15,7 +15,7 @@ init_archive
 beacon_port=$(/usr/bin/python3 "$here/browser_test.py" write-mbox "$WORK/mail.mbox")
 mk -q import "$WORK/mail.mbox"
 
-mk serve --listen 127.0.0.1:0 2>"$WORK/serve.err" &
+"$MAILKEEP" --archive "$ARCHIVE" serve --listen 127.0.0.1:0 2>"$WORK/serve.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$WORK"' EXIT
 url=""

@@ -212,7 +212,9 @@ def run(url, download_dir):
         Check.that(frame.get_attribute("sandbox") == "", "the HTML part is in an iframe sandboxed of everything")
         time.sleep(1)
         title = driver.title
-        Check.that("pwned" not in title, f"the page title is untouched ({title!r})")
+        # Every payload that runs sets the title to "pwned-...": the subject
+        # itself holds that text, shown (escaped) in the title.
+        Check.that(not title.startswith("pwned"), f"the page title is untouched ({title!r})")
         driver.switch_to.frame(frame)
         Check.that("Quarterly numbers" in driver.find_element(By.TAG_NAME, "body").text,
                    "the sanitized HTML part is shown")
@@ -225,7 +227,7 @@ def run(url, download_dir):
         shot(driver, "5-hostile-message")
         time.sleep(2)
         Check.that(no_alert(driver), "no alert was raised")
-        Check.that("pwned" not in driver.title, "the title is still untouched after clicking every link")
+        Check.that(not driver.title.startswith("pwned"), "the title is still untouched after clicking every link")
         Check.that(not Beacon.hits, f"nothing was fetched from the beacon (got {Beacon.hits})")
         # The same message's HTML opened on its own (not in the iframe): the
         # CSP of that response forbids script too.
@@ -234,7 +236,7 @@ def run(url, download_dir):
         src = wait.until(ec.presence_of_element_located((By.ID, "html"))).get_attribute("src")
         driver.get(src)
         time.sleep(2)
-        Check.that(no_alert(driver) and "pwned" not in driver.title and not Beacon.hits,
+        Check.that(no_alert(driver) and not driver.title.startswith("pwned") and not Beacon.hits,
                    "the HTML part opened directly runs and fetches nothing")
     finally:
         driver.quit()
