@@ -271,7 +271,11 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
 
   if (message.date) document.add_value(kValueDate, Xapian::sortable_serialise(static_cast<double>(*message.date)));
   document.add_value(kValueSize, Xapian::sortable_serialise(static_cast<double>(doc.size)));
-  document.add_value(kValueFacets, EncodeFacets(FacetValuesOf(doc)));
+  // The facets go in the document data, not a value slot: Xapian 1.4.22
+  // writes value streams from a destructor (Glass::ValueUpdater), and a
+  // disk error there ends the process (std::terminate; tests/fault saw it
+  // with the facets in slot 2), where a failed data write is an exception.
+  document.set_data(EncodeFacets(FacetValuesOf(doc)));
   return document;
 }
 

@@ -19,9 +19,9 @@
 //                   spells it); account and folder names and Message-IDs
 //                   keep their case, MIME types and flags are lower case.
 //   values          slot 0 date (when the message has one), slot 1 raw size,
-//                   both Xapian::sortable_serialise; slot 2 the facets
-//                   (EncodeFacets(FacetValuesOf(doc)), schema version 4).
-//   data            empty: the docid is the catalog id, the catalog has the rest.
+//                   both Xapian::sortable_serialise.
+//   data            the facets (EncodeFacets(FacetValuesOf(doc)), schema
+//                   version 4); the docid is the catalog id, the catalog has the rest.
 // Terms longer than Xapian's limit (245 bytes) are left out rather than
 // failing the document.
 //
@@ -76,8 +76,7 @@ std::string BodyForIndex(std::string_view text, size_t max_bytes);
 // character '>'), each kept with its line end, in order.
 void SplitQuoted(std::string_view text, std::string* own, std::string* quoted);
 
-// What a document contributes to IndexReader::Facets (value slot
-// kValueFacets): each value exactly what a field query matches, so that a
+// What a document contributes to IndexReader::Facets (its data): each value exactly what a field query matches, so that a
 // facet narrows the query when clicked.
 struct FacetValues {
   std::string month;                  // "YYYY-MM" of the date, UTC (MonthOf); "" without one

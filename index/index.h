@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/mime/message.h"
@@ -121,6 +122,15 @@ Result<bool> CompactIndex(const std::string& dir);
 
 enum class SortOrder { kNewest, kOldest, kRelevance };
 
+// "newest", "oldest", "relevance" (as `search --sort` and the web take
+// them); nullopt for anything else.
+inline std::optional<SortOrder> ParseSortOrder(std::string_view name) {
+  if (name == "newest") return SortOrder::kNewest;
+  if (name == "oldest") return SortOrder::kOldest;
+  if (name == "relevance") return SortOrder::kRelevance;
+  return std::nullopt;
+}
+
 // What one query may cost, so that a search box open to others cannot take
 // the machine (unbounded, 500 x `a*` took 2.4 GB and minutes, a 4,000-word
 // phrase 30 s). Counted while the query is parsed, before anything runs;
@@ -197,7 +207,7 @@ class IndexReader {
   // Each value is exactly what its field query matches: month M is
   // date:M, sender S from:"S", folder F folder:"F", account A account:"A"
   // (no value holds '"'; a From address with a space, which from: cannot
-  // name, is not listed). Cost: reads one value (index/schema.h slot 2) per
+  // name, is not listed). Cost: reads one document data (index/schema.h) per
   // counted match; memory grows with the distinct values counted.
   virtual Result<FacetResult> Facets(const std::string& query, const FacetOptions& options) = 0;
   virtual Result<int64_t> DocumentCount() = 0;

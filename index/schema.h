@@ -24,7 +24,7 @@
 //
 //   value slot 0: date, Xapian::sortable_serialise(Unix seconds UTC)
 //   value slot 1: raw size in bytes, Xapian::sortable_serialise
-//   value slot 2: the facets (version 4; IndexReader::Facets), one string
+//   document data: the facets (version 4; IndexReader::Facets), one string
 //                 (EncodeFacets, index/document.h): the month "YYYY-MM" of
 //                 the date (UTC; empty without a date or outside years
 //                 0000-9999), then three lists: the From addresses (lower
@@ -51,7 +51,7 @@
 //      is expanded to the indexed words with the same English stem; address
 //      words without positions. linux-mips: 261 -> ~170 MB, about 40% less
 //      indexing CPU.
-//   4  value slot 2 (the facets: month, senders, folders, accounts), for
+//   4  the document data holds the facets (month, senders, folders, accounts), for
 //      the search page's histogram and counts. Terms unchanged.
 #pragma once
 
@@ -63,7 +63,6 @@ inline constexpr int kSchemaVersion = 4;
 
 inline constexpr unsigned kValueDate = 0;
 inline constexpr unsigned kValueSize = 1;
-inline constexpr unsigned kValueFacets = 2;
 
 enum class FieldKind { kText, kAddress, kBoolean };
 

@@ -2,8 +2,8 @@
 // The shards (index/shards.h) are opened with Database::add_database in
 // shard order, so Xapian's combined docids are the catalog ids.
 //
-// Facets() counts with a MatchSpy over value slot kValueFacets (one value
-// per match, index/schema.h): at most max_documents + 1 matches are
+// Facets() counts with a MatchSpy over the document data (the facets, one
+// string per match, index/schema.h): at most max_documents + 1 matches are
 // examined; when there are more, a pass sorted by date finds the
 // (max_documents + 1)-th newest and another counts the matches dated after
 // it.
@@ -49,7 +49,7 @@ class FacetSpy final : public Xapian::MatchSpy {
  public:
   void operator()(const Xapian::Document& doc, double /*weight*/) override {
     ++seen_;
-    const std::string encoded = doc.get_value(kValueFacets);
+    const std::string encoded = doc.get_data();
     FacetView view;
     if (!DecodeFacets(encoded, &view)) return;  // damaged: counted as a match, without values
     if (!view.month.empty()) Count(months_, view.month);

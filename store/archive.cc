@@ -939,6 +939,8 @@ Result<RepackReport> Archive::Repack(const RepackOptions& options,
   // Samples gathered before may be of removed or recompressed messages.
   s.samples.clear();
   MK_ASSIGN_OR_RETURN(s.since_dictionary, s.catalog->CountBlobsWithDict(s.packs->current_dictionary()));
+  const std::string aside = s.dir + "/" + kCatalogFile + ".old-";
+  for (int n = 1; Exists(aside + std::to_string(n)); ++n) report->old_catalogs.push_back(aside + std::to_string(n));
   return report;
 }
 

@@ -233,6 +233,9 @@ struct RepackReport {
   uint64_t orphan_bytes = 0;
   bool catalog_compacted = false;  // the catalog was rebuilt without free pages
   std::vector<std::string> problems;  // packs left as they were, one line each
+  // Catalogs rebuild-catalog set aside (ARCHIVE/catalog.sqlite.old-N):
+  // repack leaves them alone, and they may still name removed messages.
+  std::vector<std::string> old_catalogs;
 };
 
 struct VerifyProblem {

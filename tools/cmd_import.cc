@@ -223,8 +223,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   const int64_t indexed = feeder ? feeder->result().indexed : 0;
   feeder.reset();  // closes the index (compacting it after a bulk load)
   if (index_error) {
-    PrintError("messages are archived, but indexing stopped: " + index_error->message() +
-               "; the next import or `mailkeep reindex --pending` catches up");
+    PrintError("messages are archived, but " + IndexStoppedLine(*index_error, "the next import"));
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (global.json) {

@@ -196,8 +196,7 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     if (caught_up) SayIndexRequeued(archive, caught_up->requeued);
     if (!caught_up) {
       index_ok = false;
-      std::cerr << "mailkeep: migrated, but indexing stopped: " << TerminalText(caught_up.error().message())
-                << "; the next sync, import or `mailkeep reindex --pending` catches up\n";
+      PrintError("migrated, but " + IndexStoppedLine(caught_up.error(), "the next sync, import"));
     }
   }
 

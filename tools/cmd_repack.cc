@@ -52,6 +52,10 @@ int CmdRepack(GlobalOptions& global, const std::vector<std::string>& args) {
     }
   }
   for (const auto& p : report->problems) PrintError(p);
+  for (const auto& old : report->old_catalogs) {
+    PrintError(old + " (set aside by rebuild-catalog) may still name removed messages; delete it once you no "
+               "longer need it");
+  }
   if (global.json) {
     std::cout << nlohmann::json{{"dry_run", dry_run},
                                 {"packs", report->packs},

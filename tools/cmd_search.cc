@@ -67,15 +67,9 @@ int CmdSearch(GlobalOptions& global, const std::vector<std::string>& args) {
     return FailUsage("unknown --format '" + format + "': use text, json, ids or mids");
   }
   index::SearchOptions options;
-  if (sort == "newest") {
-    options.sort = index::SortOrder::kNewest;
-  } else if (sort == "oldest") {
-    options.sort = index::SortOrder::kOldest;
-  } else if (sort == "relevance") {
-    options.sort = index::SortOrder::kRelevance;
-  } else {
-    return FailUsage("unknown --sort '" + sort + "': use newest, oldest or relevance");
-  }
+  const auto order = index::ParseSortOrder(sort);
+  if (!order) return FailUsage("unknown --sort '" + sort + "': use newest, oldest or relevance");
+  options.sort = *order;
   if (!vm.count("query")) return FailUsage("search needs a QUERY (use * for every message)");
   std::string query;
   for (const auto& w : vm["query"].as<std::vector<std::string>>()) query += (query.empty() ? "" : " ") + w;

@@ -285,8 +285,7 @@ int CmdSync(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   if (index_error) {
     all_ok = false;
-    std::cerr << "mailkeep: messages are archived, but indexing stopped: " << TerminalText(index_error->message())
-              << "; the next sync or `mailkeep reindex --pending` catches up\n";
+    PrintError("messages are archived, but " + IndexStoppedLine(*index_error, "the next sync"));
   }
   if (not_indexed > 0) all_ok = false;
 

@@ -137,6 +137,14 @@ std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t*
   return std::move(*opened);
 }
 
+std::string IndexStoppedLine(const Error& error, std::string_view next_run) {
+  std::string line = "indexing stopped: " + error.message();
+  if (error.code() != ErrorCode::kFailedPrecondition && error.code() != ErrorCode::kCorruption) {
+    line += "; " + std::string(next_run) + " or `mailkeep reindex --pending` catches up";
+  }
+  return line;
+}
+
 void SayIndexRequeued(const Archive& archive, int64_t requeued) {
   if (requeued <= 0) return;
   PrintError("the search index (" + index::IndexDir(archive) + ") was missing: all " + std::to_string(requeued) +

@@ -144,6 +144,12 @@ Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string&
 std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
                                                       std::optional<Error>* error);
 
+// "indexing stopped: WHY" and what to do: the index's own advice when it
+// needs a full `mailkeep reindex` (another schema, a damaged layout:
+// kFailedPrecondition, kCorruption), else that `next_run` or `mailkeep
+// reindex --pending` catches up.
+std::string IndexStoppedLine(const Error& error, std::string_view next_run);
+
 // When `requeued` > 0 (index::CatchUpResult::requeued: the index cache of
 // an encrypted archive was missing), says in one line that every message is
 // being indexed again. OpenCommandFeeder calls it itself.

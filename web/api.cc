@@ -45,16 +45,9 @@ Result<index::SearchOptions> SearchOptionsOf(const Request& request) {
   index::SearchOptions options;
   MK_ASSIGN_OR_RETURN(options.limit, NumberParam(request, "limit", kDefaultLimit, kMaxLimit));
   MK_ASSIGN_OR_RETURN(options.offset, NumberParam(request, "offset", 0, kMaxOffset));
-  const std::string sort = request.Param("sort", "newest");
-  if (sort == "newest") {
-    options.sort = index::SortOrder::kNewest;
-  } else if (sort == "oldest") {
-    options.sort = index::SortOrder::kOldest;
-  } else if (sort == "relevance") {
-    options.sort = index::SortOrder::kRelevance;
-  } else {
-    return MakeError(ErrorCode::kInvalidArgument, "sort must be newest, oldest or relevance");
-  }
+  const auto sort = index::ParseSortOrder(request.Param("sort", "newest"));
+  if (!sort) return MakeError(ErrorCode::kInvalidArgument, "sort must be newest, oldest or relevance");
+  options.sort = *sort;
   // limit=0 asks for no result, only the total (the index's 0 means all).
   return options;
 }

@@ -91,7 +91,7 @@ std::string HtmlFrames(const Loaded& m) {
   for (const auto& p : m.parsed.parts) {
     if (!IsShownHtml(p)) continue;
     html += std::string("<iframe") + (html.empty() ? " id=\"html\"" : "") +
-            " class=\"html\" sandbox=\"\" referrerpolicy=\"no-referrer\" title=\"HTML part " + p.path + "\" src=\"" +
+            " class=\"html\" sandbox=\"" + std::string(kHtmlPartSandbox) + "\" referrerpolicy=\"no-referrer\" title=\"HTML part " + p.path + "\" src=\"" +
             PartUrl(m.info.id, "html", p.path) + "\"></iframe>\n";
   }
   return html;

@@ -41,8 +41,7 @@ SearchParams ReadParams(const Request& request) {
   SearchParams p;
   p.query = request.Param("q");
   const std::string sort = request.Param("sort");
-  if (sort == "oldest") p.order = index::SortOrder::kOldest;
-  if (sort == "relevance") p.order = index::SortOrder::kRelevance;
+  p.order = index::ParseSortOrder(sort).value_or(index::SortOrder::kNewest);
   if (p.order != index::SortOrder::kNewest) p.sort = sort;
   if (auto page = Count(request.Param("page")); page && *page > 0) {
     p.offset = (*page - 1) * kResultsPerPage;

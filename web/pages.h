@@ -46,7 +46,11 @@ inline constexpr char kPagePolicy[] =
 // data: URLs, sandboxed even when opened outside its iframe.
 inline constexpr char kHtmlPartPolicy[] =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'none'; base-uri 'none'; "
-    "frame-ancestors 'self'; sandbox";
+    "frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox";
+// The iframe's sandbox: nothing but opening its links (target=_blank,
+// rel=noopener from the sanitizer) in a new, unsandboxed tab; no script,
+// no same origin, no form, no navigation of the page around it.
+inline constexpr char kHtmlPartSandbox[] = "allow-popups allow-popups-to-escape-sandbox";
 
 inline constexpr size_t kResultsPerPage = 50;
 

@@ -340,12 +340,14 @@ TEST_F(PagesTest, MessagePageShowsHeadersHtmlFrameAttachmentsAndLinks) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("<tr><th>Folder</th><td>home: INBOX</td></tr>"), std::string::npos);
-  EXPECT_NE(r.body.find("<iframe id=\"html\" class=\"html\" sandbox=\"\" referrerpolicy=\"no-referrer\" "
+  EXPECT_NE(r.body.find("<iframe id=\"html\" class=\"html\" sandbox=\"allow-popups allow-popups-to-escape-sandbox\" referrerpolicy=\"no-referrer\" "
                         "title=\"HTML part 1.2\" src=\"/message/" + id + "/html/1.2\"></iframe>"),
             std::string::npos)
       << r.body;
-  EXPECT_EQ(r.body.find("allow-"), std::string::npos);
-  EXPECT_NE(r.body.find("<a class=\"attachment\" href=\"/message/" + id + "/part/3\">passwd\r\n.txt</a>"),
+  for (const char* power : {"allow-scripts", "allow-same-origin", "allow-forms", "allow-top-navigation"}) {
+    EXPECT_EQ(r.body.find(power), std::string::npos) << power;
+  }
+  EXPECT_NE(r.body.find("<a class=\"attachment\" href=\"/message/" + id + "/part/3\">passwd&#13;\n.txt</a>"),
             std::string::npos)
       << r.body;
   EXPECT_EQ(Count(r.body, "class=\"attachment\""), 1u);

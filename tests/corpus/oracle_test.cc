@@ -27,7 +27,9 @@
 //   attachments file names of attachments. Ours: Message::attachments (every non-multipart
 //               part with a file name, then names of uuencoded blocks found in text). Oracle:
 //               the file names (Content-Disposition filename, else Content-Type name) of the
-//               non-multipart entities that have one, in pre-order; " | "-joined.
+//               non-multipart entities that have one, in pre-order; " | "-joined. Signature
+//               parts (mime::IsSignatureType) are left out on both sides: not attachments,
+//               as notmuch's and mu's searches count them.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -244,7 +246,8 @@ TEST(CorpusOracle, StalwartMailParser) {
 void CpythonWalk(const json& n, std::vector<std::string>* types, std::vector<std::string>* names) {
   types->push_back(Lower(JsonStr(n["content_type"])));
   const bool multipart = n.value("is_multipart", false) && JsonStr(n["content_type"]).starts_with("multipart/");
-  if (!multipart && n.contains("filename") && n["filename"].is_string() && !JsonStr(n["filename"]).empty())
+  if (!multipart && n.contains("filename") && n["filename"].is_string() && !JsonStr(n["filename"]).empty() &&
+      !mime::IsSignatureType(Lower(JsonStr(n["content_type"]))))
     names->push_back(JsonStr(n["filename"]));
   if (n.contains("parts"))
     for (const json& c : n["parts"]) CpythonWalk(c, types, names);
@@ -606,7 +609,8 @@ void NotmuchWalk(const json& n, std::vector<std::string>* types, std::vector<std
   if (n.contains("id") && n.contains("content-type")) {
     std::string ct = Lower(JsonStr(n["content-type"]));
     types->push_back(ct);
-    if (!ct.starts_with("multipart/") && n.contains("filename") && !JsonStr(n["filename"]).empty())
+    if (!ct.starts_with("multipart/") && n.contains("filename") && !JsonStr(n["filename"]).empty() &&
+        !mime::IsSignatureType(ct))
       names->push_back(JsonStr(n["filename"]));
   }
   if (n.contains("content") && !n["content"].is_string()) NotmuchWalk(n["content"], types, names);
