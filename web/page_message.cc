@@ -73,12 +73,21 @@ std::string HeadersTable(const Loaded& m) {
          "</table>\n";
 }
 
+// The name a part is downloaded under (and listed as): the message's name
+// for it made safe (exporting::SafeFileName: no path, control, bidi or
+// invisible characters), else ID-PATH.bin.
+std::string DownloadName(int64_t id, const mime::Part& p) {
+  const std::string fallback = std::to_string(id) + "-" + p.path + ".bin";
+  return p.filename.empty() ? fallback : exporting::SafeFileName(p.filename, fallback);
+}
+
 std::string AttachmentList(const Loaded& m) {
   std::string items;
   for (const auto& p : m.parsed.parts) {
     if (!IsListedAttachment(p)) continue;
     items += "<li><a class=\"attachment\" href=\"" + PartUrl(m.info.id, "part", p.path) + "\">" +
-             Text(p.filename.empty() ? "(unnamed part " + p.path + ")" : p.filename) + "</a> <span class=\"size\">(" +
+             Text(p.filename.empty() ? "(unnamed part " + p.path + ")" : DownloadName(m.info.id, p)) +
+             "</a> <span class=\"size\">(" +
              Text(p.content_type) + ", " + page::Size(p.size) + ")</span></li>";
   }
   if (items.empty()) return "";
@@ -168,8 +177,7 @@ Response PartDownload(const Request& request, ArchiveSession& session) {
   }
   auto bytes = exporting::DecodedPart(m->raw, m->parsed, part->path);
   if (!bytes) return page::Failure("decoding part " + part->path, bytes.error());
-  const std::string fallback = std::to_string(request.id) + "-" + part->path + ".bin";
-  return Download(DownloadType(*part), part->filename.empty() ? fallback : part->filename, std::move(*bytes));
+  return Download(DownloadType(*part), DownloadName(request.id, *part), std::move(*bytes));
 }
 
 Response EmlDownload(const Request& request, ArchiveSession& session) {

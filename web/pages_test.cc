@@ -347,7 +347,7 @@ TEST_F(PagesTest, MessagePageShowsHeadersHtmlFrameAttachmentsAndLinks) {
   for (const char* power : {"allow-scripts", "allow-same-origin", "allow-forms", "allow-top-navigation"}) {
     EXPECT_EQ(r.body.find(power), std::string::npos) << power;
   }
-  EXPECT_NE(r.body.find("<a class=\"attachment\" href=\"/message/" + id + "/part/3\">passwd&#13;\n.txt</a>"),
+  EXPECT_NE(r.body.find("<a class=\"attachment\" href=\"/message/" + id + "/part/3\">passwd__.txt</a>"),
             std::string::npos)
       << r.body;
   EXPECT_EQ(Count(r.body, "class=\"attachment\""), 1u);
@@ -442,6 +442,28 @@ TEST_F(PagesTest, ThreadListsItsMessagesOldestFirstWithTheCurrentOneMarked) {
   ASSERT_EQ(Count(r.body, "<tr class=\"message current\" aria-current=\"page\">"), 1u);
   const size_t current = r.body.find("current");
   EXPECT_LT(r.body.find("/message/" + std::to_string(t3_), current), r.body.find("</tr>", current));
+}
+
+// An attachment named to look like another (U+202E reverses what follows:
+// "invoice<RLO>fdp.exe" reads "invoiceexe.pdf"): the page lists it, and the
+// download names it, without the reordering character.
+TEST_F(PagesTest, AttachmentNamesCannotReorderThemselves) {
+  const std::string rlo = "\xE2\x80\xAE";
+  const auto ids = Store({{"From: a@example.org\nSubject: invoice\nMessage-ID: <rlo@example.org>\n"
+                           "Date: Mon, 6 May 2024 10:00:00 +0000\nMIME-Version: 1.0\n"
+                           "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\npay\n"
+                           "--b\nContent-Type: application/octet-stream\n"
+                           "Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\n\nMZ\n--b--\n",
+                           Place("work", "INBOX", "rlo")}});
+  ASSERT_EQ(ids.size(), 1u);
+  Response page = Call(MessagePage, Get("/message", {}, ids[0]));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.body.find(rlo), std::string::npos);
+  EXPECT_NE(page.body.find(">invoice_fdp.exe</a>"), std::string::npos) << page.body;
+  Response part = Call(PartDownload, Get("/message/part", {}, ids[0], "2"));
+  ASSERT_EQ(part.status, 200) << part.body;
+  EXPECT_EQ(Header(part, "Content-Disposition"),
+            "attachment; filename=\"invoice_fdp.exe\"; filename*=UTF-8''invoice_fdp.exe");
 }
 
 TEST_F(PagesTest, UnknownIdsAreNotFoundPages) {

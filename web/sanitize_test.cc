@@ -638,6 +638,22 @@ TEST(ContentDisposition, QuotesControlsAndLineBreaksGo) {
   EXPECT_EQ(Names(h).first, "my _quoted___Set-Cookie_ a=b__;.txt");
 }
 
+// "invoice\u202Efdp.exe" shows as "invoiceexe.pdf": a name that reorders or
+// hides characters must not reach the download dialog (nor the page).
+TEST(ContentDisposition, BidiAndInvisibleControlsGo) {
+  for (std::string_view control : {"\u202E", "\u202D", "\u202A", "\u2066", "\u2067", "\u2068", "\u2069",
+                                   "\u200E", "\u200F", "\u061C", "\u200B", "\u2028", "\u2029", "\uFEFF",
+                                   "\u0085", "\u009B"}) {
+    const std::string name = "invoice" + std::string(control) + "fdp.exe";
+    const std::string h = ContentDisposition("attachment", name);
+    ExpectSafeHeader(h);
+    EXPECT_EQ(Names(h).second, "invoice_fdp.exe") << h;
+  }
+  // Ordinary right-to-left text stays.
+  EXPECT_EQ(Names(ContentDisposition("attachment", "\u05D7\u05E9\u05D1\u05D5\u05DF.pdf")).second,
+            "\u05D7\u05E9\u05D1\u05D5\u05DF.pdf");
+}
+
 TEST(ContentDisposition, LeadingDotsAndEmptyNames) {
   EXPECT_EQ(Names(ContentDisposition("attachment", ".bashrc")).second, "bashrc");
   for (std::string_view n : {"", "...", "..", ".", "/", "  "}) {

@@ -81,7 +81,7 @@ std::string SafeFileName(std::string_view name, const std::string& fallback) {
     auto c = static_cast<unsigned char>(name[i]);
     if (c >= 0x80) {
       size_t n = Utf8Length(name, i);
-      out += n ? std::string(name.substr(i, n)) : "_";
+      out += n && !IsHiddenOrReordering(name.substr(i, n)) ? std::string(name.substr(i, n)) : "_";
       i += n ? n : 1;
       continue;
     }

@@ -26,7 +26,8 @@ Result<std::string> DecodedPart(std::string_view raw, const mime::Message& messa
 inline constexpr size_t kMaxFileName = 200;  // bytes
 
 // A file name from an attachment's (untrusted) name: only what follows the
-// last '/' or '\'; control bytes, invalid UTF-8 and the characters Windows
+// last '/' or '\'; control bytes, invalid UTF-8, characters that reorder
+// or hide text (exporting::IsHiddenOrReordering) and the characters Windows
 // reserves (<>:"|?*) become '_'; leading dots and spaces and trailing dots
 // and spaces go (no hidden files, no "." or ".."); a Windows device name
 // (CON, NUL, COM1, LPT1, ... with any extension) gets a leading '_'; at
