@@ -1,5 +1,7 @@
 #include "web/routing.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 #include "web/json_views.h"
@@ -38,6 +40,31 @@ bool ParseId(std::string_view s, int64_t* id) {
 // {part}: digits and dots, at most 64 bytes.
 bool IsPart(std::string_view s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
+// Whether a Host value names this machine: an IPv4 address, a bracketed
+// IPv6 address or "localhost" (any case), each with an optional port.
+bool IsLocalHostValue(std::string_view host) {
+  std::string name;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = std::string(host.substr(1, close - 1));
+    port = host.substr(close + 1);
+  } else {
+    const size_t colon = host.find(':');
+    name = std::string(host.substr(0, colon));
+    port = colon == std::string_view::npos ? std::string_view() : host.substr(colon);
+  }
+  if (!port.empty() && (port.size() < 2 || port.size() > 6 || port.front() != ':' ||
+                        port.find_first_not_of("0123456789", 1) != std::string_view::npos)) {
+    return false;
+  }
+  unsigned char addr[16];
+  if (host.starts_with('[')) return ::inet_pton(AF_INET6, name.c_str(), addr) == 1;
+  for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  return name == "localhost" || ::inet_pton(AF_INET, name.c_str(), addr) == 1;
 }
 
 }  // namespace
@@ -91,6 +118,36 @@ Status ParseTarget(std::string_view target, Request& request) {
     MK_ASSIGN_OR_RETURN(request.query, ParseQueryString(target.substr(q + 1)));
   }
   return OkStatus();
+}
+
+std::optional<Response> RefuseRequestHead(const Request& request, std::string_view version, bool any_host) {
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    return ErrorResponse(505, request.path, "only HTTP/1.0 and HTTP/1.1 are served");
+  }
+  std::vector<std::string_view> hosts, lengths;
+  bool transfer_encoding = false;
+  for (const auto& [name, value] : request.headers) {
+    if (name == "host") hosts.push_back(value);
+    if (name == "content-length") lengths.push_back(value);
+    if (name == "transfer-encoding") transfer_encoding = true;
+  }
+  if (transfer_encoding) return ErrorResponse(413, request.path, "a GET request carries no body (Transfer-Encoding)");
+  if (lengths.size() > 1 || (lengths.size() == 1 && (lengths[0].empty() || lengths[0].size() > 19 ||
+                                                     lengths[0].find_first_not_of("0123456789") != std::string::npos))) {
+    return ErrorResponse(400, request.path, "bad Content-Length");
+  }
+  if (lengths.size() == 1 && lengths[0].find_first_not_of('0') != std::string::npos) {
+    return ErrorResponse(413, request.path, "a GET request carries no body");
+  }
+  if (hosts.size() > 1 || (hosts.empty() && version == "HTTP/1.1")) {
+    return ErrorResponse(400, request.path, "an HTTP/1.1 request names exactly one Host");
+  }
+  if (!any_host && !hosts.empty() && !IsLocalHostValue(hosts[0])) {
+    return ErrorResponse(421, request.path,
+                         "this server answers only requests for an IP address or localhost (Host: " +
+                             std::string(hosts[0].substr(0, 100)) + ")");
+  }
+  return std::nullopt;
 }
 
 bool MatchPattern(std::string_view pattern, std::string_view path, int64_t* id, std::string* part) {

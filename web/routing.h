@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,23 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseQueryString(std::s
 // Sets request.path and request.query from a request target in origin form
 // ("/path?query"): kInvalidArgument for any other form or a bad encoding.
 Status ParseTarget(std::string_view target, Request& request);
+
+// What a request's head must be before it is routed (RFC 9112), or the
+// refusal (nullopt: go on):
+//  - `version` HTTP/1.0 or HTTP/1.1 (505);
+//  - no body announced: a GET or HEAD has none, so any Transfer-Encoding,
+//    or a Content-Length other than a single "0", is refused (413 for a
+//    body, 400 for a length that is repeated or not a number). A proxy in
+//    front could frame such a request differently, and what it took for
+//    the body would be read here as the next request;
+//  - HTTP/1.1 names exactly one Host (400);
+//  - unless `any_host`, Host names this machine: an IP address or
+//    "localhost", any port (421 otherwise). A DNS name reaches a server
+//    without authentication through DNS rebinding: a page in the user's own
+//    browser points a name it controls at 127.0.0.1 and reads the archive
+//    as its own origin.
+// Header names in `request` are lower case (web/http.h).
+std::optional<Response> RefuseRequestHead(const Request& request, std::string_view version, bool any_host);
 
 // Whether `path` matches `pattern` (web/http.h, Route); on a match *id and
 // *part receive what {id} and {part} held (0 / "" when absent).

@@ -369,10 +369,9 @@ class Connection : public net::TCPServerConnection {
     } catch (const net::NoMessageException&) {
       return false;
     } catch (const net::MessageException& e) {
-      response.reset();
-      net::HTTPServerResponseImpl error(session);
-      Write(error, Finish(ErrorResponse(StatusForBadRequest(e), "/", "bad request: " + e.message())), false);
-      return false;
+      return RefuseUnread(session, response, e);
+    } catch (const Poco::SyntaxException& e) {  // a Content-Length that is no number
+      return RefuseUnread(session, response, e);
     }
     Request req;
     std::string_view raw_path;
@@ -389,9 +388,19 @@ class Connection : public net::TCPServerConnection {
     r = Finish(std::move(r));
     server_.Log(req, raw_path, r, start);
     response->setDate(Poco::Timestamp());
-    response->setVersion(request->getVersion());
+    response->setVersion(request->getVersion() == net::HTTPMessage::HTTP_1_0 ? net::HTTPMessage::HTTP_1_0
+                                                                              : net::HTTPMessage::HTTP_1_1);
     Write(*response, r, keep);
     return keep;
+  }
+
+  // Answers a request Poco could not read, and ends the connection.
+  static bool RefuseUnread(net::HTTPServerSession& session, std::optional<net::HTTPServerResponseImpl>& response,
+                           const Poco::Exception& e) {
+    response.reset();
+    net::HTTPServerResponseImpl error(session);
+    Write(error, Finish(ErrorResponse(StatusForBadRequest(e), "/", "bad request: " + e.message())), false);
+    return false;
   }
 
   // Builds `req` from Poco's request; a response with a status other than
@@ -417,8 +426,8 @@ class Connection : public net::TCPServerConnection {
       r.headers.emplace_back("Allow", "GET, HEAD");
       return r;
     }
-    if (in.getChunkedTransferEncoding() || (in.hasContentLength() && in.getContentLength64() > 0)) {
-      return ErrorResponse(413, req.path, "a GET request carries no body");
+    if (auto refused = RefuseRequestHead(req, in.getVersion(), server_.options.authenticator != nullptr)) {
+      return *refused;
     }
     return Response{};
   }

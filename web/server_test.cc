@@ -271,7 +271,7 @@ class ServerTest : public ::testing::Test {
   }
 
   Reply Get(const std::string& target, const std::string& method = "GET", const std::string& headers = "") {
-    return Send(method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n");
+    return Send(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + "\r\n");
   }
 
   Result<std::unique_ptr<Archive>> Open() { return Archive::Open(dir_, OpenMode::kReadOnly, {}); }
@@ -392,6 +392,79 @@ TEST_F(ServerTest, SizesOfTargetAndHeaderAreBounded) {
   EXPECT_EQ(Get("/api/message/1").status, 200);
 }
 
+// Without authentication the server answers only requests that name this
+// machine: a page in the user's own browser can point a DNS name it
+// controls at 127.0.0.1 (DNS rebinding) and would then read the archive as
+// a same-origin site. Every browser request carries Host; an IP address or
+// localhost cannot be rebound.
+TEST_F(ServerTest, WithoutAuthenticationHostMustNameThisMachine) {
+  Start();
+  const std::string port = std::to_string(server_->port());
+  auto with_host = [&](const std::string& host_lines, const std::string& version = "HTTP/1.1") {
+    return Send("GET /api/message/1 " + version + "\r\n" + host_lines + "Connection: close\r\n\r\n");
+  };
+  for (const std::string& host : std::vector<std::string>{"evil.example:" + port, "evil.example", "127.0.0.1.nip.io:" + port, "localhost.",
+                                 "LOCALHOST.evil.example", "127.0.0.1@evil.example"}) {
+    Reply r = with_host("Host: " + host + "\r\n");
+    EXPECT_EQ(r.status, 421) << host;
+    EXPECT_TRUE(nlohmann::json::parse(r.body).contains("error")) << host;
+  }
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "LocalHost", "[::1]:" + port,
+                                 "127.1.2.3:80"}) {
+    EXPECT_EQ(with_host("Host: " + host + "\r\n").status, 200) << host;
+  }
+  EXPECT_EQ(with_host("").status, 400);                                       // HTTP/1.1 needs one Host
+  EXPECT_EQ(with_host("Host: 127.0.0.1\r\nHost: evil.example\r\n").status, 400);  // and only one
+  EXPECT_EQ(with_host("", "HTTP/1.0").status, 200);
+  EXPECT_EQ(with_host("Host: evil.example\r\n", "HTTP/1.0").status, 421);
+}
+
+TEST_F(ServerTest, WithAuthenticationAnyHostName) {
+  ServerOptions o;
+  o.authenticator = std::make_shared<FixedUser>();
+  Start(o);
+  Reply r = Send("GET /api/message/1 HTTP/1.1\r\nHost: mail.example.org\r\nAuthorization: Bearer good-token\r\n"
+                 "Connection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// A GET has no body, so any framing of one is refused and the connection
+// closed: a proxy in front that reads "Transfer-Encoding: identity, chunked"
+// or the second of two Content-Lengths would frame the bytes differently,
+// and what it took for a body would be served here as the next request.
+TEST_F(ServerTest, BodyFramingIsRefusedAndEndsTheConnection) {
+  Start();
+  const std::string next = "GET /api/message/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  for (const std::string& framing :
+       std::vector<std::string>{"Transfer-Encoding: chunked\r\n", "Transfer-Encoding: identity, chunked\r\n", "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: identity\r\n", "Content-Length: 0\r\nContent-Length: 5\r\n", "Content-Length: -1\r\n",
+        "Content-Length: 99999999999999999999999\r\n", "Content-Length: 0x10\r\n", "Content-Length: 5\r\n"}) {
+    auto s = Connect();
+    const std::string request =
+        "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n" + framing + "\r\n0\r\n\r\n" + next;
+    s.sendBytes(request.data(), static_cast<int>(request.size()));
+    const std::string all = ReadAll(s);
+    const Reply r = Parse(all);
+    EXPECT_TRUE(r.status == 400 || r.status == 413) << framing << all;
+    EXPECT_EQ(all.find("HTTP/1.1", 1), std::string::npos) << framing << ": a second response\n" << all;
+  }
+  EXPECT_EQ(Get("/api/message/1", "GET", "Content-Length: 0\r\n").status, 200);
+}
+
+// The status line is HTTP/1.1 (or 1.0 for a 1.0 client) whatever version
+// token the request line carried.
+TEST_F(ServerTest, OnlyHttp1VersionsAndTheReplySaysHttp1) {
+  Start();
+  for (const std::string& line : std::vector<std::string>{"GET /api/message/1 HTTP/2.0", "GET /api/message/1 HTTP/1.2", "GET /api/message/1 300",
+                                 "GET /api/message/1\rxyz HTTP/1.1"}) {
+    auto s = Connect();
+    const std::string request = line + "\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    s.sendBytes(request.data(), static_cast<int>(request.size()));
+    const std::string all = ReadAll(s);
+    EXPECT_TRUE(all.starts_with("HTTP/1.1 505 ") || all.starts_with("HTTP/1.1 400 ")) << line << "\n" << all;
+  }
+}
+
 TEST_F(ServerTest, PerClientLimitsAnswer429WithRetryAfter) {
   ServerOptions o;
   o.limits.limit_loopback = true;
@@ -420,8 +493,8 @@ TEST_F(ServerTest, AuthenticatorIsAskedForEveryRequest) {
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   Start();
   auto s = Connect();
-  const std::string one = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\n\r\n";
-  const std::string two = "GET /api/message/2/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string one = "GET /api/message/1/raw HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string two = "GET /api/message/2/raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   const std::string both = one + two;
   s.sendBytes(both.data(), static_cast<int>(both.size()));
   const std::string all = ReadAll(s);
@@ -434,7 +507,7 @@ TEST_F(ServerTest, ASlowRequestIsCutAtItsDeadline) {
   o.limits.request_timeout = 1s;
   Start(o);
   auto s = Connect();
-  const std::string part = "GET /api/message/1 HTTP/1.1\r\nHost: x\r\n";
+  const std::string part = "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   s.sendBytes(part.data(), static_cast<int>(part.size()));
   const auto start = std::chrono::steady_clock::now();
   // A byte every 300 ms never lets a per-read timeout fire; the deadline does.
@@ -481,7 +554,7 @@ TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   Poco::Net::Context::Ptr client = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
   Poco::Net::SecureStreamSocket s(Poco::Net::SocketAddress("127.0.0.1", server_->port()), client);
   s.setReceiveTimeout(Poco::Timespan(10, 0));
-  const std::string request = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string request = "GET /api/message/1/raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   s.sendBytes(request.data(), static_cast<int>(request.size()));
   Poco::Net::StreamSocket plain = s;
   Reply r = Parse(ReadAll(plain));
@@ -505,10 +578,10 @@ TEST_F(ServerTest, AKeepAliveConnectionYieldsItsThreadToAWaitingOne) {
   auto first = Connect();  // takes the one thread
   std::this_thread::sleep_for(200ms);
   auto second = Connect();  // waits for it
-  const std::string second_request = "GET /api/message/2/raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string second_request = "GET /api/message/2/raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   second.sendBytes(second_request.data(), static_cast<int>(second_request.size()));
   std::this_thread::sleep_for(200ms);
-  const std::string keep_alive = "GET /api/message/1/raw HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string keep_alive = "GET /api/message/1/raw HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   first.sendBytes(keep_alive.data(), static_cast<int>(keep_alive.size()));
   const auto start = std::chrono::steady_clock::now();
   Reply one = Parse(ReadAll(first));  // ends: the server closed it
@@ -522,7 +595,7 @@ TEST_F(ServerTest, AKeepAliveConnectionYieldsItsThreadToAWaitingOne) {
 TEST_F(ServerTest, StopEndsIdleConnections) {
   Start();
   auto idle = Connect();
-  const std::string one = "GET /api/message/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string one = "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   idle.sendBytes(one.data(), static_cast<int>(one.size()));
   std::this_thread::sleep_for(100ms);
   const auto start = std::chrono::steady_clock::now();
