@@ -1,6 +1,5 @@
 #include "web/auth.h"
 
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -85,17 +84,6 @@ Status AppendTokenLine(const std::string& path, std::string_view line) {
   if (status && ::fsync(fd) != 0) status = MakeError(ErrorCode::kIoError, what + ": fsync: " + ErrnoText(errno));
   ::close(fd);
   return status;
-}
-
-std::string ClientKey(std::string_view address) {
-  unsigned char v6[16];
-  const std::string text(address.substr(0, 64));
-  if (::inet_pton(AF_INET6, text.c_str(), v6) != 1) return text;
-  constexpr unsigned char kMapped4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::equal(v6, v6 + 12, kMapped4)) return text;  // an IPv4 client
-  std::fill(v6 + 8, v6 + 16, 0);
-  char out[INET6_ADDRSTRLEN];
-  return ::inet_ntop(AF_INET6, v6, out, sizeof out) != nullptr ? std::string(out) : text;
 }
 
 ServeAuthenticator::ServeAuthenticator(const config::ServeConfig& serve, AuthOptions options,

@@ -48,6 +48,7 @@
 #include "config/config.h"
 #include "store/crypto/password_hash.h"
 #include "store/util/status.h"
+#include "web/client_limits.h"  // ClientKey
 #include "web/http.h"
 
 namespace mailkeep::web {
@@ -159,10 +160,5 @@ std::string TokenLine(std::string_view name, std::string_view token);
 // mode 0600, then fsyncs it. Refuses (kFailedPrecondition) a path that is a
 // symbolic link, not a regular file, or readable by group or others.
 Status AppendTokenLine(const std::string& path, std::string_view line);
-
-// The key of the throttle table for a client address: an IPv6 address
-// becomes its /64 ("2001:db8:1:2::"), anything else stays as given (at
-// most 64 bytes).
-std::string ClientKey(std::string_view address);
 
 }  // namespace mailkeep::web

@@ -1,9 +1,22 @@
 #include "web/client_limits.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 
 namespace mailkeep::web {
+
+std::string ClientKey(std::string_view address) {
+  unsigned char v6[16];
+  const std::string text(address.substr(0, 64));
+  if (::inet_pton(AF_INET6, text.c_str(), v6) != 1) return text;
+  constexpr unsigned char kMapped4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(v6, v6 + 12, kMapped4)) return text;  // an IPv4 client
+  std::fill(v6 + 8, v6 + 16, 0);
+  char out[INET6_ADDRSTRLEN];
+  return ::inet_ntop(AF_INET6, v6, out, sizeof out) != nullptr ? std::string(out) : text;
+}
 
 ClientLimiter::ClientLimiter(ClientLimits limits) : limits_(limits) {}
 
@@ -28,11 +41,12 @@ bool ClientLimiter::ForgetIdle(Clock::time_point now) {
 }
 
 ClientLimiter::Verdict ClientLimiter::Admit(const std::string& client, Clock::time_point now) {
+  const std::string key = ClientKey(client);
   std::lock_guard lock(mu_);
-  auto it = clients_.find(client);
+  auto it = clients_.find(key);
   if (it == clients_.end()) {
     if (clients_.size() >= limits_.max_clients && !ForgetIdle(now)) return {false, 1};
-    it = clients_.emplace(client, State{limits_.burst, now, 0}).first;
+    it = clients_.emplace(key, State{limits_.burst, now, 0}).first;
   }
   State& s = it->second;
   Refill(s, now);
@@ -47,8 +61,9 @@ ClientLimiter::Verdict ClientLimiter::Admit(const std::string& client, Clock::ti
 }
 
 void ClientLimiter::Release(const std::string& client) {
+  const std::string key = ClientKey(client);
   std::lock_guard lock(mu_);
-  auto it = clients_.find(client);
+  auto it = clients_.find(key);
   if (it != clients_.end() && it->second.active > 0) --it->second.active;
 }
 

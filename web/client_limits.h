@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace mailkeep::web {
 
@@ -23,6 +24,12 @@ struct ClientLimits {
   size_t max_clients = 10000;        // addresses tracked at once
 };
 
+// The key a client address is counted under, here and in the login
+// throttle (web/auth.h): an IPv6 address becomes its /64
+// ("2001:db8:1:2::"), since one host commonly has a whole /64; anything
+// else (IPv4, IPv4-mapped IPv6) stays as given (at most 64 bytes).
+std::string ClientKey(std::string_view address);
+
 class ClientLimiter {
  public:
   using Clock = std::chrono::steady_clock;
@@ -32,8 +39,9 @@ class ClientLimiter {
   };
 
   explicit ClientLimiter(ClientLimits limits);
-  // Admits one request of `client` at `now`, or refuses it. An admitted
-  // request must be ended with Release(client).
+  // Admits one request of `client` (an address; counted by ClientKey) at
+  // `now`, or refuses it. An admitted request must be ended with
+  // Release(client).
   Verdict Admit(const std::string& client, Clock::time_point now);
   void Release(const std::string& client);
   size_t tracked() const;

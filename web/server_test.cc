@@ -128,6 +128,26 @@ TEST(ClientLimiter, ConcurrencyRateAndMemoryBound) {
   EXPECT_LE(l.tracked(), 2u);
 }
 
+// One host with an IPv6 /64 (what a provider hands out) has 2^64
+// addresses: counted per address, it would never be limited.
+TEST(ClientLimiter, AnIpv6ClientIsCountedByItsSlash64) {
+  ClientLimits limits;
+  limits.requests_per_second = 1;
+  limits.burst = 2;
+  ClientLimiter l(limits);
+  const auto t0 = ClientLimiter::Clock::time_point{} + 100s;
+  for (const char* address : {"2001:db8:1:2::1", "2001:db8:1:2::2"}) {
+    EXPECT_TRUE(l.Admit(address, t0).admitted) << address;
+    l.Release(address);
+  }
+  EXPECT_FALSE(l.Admit("2001:db8:1:2:ffff:ffff:ffff:ffff", t0).admitted);
+  EXPECT_TRUE(l.Admit("2001:db8:1:3::1", t0).admitted);  // another /64
+  // IPv4 clients, also as IPv4-mapped IPv6 addresses, stay one each.
+  EXPECT_TRUE(l.Admit("::ffff:192.0.2.1", t0).admitted);
+  EXPECT_TRUE(l.Admit("::ffff:192.0.2.2", t0).admitted);
+  EXPECT_EQ(l.tracked(), 4u);
+}
+
 TEST(ParseListen, AddressesAndLoopback) {
   auto a = ParseListen("127.0.0.1:8025");
   ASSERT_TRUE(a);
