@@ -126,8 +126,10 @@ std::optional<Response> RefuseRequestHead(const Request& request, std::string_vi
   }
   std::vector<std::string_view> hosts, lengths;
   bool transfer_encoding = false;
+  int authorizations = 0;
   for (const auto& [name, value] : request.headers) {
     if (name == "host") hosts.push_back(value);
+    if (name == "authorization") ++authorizations;
     if (name == "content-length") lengths.push_back(value);
     if (name == "transfer-encoding") transfer_encoding = true;
   }
@@ -142,6 +144,7 @@ std::optional<Response> RefuseRequestHead(const Request& request, std::string_vi
   if (hosts.size() > 1 || (hosts.empty() && version == "HTTP/1.1")) {
     return ErrorResponse(400, request.path, "an HTTP/1.1 request names exactly one Host");
   }
+  if (authorizations > 1) return ErrorResponse(400, request.path, "give one Authorization header, not several");
   if (!any_host && !hosts.empty() && !IsLocalHostValue(hosts[0])) {
     return ErrorResponse(421, request.path,
                          "this server answers only requests for an IP address or localhost (Host: " +

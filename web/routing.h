@@ -36,7 +36,8 @@ Status ParseTarget(std::string_view target, Request& request);
 //    body, 400 for a length that is repeated or not a number). A proxy in
 //    front could frame such a request differently, and what it took for
 //    the body would be read here as the next request;
-//  - HTTP/1.1 names exactly one Host (400);
+//  - HTTP/1.1 names exactly one Host, and no request gives two
+//    Authorization headers (400: a proxy in front may check the other);
 //  - unless `any_host`, Host names this machine: an IP address or
 //    "localhost", any port (421 otherwise). A DNS name reaches a server
 //    without authentication through DNS rebinding: a page in the user's own

@@ -510,6 +510,19 @@ TEST_F(ServerTest, AuthenticatorIsAskedForEveryRequest) {
   EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer good-token\r\n").status, 200);
 }
 
+// Credentials given twice are ambiguous (a proxy in front may check the
+// other one): refused, whichever comes first.
+TEST_F(ServerTest, TwoAuthorizationHeadersAreRefused) {
+  ServerOptions o;
+  o.authenticator = std::make_shared<FixedUser>();
+  Start(o);
+  for (const char* twice : {"Authorization: Bearer good-token\r\nAuthorization: Bearer bad\r\n",
+                            "Authorization: Bearer bad\r\nAuthorization: Bearer good-token\r\n",
+                            "Authorization: Bearer good-token\r\nauthorization: Bearer good-token\r\n"}) {
+    EXPECT_EQ(Get("/api/message/1", "GET", twice).status, 400) << twice;
+  }
+}
+
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   Start();
   auto s = Connect();
