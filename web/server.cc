@@ -204,6 +204,19 @@ struct Server::Impl {
   net::HTTPServerParams::Ptr params;
   std::atomic<bool> stopping{false};
   std::mutex log_mu;
+  std::mutex connections_mu;
+  std::map<std::string, size_t> connections;  // open connections of each limited client (ClientKey)
+  std::map<int, std::string> counted;         // socket -> the ClientKey it is counted under
+
+  bool Limited(const std::string& address) const {
+    net::IPAddress ip;
+    return options.limits.limit_loopback || !net::IPAddress::tryParse(address, ip) || !ip.isLoopback();
+  }
+  // Counts the new connection `fd` of `address`; false when the client
+  // holds per_client.max_concurrent already (an idle connection holds a
+  // thread until its deadline).
+  bool OpenConnection(int fd, const std::string& address);
+  void CloseConnection(int fd);
 
   Response Serve(Request& request, Clock::time_point deadline);
   Response Dispatch(Request& request, Clock::time_point deadline);
@@ -303,9 +316,31 @@ Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
   }
 }
 
+bool Server::Impl::OpenConnection(int fd, const std::string& address) {
+  if (!Limited(address)) return true;
+  const std::string key = ClientKey(address);
+  std::lock_guard lock(connections_mu);
+  size_t& open = connections[key];
+  if (open >= options.limits.per_client.max_concurrent) {
+    if (open == 0) connections.erase(key);
+    return false;
+  }
+  ++open;
+  counted[fd] = key;
+  return true;
+}
+
+void Server::Impl::CloseConnection(int fd) {
+  std::lock_guard lock(connections_mu);
+  auto socket = counted.find(fd);
+  if (socket == counted.end()) return;
+  auto it = connections.find(socket->second);
+  if (it != connections.end() && --it->second == 0) connections.erase(it);
+  counted.erase(socket);
+}
+
 Response Server::Impl::Serve(Request& request, Clock::time_point deadline) {
-  const bool limited = options.limits.limit_loopback || !net::IPAddress(request.client).isLoopback();
-  if (!limited) return Dispatch(request, deadline);
+  if (!Limited(request.client)) return Dispatch(request, deadline);
   auto verdict = limiter->Admit(request.client, Clock::now());
   if (!verdict.admitted) {
     Response r = ErrorResponse(429, request.path, "too many requests from " + request.client + "; slow down");
@@ -341,10 +376,13 @@ class Connection : public net::TCPServerConnection {
     const int fd = socket().impl()->sockfd();
     const auto& limits = server_.options.limits;
     struct Unregister {
-      Deadlines& d;
+      Server::Impl& server;
       int fd;
-      ~Unregister() { d.Remove(fd); }
-    } unregister{server_.deadlines, fd};
+      ~Unregister() {
+        server.deadlines.Remove(fd);
+        server.CloseConnection(fd);  // counted by QueueFilter
+      }
+    } unregister{server_, fd};
     try {
       net::HTTPServerSession session(socket(), server_.params);
       while (!server_.stopping) {
@@ -451,14 +489,25 @@ class ConnectionFactory : public net::TCPServerConnectionFactory {
   Server::Impl& server_;
 };
 
-// Past `queued` waiting connections a new one is answered 503 and closed
+// Past `queued` waiting connections, or past per_client.max_concurrent
+// open ones of a limited client, a new one is answered 503 and closed
 // (plain HTTP; a TLS connection is closed: answering would need a handshake
 // on the accepting thread).
 class QueueFilter : public net::TCPServerConnectionFilter {
+  // The client address of a connection ("" when it is gone already).
+  static std::string PeerOf(const net::StreamSocket& socket) {
+    try {
+      return socket.peerAddress().host().toString();
+    } catch (const Poco::Exception&) {
+      return {};
+    }
+  }
+
  public:
   QueueFilter(Server::Impl& server) : server_(server) {}
   bool accept(const net::StreamSocket& socket) override {
-    if (server_.tcp == nullptr || server_.tcp->queuedConnections() < server_.options.limits.queued) return true;
+    const bool room = server_.tcp == nullptr || server_.tcp->queuedConnections() < server_.options.limits.queued;
+    if (room && server_.OpenConnection(socket.impl()->sockfd(), PeerOf(socket))) return true;
     if (!server_.tls) {
       static const std::string kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"

@@ -571,6 +571,30 @@ TEST_F(ServerTest, FullQueueAnswers503) {
   EXPECT_EQ(r.status, 503);
 }
 
+// Idle connections cost a thread each until their deadline (35 s by
+// default): one client opening threads + queued of them (128) locked every
+// other client out for minutes. A limited client may hold at most
+// per_client.max_concurrent connections; past that it is answered 503.
+TEST_F(ServerTest, OneClientCannotHoldEveryConnection) {
+  ServerOptions o;
+  o.limits.threads = 4;
+  o.limits.queued = 4;
+  o.limits.limit_loopback = true;
+  o.limits.per_client.max_concurrent = 2;
+  Start(o);
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 2; ++i) idle.push_back(Connect());  // send nothing
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(Get("/api/message/1").status, 503);
+  for (auto& s : idle) s.close();
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {  // the server sees them closed
+    std::this_thread::sleep_for(100ms);
+    status = Get("/api/message/1").status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
 TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl command";
   const std::string cert = root_ + "/cert.pem", key = root_ + "/key.pem";
