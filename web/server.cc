@@ -252,17 +252,18 @@ int StatusForBadRequest(const Poco::Exception& e) {
 
 Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
   if (options.authenticator) {
-    request.user = options.authenticator->Authenticate(request);
-    if (request.user.empty()) {
-      if (const int wait = options.authenticator->RetryAfterSeconds(request.client); wait > 0) {
-        Response r = ErrorResponse(429, request.path, "too many failed logins; try again later");
-        r.headers.emplace_back("Retry-After", std::to_string(wait));
-        return r;
-      }
-      Response r = ErrorResponse(401, request.path, "authentication required");
-      r.headers.emplace_back("WWW-Authenticate", options.authenticator->WwwAuthenticate());
+    AuthResult auth = options.authenticator->Authenticate(request);
+    if (auth.throttled()) {
+      Response r = ErrorResponse(429, request.path, "too many failed logins; try again later");
+      r.headers.emplace_back("Retry-After", std::to_string(auth.retry_after_seconds));
       return r;
     }
+    if (!auth.allowed()) {
+      Response r = ErrorResponse(401, request.path, "authentication required");
+      r.headers.emplace_back("WWW-Authenticate", std::move(auth.challenge));
+      return r;
+    }
+    request.user = std::move(auth.user);
   }
   const web::Route* route = FindRoute(routes, request);
   if (route == nullptr) return ErrorResponse(404, request.path, "not found: " + request.path);

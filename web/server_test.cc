@@ -128,10 +128,14 @@ TEST(ClientLimiter, ConcurrencyRateAndMemoryBound) {
   EXPECT_LE(l.tracked(), 2u);
 }
 
+// alice with "Bearer good-token"; "Bearer slow-down" is throttled.
 class FixedUser : public Authenticator {
  public:
-  std::string Authenticate(const Request& request) override {
-    return request.Header("authorization") == "Bearer good-token" ? "alice" : "";
+  AuthResult Authenticate(const Request& request) override {
+    const std::string header = request.Header("authorization");
+    if (header == "Bearer good-token") return AuthResult::Allowed("alice");
+    if (header == "Bearer slow-down") return AuthResult::Denied(AuthOutcome::kThrottled, "Bearer realm=\"t\"", 42);
+    return AuthResult::Denied(AuthOutcome::kRefused, "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
   }
 };
 
@@ -417,9 +421,14 @@ TEST_F(ServerTest, AuthenticatorIsAskedForEveryRequest) {
   Start(o);
   Reply denied = Get("/api/message/1");
   EXPECT_EQ(denied.status, 401);
-  EXPECT_NE(denied.Header("WWW-Authenticate").find("Basic realm=\"mailkeep\""), std::string::npos);
+  EXPECT_EQ(denied.Header("WWW-Authenticate"), "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
+  EXPECT_EQ(denied.Header("Retry-After"), "");
   EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer bad\r\n").status, 401);
   EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer good-token\r\n").status, 200);
+  Reply throttled = Get("/api/message/1", "GET", "Authorization: Bearer slow-down\r\n");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.Header("Retry-After"), "42");
+  EXPECT_EQ(throttled.Header("WWW-Authenticate"), "");
 }
 
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
