@@ -260,7 +260,7 @@ TEST(DocumentBuilder, FacetValuesAreWhatFieldQueriesMatch) {
   const FacetValues values = FacetValuesOf(doc);
   EXPECT_EQ(values.month, "2024-03");  // 2024-03-01T01:30:00 UTC
   EXPECT_EQ(values.senders, (std::vector<std::string>{"alice.smith@example.org"}));
-  EXPECT_EQ(values.folders, (std::vector<std::string>{"INBOX", "Sent Items"}));
+  EXPECT_EQ(values.folders, (std::vector<std::string>{"INBOX", "Sent Items", "odd \"quoted\""}));
   EXPECT_EQ(values.accounts, (std::vector<std::string>{"Work"}));
   EXPECT_EQ(MonthOf(Utc(2024, 2, 29, 23, 59, 59)), "2024-02");
   EXPECT_EQ(MonthOf(Utc(1969, 12, 31, 23)), "1969-12");
@@ -270,7 +270,7 @@ TEST(DocumentBuilder, FacetValuesAreWhatFieldQueriesMatch) {
   FacetView view;
   ASSERT_TRUE(DecodeFacets(encoded, &view));
   EXPECT_EQ(view.month, "2024-03");
-  EXPECT_EQ(view.folders, (std::vector<std::string_view>{"INBOX", "Sent Items"}));
+  EXPECT_EQ(view.folders, (std::vector<std::string_view>{"INBOX", "Sent Items", "odd \"quoted\""}));
   EXPECT_EQ(view.senders.size(), 1u);
   EXPECT_EQ(view.accounts, (std::vector<std::string_view>{"Work"}));
   // Damaged values are refused, never read past.
