@@ -1037,11 +1037,12 @@ bool IsServeName(std::string_view v) {
   });
 }
 
-Result<ListenAddress> ParseListenAddress(std::string_view text) {
+Result<ListenAddress> ParseListenAddress(std::string_view text, AnyPort any_port) {
+  const bool zero_ok = any_port == AnyPort::kAllowed;
   auto bad = [&] {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "bad address '" + std::string(text.substr(0, 300)) +
-                         "' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
+                     "bad listen address '" + std::string(text.substr(0, 300)) + "' (HOST:PORT or [IPv6]:PORT, port " +
+                         (zero_ok ? "0..65535; 0 = any free one)" : "1..65535)"));
   };
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return bad();
@@ -1059,7 +1060,8 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
     if (!name_chars || (looks_numeric && ::inet_pton(AF_INET, std::string(host).c_str(), buf) != 1)) return bad();
   }
   uint64_t port = 0;
-  if (!ParseDigits(text.substr(colon + 1), port) || port < 1 || port > 65535) return bad();
+  if (!ParseDigits(text.substr(colon + 1), port) || (port == 0 && !zero_ok) || port > 65535) return bad();
+  if (EqualsIgnoreCase(host, "localhost")) host = "127.0.0.1";
   return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
 }
 

@@ -266,10 +266,17 @@ std::span<const std::string_view> ServeKeys();
 // The names of [serve] users and tokens: [A-Za-z0-9._@+-], 1..64 bytes.
 bool IsServeName(std::string_view name);
 
-// "127.0.0.1:8025", "[::1]:8025", "archive.example.com:443". Errors
-// (kInvalidArgument): "bad address 'X' (HOST:PORT or [IPv6]:PORT, port 1..65535)".
-Result<ListenAddress> ParseListenAddress(std::string_view text);
-// 127.0.0.0/8, ::1 and "localhost": reachable from this machine only.
+// Whether a listen address may have port 0 (the system picks a free one):
+// serve --listen allows it, the accounts file does not.
+enum class AnyPort { kRefused, kAllowed };
+// The one parser of listen addresses ([serve] listen, serve --listen):
+// "127.0.0.1:8025", "[::1]:8025", "archive.example.com:443". "localhost"
+// (any case) becomes 127.0.0.1, so that loopback never depends on a
+// resolver. Errors (kInvalidArgument): "bad listen address 'X' (HOST:PORT or
+// [IPv6]:PORT, port 1..65535)" (0..65535 with AnyPort::kAllowed).
+Result<ListenAddress> ParseListenAddress(std::string_view text, AnyPort any_port = AnyPort::kRefused);
+// 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and "localhost": reachable from
+// this machine only.
 bool IsLoopback(const ListenAddress& address);
 // Serving on `address` beyond loopback needs serve.tls() and
 // serve.authenticates(). kInvalidArgument, one line, e.g. "listening on

@@ -1204,6 +1204,55 @@ TEST(Serve, BadListen) {
   EXPECT_EQ(MustParse("[serve]\nlisten = localhost:1\n").serve.listen->port, 1);
 }
 
+// The one listen-address parser, for [serve] listen and serve --listen
+// (web::CheckOptions): hosts, [IPv6]:PORT, loopback, ports, localhost.
+TEST(ParseListenAddress, HostsPortsAndLoopback) {
+  struct Case {
+    std::string_view text, host;
+    uint16_t port;
+    bool loopback;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"127.0.0.1:8025", "127.0.0.1", 8025, true},
+           {"127.1.2.3:1", "127.1.2.3", 1, true},
+           {"[::1]:8025", "::1", 8025, true},
+           {"[::ffff:127.0.0.1]:80", "::ffff:127.0.0.1", 80, true},
+           {"localhost:8025", "127.0.0.1", 8025, true},  // never resolved: always IPv4 loopback
+           {"LocalHost:1", "127.0.0.1", 1, true},
+           {"0.0.0.0:8025", "0.0.0.0", 8025, false},
+           {"[::]:80", "::", 80, false},
+           {"192.168.1.5:8025", "192.168.1.5", 8025, false},
+           {"[2001:db8::1]:443", "2001:db8::1", 443, false},
+           {"archive.example.com:443", "archive.example.com", 443, false},
+           {"localhost.example.com:1", "localhost.example.com", 1, false},
+           {"127.0.0.1:65535", "127.0.0.1", 65535, true},
+       }) {
+    auto a = ParseListenAddress(c.text);
+    ASSERT_TRUE(a) << c.text << ": " << a.error().message();
+    EXPECT_EQ(a->host, c.host) << c.text;
+    EXPECT_EQ(a->port, c.port) << c.text;
+    EXPECT_EQ(IsLoopback(*a), c.loopback) << c.text;
+  }
+  for (std::string_view bad : {"8025", "localhost", "127.0.0.1", "127.0.0.1:", ":8025", "127.0.0.1:65536",
+                               "127.0.0.1:123456", "127.0.0.1:99999999999999999999", "127.0.0.1:x", "127.0.0.1:80x",
+                               "127.0.0.1:+80", "127.0.0.1:-1", "::1:8025", "[::1]", "[nonsense]:80", "[]:80",
+                               "999.1.2.3:80", "127.1:80", "host name:80", "a/b:80", "[::1]x:80"}) {
+    auto r = ParseListenAddress(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message(),
+              "bad listen address '" + std::string(bad) + "' (HOST:PORT or [IPv6]:PORT, port 1..65535)");
+  }
+  // Port 0 (any free one) only where the caller allows it (serve --listen).
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:0"));
+  auto any = ParseListenAddress("127.0.0.1:0", AnyPort::kAllowed);
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->port, 0);
+  EXPECT_EQ(ParseListenAddress("localhost:0", AnyPort::kAllowed)->host, "127.0.0.1");
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:65536", AnyPort::kAllowed).error().message(),
+            "bad listen address '127.0.0.1:65536' (HOST:PORT or [IPv6]:PORT, port 0..65535; 0 = any free one)");
+}
+
 TEST(Serve, ListeningBeyondLoopbackNeedsTlsAndLogin) {
   ServeFiles f;
   EXPECT_EQ(ErrorOf("[serve]\nlisten = 0.0.0.0:8025\n"),

@@ -119,11 +119,10 @@ static_assert(FieldPrefix("mid") == FieldPrefix("id"));
 
 // Whether `value` can be a facet value of a field with `prefix`: its term
 // fits in the document (AddBooleanTerm and AddTerm leave longer ones out),
-// and a field query can name it (a quoted value cannot hold '"'; an address
-// with a space in it would be searched as words).
+// and a field query can name it (any value quoted with QuoteQueryValue, but
+// an address with a space in it would be searched as words).
 bool FacetValueFits(std::string_view prefix, std::string_view value, bool no_space) {
   if (value.empty() || prefix.size() + value.size() > kMaxTermBytes) return false;
-  if (value.find('"') != std::string_view::npos) return false;
   return !no_space || value.find_first_of(" \t\r\n\f\v") == std::string_view::npos;
 }
 

@@ -259,9 +259,15 @@ TEST(DocumentBuilder, FacetValuesAreWhatFieldQueriesMatch) {
   doc.accounts = {"Work"};
   const FacetValues values = FacetValuesOf(doc);
   EXPECT_EQ(values.month, "2024-03");  // 2024-03-01T01:30:00 UTC
-  EXPECT_EQ(values.senders, (std::vector<std::string>{"alice.smith@example.org"}));
-  EXPECT_EQ(values.folders, (std::vector<std::string>{"INBOX", "Sent Items"}));
+  // "x y"@example.org is read as the address y"@example.org; from: names it
+  // (with \" inside quotes, index/query.h), so it is a facet value too.
+  EXPECT_EQ(values.senders, (std::vector<std::string>{"alice.smith@example.org", "y\"@example.org"}));
+  EXPECT_EQ(values.folders, (std::vector<std::string>{"INBOX", "Sent Items", "odd \"quoted\""}));
   EXPECT_EQ(values.accounts, (std::vector<std::string>{"Work"}));
+  // Each is a term of the document, as the field query finds it.
+  const std::set<std::string> terms = Terms(DocumentBuilder(64 * 1024).Build(doc));
+  for (const std::string& v : values.senders) EXPECT_TRUE(terms.contains(std::string(FieldPrefix("from")) + v)) << v;
+  for (const std::string& v : values.folders) EXPECT_TRUE(terms.contains(std::string(FieldPrefix("folder")) + v)) << v;
   EXPECT_EQ(MonthOf(Utc(2024, 2, 29, 23, 59, 59)), "2024-02");
   EXPECT_EQ(MonthOf(Utc(1969, 12, 31, 23)), "1969-12");
   EXPECT_EQ(MonthOf(400000000000LL), "");  // past year 9999
@@ -270,8 +276,8 @@ TEST(DocumentBuilder, FacetValuesAreWhatFieldQueriesMatch) {
   FacetView view;
   ASSERT_TRUE(DecodeFacets(encoded, &view));
   EXPECT_EQ(view.month, "2024-03");
-  EXPECT_EQ(view.folders, (std::vector<std::string_view>{"INBOX", "Sent Items"}));
-  EXPECT_EQ(view.senders.size(), 1u);
+  EXPECT_EQ(view.folders, (std::vector<std::string_view>{"INBOX", "Sent Items", "odd \"quoted\""}));
+  EXPECT_EQ(view.senders.size(), 2u);
   EXPECT_EQ(view.accounts, (std::vector<std::string_view>{"Work"}));
   // Damaged values are refused, never read past.
   for (size_t n = 0; n < encoded.size(); ++n) EXPECT_FALSE(DecodeFacets(encoded.substr(0, n), &view)) << n;

@@ -432,8 +432,8 @@ class Parser {
  private:
   struct Token {
     enum Kind { kEnd, kLParen, kRParen, kAnd, kOr, kNot, kMinus, kStar, kWord, kPhrase, kField } kind = kEnd;
-    size_t offset = 0;      // where the token starts
-    std::string_view text;  // word, phrase contents or field name
+    size_t offset = 0;  // where the token starts
+    std::string text;   // word, phrase contents (unescaped) or field name
   };
 
   // A parsed subexpression; `negated` is kept symbolic until it meets a
@@ -489,13 +489,29 @@ class Parser {
     peeked_.reset();
   }
 
-  // Reads a phrase starting at the '"' under the cursor.
+  // Reads a phrase starting at the '"' under the cursor: its contents, with
+  // \" read as '"' and \\ as '\' (any other backslash is itself, so
+  // "C:\temp" needs no escape). An error inside the value names a column
+  // counted in the contents as read, from the opening quote.
   Parsed<Token> LexPhrase() {
     const size_t open = pos_;
-    const size_t close = text_.find('"', open + 1);
-    if (close == std::string_view::npos) return Fail(open, "unterminated quote: \" without a closing \"");
-    pos_ = close + 1;
-    return Token{Token::kPhrase, open, text_.substr(open + 1, close - open - 1)};
+    std::string contents;
+    bool escaped_quote = false;
+    for (size_t i = open + 1; i < text_.size(); ++i) {
+      const char c = text_[i];
+      if (c == '"') {
+        pos_ = i + 1;
+        return Token{Token::kPhrase, open, std::move(contents)};
+      }
+      const bool escape = c == '\\' && i + 1 < text_.size() && (text_[i + 1] == '"' || text_[i + 1] == '\\');
+      if (escape) {
+        ++i;
+        escaped_quote = escaped_quote || text_[i] == '"';
+      }
+      contents += text_[i];
+    }
+    return Fail(open, std::string("unterminated quote: \" without a closing \"") +
+                          (escaped_quote ? " (inside quotes \\\" is a quote, \\\\ a backslash)" : ""));
   }
 
   Parsed<Token> Lex() {
@@ -527,13 +543,13 @@ class Parser {
         std::all_of(word.begin(), word.begin() + colon,
                     [](char ch) { return IsAsciiLetter(ch) || IsDigit(ch) || ch == '_'; })) {
       pos_ = start + colon + 1;  // the value is read by ParseFieldValue
-      return Token{Token::kField, start, word.substr(0, colon)};
+      return Token{Token::kField, start, std::string(word.substr(0, colon))};
     }
-    if (word == "*") return Token{Token::kStar, start, word};
-    if (EqualsIgnoreCase(word, "and")) return Token{Token::kAnd, start, word};
-    if (EqualsIgnoreCase(word, "or")) return Token{Token::kOr, start, word};
-    if (EqualsIgnoreCase(word, "not")) return Token{Token::kNot, start, word};
-    return Token{Token::kWord, start, word};
+    if (word == "*") return Token{Token::kStar, start, std::string(word)};
+    if (EqualsIgnoreCase(word, "and")) return Token{Token::kAnd, start, std::string(word)};
+    if (EqualsIgnoreCase(word, "or")) return Token{Token::kOr, start, std::string(word)};
+    if (EqualsIgnoreCase(word, "not")) return Token{Token::kNot, start, std::string(word)};
+    return Token{Token::kWord, start, std::string(word)};
   }
 
   // --- Grammar ---------------------------------------------------------
@@ -970,6 +986,15 @@ Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix, const 
   } catch (const Xapian::Error& e) {
     return MakeError(ErrorCode::kInternal, "query: " + e.get_description());
   }
+}
+
+std::string QuoteQueryValue(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
 }
 
 Result<ValueBounds> ParseDateValue(std::string_view value, int64_t now_unix) {

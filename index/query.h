@@ -17,13 +17,16 @@
 //              | phrase
 //              | word ;
 //   field      = letter , { letter | digit | "_" } ;    (* case-insensitive *)
-//   phrase     = '"' , { any character but '"' } , '"' ;
+//   phrase     = '"' , { '\\"' | '\\\\' | any character but '"' } , '"' ;
+//                                      (* \" is '"', \\ is '\'; any other '\' is itself *)
 //   word       = { any character but space, "(", ")", '"' } ;
 //
 // A word whose text before its first ':' is a name (as `field` above) is a
 // field term; an unknown name is an error, so text such as "http://x" must be
 // quoted. A field value ends at a space, parenthesis or '"' and may contain
-// ':' (id:a:b@x).
+// ':' (id:a:b@x). Escapes exist inside quotes only: folder:"say \"hi\""
+// names the folder `say "hi"`, "C:\\temp\\" ends with a backslash, and
+// "C:\temp" needs none (QuoteQueryValue below writes any value).
 //
 // Precedence: NOT binds tighter than AND, AND tighter than OR. A query (or a
 // parenthesised group) made only of negated terms means "every message except
@@ -113,6 +116,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "index/index.h"
@@ -135,6 +139,11 @@ inline constexpr int kMaxQueryDepth = 64;
 // to the caller.
 Result<Xapian::Query> ParseQuery(std::string_view text, int64_t now_unix,
                                  const Xapian::Database* vocabulary = nullptr, const QueryLimits& limits = {});
+
+// `value` as a quoted value of the query language: in double quotes, with
+// '"' and '\\' escaped by a backslash, so that field:QuoteQueryValue(v)
+// names exactly v (the facet links of the web pages).
+std::string QuoteQueryValue(std::string_view value);
 
 // Inclusive bounds of a value range; an empty optional is an open end.
 struct ValueBounds {

@@ -489,6 +489,53 @@ TEST(QueryErrors, Quotes) {
   EXPECT_EQ(ErrorOf("subject:\"b c"), "query error at column 9: unterminated quote: \" without a closing \"");
 }
 
+// Inside double quotes \" is a quote and \\ a backslash; any other
+// backslash is itself ("C:\temp"). Outside quotes nothing is an escape.
+// The filter a boolean field's exact term makes.
+std::string Exact(const std::string& term) { return Query(Query::OP_SCALE_WEIGHT, Query(term), 0.0).get_description(); }
+
+TEST(QueryEscapes, QuoteAndBackslashInsideQuotes) {
+  EXPECT_EQ(Parse(R"(folder:"say \"hi\"")"), Exact(R"(XFsay "hi")"));
+  EXPECT_EQ(Parse(R"(folder:"a\\b")"), Exact(R"(XFa\b)"));
+  EXPECT_EQ(Parse(R"(folder:"end\\")"), Exact(R"(XFend\)"));
+  EXPECT_EQ(Parse(R"(folder:"\\\"")"), Exact(R"(XF\")"));
+  EXPECT_EQ(Parse(R"(folder:"\"")"), Exact(R"(XF")"));
+  // A lone backslash stands for itself.
+  EXPECT_EQ(Parse(R"(folder:"C:\temp\x")"), Exact(R"(XFC:\temp\x)"));
+  EXPECT_EQ(Parse(R"(is:"\\Flagged")"), Exact("Kflagged"));
+  EXPECT_EQ(Parse(R"(account:"we \"r\\\" us")"), Exact(R"(XAwe "r\" us)"));
+  // Free text and text fields: the quote is no word, the phrase goes on.
+  EXPECT_EQ(Parse(R"("say \"hi\" there")"), Parse(R"("say hi there")"));
+  EXPECT_EQ(Parse(R"(subject:"a \"b\" c")"), Parse(R"(subject:"a b c")"));
+  // Unquoted, a backslash is a plain character (and '"' still starts a phrase).
+  EXPECT_EQ(Parse(R"(folder:a\b)"), Exact(R"(XFa\b)"));
+}
+
+TEST(QueryEscapes, QuoteQueryValueNamesExactlyTheValue) {
+  for (std::string v : {"plain", R"(say "hi")", R"(C:\temp\)", R"(\)", R"(")", R"(\")", R"(a\\b)", R"(x\y)", "(a) OR b"}) {
+    EXPECT_EQ(Parse("folder:" + QuoteQueryValue(v)), Exact("XF" + v)) << v;
+    EXPECT_EQ(Parse("account:" + QuoteQueryValue(v) + " folder:x"),
+              Query(Query::OP_AND, Query(Query::OP_SCALE_WEIGHT, Query("XA" + v), 0.0),
+                    Query(Query::OP_SCALE_WEIGHT, Query("XFx"), 0.0))
+                  .get_description())
+        << v;
+  }
+  EXPECT_EQ(QuoteQueryValue(R"(say "hi" C:\)"), R"("say \"hi\" C:\\")");
+}
+
+TEST(QueryEscapes, AnEscapedQuoteDoesNotCloseThePhrase) {
+  EXPECT_EQ(ErrorOf("folder:\"x\\\""),
+            "query error at column 8: unterminated quote: \" without a closing \" (inside quotes \\\" is a quote, "
+            "\\\\ a backslash)");
+  EXPECT_EQ(ErrorOf("\"a\\\" b"),
+            "query error at column 1: unterminated quote: \" without a closing \" (inside quotes \\\" is a quote, "
+            "\\\\ a backslash)");
+  EXPECT_EQ(ErrorOf("folder:\"\\\"\\\"\" x\""),
+            "query error at column 16: unterminated quote: \" without a closing \"");
+  // Errors after an escape still name the field's column.
+  EXPECT_EQ(ErrorOf("thread:\"4\\\"2\""), "query error at column 9: thread: expects a thread number, not \"4\"2\"");
+}
+
 TEST(QueryErrors, EmptyQuery) {
   EXPECT_EQ(ErrorOf(""), "query error at column 1: empty query (use * to match every message)");
   EXPECT_EQ(ErrorOf("   "), "query error at column 1: empty query (use * to match every message)");

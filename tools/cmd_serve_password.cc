@@ -125,9 +125,9 @@ int Check(const GlobalOptions& global, const std::string& name, bool token) {
   request.headers.emplace_back(
       "authorization", token ? "Bearer " + *secret : "Basic " + net::Base64Encode(name + ":" + *secret));
   config::WipeSecret(*secret);
-  const web::AuthResult result = (*auth)->Check(request);
+  const web::AuthResult result = (*auth)->Authenticate(request);
   config::WipeSecret(request.headers.back().second);
-  const bool ok = result.outcome == web::AuthOutcome::kOk && result.user == name;
+  const bool ok = result.allowed() && result.user == name;
   const std::string what = token ? "the token" : "the password";
   if (global.json) {
     std::cout << nlohmann::json{{"name", name}, {"accepted", ok}}.dump() << "\n";

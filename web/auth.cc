@@ -44,6 +44,15 @@ bool HasControl(std::string_view v) {
   return std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
+// The WWW-Authenticate value of a 401: Basic when there are users, Bearer
+// when there are tokens (or nothing else).
+std::string Challenge(const config::ServeConfig& serve) {
+  const bool basic = !serve.users.empty(), bearer = !serve.tokens.empty() || !basic;
+  std::string out = basic ? "Basic realm=\"mailkeep\", charset=\"UTF-8\"" : "";
+  if (basic && bearer) out += ", ";
+  return bearer ? out + "Bearer realm=\"mailkeep\"" : out;
+}
+
 }  // namespace
 
 Result<std::string> NewBearerToken() {
@@ -92,6 +101,7 @@ ServeAuthenticator::ServeAuthenticator(const config::ServeConfig& serve, AuthOpt
       tokens_(serve.tokens),
       options_(std::move(options)),
       stand_in_(std::move(stand_in)),
+      challenge_(Challenge(serve)),
       kdf_slots_(std::clamp(options_.kdf_slots, 1, 64)) {
   RAND_bytes(cache_secret_.data(), static_cast<int>(cache_secret_.size()));
 }
@@ -120,15 +130,20 @@ Result<std::unique_ptr<ServeAuthenticator>> MakeAuthenticator(const config::Serv
   return std::make_unique<ServeAuthenticator>(serve, std::move(options), std::move(stand_in));
 }
 
-std::string ServeAuthenticator::Authenticate(const Request& request) { return Check(request).user; }
-
-AuthResult ServeAuthenticator::Check(const Request& request) {
+AuthResult ServeAuthenticator::Authenticate(const Request& request) {
   const std::string client = ClientKey(request.client);
-  if (Blocked(client, options_.now())) return {AuthOutcome::kThrottled, {}};
-  const std::string header = request.Header("authorization");
-  if (header.empty()) return {AuthOutcome::kNoCredentials, {}};
+  AuthResult result = Check(client, request.Header("authorization"));
+  if (result.allowed()) return result;
+  result.challenge = challenge_;
+  result.retry_after_seconds = SecondsBlocked(client, options_.now());
+  return result;
+}
 
-  AuthResult result{AuthOutcome::kMalformed, {}};
+AuthResult ServeAuthenticator::Check(const std::string& client, const std::string& header) {
+  if (SecondsBlocked(client, options_.now()) > 0) return AuthResult::Denied(AuthOutcome::kThrottled);
+  if (header.empty()) return AuthResult::Denied(AuthOutcome::kNoCredentials);
+
+  AuthResult result = AuthResult::Denied(AuthOutcome::kMalformed);
   const size_t space = header.find(' ');
   const std::string_view scheme = std::string_view(header).substr(0, space);
   std::string_view rest = space == std::string::npos ? std::string_view() : std::string_view(header).substr(space);
@@ -144,19 +159,19 @@ AuthResult ServeAuthenticator::Check(const Request& request) {
 }
 
 AuthResult ServeAuthenticator::CheckBasic(std::string_view credentials) {
-  if (users_.empty()) return {AuthOutcome::kRefused, {}};
+  if (users_.empty()) return AuthResult::Denied(AuthOutcome::kRefused);
   const Digest key = CacheKey(credentials);
-  if (auto user = CachedUser(key)) return {AuthOutcome::kOk, std::move(*user)};
+  if (auto user = CachedUser(key)) return AuthResult::Allowed(std::move(*user));
   auto decoded = net::Base64Decode(credentials);
-  if (!decoded) return {AuthOutcome::kMalformed, {}};
+  if (!decoded) return AuthResult::Denied(AuthOutcome::kMalformed);
   const Wiped plain{std::move(*decoded)};
   const size_t colon = plain.text.find(':');
-  if (colon == std::string::npos) return {AuthOutcome::kMalformed, {}};
+  if (colon == std::string::npos) return AuthResult::Denied(AuthOutcome::kMalformed);
   const std::string_view name = std::string_view(plain.text).substr(0, colon);
   const std::string_view password = std::string_view(plain.text).substr(colon + 1);
   if (name.empty() || name.size() > kMaxName || password.size() > kMaxPassword || HasControl(name) ||
       password.find('\0') != std::string_view::npos) {
-    return {AuthOutcome::kMalformed, {}};
+    return AuthResult::Denied(AuthOutcome::kMalformed);
   }
   return VerifyUser(name, password, key);
 }
@@ -166,11 +181,13 @@ AuthResult ServeAuthenticator::VerifyUser(std::string_view name, std::string_vie
   for (const config::ServeUser& u : users_) {
     if (u.name == name) found = &u;
   }
-  if (!kdf_slots_.try_acquire_for(std::chrono::milliseconds(options_.kdf_wait_ms))) return {AuthOutcome::kBusy, {}};
+  if (!kdf_slots_.try_acquire_for(std::chrono::milliseconds(options_.kdf_wait_ms))) {
+    return AuthResult::Denied(AuthOutcome::kBusy);
+  }
   // Another thread may have verified the same credentials while this one waited.
   if (auto user = CachedUser(key)) {
     kdf_slots_.release();
-    return {AuthOutcome::kOk, std::move(*user)};
+    return AuthResult::Allowed(std::move(*user));
   }
   auto match = crypto::VerifyPassword(password, found != nullptr ? found->hash : stand_in_);
   const bool ok = match && *match && found != nullptr;
@@ -180,9 +197,9 @@ AuthResult ServeAuthenticator::VerifyUser(std::string_view name, std::string_vie
     std::lock_guard lock(mu_);
     ++stats_.kdf_runs;
   }
-  if (!match) return {AuthOutcome::kBusy, {}};
-  if (!ok) return {AuthOutcome::kRefused, {}};
-  return {AuthOutcome::kOk, found->name};
+  if (!match) return AuthResult::Denied(AuthOutcome::kBusy);
+  if (!ok) return AuthResult::Denied(AuthOutcome::kRefused);
+  return AuthResult::Allowed(found->name);
 }
 
 AuthResult ServeAuthenticator::CheckBearer(std::string_view token) {
@@ -191,8 +208,8 @@ AuthResult ServeAuthenticator::CheckBearer(std::string_view token) {
   for (const config::ServeToken& t : tokens_) {  // every one compared: the time does not depend on which matched
     if (CRYPTO_memcmp(t.sha256.data(), digest.data(), digest.size()) == 0) found = &t;
   }
-  if (found == nullptr) return {AuthOutcome::kRefused, {}};
-  return {AuthOutcome::kOk, found->name};
+  if (found == nullptr) return AuthResult::Denied(AuthOutcome::kRefused);
+  return AuthResult::Allowed(found->name);
 }
 
 ServeAuthenticator::Digest ServeAuthenticator::CacheKey(std::string_view credentials) const {
@@ -230,10 +247,11 @@ void ServeAuthenticator::Remember(const Digest& key, const std::string& user) {
   cache_[key] = {user, now + std::chrono::seconds(options_.cache_seconds)};
 }
 
-bool ServeAuthenticator::Blocked(const std::string& client, TimePoint now) {
+int ServeAuthenticator::SecondsBlocked(const std::string& client, TimePoint now) {
   std::lock_guard lock(mu_);
   auto it = clients_.find(client);
-  return it != clients_.end() && it->second.blocked_until > now;
+  if (it == clients_.end() || it->second.blocked_until <= now) return 0;
+  return static_cast<int>(std::chrono::ceil<std::chrono::seconds>(it->second.blocked_until - now).count());
 }
 
 void ServeAuthenticator::RecordFailure(const std::string& client, TimePoint now) {
@@ -259,23 +277,6 @@ void ServeAuthenticator::RecordFailure(const std::string& client, TimePoint now)
   if (++c.failures >= options_.max_failures) {
     c = Client{0, now, now + std::chrono::seconds(options_.block_seconds)};
   }
-}
-
-std::string ServeAuthenticator::WwwAuthenticate() const {
-  std::string out;
-  if (!users_.empty()) out = "Basic realm=\"mailkeep\", charset=\"UTF-8\"";
-  if (!users_.empty() && !tokens_.empty()) out += ", ";
-  if (!tokens_.empty() || users_.empty()) out += "Bearer realm=\"mailkeep\"";
-  return out;
-}
-
-int ServeAuthenticator::RetryAfterSeconds(std::string_view client) {
-  const TimePoint now = options_.now();
-  std::lock_guard lock(mu_);
-  auto it = clients_.find(ClientKey(client));
-  if (it == clients_.end() || it->second.blocked_until <= now) return 0;
-  const auto left = std::chrono::ceil<std::chrono::seconds>(it->second.blocked_until - now);
-  return static_cast<int>(left.count());
 }
 
 AuthStats ServeAuthenticator::stats() {

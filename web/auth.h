@@ -69,20 +69,6 @@ struct AuthOptions {
   crypto::PasswordHashLimits hash_limits;
 };
 
-enum class AuthOutcome {
-  kOk,             // `user` is who authenticated
-  kNoCredentials,  // no Authorization header (not a failure)
-  kRefused,        // wrong password, unknown user, unknown token (a failure)
-  kMalformed,      // an Authorization header that cannot be read (a failure)
-  kThrottled,      // the client failed too often; nothing was checked
-  kBusy,           // no scrypt slot in time, or scrypt failed (not a failure)
-};
-
-struct AuthResult {
-  AuthOutcome outcome = AuthOutcome::kRefused;
-  std::string user;  // when kOk
-};
-
 // Counters, for tests and measurements.
 struct AuthStats {
   uint64_t kdf_runs = 0;    // scrypt derivations run (the expensive step)
@@ -94,17 +80,11 @@ class ServeAuthenticator : public Authenticator {
   // Use MakeAuthenticator.
   ServeAuthenticator(const config::ServeConfig& serve, AuthOptions options, crypto::PasswordHash stand_in);
 
-  // The user name, or "" (the server answers 401 with WwwAuthenticate(),
-  // or 429 with RetryAfterSeconds() when the client is throttled).
-  std::string Authenticate(const Request& request) override;
-  // The same, saying why.
-  AuthResult Check(const Request& request);
-
-  // The WWW-Authenticate value of a 401: Basic when users are configured,
-  // Bearer when tokens are (two values joined by ", ").
-  std::string WwwAuthenticate() const override;
-  // Seconds until `client` may try again; 0 when it is not throttled.
-  int RetryAfterSeconds(std::string_view client) override;
+  // Who `request` comes from, or why not (web/http.h). The challenge of a
+  // 401 is Basic when users are configured, Bearer when tokens are (two
+  // values joined by ", "); Retry-After the seconds left of the client's
+  // block, rounded up.
+  AuthResult Authenticate(const Request& request) override;
 
   AuthStats stats();
   size_t tracked_clients();
@@ -122,12 +102,13 @@ class ServeAuthenticator : public Authenticator {
     TimePoint blocked_until;
   };
 
+  AuthResult Check(const std::string& client, const std::string& header);
   AuthResult CheckBasic(std::string_view credentials);
   AuthResult CheckBearer(std::string_view token);
   AuthResult VerifyUser(std::string_view name, std::string_view password, const Digest& cache_key);
   std::optional<std::string> CachedUser(const Digest& key);
   void Remember(const Digest& key, const std::string& user);
-  bool Blocked(const std::string& client, TimePoint now);
+  int SecondsBlocked(const std::string& client, TimePoint now);  // 0 = not blocked
   void RecordFailure(const std::string& client, TimePoint now);
   Digest CacheKey(std::string_view credentials) const;
 
@@ -135,6 +116,7 @@ class ServeAuthenticator : public Authenticator {
   const std::vector<config::ServeToken> tokens_;
   const AuthOptions options_;
   const crypto::PasswordHash stand_in_;  // for unknown users
+  const std::string challenge_;          // the WWW-Authenticate value
   std::array<uint8_t, 32> cache_secret_{};
   std::counting_semaphore<64> kdf_slots_;
 

@@ -75,8 +75,10 @@ class AuthTest : public ::testing::Test {
     return *auth_;
   }
   AuthOutcome Outcome(std::string header, std::string client = "192.0.2.1") {
-    return Auth().Check(From(std::move(header), std::move(client))).outcome;
+    return Auth().Authenticate(From(std::move(header), std::move(client))).outcome;
   }
+  // What a request without credentials (never counted as a failure) is told.
+  AuthResult Unauthenticated(std::string client = "192.0.2.1") { return Auth().Authenticate(From("", client)); }
   uint64_t KdfRuns() { return Auth().stats().kdf_runs; }
 
   config::ServeConfig serve_;
@@ -182,8 +184,8 @@ TEST(PasswordHash, MalformedStringsRefused) {
 // Basic and Bearer.
 
 TEST_F(AuthTest, RightPassword) {
-  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))), "alice");
-  AuthResult r = Auth().Check(From(Basic("bob", "battery staple")));
+  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))).user, "alice");
+  AuthResult r = Auth().Authenticate(From(Basic("bob", "battery staple")));
   EXPECT_EQ(r.outcome, AuthOutcome::kOk);
   EXPECT_EQ(r.user, "bob");
   // The scheme is case-insensitive (RFC 7235), spaces before the credentials are skipped.
@@ -192,7 +194,7 @@ TEST_F(AuthTest, RightPassword) {
   // A password may hold ':' (only the first one separates).
   serve_.users.push_back({"dave", MustHash("a:b:c"), 0});
   auth_.reset();
-  EXPECT_EQ(Auth().Authenticate(From(Basic("dave", "a:b:c"))), "dave");
+  EXPECT_EQ(Auth().Authenticate(From(Basic("dave", "a:b:c"))).user, "dave");
 }
 
 TEST_F(AuthTest, WrongPasswordAndUnknownUserCostTheSame) {
@@ -202,7 +204,7 @@ TEST_F(AuthTest, WrongPasswordAndUnknownUserCostTheSame) {
   EXPECT_EQ(KdfRuns(), 2u);  // one scrypt run, as for a known user
   EXPECT_EQ(Outcome(Basic("Alice", "correct horse")), AuthOutcome::kRefused);  // names are case-sensitive
   EXPECT_EQ(Outcome(Basic("alice", "")), AuthOutcome::kRefused);
-  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "battery staple"))), "");  // bob's password
+  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "battery staple"))).user, "");  // bob's password
   EXPECT_EQ(KdfRuns(), 5u);
 }
 
@@ -223,7 +225,7 @@ TEST_F(AuthTest, MalformedHeadersAreRefusedWithoutScrypt) {
            std::string("Basic YWxpY2U6\0Y29ycmVjdCBob3JzZQ==", 35),        // NUL in the header
            "Basic =YWxp", "Basic YQ=Y", "Digest username=\"alice\"", "alice:correct horse", "Bearer",
            "Bearer two words", "Bearer tok\x01", "Negotiate YIIB"}) {
-    AuthResult r = Auth().Check(From(header));
+    AuthResult r = Auth().Authenticate(From(header));
     EXPECT_NE(r.outcome, AuthOutcome::kOk) << header;
     EXPECT_TRUE(r.user.empty());
     EXPECT_TRUE(r.outcome == AuthOutcome::kMalformed || r.outcome == AuthOutcome::kRefused) << header;
@@ -233,8 +235,8 @@ TEST_F(AuthTest, MalformedHeadersAreRefusedWithoutScrypt) {
 }
 
 TEST_F(AuthTest, BearerTokens) {
-  EXPECT_EQ(Auth().Authenticate(From("Bearer ci-token-0123456789")), "ci");
-  EXPECT_EQ(Auth().Authenticate(From("bearer bot-token-abcdef")), "bot");
+  EXPECT_EQ(Auth().Authenticate(From("Bearer ci-token-0123456789")).user, "ci");
+  EXPECT_EQ(Auth().Authenticate(From("bearer bot-token-abcdef")).user, "bot");
   EXPECT_EQ(Outcome("Bearer ci-token-012345678"), AuthOutcome::kRefused);
   EXPECT_EQ(Outcome("Bearer ci-token-01234567890"), AuthOutcome::kRefused);
   EXPECT_EQ(Outcome("Bearer " + ToHex(Sha256("ci-token-0123456789"))), AuthOutcome::kRefused);  // the hash is not the token
@@ -250,7 +252,7 @@ TEST_F(AuthTest, NoHeaderIsNotAFailure) {
 
 TEST_F(AuthTest, OnlyTokensOrOnlyUsers) {
   serve_.users.clear();
-  EXPECT_EQ(Auth().WwwAuthenticate(), "Bearer realm=\"mailkeep\"");
+  EXPECT_EQ(Unauthenticated().challenge, "Bearer realm=\"mailkeep\"");
   EXPECT_EQ(Outcome(Basic("alice", "correct horse")), AuthOutcome::kRefused);
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789"), AuthOutcome::kOk);
   EXPECT_EQ(KdfRuns(), 0u);
@@ -259,12 +261,12 @@ TEST_F(AuthTest, OnlyTokensOrOnlyUsers) {
   users_only.users.push_back({"alice", MustHash("pw"), 0});
   auto made = MakeAuthenticator(users_only, options_);
   ASSERT_TRUE(made && *made);
-  EXPECT_EQ((*made)->WwwAuthenticate(), "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
-  EXPECT_EQ((*made)->Check(From("Bearer ci-token-0123456789")).outcome, AuthOutcome::kRefused);
+  EXPECT_EQ((*made)->Authenticate(From("")).challenge, "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
+  EXPECT_EQ((*made)->Authenticate(From("Bearer ci-token-0123456789")).outcome, AuthOutcome::kRefused);
 }
 
 TEST_F(AuthTest, MakeAuthenticator) {
-  EXPECT_EQ(Auth().WwwAuthenticate(), "Basic realm=\"mailkeep\", charset=\"UTF-8\", Bearer realm=\"mailkeep\"");
+  EXPECT_EQ(Unauthenticated().challenge, "Basic realm=\"mailkeep\", charset=\"UTF-8\", Bearer realm=\"mailkeep\"");
   // Nothing to check: no authenticator (loopback only).
   auto none = MakeAuthenticator(config::ServeConfig{}, options_);
   ASSERT_TRUE(none);
@@ -274,7 +276,7 @@ TEST_F(AuthTest, MakeAuthenticator) {
   empty_tokens.token_file = "/tokens";
   auto made = MakeAuthenticator(empty_tokens, options_);
   ASSERT_TRUE(made && *made);
-  EXPECT_EQ((*made)->Check(From("Bearer anything")).outcome, AuthOutcome::kRefused);
+  EXPECT_EQ((*made)->Authenticate(From("Bearer anything")).outcome, AuthOutcome::kRefused);
   // Under the production limits the 1 MiB test hashes are refused.
   auto refused = MakeAuthenticator(serve_);
   ASSERT_FALSE(refused);
@@ -294,22 +296,55 @@ TEST_F(AuthTest, FiveFailuresInAMinuteBlockTheClientForAMinute) {
   // Blocked now, even with the right password, and nothing is checked.
   EXPECT_EQ(Outcome(Basic("alice", "correct horse")), AuthOutcome::kThrottled);
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789"), AuthOutcome::kThrottled);
-  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))), "");
+  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))).user, "");
   EXPECT_EQ(KdfRuns(), runs);
-  EXPECT_EQ(Auth().RetryAfterSeconds("192.0.2.1"), 50);  // blocked at the 5th failure, 10 s ago
+  EXPECT_EQ(Unauthenticated("192.0.2.1").retry_after_seconds, 50);  // blocked at the 5th failure, 10 s ago
   // Other clients are not.
   EXPECT_EQ(Outcome(Basic("alice", "correct horse"), "192.0.2.2"), AuthOutcome::kOk);
-  EXPECT_EQ(Auth().RetryAfterSeconds("192.0.2.2"), 0);
+  EXPECT_EQ(Unauthenticated("192.0.2.2").retry_after_seconds, 0);
   now_ += seconds(49);
   EXPECT_EQ(Outcome(Basic("alice", "correct horse")), AuthOutcome::kThrottled);
   now_ += seconds(1);
-  EXPECT_EQ(Auth().RetryAfterSeconds("192.0.2.1"), 0);
+  EXPECT_EQ(Unauthenticated("192.0.2.1").retry_after_seconds, 0);
   EXPECT_EQ(Outcome(Basic("alice", "correct horse")), AuthOutcome::kOk);
   // A fresh count after the block.
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Outcome("Bearer wrong"), AuthOutcome::kRefused);
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789"), AuthOutcome::kOk);
   EXPECT_EQ(Outcome("Bearer wrong"), AuthOutcome::kRefused);
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789"), AuthOutcome::kThrottled);
+}
+
+// The one answer the server acts on: allowed (the user), challenged (401
+// with the challenge) or throttled (429 with Retry-After), from the failure
+// that starts the block on.
+TEST_F(AuthTest, TheResultSaysWhatTheServerAnswers) {
+  const std::string both = "Basic realm=\"mailkeep\", charset=\"UTF-8\", Bearer realm=\"mailkeep\"";
+  AuthResult ok = Auth().Authenticate(From("Bearer ci-token-0123456789"));
+  EXPECT_TRUE(ok.allowed());
+  EXPECT_FALSE(ok.throttled());
+  EXPECT_EQ(ok.user, "ci");
+  EXPECT_EQ(ok.challenge, "");
+  EXPECT_EQ(ok.retry_after_seconds, 0);
+  for (const AuthResult& challenged : {Unauthenticated(), Auth().Authenticate(From("Bearer wrong"))}) {
+    EXPECT_FALSE(challenged.allowed());
+    EXPECT_FALSE(challenged.throttled());
+    EXPECT_EQ(challenged.user, "");
+    EXPECT_EQ(challenged.challenge, both);
+    EXPECT_EQ(challenged.retry_after_seconds, 0);
+  }
+  for (int i = 2; i <= 4; ++i) EXPECT_FALSE(Auth().Authenticate(From("Bearer wrong")).throttled()) << i;
+  now_ += seconds(1);
+  AuthResult fifth = Auth().Authenticate(From("Bearer wrong"));
+  EXPECT_EQ(fifth.outcome, AuthOutcome::kRefused);  // checked, and refused ...
+  EXPECT_TRUE(fifth.throttled());                   // ... and from now on throttled
+  EXPECT_EQ(fifth.retry_after_seconds, 60);
+  now_ += std::chrono::milliseconds(20500);
+  AuthResult blocked = Auth().Authenticate(From("Bearer ci-token-0123456789"));
+  EXPECT_EQ(blocked.outcome, AuthOutcome::kThrottled);
+  EXPECT_TRUE(blocked.throttled());
+  EXPECT_FALSE(blocked.allowed());
+  EXPECT_EQ(blocked.user, "");
+  EXPECT_EQ(blocked.retry_after_seconds, 40);  // 39.5 s left, rounded up
 }
 
 TEST_F(AuthTest, FailuresSpreadOverMoreThanAMinuteDoNotBlock) {
@@ -329,7 +364,7 @@ TEST_F(AuthTest, AnIpv6ClientIsCountedByItsSlash64) {
   for (int i = 1; i <= 5; ++i) Outcome("Bearer wrong", "2001:db8:1:2::" + std::to_string(i));
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789", "2001:db8:1:2:ffff::9"), AuthOutcome::kThrottled);
   EXPECT_EQ(Outcome("Bearer ci-token-0123456789", "2001:db8:1:3::1"), AuthOutcome::kOk);
-  EXPECT_EQ(Auth().RetryAfterSeconds("2001:db8:1:2::77"), 60);
+  EXPECT_EQ(Unauthenticated("2001:db8:1:2::77").retry_after_seconds, 60);
   EXPECT_EQ(ClientKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
   EXPECT_EQ(ClientKey("::ffff:192.0.2.1"), "::ffff:192.0.2.1");
   EXPECT_EQ(ClientKey("192.0.2.1"), "192.0.2.1");
@@ -357,11 +392,11 @@ TEST_F(AuthTest, VerifiedCredentialsAreCachedForAMinute) {
   EXPECT_EQ(Outcome(Basic("alice", "correct horse")), AuthOutcome::kOk);
   EXPECT_EQ(KdfRuns(), 1u);
   now_ += seconds(59);
-  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))), "alice");
+  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))).user, "alice");
   EXPECT_EQ(KdfRuns(), 1u);
   EXPECT_EQ(Auth().stats().cache_hits, 1u);
   now_ += seconds(1);  // expired: checked again
-  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))), "alice");
+  EXPECT_EQ(Auth().Authenticate(From(Basic("alice", "correct horse"))).user, "alice");
   EXPECT_EQ(KdfRuns(), 2u);
   // Failures are never cached.
   Outcome(Basic("alice", "nope"));
@@ -391,7 +426,7 @@ TEST_F(AuthTest, ConcurrentRequestsWithOneCredentialShareTheirScryptRuns) {
   std::atomic<int> ok = 0;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      if (auth.Authenticate(From(Basic("alice", "correct horse"))) == "alice") ++ok;
+      if (auth.Authenticate(From(Basic("alice", "correct horse"))).user == "alice") ++ok;
     });
   }
   for (auto& t : threads) t.join();
@@ -414,12 +449,12 @@ TEST(AuthCost, ProductionCostAndTheCache) {
   ServeAuthenticator& auth = **made;
   const Request request = From(Basic("alice", "correct horse"));
   const auto t2 = std::chrono::steady_clock::now();
-  EXPECT_EQ(auth.Authenticate(request), "alice");
+  EXPECT_EQ(auth.Authenticate(request).user, "alice");
   const auto t3 = std::chrono::steady_clock::now();
   auto cached = std::chrono::nanoseconds::max();
   for (int i = 0; i < 100; ++i) {
     const auto a = std::chrono::steady_clock::now();
-    EXPECT_EQ(auth.Authenticate(request), "alice");
+    EXPECT_EQ(auth.Authenticate(request).user, "alice");
     cached = std::min(cached, std::chrono::steady_clock::now() - a);
   }
   using us = std::chrono::microseconds;

@@ -90,25 +90,43 @@ struct Route {
 std::vector<Route> ApiRoutes();   // web/api.cc
 std::vector<Route> PageRoutes();  // web/pages.cc
 
+// Why an Authenticator decided as it did.
+enum class AuthOutcome {
+  kOk,             // `user` is who authenticated
+  kNoCredentials,  // no Authorization header (not a failure)
+  kRefused,        // wrong password, unknown user, unknown token (a failure)
+  kMalformed,      // an Authorization header that cannot be read (a failure)
+  kThrottled,      // the client failed too often; nothing was checked
+  kBusy,           // no scrypt slot in time, or scrypt failed (not a failure)
+};
+
+// An Authenticator's answer for one request, which the server carries out:
+//   allowed()    the request goes on as `user`;
+//   throttled()  429 with Retry-After: retry_after_seconds (the client
+//                failed too often; this request may be the failure that
+//                started the block);
+//   otherwise    401 with WWW-Authenticate: `challenge`.
+struct AuthResult {
+  AuthOutcome outcome = AuthOutcome::kRefused;
+  std::string user;             // when allowed
+  std::string challenge;        // when not allowed: the WWW-Authenticate value (not empty)
+  int retry_after_seconds = 0;  // when not allowed: > 0 while the client is throttled
+  static AuthResult Allowed(std::string user) { return {AuthOutcome::kOk, std::move(user), {}, 0}; }
+  static AuthResult Denied(AuthOutcome why, std::string challenge = {}, int retry_after_seconds = 0) {
+    return {why, {}, std::move(challenge), retry_after_seconds};
+  }
+  bool allowed() const { return outcome == AuthOutcome::kOk; }
+  bool throttled() const { return !allowed() && retry_after_seconds > 0; }
+};
+
 // Decides who a request comes from. The server asks it for every request
 // when one is configured (required when listening beyond loopback);
 // web/auth.{h,cc} builds it from the accounts file's [serve] section.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  // The user name, or "" when the request does not authenticate (the
-  // server then answers 401 with WWW-Authenticate). Must take the same time
-  // whether the user exists or not.
-  virtual std::string Authenticate(const Request& request) = 0;
-  // The WWW-Authenticate value of the 401 that answers a request
-  // Authenticate() refused.
-  virtual std::string WwwAuthenticate() const { return "Basic realm=\"mailkeep\", charset=\"UTF-8\""; }
-  // Seconds until `client` may try again after too many failures (the
-  // server answers 429 with Retry-After then); 0 = not throttled.
-  virtual int RetryAfterSeconds(std::string_view client) {
-    (void)client;
-    return 0;
-  }
+  // Must take the same time whether the user exists or not.
+  virtual AuthResult Authenticate(const Request& request) = 0;
 };
 
 }  // namespace mailkeep::web

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "index/query.h"
 #include "web/page_html.h"
 #include "web/pages.h"
 
@@ -244,8 +245,8 @@ constexpr std::string_view kHelp =
 }  // namespace
 
 std::optional<std::string> NarrowQuery(std::string_view query, std::string_view field, std::string_view value) {
-  if (value.empty() || value.find('"') != std::string_view::npos) return std::nullopt;
-  const std::string term = std::string(field) + ":\"" + std::string(value) + "\"";
+  if (value.empty()) return std::nullopt;
+  const std::string term = std::string(field) + ":" + index::QuoteQueryValue(value);
   const size_t first = query.find_first_not_of(" \t");
   if (first == std::string_view::npos) return term;
   query = query.substr(first, query.find_last_not_of(" \t") - first + 1);

@@ -71,11 +71,10 @@ Response EmlDownload(const Request& request, ArchiveSession& session);
 Response ThreadPage(const Request& request, ArchiveSession& session);
 Response MboxExport(const Request& request, ArchiveSession& session, const MboxLimits& limits = {});
 
-// `query` narrowed to `field:"value"` (index/query.h): the term alone when
-// the query is empty or "*", the query in parentheses when it has an OR
-// (so that the term applies to all of it). nullopt when the value cannot be
-// written as a query value (empty, or holding '"': a phrase cannot contain
-// one).
+// `query` narrowed to `field:"value"` (index/query.h; '"' and '\\' in the
+// value escaped, index::QuoteQueryValue): the term alone when the query is
+// empty or "*", the query in parentheses when it has an OR (so that the
+// term applies to all of it). nullopt when the value is empty.
 std::optional<std::string> NarrowQuery(std::string_view query, std::string_view field, std::string_view value);
 
 }  // namespace mailkeep::web

@@ -27,6 +27,7 @@
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/ThreadPool.h>
 
+#include "config/config.h"
 #include "index/feeder.h"
 #include "store/util/terminal.h"
 #include "web/routing.h"
@@ -112,29 +113,6 @@ std::optional<SessionPool::Lease> SessionPool::Acquire(Clock::time_point deadlin
 }
 
 // ---------------------------------------------------------------------------
-// Listen addresses.
-
-Result<ListenAddress> ParseListen(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "bad listen address '" + text + "': " + why + " (use HOST:PORT, e.g. 127.0.0.1:8025)");
-  };
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return bad("no port");
-  std::string host = text.substr(0, colon);
-  const std::string port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535) {
-    return bad("the port is a number from 0 to 65535");
-  }
-  net::IPAddress ip;
-  if (!net::IPAddress::tryParse(host, ip)) return bad("the host is an IP address or localhost");
-  return ListenAddress{ip.toString(), static_cast<uint16_t>(std::stoul(port)), ip.isLoopback()};
-}
-
-// ---------------------------------------------------------------------------
 // Deadlines: a watchdog thread shuts down the socket of a connection whose
 // deadline passed, so that a blocked read or write returns.
 
@@ -195,7 +173,7 @@ struct Server::Impl {
   std::vector<Route> routes;
   std::unique_ptr<SessionPool> pool;
   std::unique_ptr<ClientLimiter> limiter;
-  ListenAddress address;
+  config::ListenAddress address;
   bool tls = false;
   uint16_t port = 0;
   Deadlines deadlines;
@@ -287,17 +265,18 @@ int StatusForBadRequest(const Poco::Exception& e) {
 
 Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
   if (options.authenticator) {
-    request.user = options.authenticator->Authenticate(request);
-    if (request.user.empty()) {
-      if (const int wait = options.authenticator->RetryAfterSeconds(request.client); wait > 0) {
-        Response r = ErrorResponse(429, request.path, "too many failed logins; try again later");
-        r.headers.emplace_back("Retry-After", std::to_string(wait));
-        return r;
-      }
-      Response r = ErrorResponse(401, request.path, "authentication required");
-      r.headers.emplace_back("WWW-Authenticate", options.authenticator->WwwAuthenticate());
+    AuthResult auth = options.authenticator->Authenticate(request);
+    if (auth.throttled()) {
+      Response r = ErrorResponse(429, request.path, "too many failed logins; try again later");
+      r.headers.emplace_back("Retry-After", std::to_string(auth.retry_after_seconds));
       return r;
     }
+    if (!auth.allowed()) {
+      Response r = ErrorResponse(401, request.path, "authentication required");
+      r.headers.emplace_back("WWW-Authenticate", std::move(auth.challenge));
+      return r;
+    }
+    request.user = std::move(auth.user);
   }
   const web::Route* route = FindRoute(routes, request);
   if (route == nullptr) return ErrorResponse(404, request.path, "not found: " + request.path);
@@ -522,7 +501,12 @@ class QueueFilter : public net::TCPServerConnectionFilter {
   Server::Impl& server_;
 };
 
-Result<net::ServerSocket> Bind(const ServerOptions& options, const ListenAddress& address) {
+// options.listen, port 0 allowed (the system picks one).
+Result<config::ListenAddress> ListenAddressOf(const ServerOptions& options) {
+  return config::ParseListenAddress(options.listen, config::AnyPort::kAllowed);
+}
+
+Result<net::ServerSocket> Bind(const ServerOptions& options, const config::ListenAddress& address) {
   const net::SocketAddress where(address.host, address.port);
   try {
     if (options.tls_certificate.empty()) return net::ServerSocket(where, 64);
@@ -550,12 +534,12 @@ Result<net::ServerSocket> Bind(const ServerOptions& options, const ListenAddress
 }  // namespace
 
 Status CheckOptions(const ServerOptions& options) {
-  MK_ASSIGN_OR_RETURN(ListenAddress address, ParseListen(options.listen));
+  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
   if (options.tls_certificate.empty() != options.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "TLS needs both a certificate and a key (tls_certificate, tls_key)");
   }
   const bool tls = !options.tls_certificate.empty();
-  if (!address.loopback && (!tls || !options.authenticator)) {
+  if (!config::IsLoopback(address) && (!tls || !options.authenticator)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "refusing to listen on " + options.listen +
                          ": beyond loopback the server needs TLS (tls_certificate, tls_key) and users or tokens "
@@ -570,7 +554,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, std::vector<web::Route> routes,
                                               std::unique_ptr<SessionPool> pool) {
   MK_RETURN_IF_ERROR(CheckOptions(options));
-  MK_ASSIGN_OR_RETURN(ListenAddress address, ParseListen(options.listen));
+  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
   MK_ASSIGN_OR_RETURN(net::ServerSocket socket, Bind(options, address));
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);

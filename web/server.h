@@ -122,22 +122,13 @@ struct ServerLimits {
 };
 
 struct ServerOptions {
-  std::string listen = "127.0.0.1:8025";  // HOST:PORT or [V6]:PORT; an IP address or "localhost"; port 0 = any free one
+  std::string listen = "127.0.0.1:8025";  // as config::ParseListenAddress reads it; port 0 = any free one
   std::string tls_certificate, tls_key;   // PEM files; both or neither
   // Asked for every request when set; required (with TLS) to listen beyond loopback.
   std::shared_ptr<Authenticator> authenticator;
   ServerLimits limits;
   bool log_requests = false;              // a line per request on stderr
 };
-
-// A listen address, checked.
-struct ListenAddress {
-  std::string host;  // an IP address
-  uint16_t port = 0;
-  bool loopback = false;
-};
-// "127.0.0.1:8025", "[::1]:0", "localhost:8025"; kInvalidArgument otherwise.
-Result<ListenAddress> ParseListen(const std::string& text);
 
 // The checks Server::Start makes before binding: a valid listen address,
 // both TLS files or neither, and beyond loopback TLS and an authenticator

@@ -148,29 +148,14 @@ TEST(ClientLimiter, AnIpv6ClientIsCountedByItsSlash64) {
   EXPECT_EQ(l.tracked(), 4u);
 }
 
-TEST(ParseListen, AddressesAndLoopback) {
-  auto a = ParseListen("127.0.0.1:8025");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->port, 8025);
-  EXPECT_TRUE(a->loopback);
-  EXPECT_TRUE(ParseListen("localhost:0")->loopback);
-  EXPECT_TRUE(ParseListen("[::1]:0")->loopback);
-  EXPECT_TRUE(ParseListen("127.1.2.3:1")->loopback);
-  EXPECT_FALSE(ParseListen("0.0.0.0:0")->loopback);
-  EXPECT_FALSE(ParseListen("[::]:80")->loopback);
-  EXPECT_FALSE(ParseListen("192.168.1.5:8025")->loopback);
-  for (const char* bad : {"8025", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x", "example.org:80",
-                          ":80", "127.0.0.1:123456"}) {
-    auto r = ParseListen(bad);
-    ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
-  }
-}
-
+// alice with "Bearer good-token"; "Bearer slow-down" is throttled.
 class FixedUser : public Authenticator {
  public:
-  std::string Authenticate(const Request& request) override {
-    return request.Header("authorization") == "Bearer good-token" ? "alice" : "";
+  AuthResult Authenticate(const Request& request) override {
+    const std::string header = request.Header("authorization");
+    if (header == "Bearer good-token") return AuthResult::Allowed("alice");
+    if (header == "Bearer slow-down") return AuthResult::Denied(AuthOutcome::kThrottled, "Bearer realm=\"t\"", 42);
+    return AuthResult::Denied(AuthOutcome::kRefused, "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
   }
 };
 
@@ -191,6 +176,30 @@ TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
   ServerOptions loopback;
   loopback.listen = "127.0.0.1:0";
   EXPECT_TRUE(CheckOptions(loopback));
+}
+
+// serve --listen reads addresses as [serve] listen does
+// (config::ParseListenAddress, whose test has the cases), with port 0.
+TEST(CheckOptions, ListenAddressesAsTheConfigFileReadsThem) {
+  ServerOptions o;
+  for (const char* loopback : {"localhost:0", "LOCALHOST:8025", "[::1]:0", "127.1.2.3:1", "[::ffff:127.0.0.1]:0"}) {
+    o.listen = loopback;
+    EXPECT_TRUE(CheckOptions(o)) << loopback;
+  }
+  for (const char* bad : {"8025", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x", "::1:80", "a/b:80"}) {
+    o.listen = bad;
+    auto r = CheckOptions(o);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message(),
+              "bad listen address '" + std::string(bad) + "' (HOST:PORT or [IPv6]:PORT, port 0..65535; 0 = any free one)");
+  }
+  // A host name, as the accounts file allows: beyond loopback, so only with TLS and authentication.
+  o.listen = "archive.example.com:443";
+  EXPECT_NE(CheckOptions(o).error().message().find("refusing to listen on archive.example.com:443"), std::string::npos);
+  o.tls_certificate = "/c.pem";
+  o.tls_key = "/k.pem";
+  o.authenticator = std::make_shared<FixedUser>();
+  EXPECT_TRUE(CheckOptions(o));
 }
 
 // ---------------------------------------------------------------------------
@@ -505,9 +514,14 @@ TEST_F(ServerTest, AuthenticatorIsAskedForEveryRequest) {
   Start(o);
   Reply denied = Get("/api/message/1");
   EXPECT_EQ(denied.status, 401);
-  EXPECT_NE(denied.Header("WWW-Authenticate").find("Basic realm=\"mailkeep\""), std::string::npos);
+  EXPECT_EQ(denied.Header("WWW-Authenticate"), "Basic realm=\"mailkeep\", charset=\"UTF-8\"");
+  EXPECT_EQ(denied.Header("Retry-After"), "");
   EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer bad\r\n").status, 401);
   EXPECT_EQ(Get("/api/message/1", "GET", "Authorization: Bearer good-token\r\n").status, 200);
+  Reply throttled = Get("/api/message/1", "GET", "Authorization: Bearer slow-down\r\n");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.Header("Retry-After"), "42");
+  EXPECT_EQ(throttled.Header("WWW-Authenticate"), "");
 }
 
 // Credentials given twice are ambiguous (a proxy in front may check the
