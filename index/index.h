@@ -164,7 +164,7 @@ struct SearchOptions {
 
 struct SearchResult {
   std::vector<int64_t> ids;  // in the requested order
-  size_t total = 0;          // estimated matches (exact when small)
+  size_t total = 0;          // matches (exact: every match is counted)
 };
 
 // The facets of a query's matches: the search page's histogram over time
@@ -189,7 +189,7 @@ struct FacetResult {
   std::vector<FacetCount> folders;   // most first
   std::vector<FacetCount> accounts;  // most first
   size_t counted = 0;                // matches counted (<= max_documents; the newest)
-  size_t total = 0;                  // estimated matches, as SearchResult::total
+  size_t total = 0;                  // matches: exact up to max_documents + 1, estimated past it
 };
 
 class IndexReader {

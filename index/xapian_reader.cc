@@ -38,9 +38,6 @@ namespace mailkeep::index {
 
 namespace {
 
-// Matches counted exactly (Xapian's check_at_least) so that small result
-// sets report an exact total.
-constexpr Xapian::doccount kExactTotalUpTo = 10000;
 constexpr int kModifiedRetries = 3;
 
 // Counts the facet values (index/document.h FacetView) of every document
@@ -216,8 +213,12 @@ class XapianReader final : public IndexReader {
         static_cast<Xapian::doccount>(std::min<size_t>(options.offset, count));
     const Xapian::doccount limit =
         options.limit == 0 ? count : static_cast<Xapian::doccount>(std::min<size_t>(options.limit, count));
-    const Xapian::doccount check_at_least = std::max<Xapian::doccount>(offset + limit, kExactTotalUpTo);
-    const Xapian::MSet mset = enquire.get_mset(offset, limit, check_at_least);
+    // Every match is counted (check_at_least), so the total is exact. For
+    // the date orders this costs nothing more: sorting by a value visits
+    // every match anyway (measured on linux-mips: 7.0 ms of CPU for `mips`,
+    // 34,840 matches, with or without); by relevance it may double the time
+    // of a query with many matches (4.7 to 9.8 ms there).
+    const Xapian::MSet mset = enquire.get_mset(offset, limit, count);
 
     SearchResult result;
     result.total = mset.get_matches_estimated();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -88,28 +89,43 @@ Result<std::unique_ptr<SessionPool>> SessionPool::Open(size_t size, const Sessio
 }
 
 SessionPool::Lease::~Lease() {
-  if (pool_ == nullptr) return;
-  {
-    std::lock_guard lock(pool_->mu_);
-    pool_->free_.push_back(slot_);
-  }
-  pool_->freed_.notify_one();
+  if (pool_ != nullptr) pool_->Release(slot_);
 }
 
 ArchiveSession& SessionPool::Lease::session() { return pool_->slots_[slot_]->session; }
 
+void SessionPool::Release(size_t slot) {
+  std::lock_guard lock(mu_);
+  if (waiters_.empty()) {
+    free_.push_back(slot);
+    return;
+  }
+  Waiter* next = waiters_.front();
+  waiters_.pop_front();
+  next->slot = slot;
+  next->handed.notify_one();  // under the lock: `next` lives until its Acquire sees the slot
+}
+
 std::optional<SessionPool::Lease> SessionPool::Acquire(Clock::time_point deadline, size_t max_waiting) {
   std::unique_lock lock(mu_);
-  if (free_.empty()) {
-    if (waiting_ >= max_waiting) return std::nullopt;
-    ++waiting_;
-    const bool got = freed_.wait_until(lock, deadline, [&] { return !free_.empty(); });
-    --waiting_;
-    if (!got) return std::nullopt;
+  if (!free_.empty()) {  // only when nobody waits: Release hands slots to waiters first
+    const size_t slot = free_.back();
+    free_.pop_back();
+    return Lease(this, slot);
   }
-  const size_t slot = free_.back();
-  free_.pop_back();
-  return Lease(this, slot);
+  if (waiters_.size() >= max_waiting) return std::nullopt;
+  Waiter me;
+  waiters_.push_back(&me);
+  if (!me.handed.wait_until(lock, deadline, [&] { return me.slot.has_value(); })) {
+    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &me));
+    return std::nullopt;
+  }
+  return Lease(this, *me.slot);
+}
+
+size_t SessionPool::waiting() {
+  std::lock_guard lock(mu_);
+  return waiters_.size();
 }
 
 // ---------------------------------------------------------------------------
@@ -250,6 +266,18 @@ void Write(net::HTTPServerResponseImpl& out, const Response& r, bool keep_alive)
   os.flush();
 }
 
+// The Server-Timing value of a handled request: how long it waited for an
+// archive session and how long its handler ran, in milliseconds, so that a
+// load test tells the server's time from its own (and from the network).
+std::string ServerTiming(Clock::duration wait, Clock::duration handler) {
+  auto ms = [](Clock::duration d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", std::chrono::duration<double, std::milli>(d).count());
+    return std::string(text);
+  };
+  return "wait;dur=" + ms(wait) + ", app;dur=" + ms(handler);
+}
+
 // What Poco's request reader refused (its messages, Poco 1.11): a request
 // line whose URI it could not read within its 16 KiB ("HTTP request URI
 // invalid or too long": 414), header fields past its bounds (8 KiB a value,
@@ -280,15 +308,18 @@ Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
   }
   const web::Route* route = FindRoute(routes, request);
   if (route == nullptr) return ErrorResponse(404, request.path, "not found: " + request.path);
+  const auto asked = Clock::now();
   auto lease = pool->Acquire(deadline, options.limits.max_waiting);
   if (!lease) {
     Response r = ErrorResponse(503, request.path, "the server is busy; try again");
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
+  const auto got = Clock::now();
   try {
     Response r = route->handler(request, lease->session());
     if (UnsafeHeader(r)) return ErrorResponse(500, request.path, "the handler made an invalid header");
+    r.headers.emplace_back("Server-Timing", ServerTiming(got - asked, Clock::now() - got));
     return r;
   } catch (const std::exception& e) {
     return ErrorResponse(500, request.path, std::string("internal error: ") + e.what());

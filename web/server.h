@@ -37,6 +37,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -87,21 +88,30 @@ class SessionPool {
     size_t slot_;
   };
   // A free session, waiting for one until `deadline`; nullopt at the
-  // deadline, or at once when `max_waiting` callers wait already.
+  // deadline, or at once when `max_waiting` callers wait already. Waiters
+  // are served first come, first served: a session given back goes to the
+  // longest waiting caller, never to one that arrives meanwhile (so under
+  // load no request waits much longer than the others).
   std::optional<Lease> Acquire(std::chrono::steady_clock::time_point deadline, size_t max_waiting);
   size_t size() const { return slots_.size(); }
+  size_t waiting();  // callers waiting in Acquire now
 
  private:
   struct Slot {
     OwnedSession owned;
     ArchiveSession session;
   };
+  // A caller waiting in Acquire; Release hands it a slot.
+  struct Waiter {
+    std::optional<size_t> slot;
+    std::condition_variable handed;
+  };
   SessionPool() = default;
+  void Release(size_t slot);
   std::mutex mu_;
-  std::condition_variable freed_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<size_t> free_;
-  size_t waiting_ = 0;
+  std::deque<Waiter*> waiters_;  // oldest first
 };
 
 struct ServerLimits {

@@ -6,7 +6,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include <Poco/Net/Context.h>
@@ -327,6 +330,55 @@ TEST_F(ServerTest, SearchReturnsTheCliObjectsAndTheTotal) {
   ASSERT_EQ(page["results"].size(), 1u);
   EXPECT_EQ(page["results"][0]["id"], 3);
   EXPECT_EQ(page["offset"], 2);
+}
+
+TEST_F(ServerTest, HandledRequestsSayTheirServerTiming) {
+  Start();
+  Reply r = Get("/api/search?q=marmalade&limit=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string timing = r.Header("Server-Timing");
+  double wait = -1, app = -1;
+  ASSERT_EQ(std::sscanf(timing.c_str(), "wait;dur=%lf, app;dur=%lf", &wait, &app), 2) << timing;
+  EXPECT_GE(wait, 0);
+  EXPECT_GT(app, 0);
+  EXPECT_EQ(Get("/api/nothing").Header("Server-Timing"), "");  // refused before a handler ran
+}
+
+// A session given back goes to the caller that waited longest, not to one
+// that arrives meanwhile (which would let a request wait without bound
+// under load). The hand-over races with the woken thread, so it is tried
+// 20 times: an unfair pool loses at least one of them.
+TEST_F(ServerTest, SessionPoolServesWaitersFirstComeFirstServed) {
+  auto pool = SessionPool::Open(1, ReadOnlySessions(dir_, {}));
+  ASSERT_TRUE(pool) << pool.error().ToString();
+  auto later = [] { return std::chrono::steady_clock::now() + 10s; };
+  for (int round = 0; round < 20; ++round) {
+    auto held = (*pool)->Acquire(std::chrono::steady_clock::now(), 8);
+    ASSERT_TRUE(held);
+    std::vector<int> order;
+    std::mutex order_mu;
+    std::atomic<bool> checked{false};
+    auto waiter = [&](int who) {
+      auto lease = (*pool)->Acquire(later(), 8);
+      {
+        std::lock_guard lock(order_mu);
+        order.push_back(lease ? who : -who);
+      }
+      while (!checked) std::this_thread::sleep_for(1ms);  // held until the check below is done
+    };
+    std::thread first(waiter, 1);
+    while ((*pool)->waiting() < 1) std::this_thread::sleep_for(1ms);
+    std::thread second(waiter, 2);
+    while ((*pool)->waiting() < 2) std::this_thread::sleep_for(1ms);
+    held.reset();
+    // The session is the first waiter's now, even before its thread runs:
+    // a caller arriving now finds none free.
+    EXPECT_FALSE((*pool)->Acquire(std::chrono::steady_clock::now(), 8)) << "round " << round;
+    checked = true;
+    first.join();
+    second.join();
+    EXPECT_EQ(order, (std::vector<int>{1, 2})) << "round " << round;
+  }
 }
 
 TEST_F(ServerTest, SearchRefusesBadQueriesAndParametersInOneLine) {
