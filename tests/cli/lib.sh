@@ -2,6 +2,7 @@
 # private temp dir, removed on exit.
 set -euo pipefail
 : "${MAILKEEP:?MAILKEEP must point at the mailkeep binary}"
+source "$(dirname "${BASH_SOURCE[0]}")/../python.sh"
 WORK=$(mktemp -d /tmp/mailkeep-test.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 ARCHIVE="$WORK/archive"

@@ -125,12 +125,21 @@ PY
 index_documents() { "$MAILKEEP" --archive "$1" search --count '*' 2>&1; }
 
 # The shard directories of DIR's index: exactly those XAPIANDB names (a
-# compaction's leftovers are removed by the next writer).
+# compaction's leftovers are removed by the next writer). Bash builtins
+# only: it runs after every step of the repack tests.
 index_shards_listed() {
-  local listed present
-  listed=$(sed 's/^glass //' "$1/xapian/XAPIANDB" | sort | tr '\n' ' ')
-  present=$(cd "$1/xapian" && find . -maxdepth 1 -name 'shard-*' -printf '%f\n' | sort | tr '\n' ' ')
-  [[ $listed == "$present" ]] || { echo "XAPIANDB names $listed; the index has $present"; return 1; }
+  local line name listed="" present="" lines=0 found=0 stray=0
+  local -A named=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    named[${line#glass }]=1 && listed+="${line#glass } " && lines=$((lines + 1))
+  done <"$1/xapian/XAPIANDB"
+  for name in "$1"/xapian/shard-*; do
+    [[ -e $name ]] || continue
+    name=${name##*/} && present+="$name " && found=$((found + 1))
+    [[ -n ${named[$name]:-} ]] || stray=1
+  done
+  # Every present one named, as many as XAPIANDB lines: the same set, no name twice.
+  ((stray == 0 && found == lines)) || { echo "XAPIANDB names $listed; the index has $present"; return 1; }
 }
 
 # The held messages are in the archive and still held.

@@ -1,6 +1,7 @@
 # What the server harnesses (dovecot.sh, postfix.sh, dnsmasq.sh, cyrus.sh,
 # courier.sh, mailutils.sh, exim.sh, opensmtpd.sh) share. Sourced by each;
-# defines functions only.
+# defines functions only (and puts Debian's python3 first in PATH:
+# tests/python.sh).
 #
 #   harness_prepare_dir DIR         makes DIR, prints its absolute path; the
 #                                   server's own users get search permission
@@ -15,6 +16,8 @@
 #                                   reaps the daemon whose pid DIR/env holds
 #   harness_run NAME SKIP_FN START_FN STOP_FN [DIR] -- COMMAND...
 #   harness_cli NAME ARG...         the command-line modes (see below)
+
+source "$(dirname "${BASH_SOURCE[0]}")/../python.sh"
 
 harness_prepare_dir() {
   local dir=$1 up

@@ -102,18 +102,21 @@ run --archive "$B" sync bob
 # IMAP carries CRLF line ends and `sync` stores them as LF (the Maildir
 # form), so bodies are compared by the SHA-256 of their bytes with CRLF as
 # LF ("lf_sha256"); for the LF messages that is their exact SHA-256.
+# The exact bytes come from one `export --format eml` (ID.eml, as
+# `show --raw` gives them), not a `show --raw` per message: 488 processes
+# fewer.
 dump() {  # dump ARCHIVE FILE: one JSON object per message (show --json + lf_sha256, crlf_sha256)
   local id dir="$2.d"
   mkdir -p "$dir"
+  "$MAILKEEP" --archive "$1" export --format eml --out "$dir/raw" >/dev/null
   for id in $("$MAILKEEP" --archive "$1" search --format ids '*'); do
-    "$MAILKEEP" --archive "$1" show --raw "$id" >"$dir/$id.raw"
     "$MAILKEEP" --archive "$1" --json show "$id" >"$dir/$id.json"
   done
   python3 - "$dir" >"$2" <<'EOF'
-import glob, hashlib, json, re, sys
+import glob, hashlib, json, os, re, sys
 for name in sorted(glob.glob(sys.argv[1] + "/*.json")):
     m = json.load(open(name))
-    raw = open(name[:-5] + ".raw", "rb").read()
+    raw = open(os.path.join(sys.argv[1], "raw", "%d.eml" % m["id"]), "rb").read()
     m["lf_sha256"] = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
     m["crlf_sha256"] = hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", raw)).hexdigest()
     print(json.dumps(m))
