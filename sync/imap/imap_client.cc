@@ -13,7 +13,6 @@
 #include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
-#include "sync/net/sasl.h"
 
 namespace mailkeep::imap {
 
@@ -623,17 +622,28 @@ class ImapClient::Impl {
   // and that error is returned after the tagged response (or instead of the
   // error that ends the reading, when the handler dropped the connection).
   // The responses have `budget` bytes (0: max_command_bytes) and the
-  // command deadline (net::Connection::BeginCommand). A throttling NO or BAD
-  // (net/throttle.h) before any untagged response reached `handler` is
-  // waited out and the command sent again, as the account's Throttle
-  // allows; past that, its error (kResourceExhausted) is returned.
+  // command deadline (net::Connection::BeginCommand), each time it is sent
+  // (Throttled).
   Result<Response> Run(const std::string& what, const Command& cmd, const Handler& handler = nullptr,
                        uint64_t budget = 0) {
+    return Throttled(what, [&](bool* passed) {
+      Handler counted;
+      if (handler) counted = [&, passed](Response& r) { *passed = true; return handler(r); };
+      return RunOnce(what, cmd, counted, budget);
+    });
+  }
+
+  // The one throttle loop of every command, AUTHENTICATE included:
+  // `send` sends the command once and returns its tagged response, setting
+  // *passed once an untagged response reached its handler. A throttling NO
+  // or BAD (net/throttle.h) before that is waited out and the command sent
+  // again, as the account's Throttle allows (its throttle_max_wait bounds
+  // the waits of the run, max_tries the sends); past that, its error
+  // (kResourceExhausted) is returned. Each send has its own deadline.
+  Result<Response> Throttled(const std::string& what, const std::function<Result<Response>(bool* passed)>& send) {
     for (int tries = 1;; ++tries) {
       bool passed = false;
-      Handler counted;
-      if (handler) counted = [&](Response& r) { passed = true; return handler(r); };
-      MK_ASSIGN_OR_RETURN(Response r, RunOnce(what, cmd, counted, budget));
+      MK_ASSIGN_OR_RETURN(Response r, send(&passed));
       const auto& throttle = options.connect.throttle;
       // Office 365 throttles with NO and with BAD (then often ends the session).
       const bool refused = r.cond == Response::Cond::kNo || r.cond == Response::Cond::kBad;
@@ -747,8 +757,13 @@ class ImapClient::Impl {
   }
 
   // AUTHENTICATE (net::RunSasl): the initial response on the command line
-  // with SASL-IR (RFC 4959), else after the first "+".
+  // with SASL-IR (RFC 4959), else after the first "+"; throttling is
+  // waited out as for any command (Throttled).
   Result<Response> Sasl() {
+    return Throttled(LoginWhat(), [&](bool*) { return SaslOnce(); });
+  }
+
+  Result<Response> SaslOnce() {
     const std::string what = LoginWhat();
     const std::string tag = "A" + std::to_string(++tag_counter);
     conn->BeginCommand(Budget());

@@ -49,8 +49,9 @@
 //   kResourceExhausted   the server throttles ("NO [THROTTLED]", "BAD Request
 //                        is throttled. Suggested Backoff Time: N milliseconds")
 //                        longer than connect.throttle lets this run wait;
-//                        within that, the command is sent again after the
-//                        wait (net/throttle.h). The rest next run.
+//                        within that, the command (AUTHENTICATE and LOGIN
+//                        too) is sent again after the wait (net/throttle.h).
+//                        The rest next run.
 // After a network or protocol error, or a BYE, the connection is dropped and
 // every later call fails with kUnavailable. No exception escapes.
 //
