@@ -64,6 +64,26 @@ ErrorCode CodeFor(const Response& r, ErrorCode fallback) {
   return fallback;
 }
 
+// "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n [HIGHESTMODSEQ n])";
+// nullopt for any other response. Numbers past 32 bits read as the most.
+std::optional<FolderStatus> ParseStatus(const Response& r) {
+  if (r.name != "STATUS" || r.values.size() < 2 || !r.values[0].is_string() || !r.values[1].is_list()) {
+    return std::nullopt;
+  }
+  FolderStatus st;
+  const auto& items = r.values[1].list;
+  auto u32 = [](uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); };
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    auto v = items[i + 1].Number();
+    if (!v) continue;
+    if (items[i].IsAtom("MESSAGES")) st.messages = u32(*v);
+    if (items[i].IsAtom("UIDNEXT")) st.uidnext = u32(*v);
+    if (items[i].IsAtom("UIDVALIDITY")) st.uidvalidity = u32(*v);
+    if (items[i].IsAtom("HIGHESTMODSEQ")) st.highestmodseq = *v;
+  }
+  return st;
+}
+
 // A quoted string can carry any 7-bit text except CR, LF and NUL.
 bool Quotable(std::string_view s) {
   for (char c : s) {
@@ -1073,18 +1093,8 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
       }
       if (EncodeModifiedUtf7(f.name) != f.wire_name) d.wire_for_name[f.name] = f.wire_name;
       folders.push_back(std::move(f));
-    } else if (r.name == "STATUS" && r.values.size() >= 2 && r.values[0].is_string() && r.values[1].is_list()) {
-      FolderStatus st;
-      const auto& items = r.values[1].list;
-      for (size_t i = 0; i + 1 < items.size(); i += 2) {
-        auto v = items[i + 1].Number();
-        if (!v) continue;
-        if (items[i].IsAtom("MESSAGES")) st.messages = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("UIDNEXT")) st.uidnext = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("UIDVALIDITY")) st.uidvalidity = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("HIGHESTMODSEQ")) st.highestmodseq = *v;
-      }
-      statuses[r.values[0].text] = st;
+    } else if (auto st = ParseStatus(r)) {
+      statuses[r.values[0].text] = *st;
     }
     return OkStatus();
   };
@@ -1095,6 +1105,24 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
     if (it != statuses.end()) f.status = it->second;
   }
   return folders;
+}
+
+Result<FolderStatus> ImapClient::MailboxStatus(const std::string& folder) {
+  Impl& d = *impl_;
+  const std::string wire = d.WireName(folder);
+  Command cmd("STATUS ");
+  cmd.Astring(wire).Text(" (MESSAGES UIDNEXT UIDVALIDITY)");
+  FolderStatus out;
+  auto handler = [&](Response& r) -> Status {
+    auto st = ParseStatus(r);
+    if (st && (r.values[0].text == wire || (EqualsIgnoreCase(wire, "INBOX") && EqualsIgnoreCase(r.values[0].text, wire)))) {
+      out = *st;
+    }
+    return OkStatus();
+  };
+  MK_ASSIGN_OR_RETURN(Response r, d.RunOk("STATUS " + Sanitize(folder), cmd, handler, ErrorCode::kNotFound));
+  (void)r;
+  return out;
 }
 
 Result<std::optional<PersonalNamespace>> ImapClient::Namespace() {

@@ -227,6 +227,11 @@ class ImapClient {
   // namespace. A prefix over 1,000 bytes is a protocol error.
   Result<std::optional<PersonalNamespace>> Namespace();
 
+  // STATUS <folder> (MESSAGES UIDNEXT UIDVALIDITY); a value the server
+  // did not send is 0. kNotFound when the folder does not exist (or the
+  // server refuses). REQUIRES: `folder` is not the selected one (RFC 3501).
+  Result<FolderStatus> MailboxStatus(const std::string& folder);
+
   // EXAMINE (read-only) / SELECT (read-write). A folder without
   // UIDVALIDITY is an error (kFailedPrecondition). kNotFound when it does
   // not exist (or cannot be opened: a NO without a more specific code, as
