@@ -310,6 +310,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
 }
 
 std::vector<std::string> Migrator::Finish(bool connection_lost) {
+  if (!s_->client) return {};  // a reconnect that failed
   if (!connection_lost) static_cast<void>(s_->client->Logout());
   return s_->client->TakeAlerts();
 }
@@ -372,6 +373,7 @@ Origin Migrator::State::Place(const Outcome& out) const {
 Outcome Migrator::Migrate(int64_t id) {
   State& s = *s_;
   for (;;) {
+    if (!s.client) return Failed(Outcome(), Error(ErrorCode::kUnavailable, "IMAP: not connected (a reconnect failed)"));
     Outcome out = s.MigrateOnce(id);
     if (!s.SessionEnded(out)) {
       if (out.kind != Outcome::kFailed) s.budget.Progress();

@@ -484,6 +484,8 @@ TEST_F(MigratorTest, ServerEndingEverySessionIsGivenUpOn) {
   EXPECT_EQ(out.kind, Outcome::kFailed);
   EXPECT_TRUE(out.stop);
   EXPECT_NE(out.error.find("gave up after 3 reconnects"), std::string::npos) << out.error;
+  EXPECT_EQ((*m)->Migrate(id_).kind, Outcome::kFailed);  // no session left: fails, does not crash
+  EXPECT_TRUE((*m)->Finish(true).empty());
   m->reset();
   server.Finish();
   EXPECT_EQ(server.sessions(), 4);
