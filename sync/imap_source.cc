@@ -108,30 +108,18 @@ Error ImapSource::SessionError(const Error& e) const {
 }
 
 Status ImapSource::Reconnect(Error why) {
-  const std::string server = options_.client.connect.host + ":" + std::to_string(options_.client.connect.port);
-  for (;;) {
-    client_.reset();
-    selected_.reset();
-    if (!budget_.Spend()) return MakeError(ErrorCode::kUnavailable, "IMAP: " + budget_.GaveUp(server, why.message()));
-    auto c = imap::ImapClient::Connect(options_.client);
-    if (c) {
-      client_ = std::move(*c);
-      return OkStatus();
-    }
-    if (c.error().code() != ErrorCode::kUnavailable) return MakeError(ErrorCode::kUnavailable, c.error().message());
-    why = c.error();
-  }
+  client_.reset();
+  selected_.reset();
+  MK_ASSIGN_OR_RETURN(client_, ReconnectImap(options_.client, budget_, std::move(why)));
+  return OkStatus();
 }
 
 Status ImapSource::Retrying(const std::function<Status()>& step, const bool* stop) {
   for (;;) {
     Status out = step();
     if (out) return out;
-    // Sessions the server ended only: a refusal leaves the session open, a
-    // protocol violation is kFailedPrecondition, and a server that stopped
-    // answering would most likely cost the whole timeout again.
-    if ((stop && *stop) || out.error().code() != ErrorCode::kUnavailable || !client_->closed() ||
-        client_->timed_out()) {
+    // Sessions the server ended only (ServerEndedSession).
+    if ((stop && *stop) || !ServerEndedSession(out.error(), *client_)) {
       return std::unexpected(SessionError(out.error()));
     }
     MK_RETURN_IF_ERROR(Reconnect(out.error()));

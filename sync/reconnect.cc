@@ -29,4 +29,20 @@ std::string ReconnectBudget::GaveUp(const std::string& server, const std::string
          "; the next run goes on where this one stopped";
 }
 
+bool ServerEndedSession(const Error& e, const imap::ImapClient& client) {
+  return e.code() == ErrorCode::kUnavailable && client.closed() && !client.timed_out();
+}
+
+Result<std::unique_ptr<imap::ImapClient>> ReconnectImap(const imap::ImapOptions& options, ReconnectBudget& budget,
+                                                        Error why) {
+  const std::string server = options.connect.host + ":" + std::to_string(options.connect.port);
+  for (;;) {
+    if (!budget.Spend()) return MakeError(ErrorCode::kUnavailable, "IMAP: " + budget.GaveUp(server, why.message()));
+    auto c = imap::ImapClient::Connect(options);
+    if (c) return c;
+    if (c.error().code() != ErrorCode::kUnavailable) return MakeError(ErrorCode::kUnavailable, c.error().message());
+    why = c.error();
+  }
+}
+
 }  // namespace mailkeep::sync

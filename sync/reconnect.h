@@ -17,7 +17,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+
+#include "store/util/status.h"
+#include "sync/imap/imap_client.h"
 
 namespace mailkeep::sync {
 
@@ -55,5 +59,20 @@ class ReconnectBudget {
   std::function<void(int)> sleep_;
   int in_a_row_ = 0, total_ = 0;
 };
+
+// Whether `e`, from an operation of `client`, means the server ended the
+// session (EOF, reset, BYE): only then is a new session worth it. Not a
+// refusal (the session is still open), not a protocol violation
+// (kFailedPrecondition), not a server that stopped answering (a timeout
+// would most likely cost the whole timeout again).
+bool ServerEndedSession(const Error& e, const imap::ImapClient& client);
+
+// Logs in to the IMAP server of `options` again, within `budget`: `why`
+// is what ended the last session. A new session the server ends before
+// the login is done costs one more of the budget; a spent budget or a
+// refused login is the error (kUnavailable, one line: GaveUp's, or the
+// refusal).
+Result<std::unique_ptr<imap::ImapClient>> ReconnectImap(const imap::ImapOptions& options, ReconnectBudget& budget,
+                                                        Error why);
 
 }  // namespace mailkeep::sync

@@ -8,7 +8,9 @@
 // Output: one summary line (appended, already there, failed, seconds), or
 // JSON with --json; --dry-run lists "ID -> FOLDER" lines and changes
 // nothing (it still logs in, to learn the server's folders and delimiter).
-// A lost connection stops the run (exit 1; the rest is for the next run).
+// A session the server ends is logged in to again and the run goes on
+// (sync/migrate/migrator.h); past the reconnect budget, or a connection
+// that timed out, stops the run (exit 1; the rest is for the next run).
 // A folder the server will not create is reported once, not per message.
 #include <chrono>
 #include <cstdio>

@@ -13,7 +13,6 @@
 #include "sync/net/login_chooser.h"
 #include "sync/net/sasl.h"
 #include "sync/net/secret_mask.h"
-#include "sync/net/sasl.h"
 
 namespace mailkeep::imap {
 
@@ -63,6 +62,26 @@ ErrorCode CodeFor(const Response& r, ErrorCode fallback) {
   if (c == "UNAVAILABLE" || c == "INUSE" || c == "LIMIT" || c == "EXPUNGEISSUED") return ErrorCode::kUnavailable;
   if (c == "NONEXISTENT" || c == "TRYCREATE") return ErrorCode::kNotFound;
   return fallback;
+}
+
+// "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n [HIGHESTMODSEQ n])";
+// nullopt for any other response. Numbers past 32 bits read as the most.
+std::optional<FolderStatus> ParseStatus(const Response& r) {
+  if (r.name != "STATUS" || r.values.size() < 2 || !r.values[0].is_string() || !r.values[1].is_list()) {
+    return std::nullopt;
+  }
+  FolderStatus st;
+  const auto& items = r.values[1].list;
+  auto u32 = [](uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); };
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    auto v = items[i + 1].Number();
+    if (!v) continue;
+    if (items[i].IsAtom("MESSAGES")) st.messages = u32(*v);
+    if (items[i].IsAtom("UIDNEXT")) st.uidnext = u32(*v);
+    if (items[i].IsAtom("UIDVALIDITY")) st.uidvalidity = u32(*v);
+    if (items[i].IsAtom("HIGHESTMODSEQ")) st.highestmodseq = *v;
+  }
+  return st;
 }
 
 // A quoted string can carry any 7-bit text except CR, LF and NUL.
@@ -623,17 +642,28 @@ class ImapClient::Impl {
   // and that error is returned after the tagged response (or instead of the
   // error that ends the reading, when the handler dropped the connection).
   // The responses have `budget` bytes (0: max_command_bytes) and the
-  // command deadline (net::Connection::BeginCommand). A throttling NO or BAD
-  // (net/throttle.h) before any untagged response reached `handler` is
-  // waited out and the command sent again, as the account's Throttle
-  // allows; past that, its error (kResourceExhausted) is returned.
+  // command deadline (net::Connection::BeginCommand), each time it is sent
+  // (Throttled).
   Result<Response> Run(const std::string& what, const Command& cmd, const Handler& handler = nullptr,
                        uint64_t budget = 0) {
+    return Throttled(what, [&](bool* passed) {
+      Handler counted;
+      if (handler) counted = [&, passed](Response& r) { *passed = true; return handler(r); };
+      return RunOnce(what, cmd, counted, budget);
+    });
+  }
+
+  // The one throttle loop of every command, AUTHENTICATE included:
+  // `send` sends the command once and returns its tagged response, setting
+  // *passed once an untagged response reached its handler. A throttling NO
+  // or BAD (net/throttle.h) before that is waited out and the command sent
+  // again, as the account's Throttle allows (its throttle_max_wait bounds
+  // the waits of the run, max_tries the sends); past that, its error
+  // (kResourceExhausted) is returned. Each send has its own deadline.
+  Result<Response> Throttled(const std::string& what, const std::function<Result<Response>(bool* passed)>& send) {
     for (int tries = 1;; ++tries) {
       bool passed = false;
-      Handler counted;
-      if (handler) counted = [&](Response& r) { passed = true; return handler(r); };
-      MK_ASSIGN_OR_RETURN(Response r, RunOnce(what, cmd, counted, budget));
+      MK_ASSIGN_OR_RETURN(Response r, send(&passed));
       const auto& throttle = options.connect.throttle;
       // Office 365 throttles with NO and with BAD (then often ends the session).
       const bool refused = r.cond == Response::Cond::kNo || r.cond == Response::Cond::kBad;
@@ -747,8 +777,13 @@ class ImapClient::Impl {
   }
 
   // AUTHENTICATE (net::RunSasl): the initial response on the command line
-  // with SASL-IR (RFC 4959), else after the first "+".
+  // with SASL-IR (RFC 4959), else after the first "+"; throttling is
+  // waited out as for any command (Throttled).
   Result<Response> Sasl() {
+    return Throttled(LoginWhat(), [&](bool*) { return SaslOnce(); });
+  }
+
+  Result<Response> SaslOnce() {
     const std::string what = LoginWhat();
     const std::string tag = "A" + std::to_string(++tag_counter);
     conn->BeginCommand(Budget());
@@ -1058,18 +1093,8 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
       }
       if (EncodeModifiedUtf7(f.name) != f.wire_name) d.wire_for_name[f.name] = f.wire_name;
       folders.push_back(std::move(f));
-    } else if (r.name == "STATUS" && r.values.size() >= 2 && r.values[0].is_string() && r.values[1].is_list()) {
-      FolderStatus st;
-      const auto& items = r.values[1].list;
-      for (size_t i = 0; i + 1 < items.size(); i += 2) {
-        auto v = items[i + 1].Number();
-        if (!v) continue;
-        if (items[i].IsAtom("MESSAGES")) st.messages = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("UIDNEXT")) st.uidnext = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("UIDVALIDITY")) st.uidvalidity = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-        if (items[i].IsAtom("HIGHESTMODSEQ")) st.highestmodseq = *v;
-      }
-      statuses[r.values[0].text] = st;
+    } else if (auto st = ParseStatus(r)) {
+      statuses[r.values[0].text] = *st;
     }
     return OkStatus();
   };
@@ -1080,6 +1105,24 @@ Result<std::vector<Folder>> ImapClient::ListFolders() {
     if (it != statuses.end()) f.status = it->second;
   }
   return folders;
+}
+
+Result<FolderStatus> ImapClient::MailboxStatus(const std::string& folder) {
+  Impl& d = *impl_;
+  const std::string wire = d.WireName(folder);
+  Command cmd("STATUS ");
+  cmd.Astring(wire).Text(" (MESSAGES UIDNEXT UIDVALIDITY)");
+  FolderStatus out;
+  auto handler = [&](Response& r) -> Status {
+    auto st = ParseStatus(r);
+    if (st && (r.values[0].text == wire || (EqualsIgnoreCase(wire, "INBOX") && EqualsIgnoreCase(r.values[0].text, wire)))) {
+      out = *st;
+    }
+    return OkStatus();
+  };
+  MK_ASSIGN_OR_RETURN(Response r, d.RunOk("STATUS " + Sanitize(folder), cmd, handler, ErrorCode::kNotFound));
+  (void)r;
+  return out;
 }
 
 Result<std::optional<PersonalNamespace>> ImapClient::Namespace() {

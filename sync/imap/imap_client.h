@@ -49,8 +49,9 @@
 //   kResourceExhausted   the server throttles ("NO [THROTTLED]", "BAD Request
 //                        is throttled. Suggested Backoff Time: N milliseconds")
 //                        longer than connect.throttle lets this run wait;
-//                        within that, the command is sent again after the
-//                        wait (net/throttle.h). The rest next run.
+//                        within that, the command (AUTHENTICATE and LOGIN
+//                        too) is sent again after the wait (net/throttle.h).
+//                        The rest next run.
 // After a network or protocol error, or a BYE, the connection is dropped and
 // every later call fails with kUnavailable. No exception escapes.
 //
@@ -225,6 +226,11 @@ class ImapClient {
   // nullopt when the server does not offer NAMESPACE or names no personal
   // namespace. A prefix over 1,000 bytes is a protocol error.
   Result<std::optional<PersonalNamespace>> Namespace();
+
+  // STATUS <folder> (MESSAGES UIDNEXT UIDVALIDITY); a value the server
+  // did not send is 0. kNotFound when the folder does not exist (or the
+  // server refuses). REQUIRES: `folder` is not the selected one (RFC 3501).
+  Result<FolderStatus> MailboxStatus(const std::string& folder);
 
   // EXAMINE (read-only) / SELECT (read-write). A folder without
   // UIDVALIDITY is an error (kFailedPrecondition). kNotFound when it does

@@ -1056,5 +1056,63 @@ TEST(ImapClient, ThrottledLongerThanTheRunMayWaitStops) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// AUTHENTICATE goes through the same throttle as every other command: a
+// throttled login is waited out and sent again, with SASL-IR and without.
+TEST(ImapClient, ThrottledAuthenticateIsWaitedOutAndSentAgain) {
+  const std::string b64 = net::Base64Encode(std::string("\0alice\0s3cret-pw", 16));
+  const std::string throttled = "NO [THROTTLED] Request is throttled. Suggested Backoff Time: 5 milliseconds\r\n";
+  const std::vector<std::vector<FakeStep>> scripts = {
+      {{"", kGreeting},
+       {"A1 AUTHENTICATE PLAIN " + b64, "A1 " + throttled},
+       {"A2 AUTHENTICATE PLAIN " + b64, "A2 BAD Request is throttled. Suggested Backoff Time: 7 milliseconds\r\n"},
+       {"A3 AUTHENTICATE PLAIN " + b64, "A3 OK [CAPABILITY " + kCaps + "] Logged in\r\n"}},
+      {{"", "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"},
+       {"A1 AUTHENTICATE PLAIN", "+ \r\n"},
+       {b64, "A1 " + throttled},
+       {"A2 AUTHENTICATE PLAIN", "+ \r\n"},
+       {b64, "A2 BAD Request is throttled. Suggested Backoff Time: 7 milliseconds\r\n"},
+       {"A3 AUTHENTICATE PLAIN", "+ \r\n"},
+       {b64, "A3 OK [CAPABILITY " + kCaps + "] Logged in\r\n"}}};
+  for (const auto& script : scripts) {
+    FakeServer server;
+    server.Serve(script);
+    std::vector<std::chrono::milliseconds> waits;
+    ImapOptions o = Opts(server.port());
+    o.auth = AuthMethod::kAuto;
+    net::ThrottleOptions t;
+    t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+    o.connect.throttle = std::make_shared<net::Throttle>(t);
+    auto c = ImapClient::Connect(o);
+    ASSERT_TRUE(c) << c.error().ToString();
+    EXPECT_EQ((*c)->auth_method(), AuthMethod::kPlain);
+    EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(5), std::chrono::milliseconds(7)}));
+    c->reset();
+    EXPECT_EQ(server.Finish(), "");
+  }
+}
+
+// Past throttle_max_wait a throttled login stops the account for this run
+// (kResourceExhausted, as for any command), without waiting.
+TEST(ImapClient, ThrottledAuthenticateLongerThanTheRunMayWaitStops) {
+  const std::string b64 = net::Base64Encode(std::string("\0alice\0s3cret-pw", 16));
+  FakeServer server;
+  server.Serve({{"", kGreeting},
+                {"A1 AUTHENTICATE PLAIN " + b64,
+                 "A1 NO [THROTTLED] Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n"}});
+  std::vector<std::chrono::milliseconds> waits;
+  ImapOptions o = Opts(server.port());
+  o.auth = AuthMethod::kPlain;
+  net::ThrottleOptions t;
+  t.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  auto c = ImapClient::Connect(o);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(c.error().message(), "server throttled IMAP login as alice at " + Where(server) +
+                                     " (asked to wait 300 s, more than throttle_max_wait 120 s)");
+  EXPECT_TRUE(waits.empty());
+  EXPECT_EQ(server.Finish(), "");
+}
+
 }  // namespace
 }  // namespace mailkeep::imap

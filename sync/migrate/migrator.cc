@@ -7,6 +7,7 @@
 
 #include "store/util/mutf7.h"
 #include "sync/migrate/folder_map.h"
+#include "sync/reconnect.h"
 
 namespace mailkeep::migrate {
 namespace {
@@ -205,11 +206,24 @@ Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const 
 }  // namespace
 
 struct Migrator::State {
-  State(Archive& a, Options o, Warn w) : archive(a), options(std::move(o)), warn(std::move(w)) {}
+  State(Archive& a, const imap::ImapOptions& i, Options o, Warn w)
+      : archive(a), imap(i), options(std::move(o)), warn(std::move(w)), budget(std::move(options.reconnect)) {}
   Archive& archive;
+  imap::ImapOptions imap;               // to log in again (Reconnect)
   Options options;
   Warn warn;
+  sync::ReconnectBudget budget;
   std::unique_ptr<imap::ImapClient> client;
+  // Per folder, its UIDVALIDITY and an upper bound of its UIDNEXT before
+  // the next APPEND there: from LIST-STATUS, SELECT, or the UID of the last
+  // APPEND there plus one (UIDs are assigned ascending, RFC 3501 2.3.1.1:
+  // anything added after it has a higher UID). A folder whose UIDNEXT is
+  // still at most that after an APPEND that got no answer did not get it.
+  struct Mark {
+    uint32_t uidvalidity = 0, uidnext = 0;
+  };
+  std::map<std::string, Mark> marks;
+  std::map<int64_t, Mark> unanswered;   // intent of an APPEND without an answer in this run → its folder's mark then
   std::optional<FolderMapper> mapper;   // the target's layout, special-use folders, the user's rules
   std::set<std::string> existing;       // folders on the server
   std::optional<std::string> fixed;     // the one target folder, unless keep_folders
@@ -231,6 +245,11 @@ struct Migrator::State {
   std::string FolderFor(const Location* best);
   const Layout& SourceLayout(const std::string& account);
   Result<std::set<int64_t>*> LiveIn(const std::string& folder);
+  Outcome MigrateOnce(int64_t id);
+  bool SessionEnded(const Outcome& out) const;
+  Status Reconnect(const std::string& why);
+  void MarkFolder(const std::string& folder, uint32_t uidvalidity, uint32_t uidnext);
+  Result<bool> ProvenNotAppended(const std::string& folder, int64_t intent);
   Outcome Plan(const MessageInfo& info, Outcome out, bool check_first);
   Outcome Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
   Outcome Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
@@ -257,7 +276,7 @@ Migrator::~Migrator() = default;
 
 Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap::ImapOptions& imap, Options options,
                                                     Warn warn) {
-  auto s = std::unique_ptr<State>(new State(archive, std::move(options), std::move(warn)));
+  auto s = std::unique_ptr<State>(new State(archive, imap, std::move(options), std::move(warn)));
   MK_ASSIGN_OR_RETURN(s->client, imap::ImapClient::Connect(imap));
   MK_ASSIGN_OR_RETURN(auto listed, s->client->ListFolders());
   auto personal = s->client->Namespace();  // refused (NO, BAD): the names tell
@@ -266,6 +285,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
   for (const auto& f : listed) {
     s->existing.insert(f.name);
     names.push_back(f.name);
+    if (f.status) s->MarkFolder(f.name, f.status->uidvalidity, f.status->uidnext);
   }
   // The layout: NAMESPACE's; without it the prefix as the names suggest and
   // the hierarchy delimiter of INBOX, else of the first folder that has one.
@@ -290,6 +310,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Connect(Archive& archive, const imap
 }
 
 std::vector<std::string> Migrator::Finish(bool connection_lost) {
+  if (!s_->client) return {};  // a reconnect that failed
   if (!connection_lost) static_cast<void>(s_->client->Logout());
   return s_->client->TakeAlerts();
 }
@@ -344,8 +365,59 @@ Origin Migrator::State::Place(const Outcome& out) const {
   return o;
 }
 
+// A message whose session the server ended on the way (EOF, reset, BYE;
+// sync::ServerEndedSession) is tried again in a new session, within the
+// reconnect budget (sync/reconnect.h: 3 in a row without a message done,
+// pauses 0, 1, 2 s). Its APPEND, if one was in flight, is an unknown
+// intent by then: Recover settles it before anything is appended again.
 Outcome Migrator::Migrate(int64_t id) {
   State& s = *s_;
+  for (;;) {
+    if (!s.client) return Failed(Outcome(), Error(ErrorCode::kUnavailable, "IMAP: not connected (a reconnect failed)"));
+    Outcome out = s.MigrateOnce(id);
+    if (!s.SessionEnded(out)) {
+      if (out.kind != Outcome::kFailed) s.budget.Progress();
+      return out;
+    }
+    if (Status st = s.Reconnect(out.error); !st) return Failed(out, st.error());
+  }
+}
+
+bool Migrator::State::SessionEnded(const Outcome& out) const {
+  return out.kind == Outcome::kFailed && out.stop && !out.archive && client &&
+         sync::ServerEndedSession(Error(ErrorCode::kUnavailable, out.error), *client);
+}
+
+Status Migrator::State::Reconnect(const std::string& why) {
+  client.reset();
+  known.clear();  // nothing is selected in a new session; PERMANENTFLAGS are asked for again
+  MK_ASSIGN_OR_RETURN(client, sync::ReconnectImap(imap, budget, Error(ErrorCode::kUnavailable, why)));
+  return OkStatus();
+}
+
+void Migrator::State::MarkFolder(const std::string& folder, uint32_t uidvalidity, uint32_t uidnext) {
+  if (uidvalidity == 0 || uidnext == 0) {
+    marks.erase(folder);
+  } else {
+    marks[folder] = Mark{uidvalidity, uidnext};
+  }
+}
+
+// Whether the APPEND of `intent` to `folder`, sent in this run without an
+// answer, provably did not happen: the folder's UIDVALIDITY is the one
+// marked before it and its UIDNEXT no higher. False when nothing was marked
+// (an intent of an earlier run, a folder without LIST-STATUS, SELECT or a
+// UID from an earlier APPEND): the message is then looked for.
+Result<bool> Migrator::State::ProvenNotAppended(const std::string& folder, int64_t intent) {
+  auto mark = unanswered.find(intent);
+  if (mark == unanswered.end()) return false;
+  auto now = client->MailboxStatus(folder);
+  if (!now) return now.error().code() == ErrorCode::kNotFound ? Result<bool>(false) : std::unexpected(now.error());
+  return now->uidvalidity == mark->second.uidvalidity && now->uidnext != 0 && now->uidnext <= mark->second.uidnext;
+}
+
+Outcome Migrator::State::MigrateOnce(int64_t id) {
+  State& s = *this;
   Outcome out;
   auto info = s.archive.GetInfo(id);
   if (!info) return Failed(out, info.error(), true);
@@ -387,10 +459,17 @@ Outcome Migrator::State::Plan(const MessageInfo& info, Outcome out, bool check_f
   return out;
 }
 
-// An unknown intent: is the message there? kAppended = not found, and
-// retry_unknown says append it.
+// An unknown intent: is the message there? kAppended = provably not
+// (UIDNEXT, ProvenNotAppended), or not found and retry_unknown says append
+// it.
 Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id,
                                  Outcome out) {
+  auto proven = ProvenNotAppended(out.folder, intent);
+  if (!proven) return Failed(out, proven.error().WithContext("looking for an unconfirmed APPEND in " + out.folder));
+  if (*proven) {
+    out.kind = Outcome::kAppended;
+    return out;
+  }
   auto found = FindOnServer(*client, out.folder, raw, message_id);
   if (!found) {
     Error e = found.error().WithContext("looking for an unconfirmed APPEND in " + out.folder);
@@ -405,6 +484,7 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
     }
     unknown.erase({out.folder, id});
     live[out.folder].insert(id);
+    MarkFolder(out.folder, (*found)->uidvalidity, (*found)->uid + 1);  // at most its UIDNEXT: safe
     out.kind = Outcome::kRecovered;
     return out;
   }
@@ -447,6 +527,7 @@ Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
   known = folder;
   known_box = *box;
   next_uid = box->uidnext;
+  MarkFolder(folder, box->uidvalidity, box->uidnext);
   return OkStatus();
 }
 
@@ -521,8 +602,14 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   }
   if (!result) {
     // Refused: nothing was appended, the intent goes. Connection lost: the
-    // server may have it; the intent stays unknown for the next run.
-    if (result.error().code() != ErrorCode::kUnavailable) static_cast<void>(archive.ResolveAppend(intent, id, nullptr));
+    // server may have it; the intent stays unknown, for Recover after a
+    // reconnect (Migrate) or in the next run.
+    if (result.error().code() != ErrorCode::kUnavailable) {
+      static_cast<void>(archive.ResolveAppend(intent, id, nullptr));
+    } else {
+      unknown[{out.folder, id}] = intent;
+      if (auto m = marks.find(out.folder); m != marks.end()) unanswered[intent] = m->second;
+    }
     return Failed(out, result.error());
   }
   if (options.debug_crash_after_appends > 0 && ++appends >= options.debug_crash_after_appends) std::abort();
@@ -541,6 +628,7 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   }
   if (at) place.uidvalidity = at->uidvalidity;
   place.key = at ? std::to_string(at->uid) : "appended-" + std::to_string(id);
+  MarkFolder(out.folder, at ? at->uidvalidity : 0, at ? at->uid + 1 : 0);
   if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
     // On the server; the intent stays, so the next run finds it there.
     return Failed(out, st.error().WithContext("appended to " + out.folder + " but not recorded in the archive"), true);

@@ -57,6 +57,17 @@
 // not found, the message is skipped with a warning (a server that altered
 // it would not be recognised), unless retry_unknown.
 //
+// Reconnect and go on (issue 12.7): a session the server ends (EOF, reset,
+// BYE; not a timeout, not a refusal) is logged in to again within
+// Options::reconnect (sync/reconnect.h) and the message tried again there.
+// An APPEND sent in this run that got no answer is settled first: when the
+// folder's UIDVALIDITY is the one known before it and its UIDNEXT no higher
+// than known then (from LIST-STATUS, SELECT, or the UID of the last APPEND
+// there plus one), the server provably did not store it (RFC 3501 2.3.1.1:
+// every message added gets a UID at least UIDNEXT, and UIDNEXT grows) and
+// it is appended again under the same intent; otherwise it is looked for as
+// above (found: recorded; not found: skipped with the warning).
+//
 // Thread-safety: a Migrator belongs to the thread that owns the Archive.
 #pragma once
 
@@ -72,6 +83,7 @@
 #include "store/util/status.h"
 #include "sync/imap/imap_client.h"
 #include "sync/migrate/folder_map.h"
+#include "sync/reconnect.h"
 
 namespace mailkeep::migrate {
 
@@ -85,6 +97,9 @@ struct Options {
   bool dry_run = false;                // plan only: append and record nothing
   bool retry_unknown = false;          // append again what an unknown intent left unfound
   int debug_crash_after_appends = 0;   // testing: abort() after the Nth APPEND was accepted, before recording it
+  // Sessions the server ends (EOF, reset, BYE) are logged in to again
+  // within this budget (sync/reconnect.h); tests pass one that does not sleep.
+  sync::ReconnectBudget reconnect;
 };
 
 struct Outcome {

@@ -356,5 +356,141 @@ TEST_F(MigratorTest, RefusedNamespaceFallsBackToTheListedNames) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+// Reconnect within the run (issue 12.7): a session the server ends is
+// logged in to again and the run goes on. The greeting, LOGIN (A1) and a
+// LIST with LIST-STATUS (A2): Archive has UIDVALIDITY 77, UIDNEXT 5.
+std::vector<FakeStep> StatusHello(std::vector<FakeStep> then) {
+  std::vector<FakeStep> s = {
+      {"", "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"},
+      {"A1 LOGIN \"alice\" \"pw\"",
+       "A1 OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS UNSELECT LIST-EXTENDED LIST-STATUS] Logged in\r\n"},
+      {"A2 LIST \"\" \"*\" RETURN (CHILDREN STATUS (MESSAGES UIDNEXT UIDVALIDITY))",
+       "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n"
+       "* STATUS Archive (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 77)\r\nA2 OK done\r\n"}};
+  s.insert(s.end(), then.begin(), then.end());
+  return s;
+}
+
+// A new session of the same server: greeting and LOGIN (A1); nothing is
+// listed again.
+std::vector<FakeStep> Relogin(std::vector<FakeStep> then) {
+  auto s = StatusHello(std::move(then));
+  s.erase(s.begin() + 2);
+  return s;
+}
+
+Options Reconnecting(Options o) {
+  o.reconnect = sync::ReconnectBudget(3, 1000, [](int) {});
+  return o;
+}
+
+// The server hangs up between commands (after N commands, as Gmail and
+// Office 365 do): the next APPEND, already sent when the client learns it,
+// is settled in a new session (UIDNEXT is still the one after the first
+// message's APPENDUID: not stored) and sent again there.
+TEST_F(MigratorTest, SessionEndedBetweenCommandsIsLoggedInAgain) {
+  const int64_t b = IngestWithOrigin(*archive_, kSecond, {"eml", "local", "/in", "2", 0, "", {}});
+  FakeServer server;
+  auto first = Appending("A3 APPEND \"Archive\"", kMessage, "A3 OK [APPENDUID 77 5] done\r\n");
+  first.back().close = true;
+  server.ServeSessions({StatusHello(first),
+                        Relogin(Join({{{"A2 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
+                                        "* STATUS Archive (MESSAGES 5 UIDNEXT 6 UIDVALIDITY 77)\r\nA2 OK done\r\n"}},
+                                      Appending("A3 APPEND \"Archive\"", kSecond, "A3 OK [APPENDUID 77 6] done\r\n")}))});
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  for (int64_t id : {id_, b}) {
+    Outcome out = (*m)->Migrate(id);
+    EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  }
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+  EXPECT_EQ(archive_->FolderLocations("imap", "target", "Archive")->size(), 2u);
+}
+
+// The server hangs up inside the APPEND (its literal half sent, or all of
+// it without an answer): in the new session the folder's UIDNEXT is still
+// what it was before, so the server provably did not store it; it is
+// appended once more, and only once.
+TEST_F(MigratorTest, UnansweredAppendNotStoredIsAppendedInTheSameRun) {
+  FakeServer server;
+  auto cut = Appending("A3 APPEND \"Archive\"", kMessage, "");
+  cut.back().close = true;
+  auto again = Relogin(
+      {{"A2 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
+        "* STATUS Archive (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 77)\r\nA2 OK done\r\n"}});
+  auto append = Appending("A3 APPEND \"Archive\"", kMessage, "A3 OK [APPENDUID 77 5] done\r\n");
+  again.insert(again.end(), append.begin(), append.end());
+  server.ServeSessions({StatusHello(cut), again});
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+  EXPECT_TRUE(warnings_.empty());
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+  auto places = *archive_->FolderLocations("imap", "target", "Archive");
+  ASSERT_EQ(places.size(), 1u);
+  EXPECT_EQ(places[0].key, "5");
+}
+
+// The server stored the message but hung up before its answer: UIDNEXT
+// moved, so the message is looked for (size, bytes), found and recorded;
+// not appended again.
+TEST_F(MigratorTest, UnansweredAppendStoredIsFoundInTheSameRun) {
+  FakeServer server;
+  auto cut = Appending("A3 APPEND \"Archive\"", kMessage, "");
+  cut.back().close = true;
+  server.ServeSessions(
+      {StatusHello(cut),
+       Relogin({{"A2 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
+                 "* STATUS Archive (MESSAGES 5 UIDNEXT 6 UIDVALIDITY 77)\r\nA2 OK done\r\n"},
+                {"A3 EXAMINE \"Archive\"", "* 5 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA3 OK [READ-ONLY] ok\r\n"},
+                {"A4 UID SEARCH LARGER 43 SMALLER 45", "* SEARCH 5\r\nA4 OK done\r\n"},
+                {"A5 UID FETCH 5 (UID RFC822.SIZE)", "* 5 FETCH (UID 5 RFC822.SIZE 44)\r\nA5 OK done\r\n"},
+                {"A6 UID FETCH 5 *", "* 5 FETCH (UID 5 BODY[] {44}\r\n" + kMessage + ")\r\nA6 OK done\r\n"},
+                {"A7 UNSELECT", "A7 OK\r\n"}})});
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kRecovered) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  int appends = 0;
+  for (const auto& line : server.received()) appends += line.find(" APPEND ") != std::string::npos;
+  EXPECT_EQ(appends, 1);
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+  auto places = *archive_->FolderLocations("imap", "target", "Archive");
+  ASSERT_EQ(places.size(), 1u);
+  EXPECT_EQ(places[0].key, "5");
+}
+
+// A server that ends every new session at once: 3 reconnects, then the
+// message fails with one line and the run stops (the rest next run).
+TEST_F(MigratorTest, ServerEndingEverySessionIsGivenUpOn) {
+  FakeServer server;
+  auto first = Appending("A3 APPEND \"Archive\"", kMessage, "");
+  first.back().close = true;
+  std::vector<std::vector<FakeStep>> sessions = {StatusHello(first)};
+  for (int i = 0; i < 3; ++i) sessions.push_back({{"", "", 0, true}});
+  server.ServeSessions(sessions);
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kFailed);
+  EXPECT_TRUE(out.stop);
+  EXPECT_NE(out.error.find("gave up after 3 reconnects"), std::string::npos) << out.error;
+  EXPECT_EQ((*m)->Migrate(id_).kind, Outcome::kFailed);  // no session left: fails, does not crash
+  EXPECT_TRUE((*m)->Finish(true).empty());
+  m->reset();
+  server.Finish();
+  EXPECT_EQ(server.sessions(), 4);
+  EXPECT_EQ(archive_->UnknownIntents(IntentKind::kAppend)->size(), 1u);  // the next run looks for it
+}
+
 }  // namespace
 }  // namespace mailkeep::migrate

@@ -6,6 +6,7 @@
 # - a backoff longer than throttle_max_wait stops the account at once: what
 #   was fetched is kept, the summary (and --json) says partial and why,
 #   exit 1; the next run fetches the rest, nothing twice;
+# - the same for a throttled login (AUTHENTICATE PLAIN);
 # - max_connections_per_host = 1: accounts on one host, run in parallel,
 #   take turns.
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +18,7 @@ trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "
 
 # Every server at once (they start slowly on a busy machine); the second
 # imap-long serves a run that is partial from its start.
-instances=(imap-short imap-long imap-long-again pop3-short pop3-long imap-slow)
+instances=(imap-short imap-long imap-long-again imap-auth-short imap-auth-long pop3-short pop3-long imap-slow)
 for i in "${instances[@]}"; do
   python3 "$SERVER" "${i%-again}" "$WORK/port.$i" &
   servers+=($!)
@@ -84,6 +85,17 @@ a = d["accounts"][0]
 assert d["ok"] is False and "more than throttle_max_wait 120 s" in a["partial"], d
 EOF
 done
+
+# A throttled AUTHENTICATE is waited out as any command; past
+# throttle_max_wait the run is partial before anything was fetched.
+start imap-auth-short
+sync_run
+complete_run imap-auth-short 8
+start imap-auth-long
+sync_run
+partial_run "imap-auth-long run 1" 0
+sync_run
+complete_run "imap-auth-long run 2" 8
 
 # max_connections_per_host: three accounts on one host, synced with
 # --jobs 3, hold at most one connection there at a time.

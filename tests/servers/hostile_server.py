@@ -31,6 +31,8 @@ under COMPRESS=DEFLATE. Scenarios:
                        Later hold 3 messages each at UIDs 1-3, Broken
                        cannot be opened (NO)
 """
+import base64
+import binascii
 import os
 import re
 import socket
@@ -241,14 +243,40 @@ def uid_set(spec, count):
     return sorted(uids)
 
 
-def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None):
+def sasl_login(peer, mechanism, initial):
+    """The user an AUTHENTICATE PLAIN or LOGIN exchange names (any password
+    is right), or None when the client sent something malformed or "*"."""
+    pending = [initial] if initial is not None else []
+
+    def answer(prompt):  # the initial response (SASL-IR) answers the first prompt
+        if pending:
+            return pending.pop()
+        peer.send(b"+ " + prompt + b"\r\n")
+        return peer.line()
+    try:
+        if mechanism == "PLAIN":
+            parts = base64.b64decode(answer(b""), validate=True).split(b"\0")
+            return parts[1] if len(parts) == 3 and parts[1] and parts[2] else None
+        if mechanism == "LOGIN":
+            user = base64.b64decode(answer(b"VXNlcm5hbWU6"), validate=True)
+            password = base64.b64decode(answer(b"UGFzc3dvcmQ6"), validate=True)
+            return user if user and password else None
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
+def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None, sasl=()):
     """Serves a mailbox over peer until LOGOUT. folders: each folder LIST
     shows and its message count (UIDs 1..count; None: listed, but EXAMINE
     and SELECT get NO). message(folder, uid): its bytes. refuse(verb,
     folder, items): None, or a refusal (b"NO ..." / b"BAD ...") sent
-    instead of the answer to an EXAMINE, SELECT or UID FETCH.
-    uidvalidity(folder): the UIDVALIDITY of this selection (default 7)."""
-    caps = b"IMAP4rev1 LITERAL+ UIDPLUS"
+    instead of the answer to an AUTHENTICATE (folder None), EXAMINE, SELECT
+    or UID FETCH. uidvalidity(folder): the UIDVALIDITY of this selection
+    (default 7). sasl: the AUTHENTICATE mechanisms offered (PLAIN, LOGIN;
+    with SASL-IR), and then LOGINDISABLED; any user and password log in."""
+    caps = b"IMAP4rev1 LITERAL+ UIDPLUS" + b"".join(b" AUTH=" + m.encode() for m in sasl) + (
+        b" SASL-IR LOGINDISABLED" if sasl else b"")
     peer.send(b"* OK [CAPABILITY " + caps + b"] " + greeting + b"\r\n")
     folder = None
     while True:
@@ -257,8 +285,24 @@ def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None
             continue
         tag, verb, rest = m.group(1).encode(), m.group(2).upper(), m.group(3)
         ok = tag + b" OK done\r\n"
-        if verb == "LOGIN":
+        if verb == "LOGIN" and sasl:
+            peer.send(tag + b" NO LOGIN is disabled: use AUTHENTICATE\r\n")
+        elif verb == "LOGIN":
             peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in\r\n")
+        elif verb == "AUTHENTICATE":
+            mechanism, _, initial = rest.partition(" ")
+            mechanism = mechanism.upper()
+            if mechanism not in sasl:
+                peer.send(tag + b" NO [CANNOT] mechanism not offered\r\n")
+                continue
+            user = sasl_login(peer, mechanism, initial.encode() if initial else None)
+            refusal = refuse and refuse(verb, None, mechanism)
+            if user is None:
+                peer.send(tag + b" BAD malformed or cancelled AUTHENTICATE\r\n")
+            elif refusal:
+                peer.send(tag + b" " + refusal + b"\r\n")
+            else:
+                peer.send(tag + b" OK [CAPABILITY " + caps + b"] logged in as " + user + b"\r\n")
         elif verb == "LIST":
             peer.send(b"".join(b'* LIST () "/" %s\r\n' % f.encode() for f in folders) + ok)
         elif verb in ("EXAMINE", "SELECT"):

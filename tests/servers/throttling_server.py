@@ -23,6 +23,12 @@ Scenarios:
                offered: RETR 3 to 5 are on their way and answered)
   pop3-long    the first RETR 3 gets "-ERR Request is throttled. Suggested
                Backoff Time: 299961 milliseconds"
+  imap-auth-short   AUTHENTICATE PLAIN and LOGIN, no LOGIN command: the first
+               AUTHENTICATE gets "NO [THROTTLED] ... Suggested Backoff Time:
+               200 milliseconds", the second "BAD Request is throttled ...";
+               the third logs in
+  imap-auth-long    the first AUTHENTICATE gets "NO [THROTTLED] Request is
+               throttled. Suggested Backoff Time: 299961 milliseconds"
   imap-slow    no throttling; each greeting comes after 300 ms, so that
                clients connecting at once overlap
 
@@ -64,6 +70,13 @@ def refuse_once(name):
 def imap_refusal(scenario):
     """What the IMAP scenario refuses (see mailbox_imap's refuse)."""
     def refuse(verb, folder, items):
+        if verb == "AUTHENTICATE" and scenario == "imap-auth-short":
+            if refuse_once("auth-1"):
+                return b"NO [THROTTLED] " + SHORT
+            if refuse_once("auth-2"):
+                return b"BAD " + SHORT
+        if verb == "AUTHENTICATE" and scenario == "imap-auth-long" and refuse_once("auth"):
+            return b"NO [THROTTLED] " + LONG
         if verb in ("EXAMINE", "SELECT") and scenario == "imap-short" and folder == "INBOX" and refuse_once("examine"):
             return b"NO [THROTTLED] " + SHORT
         if verb == "UID FETCH" and "BODY" in items and folder == "Archive":
@@ -133,7 +146,8 @@ def serve(conn, scenario, port_file):
         if scenario.startswith("pop3"):
             pop3(peer, scenario)
         else:
-            mailbox_imap(peer, b"throttling IMAP ready", FOLDERS, message, imap_refusal(scenario))
+            sasl = ("PLAIN", "LOGIN") if scenario.startswith("imap-auth") else ()
+            mailbox_imap(peer, b"throttling IMAP ready", FOLDERS, message, imap_refusal(scenario), sasl=sasl)
     except (EOFError, OSError, ValueError):
         pass
     finally:
@@ -142,7 +156,8 @@ def serve(conn, scenario, port_file):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("imap-short", "imap-long", "pop3-short", "pop3-long", "imap-slow"):
+    if len(sys.argv) != 3 or sys.argv[1] not in (
+            "imap-short", "imap-long", "imap-auth-short", "imap-auth-long", "pop3-short", "pop3-long", "imap-slow"):
         sys.exit(__doc__)
     scenario, port_file = sys.argv[1], sys.argv[2]
     listen_and_serve(port_file, serve, scenario, port_file)
