@@ -128,7 +128,7 @@ index_documents() { "$MAILKEEP" --archive "$1" search --count '*' 2>&1; }
 # compaction's leftovers are removed by the next writer).
 index_shards_listed() {
   local listed present
-  listed=$(sed 's/^glass //' "$1/xapian/XAPIANDB" | sort | tr '\n' ' ')
+  listed=$(sed -n 's/^glass //p' "$1/xapian/XAPIANDB" | sort | tr '\n' ' ')
   present=$(cd "$1/xapian" && find . -maxdepth 1 -name 'shard-*' -printf '%f\n' | sort | tr '\n' ' ')
   [[ $listed == "$present" ]] || { echo "XAPIANDB names $listed; the index has $present"; return 1; }
 }
