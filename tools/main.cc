@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "store/util/memory.h"
 #include "tools/command.h"
 #include "tools/version.h"
 
@@ -62,7 +61,6 @@ int main(int argc, char** argv) {
   // whatever umask it was started with; libraries that create files with
   // the umask's mode get it right too.
   ::umask(077);
-  mailkeep::TuneMalloc();
   GlobalOptions global;
   int i = 1;
   // Global options come before the command.
