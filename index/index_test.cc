@@ -359,6 +359,16 @@ TEST(ShardStub, WrittenAtomicallyAndPrivate) {
   ASSERT_TRUE(read) << read.error().ToString();
   ASSERT_EQ(read->size(), 2u);
   EXPECT_EQ((*read)[1].Name(), "shard-1.3");
+  uint64_t recorded = 7;
+  ASSERT_TRUE(ReadShardStub(dir.path(), &recorded));
+  EXPECT_EQ(recorded, 0u);  // none recorded
+  // The size after a compaction, on a line Xapian skips.
+  ASSERT_TRUE(WriteShardStub(dir.path(), shards, 123456789012));
+  ASSERT_TRUE(ReadShardStub(dir.path(), &recorded));
+  EXPECT_EQ(recorded, 123456789012u);
+  EXPECT_EQ(ReadShardStub(dir.path()).value(), shards);
+  std::ofstream(dir.Sub(kStubFile)) << "glass shard-0\n# mailkeep compacted-bytes 12x\n";
+  EXPECT_EQ(ReadShardStub(dir.path()).error().code(), ErrorCode::kCorruption);
   // A directory that cannot take the file: an error.
   EXPECT_FALSE(WriteShardStub(dir.Sub("missing"), shards));
 }
@@ -568,53 +578,6 @@ TEST(IndexWriter, ShardsInterleaveDocidsAsAddDatabaseDoes) {
   EXPECT_THROW(Xapian::Database(path + "/shard-0").get_document(234), Xapian::DocNotFoundError);
   EXPECT_TRUE(Terms(Xapian::Database(path + "/shard-1").get_document(234)).contains("Qm701@example.org"));
   EXPECT_EQ(Xapian::Database(path).get_doccount(), static_cast<Xapian::doccount>(kDocs));  // the stub opens all
-}
-
-TEST(IndexWriter, BulkLoadIsCompactedKeepingDocids) {
-  TempDir dir;
-  const std::string path = dir.Sub("xapian");
-  constexpr int kDocs = 300;
-  std::vector<std::string> raws;
-  for (int i = 1; i <= kDocs + 1; ++i) {
-    raws.push_back(Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body"));
-  }
-  std::vector<mime::Message> messages;
-  for (const auto& raw : raws) messages.push_back(mime::ParseMessage(raw));
-  IndexWriterOptions options;
-  options.shards = 2;
-  options.compact_after_documents = 100;
-  {
-    auto writer = IndexWriter::Open(path, options);
-    ASSERT_TRUE(writer) << writer.error().ToString();
-    for (int i = 1; i <= kDocs; ++i) ASSERT_TRUE((*writer)->Add(MakeDoc(i, messages[i - 1], 100)));
-    ASSERT_TRUE((*writer)->Commit());
-    ASSERT_TRUE((*writer)->Remove(1));  // shard 0 starts with a gap
-  }
-  {
-    std::ifstream stub(path + "/XAPIANDB");
-    std::stringstream text;
-    text << stub.rdbuf();
-    EXPECT_EQ(text.str(), "glass shard-0.1\nglass shard-1.1\n");
-  }
-  EXPECT_FALSE(std::filesystem::exists(path + "/shard-0"));
-  EXPECT_FALSE(std::filesystem::exists(path + "/shard-1"));
-#ifdef MAILKEEP_INDEX_HAVE_QUERY
-  auto reader = IndexReader::Open(path);
-  ASSERT_TRUE(reader) << reader.error().ToString();
-  EXPECT_EQ((*reader)->DocumentCount().value(), kDocs - 1);
-  SearchOptions oldest;
-  oldest.sort = SortOrder::kOldest;
-  EXPECT_EQ((*reader)->Search("id:m3@example.org", oldest).value().ids, std::vector<int64_t>{3});
-  EXPECT_EQ((*reader)->Search("subject:s300", oldest).value().ids, std::vector<int64_t>{300});
-  EXPECT_EQ((*reader)->Search("id:m1@example.org", oldest).value().ids, std::vector<int64_t>{});
-#endif
-  // A small addition later is not compacted; the generation stays.
-  auto again = IndexWriter::Open(path, options);
-  ASSERT_TRUE(again) << again.error().ToString();
-  ASSERT_TRUE((*again)->Add(MakeDoc(kDocs + 1, messages[kDocs], 100)));
-  again->reset();
-  EXPECT_TRUE(std::filesystem::exists(path + "/shard-0.1"));
-  EXPECT_EQ(Xapian::Database(path).get_doccount(), static_cast<Xapian::doccount>(kDocs));
 }
 
 TEST(IndexWriter, UnshardedOrDamagedLayoutNeedsReindex) {
@@ -1083,11 +1046,32 @@ std::vector<std::string> FilesHolding(const std::string& dir, std::string_view n
   return found;
 }
 
-std::string StubText(const std::string& path) {
+// The shard lines of the stub (without its compacted-bytes line).
+std::string ShardLines(const std::string& path) {
   std::ifstream stub(path + "/XAPIANDB");
-  std::stringstream text;
-  text << stub.rdbuf();
-  return text.str();
+  std::string lines;
+  for (std::string line; std::getline(stub, line);) {
+    if (!line.starts_with("#")) lines += line + "\n";
+  }
+  return lines;
+}
+
+std::set<std::string> Entries(const std::string& path) {
+  std::set<std::string> entries;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) entries.insert(entry.path().filename());
+  return entries;
+}
+
+// What a compaction leaves: the stub naming generation `g` of the two
+// shards, no other shard directory, and the shards' size after it
+// recorded in the stub.
+void ExpectOnlyGeneration(const std::string& path, size_t g) {
+  const std::vector<ShardName> names = {ShardName{0, g}, ShardName{1, g}};
+  EXPECT_EQ(ShardLines(path), "glass " + names[0].Name() + "\nglass " + names[1].Name() + "\n");
+  EXPECT_EQ(Entries(path), (std::set<std::string>{"XAPIANDB", names[0].Name(), names[1].Name()}));
+  uint64_t recorded = 0;
+  ASSERT_TRUE(ReadShardStub(path, &recorded));
+  EXPECT_EQ(recorded, ShardBytes(path, names));
 }
 
 // The docids the index holds, through the stub (as the reader's
@@ -1133,9 +1117,7 @@ TEST(IndexWriter, CompactLeavesNoByteOfARemovedDocument) {
 
   ASSERT_TRUE((*writer)->Compact());
   EXPECT_EQ(FilesHolding(path, kRemovedWord), std::vector<std::string>{});
-  EXPECT_EQ(StubText(path), "glass shard-0.1\nglass shard-1.1\n");
-  EXPECT_FALSE(std::filesystem::exists(path + "/shard-0"));
-  EXPECT_FALSE(std::filesystem::exists(path + "/shard-1"));
+  ExpectOnlyGeneration(path, 1);
   std::vector<Xapian::docid> expected;
   for (Xapian::docid id = 1; id <= 20; ++id) {
     if (id != 7) expected.push_back(id);
@@ -1150,13 +1132,66 @@ TEST(IndexWriter, CompactLeavesNoByteOfARemovedDocument) {
   ASSERT_TRUE((*writer)->Add(MakeDoc(21, mime::ParseMessage(raw), raw.size())));
   ASSERT_TRUE((*writer)->Commit());
   ASSERT_TRUE((*writer)->Compact());
-  EXPECT_EQ(StubText(path), "glass shard-0.2\nglass shard-1.2\n");
   writer->reset();
+  ExpectOnlyGeneration(path, 2);
   expected.push_back(21);
   EXPECT_EQ(DocIds(path), expected);
-  std::set<std::string> entries;
-  for (const auto& entry : std::filesystem::directory_iterator(path)) entries.insert(entry.path().filename());
-  EXPECT_EQ(entries, (std::set<std::string>{"XAPIANDB", "shard-0.2", "shard-1.2"}));
+}
+
+// The compaction policy: a writer that changed the index compacts it when
+// closed once the shards have grown since the size recorded at the last
+// compaction (none: from 0) by compact_growth_percent of it and by
+// compact_min_growth_bytes; docids stay. (The old rule, "added >= 10,000
+// documents and half the index", left linux-mips imported 3 times over
+// at 1.2 x raw.)
+TEST(IndexWriter, CompactsWhenGrownPastThePolicy) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  // Opens a writer with the policy (percent, min_bytes), adds documents
+  // first..last (and removes `remove`), closes it.
+  auto session = [&](size_t percent, uint64_t min_bytes, int first, int last, int remove = 0) {
+    IndexWriterOptions options;
+    options.shards = 2;
+    options.compact_growth_percent = percent;
+    options.compact_min_growth_bytes = min_bytes;
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int i = first; i <= last; ++i) {
+      const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+      ASSERT_TRUE((*writer)->Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
+    }
+    if (remove != 0) {
+      ASSERT_TRUE((*writer)->Commit());
+      ASSERT_TRUE((*writer)->Remove(remove));
+    }
+  };
+  session(25, 0, 1, 300, 1);  // a new index: grown from nothing
+  ExpectOnlyGeneration(path, 1);
+  std::vector<Xapian::docid> expected;
+  for (Xapian::docid id = 2; id <= 300; ++id) expected.push_back(id);
+  EXPECT_EQ(DocIds(path), expected);  // shard 0 starts with a gap
+  session(1000, 0, 301, 301);  // grown by less than 1000 %
+  session(1, uint64_t{1} << 30, 302, 302);  // by less than the byte minimum
+  session(1, 0, 0, -1);  // nothing changed
+  EXPECT_EQ(ShardLines(path), "glass shard-0.1\nglass shard-1.1\n");
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 301u);
+  session(1, 0, 303, 303);  // 301 to 303 together grew it by more than 1 %
+  ExpectOnlyGeneration(path, 2);
+  for (Xapian::docid id = 301; id <= 303; ++id) expected.push_back(id);
+  EXPECT_EQ(DocIds(path), expected);
+  session(0, 0, 304, 304);  // 0 %: never
+  EXPECT_EQ(ShardLines(path), "glass shard-0.2\nglass shard-1.2\n");
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 303u);
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  SearchOptions oldest;
+  oldest.sort = SortOrder::kOldest;
+  EXPECT_EQ((*reader)->Search("id:m3@example.org", oldest).value().ids, std::vector<int64_t>{3});
+  EXPECT_EQ((*reader)->Search("subject:s303", oldest).value().ids, std::vector<int64_t>{303});
+  EXPECT_EQ((*reader)->Search("id:m1@example.org", oldest).value().ids, std::vector<int64_t>{});
+#endif
 }
 
 // A compaction killed before XAPIANDB switched leaves (part of) the next
@@ -1189,12 +1224,10 @@ TEST(IndexWriter, OpenRemovesShardDirectoriesTheStubDoesNotList) {
 
   auto writer = IndexWriter::Open(path, options);
   ASSERT_TRUE(writer) << writer.error().ToString();
-  std::set<std::string> entries;
-  for (const auto& entry : std::filesystem::directory_iterator(path)) entries.insert(entry.path().filename());
-  EXPECT_EQ(entries, (std::set<std::string>{"XAPIANDB", "in-flight", "shard-0.1", "shard-1.1"}));
+  EXPECT_EQ(Entries(path), (std::set<std::string>{"XAPIANDB", "in-flight", "shard-0.1", "shard-1.1"}));
   EXPECT_EQ((*writer)->DocumentCount().value(), 19);
   ASSERT_TRUE((*writer)->Compact());
-  EXPECT_EQ(StubText(path), "glass shard-0.2\nglass shard-1.2\n");
+  EXPECT_EQ(ShardLines(path), "glass shard-0.2\nglass shard-1.2\n");
   EXPECT_EQ(FilesHolding(path, kRemovedWord), std::vector<std::string>{});
   EXPECT_EQ((*writer)->DocumentCount().value(), 19);
 }

@@ -7,6 +7,13 @@
 //                  It records the number of shards N, so readers and later
 //                  writers agree, and lets Xapian's own tools open DIR as
 //                  one database (xapian-delve DIR).
+//                  A compaction also writes the line "# mailkeep
+//                  compacted-bytes B" (Xapian skips '#' lines): B bytes
+//                  were the shards' files right after it, what the writer's
+//                  compaction policy measures growth against
+//                  (IndexWriterOptions::compact_growth_percent). Switched
+//                  with the shards in the same rename, so it always
+//                  describes the generation the stub names.
 //   DIR/shard-K[.G]  glass database K, 0 <= K < N.
 //
 // Generations: a compaction (IndexWriter::Compact) writes every shard's
@@ -23,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,12 +53,19 @@ struct ShardName {
 
 // The shards listed in DIR/XAPIANDB, in shard order; empty when DIR has no
 // such file (no index yet, or an unsharded index from schema version 1).
-// kCorruption when the file is not what WriteShardStub wrote.
-Result<std::vector<ShardName>> ReadShardStub(const std::string& dir);
+// `compacted_bytes`, when given, gets the recorded size after the last
+// compaction (0: none recorded). kCorruption when the file is not what
+// WriteShardStub wrote.
+Result<std::vector<ShardName>> ReadShardStub(const std::string& dir, uint64_t* compacted_bytes = nullptr);
 
 // Writes DIR/XAPIANDB durably and atomically (WriteFileAtomic: a 0600
-// temporary, fsync, rename, directory fsync).
-Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards);
+// temporary, fsync, rename, directory fsync), with the compacted-bytes
+// line when `compacted_bytes` > 0.
+Status WriteShardStub(const std::string& dir, const std::vector<ShardName>& shards, uint64_t compacted_bytes = 0);
+
+// The size of the files in DIR's shard directories `shards`, in bytes
+// (what cannot be read counts 0).
+uint64_t ShardBytes(const std::string& dir, const std::vector<ShardName>& shards);
 
 // "shard-K" or "shard-K.G" (G > 0) as a ShardName; nullopt for any other
 // name.

@@ -29,13 +29,16 @@
 // Compaction (Compact()): every shard is compacted (docids kept) into a
 // new generation "shard-K.G", fsynced, XAPIANDB switched to
 // them atomically, the shards reopened there and the old ones removed:
-// 1.6 s for linux-mips with the shards in parallel (one after another now,
-// about their sum). It halves an index written in many commits
+// 1.6 s for linux-mips with the shards in parallel. An index of at least
+// 64 MB is compacted so, every shard on its own thread; a smaller one
+// shard after another (the fault tests count its file operations in
+// order). It halves an index written in many commits
 // (half-empty B-tree blocks), and it is the only way a removed document's
 // terms leave the disk: Xapian frees their blocks but does not overwrite
 // them. `mailkeep repack` compacts (CompactIndex); so does a writer that
-// added at least compact_after_documents documents, and at least half of
-// the index, when destroyed. A kill leaves XAPIANDB naming one complete
+// changed the index, when destroyed, if the shards have grown enough since
+// the size XAPIANDB records for the last compaction (IndexWriterOptions,
+// compaction policy). A kill leaves XAPIANDB naming one complete
 // generation; Open() removes the shard directories it does not name.
 // Xapian 1.4.22's compact() ignores a failed fsync of the files it writes
 // (tests/fault: ENOSPC on shard-0.1/postlist.glass's fsync, then the
@@ -69,6 +72,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -87,6 +91,8 @@ constexpr const char* kSchemaKey = "mailkeep.schema";
 // Documents waiting per shard; bounds the memory held for the queue (the
 // messages themselves are the caller's).
 constexpr size_t kQueueCapacity = 512;
+// An index at least this large is compacted shard by shard in parallel.
+constexpr uint64_t kParallelCompactBytes = uint64_t{64} << 20;
 
 Result<Xapian::docid> ToDocId(int64_t id) {
   if (id <= 0 || static_cast<uint64_t>(id) > std::numeric_limits<Xapian::docid>::max()) {
@@ -273,20 +279,16 @@ void MakePrivate(const std::string& dir) {
 
 class ShardedWriter final : public IndexWriter {
  public:
-  ShardedWriter(std::string dir, std::vector<ShardName> names, std::vector<Xapian::WritableDatabase> dbs,
-                const IndexWriterOptions& options)
-      : dir_(std::move(dir)), names_(std::move(names)), options_(options) {
+  ShardedWriter(std::string dir, std::vector<ShardName> names, uint64_t compacted_bytes,
+                std::vector<Xapian::WritableDatabase> dbs, const IndexWriterOptions& options)
+      : dir_(std::move(dir)), names_(std::move(names)), options_(options), compacted_bytes_(compacted_bytes) {
     for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes, options.shard_flush_documents));
   }
 
   ~ShardedWriter() override {
-    // After a bulk load (this writer wrote at least half of the index).
     // Errors are lost (see the file comment); a failed compaction leaves
     // the index as it was.
-    if (options_.compact_after_documents != 0 && added_ >= options_.compact_after_documents && Commit()) {
-      const Result<int64_t> count = DocumentCount();
-      if (count && static_cast<int64_t>(added_) * 2 >= *count) (void)Compact();
-    }
+    if (changed_ && !failure_ && Commit() && GrownPastPolicy()) (void)Compact();
     // shards_ goes with the members: joins the threads, closing commits what is pending.
   }
 
@@ -298,7 +300,7 @@ class ShardedWriter final : public IndexWriter {
     pending_bytes_ += std::min(m.text.size(), options_.max_body_bytes) + m.subject.size();
     const size_t n = shards_.size();
     shards_[(id - 1) % n]->Add(std::move(doc), static_cast<Xapian::docid>((id - 1) / n + 1));
-    ++added_;
+    changed_ = true;
     ++pending_documents_;
     if (pending_documents_ >= options_.commit_every_documents || pending_bytes_ >= options_.commit_every_bytes) {
       return Commit();
@@ -323,6 +325,7 @@ class ShardedWriter final : public IndexWriter {
                                },
                                "index remove " + std::to_string(id))
                            .get());
+    changed_ = true;
     ++pending_documents_;
     return OkStatus();
   }
@@ -375,7 +378,8 @@ class ShardedWriter final : public IndexWriter {
       RemoveShards(next);
       return written;
     }
-    if (Status switched = WriteShardStub(dir_, next); !switched) {
+    const uint64_t compacted_bytes = std::max<uint64_t>(ShardBytes(dir_, next), 1);
+    if (Status switched = WriteShardStub(dir_, next, compacted_bytes); !switched) {
       auto now = ReadShardStub(dir_);
       if (now && *now == names_) {
         RemoveShards(next);
@@ -387,6 +391,7 @@ class ShardedWriter final : public IndexWriter {
       return switched;
     }
     std::vector<ShardName> old = std::exchange(names_, std::move(next));
+    compacted_bytes_ = compacted_bytes;
     if (Status reopened = Reopen(); !reopened) {
       failure_ = reopened.error();  // XAPIANDB names the new shards; the old ones must not be written
       return reopened;
@@ -408,25 +413,53 @@ class ShardedWriter final : public IndexWriter {
   }
 
  private:
+  // The compaction policy (IndexWriterOptions): whether the shards have
+  // grown enough since the last compaction.
+  bool GrownPastPolicy() const {
+    if (options_.compact_growth_percent == 0) return false;
+    const uint64_t now = ShardBytes(dir_, names_);
+    if (now <= compacted_bytes_) return false;
+    const uint64_t growth = now - compacted_bytes_;
+    return growth >= options_.compact_min_growth_bytes &&
+           growth >= compacted_bytes_ / 100 * options_.compact_growth_percent;
+  }
+
   // Compacts every committed shard k into next[k] (keeping the docids),
-  // each fsynced, the files private; the first error. One shard after
-  // another: the file operations come in one order (tests/fault counts
-  // them).
+  // each fsynced, the files private; the first error. A small index one
+  // shard after another, so that the file operations come in one order
+  // (tests/fault counts them); from kParallelCompactBytes on, every shard
+  // on its own thread (the CPU work is Xapian's, per shard).
   Status CompactShards(const std::vector<ShardName>& next) {
-    Status done = OkStatus();
-    for (size_t k = 0; k < names_.size() && done; ++k) {
+    std::vector<Status> done(names_.size(), OkStatus());
+    auto one = [&](size_t k) {
       const std::string to = dir_ + "/" + next[k].Name();
       std::error_code ignored;
       std::filesystem::remove_all(to, ignored);  // a killed compaction's
-      done = Guarded(
+      done[k] = Guarded(
           [&]() -> Status {
             Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
             return SyncDir(to);  // its files' names, before XAPIANDB points at it
           },
           "index compact " + to);
+    };
+    if (ShardBytes(dir_, names_) >= kParallelCompactBytes) {
+      std::vector<std::jthread> threads;
+      for (size_t k = 0; k < names_.size(); ++k) {
+        try {
+          threads.emplace_back(one, k);
+        } catch (const std::system_error&) {
+          one(k);  // no thread to be had: this one does it
+        }
+      }
+    } else {
+      for (size_t k = 0; k < names_.size(); ++k) {
+        one(k);
+        if (!done[k]) break;
+      }
     }
     MakePrivate(dir_);
-    return done;
+    for (Status& status : done) MK_RETURN_IF_ERROR(status);
+    return OkStatus();
   }
 
   // Opens the shards XAPIANDB now names (names_) and moves every shard
@@ -493,7 +526,8 @@ class ShardedWriter final : public IndexWriter {
   std::vector<ShardName> names_;  // as XAPIANDB lists them
   IndexWriterOptions options_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  size_t added_ = 0;  // documents added by this writer
+  bool changed_ = false;  // documents added or removed by this writer
+  uint64_t compacted_bytes_ = 0;  // the shards' size after the last compaction (XAPIANDB)
   std::optional<Error> failure_;  // Compact() left the writer unusable
   std::vector<RefusedDocument> refused_;  // by shard threads Compact() ended
   size_t pending_documents_ = 0;
@@ -577,7 +611,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     return MakeError(ErrorCode::kFailedPrecondition, "index open " + dir + ": not a directory");
   }
   try {
-    MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir));
+    uint64_t compacted_bytes = 0;
+    MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir, &compacted_bytes));
     if (shards.empty()) {
       if (!HoldsNoIndex(dir)) {
         // An unsharded index (schema version 1) or something else: the
@@ -611,7 +646,7 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
       return MakeError(ErrorCode::kIoError, "index open " + dir + ": " + synced.error().message());
     }
     MakePrivate(dir);
-    return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), std::move(dbs), options));
+    return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), compacted_bytes, std::move(dbs), options));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {
@@ -623,7 +658,7 @@ Result<bool> CompactIndex(const std::string& dir) {
   MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
   if (shards.empty()) return false;  // no index (or an unsharded one, which `reindex` replaces)
   IndexWriterOptions options;
-  options.compact_after_documents = 0;  // compacted here, not again when closed
+  options.compact_growth_percent = 0;  // compacted here, not again when closed
   MK_ASSIGN_OR_RETURN(std::unique_ptr<IndexWriter> writer, IndexWriter::Open(dir, options));
   MK_RETURN_IF_ERROR(writer->Compact());
   return true;

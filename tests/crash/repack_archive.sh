@@ -131,6 +131,7 @@ index_shards_listed() {
   local line name listed="" present="" lines=0 found=0 stray=0
   local -A named=()
   while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line == "glass "* ]] || continue  # "# mailkeep compacted-bytes N" is not a shard
     named[${line#glass }]=1 && listed+="${line#glass } " && lines=$((lines + 1))
   done <"$1/xapian/XAPIANDB"
   for name in "$1"/xapian/shard-*; do
