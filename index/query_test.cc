@@ -103,6 +103,23 @@ TEST(QueryText, WordExpandsToStemVariantsInTheVocabulary) {
   EXPECT_EQ(parse("body:die"), "Query(die)");
 }
 
+// A stem's variants are looked for among the terms starting with the stem
+// itself ("mip" for "mips"), not with one letter less: a vocabulary of many
+// "mi..." words costs no form reads.
+TEST(QueryText, StemVariantsAreLookedForUnderTheWholeStem) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  Xapian::Document doc;
+  doc.add_term("mips");
+  doc.add_term("mip");
+  for (int i = 0; i < 50; ++i) doc.add_term("mi" + std::string(1, static_cast<char>('a' + i % 8)) + "x" + std::to_string(i));
+  db.add_document(doc);
+  QueryLimits limits;
+  limits.max_form_reads = 10;
+  auto q = ParseQuery("body:mips", kNow, &db, limits);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->get_description(), "Query((mips SYNONYM mip))");
+}
+
 TEST(QueryText, CaseFolded) {
   EXPECT_EQ(Parse("Reports"), "Query((reports OR Sreports OR Freports OR Treports OR Creports))");
   EXPECT_EQ(Parse("WIZARD"), Parse("wizard"));
