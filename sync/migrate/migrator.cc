@@ -214,11 +214,12 @@ struct Migrator::State {
   Warn warn;
   sync::ReconnectBudget budget;
   std::unique_ptr<imap::ImapClient> client;
-  // Per folder, its UIDVALIDITY and an upper bound of its UIDNEXT before
+  // Per folder, its UIDVALIDITY and a lower bound of its UIDNEXT before
   // the next APPEND there: from LIST-STATUS, SELECT, or the UID of the last
   // APPEND there plus one (UIDs are assigned ascending, RFC 3501 2.3.1.1:
-  // anything added after it has a higher UID). A folder whose UIDNEXT is
-  // still at most that after an APPEND that got no answer did not get it.
+  // anything added after it has a higher UID). UIDNEXT never decreases, so
+  // a folder whose UIDNEXT is still at most that after an APPEND that got
+  // no answer has had nothing added: it did not get the message.
   struct Mark {
     uint32_t uidvalidity = 0, uidnext = 0;
   };
