@@ -20,6 +20,9 @@
 
 #include "index/document.h"
 #include "index/index.h"
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+#include "index/query.h"
+#endif
 #include "index/schema.h"
 #include "index/shards.h"
 #include "index/text.h"
@@ -736,6 +739,78 @@ TEST(IndexReader, TotalIsExactPastTenThousandMatches) {
     EXPECT_EQ(result->total, expected) << static_cast<int>(sort);
     EXPECT_EQ(result->ids.size(), 20u);
   }
+}
+
+// The date orders are Xapian's own sort by the date value (ties by docid,
+// undated messages last when newest first, first when oldest first) on
+// every page, over shards, with many ties, undated and removed documents,
+// and after a later commit changes the dates.
+TEST(IndexReader, DateOrdersAreXapiansSortByValueOnEveryPage) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  auto add = [&](IndexWriter& writer, int id, int day) {
+    const std::string date = day == 0 ? "" : std::to_string(day) + " Mar 2021 10:00:00 +0000";
+    const std::string raw = "From: a@example.org\nSubject: s" + std::to_string(id) + "\n" +
+                            (date.empty() ? "" : "Date: " + date + "\n") + "\nevery " +
+                            (id % 9 == 0 ? "rare" : "") + (id % 2 == 0 ? " even" : "") + "\n";
+    ASSERT_TRUE(writer.Add(MakeDoc(id, mime::ParseMessage(raw), 100)));
+  };
+  IndexWriterOptions three;
+  three.shards = 3;
+  {
+    auto writer = IndexWriter::Open(path, three);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    // 400 messages, 5 distinct dates not in id order, 1 in 13 undated.
+    for (int id = 1; id <= 400; ++id) add(**writer, id, id % 13 == 0 ? 0 : 1 + (id * 7) % 5);
+    for (int id : {5, 6, 200, 399}) ASSERT_TRUE((*writer)->Remove(id));
+    ASSERT_TRUE((*writer)->Commit());
+  }
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  auto check = [&] {
+    Xapian::Database combined;
+    const std::vector<ShardName> shards = ReadShardStub(path).value();
+    for (const ShardName& shard : shards) combined.add_database(Xapian::Database(path + "/" + shard.Name()));
+    for (const std::string query : {"*", "every", "even", "rare", "rare AND even", "NOT rare", "nothing"}) {
+      for (SortOrder sort : {SortOrder::kNewest, SortOrder::kOldest}) {
+        const bool newest = sort == SortOrder::kNewest;
+        for (auto [offset, limit] : std::vector<std::pair<size_t, size_t>>{
+                 {0, 20}, {0, 1}, {7, 30}, {0, 0}, {180, 20}, {195, 10}, {390, 5}, {1000, 20}}) {
+          Xapian::Enquire enquire(combined);
+          enquire.set_query(ParseQuery(query, 0, &combined).value());
+          enquire.set_weighting_scheme(Xapian::BoolWeight());
+          enquire.set_docid_order(newest ? Xapian::Enquire::DESCENDING : Xapian::Enquire::ASCENDING);
+          enquire.set_sort_by_value(kValueDate, newest);
+          const Xapian::MSet all = enquire.get_mset(0, combined.get_doccount(), combined.get_doccount());
+          std::vector<int64_t> expected;
+          for (auto it = all.begin(); it != all.end(); ++it) expected.push_back(*it);
+          const size_t total = expected.size();
+          expected.erase(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(std::min(offset, total)));
+          if (limit != 0 && expected.size() > limit) expected.resize(limit);
+          SearchOptions options;
+          options.sort = sort;
+          options.offset = offset;
+          options.limit = limit;
+          auto result = (*reader)->Search(query, options);
+          ASSERT_TRUE(result) << result.error().ToString();
+          EXPECT_EQ(result->total, total) << query;
+          EXPECT_EQ(result->ids, expected) << query << " newest " << newest << " offset " << offset << " limit " << limit;
+        }
+      }
+    }
+  };
+  check();
+  // A later commit moves messages to other dates, removes and adds some:
+  // the open reader's order follows.
+  {
+    auto writer = IndexWriter::Open(path);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int id = 1; id <= 60; ++id) add(**writer, id, 1 + id % 3);
+    for (int id = 401; id <= 420; ++id) add(**writer, id, id % 2 == 0 ? 0 : 4);
+    ASSERT_TRUE((*writer)->Remove(100));
+    ASSERT_TRUE((*writer)->Commit());
+  }
+  check();
 }
 
 TEST(IndexReader, SchemaThreeIndexNeedsReindex) {
