@@ -823,6 +823,22 @@ Result<std::optional<MessageInfo>> Archive::GetInfo(int64_t id) {
   return std::optional<MessageInfo>(std::move(info));
 }
 
+Result<std::vector<MessageInfo>> Archive::GetInfos(const std::vector<int64_t>& ids) {
+  MK_RETURN_IF_ERROR(impl_->catalog->BeginRead());
+  std::vector<MessageInfo> infos;
+  infos.reserve(ids.size());
+  for (int64_t id : ids) {
+    auto info = GetInfo(id);
+    if (!info) {
+      impl_->catalog->Rollback();
+      return std::unexpected(std::move(info).error());
+    }
+    if (*info) infos.push_back(std::move(**info));
+  }
+  MK_RETURN_IF_ERROR(impl_->catalog->Commit());
+  return infos;
+}
+
 Result<std::vector<int64_t>> Archive::FindByMessageId(const std::string& message_id) {
   std::string mid = message_id;
   if (mid.size() >= 2 && mid.front() == '<' && mid.back() == '>') mid = mid.substr(1, mid.size() - 2);

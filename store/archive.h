@@ -339,6 +339,11 @@ class Archive {
   // The exact stored bytes.
   Result<std::string> ReadRaw(int64_t id);
   Result<std::optional<MessageInfo>> GetInfo(int64_t id);
+  // GetInfo of each of `ids`, in their order, leaving out those not in the
+  // catalog, read in one catalog read transaction (one snapshot; a page of
+  // 20 results costs half the CPU of 20 GetInfo calls, which take SQLite's
+  // locks twice each). Not inside InTransaction.
+  Result<std::vector<MessageInfo>> GetInfos(const std::vector<int64_t>& ids);
   Result<std::vector<int64_t>> FindByMessageId(const std::string& message_id);
   Result<std::vector<int64_t>> AllIds();
   Result<ArchiveStats> Stats();

@@ -54,6 +54,42 @@ class ArchiveTest : public ::testing::Test {
   std::string dir_;
 };
 
+// GetInfos: what GetInfo says of each id, in the order asked, unknown ids
+// left out; its read transaction is over when it returns (a write after it
+// works, and so does a read-only archive).
+TEST_F(ArchiveTest, GetInfosReadsEachInOrderInOneReadTransaction) {
+  auto archive = Archive::Create(dir_);
+  ASSERT_TRUE(archive) << archive.error().ToString();
+  auto out = (*archive)->Ingest({Raw(MakeMessage(1), "a"), Raw(MakeMessage(2), "b"), Raw(MakeMessage(3), "c")});
+  ASSERT_TRUE(out) << out.error().ToString();
+  const int64_t a = (*out)[0].id, b = (*out)[1].id, c = (*out)[2].id;
+  auto check = [&](Archive& from) {
+    auto infos = from.GetInfos({c, 999999, a, b, a});
+    ASSERT_TRUE(infos) << infos.error().ToString();
+    ASSERT_EQ(infos->size(), 4u);
+    const std::vector<int64_t> order = {c, a, b, a};
+    for (size_t i = 0; i < order.size(); ++i) {
+      auto one = from.GetInfo(order[i]);
+      ASSERT_TRUE(one && *one);
+      EXPECT_EQ((*infos)[i].id, order[i]);
+      EXPECT_EQ((*infos)[i].subject, (*one)->subject);
+      EXPECT_EQ((*infos)[i].sha256, (*one)->sha256);
+      EXPECT_EQ((*infos)[i].from.size(), (*one)->from.size());
+      EXPECT_EQ((*infos)[i].locations.size(), (*one)->locations.size());
+    }
+    EXPECT_TRUE(from.GetInfos({}).value().empty());
+  };
+  check(**archive);
+  auto more = (*archive)->Ingest({Raw(MakeMessage(4), "d")});
+  ASSERT_TRUE(more) << more.error().ToString();
+  EXPECT_EQ((*more)[0].status, IngestStatus::kStored);
+  archive->reset();
+  auto reader = Archive::Open(dir_, OpenMode::kReadOnly);
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  check(**reader);
+  check(**reader);
+}
+
 TEST_F(ArchiveTest, IngestStoresReadsBackExactBytesAndDedupes) {
   auto archive = Archive::Create(dir_);
   ASSERT_TRUE(archive) << archive.error().ToString();

@@ -61,13 +61,9 @@ Response Search(const Request& request, ArchiveSession& s) {
   if (count_only) options->limit = 1;
   auto found = s.index.Search(query, *options);
   if (!found) return Failure(found.error());
-  std::vector<MessageInfo> infos;
-  for (int64_t id : count_only ? std::vector<int64_t>{} : found->ids) {
-    auto info = s.archive.GetInfo(id);
-    if (!info) return Failure(info.error());
-    if (*info) infos.push_back(std::move(**info));
-  }
-  return Json({{"total", found->total}, {"offset", options->offset}, {"results", SearchResultsJson(infos)}});
+  auto infos = s.archive.GetInfos(count_only ? std::vector<int64_t>{} : found->ids);
+  if (!infos) return Failure(infos.error());
+  return Json({{"total", found->total}, {"offset", options->offset}, {"results", SearchResultsJson(*infos)}});
 }
 
 // The catalog facts of the message a request names, or its 404.

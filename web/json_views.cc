@@ -105,12 +105,7 @@ nlohmann::json MessageJson(const MessageInfo& info, std::string_view raw, const 
 
 Result<std::vector<MessageInfo>> ThreadInfos(Archive& archive, int64_t thread) {
   MK_ASSIGN_OR_RETURN(auto members, archive.ThreadMessages(thread));
-  std::vector<MessageInfo> out;
-  for (int64_t id : members) {
-    MK_ASSIGN_OR_RETURN(auto info, archive.GetInfo(id));
-    if (info) out.push_back(std::move(*info));
-  }
-  return out;
+  return archive.GetInfos(members);
 }
 
 std::string SenderName(const MessageInfo& info) {

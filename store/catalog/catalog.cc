@@ -571,6 +571,7 @@ Status Catalog::FillV2() {
 }
 
 Status Catalog::Begin() { return db_->Exec("BEGIN IMMEDIATE"); }
+Status Catalog::BeginRead() { return db_->Exec("BEGIN DEFERRED"); }
 Status Catalog::Commit() { return db_->Exec("COMMIT"); }
 Status Catalog::Checkpoint() { return db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
 void Catalog::Rollback() {

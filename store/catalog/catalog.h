@@ -262,6 +262,9 @@ class Catalog {
   ~Catalog();
 
   Status Begin();
+  // A read transaction, ended by Commit() (or Rollback()): the reads in it
+  // see one snapshot and take SQLite's locks once, not once per statement.
+  Status BeginRead();
   Status Commit();
   void Rollback();
   // Moves the WAL into the database file and truncates the WAL.
