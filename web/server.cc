@@ -532,11 +532,6 @@ class QueueFilter : public net::TCPServerConnectionFilter {
   Server::Impl& server_;
 };
 
-// options.listen, port 0 allowed (the system picks one).
-Result<config::ListenAddress> ListenAddressOf(const ServerOptions& options) {
-  return config::ParseListenAddress(options.listen, config::AnyPort::kAllowed);
-}
-
 Result<net::ServerSocket> Bind(const ServerOptions& options, const config::ListenAddress& address) {
   const net::SocketAddress where(address.host, address.port);
   try {
@@ -558,25 +553,18 @@ Result<net::ServerSocket> Bind(const ServerOptions& options, const config::Liste
     }
     return net::SecureServerSocket(where, 64, context);
   } catch (const Poco::Exception& e) {
-    return MakeError(ErrorCode::kUnavailable, "cannot listen on " + options.listen + ": " + e.displayText());
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot listen on " + config::FormatListenAddress(address) + ": " + e.displayText());
   }
 }
 
 }  // namespace
 
 Status CheckOptions(const ServerOptions& options) {
-  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
   if (options.tls_certificate.empty() != options.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "TLS needs both a certificate and a key (tls_certificate, tls_key)");
   }
-  const bool tls = !options.tls_certificate.empty();
-  if (!config::IsLoopback(address) && (!tls || !options.authenticator)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "refusing to listen on " + options.listen +
-                         ": beyond loopback the server needs TLS (tls_certificate, tls_key) and users or tokens "
-                         "in the config file's [serve] section");
-  }
-  return OkStatus();
+  return config::CheckServeSecurity(options.listen, !options.tls_certificate.empty(), options.authenticator != nullptr);
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -585,7 +573,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, std::vector<web::Route> routes,
                                               std::unique_ptr<SessionPool> pool) {
   MK_RETURN_IF_ERROR(CheckOptions(options));
-  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
+  const config::ListenAddress address = options.listen;
   MK_ASSIGN_OR_RETURN(net::ServerSocket socket, Bind(options, address));
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
@@ -614,9 +602,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, std::vector
 uint16_t Server::port() const { return impl_->port; }
 
 std::string Server::url() const {
-  const std::string& h = impl_->address.host;
-  const std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;
-  return std::string(impl_->tls ? "https" : "http") + "://" + host + ":" + std::to_string(impl_->port) + "/";
+  return std::string(impl_->tls ? "https" : "http") + "://" +
+         config::FormatListenAddress({impl_->address.host, impl_->port}) + "/";
 }
 
 void Server::Stop() {

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "index/index.h"
 #include "store/archive.h"
 #include "store/util/status.h"
@@ -132,7 +133,7 @@ struct ServerLimits {
 };
 
 struct ServerOptions {
-  std::string listen = "127.0.0.1:8025";  // as config::ParseListenAddress reads it; port 0 = any free one
+  config::ListenAddress listen{"127.0.0.1", 8025};  // port 0 = any free one
   std::string tls_certificate, tls_key;   // PEM files; both or neither
   // Asked for every request when set; required (with TLS) to listen beyond loopback.
   std::shared_ptr<Authenticator> authenticator;
@@ -140,9 +141,9 @@ struct ServerOptions {
   bool log_requests = false;              // a line per request on stderr
 };
 
-// The checks Server::Start makes before binding: a valid listen address,
-// both TLS files or neither, and beyond loopback TLS and an authenticator
-// (kInvalidArgument, one line).
+// The checks Server::Start makes before binding: both TLS files or
+// neither, and beyond loopback TLS and an authenticator
+// (config::CheckServeSecurity; kInvalidArgument, one line).
 Status CheckOptions(const ServerOptions& options);
 
 class Server {

@@ -99,6 +99,30 @@ TEST(ErrorResponse, OneLineJsonUnderApiElseEscapedHtml) {
   EXPECT_NE(page.body.find("&lt;script&gt;"), std::string::npos);
 }
 
+// Host without authentication: an IP address or localhost, with or
+// without a port, read as a listen address is (config::ParseListenAddress).
+TEST(RefuseRequestHead, HostMustNameThisMachine) {
+  auto status = [](const std::string& host) {
+    Request r;
+    r.path = "/api/search";
+    r.headers = {{"host", host}};
+    auto refused = RefuseRequestHead(r, "HTTP/1.1", false);
+    return refused ? refused->status : 0;
+  };
+  for (const char* local : {"[::1]:8025", "[::1]", "127.0.0.1", "127.0.0.1:8025", "localhost:80", "LOCALHOST",
+                            "LocalHost:1", "127.1.2.3", "[::ffff:127.0.0.1]:80", "192.0.2.7:8025"}) {
+    EXPECT_EQ(status(local), 0) << local;
+  }
+  for (const char* other : {"evil.example", "evil.example:8025", "127.0.0.1.evil.example", "[::1", "[::1]x", "",
+                            ":8025", "127.0.0.1:", "127.0.0.1:99999", "::1", "localhost.", "0x7f.1", "127.1",
+                            "2130706433", "127.0.0.1@evil.example"}) {
+    EXPECT_EQ(status(other), 421) << other;
+  }
+  Request any;
+  any.headers = {{"host", "mail.example.org"}};
+  EXPECT_FALSE(RefuseRequestHead(any, "HTTP/1.1", true));
+}
+
 TEST(ClientLimiter, ConcurrencyRateAndMemoryBound) {
   ClientLimits limits;
   limits.max_concurrent = 2;
@@ -164,7 +188,7 @@ class FixedUser : public Authenticator {
 
 TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
   ServerOptions o;
-  o.listen = "0.0.0.0:0";
+  o.listen = {"0.0.0.0", 0};
   auto refused = CheckOptions(o);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
@@ -177,30 +201,31 @@ TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
   o.tls_key.clear();
   EXPECT_FALSE(CheckOptions(o));  // a certificate without its key
   ServerOptions loopback;
-  loopback.listen = "127.0.0.1:0";
+  loopback.listen = {"127.0.0.1", 0};
   EXPECT_TRUE(CheckOptions(loopback));
 }
 
 // serve --listen reads addresses as [serve] listen does
-// (config::ParseListenAddress, whose test has the cases), with port 0.
+// (config::ParseListenAddress, whose test has the cases), with port 0, and
+// the server takes the parsed form; beyond loopback the rule is the
+// accounts file's (config::CheckServeSecurity), with its message.
 TEST(CheckOptions, ListenAddressesAsTheConfigFileReadsThem) {
   ServerOptions o;
   for (const char* loopback : {"localhost:0", "LOCALHOST:8025", "[::1]:0", "127.1.2.3:1", "[::ffff:127.0.0.1]:0"}) {
-    o.listen = loopback;
+    auto parsed = config::ParseListenAddress(loopback, config::AnyPort::kAllowed);
+    ASSERT_TRUE(parsed) << loopback;
+    o.listen = *parsed;
     EXPECT_TRUE(CheckOptions(o)) << loopback;
   }
-  for (const char* bad : {"8025", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x", "::1:80", "a/b:80"}) {
-    o.listen = bad;
-    auto r = CheckOptions(o);
-    ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().message(),
-              "bad listen address '" + std::string(bad) + "' (HOST:PORT or [IPv6]:PORT, port 0..65535; 0 = any free one)");
-  }
   // A host name, as the accounts file allows: beyond loopback, so only with TLS and authentication.
-  o.listen = "archive.example.com:443";
-  EXPECT_NE(CheckOptions(o).error().message().find("refusing to listen on archive.example.com:443"), std::string::npos);
+  o.listen = *config::ParseListenAddress("archive.example.com:443");
+  EXPECT_EQ(CheckOptions(o).error().message(),
+            "listening on archive.example.com:443 (beyond this machine) needs tls_certificate and tls_key in [serve]");
   o.tls_certificate = "/c.pem";
   o.tls_key = "/k.pem";
+  EXPECT_EQ(CheckOptions(o).error().message(),
+            "listening on archive.example.com:443 (beyond this machine) needs 'user = NAME:HASH' (from mailkeep "
+            "serve-password NAME) or 'token_file' in [serve]");
   o.authenticator = std::make_shared<FixedUser>();
   EXPECT_TRUE(CheckOptions(o));
 }
@@ -262,7 +287,7 @@ class ServerTest : public ::testing::Test {
   }
 
   void Start(ServerOptions options = {}) {
-    options.listen = "127.0.0.1:0";
+    options.listen = {"127.0.0.1", 0};
     auto pool = SessionPool::Open(2, ReadOnlySessions(dir_, {}));
     ASSERT_TRUE(pool) << pool.error().ToString();
     auto server = Server::Start(std::move(options), ApiRoutes(), std::move(*pool));
@@ -685,7 +710,7 @@ TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   EXPECT_EQ(r.body, *(*Open())->ReadRaw(1));
   // Unusable files: one line, before anything listens.
   ServerOptions bad;
-  bad.listen = "127.0.0.1:0";
+  bad.listen = {"127.0.0.1", 0};
   bad.tls_certificate = root_ + "/missing.pem";
   bad.tls_key = key;
   auto refused = Server::Start(bad, ApiRoutes(), *SessionPool::Open(1, ReadOnlySessions(dir_, {})));
