@@ -198,19 +198,17 @@ struct Server::Impl {
   net::HTTPServerParams::Ptr params;
   std::atomic<bool> stopping{false};
   std::mutex log_mu;
-  std::mutex connections_mu;
-  std::map<std::string, size_t> connections;  // open connections of each limited client (ClientKey)
-  std::map<int, std::string> counted;         // socket -> the ClientKey it is counted under
+  ConnectionCounter connections;  // by ClientKey, and "loopback" for the unlimited loopback clients
 
   bool Limited(const std::string& address) const {
     net::IPAddress ip;
     return options.limits.limit_loopback || !net::IPAddress::tryParse(address, ip) || !ip.isLoopback();
   }
   // Counts the new connection `fd` of `address`; false when the client
-  // holds per_client.max_concurrent already (an idle connection holds a
-  // thread until its deadline).
+  // holds per_client.max_concurrent already, or loopback
+  // loopback_connections (an idle connection holds a thread until its
+  // deadline).
   bool OpenConnection(int fd, const std::string& address);
-  void CloseConnection(int fd);
 
   Response Serve(Request& request, Clock::time_point deadline);
   Response Dispatch(Request& request, Clock::time_point deadline);
@@ -327,26 +325,8 @@ Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
 }
 
 bool Server::Impl::OpenConnection(int fd, const std::string& address) {
-  if (!Limited(address)) return true;
-  const std::string key = ClientKey(address);
-  std::lock_guard lock(connections_mu);
-  size_t& open = connections[key];
-  if (open >= options.limits.per_client.max_concurrent) {
-    if (open == 0) connections.erase(key);
-    return false;
-  }
-  ++open;
-  counted[fd] = key;
-  return true;
-}
-
-void Server::Impl::CloseConnection(int fd) {
-  std::lock_guard lock(connections_mu);
-  auto socket = counted.find(fd);
-  if (socket == counted.end()) return;
-  auto it = connections.find(socket->second);
-  if (it != connections.end() && --it->second == 0) connections.erase(it);
-  counted.erase(socket);
+  if (!Limited(address)) return connections.Open(fd, "loopback", options.limits.loopback_connections);
+  return connections.Open(fd, ClientKey(address), options.limits.per_client.max_concurrent);
 }
 
 Response Server::Impl::Serve(Request& request, Clock::time_point deadline) {
@@ -390,16 +370,17 @@ class Connection : public net::TCPServerConnection {
       int fd;
       ~Unregister() {
         server.deadlines.Remove(fd);
-        server.CloseConnection(fd);  // counted by QueueFilter
+        server.connections.Close(fd);  // counted by QueueFilter
       }
     } unregister{server_, fd};
     try {
       net::HTTPServerSession session(socket(), server_.params);
-      while (!server_.stopping) {
-        server_.deadlines.Set(fd, Clock::now() + limits.keep_alive_timeout + limits.request_timeout);
+      server_.deadlines.Set(fd, Clock::now() + limits.header_timeout);  // the first head, from now
+      for (bool first = true; !server_.stopping; first = false) {
+        if (!first) server_.deadlines.Set(fd, Clock::now() + limits.keep_alive_timeout + limits.header_timeout);
         if (!session.hasMoreRequests()) break;
         const auto start = Clock::now();
-        server_.deadlines.Set(fd, start + limits.request_timeout);
+        if (!first) server_.deadlines.Set(fd, start + limits.header_timeout);  // a later head, from its first byte
         if (!ServeOne(session, start)) break;
       }
     } catch (const std::exception&) {
@@ -421,6 +402,7 @@ class Connection : public net::TCPServerConnection {
     } catch (const Poco::SyntaxException& e) {  // a Content-Length that is no number
       return RefuseUnread(session, response, e);
     }
+    server_.deadlines.Set(socket().impl()->sockfd(), start + server_.options.limits.request_timeout);
     Request req;
     std::string_view raw_path;
     const std::string target = request->getURI();

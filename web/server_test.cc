@@ -4,6 +4,7 @@
 // against a small archive with an index made in a temp dir.
 #include "web/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -173,6 +174,38 @@ TEST(ClientLimiter, AnIpv6ClientIsCountedByItsSlash64) {
   EXPECT_TRUE(l.Admit("::ffff:192.0.2.1", t0).admitted);
   EXPECT_TRUE(l.Admit("::ffff:192.0.2.2", t0).admitted);
   EXPECT_EQ(l.tracked(), 4u);
+}
+
+// Poco closes a few accepted connections without running them (an
+// exception between its filter and its queue; queued ones when it stops):
+// their count, keyed by descriptor, must not stay taken for ever.
+TEST(ConnectionCounter, ASocketClosedWithoutCloseIsNotCountedForever) {
+  auto tcp = [] { return ::socket(AF_INET, SOCK_STREAM, 0); };
+  ConnectionCounter c;
+  const int a = tcp(), b = tcp(), x = tcp();
+  ASSERT_TRUE(a >= 0 && b >= 0 && x >= 0);
+  EXPECT_TRUE(c.Open(a, "k", 2));
+  EXPECT_TRUE(c.Open(b, "k", 2));
+  EXPECT_FALSE(c.Open(x, "k", 2));  // at its bound, and both are open
+  EXPECT_EQ(c.open("k"), 2u);
+  ::close(a);  // dropped without Close
+  EXPECT_TRUE(c.Open(x, "k", 2));  // a's count was stale
+  EXPECT_EQ(c.open("k"), 2u);
+  // b's number comes back with a new connection (of another client): the
+  // old socket it named is closed, so its count goes.
+  const int fresh = tcp();
+  ASSERT_EQ(::dup2(fresh, b), b);
+  ::close(fresh);
+  EXPECT_TRUE(c.Open(b, "other", 1));
+  EXPECT_EQ(c.open("k"), 1u);
+  EXPECT_EQ(c.open("other"), 1u);
+  c.Close(b);
+  c.Close(x);
+  c.Close(x);  // twice: nothing more
+  EXPECT_EQ(c.open("k"), 0u);
+  EXPECT_EQ(c.open("other"), 0u);
+  ::close(b);
+  ::close(x);
 }
 
 // alice with "Bearer good-token"; "Bearer slow-down" is throttled.
@@ -680,6 +713,66 @@ TEST_F(ServerTest, OneClientCannotHoldEveryConnection) {
   for (auto& s : idle) s.close();
   int status = 0;
   for (int i = 0; i < 50 && status != 200; ++i) {  // the server sees them closed
+    std::this_thread::sleep_for(100ms);
+    status = Get("/api/message/1").status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
+// Idle connections used to hold a thread each for 35 s (keep-alive and
+// request timeouts): a few of them, from anyone, stalled every request.
+// A connection's first head must arrive within header_timeout.
+TEST_F(ServerTest, IdleConnectionsHoldThreadsOnlyUntilTheHeaderDeadline) {
+  ServerOptions o;
+  o.limits.threads = 2;
+  o.limits.queued = 8;
+  o.limits.header_timeout = 1s;
+  Start(o);
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(Connect());  // twice the threads; send nothing
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  Reply r = Get("/api/message/1");  // waits behind them: two rounds of 1 s
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  for (auto& s : idle) EXPECT_EQ(ReadAll(s), "") << "closed without an answer";
+}
+
+TEST_F(ServerTest, ASlowHeadIsCutAtTheHeaderDeadline) {
+  ServerOptions o;
+  o.limits.header_timeout = 1s;  // request_timeout stays 30 s
+  Start(o);
+  auto s = Connect();
+  const std::string part = "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  s.sendBytes(part.data(), static_cast<int>(part.size()));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {  // a header byte every 300 ms
+    std::this_thread::sleep_for(300ms);
+    try {
+      if (s.sendBytes("X", 1) <= 0) break;
+    } catch (const Poco::Exception&) {
+      break;
+    }
+  }
+  ReadAll(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+// Loopback clients are exempt from per-client limits (they are one
+// address), but not from a bound on their connections together.
+TEST_F(ServerTest, LoopbackCannotHoldEveryConnection) {
+  ServerOptions o;
+  o.limits.threads = 4;
+  o.limits.queued = 4;
+  o.limits.loopback_connections = 2;
+  Start(o);
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 2; ++i) idle.push_back(Connect());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(Get("/api/message/1").status, 503);
+  for (auto& s : idle) s.close();
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
     std::this_thread::sleep_for(100ms);
     status = Get("/api/message/1").status;
   }
