@@ -211,8 +211,15 @@ struct Server::Impl {
   bool OpenConnection(int fd, const std::string& address);
 
   Response Serve(Request& request, Clock::time_point deadline);
+  // Sends the body r.next_piece makes to `out`, each piece made with an
+  // archive session borrowed for it alone (so a slow reader holds a
+  // session only while one message is read, and one piece in memory);
+  // whether all of it was sent. A piece that cannot be made is logged.
+  bool StreamBody(const Request& request, const Response& r, std::ostream& out, Clock::time_point deadline);
   Response Dispatch(Request& request, Clock::time_point deadline);
   void Log(const Request& request, std::string_view raw_path, const Response& response, Clock::time_point start);
+  // Logs (always) that a streamed body was cut after `sent` bytes, and why; false.
+  bool LogCut(const Request& request, uint64_t sent, const std::string& why);
 };
 
 namespace {
@@ -252,16 +259,24 @@ bool UnsafeHeader(const Response& r) {
 }
 
 // Writes `r` (its body unless the request was HEAD: Poco sends only the
-// header then).
-void Write(net::HTTPServerResponseImpl& out, const Response& r, bool keep_alive) {
+// header then); the stream for a body made by r.next_piece, which has no
+// length: chunked for HTTP/1.1, else up to the end of the connection.
+std::ostream& Write(net::HTTPServerResponseImpl& out, const Response& r, bool keep_alive) {
   out.setStatusAndReason(static_cast<net::HTTPResponse::HTTPStatus>(r.status));
   out.setContentType(r.content_type);
-  out.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
+  if (!r.next_piece) {
+    out.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
+  } else if (out.getVersion() == net::HTTPMessage::HTTP_1_1) {
+    out.setChunkedTransferEncoding(true);
+  } else {
+    keep_alive = false;
+  }
   out.setKeepAlive(keep_alive);
   for (const auto& [k, v] : r.headers) out.add(k, v);
   std::ostream& os = out.send();
   os.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
   os.flush();
+  return os;
 }
 
 // The Server-Timing value of a handled request: how long it waited for an
@@ -342,12 +357,40 @@ Response Server::Impl::Serve(Request& request, Clock::time_point deadline) {
   return r;
 }
 
+bool Server::Impl::StreamBody(const Request& request, const Response& r, std::ostream& out,
+                              Clock::time_point deadline) {
+  std::string piece;
+  uint64_t sent = 0;
+  for (bool more = true; more;) {
+    auto lease = pool->Acquire(deadline, options.limits.max_waiting);
+    if (!lease) return LogCut(request, sent, "no archive session in time");
+    piece.clear();
+    auto made = r.next_piece(lease->session(), piece);
+    lease.reset();
+    if (!made) return LogCut(request, sent, made.error().message());
+    more = *made;
+    // A chunk per piece at least: what was made is sent before the next one is asked for.
+    if (!out.write(piece.data(), static_cast<std::streamsize>(piece.size())).flush()) return false;  // the client went away
+    sent += piece.size();
+  }
+  return true;
+}
+
+bool Server::Impl::LogCut(const Request& request, uint64_t sent, const std::string& why) {
+  const std::string line = "mailkeep: " + request.method + " " + request.path + " for " + request.client +
+                           ": cut after " + std::to_string(sent) + " bytes: " + why;
+  std::lock_guard lock(log_mu);
+  std::cerr << TerminalText(line) << "\n";
+  return false;
+}
+
 void Server::Impl::Log(const Request& request, std::string_view raw_path, const Response& response,
                        Clock::time_point start) {
   if (!options.log_requests) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   std::string line = "mailkeep: " + request.client + " " + request.method + " " + std::string(raw_path) + " " +
-                     std::to_string(response.status) + " " + std::to_string(response.body.size()) + " bytes " +
+                     std::to_string(response.status) + " " +
+                     (response.next_piece ? std::string("streamed ") : std::to_string(response.body.size()) + " bytes ") +
                      std::to_string(ms) + " ms";
   std::lock_guard lock(log_mu);
   std::cerr << TerminalText(line) << "\n";
@@ -375,12 +418,16 @@ class Connection : public net::TCPServerConnection {
     } unregister{server_, fd};
     try {
       net::HTTPServerSession session(socket(), server_.params);
-      server_.deadlines.Set(fd, Clock::now() + limits.header_timeout);  // the first head, from now
+      const auto connected = Clock::now();
+      server_.deadlines.Set(fd, connected + limits.header_timeout);
       for (bool first = true; !server_.stopping; first = false) {
         if (!first) server_.deadlines.Set(fd, Clock::now() + limits.keep_alive_timeout + limits.header_timeout);
         if (!session.hasMoreRequests()) break;
         const auto start = Clock::now();
-        if (!first) server_.deadlines.Set(fd, start + limits.header_timeout);  // a later head, from its first byte
+        // The head within header_timeout (of the connection's start for the
+        // first one, else of its first byte) and within request_timeout.
+        server_.deadlines.Set(fd, std::min(first ? connected + limits.header_timeout : start + limits.header_timeout,
+                                           start + limits.request_timeout));
         if (!ServeOne(session, start)) break;
       }
     } catch (const std::exception&) {
@@ -420,8 +467,13 @@ class Connection : public net::TCPServerConnection {
     response->setDate(Poco::Timestamp());
     response->setVersion(request->getVersion() == net::HTTPMessage::HTTP_1_0 ? net::HTTPMessage::HTTP_1_0
                                                                               : net::HTTPMessage::HTTP_1_1);
-    Write(*response, r, keep);
-    return keep;
+    std::ostream& body = Write(*response, r, keep);
+    if (r.next_piece && req.method != "HEAD" &&
+        !server_.StreamBody(req, r, body, start + server_.options.limits.request_timeout)) {
+      ::shutdown(socket().impl()->sockfd(), SHUT_RDWR);  // the body stays unfinished: the client sees it cut
+      return false;
+    }
+    return response->getKeepAlive();
   }
 
   // Answers a request Poco could not read, and ends the connection.

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <iostream>
+#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -20,8 +23,10 @@
 #include <gtest/gtest.h>
 
 #include "index/feeder.h"
+#include "store/export/mbox.h"
 #include "web/client_limits.h"
 #include "web/json_views.h"
+#include "web/pages.h"
 #include "web/routing.h"
 
 namespace mailkeep::web {
@@ -319,11 +324,11 @@ class ServerTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  void Start(ServerOptions options = {}) {
+  void Start(ServerOptions options = {}, std::vector<Route> routes = ApiRoutes()) {
     options.listen = {"127.0.0.1", 0};
     auto pool = SessionPool::Open(2, ReadOnlySessions(dir_, {}));
     ASSERT_TRUE(pool) << pool.error().ToString();
-    auto server = Server::Start(std::move(options), ApiRoutes(), std::move(*pool));
+    auto server = Server::Start(std::move(options), std::move(routes), std::move(*pool));
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
   }
@@ -368,6 +373,34 @@ class ServerTest : public ::testing::Test {
 
   std::string root_, dir_;
   std::unique_ptr<Server> server_;
+};
+
+// The body of a chunked reply, and whether it ended with its last chunk.
+std::pair<std::string, bool> Unchunk(const std::string& in) {
+  std::string out;
+  size_t at = 0;
+  for (;;) {
+    const size_t eol = in.find("\r\n", at);
+    if (eol == std::string::npos || eol == at) return {out, false};
+    const size_t n = std::stoul(in.substr(at, eol - at), nullptr, 16);
+    at = eol + 2;
+    if (n == 0) return {out, in.compare(at, 2, "\r\n") == 0};
+    if (at + n + 2 > in.size()) return {out + in.substr(std::min(at, in.size())), false};
+    out += in.substr(at, n);
+    at += n + 2;
+  }
+}
+
+// What the server writes on std::cerr while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : old_(std::cerr.rdbuf(text_.rdbuf())) {}
+  ~CapturedLog() { std::cerr.rdbuf(old_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::streambuf* old_;
 };
 
 TEST_F(ServerTest, SearchReturnsTheCliObjectsAndTheTotal) {
@@ -777,6 +810,102 @@ TEST_F(ServerTest, LoopbackCannotHoldEveryConnection) {
     status = Get("/api/message/1").status;
   }
   EXPECT_EQ(status, 200);
+}
+
+// /export.mbox is streamed: chunked (HTTP/1.1) or to the end of the
+// connection (HTTP/1.0), the bytes `mailkeep export --format mbox` writes.
+TEST_F(ServerTest, MboxExportIsStreamedAsExportWritesIt) {
+  std::vector<Route> routes = ApiRoutes();
+  for (auto& r : PageRoutes()) routes.push_back(std::move(r));
+  Start({}, std::move(routes));
+  auto archive = Open();
+  ASSERT_TRUE(archive);
+  std::string expected;
+  for (int64_t id : {1, 2, 3}) {  // oldest first
+    auto info = (*archive)->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    exporting::AppendMboxrd(expected, *(*archive)->ReadRaw(id),
+                            exporting::MboxFromLine((*info)->from.front().address, (*info)->date));
+  }
+  Reply r = Get("/export.mbox?q=marmalade");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type"), "application/mbox");
+  EXPECT_EQ(Lower(r.Header("Transfer-Encoding")), "chunked");
+  EXPECT_EQ(r.Header("Content-Length"), "");
+  auto [body, ended] = Unchunk(r.body);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(Send("GET /export.mbox?q=marmalade HTTP/1.0\r\n\r\n").body, expected);
+  Reply head = Get("/export.mbox?q=marmalade", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  // Keep-alive goes on after a streamed body.
+  auto s = Connect();
+  const std::string two = "GET /export.mbox?q=marmalade HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                          "GET /api/message/1/raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  s.sendBytes(two.data(), static_cast<int>(two.size()));
+  const std::string all = ReadAll(s);
+  EXPECT_NE(all.find("0\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos);
+}
+
+// A piece that cannot be made after the head was sent: the status stays
+// 200, so the body is left unfinished (no last chunk) for the client to
+// see it cut, the connection is closed, and one line is logged.
+TEST_F(ServerTest, AStreamedBodyThatFailsIsCutAndLogged) {
+  ::signal(SIGPIPE, SIG_IGN);  // as serve does (StopSignals)
+  auto failing = [](const Request&, ArchiveSession&) {
+    Response r;
+    r.content_type = "application/mbox";
+    r.next_piece = [calls = 0](ArchiveSession&, std::string& piece) mutable -> Result<bool> {
+      if (++calls == 1) {
+        piece = "first piece";
+        return true;
+      }
+      return MakeError(ErrorCode::kCorruption, "reading message 2: the pack is\x1b[31m damaged");
+    };
+    return r;
+  };
+  Start({}, {{"GET", "/cut", failing}});
+  CapturedLog log;
+  auto s = Connect();
+  const std::string both = "GET /cut HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                           "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  s.sendBytes(both.data(), static_cast<int>(both.size()));
+  Reply r = Parse(ReadAll(s));  // ends: the server closed the connection
+  EXPECT_EQ(r.status, 200);
+  auto [body, ended] = Unchunk(r.body);
+  EXPECT_EQ(body, "first piece");
+  EXPECT_FALSE(ended) << r.body;
+  EXPECT_EQ(r.body.find("HTTP/1.1"), std::string::npos) << "the second request was not answered";
+  const std::string text = log.text();
+  EXPECT_EQ(text, "mailkeep: GET /cut for 127.0.0.1: cut after 11 bytes: reading message 2: the pack is\xEF\xBF\xBD[31m "
+                  "damaged\n")
+      << text;
+}
+
+// The log line of a request never carries raw control bytes: a Host with
+// ESC (421) is not in it, a path with ESC is made safe, a Host with a bare
+// CR is refused by the header reader before anything is logged.
+TEST_F(ServerTest, LogLinesCarryNoControlBytes) {
+  ServerOptions o;
+  o.log_requests = true;
+  Start(o);
+  CapturedLog log;
+  Reply misdirected = Send("GET /api/message/1 HTTP/1.1\r\nHost: evil\x1b]0;owned\x07.example\x1b[2J\r\n"
+                           "Connection: close\r\n\r\n");
+  EXPECT_EQ(misdirected.status, 421);
+  EXPECT_EQ(misdirected.body.find('\x1b'), std::string::npos);
+  EXPECT_EQ(Send("GET /api/x\x1b[2J HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status, 404);
+  const int bare_cr = Send("GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\rX\x1b[2J\r\nConnection: close\r\n\r\n").status;
+  EXPECT_TRUE(bare_cr == 400 || bare_cr == 431) << bare_cr;  // Poco's header reader refuses it
+  server_->Stop();
+  const std::string text = log.text();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_NE(text.find("127.0.0.1 GET /api/message/1 421 "), std::string::npos) << text;
+  EXPECT_NE(text.find("127.0.0.1 GET /api/x\xEF\xBF\xBD[2J 404 "), std::string::npos) << text;
+  for (char c : text) {
+    EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << "control byte " << int(c) << " in " << text;
+  }
 }
 
 TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
