@@ -806,12 +806,18 @@ Status SetTokenFile(ServeConfig& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Status SetHeaderTimeout(ServeConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.header_timeout_seconds, ParseSeconds(x, v));
+  return OkStatus();
+}
+
 const KeySpec<ServeConfig> kServeSpecs[] = {
     {"listen", &SetListen},
     {"tls_certificate", &SetTlsCertificate},
     {"tls_key", &SetTlsKey},
     {"user", &SetServeUser},
     {"token_file", &SetTokenFile},
+    {"header_timeout", &SetHeaderTimeout},
 };
 
 template <typename C, size_t N>

@@ -174,6 +174,10 @@ struct ServeConfig {
   std::vector<ServeUser> users;                  // key user = NAME:HASH (repeatable; names unique)
   std::string token_file;                        // key token_file: "" = none; same rules as tls_key
   std::vector<ServeToken> tokens;                // read from token_file when loaded (at most 1000)
+  // key header_timeout: seconds a request's line and header fields may take
+  // to arrive (an idle connection is closed then), 1..86400; unset = the
+  // server's default (web::ServerLimits::header_timeout).
+  std::optional<int> header_timeout_seconds;
   bool tls() const { return !tls_certificate.empty(); }
   bool authenticates() const { return !users.empty() || !token_file.empty(); }
 };

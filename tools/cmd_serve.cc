@@ -31,6 +31,7 @@ int CmdServe(GlobalOptions& global, const std::vector<std::string>& args) {
   web::ServerOptions options;
   if (const config::Config* c = global.config_file.get()) {
     if (c->serve.listen) options.listen = *c->serve.listen;
+    if (const auto& seconds = c->serve.header_timeout_seconds) options.limits.header_timeout = std::chrono::seconds(*seconds);
     options.tls_certificate = c->serve.tls_certificate;
     options.tls_key = c->serve.tls_key;
     auto authenticator = web::MakeAuthenticator(c->serve);
