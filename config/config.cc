@@ -806,12 +806,18 @@ Status SetTokenFile(ServeConfig& c, const Ctx& x, std::string_view v) {
   return OkStatus();
 }
 
+Status SetHeaderTimeout(ServeConfig& c, const Ctx& x, std::string_view v) {
+  MK_ASSIGN_OR_RETURN(c.header_timeout_seconds, ParseSeconds(x, v));
+  return OkStatus();
+}
+
 const KeySpec<ServeConfig> kServeSpecs[] = {
     {"listen", &SetListen},
     {"tls_certificate", &SetTlsCertificate},
     {"tls_key", &SetTlsKey},
     {"user", &SetServeUser},
     {"token_file", &SetTokenFile},
+    {"header_timeout", &SetHeaderTimeout},
 };
 
 template <typename C, size_t N>
@@ -1075,13 +1081,16 @@ bool IsLoopback(const ListenAddress& address) {
   return std::equal(v6, v6 + 16, kLoopback6) || (std::equal(v6, v6 + 12, kMapped4) && v6[12] == 127);
 }
 
-Status CheckServeSecurity(const ServeConfig& serve, const ListenAddress& address) {
-  if (IsLoopback(address)) return OkStatus();
+std::string FormatListenAddress(const ListenAddress& address) {
   const bool v6 = address.host.find(':') != std::string::npos;
-  const std::string needs = "listening on " + (v6 ? "[" + address.host + "]" : address.host) + ":" +
-                            std::to_string(address.port) + " (beyond this machine) needs ";
-  if (!serve.tls()) return MakeError(ErrorCode::kInvalidArgument, needs + "tls_certificate and tls_key in [serve]");
-  if (!serve.authenticates()) {
+  return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
+}
+
+Status CheckServeSecurity(const ListenAddress& address, bool tls, bool authenticates) {
+  if (IsLoopback(address)) return OkStatus();
+  const std::string needs = "listening on " + FormatListenAddress(address) + " (beyond this machine) needs ";
+  if (!tls) return MakeError(ErrorCode::kInvalidArgument, needs + "tls_certificate and tls_key in [serve]");
+  if (!authenticates) {
     return MakeError(ErrorCode::kInvalidArgument,
                      needs + "'user = NAME:HASH' (from mailkeep serve-password NAME) or 'token_file' in [serve]");
   }

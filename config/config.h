@@ -174,6 +174,10 @@ struct ServeConfig {
   std::vector<ServeUser> users;                  // key user = NAME:HASH (repeatable; names unique)
   std::string token_file;                        // key token_file: "" = none; same rules as tls_key
   std::vector<ServeToken> tokens;                // read from token_file when loaded (at most 1000)
+  // key header_timeout: seconds a request's line and header fields may take
+  // to arrive (an idle connection is closed then), 1..86400; unset = the
+  // server's default (web::ServerLimits::header_timeout).
+  std::optional<int> header_timeout_seconds;
   bool tls() const { return !tls_certificate.empty(); }
   bool authenticates() const { return !users.empty() || !token_file.empty(); }
 };
@@ -275,14 +279,21 @@ enum class AnyPort { kRefused, kAllowed };
 // resolver. Errors (kInvalidArgument): "bad listen address 'X' (HOST:PORT or
 // [IPv6]:PORT, port 1..65535)" (0..65535 with AnyPort::kAllowed).
 Result<ListenAddress> ParseListenAddress(std::string_view text, AnyPort any_port = AnyPort::kRefused);
+// `address` as ParseListenAddress reads it: "127.0.0.1:8025", "[::1]:8025".
+std::string FormatListenAddress(const ListenAddress& address);
 // 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and "localhost": reachable from
 // this machine only.
 bool IsLoopback(const ListenAddress& address);
-// Serving on `address` beyond loopback needs serve.tls() and
-// serve.authenticates(). kInvalidArgument, one line, e.g. "listening on
+// The one statement of the rule for `mailkeep serve` (the loader applies
+// it to [serve] listen, web::CheckOptions to what the server is given):
+// serving on `address` beyond loopback needs TLS (`tls`) and a way to log
+// in (`authenticates`). kInvalidArgument, one line, e.g. "listening on
 // 0.0.0.0:8025 (beyond this machine) needs tls_certificate and tls_key in
 // [serve]".
-Status CheckServeSecurity(const ServeConfig& serve, const ListenAddress& address);
+Status CheckServeSecurity(const ListenAddress& address, bool tls, bool authenticates);
+inline Status CheckServeSecurity(const ServeConfig& serve, const ListenAddress& address) {
+  return CheckServeSecurity(address, serve.tls(), serve.authenticates());
+}
 
 // Spellings used in the file: "imap", "starttls", "xoauth2", "older-than:30d".
 std::string_view ProtocolName(Protocol protocol);

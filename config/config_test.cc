@@ -763,7 +763,7 @@ TEST(Keys, TablesAgreeWithTheParser) {
   EXPECT_EQ(RelayKeys().size(), 21u);
   ASSERT_EQ(TopLevelKeys().size(), 10u);
   EXPECT_EQ(TopLevelKeys()[0], "archive");
-  EXPECT_EQ(ServeKeys().size(), 5u);
+  EXPECT_EQ(ServeKeys().size(), 6u);
   // Every relay key is an account key except none, and the parser knows all.
   for (std::string_view k : RelayKeys()) {
     EXPECT_NE(std::find(AccountKeys().begin(), AccountKeys().end(), k), AccountKeys().end()) << k;
@@ -1277,6 +1277,15 @@ TEST(Serve, ListeningBeyondLoopbackNeedsTlsAndLogin) {
   EXPECT_FALSE(CheckServeSecurity(none, {"::", 8025}));
   EXPECT_FALSE(IsLoopback({"128.0.0.1", 1}));
   EXPECT_FALSE(IsLoopback({"localhost.example.com", 1}));
+}
+
+TEST(Serve, HeaderTimeout) {
+  EXPECT_FALSE(MustParse("[serve]\nlisten = 127.0.0.1:8025\n").serve.header_timeout_seconds);
+  EXPECT_EQ(MustParse("[serve]\nheader_timeout = 12\n").serve.header_timeout_seconds, 12);
+  for (std::string_view bad : {"0", "-1", "86401", "5s", ""}) {
+    EXPECT_NE(ErrorOf("[serve]\nheader_timeout = " + std::string(bad) + "\n").find("config.ini:2:"), std::string::npos)
+        << bad;
+  }
 }
 
 TEST(Serve, TlsFiles) {

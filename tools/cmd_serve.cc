@@ -30,17 +30,19 @@ int CmdServe(GlobalOptions& global, const std::vector<std::string>& args) {
   }
   web::ServerOptions options;
   if (const config::Config* c = global.config_file.get()) {
-    if (const auto& l = c->serve.listen) {
-      const bool v6 = l->host.find(':') != std::string::npos;
-      options.listen = (v6 ? "[" + l->host + "]" : l->host) + ":" + std::to_string(l->port);
-    }
+    if (c->serve.listen) options.listen = *c->serve.listen;
+    if (const auto& seconds = c->serve.header_timeout_seconds) options.limits.header_timeout = std::chrono::seconds(*seconds);
     options.tls_certificate = c->serve.tls_certificate;
     options.tls_key = c->serve.tls_key;
     auto authenticator = web::MakeAuthenticator(c->serve);
     if (!authenticator) return FailUsage(authenticator.error().message());
     options.authenticator = std::move(*authenticator);
   }
-  if (vm.count("listen")) options.listen = vm["listen"].as<std::string>();
+  if (vm.count("listen")) {
+    auto listen = config::ParseListenAddress(vm["listen"].as<std::string>(), config::AnyPort::kAllowed);
+    if (!listen) return FailUsage(listen.error().message());
+    options.listen = *listen;
+  }
   options.log_requests = global.verbosity > 1;
   // Refused before the archive is opened (and its passphrase asked for).
   if (auto st = web::CheckOptions(options); !st) return FailUsage(st.error().message());

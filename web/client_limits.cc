@@ -1,9 +1,11 @@
 #include "web/client_limits.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace mailkeep::web {
 
@@ -70,6 +72,58 @@ void ClientLimiter::Release(const std::string& client) {
 size_t ClientLimiter::tracked() const {
   std::lock_guard lock(mu_);
   return clients_.size();
+}
+
+namespace {
+
+// The inode of the file `fd` names; 0 when it names none.
+ino_t InodeOf(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+}  // namespace
+
+bool ConnectionCounter::Open(int fd, const std::string& key, size_t max) {
+  const ino_t inode = InodeOf(fd);
+  std::lock_guard lock(mu_);
+  ForgetLocked(fd);  // counted before: that socket was closed, since its number is free again
+  if (open_[key] >= max) ForgetStaleLocked(key);
+  size_t& open = open_[key];
+  if (open >= max) {
+    if (open == 0) open_.erase(key);
+    return false;
+  }
+  ++open;
+  counted_[fd] = Counted{key, inode};
+  return true;
+}
+
+void ConnectionCounter::Close(int fd) {
+  std::lock_guard lock(mu_);
+  ForgetLocked(fd);
+}
+
+size_t ConnectionCounter::open(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(key);
+  return it == open_.end() ? 0 : it->second;
+}
+
+void ConnectionCounter::ForgetLocked(int fd) {
+  auto socket = counted_.find(fd);
+  if (socket == counted_.end()) return;
+  auto it = open_.find(socket->second.key);
+  if (it != open_.end() && --it->second == 0) open_.erase(it);
+  counted_.erase(socket);
+}
+
+void ConnectionCounter::ForgetStaleLocked(const std::string& key) {
+  std::vector<int> stale;
+  for (const auto& [fd, counted] : counted_) {
+    if (counted.key == key && InodeOf(fd) != counted.inode) stale.push_back(fd);
+  }
+  for (int fd : stale) ForgetLocked(fd);
 }
 
 }  // namespace mailkeep::web

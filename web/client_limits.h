@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace mailkeep::web {
 
@@ -58,6 +59,39 @@ class ClientLimiter {
   const ClientLimits limits_;
   mutable std::mutex mu_;
   std::map<std::string, State> clients_;
+};
+
+// The open connections of each client key, each counted under its socket
+// descriptor from when it is accepted to when its thread ends. A
+// connection that the HTTP library drops without running it (Poco closes
+// it on a few paths: an exception between accept and queueing, a server
+// stopping with connections queued) is never given back by its thread; so
+// each count also remembers which socket it is (its inode), and a count
+// whose descriptor was closed or now names another file is dropped: at
+// once when the descriptor number comes back with a new connection, and
+// for a whole key before one of its connections would be refused.
+//
+// Thread-safety: all methods may be called from any thread.
+class ConnectionCounter {
+ public:
+  // Counts socket `fd` under `key`; false (nothing counted) when `key`
+  // holds `max` live connections already.
+  bool Open(int fd, const std::string& key, size_t max);
+  // Gives back what Open(fd, ...) counted (nothing if it counted nothing).
+  // Call before the socket is closed.
+  void Close(int fd);
+  size_t open(const std::string& key) const;
+
+ private:
+  struct Counted {
+    std::string key;
+    ino_t inode = 0;
+  };
+  void ForgetLocked(int fd);
+  void ForgetStaleLocked(const std::string& key);
+  mutable std::mutex mu_;
+  std::map<std::string, size_t> open_;
+  std::map<int, Counted> counted_;  // socket -> what it is counted as
 };
 
 }  // namespace mailkeep::web

@@ -57,6 +57,8 @@ struct Request {
   }
 };
 
+struct ArchiveSession;
+
 struct Response {
   int status = 200;
   std::string content_type = "text/html; charset=utf-8";
@@ -66,6 +68,17 @@ struct Response {
   // default Content-Security-Policy when the handler set none).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A body too big to hold at once (the mbox export), made piece by piece
+  // instead of `body` once the head is sent. The server calls it again and
+  // again, each time with an archive session borrowed for that call alone
+  // and an empty `piece` to fill, and sends the piece before the next call;
+  // it returns whether more pieces follow. The body has no Content-Length:
+  // it is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0). An
+  // error cannot change the status, sent already: the server logs one line
+  // and closes the connection with the chunked body unfinished, so the
+  // client sees a truncated transfer.
+  using NextPiece = std::function<Result<bool>(ArchiveSession& session, std::string& piece)>;
+  NextPiece next_piece;
 };
 
 // What a handler reads: the archive (opened read-only) and its index, for

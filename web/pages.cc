@@ -31,6 +31,26 @@ std::string TooMuch(const MboxLimits& limits) {
          std::to_string(limits.max_bytes >> 20) + " MiB: narrow the query (e.g. add date:2024)";
 }
 
+// The export's body: one message a piece, read when its piece is asked
+// for, so that what is held at once is one message (and the list of them).
+struct MboxEntry {
+  int64_t id;
+  std::string from_line;
+};
+Response::NextPiece MboxPieces(std::vector<MboxEntry> entries) {
+  return [entries = std::move(entries), next = size_t{0}](ArchiveSession& session,
+                                                            std::string& piece) mutable -> Result<bool> {
+    if (next == entries.size()) return false;
+    const MboxEntry& entry = entries[next++];
+    auto raw = session.archive.ReadRaw(entry.id);
+    if (!raw) {
+      return MakeError(raw.error().code(), "reading message " + std::to_string(entry.id) + ": " + raw.error().message());
+    }
+    exporting::AppendMboxrd(piece, *raw, entry.from_line);
+    return next < entries.size();
+  };
+}
+
 }  // namespace
 
 Response MboxExport(const Request& request, ArchiveSession& session, const MboxLimits& limits) {
@@ -47,25 +67,21 @@ Response MboxExport(const Request& request, ArchiveSession& session, const MboxL
   if (found->ids.size() > limits.max_messages) {
     return page::PlainLine(413, std::to_string(found->total) + " messages match" + TooMuch(limits));
   }
-  std::vector<MessageInfo> infos;
+  std::vector<MboxEntry> entries;
   uint64_t bytes = 0;
   for (int64_t id : found->ids) {
     auto info = session.archive.GetInfo(id);
     if (!info) return page::PlainLine(500, "reading the catalog: " + info.error().message());
     if (!*info) continue;  // removed since the index saw it
     bytes += (*info)->size;
-    infos.push_back(std::move(**info));
+    const auto& from = (*info)->from;
+    entries.push_back({id, exporting::MboxFromLine(from.empty() ? "" : from.front().address, (*info)->date)});
   }
   if (bytes > limits.max_bytes) return page::PlainLine(413, "the matches hold " + page::Size(bytes) + TooMuch(limits));
   Response r;
   r.content_type = "application/mbox";
   r.headers.emplace_back("Content-Disposition", ContentDisposition("attachment", "mailkeep.mbox"));
-  for (const MessageInfo& info : infos) {
-    auto raw = session.archive.ReadRaw(info.id);
-    if (!raw) return page::PlainLine(500, "reading message " + std::to_string(info.id) + ": " + raw.error().message());
-    exporting::AppendMboxrd(r.body, *raw,
-                            exporting::MboxFromLine(info.from.empty() ? "" : info.from.front().address, info.date));
-  }
+  r.next_piece = MboxPieces(std::move(entries));
   return r;
 }
 

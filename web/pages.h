@@ -10,7 +10,7 @@
 //   GET /message/{id}/part/{part}  one part decoded, as a download
 //   GET /message/{id}/eml          the exact stored bytes, as ID.eml
 //   GET /thread/{id}               every message of id's thread, oldest first
-//   GET /export.mbox?q=Q           the matches as one mboxrd file (as `export --format mbox`)
+//   GET /export.mbox?q=Q           the matches as one mboxrd file (as `export --format mbox`), streamed a message at a time
 //   GET /static/NAME               web/static/ (style.css, app.js)
 //
 // Stable ids and classes (the browser test relies on them): #q (search

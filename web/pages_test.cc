@@ -475,6 +475,24 @@ TEST_F(PagesTest, UnknownIdsAreNotFoundPages) {
   }
 }
 
+// The pieces a streamed body is made of (Response::next_piece), each made
+// with `session` as the server would; their sizes in `sizes`.
+std::string Pieces(const Response& r, ArchiveSession& session, std::vector<size_t>* sizes = nullptr) {
+  std::string all;
+  for (bool more = true; more;) {
+    std::string piece;
+    auto made = r.next_piece(session, piece);
+    if (!made) {
+      ADD_FAILURE() << made.error().message();
+      break;
+    }
+    more = *made;
+    if (sizes != nullptr) sizes->push_back(piece.size());
+    all += piece;
+  }
+  return all;
+}
+
 TEST_F(PagesTest, MboxIsWhatExportWrites) {
   ArchiveSession session{*archive_, *fake_};
   Response r = MboxExport(Get("/export.mbox", {{"q", "quince"}}), session);
@@ -488,10 +506,13 @@ TEST_F(PagesTest, MboxIsWhatExportWrites) {
     exporting::AppendMboxrd(expected, *archive_->ReadRaw(id),
                             exporting::MboxFromLine((*info)->from.front().address, (*info)->date));
   }
-  EXPECT_EQ(r.body, expected);
-  EXPECT_TRUE(r.body.starts_with("From mallory@example.net Wed Jan 10 08:00:00 2024\n"));
-  EXPECT_NE(r.body.find("\n>From here the body goes on.\n"), std::string::npos);
-  EXPECT_EQ(Count("\n" + r.body, "\nFrom "), 5u);
+  ASSERT_TRUE(r.next_piece);
+  EXPECT_EQ(r.body, "");
+  const std::string body = Pieces(r, session);
+  EXPECT_EQ(body, expected);
+  EXPECT_TRUE(body.starts_with("From mallory@example.net Wed Jan 10 08:00:00 2024\n"));
+  EXPECT_NE(body.find("\n>From here the body goes on.\n"), std::string::npos);
+  EXPECT_EQ(Count("\n" + body, "\nFrom "), 5u);
 
   Response many = MboxExport(Get("/export.mbox", {{"q", "quince"}}), session, {.max_messages = 4});
   EXPECT_EQ(many.status, 413);
@@ -501,6 +522,35 @@ TEST_F(PagesTest, MboxIsWhatExportWrites) {
   EXPECT_NE(big.body.find("narrow the query"), std::string::npos) << big.body;
   EXPECT_EQ(MboxExport(Get("/export.mbox", {{"q", "subject:("}}), session).status, 400);
   EXPECT_EQ(MboxExport(Get("/export.mbox"), session).status, 400);
+}
+
+// /export.mbox may hold 256 MiB: it used to be built whole in memory for
+// each request. Now what is held at once is one message: each piece the
+// server asks for is exactly the next message in mboxrd form, read from the
+// archive only then.
+TEST_F(PagesTest, MboxIsMadeAMessageAtATime) {
+  ArchiveSession session{*archive_, *fake_};
+  Response r = MboxExport(Get("/export.mbox", {{"q", "quince"}}), session);
+  ASSERT_TRUE(r.next_piece);
+  std::vector<size_t> sizes;
+  const std::string body = Pieces(r, session, &sizes);
+  std::vector<size_t> want;
+  for (int64_t id : {xss_, t1_, t2_, t3_, html_}) {
+    auto info = archive_->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    std::string one;
+    exporting::AppendMboxrd(one, *archive_->ReadRaw(id),
+                            exporting::MboxFromLine((*info)->from.front().address, (*info)->date));
+    want.push_back(one.size());
+  }
+  EXPECT_EQ(sizes, want);
+  EXPECT_LT(*std::max_element(sizes.begin(), sizes.end()), body.size() / 2);
+  // Nothing matches: an empty body, in one call.
+  Response none = MboxExport(Get("/export.mbox", {{"q", "nosuchwordanywhere"}}), session);
+  ASSERT_EQ(none.status, 200);
+  std::vector<size_t> no_sizes;
+  EXPECT_EQ(Pieces(none, session, &no_sizes), "");
+  EXPECT_EQ(no_sizes, std::vector<size_t>{0});
 }
 
 TEST_F(PagesTest, WithoutFacetsThePageShowsResultsAlone) {

@@ -1,9 +1,10 @@
 #include "web/routing.h"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 
+#include <Poco/Net/IPAddress.h>
+
+#include "config/config.h"
 #include "web/json_views.h"
 #include "web/sanitize.h"
 
@@ -42,29 +43,19 @@ bool IsPart(std::string_view s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of("0123456789.") == std::string_view::npos;
 }
 
-// Whether a Host value names this machine: an IPv4 address, a bracketed
-// IPv6 address or "localhost" (any case), each with an optional port.
+// Whether a Host value names this machine: an IP address (IPv6 in
+// brackets) or "localhost" (any case), with or without a port. Read as a
+// listen address (config::ParseListenAddress: strict IPv4 and IPv6
+// syntax; "localhost" becomes 127.0.0.1), the port being optional here.
+// The host must then be an address, not a name; Poco's parser (inet_aton)
+// would also take "0x7f.1" or "127.1", so an IPv4 address must be in its
+// one dotted form.
 bool IsLocalHostValue(std::string_view host) {
-  std::string name;
-  std::string_view port;
-  if (host.starts_with('[')) {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    name = std::string(host.substr(1, close - 1));
-    port = host.substr(close + 1);
-  } else {
-    const size_t colon = host.find(':');
-    name = std::string(host.substr(0, colon));
-    port = colon == std::string_view::npos ? std::string_view() : host.substr(colon);
-  }
-  if (!port.empty() && (port.size() < 2 || port.size() > 6 || port.front() != ':' ||
-                        port.find_first_not_of("0123456789", 1) != std::string_view::npos)) {
-    return false;
-  }
-  unsigned char addr[16];
-  if (host.starts_with('[')) return ::inet_pton(AF_INET6, name.c_str(), addr) == 1;
-  for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  return name == "localhost" || ::inet_pton(AF_INET, name.c_str(), addr) == 1;
+  auto parsed = config::ParseListenAddress(host, config::AnyPort::kAllowed);
+  if (!parsed) parsed = config::ParseListenAddress(std::string(host) + ":0", config::AnyPort::kAllowed);
+  Poco::Net::IPAddress ip;
+  return parsed && Poco::Net::IPAddress::tryParse(parsed->host, ip) &&
+         (ip.family() == Poco::Net::IPAddress::IPv6 || ip.toString() == parsed->host);
 }
 
 }  // namespace

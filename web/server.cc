@@ -198,23 +198,28 @@ struct Server::Impl {
   net::HTTPServerParams::Ptr params;
   std::atomic<bool> stopping{false};
   std::mutex log_mu;
-  std::mutex connections_mu;
-  std::map<std::string, size_t> connections;  // open connections of each limited client (ClientKey)
-  std::map<int, std::string> counted;         // socket -> the ClientKey it is counted under
+  ConnectionCounter connections;  // by ClientKey, and "loopback" for the unlimited loopback clients
 
   bool Limited(const std::string& address) const {
     net::IPAddress ip;
     return options.limits.limit_loopback || !net::IPAddress::tryParse(address, ip) || !ip.isLoopback();
   }
   // Counts the new connection `fd` of `address`; false when the client
-  // holds per_client.max_concurrent already (an idle connection holds a
-  // thread until its deadline).
+  // holds per_client.max_concurrent already, or loopback
+  // loopback_connections (an idle connection holds a thread until its
+  // deadline).
   bool OpenConnection(int fd, const std::string& address);
-  void CloseConnection(int fd);
 
   Response Serve(Request& request, Clock::time_point deadline);
+  // Sends the body r.next_piece makes to `out`, each piece made with an
+  // archive session borrowed for it alone (so a slow reader holds a
+  // session only while one message is read, and one piece in memory);
+  // whether all of it was sent. A piece that cannot be made is logged.
+  bool StreamBody(const Request& request, const Response& r, std::ostream& out, Clock::time_point deadline);
   Response Dispatch(Request& request, Clock::time_point deadline);
   void Log(const Request& request, std::string_view raw_path, const Response& response, Clock::time_point start);
+  // Logs (always) that a streamed body was cut after `sent` bytes, and why; false.
+  bool LogCut(const Request& request, uint64_t sent, const std::string& why);
 };
 
 namespace {
@@ -254,16 +259,24 @@ bool UnsafeHeader(const Response& r) {
 }
 
 // Writes `r` (its body unless the request was HEAD: Poco sends only the
-// header then).
-void Write(net::HTTPServerResponseImpl& out, const Response& r, bool keep_alive) {
+// header then); the stream for a body made by r.next_piece, which has no
+// length: chunked for HTTP/1.1, else up to the end of the connection.
+std::ostream& Write(net::HTTPServerResponseImpl& out, const Response& r, bool keep_alive) {
   out.setStatusAndReason(static_cast<net::HTTPResponse::HTTPStatus>(r.status));
   out.setContentType(r.content_type);
-  out.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
+  if (!r.next_piece) {
+    out.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
+  } else if (out.getVersion() == net::HTTPMessage::HTTP_1_1) {
+    out.setChunkedTransferEncoding(true);
+  } else {
+    keep_alive = false;
+  }
   out.setKeepAlive(keep_alive);
   for (const auto& [k, v] : r.headers) out.add(k, v);
   std::ostream& os = out.send();
   os.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
   os.flush();
+  return os;
 }
 
 // The Server-Timing value of a handled request: how long it waited for an
@@ -327,26 +340,8 @@ Response Server::Impl::Dispatch(Request& request, Clock::time_point deadline) {
 }
 
 bool Server::Impl::OpenConnection(int fd, const std::string& address) {
-  if (!Limited(address)) return true;
-  const std::string key = ClientKey(address);
-  std::lock_guard lock(connections_mu);
-  size_t& open = connections[key];
-  if (open >= options.limits.per_client.max_concurrent) {
-    if (open == 0) connections.erase(key);
-    return false;
-  }
-  ++open;
-  counted[fd] = key;
-  return true;
-}
-
-void Server::Impl::CloseConnection(int fd) {
-  std::lock_guard lock(connections_mu);
-  auto socket = counted.find(fd);
-  if (socket == counted.end()) return;
-  auto it = connections.find(socket->second);
-  if (it != connections.end() && --it->second == 0) connections.erase(it);
-  counted.erase(socket);
+  if (!Limited(address)) return connections.Open(fd, "loopback", options.limits.loopback_connections);
+  return connections.Open(fd, ClientKey(address), options.limits.per_client.max_concurrent);
 }
 
 Response Server::Impl::Serve(Request& request, Clock::time_point deadline) {
@@ -362,12 +357,40 @@ Response Server::Impl::Serve(Request& request, Clock::time_point deadline) {
   return r;
 }
 
+bool Server::Impl::StreamBody(const Request& request, const Response& r, std::ostream& out,
+                              Clock::time_point deadline) {
+  std::string piece;
+  uint64_t sent = 0;
+  for (bool more = true; more;) {
+    auto lease = pool->Acquire(deadline, options.limits.max_waiting);
+    if (!lease) return LogCut(request, sent, "no archive session in time");
+    piece.clear();
+    auto made = r.next_piece(lease->session(), piece);
+    lease.reset();
+    if (!made) return LogCut(request, sent, made.error().message());
+    more = *made;
+    // A chunk per piece at least: what was made is sent before the next one is asked for.
+    if (!out.write(piece.data(), static_cast<std::streamsize>(piece.size())).flush()) return false;  // the client went away
+    sent += piece.size();
+  }
+  return true;
+}
+
+bool Server::Impl::LogCut(const Request& request, uint64_t sent, const std::string& why) {
+  const std::string line = "mailkeep: " + request.method + " " + request.path + " for " + request.client +
+                           ": cut after " + std::to_string(sent) + " bytes: " + why;
+  std::lock_guard lock(log_mu);
+  std::cerr << TerminalText(line) << "\n";
+  return false;
+}
+
 void Server::Impl::Log(const Request& request, std::string_view raw_path, const Response& response,
                        Clock::time_point start) {
   if (!options.log_requests) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   std::string line = "mailkeep: " + request.client + " " + request.method + " " + std::string(raw_path) + " " +
-                     std::to_string(response.status) + " " + std::to_string(response.body.size()) + " bytes " +
+                     std::to_string(response.status) + " " +
+                     (response.next_piece ? std::string("streamed ") : std::to_string(response.body.size()) + " bytes ") +
                      std::to_string(ms) + " ms";
   std::lock_guard lock(log_mu);
   std::cerr << TerminalText(line) << "\n";
@@ -390,16 +413,21 @@ class Connection : public net::TCPServerConnection {
       int fd;
       ~Unregister() {
         server.deadlines.Remove(fd);
-        server.CloseConnection(fd);  // counted by QueueFilter
+        server.connections.Close(fd);  // counted by QueueFilter
       }
     } unregister{server_, fd};
     try {
       net::HTTPServerSession session(socket(), server_.params);
-      while (!server_.stopping) {
-        server_.deadlines.Set(fd, Clock::now() + limits.keep_alive_timeout + limits.request_timeout);
+      const auto connected = Clock::now();
+      server_.deadlines.Set(fd, connected + limits.header_timeout);
+      for (bool first = true; !server_.stopping; first = false) {
+        if (!first) server_.deadlines.Set(fd, Clock::now() + limits.keep_alive_timeout + limits.header_timeout);
         if (!session.hasMoreRequests()) break;
         const auto start = Clock::now();
-        server_.deadlines.Set(fd, start + limits.request_timeout);
+        // The head within header_timeout (of the connection's start for the
+        // first one, else of its first byte) and within request_timeout.
+        server_.deadlines.Set(fd, std::min(first ? connected + limits.header_timeout : start + limits.header_timeout,
+                                           start + limits.request_timeout));
         if (!ServeOne(session, start)) break;
       }
     } catch (const std::exception&) {
@@ -421,6 +449,7 @@ class Connection : public net::TCPServerConnection {
     } catch (const Poco::SyntaxException& e) {  // a Content-Length that is no number
       return RefuseUnread(session, response, e);
     }
+    server_.deadlines.Set(socket().impl()->sockfd(), start + server_.options.limits.request_timeout);
     Request req;
     std::string_view raw_path;
     const std::string target = request->getURI();
@@ -438,8 +467,13 @@ class Connection : public net::TCPServerConnection {
     response->setDate(Poco::Timestamp());
     response->setVersion(request->getVersion() == net::HTTPMessage::HTTP_1_0 ? net::HTTPMessage::HTTP_1_0
                                                                               : net::HTTPMessage::HTTP_1_1);
-    Write(*response, r, keep);
-    return keep;
+    std::ostream& body = Write(*response, r, keep);
+    if (r.next_piece && req.method != "HEAD" &&
+        !server_.StreamBody(req, r, body, start + server_.options.limits.request_timeout)) {
+      ::shutdown(socket().impl()->sockfd(), SHUT_RDWR);  // the body stays unfinished: the client sees it cut
+      return false;
+    }
+    return response->getKeepAlive();
   }
 
   // Answers a request Poco could not read, and ends the connection.
@@ -532,11 +566,6 @@ class QueueFilter : public net::TCPServerConnectionFilter {
   Server::Impl& server_;
 };
 
-// options.listen, port 0 allowed (the system picks one).
-Result<config::ListenAddress> ListenAddressOf(const ServerOptions& options) {
-  return config::ParseListenAddress(options.listen, config::AnyPort::kAllowed);
-}
-
 Result<net::ServerSocket> Bind(const ServerOptions& options, const config::ListenAddress& address) {
   const net::SocketAddress where(address.host, address.port);
   try {
@@ -558,25 +587,18 @@ Result<net::ServerSocket> Bind(const ServerOptions& options, const config::Liste
     }
     return net::SecureServerSocket(where, 64, context);
   } catch (const Poco::Exception& e) {
-    return MakeError(ErrorCode::kUnavailable, "cannot listen on " + options.listen + ": " + e.displayText());
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot listen on " + config::FormatListenAddress(address) + ": " + e.displayText());
   }
 }
 
 }  // namespace
 
 Status CheckOptions(const ServerOptions& options) {
-  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
   if (options.tls_certificate.empty() != options.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "TLS needs both a certificate and a key (tls_certificate, tls_key)");
   }
-  const bool tls = !options.tls_certificate.empty();
-  if (!config::IsLoopback(address) && (!tls || !options.authenticator)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "refusing to listen on " + options.listen +
-                         ": beyond loopback the server needs TLS (tls_certificate, tls_key) and users or tokens "
-                         "in the config file's [serve] section");
-  }
-  return OkStatus();
+  return config::CheckServeSecurity(options.listen, !options.tls_certificate.empty(), options.authenticator != nullptr);
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -585,7 +607,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, std::vector<web::Route> routes,
                                               std::unique_ptr<SessionPool> pool) {
   MK_RETURN_IF_ERROR(CheckOptions(options));
-  MK_ASSIGN_OR_RETURN(config::ListenAddress address, ListenAddressOf(options));
+  const config::ListenAddress address = options.listen;
   MK_ASSIGN_OR_RETURN(net::ServerSocket socket, Bind(options, address));
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
@@ -614,9 +636,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, std::vector
 uint16_t Server::port() const { return impl_->port; }
 
 std::string Server::url() const {
-  const std::string& h = impl_->address.host;
-  const std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;
-  return std::string(impl_->tls ? "https" : "http") + "://" + host + ":" + std::to_string(impl_->port) + "/";
+  return std::string(impl_->tls ? "https" : "http") + "://" +
+         config::FormatListenAddress({impl_->address.host, impl_->port}) + "/";
 }
 
 void Server::Stop() {

@@ -7,12 +7,16 @@
 //   - GET and HEAD only (405 otherwise); no request body (413);
 //   - request target at most max_target_bytes (414), header fields at most
 //     max_header_bytes in all (431); bad percent-encoding 400;
-//   - a deadline on reading, handling and writing each request, and on an
-//     idle keep-alive connection: past it the connection is shut down;
+//   - deadlines on a request's head (header_timeout: a client that
+//     connects and sends nothing, or its head slowly, holds a thread only
+//     that long), on reading, handling and writing each request, and on an
+//     idle keep-alive connection: past one the connection is shut down;
 //   - at most `threads` connections served at once, `queued` more waiting
 //     (past that a connection is answered 503 and closed); handlers wait at
 //     most until the request's deadline for a session (else 503);
-//   - per client address: ClientLimits (429 with Retry-After);
+//   - per client address: ClientLimits (429 with Retry-After), and at
+//     most per_client.max_concurrent open connections (503); loopback
+//     clients all together at most loopback_connections;
 //   - security headers on every response (nosniff, no-referrer, framing,
 //     a default Content-Security-Policy, no caching);
 //   - errors as one line: {"error": "..."} under /api/, else a small page.
@@ -45,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "index/index.h"
 #include "store/archive.h"
 #include "store/util/status.h"
@@ -121,7 +126,12 @@ struct ServerLimits {
   size_t max_waiting = 256;          // requests waiting for a session; past it 503
   size_t max_target_bytes = 8192;    // request target (path and query); longer: 414
   size_t max_header_bytes = 16384;   // all header names and values together; more: 431
-  std::chrono::seconds request_timeout{30};    // read, handle and write one request
+  // A request's head (request line and header fields) must arrive within
+  // this: the first one counted from when its connection gets a thread, a
+  // later one from its first byte. Past it the connection is closed, so an
+  // idle or slow client holds a thread this long at most.
+  std::chrono::seconds header_timeout{5};
+  std::chrono::seconds request_timeout{30};    // read, handle and write one request (from its first byte)
   std::chrono::seconds keep_alive_timeout{5};  // an idle connection waits this long for its next request
   int max_keep_alive_requests = 1000;          // requests per connection
   ClientLimits per_client;
@@ -129,10 +139,14 @@ struct ServerLimits {
   // on loopback every client (local users, a local proxy) is one address,
   // so a per-address limit would be one limit for all of them.
   bool limit_loopback = false;
+  // Otherwise all loopback clients together hold at most this many
+  // connections (past it 503), so that they cannot take every thread and
+  // queue place from the others either.
+  size_t loopback_connections = 96;
 };
 
 struct ServerOptions {
-  std::string listen = "127.0.0.1:8025";  // as config::ParseListenAddress reads it; port 0 = any free one
+  config::ListenAddress listen{"127.0.0.1", 8025};  // port 0 = any free one
   std::string tls_certificate, tls_key;   // PEM files; both or neither
   // Asked for every request when set; required (with TLS) to listen beyond loopback.
   std::shared_ptr<Authenticator> authenticator;
@@ -140,9 +154,9 @@ struct ServerOptions {
   bool log_requests = false;              // a line per request on stderr
 };
 
-// The checks Server::Start makes before binding: a valid listen address,
-// both TLS files or neither, and beyond loopback TLS and an authenticator
-// (kInvalidArgument, one line).
+// The checks Server::Start makes before binding: both TLS files or
+// neither, and beyond loopback TLS and an authenticator
+// (config::CheckServeSecurity; kInvalidArgument, one line).
 Status CheckOptions(const ServerOptions& options);
 
 class Server {

@@ -4,9 +4,13 @@
 // against a small archive with an index made in a temp dir.
 #include "web/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <iostream>
+#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -19,8 +23,10 @@
 #include <gtest/gtest.h>
 
 #include "index/feeder.h"
+#include "store/export/mbox.h"
 #include "web/client_limits.h"
 #include "web/json_views.h"
+#include "web/pages.h"
 #include "web/routing.h"
 
 namespace mailkeep::web {
@@ -99,6 +105,30 @@ TEST(ErrorResponse, OneLineJsonUnderApiElseEscapedHtml) {
   EXPECT_NE(page.body.find("&lt;script&gt;"), std::string::npos);
 }
 
+// Host without authentication: an IP address or localhost, with or
+// without a port, read as a listen address is (config::ParseListenAddress).
+TEST(RefuseRequestHead, HostMustNameThisMachine) {
+  auto status = [](const std::string& host) {
+    Request r;
+    r.path = "/api/search";
+    r.headers = {{"host", host}};
+    auto refused = RefuseRequestHead(r, "HTTP/1.1", false);
+    return refused ? refused->status : 0;
+  };
+  for (const char* local : {"[::1]:8025", "[::1]", "127.0.0.1", "127.0.0.1:8025", "localhost:80", "LOCALHOST",
+                            "LocalHost:1", "127.1.2.3", "[::ffff:127.0.0.1]:80", "192.0.2.7:8025"}) {
+    EXPECT_EQ(status(local), 0) << local;
+  }
+  for (const char* other : {"evil.example", "evil.example:8025", "127.0.0.1.evil.example", "[::1", "[::1]x", "",
+                            ":8025", "127.0.0.1:", "127.0.0.1:99999", "::1", "localhost.", "0x7f.1", "127.1",
+                            "2130706433", "127.0.0.1@evil.example"}) {
+    EXPECT_EQ(status(other), 421) << other;
+  }
+  Request any;
+  any.headers = {{"host", "mail.example.org"}};
+  EXPECT_FALSE(RefuseRequestHead(any, "HTTP/1.1", true));
+}
+
 TEST(ClientLimiter, ConcurrencyRateAndMemoryBound) {
   ClientLimits limits;
   limits.max_concurrent = 2;
@@ -151,6 +181,38 @@ TEST(ClientLimiter, AnIpv6ClientIsCountedByItsSlash64) {
   EXPECT_EQ(l.tracked(), 4u);
 }
 
+// Poco closes a few accepted connections without running them (an
+// exception between its filter and its queue; queued ones when it stops):
+// their count, keyed by descriptor, must not stay taken for ever.
+TEST(ConnectionCounter, ASocketClosedWithoutCloseIsNotCountedForever) {
+  auto tcp = [] { return ::socket(AF_INET, SOCK_STREAM, 0); };
+  ConnectionCounter c;
+  const int a = tcp(), b = tcp(), x = tcp();
+  ASSERT_TRUE(a >= 0 && b >= 0 && x >= 0);
+  EXPECT_TRUE(c.Open(a, "k", 2));
+  EXPECT_TRUE(c.Open(b, "k", 2));
+  EXPECT_FALSE(c.Open(x, "k", 2));  // at its bound, and both are open
+  EXPECT_EQ(c.open("k"), 2u);
+  ::close(a);  // dropped without Close
+  EXPECT_TRUE(c.Open(x, "k", 2));  // a's count was stale
+  EXPECT_EQ(c.open("k"), 2u);
+  // b's number comes back with a new connection (of another client): the
+  // old socket it named is closed, so its count goes.
+  const int fresh = tcp();
+  ASSERT_EQ(::dup2(fresh, b), b);
+  ::close(fresh);
+  EXPECT_TRUE(c.Open(b, "other", 1));
+  EXPECT_EQ(c.open("k"), 1u);
+  EXPECT_EQ(c.open("other"), 1u);
+  c.Close(b);
+  c.Close(x);
+  c.Close(x);  // twice: nothing more
+  EXPECT_EQ(c.open("k"), 0u);
+  EXPECT_EQ(c.open("other"), 0u);
+  ::close(b);
+  ::close(x);
+}
+
 // alice with "Bearer good-token"; "Bearer slow-down" is throttled.
 class FixedUser : public Authenticator {
  public:
@@ -164,7 +226,7 @@ class FixedUser : public Authenticator {
 
 TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
   ServerOptions o;
-  o.listen = "0.0.0.0:0";
+  o.listen = {"0.0.0.0", 0};
   auto refused = CheckOptions(o);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
@@ -177,30 +239,31 @@ TEST(CheckOptions, BeyondLoopbackNeedsTlsAndAuthentication) {
   o.tls_key.clear();
   EXPECT_FALSE(CheckOptions(o));  // a certificate without its key
   ServerOptions loopback;
-  loopback.listen = "127.0.0.1:0";
+  loopback.listen = {"127.0.0.1", 0};
   EXPECT_TRUE(CheckOptions(loopback));
 }
 
 // serve --listen reads addresses as [serve] listen does
-// (config::ParseListenAddress, whose test has the cases), with port 0.
+// (config::ParseListenAddress, whose test has the cases), with port 0, and
+// the server takes the parsed form; beyond loopback the rule is the
+// accounts file's (config::CheckServeSecurity), with its message.
 TEST(CheckOptions, ListenAddressesAsTheConfigFileReadsThem) {
   ServerOptions o;
   for (const char* loopback : {"localhost:0", "LOCALHOST:8025", "[::1]:0", "127.1.2.3:1", "[::ffff:127.0.0.1]:0"}) {
-    o.listen = loopback;
+    auto parsed = config::ParseListenAddress(loopback, config::AnyPort::kAllowed);
+    ASSERT_TRUE(parsed) << loopback;
+    o.listen = *parsed;
     EXPECT_TRUE(CheckOptions(o)) << loopback;
   }
-  for (const char* bad : {"8025", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x", "::1:80", "a/b:80"}) {
-    o.listen = bad;
-    auto r = CheckOptions(o);
-    ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().message(),
-              "bad listen address '" + std::string(bad) + "' (HOST:PORT or [IPv6]:PORT, port 0..65535; 0 = any free one)");
-  }
   // A host name, as the accounts file allows: beyond loopback, so only with TLS and authentication.
-  o.listen = "archive.example.com:443";
-  EXPECT_NE(CheckOptions(o).error().message().find("refusing to listen on archive.example.com:443"), std::string::npos);
+  o.listen = *config::ParseListenAddress("archive.example.com:443");
+  EXPECT_EQ(CheckOptions(o).error().message(),
+            "listening on archive.example.com:443 (beyond this machine) needs tls_certificate and tls_key in [serve]");
   o.tls_certificate = "/c.pem";
   o.tls_key = "/k.pem";
+  EXPECT_EQ(CheckOptions(o).error().message(),
+            "listening on archive.example.com:443 (beyond this machine) needs 'user = NAME:HASH' (from mailkeep "
+            "serve-password NAME) or 'token_file' in [serve]");
   o.authenticator = std::make_shared<FixedUser>();
   EXPECT_TRUE(CheckOptions(o));
 }
@@ -261,11 +324,11 @@ class ServerTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  void Start(ServerOptions options = {}) {
-    options.listen = "127.0.0.1:0";
+  void Start(ServerOptions options = {}, std::vector<Route> routes = ApiRoutes()) {
+    options.listen = {"127.0.0.1", 0};
     auto pool = SessionPool::Open(2, ReadOnlySessions(dir_, {}));
     ASSERT_TRUE(pool) << pool.error().ToString();
-    auto server = Server::Start(std::move(options), ApiRoutes(), std::move(*pool));
+    auto server = Server::Start(std::move(options), std::move(routes), std::move(*pool));
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
   }
@@ -310,6 +373,34 @@ class ServerTest : public ::testing::Test {
 
   std::string root_, dir_;
   std::unique_ptr<Server> server_;
+};
+
+// The body of a chunked reply, and whether it ended with its last chunk.
+std::pair<std::string, bool> Unchunk(const std::string& in) {
+  std::string out;
+  size_t at = 0;
+  for (;;) {
+    const size_t eol = in.find("\r\n", at);
+    if (eol == std::string::npos || eol == at) return {out, false};
+    const size_t n = std::stoul(in.substr(at, eol - at), nullptr, 16);
+    at = eol + 2;
+    if (n == 0) return {out, in.compare(at, 2, "\r\n") == 0};
+    if (at + n + 2 > in.size()) return {out + in.substr(std::min(at, in.size())), false};
+    out += in.substr(at, n);
+    at += n + 2;
+  }
+}
+
+// What the server writes on std::cerr while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : old_(std::cerr.rdbuf(text_.rdbuf())) {}
+  ~CapturedLog() { std::cerr.rdbuf(old_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::streambuf* old_;
 };
 
 TEST_F(ServerTest, SearchReturnsTheCliObjectsAndTheTotal) {
@@ -661,6 +752,162 @@ TEST_F(ServerTest, OneClientCannotHoldEveryConnection) {
   EXPECT_EQ(status, 200);
 }
 
+// Idle connections used to hold a thread each for 35 s (keep-alive and
+// request timeouts): a few of them, from anyone, stalled every request.
+// A connection's first head must arrive within header_timeout.
+TEST_F(ServerTest, IdleConnectionsHoldThreadsOnlyUntilTheHeaderDeadline) {
+  ServerOptions o;
+  o.limits.threads = 2;
+  o.limits.queued = 8;
+  o.limits.header_timeout = 1s;
+  Start(o);
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(Connect());  // twice the threads; send nothing
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  Reply r = Get("/api/message/1");  // waits behind them: two rounds of 1 s
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  for (auto& s : idle) EXPECT_EQ(ReadAll(s), "") << "closed without an answer";
+}
+
+TEST_F(ServerTest, ASlowHeadIsCutAtTheHeaderDeadline) {
+  ServerOptions o;
+  o.limits.header_timeout = 1s;  // request_timeout stays 30 s
+  Start(o);
+  auto s = Connect();
+  const std::string part = "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  s.sendBytes(part.data(), static_cast<int>(part.size()));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {  // a header byte every 300 ms
+    std::this_thread::sleep_for(300ms);
+    try {
+      if (s.sendBytes("X", 1) <= 0) break;
+    } catch (const Poco::Exception&) {
+      break;
+    }
+  }
+  ReadAll(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+// Loopback clients are exempt from per-client limits (they are one
+// address), but not from a bound on their connections together.
+TEST_F(ServerTest, LoopbackCannotHoldEveryConnection) {
+  ServerOptions o;
+  o.limits.threads = 4;
+  o.limits.queued = 4;
+  o.limits.loopback_connections = 2;
+  Start(o);
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 2; ++i) idle.push_back(Connect());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(Get("/api/message/1").status, 503);
+  for (auto& s : idle) s.close();
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    std::this_thread::sleep_for(100ms);
+    status = Get("/api/message/1").status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
+// /export.mbox is streamed: chunked (HTTP/1.1) or to the end of the
+// connection (HTTP/1.0), the bytes `mailkeep export --format mbox` writes.
+TEST_F(ServerTest, MboxExportIsStreamedAsExportWritesIt) {
+  std::vector<Route> routes = ApiRoutes();
+  for (auto& r : PageRoutes()) routes.push_back(std::move(r));
+  Start({}, std::move(routes));
+  auto archive = Open();
+  ASSERT_TRUE(archive);
+  std::string expected;
+  for (int64_t id : {1, 2, 3}) {  // oldest first
+    auto info = (*archive)->GetInfo(id);
+    ASSERT_TRUE(info && *info);
+    exporting::AppendMboxrd(expected, *(*archive)->ReadRaw(id),
+                            exporting::MboxFromLine((*info)->from.front().address, (*info)->date));
+  }
+  Reply r = Get("/export.mbox?q=marmalade");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type"), "application/mbox");
+  EXPECT_EQ(Lower(r.Header("Transfer-Encoding")), "chunked");
+  EXPECT_EQ(r.Header("Content-Length"), "");
+  auto [body, ended] = Unchunk(r.body);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(Send("GET /export.mbox?q=marmalade HTTP/1.0\r\n\r\n").body, expected);
+  Reply head = Get("/export.mbox?q=marmalade", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  // Keep-alive goes on after a streamed body.
+  auto s = Connect();
+  const std::string two = "GET /export.mbox?q=marmalade HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                          "GET /api/message/1/raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  s.sendBytes(two.data(), static_cast<int>(two.size()));
+  const std::string all = ReadAll(s);
+  EXPECT_NE(all.find("0\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos);
+}
+
+// A piece that cannot be made after the head was sent: the status stays
+// 200, so the body is left unfinished (no last chunk) for the client to
+// see it cut, the connection is closed, and one line is logged.
+TEST_F(ServerTest, AStreamedBodyThatFailsIsCutAndLogged) {
+  ::signal(SIGPIPE, SIG_IGN);  // as serve does (StopSignals)
+  auto failing = [](const Request&, ArchiveSession&) {
+    Response r;
+    r.content_type = "application/mbox";
+    r.next_piece = [calls = 0](ArchiveSession&, std::string& piece) mutable -> Result<bool> {
+      if (++calls == 1) {
+        piece = "first piece";
+        return true;
+      }
+      return MakeError(ErrorCode::kCorruption, "reading message 2: the pack is\x1b[31m damaged");
+    };
+    return r;
+  };
+  Start({}, {{"GET", "/cut", failing}});
+  CapturedLog log;
+  auto s = Connect();
+  const std::string both = "GET /cut HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                           "GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  s.sendBytes(both.data(), static_cast<int>(both.size()));
+  Reply r = Parse(ReadAll(s));  // ends: the server closed the connection
+  EXPECT_EQ(r.status, 200);
+  auto [body, ended] = Unchunk(r.body);
+  EXPECT_EQ(body, "first piece");
+  EXPECT_FALSE(ended) << r.body;
+  EXPECT_EQ(r.body.find("HTTP/1.1"), std::string::npos) << "the second request was not answered";
+  const std::string text = log.text();
+  EXPECT_EQ(text, "mailkeep: GET /cut for 127.0.0.1: cut after 11 bytes: reading message 2: the pack is\xEF\xBF\xBD[31m "
+                  "damaged\n")
+      << text;
+}
+
+// The log line of a request never carries raw control bytes: a Host with
+// ESC (421) is not in it, a path with ESC is made safe, a Host with a bare
+// CR is refused by the header reader before anything is logged.
+TEST_F(ServerTest, LogLinesCarryNoControlBytes) {
+  ServerOptions o;
+  o.log_requests = true;
+  Start(o);
+  CapturedLog log;
+  Reply misdirected = Send("GET /api/message/1 HTTP/1.1\r\nHost: evil\x1b]0;owned\x07.example\x1b[2J\r\n"
+                           "Connection: close\r\n\r\n");
+  EXPECT_EQ(misdirected.status, 421);
+  EXPECT_EQ(misdirected.body.find('\x1b'), std::string::npos);
+  EXPECT_EQ(Send("GET /api/x\x1b[2J HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status, 404);
+  const int bare_cr = Send("GET /api/message/1 HTTP/1.1\r\nHost: 127.0.0.1\rX\x1b[2J\r\nConnection: close\r\n\r\n").status;
+  EXPECT_TRUE(bare_cr == 400 || bare_cr == 431) << bare_cr;  // Poco's header reader refuses it
+  server_->Stop();
+  const std::string text = log.text();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_NE(text.find("127.0.0.1 GET /api/message/1 421 "), std::string::npos) << text;
+  EXPECT_NE(text.find("127.0.0.1 GET /api/x\xEF\xBF\xBD[2J 404 "), std::string::npos) << text;
+  for (char c : text) {
+    EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << "control byte " << int(c) << " in " << text;
+  }
+}
+
 TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl command";
   const std::string cert = root_ + "/cert.pem", key = root_ + "/key.pem";
@@ -685,7 +932,7 @@ TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   EXPECT_EQ(r.body, *(*Open())->ReadRaw(1));
   // Unusable files: one line, before anything listens.
   ServerOptions bad;
-  bad.listen = "127.0.0.1:0";
+  bad.listen = {"127.0.0.1", 0};
   bad.tls_certificate = root_ + "/missing.pem";
   bad.tls_key = key;
   auto refused = Server::Start(bad, ApiRoutes(), *SessionPool::Open(1, ReadOnlySessions(dir_, {})));
