@@ -542,7 +542,7 @@ const std::string kLongBackoff = "NO [THROTTLED] Request is throttled. Suggested
 
 TEST_F(MigratorTest, ThrottledAppendStopsTheRunAsPartial) {
   FakeServer server;
-  server.Serve(Hello(Join({Marking(3), AppendSteps("A5", {"", "A5 " + kLongBackoff})})));
+  server.Serve(StatusHello(AppendSteps("A3", {"", "A3 " + kLongBackoff})));
   std::vector<std::chrono::milliseconds> waits;
   auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
   ASSERT_TRUE(m) << m.error().message();
@@ -562,7 +562,8 @@ TEST_F(MigratorTest, ThrottledAppendStopsTheRunAsPartial) {
 
 TEST_F(MigratorTest, ThrottledSelectStopsTheRunAsPartial) {
   FakeServer server;
-  server.Serve(Hello({{"A3 SELECT \"Archive\"", "A3 " + kLongBackoff}}));
+  server.Serve(Session("IMAP4rev1 LITERAL+ UNSELECT", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+                       {{"A3 SELECT \"Archive\"", "A3 " + kLongBackoff}}));
   std::vector<std::chrono::milliseconds> waits;
   auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
   ASSERT_TRUE(m) << m.error().message();
