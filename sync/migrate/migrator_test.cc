@@ -577,6 +577,28 @@ TEST_F(MigratorTest, ThrottledSelectStopsTheRunAsPartial) {
   EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
 }
 
+// The session ends mid-APPEND and the new login is throttled that long:
+// partial too, and the APPEND without an answer stays for the next run.
+TEST_F(MigratorTest, ThrottledLoginAfterAReconnectStopsTheRunAsPartial) {
+  FakeServer server;
+  auto cut = Appending("A3 APPEND \"Archive\"", kMessage, "");
+  cut.back().close = true;
+  server.ServeSessions({StatusHello(cut),
+                        {{"", "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"},
+                         {"A1 LOGIN \"alice\" \"pw\"", "A1 " + kLongBackoff}}});
+  std::vector<std::chrono::milliseconds> waits;
+  auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kFailed);
+  EXPECT_TRUE(out.stop);
+  EXPECT_TRUE(out.partial);
+  EXPECT_NE(out.error.find("more than throttle_max_wait 120 s"), std::string::npos) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(archive_->UnknownIntents(IntentKind::kAppend)->size(), 1u);
+}
+
 // A server that ends every new session at once: 3 reconnects, then the
 // message fails with one line and the run stops (the rest next run).
 TEST_F(MigratorTest, ServerEndingEverySessionIsGivenUpOn) {
