@@ -176,8 +176,9 @@ bool HasKeyword(const std::string& flags) {
 }
 
 // Looks for the message `raw` in `folder` on the server, after an APPEND
-// whose answer never arrived: candidates by exact RFC822.SIZE (what we
-// sent: LF as CRLF) and Message-ID, then compared byte for byte. Leaves no
+// whose answer never arrived: candidates by size (what we sent: LF as
+// CRLF, or as the server may count it, with LF) and Message-ID, then
+// compared byte for byte. Leaves no
 // folder selected. nullopt when it is not there (or the folder is missing).
 Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const std::string& folder,
                                                 const std::string& raw, const std::string& message_id) {
@@ -194,7 +195,10 @@ Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const 
     if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
     want += raw[i];
   }
-  std::string criteria = "LARGER " + std::to_string(size - 1) + " SMALLER " + std::to_string(size + 1);
+  // From the size with LF line ends to the size with CRLF: Courier 5
+  // searches by its file's size (LF), not RFC822.SIZE (measured: a message
+  // of RFC822.SIZE 82 is not LARGER 81 SMALLER 83, it is LARGER 76).
+  std::string criteria = "LARGER " + std::to_string(want.size() - 1) + " SMALLER " + std::to_string(size + 1);
   if (Searchable(message_id)) criteria += " HEADER Message-ID \"" + message_id + "\"";
   std::optional<ServerPlace> found;
   if (box->exists > 0 && size > 0) {
@@ -522,7 +526,8 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
 // not a STATUS: Courier 5 reports a new UIDVALIDITY at every STATUS of a
 // folder no session has SELECTed read-write (measured: 796518490, then
 // 796518491 after 1.1 s), which would void the proof; a read-write SELECT
-// fixes it. A folder that cannot be created, or selected when that is
+// fixes it (and Courier's SELECT lacks UIDNEXT: STATUS after it gives it).
+// A folder that cannot be created, or selected when that is
 // kRequired, is refused for the rest of the run: one error line, not one
 // per message; a SELECT only kForMark that is refused leaves the folder
 // without a mark (e.g. a folder one may only APPEND to).
@@ -547,7 +552,14 @@ Status Migrator::State::PrepareFolder(const std::string& folder, Open open) {
   known = folder;
   known_box = *box;
   next_uid = box->uidnext;
-  MarkFolder(folder, box->uidvalidity, box->uidnext);
+  if (next_uid == 0) {
+    // Courier 5 sends no UIDNEXT on SELECT (RFC 3501 requires it); STATUS
+    // does, once the SELECT has fixed its UIDVALIDITY (checked: the same).
+    auto status = client->MailboxStatus(folder);
+    if (!status && Stops(status.error())) return std::unexpected(status.error());
+    if (status && status->uidvalidity == box->uidvalidity) next_uid = status->uidnext;
+  }
+  MarkFolder(folder, box->uidvalidity, next_uid);
   return OkStatus();
 }
 

@@ -52,7 +52,7 @@
 // again — whether an earlier migrate put it there or a `sync` of that
 // account found it there. An intent left unknown (the process or the
 // connection died between the intent and the answer) is first looked for
-// in the folder: UID SEARCH by exact size (and Message-ID), candidates
+// in the folder: UID SEARCH by size (and Message-ID), candidates
 // compared byte for byte; found, its place is recorded ("recovered");
 // not found, the message is skipped with a warning (a server that altered
 // it would not be recognised), unless retry_unknown.
