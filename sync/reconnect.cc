@@ -40,6 +40,8 @@ Result<std::unique_ptr<imap::ImapClient>> ReconnectImap(const imap::ImapOptions&
     if (!budget.Spend()) return MakeError(ErrorCode::kUnavailable, "IMAP: " + budget.GaveUp(server, why.message()));
     auto c = imap::ImapClient::Connect(options);
     if (c) return c;
+    // Throttled past throttle_max_wait stays what it is: the run is partial.
+    if (c.error().code() == ErrorCode::kResourceExhausted) return std::unexpected(c.error());
     if (c.error().code() != ErrorCode::kUnavailable) return MakeError(ErrorCode::kUnavailable, c.error().message());
     why = c.error();
   }

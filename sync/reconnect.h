@@ -71,7 +71,8 @@ bool ServerEndedSession(const Error& e, const imap::ImapClient& client);
 // is what ended the last session. A new session the server ends before
 // the login is done costs one more of the budget; a spent budget or a
 // refused login is the error (kUnavailable, one line: GaveUp's, or the
-// refusal).
+// refusal), a login throttled past throttle_max_wait kResourceExhausted
+// (the run stops as partial).
 Result<std::unique_ptr<imap::ImapClient>> ReconnectImap(const imap::ImapOptions& options, ReconnectBudget& budget,
                                                         Error why);
 

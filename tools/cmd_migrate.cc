@@ -11,6 +11,10 @@
 // A session the server ends is logged in to again and the run goes on
 // (sync/migrate/migrator.h); past the reconnect budget, or a connection
 // that timed out, stops the run (exit 1; the rest is for the next run).
+// A server that throttles longer than throttle_max_wait stops it as
+// partial, as sync does: the summary says "partial: WHY; the rest next
+// run" (JSON "partial"), exit 1, and what was not appended is not
+// attempted rather than failed.
 // A folder the server will not create is reported once, not per message.
 #include <chrono>
 #include <cstdio>
@@ -130,31 +134,37 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     std::cerr << "mailkeep: warning: " << TerminalText(w) << "\n";
   };
   auto connected = migrate::Migrator::Connect(archive, *options, mo, warn);
-  if (!connected) {
+  if (!connected && connected.error().code() != ErrorCode::kResourceExhausted) {
     std::cerr << "mailkeep: account " << to_account << ": " << TerminalText(connected.error().message()) << "\n";
     return kExitPartial;
   }
-  migrate::Migrator& migrator = **connected;
 
   int64_t appended = 0, already = 0, recovered = 0, unknown = 0, failed = 0, not_attempted = 0;
   uint64_t bytes = 0;
   nlohmann::json planned = nlohmann::json::array();
   std::optional<std::string> stopped;  // lost connection or archive trouble: the rest waits for the next run
+  std::optional<std::string> partial;  // throttled (already at login): the rest is for the next run
+  if (!connected) partial = connected.error().message();
   bool archive_broken = false, connection_lost = false;
   for (size_t k = 0; k < ids->size(); ++k) {
     const int64_t id = (*ids)[k];
     progress.Update(static_cast<int64_t>(k), static_cast<int64_t>(ids->size()));
-    if (stopped) {
+    if (stopped || partial) {
       ++not_attempted;
       continue;
     }
-    const migrate::Outcome out = migrator.Migrate(id);
+    const migrate::Outcome out = (*connected)->Migrate(id);
     switch (out.kind) {
       case migrate::Outcome::kAlready: ++already; break;
       case migrate::Outcome::kRecovered: ++already, ++recovered; break;
       case migrate::Outcome::kUnknown: ++unknown; break;
       case migrate::Outcome::kAppended: ++appended, bytes += out.bytes; break;
       case migrate::Outcome::kFailed:
+        if (out.partial) {  // not appended, not failed: the next run
+          ++not_attempted;
+          partial = out.error;
+          break;
+        }
         ++failed;
         if (out.repeat) break;  // its folder's failure is reported once
         progress.Finish();
@@ -177,14 +187,13 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     }
   }
   progress.Finish();
-  for (auto& alert : migrator.Finish(connection_lost)) {
+  for (auto& alert : connected ? (*connected)->Finish(connection_lost) : std::vector<std::string>()) {
     std::cerr << "mailkeep: account " << to_account << ": ALERT " << TerminalText(alert) << "\n";
   }
   if (stopped) {
     std::cerr << "mailkeep: migrate stopped: " << TerminalText(*stopped) << "; " << not_attempted
               << " message(s) not attempted, the next run continues\n";
   }
-  const std::vector<std::string>& created = migrator.created_folders();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -202,12 +211,17 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     }
   }
 
-  const bool ok = failed == 0 && unknown == 0 && not_attempted == 0 && !stopped && index_ok;
+  const std::vector<std::string> none;
+  const std::vector<std::string>& created = connected ? (*connected)->created_folders() : none;
+  // A partial run is neither ok nor FAILED (as sync's summary).
+  const bool failures = failed > 0 || unknown > 0 || stopped || !index_ok;
+  const bool ok = !failures && not_attempted == 0 && !partial;
   if (global.json) {
     nlohmann::json j = {{"account", to_account},  {"dry_run", dry_run},   {"selected", ids->size()},
                         {"already_there", already}, {"recovered", recovered}, {"unknown", unknown}, {"failed", failed},   {"not_attempted", not_attempted},
                         {"bytes", bytes},         {"folders_created", created}, {"seconds", seconds},
-                        {"ok", ok}};
+                        {"ok", ok},
+                        {"partial", partial ? nlohmann::json(*partial) : nlohmann::json(nullptr)}};
     j[dry_run ? "would_append" : "appended"] = appended;
     if (dry_run) j["messages"] = planned;
     std::cout << j.dump(2) << "\n";
@@ -215,11 +229,15 @@ int CmdMigrate(GlobalOptions& global, const std::vector<std::string>& args) {
     char buf[512];
     std::string found = recovered > 0 ? " (" + std::to_string(recovered) + " found after an unconfirmed APPEND)" : "";
     if (unknown > 0) found += ", unknown " + std::to_string(unknown);
-    std::snprintf(buf, sizeof buf, "migrate to %s: %s %lld (%.1f MB), already there %lld%s, failed %lld, %.1f s%s",
+    // Not attempted counts as failed when the connection or the archive
+    // failed; after throttling it is the rest, for the next run.
+    const std::string counts = partial ? "failed " + std::to_string(failed) + ", not attempted " + std::to_string(not_attempted)
+                                       : "failed " + std::to_string(failed + not_attempted);
+    std::snprintf(buf, sizeof buf, "migrate to %s: %s %lld (%.1f MB), already there %lld%s, %s, %.1f s%s",
                   to_account.c_str(), dry_run ? "would append" : "appended", (long long)appended,
-                  static_cast<double>(bytes) / 1e6, (long long)already, found.c_str(),
-                  (long long)(failed + not_attempted), seconds, ok ? "" : ", FAILED");
-    std::cout << buf << "\n";
+                  static_cast<double>(bytes) / 1e6, (long long)already, found.c_str(), counts.c_str(), seconds,
+                  failures ? ", FAILED" : "");
+    std::cout << buf << (partial ? ", partial: " + TerminalText(*partial) + "; the rest next run" : "") << "\n";
   }
   if (archive_broken) return kExitArchive;
   return ok ? kExitOk : kExitPartial;

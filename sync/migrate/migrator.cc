@@ -156,6 +156,13 @@ bool Searchable(const std::string& id) {
   return true;
 }
 
+// Whether `e` stops the run: the session is gone (kUnavailable), or the
+// server throttles longer than throttle_max_wait (kResourceExhausted:
+// the run is partial, net/throttle.h).
+bool Stops(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kResourceExhausted;
+}
+
 struct ServerPlace {
   uint32_t uidvalidity = 0, uid = 0;
 };
@@ -169,8 +176,9 @@ bool HasKeyword(const std::string& flags) {
 }
 
 // Looks for the message `raw` in `folder` on the server, after an APPEND
-// whose answer never arrived: candidates by exact RFC822.SIZE (what we
-// sent: LF as CRLF) and Message-ID, then compared byte for byte. Leaves no
+// whose answer never arrived: candidates by size (what we sent: LF as
+// CRLF, or as the server may count it, with LF) and Message-ID, then
+// compared byte for byte. Leaves no
 // folder selected. nullopt when it is not there (or the folder is missing).
 Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const std::string& folder,
                                                 const std::string& raw, const std::string& message_id) {
@@ -187,7 +195,10 @@ Result<std::optional<ServerPlace>> FindOnServer(imap::ImapClient& client, const 
     if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
     want += raw[i];
   }
-  std::string criteria = "LARGER " + std::to_string(size - 1) + " SMALLER " + std::to_string(size + 1);
+  // From the size with LF line ends to the size with CRLF: Courier 5
+  // searches by its file's size (LF), not RFC822.SIZE (measured: a message
+  // of RFC822.SIZE 82 is not LARGER 81 SMALLER 83, it is LARGER 76).
+  std::string criteria = "LARGER " + std::to_string(want.size() - 1) + " SMALLER " + std::to_string(size + 1);
   if (Searchable(message_id)) criteria += " HEADER Message-ID \"" + message_id + "\"";
   std::optional<ServerPlace> found;
   if (box->exists > 0 && size > 0) {
@@ -254,7 +265,10 @@ struct Migrator::State {
   Outcome Plan(const MessageInfo& info, Outcome out, bool check_first);
   Outcome Recover(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
   Outcome Append(int64_t id, int64_t intent, const std::string& raw, const std::string& message_id, Outcome out);
-  Status PrepareFolder(const std::string& folder, bool select);
+  // Whether PrepareFolder SELECTs the folder: not, only to mark it (a
+  // refusal is no error), or for PERMANENTFLAGS / UIDNEXT (it must).
+  enum class Open { kNo, kForMark, kRequired };
+  Status PrepareFolder(const std::string& folder, Open open);
   std::string PermittedFlags(const std::string& folder, const std::string& flags);
   Result<ServerPlace> AppendedPlace(const std::string& folder, const std::string& message_id);
   Origin Place(const Outcome& out) const;
@@ -266,7 +280,8 @@ Outcome Failed(Outcome out, const Error& e, bool archive = false) {
   out.kind = Outcome::kFailed;
   out.error = e.message();
   out.archive = archive;
-  out.stop = archive || e.code() == ErrorCode::kUnavailable;
+  out.stop = archive || Stops(e);
+  out.partial = !archive && e.code() == ErrorCode::kResourceExhausted;
   return out;
 }
 
@@ -385,7 +400,7 @@ Outcome Migrator::Migrate(int64_t id) {
 }
 
 bool Migrator::State::SessionEnded(const Outcome& out) const {
-  return out.kind == Outcome::kFailed && out.stop && !out.archive && client &&
+  return out.kind == Outcome::kFailed && out.stop && !out.archive && !out.partial && client &&
          sync::ServerEndedSession(Error(ErrorCode::kUnavailable, out.error), *client);
 }
 
@@ -500,17 +515,25 @@ Outcome Migrator::State::Recover(int64_t id, int64_t intent, const std::string& 
   return out;
 }
 
-// Creates the folder if it is missing; with `select`, SELECTs it (once
-// while it stays the folder appended to) for its PERMANENTFLAGS and UIDNEXT
-// and leaves it again: no folder is selected while a message is appended
-// (GNU Mailutils 3.15 keeps only the first APPEND, without its flags, into
-// the folder a session has SELECTed read-write; Courier refuses an APPEND
-// into the folder it has EXAMINEd). A folder that cannot be created or
-// selected is refused for the rest of the run: one error line, not one per
-// message.
-Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
+// Creates the folder if it is missing; unless `open` is kNo, SELECTs it
+// (once while it stays the folder appended to) for its PERMANENTFLAGS and
+// UIDNEXT and leaves it again: no folder is selected while a message is
+// appended (GNU Mailutils 3.15 keeps only the first APPEND, without its
+// flags, into the folder a session has SELECTed read-write; Courier refuses
+// an APPEND into the folder it has EXAMINEd). The SELECT also marks the
+// folder (its UIDNEXT before the APPEND), so that an APPEND without an
+// answer can be proved not stored on servers without LIST-STATUS. A SELECT,
+// not a STATUS: Courier 5 reports a new UIDVALIDITY at every STATUS of a
+// folder no session has SELECTed read-write (measured: 796518490, then
+// 796518491 after 1.1 s), which would void the proof; a read-write SELECT
+// fixes it (and Courier's SELECT lacks UIDNEXT: STATUS after it gives it).
+// A folder that cannot be created, or selected when that is
+// kRequired, is refused for the rest of the run: one error line, not one
+// per message; a SELECT only kForMark that is refused leaves the folder
+// without a mark (e.g. a folder one may only APPEND to).
+Status Migrator::State::PrepareFolder(const std::string& folder, Open open) {
   auto refuse = [&](const Error& e) -> Status {
-    if (e.code() == ErrorCode::kUnavailable) return std::unexpected(e);
+    if (Stops(e)) return std::unexpected(e);
     refused[folder] = e.message() + "; every message for " + folder +
                       " is skipped this run (map it elsewhere with --map or folder_map)";
     return MakeError(ErrorCode::kFailedPrecondition, refused[folder]);
@@ -520,15 +543,23 @@ Status Migrator::State::PrepareFolder(const std::string& folder, bool select) {
     existing.insert(folder);
     created.push_back(folder);
   }
-  if (!select || known == folder) return OkStatus();
+  if (open == Open::kNo || known == folder) return OkStatus();
   known.clear();
   auto box = client->Select(folder);
+  if (!box && open == Open::kForMark && !Stops(box.error())) return OkStatus();
   if (!box) return refuse(box.error());
   MK_RETURN_IF_ERROR(client->Unselect());
   known = folder;
   known_box = *box;
   next_uid = box->uidnext;
-  MarkFolder(folder, box->uidvalidity, box->uidnext);
+  if (next_uid == 0) {
+    // Courier 5 sends no UIDNEXT on SELECT (RFC 3501 requires it); STATUS
+    // does, once the SELECT has fixed its UIDVALIDITY (checked: the same).
+    auto status = client->MailboxStatus(folder);
+    if (!status && Stops(status.error())) return std::unexpected(status.error());
+    if (status && status->uidvalidity == box->uidvalidity) next_uid = status->uidnext;
+  }
+  MarkFolder(folder, box->uidvalidity, next_uid);
   return OkStatus();
 }
 
@@ -553,7 +584,9 @@ std::string Migrator::State::PermittedFlags(const std::string& folder, const std
 // on (UID FETCH: GNU Mailutils answers UID SEARCH UID n:* with nothing),
 // else the one among them with its Message-ID. uid 0 when neither is unique
 // (another client appending messages without a Message-ID at the same
-// time). Leaves no folder selected.
+// time). The folder's mark is then the UIDNEXT that EXAMINE gave (after
+// the APPEND, so at most what it is before the next one). Leaves no folder
+// selected.
 Result<ServerPlace> Migrator::State::AppendedPlace(const std::string& folder, const std::string& message_id) {
   MK_ASSIGN_OR_RETURN(auto box, client->Examine(folder));
   ServerPlace place{box.uidvalidity, 0};
@@ -571,6 +604,7 @@ Result<ServerPlace> Migrator::State::AppendedPlace(const std::string& folder, co
     }
     if (in_range.size() == 1) place.uid = in_range.front();
   }
+  MarkFolder(folder, box.uidvalidity, box.uidnext != 0 ? box.uidnext : place.uid + (place.uid != 0));
   MK_RETURN_IF_ERROR(client->Unselect());
   return place;
 }
@@ -585,9 +619,13 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
     return out;
   }
   // SELECTed for PERMANENTFLAGS when a keyword is to be set (servers refuse
-  // keywords they do not keep with BAD), for UIDNEXT without UIDPLUS.
+  // keywords they do not keep with BAD), for UIDNEXT without UIDPLUS, and
+  // for the folder's mark when nothing gave one yet (PrepareFolder).
   const bool uidplus = client->HasCapability("UIDPLUS");
-  if (Status st = PrepareFolder(out.folder, !uidplus || HasKeyword(out.flags)); !st) return Failed(out, st.error());
+  const Open open = !uidplus || HasKeyword(out.flags) ? Open::kRequired
+                    : marks.count(out.folder)         ? Open::kNo
+                                                      : Open::kForMark;
+  if (Status st = PrepareFolder(out.folder, open); !st) return Failed(out, st.error());
   out.flags = PermittedFlags(out.folder, out.flags);
   if (intent == 0) {
     std::vector<Intent> recorded = {Intent::For(IntentKind::kAppend, id, options.account, out.folder)};
@@ -616,8 +654,10 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   if (options.debug_crash_after_appends > 0 && ++appends >= options.debug_crash_after_appends) std::abort();
   Origin place = Place(out);
   std::optional<ServerPlace> at;
+  marks.erase(out.folder);  // UIDNEXT moved past it: marked again where the server tells
   if (result->uidvalidity != 0 && result->uid != 0) {
     at = ServerPlace{result->uidvalidity, result->uid};
+    MarkFolder(out.folder, at->uidvalidity, at->uid + 1);
   } else if (known == out.folder) {
     auto found = AppendedPlace(out.folder, message_id);
     if (found && found->uid != 0) at = *found;
@@ -629,7 +669,6 @@ Outcome Migrator::State::Append(int64_t id, int64_t intent, const std::string& r
   }
   if (at) place.uidvalidity = at->uidvalidity;
   place.key = at ? std::to_string(at->uid) : "appended-" + std::to_string(id);
-  MarkFolder(out.folder, at ? at->uidvalidity : 0, at ? at->uid + 1 : 0);
   if (Status st = archive.ResolveAppend(intent, id, &place); !st) {
     // On the server; the intent stays, so the next run finds it there.
     return Failed(out, st.error().WithContext("appended to " + out.folder + " but not recorded in the archive"), true);

@@ -52,7 +52,7 @@
 // again — whether an earlier migrate put it there or a `sync` of that
 // account found it there. An intent left unknown (the process or the
 // connection died between the intent and the answer) is first looked for
-// in the folder: UID SEARCH by exact size (and Message-ID), candidates
+// in the folder: UID SEARCH by size (and Message-ID), candidates
 // compared byte for byte; found, its place is recorded ("recovered");
 // not found, the message is skipped with a warning (a server that altered
 // it would not be recognised), unless retry_unknown.
@@ -62,11 +62,21 @@
 // Options::reconnect (sync/reconnect.h) and the message tried again there.
 // An APPEND sent in this run that got no answer is settled first: when the
 // folder's UIDVALIDITY is the one known before it and its UIDNEXT no higher
-// than known then (from LIST-STATUS, SELECT, or the UID of the last APPEND
-// there plus one), the server provably did not store it (RFC 3501 2.3.1.1:
-// every message added gets a UID at least UIDNEXT, and UIDNEXT grows) and
-// it is appended again under the same intent; otherwise it is looked for as
-// above (found: recorded; not found: skipped with the warning).
+// than known then (from LIST-STATUS, SELECT, the UID of the last APPEND
+// there plus one, or EXAMINE after it), the server provably did not store
+// it (RFC 3501 2.3.1.1: every message added gets a UID at least UIDNEXT,
+// and UIDNEXT grows) and it is appended again under the same intent;
+// otherwise it is looked for as above (found: recorded; not found: skipped
+// with the warning). A folder LIST-STATUS did not mark (servers without it:
+// Courier, GNU Mailutils) is SELECTed once before its first APPEND, so the
+// proof holds there too — except in an empty GNU Mailutils mbox, whose
+// UIDVALIDITY is new at every look until a message holds it (3.15,
+// measured), so the message is looked for there.
+//
+// Throttling (issue 12.8): a command the server throttles longer than the
+// account's throttle_max_wait (net/throttle.h) stops the run as partial
+// (Outcome::partial): that message was not appended (a refused APPEND
+// drops its intent), nothing is counted failed, the next run goes on.
 //
 // Thread-safety: a Migrator belongs to the thread that owns the Archive.
 #pragma once
@@ -117,9 +127,11 @@ struct Outcome {
   bool check_first = false;     // an unknown intent is looked for first
   uint64_t bytes = 0;           // appended
   std::string error;            // kFailed: one line
-  // kFailed only: stop the run — the connection is gone, or the archive
-  // could not record (then `archive` too); the rest is for the next run.
-  bool stop = false, archive = false;
+  // kFailed only: stop the run — the connection is gone, the server
+  // throttles longer than throttle_max_wait (then `partial` too: the
+  // message was not appended, nothing failed), or the archive could not
+  // record (then `archive` too); the rest is for the next run.
+  bool stop = false, partial = false, archive = false;
   // kFailed only: the folder was refused earlier in this run and `error`
   // was already reported for it (print nothing again).
   bool repeat = false;

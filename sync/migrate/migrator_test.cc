@@ -6,13 +6,16 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "sync/testing/archive_fixture.h"
+#include "sync/net/throttle.h"
 #include "sync/testing/fake_options.h"
 #include "tests/servers/fake_server.h"
 
@@ -42,6 +45,21 @@ std::vector<FakeStep> AppendSteps(const std::string& tag, const FakeStep& answer
           {"*", ""}, {"hello", ""}, answer};
 }
 
+// The SELECT of `folder` that marks it before its first APPEND (its UIDNEXT
+// then: UIDVALIDITY 77, UIDNEXT 5) as tag A`n`, and the UNSELECT (A`n+1`).
+std::vector<FakeStep> Marking(int n, const std::string& folder = "Archive", const std::string& extra = "") {
+  const std::string a = "A" + std::to_string(n), b = "A" + std::to_string(n + 1);
+  return {{a + " SELECT \"" + folder + "\"",
+           extra + "* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 5] ok\r\n" + a + " OK [READ-WRITE] done\r\n"},
+          {b + " UNSELECT", b + " OK\r\n"}};
+}
+
+std::vector<FakeStep> Join(std::vector<std::vector<FakeStep>> parts) {
+  std::vector<FakeStep> out;
+  for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 class MigratorTest : public mailkeep::testing::ArchiveTest {
  protected:
   void SetUp() override {
@@ -67,8 +85,7 @@ class MigratorTest : public mailkeep::testing::ArchiveTest {
 // resolved with the place APPENDUID gave.
 TEST_F(MigratorTest, IntentIsCommittedBeforeAppendAndResolvedByItsPlace) {
   FakeServer server;
-  auto steps = AppendSteps("A3", {"", "A3 OK [APPENDUID 77 5] done\r\n", 700});
-  server.Serve(Hello(steps));
+  server.Serve(Hello(Join({Marking(3), AppendSteps("A5", {"", "A5 OK [APPENDUID 77 5] done\r\n", 700})})));
   mailkeep::testing::IntentWatcher watcher(root_ + "/archive", IntentKind::kAppend,
                                            [](const Intent& i) { return i.via == "Archive"; });
   {
@@ -109,10 +126,7 @@ TEST_F(MigratorTest, UnknownNotFoundIsSkippedUnlessRetried) {
   ASSERT_EQ(archive_->UnknownIntents(IntentKind::kAppend)->size(), 1u);
   {
     FakeServer server;
-    auto steps = look;
-    auto append = AppendSteps("A5", {"", "A5 OK [APPENDUID 77 6] done\r\n"});
-    steps.insert(steps.end(), append.begin(), append.end());
-    server.Serve(Hello(steps));
+    server.Serve(Hello(Join({look, Marking(5), AppendSteps("A7", {"", "A7 OK [APPENDUID 77 6] done\r\n"})})));
     auto m = Migrator::Connect(*archive_, Opts(server.port()), To(true), Collect());
     ASSERT_TRUE(m) << m.error().message();
     Outcome out = (*m)->Migrate(id_);
@@ -131,7 +145,7 @@ TEST_F(MigratorTest, UnknownFoundOnTheServerIsRecovered) {
   ASSERT_TRUE(archive_->RecordIntents(intent));
   FakeServer server;
   server.Serve(Hello({{"A3 EXAMINE \"Archive\"", "* 1 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA3 OK [READ-ONLY] ok\r\n"},
-                      {"A4 UID SEARCH LARGER 43 SMALLER 45", "* SEARCH 9\r\nA4 OK done\r\n"},
+                      {"A4 UID SEARCH LARGER 39 SMALLER 45", "* SEARCH 9\r\nA4 OK done\r\n"},
                       {"A5 UID FETCH 9 (UID RFC822.SIZE)", "* 1 FETCH (UID 9 RFC822.SIZE 44)\r\nA5 OK done\r\n"},
                       {"A6 UID FETCH 9 *", "* 1 FETCH (UID 9 BODY[] {44}\r\n" + kMessage + ")\r\nA6 OK done\r\n"},
                       {"A7 UNSELECT", "A7 OK\r\n"}}));
@@ -151,7 +165,7 @@ TEST_F(MigratorTest, UnknownFoundOnTheServerIsRecovered) {
 // Refused by the server (NO): nothing was appended, so the intent goes.
 TEST_F(MigratorTest, RefusedAppendLeavesNoIntent) {
   FakeServer server;
-  server.Serve(Hello(AppendSteps("A3", {"", "A3 NO [OVERQUOTA] quota exceeded\r\n"})));
+  server.Serve(Hello(Join({Marking(3), AppendSteps("A5", {"", "A5 NO [OVERQUOTA] quota exceeded\r\n"})})));
   auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
   ASSERT_TRUE(m) << m.error().message();
   Outcome out = (*m)->Migrate(id_);
@@ -185,12 +199,6 @@ std::vector<FakeStep> Appending(const std::string& command, const std::string& m
   }
   s.push_back({"*", reply});
   return s;
-}
-
-std::vector<FakeStep> Join(std::vector<std::vector<FakeStep>> parts) {
-  std::vector<FakeStep> out;
-  for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 int64_t IngestWithOrigin(Archive& archive, const std::string& bytes, Origin origin) {
@@ -286,11 +294,12 @@ TEST_F(MigratorTest, RefusedFolderFailsOnceAndOthersGoOn) {
   const std::string third = "From: c@example.test\r\n\r\nthird\r\n";
   const int64_t c = IngestWithOrigin(*archive_, third, {"eml", "local", "/Lists.mips", "3", 0, "", {}});
   FakeServer server;
-  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE", "* LIST (\\HasChildren) \".\" INBOX\r\n",
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE UNSELECT", "* LIST (\\HasChildren) \".\" INBOX\r\n",
                        Join({{{"A3 NAMESPACE", "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\nA3 OK done\r\n"},
                               {"A4 CREATE \"INBOX.in\"", "A4 NO [NOPERM] Permission denied\r\n"},
                               {"A5 CREATE \"INBOX.Lists_mips\"", "A5 OK done\r\n"}},
-                             Appending("A6 APPEND \"INBOX.Lists_mips\"", third, "A6 OK [APPENDUID 9 1] done\r\n")})));
+                             Marking(6, "INBOX.Lists_mips"),
+                             Appending("A8 APPEND \"INBOX.Lists_mips\"", third, "A8 OK [APPENDUID 9 1] done\r\n")})));
   Options o = To();
   o.keep_folders = true;
   auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
@@ -322,10 +331,11 @@ TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
   server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS UNSELECT",
                        "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n* LIST () \"/\" Other\r\n",
                        Join({{{"A3 SELECT \"Archive\"", "* OK [PERMANENTFLAGS (\\Seen)] ok\r\n"
-                                                      "* OK [UIDVALIDITY 77] ok\r\nA3 OK done\r\n"},
+                                                      "* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 5] ok\r\nA3 OK done\r\n"},
                               {"A4 UNSELECT", "A4 OK\r\n"}},
                              Appending("A5 APPEND \"Archive\"", kMessage, "A5 OK [APPENDUID 77 5] done\r\n"),
-                             Appending("A6 APPEND \"Other\" (\\Flagged)", kSecond, "A6 OK [APPENDUID 78 1] done\r\n")})));
+                             Marking(6, "Other"),
+                             Appending("A8 APPEND \"Other\" (\\Flagged)", kSecond, "A8 OK [APPENDUID 78 1] done\r\n")})));
   Options o = To();
   o.keep_folders = true;
   auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
@@ -340,11 +350,12 @@ TEST_F(MigratorTest, FlagsAreCheckedAgainstTheFolderTheyGoTo) {
 // LIST (prefix "INBOX." as every name has it, delimiter ".").
 TEST_F(MigratorTest, RefusedNamespaceFallsBackToTheListedNames) {
   FakeServer server;
-  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE",
+  server.Serve(Session("IMAP4rev1 LITERAL+ UIDPLUS NAMESPACE UNSELECT",
                        "* LIST () \".\" INBOX\r\n* LIST () \".\" INBOX.Sent\r\n",
                        Join({{{"A3 NAMESPACE", "A3 BAD unknown command\r\n"},
                               {"A4 CREATE \"INBOX.in\"", "A4 OK done\r\n"}},
-                             Appending("A5 APPEND \"INBOX.in\"", kMessage, "A5 OK [APPENDUID 9 1] done\r\n")})));
+                             Marking(5, "INBOX.in"),
+                             Appending("A7 APPEND \"INBOX.in\"", kMessage, "A7 OK [APPENDUID 9 1] done\r\n")})));
   Options o = To();
   o.keep_folders = true;
   auto m = Migrator::Connect(*archive_, Opts(server.port()), o, Collect());
@@ -450,7 +461,7 @@ TEST_F(MigratorTest, UnansweredAppendStoredIsFoundInTheSameRun) {
        Relogin({{"A2 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
                  "* STATUS Archive (MESSAGES 5 UIDNEXT 6 UIDVALIDITY 77)\r\nA2 OK done\r\n"},
                 {"A3 EXAMINE \"Archive\"", "* 5 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA3 OK [READ-ONLY] ok\r\n"},
-                {"A4 UID SEARCH LARGER 43 SMALLER 45", "* SEARCH 5\r\nA4 OK done\r\n"},
+                {"A4 UID SEARCH LARGER 39 SMALLER 45", "* SEARCH 5\r\nA4 OK done\r\n"},
                 {"A5 UID FETCH 5 (UID RFC822.SIZE)", "* 5 FETCH (UID 5 RFC822.SIZE 44)\r\nA5 OK done\r\n"},
                 {"A6 UID FETCH 5 *", "* 5 FETCH (UID 5 BODY[] {44}\r\n" + kMessage + ")\r\nA6 OK done\r\n"},
                 {"A7 UNSELECT", "A7 OK\r\n"}})});
@@ -467,6 +478,130 @@ TEST_F(MigratorTest, UnansweredAppendStoredIsFoundInTheSameRun) {
   auto places = *archive_->FolderLocations("imap", "target", "Archive");
   ASSERT_EQ(places.size(), 1u);
   EXPECT_EQ(places[0].key, "5");
+}
+
+// Without LIST-STATUS (Courier, GNU Mailutils) the folder is SELECTed for
+// its UIDNEXT before its first APPEND — as Courier 5 answers, without
+// UIDNEXT, so a STATUS after it gives that; when that APPEND is cut off
+// mid-literal, the new session's STATUS proves it was not stored, and it is
+// appended once more in the same run (before, it was looked for and, not
+// found, skipped with a warning until --retry-unknown).
+TEST_F(MigratorTest, WithoutListStatusAnUnansweredFirstAppendIsProvedNotStored) {
+  FakeServer server;
+  auto cut = Join({{{"A3 SELECT \"Archive\"", "* 4 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA3 OK [READ-WRITE] done\r\n"},
+                    {"A4 UNSELECT", "A4 OK\r\n"},
+                    {"A5 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
+                     "* STATUS Archive (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 77)\r\nA5 OK done\r\n"}},
+                   Appending("A6 APPEND \"Archive\"", kMessage, "")});
+  cut.erase(cut.end() - 3, cut.end());  // hang up after "Subject: hi", before the end of the literal
+  cut.back().close = true;
+  auto again = Hello(Join({{{"A2 STATUS \"Archive\" (MESSAGES UIDNEXT UIDVALIDITY)",
+                             "* STATUS Archive (MESSAGES 4 UIDNEXT 5 UIDVALIDITY 77)\r\nA2 OK done\r\n"}},
+                           Appending("A3 APPEND \"Archive\"", kMessage, "A3 OK [APPENDUID 77 5] done\r\n")}));
+  again.erase(again.begin() + 2);  // nothing is listed again
+  server.ServeSessions({Hello(cut), again});
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 2);
+  EXPECT_TRUE(warnings_.empty()) << warnings_.front();
+  int appends = 0;
+  for (const auto& line : server.received()) appends += line.find(" APPEND ") != std::string::npos;
+  EXPECT_EQ(appends, 2);  // the cut one and the one answered
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+  auto places = *archive_->FolderLocations("imap", "target", "Archive");
+  ASSERT_EQ(places.size(), 1u);
+  EXPECT_EQ(places[0].key, "5");
+}
+
+// A folder one may APPEND to but not SELECT (an insert-only ACL): the
+// SELECT only for the mark is refused, the message is appended anyway.
+TEST_F(MigratorTest, RefusedSelectForTheMarkStillAppends) {
+  FakeServer server;
+  server.Serve(Hello(Join({{{"A3 SELECT \"Archive\"", "A3 NO [NOPERM] no read right\r\n"}},
+                           AppendSteps("A4", {"", "A4 OK [APPENDUID 77 5] done\r\n"})})));
+  auto m = Migrator::Connect(*archive_, Opts(server.port()), To(), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kAppended) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+}
+
+// Throttled past throttle_max_wait (issue 12.8, as sync): the run stops as
+// partial, in the same session (no reconnect); a throttled APPEND was not
+// stored, so its intent goes and the next run appends the message; a
+// throttled SELECT does not refuse the folder.
+imap::ImapOptions Throttled(uint16_t port, std::vector<std::chrono::milliseconds>* waits) {
+  imap::ImapOptions o = Opts(port);
+  net::ThrottleOptions t;
+  t.sleep = [waits](std::chrono::milliseconds d) { waits->push_back(d); };
+  o.connect.throttle = std::make_shared<net::Throttle>(t);
+  return o;
+}
+
+const std::string kLongBackoff = "NO [THROTTLED] Request is throttled. Suggested Backoff Time: 299961 milliseconds\r\n";
+
+TEST_F(MigratorTest, ThrottledAppendStopsTheRunAsPartial) {
+  FakeServer server;
+  server.Serve(StatusHello(AppendSteps("A3", {"", "A3 " + kLongBackoff})));
+  std::vector<std::chrono::milliseconds> waits;
+  auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kFailed);
+  EXPECT_TRUE(out.stop);
+  EXPECT_TRUE(out.partial);
+  EXPECT_FALSE(out.archive);
+  EXPECT_NE(out.error.find("more than throttle_max_wait 120 s"), std::string::npos) << out.error;
+  EXPECT_TRUE(waits.empty());
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(server.sessions(), 1);
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+  EXPECT_TRUE(archive_->FolderLocations("imap", "target", "Archive")->empty());
+}
+
+TEST_F(MigratorTest, ThrottledSelectStopsTheRunAsPartial) {
+  FakeServer server;
+  server.Serve(Session("IMAP4rev1 LITERAL+ UNSELECT", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Archive\r\n",
+                       {{"A3 SELECT \"Archive\"", "A3 " + kLongBackoff}}));
+  std::vector<std::chrono::milliseconds> waits;
+  auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kFailed);
+  EXPECT_TRUE(out.stop);
+  EXPECT_TRUE(out.partial);
+  EXPECT_EQ(out.error.find("skipped this run"), std::string::npos) << out.error;  // not a refused folder
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_TRUE(archive_->UnknownIntents(IntentKind::kAppend)->empty());
+}
+
+// The session ends mid-APPEND and the new login is throttled that long:
+// partial too, and the APPEND without an answer stays for the next run.
+TEST_F(MigratorTest, ThrottledLoginAfterAReconnectStopsTheRunAsPartial) {
+  FakeServer server;
+  auto cut = Appending("A3 APPEND \"Archive\"", kMessage, "");
+  cut.back().close = true;
+  server.ServeSessions({StatusHello(cut),
+                        {{"", "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"},
+                         {"A1 LOGIN \"alice\" \"pw\"", "A1 " + kLongBackoff}}});
+  std::vector<std::chrono::milliseconds> waits;
+  auto m = Migrator::Connect(*archive_, Throttled(server.port(), &waits), Reconnecting(To()), Collect());
+  ASSERT_TRUE(m) << m.error().message();
+  Outcome out = (*m)->Migrate(id_);
+  EXPECT_EQ(out.kind, Outcome::kFailed);
+  EXPECT_TRUE(out.stop);
+  EXPECT_TRUE(out.partial);
+  EXPECT_NE(out.error.find("more than throttle_max_wait 120 s"), std::string::npos) << out.error;
+  m->reset();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(archive_->UnknownIntents(IntentKind::kAppend)->size(), 1u);
 }
 
 // A server that ends every new session at once: 3 reconnects, then the

@@ -74,6 +74,16 @@ class Peer:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.rstrip(b"\r").decode("latin-1")
 
+    def read(self, n):
+        """Exactly n bytes (a literal)."""
+        while len(self.buf) < n:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError
+            self.buf += self.inflate.decompress(data) if self.inflate else data
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
 
 def forever(peer, make_line, pause=0.0):
     """Sends make_line(i) for i = 1, 2, ... until the client hangs up."""
@@ -266,7 +276,7 @@ def sasl_login(peer, mechanism, initial):
     return None
 
 
-def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None, sasl=()):
+def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None, sasl=(), on_append=None):
     """Serves a mailbox over peer until LOGOUT. folders: each folder LIST
     shows and its message count (UIDs 1..count; None: listed, but EXAMINE
     and SELECT get NO). message(folder, uid): its bytes. refuse(verb,
@@ -274,7 +284,10 @@ def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None
     instead of the answer to an AUTHENTICATE (folder None), EXAMINE, SELECT
     or UID FETCH. uidvalidity(folder): the UIDVALIDITY of this selection
     (default 7). sasl: the AUTHENTICATE mechanisms offered (PLAIN, LOGIN;
-    with SASL-IR), and then LOGINDISABLED; any user and password log in."""
+    with SASL-IR), and then LOGINDISABLED; any user and password log in.
+    on_append(folder, bytes): stores an APPENDed message and returns its
+    UID (None: no such folder); refuse is asked first, with verb APPEND.
+    Without it APPEND is not served."""
     caps = b"IMAP4rev1 LITERAL+ UIDPLUS" + b"".join(b" AUTH=" + m.encode() for m in sasl) + (
         b" SASL-IR LOGINDISABLED" if sasl else b"")
     peer.send(b"* OK [CAPABILITY " + caps + b"] " + greeting + b"\r\n")
@@ -331,6 +344,24 @@ def mailbox_imap(peer, greeting, folders, message, refuse=None, uidvalidity=None
                     attrs += b" BODY[] {%d}\r\n" % len(body) + body
                 out += b"* %d FETCH (%s)\r\n" % (u, attrs)
             peer.send(out + ok)
+        elif verb == "APPEND" and on_append:
+            m = re.match(r'("[^"]*"|\S+) .*\{(\d+)(\+?)\}$', rest)
+            if not m:
+                peer.send(tag + b" BAD malformed APPEND\r\n")
+                continue
+            if not m.group(3):
+                peer.send(b"+ go ahead\r\n")
+            data = peer.read(int(m.group(2)))
+            peer.line()  # the end of the command
+            target = m.group(1).strip('"')
+            refusal = refuse and refuse(verb, target, "")
+            uid = None if refusal else on_append(target, data)
+            if refusal:
+                peer.send(tag + b" " + refusal + b"\r\n")
+            elif uid is None:
+                peer.send(tag + b" NO [TRYCREATE] no such folder\r\n")
+            else:
+                peer.send(tag + b" OK [APPENDUID %d %d] done\r\n" % (uidvalidity(target) if uidvalidity else 7, uid))
         elif verb == "LOGOUT":
             peer.send(b"* BYE bye\r\n" + ok)
             return

@@ -31,6 +31,14 @@ Scenarios:
                throttled. Suggested Backoff Time: 299961 milliseconds"
   imap-slow    no throttling; each greeting comes after 300 ms, so that
                clients connecting at once overlap
+  imap-append-short  APPEND is served (to INBOX and Archive); the second
+               APPEND gets "NO [THROTTLED] ... Suggested Backoff Time: 200
+               milliseconds"
+  imap-append-long   the third APPEND gets "NO [THROTTLED] Request is
+               throttled. Suggested Backoff Time: 299961 milliseconds"
+
+Messages APPENDed (and kept) so far: PORT_FILE.appended holds their count
+and the count of distinct ones ("N D").
 
 The most connections open at once so far is kept in PORT_FILE.max.
 """
@@ -77,6 +85,10 @@ def imap_refusal(scenario):
                 return b"BAD " + SHORT
         if verb == "AUTHENTICATE" and scenario == "imap-auth-long" and refuse_once("auth"):
             return b"NO [THROTTLED] " + LONG
+        if verb == "APPEND" and scenario == "imap-append-short" and len(appended) == 1 and refuse_once("append"):
+            return b"NO [THROTTLED] " + SHORT
+        if verb == "APPEND" and scenario == "imap-append-long" and len(appended) == 2 and refuse_once("append"):
+            return b"NO [THROTTLED] " + LONG
         if verb in ("EXAMINE", "SELECT") and scenario == "imap-short" and folder == "INBOX" and refuse_once("examine"):
             return b"NO [THROTTLED] " + SHORT
         if verb == "UID FETCH" and "BODY" in items and folder == "Archive":
@@ -122,6 +134,24 @@ def pop3(peer, scenario):
             peer.send(b"-ERR unknown command\r\n")
 
 
+appended = []  # the messages APPENDed so far
+
+
+def store(port_file):
+    """mailbox_imap's on_append: keeps the message in its folder."""
+    def on_append(folder, data):
+        with given_lock:
+            if folder not in FOLDERS:
+                return None
+            FOLDERS[folder] += 1
+            appended.append(data)
+            with open(port_file + ".appended.tmp", "w") as f:
+                f.write("%d %d" % (len(appended), len(set(appended))))
+            os.rename(port_file + ".appended.tmp", port_file + ".appended")
+            return FOLDERS[folder]
+    return on_append
+
+
 open_now = 0
 open_max = 0
 
@@ -147,7 +177,8 @@ def serve(conn, scenario, port_file):
             pop3(peer, scenario)
         else:
             sasl = ("PLAIN", "LOGIN") if scenario.startswith("imap-auth") else ()
-            mailbox_imap(peer, b"throttling IMAP ready", FOLDERS, message, imap_refusal(scenario), sasl=sasl)
+            mailbox_imap(peer, b"throttling IMAP ready", FOLDERS, message, imap_refusal(scenario), sasl=sasl,
+                         on_append=store(port_file) if scenario.startswith("imap-append") else None)
     except (EOFError, OSError, ValueError):
         pass
     finally:
@@ -157,7 +188,8 @@ def serve(conn, scenario, port_file):
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in (
-            "imap-short", "imap-long", "imap-auth-short", "imap-auth-long", "pop3-short", "pop3-long", "imap-slow"):
+            "imap-short", "imap-long", "imap-auth-short", "imap-auth-long", "pop3-short", "pop3-long", "imap-slow",
+            "imap-append-short", "imap-append-long"):
         sys.exit(__doc__)
     scenario, port_file = sys.argv[1], sys.argv[2]
     listen_and_serve(port_file, serve, scenario, port_file)
