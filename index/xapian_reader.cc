@@ -1,6 +1,7 @@
 // IndexReader over a Xapian database: ParseQuery (index/query.h) + Enquire.
 // The shards (index/shards.h) are opened with Database::add_database in
-// shard order, so Xapian's combined docids are the catalog ids.
+// stub order; CatalogIdOf turns Xapian's combined docids into catalog ids
+// (for an index of one segment they are the same), and they sort alike.
 //
 // Facets() counts with a MatchSpy over the document data (the facets, one
 // string per match, index/schema.h): at most max_documents + 1 matches are
@@ -8,7 +9,8 @@
 // (max_documents + 1)-th newest and another counts the matches dated after
 // it.
 //
-// Each Search() and Facets() first reopens the database, so a long-lived
+// Each Search() and Facets() first reopens the database (and opens the
+// shards anew when XAPIANDB names others: a compaction or a new segment), so a long-lived
 // reader sees what writers committed since, then parses the query against it (stem
 // expansion reads its vocabulary); a DatabaseModifiedError (a writer
 // committed twice during a search) is retried a few times on a reopened
@@ -93,9 +95,41 @@ class FacetSpy final : public Xapian::MatchSpy {
   Counts months_, senders_, folders_, accounts_;
 };
 
+// Weight 0 for every match, as Xapian::BoolWeight, for the orders that do
+// not rank: but it asks for the wdf, so Xapian does not swap a term that
+// indexes every document of a shard for the shard's all-documents list.
+// Xapian 1.4 does that for BoolWeight, and reading that list fails
+// ("Unexpected end of posting list") once it spans more than one B-tree
+// chunk while the shard's docids have a gap (a removed message, or
+// segments merged): `account:A` on a one-account archive of some thousand
+// messages after one `delete`.
+class ZeroWeight final : public Xapian::Weight {
+ public:
+  ZeroWeight() { need_stat(WDF); }
+  ZeroWeight* clone() const override { return new ZeroWeight; }
+  void init(double) override {}
+  double get_sumpart(Xapian::termcount, Xapian::termcount, Xapian::termcount) const override { return 0; }
+  double get_maxpart() const override { return 0; }
+  double get_sumextra(Xapian::termcount, Xapian::termcount) const override { return 0; }
+  double get_maxextra() const override { return 0; }
+};
+
+// The shards `stub` names, as one database. Throws Xapian::Error.
+Result<Xapian::Database> OpenShards(const std::string& dir, const ShardStub& stub) {
+  Xapian::Database db;
+  for (const ShardName& name : stub.AllShards()) {
+    const std::string path = dir + "/" + name.Name();
+    Xapian::Database shard(path);
+    MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
+    db.add_database(shard);
+  }
+  return db;
+}
+
 class XapianReader final : public IndexReader {
  public:
-  XapianReader(Xapian::Database db, std::string dir) : db_(std::move(db)), dir_(std::move(dir)) {}
+  XapianReader(Xapian::Database db, std::string dir, ShardStub stub)
+      : db_(std::move(db)), dir_(std::move(dir)), stub_(std::move(stub)) {}
 
   Result<SearchResult> Search(const std::string& query, const SearchOptions& options) override {
     return Parsed<SearchResult>("search", query, options.now, options.limits,
@@ -110,7 +144,7 @@ class XapianReader final : public IndexReader {
 
   Result<int64_t> DocumentCount() override {
     try {
-      db_.reopen();
+      MK_RETURN_IF_ERROR(Reopen());
       return static_cast<int64_t>(db_.get_doccount());
     } catch (const Xapian::Error& e) {
       return std::unexpected(ErrorFromXapian(e, "index document count"));
@@ -118,6 +152,30 @@ class XapianReader final : public IndexReader {
   }
 
  private:
+  // Brings db_ to what writers committed: the shards XAPIANDB names now,
+  // reopened. Throws Xapian::Error.
+  Status Reopen() {
+    if (stub_.segments.empty()) {  // unsharded (schema version 1)
+      db_.reopen();
+      return OkStatus();
+    }
+    for (int attempt = 0;; ++attempt) {
+      MK_ASSIGN_OR_RETURN(ShardStub now, ReadShardStub(dir_));
+      if (now == stub_) {
+        db_.reopen();
+        return OkStatus();
+      }
+      try {
+        MK_ASSIGN_OR_RETURN(db_, OpenShards(dir_, now));
+        stub_ = std::move(now);
+        return OkStatus();
+      } catch (const Xapian::DatabaseOpeningError&) {
+        // Removed by a compaction after the stub was read: read it again.
+        if (attempt + 1 >= kModifiedRetries) throw;
+      }
+    }
+  }
+
   // Reopens the database, parses `query` against it and calls `run` with
   // the parsed query, retrying on DatabaseModifiedError; every exception
   // becomes an error named `what`.
@@ -127,7 +185,7 @@ class XapianReader final : public IndexReader {
     if (now == 0) now = static_cast<int64_t>(std::time(nullptr));
     for (int attempt = 0;; ++attempt) {
       try {
-        db_.reopen();
+        MK_RETURN_IF_ERROR(Reopen());
         // Parsed against the reopened database: words are expanded to the
         // stem variants in its vocabulary (index/query.h).
         Result<Xapian::Query> parsed = ParseQuery(query, now, &db_, limits);
@@ -166,7 +224,7 @@ class XapianReader final : public IndexReader {
     // bytewise); after an undated one ("") is any dated one.
     Xapian::Enquire newest(db_);
     newest.set_query(query);
-    newest.set_weighting_scheme(Xapian::BoolWeight());
+    newest.set_weighting_scheme(ZeroWeight());
     newest.set_docid_order(Xapian::Enquire::DESCENDING);
     newest.set_sort_by_value(kValueDate, true);
     const Xapian::MSet boundary = newest.get_mset(most, 1);
@@ -183,7 +241,7 @@ class XapianReader final : public IndexReader {
   Xapian::MSet Spy(const Xapian::Query& query, Xapian::doccount at_least, FacetSpy* spy) {
     Xapian::Enquire enquire(db_);
     enquire.set_query(query);
-    enquire.set_weighting_scheme(Xapian::BoolWeight());
+    enquire.set_weighting_scheme(ZeroWeight());
     enquire.add_matchspy(spy);
     return enquire.get_mset(0, 0, at_least);
   }
@@ -194,12 +252,12 @@ class XapianReader final : public IndexReader {
     enquire.set_query(query);
     switch (options.sort) {
       case SortOrder::kNewest:
-        enquire.set_weighting_scheme(Xapian::BoolWeight());
+        enquire.set_weighting_scheme(ZeroWeight());
         enquire.set_docid_order(Xapian::Enquire::DESCENDING);
         enquire.set_sort_by_value(kValueDate, true);
         break;
       case SortOrder::kOldest:
-        enquire.set_weighting_scheme(Xapian::BoolWeight());
+        enquire.set_weighting_scheme(ZeroWeight());
         enquire.set_docid_order(Xapian::Enquire::ASCENDING);
         enquire.set_sort_by_value(kValueDate, false);
         break;
@@ -224,13 +282,15 @@ class XapianReader final : public IndexReader {
     result.total = mset.get_matches_estimated();
     result.ids.reserve(mset.size());
     for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it) {
-      result.ids.push_back(static_cast<int64_t>(*it));
+      result.ids.push_back(stub_.segments.empty() ? static_cast<int64_t>(*it)
+                                                  : CatalogIdOf(*it, stub_.shards_per_segment(), stub_.segments.size()));
     }
     return result;
   }
 
   Xapian::Database db_;
   std::string dir_;
+  ShardStub stub_;  // what db_ opened; no segments: an unsharded index
 };
 
 }  // namespace
@@ -241,22 +301,16 @@ Result<std::unique_ptr<IndexReader>> IndexReader::Open(const std::string& dir) {
     return MakeError(ErrorCode::kNotFound, "index " + dir + ": no index (run `mailkeep reindex`)");
   }
   try {
-    MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
-    if (shards.empty()) {
+    MK_ASSIGN_OR_RETURN(ShardStub stub, ReadShardStub(dir));
+    if (stub.segments.empty()) {
       // Not sharded: an index from schema version 1, which the schema check
       // rejects, or not an index at all.
       Xapian::Database db(dir);
       MK_RETURN_IF_ERROR(CheckSchemaVersion(db, dir));
-      return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir));
+      return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir, {}));
     }
-    Xapian::Database db;
-    for (const ShardName& name : shards) {
-      const std::string path = dir + "/" + name.Name();
-      Xapian::Database shard(path);
-      MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
-      db.add_database(shard);
-    }
-    return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir));
+    MK_ASSIGN_OR_RETURN(Xapian::Database db, OpenShards(dir, stub));
+    return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), dir, std::move(stub)));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {
