@@ -317,9 +317,9 @@ Result<CatchUpResult> CatchUpIndex(Archive& archive, int workers,
 Result<IndexCompaction> CatchUpAndCompactIndex(Archive& archive,
                                                const std::function<void(int64_t, const std::string&)>& on_problem) {
   const std::string dir = IndexDir(archive);
-  MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
+  MK_ASSIGN_OR_RETURN(const ShardStub stub, ReadShardStub(dir));
   IndexCompaction result;
-  if (shards.empty()) return result;  // no index to clean
+  if (stub.segments.empty()) return result;  // no index to clean
   MK_ASSIGN_OR_RETURN(result.caught_up, CatchUpIndex(archive, 0, {}, on_problem));
   MK_ASSIGN_OR_RETURN(result.compacted, CompactIndex(dir));
   return result;

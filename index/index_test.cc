@@ -349,9 +349,10 @@ TEST(IndexWriter, FilesArePrivateWhateverTheUmask) {
 // fsync; no temp file stays behind.
 TEST(ShardStub, WrittenAtomicallyAndPrivate) {
   TempDir dir;
-  const std::vector<ShardName> shards = {{0, 0}, {1, 3}};
+  ShardStub stub;
+  stub.segments.push_back(Segment{1, {{0, 0}, {1, 0}}});
   const mode_t old = ::umask(022);
-  const Status written = WriteShardStub(dir.path(), shards);
+  const Status written = WriteShardStub(dir.path(), stub);
   ::umask(old);
   ASSERT_TRUE(written) << written.error().ToString();
   struct stat st {};
@@ -360,20 +361,76 @@ TEST(ShardStub, WrittenAtomicallyAndPrivate) {
   EXPECT_FALSE(std::filesystem::exists(dir.Sub(std::string(kStubFile) + ".tmp")));
   auto read = ReadShardStub(dir.path());
   ASSERT_TRUE(read) << read.error().ToString();
-  ASSERT_EQ(read->size(), 2u);
-  EXPECT_EQ((*read)[1].Name(), "shard-1.3");
-  uint64_t recorded = 7;
-  ASSERT_TRUE(ReadShardStub(dir.path(), &recorded));
-  EXPECT_EQ(recorded, 0u);  // none recorded
-  // The size after a compaction, on a line Xapian skips.
-  ASSERT_TRUE(WriteShardStub(dir.path(), shards, 123456789012));
-  ASSERT_TRUE(ReadShardStub(dir.path(), &recorded));
-  EXPECT_EQ(recorded, 123456789012u);
-  EXPECT_EQ(ReadShardStub(dir.path()).value(), shards);
-  std::ofstream(dir.Sub(kStubFile)) << "glass shard-0\n# mailkeep compacted-bytes 12x\n";
-  EXPECT_EQ(ReadShardStub(dir.path()).error().code(), ErrorCode::kCorruption);
+  EXPECT_EQ(*read, stub);
+  EXPECT_EQ(read->compacted_bytes, 0u);  // none recorded
+  // Segments, and the size after a compaction, on lines Xapian skips.
+  stub.segments.push_back(Segment{74907, {{0, 3}, {1, 3}}});
+  stub.compacted_bytes = 123456789012;
+  ASSERT_TRUE(WriteShardStub(dir.path(), stub));
+  std::ifstream in(dir.Sub(kStubFile));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "glass shard-0\nglass shard-1\n# mailkeep segment-from 74907\nglass shard-0.3\nglass shard-1.3\n"
+                  "# mailkeep compacted-bytes 123456789012\n");
+  EXPECT_EQ(ReadShardStub(dir.path()).value(), stub);
+  EXPECT_EQ(stub.SegmentOf(1), 0u);
+  EXPECT_EQ(stub.SegmentOf(74906), 0u);
+  EXPECT_EQ(stub.SegmentOf(74907), 1u);
+  EXPECT_EQ(stub.NextGeneration(), 4u);
+  // Not what WriteShardStub writes: a bad number, a segment short of a
+  // shard, ids not increasing, two segments of one generation.
+  for (const char* bad : {"glass shard-0\n# mailkeep compacted-bytes 12x\n",
+                          "glass shard-0\nglass shard-1\n# mailkeep segment-from 9\nglass shard-0.1\n",
+                          "glass shard-0\n# mailkeep segment-from 1\nglass shard-0.1\n",
+                          "glass shard-0.2\n# mailkeep segment-from 9\nglass shard-0.2\n",
+                          "glass shard-0\n# mailkeep segment-from 9\n"}) {
+    std::ofstream(dir.Sub(kStubFile)) << bad;
+    EXPECT_EQ(ReadShardStub(dir.path()).error().code(), ErrorCode::kCorruption) << bad;
+  }
   // A directory that cannot take the file: an error.
-  EXPECT_FALSE(WriteShardStub(dir.Sub("missing"), shards));
+  EXPECT_FALSE(WriteShardStub(dir.Sub("missing"), stub));
+}
+
+// Combined docids over S segments of N shards back to catalog ids: every
+// id of every segment, and in the same order.
+TEST(ShardStub, CombinedDocIdsMapBackToCatalogIds) {
+  for (size_t n : {1u, 2u, 3u}) {
+    for (size_t segments : {1u, 2u, 5u}) {
+      // Segment s holds ids [1 + 10*s, 10*(s+1)] (the last: up to 60).
+      std::vector<std::pair<uint64_t, int64_t>> combined;  // docid, id
+      for (int64_t id = 1; id <= 60; ++id) {
+        const size_t s = std::min<size_t>(static_cast<size_t>((id - 1) / 10), segments - 1);
+        const uint64_t shard_docid = static_cast<uint64_t>(id - 1) / n + 1;
+        const size_t j = s * n + static_cast<size_t>(id - 1) % n;
+        combined.emplace_back((shard_docid - 1) * n * segments + j + 1, id);
+      }
+      std::sort(combined.begin(), combined.end());
+      for (size_t i = 0; i < combined.size(); ++i) {
+        EXPECT_EQ(CatalogIdOf(combined[i].first, n, segments), combined[i].second) << n << " " << segments;
+        EXPECT_EQ(combined[i].second, static_cast<int64_t>(i) + 1);  // docid order is id order
+      }
+    }
+  }
+}
+
+TEST(ShardStub, SegmentsMergeInTiers) {
+  // Tier factor 4, tier 0 below 4,000 documents.
+  auto merge = [](std::vector<int64_t> documents) { return SegmentsToMerge(documents, 4, 1000); };
+  EXPECT_EQ(merge({37455}), 0u);                       // alone: compacted
+  EXPECT_EQ(merge({37455, 37455}), 1u);                // two of a tier: only the fresh one
+  EXPECT_EQ(merge({37455, 37455, 37455, 37455}), 0u);  // four of a tier: one
+  EXPECT_EQ(merge({149820, 37455, 37455, 37455}), 3u);
+  // A cascade, as one merge: four small ones make a tier-2 one, the fifth
+  // then.
+  EXPECT_EQ(merge({600000, 20000, 20000, 20000, 5000, 5000, 5000, 5000}), 1u);
+  EXPECT_EQ(merge({600000, 150000, 20000, 3000, 3000, 3000}), 5u);
+  EXPECT_EQ(merge({600000, 150000, 20000, 3000, 3000, 3000, 3000}), 3u);
+  // Never more than kMaxSegments - 1 left, so that a writer can start another.
+  std::vector<int64_t> many;  // 4^18 ... 4^0: each of its own tier
+  for (int64_t d = int64_t{1} << 36; d > 0; d /= 4) many.push_back(d);
+  ASSERT_EQ(many.size(), kMaxSegments + 3);
+  EXPECT_EQ(SegmentsToMerge(many, 4, 1), kMaxSegments - 2);
+  many.resize(kMaxSegments - 1);
+  EXPECT_EQ(SegmentsToMerge(many, 4, 1), kMaxSegments - 2);  // only the fresh one
 }
 
 TEST(IndexWriter, AddReplaceRemoveAndCount) {
@@ -813,6 +870,46 @@ TEST(IndexReader, DateOrdersAreXapiansSortByValueOnEveryPage) {
   check();
 }
 
+// A word in every document of a shard, in a shard with a gap in its docids
+// (a message removed) whose document-length list spans B-tree chunks:
+// Xapian 1.4 swaps such a term for the shard's all-documents list when the
+// weight is BoolWeight, and reading that list failed ("Unexpected end of
+// posting list"): `account:A` on a one-account archive after a `delete`.
+TEST(IndexReader, AWordInEveryDocumentIsFoundAfterARemoval) {
+  TempDir dir;
+  IndexWriterOptions options;
+  options.shards = 1;
+  {
+    auto writer = IndexWriter::Open(dir.Sub("xapian"), options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int64_t id = 1; id <= 4000; ++id) {
+      const std::string raw = "From: a@example.org\nSubject: s" + std::to_string(id) + "\nDate: 1 Jan 2020 10:00:00 +0000\n\nword\n";
+      ASSERT_TRUE((*writer)->Add(MakeDoc(id, mime::ParseMessage(raw), 100)));
+    }
+    ASSERT_TRUE((*writer)->Commit());
+    ASSERT_TRUE((*writer)->Remove(2));
+    ASSERT_TRUE((*writer)->Commit());
+  }
+  auto reader = IndexReader::Open(dir.Sub("xapian"));
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  for (SortOrder sort : {SortOrder::kNewest, SortOrder::kOldest, SortOrder::kRelevance}) {
+    SearchOptions search;
+    search.sort = sort;
+    search.limit = 3;
+    auto result = (*reader)->Search("from:a@example.org", search);
+    ASSERT_TRUE(result) << result.error().ToString();
+    EXPECT_EQ(result->total, 3999u);
+    if (sort == SortOrder::kNewest) {
+      EXPECT_EQ(result->ids, (std::vector<int64_t>{4000, 3999, 3998}));
+    } else if (sort == SortOrder::kOldest) {
+      EXPECT_EQ(result->ids, (std::vector<int64_t>{1, 3, 4}));
+    }
+  }
+  auto facets = (*reader)->Facets("from:a@example.org", FacetOptions{});
+  ASSERT_TRUE(facets) << facets.error().ToString();
+  EXPECT_EQ(facets->counted, 3999u);
+}
+
 TEST(IndexReader, SchemaThreeIndexNeedsReindex) {
   TempDir dir;
   const std::string path = dir.Sub("xapian");
@@ -1144,9 +1241,9 @@ void ExpectOnlyGeneration(const std::string& path, size_t g) {
   const std::vector<ShardName> names = {ShardName{0, g}, ShardName{1, g}};
   EXPECT_EQ(ShardLines(path), "glass " + names[0].Name() + "\nglass " + names[1].Name() + "\n");
   EXPECT_EQ(Entries(path), (std::set<std::string>{"XAPIANDB", names[0].Name(), names[1].Name()}));
-  uint64_t recorded = 0;
-  ASSERT_TRUE(ReadShardStub(path, &recorded));
-  EXPECT_EQ(recorded, ShardBytes(path, names));
+  auto stub = ReadShardStub(path);
+  ASSERT_TRUE(stub);
+  EXPECT_EQ(stub->compacted_bytes, ShardBytes(path, names));
 }
 
 // The docids the index holds, through the stub (as the reader's
@@ -1269,6 +1366,130 @@ TEST(IndexWriter, CompactsWhenGrownPastThePolicy) {
 #endif
 }
 
+// A writer that adds past the last id of an index whose newest segment is
+// large enough writes a fresh segment, which it compacts alone or merges
+// by tiers when it closes; a reader sees every segment, each document once
+// under its catalog id, in id order, also a reader opened before.
+TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  // Adds documents first..last, replaces `replace` and removes `remove`
+  // (0: none), closes. A fresh segment from 10 documents in the newest;
+  // tiers of 2 (tier 0 below 20 documents).
+  auto session = [&](int first, int last, int replace = 0, int remove = 0) {
+    IndexWriterOptions options;
+    options.shards = 2;
+    options.fresh_segment_min_documents = 10;
+    options.segment_tier_factor = 2;
+    options.segment_tier_base = 10;
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    for (int i = first; i <= last; ++i) {
+      const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+      ASSERT_TRUE((*writer)->Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
+    }
+    if (replace != 0) {
+      const std::string raw = Raw(replace, "replaced", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+      ASSERT_TRUE((*writer)->Add(MakeDoc(replace, mime::ParseMessage(raw), raw.size())));
+    }
+    if (remove != 0) {
+      ASSERT_TRUE((*writer)->Remove(remove));
+    }
+    ASSERT_TRUE((*writer)->Commit());
+    EXPECT_EQ((*writer)->LastDocId().value(), last);
+  };
+  auto first_ids = [&] {
+    std::vector<int64_t> ids;
+    const ShardStub stub = ReadShardStub(path).value();
+    for (const Segment& segment : stub.segments) ids.push_back(segment.first_id);
+    return ids;
+  };
+  auto listed_only = [&] {
+    std::set<std::string> listed = {"XAPIANDB"};
+    for (const ShardName& name : ReadShardStub(path).value().AllShards()) listed.insert(name.Name());
+    EXPECT_EQ(Entries(path), listed);
+  };
+  session(1, 5);  // a new index: one segment
+  session(6, 12);  // 5 in the newest: written in place
+  EXPECT_EQ(first_ids(), std::vector<int64_t>{1});
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  auto early = IndexReader::Open(path);  // opened now, searched after the segments change
+  ASSERT_TRUE(early) << early.error().ToString();
+#endif
+  session(13, 20, 3, 4);  // 12 in the newest: a fresh one from 13; 12 and 8 (tier 0) merge
+  EXPECT_EQ(first_ids(), std::vector<int64_t>{1});
+  session(21, 45, 0, 14);  // 19 in the newest: fresh from 21; 19 (tier 0) and 25 (tier 1) stay apart
+  EXPECT_EQ(first_ids(), (std::vector<int64_t>{1, 21}));
+  listed_only();
+  session(46, 47, 30, 2);  // 25 in the newest: fresh from 46 (tier 0)
+  EXPECT_EQ(first_ids(), (std::vector<int64_t>{1, 21, 46}));
+  listed_only();
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 44u);  // 47 - 3 removed
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  for (IndexReader* reader : {early->get(), IndexReader::Open(path).value().release()}) {
+    std::vector<int64_t> all;
+    for (int64_t id = 1; id <= 47; ++id) {
+      if (id != 2 && id != 4 && id != 14) all.push_back(id);
+    }
+    SearchOptions oldest;
+    oldest.sort = SortOrder::kOldest;
+    auto found = reader->Search("body", oldest);
+    ASSERT_TRUE(found) << found.error().ToString();
+    EXPECT_EQ(found->ids, all);
+    SearchOptions newest;
+    std::reverse(all.begin(), all.end());
+    EXPECT_EQ(reader->Search("body", newest).value().ids, all);
+    EXPECT_EQ(reader->Search("subject:replaced", oldest).value().ids, (std::vector<int64_t>{3, 30}));
+    EXPECT_EQ(reader->Search("subject:s47", oldest).value().ids, std::vector<int64_t>{47});
+    EXPECT_EQ(reader->DocumentCount().value(), 44);
+    if (reader != early->get()) delete reader;
+  }
+#endif
+  session(48, 60);  // 2 in the newest: in place; 15 there now
+  EXPECT_EQ(first_ids(), (std::vector<int64_t>{1, 21, 46}));
+  session(61, 75);  // fresh from 61 (15, tier 0): 15 and 15 merge, then 30 and 25 (tier 1)
+  EXPECT_EQ(first_ids(), (std::vector<int64_t>{1, 21}));
+  listed_only();
+  // Compact(): every segment into one.
+  {
+    auto writer = IndexWriter::Open(path);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE((*writer)->Compact());
+  }
+  EXPECT_EQ(first_ids(), std::vector<int64_t>{1});
+  listed_only();
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 72u);
+  std::vector<Xapian::docid> expected;
+  for (Xapian::docid id = 1; id <= 75; ++id) {
+    if (id != 2 && id != 4 && id != 14) expected.push_back(id);
+  }
+  EXPECT_EQ(DocIds(path), expected);
+}
+
+// A writer killed after it created a fresh segment's shards but before it
+// listed them leaves directories the next writer removes.
+TEST(IndexWriter, OpenRemovesAnUnlistedFreshSegment) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  {
+    IndexWriterOptions options;
+    options.shards = 2;
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer);
+    AddTwenty(**writer);
+  }
+  const std::set<std::string> before = Entries(path);
+  std::filesystem::create_directory(path + "/shard-0.7");
+  std::filesystem::create_directory(path + "/shard-1.7");
+  std::ofstream(path + "/shard-1.7/postlist.glass") << "partial";
+  auto writer = IndexWriter::Open(path);
+  ASSERT_TRUE(writer);
+  EXPECT_EQ(Entries(path), before);
+  EXPECT_EQ((*writer)->DocumentCount().value(), 20);
+}
+
 // A compaction killed before XAPIANDB switched leaves (part of) the next
 // generation; killed after, the previous one. Either may hold a removed
 // document's text: the next writer removes every shard directory the stub
@@ -1290,7 +1511,7 @@ TEST(IndexWriter, OpenRemovesShardDirectoriesTheStubDoesNotList) {
   // next one's switch (a complete and a partial next generation).
   std::filesystem::copy(path + "/shard-0", path + "/shard-0.1", std::filesystem::copy_options::recursive);
   std::filesystem::copy(path + "/shard-1", path + "/shard-1.1", std::filesystem::copy_options::recursive);
-  ASSERT_TRUE(WriteShardStub(path, {ShardName{0, 1}, ShardName{1, 1}}));
+  ASSERT_TRUE(WriteShardStub(path, ShardStub{{Segment{1, {ShardName{0, 1}, ShardName{1, 1}}}}, 0}));
   std::filesystem::copy(path + "/shard-0.1", path + "/shard-0.2", std::filesystem::copy_options::recursive);
   std::filesystem::create_directory(path + "/shard-1.2");
   std::ofstream(path + "/shard-1.2/postlist.glass") << "partial";

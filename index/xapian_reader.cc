@@ -1,6 +1,7 @@
 // IndexReader over a Xapian database: ParseQuery (index/query.h) + Enquire.
 // The shards (index/shards.h) are opened with Database::add_database in
-// shard order, so Xapian's combined docids are the catalog ids.
+// stub order; CatalogIdOf turns Xapian's combined docids into catalog ids
+// (for an index of one segment they are the same), and they sort alike.
 //
 // Facets() counts with a MatchSpy over the document data (the facets, one
 // string per match, index/schema.h): at most max_documents + 1 matches are
@@ -16,7 +17,8 @@
 // the page from them: the same documents in the same order as
 // Enquire::set_sort_by_value gives.
 //
-// Each Search() and Facets() first reopens the database, so a long-lived
+// Each Search() and Facets() first reopens the database (and opens the
+// shards anew when XAPIANDB names others: a compaction or a new segment), so a long-lived
 // reader sees what writers committed since, then parses the query against it (stem
 // expansion reads its vocabulary); a DatabaseModifiedError (a writer
 // committed twice during a search) is retried a few times on a reopened
@@ -102,6 +104,25 @@ class FacetSpy final : public Xapian::MatchSpy {
   Counts months_, senders_, folders_, accounts_;
 };
 
+// Weight 0 for every match, as Xapian::BoolWeight, for the orders that do
+// not rank: but it asks for the wdf, so Xapian does not swap a term that
+// indexes every document of a shard for the shard's all-documents list.
+// Xapian 1.4 does that for BoolWeight, and reading that list fails
+// ("Unexpected end of posting list") once it spans more than one B-tree
+// chunk while the shard's docids have a gap (a removed message, or
+// segments merged): `account:A` on a one-account archive of some thousand
+// messages after one `delete`.
+class ZeroWeight final : public Xapian::Weight {
+ public:
+  ZeroWeight() { need_stat(WDF); }
+  ZeroWeight* clone() const override { return new ZeroWeight; }
+  void init(double) override {}
+  double get_sumpart(Xapian::termcount, Xapian::termcount, Xapian::termcount) const override { return 0; }
+  double get_maxpart() const override { return 0; }
+  double get_sumextra(Xapian::termcount, Xapian::termcount) const override { return 0; }
+  double get_maxextra() const override { return 0; }
+};
+
 // Every document of a database in Search's date orders. Newest first is by
 // the date value (kValueDate) compared bytewise, as
 // Enquire::set_sort_by_value(kValueDate, true) orders (an undated document
@@ -185,11 +206,30 @@ class MatchIds final : public Xapian::MatchSpy {
   std::vector<Xapian::docid>* ids_;
 };
 
+// The shards `stub` names: each (in stub order) and all as one database.
+// Throws Xapian::Error.
+struct OpenedShards {
+  Xapian::Database all;
+  std::vector<Xapian::Database> each;
+};
+Result<OpenedShards> OpenShards(const std::string& dir, const ShardStub& stub) {
+  OpenedShards opened;
+  for (const ShardName& name : stub.AllShards()) {
+    const std::string path = dir + "/" + name.Name();
+    Xapian::Database shard(path);
+    MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
+    opened.all.add_database(shard);
+    opened.each.push_back(std::move(shard));
+  }
+  return opened;
+}
+
 class XapianReader final : public IndexReader {
  public:
-  // `shards`: the databases `db` combines, in order.
-  XapianReader(Xapian::Database db, std::vector<Xapian::Database> shards, std::string dir)
-      : db_(std::move(db)), shards_(std::move(shards)), dir_(std::move(dir)) {}
+  // `shards`: the databases `db` combines, in order; `stub`: what they are
+  // (no segments: an unsharded index, `db` alone).
+  XapianReader(Xapian::Database db, std::vector<Xapian::Database> shards, std::string dir, ShardStub stub)
+      : db_(std::move(db)), shards_(std::move(shards)), dir_(std::move(dir)), stub_(std::move(stub)) {}
 
   Result<SearchResult> Search(const std::string& query, const SearchOptions& options) override {
     return Parsed<SearchResult>("search", query, options.now, options.limits,
@@ -204,7 +244,7 @@ class XapianReader final : public IndexReader {
 
   Result<int64_t> DocumentCount() override {
     try {
-      Reopen();
+      MK_RETURN_IF_ERROR(Reopen());
       return static_cast<int64_t>(db_.get_doccount());
     } catch (const Xapian::Error& e) {
       return std::unexpected(ErrorFromXapian(e, "index document count"));
@@ -212,6 +252,33 @@ class XapianReader final : public IndexReader {
   }
 
  private:
+  // Brings db_ to what writers committed: the shards XAPIANDB names now,
+  // reopened. Throws Xapian::Error.
+  Status Reopen() {
+    if (stub_.segments.empty()) {  // unsharded (schema version 1)
+      if (db_.reopen()) order_current_ = false;
+      return OkStatus();
+    }
+    for (int attempt = 0;; ++attempt) {
+      MK_ASSIGN_OR_RETURN(ShardStub now, ReadShardStub(dir_));
+      if (now == stub_) {
+        if (db_.reopen()) order_current_ = false;  // the shards share db_'s state: reopened with it
+        return OkStatus();
+      }
+      try {
+        MK_ASSIGN_OR_RETURN(OpenedShards opened, OpenShards(dir_, now));
+        db_ = std::move(opened.all);
+        shards_ = std::move(opened.each);
+        stub_ = std::move(now);
+        order_current_ = false;
+        return OkStatus();
+      } catch (const Xapian::DatabaseOpeningError&) {
+        // Removed by a compaction after the stub was read: read it again.
+        if (attempt + 1 >= kModifiedRetries) throw;
+      }
+    }
+  }
+
   // Reopens the database, parses `query` against it and calls `run` with
   // the parsed query, retrying on DatabaseModifiedError; every exception
   // becomes an error named `what`.
@@ -221,7 +288,7 @@ class XapianReader final : public IndexReader {
     if (now == 0) now = static_cast<int64_t>(std::time(nullptr));
     for (int attempt = 0;; ++attempt) {
       try {
-        Reopen();
+        MK_RETURN_IF_ERROR(Reopen());
         // Parsed against the reopened database: words are expanded to the
         // stem variants in its vocabulary (index/query.h).
         Result<Xapian::Query> parsed = ParseQuery(query, now, &db_, limits);
@@ -244,11 +311,6 @@ class XapianReader final : public IndexReader {
   }
 
   // Throws Xapian::Error.
-  void Reopen() {
-    if (db_.reopen()) order_current_ = false;  // the shards share db_'s state: reopened with it
-  }
-
-  // Throws Xapian::Error.
   FacetResult CountFacets(const Xapian::Query& query, const FacetOptions& options) {
     const auto most = static_cast<Xapian::doccount>(
         std::min<size_t>(options.max_documents, std::numeric_limits<Xapian::doccount>::max() - 1));
@@ -265,7 +327,7 @@ class XapianReader final : public IndexReader {
     // bytewise); after an undated one ("") is any dated one.
     Xapian::Enquire newest(db_);
     newest.set_query(query);
-    newest.set_weighting_scheme(Xapian::BoolWeight());
+    newest.set_weighting_scheme(ZeroWeight());
     newest.set_docid_order(Xapian::Enquire::DESCENDING);
     newest.set_sort_by_value(kValueDate, true);
     const Xapian::MSet boundary = newest.get_mset(most, 1);
@@ -282,7 +344,7 @@ class XapianReader final : public IndexReader {
   Xapian::MSet Spy(const Xapian::Query& query, Xapian::doccount at_least, FacetSpy* spy) {
     Xapian::Enquire enquire(db_);
     enquire.set_query(query);
-    enquire.set_weighting_scheme(Xapian::BoolWeight());
+    enquire.set_weighting_scheme(ZeroWeight());
     enquire.add_matchspy(spy);
     return enquire.get_mset(0, 0, at_least);
   }
@@ -300,13 +362,14 @@ class XapianReader final : public IndexReader {
       MatchIds spy(static_cast<Xapian::docid>(s), static_cast<Xapian::docid>(shards_.size()), &matches_);
       Xapian::Enquire enquire(shards_[s]);
       enquire.set_query(query);
-      enquire.set_weighting_scheme(Xapian::BoolWeight());
+      enquire.set_weighting_scheme(ZeroWeight());
       enquire.add_matchspy(&spy);
       enquire.get_mset(0, 0, shards_[s].get_doccount());
     }
     SearchResult result;
     result.total = matches_.size();
     result.ids = order_.Page(matches_, options.sort == SortOrder::kNewest, options.offset, options.limit);
+    for (int64_t& id : result.ids) id = CatalogId(static_cast<Xapian::docid>(id));
     return result;
   }
 
@@ -329,14 +392,21 @@ class XapianReader final : public IndexReader {
     result.total = mset.get_matches_estimated();
     result.ids.reserve(mset.size());
     for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it) {
-      result.ids.push_back(static_cast<int64_t>(*it));
+      result.ids.push_back(CatalogId(*it));
     }
     return result;
+  }
+
+  // The catalog id of db_'s docid `docid`.
+  int64_t CatalogId(Xapian::docid docid) const {
+    if (stub_.segments.empty()) return static_cast<int64_t>(docid);
+    return CatalogIdOf(docid, stub_.shards_per_segment(), stub_.segments.size());
   }
 
   Xapian::Database db_;
   std::vector<Xapian::Database> shards_;
   std::string dir_;
+  ShardStub stub_;  // what db_ opened; no segments: an unsharded index
   DateOrder order_;
   bool order_current_ = false;          // order_ is of db_ as last reopened
   std::vector<Xapian::docid> matches_;  // Run's scratch
@@ -350,24 +420,17 @@ Result<std::unique_ptr<IndexReader>> IndexReader::Open(const std::string& dir) {
     return MakeError(ErrorCode::kNotFound, "index " + dir + ": no index (run `mailkeep reindex`)");
   }
   try {
-    MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
-    if (shards.empty()) {
+    MK_ASSIGN_OR_RETURN(ShardStub stub, ReadShardStub(dir));
+    if (stub.segments.empty()) {
       // Not sharded: an index from schema version 1, which the schema check
       // rejects, or not an index at all.
       Xapian::Database db(dir);
       MK_RETURN_IF_ERROR(CheckSchemaVersion(db, dir));
-      return std::unique_ptr<IndexReader>(new XapianReader(db, {db}, dir));
+      return std::unique_ptr<IndexReader>(new XapianReader(db, {db}, dir, {}));
     }
-    Xapian::Database db;
-    std::vector<Xapian::Database> opened;
-    for (const ShardName& name : shards) {
-      const std::string path = dir + "/" + name.Name();
-      Xapian::Database shard(path);
-      MK_RETURN_IF_ERROR(CheckSchemaVersion(shard, path));
-      db.add_database(shard);
-      opened.push_back(std::move(shard));
-    }
-    return std::unique_ptr<IndexReader>(new XapianReader(std::move(db), std::move(opened), dir));
+    MK_ASSIGN_OR_RETURN(OpenedShards opened, OpenShards(dir, stub));
+    return std::unique_ptr<IndexReader>(
+        new XapianReader(std::move(opened.all), std::move(opened.each), dir, std::move(stub)));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {

@@ -279,16 +279,22 @@ void MakePrivate(const std::string& dir) {
 
 class ShardedWriter final : public IndexWriter {
  public:
-  ShardedWriter(std::string dir, std::vector<ShardName> names, uint64_t compacted_bytes,
-                std::vector<Xapian::WritableDatabase> dbs, const IndexWriterOptions& options)
-      : dir_(std::move(dir)), names_(std::move(names)), options_(options), compacted_bytes_(compacted_bytes) {
-    for (auto& db : dbs) shards_.push_back(std::make_unique<Shard>(std::move(db), options.max_body_bytes, options.shard_flush_documents));
+  ShardedWriter(std::string dir, ShardStub stub, std::vector<Xapian::WritableDatabase> dbs, int64_t fresh_from,
+                const IndexWriterOptions& options)
+      : dir_(std::move(dir)), stub_(std::move(stub)), n_(stub_.shards_per_segment()), options_(options),
+        fresh_from_(fresh_from) {
+    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
   }
 
   ~ShardedWriter() override {
-    // Errors are lost (see the file comment); a failed compaction leaves
-    // the index as it was.
-    if (changed_ && !failure_ && Commit() && GrownPastPolicy()) (void)Compact();
+    // Errors are lost (see the file comment); a failed compaction or merge
+    // leaves the index as it was.
+    if (!changed_ || failure_ || !Commit()) return;
+    if (fresh_) {
+      (void)MergeNewestSegments();
+    } else if (GrownPastPolicy()) {
+      (void)Compact();
+    }
     // shards_ goes with the members: joins the threads, closing commits what is pending.
   }
 
@@ -296,10 +302,11 @@ class ShardedWriter final : public IndexWriter {
     if (doc.message == nullptr) return MakeError(ErrorCode::kInvalidArgument, "index add: no message");
     MK_ASSIGN_OR_RETURN(const Xapian::docid id, ToDocId(doc.id));
     MK_RETURN_IF_ERROR(FirstFailure());
+    if (fresh_from_ > 0 && doc.id >= fresh_from_ && !fresh_) MK_RETURN_IF_ERROR(MakeFreshSegment());
     const mime::Message& m = *doc.message;
     pending_bytes_ += std::min(m.text.size(), options_.max_body_bytes) + m.subject.size();
-    const size_t n = shards_.size();
-    shards_[(id - 1) % n]->Add(std::move(doc), static_cast<Xapian::docid>((id - 1) / n + 1));
+    Shard& shard = ShardOf(doc.id);
+    shard.Add(std::move(doc), static_cast<Xapian::docid>((id - 1) / n_ + 1));
     changed_ = true;
     ++pending_documents_;
     if (pending_documents_ >= options_.commit_every_documents || pending_bytes_ >= options_.commit_every_bytes) {
@@ -311,10 +318,9 @@ class ShardedWriter final : public IndexWriter {
   Status Remove(int64_t id) override {
     MK_ASSIGN_OR_RETURN(const Xapian::docid docid, ToDocId(id));
     if (failure_) return std::unexpected(*failure_);
-    const size_t n = shards_.size();
-    const auto shard_docid = static_cast<Xapian::docid>((docid - 1) / n + 1);
-    MK_RETURN_IF_ERROR(shards_[(docid - 1) % n]
-                           ->Submit(
+    const auto shard_docid = static_cast<Xapian::docid>((docid - 1) / n_ + 1);
+    MK_RETURN_IF_ERROR(ShardOf(id)
+                           .Submit(
                                [shard_docid](Xapian::WritableDatabase& db) -> Status {
                                  try {
                                    db.delete_document(shard_docid);
@@ -370,19 +376,97 @@ class ShardedWriter final : public IndexWriter {
     return total;
   }
 
-  Status Compact() override {
+  // Every segment into one.
+  Status Compact() override { return Merge(0); }
+
+  Result<int64_t> LastDocId() override {
+    int64_t last = 0;
+    const auto n = static_cast<int64_t>(n_);
+    Status status = ForEachShard("index last document id", [&](size_t j, Xapian::WritableDatabase& db) {
+      const int64_t shard_last = db.get_lastdocid();
+      if (shard_last > 0) last = std::max(last, (shard_last - 1) * n + static_cast<int64_t>(j % n_) + 1);
+    });
+    if (!status) return std::unexpected(std::move(status).error());
+    return last;
+  }
+
+ private:
+  std::unique_ptr<Shard> NewShard(Xapian::WritableDatabase db) const {
+    return std::make_unique<Shard>(std::move(db), options_.max_body_bytes, options_.shard_flush_documents);
+  }
+
+  // The shard that holds (or is to hold) catalog id `id`.
+  Shard& ShardOf(int64_t id) { return *shards_[stub_.SegmentOf(id) * n_ + static_cast<size_t>(id - 1) % n_]; }
+
+  // Starts this writer's own segment for the ids from fresh_from_ on:
+  // its shards created, then listed in XAPIANDB (before anything written
+  // to them is committed; a kill before the listing leaves directories
+  // the next writer removes).
+  Status MakeFreshSegment() {
+    Segment fresh{fresh_from_, {}};
+    const size_t generation = stub_.NextGeneration();
+    for (size_t k = 0; k < n_; ++k) fresh.shards.push_back(ShardName{k, generation});
+    std::vector<Xapian::WritableDatabase> dbs;
+    MK_RETURN_IF_ERROR(Guarded(
+        [&]() -> Status {
+          for (const ShardName& name : fresh.shards) {
+            MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir_, name));
+            dbs.push_back(std::move(db));
+          }
+          return OkStatus();
+        },
+        "index new segment " + dir_));
+    MakePrivate(dir_);
+    ShardStub next = stub_;
+    next.segments.push_back(std::move(fresh));
+    MK_RETURN_IF_ERROR(WriteShardStub(dir_, next));
+    stub_ = std::move(next);
+    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
+    fresh_ = true;
+    return OkStatus();
+  }
+
+  // When the writer made a fresh segment: merges the newest segments as
+  // SegmentsToMerge says (at least the fresh one, compacted alone).
+  Status MergeNewestSegments() {
+    std::vector<int64_t> documents(stub_.segments.size(), 0);
+    MK_RETURN_IF_ERROR(ForEachShard("index document count", [&](size_t j, Xapian::WritableDatabase& db) {
+      documents[j / n_] += static_cast<int64_t>(db.get_doccount());
+    }));
+    return Merge(SegmentsToMerge(documents, options_.segment_tier_factor, options_.segment_tier_base));
+  }
+
+  // The compaction policy (IndexWriterOptions): whether the shards have
+  // grown enough since the last compaction.
+  bool GrownPastPolicy() const {
+    if (options_.compact_growth_percent == 0) return false;
+    const uint64_t now = ShardBytes(dir_, stub_.AllShards());
+    if (now <= stub_.compacted_bytes) return false;
+    const uint64_t growth = now - stub_.compacted_bytes;
+    return growth >= options_.compact_min_growth_bytes &&
+           growth >= stub_.compacted_bytes / 100 * options_.compact_growth_percent;
+  }
+
+  // Commits, then compacts segments `from`.. (the newest) into one segment
+  // of a new generation (docids kept) and switches XAPIANDB to it, then
+  // removes the shards replaced and goes on writing to the new ones.
+  Status Merge(size_t from) {
     MK_RETURN_IF_ERROR(Commit());
-    std::vector<ShardName> next = names_;
-    for (ShardName& name : next) ++name.generation;
-    if (Status written = CompactShards(next); !written) {
-      RemoveShards(next);
+    Segment merged{stub_.segments[from].first_id, {}};
+    const size_t generation = stub_.NextGeneration();
+    for (size_t k = 0; k < n_; ++k) merged.shards.push_back(ShardName{k, generation});
+    if (Status written = CompactShards(from, merged.shards); !written) {
+      RemoveShards(merged.shards);
       return written;
     }
-    const uint64_t compacted_bytes = std::max<uint64_t>(ShardBytes(dir_, next), 1);
-    if (Status switched = WriteShardStub(dir_, next, compacted_bytes); !switched) {
+    ShardStub next = stub_;
+    next.segments.resize(from);
+    next.segments.push_back(std::move(merged));
+    next.compacted_bytes = std::max<uint64_t>(ShardBytes(dir_, next.AllShards()), 1);
+    if (Status switched = WriteShardStub(dir_, next); !switched) {
       auto now = ReadShardStub(dir_);
-      if (now && *now == names_) {
-        RemoveShards(next);
+      if (now && *now == stub_) {
+        RemoveShards(next.segments.back().shards);
       } else {
         // Renamed but not known durable: both generations stay until the
         // next Open() keeps the one XAPIANDB names; this writer stops.
@@ -390,61 +474,49 @@ class ShardedWriter final : public IndexWriter {
       }
       return switched;
     }
-    std::vector<ShardName> old = std::exchange(names_, std::move(next));
-    compacted_bytes_ = compacted_bytes;
-    if (Status reopened = Reopen(); !reopened) {
+    std::vector<ShardName> replaced;
+    for (size_t s = from; s < stub_.segments.size(); ++s) {
+      replaced.insert(replaced.end(), stub_.segments[s].shards.begin(), stub_.segments[s].shards.end());
+    }
+    stub_ = std::move(next);
+    fresh_ = false;
+    fresh_from_ = 0;  // this writer's adds go to the segment of their id from now on
+    if (Status reopened = Reopen(from); !reopened) {
       failure_ = reopened.error();  // XAPIANDB names the new shards; the old ones must not be written
       return reopened;
     }
-    RemoveShards(old);
+    RemoveShards(replaced);
     if (Status synced = SyncDir(dir_); !synced) return MakeError(ErrorCode::kIoError, "index compact: " + synced.error().message());
     return OkStatus();
   }
 
-  Result<int64_t> LastDocId() override {
-    int64_t last = 0;
-    const int64_t n = static_cast<int64_t>(shards_.size());
-    Status status = ForEachShard("index last document id", [&](size_t k, Xapian::WritableDatabase& db) {
-      const int64_t shard_last = db.get_lastdocid();
-      if (shard_last > 0) last = std::max(last, (shard_last - 1) * n + static_cast<int64_t>(k) + 1);
-    });
-    if (!status) return std::unexpected(std::move(status).error());
-    return last;
-  }
-
- private:
-  // The compaction policy (IndexWriterOptions): whether the shards have
-  // grown enough since the last compaction.
-  bool GrownPastPolicy() const {
-    if (options_.compact_growth_percent == 0) return false;
-    const uint64_t now = ShardBytes(dir_, names_);
-    if (now <= compacted_bytes_) return false;
-    const uint64_t growth = now - compacted_bytes_;
-    return growth >= options_.compact_min_growth_bytes &&
-           growth >= compacted_bytes_ / 100 * options_.compact_growth_percent;
-  }
-
-  // Compacts every committed shard k into next[k] (keeping the docids),
-  // each fsynced, the files private; the first error. A small index one
-  // shard after another, so that the file operations come in one order
-  // (tests/fault counts them); from kParallelCompactBytes on, every shard
-  // on its own thread (the CPU work is Xapian's, per shard).
-  Status CompactShards(const std::vector<ShardName>& next) {
-    std::vector<Status> done(names_.size(), OkStatus());
+  // Compacts shard k of the committed segments `from`.. into to[k] (keeping
+  // the docids), each fsynced, the files private; the first error. A small
+  // index one shard after another, so that the file operations come in one
+  // order (tests/fault counts them); from kParallelCompactBytes on, every
+  // shard on its own thread (the CPU work is Xapian's, per shard).
+  Status CompactShards(size_t from, const std::vector<ShardName>& to) {
+    std::vector<Status> done(n_, OkStatus());
+    std::vector<ShardName> sources;
+    for (size_t s = from; s < stub_.segments.size(); ++s) {
+      sources.insert(sources.end(), stub_.segments[s].shards.begin(), stub_.segments[s].shards.end());
+    }
     auto one = [&](size_t k) {
-      const std::string to = dir_ + "/" + next[k].Name();
+      const std::string path = dir_ + "/" + to[k].Name();
       std::error_code ignored;
-      std::filesystem::remove_all(to, ignored);  // a killed compaction's
+      std::filesystem::remove_all(path, ignored);  // a killed compaction's
       done[k] = Guarded(
           [&]() -> Status {
-            Xapian::Database(dir_ + "/" + names_[k].Name()).compact(to, Xapian::DBCOMPACT_NO_RENUMBER);
-            return SyncDir(to);  // its files' names, before XAPIANDB points at it
+            Xapian::Database source;
+            for (size_t j = k; j < sources.size(); j += n_) source.add_database(Xapian::Database(dir_ + "/" + sources[j].Name()));
+            source.compact(path, Xapian::DBCOMPACT_NO_RENUMBER);
+            return SyncDir(path);  // its files' names, before XAPIANDB points at it
           },
-          "index compact " + to);
+          "index compact " + path);
     };
-    if (ShardBytes(dir_, names_) >= kParallelCompactBytes) {
+    if (ShardBytes(dir_, sources) >= kParallelCompactBytes) {
       std::vector<std::jthread> threads;
-      for (size_t k = 0; k < names_.size(); ++k) {
+      for (size_t k = 0; k < n_; ++k) {
         try {
           threads.emplace_back(one, k);
         } catch (const std::system_error&) {
@@ -452,7 +524,7 @@ class ShardedWriter final : public IndexWriter {
         }
       }
     } else {
-      for (size_t k = 0; k < names_.size(); ++k) {
+      for (size_t k = 0; k < n_; ++k) {
         one(k);
         if (!done[k]) break;
       }
@@ -462,24 +534,24 @@ class ShardedWriter final : public IndexWriter {
     return OkStatus();
   }
 
-  // Opens the shards XAPIANDB now names (names_) and moves every shard
-  // thread onto them, closing the old databases (what their threads
-  // refused is kept for TakeRefused).
-  Status Reopen() {
+  // Opens the shards of segment `from` (the newest, just merged) and puts
+  // threads on them in place of segments `from`.. replaced, closing their
+  // databases (what their threads refused is kept for TakeRefused). The
+  // older segments' shards stay open as they are.
+  Status Reopen(size_t from) {
     std::vector<Xapian::WritableDatabase> dbs;
     MK_RETURN_IF_ERROR(Guarded(
         [&]() -> Status {
-          for (const ShardName& name : names_) {
+          for (const ShardName& name : stub_.segments[from].shards) {
             MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir_, name));
             dbs.push_back(std::move(db));
           }
           return OkStatus();
         },
         "index reopen " + dir_));
-    for (size_t k = 0; k < shards_.size(); ++k) {
-      shards_[k]->TakeRefused(refused_);
-      shards_[k] = std::make_unique<Shard>(std::move(dbs[k]), options_.max_body_bytes, options_.shard_flush_documents);
-    }
+    for (size_t j = from * n_; j < shards_.size(); ++j) shards_[j]->TakeRefused(refused_);
+    shards_.resize(from * n_);
+    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
     return OkStatus();
   }
 
@@ -492,7 +564,7 @@ class ShardedWriter final : public IndexWriter {
   // commit renames a new version file into place): what a commit made is
   // durable only with each shard's directory fsynced.
   Status SyncShardDirs() {
-    for (const ShardName& name : names_) {
+    for (const ShardName& name : stub_.AllShards()) {
       if (auto st = SyncDir(dir_ + "/" + name.Name()); !st) return MakeError(ErrorCode::kIoError, "index commit: " + st.error().message());
     }
     return OkStatus();
@@ -506,14 +578,14 @@ class ShardedWriter final : public IndexWriter {
     return OkStatus();
   }
 
-  // Runs `fn(k, db)` on every shard's thread, one shard at a time (so `fn`
-  // needs no locking); the first error.
+  // Runs `fn(j, db)` on every shard's thread (j: its place in stub order),
+  // one shard at a time (so `fn` needs no locking); the first error.
   Status ForEachShard(std::string_view context, const std::function<void(size_t, Xapian::WritableDatabase&)>& fn) {
-    for (size_t k = 0; k < shards_.size(); ++k) {
-      MK_RETURN_IF_ERROR(shards_[k]
+    for (size_t j = 0; j < shards_.size(); ++j) {
+      MK_RETURN_IF_ERROR(shards_[j]
                              ->Submit(
-                                 [&fn, k](Xapian::WritableDatabase& db) -> Status {
-                                   fn(k, db);
+                                 [&fn, j](Xapian::WritableDatabase& db) -> Status {
+                                   fn(j, db);
                                    return OkStatus();
                                  },
                                  std::string(context))
@@ -523,11 +595,13 @@ class ShardedWriter final : public IndexWriter {
   }
 
   std::string dir_;
-  std::vector<ShardName> names_;  // as XAPIANDB lists them
+  ShardStub stub_;  // as XAPIANDB says
+  size_t n_;        // shards per segment
   IndexWriterOptions options_;
-  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // every segment's, in stub order
+  int64_t fresh_from_;  // > 0: adds of ids from here on go to a fresh segment (made on the first)
+  bool fresh_ = false;  // this writer made the newest segment
   bool changed_ = false;  // documents added or removed by this writer
-  uint64_t compacted_bytes_ = 0;  // the shards' size after the last compaction (XAPIANDB)
   std::optional<Error> failure_;  // Compact() left the writer unusable
   std::vector<RefusedDocument> refused_;  // by shard threads Compact() ended
   size_t pending_documents_ = 0;
@@ -577,6 +651,28 @@ Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardNa
   return db;
 }
 
+// The first id of a fresh segment for a writer of `stub` (opened as
+// `dbs`): one past the index's last id when the newest segment holds
+// options.fresh_segment_min_documents documents or more; 0 (adds go to the
+// segment of their id) when it holds fewer, when the index has
+// kMaxSegments segments, or when the combined docids of one more segment
+// (about id x segments, index/shards.h) could come near Xapian's 32 bits.
+int64_t FreshSegmentFrom(const ShardStub& stub, std::vector<Xapian::WritableDatabase>& dbs,
+                         const IndexWriterOptions& options) {
+  if (options.fresh_segment_min_documents == 0 || stub.segments.size() >= kMaxSegments) return 0;
+  const size_t n = stub.shards_per_segment();
+  int64_t last = 0;
+  uint64_t newest_documents = 0;
+  for (size_t j = 0; j < dbs.size(); ++j) {
+    const int64_t shard_last = dbs[j].get_lastdocid();
+    if (shard_last > 0) last = std::max(last, (shard_last - 1) * static_cast<int64_t>(n) + static_cast<int64_t>(j % n) + 1);
+    if (j >= dbs.size() - n) newest_documents += dbs[j].get_doccount();
+  }
+  if (newest_documents < options.fresh_segment_min_documents) return 0;
+  if (static_cast<uint64_t>(last + 1) * (stub.segments.size() + 1) >= (uint64_t{1} << 31)) return 0;
+  return last + 1;
+}
+
 }  // namespace
 
 Status CheckSchemaVersion(const Xapian::Database& db, const std::string& dir) {
@@ -611,9 +707,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     return MakeError(ErrorCode::kFailedPrecondition, "index open " + dir + ": not a directory");
   }
   try {
-    uint64_t compacted_bytes = 0;
-    MK_ASSIGN_OR_RETURN(std::vector<ShardName> shards, ReadShardStub(dir, &compacted_bytes));
-    if (shards.empty()) {
+    MK_ASSIGN_OR_RETURN(ShardStub stub, ReadShardStub(dir));
+    if (stub.segments.empty()) {
       if (!HoldsNoIndex(dir)) {
         // An unsharded index (schema version 1) or something else: the
         // schema check names an old index; anything else is not ours.
@@ -624,11 +719,13 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
       }
       size_t n = options.shards != 0 ? options.shards : std::max(2u, std::thread::hardware_concurrency());
       n = std::min(n, kMaxShards);
-      for (size_t k = 0; k < n; ++k) shards.push_back(ShardName{k, 0});
+      stub.segments.push_back(Segment{1, {}});
+      for (size_t k = 0; k < n; ++k) stub.segments.back().shards.push_back(ShardName{k, 0});
       // The stub first: a crash before every shard exists leaves an index
       // whose missing shards the next writer creates.
-      MK_RETURN_IF_ERROR(WriteShardStub(dir, shards));
+      MK_RETURN_IF_ERROR(WriteShardStub(dir, stub));
     }
+    const std::vector<ShardName> shards = stub.AllShards();
     std::vector<Xapian::WritableDatabase> dbs;
     for (const ShardName& shard : shards) {
       MK_ASSIGN_OR_RETURN(Xapian::WritableDatabase db, OpenShard(dir, shard));
@@ -637,8 +734,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
     // With the shards' locks held, no compaction runs: the stub read above
     // must still be the one (a compaction that switched it meanwhile: try
     // again), and every other shard directory is a killed one's leftover.
-    MK_ASSIGN_OR_RETURN(const std::vector<ShardName> now, ReadShardStub(dir));
-    if (now != shards) {
+    MK_ASSIGN_OR_RETURN(const ShardStub now, ReadShardStub(dir));
+    if (now != stub) {
       return MakeError(ErrorCode::kUnavailable, "index open " + dir + ": compacted by another writer meanwhile; try again");
     }
     MK_RETURN_IF_ERROR(RemoveUnlistedShards(dir, shards));
@@ -646,7 +743,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
       return MakeError(ErrorCode::kIoError, "index open " + dir + ": " + synced.error().message());
     }
     MakePrivate(dir);
-    return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(shards), compacted_bytes, std::move(dbs), options));
+    const int64_t fresh_from = FreshSegmentFrom(stub, dbs, options);
+    return std::unique_ptr<IndexWriter>(new ShardedWriter(dir, std::move(stub), std::move(dbs), fresh_from, options));
   } catch (const Xapian::Error& e) {
     return std::unexpected(ErrorFromXapian(e, "index open " + dir));
   } catch (const std::exception& e) {
@@ -655,8 +753,8 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
 }
 
 Result<bool> CompactIndex(const std::string& dir) {
-  MK_ASSIGN_OR_RETURN(const std::vector<ShardName> shards, ReadShardStub(dir));
-  if (shards.empty()) return false;  // no index (or an unsharded one, which `reindex` replaces)
+  MK_ASSIGN_OR_RETURN(const ShardStub stub, ReadShardStub(dir));
+  if (stub.segments.empty()) return false;  // no index (or an unsharded one, which `reindex` replaces)
   IndexWriterOptions options;
   options.compact_growth_percent = 0;  // compacted here, not again when closed
   MK_ASSIGN_OR_RETURN(std::unique_ptr<IndexWriter> writer, IndexWriter::Open(dir, options));
