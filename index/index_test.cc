@@ -826,7 +826,7 @@ TEST(IndexReader, DateOrdersAreXapiansSortByValueOnEveryPage) {
   ASSERT_TRUE(reader) << reader.error().ToString();
   auto check = [&] {
     Xapian::Database combined;
-    const std::vector<ShardName> shards = ReadShardStub(path).value();
+    const std::vector<ShardName> shards = ReadShardStub(path).value().AllShards();
     for (const ShardName& shard : shards) combined.add_database(Xapian::Database(path + "/" + shard.Name()));
     for (const std::string query : {"*", "every", "even", "rare", "rare AND even", "NOT rare", "nothing"}) {
       for (SortOrder sort : {SortOrder::kNewest, SortOrder::kOldest}) {
