@@ -24,9 +24,11 @@
 //
 // Why segments: adding documents to a large Xapian database costs more per
 // document the larger it is (each flush rewrites B-tree blocks spread over
-// the whole postlist table), so a writer that adds to a large index writes
-// the new documents into a fresh segment of its own, and segments are
+// the whole postlist table), so a writer that adds to a large index can
+// write the new documents into a fresh segment of its own, the segments
 // merged in tiers (SegmentsToMerge), like a log-structured merge tree.
+// Off by default (IndexWriterOptions::fresh_segment_min_documents says
+// why); readers and writers read any number of segments.
 //
 // Generations: a compaction (IndexWriter::Compact) or a merge writes the
 // shards of one new generation beside the current ones, fsyncs them, then

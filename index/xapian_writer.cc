@@ -26,9 +26,9 @@
 // indexed: the catalog still lists them as pending, and adding them again
 // replaces them.
 //
-// Compaction (Compact()): every shard is compacted (docids kept) into a
-// new generation "shard-K.G", fsynced, XAPIANDB switched to
-// them atomically, the shards reopened there and the old ones removed:
+// Compaction (Compact()): every segment's shard K is compacted (docids
+// kept) into shard K of one new generation "shard-K.G", fsynced, XAPIANDB
+// switched to them atomically, the shards reopened there and the old ones removed:
 // 1.6 s for linux-mips with the shards in parallel. An index of at least
 // 64 MB is compacted so, every shard on its own thread; a smaller one
 // shard after another (the fault tests count its file operations in
@@ -44,6 +44,18 @@
 // (tests/fault: ENOSPC on shard-0.1/postlist.glass's fsync, then the
 // switch, and the lost page left the index unreadable): such a disk error
 // is not caught here (`reindex` repairs it).
+//
+// Segments (index/shards.h): a writer opened on an index whose newest
+// segment holds IndexWriterOptions::fresh_segment_min_documents or more
+// puts the documents it adds past the index's last id into a fresh segment
+// of its own (created, then listed in XAPIANDB, on the first such add);
+// every other add, replace or remove goes to the segment of its id. When a
+// writer that made a fresh segment closes, it merges the newest segments
+// the tier policy names (SegmentsToMerge; at least its own, compacted
+// alone) into one of a new generation, as Compact() does for all of them:
+// Xapian's compact() over several sources with DBCOMPACT_NO_RENUMBER (the
+// segments of one shard number hold disjoint, increasing docid ranges).
+// Otherwise the compaction policy above applies.
 //
 // Shard flushes: each shard thread also commits by itself every
 // shard_flush_documents adds (default 500), so Xapian's in-memory buffer
