@@ -1266,6 +1266,14 @@ void AddTwenty(IndexWriter& writer) {
   }
 }
 
+// Adds documents first..last, subject "s<number>", body "body".
+void AddNumbered(IndexWriter& writer, int first, int last) {
+  for (int i = first; i <= last; ++i) {
+    const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+    ASSERT_TRUE(writer.Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
+  }
+}
+
 }  // namespace compaction
 
 // A removed document's terms stay in freed B-tree blocks until the shards
@@ -1329,10 +1337,7 @@ TEST(IndexWriter, CompactsWhenGrownPastThePolicy) {
     options.compact_min_growth_bytes = min_bytes;
     auto writer = IndexWriter::Open(path, options);
     ASSERT_TRUE(writer) << writer.error().ToString();
-    for (int i = first; i <= last; ++i) {
-      const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
-      ASSERT_TRUE((*writer)->Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
-    }
+    AddNumbered(**writer, first, last);
     if (remove != 0) {
       ASSERT_TRUE((*writer)->Commit());
       ASSERT_TRUE((*writer)->Remove(remove));
@@ -1385,10 +1390,7 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
     options.segment_tier_base = 10;
     auto writer = IndexWriter::Open(path, options);
     ASSERT_TRUE(writer) << writer.error().ToString();
-    for (int i = first; i <= last; ++i) {
-      const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
-      ASSERT_TRUE((*writer)->Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
-    }
+    AddNumbered(**writer, first, last);
     if (replace != 0) {
       const std::string raw = Raw(replace, "replaced", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
       ASSERT_TRUE((*writer)->Add(MakeDoc(replace, mime::ParseMessage(raw), raw.size())));
