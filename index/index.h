@@ -80,21 +80,34 @@ struct IndexWriterOptions {
   // Segments (index/shards.h): a writer opened on an index whose newest
   // segment holds at least fresh_segment_min_documents documents writes the
   // documents it adds past the index's last id into a fresh segment of its
-  // own, because adding to a large database costs more per document. When
-  // it closes, it merges the newest segments by tiers (SegmentsToMerge:
-  // segment_tier_factor segments of one tier become one; tier 0 is below
-  // segment_tier_base * segment_tier_factor documents) or, when none merge,
-  // compacts its fresh segment alone. 0 = never a fresh segment (every
-  // document goes to the segment of its id, and the compaction policy above
-  // alone applies): the default, because Xapian 1.4's compact() merges
-  // postlists by copying each source's chunks, so every segment leaves a
-  // partly filled chunk per term behind for good. linux-mips imported 10
-  // times over with fresh segments of 4,000 (tiers of 4 from 1,000): batch
-  // 10 at 1,228 msgs/s against 1,380 for batch 1 (0.89; in one segment
-  // 714 against 1,403), but the index at 0.727 x raw (0.691 in one
-  // segment) and peak RSS 281-313 MB from batch 2 on (241 for batch 1).
+  // own; otherwise it adds them to the newest segment, and when it closes
+  // the compaction policy above compacts the newest segment alone while
+  // the growth can all be there (IndexWriter's CompactionDue), so a run
+  // rewrites at most the newest segment. Why: adding to a large glass
+  // database costs more per document (glass keys positions by term first,
+  // so new documents land in blocks all over the position table, each
+  // split in two after a compaction filled it: batch 10 below doubled the
+  // position table, 397 to 806 MB per shard), and compacting it rewrites all
+  // of it. When a writer that made a fresh segment closes, it merges the
+  // newest segments by tiers (SegmentsToMerge: segment_tier_factor segments
+  // of one tier become one; tier 0 is below segment_tier_base *
+  // segment_tier_factor documents) or, when none merge, compacts its fresh
+  // segment alone.
+  // 0 = never a fresh segment (one segment; the compaction policy above
+  // alone applies): the default, for two costs measured with linux-mips
+  // imported 10 times over (37,455 messages a batch, 2 cores, quiet):
+  //   - one segment: batch 1 28.8 s; batch 10 56.8 s (77.8 s CPU), 10 s of
+  //     it compacting the whole index; index 0.691 x raw; peak RSS 244-264 MB.
+  //   - fresh segments from 50,000 documents (tiers of 8): batch 1 30.2 s
+  //     (1,241 msgs/s), batch 10 32.8 s (1,142/s, 0.92 of batch 1), the
+  //     slowest batch 0.84 (batch 4); but the index 0.714 x raw (5
+  //     segments): Xapian 1.4's compact() merges postlists by copying each
+  //     source's chunks, so a term found in several segments keeps a chunk
+  //     in each (10-13 MB per further segment here, the copies sharing every
+  //     term); and peak RSS 282-301 MB, which follows shard_flush_documents
+  //     (a fresh segment at batch 10: 250: 261 MB, 500: 288, 1000: 318).
   size_t fresh_segment_min_documents = 0;
-  size_t segment_tier_factor = 4;
+  size_t segment_tier_factor = 8;
   int64_t segment_tier_base = 1000;
 };
 

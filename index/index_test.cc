@@ -1471,6 +1471,43 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
 
 // A writer killed after it created a fresh segment's shards but before it
 // listed them leaves directories the next writer removes.
+// A writer that adds to the newest of several segments compacts that one
+// alone when it has grown past the policy: the older segments' shards are
+// left as they are (not rewritten, same generation).
+TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  auto session = [&](int first, int last, size_t fresh_from_documents) {
+    IndexWriterOptions options;
+    options.shards = 2;
+    options.fresh_segment_min_documents = fresh_from_documents;
+    options.segment_tier_factor = 100;  // no tier merges here
+    options.compact_min_growth_bytes = 1;
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    AddNumbered(**writer, first, last);
+    ASSERT_TRUE((*writer)->Commit());
+  };
+  auto segments = [&] { return ReadShardStub(path).value().segments; };
+  session(1, 12, 10);
+  session(13, 30, 10);  // 12 in the newest: a fresh segment from 13, compacted alone
+  const std::vector<Segment> before = segments();
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_EQ(before[1].first_id, 13);
+  session(31, 60, 1000);  // added to the newest segment, which more than doubles
+  const std::vector<Segment> after = segments();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0], before[0]);  // the older segment untouched
+  EXPECT_EQ(after[1].first_id, 13);
+  EXPECT_NE(after[1].shards, before[1].shards);  // the newest rewritten: a new generation
+  std::set<std::string> listed = {"XAPIANDB"};
+  for (const ShardName& name : ReadShardStub(path).value().AllShards()) listed.insert(name.Name());
+  EXPECT_EQ(Entries(path), listed);  // the replaced generation is gone
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 60u);
+  EXPECT_EQ(ReadShardStub(path).value().compacted_bytes, ShardBytes(path, ReadShardStub(path).value().AllShards()));
+}
+
 TEST(IndexWriter, OpenRemovesAnUnlistedFreshSegment) {
   using namespace compaction;
   TempDir dir;

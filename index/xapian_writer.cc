@@ -55,7 +55,9 @@
 // alone) into one of a new generation, as Compact() does for all of them:
 // Xapian's compact() over several sources with DBCOMPACT_NO_RENUMBER (the
 // segments of one shard number hold disjoint, increasing docid ranges).
-// Otherwise the compaction policy above applies.
+// Otherwise the compaction policy above applies, to the newest segment
+// alone when the index has older ones and the growth can all be in the
+// newest (CompactionDue).
 //
 // Shard flushes: each shard thread also commits by itself every
 // shard_flush_documents adds (default 500), so Xapian's in-memory buffer
@@ -304,8 +306,8 @@ class ShardedWriter final : public IndexWriter {
     if (!changed_ || failure_ || !Commit()) return;
     if (fresh_) {
       (void)MergeNewestSegments();
-    } else if (GrownPastPolicy()) {
-      (void)Compact();
+    } else if (const auto from = CompactionDue()) {
+      (void)Merge(*from);
     }
     // shards_ goes with the members: joins the threads, closing commits what is pending.
   }
@@ -448,15 +450,28 @@ class ShardedWriter final : public IndexWriter {
     return Merge(SegmentsToMerge(documents, options_.segment_tier_factor, options_.segment_tier_base));
   }
 
-  // The compaction policy (IndexWriterOptions): whether the shards have
-  // grown enough since the last compaction.
-  bool GrownPastPolicy() const {
-    if (options_.compact_growth_percent == 0) return false;
+  // The compaction policy (IndexWriterOptions) for a writer that made no
+  // fresh segment: the first segment to compact, or nullopt when the shards
+  // have not grown enough since the last compaction. The growth is counted
+  // against the newest segment alone when there are older ones and it can
+  // all be there (a writer adds to the newest segment; the older ones
+  // change only when their documents are replaced or removed): then only
+  // the newest is compacted, so a run that adds to a large index rewrites
+  // at most the newest segment. Otherwise against the whole index: all
+  // segments, into one (0, as Compact()).
+  std::optional<size_t> CompactionDue() const {
+    if (options_.compact_growth_percent == 0) return std::nullopt;
     const uint64_t now = ShardBytes(dir_, stub_.AllShards());
-    if (now <= stub_.compacted_bytes) return false;
+    if (now <= stub_.compacted_bytes) return std::nullopt;
     const uint64_t growth = now - stub_.compacted_bytes;
-    return growth >= options_.compact_min_growth_bytes &&
-           growth >= stub_.compacted_bytes / 100 * options_.compact_growth_percent;
+    if (growth < options_.compact_min_growth_bytes) return std::nullopt;
+    auto due = [&](uint64_t compacted) { return growth >= compacted / 100 * options_.compact_growth_percent; };
+    const size_t newest = stub_.segments.size() - 1;
+    if (newest > 0) {
+      const uint64_t newest_bytes = ShardBytes(dir_, stub_.segments[newest].shards);
+      if (newest_bytes >= growth) return due(newest_bytes - growth) ? std::optional<size_t>(newest) : std::nullopt;
+    }
+    return due(stub_.compacted_bytes) ? std::optional<size_t>(0) : std::nullopt;
   }
 
   // Commits, then compacts segments `from`.. (the newest) into one segment
