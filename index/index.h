@@ -54,6 +54,15 @@ struct IndexWriterOptions {
   // 5.0 GB written, 45 s wall; 500: 35.2 s, 3.0 GB, 42 s; 1000: 36.1 s,
   // 2.0 GB, 39 s but import peak RSS 248 MB). 0 = only the commits above.
   size_t shard_flush_documents = 500;
+  // ... or once the documents since its last commit hold this much text
+  // (DocumentBuilder's folded text), whichever comes first: Xapian's buffer
+  // grows with the words, not the documents, so 500 long messages (up to
+  // max_body_bytes each) would hold many times what 500 typical ones do.
+  // linux-mips 10 times over (tools/bench/scale_bench.sh, quiet machine):
+  // peak RSS 235-255 MB at every batch with 2 MiB (244-264 MB with none);
+  // batch 10 into a copy of the 9x archive: 1 MiB 69.0 s, 2 MiB 50.7 s,
+  // 4 MiB 60.0 s, none 56.8 s (single runs vary by 15 % here).
+  size_t shard_flush_text_bytes = size_t{2} << 20;
   // Shards (and writer threads) of a new index; 0 = the hardware threads,
   // at least 2. An existing index keeps the number it was created with.
   size_t shards = 0;

@@ -1471,6 +1471,30 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
 
 // A writer killed after it created a fresh segment's shards but before it
 // listed them leaves directories the next writer removes.
+// A shard commits by itself once the documents since its last commit hold
+// shard_flush_text_bytes of text, however few they are: Xapian's buffer
+// grows with the words.
+TEST(IndexWriter, AShardCommitsByItselfAfterSoMuchText) {
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  IndexWriterOptions options;
+  options.shards = 2;
+  options.shard_flush_documents = 1000;
+  options.shard_flush_text_bytes = 16 * 1024;
+  auto writer = IndexWriter::Open(path, options);
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  std::string body;
+  for (int i = 0; i < 600; ++i) body += "word" + std::to_string(i) + " ";  // about 5 KB
+  for (int id = 1; id <= 20; ++id) {
+    const std::string raw = Raw(id, "s" + std::to_string(id), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", body);
+    ASSERT_TRUE((*writer)->Add(MakeDoc(id, mime::ParseMessage(raw), raw.size())));
+  }
+  ASSERT_EQ((*writer)->DocumentCount().value(), 20);  // waits for every add
+  // No Commit() yet: what a reader sees the shards committed by themselves,
+  // each after 4 documents of about 5 KB.
+  EXPECT_GE(Xapian::Database(path).get_doccount(), 16u);
+}
+
 // A writer that adds to the newest of several segments compacts that one
 // alone when it has grown past the policy: the older segments' shards are
 // left as they are (not rewritten, same generation).

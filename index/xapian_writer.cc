@@ -60,7 +60,8 @@
 // newest (CompactionDue).
 //
 // Shard flushes: each shard thread also commits by itself every
-// shard_flush_documents adds (default 500), so Xapian's in-memory buffer
+// shard_flush_documents adds (default 500) or shard_flush_text_bytes of
+// their text (2 MiB), whichever first, so Xapian's in-memory buffer
 // stays small (its per-posting map costs grow with it: a 2,500-document
 // buffer per shard cost more CPU than five 500-document flushes; smaller
 // flushes write more, index.h has the figures) and the caller never waits
@@ -138,8 +139,9 @@ Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardNa
 
 class Shard {
  public:
-  Shard(Xapian::WritableDatabase db, size_t max_body_bytes, size_t flush_documents)
-      : db_(std::move(db)), builder_(max_body_bytes), flush_documents_(flush_documents), thread_([this] { Run(); }) {}
+  Shard(Xapian::WritableDatabase db, size_t max_body_bytes, size_t flush_documents, size_t flush_text_bytes)
+      : db_(std::move(db)), builder_(max_body_bytes), flush_documents_(flush_documents),
+        flush_text_bytes_(flush_text_bytes), thread_([this] { Run(); }) {}
 
   ~Shard() {
     {
@@ -212,6 +214,7 @@ class Shard {
       if (op.task) {
         op.done->set_value(RunTask(op.task, db_, op.context));
         unflushed_ = 0;  // a commit, or a read that needs none
+        unflushed_text_bytes_ = 0;
         continue;
       }
       if (failed_) continue;  // refuses further adds; the failure is reported
@@ -221,11 +224,14 @@ class Shard {
             Xapian::Document document = builder_.Build(op.doc);
             op.doc.message.reset();  // the text is in the document now
             db.replace_document(op.docid, document);
+            unflushed_text_bytes_ += builder_.last_text_bytes();
             return OkStatus();
           },
           db_, context);
-      if (status && flush_documents_ != 0 && ++unflushed_ >= flush_documents_) {
+      if (status && flush_documents_ != 0 &&
+          (++unflushed_ >= flush_documents_ || unflushed_text_bytes_ >= flush_text_bytes_)) {
         unflushed_ = 0;
+        unflushed_text_bytes_ = 0;
         status = RunTask(
             [](Xapian::WritableDatabase& db) -> Status {
               db.commit();
@@ -256,7 +262,9 @@ class Shard {
   Xapian::WritableDatabase db_;  // used only on thread_ (and after it ends)
   DocumentBuilder builder_;      // used only on thread_
   size_t flush_documents_;       // commit after this many adds (0 = never)
+  size_t flush_text_bytes_;      // ... or after this much text (with flush_documents_ != 0)
   size_t unflushed_ = 0;         // thread_ only: adds since the last commit
+  size_t unflushed_text_bytes_ = 0;  // thread_ only: their text
   bool failed_ = false;          // thread_ only
 
   std::mutex mu_;
@@ -406,7 +414,8 @@ class ShardedWriter final : public IndexWriter {
 
  private:
   std::unique_ptr<Shard> NewShard(Xapian::WritableDatabase db) const {
-    return std::make_unique<Shard>(std::move(db), options_.max_body_bytes, options_.shard_flush_documents);
+    return std::make_unique<Shard>(std::move(db), options_.max_body_bytes, options_.shard_flush_documents,
+                                   options_.shard_flush_text_bytes);
   }
 
   // The shard that holds (or is to hold) catalog id `id`.
