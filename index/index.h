@@ -59,7 +59,8 @@ struct IndexWriterOptions {
   // grows with the words, not the documents, so 500 long messages (up to
   // max_body_bytes each) would hold many times what 500 typical ones do.
   // linux-mips 10 times over (tools/bench/scale_bench.sh, quiet machine):
-  // peak RSS 235-255 MB at every batch with 2 MiB (244-264 MB with none);
+  // peak RSS 235-255 MB at every batch with 2 MiB (234-264 MB in runs
+  // without);
   // batch 10 into a copy of the 9x archive: 1 MiB 69.0 s, 2 MiB 50.7 s,
   // 4 MiB 60.0 s, none 56.8 s (single runs vary by 15 % here).
   size_t shard_flush_text_bytes = size_t{2} << 20;
@@ -105,9 +106,12 @@ struct IndexWriterOptions {
   // 0 = never a fresh segment (one segment; the compaction policy above
   // alone applies): the default, for two costs measured with linux-mips
   // imported 10 times over (37,455 messages a batch, 2 cores, quiet):
-  //   - one segment: batch 1 28.8 s; batch 10 56.8 s (77.8 s CPU), 10 s of
-  //     it compacting the whole index; index 0.691 x raw; peak RSS 244-264 MB.
-  //   - fresh segments from 50,000 documents (tiers of 8): batch 1 30.2 s
+  //   - one segment: batch 1 27.1 s (1,382 msgs/s), batch 10 48.5 s
+  //     (772/s, 0.56 of batch 1); index 0.692 x raw; peak RSS 235-255 MB.
+  //     Compacting the whole index took 10 s of batch 10 (56.8 s in all,
+  //     before the text bound above; 46.7 s without the compaction).
+  //   - fresh segments from 50,000 documents (tiers of 8; before the text
+  //     bound above): batch 1 30.2 s
   //     (1,241 msgs/s), batch 10 32.8 s (1,142/s, 0.92 of batch 1), the
   //     slowest batch 0.84 (batch 4); but the index 0.714 x raw (5
   //     segments): Xapian 1.4's compact() merges postlists by copying each
