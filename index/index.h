@@ -119,6 +119,12 @@ struct IndexWriterOptions {
   //     in each (10-13 MB per further segment here, the copies sharing every
   //     term); and peak RSS 282-301 MB, which follows shard_flush_documents
   //     (a fresh segment at batch 10: 250: 261 MB, 500: 288, 1000: 318).
+  //     Again with the text bound: batch 10 at 0.71 of batch 1 (24.6 s;
+  //     the batches that add to a 37,000-document newest segment at
+  //     0.71-0.81, the fresh ones at 0.91-0.98), index 0.715 x raw, peak
+  //     RSS 242 MB with one segment and up to 308 MB with four: it grows
+  //     with the segments, whose shards the writer all holds open for
+  //     writing, each with its thread.
   size_t fresh_segment_min_documents = 0;
   size_t segment_tier_factor = 8;
   int64_t segment_tier_base = 1000;
