@@ -1266,10 +1266,10 @@ void AddTwenty(IndexWriter& writer) {
   }
 }
 
-// Adds documents first..last, subject "s<number>", body "body".
-void AddNumbered(IndexWriter& writer, int first, int last) {
+// Adds documents first..last, subject "s<number>", body `body`.
+void AddNumbered(IndexWriter& writer, int first, int last, std::string_view body = "body") {
   for (int i = first; i <= last; ++i) {
-    const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+    const std::string raw = Raw(i, "s" + std::to_string(i), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", body);
     ASSERT_TRUE(writer.Add(MakeDoc(i, mime::ParseMessage(raw), raw.size())));
   }
 }
@@ -1469,12 +1469,11 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
   EXPECT_EQ(DocIds(path), expected);
 }
 
-// A writer killed after it created a fresh segment's shards but before it
-// listed them leaves directories the next writer removes.
 // A shard commits by itself once the documents since its last commit hold
 // shard_flush_text_bytes of text, however few they are: Xapian's buffer
 // grows with the words.
 TEST(IndexWriter, AShardCommitsByItselfAfterSoMuchText) {
+  using namespace compaction;
   TempDir dir;
   const std::string path = dir.Sub("xapian");
   IndexWriterOptions options;
@@ -1485,10 +1484,7 @@ TEST(IndexWriter, AShardCommitsByItselfAfterSoMuchText) {
   ASSERT_TRUE(writer) << writer.error().ToString();
   std::string body;
   for (int i = 0; i < 600; ++i) body += "word" + std::to_string(i) + " ";  // about 5 KB
-  for (int id = 1; id <= 20; ++id) {
-    const std::string raw = Raw(id, "s" + std::to_string(id), "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", body);
-    ASSERT_TRUE((*writer)->Add(MakeDoc(id, mime::ParseMessage(raw), raw.size())));
-  }
+  AddNumbered(**writer, 1, 20, body);
   ASSERT_EQ((*writer)->DocumentCount().value(), 20);  // waits for every add
   // No Commit() yet: what a reader sees the shards committed by themselves,
   // each after 4 documents of about 5 KB.
@@ -1532,6 +1528,8 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
   EXPECT_EQ(ReadShardStub(path).value().compacted_bytes, ShardBytes(path, ReadShardStub(path).value().AllShards()));
 }
 
+// A writer killed after it created a fresh segment's shards but before it
+// listed them leaves directories the next writer removes.
 TEST(IndexWriter, OpenRemovesAnUnlistedFreshSegment) {
   using namespace compaction;
   TempDir dir;
