@@ -1528,6 +1528,55 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
   EXPECT_EQ(ReadShardStub(path).value().compacted_bytes, ShardBytes(path, ReadShardStub(path).value().AllShards()));
 }
 
+// A writer runs a thread only for the shards it adds to: a remove from an
+// older segment and every commit run on the caller's thread, and the
+// threads end with the writer.
+TEST(IndexWriter, RunsAThreadOnlyForEachShardItAddsTo) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  auto open = [&](size_t fresh_from_documents) {
+    IndexWriterOptions options;
+    options.shards = 2;
+    options.fresh_segment_min_documents = fresh_from_documents;
+    options.segment_tier_factor = 100;  // no tier merges here
+    return IndexWriter::Open(path, options);
+  };
+  for (int first : {1, 13, 25}) {  // three segments of 12
+    auto writer = open(10);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    AddNumbered(**writer, first, first + 11);
+  }
+  ASSERT_EQ(ReadShardStub(path).value().segments.size(), 3u);
+  auto threads = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    return n;
+  };
+  const size_t before = threads();
+  {
+    auto writer = open(1000);  // adds go to the newest segment
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    EXPECT_EQ(threads(), before);
+    ASSERT_TRUE((*writer)->Remove(3));  // in the oldest segment
+    ASSERT_TRUE((*writer)->Commit());
+    EXPECT_EQ(threads(), before);
+    AddNumbered(**writer, 37, 37);
+    EXPECT_EQ(threads(), before + 1);
+    AddNumbered(**writer, 38, 40);
+    EXPECT_EQ(threads(), before + 2);  // one per shard of the newest segment
+    ASSERT_TRUE((*writer)->Commit());
+    auto count = (*writer)->DocumentCount();
+    ASSERT_TRUE(count);
+    EXPECT_EQ(*count, 39);
+  }
+  EXPECT_EQ(threads(), before);
+  Xapian::Database db(path);
+  EXPECT_EQ(db.get_doccount(), 39u);
+  EXPECT_EQ(db.get_termfreq("Ss3"), 0u);  // removed
+  EXPECT_EQ(db.get_termfreq("Ss40"), 1u);
+}
+
 // A writer killed after it created a fresh segment's shards but before it
 // listed them leaves directories the next writer removes.
 TEST(IndexWriter, OpenRemovesAnUnlistedFreshSegment) {
