@@ -1528,10 +1528,10 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
   EXPECT_EQ(ReadShardStub(path).value().compacted_bytes, ShardBytes(path, ReadShardStub(path).value().AllShards()));
 }
 
-// A writer runs a thread only for the shards it adds to: a remove from an
-// older segment and every commit run on the caller's thread, and the
-// threads end with the writer.
-TEST(IndexWriter, RunsAThreadOnlyForEachShardItAddsTo) {
+// A writer runs a thread only for each shard that new documents go to,
+// from its first add: replacing or removing an older segment's document and
+// every commit run on the caller's thread. The threads end with the writer.
+TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
   using namespace compaction;
   TempDir dir;
   const std::string path = dir.Sub("xapian");
@@ -1559,6 +1559,8 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardItAddsTo) {
     ASSERT_TRUE(writer) << writer.error().ToString();
     EXPECT_EQ(threads(), before);
     ASSERT_TRUE((*writer)->Remove(3));  // in the oldest segment
+    const std::string raw = Raw(5, "replaced", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+    ASSERT_TRUE((*writer)->Add(MakeDoc(5, mime::ParseMessage(raw), raw.size())));  // in the oldest too
     ASSERT_TRUE((*writer)->Commit());
     EXPECT_EQ(threads(), before);
     AddNumbered(**writer, 37, 37);
@@ -1574,6 +1576,8 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardItAddsTo) {
   Xapian::Database db(path);
   EXPECT_EQ(db.get_doccount(), 39u);
   EXPECT_EQ(db.get_termfreq("Ss3"), 0u);  // removed
+  EXPECT_EQ(db.get_termfreq("Ss5"), 0u);  // replaced
+  EXPECT_EQ(db.get_termfreq("Sreplaced"), 1u);
   EXPECT_EQ(db.get_termfreq("Ss40"), 1u);
 }
 

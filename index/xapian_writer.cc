@@ -137,17 +137,18 @@ Status RunTask(const Task& task, Xapian::WritableDatabase& db, std::string_view 
 
 Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardName& shard);
 
-// A shard's thread starts with its first add. Until then the caller's
-// thread runs its tasks (commit, remove, count) itself, so a writer on an
-// index of many segments runs threads only for the shards it adds to: each
-// thread that has run holds a malloc arena of its own until it ends, and
-// idle ones kept memory from being reused (linux-mips 8 times over in 8
-// segments, batch 8 into a fresh one: peak RSS 420 MB with a thread per
-// shard).
+// A shard of the segment that new documents go to (`threaded`) starts its
+// thread with its first add. Every other shard has none: the caller's
+// thread does its work (the replacements and removals of older documents,
+// commits, counts) itself. Each thread that has run holds a malloc arena
+// of its own until it ends, which other threads' memory cannot use:
+// linux-mips 8 times over in 8 segments, batch 8 into a ninth, peaked at
+// 468 MB of anonymous memory with a thread per shard (243 MB with two).
 class Shard {
  public:
-  Shard(Xapian::WritableDatabase db, size_t max_body_bytes, size_t flush_documents, size_t flush_text_bytes)
-      : db_(std::move(db)), builder_(max_body_bytes), flush_documents_(flush_documents),
+  Shard(Xapian::WritableDatabase db, bool threaded, size_t max_body_bytes, size_t flush_documents,
+        size_t flush_text_bytes)
+      : db_(std::move(db)), threaded_(threaded), builder_(max_body_bytes), flush_documents_(flush_documents),
         flush_text_bytes_(flush_text_bytes) {}
 
   ~Shard() {
@@ -167,8 +168,14 @@ class Shard {
   }
 
   // Queues an add (starting the thread); blocks while the queue is full.
+  // Without a thread: writes it here.
   Status Add(IndexDocument doc, Xapian::docid docid) {
     std::unique_lock lock(mu_);
+    if (!threaded_) {
+      lock.unlock();
+      Write(Op{std::move(doc), docid, nullptr, {}, nullptr});
+      return OkStatus();
+    }
     if (!thread_.joinable()) {
       try {
         thread_ = std::thread([this] { Run(); });
@@ -192,6 +199,8 @@ class Shard {
     if (!thread_.joinable()) {  // no thread, nothing queued: the caller's thread is the only user
       lock.unlock();
       promise->set_value(RunTask(task, db_, context));
+      unflushed_ = 0;  // as Run() does
+      unflushed_text_bytes_ = 0;
       return result;
     }
     not_full_.wait(lock, [this] { return queue_.size() < kQueueCapacity; });
@@ -240,37 +249,43 @@ class Shard {
         unflushed_text_bytes_ = 0;
         continue;
       }
-      if (failed_) continue;  // refuses further adds; the failure is reported
-      const std::string context = "index add " + std::to_string(op.doc.id);
-      Status status = RunTask(
-          [&](Xapian::WritableDatabase& db) -> Status {
-            Xapian::Document document = builder_.Build(op.doc);
-            op.doc.message.reset();  // the text is in the document now
-            db.replace_document(op.docid, document);
-            unflushed_text_bytes_ += builder_.last_text_bytes();
+      Write(std::move(op));
+    }
+  }
+
+  // Builds and writes an add, and commits when the flush bounds are reached;
+  // remembers what fails.
+  void Write(Op op) {
+    if (failed_) return;  // refuses further adds; the failure is reported
+    const std::string context = "index add " + std::to_string(op.doc.id);
+    Status status = RunTask(
+        [&](Xapian::WritableDatabase& db) -> Status {
+          Xapian::Document document = builder_.Build(op.doc);
+          op.doc.message.reset();  // the text is in the document now
+          db.replace_document(op.docid, document);
+          unflushed_text_bytes_ += builder_.last_text_bytes();
+          return OkStatus();
+        },
+        db_, context);
+    if (status && flush_documents_ != 0 &&
+        (++unflushed_ >= flush_documents_ || unflushed_text_bytes_ >= flush_text_bytes_)) {
+      unflushed_ = 0;
+      unflushed_text_bytes_ = 0;
+      status = RunTask(
+          [](Xapian::WritableDatabase& db) -> Status {
+            db.commit();
             return OkStatus();
           },
-          db_, context);
-      if (status && flush_documents_ != 0 &&
-          (++unflushed_ >= flush_documents_ || unflushed_text_bytes_ >= flush_text_bytes_)) {
-        unflushed_ = 0;
-        unflushed_text_bytes_ = 0;
-        status = RunTask(
-            [](Xapian::WritableDatabase& db) -> Status {
-              db.commit();
-              return OkStatus();
-            },
-            db_, "index commit");
-      }
-      if (!status) {
-        Error error = std::move(status).error();
-        std::lock_guard lock(mu_);
-        if (IsDatabaseFailure(error.code())) {
-          failed_ = true;
-          failure_ = std::move(error);
-        } else {
-          refused_.push_back(RefusedDocument{op.doc.id, std::move(error)});
-        }
+          db_, "index commit");
+    }
+    if (!status) {
+      Error error = std::move(status).error();
+      std::lock_guard lock(mu_);
+      if (IsDatabaseFailure(error.code())) {
+        failed_ = true;
+        failure_ = std::move(error);
+      } else {
+        refused_.push_back(RefusedDocument{op.doc.id, std::move(error)});
       }
     }
   }
@@ -282,13 +297,16 @@ class Shard {
            code == ErrorCode::kNotFound || code == ErrorCode::kFailedPrecondition;
   }
 
-  Xapian::WritableDatabase db_;  // used only on thread_ (before it starts: the caller's; after it ends)
-  DocumentBuilder builder_;      // used only on thread_
+  // db_ and the members up to mu_ are used only on thread_ (before it
+  // starts and after it ends, or without one: on the caller's thread).
+  Xapian::WritableDatabase db_;
+  const bool threaded_;          // adds go to a thread of its own
+  DocumentBuilder builder_;
   size_t flush_documents_;       // commit after this many adds (0 = never)
   size_t flush_text_bytes_;      // ... or after this much text (with flush_documents_ != 0)
-  size_t unflushed_ = 0;         // thread_ only: adds since the last commit
-  size_t unflushed_text_bytes_ = 0;  // thread_ only: their text
-  bool failed_ = false;          // thread_ only
+  size_t unflushed_ = 0;         // adds since the last commit
+  size_t unflushed_text_bytes_ = 0;  // their text
+  bool failed_ = false;
 
   std::mutex mu_;
   std::condition_variable not_empty_;
@@ -328,7 +346,11 @@ class ShardedWriter final : public IndexWriter {
                 const IndexWriterOptions& options)
       : dir_(std::move(dir)), stub_(std::move(stub)), n_(stub_.shards_per_segment()), options_(options),
         fresh_from_(fresh_from) {
-    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
+    // New documents go to the newest segment, or to a fresh one.
+    const size_t newest_from = (stub_.segments.size() - 1) * n_;
+    for (size_t j = 0; j < dbs.size(); ++j) {
+      shards_.push_back(NewShard(std::move(dbs[j]), j >= newest_from && fresh_from_ == 0));
+    }
   }
 
   ~ShardedWriter() override {
@@ -436,8 +458,8 @@ class ShardedWriter final : public IndexWriter {
   }
 
  private:
-  std::unique_ptr<Shard> NewShard(Xapian::WritableDatabase db) const {
-    return std::make_unique<Shard>(std::move(db), options_.max_body_bytes, options_.shard_flush_documents,
+  std::unique_ptr<Shard> NewShard(Xapian::WritableDatabase db, bool threaded) const {
+    return std::make_unique<Shard>(std::move(db), threaded, options_.max_body_bytes, options_.shard_flush_documents,
                                    options_.shard_flush_text_bytes);
   }
 
@@ -467,7 +489,7 @@ class ShardedWriter final : public IndexWriter {
     next.segments.push_back(std::move(fresh));
     MK_RETURN_IF_ERROR(WriteShardStub(dir_, next));
     stub_ = std::move(next);
-    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
+    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db), true));
     fresh_ = true;
     return OkStatus();
   }
@@ -610,7 +632,7 @@ class ShardedWriter final : public IndexWriter {
         "index reopen " + dir_));
     for (size_t j = from * n_; j < shards_.size(); ++j) shards_[j]->TakeRefused(refused_);
     shards_.resize(from * n_);
-    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db)));
+    for (auto& db : dbs) shards_.push_back(NewShard(std::move(db), true));  // the newest segment now
     return OkStatus();
   }
 
