@@ -104,27 +104,21 @@ struct IndexWriterOptions {
   // segment_tier_factor documents) or, when none merge, compacts its fresh
   // segment alone.
   // 0 = never a fresh segment (one segment; the compaction policy above
-  // alone applies): the default, for two costs measured with linux-mips
-  // imported 10 times over (37,455 messages a batch, 2 cores, quiet):
-  //   - one segment: batch 1 27.1 s (1,382 msgs/s), batch 10 48.5 s
-  //     (772/s, 0.56 of batch 1); index 0.692 x raw; peak RSS 235-255 MB.
-  //     Compacting the whole index took 10 s of batch 10 (56.8 s in all,
-  //     before the text bound above; 46.7 s without the compaction).
-  //   - fresh segments from 50,000 documents (tiers of 8; before the text
-  //     bound above): batch 1 30.2 s
-  //     (1,241 msgs/s), batch 10 32.8 s (1,142/s, 0.92 of batch 1), the
-  //     slowest batch 0.84 (batch 4); but the index 0.714 x raw (5
-  //     segments): Xapian 1.4's compact() merges postlists by copying each
-  //     source's chunks, so a term found in several segments keeps a chunk
-  //     in each (10-13 MB per further segment here, the copies sharing every
-  //     term); and peak RSS 282-301 MB, which follows shard_flush_documents
-  //     (a fresh segment at batch 10: 250: 261 MB, 500: 288, 1000: 318).
-  //     Again with the text bound: batch 10 at 0.71 of batch 1 (24.6 s;
-  //     the batches that add to a 37,000-document newest segment at
-  //     0.71-0.81, the fresh ones at 0.91-0.98), index 0.715 x raw, peak
-  //     RSS 242 MB with one segment and up to 308 MB with four: it grows
-  //     with the segments, whose shards the writer all holds open for
-  //     writing, each with its thread.
+  // alone applies): the default. linux-mips imported 10 times over
+  // (tools/bench/scale_bench.sh, 37,455 messages a batch, 2 cores):
+  //   - one segment: batch 10 at 0.52-0.56 of batch 1's rate (inserting
+  //     into large tables, then compacting all of them); index 0.692 x raw;
+  //     peak RSS 235-255 MB.
+  //   - a fresh segment every run (fresh_segment_min_documents 1, tiers of
+  //     8): every batch at 0.94-1.27 of batch 1's rate (the slowest merged
+  //     8 segments); peak RSS 243-251 MB (the writer runs threads only for
+  //     the shards new documents go to); search p50 22.9 ms, p95 116.4 ms;
+  //     but the index 0.726 x raw. Xapian 1.4's compact() merges postlists
+  //     by copying each source's chunks, so a term found in several
+  //     segments keeps a chunk in each: each segment made cost about 9 MB
+  //     here (the copies share every term), and no merge takes it back. A
+  //     small run's segment would cost the most per message, so segments
+  //     need a rule for large runs before they can be the default.
   size_t fresh_segment_min_documents = 0;
   size_t segment_tier_factor = 8;
   int64_t segment_tier_base = 1000;

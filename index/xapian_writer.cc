@@ -1,5 +1,5 @@
-// IndexWriter over N glass databases (shards, index/shards.h), each written
-// by its own thread.
+// IndexWriter over N glass databases (shards, index/shards.h) per segment;
+// each shard that new documents go to is written by its own thread.
 //
 // Add() runs on the caller's thread: it picks the shard that owns the id and
 // hands a copy of the IndexDocument (which points at the caller's Message)
@@ -8,7 +8,9 @@
 // TermGenerator) and writes it to its own WritableDatabase, so N documents
 // are built and written at once. Every other operation (Remove, Commit,
 // DocumentCount, LastDocId) is queued behind the adds and waited for, so
-// each shard sees its operations in the order they were made.
+// each shard sees its operations in the order they were made. A shard of
+// an older segment (which gets only replacements and removals) has no
+// thread: the caller's thread does its work (class Shard says why).
 //
 // Errors: a document Xapian refuses with anything but a database error is
 // skipped and remembered for TakeRefused(); a database error on an add is
