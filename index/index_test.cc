@@ -1548,9 +1548,24 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
     AddNumbered(**writer, first, first + 11);
   }
   ASSERT_EQ(ReadShardStub(path).value().segments.size(), 3u);
+  // This process's threads, less those exiting: a joined thread can stay
+  // listed for a moment after join() returns, with PF_EXITING (0x4) set in
+  // the flags field of its stat (the 7th after the command's ')').
   auto threads = [] {
     size_t n = 0;
-    for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t paren = stat.rfind(')');
+      if (paren == std::string::npos) continue;  // gone meanwhile
+      std::istringstream fields(stat.substr(paren + 1));
+      std::string field;
+      unsigned long flags = 0;
+      for (int i = 0; i < 7 && fields >> field; ++i) {
+        if (i == 6) flags = std::stoul(field);
+      }
+      if ((flags & 0x4) == 0) ++n;
+    }
     return n;
   };
   const size_t before = threads();
