@@ -218,7 +218,10 @@ exim_start() {
     ready=0
     for ((i = 0; i < 500; i++)); do
       _dovecot_alive "$EXIM_PID" || break
-      if _dovecot_port_open 127.0.0.1 "$EXIM_PORT" && _dovecot_port_open 127.0.0.1 "$EXIM_TLS_PORT"; then
+      # Ready once both ports listen and the daemon has logged its start
+      # (which it writes just after it listens).
+      if _dovecot_port_open 127.0.0.1 "$EXIM_PORT" && _dovecot_port_open 127.0.0.1 "$EXIM_TLS_PORT" &&
+        grep -qs "daemon started" "$dir/log/mainlog"; then
         ready=1; break
       fi
       sleep 0.02
