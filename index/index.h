@@ -89,8 +89,7 @@ struct IndexWriterOptions {
   uint64_t compact_min_growth_bytes = uint64_t{16} << 20;
   // Segments (index/shards.h): a writer opened on an index whose newest
   // segment holds at least fresh_segment_min_documents documents writes the
-  // documents it adds past the index's last id (after the first
-  // fresh_segment_after_documents, below) into a fresh segment of its
+  // documents it adds past the index's last id into a fresh segment of its
   // own; otherwise it adds them to the newest segment, and when it closes
   // the compaction policy above compacts the newest segment alone while
   // the growth can all be there (IndexWriter's CompactionDue), so a run
@@ -110,9 +109,8 @@ struct IndexWriterOptions {
   //   - one segment: batch 10 at 0.52-0.56 of batch 1's rate (inserting
   //     into large tables, then compacting all of them); index 0.692 x raw;
   //     peak RSS 235-255 MB.
-  //   - a fresh segment every run (fresh_segment_min_documents 1,
-  //     fresh_segment_after_documents 0, tiers of 8): every batch at
-  //     0.94-1.27 of batch 1's rate (the slowest merged
+  //   - a fresh segment every run (fresh_segment_min_documents 1, tiers of
+  //     8): every batch at 0.94-1.27 of batch 1's rate (the slowest merged
   //     8 segments); peak RSS 243-251 MB (the writer runs threads only for
   //     the shards new documents go to); search p50 22.9 ms, p95 116.4 ms;
   //     but the index 0.726 x raw. Xapian 1.4's compact() merges postlists
@@ -122,14 +120,6 @@ struct IndexWriterOptions {
   //     small run's segment would cost the most per message, so segments
   //     need a rule for large runs before they can be the default.
   size_t fresh_segment_min_documents = 0;
-  // With fresh segments: the first this many documents a writer adds past
-  // the index's last id still go to the newest segment; only a run that
-  // adds more makes a fresh segment, for the rest. A small run's segment
-  // costs the most per message: 100 linux-mips messages added to the 1x
-  // archive, then compacted, grew the index by 434 KB in the one segment
-  // and by 516 KB as a segment of their own; a batch of 37,455 cost about
-  // 9 MB more (0.24 KB a message, against about 4.3 KB of index each).
-  size_t fresh_segment_after_documents = 5000;
   size_t segment_tier_factor = 8;
   int64_t segment_tier_base = 1000;
 };

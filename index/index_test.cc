@@ -1386,7 +1386,6 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = 10;
-    options.fresh_segment_after_documents = 0;
     options.segment_tier_factor = 2;
     options.segment_tier_base = 10;
     auto writer = IndexWriter::Open(path, options);
@@ -1503,7 +1502,6 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = fresh_from_documents;
-    options.fresh_segment_after_documents = 0;
     options.segment_tier_factor = 100;  // no tier merges here
     options.compact_min_growth_bytes = 1;
     auto writer = IndexWriter::Open(path, options);
@@ -1541,7 +1539,6 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = fresh_from_documents;
-    options.fresh_segment_after_documents = 0;
     options.segment_tier_factor = 100;  // no tier merges here
     return IndexWriter::Open(path, options);
   };
@@ -1597,38 +1594,6 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
   EXPECT_EQ(db.get_termfreq("Ss5"), 0u);  // replaced
   EXPECT_EQ(db.get_termfreq("Sreplaced"), 1u);
   EXPECT_EQ(db.get_termfreq("Ss40"), 1u);
-}
-
-// A run's first fresh_segment_after_documents new documents go to the
-// newest segment; a run that adds no more makes no fresh segment.
-TEST(IndexWriter, AFreshSegmentOnlyForTheDocumentsPastTheFirstSoMany) {
-  using namespace compaction;
-  TempDir dir;
-  const std::string path = dir.Sub("xapian");
-  auto session = [&](int first, int last) {
-    IndexWriterOptions options;
-    options.shards = 2;
-    options.fresh_segment_min_documents = 10;
-    options.fresh_segment_after_documents = 5;
-    auto writer = IndexWriter::Open(path, options);
-    ASSERT_TRUE(writer) << writer.error().ToString();
-    AddNumbered(**writer, first, last);
-  };
-  auto documents = [&](const Segment& segment) {
-    Xapian::doccount n = 0;
-    for (const ShardName& name : segment.shards) n += Xapian::Database(path + "/" + name.Name()).get_doccount();
-    return n;
-  };
-  session(1, 12);
-  session(13, 17);  // five: all into the one segment
-  ASSERT_EQ(ReadShardStub(path).value().segments.size(), 1u);
-  session(18, 30);  // 18..22 into the newest, 23.. into a fresh one
-  const std::vector<Segment> segments = ReadShardStub(path).value().segments;
-  ASSERT_EQ(segments.size(), 2u);
-  EXPECT_EQ(segments[1].first_id, 23);
-  EXPECT_EQ(documents(segments[0]), 22u);
-  EXPECT_EQ(documents(segments[1]), 8u);
-  EXPECT_EQ(Xapian::Database(path).get_doccount(), 30u);
 }
 
 // A writer killed after it created a fresh segment's shards but before it

@@ -49,9 +49,8 @@
 //
 // Segments (index/shards.h): a writer opened on an index whose newest
 // segment holds IndexWriterOptions::fresh_segment_min_documents or more
-// puts the documents it adds past the index's last id, after the first
-// fresh_segment_after_documents of them, into a fresh segment of its own
-// (created, then listed in XAPIANDB, on the first such add);
+// puts the documents it adds past the index's last id into a fresh segment
+// of its own (created, then listed in XAPIANDB, on the first such add);
 // every other add, replace or remove goes to the segment of its id. When a
 // writer that made a fresh segment closes, it merges the newest segments
 // the tier policy names (SegmentsToMerge; at least its own, compacted
@@ -349,13 +348,10 @@ class ShardedWriter final : public IndexWriter {
                 const IndexWriterOptions& options)
       : dir_(std::move(dir)), stub_(std::move(stub)), n_(stub_.shards_per_segment()), options_(options),
         fresh_from_(fresh_from) {
-    // New documents go to the newest segment (the first
-    // fresh_segment_after_documents of them when there is to be a fresh
-    // one), then to the fresh one.
+    // New documents go to the newest segment, or to a fresh one.
     const size_t newest_from = (stub_.segments.size() - 1) * n_;
-    const bool newest_gets_new = fresh_from_ == 0 || options_.fresh_segment_after_documents > 0;
     for (size_t j = 0; j < dbs.size(); ++j) {
-      shards_.push_back(NewShard(std::move(dbs[j]), j >= newest_from && newest_gets_new));
+      shards_.push_back(NewShard(std::move(dbs[j]), j >= newest_from && fresh_from_ == 0));
     }
   }
 
@@ -756,9 +752,8 @@ int64_t FreshSegmentFrom(const ShardStub& stub, std::vector<Xapian::WritableData
     if (j >= dbs.size() - n) newest_documents += dbs[j].get_doccount();
   }
   if (newest_documents < options.fresh_segment_min_documents) return 0;
-  const uint64_t from = static_cast<uint64_t>(last) + 1 + options.fresh_segment_after_documents;
-  if (from * (stub.segments.size() + 1) >= (uint64_t{1} << 31)) return 0;
-  return static_cast<int64_t>(from);
+  if (static_cast<uint64_t>(last + 1) * (stub.segments.size() + 1) >= (uint64_t{1} << 31)) return 0;
+  return last + 1;
 }
 
 }  // namespace
