@@ -31,13 +31,12 @@ deliver() {
     touch -d "$date" "$(grep -l "^Message-ID: <$tag-$i@" "$(_dovecot_maildir "$user")"/new/*)"
   done
 }
-uidvalidity() { doveadm_ mailbox status -u erin uidvalidity INBOX | sed -n 's/.*uidvalidity=\([0-9]*\).*/\1/p'; }
 uids() { doveadm_ search -u erin mailbox INBOX all | awk '{print $2}' | tr '\n' ' '; }
 set_delete() { sed -i "s/^\(\[account.$1\]\)\$/\1\ndelete = $2/" "$cfg"; }
 
 # 1. The backup holds message "a 0" (UID 1); three more come after it.
 deliver erin a 0 0 "2024-01-01 00:00:00 UTC"
-v=$(uidvalidity)
+v=$(uidvalidity erin INBOX)
 [[ -n "$v" ]] || fail "no UIDVALIDITY for erin's INBOX"
 cp -a "$md" "$WORK/backup"
 deliver erin a 1 3 "2024-01-01 00:00:00 UTC"
@@ -50,7 +49,7 @@ expect_eq "$(deleted erin)" 0 "first run (delete = never)"
 rm -rf "$md"
 cp -a "$WORK/backup" "$md"
 longer="1 3" deliver erin b 1 3 "2024-02-01 00:00:00 UTC"
-expect_eq "$(uidvalidity)" "$v" "UIDVALIDITY after the restore"
+expect_eq "$(uidvalidity erin INBOX)" "$v" "UIDVALIDITY after the restore"
 expect_eq "$(uids)" "1 2 3 4 " "UIDs after the restore"
 [[ $(stat -c %s "$WORK/a-2.eml") == $(stat -c %s "$WORK/b-2.eml") ]] || fail "messages a 2 and b 2 differ in size"
 

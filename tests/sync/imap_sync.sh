@@ -65,13 +65,12 @@ expect_eq "$(mk search --count 'is:flagged')" 0 "flag removed"
 # 5. UIDVALIDITY change: the folder is recreated with the same messages.
 # Dovecot takes a new folder's UIDVALIDITY from the clock, so a folder
 # recreated within the same second can get the old one: set a new one.
-uidvalidity() { doveadm_ mailbox status -u alice uidvalidity Archive/2024 | sed -n 's/.*uidvalidity=\([0-9]*\).*/\1/p'; }
 before=$(messages)
-old_uidvalidity=$(uidvalidity)
+old_uidvalidity=$(uidvalidity alice Archive/2024)
 doveadm_ mailbox delete -u alice Archive/2024
 doveadm_ mailbox create -u alice Archive/2024
 doveadm_ mailbox update -u alice --uid-validity $((old_uidvalidity + 1)) Archive/2024
-expect_eq "$(uidvalidity)" $((old_uidvalidity + 1)) "UIDVALIDITY of the recreated folder"
+expect_eq "$(uidvalidity alice Archive/2024)" $((old_uidvalidity + 1)) "UIDVALIDITY of the recreated folder"
 save alice Archive/2024 3 arch
 sync_ok alice
 expect_eq "$(messages)" "$before" "messages after a UIDVALIDITY change (nothing stored twice)"

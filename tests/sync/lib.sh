@@ -12,6 +12,8 @@ trap 'dovecot_stop; rm -rf "$WORK"' EXIT
 init_archive
 
 doveadm_() { doveadm -c "$DOVECOT_CONF" "$@"; }
+# uidvalidity USER FOLDER: the folder's UIDVALIDITY on this Dovecot.
+uidvalidity() { doveadm_ mailbox status -u "$1" uidvalidity "$2" | sed -n 's/.*uidvalidity=\([0-9]*\).*/\1/p'; }
 
 cfg="$WORK/config.ini"
 PROTOCOL=${PROTOCOL:-pop3}

@@ -26,10 +26,9 @@ deliver() {
     touch -d "$date" "$(grep -l "^Message-ID: <$tag-$i@" "$md"/new/*)"
   done
 }
-uidvalidity() { doveadm_ mailbox status -u gil uidvalidity INBOX | sed -n 's/.*uidvalidity=\([0-9]*\).*/\1/p'; }
 
 deliver a 0 0 "2024-01-01 00:00:00 UTC"
-v=$(uidvalidity)
+v=$(uidvalidity gil INBOX)
 cp -a "$md" "$WORK/backup"
 deliver a 1 4 "2024-01-01 00:00:00 UTC"
 account gil gil GIL_PW implicit
@@ -45,7 +44,7 @@ deliver b 2 2 "2024-01-01 00:00:00 UTC" "one more line
 "
 deliver b 3 3 "2024-02-01 00:00:00 UTC" "one more line
 "
-expect_eq "$(uidvalidity)" "$v" "UIDVALIDITY after the restore"
+expect_eq "$(uidvalidity gil INBOX)" "$v" "UIDVALIDITY after the restore"
 
 sync_ok
 expect_eq "$(fetched gil)" 3 "messages at reused UIDs fetched under delete = never"
