@@ -96,13 +96,13 @@ struct IndexWriterOptions {
   // rewrites at most the newest segment. Why: adding to a large glass
   // database costs more per document (glass keys positions by term first,
   // so new documents land in blocks all over the position table, each
-  // split in two after a compaction filled it: batch 10 below doubled the
-  // position table, 397 to 806 MB per shard), and compacting it rewrites all
-  // of it. When a writer that made a fresh segment closes, it merges the
-  // newest segments by tiers (SegmentsToMerge: segment_tier_factor segments
-  // of one tier become one; tier 0 is below segment_tier_base *
-  // segment_tier_factor documents) or, when none merge, compacts its fresh
-  // segment alone.
+  // split in two after a compaction filled it: batch 10 of the 10x run
+  // below doubled the position table, 397 to 806 MB per shard), and
+  // compacting it rewrites all of it. When a writer that made a fresh
+  // segment closes, it merges the newest segments by tiers
+  // (SegmentsToMerge: segment_tier_factor segments of one tier become one;
+  // tier 0 is below segment_tier_base * segment_tier_factor documents) or,
+  // when none merge, compacts its fresh segment alone.
   // 0 = never a fresh segment (one segment; the compaction policy above
   // alone applies): the default. linux-mips imported 10 times over
   // (tools/bench/scale_bench.sh, 37,455 messages a batch, 2 cores):
