@@ -8,6 +8,7 @@
 
 #include "index/schema.h"
 #include "index/text.h"
+#include "index/varint.h"
 
 namespace mailkeep::index {
 
@@ -124,34 +125,6 @@ static_assert(FieldPrefix("mid") == FieldPrefix("id"));
 bool FacetValueFits(std::string_view prefix, std::string_view value, bool no_space) {
   if (value.empty() || prefix.size() + value.size() > kMaxTermBytes) return false;
   return !no_space || value.find_first_of(" \t\r\n\f\v") == std::string_view::npos;
-}
-
-void AppendVarint(std::string& out, size_t n) {
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>(0x80 | (n & 0x7F)));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-}
-
-bool ConsumeVarint(std::string_view& in, size_t& n) {
-  n = 0;
-  for (int shift = 0; shift < 28; shift += 7) {
-    if (in.empty()) return false;
-    const auto b = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    n |= static_cast<size_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-bool ConsumeString(std::string_view& in, std::string_view& s) {
-  size_t n = 0;
-  if (!ConsumeVarint(in, n) || n > in.size()) return false;
-  s = in.substr(0, n);
-  in.remove_prefix(n);
-  return true;
 }
 
 }  // namespace
