@@ -248,6 +248,7 @@ Xapian::Document DocumentBuilder::Build(const IndexDocument& doc) {
   // disk error there ends the process (std::terminate; tests/fault saw it
   // with the facets in slot 2), where a failed data write is an exception.
   document.set_data(EncodeFacets(FacetValuesOf(doc)));
+  positions_ = MovePositionsOut(document);
   return document;
 }
 

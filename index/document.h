@@ -22,6 +22,9 @@
 //                   both Xapian::sortable_serialise.
 //   data            the facets (EncodeFacets(FacetValuesOf(doc)), schema
 //                   version 4); the docid is the catalog id, the catalog has the rest.
+// The positions of the text fields' words are not left in the document
+// (schema version 5): Build() takes them out into a record
+// (index/positions.h, last_positions()) that the writer stores beside it.
 // Terms longer than Xapian's limit (245 bytes) are left out rather than
 // failing the document.
 //
@@ -38,6 +41,7 @@
 #include <vector>
 
 #include "index/index.h"
+#include "index/positions.h"
 #include "store/util/status.h"
 
 namespace mailkeep::index {
@@ -53,6 +57,9 @@ class DocumentBuilder {
 
   // Bytes of folded text fed to the term generator by the last Build().
   size_t last_text_bytes() const { return text_bytes_; }
+  // The positions record of the last Build()'s document (index/positions.h);
+  // "" when it has no positional terms.
+  const std::string& last_positions() const { return positions_; }
 
  private:
   // Folds `text` and indexes its words under `prefix`, with positions (and
@@ -64,6 +71,7 @@ class DocumentBuilder {
   Xapian::TermGenerator generator_;
   size_t max_body_bytes_;
   size_t text_bytes_ = 0;
+  std::string positions_;
 };
 
 // The body text that is indexed: the first `max_bytes` of `text`, cut on a

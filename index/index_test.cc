@@ -20,6 +20,7 @@
 
 #include "index/document.h"
 #include "index/index.h"
+#include "index/positions.h"
 #ifdef MAILKEEP_INDEX_HAVE_QUERY
 #include "index/query.h"
 #endif
@@ -208,11 +209,15 @@ TEST(DocumentBuilder, FollowsTheSchema) {
   EXPECT_EQ(Xapian::sortable_unserialise(document.get_value(kValueSize)), 1234.0);
   EXPECT_GT(builder.last_text_bytes(), 0u);
 
-  // Text terms carry positions (phrases); exact address and boolean terms do not.
-  auto positions = [&](const std::string& term) {
-    auto it = document.termlist_begin();
-    it.skip_to(term);
-    return (it != document.termlist_end() && *it == term) ? it.positionlist_count() : 0;
+  // Text terms have positions (phrases), in the record beside the document
+  // (version 5), not in it; exact address and boolean terms have none.
+  std::vector<TermPositions> record;
+  ASSERT_TRUE(DecodePositions(builder.last_positions(), &record));
+  auto positions = [&](const std::string& term) -> size_t {
+    for (const TermPositions& entry : record) {
+      if (entry.term == term) return entry.positions.size();
+    }
+    return 0;
   };
   // Address words have none either (phrases match names).
   EXPECT_GT(positions("Scafe"), 0u);
@@ -221,6 +226,10 @@ TEST(DocumentBuilder, FollowsTheSchema) {
   EXPECT_EQ(positions("Fsmith"), 0u);
   EXPECT_EQ(positions("Falice.smith@example.org"), 0u);
   EXPECT_EQ(positions("XFINBOX"), 0u);
+  for (auto it = document.termlist_begin(); it != document.termlist_end(); ++it) {
+    EXPECT_EQ(it.positionlist_count(), 0u) << *it;
+  }
+  EXPECT_TRUE(terms.contains("zurich"));  // the terms stay, with their wdf
 }
 
 // The writer takes every prefix from the schema table: a message with every
@@ -926,11 +935,11 @@ TEST(IndexReader, SchemaThreeIndexNeedsReindex) {
   auto reader = IndexReader::Open(path);
   ASSERT_FALSE(reader);
   EXPECT_EQ(reader.error().code(), ErrorCode::kFailedPrecondition);
-  EXPECT_NE(reader.error().message().find("index schema 3, expected 4; run `mailkeep reindex`"), std::string::npos)
+  EXPECT_NE(reader.error().message().find("index schema 3, expected " + std::to_string(kSchemaVersion) + "; run `mailkeep reindex`"), std::string::npos)
       << reader.error().message();
   auto writer = IndexWriter::Open(path);
   ASSERT_FALSE(writer);
-  EXPECT_NE(writer.error().message().find("index schema 3, expected 4; run `mailkeep reindex`"), std::string::npos)
+  EXPECT_NE(writer.error().message().find("index schema 3, expected " + std::to_string(kSchemaVersion) + "; run `mailkeep reindex`"), std::string::npos)
       << writer.error().message();
 }
 
@@ -1289,8 +1298,11 @@ TEST(IndexWriter, CompactLeavesNoByteOfARemovedDocument) {
   ASSERT_TRUE(writer) << writer.error().ToString();
   AddTwenty(**writer);
   ASSERT_TRUE((*writer)->Commit());
+  // Catalog id 7 is shard 0's docid 4; its positions record goes with it.
+  EXPECT_FALSE(Xapian::Database(path + "/shard-0").get_metadata(PositionsKey(4)).empty());
   ASSERT_TRUE((*writer)->Remove(7));
   ASSERT_TRUE((*writer)->Commit());
+  EXPECT_EQ(Xapian::Database(path + "/shard-0").get_metadata(PositionsKey(4)), "");
   EXPECT_EQ(Xapian::Database(path).get_termfreq(std::string(kRemovedWord)), 0u);
   // What this test is about: removed, but its bytes are still on disk.
   ASSERT_FALSE(FilesHolding(path, kRemovedWord).empty());
@@ -1392,7 +1404,8 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
     ASSERT_TRUE(writer) << writer.error().ToString();
     AddNumbered(**writer, first, last);
     if (replace != 0) {
-      const std::string raw = Raw(replace, "replaced", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body");
+      const std::string raw =
+          Raw(replace, "replaced", "a@x.org", "Mon, 1 Jan 2024 00:00:00 +0000", "body of a replaced one");
       ASSERT_TRUE((*writer)->Add(MakeDoc(replace, mime::ParseMessage(raw), raw.size())));
     }
     if (remove != 0) {
@@ -1444,6 +1457,9 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
     EXPECT_EQ(reader->Search("body", newest).value().ids, all);
     EXPECT_EQ(reader->Search("subject:replaced", oldest).value().ids, (std::vector<int64_t>{3, 30}));
     EXPECT_EQ(reader->Search("subject:s47", oldest).value().ids, std::vector<int64_t>{47});
+    // Phrases read the positions records of every segment, replaced ones too.
+    EXPECT_EQ(reader->Search("\"of a replaced\"", oldest).value().ids, (std::vector<int64_t>{3, 30}));
+    EXPECT_EQ(reader->Search("\"a of replaced\"", oldest).value().ids, std::vector<int64_t>{});
     EXPECT_EQ(reader->DocumentCount().value(), 44);
     if (reader != early->get()) delete reader;
   }
@@ -1462,6 +1478,10 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
   EXPECT_EQ(first_ids(), std::vector<int64_t>{1});
   listed_only();
   EXPECT_EQ(Xapian::Database(path).get_doccount(), 72u);
+#ifdef MAILKEEP_INDEX_HAVE_QUERY
+  EXPECT_EQ(IndexReader::Open(path).value()->Search("\"of a replaced\"", SearchOptions{}).value().ids,
+            (std::vector<int64_t>{30, 3}));  // the records went with their documents into one segment
+#endif
   std::vector<Xapian::docid> expected;
   for (Xapian::docid id = 1; id <= 75; ++id) {
     if (id != 2 && id != 4 && id != 14) expected.push_back(id);

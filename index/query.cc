@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/positions.h"
 #include "index/schema.h"
 #include "index/text.h"
 
@@ -885,11 +886,19 @@ class Parser {
     if (words.size() == 1) return Operand{WordIn(prefixes, words.front()), false};
     // A phrase: each position matches the word under any of the prefixes
     // (all fields share one position space; a gap between fields keeps a
-    // phrase inside one of them).
+    // phrase inside one of them). The positions are in the index's own
+    // records, not Xapian's (index/positions.h): the words' terms find the
+    // candidates and weigh them as OP_PHRASE would, PhraseFilter keeps
+    // those with the words in a row.
     std::vector<Query> terms;
-    for (const std::string& w : words) terms.push_back(WordIn(prefixes, w));
-    return Operand{Query(Query::OP_PHRASE, terms.begin(), terms.end(), static_cast<Xapian::termcount>(terms.size())),
-                   false};
+    std::vector<std::vector<std::string>> places;
+    for (const std::string& w : words) {
+      terms.push_back(WordIn(prefixes, w));
+      std::vector<std::string>& place = places.emplace_back();
+      for (const std::string& p : prefixes) place.push_back(p + w);
+    }
+    terms.emplace_back((new PhraseFilter(std::move(places)))->release());
+    return Operand{Query(Query::OP_AND, terms.begin(), terms.end()), false};
   }
 
   Parsed<Operand> AddressTerm(std::string_view prefix, std::string_view name, std::string_view value, bool quoted,

@@ -96,6 +96,7 @@
 
 #include "index/document.h"
 #include "index/index.h"
+#include "index/positions.h"
 #include "index/schema.h"
 #include "index/shards.h"
 #include "store/util/files.h"
@@ -265,6 +266,8 @@ class Shard {
           Xapian::Document document = builder_.Build(op.doc);
           op.doc.message.reset();  // the text is in the document now
           db.replace_document(op.docid, document);
+          // The positions record, in the same commit ("" removes an older one).
+          db.set_metadata(PositionsKey(op.docid), builder_.last_positions());
           unflushed_text_bytes_ += builder_.last_text_bytes();
           return OkStatus();
         },
@@ -391,6 +394,7 @@ class ShardedWriter final : public IndexWriter {
     MK_RETURN_IF_ERROR(ShardOf(id)
                            .Submit(
                                [shard_docid](Xapian::WritableDatabase& db) -> Status {
+                                 db.set_metadata(PositionsKey(shard_docid), "");
                                  try {
                                    db.delete_document(shard_docid);
                                  } catch (const Xapian::DocNotFoundError&) {
