@@ -76,19 +76,19 @@ class RecordView {
   // The positions bytes of `term` in *positions; false when the record
   // does not have it, or `*damaged` when an entry cannot be read.
   bool Find(std::string_view term, std::string_view* positions, bool* damaged) {
-    // The last group whose first term is <= term. (A group's first entry
-    // is read into an empty term_, so ConsumeEntry refuses one that says
-    // it shares a beginning with the entry before it.)
+    // The last group whose first term is <= term. A group's first term is
+    // whole (it shares nothing with the entry before it).
     size_t lo = 0, hi = starts_.size() / 4;
     while (hi - lo > 1) {
       const size_t mid = lo + (hi - lo) / 2;
       std::string_view in = Group(mid);
-      term_.clear();
-      if (!ConsumeEntry(in, term_, *positions)) {
+      size_t shared = 0;
+      std::string_view first;
+      if (!ConsumeVarint(in, shared) || shared != 0 || !ConsumeString(in, first)) {
         *damaged = true;
         return false;
       }
-      if (std::string_view(term_) <= term) {
+      if (first <= term) {
         lo = mid;
       } else {
         hi = mid;
