@@ -80,46 +80,50 @@ struct IndexWriterOptions {
   // linux-mips imported 10 times over in batches of 37,455 (each growing
   // the index by more than 25 %: batch 3 of the old rule, which compacted
   // only after a writer that added half the index, took it from 313 MB to
-  // 807 MB) is compacted after every batch; its compact size is about
-  // 0.70 x raw (158 MB for 224 MB at 1 x, 313 MB for 448 MB at 2 x).
+  // 807 MB) is compacted after every batch; its compact size was about
+  // 0.70 x raw with schema 4 (158 MB for 224 MB at 1 x, 313 MB for 448 MB
+  // at 2 x), 0.55-0.58 x raw with schema 5 (130 MB at 1 x).
   // compact_growth_percent 0 = never. A kill at any step of a compaction
   // leaves the index with exactly its committed documents (Compact();
   // tests/fault/repack_steps.sh kills it at each step).
   size_t compact_growth_percent = 25;
   uint64_t compact_min_growth_bytes = uint64_t{16} << 20;
-  // Segments (index/shards.h): a writer opened on an index whose newest
-  // segment holds at least fresh_segment_min_documents documents writes the
-  // documents it adds past the index's last id into a fresh segment of its
-  // own; otherwise it adds them to the newest segment, and when it closes
-  // the compaction policy above compacts the newest segment alone while
-  // the growth can all be there (IndexWriter's CompactionDue), so a run
-  // rewrites at most the newest segment. Why: adding to a large glass
-  // database costs more per document (glass keys positions by term first,
-  // so new documents land in blocks all over the position table, each
-  // split in two after a compaction filled it: batch 10 of the 10x run
-  // below doubled the position table, 397 to 806 MB per shard), and
-  // compacting it rewrites all of it. When a writer that made a fresh
+  // Segments (index/shards.h): a writer opened for a run expected to bring
+  // at least fresh_segment_min_bytes of mail (expected_bytes; `import`
+  // counts its input's bytes), on an index whose newest segment holds at
+  // least fresh_segment_min_documents documents, writes the documents it
+  // adds past the index's last id into a fresh segment of its own.
+  // Otherwise it adds them to the newest segment, and when it closes the
+  // compaction policy above compacts the newest segment alone while the
+  // growth can all be there (IndexWriter's CompactionDue), so a run
+  // rewrites at most the newest segment. When a writer that made a fresh
   // segment closes, it merges the newest segments by tiers
   // (SegmentsToMerge: segment_tier_factor segments of one tier become one;
   // tier 0 is below segment_tier_base * segment_tier_factor documents) or,
   // when none merge, compacts its fresh segment alone.
-  // 0 = never a fresh segment (one segment; the compaction policy above
-  // alone applies): the default. linux-mips imported 10 times over
-  // (tools/bench/scale_bench.sh, 37,455 messages a batch, 2 cores):
-  //   - one segment: batch 10 at 0.52-0.56 of batch 1's rate (inserting
-  //     into large tables, then compacting all of them); index 0.692 x raw;
-  //     peak RSS 235-255 MB.
-  //   - a fresh segment every run (fresh_segment_min_documents 1, tiers of
-  //     8): every batch at 0.94-1.27 of batch 1's rate (the slowest merged
-  //     8 segments); peak RSS 243-251 MB (the writer runs threads only for
-  //     the shards new documents go to); search p50 22.9 ms, p95 116.4 ms;
-  //     but the index 0.726 x raw. Xapian 1.4's compact() merges postlists
-  //     by copying each source's chunks, so a term found in several
-  //     segments keeps a chunk in each: each segment made cost about 9 MB
-  //     here (the copies share every term), and no merge takes it back. A
-  //     small run's segment would cost the most per message, so segments
-  //     need a rule for large runs before they can be the default.
-  size_t fresh_segment_min_documents = 0;
+  // Why: adding to a large glass database costs more per document (each
+  // flush rewrites blocks spread over the whole postlist table), and
+  // compacting it rewrites all of it. linux-mips imported 10 times over
+  // (tools/bench/scale_bench.sh, 37,455 messages a batch, 2 cores, schema
+  // 5):
+  //   - one segment (fresh_segment_min_documents 0): batch 10 at 0.73 of
+  //     batch 1's rate; index 0.547 x raw; peak RSS 216-237 MB.
+  //   - a fresh segment for every batch but the first: batch 10 at 0.90;
+  //     batch 8, which merged 8 segments into one, at 0.69; index 0.582 x
+  //     raw; peak RSS 205-247 MB (the writer runs threads only for the
+  //     shards new documents go to).
+  // Why not for every run: Xapian 1.4's compact() merges postlists by
+  // copying each source's chunks, so a term found in several segments keeps
+  // a chunk in each, and no later merge takes it back (0.035 x raw more
+  // index in the run above). A small run's segment would cost the most per
+  // message, and cron runs are small.
+  size_t fresh_segment_min_documents = 10000;
+  // ... and only for a run the caller expects to bring at least this much
+  // mail (expected_bytes): a smaller one adds to the newest segment.
+  uint64_t fresh_segment_min_bytes = uint64_t{64} << 20;
+  // The mail the caller expects this run to add, in bytes; 0: not known
+  // (taken as a small run).
+  uint64_t expected_bytes = 0;
   size_t segment_tier_factor = 8;
   int64_t segment_tier_base = 1000;
 };

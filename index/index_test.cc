@@ -1398,6 +1398,7 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = 10;
+    options.fresh_segment_min_bytes = 0;  // whatever the run brings
     options.segment_tier_factor = 2;
     options.segment_tier_base = 10;
     auto writer = IndexWriter::Open(path, options);
@@ -1489,6 +1490,39 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
   EXPECT_EQ(DocIds(path), expected);
 }
 
+// Only a run expected to bring fresh_segment_min_bytes of mail gets a
+// fresh segment; a smaller one (or one that says nothing) adds to the
+// newest.
+TEST(IndexWriter, OnlyALargeRunWritesAFreshSegment) {
+  using namespace compaction;
+  TempDir dir;
+  const std::string path = dir.Sub("xapian");
+  auto session = [&](int first, int last, uint64_t expected_bytes) {
+    IndexWriterOptions options;
+    options.shards = 2;
+    options.fresh_segment_min_documents = 10;
+    options.fresh_segment_min_bytes = 1000;
+    options.expected_bytes = expected_bytes;
+    auto writer = IndexWriter::Open(path, options);
+    ASSERT_TRUE(writer) << writer.error().ToString();
+    AddNumbered(**writer, first, last);
+    ASSERT_TRUE((*writer)->Commit());
+  };
+  auto first_ids = [&] {
+    std::vector<int64_t> ids;
+    const ShardStub stub = ReadShardStub(path).value();
+    for (const Segment& segment : stub.segments) ids.push_back(segment.first_id);
+    return ids;
+  };
+  session(1, 12, 5000);  // a new index: one segment
+  session(13, 20, 999);  // small: in place
+  session(21, 25, 0);    // not known: in place
+  EXPECT_EQ(first_ids(), std::vector<int64_t>{1});
+  session(26, 40, 1000);  // large: a segment of its own
+  EXPECT_EQ(first_ids(), (std::vector<int64_t>{1, 26}));
+  EXPECT_EQ(Xapian::Database(path).get_doccount(), 40u);
+}
+
 // A shard commits by itself once the documents since its last commit hold
 // shard_flush_text_bytes of text, however few they are: Xapian's buffer
 // grows with the words.
@@ -1522,6 +1556,7 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = fresh_from_documents;
+    options.fresh_segment_min_bytes = 0;  // whatever the run brings
     options.segment_tier_factor = 100;  // no tier merges here
     options.compact_min_growth_bytes = 1;
     auto writer = IndexWriter::Open(path, options);
@@ -1559,6 +1594,7 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
     IndexWriterOptions options;
     options.shards = 2;
     options.fresh_segment_min_documents = fresh_from_documents;
+    options.fresh_segment_min_bytes = 0;  // whatever the run brings
     options.segment_tier_factor = 100;  // no tier merges here
     return IndexWriter::Open(path, options);
   };

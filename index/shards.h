@@ -24,10 +24,10 @@
 //
 // Why segments: adding documents to a large Xapian database costs more per
 // document the larger it is (each flush rewrites B-tree blocks spread over
-// the whole postlist table), so a writer that adds to a large index can
-// write the new documents into a fresh segment of its own, the segments
+// the whole postlist table), so a writer that adds many documents to a
+// large index writes them into a fresh segment of its own, the segments
 // merged in tiers (SegmentsToMerge), like a log-structured merge tree.
-// Off by default (IndexWriterOptions::fresh_segment_min_documents says
+// Only a large run gets a segment of its own (IndexWriterOptions says
 // why); readers and writers read any number of segments.
 //
 // Generations: a compaction (IndexWriter::Compact) or a merge writes the

@@ -47,10 +47,11 @@
 // switch, and the lost page left the index unreadable): such a disk error
 // is not caught here (`reindex` repairs it).
 //
-// Segments (index/shards.h): a writer opened on an index whose newest
-// segment holds IndexWriterOptions::fresh_segment_min_documents or more
-// puts the documents it adds past the index's last id into a fresh segment
-// of its own (created, then listed in XAPIANDB, on the first such add);
+// Segments (index/shards.h): a writer opened for a large run
+// (IndexWriterOptions::expected_bytes) on an index whose newest segment
+// holds IndexWriterOptions::fresh_segment_min_documents or more puts the
+// documents it adds past the index's last id into a fresh segment of its
+// own (created, then listed in XAPIANDB, on the first such add);
 // every other add, replace or remove goes to the segment of its id. When a
 // writer that made a fresh segment closes, it merges the newest segments
 // the tier policy names (SegmentsToMerge; at least its own, compacted
@@ -767,14 +768,18 @@ Result<Xapian::WritableDatabase> OpenShard(const std::string& dir, const ShardNa
 }
 
 // The first id of a fresh segment for a writer of `stub` (opened as
-// `dbs`): one past the index's last id when the newest segment holds
+// `dbs`): one past the index's last id when the run is expected to bring
+// options.fresh_segment_min_bytes or more and the newest segment holds
 // options.fresh_segment_min_documents documents or more; 0 (adds go to the
-// segment of their id) when it holds fewer, when the index has
+// segment of their id) for a smaller run or segment, when the index has
 // kMaxSegments segments, or when the combined docids of one more segment
 // (about id x segments, index/shards.h) could come near Xapian's 32 bits.
 int64_t FreshSegmentFrom(const ShardStub& stub, std::vector<Xapian::WritableDatabase>& dbs,
                          const IndexWriterOptions& options) {
-  if (options.fresh_segment_min_documents == 0 || stub.segments.size() >= kMaxSegments) return 0;
+  if (options.fresh_segment_min_documents == 0 || options.expected_bytes < options.fresh_segment_min_bytes ||
+      stub.segments.size() >= kMaxSegments) {
+    return 0;
+  }
   const size_t n = stub.shards_per_segment();
   int64_t last = 0;
   uint64_t newest_documents = 0;

@@ -3,6 +3,7 @@
 // message counts as imported only once its batch is committed.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -111,7 +112,12 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   std::optional<Error> index_error;
   std::unique_ptr<index::IndexFeeder> feeder;
   if (!vm.count("no-index")) {
-    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error);
+    // A large import is indexed into a segment of its own; counting the
+    // input's bytes stops once it is large enough for that.
+    const uint64_t enough = index::IndexWriterOptions().fresh_segment_min_bytes;
+    uint64_t input_bytes = 0;
+    for (const auto& path : paths) input_bytes += local::InputBytesUpTo(path, enough - std::min(input_bytes, enough));
+    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error, input_bytes);
   }
   auto feed_index = [&](std::unordered_map<int64_t, index::AtHand>* at_hand) {
     if (!feeder) return;

@@ -124,6 +124,22 @@ std::string Zstd(std::string_view data) {
 
 // ---------- mbox splitting ----------
 
+// The estimate a large import is told apart by: file sizes below the
+// path, links not followed, counting stopped once there is enough.
+TEST_F(LocalSourceTest, InputBytesCountsFilesUpToEnough) {
+  Write("mbox", std::string(1000, 'x'));
+  Write("tree/cur/1", std::string(300, 'x'));
+  Write("tree/new/2", std::string(200, 'x'));
+  Write("tree/deep/er/3", std::string(100, 'x'));
+  Symlink(Path("mbox"), "tree/link");
+  EXPECT_EQ(InputBytesUpTo(Path("mbox"), 1), 1000u);  // a file: its size
+  EXPECT_EQ(InputBytesUpTo(Path("tree"), 1 << 20), 600u);
+  const uint64_t partial = InputBytesUpTo(Path("tree"), 250);
+  EXPECT_GE(partial, 250u);  // stops at the first file that reaches it
+  EXPECT_LT(partial, 600u);
+  EXPECT_EQ(InputBytesUpTo(Path("missing"), 1 << 20), 0u);
+}
+
 TEST(SplitMboxTest, TwoMessagesWithBlankLineRemoved) {
   auto msgs = Split(
       "From a@b Thu Jan  1 00:00:00 1970\nSubject: one\n\nbody1\n\n"
