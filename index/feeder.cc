@@ -123,15 +123,13 @@ IndexFeeder::IndexFeeder(Archive& archive, int workers, Callbacks callbacks,
 IndexFeeder::~IndexFeeder() = default;
 
 Result<std::unique_ptr<IndexFeeder>> IndexFeeder::Open(Archive& archive, int workers, Callbacks callbacks,
-                                                       uint64_t expected_bytes) {
+                                                       const IndexWriterOptions& writer_options) {
   MK_ASSIGN_OR_RETURN(const int64_t requeued, RequeueLostIndex(archive));
   const std::string dir = IndexDir(archive);
   if (IndexIsCache(archive)) {
     MK_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(dir).parent_path().string(), 0700));
   }
-  IndexWriterOptions options;
-  options.expected_bytes = expected_bytes;
-  MK_ASSIGN_OR_RETURN(auto writer, IndexWriter::Open(dir, options));
+  MK_ASSIGN_OR_RETURN(auto writer, IndexWriter::Open(dir, writer_options));
   std::unique_ptr<IndexFeeder> feeder(new IndexFeeder(archive, workers, std::move(callbacks), std::move(writer)));
   feeder->result_.requeued = requeued;
   MK_RETURN_IF_ERROR(AdoptLegacyJournal(archive));

@@ -106,12 +106,12 @@ class IndexFeeder {
   // Opens (or creates) the index of `archive` and reads the journal left by
   // a killed run. A lost index cache is queued whole again first
   // (RequeueLostIndex; result().requeued says how many). `workers`: parse threads, 0 = hardware threads.
-  // `expected_bytes`: the mail the caller is about to store and index, as
-  // far as it knows (0: nothing known); a large run is written into a
-  // segment of its own (IndexWriterOptions::expected_bytes).
+  // `writer`: the index writer's options; among them expected_bytes, the
+  // mail the caller is about to store and index as far as it knows (a
+  // large run is written into a segment of its own).
   // REQUIRES: `archive` opened read-write; it outlives the feeder.
   static Result<std::unique_ptr<IndexFeeder>> Open(Archive& archive, int workers, Callbacks callbacks,
-                                                   uint64_t expected_bytes = 0);
+                                                   const IndexWriterOptions& writer = {});
   // Commits what is in flight (errors lost: call Commit() first).
   ~IndexFeeder();
 

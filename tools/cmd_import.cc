@@ -66,7 +66,8 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       ("debug-crash-after", po::value<int>(&crash_after), "testing: abort after N commits")
       ("debug-pack-size", po::value<uint64_t>(&options.pack_size_limit), "testing: start a new pack past N bytes")
       ("debug-dictionary-after", po::value<size_t>(&options.dictionary_after),
-       "testing: train the first dictionary after N messages (0: none)");
+       "testing: train the first dictionary after N messages (0: none)")
+      ("debug-fresh-segment", "testing: index the run into a segment of its own, however small");
   po::positional_options_description pos;
   pos.add("path", -1);
   po::variables_map vm;
@@ -114,10 +115,16 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
   if (!vm.count("no-index")) {
     // A large import is indexed into a segment of its own; counting the
     // input's bytes stops once it is large enough for that.
-    const uint64_t enough = index::IndexWriterOptions().fresh_segment_min_bytes;
-    uint64_t input_bytes = 0;
-    for (const auto& path : paths) input_bytes += local::InputBytesUpTo(path, enough - std::min(input_bytes, enough));
-    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error, input_bytes);
+    index::IndexWriterOptions writer;
+    if (vm.count("debug-fresh-segment")) {
+      writer.fresh_segment_min_documents = 1;
+      writer.fresh_segment_min_bytes = 0;
+    }
+    const uint64_t enough = writer.fresh_segment_min_bytes;
+    for (const auto& path : paths) {
+      writer.expected_bytes += local::InputBytesUpTo(path, enough - std::min(writer.expected_bytes, enough));
+    }
+    feeder = OpenCommandFeeder(archive, &not_indexed, &index_error, writer);
   }
   auto feed_index = [&](std::unordered_map<int64_t, index::AtHand>* at_hand) {
     if (!feeder) return;

@@ -122,13 +122,14 @@ Result<const config::Config*> RequireConfig(const GlobalOptions& global) {
 void PrintError(std::string_view line) { std::cerr << "mailkeep: " << TerminalText(line) << "\n"; }
 
 std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
-                                                      std::optional<Error>* error, uint64_t expected_bytes) {
+                                                      std::optional<Error>* error,
+                                                      const index::IndexWriterOptions& writer) {
   index::IndexFeeder::Callbacks callbacks;
   callbacks.on_problem = [not_indexed](int64_t id, const std::string& why) {
     ++*not_indexed;
     PrintError("message " + std::to_string(id) + " not indexed: " + why);
   };
-  auto opened = index::IndexFeeder::Open(archive, 0, std::move(callbacks), expected_bytes);
+  auto opened = index::IndexFeeder::Open(archive, 0, std::move(callbacks), writer);
   if (!opened) {
     *error = opened.error();
     return nullptr;

@@ -140,10 +140,11 @@ Result<std::vector<int64_t>> ResolveMessage(Archive& archive, const std::string&
 // (import, sync): a message the index refuses is printed ("mailkeep:
 // message N not indexed: WHY") and counted in *not_indexed. When the index
 // cannot be opened, returns nullptr with *error set: storing goes on, and
-// the next run catches the index up. `expected_bytes`: the mail the command
-// expects to store (IndexFeeder::Open).
+// the next run catches the index up. `writer`: the index writer's options
+// (IndexFeeder::Open).
 std::unique_ptr<index::IndexFeeder> OpenCommandFeeder(Archive& archive, int64_t* not_indexed,
-                                                      std::optional<Error>* error, uint64_t expected_bytes = 0);
+                                                      std::optional<Error>* error,
+                                                      const index::IndexWriterOptions& writer = {});
 
 // "indexing stopped: WHY" and what to do: the index's own advice when it
 // needs a full `mailkeep reindex` (another schema, a damaged layout:

@@ -25,7 +25,10 @@
 #    a run that recovers the uncommitted pack tail such a kill left. While
 #    indexing (an import with the index, operations under xapian/ counted):
 #    before the index's first write, and before its first and its last
-#    commit (the version file's rename). After each: the checks above, then
+#    commit (the version file's rename); with the run indexed into a
+#    segment of its own, before the index's stub lists the segment, before
+#    the segment's first commit, and before the stub switches to the
+#    segment the closing run merged it into. After each: the checks above, then
 #    a run without a kill completes the set exactly once and verifies (and,
 #    after an index kill, every message is found by a search).
 # 2. KILLS (default 60) SIGKILLs at random moments of `import --no-index`
@@ -194,6 +197,28 @@ placed_kills() {
     rm -rf "$ARCHIVE" && cp -a "$BASE" "$ARCHIVE"
     kill_at "$what" "$l" "$ARCHIVE/xapian" "$ops"
     rerun "killed $what"
+    expect_eq "$(mk search --count '*')" "$expected" "killed $what: messages found after the next run"
+  done
+  # The same run indexing into a segment of its own (--debug-fresh-segment;
+  # a real import does so from 64 MiB of input), renames counted alone:
+  # killed before the stub lists the new segment, before the segment's
+  # first commit, and before the stub switches to what the closing run
+  # merged it into.
+  trace_of "$WORK/segment.trace" "$ARCHIVE/xapian" --debug-fresh-segment
+  grep -E '^[0-9]+ rename ' "$WORK/segment.trace" | cut -d' ' -f3 >"$WORK/segment.renames"
+  local listed first_commit switched
+  listed=$(grep -n -m1 -E '^xapian/XAPIANDB[.]tmp$' "$WORK/segment.renames" | cut -d: -f1)
+  switched=$(grep -n -E '^xapian/XAPIANDB[.]tmp$' "$WORK/segment.renames" | tail -1 | cut -d: -f1)
+  first_commit=$(awk -v after="$listed" 'NR > after && /^xapian\/shard-[0-9]+[.][0-9]+\/.*v[.]tmp$/ {print NR; exit}' \
+    "$WORK/segment.renames")
+  [[ -n $listed && -n $first_commit && $switched -gt $first_commit ]] ||
+    fail "the run made, committed and merged no segment of its own: $(tr '\n' ' ' <"$WORK/segment.renames")"
+  for at in "listing a fresh index segment:$listed" "committing the fresh segment, first time:$first_commit" \
+    "switching the index to the merged segment:$switched"; do
+    what=${at%:*}
+    rm -rf "$ARCHIVE" && cp -a "$BASE" "$ARCHIVE"
+    kill_at "$what" "${at##*:}" "$ARCHIVE/xapian" rename --debug-fresh-segment
+    rerun "killed $what" --debug-fresh-segment
     expect_eq "$(mk search --count '*')" "$expected" "killed $what: messages found after the next run"
   done
   echo "$targeted kills at chosen steps: each verified, nothing reported stored was lost, the next run completed the set once"
