@@ -94,16 +94,34 @@ class RecordView {
         hi = mid;
       }
     }
+    // Scans the group without rebuilding its terms: `common` is how many
+    // bytes the previous entry (which sorts before `term`) shares with
+    // `term`, so an entry sharing more than that with the previous one
+    // sorts before `term` too, one sharing less sorts after it, and only
+    // one sharing exactly that much has its rest compared.
     std::string_view in = Group(lo);
-    term_.clear();
+    size_t common = 0;
+    size_t previous_size = 0;
     while (!in.empty()) {
-      if (!ConsumeEntry(in, term_, *positions)) {
+      size_t shared = 0;
+      std::string_view rest;
+      if (!ConsumeVarint(in, shared) || shared > previous_size || !ConsumeString(in, rest) ||
+          !ConsumeString(in, *positions)) {
         *damaged = true;
         return false;
       }
-      const int order = std::string_view(term_).compare(term);
-      if (order == 0) return true;
-      if (order > 0) return false;
+      previous_size = shared + rest.size();
+      if (shared > common) continue;
+      if (shared < common) return false;
+      const std::string_view wanted = term.substr(common);
+      const size_t n = std::min(rest.size(), wanted.size());
+      size_t k = 0;
+      while (k < n && rest[k] == wanted[k]) ++k;
+      if (k == rest.size() && k == wanted.size()) return true;
+      const bool before = k == rest.size() ||
+                          (k < wanted.size() && static_cast<unsigned char>(rest[k]) < static_cast<unsigned char>(wanted[k]));
+      if (!before) return false;
+      common += k;
     }
     return false;
   }
@@ -118,7 +136,6 @@ class RecordView {
 
   std::string_view entries_;
   std::string_view starts_;
-  std::string term_;
 };
 
 }  // namespace
