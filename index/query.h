@@ -50,8 +50,11 @@
 //                   not expanded. Without a vocabulary: the word alone. A
 //                   word that TermGenerator splits (foo-bar, foo.bar)
 //                   becomes a phrase of its parts.
-//   "a phrase"      positional phrase of exact (unstemmed) terms; a single
-//                   quoted word is its exact term only.
+//   "a phrase"      positional phrase of exact (unstemmed) terms: the
+//                   terms AND'ed, each candidate checked against its
+//                   positions record (PhraseFilter, index/positions.h,
+//                   schema version 5); a single quoted word is its exact
+//                   term only.
 //   word*           trailing wildcard: every term starting with the word.
 //   field:*         every message with any term of that field (not body:,
 //                   whose prefix "B" is also the start of bcc's "BC").
