@@ -1215,6 +1215,18 @@ TEST(IndexReader, CostlyQueriesAreRefusedInOneLine) {
 
 namespace compaction {
 
+// A writer of 2 shards that writes a fresh segment for any run once the
+// newest segment holds `fresh_from_documents` (0: never), segments merged
+// in tiers of `tier_factor` (100: never here).
+IndexWriterOptions SegmentOptions(size_t fresh_from_documents, size_t tier_factor = 100) {
+  IndexWriterOptions options;
+  options.shards = 2;
+  options.fresh_segment_min_documents = fresh_from_documents;
+  options.fresh_segment_min_bytes = 0;  // whatever the run brings
+  options.segment_tier_factor = tier_factor;
+  return options;
+}
+
 // Whether `needle` occurs in any regular file under `dir` (as grep -r).
 std::vector<std::string> FilesHolding(const std::string& dir, std::string_view needle) {
   std::vector<std::string> found;
@@ -1395,11 +1407,7 @@ TEST(IndexWriter, WritesFreshSegmentsAndMergesThemInTiers) {
   // (0: none), closes. A fresh segment from 10 documents in the newest;
   // tiers of 2 (tier 0 below 20 documents).
   auto session = [&](int first, int last, int replace = 0, int remove = 0) {
-    IndexWriterOptions options;
-    options.shards = 2;
-    options.fresh_segment_min_documents = 10;
-    options.fresh_segment_min_bytes = 0;  // whatever the run brings
-    options.segment_tier_factor = 2;
+    IndexWriterOptions options = SegmentOptions(10, 2);
     options.segment_tier_base = 10;
     auto writer = IndexWriter::Open(path, options);
     ASSERT_TRUE(writer) << writer.error().ToString();
@@ -1498,9 +1506,7 @@ TEST(IndexWriter, OnlyALargeRunWritesAFreshSegment) {
   TempDir dir;
   const std::string path = dir.Sub("xapian");
   auto session = [&](int first, int last, uint64_t expected_bytes) {
-    IndexWriterOptions options;
-    options.shards = 2;
-    options.fresh_segment_min_documents = 10;
+    IndexWriterOptions options = SegmentOptions(10);
     options.fresh_segment_min_bytes = 1000;
     options.expected_bytes = expected_bytes;
     auto writer = IndexWriter::Open(path, options);
@@ -1553,11 +1559,7 @@ TEST(IndexWriter, CompactsTheNewestSegmentAloneWhileItGrows) {
   TempDir dir;
   const std::string path = dir.Sub("xapian");
   auto session = [&](int first, int last, size_t fresh_from_documents) {
-    IndexWriterOptions options;
-    options.shards = 2;
-    options.fresh_segment_min_documents = fresh_from_documents;
-    options.fresh_segment_min_bytes = 0;  // whatever the run brings
-    options.segment_tier_factor = 100;  // no tier merges here
+    IndexWriterOptions options = SegmentOptions(fresh_from_documents);
     options.compact_min_growth_bytes = 1;
     auto writer = IndexWriter::Open(path, options);
     ASSERT_TRUE(writer) << writer.error().ToString();
@@ -1591,11 +1593,7 @@ TEST(IndexWriter, RunsAThreadOnlyForEachShardNewDocumentsGoTo) {
   TempDir dir;
   const std::string path = dir.Sub("xapian");
   auto open = [&](size_t fresh_from_documents) {
-    IndexWriterOptions options;
-    options.shards = 2;
-    options.fresh_segment_min_documents = fresh_from_documents;
-    options.fresh_segment_min_bytes = 0;  // whatever the run brings
-    options.segment_tier_factor = 100;  // no tier merges here
+    IndexWriterOptions options = SegmentOptions(fresh_from_documents);
     return IndexWriter::Open(path, options);
   };
   for (int first : {1, 13, 25}) {  // three segments of 12
