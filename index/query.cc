@@ -377,6 +377,15 @@ bool PrefixIsAmbiguous(std::string_view prefix) {
 // ---------------------------------------------------------------------------
 // Terms.
 
+// Every document. Not Query::MatchAll: that is one static object, whose
+// reference count (not atomic) every copy of it changes, and `mailkeep
+// serve` parses queries on several threads at once. Copies made by two of
+// them at a time corrupted the count until it freed the object in use: a
+// server thread jumped into the heap under the 50-client load test, which
+// searches "*". Query(std::string()) is the same query, a new object each
+// time, as Xapian's documentation advises.
+Xapian::Query Everything() { return Xapian::Query(std::string()); }
+
 // The words TermGenerator makes of folded text, in order.
 std::vector<std::string> Words(const std::string& folded) {
   Xapian::Document doc;
@@ -460,7 +469,7 @@ class Parser {
 
   static Query Resolve(Operand op) {
     if (!op.negated) return std::move(op.query);
-    return Query(Query::OP_AND_NOT, Query::MatchAll, std::move(op.query));
+    return Query(Query::OP_AND_NOT, Everything(), std::move(op.query));
   }
 
   static std::string Describe(const Token& t) {
@@ -648,7 +657,7 @@ class Parser {
       case Token::kLParen:
         return ParseGroup(t, target, depth);
       case Token::kStar:
-        if (target.kind == Target::kFree) return Operand{Query::MatchAll, false};
+        if (target.kind == Target::kFree) return Operand{Everything(), false};
         return MakeTerm(target, t.text, false, t.offset);
       case Token::kWord:
         return MakeTerm(target, t.text, false, t.offset);
@@ -860,7 +869,7 @@ class Parser {
     if (IsWildcard(value, quoted)) {
       const std::string_view stem = value.substr(0, value.size() - 1);
       if (stem.empty()) {
-        if (prefixes.size() > 1) return Operand{Query::MatchAll, false};
+        if (prefixes.size() > 1) return Operand{Everything(), false};
         return PrefixWildcard(prefixes.front(), name, false, offset);
       }
       const std::vector<std::string> words = Words(FoldText(stem));

@@ -169,6 +169,23 @@ TEST(QueryText, StarMatchesEverything) {
 
 // --- Operators -------------------------------------------------------------
 
+// Queries that match everything never share Xapian's static
+// Query::MatchAll, whose reference count is not atomic: `mailkeep serve`
+// parses on several threads at once, and their copies of it corrupted the
+// count until it was freed in use. Its count is the same after parsing
+// them, and while their results live.
+TEST(QueryOperators, MatchEverythingSharesNoStaticQuery) {
+  const unsigned before = Xapian::Query::MatchAll.internal->_refs;
+  std::vector<Xapian::Query> kept;
+  for (std::string_view text : {"*", "-kernel", "NOT subject:patch", "from:* -x", "(a OR b) -c"}) {
+    auto q = ParseQuery(text, kNow);
+    ASSERT_TRUE(q) << text << ": " << q.error().message();
+    kept.push_back(*q);
+  }
+  EXPECT_EQ(Parse("*"), "Query(<alldocuments>)");
+  EXPECT_EQ(Xapian::Query::MatchAll.internal->_refs, before);
+}
+
 TEST(QueryOperators, DefaultIsAnd) {
   EXPECT_EQ(Parse("alpha beta"), "Query(((alpha OR Salpha OR Falpha OR Talpha OR Calpha) AND (beta OR Sbeta OR Fbeta OR Tbeta OR Cbeta)))");
   EXPECT_EQ(Parse("alpha AND beta"), Parse("alpha beta"));
