@@ -26,15 +26,19 @@ uint32_t Fixed32At(std::string_view bytes, size_t at) {
   return n;
 }
 
+// Reads the parts of the entry at the front of `in`: how many bytes its
+// term shares with the previous entry's, the rest of its term, and its
+// positions' bytes; false when they run past `in`.
+bool ConsumeEntryParts(std::string_view& in, size_t& shared, std::string_view& rest, std::string_view& positions) {
+  return ConsumeVarint(in, shared) && ConsumeString(in, rest) && ConsumeString(in, positions);
+}
+
 // Reads one entry from the front of `in` into `term` (which holds the
 // previous entry's term); false when damaged.
 bool ConsumeEntry(std::string_view& in, std::string& term, std::string_view& positions) {
   size_t shared = 0;
   std::string_view rest;
-  if (!ConsumeVarint(in, shared) || shared > term.size() || !ConsumeString(in, rest) ||
-      !ConsumeString(in, positions)) {
-    return false;
-  }
+  if (!ConsumeEntryParts(in, shared, rest, positions) || shared > term.size()) return false;
   term.resize(shared);
   term.append(rest);
   return true;
@@ -84,7 +88,7 @@ class RecordView {
       std::string_view in = Group(mid);
       size_t shared = 0;
       std::string_view first;
-      if (!ConsumeVarint(in, shared) || shared != 0 || !ConsumeString(in, first)) {
+      if (!ConsumeEntryParts(in, shared, first, *positions) || shared != 0) {
         *damaged = true;
         return false;
       }
@@ -105,8 +109,7 @@ class RecordView {
     while (!in.empty()) {
       size_t shared = 0;
       std::string_view rest;
-      if (!ConsumeVarint(in, shared) || shared > previous_size || !ConsumeString(in, rest) ||
-          !ConsumeString(in, *positions)) {
+      if (!ConsumeEntryParts(in, shared, rest, *positions) || shared > previous_size) {
         *damaged = true;
         return false;
       }

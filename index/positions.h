@@ -7,8 +7,8 @@
 // every batch of new documents lands in blocks spread over the whole table:
 // at ten times linux-mips, an import into one segment slowed to about half
 // its first rate, and writing segments instead cost index size. One record
-// per document holds the same positions in 40% less space (linux-mips:
-// 27 MB of records per shard against a 42 MB position table), written in
+// per document holds the same positions in a third less space (linux-mips:
+// 28 MB of records per shard against a 42 MB position table), written in
 // docid order.
 //
 // Where: each shard's user metadata, key PositionsKey(shard docid): "p"

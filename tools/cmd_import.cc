@@ -3,7 +3,6 @@
 // message counts as imported only once its batch is committed.
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -120,10 +119,7 @@ int CmdImport(GlobalOptions& global, const std::vector<std::string>& args) {
       writer.fresh_segment_min_documents = 1;
       writer.fresh_segment_min_bytes = 0;
     }
-    const uint64_t enough = writer.fresh_segment_min_bytes;
-    for (const auto& path : paths) {
-      writer.expected_bytes += local::InputBytesUpTo(path, enough - std::min(writer.expected_bytes, enough));
-    }
+    writer.expected_bytes = local::InputBytesUpTo(paths, writer.fresh_segment_min_bytes);
     feeder = OpenCommandFeeder(archive, &not_indexed, &index_error, writer);
   }
   auto feed_index = [&](std::unordered_map<int64_t, index::AtHand>* at_hand) {

@@ -546,22 +546,25 @@ Status ReadInput(const std::string& path, const MessageSink& sink, const Problem
   return reader.WalkFileTree(abs, "");
 }
 
-uint64_t InputBytesUpTo(const std::string& path, uint64_t enough) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec) return 0;
-  if (std::filesystem::is_regular_file(status)) {
-    const uintmax_t size = std::filesystem::file_size(path, ec);
-    return ec ? 0 : size;
-  }
+uint64_t InputBytesUpTo(const std::vector<std::string>& paths, uint64_t enough) {
   uint64_t total = 0;
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           path, std::filesystem::directory_options::skip_permission_denied, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator() && total < enough; it.increment(ec)) {
-    std::error_code unreadable;
-    if (it->is_symlink(unreadable) || !it->is_regular_file(unreadable)) continue;
-    const uintmax_t size = it->file_size(unreadable);
-    if (!unreadable) total += size;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) continue;
+    if (std::filesystem::is_regular_file(status)) {
+      const uintmax_t size = std::filesystem::file_size(path, ec);
+      if (!ec) total += size;
+      continue;
+    }
+    for (auto it = std::filesystem::recursive_directory_iterator(
+             path, std::filesystem::directory_options::skip_permission_denied, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator() && total < enough; it.increment(ec)) {
+      std::error_code unreadable;
+      if (it->is_symlink(unreadable) || !it->is_regular_file(unreadable)) continue;
+      const uintmax_t size = it->file_size(unreadable);
+      if (!unreadable) total += size;
+    }
   }
   return total;
 }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/export/folder_names.h"
 #include "store/raw_message.h"
@@ -107,12 +108,12 @@ using ProblemSink = std::function<void(const std::string& where, const std::stri
 Status ReadInput(const std::string& path, const MessageSink& sink, const ProblemSink& on_problem,
                  const ReadLimits& limits = {}, const FolderNaming& naming = {});
 
-// About how much mail ReadInput(path) reads, in bytes, for choosing how to
-// index a run before it starts: the sizes of the regular files at or below
-// `path` (compressed ones as stored; links not followed), counted until
-// `enough` is reached, so a large tree is not walked to its end only to
-// learn that it is large. 0 when `path` cannot be read.
-uint64_t InputBytesUpTo(const std::string& path, uint64_t enough);
+// About how much mail ReadInput reads from `paths`, in bytes, for choosing
+// how to index a run before it starts: the sizes of the regular files at or
+// below each path (compressed ones as stored; links not followed; a path
+// that cannot be read counts 0), counted until `enough` is reached, so a
+// large tree is not walked to its end only to learn that it is large.
+uint64_t InputBytesUpTo(const std::vector<std::string>& paths, uint64_t enough);
 
 // Splits an mbox stream that is already in memory (tests, fuzzing). Removes
 // mboxrd quoting (">From " → "From ", ">>From " → ">From ") — which also

@@ -132,12 +132,13 @@ TEST_F(LocalSourceTest, InputBytesCountsFilesUpToEnough) {
   Write("tree/new/2", std::string(200, 'x'));
   Write("tree/deep/er/3", std::string(100, 'x'));
   Symlink(Path("mbox"), "tree/link");
-  EXPECT_EQ(InputBytesUpTo(Path("mbox"), 1), 1000u);  // a file: its size
-  EXPECT_EQ(InputBytesUpTo(Path("tree"), 1 << 20), 600u);
-  const uint64_t partial = InputBytesUpTo(Path("tree"), 250);
+  EXPECT_EQ(InputBytesUpTo({Path("mbox")}, 1), 1000u);  // a file: its size
+  EXPECT_EQ(InputBytesUpTo({Path("tree")}, 1 << 20), 600u);
+  const uint64_t partial = InputBytesUpTo({Path("tree")}, 250);
   EXPECT_GE(partial, 250u);  // stops at the first file that reaches it
   EXPECT_LT(partial, 600u);
-  EXPECT_EQ(InputBytesUpTo(Path("missing"), 1 << 20), 0u);
+  EXPECT_EQ(InputBytesUpTo({Path("missing")}, 1 << 20), 0u);
+  EXPECT_EQ(InputBytesUpTo({Path("mbox"), Path("missing"), Path("tree")}, 1 << 20), 1600u);  // every path
 }
 
 TEST(SplitMboxTest, TwoMessagesWithBlankLineRemoved) {
